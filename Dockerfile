@@ -1,0 +1,31 @@
+# kubemu: one image for every kubemu process; docker-compose.yml picks the command.
+#   docker build -t kubemu:dev .
+#   docker compose up
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /opt/kubemu
+
+# Only what the installed packages need (no .venv, data or caches from the checkout).
+COPY pyproject.toml README.md ./
+COPY apiserver ./apiserver
+COPY controllers ./controllers
+COPY kubemu ./kubemu
+
+RUN pip install . \
+ && useradd --system --uid 10001 --user-group --home-dir /var/lib/kubemu --create-home kubemu \
+ && mkdir -p /data \
+ && chown kubemu:kubemu /data
+
+USER kubemu
+VOLUME ["/data"]
+EXPOSE 8080
+
+# Binding 0.0.0.0 without authentication must be explicit (see DESIGN.md, "Safe by default");
+# publish the port on the host's loopback only (docker-compose.yml does).
+CMD ["python", "-m", "apiserver", "--bind-address", "0.0.0.0", "--allow-unauthenticated-bind", \
+     "--port", "8080", "--data-dir", "/data", "--storage", "sqlite"]

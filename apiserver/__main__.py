@@ -1,0 +1,93 @@
+"""``python -m apiserver``: run the kubemu API server (flags named as kube-apiserver's)."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from apiserver.app import ApiServer, ServerConfig
+from apiserver.storage.cache import DEFAULT_HISTORY
+
+log = logging.getLogger("apiserver")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(
+        prog="python -m apiserver",
+        description="kubemu apiserver: the Kubernetes REST API for core/v1 Services, Pods, "
+        "Endpoints and their neighbours, on an embedded SQLite revision log.",
+    )
+    parser.add_argument("--bind-address", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080,
+                        help="port to serve plain HTTP on (default 8080)")
+    parser.add_argument("--data-dir", type=Path, default=Path("data"),
+                        help="directory of the SQLite database (default ./data)")
+    parser.add_argument("--storage", choices=("sqlite", "memory"), default="sqlite",
+                        help="storage backend (default sqlite)")
+    parser.add_argument("--watch-cache-size", type=int, default=DEFAULT_HISTORY,
+                        help="events kept per resource for watches to resume from")
+    parser.add_argument("--allow-unauthenticated-bind", action="store_true",
+                        help="allow binding a non-loopback address although the API has no "
+                        "authentication (anyone who can reach it controls it)")
+    parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
+                        help="log verbosity (0: warnings and info, 4+: debug)")
+    return parser
+
+
+def _is_loopback(address: str) -> bool:
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse flags and serve until interrupted."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbosity >= 4 else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not _is_loopback(args.bind_address):
+        if not args.allow_unauthenticated_bind:
+            log.error(
+                "refusing to bind %s: the API has no authentication; pass "
+                "--allow-unauthenticated-bind to expose it anyway",
+                args.bind_address,
+            )
+            return 2
+        log.warning(
+            "SERVING THE API WITHOUT AUTHENTICATION ON %s: anyone who can reach this "
+            "address controls the server",
+            args.bind_address,
+        )
+    config = ServerConfig(
+        storage=args.storage,
+        data_dir=args.data_dir,
+        watch_cache_size=args.watch_cache_size,
+        server_address=f"{args.bind_address}:{args.port}",
+    )
+    server = ApiServer(config)
+    uvicorn.run(
+        server,
+        host=args.bind_address,
+        port=args.port,
+        lifespan="on",
+        log_level="warning" if args.verbosity < 2 else "info",
+        access_log=args.verbosity >= 2,
+        timeout_graceful_shutdown=2,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

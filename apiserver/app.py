@@ -1,0 +1,207 @@
+"""The apiserver application: storage → watch cache → registry → HTTP.
+
+The outer ASGI callable is :class:`~apiserver.handlers.resources.ResourceAPI`
+(the hot paths, no per-request dependency injection); everything that is not a
+resource request falls through to a FastAPI app serving discovery, OpenAPI,
+``/version`` and health checks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from apiserver.api import errors
+from apiserver.handlers import discovery
+from apiserver.handlers.http import Receive, Scope, Send
+from apiserver.handlers.resources import ResourceAPI
+from apiserver.openapi import (
+    openapi_v2_encoded,
+    openapi_v3_encoded,
+    openapi_v3_root_encoded,
+)
+from apiserver.registry.registry import Registry
+from apiserver.registry.store import now_utc
+from apiserver.storage.cache import DEFAULT_HISTORY, WatchCache
+from apiserver.storage.interface import Storage
+from apiserver.storage.memory import MemoryStorage
+from apiserver.storage.sqlite import SQLiteStorage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """What the apiserver is started with (flags of ``python -m apiserver``)."""
+
+    storage: str = "sqlite"
+    data_dir: Path = Path("data")
+    watch_cache_size: int = DEFAULT_HISTORY
+    server_address: str = "127.0.0.1:8080"
+    clock: Callable[[], datetime] = field(default=now_utc)
+
+
+def make_storage(config: ServerConfig) -> Storage:
+    """The storage backend named by ``config.storage``."""
+    if config.storage == "memory":
+        return MemoryStorage()
+    if config.storage == "sqlite":
+        return SQLiteStorage(config.data_dir / "kubemu.db")
+    raise ValueError(f"unknown storage backend {config.storage!r}")
+
+
+def _json(body: dict[str, Any] | None, status: int = 200, media: str = "application/json") \
+        -> Response:
+    if body is None:
+        return _status(errors.ApiError(404, "NotFound", "the server could not find the "
+                                       "requested resource"))
+    return Response(orjson.dumps(body), status_code=status, media_type=media)
+
+
+def _status(error: errors.ApiError) -> Response:
+    return Response(orjson.dumps(error.status), status_code=error.code,
+                    media_type="application/json")
+
+
+def _discovery(request: Request, core: bool, legacy: dict[str, Any]) -> Response:
+    media = discovery.negotiate_discovery(request.headers.get("accept", ""))
+    if media is None:
+        return _json(legacy)
+    version = "v2" if media == discovery.AGGREGATED_CONTENT_TYPES["v2"] else "v2beta1"
+    body = orjson.dumps(discovery.aggregated_discovery(core, version))
+    return Response(body, media_type=media, headers={"vary": "Accept"})
+
+
+def build_meta_app(config: ServerConfig, ready: Callable[[], bool]) -> FastAPI:
+    """FastAPI app for discovery, OpenAPI, version and health endpoints."""
+    app = FastAPI(title="kubemu apiserver", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/version")
+    async def version() -> Response:
+        return _json(discovery.version_info())
+
+    @app.get("/api")
+    async def api(request: Request) -> Response:
+        return _discovery(request, True, discovery.api_versions(config.server_address))
+
+    @app.get("/apis")
+    async def apis(request: Request) -> Response:
+        return _discovery(request, False, discovery.api_group_list())
+
+    @app.get("/api/{version}")
+    async def core_resources(version: str) -> Response:
+        return _json(discovery.api_resource_list(version))
+
+    @app.get("/apis/{group}")
+    async def group(group: str) -> Response:
+        return _json(discovery.api_group(group))
+
+    @app.get("/apis/{group}/{version}")
+    async def group_resources(group: str, version: str) -> Response:
+        return _json(discovery.api_resource_list(f"{group}/{version}"))
+
+    @app.get("/openapi/v2")
+    async def openapi_v2(request: Request) -> Response:
+        accept = request.headers.get("accept", "")
+        if accept and "json" not in accept and "*/*" not in accept:
+            return _status(errors.not_acceptable(
+                "only the following media types are accepted: application/json"))
+        doc = openapi_v2_encoded()
+        if request.headers.get("if-none-match") == doc.etag:
+            return Response(status_code=304)
+        return Response(doc.data, media_type="application/json", headers={"etag": doc.etag})
+
+    @app.get("/openapi/v3")
+    async def openapi_v3_root() -> Response:
+        doc = openapi_v3_root_encoded()
+        return Response(doc.data, media_type="application/json", headers={"etag": doc.etag})
+
+    @app.get("/openapi/v3/{gv:path}")
+    async def openapi_v3(gv: str, request: Request) -> Response:
+        doc = openapi_v3_encoded(gv)
+        if doc is None:
+            return _status(errors.ApiError(404, "NotFound", "the server could not find the "
+                                           "requested resource"))
+        headers = {"etag": doc.etag}
+        if request.query_params.get("hash"):
+            headers["cache-control"] = "public, immutable"
+        if request.headers.get("if-none-match") == doc.etag:
+            return Response(status_code=304, headers=headers)
+        return Response(doc.data, media_type="application/json", headers=headers)
+
+    def health() -> Response:
+        if ready():
+            return Response(b"ok", media_type="text/plain")
+        return Response(b"not ready", status_code=500, media_type="text/plain")
+
+    for path in ("/healthz", "/livez", "/readyz"):
+        app.add_api_route(path, health, methods=["GET"])
+
+    @app.exception_handler(404)
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return _status(errors.ApiError(404, "NotFound",
+                                       "the server could not find the requested resource"))
+
+    @app.exception_handler(405)
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        return _status(errors.method_not_allowed(
+            "the server does not allow this method on the requested resource"))
+
+    return app
+
+
+class ApiServer:
+    """The whole server as one ASGI app with a lifespan that owns storage."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.storage = make_storage(config)
+        self.watch_cache = WatchCache(self.storage, config.watch_cache_size)
+        self.registry = Registry(self.storage, self.watch_cache, config.clock)
+        self._ready = False
+        self.meta = build_meta_app(config, lambda: self._ready)
+        self.resources = ResourceAPI(self.registry, self.meta, config.clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        """Start storage, cache and registry; stop them in reverse order."""
+        await self.storage.start()
+        await self.registry.start()
+        self._ready = True
+        try:
+            yield
+        finally:
+            self._ready = False
+            await self.registry.stop()
+            await self.storage.close()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        await self.resources(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        message = await receive()
+        assert message["type"] == "lifespan.startup"
+        manager = self.lifespan()
+        try:
+            await manager.__aenter__()
+        except Exception as exc:
+            log.exception("apiserver failed to start")
+            await send({"type": "lifespan.startup.failed", "message": str(exc)})
+            return
+        await send({"type": "lifespan.startup.complete"})
+        message = await receive()
+        assert message["type"] == "lifespan.shutdown"
+        await manager.__aexit__(None, None, None)
+        await send({"type": "lifespan.shutdown.complete"})

@@ -1,0 +1,274 @@
+"""Request bodies: decoding, field validation, patches and DeleteOptions.
+
+Decoding follows upstream's order: media type (415), size (413), syntax (400),
+apiVersion/kind against the URL (400), then ``fieldValidation`` (Strict: 400
+``strict decoding error``; Warn: ``Warning`` headers; Ignore: silence).
+Unknown fields are dropped unless Strict rejects them, as a typed decoder
+would drop them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import yaml
+
+from apiserver.api import errors
+from apiserver.api.resources import ResourceInfo
+from apiserver.handlers.http import Request
+from apiserver.patch import (
+    PatchError,
+    apply_json_patch,
+    apply_merge_patch,
+    apply_strategic_merge_patch,
+)
+from apiserver.registry.store import DeleteOptions
+from apiserver.schema.fieldcheck import (
+    strict_decoding_error_message,
+    strict_field_issues,
+)
+
+_OBJECT_MEDIA = frozenset({"application/json", "application/yaml", "*/*", ""})
+_PATCH_MEDIA = frozenset({
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/apply-patch+yaml",
+})
+_FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def dry_run(req: Request) -> bool:
+    """``dryRun=All`` (400 for any other value, as upstream)."""
+    value = req.query.get("dryRun")
+    if value is None or value == "":
+        return False
+    if value == "All":
+        return True
+    raise errors.bad_request(f"Invalid dryRun value: {value}; supported values: All")
+
+
+def field_validation(req: Request) -> str:
+    """The ``fieldValidation`` directive (default Warn, as upstream since 1.27)."""
+    value = req.query.get("fieldValidation") or "Warn"
+    if value not in _FIELD_VALIDATION:
+        raise errors.bad_request(
+            f"fieldValidation: Unsupported value: \"{value}\": supported values: "
+            '"Ignore", "Strict", "Warn"'
+        )
+    return value
+
+
+def _parse(body: bytes, media: str) -> Any:
+    try:
+        if media == "application/yaml":
+            return yaml.safe_load(body)
+        return orjson.loads(body)
+    except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise errors.bad_request(
+            f"couldn't get version/kind; json parse error: {exc}"
+        ) from None
+
+
+async def decode_object(req: Request, info: ResourceInfo) -> dict[str, Any]:
+    """The body of a create or update as an object of ``info``'s kind."""
+    media = req.content_type
+    if media not in _OBJECT_MEDIA:
+        raise errors.ApiError(
+            415,
+            "UnsupportedMediaType",
+            'the body of the request was in an unknown format - accepted media types include: '
+            'application/json, application/yaml, application/vnd.kubernetes.protobuf',
+        )
+    body = await req.read_body()
+    if not body.strip():
+        raise errors.bad_request("the body of the request was empty")
+    obj = _parse(body, media)
+    if not isinstance(obj, dict):
+        raise errors.bad_request(
+            "couldn't get version/kind; json parse error: json: cannot unmarshal "
+            f"{_go_type(obj)} into Go value of type struct {{ APIVersion string "
+            '"json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }'
+        )
+    _check_kind(obj, info)
+    _validate_fields(req, info, obj, body if media != "application/yaml" else orjson.dumps(obj))
+    return obj
+
+
+def _check_kind(obj: dict[str, Any], info: ResourceInfo) -> None:
+    api_version = obj.get("apiVersion") or info.api_version
+    kind = obj.get("kind") or info.kind
+    if not isinstance(api_version, str) or not isinstance(kind, str):
+        raise errors.bad_request("couldn't get version/kind; json parse error: apiVersion and "
+                                 "kind must be strings")
+    if api_version != info.api_version:
+        raise errors.bad_request(
+            f"the API version in the data ({api_version}) does not match the expected API "
+            f"version ({info.api_version})"
+        )
+    if kind != info.kind:
+        raise errors.bad_request(
+            f'{kind} in version "{info.version}" cannot be handled as a {info.kind}: '
+            f'the kind in the data ({kind}) does not match the expected kind ({info.kind})'
+        )
+    obj["apiVersion"] = api_version
+    obj["kind"] = kind
+    if obj.get("metadata") is None:
+        obj["metadata"] = {}
+    elif not isinstance(obj["metadata"], dict):
+        raise errors.bad_request(
+            f"{info.kind} in version \"{info.version}\" cannot be handled as a {info.kind}: "
+            "json: cannot unmarshal into Go struct field .metadata of type v1.ObjectMeta"
+        )
+
+
+def _validate_fields(req: Request, info: ResourceInfo, obj: dict[str, Any], raw: bytes) -> None:
+    directive = field_validation(req)
+    if directive == "Ignore":
+        issues = []
+    else:
+        try:
+            issues = strict_field_issues(info.schema_ref, raw)
+        except (ValueError, KeyError):
+            issues = []
+    if issues and directive == "Strict":
+        raise errors.bad_request(strict_decoding_error_message([i.message for i in issues]))
+    if directive == "Warn":
+        req.warnings.extend(i.message for i in issues)
+    for issue in issues:
+        if issue.kind == "unknown":
+            _drop(obj, issue.path)
+    if directive == "Ignore":
+        from apiserver.schema.fieldcheck import unknown_fields
+
+        try:
+            for path in unknown_fields(info.schema_ref, obj):
+                _drop(obj, path)
+        except KeyError:
+            pass
+
+
+def _drop(obj: Any, path: str) -> None:
+    """Remove the field at ``spec.ports[0].bar`` from ``obj`` (if present)."""
+    parts: list[str | int] = []
+    for name, index in _PATH_PART.findall(path):
+        parts.append(int(index) if index else name)
+    node = obj
+    for part in parts[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    last = parts[-1] if parts else None
+    if isinstance(node, dict) and isinstance(last, str):
+        node.pop(last, None)
+
+
+def _go_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "null"
+
+
+async def patcher(
+    req: Request, info: ResourceInfo
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A function applying the request's patch to the current object."""
+    media = req.content_type
+    if media not in _PATCH_MEDIA:
+        raise errors.unsupported_media_type(media)
+    if media == "application/apply-patch+yaml":
+        raise errors.ApiError(
+            415,
+            "UnsupportedMediaType",
+            "server-side apply (application/apply-patch+yaml) is not supported by this server "
+            "yet; use client-side apply",
+        )
+    body = await req.read_body()
+    if not body.strip():
+        raise errors.bad_request("the body of the request was empty")
+    directive = field_validation(req)
+
+    def mutate(current: dict[str, Any]) -> dict[str, Any]:
+        try:
+            if media == "application/json-patch+json":
+                patched = apply_json_patch(current, body)
+            elif media == "application/merge-patch+json":
+                patched = apply_merge_patch(current, _parse_patch(body))
+            else:
+                patched = apply_strategic_merge_patch(current, _parse_patch(body), info.schema_ref)
+        except PatchError as exc:
+            raise errors.ApiError(exc.code, exc.reason, exc.message) from None
+        if not isinstance(patched, dict):
+            raise errors.bad_request("the patched object is not an object")
+        _check_kind(patched, info)
+        if directive != "Ignore":
+            try:
+                issues = strict_field_issues(info.schema_ref, orjson.dumps(patched))
+            except (ValueError, KeyError):
+                issues = []
+            if issues and directive == "Strict":
+                raise errors.bad_request(
+                    strict_decoding_error_message([i.message for i in issues])
+                )
+            if directive == "Warn":
+                req.warnings[:] = [i.message for i in issues]
+            for issue in issues:
+                if issue.kind == "unknown":
+                    _drop(patched, issue.path)
+        return patched
+
+    return mutate
+
+
+def _parse_patch(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise errors.bad_request(f"error decoding patch: {exc}") from None
+
+
+async def delete_options(req: Request) -> DeleteOptions:
+    """DeleteOptions from the body and/or the query (query wins, as upstream)."""
+    body = await req.read_body()
+    opts: dict[str, Any] = {}
+    if body.strip():
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise errors.bad_request(f"couldn't get version/kind; json parse error: {exc}") \
+                from None
+        if not isinstance(parsed, dict):
+            raise errors.bad_request("DeleteOptions must be an object")
+        opts = parsed
+    grace = opts.get("gracePeriodSeconds")
+    query_grace = req.integer("gracePeriodSeconds")
+    if query_grace is not None:
+        grace = query_grace
+    if grace is not None and not isinstance(grace, int):
+        raise errors.bad_request("gracePeriodSeconds must be an integer")
+    policy = req.query.get("propagationPolicy") or opts.get("propagationPolicy")
+    if policy is not None and policy not in ("Orphan", "Background", "Foreground"):
+        raise errors.unprocessable(
+            f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: '
+            f'"{policy}": supported values: "Foreground", "Background", "Orphan", "nil"'
+        )
+    pre = opts.get("preconditions") or {}
+    dry = dry_run(req) or opts.get("dryRun") == ["All"]
+    return DeleteOptions(
+        grace_period_seconds=grace,
+        precondition_uid=pre.get("uid"),
+        precondition_resource_version=pre.get("resourceVersion"),
+        propagation_policy=policy,
+        dry_run=dry,
+    )

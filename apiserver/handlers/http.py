@@ -1,0 +1,146 @@
+"""Minimal ASGI plumbing for the hot paths: requests, responses, parameters.
+
+The resource API is served by a plain ASGI callable (no per-request
+dependency injection or validation) that hands pre-encoded bytes to the
+response; see DESIGN.md "Hot paths".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+import orjson
+
+from apiserver.api import errors
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+#: Upstream's limit for a request body (3 MiB).
+MAX_BODY_BYTES = 3 * 1024 * 1024
+
+_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+
+
+@dataclass(slots=True)
+class Request:
+    """One HTTP request: method, path, query, headers (lower-cased) and body."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    receive: Receive
+    send: Send
+    body: bytes = b""
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_scope(cls, scope: Scope, receive: Receive, send: Send) -> Request:
+        """Parse the ASGI scope (query: last value of a repeated parameter wins)."""
+        raw_query = scope.get("query_string", b"").decode("latin-1")
+        query = dict(parse_qsl(raw_query, keep_blank_values=True))
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope.get("headers", [])}
+        return cls(
+            method=scope["method"],
+            path=unquote(scope.get("path", "/")),
+            query=query,
+            headers=headers,
+            receive=receive,
+            send=send,
+        )
+
+    async def read_body(self) -> bytes:
+        """The whole body; 413 past :data:`MAX_BODY_BYTES`."""
+        length = self.headers.get("content-length")
+        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            raise errors.entity_too_large()
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise errors.entity_too_large()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        self.body = b"".join(chunks)
+        return self.body
+
+    def flag(self, name: str) -> bool:
+        """A boolean parameter, parsed as Go's ``strconv.ParseBool``; 400 if invalid."""
+        value = self.query.get(name)
+        if value is None or value == "":
+            return False
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        raise errors.bad_request(
+            f'strconv.ParseBool: parsing "{value}": invalid syntax'
+        )
+
+    def integer(self, name: str) -> int | None:
+        """An integer parameter; 400 if not a number."""
+        value = self.query.get(name)
+        if value is None or value == "":
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            raise errors.bad_request(
+                f'strconv.ParseInt: parsing "{value}": invalid syntax'
+            ) from None
+
+    @property
+    def content_type(self) -> str:
+        """The media type of the body, without parameters."""
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _headers(
+    content_type: str, extra: list[tuple[bytes, bytes]] | None
+) -> list[tuple[bytes, bytes]]:
+    headers = [(b"content-type", content_type.encode()), (b"cache-control", b"no-cache, private")]
+    if extra:
+        headers.extend(extra)
+    return headers
+
+
+async def respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: str = "application/json",
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """Send a complete response."""
+    headers = _headers(content_type, extra_headers)
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def warning_headers(warnings: list[str]) -> list[tuple[bytes, bytes]]:
+    """``Warning: 299 - "..."`` headers, as upstream sends them."""
+    out: list[tuple[bytes, bytes]] = []
+    for text in warnings:
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+        out.append((b"warning", f'299 - "{escaped}"'.encode()))
+    return out
+
+
+async def respond_error(send: Send, error: errors.ApiError) -> None:
+    """Send an error ``Status``."""
+    await respond(send, error.code, orjson.dumps(error.status))

@@ -1,0 +1,314 @@
+"""The resource API: every verb on every resource, as a plain ASGI callable.
+
+HTTP concerns only — parameters, content types, decoding, encoding. The
+meaning of each verb lives in the registry's :class:`Store`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import orjson
+import yaml
+
+from apiserver.api import errors
+from apiserver.api.fields import (
+    FieldSelector,
+    named_object_selector,
+    parse_field_selector,
+    validate_field_selector,
+)
+from apiserver.api.labels import LabelSelector, SelectorError, parse_label_selector
+from apiserver.api.resources import NAMESPACES, ResourceInfo
+from apiserver.handlers import bodies
+from apiserver.handlers.encoding import (
+    TableFrames,
+    check_acceptable,
+    encode_list,
+    encode_table,
+    include_object_param,
+    wants_table,
+)
+from apiserver.handlers.http import (
+    Receive,
+    Request,
+    Scope,
+    Send,
+    respond,
+    respond_error,
+    warning_headers,
+)
+from apiserver.handlers.routing import MethodNotSupported, RequestInfo, RouteNotFound, parse
+from apiserver.handlers.watch import serve_watch, watch_params
+from apiserver.registry.registry import Registry
+from apiserver.registry.store import ListOptions, Store
+from apiserver.storage.cache import CachedObject
+
+log = logging.getLogger(__name__)
+
+_ASGI = Callable[[Scope, Receive, Send], Any]
+#: Resources whose DELETE answers with the deleted object (upstream
+#: ``ReturnDeletedObject``); the others answer with a Success Status.
+_RETURNS_DELETED_OBJECT = frozenset({"pods", "services"})
+
+
+class ResourceAPI:
+    """ASGI app serving ``/api/...`` and ``/apis/...`` resource paths.
+
+    ``fallback`` receives every request that is not a resource request
+    (discovery, OpenAPI, health…).
+    """
+
+    def __init__(
+        self, registry: Registry, fallback: _ASGI, clock: Callable[[], datetime]
+    ) -> None:
+        self.registry = registry
+        self.fallback = fallback
+        self.clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.fallback(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        if not (path.startswith("/api/") or path.startswith("/apis/")):
+            await self.fallback(scope, receive, send)
+            return
+        req = Request.from_scope(scope, receive, send)
+        try:
+            try:
+                route = parse(req.method, req.path, req.flag("watch"))
+            except RouteNotFound:
+                await self.fallback(scope, receive, send)
+                return
+            except MethodNotSupported:
+                raise errors.method_not_allowed(
+                    "the server does not allow this method on the requested resource"
+                ) from None
+            await self._dispatch(req, route)
+        except errors.ApiError as exc:
+            await respond_error(send, exc)
+        except SelectorError as exc:
+            await respond_error(send, errors.bad_request(str(exc)))
+        except Exception as exc:
+            log.exception("unhandled error serving %s %s", req.method, req.path)
+            await respond_error(send, errors.internal(str(exc)))
+
+    async def _dispatch(self, req: Request, route: RequestInfo) -> None:
+        info = route.info
+        sub = info.subresource(route.subresource) if route.subresource else None
+        allowed = sub.verbs if sub is not None else info.verbs
+        if route.verb not in allowed and not (route.verb == "watch" and "watch" in info.verbs):
+            raise errors.method_not_allowed(
+                "the server does not allow this method on the requested resource"
+            )
+        store = self.registry.store(info)
+        handler = getattr(self, "_" + route.verb)
+        await handler(req, route, store)
+
+    # -- reads -----------------------------------------------------------------
+
+    def _selectors(
+        self, req: Request, info: ResourceInfo, name: str | None = None
+    ) -> tuple[LabelSelector | None, FieldSelector | None]:
+        label_text = req.query.get("labelSelector", "")
+        labels = parse_label_selector(label_text) if label_text else None
+        if labels is not None and labels.empty:
+            labels = None
+        field_text = req.query.get("fieldSelector", "")
+        fields: FieldSelector | None = None
+        if field_text:
+            fields = validate_field_selector(parse_field_selector(field_text), info)
+            if fields.empty:
+                fields = None
+        if name is not None:
+            named = named_object_selector(name)
+            fields = named if fields is None else FieldSelector(
+                tuple(fields.requirements) + tuple(named.requirements)
+            )
+        return labels, fields
+
+    async def _get(self, req: Request, route: RequestInfo, store: Store) -> None:
+        check_acceptable(req.headers.get("accept", ""))
+        assert route.name is not None
+        obj = await store.get(route.namespace, route.name, req.query.get("resourceVersion"))
+        await self._send_object(req, store.info, obj, 200)
+
+    async def _list(self, req: Request, route: RequestInfo, store: Store) -> None:
+        check_acceptable(req.headers.get("accept", ""))
+        opts = self._list_options(req, route, store.info)
+        result = await store.list_objects(opts)
+        accept = req.headers.get("accept", "")
+        if wants_table(accept):
+            body = encode_table(
+                store.info,
+                result.items,
+                result.resource_version,
+                self.clock(),
+                include_object_param(req.query.get("includeObject")),
+                result.continue_token,
+                result.remaining,
+            )
+        else:
+            body = encode_list(
+                store.info, result.items, result.resource_version, result.continue_token,
+                result.remaining,
+            )
+        await respond(req.send, 200, body)
+
+    def _list_options(self, req: Request, route: RequestInfo, info: ResourceInfo) -> ListOptions:
+        labels, fields = self._selectors(req, info)
+        rv = req.query.get("resourceVersion") or None
+        match = req.query.get("resourceVersionMatch") or None
+        token = req.query.get("continue") or None
+        limit = req.integer("limit") or 0
+        if limit < 0:
+            limit = 0
+        if match is not None:
+            if match not in ("Exact", "NotOlderThan"):
+                raise errors.unprocessable(
+                    f'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Unsupported '
+                    f'value: "{match}": supported values: "Exact", "NotOlderThan"'
+                )
+            if rv is None:
+                raise errors.unprocessable(
+                    'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: '
+                    "resourceVersionMatch is forbidden unless resourceVersion is provided"
+                )
+            if token is not None:
+                raise errors.unprocessable(
+                    'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: '
+                    "resourceVersionMatch is forbidden when continue is provided"
+                )
+            if match == "Exact" and rv == "0":
+                raise errors.unprocessable(
+                    'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: '
+                    'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'
+                )
+        if token is not None and rv not in (None, "0"):
+            raise errors.bad_request(
+                "specifying resource version is not allowed when using continue"
+            )
+        return ListOptions(
+            namespace=route.namespace,
+            label_selector=labels,
+            field_selector=fields,
+            limit=limit,
+            continue_token=token,
+            resource_version=rv,
+            resource_version_match=match,
+        )
+
+    async def _watch(self, req: Request, route: RequestInfo, store: Store) -> None:
+        labels, fields = self._selectors(req, store.info, route.name)
+        params = watch_params(req)
+        predicate = store.matches(route.namespace, labels, fields)
+        accept = req.headers.get("accept", "")
+        table = None
+        if wants_table(accept):
+            table = TableFrames(
+                store.info, include_object_param(req.query.get("includeObject")), self.clock
+            )
+        await serve_watch(req, store, predicate, params, table)
+
+    async def _send_object(
+        self,
+        req: Request,
+        info: ResourceInfo,
+        obj: CachedObject,
+        status: int,
+    ) -> None:
+        headers = warning_headers(req.warnings) if req.warnings else None
+        if wants_table(req.headers.get("accept", "")):
+            body = encode_table(
+                info, [obj], obj.revision, self.clock(),
+                include_object_param(req.query.get("includeObject")),
+            )
+            await respond(req.send, status, body, extra_headers=headers)
+            return
+        await respond(req.send, status, obj.raw, extra_headers=headers)
+
+    # -- writes ----------------------------------------------------------------
+
+    async def _create(self, req: Request, route: RequestInfo, store: Store) -> None:
+        dry_run = bodies.dry_run(req)
+        obj = await bodies.decode_object(req, store.info)
+        created = await store.create(route.namespace, obj, dry_run=dry_run)
+        await self._send_object(req, store.info, created, 201)
+
+    async def _update(self, req: Request, route: RequestInfo, store: Store) -> None:
+        assert route.name is not None
+        dry_run = bodies.dry_run(req)
+        obj = await bodies.decode_object(req, store.info)
+        if route.subresource == "finalize":
+            obj_out, created = await self._finalize(route, store, obj, dry_run)
+        else:
+            obj_out, created = await store.update(
+                route.namespace, route.name, obj, subresource=route.subresource, dry_run=dry_run
+            )
+        await self._send_object(req, store.info, obj_out, 201 if created else 200)
+
+    async def _finalize(
+        self, route: RequestInfo, store: Store, obj: dict[str, Any], dry_run: bool
+    ) -> tuple[CachedObject, bool]:
+        from apiserver.registry.kinds import NamespaceStrategy
+
+        strategy = store.strategy
+        assert isinstance(strategy, NamespaceStrategy) and route.name is not None
+
+        def mutate(current: dict[str, Any]) -> dict[str, Any]:
+            strategy.prepare_for_finalize(obj, current)
+            return obj
+
+        return await store.guaranteed_update(
+            None, route.name, mutate, subresource="finalize", dry_run=dry_run
+        )
+
+    async def _patch(self, req: Request, route: RequestInfo, store: Store) -> None:
+        assert route.name is not None
+        dry_run = bodies.dry_run(req)
+        mutate = await bodies.patcher(req, store.info)
+        obj_out, created = await store.guaranteed_update(
+            route.namespace, route.name, mutate, subresource=route.subresource, dry_run=dry_run
+        )
+        await self._send_object(req, store.info, obj_out, 201 if created else 200)
+
+    async def _delete(self, req: Request, route: RequestInfo, store: Store) -> None:
+        assert route.name is not None
+        opts = await bodies.delete_options(req)
+        result = await store.delete(route.namespace, route.name, opts)
+        info = store.info
+        if info is NAMESPACES and not result.deleted:
+            self.registry.namespace_terminating(route.name)
+        if result.deleted and info.plural not in _RETURNS_DELETED_OBJECT:
+            md = result.obj.obj["metadata"]
+            details: dict[str, Any] = {"name": route.name}
+            if info.group:
+                details["group"] = info.group
+            details["kind"] = info.plural
+            details["uid"] = md.get("uid")
+            status = {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "details": details,
+            }
+            await respond(req.send, 200, orjson.dumps(status))
+            return
+        await self._send_object(req, info, result.obj, 200)
+
+    async def _deletecollection(self, req: Request, route: RequestInfo, store: Store) -> None:
+        opts = await bodies.delete_options(req)
+        list_opts = self._list_options(req, route, store.info)
+        deleted = await store.delete_collection(list_opts, opts)
+        body = encode_list(store.info, deleted, store.watch_cache.revision, None, None)
+        await respond(req.send, 200, body)
+
+
+def load_yaml(body: bytes) -> Any:
+    """Parse a YAML body (kubectl and clients may send YAML)."""
+    return yaml.safe_load(body)

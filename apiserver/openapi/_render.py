@@ -1,0 +1,45 @@
+"""Helpers shared by the v2 and v3 renderers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from apiserver.api.resources import RESOURCES
+from apiserver.openapi import convert
+from apiserver.openapi.operations import Operation
+
+#: Description of each HTTP status code an operation may answer with.
+STATUS_TEXT: dict[str, str] = {
+    "200": "OK",
+    "201": "Created",
+    "202": "Accepted",
+    "401": "Unauthorized",
+}
+
+
+def served_group_versions() -> frozenset[tuple[str, str]]:
+    """``(group, version)`` of every served resource."""
+    return frozenset((info.group, info.version) for info in RESOURCES)
+
+
+def gvk_extension(gvk: tuple[str, str, str]) -> dict[str, str]:
+    """The ``x-kubernetes-group-version-kind`` object of an operation."""
+    group, version, kind = gvk
+    return {"group": group, "kind": kind, "version": version}
+
+
+def referenced(ops: Iterable[Operation]) -> set[str]:
+    """Definition names the request and response bodies of ``ops`` use."""
+    names: set[str] = set()
+    for op in ops:
+        names.update(name for name in (op.request, op.response) if name)
+    return names
+
+
+def schemas(roots: Iterable[str], *, v3: bool) -> dict[str, object]:
+    """Converted definitions of ``roots`` and everything they reference, by name."""
+    served = served_group_versions()
+    return {
+        name: convert.convert_definition(name, v3=v3, served_group_versions=served)
+        for name in convert.reachable(roots)
+    }

@@ -1,0 +1,84 @@
+"""The OpenAPI v2 (Swagger 2.0) document served at ``/openapi/v2``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiserver.openapi import convert
+from apiserver.openapi._render import STATUS_TEXT, gvk_extension, referenced, schemas
+from apiserver.openapi._schemas import KUBE_VERSION
+from apiserver.openapi.operations import META_DEFINITIONS, Operation, operations
+from apiserver.openapi.params import Param
+
+
+def openapi_v2() -> dict[str, Any]:
+    """The Swagger 2.0 document of every served resource.
+
+    ``paths`` holds each operation of :func:`operations.operations` (with
+    upstream operationIds, ``x-kubernetes-action`` and
+    ``x-kubernetes-group-version-kind``); ``definitions`` holds the upstream
+    schemas reachable from those operations plus the common meta types,
+    referenced as ``#/definitions/<name>``. A fresh object on every call.
+    """
+    ops = operations()
+    paths: dict[str, dict[str, Any]] = {}
+    for op in ops:
+        item = paths.setdefault(op.path, {})
+        if op.path_params:
+            item["parameters"] = [_param(param) for param in op.path_params]
+        item[op.method] = _operation(op)
+    roots = referenced(ops) | set(META_DEFINITIONS)
+    return {
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": f"v{KUBE_VERSION}"},
+        "paths": paths,
+        "definitions": schemas(roots, v3=False),
+    }
+
+
+def _param(param: Param) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": param.name,
+        "in": param.location,
+        "description": param.description,
+        "type": param.type,
+        "uniqueItems": True,
+    }
+    if param.required:
+        out["required"] = True
+    return out
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": convert.V2_REF_PREFIX + name}
+
+
+def _operation(op: Operation) -> dict[str, Any]:
+    parameters = [_param(param) for param in op.params]
+    if op.request:
+        body: dict[str, Any] = {"name": "body", "in": "body", "schema": _ref(op.request)}
+        if op.method != "delete":
+            body["required"] = True
+        parameters.insert(0, body)
+    responses: dict[str, Any] = {}
+    for code in op.codes:
+        responses[code] = {"description": STATUS_TEXT[code]}
+        if op.response:
+            responses[code]["schema"] = _ref(op.response)
+    responses["401"] = {"description": STATUS_TEXT["401"]}
+    out: dict[str, Any] = {
+        "description": op.description,
+        "consumes": list(op.request_types) or ["*/*"],
+        "produces": list(op.produces),
+        "schemes": ["https"],
+        "tags": [op.tag],
+        "operationId": op.operation_id,
+        "responses": responses,
+    }
+    if parameters:
+        out["parameters"] = parameters
+    if op.action:
+        out["x-kubernetes-action"] = op.action
+    if op.gvk:
+        out["x-kubernetes-group-version-kind"] = gvk_extension(op.gvk)
+    return out

@@ -1,0 +1,236 @@
+"""Strategies of the kinds this issue serves: Namespaces, Pods, Services.
+
+Endpoints, ConfigMaps and Events have no rules of their own and use
+:class:`~apiserver.registry.strategy.GenericStrategy`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiserver.api import errors, meta
+from apiserver.registry.strategy import Cause, GenericStrategy, Strategy
+
+#: Namespaces that exist from boot and may never be deleted.
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+_UNDELETABLE = frozenset({"default", "kube-system", "kube-public"})
+NAMESPACE_FINALIZER = "kubernetes"
+
+
+class NamespaceStrategy(Strategy):
+    """Namespaces: DNS-1123 label names, phase, the ``kubernetes`` finalizer."""
+
+    has_status_subresource = True
+
+    def name_errors(self, name: str) -> list[str]:
+        return meta.dns1123_label_errors(name)
+
+    def prepare_for_create(self, obj: dict[str, Any]) -> None:
+        super().prepare_for_create(obj)
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            spec = {}
+        finalizers = list(spec.get("finalizers") or [])
+        if NAMESPACE_FINALIZER not in finalizers:
+            finalizers.append(NAMESPACE_FINALIZER)
+        spec["finalizers"] = finalizers
+        obj["spec"] = spec
+
+    def initial_status(self, obj: dict[str, Any]) -> None:
+        obj["status"] = {"phase": "Active"}
+
+    def default(self, obj: dict[str, Any]) -> None:
+        # Upstream labels every namespace with its own name.
+        md = meta.metadata(obj)
+        labels = dict(md.get("labels") or {})
+        labels["kubernetes.io/metadata.name"] = md.get("name", "")
+        md["labels"] = labels
+
+    def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        super().prepare_for_update(new, old)
+        # spec.finalizers only change through /finalize.
+        if "spec" in old:
+            new["spec"] = old["spec"]
+
+    def prepare_for_finalize(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        """``/finalize`` changes only ``spec.finalizers``."""
+        finalizers = (new.get("spec") or {}).get("finalizers") or []
+        status = old.get("status")
+        new.clear()
+        new.update(old)
+        new["spec"] = {**(old.get("spec") or {}), "finalizers": finalizers}
+        if status is not None:
+            new["status"] = status
+
+    def on_delete(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+        md = obj["metadata"]
+        name = md.get("name", "")
+        if name in _UNDELETABLE:
+            from apiserver.api.resources import NAMESPACES
+
+            raise errors.forbidden(NAMESPACES, name, "this namespace may not be deleted")
+        if md.get("deletionTimestamp"):
+            return obj
+        obj["status"] = {**(obj.get("status") or {}), "phase": "Terminating"}
+        return obj
+
+
+class PodStrategy(Strategy):
+    """Pods: defaults, status subresource, generation, graceful deletion."""
+
+    has_status_subresource = True
+    tracks_generation = True
+
+    def initial_status(self, obj: dict[str, Any]) -> None:
+        obj["status"] = {"phase": "Pending", "qosClass": _qos_class(obj)}
+
+    def default(self, obj: dict[str, Any]) -> None:
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            return
+        spec.setdefault("restartPolicy", "Always")
+        spec.setdefault("terminationGracePeriodSeconds", 30)
+        spec.setdefault("dnsPolicy", "ClusterFirst")
+        spec.setdefault("securityContext", {})
+        spec.setdefault("schedulerName", "default-scheduler")
+        spec.setdefault("enableServiceLinks", True)
+        spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+        spec.setdefault("priority", 0)
+        for group in ("initContainers", "containers"):
+            for container in spec.get(group) or []:
+                if isinstance(container, dict):
+                    _default_container(container)
+
+    def validate(self, obj: dict[str, Any]) -> list[Cause]:
+        causes: list[Cause] = []
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            return [errors.required("spec")]
+        containers = spec.get("containers")
+        if not containers:
+            causes.append(errors.required("spec.containers"))
+            return causes
+        seen: set[str] = set()
+        for i, container in enumerate(containers):
+            if not isinstance(container, dict):
+                causes.append(errors.invalid_value(f"spec.containers[{i}]", str(container),
+                                                   "must be an object"))
+                continue
+            name = container.get("name") or ""
+            path = f"spec.containers[{i}]"
+            if not name:
+                causes.append(errors.required(f"{path}.name"))
+            else:
+                for msg in meta.dns1123_label_errors(name):
+                    causes.append(errors.invalid_value(f"{path}.name", name, msg))
+                if name in seen:
+                    causes.append(errors.field_cause("FieldValueDuplicate", f"{path}.name",
+                                                     f'Duplicate value: "{name}"'))
+                seen.add(name)
+            if not container.get("image"):
+                causes.append(errors.required(f"{path}.image"))
+            for j, port in enumerate(container.get("ports") or []):
+                number = port.get("containerPort") if isinstance(port, dict) else None
+                if not isinstance(number, int) or not 1 <= number <= 65535:
+                    causes.append(errors.invalid_value(
+                        f"{path}.ports[{j}].containerPort", number,
+                        "must be between 1 and 65535, inclusive"))
+        return causes
+
+    def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
+        causes = self.validate(new)
+        if _mutable_pod_spec(new.get("spec")) != _mutable_pod_spec(old.get("spec")):
+            causes.append(errors.forbidden_field(
+                "spec",
+                "pod updates may not change fields other than `spec.containers[*].image`,"
+                "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,"
+                "`spec.tolerations` (only additions to existing tolerations),"
+                "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was "
+                "previously negative)"))
+        return causes
+
+    def grace_period(self, obj: dict[str, Any], requested: int | None) -> int:
+        spec = obj.get("spec") or {}
+        status = obj.get("status") or {}
+        if not spec.get("nodeName") or status.get("phase") in ("Succeeded", "Failed"):
+            return 0
+        if requested is not None:
+            return max(requested, 0)
+        grace = spec.get("terminationGracePeriodSeconds")
+        return int(grace) if isinstance(grace, int) and grace >= 0 else 30
+
+
+class ServiceStrategy(Strategy):
+    """Services: DNS-1035 names, status subresource, basic defaults."""
+
+    has_status_subresource = True
+
+    def name_errors(self, name: str) -> list[str]:
+        return meta.dns1035_label_errors(name)
+
+    def initial_status(self, obj: dict[str, Any]) -> None:
+        obj["status"] = {"loadBalancer": {}}
+
+    def default(self, obj: dict[str, Any]) -> None:
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            spec = {}
+            obj["spec"] = spec
+        spec.setdefault("type", "ClusterIP")
+        spec.setdefault("sessionAffinity", "None")
+        if spec.get("type") != "ExternalName":
+            spec.setdefault("internalTrafficPolicy", "Cluster")
+        if spec.get("type") in ("NodePort", "LoadBalancer"):
+            spec.setdefault("externalTrafficPolicy", "Cluster")
+        for port in spec.get("ports") or []:
+            if isinstance(port, dict):
+                port.setdefault("protocol", "TCP")
+                if "targetPort" not in port and "port" in port:
+                    port["targetPort"] = port["port"]
+
+
+class EndpointsStrategy(GenericStrategy):
+    """Endpoints: create-on-update allowed, no status."""
+
+
+def _default_container(container: dict[str, Any]) -> None:
+    container.setdefault("terminationMessagePath", "/dev/termination-log")
+    container.setdefault("terminationMessagePolicy", "File")
+    image = str(container.get("image") or "")
+    tail = image.rsplit("/", 1)[-1]
+    latest = "@" not in tail and (":" not in tail or tail.endswith(":latest"))
+    container.setdefault("imagePullPolicy", "Always" if latest else "IfNotPresent")
+    container.setdefault("resources", {})
+    for port in container.get("ports") or []:
+        if isinstance(port, dict):
+            port.setdefault("protocol", "TCP")
+
+
+def _qos_class(obj: dict[str, Any]) -> str:
+    containers = (obj.get("spec") or {}).get("containers") or []
+    requests = any(
+        (c.get("resources") or {}).get("requests") or (c.get("resources") or {}).get("limits")
+        for c in containers
+        if isinstance(c, dict)
+    )
+    return "Burstable" if requests else "BestEffort"
+
+
+def _mutable_pod_spec(spec: Any) -> Any:
+    """The pod spec with the fields upstream lets an update change blanked out."""
+    if not isinstance(spec, dict):
+        return spec
+    out = dict(spec)
+    for key in ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds",
+                "nodeName", "schedulingGates"):
+        out.pop(key, None)
+    for group in ("containers", "initContainers"):
+        if isinstance(out.get(group), list):
+            out[group] = [
+                {k: v for k, v in c.items() if k != "image"} if isinstance(c, dict) else c
+                for c in out[group]
+            ]
+    return out
+
+
+GENERIC = GenericStrategy()

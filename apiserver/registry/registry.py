@@ -1,0 +1,149 @@
+"""Wires one :class:`Store` per served resource and runs namespace lifecycle.
+
+The registry owns the bootstrapping every kube-apiserver does at start (the
+system namespaces) and, in place of kube-controller-manager's namespace
+controller, empties terminating namespaces and finalizes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from apiserver.api import errors
+from apiserver.api.resources import (
+    CONFIGMAPS,
+    ENDPOINTS,
+    EVENTS,
+    NAMESPACES,
+    PODS,
+    RESOURCES,
+    SERVICES,
+    ResourceInfo,
+)
+from apiserver.registry.kinds import (
+    GENERIC,
+    NAMESPACE_FINALIZER,
+    SYSTEM_NAMESPACES,
+    EndpointsStrategy,
+    NamespaceStrategy,
+    PodStrategy,
+    ServiceStrategy,
+)
+from apiserver.registry.store import Clock, DeleteOptions, ListOptions, Store, now_utc
+from apiserver.registry.strategy import Strategy
+from apiserver.storage.cache import CachedObject, WatchCache
+from apiserver.storage.interface import Storage
+
+log = logging.getLogger(__name__)
+
+_STRATEGIES: dict[str, Strategy] = {
+    NAMESPACES.plural: NamespaceStrategy(),
+    PODS.plural: PodStrategy(),
+    SERVICES.plural: ServiceStrategy(),
+    ENDPOINTS.plural: EndpointsStrategy(),
+    CONFIGMAPS.plural: GENERIC,
+    EVENTS.plural: GENERIC,
+}
+_RETRY_TERMINATING = 1.0
+
+
+class Registry:
+    """All stores, over one storage and one watch cache."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        watch_cache: WatchCache,
+        clock: Clock = now_utc,
+        resources: tuple[ResourceInfo, ...] = RESOURCES,
+    ) -> None:
+        self.storage = storage
+        self.watch_cache = watch_cache
+        self.clock = clock
+        self.stores: dict[tuple[str, str, str], Store] = {}
+        for info in resources:
+            strategy = _STRATEGIES.get(info.plural, GENERIC)
+            store = Store(info, strategy, storage, watch_cache, clock, self._namespace)
+            self.stores[(info.group, info.version, info.plural)] = store
+        self.namespaces = self.stores[("", "v1", "namespaces")]
+        self._terminating: asyncio.Queue[str] = asyncio.Queue()
+        self._lifecycle: asyncio.Task[None] | None = None
+
+    def store(self, info: ResourceInfo) -> Store:
+        """The store of ``info``."""
+        return self.stores[(info.group, info.version, info.plural)]
+
+    def _namespace(self, name: str) -> CachedObject | None:
+        return self.namespaces.cache.get(self.namespaces.key(None, name))
+
+    async def start(self) -> None:
+        """Load the cache, create the system namespaces, resume terminations."""
+        await self.watch_cache.start()
+        for name in SYSTEM_NAMESPACES:
+            if self._namespace(name) is None:
+                with contextlib.suppress(errors.ApiError):
+                    await self.namespaces.create(
+                        None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+                    )
+        for ns in list(self.namespaces.cache.objects()):
+            if ns.obj["metadata"].get("deletionTimestamp"):
+                self._terminating.put_nowait(ns.name)
+        self._lifecycle = asyncio.create_task(self._run_lifecycle(), name="namespace-lifecycle")
+
+    async def stop(self) -> None:
+        """Stop background work and close every watcher."""
+        if self._lifecycle is not None:
+            self._lifecycle.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lifecycle
+        self.watch_cache.close_watchers()
+
+    def namespace_terminating(self, name: str) -> None:
+        """Schedule the emptying of a namespace that was marked for deletion."""
+        self._terminating.put_nowait(name)
+
+    async def _run_lifecycle(self) -> None:
+        while True:
+            name = await self._terminating.get()
+            try:
+                done = await self._empty_namespace(name)
+            except Exception:
+                log.exception("emptying namespace %s failed", name)
+                done = False
+            if not done:
+                asyncio.get_running_loop().call_later(
+                    _RETRY_TERMINATING, self._terminating.put_nowait, name
+                )
+
+    async def _empty_namespace(self, name: str) -> bool:
+        """Delete the namespace's content; finalize it once empty. True when finished."""
+        ns = self._namespace(name)
+        if ns is None or not ns.obj["metadata"].get("deletionTimestamp"):
+            return True
+        remaining = 0
+        for store in self.stores.values():
+            if not store.info.namespaced:
+                continue
+            await store.delete_collection(
+                ListOptions(namespace=name), DeleteOptions(grace_period_seconds=0)
+            )
+            remaining += sum(1 for o in store.cache.objects() if o.namespace == name)
+        if remaining:
+            return False
+
+        def finalize(obj: dict[str, Any]) -> dict[str, Any]:
+            spec = obj.get("spec") or {}
+            spec["finalizers"] = [f for f in spec.get("finalizers") or []
+                                  if f != NAMESPACE_FINALIZER]
+            obj["spec"] = spec
+            return obj
+
+        try:
+            await self.namespaces.guaranteed_update(None, name, finalize, subresource="finalize")
+        except errors.ApiError as exc:
+            if exc.code != 404:
+                raise
+        return True

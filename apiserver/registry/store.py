@@ -1,0 +1,710 @@
+"""The generic registry store: CRUD semantics for any resource.
+
+Like upstream's ``genericregistry.Store``, it handles everything that is the
+same for all kinds — keys, optimistic concurrency, metadata, preconditions,
+graceful deletion and finalizers, dry runs — and asks the resource's
+:class:`~apiserver.registry.strategy.Strategy` for the rest. Storage errors
+become API errors here and nowhere else.
+
+Reads come from the watch cache; the object a write returns is decoded from
+exactly the bytes its watch event carries.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from apiserver.api import errors, meta
+from apiserver.api.fields import FieldSelector, object_fields
+from apiserver.api.labels import LabelSelector
+from apiserver.api.resources import NAMESPACES, ResourceInfo
+from apiserver.registry.strategy import Strategy
+from apiserver.registry.validation import validate_object_meta
+from apiserver.storage.cache import (
+    DELETED,
+    CachedObject,
+    ResourceCache,
+    TooOldResourceVersionError,
+    WatchCache,
+)
+from apiserver.storage.errors import (
+    KeyExistsError,
+    KeyNotFoundError,
+    RevisionConflictError,
+    StorageUnavailableError,
+)
+from apiserver.storage.interface import Storage
+
+Clock = Callable[[], datetime]
+
+#: Top-level and metadata field order of upstream's Go structs, so objects
+#: read like kube-apiserver's.
+_TOP_ORDER = ("kind", "apiVersion", "metadata", "spec", "status")
+_META_ORDER = (
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+)
+_MAX_GENERATE_ATTEMPTS = 8
+_CONSISTENT_READ_TIMEOUT = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class ListOptions:
+    """Query options of a list (already parsed and validated)."""
+
+    namespace: str | None = None
+    label_selector: LabelSelector | None = None
+    field_selector: FieldSelector | None = None
+    limit: int = 0
+    continue_token: str | None = None
+    resource_version: str | None = None
+    resource_version_match: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListResult:
+    """One page of a list."""
+
+    items: list[CachedObject]
+    resource_version: int
+    continue_token: str | None
+    remaining: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteOptions:
+    """The parts of ``DeleteOptions`` the store acts on."""
+
+    grace_period_seconds: int | None = None
+    precondition_uid: str | None = None
+    precondition_resource_version: str | None = None
+    propagation_policy: str | None = None
+    dry_run: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteResult:
+    """``obj`` is the final (or marked) object; ``deleted`` whether it is gone."""
+
+    obj: CachedObject
+    deleted: bool
+
+
+def order_object(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` with top-level and metadata keys in upstream's order."""
+    out: dict[str, Any] = {k: obj[k] for k in _TOP_ORDER if k in obj}
+    for k, v in obj.items():
+        if k not in out:
+            out[k] = v
+    md = out.get("metadata")
+    if isinstance(md, dict):
+        ordered = {k: md[k] for k in _META_ORDER if k in md}
+        for k, v in md.items():
+            if k not in ordered:
+                ordered[k] = v
+        out["metadata"] = ordered
+    return out
+
+
+def encode_continue(revision: int, last_key: str) -> str:
+    """Upstream's continue token: base64url JSON of {v, rv, start}."""
+    body = orjson.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": last_key + "\x00"})
+    return base64.urlsafe_b64encode(body).decode().rstrip("=")
+
+
+def decode_continue(token: str) -> tuple[int, str]:
+    """(revision, start key) of a continue token; raises 400 when malformed."""
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        body = orjson.loads(base64.urlsafe_b64decode(padded))
+        if body.get("v") != "meta.k8s.io/v1":
+            raise ValueError("version")
+        return int(body["rv"]), str(body["start"])
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
+        raise errors.bad_request(f"continue key is not valid: {exc}") from exc
+
+
+class Store:
+    """CRUD for one resource over storage and its watch cache."""
+
+    def __init__(
+        self,
+        info: ResourceInfo,
+        strategy: Strategy,
+        storage: Storage,
+        watch_cache: WatchCache,
+        clock: Clock,
+        namespace_lookup: Callable[[str], CachedObject | None] | None = None,
+    ) -> None:
+        self.info = info
+        self.strategy = strategy
+        self.storage = storage
+        self.watch_cache = watch_cache
+        self.clock = clock
+        self.namespace_lookup = namespace_lookup
+        self.cache: ResourceCache = watch_cache.register(info.storage_prefix, self.decode)
+
+    # -- encoding --------------------------------------------------------------
+
+    def key(self, namespace: str | None, name: str) -> str:
+        """Storage key of an object."""
+        if self.info.namespaced:
+            return f"{self.info.storage_prefix}{namespace}/{name}"
+        return f"{self.info.storage_prefix}{name}"
+
+    def decode(self, key: str, value: bytes, revision: int) -> CachedObject:
+        """Stored bytes → :class:`CachedObject` stamped with ``revision``."""
+        obj = orjson.loads(value)
+        md = obj["metadata"]
+        md["resourceVersion"] = str(revision)
+        return self._cached(key, obj, revision)
+
+    def _cached(self, key: str, obj: dict[str, Any], revision: int) -> CachedObject:
+        md = obj["metadata"]
+        return CachedObject(
+            key=key,
+            namespace=md.get("namespace", ""),
+            name=md.get("name", ""),
+            revision=revision,
+            obj=obj,
+            raw=orjson.dumps(obj),
+            labels=md.get("labels") or {},
+            fields=object_fields(self.info, obj),
+        )
+
+    @staticmethod
+    def _encode_for_storage(obj: dict[str, Any]) -> bytes:
+        # The revision is stamped on read; an empty placeholder keeps the key
+        # at its upstream position in metadata.
+        obj["metadata"]["resourceVersion"] = ""
+        return orjson.dumps(order_object(obj))
+
+    # -- reads -----------------------------------------------------------------
+
+    async def _consistent(self, resource_version: str | None) -> None:
+        """Make the cache at least as new as the read asks for."""
+        if resource_version == "0":
+            return
+        if resource_version:
+            wanted = _parse_rv(resource_version)
+            if not await self.watch_cache.wait_for_revision(wanted, _CONSISTENT_READ_TIMEOUT):
+                raise errors.timeout(
+                    f"Too large resource version: {wanted}, current: {self.watch_cache.revision}",
+                    "ResourceVersionTooLarge",
+                )
+            return
+        if not await self.watch_cache.wait_fresh(_CONSISTENT_READ_TIMEOUT):
+            raise errors.timeout("resource cache is not up to date")
+
+    async def get(
+        self, namespace: str | None, name: str, resource_version: str | None = None
+    ) -> CachedObject:
+        """The object, or 404."""
+        await self._consistent(resource_version)
+        found = self.cache.get(self.key(namespace, name))
+        if found is None:
+            raise errors.not_found(self.info, name)
+        return found
+
+    def matches(
+        self,
+        namespace: str | None,
+        labels: LabelSelector | None,
+        fields: FieldSelector | None,
+    ) -> Callable[[CachedObject], bool]:
+        """The predicate of a namespace + selectors filter."""
+
+        def predicate(obj: CachedObject) -> bool:
+            if namespace and obj.namespace != namespace:
+                return False
+            if labels is not None and not labels.matches(obj.labels):
+                return False
+            return fields is None or fields.matches(obj.fields)
+
+        return predicate
+
+    async def list_objects(self, opts: ListOptions) -> ListResult:
+        """A page of objects, served from the watch cache (upstream semantics)."""
+        predicate = self.matches(opts.namespace, opts.label_selector, opts.field_selector)
+        start_key = ""
+        rv = opts.resource_version
+        snapshot_rev: int | None = None
+        if opts.continue_token:
+            snapshot_rev, start_key = decode_continue(opts.continue_token)
+        elif rv and rv != "0" and (
+            opts.resource_version_match == "Exact"
+            or (opts.limit and opts.resource_version_match is None)
+        ):
+            snapshot_rev = _parse_rv(rv)
+            await self._consistent(rv)
+        else:
+            await self._consistent(rv)
+        if snapshot_rev is not None and snapshot_rev < self.watch_cache.revision:
+            try:
+                objects = self._snapshot(snapshot_rev)
+            except TooOldResourceVersionError as exc:
+                if opts.continue_token:
+                    raise errors.expired(
+                        "The provided continue parameter is too old to display a consistent "
+                        "list result. You can start a new list without the continue parameter."
+                    ) from exc
+                raise errors.expired(
+                    f"too old resource version: {snapshot_rev} ({exc.oldest})"
+                ) from exc
+            list_rev = snapshot_rev
+        else:
+            objects = list(self.cache.objects())
+            list_rev = self.watch_cache.revision
+            if snapshot_rev is not None:
+                list_rev = max(snapshot_rev, list_rev) if opts.continue_token else list_rev
+        selected = sorted(
+            (o for o in objects if o.key > start_key and predicate(o)), key=lambda o: o.key
+        )
+        limit = opts.limit
+        if rv == "0" and not opts.continue_token:
+            limit = 0  # the cache ignores limit for resourceVersion=0, as upstream
+        if limit and len(selected) > limit:
+            page = selected[:limit]
+            token = encode_continue(list_rev, page[-1].key)
+            remaining: int | None = None
+            if opts.label_selector is None and opts.field_selector is None:
+                remaining = len(selected) - limit
+            return ListResult(page, list_rev, token, remaining)
+        return ListResult(selected, list_rev, None, None)
+
+    def _snapshot(self, revision: int) -> list[CachedObject]:
+        """The objects as of ``revision``, rebuilt by undoing newer events."""
+        state = dict(self.cache.store)
+        newer = self.cache.events_after(revision)
+        for event in reversed(newer):
+            if event.prev is None:
+                state.pop(event.obj.key, None)
+            else:
+                state[event.obj.key] = event.prev
+        return list(state.values())
+
+    # -- writes ----------------------------------------------------------------
+
+    def _check_namespace(self, namespace: str | None, name: str, creating: bool) -> None:
+        if not self.info.namespaced or self.namespace_lookup is None or namespace is None:
+            return
+        ns = self.namespace_lookup(namespace)
+        if ns is None:
+            raise errors.not_found(NAMESPACES, namespace)
+        if creating and ns.obj["metadata"].get("deletionTimestamp"):
+            raise errors.forbidden(
+                self.info,
+                name,
+                f"unable to create new content in namespace {namespace} because it is being "
+                "terminated",
+            )
+
+    def _result(self, key: str, value: bytes, revision: int) -> CachedObject:
+        cached = self.cache.get(key)
+        if cached is not None and cached.revision == revision:
+            return cached
+        return self.decode(key, value, revision)
+
+    def _dry(self, key: str, obj: dict[str, Any], revision: str = "") -> CachedObject:
+        obj = order_object(obj)
+        md = obj["metadata"]
+        if revision:
+            md["resourceVersion"] = revision
+        else:
+            md.pop("resourceVersion", None)
+        return self._cached(key, obj, int(revision or 0))
+
+    def _invalid_unless_valid(self, obj: dict[str, Any], causes: list[dict[str, str]]) -> None:
+        if causes:
+            name = (obj.get("metadata") or {}).get("name") or ""
+            raise errors.invalid(self.info, name, causes)
+
+    async def create(
+        self, namespace: str | None, obj: dict[str, Any], *, dry_run: bool = False
+    ) -> CachedObject:
+        """Create ``obj`` (already decoded; kind/apiVersion checked by the caller)."""
+        md = meta.metadata(obj)
+        if self.info.namespaced:
+            if md.get("namespace") and namespace and md["namespace"] != namespace:
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent "
+                    "on the request"
+                )
+            if namespace:
+                md["namespace"] = namespace
+        else:
+            md.pop("namespace", None)
+        self.strategy.prepare_for_create(obj)
+        self.strategy.default(obj)
+        now = meta.rfc3339(self.clock())
+        for field in ("deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
+            md.pop(field, None)
+        md.pop("resourceVersion", None)
+        md["uid"] = meta.new_uid()
+        md["creationTimestamp"] = now
+        generate = not md.get("name") and md.get("generateName")
+        attempts = _MAX_GENERATE_ATTEMPTS if generate else 1
+        for attempt in range(attempts):
+            if generate:
+                md["name"] = meta.generate_name(str(md["generateName"]))
+            name = md.get("name") or ""
+            causes = validate_object_meta(obj, self.strategy, self.info.namespaced)
+            causes += self.strategy.validate(obj)
+            self._invalid_unless_valid(obj, causes)
+            self._check_namespace(namespace, name, creating=True)
+            key = self.key(namespace, name)
+            ordered = order_object(obj)
+            if dry_run:
+                if self.cache.get(key) is not None:
+                    raise errors.already_exists(self.info, name)
+                return self._dry(key, ordered)
+            value = self._encode_for_storage(ordered)
+            try:
+                revision = await self.storage.create(key, value)
+            except KeyExistsError as exc:
+                if generate and attempt + 1 < attempts:
+                    continue
+                raise errors.already_exists(self.info, name) from exc
+            except StorageUnavailableError as exc:
+                raise errors.service_unavailable(str(exc)) from exc
+            return self._result(key, value, revision)
+        raise AssertionError("unreachable")
+
+    async def update(
+        self,
+        namespace: str | None,
+        name: str,
+        obj: dict[str, Any],
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        force_allow_create: bool = False,
+    ) -> tuple[CachedObject, bool]:
+        """Replace an object (PUT); returns (object, created)."""
+        md = meta.metadata(obj)
+        if md.get("name") and md["name"] != name:
+            raise errors.bad_request(
+                f"the name of the object ({md['name']}) does not match the name on the URL "
+                f"({name})"
+            )
+        if self.info.namespaced and md.get("namespace") and md["namespace"] != namespace:
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the "
+                "request"
+            )
+        md["name"] = name
+        requested_rv = md.get("resourceVersion") or ""
+        key = self.key(namespace, name)
+        while True:
+            current = await self.storage.get(key)
+            if current is None:
+                if subresource is None and (
+                    self.strategy.allow_create_on_update or force_allow_create
+                ):
+                    if requested_rv:
+                        raise errors.not_found(self.info, name)
+                    self._check_namespace(namespace, name, creating=True)
+                    created = await self.create(namespace, obj, dry_run=dry_run)
+                    return created, True
+                raise errors.not_found(self.info, name)
+            if requested_rv:
+                if _parse_rv_or_conflict(self.info, name, requested_rv) != current.mod_revision:
+                    raise errors.conflict(self.info, name)
+            elif not self.strategy.allow_unconditional_update:
+                raise errors.invalid(
+                    self.info,
+                    name,
+                    [errors.invalid_value("metadata.resourceVersion", "0x0",
+                                          "must be specified for an update")],
+                )
+            old = self.decode(key, current.value, current.mod_revision).obj
+            new = copy.deepcopy(obj)
+            try:
+                return await self._write_update(
+                    key, namespace, name, new, old, current.mod_revision, subresource, dry_run
+                ), False
+            except RevisionConflictError:
+                if requested_rv:
+                    raise errors.conflict(self.info, name) from None
+                continue
+
+    async def _write_update(
+        self,
+        key: str,
+        namespace: str | None,
+        name: str,
+        new: dict[str, Any],
+        old: dict[str, Any],
+        revision: int,
+        subresource: str | None,
+        dry_run: bool,
+    ) -> CachedObject:
+        """Prepare, validate and store one update attempt against ``old``."""
+        new_md = meta.metadata(new)
+        old_md = old["metadata"]
+        if subresource == "status":
+            self.strategy.prepare_for_status_update(new, old)
+        else:
+            self.strategy.prepare_for_update(new, old)
+            self.strategy.default(new)
+            # Fields a client can never change through an update.
+            for field in ("uid", "creationTimestamp", "deletionTimestamp",
+                          "deletionGracePeriodSeconds", "generateName", "namespace"):
+                if field in old_md:
+                    new_md[field] = old_md[field]
+                else:
+                    new_md.pop(field, None)
+        new_md.pop("selfLink", None)
+        causes = validate_object_meta(new, self.strategy, self.info.namespaced)
+        if subresource != "status":
+            causes += self.strategy.validate_update(new, old)
+        self._invalid_unless_valid(new, causes)
+        new_md["resourceVersion"] = old_md.get("resourceVersion", "")
+        ordered = order_object(new)
+        if _same(ordered, old) or dry_run:
+            # A no-op update writes nothing and keeps the resourceVersion.
+            return self._dry(key, ordered, str(revision))
+        finishing = bool(new_md.get("deletionTimestamp")) and not new_md.get("finalizers")
+        try:
+            if finishing and self._can_finish(ordered):
+                final_rev = await self.storage.delete(key, revision)
+                return self.decode(key, self._encode_for_storage(ordered), final_rev)
+            value = self._encode_for_storage(ordered)
+            new_rev = await self.storage.update(key, value, revision)
+        except KeyNotFoundError as exc:
+            raise errors.not_found(self.info, name) from exc
+        except StorageUnavailableError as exc:
+            raise errors.service_unavailable(str(exc)) from exc
+        return self._result(key, value, new_rev)
+
+    def _can_finish(self, obj: dict[str, Any]) -> bool:
+        """Whether a marked object with no finalizers left may be removed now.
+
+        Graceful pods wait for the zero-grace delete of their node; namespaces
+        wait for ``spec.finalizers`` to empty.
+        """
+        md = obj["metadata"]
+        if self.info is NAMESPACES:
+            return not (obj.get("spec") or {}).get("finalizers")
+        return not md.get("deletionGracePeriodSeconds")
+
+    async def guaranteed_update(
+        self,
+        namespace: str | None,
+        name: str,
+        mutate: Callable[[dict[str, Any]], dict[str, Any]],
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        create_if_missing: Callable[[], dict[str, Any]] | None = None,
+    ) -> tuple[CachedObject, bool]:
+        """Read, ``mutate`` a copy, write; retried on conflicts (used by PATCH).
+
+        ``mutate`` may raise :class:`ApiError`; a ``metadata.resourceVersion``
+        it leaves different from the stored one is a precondition (409).
+        """
+        key = self.key(namespace, name)
+        while True:
+            current = await self.storage.get(key)
+            if current is None:
+                if create_if_missing is not None and subresource is None:
+                    obj = create_if_missing()
+                    return await self.create(namespace, obj, dry_run=dry_run), True
+                raise errors.not_found(self.info, name)
+            old = self.decode(key, current.value, current.mod_revision).obj
+            new = mutate(copy.deepcopy(old))
+            new_md = meta.metadata(new)
+            rv = new_md.get("resourceVersion")
+            if rv and rv != str(current.mod_revision):
+                raise errors.conflict(self.info, name)
+            if new_md.get("name", name) != name:
+                raise errors.bad_request(
+                    f"the name of the object ({new_md.get('name')}) does not match the name on "
+                    f"the URL ({name})"
+                )
+            new_md["name"] = name
+            try:
+                obj_out = await self._write_update(
+                    key, namespace, name, new, old, current.mod_revision, subresource, dry_run
+                )
+                return obj_out, False
+            except RevisionConflictError:
+                continue
+
+    async def delete(
+        self, namespace: str | None, name: str, opts: DeleteOptions
+    ) -> DeleteResult:
+        """Delete, gracefully or through finalizers where they apply."""
+        key = self.key(namespace, name)
+        while True:
+            current = await self.storage.get(key)
+            if current is None:
+                raise errors.not_found(self.info, name)
+            cached = self.decode(key, current.value, current.mod_revision)
+            obj = cached.obj
+            md = obj["metadata"]
+            if opts.precondition_uid is not None and opts.precondition_uid != md.get("uid"):
+                raise errors.conflict(
+                    self.info,
+                    name,
+                    f"Precondition failed: UID in precondition: {opts.precondition_uid}, UID in "
+                    f"object meta: {md.get('uid')}",
+                )
+            if (
+                opts.precondition_resource_version is not None
+                and opts.precondition_resource_version != md.get("resourceVersion")
+            ):
+                raise errors.conflict(
+                    self.info,
+                    name,
+                    "Precondition failed: ResourceVersion in precondition: "
+                    f"{opts.precondition_resource_version}, ResourceVersion in object meta: "
+                    f"{md.get('resourceVersion')}",
+                )
+            try:
+                return await self._delete_attempt(key, cached, opts)
+            except RevisionConflictError:
+                if opts.precondition_resource_version is not None:
+                    raise errors.conflict(self.info, name) from None
+                continue
+            except KeyNotFoundError as exc:
+                raise errors.not_found(self.info, name) from exc
+            except StorageUnavailableError as exc:
+                raise errors.service_unavailable(str(exc)) from exc
+
+    async def _delete_attempt(
+        self, key: str, cached: CachedObject, opts: DeleteOptions
+    ) -> DeleteResult:
+        obj = copy.deepcopy(cached.obj)
+        md = obj["metadata"]
+        revision = cached.revision
+        marked = self.strategy.on_delete(obj)
+        if marked is not None:
+            return await self._mark(key, marked, revision, opts.dry_run)
+        grace = self.strategy.grace_period(obj, opts.grace_period_seconds)
+        finalizers = md.get("finalizers") or []
+        if md.get("deletionTimestamp"):
+            # Already being deleted: only a shorter grace period changes anything.
+            current_grace = md.get("deletionGracePeriodSeconds") or 0
+            if grace == 0 and not finalizers:
+                return await self._remove(key, cached, opts.dry_run)
+            if grace < current_grace:
+                md["deletionGracePeriodSeconds"] = grace
+                md["deletionTimestamp"] = meta.rfc3339(self.clock() + timedelta(seconds=grace))
+                return await self._mark(key, obj, revision, opts.dry_run)
+            return DeleteResult(cached, False)
+        if grace > 0 or finalizers:
+            md["deletionTimestamp"] = meta.rfc3339(self.clock() + timedelta(seconds=grace))
+            md["deletionGracePeriodSeconds"] = grace
+            if self.strategy.tracks_generation:
+                md["generation"] = int(md.get("generation", 1)) + 1
+            return await self._mark(key, obj, revision, opts.dry_run)
+        return await self._remove(key, cached, opts.dry_run)
+
+    async def _mark(
+        self, key: str, obj: dict[str, Any], revision: int, dry_run: bool
+    ) -> DeleteResult:
+        ordered = order_object(obj)
+        if dry_run:
+            return DeleteResult(self._dry(key, ordered, str(revision)), False)
+        value = self._encode_for_storage(ordered)
+        new_rev = await self.storage.update(key, value, revision)
+        return DeleteResult(self._result(key, value, new_rev), False)
+
+    async def _remove(self, key: str, cached: CachedObject, dry_run: bool) -> DeleteResult:
+        if dry_run:
+            return DeleteResult(cached, True)
+        revision = await self.storage.delete(key, cached.revision)
+        final = self.decode(key, self._encode_for_storage(copy.deepcopy(cached.obj)), revision)
+        return DeleteResult(final, True)
+
+    async def delete_collection(
+        self, opts: ListOptions, delete_opts: DeleteOptions
+    ) -> list[CachedObject]:
+        """Delete every matching object; done before it answers."""
+        page = await self.list_objects(
+            ListOptions(
+                namespace=opts.namespace,
+                label_selector=opts.label_selector,
+                field_selector=opts.field_selector,
+            )
+        )
+        deleted: list[CachedObject] = []
+        for item in page.items:
+            try:
+                result = await self.delete(item.namespace or None, item.name, delete_opts)
+            except errors.ApiError as exc:
+                if exc.code == 404:
+                    continue
+                raise
+            deleted.append(result.obj)
+        return deleted
+
+    # -- watch -----------------------------------------------------------------
+
+    def initial_objects(
+        self, predicate: Callable[[CachedObject], bool]
+    ) -> Iterable[CachedObject]:
+        """Current objects for the synthetic ADDED events of a watch, by key."""
+        return sorted((o for o in self.cache.objects() if predicate(o)), key=lambda o: o.key)
+
+
+def _parse_rv(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise errors.bad_request(f'Invalid value "{text}" for resourceVersion') from None
+    if value < 0:
+        raise errors.bad_request(f'Invalid value "{text}" for resourceVersion')
+    return value
+
+
+def _parse_rv_or_conflict(info: ResourceInfo, name: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise errors.invalid(
+            info, name,
+            [errors.invalid_value("metadata.resourceVersion", text, "must be a number")],
+        ) from None
+
+
+def _same(new: dict[str, Any], old: dict[str, Any]) -> bool:
+    return new == old
+
+
+def now_utc() -> datetime:
+    """The default clock."""
+    return datetime.now(UTC)
+
+
+__all__ = [
+    "DELETED",
+    "DeleteOptions",
+    "DeleteResult",
+    "ListOptions",
+    "ListResult",
+    "Store",
+    "now_utc",
+    "order_object",
+]

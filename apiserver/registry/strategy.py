@@ -1,0 +1,112 @@
+"""Per-resource strategies: the rules of a kind, in upstream's order.
+
+``prepare_for_create``/``prepare_for_update`` (reset status on the main
+resource, keep everything but status on ``/status``) → ``validate`` →
+``canonicalize``. Strategies are small and stateless; the generic
+:class:`apiserver.registry.store.Store` calls them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiserver.api import errors, meta
+
+Cause = dict[str, str]
+
+
+class Strategy:
+    """Defaults shared by every kind; subclasses override what differs."""
+
+    #: PUT on a missing object creates it (Endpoints, ConfigMaps… upstream).
+    allow_create_on_update = False
+    #: PUT without ``metadata.resourceVersion`` overwrites (true for core kinds).
+    allow_unconditional_update = True
+    #: Whether ``status`` is a subresource (reset on the main resource).
+    has_status_subresource = False
+    #: Whether spec changes bump ``metadata.generation``.
+    tracks_generation = False
+
+    def name_errors(self, name: str) -> list[str]:
+        """Validation messages for ``metadata.name`` (DNS-1123 subdomain)."""
+        return meta.dns1123_subdomain_errors(name)
+
+    def default(self, obj: dict[str, Any]) -> None:
+        """Apply field defaults (``SetDefaults_*``) in place."""
+
+    def prepare_for_create(self, obj: dict[str, Any]) -> None:
+        """Clear what a client may not set on create (status for most kinds)."""
+        if self.has_status_subresource:
+            obj.pop("status", None)
+            self.initial_status(obj)
+        if self.tracks_generation:
+            meta.metadata(obj)["generation"] = 1
+
+    def initial_status(self, obj: dict[str, Any]) -> None:
+        """Status a fresh object starts with (when status is a subresource)."""
+
+    def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        """Keep the old status on main-resource updates; bump generation on spec change."""
+        if self.has_status_subresource:
+            if "status" in old:
+                new["status"] = old["status"]
+            else:
+                new.pop("status", None)
+        if self.tracks_generation:
+            generation = meta.metadata(old).get("generation", 1)
+            if new.get("spec") != old.get("spec"):
+                generation += 1
+            meta.metadata(new)["generation"] = generation
+
+    def prepare_for_status_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        """On ``/status``: everything but status comes from the stored object."""
+        status = new.get("status")
+        for key in list(new):
+            if key not in ("metadata", "kind", "apiVersion"):
+                del new[key]
+        for key, value in old.items():
+            if key not in ("metadata", "kind", "apiVersion", "status"):
+                new[key] = value
+        if status is not None:
+            new["status"] = status
+        # Labels and annotations may change through /status; nothing else of meta.
+        new_meta = meta.metadata(new)
+        old_meta = meta.metadata(old)
+        keep = {k: new_meta[k] for k in ("labels", "annotations") if k in new_meta}
+        new_meta.clear()
+        new_meta.update(old_meta)
+        for k in ("labels", "annotations"):
+            if k in keep:
+                new_meta[k] = keep[k]
+            else:
+                new_meta.pop(k, None)
+
+    def validate(self, obj: dict[str, Any]) -> list[Cause]:
+        """Field errors of a new object (must not mutate it)."""
+        return []
+
+    def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
+        """Field errors of an update; defaults to :meth:`validate` of the new object."""
+        return self.validate(new)
+
+    def grace_period(
+        self, obj: dict[str, Any], requested: int | None
+    ) -> int:
+        """Seconds of graceful deletion (0: delete at once). Pods override."""
+        return 0
+
+    def on_delete(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+        """A delete that only marks the object (namespaces): the marked object."""
+        return None
+
+
+class GenericStrategy(Strategy):
+    """Kinds with no rules of their own (ConfigMap, Event, Endpoints)."""
+
+    allow_create_on_update = True
+
+
+def required_name_cause(generate: bool) -> Cause:
+    """The cause for a missing ``metadata.name``."""
+    detail = "name or generateName is required"
+    return errors.field_cause("FieldValueRequired", "metadata.name", f"Required value: {detail}")

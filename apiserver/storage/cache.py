@@ -1,0 +1,343 @@
+"""The watch cache: current state in memory plus a sliding window of events.
+
+Like upstream's cacher, it sits above storage: it is fed by the storage's
+change feed, serves lists (and ``resourceVersion="0"`` reads) from memory and
+serves every watch. It stays kind-agnostic: a per-resource :data:`Decoder`
+(supplied by the registry) turns stored bytes into a :class:`CachedObject`
+carrying the decoded object, its pre-encoded JSON bytes and the label/field
+sets selectors match against.
+
+Encode once: each object is encoded when it enters the cache; each watch
+frame is built once per event, frame type and wire format, and the same bytes
+go to every watcher. Each watcher has a bounded queue; a watcher that cannot
+keep up is closed (its client relists) instead of slowing everyone down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from apiserver.storage.interface import EventType, Storage, StorageEvent
+
+log = logging.getLogger(__name__)
+
+ADDED = "ADDED"
+MODIFIED = "MODIFIED"
+DELETED = "DELETED"
+
+#: Default number of events kept per resource.
+DEFAULT_HISTORY = 10_000
+#: Default bound of a watcher's frame queue.
+DEFAULT_WATCHER_QUEUE = 10_000
+
+
+@dataclass(slots=True)
+class CachedObject:
+    """An object as stored, decoded once and encoded once.
+
+    ``obj`` must be treated as read-only; ``raw`` is its JSON encoding with
+    ``metadata.resourceVersion`` equal to ``revision``.
+    """
+
+    key: str
+    namespace: str
+    name: str
+    revision: int
+    obj: dict[str, Any]
+    raw: bytes
+    labels: Mapping[str, str]
+    fields: Mapping[str, str]
+    frames: dict[tuple[str, str], bytes] = field(default_factory=dict)
+
+
+#: Builds a CachedObject from a key, stored bytes and the revision to stamp.
+Decoder = Callable[[str, bytes, int], CachedObject]
+
+
+@dataclass(slots=True)
+class CacheEvent:
+    """A change of one object. ``prev`` is the previous state (None on ADDED)."""
+
+    type: str
+    revision: int
+    obj: CachedObject
+    prev: CachedObject | None
+    #: ``prev`` re-stamped with this event's revision, for DELETED frames
+    #: sent when an object stops matching a watcher's selector.
+    prev_at_revision: CachedObject | None = None
+
+
+class FrameEncoder(Protocol):
+    """Turns an event into the bytes of one watch frame for one wire format.
+
+    ``fmt`` names the format; frames are memoised per (event type, fmt) on
+    the object, so ``encode`` must not depend on the watcher.
+    """
+
+    fmt: str
+
+    def encode(self, event_type: str, obj: CachedObject) -> bytes: ...
+
+
+Predicate = Callable[[CachedObject], bool]
+
+
+class Watcher:
+    """One watch: a filter, a frame encoder and a bounded queue of frames.
+
+    ``None`` in the queue means the watcher was closed by the cache (it fell
+    behind, or the server is stopping).
+    """
+
+    def __init__(
+        self,
+        predicate: Predicate,
+        encoder: FrameEncoder,
+        maxsize: int = DEFAULT_WATCHER_QUEUE,
+    ) -> None:
+        self.predicate = predicate
+        self.encoder = encoder
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=maxsize + 1)
+        self._maxsize = maxsize
+        self.closed = False
+        self.overflowed = False
+
+    def frame(self, event_type: str, obj: CachedObject) -> bytes:
+        """The (memoised) frame of ``obj`` as an ``event_type`` event."""
+        key = (event_type, self.encoder.fmt)
+        cached = obj.frames.get(key)
+        if cached is None:
+            cached = self.encoder.encode(event_type, obj)
+            obj.frames[key] = cached
+        return cached
+
+    def offer(self, frame: bytes) -> None:
+        """Queue a frame, closing the watcher if it is too far behind."""
+        if self.closed:
+            return
+        if self.queue.qsize() >= self._maxsize:
+            self.overflowed = True
+            self.close()
+            return
+        self.queue.put_nowait(frame)
+
+    def close(self) -> None:
+        """Stop the watcher; its reader sees ``None`` after pending frames."""
+        if not self.closed:
+            self.closed = True
+            self.queue.put_nowait(None)
+
+
+class TooOldResourceVersionError(Exception):
+    """A watch asked for history older than the window (upstream 410 Expired)."""
+
+    def __init__(self, requested: int, oldest: int) -> None:
+        super().__init__(f"too old resource version: {requested} ({oldest})")
+        self.requested = requested
+        self.oldest = oldest
+
+
+class ResourceCache:
+    """State and event window of one resource (one storage key prefix)."""
+
+    def __init__(self, prefix: str, decoder: Decoder, history_size: int) -> None:
+        self.prefix = prefix
+        self.decoder = decoder
+        self.store: dict[str, CachedObject] = {}
+        self.history: deque[CacheEvent] = deque()
+        self.history_size = history_size
+        #: Watches may start from any revision >= this one.
+        self.window_start = 0
+        self.watchers: set[Watcher] = set()
+
+    def objects(self) -> Iterable[CachedObject]:
+        """The current objects (unordered)."""
+        return self.store.values()
+
+    def get(self, key: str) -> CachedObject | None:
+        """The current state of ``key``."""
+        return self.store.get(key)
+
+    def apply(self, event: StorageEvent) -> CacheEvent:
+        """Fold a storage event into the state and window, and fan it out."""
+        if event.type is EventType.DELETE:
+            prev = self.store.pop(event.key, None)
+            if prev is None:
+                prev = self.decoder(event.key, event.value, event.prev_revision)
+            obj = self.decoder(event.key, event.value, event.revision)
+            cevent = CacheEvent(DELETED, event.revision, obj, prev)
+        else:
+            obj = self.decoder(event.key, event.value, event.revision)
+            prev = self.store.get(event.key)
+            if prev is None and event.prev_value is not None:
+                prev = self.decoder(event.key, event.prev_value, event.prev_revision)
+            self.store[event.key] = obj
+            etype = ADDED if event.type is EventType.CREATE else MODIFIED
+            cevent = CacheEvent(etype, event.revision, obj, prev)
+        self._remember(cevent)
+        self._fan_out(cevent)
+        return cevent
+
+    def _remember(self, event: CacheEvent) -> None:
+        self.history.append(event)
+        while len(self.history) > self.history_size:
+            dropped = self.history.popleft()
+            self.window_start = dropped.revision
+
+    def _fan_out(self, event: CacheEvent) -> None:
+        for watcher in tuple(self.watchers):
+            if watcher.closed:
+                self.watchers.discard(watcher)
+                continue
+            delivery = self.delivery(event, watcher.predicate)
+            if delivery is not None:
+                watcher.offer(watcher.frame(*delivery))
+                if watcher.closed:
+                    self.watchers.discard(watcher)
+
+    def delivery(self, event: CacheEvent, predicate: Predicate) -> tuple[str, CachedObject] | None:
+        """What a watcher with ``predicate`` sees of ``event``, if anything.
+
+        An object that starts matching is ADDED, one that stops matching is
+        DELETED (its previous state stamped with the event's revision).
+        """
+        if event.type == ADDED:
+            return (ADDED, event.obj) if predicate(event.obj) else None
+        if event.type == DELETED:
+            return (DELETED, event.obj) if predicate(event.obj) else None
+        now = predicate(event.obj)
+        before = event.prev is not None and predicate(event.prev)
+        if now and before:
+            return (MODIFIED, event.obj)
+        if now:
+            return (ADDED, event.obj)
+        if before:
+            assert event.prev is not None
+            if event.prev_at_revision is None:
+                event.prev_at_revision = self.decoder(event.obj.key, event.prev.raw, event.revision)
+            return (DELETED, event.prev_at_revision)
+        return None
+
+    def events_after(self, revision: int) -> list[CacheEvent]:
+        """Events with revision > ``revision`` from the window.
+
+        Raises :class:`TooOldResourceVersionError` when the window no longer
+        reaches back that far.
+        """
+        if revision < self.window_start:
+            raise TooOldResourceVersionError(revision, self.window_start)
+        return [e for e in self.history if e.revision > revision]
+
+
+class WatchCache:
+    """Routes the storage's change feed to per-resource caches.
+
+    ``revision`` is the newest revision the cache has seen (global across
+    resources): lists served from the cache carry it as their resourceVersion.
+    """
+
+    def __init__(self, storage: Storage, history_size: int = DEFAULT_HISTORY) -> None:
+        self.storage = storage
+        self.history_size = history_size
+        self.resources: dict[str, ResourceCache] = {}
+        self.revision = 0
+        self._advanced = asyncio.Event()
+        self._started = False
+        self._buffered: list[StorageEvent] = []
+
+    def register(self, prefix: str, decoder: Decoder) -> ResourceCache:
+        """Add a resource before :meth:`start`."""
+        if self._started:
+            raise RuntimeError("register resources before starting the watch cache")
+        cache = ResourceCache(prefix, decoder, self.history_size)
+        self.resources[prefix] = cache
+        return cache
+
+    async def start(self) -> None:
+        """Load state and recent history from storage, then follow its feed.
+
+        Loading the recent log (not only the current state) lets watchers
+        resume after a restart from the resourceVersion they last saw.
+        """
+        # Subscribe first and buffer, so nothing committed while loading is lost.
+        self.storage.subscribe(self._on_event)
+        current = self.storage.current_revision()
+        start = max(self.storage.compacted_revision(), current - self.history_size)
+        for cache in self.resources.values():
+            # Embedded backends answer lists without suspending, so every list
+            # is a snapshot at ``current``; later writes are in the buffer.
+            items, _ = await self.storage.list_prefix(cache.prefix)
+            for kv in items:
+                cache.store[kv.key] = cache.decoder(kv.key, kv.value, kv.mod_revision)
+            cache.window_start = start
+        for event in await self.storage.history(start):
+            if event.revision > current:
+                break
+            target = self._route(event.key)
+            if target is not None:
+                target._remember(_history_event(target, event))
+        self.revision = current
+        self._started = True
+        pending, self._buffered = self._buffered, []
+        for event in pending:
+            self._on_event(event)
+
+    def _route(self, key: str) -> ResourceCache | None:
+        for prefix, cache in self.resources.items():
+            if key.startswith(prefix):
+                return cache
+        return None
+
+    def _on_event(self, event: StorageEvent) -> None:
+        if not self._started:
+            self._buffered.append(event)
+            return
+        if event.revision <= self.revision:
+            return
+        cache = self._route(event.key)
+        if cache is not None:
+            cache.apply(event)
+        self.revision = event.revision
+        self._advanced.set()
+        self._advanced = asyncio.Event()
+
+    async def wait_for_revision(self, revision: int, timeout: float) -> bool:
+        """Wait until the cache has seen ``revision``; False on timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.revision < revision:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._advanced.wait(), remaining)
+            except TimeoutError:
+                return False
+        return True
+
+    async def wait_fresh(self, timeout: float = 3.0) -> bool:
+        """Wait until the cache reflects every committed write (consistent reads)."""
+        return await self.wait_for_revision(self.storage.current_revision(), timeout)
+
+    def close_watchers(self) -> None:
+        """Close every watcher (server shutdown)."""
+        for cache in self.resources.values():
+            for watcher in tuple(cache.watchers):
+                watcher.close()
+            cache.watchers.clear()
+
+
+def _history_event(cache: ResourceCache, event: StorageEvent) -> CacheEvent:
+    obj = cache.decoder(event.key, event.value, event.revision)
+    prev = None
+    if event.prev_value is not None:
+        prev = cache.decoder(event.key, event.prev_value, event.prev_revision)
+    etype = {EventType.CREATE: ADDED, EventType.UPDATE: MODIFIED, EventType.DELETE: DELETED}[
+        event.type
+    ]
+    return CacheEvent(etype, event.revision, obj, prev)

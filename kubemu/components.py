@@ -1,0 +1,91 @@
+"""The table of processes ``kubemu up`` runs, in start order.
+
+Adding a process is one :class:`Component` entry in :data:`COMPONENTS`: its name,
+how to build its command line from the :class:`LaunchContext`, and optionally
+the URL that answers 200 once it is ready. ``kubemu up`` starts the components in
+order, waiting for each one's readiness URL before starting the next, and stops
+them in reverse order. The kubeconfig is written before any component starts,
+so every component after the apiserver can be given ``--kubeconfig``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class LaunchContext:
+    """Everything a component's command line may depend on (all paths absolute)."""
+
+    python: str
+    data_dir: Path
+    kubeconfig: Path
+    bind_address: str
+    port: int
+    server_url: str
+    storage: str
+    watch_cache_size: int | None = None
+    allow_unauthenticated_bind: bool = False
+
+
+@dataclass(frozen=True)
+class Component:
+    """One supervised process of a kubemu control plane.
+
+    ``args`` returns the full argv (including the interpreter); ``ready_url``, when
+    set, returns a URL that answers HTTP 200 once the process is ready.
+    """
+
+    name: str
+    args: Callable[[LaunchContext], Sequence[str]]
+    ready_url: Callable[[LaunchContext], str] | None = None
+
+
+def apiserver_args(ctx: LaunchContext) -> list[str]:
+    """Command line of ``python -m apiserver`` for ``ctx``."""
+    argv = [
+        ctx.python,
+        "-m",
+        "apiserver",
+        "--bind-address",
+        ctx.bind_address,
+        "--port",
+        str(ctx.port),
+        "--data-dir",
+        str(ctx.data_dir),
+        "--storage",
+        ctx.storage,
+    ]
+    if ctx.watch_cache_size is not None:
+        argv += ["--watch-cache-size", str(ctx.watch_cache_size)]
+    if ctx.allow_unauthenticated_bind:
+        argv.append("--allow-unauthenticated-bind")
+    return argv
+
+
+def apiserver_ready_url(ctx: LaunchContext) -> str:
+    """The apiserver's readiness endpoint."""
+    return f"{ctx.server_url}/readyz"
+
+
+def controller_args(module: str) -> Callable[[LaunchContext], list[str]]:
+    """Return an ``args`` builder for ``python -m MODULE --kubeconfig FILE``."""
+
+    def build(ctx: LaunchContext) -> list[str]:
+        return [ctx.python, "-m", module, "--kubeconfig", str(ctx.kubeconfig)]
+
+    return build
+
+
+#: Start order; stop order is the reverse. Later processes are one entry each.
+COMPONENTS: tuple[Component, ...] = (
+    Component("apiserver", apiserver_args, apiserver_ready_url),
+    # Component("endpoints", controller_args("controllers.endpoints")),
+)
+
+
+def component_names() -> list[str]:
+    """Names of all known components, in start order."""
+    return [component.name for component in COMPONENTS]

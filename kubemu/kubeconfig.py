@@ -1,0 +1,119 @@
+"""Kubeconfig files for a kubemu control plane.
+
+A kubemu kubeconfig has exactly one cluster, one user and one context, all
+named ``kubemu`` by default, and it is the current context. The user carries
+no credentials: the apiserver serves plain HTTP on loopback without
+authentication. The file is valid for ``kubectl`` and for
+``kubernetes.config.load_kube_config``.
+
+Everything here is pure except :func:`write_kubeconfig`, which writes the file
+atomically (temporary file + rename) with mode 0600, so a reader never sees a
+half-written file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: Default name of the cluster, the user and the context.
+DEFAULT_NAME = "kubemu"
+
+
+def client_host(bind_address: str) -> str:
+    """Return the host a local client should dial for a server bound to ``bind_address``.
+
+    Wildcard addresses (``0.0.0.0``, ``::``, empty) map to the loopback address of
+    the same family; any other address is returned unchanged.
+    """
+    if bind_address in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if bind_address == "::":
+        return "::1"
+    return bind_address
+
+
+def server_url(host: str, port: int, scheme: str = "http") -> str:
+    """Return ``scheme://host:port``, bracketing IPv6 literals (``http://[::1]:8080``)."""
+    try:
+        is_v6 = ipaddress.ip_address(host).version == 6
+    except ValueError:
+        is_v6 = False
+    shown = f"[{host}]" if is_v6 else host
+    return f"{scheme}://{shown}:{port}"
+
+
+def render_kubeconfig(
+    server: str,
+    *,
+    name: str = DEFAULT_NAME,
+    namespace: str | None = None,
+) -> dict[str, Any]:
+    """Return the kubeconfig document (a plain dict) pointing at ``server``.
+
+    ``server`` is a full URL such as ``http://127.0.0.1:8080``. The cluster, user
+    and context are all called ``name``; the context is current. ``namespace``,
+    when given, becomes the context's default namespace.
+
+    Raises :class:`ValueError` when ``server`` is not an http(s) URL.
+    """
+    if not server.startswith(("http://", "https://")):
+        raise ValueError(f"server must be an http:// or https:// URL, got {server!r}")
+    context: dict[str, Any] = {"cluster": name, "user": name}
+    if namespace:
+        context["namespace"] = namespace
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "preferences": {},
+        "clusters": [{"name": name, "cluster": {"server": server.rstrip("/")}}],
+        "users": [{"name": name, "user": {}}],
+        "contexts": [{"name": name, "context": context}],
+        "current-context": name,
+    }
+
+
+def dump_kubeconfig(
+    server: str,
+    *,
+    name: str = DEFAULT_NAME,
+    namespace: str | None = None,
+) -> str:
+    """Return :func:`render_kubeconfig` as YAML text (block style, keys in document order)."""
+    document = render_kubeconfig(server, name=name, namespace=namespace)
+    text: str = yaml.safe_dump(document, default_flow_style=False, sort_keys=False)
+    return text
+
+
+def write_kubeconfig(
+    path: Path,
+    server: str,
+    *,
+    name: str = DEFAULT_NAME,
+    namespace: str | None = None,
+) -> Path:
+    """Atomically write the kubeconfig for ``server`` to ``path`` and return ``path``.
+
+    Parent directories are created. The file gets mode 0600 (kubectl warns about
+    group/world-readable kubeconfigs) and replaces any previous file in one rename.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = dump_kubeconfig(server, name=name, namespace=namespace)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o600)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return path
