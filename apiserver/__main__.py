@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import uvicorn
 
 from apiserver.app import ApiServer, ServerConfig
 from apiserver.storage.cache import DEFAULT_HISTORY
+from apiserver.storage.compactor import DEFAULT_INTERVAL
 
 log = logging.getLogger("apiserver")
 
@@ -33,12 +35,30 @@ def build_parser() -> argparse.ArgumentParser:
                         help="storage backend (default sqlite)")
     parser.add_argument("--watch-cache-size", type=int, default=DEFAULT_HISTORY,
                         help="events kept per resource for watches to resume from")
+    parser.add_argument("--etcd-compaction-interval", type=_duration, default=DEFAULT_INTERVAL,
+                        help="how often old revisions are compacted, as a Go duration "
+                        "(default 5m; 0 disables)")
     parser.add_argument("--allow-unauthenticated-bind", action="store_true",
                         help="allow binding a non-loopback address although the API has no "
                         "authentication (anyone who can reach it controls it)")
     parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
                         help="log verbosity (0: warnings and info, 4+: debug)")
     return parser
+
+
+def _duration(text: str) -> float:
+    """Seconds of a Go-style duration (``5m``, ``30s``, ``1h30m``, ``250ms``) or a number."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+    total = 0.0
+    for number, unit in re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text):
+        total += float(number) * units[unit]
+    if not re.fullmatch(r"(\d+(?:\.\d+)?(ms|h|m|s))+", text):
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}")
+    return total
 
 
 def _is_loopback(address: str) -> bool:
@@ -74,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         storage=args.storage,
         data_dir=args.data_dir,
         watch_cache_size=args.watch_cache_size,
+        compaction_interval=args.etcd_compaction_interval,
         server_address=f"{args.bind_address}:{args.port}",
     )
     server = ApiServer(config)

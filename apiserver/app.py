@@ -32,6 +32,7 @@ from apiserver.openapi import (
 from apiserver.registry.registry import Registry
 from apiserver.registry.store import now_utc
 from apiserver.storage.cache import DEFAULT_HISTORY, WatchCache
+from apiserver.storage.compactor import DEFAULT_INTERVAL, Compactor
 from apiserver.storage.interface import Storage
 from apiserver.storage.memory import MemoryStorage
 from apiserver.storage.sqlite import SQLiteStorage
@@ -46,6 +47,7 @@ class ServerConfig:
     storage: str = "sqlite"
     data_dir: Path = Path("data")
     watch_cache_size: int = DEFAULT_HISTORY
+    compaction_interval: float = DEFAULT_INTERVAL
     server_address: str = "127.0.0.1:8080"
     clock: Callable[[], datetime] = field(default=now_utc)
 
@@ -167,6 +169,7 @@ class ApiServer:
         self.storage = make_storage(config)
         self.watch_cache = WatchCache(self.storage, config.watch_cache_size)
         self.registry = Registry(self.storage, self.watch_cache, config.clock)
+        self.compactor = Compactor(self.storage, config.compaction_interval)
         self._ready = False
         self.meta = build_meta_app(config, lambda: self._ready)
         self.resources = ResourceAPI(self.registry, self.meta, config.clock)
@@ -176,11 +179,13 @@ class ApiServer:
         """Start storage, cache and registry; stop them in reverse order."""
         await self.storage.start()
         await self.registry.start()
+        self.compactor.start()
         self._ready = True
         try:
             yield
         finally:
             self._ready = False
+            await self.compactor.stop()
             await self.registry.stop()
             await self.storage.close()
 

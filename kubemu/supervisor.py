@@ -68,6 +68,16 @@ def die_with_parent(parent_pid: int) -> Callable[[], None] | None:
     return preexec
 
 
+def describe_exit(code: int) -> str:
+    """Return ``"exit code N"`` or, for a negative Popen code, ``"signal SIGTERM"``."""
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
+
+
 class ChildFailed(RuntimeError):
     """A child exited or never became ready while it was expected to run."""
 
@@ -218,7 +228,9 @@ class Supervisor:
             while True:
                 code = child.poll()
                 if code is not None:
-                    raise ChildFailed(f"{child.name} exited with code {code} before it was ready")
+                    raise ChildFailed(
+                        f"{child.name} exited ({describe_exit(code)}) before it was ready"
+                    )
                 if self.stopping:
                     raise ChildFailed(f"stop requested while waiting for {child.name}")
                 with contextlib.suppress(httpx.HTTPError):
@@ -236,7 +248,8 @@ class Supervisor:
             for child in self.children:
                 code = child.poll()
                 if code is not None:
-                    self.log(f"{child.name} (pid {child.pid}) exited unexpectedly with code {code}")
+                    how = describe_exit(code)
+                    self.log(f"{child.name} (pid {child.pid}) exited unexpectedly ({how})")
                     return 1
         return 0
 
@@ -265,7 +278,7 @@ class Supervisor:
             child.process.wait()
         else:
             self._killpg(child, signal.SIGKILL)
-        self.log(f"{child.name} stopped (exit code {child.process.returncode})")
+        self.log(f"{child.name} stopped ({describe_exit(child.process.returncode)})")
 
     @staticmethod
     def _killpg(child: Child, signum: int) -> None:

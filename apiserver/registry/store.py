@@ -464,6 +464,8 @@ class Store:
         old_md = old["metadata"]
         if subresource == "status":
             self.strategy.prepare_for_status_update(new, old)
+        elif subresource is not None:
+            pass  # other subresources (namespaces/finalize) arrive prepared by their caller
         else:
             self.strategy.prepare_for_update(new, old)
             self.strategy.default(new)
@@ -600,6 +602,11 @@ class Store:
         revision = cached.revision
         marked = self.strategy.on_delete(obj)
         if marked is not None:
+            marked_md = marked["metadata"]
+            if marked_md.get("deletionTimestamp"):
+                return DeleteResult(cached, False)
+            marked_md["deletionTimestamp"] = meta.rfc3339(self.clock())
+            marked_md["deletionGracePeriodSeconds"] = 0
             return await self._mark(key, marked, revision, opts.dry_run)
         grace = self.strategy.grace_period(obj, opts.grace_period_seconds)
         finalizers = md.get("finalizers") or []

@@ -152,7 +152,7 @@ def test_matches(text: str, labels: dict[str, str], expected: bool) -> None:
         ),
         (
             "k>abc",
-            'unable to parse requirement: values[0]: Invalid value: "abc": for \'Gt\', \'Lt\' '
+            "unable to parse requirement: values[0]: Invalid value: \"abc\": for 'Gt', 'Lt' "
             "operators, the value must be an integer",
         ),
         (
@@ -201,7 +201,7 @@ def test_new_requirement_aggregates_errors() -> None:
         new_requirement("a", Operator.GREATER_THAN, ["1", "x"])
     msg = str(info.value)
     assert msg.startswith("[values: Invalid value: []string{\"1\", \"x\"}: for 'Gt', 'Lt'")
-    assert 'values[1]: Invalid value: "x": for \'Gt\', \'Lt\' operators' in msg
+    assert "values[1]: Invalid value: \"x\": for 'Gt', 'Lt' operators" in msg
     assert msg.endswith("]")
 
 
@@ -247,10 +247,8 @@ def test_selector_object_nil_and_empty() -> None:
 
 
 def test_selector_object_errors() -> None:
-    with pytest.raises(SelectorError, match='^"Foo" is not a valid label selector operator$'):
-        selector_from_label_selector_object(
-            {"matchExpressions": [{"key": "a", "operator": "Foo"}]}
-        )
+    with pytest.raises(SelectorError, match=r'^"Foo" is not a valid label selector operator$'):
+        selector_from_label_selector_object({"matchExpressions": [{"key": "a", "operator": "Foo"}]})
     with pytest.raises(SelectorError, match="values set can't be empty"):
         selector_from_label_selector_object(
             {"matchExpressions": [{"key": "a", "operator": "In", "values": []}]}
