@@ -18,6 +18,7 @@ import yaml
 
 from apiserver.api import errors
 from apiserver.api.resources import ResourceInfo
+from apiserver.handlers import protobuf
 from apiserver.handlers.http import Request
 from apiserver.patch import (
     PatchError,
@@ -30,6 +31,7 @@ from apiserver.schema.fieldcheck import (
     strict_decoding_error_message,
     strict_field_issues,
 )
+from apiserver.schema.typecheck import first_type_issue
 
 _OBJECT_MEDIA = frozenset({"application/json", "application/yaml", "*/*", ""})
 _PATCH_MEDIA = frozenset({
@@ -39,6 +41,7 @@ _PATCH_MEDIA = frozenset({
     "application/apply-patch+yaml",
 })
 _FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
+_DELETE_OPTIONS = "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
@@ -77,7 +80,7 @@ def _parse(body: bytes, media: str) -> Any:
 async def decode_object(req: Request, info: ResourceInfo) -> dict[str, Any]:
     """The body of a create or update as an object of ``info``'s kind."""
     media = req.content_type
-    if media not in _OBJECT_MEDIA:
+    if media not in _OBJECT_MEDIA and media != protobuf.MEDIA_TYPE:
         raise errors.ApiError(
             415,
             "UnsupportedMediaType",
@@ -87,7 +90,14 @@ async def decode_object(req: Request, info: ResourceInfo) -> dict[str, Any]:
     body = await req.read_body()
     if not body.strip():
         raise errors.bad_request("the body of the request was empty")
-    obj = _parse(body, media)
+    if media == protobuf.MEDIA_TYPE:
+        try:
+            obj = protobuf.decode(body, info.kind)
+        except protobuf.ProtobufError as exc:
+            raise errors.bad_request(f"unable to decode protobuf body: {exc}") from None
+        body = orjson.dumps(obj)
+    else:
+        obj = _parse(body, media)
     if not isinstance(obj, dict):
         raise errors.bad_request(
             "couldn't get version/kind; json parse error: json: cannot unmarshal "
@@ -95,8 +105,22 @@ async def decode_object(req: Request, info: ResourceInfo) -> dict[str, Any]:
             '"json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }'
         )
     _check_kind(obj, info)
+    issue = _type_issue(info, obj)
+    if issue is not None:
+        raise errors.bad_request(
+            f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: {issue}'
+        )
     _validate_fields(req, info, obj, body if media != "application/yaml" else orjson.dumps(obj))
     return obj
+
+
+def _type_issue(info: ResourceInfo, obj: dict[str, Any]) -> str | None:
+    """The Go decoder's error for a value of the wrong JSON type in ``obj``, if any."""
+    try:
+        issue = first_type_issue(info.schema_ref, obj)
+    except KeyError:
+        return None
+    return issue.message if issue is not None else None
 
 
 def _check_kind(obj: dict[str, Any], info: ResourceInfo) -> None:
@@ -212,6 +236,13 @@ async def patcher(
         if not isinstance(patched, dict):
             raise errors.bad_request("the patched object is not an object")
         _check_kind(patched, info)
+        type_error = _type_issue(info, patched)
+        if type_error is not None:
+            cause = f'Invalid value: "{_short(patched)}": {type_error}'
+            raise errors.ApiError(
+                422, "Invalid", f'"" is invalid: patch: {cause}',
+                {"causes": [errors.field_cause("FieldValueInvalid", "patch", cause)]},
+            )
         if directive != "Ignore":
             try:
                 issues = strict_field_issues(info.schema_ref, orjson.dumps(patched))
@@ -231,6 +262,11 @@ async def patcher(
     return mutate
 
 
+def _short(obj: Any, limit: int = 256) -> str:
+    text = orjson.dumps(obj).decode()
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _parse_patch(body: bytes) -> Any:
     try:
         return orjson.loads(body)
@@ -242,7 +278,12 @@ async def delete_options(req: Request) -> DeleteOptions:
     """DeleteOptions from the body and/or the query (query wins, as upstream)."""
     body = await req.read_body()
     opts: dict[str, Any] = {}
-    if body.strip():
+    if body.strip() and req.content_type == protobuf.MEDIA_TYPE:
+        try:
+            opts = protobuf.decode(body, "DeleteOptions")
+        except protobuf.ProtobufError as exc:
+            raise errors.bad_request(f"unable to decode protobuf body: {exc}") from None
+    elif body.strip():
         try:
             parsed = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
@@ -250,6 +291,9 @@ async def delete_options(req: Request) -> DeleteOptions:
                 from None
         if not isinstance(parsed, dict):
             raise errors.bad_request("DeleteOptions must be an object")
+        issue = first_type_issue(_DELETE_OPTIONS, parsed)
+        if issue is not None:
+            raise errors.bad_request(issue.message)
         opts = parsed
     grace = opts.get("gracePeriodSeconds")
     query_grace = req.integer("gracePeriodSeconds")

@@ -97,11 +97,14 @@ class Request:
         if value is None or value == "":
             return None
         try:
-            return int(value)
+            number = int(value)
         except ValueError:
             raise errors.bad_request(
                 f'strconv.ParseInt: parsing "{value}": invalid syntax'
             ) from None
+        if not -(2**63) <= number < 2**63:
+            raise errors.bad_request(f'strconv.ParseInt: parsing "{value}": value out of range')
+        return number
 
     @property
     def content_type(self) -> str:

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-import yaml
 
 from apiserver.api import errors
 from apiserver.api.fields import (
@@ -53,6 +52,10 @@ _ASGI = Callable[[Scope, Receive, Send], Any]
 #: Resources whose DELETE answers with the deleted object (upstream
 #: ``ReturnDeletedObject``); the others answer with a Success Status.
 _RETURNS_DELETED_OBJECT = frozenset({"pods", "services"})
+#: Deprecation warnings upstream 1.33 attaches to every request on a resource.
+_DEPRECATED = {
+    "endpoints": "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice",
+}
 
 
 class ResourceAPI:
@@ -106,6 +109,9 @@ class ResourceAPI:
                 "the server does not allow this method on the requested resource"
             )
         store = self.registry.store(info)
+        deprecation = _DEPRECATED.get(info.plural)
+        if deprecation:
+            req.warnings.append(deprecation)
         handler = getattr(self, "_" + route.verb)
         await handler(req, route, store)
 
@@ -157,7 +163,7 @@ class ResourceAPI:
                 store.info, result.items, result.resource_version, result.continue_token,
                 result.remaining,
             )
-        await respond(req.send, 200, body)
+        await respond(req.send, 200, body, extra_headers=_warnings(req))
 
     def _list_options(self, req: Request, route: RequestInfo, info: ResourceInfo) -> ListOptions:
         labels, fields = self._selectors(req, info)
@@ -221,7 +227,7 @@ class ResourceAPI:
         obj: CachedObject,
         status: int,
     ) -> None:
-        headers = warning_headers(req.warnings) if req.warnings else None
+        headers = _warnings(req)
         if wants_table(req.headers.get("accept", "")):
             body = encode_table(
                 info, [obj], obj.revision, self.clock(),
@@ -297,7 +303,7 @@ class ResourceAPI:
                 "status": "Success",
                 "details": details,
             }
-            await respond(req.send, 200, orjson.dumps(status))
+            await respond(req.send, 200, orjson.dumps(status), extra_headers=_warnings(req))
             return
         await self._send_object(req, info, result.obj, 200)
 
@@ -306,9 +312,9 @@ class ResourceAPI:
         list_opts = self._list_options(req, route, store.info)
         deleted = await store.delete_collection(list_opts, opts)
         body = encode_list(store.info, deleted, store.watch_cache.revision, None, None)
-        await respond(req.send, 200, body)
+        await respond(req.send, 200, body, extra_headers=_warnings(req))
 
 
-def load_yaml(body: bytes) -> Any:
-    """Parse a YAML body (kubectl and clients may send YAML)."""
-    return yaml.safe_load(body)
+def _warnings(req: Request) -> list[tuple[bytes, bytes]] | None:
+    return warning_headers(req.warnings) if req.warnings else None
+

@@ -20,7 +20,7 @@ import orjson
 from apiserver.api import errors
 from apiserver.api.resources import ResourceInfo
 from apiserver.handlers.encoding import JsonFrames, TableFrames
-from apiserver.handlers.http import Request
+from apiserver.handlers.http import Request, warning_headers
 from apiserver.printing import column_definitions
 from apiserver.registry.store import Store
 from apiserver.storage.cache import (
@@ -124,7 +124,14 @@ async def serve_watch(
     send_initial = params.send_initial_events
     if send_initial is None:
         send_initial = not rv or rv == "0"
-    if rv and rv != "0" and not send_initial:
+    if send_initial:
+        for obj in store.initial_objects(predicate):
+            initial.append(watcher.frame(ADDED, obj))
+        if params.send_initial_events and params.allow_bookmarks:
+            initial.append(
+                bookmark_frame(store.info, start_revision, {"k8s.io/initial-events-end": "true"})
+            )
+    elif rv and rv != "0":
         try:
             for event in cache.events_after(int(rv)):
                 delivery = cache.delivery(event, predicate)
@@ -132,13 +139,6 @@ async def serve_watch(
                     initial.append(watcher.frame(*delivery))
         except TooOldResourceVersionError as exc:
             error = errors.expired(str(exc))
-    else:
-        for obj in store.initial_objects(predicate):
-            initial.append(watcher.frame(ADDED, obj))
-        if params.send_initial_events and params.allow_bookmarks:
-            initial.append(
-                bookmark_frame(store.info, start_revision, {"k8s.io/initial-events-end": "true"})
-            )
     if error is None:
         cache.watchers.add(watcher)
     await req.send(
@@ -149,11 +149,13 @@ async def serve_watch(
                 (b"content-type", b"application/json"),
                 (b"cache-control", b"no-cache, private"),
                 (b"transfer-encoding", b"chunked"),
+                *warning_headers(req.warnings),
             ],
         }
     )
     if error is not None:
-        await req.send({"type": "http.response.body", "body": error_frame(error)})
+        await req.send({"type": "http.response.body", "body": error_frame(error),
+                        "more_body": True})
         await req.send({"type": "http.response.body", "body": b""})
         return
     await _stream(req, store, watcher, params, initial, table)

@@ -140,7 +140,7 @@ def decode_continue(token: str) -> tuple[int, str]:
         if body.get("v") != "meta.k8s.io/v1":
             raise ValueError("version")
         return int(body["rv"]), str(body["start"])
-    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, orjson.JSONDecodeError) as exc:
         raise errors.bad_request(f"continue key is not valid: {exc}") from exc
 
 

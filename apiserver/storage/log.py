@@ -206,12 +206,15 @@ class LogStorage(Storage, abc.ABC):
         staged: dict[str, KeyValue | None] = {}
         rows: list[LogRow] = []
         accepted: list[tuple[_Write, StorageEvent, KeyValue | None]] = []
+        # Precondition failures are answered only after the batch is visible,
+        # so a writer that retries (or reads) sees the state it conflicted with.
+        rejected: list[tuple[_Write, StorageError]] = []
         revision = self._revision
         for write in batch:
             current = staged[write.key] if write.key in staged else self._latest.get(write.key)
             error = _check(write, current)
             if error is not None:
-                write.future.set_exception(error)
+                rejected.append((write, error))
                 continue
             revision += 1
             if write.type is EventType.CREATE:
@@ -244,10 +247,12 @@ class LogStorage(Storage, abc.ABC):
             rows.append(row)
             accepted.append((write, event, new))
         if not rows:
+            _reject(rejected)
             return
         try:
             await self._persist(rows)
         except Exception as exc:
+            _reject(rejected)
             for write, _, _ in accepted:
                 write.future.set_exception(
                     StorageUnavailableError(write.key, f"storage write failed: {exc}")
@@ -266,6 +271,13 @@ class LogStorage(Storage, abc.ABC):
                     log.exception("storage subscriber failed")
             if not write.future.done():
                 write.future.set_result(event.revision)
+        _reject(rejected)
+
+
+def _reject(rejected: list[tuple[_Write, StorageError]]) -> None:
+    for write, error in rejected:
+        if not write.future.done():
+            write.future.set_exception(error)
 
 
 def _check(write: _Write, current: KeyValue | None) -> StorageError | None:

@@ -1,0 +1,1 @@
+"""kubemu's benchmark: ``python -m bench`` (see bench/README.md). Never part of the tests."""

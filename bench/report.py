@@ -1,0 +1,139 @@
+"""The Markdown report of one benchmark run (from its JSON-able results)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.baseline import MODE_LABELS
+
+SCENARIO_LABELS = {
+    "get": "single-object GET",
+    "create": "create pod (POST)",
+    "list": "list pods",
+}
+
+
+def _num(value: float, digits: int = 0) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:,.0f}%"
+
+
+def _size(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1e6:.1f} MB"
+    if n >= 1000:
+        return f"{n / 1e3:.1f} kB"
+    return f"{n} B"
+
+
+def http_table(results: dict[str, Any]) -> list[str]:
+    """One row per (scenario, server), with kubemu's throughput as a share of each baseline."""
+    cfg = results["config"]
+    lines = [
+        f"#### HTTP: wrk, {cfg['connections']} connections, {cfg['duration']:g} s per run "
+        f"(after {cfg['warmup']:g} s warm-up); servers on CPU {cfg['server_cpu']}, "
+        f"wrk on CPU {cfg['load_cpu']}",
+        "",
+        "| scenario | server | req/s | MB/s | p50 ms | p99 ms | errors | server CPU "
+        "| other CPU 0 | kubemu ÷ this |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for scenario, runs in results["http"].items():
+        kube = runs.get("kubemu")
+        label = SCENARIO_LABELS.get(scenario, scenario)
+        detail = results["bodies"].get(scenario)
+        if detail:
+            label = f"{label} ({detail})"
+        first = True
+        for server, run in runs.items():
+            name = "**kubemu**" if server == "kubemu" else MODE_LABELS.get(server, server)
+            ratio = "—"
+            if server != "kubemu" and kube is not None and run["rps"]:
+                ratio = _pct(kube["rps"] / run["rps"])
+            cpu = run.get("server_cpu")
+            lines.append(
+                f"| {label if first else ''} | {name} | {_num(run['rps'])} "
+                f"| {_num(run['mbps'], 1)} | {run['p50_ms']:.2f} | {run['p99_ms']:.2f} "
+                f"| {run['errors']} | {_pct(cpu)} | {_pct(run.get('other_cpu'))} | {ratio} |"
+            )
+            first = False
+    return lines
+
+
+def watch_table(results: dict[str, Any]) -> list[str]:
+    """The fan-out run: delivery counts and latency percentiles."""
+    w = results["watch"]
+    inflight = w.get("concurrency", 1)
+    pacing = (
+        "one write in flight, the next sent on ack"
+        if inflight == 1
+        else f"{inflight} writes in flight, each writer sending its next on ack"
+    )
+    if w["interval"]:
+        pacing += f", paced to start one every {w['interval'] * 1000:g} ms"
+    send = w["latency_from_send"]
+    ack = w["latency_from_ack"]
+    lines = [
+        f"#### Watch fan-out: {w['watchers']:,} watchers x {w['updates']:,} ConfigMap "
+        f"merge-PATCHes ({pacing}); apiserver on CPU {results['config']['server_cpu']}, "
+        f"watchers + writer on CPU {results['config']['load_cpu']}",
+        "",
+        "| watchers | updates | writes/s | delivered / expected | lost | dup | "
+        "latency p50 | p99 | p99.9 | max | events/s | server CPU |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {w['connected']:,} | {w['writes_ok']:,} | {_num(w['writes_per_second'])} "
+        f"| {w['delivered']:,} / {w['watchers'] * w['updates']:,} | {w['lost']:,} "
+        f"| {w['duplicates']:,} | {send.get('p50_ms', 0):.1f} ms | {send.get('p99_ms', 0):.1f} ms "
+        f"| {send.get('p999_ms', 0):.1f} ms | {send.get('max_ms', 0):.1f} ms "
+        f"| {_num(w['events_per_second'])} | {_pct(w.get('server_cpu'))} |",
+        "",
+        "Latency = time a watcher received the frame - time the PATCH producing it was sent. "
+        f"Measured from the PATCH's acknowledgement instead: p50 {ack.get('p50_ms', 0):.1f} ms, "
+        f"p99 {ack.get('p99_ms', 0):.1f} ms, max {ack.get('max_ms', 0):.1f} ms. "
+        f"Write errors {w['write_errors']}, ERROR frames {w['error_frames']}, "
+        f"watch connections lost early {w['disconnected']}, load-side CPU "
+        f"{w['client_cpu_seconds']:.1f} s over {w['delivery_seconds']:.1f} s.",
+    ]
+    return lines
+
+
+def targets_table(results: dict[str, Any]) -> list[str]:
+    """PASS/FAIL per target of the issue."""
+    lines = [
+        "#### Targets",
+        "",
+        "| target | required | measured | result |",
+        "|---|---|---|---|",
+    ]
+    for t in results["targets"]:
+        verdict = "**PASS**" if t["pass"] else "**FAIL**"
+        lines.append(f"| {t['name']} | {t['required']} | {t['measured']} | {verdict} |")
+    return lines
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The whole report."""
+    cfg = results["config"]
+    parts: list[str] = [
+        f"### kubemu benchmark — {cfg['date']}",
+        "",
+        f"{cfg['machine']}; Python {cfg['python']}, uvicorn {cfg['uvicorn']} "
+        f"(httptools + uvloop, 1 worker, no access log), FastAPI {cfg['fastapi']}, "
+        f"{cfg['wrk']}; kubemu on `--storage sqlite` in a temporary data dir.",
+        "",
+    ]
+    if results["http"]:
+        parts += [*http_table(results), ""]
+    if results.get("watch"):
+        parts += [*watch_table(results), ""]
+    if results["targets"]:
+        parts += [*targets_table(results), ""]
+    return "\n".join(parts)
+
+
+def size_label(n: int) -> str:
+    """Human-readable size of a response body."""
+    return _size(n)

@@ -1,0 +1,397 @@
+"""``python -m bench``: kubemu against a bare-endpoint baseline, measured in one run.
+
+See ``bench/README.md`` for what each scenario measures and how to read the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import populate, report
+from bench.baseline import MODE_LABELS, MODES
+from bench.procs import (
+    HOST,
+    LOAD_CPU,
+    SERVER_CPU,
+    BenchError,
+    ServerProcess,
+    child_setup,
+    cpu_busy_seconds,
+    free_port,
+    pin_self,
+    pinning_available,
+    python_module,
+)
+from bench.wrk import WrkResult, ensure_wrk, run_wrk, write_scripts
+
+SCENARIOS = ("get", "create", "list", "watch")
+HTTP_SCENARIOS = ("get", "list", "create")  # the order they run in (create writes last)
+
+GET_NAMESPACE = "default"
+GET_POD = "bench-pod"
+LIST_NAMESPACE = "bench"
+CREATE_NAMESPACE = "bench-create"
+WATCH_NAMESPACE = "bench-watch"
+WATCH_CONFIGMAP = "fan-out"
+
+#: The issue's targets: kubemu's throughput as a share of the bare endpoint's.
+GET_TARGET = 0.50
+CREATE_TARGET = 0.25
+WATCH_P99_TARGET_MS = 250.0
+
+
+def _csv(choices: Sequence[str]) -> Any:
+    def parse(text: str) -> list[str]:
+        items = [s.strip() for s in text.split(",") if s.strip()]
+        bad = [s for s in items if s not in choices]
+        if bad or not items:
+            raise argparse.ArgumentTypeError(
+                f"choose from {', '.join(choices)} (comma-separated); got {text!r}"
+            )
+        return items
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    p = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark kubemu against a bare FastAPI endpoint and a raw ASGI "
+        "callable serving the same bytes, on this machine, in one run.",
+    )
+    p.add_argument("--duration", type=float, default=10.0,
+                   help="seconds of each measured wrk run (default 10)")
+    p.add_argument("--warmup", type=float, default=2.0,
+                   help="seconds of the unmeasured wrk run before each measured one "
+                   "(default 2; 0 disables)")
+    p.add_argument("--connections", type=int, default=32,
+                   help="wrk connections (default 32)")
+    p.add_argument("--scenarios", type=_csv(SCENARIOS), default=list(SCENARIOS),
+                   help="comma-separated subset of get,create,list,watch (default all)")
+    p.add_argument("--baselines", type=_csv(MODES), default=list(MODES),
+                   help="comma-separated subset of fastapi,route,raw (default all)")
+    p.add_argument("--target-baseline", choices=MODES, default="fastapi",
+                   help="baseline the GET/create targets are judged against "
+                   "(default fastapi: the decorated endpoint)")
+    p.add_argument("--list-size", type=int, default=10_000,
+                   help="pods created for the list scenario (default 10000)")
+    p.add_argument("--watchers", type=int, default=1000,
+                   help="concurrent watchers of the fan-out scenario (default 1000)")
+    p.add_argument("--updates", type=int, default=1000,
+                   help="ConfigMap updates of the fan-out scenario (default 1000)")
+    p.add_argument("--update-interval", type=float, default=0.0,
+                   help="seconds between update starts (default 0: each update is sent as "
+                   "soon as the previous one is acknowledged)")
+    p.add_argument("--update-concurrency", type=int, default=1,
+                   help="updates in flight at once (default 1); with more, the server "
+                   "group-commits and watchers receive batches")
+    p.add_argument("--json", type=Path, metavar="OUT.json",
+                   help="also write every number to this JSON file")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the temporary directory (data, logs, response bodies)")
+    p.add_argument("--check", action="store_true",
+                   help="exit with status 3 when a target fails")
+    return p
+
+
+@dataclass
+class Context:
+    """What the scenarios share."""
+
+    args: argparse.Namespace
+    workdir: Path
+    wrk: str
+    report_lua: Path
+    create_lua: Path
+    server_cpu: int | None
+    load_cpu: int | None
+    run_counter: int = 0
+
+
+def _measure(ctx: Context, server: ServerProcess, scenario: str) -> WrkResult:
+    """Warm up, then measure ``scenario`` against ``server`` with wrk."""
+    args = ctx.args
+    extra: tuple[str, ...] = ()
+    if scenario == "get":
+        url = f"{server.url}/api/v1/namespaces/{GET_NAMESPACE}/pods/{GET_POD}"
+        script = ctx.report_lua
+    elif scenario == "list":
+        url = f"{server.url}/api/v1/namespaces/{LIST_NAMESPACE}/pods"
+        script = ctx.report_lua
+    else:
+        url = server.url
+        script = ctx.create_lua
+
+    def once(seconds: float) -> WrkResult:
+        nonlocal extra
+        if scenario == "create":
+            ctx.run_counter += 1
+            extra = (f"r{ctx.run_counter}", f"/api/v1/namespaces/{CREATE_NAMESPACE}/pods")
+        return run_wrk(ctx.wrk, url, script, seconds, args.connections, ctx.load_cpu, extra)
+
+    if args.warmup > 0:
+        once(args.warmup)
+    cpu0 = server.cpu_seconds()
+    core0 = cpu_busy_seconds(ctx.server_cpu) if ctx.server_cpu is not None else 0.0
+    result = once(args.duration)
+    own = server.cpu_seconds() - cpu0
+    busy = own / result.seconds if result.seconds else None
+    other = None
+    if ctx.server_cpu is not None and result.seconds:
+        other = max(0.0, cpu_busy_seconds(ctx.server_cpu) - core0 - own) / result.seconds
+    result = replace(result, server_cpu=busy, other_cpu=other)
+    print(
+        f"bench: {scenario:<6} {server.name:<8} {result.rps:>10,.0f} req/s "
+        f"{result.mbps:>8.1f} MB/s  p99 {result.p99_ms:.2f} ms  errors {result.errors}",
+        file=sys.stderr,
+    )
+    return result
+
+
+def _start_kubemu(ctx: Context) -> ServerProcess:
+    port = free_port()
+    argv = python_module(
+        "apiserver",
+        "--bind-address", HOST,
+        "--port", str(port),
+        "--data-dir", str(ctx.workdir / "data"),
+        "--storage", "sqlite",
+    )
+    return ServerProcess("kubemu", argv, port, ctx.workdir / "kubemu.log", ctx.server_cpu).start()
+
+
+def _start_baseline(ctx: Context, mode: str, obj: Path, listing: Path) -> ServerProcess:
+    port = free_port()
+    argv = python_module(
+        "bench.baseline", "--mode", mode, "--port", str(port),
+        "--object", str(obj), "--list", str(listing),
+    )
+    log = ctx.workdir / f"baseline-{mode}.log"
+    return ServerProcess(mode, argv, port, log, ctx.server_cpu).start()
+
+
+def _run_watch(ctx: Context, kubemu: ServerProcess) -> dict[str, Any]:
+    args = ctx.args
+    argv = python_module(
+        "bench.watchload",
+        "--url", kubemu.url,
+        "--namespace", WATCH_NAMESPACE,
+        "--name", WATCH_CONFIGMAP,
+        "--watchers", str(args.watchers),
+        "--updates", str(args.updates),
+        "--interval", str(args.update_interval),
+        "--concurrency", str(args.update_concurrency),
+    )
+    print(f"bench: watch  {args.watchers} watchers x {args.updates} updates…", file=sys.stderr)
+    cpu0 = kubemu.cpu_seconds()
+    core0 = cpu_busy_seconds(ctx.server_cpu) if ctx.server_cpu is not None else 0.0
+    done = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=child_setup(ctx.load_cpu),
+        timeout=1800,
+    )
+    cpu = kubemu.cpu_seconds() - cpu0
+    core = cpu_busy_seconds(ctx.server_cpu) - core0 if ctx.server_cpu is not None else None
+    if done.returncode != 0:
+        raise BenchError(f"watch load failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    span = result["delivery_seconds"]
+    result["server_cpu_seconds"] = cpu
+    result["server_cpu"] = cpu / span if span > 0 else None
+    # The whole run (connects, writes, drain), not only the delivery span.
+    result["server_core_busy_seconds"] = core
+    lat = result["latency_from_send"]
+    print(
+        f"bench: watch  delivered {result['delivered']:,}/{result['expected']:,} "
+        f"p50 {lat.get('p50_ms', 0):.1f} ms p99 {lat.get('p99_ms', 0):.1f} ms "
+        f"max {lat.get('max_ms', 0):.1f} ms",
+        file=sys.stderr,
+    )
+    return result
+
+
+def _targets(results: dict[str, Any], target_mode: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    label = MODE_LABELS[target_mode]
+    for scenario, share in (("get", GET_TARGET), ("create", CREATE_TARGET)):
+        runs = results["http"].get(scenario, {})
+        if "kubemu" not in runs or target_mode not in runs:
+            continue
+        ratio = runs["kubemu"]["rps"] / runs[target_mode]["rps"]
+        out.append({
+            "name": f"{report.SCENARIO_LABELS[scenario]} vs {label}",
+            "required": f"≥ {share:.0%} of its req/s",
+            "measured": f"{ratio:.0%} ({runs['kubemu']['rps']:,.0f} vs "
+                        f"{runs[target_mode]['rps']:,.0f} req/s)",
+            "ratio": ratio,
+            "pass": ratio >= share,
+        })
+    watch = results.get("watch")
+    if watch:
+        p99 = watch["latency_from_send"].get("p99_ms", float("inf"))
+        expected = watch["watchers"] * watch["updates"]
+        ok = p99 < WATCH_P99_TARGET_MS and watch["delivered"] == expected and not watch["lost"]
+        out.append({
+            "name": f"{watch['watchers']:,} watchers receive {watch['updates']:,} updates",
+            "required": f"p99 delivery < {WATCH_P99_TARGET_MS:g} ms, no event lost",
+            "measured": f"p99 {p99:.1f} ms; {watch['delivered']:,} of {expected:,} delivered",
+            "pass": ok,
+        })
+    return out
+
+
+def _machine() -> str:
+    cpus = os.cpu_count() or 0
+    model = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpus} CPUs{f' ({model})' if model else ''}, {platform.system()} {platform.release()}"
+
+
+def _wrk_version(wrk: str) -> str:
+    done = subprocess.run([wrk, "--version"], capture_output=True, text=True, check=False)
+    first = (done.stdout or done.stderr).splitlines()
+    return first[0].split(" Copyright")[0] if first else "wrk"
+
+
+def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Every selected scenario; returns the JSON-able results."""
+    http_scenarios = [s for s in HTTP_SCENARIOS if s in args.scenarios]
+    if pinning_available():
+        pin_self(LOAD_CPU)
+        server_cpu: int | None = SERVER_CPU
+        load_cpu: int | None = LOAD_CPU
+    else:
+        print("bench: warning: CPUs 0 and 1 are not both available; running unpinned",
+              file=sys.stderr)
+        server_cpu = load_cpu = None
+    wrk = ensure_wrk() if http_scenarios else ""
+    report_lua, create_lua = write_scripts(workdir)
+    ctx = Context(args, workdir, wrk, report_lua, create_lua, server_cpu, load_cpu)
+    results: dict[str, Any] = {
+        "config": {
+            "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+            "machine": _machine(),
+            "python": platform.python_version(),
+            "uvicorn": version("uvicorn"),
+            "fastapi": version("fastapi"),
+            "wrk": _wrk_version(wrk) if wrk else "no wrk",
+            "duration": args.duration,
+            "warmup": args.warmup,
+            "connections": args.connections,
+            "server_cpu": "any" if server_cpu is None else server_cpu,
+            "load_cpu": "any" if load_cpu is None else load_cpu,
+            "scenarios": args.scenarios,
+            "baselines": args.baselines,
+            "target_baseline": args.target_baseline,
+        },
+        "bodies": {},
+        "http": {},
+        "watch": None,
+        "targets": [],
+    }
+    kubemu = _start_kubemu(ctx)
+    try:
+        with httpx.Client(base_url=kubemu.url, timeout=60.0) as client:
+            for ns in (LIST_NAMESPACE, CREATE_NAMESPACE, WATCH_NAMESPACE):
+                populate.ensure_namespace(client, ns)
+            populate.create_pod(client, GET_NAMESPACE, GET_POD)
+            obj = populate.fetch(client, f"/api/v1/namespaces/{GET_NAMESPACE}/pods/{GET_POD}")
+            listing = b'{"kind":"PodList","apiVersion":"v1","metadata":{},"items":[]}'
+            if "list" in http_scenarios:
+                print(f"bench: creating {args.list_size:,} pods in {LIST_NAMESPACE}…",
+                      file=sys.stderr)
+                t0 = time.perf_counter()
+                populate.populate(kubemu.url, LIST_NAMESPACE, args.list_size)
+                took = time.perf_counter() - t0
+                results["config"]["populate_seconds"] = took
+                listing = populate.fetch(client, f"/api/v1/namespaces/{LIST_NAMESPACE}/pods")
+                results["bodies"]["list"] = (
+                    f"{args.list_size:,} items, {report.size_label(len(listing))}"
+                )
+            results["bodies"]["get"] = report.size_label(len(obj))
+            results["bodies"]["create"] = f"answer {report.size_label(len(obj))}"
+            results["config"]["object_bytes"] = len(obj)
+            results["config"]["list_bytes"] = len(listing)
+            obj_file = workdir / "object.json"
+            list_file = workdir / "list.json"
+            obj_file.write_bytes(obj)
+            list_file.write_bytes(listing)
+
+            http: dict[str, dict[str, Any]] = {s: {} for s in http_scenarios}
+            for scenario in http_scenarios:
+                http[scenario]["kubemu"] = _measure(ctx, kubemu, scenario).as_dict()
+            for mode in args.baselines if http_scenarios else ():
+                base = _start_baseline(ctx, mode, obj_file, list_file)
+                try:
+                    with httpx.Client(base_url=base.url) as probe:
+                        served = populate.fetch(
+                            probe, f"/api/v1/namespaces/{GET_NAMESPACE}/pods/{GET_POD}"
+                        )
+                    if served != obj:
+                        raise BenchError(f"baseline {mode} does not serve kubemu's bytes")
+                    for scenario in http_scenarios:
+                        http[scenario][mode] = _measure(ctx, base, scenario).as_dict()
+                finally:
+                    base.stop()
+            results["http"] = http
+
+            if "watch" in args.scenarios:
+                results["watch"] = _run_watch(ctx, kubemu)
+    finally:
+        kubemu.stop()
+    results["targets"] = _targets(results, args.target_baseline)
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; print the Markdown report on stdout."""
+    args = build_parser().parse_args(argv)
+    if args.duration <= 0 or args.connections <= 0 or args.watchers <= 0 or args.updates <= 0:
+        print("bench: error: --duration, --connections, --watchers and --updates must be "
+              "positive", file=sys.stderr)
+        return 2
+    tmp = tempfile.mkdtemp(prefix="kubemu-bench-")
+    workdir = Path(tmp)
+    try:
+        results = run(args, workdir)
+    except BenchError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        print(f"bench: logs kept in {workdir}", file=sys.stderr)
+        return 1
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:
+        print(f"bench: kept {workdir}", file=sys.stderr)
+    print(report.markdown(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    if args.check and not all(t["pass"] for t in results["targets"]):
+        return 3
+    return 0
