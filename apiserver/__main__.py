@@ -12,6 +12,7 @@ from pathlib import Path
 import uvicorn
 
 from apiserver.app import ApiServer, ServerConfig
+from apiserver.registry.service.rest import ServiceOptions
 from apiserver.storage.cache import DEFAULT_HISTORY
 from apiserver.storage.compactor import DEFAULT_INTERVAL
 
@@ -38,6 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--etcd-compaction-interval", type=_duration, default=DEFAULT_INTERVAL,
                         help="how often old revisions are compacted, as a Go duration "
                         "(default 5m; 0 disables)")
+    parser.add_argument("--service-cluster-ip-range", default="10.0.0.0/24",
+                        help="CIDR (or IPv4,IPv6 pair for dual-stack) Service cluster IPs are "
+                        "allocated from (default 10.0.0.0/24)")
+    parser.add_argument("--service-node-port-range", default="30000-32767",
+                        help="port range NodePort Services are allocated from "
+                        "(default 30000-32767)")
+    parser.add_argument("--advertise-address", default="",
+                        help="IP the kubernetes Service's endpoints point at (default: the "
+                        "bind address, or 127.0.0.1 when binding all addresses)")
     parser.add_argument("--allow-unauthenticated-bind", action="store_true",
                         help="allow binding a non-loopback address although the API has no "
                         "authentication (anyone who can reach it controls it)")
@@ -59,6 +69,14 @@ def _duration(text: str) -> float:
     if not re.fullmatch(r"(\d+(?:\.\d+)?(ms|h|m|s))+", text):
         raise argparse.ArgumentTypeError(f"invalid duration {text!r}")
     return total
+
+
+def _is_ip(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_loopback(address: str) -> bool:
@@ -90,7 +108,17 @@ def main(argv: list[str] | None = None) -> int:
             "address controls the server",
             args.bind_address,
         )
+    advertise = args.advertise_address or args.bind_address
+    if advertise in ("0.0.0.0", "::", "localhost") or not _is_ip(advertise):
+        advertise = "127.0.0.1"
+    try:
+        services = ServiceOptions.parse(args.service_cluster_ip_range,
+                                        args.service_node_port_range, advertise, args.port)
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
     config = ServerConfig(
+        services=services,
         storage=args.storage,
         data_dir=args.data_dir,
         watch_cache_size=args.watch_cache_size,

@@ -30,6 +30,7 @@ from apiserver.openapi import (
     openapi_v3_root_encoded,
 )
 from apiserver.registry.registry import Registry
+from apiserver.registry.service.rest import ServiceOptions
 from apiserver.registry.store import now_utc
 from apiserver.storage.cache import DEFAULT_HISTORY, WatchCache
 from apiserver.storage.compactor import DEFAULT_INTERVAL, Compactor
@@ -50,6 +51,8 @@ class ServerConfig:
     compaction_interval: float = DEFAULT_INTERVAL
     server_address: str = "127.0.0.1:8080"
     clock: Callable[[], datetime] = field(default=now_utc)
+    #: Service ranges and the address of the ``kubernetes`` Service (defaults when None).
+    services: ServiceOptions | None = None
 
 
 def make_storage(config: ServerConfig) -> Storage:
@@ -168,7 +171,8 @@ class ApiServer:
         self.config = config
         self.storage = make_storage(config)
         self.watch_cache = WatchCache(self.storage, config.watch_cache_size)
-        self.registry = Registry(self.storage, self.watch_cache, config.clock)
+        self.registry = Registry(self.storage, self.watch_cache, config.clock,
+                                 services=config.services)
         self.compactor = Compactor(self.storage, config.compaction_interval)
         self._ready = False
         self.meta = build_meta_app(config, lambda: self._ready)

@@ -6,6 +6,9 @@ from typing import Any
 
 from bench.baseline import MODE_LABELS
 
+#: Share of the server's core taken by others above which a row is flagged.
+NOISY = 0.15
+
 SCENARIO_LABELS = {
     "get": "single-object GET",
     "create": "create pod (POST)",
@@ -32,15 +35,17 @@ def _size(n: int) -> str:
 def http_table(results: dict[str, Any]) -> list[str]:
     """One row per (scenario, server), with kubemu's throughput as a share of each baseline."""
     cfg = results["config"]
+    best = f", best of {cfg['repeat']}" if cfg.get("repeat", 1) > 1 else ""
     lines = [
         f"#### HTTP: wrk, {cfg['connections']} connections, {cfg['duration']:g} s per run "
-        f"(after {cfg['warmup']:g} s warm-up); servers on CPU {cfg['server_cpu']}, "
+        f"(after {cfg['warmup']:g} s warm-up{best}); servers on CPU {cfg['server_cpu']}, "
         f"wrk on CPU {cfg['load_cpu']}",
         "",
         "| scenario | server | req/s | MB/s | p50 ms | p99 ms | errors | server CPU "
         "| other CPU 0 | kubemu ÷ this |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    noisy = False
     for scenario, runs in results["http"].items():
         kube = runs.get("kubemu")
         label = SCENARIO_LABELS.get(scenario, scenario)
@@ -54,12 +59,29 @@ def http_table(results: dict[str, Any]) -> list[str]:
             if server != "kubemu" and kube is not None and run["rps"]:
                 ratio = _pct(kube["rps"] / run["rps"])
             cpu = run.get("server_cpu")
+            other = run.get("other_cpu")
+            if other is not None and other > NOISY:
+                noisy = True
+                name += " ⚠"
             lines.append(
                 f"| {label if first else ''} | {name} | {_num(run['rps'])} "
                 f"| {_num(run['mbps'], 1)} | {run['p50_ms']:.2f} | {run['p99_ms']:.2f} "
-                f"| {run['errors']} | {_pct(cpu)} | {_pct(run.get('other_cpu'))} | {ratio} |"
+                f"| {run['errors']} | {_pct(cpu)} | {_pct(other)} | {ratio} |"
             )
             first = False
+    lines += [
+        "",
+        "req/s and MB/s are wrk's (MB = 10^6 bytes, headers included); p50/p99 are wrk's "
+        "request latencies; server CPU is the server process's CPU time over the run; "
+        "other CPU 0 is what the rest of the machine (other processes, interrupts, the "
+        "kernel's loopback work) took of the server's core meanwhile; kubemu ÷ this is "
+        "kubemu's req/s as a share of that server's.",
+    ]
+    if noisy:
+        lines.append(
+            f"⚠ more than {NOISY:.0%} of the server's core went elsewhere during this run: "
+            "the machine was busy, so that row is pessimistic (rerun, or use --repeat)."
+        )
     return lines
 
 
@@ -94,8 +116,9 @@ def watch_table(results: dict[str, Any]) -> list[str]:
         f"Measured from the PATCH's acknowledgement instead: p50 {ack.get('p50_ms', 0):.1f} ms, "
         f"p99 {ack.get('p99_ms', 0):.1f} ms, max {ack.get('max_ms', 0):.1f} ms. "
         f"Write errors {w['write_errors']}, ERROR frames {w['error_frames']}, "
-        f"watch connections lost early {w['disconnected']}, load-side CPU "
-        f"{w['client_cpu_seconds']:.1f} s over {w['delivery_seconds']:.1f} s.",
+        f"watch connections lost early {w['disconnected']}. Server CPU: kubemu's CPU time "
+        f"over the whole fan-out run ({w.get('wall_seconds', 0):.1f} s: connects, writes, "
+        f"drain); load side (watchers + writer) CPU {w['client_cpu_seconds']:.1f} s.",
     ]
     return lines
 
@@ -122,7 +145,8 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"{cfg['machine']}; Python {cfg['python']}, uvicorn {cfg['uvicorn']} "
         f"(httptools + uvloop, 1 worker, no access log), FastAPI {cfg['fastapi']}, "
-        f"{cfg['wrk']}; kubemu on `--storage sqlite` in a temporary data dir.",
+        f"{cfg['wrk']}; kubemu on `--storage sqlite` in a temporary data dir. "
+        f"Load average at start: {', '.join(f'{x:.2f}' for x in cfg['loadavg_at_start'])}.",
         "",
     ]
     if results["http"]:

@@ -82,7 +82,7 @@ def controller_args(module: str) -> Callable[[LaunchContext], list[str]]:
 #: Start order; stop order is the reverse. Later processes are one entry each.
 COMPONENTS: tuple[Component, ...] = (
     Component("apiserver", apiserver_args, apiserver_ready_url),
-    # Component("endpoints", controller_args("controllers.endpoints")),
+    Component("endpoints", controller_args("controllers.endpoints")),
 )
 
 

@@ -214,6 +214,28 @@ EVENTS = ResourceInfo(
     ),
 )
 
+ENDPOINTSLICES = ResourceInfo(
+    group="discovery.k8s.io",
+    version="v1",
+    kind="EndpointSlice",
+    plural="endpointslices",
+    singular="endpointslice",
+    namespaced=True,
+    schema_ref="io.k8s.api.discovery.v1.EndpointSlice",
+    list_kind="EndpointSliceList",
+)
+
+LEASES = ResourceInfo(
+    group="coordination.k8s.io",
+    version="v1",
+    kind="Lease",
+    plural="leases",
+    singular="lease",
+    namespaced=True,
+    schema_ref="io.k8s.api.coordination.v1.Lease",
+    list_kind="LeaseList",
+)
+
 #: Every served resource, core group first.
 RESOURCES: tuple[ResourceInfo, ...] = (
     NAMESPACES,
@@ -222,6 +244,8 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     ENDPOINTS,
     CONFIGMAPS,
     EVENTS,
+    ENDPOINTSLICES,
+    LEASES,
 )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from apiserver.api.resources import ResourceInfo
 from apiserver.printing.basic import print_configmap, print_event, print_namespace
 from apiserver.printing.columns import COLUMNS, column
+from apiserver.printing.discovery import print_endpointslice, print_lease
 from apiserver.printing.pod import PrintedRow, print_pod
 from apiserver.printing.service import print_endpoints, print_service
 
@@ -51,7 +52,11 @@ _PRINTERS: dict[str, _Printer] = {
     "Namespace": _cells(print_namespace),
     "ConfigMap": _cells(print_configmap),
     "Event": _cells(print_event),
+    "EndpointSlice": _cells(print_endpointslice),
+    "Lease": _cells(print_lease),
 }
+#: Group of each printed kind outside the core group.
+_GROUPS = {"EndpointSlice": "discovery.k8s.io", "Lease": "coordination.k8s.io"}
 
 # Kinds without a printer get upstream's default table: Name and Created At.
 _DEFAULT_COLUMNS = (
@@ -83,7 +88,7 @@ def _default_printer(obj: Mapping[str, Any], now: datetime) -> PrintedRow:
 
 
 def _is_core(info: ResourceInfo) -> bool:
-    return info.group == "" and info.kind in _PRINTERS
+    return info.kind in _PRINTERS and info.group == _GROUPS.get(info.kind, "")
 
 
 def column_definitions(info: ResourceInfo) -> list[dict[str, Any]]:

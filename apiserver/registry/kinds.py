@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from apiserver.api import errors, meta
+from apiserver.registry.service.strategy import ServiceStrategy as ServiceStrategy
 from apiserver.registry.strategy import Cause, GenericStrategy, Strategy
 
 #: Namespaces that exist from boot and may never be deleted.
@@ -160,37 +161,14 @@ class PodStrategy(Strategy):
         return int(grace) if isinstance(grace, int) and grace >= 0 else 30
 
 
-class ServiceStrategy(Strategy):
-    """Services: DNS-1035 names, status subresource, basic defaults."""
-
-    has_status_subresource = True
-
-    def name_errors(self, name: str) -> list[str]:
-        return meta.dns1035_label_errors(name)
-
-    def initial_status(self, obj: dict[str, Any]) -> None:
-        obj["status"] = {"loadBalancer": {}}
-
-    def default(self, obj: dict[str, Any]) -> None:
-        spec = obj.get("spec")
-        if not isinstance(spec, dict):
-            spec = {}
-            obj["spec"] = spec
-        spec.setdefault("type", "ClusterIP")
-        spec.setdefault("sessionAffinity", "None")
-        if spec.get("type") != "ExternalName":
-            spec.setdefault("internalTrafficPolicy", "Cluster")
-        if spec.get("type") in ("NodePort", "LoadBalancer"):
-            spec.setdefault("externalTrafficPolicy", "Cluster")
-        for port in spec.get("ports") or []:
-            if isinstance(port, dict):
-                port.setdefault("protocol", "TCP")
-                if "targetPort" not in port and "port" in port:
-                    port["targetPort"] = port["port"]
-
-
 class EndpointsStrategy(GenericStrategy):
     """Endpoints: create-on-update allowed, no status."""
+
+
+class EndpointSliceStrategy(GenericStrategy):
+    """EndpointSlices (discovery.k8s.io/v1): no create-on-update, no status."""
+
+    allow_create_on_update = False
 
 
 def _default_container(container: dict[str, Any]) -> None:

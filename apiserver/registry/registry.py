@@ -16,7 +16,9 @@ from apiserver.api import errors
 from apiserver.api.resources import (
     CONFIGMAPS,
     ENDPOINTS,
+    ENDPOINTSLICES,
     EVENTS,
+    LEASES,
     NAMESPACES,
     PODS,
     RESOURCES,
@@ -27,11 +29,13 @@ from apiserver.registry.kinds import (
     GENERIC,
     NAMESPACE_FINALIZER,
     SYSTEM_NAMESPACES,
+    EndpointSliceStrategy,
     EndpointsStrategy,
     NamespaceStrategy,
     PodStrategy,
     ServiceStrategy,
 )
+from apiserver.registry.service.rest import ServiceOptions, ServiceREST
 from apiserver.registry.store import Clock, DeleteOptions, ListOptions, Store, now_utc
 from apiserver.registry.strategy import Strategy
 from apiserver.storage.cache import CachedObject, WatchCache
@@ -46,6 +50,8 @@ _STRATEGIES: dict[str, Strategy] = {
     ENDPOINTS.plural: EndpointsStrategy(),
     CONFIGMAPS.plural: GENERIC,
     EVENTS.plural: GENERIC,
+    ENDPOINTSLICES.plural: EndpointSliceStrategy(),
+    LEASES.plural: GENERIC,
 }
 _RETRY_TERMINATING = 1.0
 
@@ -59,14 +65,21 @@ class Registry:
         watch_cache: WatchCache,
         clock: Clock = now_utc,
         resources: tuple[ResourceInfo, ...] = RESOURCES,
+        services: ServiceOptions | None = None,
     ) -> None:
         self.storage = storage
+        self.services = ServiceREST(storage, services)
         self.watch_cache = watch_cache
         self.clock = clock
         self.stores: dict[tuple[str, str, str], Store] = {}
         for info in resources:
             strategy = _STRATEGIES.get(info.plural, GENERIC)
-            store = Store(info, strategy, storage, watch_cache, clock, self._namespace)
+            store: Store
+            if info.plural == SERVICES.plural and not info.group:
+                store = self.services.make_store(info, storage, watch_cache, clock,
+                                                 self._namespace)
+            else:
+                store = Store(info, strategy, storage, watch_cache, clock, self._namespace)
             self.stores[(info.group, info.version, info.plural)] = store
         self.namespaces = self.stores[("", "v1", "namespaces")]
         self._terminating: asyncio.Queue[str] = asyncio.Queue()
@@ -91,6 +104,7 @@ class Registry:
         for ns in list(self.namespaces.cache.objects()):
             if ns.obj["metadata"].get("deletionTimestamp"):
                 self._terminating.put_nowait(ns.name)
+        await self.services.start(self.stores)
         self._lifecycle = asyncio.create_task(self._run_lifecycle(), name="namespace-lifecycle")
 
     async def stop(self) -> None:
@@ -99,6 +113,7 @@ class Registry:
             self._lifecycle.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._lifecycle
+        await self.services.stop()
         self.watch_cache.close_watchers()
 
     def namespace_terminating(self, name: str) -> None:

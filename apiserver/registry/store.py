@@ -17,7 +17,7 @@ import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -43,6 +43,14 @@ from apiserver.storage.errors import (
 from apiserver.storage.interface import Storage
 
 Clock = Callable[[], datetime]
+
+
+class Finisher(Protocol):
+    """What a ``begin_create``/``begin_update`` hook returns (upstream ``FinishFunc``)."""
+
+    async def commit(self) -> None: ...
+
+    async def revert(self) -> None: ...
 
 #: Top-level and metadata field order of upstream's Go structs, so objects
 #: read like kube-apiserver's.
@@ -339,10 +347,40 @@ class Store:
             name = (obj.get("metadata") or {}).get("name") or ""
             raise errors.invalid(self.info, name, causes)
 
+    # -- hooks (upstream BeginCreate / BeginUpdate / AfterDelete) ------------------
+
+    async def begin_create(self, obj: dict[str, Any], dry_run: bool) -> Finisher | None:
+        """Called once a create is prepared and defaulted, before it is validated."""
+        return None
+
+    async def begin_update(
+        self, new: dict[str, Any], old: dict[str, Any], dry_run: bool
+    ) -> Finisher | None:
+        """Called once an update attempt is prepared and defaulted, before validation."""
+        return None
+
+    async def after_delete(self, obj: dict[str, Any]) -> None:
+        """Called after an object was removed from storage."""
+
     async def create(
         self, namespace: str | None, obj: dict[str, Any], *, dry_run: bool = False
     ) -> CachedObject:
         """Create ``obj`` (already decoded; kind/apiVersion checked by the caller)."""
+        finishers: list[Finisher] = []
+        try:
+            created = await self._create(namespace, obj, dry_run, finishers)
+        except BaseException:
+            for finisher in finishers:
+                await finisher.revert()
+            raise
+        for finisher in finishers:
+            await finisher.commit()
+        return created
+
+    async def _create(
+        self, namespace: str | None, obj: dict[str, Any], dry_run: bool,
+        finishers: list[Finisher],
+    ) -> CachedObject:
         md = meta.metadata(obj)
         if self.info.namespaced:
             if md.get("namespace") and namespace and md["namespace"] != namespace:
@@ -364,8 +402,13 @@ class Store:
         md["creationTimestamp"] = now
         generate = not md.get("name") and md.get("generateName")
         attempts = _MAX_GENERATE_ATTEMPTS if generate else 1
+        if generate:
+            md["name"] = meta.generate_name(str(md["generateName"]))
+        hook = await self.begin_create(obj, dry_run)
+        if hook is not None:
+            finishers.append(hook)
         for attempt in range(attempts):
-            if generate:
+            if generate and attempt:
                 md["name"] = meta.generate_name(str(md["generateName"]))
             name = md.get("name") or ""
             causes = validate_object_meta(obj, self.strategy, self.info.namespaced)
@@ -460,6 +503,31 @@ class Store:
         dry_run: bool,
     ) -> CachedObject:
         """Prepare, validate and store one update attempt against ``old``."""
+        finishers: list[Finisher] = []
+        try:
+            written = await self._update_attempt(
+                key, namespace, name, new, old, revision, subresource, dry_run, finishers
+            )
+        except BaseException:
+            for finisher in finishers:
+                await finisher.revert()
+            raise
+        for finisher in finishers:
+            await finisher.commit()
+        return written
+
+    async def _update_attempt(
+        self,
+        key: str,
+        namespace: str | None,
+        name: str,
+        new: dict[str, Any],
+        old: dict[str, Any],
+        revision: int,
+        subresource: str | None,
+        dry_run: bool,
+        finishers: list[Finisher],
+    ) -> CachedObject:
         new_md = meta.metadata(new)
         old_md = old["metadata"]
         if subresource == "status":
@@ -469,6 +537,9 @@ class Store:
         else:
             self.strategy.prepare_for_update(new, old)
             self.strategy.default(new)
+            hook = await self.begin_update(new, old, dry_run)
+            if hook is not None:
+                finishers.append(hook)
             # Fields a client can never change through an update.
             for field in ("uid", "creationTimestamp", "deletionTimestamp",
                           "deletionGracePeriodSeconds", "generateName", "namespace"):
@@ -480,6 +551,8 @@ class Store:
         causes = validate_object_meta(new, self.strategy, self.info.namespaced)
         if subresource != "status":
             causes += self.strategy.validate_update(new, old)
+        else:
+            causes += self.strategy.validate_status_update(new, old)
         self._invalid_unless_valid(new, causes)
         new_md["resourceVersion"] = old_md.get("resourceVersion", "")
         ordered = order_object(new)
@@ -490,6 +563,7 @@ class Store:
         try:
             if finishing and self._can_finish(ordered):
                 final_rev = await self.storage.delete(key, revision)
+                await self.after_delete(ordered)
                 return self.decode(key, self._encode_for_storage(ordered), final_rev)
             value = self._encode_for_storage(ordered)
             new_rev = await self.storage.update(key, value, revision)
@@ -642,6 +716,7 @@ class Store:
         if dry_run:
             return DeleteResult(cached, True)
         revision = await self.storage.delete(key, cached.revision)
+        await self.after_delete(cached.obj)
         final = self.decode(key, self._encode_for_storage(copy.deepcopy(cached.obj)), revision)
         return DeleteResult(final, True)
 

@@ -89,6 +89,10 @@ class Strategy:
         """Field errors of an update; defaults to :meth:`validate` of the new object."""
         return self.validate(new)
 
+    def validate_status_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
+        """Field errors of a ``/status`` update (none by default)."""
+        return []
+
     def grace_period(
         self, obj: dict[str, Any], requested: int | None
     ) -> int:

@@ -135,6 +135,13 @@ def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
     if isinstance(labels, dict):
         meta["labels"] = {k: v.replace("-json", "") for k, v in labels.items()}
     rest = {k: v for k, v in obj.items() if k != "metadata"}
+    spec = rest.get("spec")
+    if obj.get("kind") == "Service" and isinstance(spec, dict):
+        # Allocated values (cluster IP, node ports) differ between two Services.
+        spec = {k: v for k, v in spec.items() if k not in ("clusterIP", "clusterIPs")}
+        spec["ports"] = [{k: v for k, v in p.items() if k != "nodePort"}
+                         for p in spec.get("ports") or []]
+        rest["spec"] = spec
     text = json.dumps(rest).replace("-json", "")
     return {"metadata": meta, **json.loads(text)}
 

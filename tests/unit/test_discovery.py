@@ -185,7 +185,7 @@ LEASES = ResourceInfo(
 @pytest.fixture
 def with_groups(monkeypatch: pytest.MonkeyPatch) -> None:
     """Serve EndpointSlices and Leases too, as the table will later."""
-    table = (*RESOURCES, ENDPOINT_SLICES, LEASES)
+    table = (*(r for r in RESOURCES if not r.group), ENDPOINT_SLICES, LEASES)
     monkeypatch.setattr(resources, "RESOURCES", table)
     monkeypatch.setattr(discovery, "RESOURCES", table)
 

@@ -665,14 +665,14 @@ def test_build_table_include_object_none() -> None:
 
 def test_unknown_kind_gets_default_table() -> None:
     lease = ResourceInfo(
-        group="coordination.k8s.io",
+        group="example.com",
         version="v1",
-        kind="Lease",
-        plural="leases",
-        singular="lease",
+        kind="Widget",
+        plural="widgets",
+        singular="widget",
         namespaced=True,
-        schema_ref="io.k8s.api.coordination.v1.Lease",
-        list_kind="LeaseList",
+        schema_ref="com.example.v1.Widget",
+        list_kind="WidgetList",
     )
     assert [c["name"] for c in column_definitions(lease)] == ["Name", "Created At"]
     row = table_row(lease, {"metadata": {"name": "l", "creationTimestamp": ago(seconds=1)}}, NOW)

@@ -1,0 +1,208 @@
+"""``python -m controllers.endpoints``: the endpoints, EndpointSlice and mirroring controllers.
+
+One process, three controllers (as kube-controller-manager runs them), sharing
+one set of informers (Services, Pods, Endpoints, EndpointSlices) over one HTTP
+client. It waits for the caches to sync, then runs ``--workers`` workers per
+controller until SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from apiserver.api.resources import ENDPOINTS, ENDPOINTSLICES, PODS, SERVICES
+from controllers.client.config import ConfigError, config_from_flags
+from controllers.client.informer import SharedInformerFactory
+from controllers.client.rest import RestClient
+from controllers.endpoints.base import KeyedController
+from controllers.endpoints.endpoints import EndpointsController
+from controllers.endpoints.health import HealthServer
+from controllers.endpoints.mirroring import EndpointSliceMirroringController
+from controllers.endpoints.slices import EndpointSliceController
+
+__all__ = ["build_parser", "main"]
+
+log = logging.getLogger("controllers.endpoints")
+
+ALL_CONTROLLERS = ("endpoint", "endpointslice", "endpointslicemirroring")
+
+
+def _duration(text: str) -> float:
+    """Seconds, or a Go-style duration (``500ms``, ``1s``, ``2m``)."""
+    text = text.strip()
+    for suffix, factor in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
+        if text.endswith(suffix) and text[: -len(suffix)].replace(".", "", 1).isdigit():
+            return float(text[: -len(suffix)]) * factor
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(
+        prog="python -m controllers.endpoints",
+        description="Maintain Endpoints and EndpointSlices of Services from their pods, "
+        "as kube-controller-manager's endpoint, endpointslice and endpointslicemirroring "
+        "controllers do.",
+    )
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG)")
+    parser.add_argument("--server", help="apiserver URL; overrides the kubeconfig's server")
+    parser.add_argument("--token", help="bearer token for the apiserver")
+    parser.add_argument("--insecure-skip-tls-verify", action="store_true",
+                        help="do not verify the apiserver's certificate")
+    parser.add_argument("--workers", type=int, default=5,
+                        help="concurrent syncs per controller (default 5)")
+    parser.add_argument("--batch-period", type=_duration, default=0.0,
+                        help="delay before syncing a Service after a pod change, e.g. 500ms "
+                        "(default 0)")
+    parser.add_argument("--controllers", default=",".join(ALL_CONTROLLERS),
+                        help="comma-separated controllers to run (default: all of "
+                        f"{','.join(ALL_CONTROLLERS)})")
+    parser.add_argument("--max-endpoints-per-slice", type=int, default=100,
+                        help="maximum endpoints per EndpointSlice (1-1000, default 100)")
+    parser.add_argument("--leader-elect", action="store_true",
+                        help="accepted for compatibility; leader election is not implemented "
+                        "yet (run one replica)")
+    parser.add_argument("--bind-address", default="127.0.0.1",
+                        help="address of the /healthz and /metrics server")
+    parser.add_argument("--port", type=int, default=0,
+                        help="port of the /healthz and /metrics server (0: disabled)")
+    parser.add_argument("--watch-timeout", type=float, nargs=2, metavar=("MIN", "MAX"),
+                        default=(300.0, 600.0),
+                        help="range of watch timeoutSeconds (default 300 600)")
+    parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
+                        help="log verbosity (0-5)")
+    return parser
+
+
+def _metrics_text(controllers: dict[str, KeyedController]) -> str:
+    lines = [
+        "# HELP workqueue_depth Current depth of the work queue.",
+        "# TYPE workqueue_depth gauge",
+    ]
+    for name, c in controllers.items():
+        lines.append(f'workqueue_depth{{name="{name}"}} {len(c.queue)}')
+    lines += ["# HELP workqueue_adds_total Total adds handled by the work queue.",
+              "# TYPE workqueue_adds_total counter"]
+    for name, c in controllers.items():
+        lines.append(f'workqueue_adds_total{{name="{name}"}} {c.queue.adds}')
+    lines += ["# HELP workqueue_retries_total Total rate-limited retries.",
+              "# TYPE workqueue_retries_total counter"]
+    for name, c in controllers.items():
+        lines.append(f'workqueue_retries_total{{name="{name}"}} {c.queue.retries}')
+    lines += ["# HELP controller_sync_duration_seconds Time spent syncing keys.",
+              "# TYPE controller_sync_duration_seconds summary"]
+    for name, c in controllers.items():
+        lines.append(f'controller_sync_duration_seconds_sum{{name="{name}"}} {c.metrics.seconds}')
+        lines.append(f'controller_sync_duration_seconds_count{{name="{name}"}} {c.metrics.syncs}')
+    lines += ["# HELP controller_sync_errors_total Syncs that failed.",
+              "# TYPE controller_sync_errors_total counter"]
+    for name, c in controllers.items():
+        lines.append(f'controller_sync_errors_total{{name="{name}"}} {c.metrics.errors}')
+    lines += ["# HELP controller_writes_total Objects written.",
+              "# TYPE controller_writes_total counter"]
+    for name, c in controllers.items():
+        lines.append(f'controller_writes_total{{name="{name}"}} {c.metrics.writes}')
+    return "\n".join(lines) + "\n"
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Run the controllers until cancelled."""
+    config = config_from_flags(
+        args.kubeconfig, args.server, token=args.token,
+        insecure_skip_tls_verify=args.insecure_skip_tls_verify,
+    )
+    enabled = {c.strip() for c in str(args.controllers).split(",") if c.strip()}
+    unknown = enabled - set(ALL_CONTROLLERS)
+    if unknown:
+        log.error("unknown controllers: %s", ", ".join(sorted(unknown)))
+        return 2
+    client = RestClient(config)
+    lo, hi = args.watch_timeout
+    factory = SharedInformerFactory(client, min_watch_timeout=lo, max_watch_timeout=hi)
+    services = factory.informer_for(SERVICES)
+    pods = factory.informer_for(PODS)
+    endpoints = factory.informer_for(ENDPOINTS)
+    slices = factory.informer_for(ENDPOINTSLICES) if enabled - {"endpoint"} else None
+    controllers: dict[str, KeyedController] = {}
+    if "endpoint" in enabled:
+        ep = EndpointsController(services.store, pods.store, endpoints.store, client,
+                                 batch_period=args.batch_period)
+        services.add_event_handler(ep.on_service, ep.on_service_update, ep.on_service)
+        pods.add_event_handler(ep.on_pod_add, ep.on_pod_update, ep.on_pod_delete)
+        endpoints.add_event_handler(on_delete=ep.on_endpoints_delete)
+        controllers["endpoint"] = ep
+    if "endpointslice" in enabled and slices is not None:
+        sc = EndpointSliceController(services.store, pods.store, slices.store, client,
+                                     batch_period=args.batch_period,
+                                     max_per_slice=args.max_endpoints_per_slice)
+        services.add_event_handler(sc.on_service, sc.on_service_update, sc.on_service)
+        pods.add_event_handler(sc.on_pod_add, sc.on_pod_update, sc.on_pod_delete)
+        slices.add_event_handler(sc.on_slice, sc.on_slice_update, sc.on_slice)
+        controllers["endpointslice"] = sc
+    if "endpointslicemirroring" in enabled and slices is not None:
+        mc = EndpointSliceMirroringController(services.store, endpoints.store, slices.store,
+                                              client)
+        services.add_event_handler(mc.on_object, mc.on_object_update, mc.on_object)
+        endpoints.add_event_handler(mc.on_object, mc.on_object_update, mc.on_object)
+        slices.add_event_handler(mc.on_slice, mc.on_slice_update, mc.on_slice)
+        controllers["endpointslicemirroring"] = mc
+
+    synced = False
+    health = HealthServer(lambda: synced, lambda: _metrics_text(controllers))
+    if args.port:
+        port = await health.start(args.bind_address, args.port)
+        log.info("serving /healthz and /metrics on %s:%d", args.bind_address, port)
+    factory.start()
+    try:
+        while not await factory.wait_for_cache_sync(timeout=10.0):
+            log.info("waiting for informer caches to sync")
+        synced = True
+        log.info("caches synced; starting %s with %d workers each",
+                 ", ".join(controllers), args.workers)
+        await asyncio.gather(*(c.run(args.workers) for c in controllers.values()))
+    finally:
+        await factory.stop()
+        await health.stop()
+        await client.aclose()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point."""
+    args = build_parser().parse_args(argv)
+    level = logging.DEBUG if args.verbosity >= 4 else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.verbosity < 4:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+    if args.leader_elect:
+        log.warning("--leader-elect is not implemented; running as the only replica")
+    try:
+        config_from_flags(args.kubeconfig, args.server)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    async def _main() -> int:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            if task is not None:
+                loop.add_signal_handler(sig, task.cancel)
+        try:
+            return await run(args)
+        except asyncio.CancelledError:
+            log.info("shutting down")
+            return 0
+
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(_main())
+    return 0
