@@ -137,9 +137,10 @@ def test_requested_values_honoured_or_rejected(client: httpx.Client) -> None:
     r = create(client, ns, svc("again", type="NodePort", ports=[{"port": 80, "nodePort": 80}]))
     assert causes(r) == [("spec.ports[0].nodePort", "Invalid value: 80: provided port is not "
                           "in the valid range. The range of valid ports is 30000-32767")]
-    # The failed creates released what they took.
-    assert created(client, ns, svc("last", clusterIP="10.0.0.250"))["spec"]["clusterIP"] \
-        == "10.0.0.250"
+    # The failed creates released what they took. A static-band address is used:
+    # dynamic allocation prefers the upper band, so no other test's Service holds it.
+    assert created(client, ns, svc("last", clusterIP="10.0.0.13"))["spec"]["clusterIP"] \
+        == "10.0.0.13"
 
 
 def test_node_port_shared_by_same_port_number(client: httpx.Client) -> None:
