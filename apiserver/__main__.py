@@ -32,8 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="port to serve plain HTTP on (default 8080)")
     parser.add_argument("--data-dir", type=Path, default=Path("data"),
                         help="directory of the SQLite database (default ./data)")
-    parser.add_argument("--storage", choices=("sqlite", "memory"), default="sqlite",
-                        help="storage backend (default sqlite)")
+    parser.add_argument("--storage", choices=("sqlite", "memory", "etcd"), default="sqlite",
+                        help="storage backend (default sqlite); etcd needs --etcd-servers")
+    parser.add_argument("--etcd-servers", default="",
+                        help="comma-separated etcd client URLs, e.g. http://127.0.0.1:2379 "
+                        "(for --storage etcd)")
+    parser.add_argument("--etcd-prefix", default="/registry",
+                        help="prefix of every key in etcd (default /registry)")
     parser.add_argument("--watch-cache-size", type=int, default=DEFAULT_HISTORY,
                         help="events kept per resource for watches to resume from")
     parser.add_argument("--etcd-compaction-interval", type=_duration, default=DEFAULT_INTERVAL,
@@ -95,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbosity >= 4 else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # httpx logs every request (the etcd backend's) at INFO.
+    logging.getLogger("httpx").setLevel(logging.DEBUG if args.verbosity >= 6 else logging.WARNING)
     if not _is_loopback(args.bind_address):
         if not args.allow_unauthenticated_bind:
             log.error(
@@ -117,12 +124,17 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         log.error("%s", exc)
         return 2
+    if args.storage == "etcd" and not args.etcd_servers.strip():
+        log.error("--storage etcd needs --etcd-servers")
+        return 2
     config = ServerConfig(
         services=services,
         storage=args.storage,
         data_dir=args.data_dir,
         watch_cache_size=args.watch_cache_size,
         compaction_interval=args.etcd_compaction_interval,
+        etcd_servers=tuple(s.strip() for s in args.etcd_servers.split(",") if s.strip()),
+        etcd_prefix=args.etcd_prefix,
         server_address=f"{args.bind_address}:{args.port}",
     )
     server = ApiServer(config)

@@ -34,6 +34,7 @@ from apiserver.registry.service.rest import ServiceOptions
 from apiserver.registry.store import now_utc
 from apiserver.storage.cache import DEFAULT_HISTORY, WatchCache
 from apiserver.storage.compactor import DEFAULT_INTERVAL, Compactor
+from apiserver.storage.etcd import EtcdStorage
 from apiserver.storage.interface import Storage
 from apiserver.storage.memory import MemoryStorage
 from apiserver.storage.sqlite import SQLiteStorage
@@ -53,6 +54,9 @@ class ServerConfig:
     clock: Callable[[], datetime] = field(default=now_utc)
     #: Service ranges and the address of the ``kubernetes`` Service (defaults when None).
     services: ServiceOptions | None = None
+    #: etcd client URLs (``--etcd-servers``) and key prefix, for ``storage="etcd"``.
+    etcd_servers: tuple[str, ...] = ()
+    etcd_prefix: str = "/registry"
 
 
 def make_storage(config: ServerConfig) -> Storage:
@@ -61,6 +65,10 @@ def make_storage(config: ServerConfig) -> Storage:
         return MemoryStorage()
     if config.storage == "sqlite":
         return SQLiteStorage(config.data_dir / "kubemu.db")
+    if config.storage == "etcd":
+        if not config.etcd_servers:
+            raise ValueError("--storage etcd needs --etcd-servers")
+        return EtcdStorage(config.etcd_servers, config.etcd_prefix)
     raise ValueError(f"unknown storage backend {config.storage!r}")
 
 

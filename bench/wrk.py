@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 from dataclasses import asdict, dataclass
@@ -79,6 +80,10 @@ class WrkResult:
     #: Share of the server's CPU spent on anything but the server process
     #: (other processes, interrupts, the kernel's loopback work).
     other_cpu: float | None = None
+    #: The same on wrk's core: what anything but wrk took of it.
+    other_load_cpu: float | None = None
+    #: CPU time of wrk itself, as a share of the run.
+    wrk_cpu: float | None = None
 
     @property
     def rps(self) -> float:
@@ -151,6 +156,7 @@ def run_wrk(
     ]
     if script_args:
         argv += ["--", *script_args]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         argv,
         capture_output=True,
@@ -159,6 +165,8 @@ def run_wrk(
         preexec_fn=child_setup(cpu),
         timeout=duration + timeout + 30,
     )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_seconds = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     line = next(
         (ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None
     )
@@ -179,4 +187,5 @@ def run_wrk(
         p50_ms=int(data["p50_us"]) / 1000,
         p99_ms=int(data["p99_us"]) / 1000,
         max_ms=int(data["max_us"]) / 1000,
+        wrk_cpu=wrk_seconds / (int(data["duration_us"]) / 1e6) if data["duration_us"] else None,
     )

@@ -43,6 +43,19 @@ class Component:
     ready_url: Callable[[LaunchContext], str] | None = None
 
 
+#: Loopback, so the userspace kube-proxy can bind every ClusterIP without privileges.
+SERVICE_CLUSTER_IP_RANGE = "127.96.0.0/16"
+
+
+def proxy_args(ctx: LaunchContext) -> list[str]:
+    """Command line of ``python -m controllers.proxy`` (userspace, loopback node address)."""
+    return [
+        ctx.python, "-m", "controllers.proxy", "--kubeconfig", str(ctx.kubeconfig),
+        "--proxy-mode", "userspace", "--nodeport-addresses", "127.0.0.1/32",
+        "--healthz-bind-address", "127.0.0.1:10256", "--metrics-bind-address", "",
+    ]
+
+
 def apiserver_args(ctx: LaunchContext) -> list[str]:
     """Command line of ``python -m apiserver`` for ``ctx``."""
     argv = [
@@ -57,6 +70,8 @@ def apiserver_args(ctx: LaunchContext) -> list[str]:
         str(ctx.data_dir),
         "--storage",
         ctx.storage,
+        "--service-cluster-ip-range",
+        SERVICE_CLUSTER_IP_RANGE,
     ]
     if ctx.watch_cache_size is not None:
         argv += ["--watch-cache-size", str(ctx.watch_cache_size)]
@@ -83,6 +98,8 @@ def controller_args(module: str) -> Callable[[LaunchContext], list[str]]:
 COMPONENTS: tuple[Component, ...] = (
     Component("apiserver", apiserver_args, apiserver_ready_url),
     Component("endpoints", controller_args("controllers.endpoints")),
+    Component("service-lb", controller_args("controllers.servicelb")),
+    Component("kube-proxy", proxy_args),
 )
 
 

@@ -5,8 +5,13 @@ Fixtures (all start the real ``python -m apiserver`` on 127.0.0.1 with a free po
 * ``apiserver`` (session): one sqlite apiserver shared by most tests. Do not stop,
   kill or restart it; use ``fresh_apiserver`` for that.
 * ``fresh_apiserver`` (function): a private sqlite apiserver, stopped after the test.
-* ``apiserver_factory`` (function): ``start(storage="sqlite", extra_args=(), *,
+* ``apiserver_factory`` (function): ``start(storage=None, extra_args=(), *,
   timeout=20.0) -> ApiServerProcess``; every server it starts is stopped after the test.
+* ``etcd`` (session): a real etcd on loopback (:class:`tests.support.etcd.EtcdProcess`);
+  skips (fails under ``CI=true``) when etcd is not installed.
+* ``KUBEMU_TEST_STORAGE=etcd`` runs every apiserver the fixtures start on that etcd, each
+  with its own ``--etcd-prefix`` (default: sqlite). ``scripts/test`` runs the integration
+  suite a second time that way under ``CI=true``.
 * ``kubectl`` (function): a :class:`tests.support.kubectl.Kubectl` callable:
   ``kubectl("get", "svc", "-o", "json", kubeconfig=None, input=None, check=False)``
   → ``CompletedProcess[str]``; without ``kubeconfig`` it targets ``apiserver``.
@@ -18,6 +23,7 @@ scripts without fixtures, import :func:`tests.support.apiserver.start_apiserver`
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -29,6 +35,8 @@ from tests.support.apiserver import (
     ApiServerStartError,
     start_apiserver,
 )
+from tests.support.deps import missing_dependency
+from tests.support.etcd import MISSING_MESSAGE, EtcdProcess, find_etcd, start_etcd, unique_prefix
 from tests.support.kubectl import Kubectl, find_kubectl, kubectl_missing_message
 
 __all__ = ["ApiServerProcess", "ApiServerStartError", "start_apiserver"]
@@ -45,10 +53,43 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+def suite_storage() -> str:
+    """The backend the apiserver fixtures use (``KUBEMU_TEST_STORAGE``, default sqlite)."""
+    return os.environ.get("KUBEMU_TEST_STORAGE", "").strip() or "sqlite"
+
+
 @pytest.fixture(scope="session")
-def apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
-    """The shared session apiserver (sqlite storage)."""
-    server = start_apiserver(tmp_path_factory.mktemp("session-apiserver"))
+def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdProcess]:
+    """One real etcd for the session (tests isolate themselves by key prefix)."""
+    binary = find_etcd()
+    if binary is None:
+        missing_dependency(MISSING_MESSAGE)
+    server = start_etcd(binary, tmp_path_factory.mktemp("etcd"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _server_args(
+    request: pytest.FixtureRequest, storage: str | None, extra_args: Sequence[str] = ()
+) -> tuple[str, tuple[str, ...]]:
+    """(storage, extra args): etcd servers get the session etcd and a fresh prefix."""
+    storage = storage or suite_storage()
+    if storage != "etcd" or any(a.startswith("--etcd-servers") for a in extra_args):
+        return storage, tuple(extra_args)
+    server: EtcdProcess = request.getfixturevalue("etcd")
+    return storage, ("--etcd-servers", server.url, "--etcd-prefix", unique_prefix(),
+                     *extra_args)
+
+
+@pytest.fixture(scope="session")
+def apiserver(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiServerProcess]:
+    """The shared session apiserver (``KUBEMU_TEST_STORAGE``, default sqlite)."""
+    storage, args = _server_args(request, None)
+    server = start_apiserver(tmp_path_factory.mktemp("session-apiserver"), storage, args)
     try:
         yield server
     finally:
@@ -56,9 +97,10 @@ def apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerPro
 
 
 @pytest.fixture
-def fresh_apiserver(tmp_path: Path) -> Iterator[ApiServerProcess]:
-    """A private sqlite apiserver for one test; free to kill, stop and restart."""
-    server = start_apiserver(tmp_path)
+def fresh_apiserver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ApiServerProcess]:
+    """A private apiserver for one test; free to kill, stop and restart."""
+    storage, args = _server_args(request, None)
+    server = start_apiserver(tmp_path, storage, args)
     try:
         yield server
     finally:
@@ -66,17 +108,24 @@ def fresh_apiserver(tmp_path: Path) -> Iterator[ApiServerProcess]:
 
 
 @pytest.fixture
-def apiserver_factory(tmp_path: Path) -> Iterator[ApiServerFactory]:
-    """Start any number of apiservers in one test; all are stopped afterwards."""
+def apiserver_factory(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[ApiServerFactory]:
+    """Start any number of apiservers in one test; all are stopped afterwards.
+
+    ``storage=None`` means the suite's backend; etcd servers share the session etcd,
+    each under a fresh prefix unless ``extra_args`` names ``--etcd-servers``.
+    """
     started: list[ApiServerProcess] = []
 
     def start(
-        storage: str = "sqlite",
+        storage: str | None = None,
         extra_args: Sequence[str] = (),
         *,
         timeout: float = READY_TIMEOUT,
     ) -> ApiServerProcess:
-        server = start_apiserver(tmp_path, storage, extra_args, timeout=timeout)
+        backend, args = _server_args(request, storage, extra_args)
+        server = start_apiserver(tmp_path, backend, args, timeout=timeout)
         started.append(server)
         return server
 

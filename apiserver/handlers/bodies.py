@@ -26,6 +26,7 @@ from apiserver.patch import (
     apply_merge_patch,
     apply_strategic_merge_patch,
 )
+from apiserver.registry import managedfields
 from apiserver.registry.store import DeleteOptions
 from apiserver.schema.fieldcheck import (
     strict_decoding_error_message,
@@ -33,12 +34,13 @@ from apiserver.schema.fieldcheck import (
 )
 from apiserver.schema.typecheck import first_type_issue
 
+APPLY_MEDIA = "application/apply-patch+yaml"
 _OBJECT_MEDIA = frozenset({"application/json", "application/yaml", "*/*", ""})
 _PATCH_MEDIA = frozenset({
     "application/json-patch+json",
     "application/merge-patch+json",
     "application/strategic-merge-patch+json",
-    "application/apply-patch+yaml",
+    APPLY_MEDIA,
 })
 _FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
 _DELETE_OPTIONS = "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"
@@ -209,14 +211,11 @@ async def patcher(
 ) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """A function applying the request's patch to the current object."""
     media = req.content_type
-    if media not in _PATCH_MEDIA:
+    if media not in _PATCH_MEDIA or media == APPLY_MEDIA:
         raise errors.unsupported_media_type(media)
-    if media == "application/apply-patch+yaml":
-        raise errors.ApiError(
-            415,
-            "UnsupportedMediaType",
-            "server-side apply (application/apply-patch+yaml) is not supported by this server "
-            "yet; use client-side apply",
+    if "force" in req.query:
+        raise _patch_options_invalid(
+            "FieldValueForbidden", "force", "Forbidden: may not be specified for non-apply patch"
         )
     body = await req.read_body()
     if not body.strip():
@@ -233,33 +232,111 @@ async def patcher(
                 patched = apply_strategic_merge_patch(current, _parse_patch(body), info.schema_ref)
         except PatchError as exc:
             raise errors.ApiError(exc.code, exc.reason, exc.message) from None
-        if not isinstance(patched, dict):
-            raise errors.bad_request("the patched object is not an object")
-        _check_kind(patched, info)
-        type_error = _type_issue(info, patched)
-        if type_error is not None:
-            cause = f'Invalid value: "{_short(patched)}": {type_error}'
-            raise errors.ApiError(
-                422, "Invalid", f'"" is invalid: patch: {cause}',
-                {"causes": [errors.field_cause("FieldValueInvalid", "patch", cause)]},
-            )
-        if directive != "Ignore":
-            try:
-                issues = strict_field_issues(info.schema_ref, orjson.dumps(patched))
-            except (ValueError, KeyError):
-                issues = []
-            if issues and directive == "Strict":
-                raise errors.bad_request(
-                    strict_decoding_error_message([i.message for i in issues])
-                )
-            if directive == "Warn":
-                req.warnings[:] = [i.message for i in issues]
-            for issue in issues:
-                if issue.kind == "unknown":
-                    _drop(patched, issue.path)
-        return patched
+        return check_patched(req, info, patched, directive)
 
     return mutate
+
+
+def check_patched(
+    req: Request, info: ResourceInfo, patched: Any, directive: str
+) -> dict[str, Any]:
+    """Kind, JSON types and fields of a patched object, as upstream checks them."""
+    if not isinstance(patched, dict):
+        raise errors.bad_request("the patched object is not an object")
+    _check_kind(patched, info)
+    type_error = _type_issue(info, patched)
+    if type_error is not None:
+        cause = f'Invalid value: "{_short(patched)}": {type_error}'
+        raise errors.ApiError(
+            422, "Invalid", f'"" is invalid: patch: {cause}',
+            {"causes": [errors.field_cause("FieldValueInvalid", "patch", cause)]},
+        )
+    if directive != "Ignore":
+        try:
+            issues = strict_field_issues(info.schema_ref, orjson.dumps(patched))
+        except (ValueError, KeyError):
+            issues = []
+        if issues and directive == "Strict":
+            raise errors.bad_request(
+                strict_decoding_error_message([i.message for i in issues])
+            )
+        if directive == "Warn":
+            req.warnings[:] = [i.message for i in issues]
+        for issue in issues:
+            if issue.kind == "unknown":
+                _drop(patched, issue.path)
+    return patched
+
+
+def field_manager(req: Request) -> str:
+    """The request's ``fieldManager``, or upstream's default: the User-Agent's prefix."""
+    manager = req.query.get("fieldManager") or ""
+    if not manager:
+        manager = req.headers.get("user-agent", "").split("/", 1)[0]
+    if len(manager) > 128:
+        raise _patch_options_invalid(
+            "FieldValueTooLong", "fieldManager", "Too long: may not be more than 128 bytes"
+        )
+    return manager
+
+
+def _patch_options_invalid(reason: str, field: str, detail: str) -> errors.ApiError:
+    return errors.ApiError(
+        422, "Invalid", f'PatchOptions.meta.k8s.io "" is invalid: {field}: {detail}',
+        {"group": "meta.k8s.io", "kind": "PatchOptions",
+         "causes": [errors.field_cause(reason, field, detail)]},
+    )
+
+
+async def applier(
+    req: Request, info: ResourceInfo, name: str, scope: managedfields.Scope
+) -> tuple[Callable[[dict[str, Any]], dict[str, Any]], Callable[[], dict[str, Any]]]:
+    """Server-side apply: (apply to the live object, create from nothing)."""
+    manager = req.query.get("fieldManager") or ""
+    if not manager:
+        raise _patch_options_invalid(
+            "FieldValueRequired", "fieldManager", "Required value: is required for apply patch"
+        )
+    field_manager(req)
+    force = req.flag("force")
+    body = await req.read_body()
+    if not body.strip():
+        raise errors.bad_request("the body of the request was empty")
+    try:
+        config = yaml.safe_load(body)
+    except yaml.YAMLError as exc:
+        raise errors.bad_request(f"error decoding YAML: {exc}") from None
+    if not isinstance(config, dict):
+        raise errors.bad_request(
+            f"error decoding YAML: json: cannot unmarshal {_go_type(config)} into Go value "
+            "of type map[string]interface {}"
+        )
+    for key, missing in (("kind", "Kind"), ("apiVersion", "Version")):
+        if not config.get(key):
+            raise errors.bad_request(
+                f"Object '{missing}' is missing in '{_short(config)}'"
+            )
+    _check_kind(config, info)
+    config_md = config["metadata"]
+    if config_md.get("name") not in (None, name):
+        raise errors.bad_request(
+            f"the name of the object ({config_md.get('name')}) does not match the name on the "
+            f"URL ({name})"
+        )
+    if config_md.get("managedFields"):
+        raise errors.bad_request("metadata.managedFields must be nil")
+    config_md["name"] = name
+    directive = field_validation(req)
+
+    def mutate(current: dict[str, Any]) -> dict[str, Any]:
+        applied = managedfields.apply(current, config, manager, scope, force)
+        return check_patched(req, info, applied, directive)
+
+    def create() -> dict[str, Any]:
+        applied = managedfields.apply(None, config, manager, scope, force)
+        return check_patched(req, info, applied, directive)
+
+    return mutate, create
 
 
 def _short(obj: Any, limit: int = 256) -> str:

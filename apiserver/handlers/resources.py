@@ -241,19 +241,22 @@ class ResourceAPI:
 
     async def _create(self, req: Request, route: RequestInfo, store: Store) -> None:
         dry_run = bodies.dry_run(req)
+        manager = bodies.field_manager(req)
         obj = await bodies.decode_object(req, store.info)
-        created = await store.create(route.namespace, obj, dry_run=dry_run)
+        created = await store.create(route.namespace, obj, dry_run=dry_run, manager=manager)
         await self._send_object(req, store.info, created, 201)
 
     async def _update(self, req: Request, route: RequestInfo, store: Store) -> None:
         assert route.name is not None
         dry_run = bodies.dry_run(req)
+        manager = bodies.field_manager(req)
         obj = await bodies.decode_object(req, store.info)
         if route.subresource == "finalize":
             obj_out, created = await self._finalize(route, store, obj, dry_run)
         else:
             obj_out, created = await store.update(
-                route.namespace, route.name, obj, subresource=route.subresource, dry_run=dry_run
+                route.namespace, route.name, obj, subresource=route.subresource, dry_run=dry_run,
+                manager=manager,
             )
         await self._send_object(req, store.info, obj_out, 201 if created else 200)
 
@@ -276,9 +279,18 @@ class ResourceAPI:
     async def _patch(self, req: Request, route: RequestInfo, store: Store) -> None:
         assert route.name is not None
         dry_run = bodies.dry_run(req)
-        mutate = await bodies.patcher(req, store.info)
+        create: Callable[[], dict[str, Any]] | None = None
+        manager: str | None = None
+        if req.content_type == bodies.APPLY_MEDIA:
+            mutate, create = await bodies.applier(
+                req, store.info, route.name, store.field_scope(route.subresource)
+            )
+        else:
+            manager = bodies.field_manager(req)
+            mutate = await bodies.patcher(req, store.info)
         obj_out, created = await store.guaranteed_update(
-            route.namespace, route.name, mutate, subresource=route.subresource, dry_run=dry_run
+            route.namespace, route.name, mutate, subresource=route.subresource, dry_run=dry_run,
+            create_if_missing=create, manager=manager,
         )
         await self._send_object(req, store.info, obj_out, 201 if created else 200)
 

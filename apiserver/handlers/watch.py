@@ -117,6 +117,12 @@ async def serve_watch(
                 f"Too large resource version: {wanted}, current: {watch_cache.revision}",
                 "ResourceVersionTooLarge",
             )
+        if wanted < watch_cache.revision and not params.send_initial_events:
+            # History compacted in storage is gone for watches too (410).
+            try:
+                await watch_cache.ensure_available(wanted)
+            except TooOldResourceVersionError as exc:
+                error = errors.expired(str(exc))
     # From here until the watcher is registered nothing may await: the cache
     # applies events synchronously, so the snapshot and the live feed meet
     # exactly at the current revision.

@@ -25,6 +25,7 @@ from apiserver.api import errors, meta
 from apiserver.api.fields import FieldSelector, object_fields
 from apiserver.api.labels import LabelSelector
 from apiserver.api.resources import NAMESPACES, ResourceInfo
+from apiserver.registry.managedfields import Scope, record_update
 from apiserver.registry.strategy import Strategy
 from apiserver.registry.validation import validate_object_meta
 from apiserver.storage.cache import (
@@ -269,6 +270,7 @@ class Store:
             await self._consistent(rv)
         if snapshot_rev is not None and snapshot_rev < self.watch_cache.revision:
             try:
+                await self.watch_cache.ensure_available(snapshot_rev)
                 objects = self._snapshot(snapshot_rev)
             except TooOldResourceVersionError as exc:
                 if opts.continue_token:
@@ -362,13 +364,29 @@ class Store:
     async def after_delete(self, obj: dict[str, Any]) -> None:
         """Called after an object was removed from storage."""
 
+    def field_scope(self, subresource: str | None = None) -> Scope:
+        """The managed-fields scope of a write to this resource (or a subresource)."""
+        has_status = any(sub.name == "status" for sub in self.info.subresources)
+        return Scope(
+            schema_ref=self.info.schema_ref,
+            api_version=self.info.api_version,
+            subresource=subresource or "",
+            status_path=("f:status",) if has_status else None,
+            now=self.clock,
+        )
+
     async def create(
-        self, namespace: str | None, obj: dict[str, Any], *, dry_run: bool = False
+        self, namespace: str | None, obj: dict[str, Any], *, dry_run: bool = False,
+        manager: str | None = None,
     ) -> CachedObject:
-        """Create ``obj`` (already decoded; kind/apiVersion checked by the caller)."""
+        """Create ``obj`` (already decoded; kind/apiVersion checked by the caller).
+
+        ``manager`` records the write in ``metadata.managedFields`` (``None``: the
+        caller already did, or an internal write).
+        """
         finishers: list[Finisher] = []
         try:
-            created = await self._create(namespace, obj, dry_run, finishers)
+            created = await self._create(namespace, obj, dry_run, finishers, manager)
         except BaseException:
             for finisher in finishers:
                 await finisher.revert()
@@ -379,7 +397,7 @@ class Store:
 
     async def _create(
         self, namespace: str | None, obj: dict[str, Any], dry_run: bool,
-        finishers: list[Finisher],
+        finishers: list[Finisher], manager: str | None = None,
     ) -> CachedObject:
         md = meta.metadata(obj)
         if self.info.namespaced:
@@ -394,6 +412,8 @@ class Store:
             md.pop("namespace", None)
         self.strategy.prepare_for_create(obj)
         self.strategy.default(obj)
+        if manager is not None:
+            record_update(None, obj, manager, self.field_scope())
         now = meta.rfc3339(self.clock())
         for field in ("deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
             md.pop(field, None)
@@ -442,6 +462,7 @@ class Store:
         subresource: str | None = None,
         dry_run: bool = False,
         force_allow_create: bool = False,
+        manager: str | None = None,
     ) -> tuple[CachedObject, bool]:
         """Replace an object (PUT); returns (object, created)."""
         md = meta.metadata(obj)
@@ -467,7 +488,8 @@ class Store:
                     if requested_rv:
                         raise errors.not_found(self.info, name)
                     self._check_namespace(namespace, name, creating=True)
-                    created = await self.create(namespace, obj, dry_run=dry_run)
+                    created = await self.create(namespace, obj, dry_run=dry_run,
+                                                manager=manager)
                     return created, True
                 raise errors.not_found(self.info, name)
             if requested_rv:
@@ -484,7 +506,8 @@ class Store:
             new = copy.deepcopy(obj)
             try:
                 return await self._write_update(
-                    key, namespace, name, new, old, current.mod_revision, subresource, dry_run
+                    key, namespace, name, new, old, current.mod_revision, subresource, dry_run,
+                    manager,
                 ), False
             except RevisionConflictError:
                 if requested_rv:
@@ -501,12 +524,14 @@ class Store:
         revision: int,
         subresource: str | None,
         dry_run: bool,
+        manager: str | None = None,
     ) -> CachedObject:
         """Prepare, validate and store one update attempt against ``old``."""
         finishers: list[Finisher] = []
         try:
             written = await self._update_attempt(
-                key, namespace, name, new, old, revision, subresource, dry_run, finishers
+                key, namespace, name, new, old, revision, subresource, dry_run, finishers,
+                manager,
             )
         except BaseException:
             for finisher in finishers:
@@ -527,6 +552,7 @@ class Store:
         subresource: str | None,
         dry_run: bool,
         finishers: list[Finisher],
+        manager: str | None = None,
     ) -> CachedObject:
         new_md = meta.metadata(new)
         old_md = old["metadata"]
@@ -548,6 +574,10 @@ class Store:
                 else:
                     new_md.pop(field, None)
         new_md.pop("selfLink", None)
+        if manager is not None:
+            record_update(old, new, manager, self.field_scope(subresource))
+        elif not new_md.get("managedFields") and old_md.get("managedFields"):
+            new_md["managedFields"] = old_md["managedFields"]
         causes = validate_object_meta(new, self.strategy, self.info.namespaced)
         if subresource != "status":
             causes += self.strategy.validate_update(new, old)
@@ -593,6 +623,7 @@ class Store:
         subresource: str | None = None,
         dry_run: bool = False,
         create_if_missing: Callable[[], dict[str, Any]] | None = None,
+        manager: str | None = None,
     ) -> tuple[CachedObject, bool]:
         """Read, ``mutate`` a copy, write; retried on conflicts (used by PATCH).
 
@@ -605,7 +636,8 @@ class Store:
             if current is None:
                 if create_if_missing is not None and subresource is None:
                     obj = create_if_missing()
-                    return await self.create(namespace, obj, dry_run=dry_run), True
+                    return await self.create(namespace, obj, dry_run=dry_run,
+                                             manager=manager), True
                 raise errors.not_found(self.info, name)
             old = self.decode(key, current.value, current.mod_revision).obj
             new = mutate(copy.deepcopy(old))
@@ -621,7 +653,8 @@ class Store:
             new_md["name"] = name
             try:
                 obj_out = await self._write_update(
-                    key, namespace, name, new, old, current.mod_revision, subresource, dry_run
+                    key, namespace, name, new, old, current.mod_revision, subresource, dry_run,
+                    manager,
                 )
                 return obj_out, False
             except RevisionConflictError:

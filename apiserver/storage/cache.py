@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from apiserver.storage.errors import CompactedError, StorageUnavailableError
 from apiserver.storage.interface import EventType, Storage, StorageEvent
 
 log = logging.getLogger(__name__)
@@ -264,18 +266,27 @@ class WatchCache:
         Loading the recent log (not only the current state) lets watchers
         resume after a restart from the resourceVersion they last saw.
         """
-        # Subscribe first and buffer, so nothing committed while loading is lost.
+        # Subscribe first and buffer, so nothing committed while loading is
+        # lost; events at or below the snapshot's revision are skipped later.
         self.storage.subscribe(self._on_event)
-        current = self.storage.current_revision()
-        start = max(self.storage.compacted_revision(), current - self.history_size)
+        # One list of the common prefix is one snapshot at one revision, also
+        # when the backend suspends (etcd) and writes land meanwhile.
+        root = os.path.commonprefix(list(self.resources))  # noqa: RUF071 (cut at "/" below)
+        root = root[: root.rfind("/") + 1]
+        items, current = await self.storage.list_prefix(root)
+        for kv in items:
+            target = self._route(kv.key)
+            if target is not None:
+                target.store[kv.key] = target.decoder(kv.key, kv.value, kv.mod_revision)
+        start = max(self.storage.compacted_revision(), current - self.history_size, 0)
+        try:
+            history = await self.storage.history(start)
+        except CompactedError as exc:
+            start = exc.compacted
+            history = await self.storage.history(start)
         for cache in self.resources.values():
-            # Embedded backends answer lists without suspending, so every list
-            # is a snapshot at ``current``; later writes are in the buffer.
-            items, _ = await self.storage.list_prefix(cache.prefix)
-            for kv in items:
-                cache.store[kv.key] = cache.decoder(kv.key, kv.value, kv.mod_revision)
             cache.window_start = start
-        for event in await self.storage.history(start):
+        for event in history:
             if event.revision > current:
                 break
             target = self._route(event.key)
@@ -321,8 +332,24 @@ class WatchCache:
         return True
 
     async def wait_fresh(self, timeout: float = 3.0) -> bool:
-        """Wait until the cache reflects every committed write (consistent reads)."""
-        return await self.wait_for_revision(self.storage.current_revision(), timeout)
+        """Wait until the cache reflects every committed write (consistent reads).
+
+        The storage is asked for its current revision, so writes made through
+        other apiserver replicas on a shared backend are included.
+        """
+        try:
+            revision = await asyncio.wait_for(self.storage.fetch_current_revision(), timeout)
+        except (TimeoutError, StorageUnavailableError):
+            return False
+        return await self.wait_for_revision(revision, timeout)
+
+    async def ensure_available(self, revision: int) -> None:
+        """Raise :class:`TooOldResourceVersionError` if storage history after
+        ``revision`` was compacted (a watch or continue token from it is expired)."""
+        try:
+            await self.storage.check_revision(revision)
+        except CompactedError as exc:
+            raise TooOldResourceVersionError(revision, exc.compacted) from exc
 
     def close_watchers(self) -> None:
         """Close every watcher (server shutdown)."""

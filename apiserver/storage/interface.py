@@ -98,6 +98,23 @@ class Storage(abc.ABC):
     def current_revision(self) -> int:
         """The revision of the newest committed write (0 for an empty store)."""
 
+    async def fetch_current_revision(self) -> int:
+        """The revision a consistent read must observe, asked of the backend.
+
+        Embedded backends know it without asking (:meth:`current_revision`);
+        a shared backend (etcd) makes a round trip, so writes by other
+        apiserver replicas are included.
+        """
+        return self.current_revision()
+
+    async def check_revision(self, revision: int) -> None:
+        """Raise :class:`~apiserver.storage.errors.CompactedError` if history after
+        ``revision`` is no longer available (a watch or continue token from it)."""
+        from apiserver.storage.errors import CompactedError
+
+        if revision < self.compacted_revision():
+            raise CompactedError(revision, self.compacted_revision())
+
     @abc.abstractmethod
     def compacted_revision(self) -> int:
         """History at or below this revision is gone."""

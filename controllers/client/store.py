@@ -170,6 +170,10 @@ class Store:
         keys = self._indices[index_name].get(value, set())
         return [self._items[k] for k in sorted(keys)]
 
+    def index_size(self, index_name: str, value: str) -> int:
+        """How many objects :meth:`by_index` would return (no copy, no sort)."""
+        return len(self._indices[index_name].get(value, ()))
+
     def index_keys(self, index_name: str, value: str) -> _StrList:
         """Keys of :meth:`by_index`."""
         return sorted(self._indices[index_name].get(value, set()))

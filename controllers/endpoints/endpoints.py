@@ -15,7 +15,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from apiserver.api.labels import selector_from_set
 from apiserver.api.resources import ENDPOINTS
 from controllers.client.errors import ApiError
 from controllers.client.store import (
@@ -36,11 +35,15 @@ from controllers.endpoints.podutil import (
     meta,
     pod_endpoints_changed,
     pod_ips,
-    selects,
     service_selector,
     should_pod_be_in_endpoints,
     should_set_hostname,
     spec,
+)
+from controllers.endpoints.selection import (
+    ensure_selection_indexes,
+    pods_selected,
+    services_selecting,
 )
 from controllers.endpoints.subsets import (
     MAX_CAPACITY,
@@ -181,6 +184,7 @@ class EndpointsController(KeyedController):
         super().__init__(queue)
         self.services = services
         self.pods = pods
+        ensure_selection_indexes(services, pods)
         self.endpoints = endpoints
         self.writer = writer
         self.batch_period = batch_period
@@ -202,10 +206,7 @@ class EndpointsController(KeyedController):
 
     def pod_services(self, pod: Mapping[str, Any]) -> set[str]:
         """Keys of the Services whose selector selects ``pod``."""
-        ns = str(meta(pod).get("namespace") or "")
-        return {
-            meta_namespace_key(svc) for svc in self.services.in_namespace(ns) if selects(svc, pod)
-        }
+        return services_selecting(self.services, pod)
 
     def on_pod_add(self, pod: Obj) -> None:
         """Pod added: queue its Services after the batch period."""
@@ -266,11 +267,7 @@ class EndpointsController(KeyedController):
         selector = service_selector(service)
         if selector is None:
             return
-        sel = selector_from_set(selector)
-        pods = [
-            p for p in self.pods.in_namespace(namespace)
-            if sel.matches(meta(p).get("labels") or {})
-        ]
+        pods = pods_selected(self.pods, namespace, selector)
         trigger = self.tracker.compute(service, pods)
         subsets, ready, not_ready = build_subsets(service, pods)
 

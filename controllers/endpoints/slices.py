@@ -22,7 +22,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from apiserver.api.labels import selector_from_set
 from apiserver.api.resources import ENDPOINTSLICES
 from controllers.client.errors import ApiError
 from controllers.client.store import DeletedFinalStateUnknown, Store, meta_namespace_key, split_key
@@ -43,11 +42,15 @@ from controllers.endpoints.podutil import (
     meta,
     pod_endpoints_changed,
     pod_ips,
-    selects,
     service_selector,
     should_pod_be_in_endpoints,
     should_set_hostname,
     spec,
+)
+from controllers.endpoints.selection import (
+    ensure_selection_indexes,
+    pods_selected,
+    services_selecting,
 )
 from controllers.endpoints.slicing import SliceGroup, plan_slices, ports_key
 from controllers.endpoints.trigger import TriggerTimeTracker
@@ -291,6 +294,7 @@ class EndpointSliceController(KeyedController):
         super().__init__(queue)
         self.services = services
         self.pods = pods
+        ensure_selection_indexes(services, pods)
         self.slices = slices
         if SERVICE_INDEX not in slices.indexer_names():
             slices.add_indexers({SERVICE_INDEX: slices_index})
@@ -311,10 +315,7 @@ class EndpointSliceController(KeyedController):
         self.queue.add(meta_namespace_key(new))
 
     def _pod_services(self, pod: Mapping[str, Any]) -> set[str]:
-        ns = str(meta(pod).get("namespace") or "")
-        return {
-            meta_namespace_key(svc) for svc in self.services.in_namespace(ns) if selects(svc, pod)
-        }
+        return services_selecting(self.services, pod)
 
     def on_pod_add(self, pod: Obj) -> None:
         """Pod added: queue its Services after the batch period."""
@@ -384,11 +385,7 @@ class EndpointSliceController(KeyedController):
         selector = service_selector(service)
         if selector is None:
             return
-        sel = selector_from_set(selector)
-        pods = [
-            p for p in self.pods.in_namespace(namespace)
-            if sel.matches(meta(p).get("labels") or {})
-        ]
+        pods = pods_selected(self.pods, namespace, selector)
         trigger = self.triggers.compute(service, pods)
         labels = service_slice_labels(service, CONTROLLER_NAME)
         owner = owner_reference(service, "v1", "Service")

@@ -282,7 +282,10 @@ def test_kill_mid_churn_then_restart_converges(
     fresh_apiserver: ApiServerProcess, controller_factory: Callable[..., Controller]
 ) -> None:
     api = Api(fresh_apiserver, unique("churn"))
-    first = controller_factory(fresh_apiserver)
+    # The killed leader cannot release its Lease: keep its expiry short for the restart.
+    fast_lease = ("--leader-elect-lease-duration", "2s", "--leader-elect-renew-deadline",
+                  "1500ms", "--leader-elect-retry-period", "500ms")
+    first = controller_factory(fresh_apiserver, *fast_lease)
     for s in range(3):
         api.service(f"s{s}", {"svc": f"s{s}"}, PORTS)
     for i in range(12):
@@ -296,7 +299,7 @@ def test_kill_mid_churn_then_restart_converges(
         api.delete("pods", f"p{i}")
     api.delete("services", "s2")  # its Endpoints become an orphan
     api.pod("late", "10.12.1.1", {"svc": "s0"})
-    controller_factory(fresh_apiserver)
+    controller_factory(fresh_apiserver, *fast_lease)
 
     def converged() -> bool:
         s0, s1 = ips(api.endpoints("s0")), ips(api.endpoints("s1"))

@@ -233,8 +233,9 @@ def _rewrite_range(data_dir: Any, name: str, change: Any) -> None:
 
 
 def test_restart_keeps_allocations_and_repairs(apiserver_factory: Any) -> None:
+    # Pinned to sqlite: the test rewrites the allocation document in the SQLite file.
     server: ApiServerProcess = apiserver_factory(
-        extra_args=["--service-cluster-ip-range", "10.0.0.0/28"])
+        "sqlite", extra_args=["--service-cluster-ip-range", "10.0.0.0/28"])
     with httpx.Client(base_url=server.url, timeout=10) as client:
         ns = _ns(client)
         kept = created(client, ns, svc("kept", type="NodePort"))["spec"]

@@ -1,0 +1,101 @@
+"""Value types shared by the change trackers and every proxier (``pkg/proxy/types.go``).
+
+These are backend-independent: the trackers build maps of them from Services
+and EndpointSlices, and a proxier (userspace, iptables, nftables, ipvs) only
+translates the maps into its dataplane.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = [
+    "DEFAULT_AFFINITY_SECONDS",
+    "Endpoint",
+    "Proxier",
+    "ServicePort",
+    "ServicePortName",
+]
+
+#: ``v1.DefaultClientIPServiceAffinitySeconds`` (3 hours).
+DEFAULT_AFFINITY_SECONDS = 10800
+
+
+@dataclass(frozen=True, order=True)
+class ServicePortName:
+    """One port of one Service: ``ns/name:port`` (``ns/name`` when the port is unnamed)."""
+
+    namespace: str
+    name: str
+    port: str = ""
+    protocol: str = "TCP"
+
+    @property
+    def service_key(self) -> str:
+        """``namespace/name`` of the Service."""
+        return f"{self.namespace}/{self.name}"
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}:{self.port}" if self.port else self.service_key
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    """What a proxier needs to know about one Service port."""
+
+    name: ServicePortName
+    cluster_ip: str
+    port: int
+    protocol: str = "TCP"
+    node_port: int = 0
+    external_ips: tuple[str, ...] = ()
+    load_balancer_ips: tuple[str, ...] = ()
+    load_balancer_source_ranges: tuple[str, ...] = ()
+    #: ClientIP affinity timeout in seconds; ``None`` when affinity is off.
+    affinity_seconds: int | None = None
+    external_policy_local: bool = False
+    internal_policy_local: bool = False
+    health_check_node_port: int = 0
+
+    @property
+    def externally_accessible(self) -> bool:
+        """Has a NodePort, external IPs or load-balancer IPs."""
+        return bool(self.node_port or self.external_ips or self.load_balancer_ips)
+
+
+@dataclass(frozen=True, order=True)
+class Endpoint:
+    """One backend address of a Service port."""
+
+    ip: str
+    port: int
+    ready: bool = True
+    serving: bool = True
+    terminating: bool = False
+    node_name: str = ""
+    is_local: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.ip}:{self.port}"
+
+
+class Proxier(Protocol):
+    """A dataplane: turns the service-port and endpoints maps into forwarding state."""
+
+    async def sync(
+        self,
+        services: dict[ServicePortName, ServicePort],
+        endpoints: dict[ServicePortName, tuple[Endpoint, ...]],
+        changed: set[str],
+        full: bool,
+    ) -> None:
+        """Program the dataplane for ``services``/``endpoints``.
+
+        ``changed`` holds the ``ns/name`` keys of Services whose Service or
+        endpoints changed since the last successful sync; ``full`` asks for a
+        complete rewrite. Raises on failure (the caller retries with a full sync).
+        """
+
+    async def cleanup(self) -> None:
+        """Release everything (close sockets; rules are left for the next start)."""

@@ -1,0 +1,5 @@
+"""``python -m controllers.servicelb``."""
+
+from controllers.servicelb.app import main
+
+raise SystemExit(main())

@@ -1,0 +1,224 @@
+"""Helpers for the kube-proxy tests: processes, API writes and real backend servers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, cast
+
+import httpx
+
+from kubemu.supervisor import die_with_parent
+from tests.support.apiserver import REPO_ROOT, ApiServerProcess
+
+SERVICE_RANGE = "127.96.0.0/16"
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def eventually(check: Callable[[], Any], timeout: float = 10.0, what: str = "",
+               interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except (OSError, AssertionError) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what or check}: last={last!r}")
+
+
+class Process:
+    """One ``python -m MODULE ...`` subprocess with its log file."""
+
+    def __init__(self, argv: Sequence[str], log_path: Path,
+                 prefix: Sequence[str] = ()) -> None:
+        self.argv = [*prefix, sys.executable, *argv]
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Process:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+                env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                preexec_fn=die_with_parent(os.getpid()),
+            )
+        return self
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class Api:
+    """Small httpx helpers for one namespace."""
+
+    def __init__(self, server: ApiServerProcess, ns: str) -> None:
+        self.http = httpx.Client(base_url=server.url, timeout=10)
+        self.ns = ns
+        r = self.http.post("/api/v1/namespaces", json={"metadata": {"name": ns}})
+        assert r.status_code == 201, r.text
+
+    def core(self, plural: str, name: str = "") -> str:
+        return f"/api/v1/namespaces/{self.ns}/{plural}" + (f"/{name}" if name else "")
+
+    def service(self, name: str, selector: dict[str, str] | None,
+                ports: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {"metadata": {"name": name}, "spec": {"ports": ports, **spec}}
+        if selector is not None:
+            body["spec"]["selector"] = selector
+        r = self.http.post(self.core("services"), json=body)
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
+    def pod(self, name: str, ip: str, labels: dict[str, str], port: int,
+            ready: bool = True, node: str | None = None) -> dict[str, Any]:
+        spec: dict[str, Any] = {"containers": [{"name": "c", "image": "img", "ports": [
+            {"name": "app", "containerPort": port}]}]}
+        if node:
+            spec["nodeName"] = node
+        r = self.http.post(self.core("pods"), json={
+            "metadata": {"name": name, "labels": labels}, "spec": spec})
+        assert r.status_code == 201, r.text
+        return self.set_ready(name, ready, ip)
+
+    def set_ready(self, name: str, ready: bool, ip: str | None = None) -> dict[str, Any]:
+        current = self.http.get(self.core("pods", name)).json()
+        ip = ip or current["status"].get("podIP")
+        current["status"] = {
+            "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False",
+                            "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                time.gmtime())}],
+        }
+        r = self.http.put(self.core("pods", name) + "/status", json=current)
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    def delete(self, plural: str, name: str) -> None:
+        r = self.http.request("DELETE", self.core(plural, name),
+                              json={"gracePeriodSeconds": 0})
+        assert r.status_code in (200, 202), r.text
+
+    def ready_ips(self, service: str) -> list[str]:
+        r = self.http.get(f"/apis/discovery.k8s.io/v1/namespaces/{self.ns}/endpointslices",
+                          params={"labelSelector": f"kubernetes.io/service-name={service}"})
+        assert r.status_code == 200, r.text
+        return sorted(a for s in r.json()["items"] for e in s.get("endpoints") or []
+                      if (e.get("conditions") or {}).get("ready") is not False
+                      for a in e["addresses"])
+
+
+def random_pod_prefix() -> str:
+    """A ``127.244.N`` prefix for this test's pod IPs (loopback: always local)."""
+    return f"127.244.{random.randint(1, 254)}"
+
+
+class Backends:
+    """Real asyncio TCP/UDP servers answering their name, on a private event loop thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self._closers: list[Callable[[], None]] = []
+
+    def _run(self, coro: Any) -> Any:
+        fut: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return fut.result(10)
+
+    def tcp(self, name: str, ip: str, port: int) -> None:
+        """Accept connections on ip:port and answer ``name\\n``, then close."""
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(f"{name}\n".encode())
+            await writer.drain()
+            writer.close()
+
+        async def start() -> asyncio.Server:
+            return await asyncio.start_server(handle, ip, port, reuse_address=True)
+
+        server: asyncio.Server = self._run(start())
+        self._closers.append(server.close)
+
+    def udp(self, name: str, ip: str, port: int) -> None:
+        """Answer every datagram with ``name:<datagram>``."""
+
+        class Echo(asyncio.DatagramProtocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                self.transport = cast(asyncio.DatagramTransport, transport)
+
+            def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+                self.transport.sendto(f"{name}:".encode() + data, addr)
+
+        async def start() -> asyncio.DatagramTransport:
+            transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+                Echo, local_addr=(ip, port))
+            return transport
+
+        transport: asyncio.DatagramTransport = self._run(start())
+        self._closers.append(transport.close)
+
+    def close(self) -> None:
+        for close in self._closers:
+            self.loop.call_soon_threadsafe(close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+def ask(ip: str, port: int, timeout: float = 3.0, source: str | None = None) -> str:
+    """Connect, read until EOF; the answer (``""`` when reset/refused/closed empty)."""
+    with socket.create_connection((ip, port), timeout=timeout,
+                                  source_address=(source, 0) if source else None) as s:
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+    return data.decode().strip()
+
+
+def ask_udp(ip: str, port: int, payload: bytes = b"ping", timeout: float = 2.0) -> str:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(payload, (ip, port))
+        data, _ = s.recvfrom(4096)
+    return data.decode()
+
+
+def free_tcp_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
