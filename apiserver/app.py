@@ -21,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from apiserver.api import errors
+from apiserver.gctuning import GcFreezer
 from apiserver.handlers import discovery
 from apiserver.handlers.http import Receive, Scope, Send
 from apiserver.handlers.resources import ResourceAPI
@@ -182,6 +183,7 @@ class ApiServer:
         self.registry = Registry(self.storage, self.watch_cache, config.clock,
                                  services=config.services)
         self.compactor = Compactor(self.storage, config.compaction_interval)
+        self.gc_freezer = GcFreezer()
         self._ready = False
         self.meta = build_meta_app(config, lambda: self._ready)
         self.resources = ResourceAPI(self.registry, self.meta, config.clock)
@@ -192,11 +194,13 @@ class ApiServer:
         await self.storage.start()
         await self.registry.start()
         self.compactor.start()
+        self.gc_freezer.start()
         self._ready = True
         try:
             yield
         finally:
             self._ready = False
+            await self.gc_freezer.stop()
             await self.compactor.stop()
             await self.registry.stop()
             await self.storage.close()
