@@ -458,11 +458,7 @@ def test_apply_created_unchanged_configured(kubectl: Kubectl, ns: str, tmp_path:
 def test_apply_server_side(kubectl: Kubectl, ns: str) -> None:
     result = kubectl("-n", ns, "apply", "--server-side", "-f", "-",
                      input=manifest(configmap("ssa", {"k": "v"})))
-    if result.returncode != 0:
-        # Until the server implements apply patches it must say so clearly (415).
-        assert "Server-side apply not available on the server" in result.stderr
-        assert "application/apply-patch+yaml" in result.stderr
-        pytest.xfail(f"server-side apply not served yet: {result.stderr.strip()}")
+    assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "configmap/ssa serverside-applied"
     stored = json.loads(ok(kubectl, "-n", ns, "get", "cm", "ssa", "-o", "json",
                            "--show-managed-fields"))
