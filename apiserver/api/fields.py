@@ -275,4 +275,7 @@ def object_fields(info: ResourceInfo, obj: Mapping[str, Any]) -> dict[str, str]:
         fields["name"] = _s(meta.get("name"))  # legacy, kept as upstream does
     elif info.kind == "Event":
         fields.update(_event_fields(obj))
+    elif info.kind == "Node":
+        unschedulable = _dig(obj, "spec", "unschedulable") is True
+        fields["spec.unschedulable"] = "true" if unschedulable else "false"
     return fields

@@ -124,6 +124,20 @@ NAMESPACES = ResourceInfo(
     field_labels=("status.phase",),
 )
 
+NODES = ResourceInfo(
+    group="",
+    version="v1",
+    kind="Node",
+    plural="nodes",
+    singular="node",
+    namespaced=False,
+    schema_ref="io.k8s.api.core.v1.Node",
+    list_kind="NodeList",
+    short_names=("no",),
+    subresources=(_status("Node"),),
+    field_labels=("spec.unschedulable",),
+)
+
 PODS = ResourceInfo(
     group="",
     version="v1",
@@ -135,7 +149,10 @@ PODS = ResourceInfo(
     list_kind="PodList",
     short_names=("po",),
     categories=("all",),
-    subresources=(_status("Pod"),),
+    subresources=(
+        SubresourceInfo(name="binding", kind="Binding", verbs=("create",)),
+        _status("Pod"),
+    ),
     field_labels=(
         "spec.nodeName",
         "spec.restartPolicy",
@@ -239,6 +256,7 @@ LEASES = ResourceInfo(
 #: Every served resource, core group first.
 RESOURCES: tuple[ResourceInfo, ...] = (
     NAMESPACES,
+    NODES,
     PODS,
     SERVICES,
     ENDPOINTS,

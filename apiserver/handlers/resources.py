@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -242,9 +243,35 @@ class ResourceAPI:
     async def _create(self, req: Request, route: RequestInfo, store: Store) -> None:
         dry_run = bodies.dry_run(req)
         manager = bodies.field_manager(req)
+        if route.subresource == "binding":
+            await self._bind(req, route, store, dry_run)
+            return
         obj = await bodies.decode_object(req, store.info)
         created = await store.create(route.namespace, obj, dry_run=dry_run, manager=manager)
         await self._send_object(req, store.info, created, 201)
+
+    async def _bind(self, req: Request, route: RequestInfo, store: Store, dry_run: bool) -> None:
+        """``POST pods/{name}/binding``: set ``spec.nodeName`` once (upstream BindingREST)."""
+        from apiserver.api.meta import rfc3339
+        from apiserver.registry.kinds import bind_pod
+
+        assert route.name is not None
+        binding_info = replace(store.info, kind="Binding", schema_ref="io.k8s.api.core.v1.Binding",
+                               list_kind="", subresources=())
+        binding = await bodies.decode_object(req, binding_info)
+        named = (binding.get("metadata") or {}).get("name")
+        if named and named != route.name:
+            raise errors.bad_request(
+                f"the name of the object ({named}) does not match the name on the URL "
+                f"({route.name})")
+        now = rfc3339(self.clock())
+        await store.guaranteed_update(
+            route.namespace, route.name, lambda pod: bind_pod(pod, binding, now),
+            subresource="binding", dry_run=dry_run,
+        )
+        status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                  "code": 201}
+        await respond(req.send, 201, orjson.dumps(status), extra_headers=_warnings(req))
 
     async def _update(self, req: Request, route: RequestInfo, store: Store) -> None:
         assert route.name is not None

@@ -66,7 +66,10 @@ def parse(method: str, path: str, watch_param: bool) -> RequestInfo:
         raise RouteNotFound(path)
     if name is not None and info.namespaced and namespace is None:
         raise RouteNotFound(path)
-    verb = _verb(method, name, watch_param or legacy_watch)
+    if method == "POST" and name is not None and subresource is not None:
+        verb = "create"  # pods/{name}/binding
+    else:
+        verb = _verb(method, name, watch_param or legacy_watch)
     if legacy_watch and verb not in ("watch",):
         raise MethodNotSupported(method)
     return RequestInfo(verb, info, namespace, name, subresource)

@@ -287,6 +287,7 @@ def _all_namespaces_operations(
 _SUB_VERBS: tuple[tuple[str, str, str, str], ...] = (
     # (verb, method, operationId prefix, x-kubernetes-action)
     ("get", "get", "read", "get"),
+    ("create", "post", "create", "post"),
     ("update", "put", "replace", "put"),
     ("patch", "patch", "patch", "patch"),
 )
@@ -317,10 +318,13 @@ def _subresource_operations(
             request_types=(
                 () if verb == "get" else PATCH_CONTENT_TYPES if is_patch else BODY_CONTENT_TYPES
             ),
-            response=kind_def, codes=("200",) if verb == "get" else ("200", "201"),
+            response=kind_def,
+            codes=("200",) if verb == "get" else
+            ("200", "201", "202") if verb == "create" else ("200", "201"),
         )
 
 
 def _sub_description(verb: str, kind: str, sub: str) -> str:
-    what = {"get": "read", "update": "replace", "patch": "partially update"}[verb]
+    what = {"get": "read", "create": "create", "update": "replace",
+            "patch": "partially update"}[verb]
     return f"{what} {sub} of the specified {kind}"

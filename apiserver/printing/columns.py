@@ -147,6 +147,17 @@ _HOLDER = (
     "LeaseCandidate.metadata.name field."
 )
 
+_NODE_ADDRESSES = (
+    "List of addresses reachable to the node. Queried from cloud provider, if available. More "
+    "info: https://kubernetes.io/docs/reference/node/node-status/#addresses Note: This field "
+    "is declared as mergeable, but the merge key is not sufficiently unique, which can cause "
+    "data corruption when it is merged. Callers should instead use a full-replacement patch. "
+    "See https://pr.k8s.io/79391 for an example. Consumers should assume that addresses can "
+    "change during the lifetime of a Node. However, there are some exceptions where this may "
+    "not be possible, such as Pods that inherit a Node's address in its own status or "
+    "consumers of the downward API (status.hostIP)."
+)
+
 
 def column(
     name: str, description: str, *, type_: str = "string", fmt: str = "", priority: int = 0
@@ -205,6 +216,21 @@ COLUMNS: dict[str, tuple[dict[str, Any], ...]] = {
     ),
     "Lease": (_name(), column("Holder", _HOLDER), _age()),
     "Namespace": (_name(), column("Status", "The status of the namespace"), _age()),
+    "Node": (
+        _name(),
+        column("Status", "The status of the node"),
+        column("Roles", "The roles of the node"),
+        _age(),
+        column("Version", "Kubelet Version reported by the node."),
+        column("Internal-IP", _NODE_ADDRESSES, priority=1),
+        column("External-IP", _NODE_ADDRESSES, priority=1),
+        column("OS-Image", "OS Image reported by the node from /etc/os-release (e.g. Debian "
+               "GNU/Linux 7 (wheezy)).", priority=1),
+        column("Kernel-Version", "Kernel Version reported by the node from 'uname -r' (e.g. "
+               "3.16.0-0.bpo.4-amd64).", priority=1),
+        column("Container-Runtime", "ContainerRuntime Version reported by the node through "
+               "runtime remote API (e.g. containerd://1.4.2).", priority=1),
+    ),
     "ConfigMap": (_name(), column("Data", _CM_DATA), _age()),
     "Event": (
         column(

@@ -17,6 +17,7 @@ from apiserver.api.resources import ResourceInfo
 from apiserver.printing.basic import print_configmap, print_event, print_namespace
 from apiserver.printing.columns import COLUMNS, column
 from apiserver.printing.discovery import print_endpointslice, print_lease
+from apiserver.printing.node import print_node
 from apiserver.printing.pod import PrintedRow, print_pod
 from apiserver.printing.service import print_endpoints, print_service
 
@@ -50,6 +51,7 @@ _PRINTERS: dict[str, _Printer] = {
     "Service": _cells(print_service),
     "Endpoints": _cells(print_endpoints),
     "Namespace": _cells(print_namespace),
+    "Node": _cells(print_node),
     "ConfigMap": _cells(print_configmap),
     "Event": _cells(print_event),
     "EndpointSlice": _cells(print_endpointslice),

@@ -161,6 +161,87 @@ class PodStrategy(Strategy):
         return int(grace) if isinstance(grace, int) and grace >= 0 else 30
 
 
+class NodeStrategy(Strategy):
+    """Nodes: cluster-scoped; status may be set on create, kept on main-resource updates."""
+
+    has_status_subresource = True
+
+    def prepare_for_create(self, obj: dict[str, Any]) -> None:
+        # Upstream: "Nodes allow *all* fields, including status, to be set on create."
+        obj.setdefault("spec", {})
+        if not isinstance(obj.get("status"), dict):
+            obj["status"] = {}
+
+    def default(self, obj: dict[str, Any]) -> None:
+        status = obj.get("status")
+        if isinstance(status, dict):
+            if isinstance(status.get("capacity"), dict) and "allocatable" not in status:
+                status["allocatable"] = dict(status["capacity"])
+            status.setdefault("daemonEndpoints", {"kubeletEndpoint": {"Port": 0}})
+            status.setdefault("nodeInfo", {
+                "machineID": "", "systemUUID": "", "bootID": "", "kernelVersion": "",
+                "osImage": "", "containerRuntimeVersion": "", "kubeletVersion": "",
+                "kubeProxyVersion": "", "operatingSystem": "", "architecture": "",
+            })
+
+    def validate(self, obj: dict[str, Any]) -> list[Cause]:
+        causes: list[Cause] = []
+        spec = obj.get("spec") or {}
+        for i, cidr in enumerate(spec.get("podCIDRs") or []):
+            if not _is_cidr(cidr):
+                causes.append(errors.invalid_value(f"spec.podCIDRs[{i}]", cidr,
+                                                   "must be a valid CIDR value, "
+                                                   "(e.g. 10.9.8.0/24 or 2001:db8::/64)"))
+        return causes
+
+
+def bind_pod(pod: dict[str, Any], binding: dict[str, Any], now: str) -> dict[str, Any]:
+    """Upstream ``BindingREST``: assign ``pod`` to the node named by ``binding``.
+
+    Raises 409 when the pod is already bound, 400/422 on a malformed binding.
+    """
+    from apiserver.api.resources import PODS
+
+    md = pod["metadata"]
+    name = md.get("name", "")
+    target = binding.get("target")
+    if not isinstance(target, dict) or not target.get("name"):
+        raise errors.invalid(PODS, name, [errors.required("target.name")])
+    kind = target.get("kind") or ""
+    if kind not in ("", "Node"):
+        raise errors.invalid(PODS, name, [errors.field_cause(
+            "FieldValueNotSupported", "target.kind",
+            f'Unsupported value: "{kind}": supported values: "Node", ""')])
+    node = str(target["name"])
+    if md.get("deletionTimestamp"):
+        raise errors.internal(f"pod {name} is being deleted, cannot be assigned to a host")
+    spec = pod.setdefault("spec", {})
+    if spec.get("nodeName"):
+        raise errors.conflict(
+            PODS, name, f'pod {name} is already assigned to node "{spec["nodeName"]}"')
+    spec["nodeName"] = node
+    extra = (binding.get("metadata") or {}).get("annotations")
+    if isinstance(extra, dict) and extra:
+        md["annotations"] = {**(md.get("annotations") or {}), **extra}
+    status = pod.setdefault("status", {})
+    conditions = [c for c in status.get("conditions") or []
+                  if isinstance(c, dict) and c.get("type") != "PodScheduled"]
+    conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                       "lastTransitionTime": now})
+    status["conditions"] = conditions
+    return pod
+
+
+def _is_cidr(value: Any) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(str(value), strict=True)
+    except ValueError:
+        return False
+    return "/" in str(value)
+
+
 class EndpointsStrategy(GenericStrategy):
     """Endpoints: create-on-update allowed, no status."""
 

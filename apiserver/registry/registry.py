@@ -20,6 +20,7 @@ from apiserver.api.resources import (
     EVENTS,
     LEASES,
     NAMESPACES,
+    NODES,
     PODS,
     RESOURCES,
     SERVICES,
@@ -32,6 +33,7 @@ from apiserver.registry.kinds import (
     EndpointSliceStrategy,
     EndpointsStrategy,
     NamespaceStrategy,
+    NodeStrategy,
     PodStrategy,
     ServiceStrategy,
 )
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 
 _STRATEGIES: dict[str, Strategy] = {
     NAMESPACES.plural: NamespaceStrategy(),
+    NODES.plural: NodeStrategy(),
     PODS.plural: PodStrategy(),
     SERVICES.plural: ServiceStrategy(),
     ENDPOINTS.plural: EndpointsStrategy(),
