@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kubemu.components import COMPONENTS, LaunchContext, component_names
+from kubemu.components import LaunchContext, component_names, launch_plan
 from kubemu.kubeconfig import client_host, dump_kubeconfig, server_url, write_kubeconfig
 from kubemu.supervisor import ChildFailed, Supervisor
 
@@ -140,6 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not run this component (repeatable; one of: " + ", ".join(component_names()) + ")",
     )
     up.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="node agents to run, each with its own loopback node IP (127.0.0.N) and pod "
+        "CIDR (127.244.N.0/24) (default: 1)",
+    )
+    up.add_argument(
         "--ready-timeout",
         type=float,
         default=30.0,
@@ -213,6 +220,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         storage=args.storage,
         watch_cache_size=args.watch_cache_size,
         allow_unauthenticated_bind=args.allow_unauthenticated_bind,
+        nodes=args.nodes,
     )
     write_kubeconfig(kubeconfig_path, url)
 
@@ -225,9 +233,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         )
     code = 1
     try:
-        for component in COMPONENTS:
-            if component.name in args.disable:
-                continue
+        for component in launch_plan(ctx, args.disable):
             child = sup.start(component.name, component.args(ctx))
             if component.ready_url is not None:
                 sup.wait_ready(child, component.ready_url(ctx), args.ready_timeout)

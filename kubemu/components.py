@@ -28,6 +28,8 @@ class LaunchContext:
     storage: str
     watch_cache_size: int | None = None
     allow_unauthenticated_bind: bool = False
+    #: Node agents to run (``kubemu up --nodes N``).
+    nodes: int = 1
 
 
 @dataclass(frozen=True)
@@ -94,13 +96,58 @@ def controller_args(module: str) -> Callable[[LaunchContext], list[str]]:
     return build
 
 
-#: Start order; stop order is the reverse. Later processes are one entry each.
+def node_name(index: int) -> str:
+    """Name of node agent ``index`` (1-based)."""
+    return f"node-{index}"
+
+
+def node_ip(index: int) -> str:
+    """Loopback node IP of node ``index``: 127.0.0.1 for the first (kube-proxy's NodePorts)."""
+    return f"127.0.0.{index}"
+
+
+def pod_cidr(index: int) -> str:
+    """Loopback pod CIDR of node ``index``."""
+    return f"127.244.{index}.0/24"
+
+
+def node_args(index: int) -> Callable[[LaunchContext], list[str]]:
+    """Return an ``args`` builder for node agent ``index``."""
+
+    def build(ctx: LaunchContext) -> list[str]:
+        return [
+            ctx.python, "-m", "controllers.node", "--kubeconfig", str(ctx.kubeconfig),
+            "--node-name", node_name(index), "--node-ip", node_ip(index),
+            "--pod-cidr", pod_cidr(index),
+        ]
+
+    return build
+
+
+#: Start order; stop order is the reverse. Later processes are one entry each;
+#: ``node`` stands for the ``--nodes`` node agents (see :func:`launch_plan`).
 COMPONENTS: tuple[Component, ...] = (
     Component("apiserver", apiserver_args, apiserver_ready_url),
     Component("endpoints", controller_args("controllers.endpoints")),
     Component("service-lb", controller_args("controllers.servicelb")),
     Component("kube-proxy", proxy_args),
+    Component("scheduler", controller_args("controllers.scheduler")),
+    Component("node", node_args(1)),
 )
+
+
+def launch_plan(ctx: LaunchContext, disabled: Sequence[str] = ()) -> list[Component]:
+    """The processes to start for ``ctx``: ``node`` expands to ``node-1`` … ``node-N``."""
+    plan: list[Component] = []
+    for component in COMPONENTS:
+        if component.name in disabled:
+            continue
+        if component.name == "node":
+            plan.extend(Component(node_name(i), node_args(i))
+                        for i in range(1, max(ctx.nodes, 0) + 1))
+        else:
+            plan.append(component)
+    return plan
 
 
 def component_names() -> list[str]:

@@ -1,4 +1,4 @@
-"""Rule-based proxiers (iptables today): render, then apply in one call.
+"""Rule-based proxiers (iptables; nftables and ipvs live in their modules).
 
 The iptables proxier ensures upstream's jump rules and the
 ``KUBE-PROXY-CANARY`` chains on full syncs (``iptables -N``/``-C``/``-I``),
@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import ipaddress
 import logging
+import subprocess
 import sys
 
 from controllers.proxy.iptables import IPTablesConfig, jump_rules, render
@@ -122,4 +123,50 @@ def make_rule_proxier(args: argparse.Namespace) -> Proxier:
             nodeport_addresses=_nodeport_addresses(args.nodeport_addresses),
         )
         return IptablesProxier(cfg, dry_run=args.dry_run)
-    raise SystemExit(f"--proxy-mode {args.proxy_mode} is not available yet")
+    if args.proxy_mode == "nftables":
+        from controllers.proxy.nftables import NFTablesConfig, NFTablesProxier
+
+        return NFTablesProxier(NFTablesConfig(
+            cluster_cidr=args.cluster_cidr, masquerade_all=args.masquerade_all,
+            masquerade_bit=args.masquerade_bit,
+            nodeport_addresses=_nodeport_addresses(args.nodeport_addresses),
+        ), dry_run=args.dry_run)
+    if args.proxy_mode == "ipvs":
+        from controllers.proxy.ipvs import IPVSConfig, IPVSProxier
+
+        return IPVSProxier(IPVSConfig(
+            cluster_cidr=args.cluster_cidr, masquerade_all=args.masquerade_all,
+            masquerade_bit=args.masquerade_bit,
+            node_ips=_node_ips(_nodeport_addresses(args.nodeport_addresses)),
+        ), dry_run=args.dry_run)
+    raise SystemExit(f"--proxy-mode {args.proxy_mode} is not available")
+
+
+def _local_ipv4() -> list[str]:
+    """This host's IPv4 addresses (``ip -4 -o addr``), loopback excluded."""
+    try:
+        out = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True,
+                             text=True, timeout=5, check=False).stdout
+    except OSError:
+        return []
+    addrs = []
+    for line in out.splitlines():
+        parts = line.split()
+        if "inet" in parts:
+            ip = parts[parts.index("inet") + 1].split("/")[0]
+            if not ipaddress.ip_address(ip).is_loopback:
+                addrs.append(ip)
+    return addrs
+
+
+def _node_ips(spec: tuple[str, ...]) -> tuple[str, ...]:
+    """NodePort addresses of the ipvs mode: single addresses as given, CIDRs (or nothing:
+    every address) matched against this host's addresses."""
+    singles = [s for s in spec if "/" not in s]
+    nets = [ipaddress.ip_network(s) for s in spec if "/" in s]
+    if spec and not nets:
+        return tuple(singles)
+    local = _local_ipv4()
+    picked = [ip for ip in local if not nets or any(ipaddress.ip_address(ip) in n
+                                                     for n in nets)]
+    return tuple(dict.fromkeys(singles + picked))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -12,8 +14,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -222,3 +225,145 @@ def free_tcp_port(host: str = "127.0.0.1") -> int:
         s.bind((host, 0))
         port: int = s.getsockname()[1]
         return port
+
+
+# -- network namespaces (iptables / nftables tests, as root) ----------------------------------
+#
+# Topology: a "node" namespace (a veth "uplink" to the host carrying the node
+# address 192.168.77.1 and a default route, so service IPs are routable and the
+# proxy reaches the apiserver) and one namespace per pod joined to the node by a
+# veth pair with a /32 route per pod. Backends in the pod namespaces answer with
+# their pod name; clients connect from the node namespace.
+
+
+def require_root_and_tools(tools: Sequence[str]) -> None:
+    """Skip when not root (or a tool is missing) and ``CI`` is unset; fail under CI."""
+    import pytest
+
+    ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    if os.geteuid() != 0:
+        if ci:
+            pytest.fail("network-namespace proxy tests need root under CI")
+        pytest.skip("needs root (network namespaces, packet filters)")
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        msg = f"missing tools: {', '.join(missing)} (scripts/bootstrap installs them)"
+        if ci:
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+def sh(*argv: str, ns: str | None = None, check: bool = True) -> str:
+    cmd = (["ip", "netns", "exec", ns] if ns else []) + list(argv)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    if check and r.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed: {r.stdout}{r.stderr}")
+    return r.stdout
+
+
+NETNS_SERVER = """
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[2]))); s.listen(128)
+while True:
+    c, _ = s.accept()
+    c.sendall(sys.argv[1].encode() + b"\\n"); c.close()
+"""
+
+NETNS_CLIENT = """
+import socket, sys
+for _ in range(int(sys.argv[3])):
+    try:
+        with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2) as s:
+            data = b""
+            while chunk := s.recv(100):
+                data += chunk
+        print(data.decode().strip() or "EMPTY")
+    except OSError as e:
+        print("ERR", type(e).__name__)
+"""
+
+
+@dataclass
+class Netns:
+    tag: str
+    node: str
+    host_ip: str
+    node_ip: str = "192.168.77.1"
+    pods: dict[str, str] = field(default_factory=dict)  # pod name -> ip
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def add_pod(self, name: str, index: int, port: int) -> str:
+        ns, veth, ip = f"kpp{self.tag}{index}", f"kpv{self.tag}{index}", f"10.244.1.{10 + index}"
+        sh("ip", "netns", "add", ns)
+        sh("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns,
+           ns=self.node)
+        sh("ip", "link", "set", veth, "up", ns=self.node)
+        sh("ip", "addr", "add", "10.244.0.1/32", "dev", veth, ns=self.node)
+        sh("ip", "route", "add", f"{ip}/32", "dev", veth, ns=self.node)
+        for cmd in (["ip", "link", "set", "lo", "up"], ["ip", "link", "set", "eth0", "up"],
+                    ["ip", "addr", "add", f"{ip}/32", "dev", "eth0"],
+                    ["ip", "route", "add", "10.244.0.1", "dev", "eth0"],
+                    ["ip", "route", "add", "default", "via", "10.244.0.1"]):
+            sh(*cmd, ns=ns)
+        self.procs.append(subprocess.Popen(
+            ["ip", "netns", "exec", ns, sys.executable, "-c", NETNS_SERVER, name, str(port)]))
+        self.pods[name] = ip
+        return ip
+
+    def ask(self, ip: str, port: int, n: int = 1) -> list[str]:
+        out = sh(sys.executable, "-c", NETNS_CLIENT, ip, str(port), str(n), ns=self.node)
+        return out.split("\n")[:-1]
+
+    def nat(self) -> str:
+        return sh("iptables-save", "-t", "nat", ns=self.node)
+
+    def nft(self) -> str:
+        """``nft list table ip kube-proxy`` in the node namespace ("" when absent)."""
+        return sh("nft", "list", "table", "ip", "kube-proxy", ns=self.node, check=False)
+
+
+@contextlib.contextmanager
+def make_netns() -> Iterator[Netns]:
+    """A node namespace with its uplink; removes it and every pod namespace afterwards."""
+    tag = uuid.uuid4().hex[:4]
+    octet = random.randint(1, 250)
+    n = Netns(tag, f"kpn{tag}", f"169.254.{octet}.1")
+    host_veth = f"kph{tag}"
+    try:
+        sh("ip", "netns", "add", n.node)
+        sh("ip", "link", "set", "lo", "up", ns=n.node)
+        sh("ip", "link", "add", host_veth, "type", "veth", "peer", "name", "uplink", "netns",
+           n.node)
+        sh("ip", "addr", "add", f"{n.host_ip}/30", "dev", host_veth)
+        sh("ip", "link", "set", host_veth, "up")
+        sh("ip", "addr", "add", f"169.254.{octet}.2/30", "dev", "uplink", ns=n.node)
+        sh("ip", "addr", "add", f"{n.node_ip}/24", "dev", "uplink", ns=n.node)
+        sh("ip", "link", "set", "uplink", "up", ns=n.node)
+        sh("ip", "route", "add", "default", "via", n.host_ip, ns=n.node)
+        yield n
+    finally:
+        for p in n.procs:
+            p.kill()
+            p.wait()
+        for i in range(len(n.pods)):
+            sh("ip", "netns", "del", f"kpp{tag}{i}", check=False)
+        sh("ip", "link", "del", host_veth, check=False)
+        sh("ip", "netns", "del", n.node, check=False)
+
+
+def start_netns_cluster(apiserver_factory: Callable[..., ApiServerProcess], tmp_path: Path,
+                        net: Netns, mode: str) -> tuple[ApiServerProcess, list[Process]]:
+    """An apiserver and endpoints controller on the host, the proxy in the node namespace."""
+    server = apiserver_factory("sqlite", ["--service-cluster-ip-range", "10.96.0.0/16",
+                                          "--bind-address", "0.0.0.0",
+                                          "--allow-unauthenticated-bind"])
+    port = server.url.rsplit(":", 1)[1]
+    controller = Process(["-m", "controllers.endpoints", "--kubeconfig", str(server.kubeconfig)],
+                         tmp_path / "endpoints.log").start()
+    proxy = Process(["-m", "controllers.proxy", "--proxy-mode", mode, "--master",
+                     f"http://{net.host_ip}:{port}", "--hostname-override", "node-a",
+                     "--cluster-cidr", "10.244.0.0/16", "--min-sync-period", "0",
+                     "--healthz-bind-address", "", "--metrics-bind-address", ""],
+                    tmp_path / "proxy.log", prefix=["ip", "netns", "exec", net.node]).start()
+    return server, [controller, proxy]

@@ -1,0 +1,5 @@
+"""``python -m controllers.node``."""
+
+from controllers.node.app import main
+
+raise SystemExit(main())

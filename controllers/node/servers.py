@@ -1,0 +1,198 @@
+"""The built-in "container" servers: what a pod's ports answer with.
+
+Like the upstream test image agnhost ``netexec``, an HTTP port answers
+``/hostname`` with the pod name, ``/echo?msg=X`` with X, ``/clientip`` with the
+caller's address, and ``/`` with the pod name and a newline. kubemu adds
+demonstration switches, served on every HTTP port of the container:
+
+* ``POST /kubemu/ready?value=false`` makes the container not ready (the pod
+  leaves its Services' Endpoints; ``/readyz`` answers 503) — ``value=true``
+  undoes it;
+* ``POST /kubemu/healthy?value=false`` makes ``/healthz`` answer 503, so an
+  ``httpGet`` liveness probe on it fails and the container is restarted
+  (a restarted container starts healthy and ready again).
+
+Other ports echo: TCP echoes bytes back, UDP echoes datagrams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlsplit
+
+__all__ = ["ContainerFlags", "PortServer", "start_port_server"]
+
+_MAX_BODY = 1 << 20
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+            503: "Service Unavailable"}
+
+
+@dataclass
+class ContainerFlags:
+    """Switches a container's HTTP ports can flip; ``on_change`` is called after a flip."""
+
+    pod_name: str
+    ready: bool = True
+    healthy: bool = True
+    on_change: Callable[[], None] = field(default=lambda: None)
+
+
+def _response(status: int, body: bytes, keep_alive: bool) -> bytes:
+    head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'OK')}\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            f"Content-Length: {len(body)}\r\n"
+            f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n")
+    return head.encode() + body
+
+
+def _bool(values: list[str]) -> bool | None:
+    text = (values[0] if values else "").lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    return None
+
+
+def handle_http(flags: ContainerFlags, method: str, target: str, peer: str) -> tuple[int, bytes]:
+    """The netexec-like answer to one request: (status, body)."""
+    url = urlsplit(target)
+    query = parse_qs(url.query)
+    path = url.path
+    if path == "/":
+        return 200, f"{flags.pod_name}\n".encode()
+    if path == "/hostname":
+        return 200, flags.pod_name.encode()
+    if path == "/echo":
+        return 200, (query.get("msg") or [""])[0].encode()
+    if path == "/clientip":
+        return 200, peer.encode()
+    if path == "/healthz":
+        return (200, b"ok") if flags.healthy else (503, b"unhealthy")
+    if path == "/readyz":
+        return (200, b"ok") if flags.ready else (503, b"not ready")
+    if path in ("/kubemu/ready", "/kubemu/healthy"):
+        if method not in ("POST", "PUT"):
+            return 405, b"use POST\n"
+        value = _bool(query.get("value") or [])
+        if value is None:
+            return 400, b"value must be true or false\n"
+        if path == "/kubemu/ready":
+            flags.ready = value
+        else:
+            flags.healthy = value
+        flags.on_change()
+        return 200, f"{path.rsplit('/', 1)[1]}={str(value).lower()}\n".encode()
+    return 404, b"404 page not found\n"
+
+
+class PortServer:
+    """One listening socket (TCP server or UDP endpoint) of a container."""
+
+    def __init__(self, closer: Callable[[], None], waiter: Callable[[], object] | None) -> None:
+        self._closer = closer
+        self._waiter = waiter
+
+    async def close(self) -> None:
+        """Stop listening (established TCP connections are closed too)."""
+        self._closer()
+        if self._waiter is not None:
+            with contextlib.suppress(Exception):
+                result = self._waiter()
+                if asyncio.iscoroutine(result):
+                    await asyncio.wait_for(result, 2.0)
+
+
+async def _serve_http(flags: ContainerFlags, reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> None:
+    peer_info = writer.get_extra_info("peername") or ("", 0)
+    peer = f"{peer_info[0]}:{peer_info[1]}"
+    try:
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                return
+            lines = head.decode("latin-1").split("\r\n")
+            parts = lines[0].split(" ")
+            if len(parts) != 3:
+                writer.write(_response(400, b"bad request\n", False))
+                await writer.drain()
+                return
+            method, target, version = parts
+            headers = {}
+            for line in lines[1:]:
+                if ":" in line:
+                    k, v = line.split(":", 1)
+                    headers[k.strip().lower()] = v.strip()
+            length = int(headers.get("content-length") or 0)
+            if length:
+                await reader.readexactly(min(length, _MAX_BODY))
+            keep = (headers.get("connection", "").lower() != "close"
+                    and version == "HTTP/1.1")
+            status, body = handle_http(flags, method, target, peer)
+            if method == "HEAD":
+                body = b""
+            writer.write(_response(status, body, keep))
+            await writer.drain()
+            if not keep:
+                return
+    except (ConnectionError, asyncio.IncompleteReadError):
+        return
+    finally:
+        writer.close()
+
+
+async def _serve_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
+
+
+class _UDPEcho(asyncio.DatagramProtocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.DatagramTransport)
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
+        self.transport.sendto(data, addr)
+
+
+async def start_port_server(kind: str, host: str, port: int,
+                            flags: ContainerFlags) -> PortServer:
+    """Listen on ``host:port``: ``kind`` is ``http``, ``tcp`` (echo) or ``udp`` (echo)."""
+    if kind == "udp":
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(_UDPEcho, local_addr=(host, port))
+        return PortServer(transport.close, None)
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            tasks.add(task)
+        try:
+            if kind == "http":
+                await _serve_http(flags, reader, writer)
+            else:
+                await _serve_echo(reader, writer)
+        finally:
+            if task is not None:
+                tasks.discard(task)
+
+    server = await asyncio.start_server(handler, host, port, reuse_address=True)
+
+    def close() -> None:
+        server.close()
+        for task in list(tasks):
+            task.cancel()
+
+    return PortServer(close, server.wait_closed)

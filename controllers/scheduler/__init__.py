@@ -1,0 +1,1 @@
+"""``python -m controllers.scheduler``: binds pending pods to Ready nodes (kube-scheduler)."""

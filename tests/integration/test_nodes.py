@@ -1,0 +1,251 @@
+"""Pods that really run: apiserver, endpoints controller, scheduler and node agent processes.
+
+Each test runs a private apiserver (the scheduler and node agents act on every pod)
+and drives everything through kubectl and HTTP to the pods' own IPs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from kubemu.supervisor import die_with_parent
+from tests.support.apiserver import REPO_ROOT, ApiServerProcess
+
+KUBECTL = str(Path(sys.executable).parent / "kubectl")
+
+
+class Proc:
+    def __init__(self, argv: list[str], log_path: Path) -> None:
+        self.argv, self.log_path = argv, log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Proc:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+                env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                preexec_fn=die_with_parent(os.getpid()))
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def procs(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
+    started: list[Proc] = []
+
+    def start(server: ApiServerProcess, module: str, *extra: str) -> Proc:
+        argv = [sys.executable, "-m", module, "--kubeconfig", str(server.kubeconfig), *extra]
+        p = Proc(argv, tmp_path / f"{module}-{len(started)}.log").start()
+        started.append(p)
+        return p
+
+    try:
+        yield start
+    finally:
+        for p in reversed(started):
+            p.stop()
+
+
+def kubectl(server: ApiServerProcess, *args: str, stdin: str | None = None) -> str:
+    out = subprocess.run([KUBECTL, "--kubeconfig", str(server.kubeconfig), *args],
+                         input=stdin, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def wait_for(what: str, fn: Callable[[], Any], timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = fn()
+        except (httpx.HTTPError, KeyError, IndexError, AssertionError) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}: last {last!r}")
+
+
+def get(server: ApiServerProcess, path: str) -> dict[str, Any]:
+    resp = httpx.get(server.url + path, timeout=5)
+    resp.raise_for_status()
+    data: dict[str, Any] = resp.json()
+    return data
+
+
+def pod(server: ApiServerProcess, name: str) -> dict[str, Any]:
+    return get(server, f"/api/v1/namespaces/default/pods/{name}")
+
+
+WEB = """
+apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: web}}
+spec:
+  terminationGracePeriodSeconds: 10
+  containers:
+  - name: web
+    image: registry.k8s.io/e2e-test-images/agnhost:2.53
+    ports: [{name: http, containerPort: 8080}, {name: echo, containerPort: 9000}]
+    readinessProbe: {httpGet: {path: /readyz, port: http}, periodSeconds: 1}
+    livenessProbe: {httpGet: {path: /healthz, port: http}, periodSeconds: 1, failureThreshold: 1}
+    lifecycle: {preStop: {sleep: {seconds: 2}}}
+"""
+
+
+def test_pods_are_scheduled_run_serve_and_terminate(
+    fresh_apiserver: ApiServerProcess, procs: Callable[..., Proc]
+) -> None:
+    server = fresh_apiserver
+    node_args = ("--node-name", "kn-1", "--node-ip", "127.0.0.1",
+                 "--pod-cidr", "127.244.201.0/24", "--lease-interval", "1")
+    procs(server, "controllers.endpoints")
+    procs(server, "controllers.scheduler")
+    agent = procs(server, "controllers.node", *node_args)
+    wait_for("node Ready", lambda: "Ready" in kubectl(server, "get", "nodes", "kn-1"))
+    wide = kubectl(server, "get", "nodes", "-o", "wide")
+    assert "v1.33.0-kubemu" in wide and "127.0.0.1" in wide
+    lease = wait_for("node lease", lambda: get(
+        server, "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/kn-1"))
+    assert lease["spec"]["holderIdentity"] == "kn-1"
+
+    # kubectl run: scheduled, Running 1/1 with an IP from the node's CIDR.
+    kubectl(server, "run", "plain", "--image=nginx", "--port=8080")
+    kubectl(server, "apply", "-f", "-", stdin=WEB)
+    wait_for("web ready", lambda: pod(server, "web")["status"]["containerStatuses"][0]["ready"])
+    wait_for("plain running", lambda: pod(server, "plain")["status"].get("podIP"))
+    rows = kubectl(server, "get", "pods", "-o", "wide")
+    web_row = next(r for r in rows.splitlines() if r.startswith("web "))
+    ip = pod(server, "web")["status"]["podIP"]
+    assert ip.startswith("127.244.201.") and ip in web_row
+    assert "1/1" in web_row and "Running" in web_row and "kn-1" in web_row
+    status = pod(server, "web")["status"]
+    cs = status["containerStatuses"][0]
+    assert cs["containerID"].startswith("kubemu://") and cs["started"] is True
+    assert cs["state"]["running"]["startedAt"] and status["hostIP"] == "127.0.0.1"
+    assert {c["type"]: c["status"] for c in status["conditions"]}["Ready"] == "True"
+    plain_ip = pod(server, "plain")["status"]["podIP"]
+    assert plain_ip != ip
+    assert httpx.get(f"http://{plain_ip}:8080/hostname", timeout=3).text == "plain"
+
+    # The pod answers on its ports; a Service gets Endpoints with its IP.
+    assert httpx.get(f"http://{ip}:8080/hostname", timeout=3).text == "web"
+    assert httpx.get(f"http://{ip}:8080/echo?msg=hey", timeout=3).text == "hey"
+    import socket
+
+    with socket.create_connection((ip, 9000), timeout=3) as s:
+        s.sendall(b"ping")
+        assert s.recv(16) == b"ping"
+    kubectl(server, "expose", "pod", "web", "--port=80", "--target-port=8080")
+
+    def addresses(key: str) -> list[str]:
+        ep = get(server, "/api/v1/namespaces/default/endpoints/web")
+        return [a["ip"] for s in ep.get("subsets") or [] for a in s.get(key) or []]
+
+    wait_for("endpoints", lambda: addresses("addresses") == [ip])
+
+    # Flipping readiness removes it from the Endpoints; flipping back restores it.
+    httpx.post(f"http://{ip}:8080/kubemu/ready?value=false", timeout=3)
+    wait_for("not ready", lambda: addresses("notReadyAddresses") == [ip])
+    assert "0/1" in kubectl(server, "get", "pod", "web")
+    httpx.post(f"http://{ip}:8080/kubemu/ready?value=true", timeout=3)
+    wait_for("ready again", lambda: addresses("addresses") == [ip])
+
+    # A failing liveness probe restarts the container.
+    httpx.post(f"http://{ip}:8080/kubemu/healthy?value=false", timeout=3)
+    cs = wait_for("restart", lambda: [c for c in pod(server, "web")["status"][
+        "containerStatuses"] if c["restartCount"] == 1 and c["ready"]])[0]
+    assert cs["lastState"]["terminated"]["reason"] == "Error"
+    assert httpx.get(f"http://{ip}:8080/healthz", timeout=3).status_code == 200
+
+    # An agent restart keeps the pods and their IPs.
+    agent.stop()
+    agent = procs(server, "controllers.node", *node_args)
+    wait_for("served again", lambda: httpx.get(f"http://{ip}:8080/hostname", timeout=1).text)
+    assert pod(server, "web")["status"]["podIP"] == ip
+    assert pod(server, "plain")["status"]["podIP"] == plain_ip
+
+    # Graceful deletion: still there (and serving) during preStop, then gone.
+    start = time.monotonic()
+    kubectl(server, "delete", "pod", "web", "--wait=false")
+    assert pod(server, "web")["metadata"]["deletionTimestamp"]
+    assert httpx.get(f"http://{ip}:8080/hostname", timeout=1).text == "web"
+    wait_for("not ready while terminating", lambda: addresses("addresses") == [])
+
+    def gone() -> bool:
+        return httpx.get(server.url + "/api/v1/namespaces/default/pods/web").status_code == 404
+
+    wait_for("deleted", gone)
+    assert time.monotonic() - start >= 1.8
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://{ip}:8080/hostname", timeout=1)
+
+
+def test_unschedulable_pod_reports_and_retries(
+    fresh_apiserver: ApiServerProcess, procs: Callable[..., Proc]
+) -> None:
+    server = fresh_apiserver
+    procs(server, "controllers.scheduler")
+    kubectl(server, "run", "lost", "--image=x", "--overrides",
+            '{"spec":{"nodeSelector":{"disk":"ssd"}}}')
+
+    def unschedulable() -> dict[str, Any] | None:
+        conds = pod(server, "lost")["status"].get("conditions") or []
+        return next((c for c in conds
+                     if c["type"] == "PodScheduled" and c["status"] == "False"), None)
+
+    cond = wait_for("unschedulable", unschedulable)
+    assert cond["reason"] == "Unschedulable"
+    assert cond["message"] == "no nodes available to schedule pods"
+    events = get(server, "/api/v1/namespaces/default/events")["items"]
+    assert any(e["reason"] == "FailedScheduling" and e["type"] == "Warning" for e in events)
+    procs(server, "controllers.node", "--node-name", "kn-2", "--pod-cidr", "127.244.202.0/24")
+    cond = wait_for("selector mismatch",
+                    lambda: "affinity" in (unschedulable() or {}).get("message", "")
+                    and unschedulable())
+    assert cond["message"].startswith("0/1 nodes are available: 1 node(s) didn't match "
+                                      "Pod's node affinity/selector.")
+    kubectl(server, "label", "node", "kn-2", "disk=ssd")
+    wait_for("bound after the node changed",
+             lambda: pod(server, "lost")["spec"].get("nodeName") == "kn-2")
+
+
+def test_host_commands_run_only_when_allowed(
+    fresh_apiserver: ApiServerProcess, procs: Callable[..., Proc], tmp_path: Path
+) -> None:
+    server = fresh_apiserver
+    args = ("--node-name", "kn-3", "--pod-cidr", "127.244.203.0/24")
+    procs(server, "controllers.scheduler")
+    agent = procs(server, "controllers.node", *args)
+    denied, allowed = tmp_path / "denied", tmp_path / "allowed"
+    kubectl(server, "run", "denied", "--image=busybox", "--command", "--", "touch",
+            str(denied))
+    wait_for("running", lambda: pod(server, "denied")["status"].get("phase") == "Running")
+    time.sleep(0.5)
+    assert not denied.exists()
+    kubectl(server, "delete", "pod", "denied", "--grace-period=0", "--force")
+    agent.stop()
+    procs(server, "controllers.node", *args, "--allow-host-commands")
+    kubectl(server, "run", "allowed", "--image=busybox", "--command", "--", "sh", "-c",
+            f"touch {allowed}; sleep 30")
+    wait_for("host command ran", allowed.exists)

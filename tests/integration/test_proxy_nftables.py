@@ -1,0 +1,100 @@
+"""kube-proxy in nftables mode, as root, inside network namespaces we create.
+
+Same topology as the iptables test (helpers in ``tests/support/proxy.py``): the
+apiserver and endpoints controller on the host, ``python -m controllers.proxy
+--proxy-mode nftables`` in the node namespace programming ``table ip
+kube-proxy`` with ``nft -f``, real backends in pod namespaces answering with
+their pod name. Skipped only when not root and ``CI`` is unset; under CI a
+missing ``nft`` fails.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from controllers.proxy.nftables import chain_base
+from controllers.proxy.types import ServicePortName
+from tests.conftest import ApiServerFactory
+from tests.support.proxy import (
+    Api,
+    Netns,
+    eventually,
+    make_netns,
+    require_root_and_tools,
+    start_netns_cluster,
+    unique,
+)
+
+TOOLS = ("ip", "nft")
+
+
+@pytest.fixture
+def netns() -> Iterator[Netns]:
+    require_root_and_tools(TOOLS)
+    with make_netns() as n:
+        yield n
+
+
+def test_nftables_cluster_ip_node_port_affinity_no_endpoints_and_removal(
+    netns: Netns, apiserver_factory: ApiServerFactory, tmp_path: Path
+) -> None:
+    server, procs = start_netns_cluster(apiserver_factory, tmp_path, netns, "nftables")
+    try:
+        api = Api(server, unique("nft"))
+        for i in range(3):
+            ip = netns.add_pod(f"web-{i}", i, 8080)
+            api.pod(f"web-{i}", ip, {"app": "web"}, 8080)
+        svc = api.service("web", {"app": "web"}, [{"name": "http", "port": 80,
+                                                   "targetPort": 8080}], type="NodePort")
+        cip, node_port = svc["spec"]["clusterIP"], svc["spec"]["ports"][0]["nodePort"]
+        chain = "service-" + chain_base(ServicePortName(api.ns, "web", "http"), "TCP")
+        eventually(lambda: netns.nft().count("goto endpoint-") >= 3, timeout=15,
+                   what=f"{chain} programmed\n{procs[1].logs()[-3000:]}")
+        table = netns.nft()
+        assert f"chain {chain} {{" in table
+        assert "numgen random mod 3 vmap" in table
+        assert f"{cip} . tcp . 80 : goto {chain}" in table
+        assert f"tcp . {node_port} : goto external-{chain[8:]}" in table
+
+        counts = collections.Counter(netns.ask(cip, 80, 90))
+        assert set(counts) == {"web-0", "web-1", "web-2"}, counts
+        counts = collections.Counter(netns.ask(netns.node_ip, node_port, 30))
+        assert set(counts) <= {"web-0", "web-1", "web-2"} and len(counts) >= 2, counts
+
+        # ClientIP affinity: a dynamic set per endpoint keeps this client on one pod.
+        sticky = api.service("sticky", {"app": "web"}, [{"port": 81, "targetPort": 8080}],
+                             sessionAffinity="ClientIP",
+                             sessionAffinityConfig={"clientIP": {"timeoutSeconds": 600}})
+        eventually(lambda: "update @affinity-" in netns.nft(), timeout=15,
+                   what="affinity rules")
+        assert "timeout 10m" in netns.nft()
+        answers = set(netns.ask(sticky["spec"]["clusterIP"], 81, 20))
+        assert len(answers) == 1 and answers <= {"web-0", "web-1", "web-2"}, answers
+
+        # No endpoints: the no-endpoint-services map rejects (connection refused).
+        empty = api.service("empty", {"app": "nothing"}, [{"port": 82, "targetPort": 8080}])
+        eip = empty["spec"]["clusterIP"]
+        eventually(lambda: f"{eip} . tcp . 82 comment" in netns.nft(), timeout=15,
+                   what="no-endpoint element")
+        assert netns.ask(eip, 82, 1) == ["ERR ConnectionRefusedError"]
+
+        # A pod turned NotReady leaves the numgen map (partial sync).
+        api.set_ready("web-2", False)
+        eventually(lambda: "numgen random mod 2 vmap" in netns.nft(), timeout=15,
+                   what="endpoint removed")
+        assert set(netns.ask(cip, 80, 30)) == {"web-0", "web-1"}
+
+        # Deleting the Service removes its chains and map elements.
+        api.delete("services", "web")
+        eventually(lambda: chain not in netns.nft(), timeout=15, what="rules removed")
+        table = netns.nft()
+        assert f"external-{chain[8:]}" not in table and f"{cip} . tcp . 80" not in table
+        assert f"{api.ns}/web/tcp/http" not in table  # no endpoint-/affinity- leftovers
+        assert "sticky" in table  # the other Services are untouched
+    finally:
+        for p in procs:
+            p.stop()

@@ -1,0 +1,180 @@
+# ruff: noqa: E501  (the golden lines are upstream's, verbatim)
+"""The nftables renderer: upstream's names and rule text, full and partial transactions."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+
+import pytest
+
+from controllers.proxy.nftables import (
+    NFTablesConfig,
+    NFTablesState,
+    chain_base,
+    endpoint_chain_base,
+    render,
+)
+from controllers.proxy.types import Endpoint, ServicePort, ServicePortName
+
+CFG = NFTablesConfig(cluster_cidr="10.0.0.0/8", nodeport_addresses=("192.168.0.2",))
+
+
+def _spn(ns: str, name: str) -> ServicePortName:
+    return ServicePortName(ns, name, "p80", "TCP")
+
+
+def _overall() -> tuple[dict[ServicePortName, ServicePort],
+                        dict[ServicePortName, tuple[Endpoint, ...]]]:
+    """upstream's TestOverallNFTablesRules services (svc1, svc3, svc4, svc5, svc6)."""
+    svcs = {
+        _spn("ns1", "svc1"): ServicePort(_spn("ns1", "svc1"), "172.30.0.41", 80),
+        _spn("ns3", "svc3"): ServicePort(_spn("ns3", "svc3"), "172.30.0.43", 80,
+                                         node_port=3003),
+        _spn("ns4", "svc4"): ServicePort(_spn("ns4", "svc4"), "172.30.0.44", 80,
+                                         external_ips=("192.168.99.33",)),
+        _spn("ns5", "svc5"): ServicePort(_spn("ns5", "svc5"), "172.30.0.45", 80,
+                                         node_port=3002, load_balancer_ips=("5.6.7.8",),
+                                         load_balancer_source_ranges=(" 203.0.113.0/25",),
+                                         affinity_seconds=10800),
+        _spn("ns6", "svc6"): ServicePort(_spn("ns6", "svc6"), "172.30.0.46", 80),
+    }
+    eps = {
+        _spn("ns1", "svc1"): (Endpoint("10.180.0.1", 80),),
+        _spn("ns3", "svc3"): (Endpoint("10.180.0.3", 80),),
+        _spn("ns4", "svc4"): (Endpoint("10.180.0.4", 80), Endpoint("10.180.0.5", 80)),
+        _spn("ns5", "svc5"): (Endpoint("10.180.0.3", 80),),
+    }
+    return svcs, eps
+
+
+#: Lines of upstream's expected ruleset (pkg/proxy/nftables/proxier_test.go) for those.
+GOLDEN = """
+add rule ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 ip daddr 172.30.0.41 ip saddr != 10.0.0.0/8 jump mark-for-masquerade
+add rule ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 numgen random mod 1 vmap { 0 : goto endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 }
+add chain ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80
+add rule ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 ip saddr 10.180.0.1 jump mark-for-masquerade
+add rule ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 meta l4proto tcp dnat to 10.180.0.1:80
+add element ip kube-proxy cluster-ips { 172.30.0.41 }
+add element ip kube-proxy service-ips { 172.30.0.41 . tcp . 80 : goto service-ULMVA6XW-ns1/svc1/tcp/p80 }
+add rule ip kube-proxy external-4AT6LBPK-ns3/svc3/tcp/p80 jump mark-for-masquerade
+add rule ip kube-proxy external-4AT6LBPK-ns3/svc3/tcp/p80 goto service-4AT6LBPK-ns3/svc3/tcp/p80
+add element ip kube-proxy service-nodeports { tcp . 3003 : goto external-4AT6LBPK-ns3/svc3/tcp/p80 }
+add rule ip kube-proxy service-LAUZTJTB-ns4/svc4/tcp/p80 numgen random mod 2 vmap { 0 : goto endpoint-UNZV3OEC-ns4/svc4/tcp/p80__10.180.0.4/80 , 1 : goto endpoint-5RFCDDV7-ns4/svc4/tcp/p80__10.180.0.5/80 }
+add element ip kube-proxy service-ips { 192.168.99.33 . tcp . 80 : goto external-LAUZTJTB-ns4/svc4/tcp/p80 }
+add set ip kube-proxy affinity-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80 { type ipv4_addr ; flags dynamic,timeout ; timeout 10800s ; }
+add rule ip kube-proxy service-HVFWP5L3-ns5/svc5/tcp/p80 ip saddr @affinity-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80 goto endpoint-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80
+add rule ip kube-proxy service-HVFWP5L3-ns5/svc5/tcp/p80 numgen random mod 1 vmap { 0 : goto endpoint-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80 }
+add rule ip kube-proxy endpoint-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80 update @affinity-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80 { ip saddr }
+add rule ip kube-proxy firewall-HVFWP5L3-ns5/svc5/tcp/p80 ip saddr != { 203.0.113.0/25 } drop
+add element ip kube-proxy service-ips { 5.6.7.8 . tcp . 80 : goto external-HVFWP5L3-ns5/svc5/tcp/p80 }
+add element ip kube-proxy service-nodeports { tcp . 3002 : goto external-HVFWP5L3-ns5/svc5/tcp/p80 }
+add element ip kube-proxy firewall-ips { 5.6.7.8 . tcp . 80 : goto firewall-HVFWP5L3-ns5/svc5/tcp/p80 }
+add element ip kube-proxy no-endpoint-services { 172.30.0.46 . tcp . 80 comment "ns6/svc6:p80" : goto reject-chain }
+add rule ip kube-proxy services ip daddr . meta l4proto . th dport vmap @service-ips
+add rule ip kube-proxy masquerading mark and 0x4000 == 0 return
+add rule ip kube-proxy masquerading masquerade fully-random
+add rule ip kube-proxy mark-for-masquerade mark set mark or 0x4000
+add element ip kube-proxy nodeport-ips { 192.168.0.2 }
+""".strip().splitlines()
+
+
+def test_chain_names_follow_upstream_hashes() -> None:
+    assert chain_base(_spn("ns1", "svc1"), "TCP") == "ULMVA6XW-ns1/svc1/tcp/p80"
+    assert (endpoint_chain_base(_spn("ns1", "svc1"), "TCP", Endpoint("10.180.0.1", 80))
+            == "5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80")
+
+
+def test_full_render_matches_upstream_golden_lines() -> None:
+    svcs, eps = _overall()
+    text = render(svcs, eps, CFG).text
+    lines = set(text.splitlines())
+    missing = [g for g in GOLDEN if g not in lines]
+    assert not missing, "\n".join(missing)
+    # First sync: unknown table contents are dropped in the same transaction.
+    assert text.startswith("add table ip kube-proxy\ndelete table ip kube-proxy\n")
+    # Every chain is declared before a rule refers to it.
+    first_rule = min(i for i, line in enumerate(text.splitlines())
+                     if line.startswith("add rule ") and "goto endpoint-" in line)
+    last_chain = max(i for i, line in enumerate(text.splitlines())
+                     if line.startswith("add chain "))
+    assert last_chain < first_rule
+
+
+def test_partial_sync_rewrites_changed_chains_and_diffs_elements() -> None:
+    svcs, eps = _overall()
+    first = render(svcs, eps, CFG)
+    assert isinstance(first.state, NFTablesState)
+    eps[_spn("ns4", "svc4")] = (Endpoint("10.180.0.4", 80),)
+    del svcs[_spn("ns1", "svc1")]
+    second = render(svcs, eps, CFG, previous=first.state, changed={"ns4/svc4", "ns1/svc1"})
+    text = second.text
+    assert "delete table" not in text
+    # Only the changed Services' chains are rewritten.
+    assert "flush chain ip kube-proxy service-LAUZTJTB-ns4/svc4/tcp/p80" in text
+    assert "add rule ip kube-proxy service-LAUZTJTB-ns4/svc4/tcp/p80 numgen random mod 1 vmap" \
+        in text
+    assert "service-HVFWP5L3-ns5" not in text
+    # Elements are diffed, not refilled.
+    assert "flush map" not in text
+    assert "delete element ip kube-proxy service-ips { 172.30.0.41 . tcp . 80 }" in text
+    assert "delete element ip kube-proxy cluster-ips { 172.30.0.41 }" in text
+    assert "add element ip kube-proxy service-ips { 5.6.7.8" not in text
+    # Stale chains are flushed, then deleted, after the elements referring to them.
+    lines = text.splitlines()
+    gone = "endpoint-5RFCDDV7-ns4/svc4/tcp/p80__10.180.0.5/80"
+    assert lines.index(f"delete chain ip kube-proxy {gone}") > lines.index(
+        f"flush chain ip kube-proxy {gone}")
+    assert "delete chain ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80" in lines
+    assert max(i for i, x in enumerate(lines) if x.startswith("delete element")) < min(
+        i for i, x in enumerate(lines) if x.startswith("delete chain"))
+    # A later full sync flushes and refills every map.
+    third = render(svcs, eps, CFG, previous=second.state)
+    assert "flush map ip kube-proxy service-ips" in third.text
+    assert "service-ULMVA6XW" not in third.text
+
+
+def test_local_policy_masquerade_all_and_no_local_endpoints() -> None:
+    spn = _spn("ns2", "svc2")
+    sp = ServicePort(spn, "172.30.0.42", 80, node_port=3001, external_ips=("192.168.99.22",),
+                     load_balancer_ips=("1.2.3.4",), external_policy_local=True)
+    text = render({spn: sp}, {spn: (Endpoint("10.180.0.2", 80),)}, CFG).text
+    assert ("add rule ip kube-proxy external-42NFTM6N-ns2/svc2/tcp/p80 ip saddr 10.0.0.0/8 "
+            'goto service-42NFTM6N-ns2/svc2/tcp/p80 comment "short-circuit pod traffic"') in text
+    assert ('add element ip kube-proxy no-endpoint-nodeports { tcp . 3001 comment '
+            '"ns2/svc2:p80" : drop }') in text
+    assert ('add element ip kube-proxy no-endpoint-services { 1.2.3.4 . tcp . 80 comment '
+            '"ns2/svc2:p80" : drop }') in text
+    local = render({spn: sp}, {spn: (Endpoint("10.180.0.2", 80, is_local=True),)},
+                   NFTablesConfig(masquerade_all=True)).text
+    assert ("add rule ip kube-proxy service-42NFTM6N-ns2/svc2/tcp/p80 ip daddr 172.30.0.42 "
+            "jump mark-for-masquerade") in local
+    assert "tcp . 3001 : goto external-42NFTM6N-ns2/svc2/tcp/p80" in local
+    assert "fib daddr type local ip daddr != 127.0.0.0/8 jump nodeports" in local
+
+
+def test_transactions_are_accepted_by_nft() -> None:
+    """The full, partial and second full transactions load into a scratch namespace."""
+    if shutil.which("nft") is None or shutil.which("ip") is None:
+        pytest.skip("nft / ip not installed")
+    ns = f"kpnu{uuid.uuid4().hex[:6]}"
+    if subprocess.run(["ip", "netns", "add", ns], capture_output=True).returncode != 0:
+        pytest.skip("cannot create a network namespace (not root)")
+    try:
+        svcs, eps = _overall()
+        first = render(svcs, eps, CFG)
+        eps[_spn("ns4", "svc4")] = (Endpoint("10.180.0.4", 80),)
+        del svcs[_spn("ns1", "svc1")]
+        second = render(svcs, eps, CFG, previous=first.state, changed={"ns4/svc4", "ns1/svc1"})
+        third = render(svcs, eps, CFG, previous=second.state)
+        for r in (first, second, third):
+            done = subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"],
+                                  input=r.text, capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr
+        listing = subprocess.run(["ip", "netns", "exec", ns, "nft", "list", "table", "ip",
+                                  "kube-proxy"], capture_output=True, text=True).stdout
+        assert "ns1/svc1" not in listing and "10.180.0.5" not in listing
+        assert "numgen random mod 1 vmap { 0 : goto endpoint-UNZV3OEC" in listing
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
