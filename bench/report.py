@@ -185,6 +185,10 @@ def markdown(results: dict[str, Any]) -> str:
         parts += [*watch_table(results), ""]
     if results.get("endpoints"):
         parts += [*endpoints_table(results), ""]
+    if results.get("storage"):
+        from bench.storage import table as storage_table
+
+        parts += [*storage_table(results), ""]
     if results["targets"]:
         parts += [*targets_table(results), ""]
     return "\n".join(parts)

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from bench import endpoints, populate, report
+from bench import endpoints, populate, report, storage
 from bench.baseline import MODE_LABELS, MODES
 from bench.procs import (
     HOST,
@@ -38,7 +38,9 @@ from bench.procs import (
 )
 from bench.wrk import WrkResult, ensure_wrk, run_wrk, write_scripts
 
-SCENARIOS = ("get", "create", "list", "watch", "endpoints")
+SCENARIOS = ("get", "create", "list", "watch", "endpoints", "storage")
+#: ``storage`` (SQLite vs etcd, bench/storage.py) only on request: it adds about 2 minutes.
+DEFAULT_SCENARIOS = ("get", "create", "list", "watch", "endpoints")
 HTTP_SCENARIOS = ("get", "list", "create")  # the order they run in (create writes last)
 
 GET_NAMESPACE = "default"
@@ -85,9 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default 1; more filters out bursts of other load on the machine)")
     p.add_argument("--connections", type=int, default=32,
                    help="wrk connections (default 32)")
-    p.add_argument("--scenarios", type=_csv(SCENARIOS), default=list(SCENARIOS),
-                   help="comma-separated subset of get,create,list,watch,endpoints "
-                   "(default all)")
+    p.add_argument("--scenarios", type=_csv(SCENARIOS), default=list(DEFAULT_SCENARIOS),
+                   help="comma-separated subset of get,create,list,watch,endpoints,storage "
+                   "(default all but storage)")
     p.add_argument("--baselines", type=_csv(MODES), default=list(MODES),
                    help="comma-separated subset of fastapi,route,raw (default all)")
     p.add_argument("--target-baseline", choices=MODES, default="fastapi",
@@ -111,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pods per Service of the endpoints scenario (default 10)")
     p.add_argument("--ep-changes", type=int, default=200,
                    help="pod readiness flips timed in the endpoints scenario (default 200)")
+    p.add_argument("--storage-watchers", type=int, default=200,
+                   help="watchers of the storage scenario's fan-out (default 200)")
+    p.add_argument("--storage-updates", type=int, default=500,
+                   help="updates of the storage scenario's fan-out (default 500)")
     p.add_argument("--json", type=Path, metavar="OUT.json",
                    help="also write every number to this JSON file")
     p.add_argument("--keep", action="store_true",
@@ -324,7 +330,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         print("bench: warning: CPUs 0 and 1 are not both available; running unpinned",
               file=sys.stderr)
         server_cpu = load_cpu = None
-    wrk = ensure_wrk() if http_scenarios else ""
+    wrk = ensure_wrk() if http_scenarios or "storage" in args.scenarios else ""
     report_lua, create_lua = write_scripts(workdir)
     ctx = Context(args, workdir, wrk, report_lua, create_lua, server_cpu, load_cpu)
     results: dict[str, Any] = {
@@ -350,6 +356,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "http": {},
         "watch": None,
         "endpoints": None,
+        "storage": None,
         "targets": [],
     }
     kubemu = _start_kubemu(ctx)
@@ -410,6 +417,10 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     if "endpoints" in args.scenarios:
         results["endpoints"] = endpoints.run_scenario(
             workdir, server_cpu, load_cpu, args.ep_services, args.ep_pods, args.ep_changes)
+    if "storage" in args.scenarios:
+        results["storage"] = storage.run_scenario(
+            ctx, _measure, _run_watch, _start_baseline,
+            (CREATE_NAMESPACE, WATCH_NAMESPACE), (GET_NAMESPACE, GET_POD))
     results["targets"] = _targets(results, args.target_baseline)
     return results
 
@@ -418,7 +429,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; print the Markdown report on stdout."""
     args = build_parser().parse_args(argv)
     if min(args.duration, args.connections, args.watchers, args.updates, args.repeat,
-           args.update_concurrency, args.ep_services, args.ep_pods, args.ep_changes) <= 0:
+           args.update_concurrency, args.ep_services, args.ep_pods, args.ep_changes,
+           args.storage_watchers, args.storage_updates) <= 0:
         print("bench: error: --duration, --connections, --repeat, --watchers, --updates and "
               "--update-concurrency must be positive", file=sys.stderr)
         return 2

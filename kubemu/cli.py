@@ -143,8 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--nodes",
         type=int,
         default=1,
-        help="node agents to run, each with its own loopback node IP (127.0.0.N) and pod "
-        "CIDR (127.244.N.0/24) (default: 1)",
+        help="node agents to run, each with its own loopback node IP (127.0.0.N), pod "
+        "CIDR (127.244.N.0/24) and userspace kube-proxy serving NodePorts on the node IP; "
+        "node 1's kube-proxy also serves the ClusterIPs (default: 1)",
     )
     up.add_argument(
         "--ready-timeout",

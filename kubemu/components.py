@@ -50,12 +50,33 @@ SERVICE_CLUSTER_IP_RANGE = "127.96.0.0/16"
 
 
 def proxy_args(ctx: LaunchContext) -> list[str]:
-    """Command line of ``python -m controllers.proxy`` (userspace, loopback node address)."""
-    return [
-        ctx.python, "-m", "controllers.proxy", "--kubeconfig", str(ctx.kubeconfig),
-        "--proxy-mode", "userspace", "--nodeport-addresses", "127.0.0.1/32",
-        "--healthz-bind-address", "127.0.0.1:10256", "--metrics-bind-address", "",
-    ]
+    """Command line of node 1's kube-proxy (see :func:`node_proxy_args`)."""
+    return node_proxy_args(1)(ctx)
+
+
+def node_proxy_args(index: int) -> Callable[[LaunchContext], list[str]]:
+    """Return an ``args`` builder for the userspace kube-proxy of node ``index``.
+
+    Each node's proxy serves NodePorts on its own node IP (``127.0.0.N``) and
+    ``/healthz`` on ``127.0.0.N:10256``, and knows its node name, so
+    ``externalTrafficPolicy: Local`` reaches only that node's endpoints.
+    ClusterIPs, external IPs and load-balancer IPs are one set of loopback
+    addresses shared by all nodes: only node 1's proxy binds them, the others
+    run with ``--bind-cluster-ips=false``.
+    """
+
+    def build(ctx: LaunchContext) -> list[str]:
+        argv = [
+            ctx.python, "-m", "controllers.proxy", "--kubeconfig", str(ctx.kubeconfig),
+            "--proxy-mode", "userspace", "--hostname-override", node_name(index),
+            "--nodeport-addresses", f"{node_ip(index)}/32",
+            "--healthz-bind-address", f"{node_ip(index)}:10256", "--metrics-bind-address", "",
+        ]
+        if index != 1:
+            argv.append("--bind-cluster-ips=false")
+        return argv
+
+    return build
 
 
 def apiserver_args(ctx: LaunchContext) -> list[str]:
@@ -102,7 +123,7 @@ def node_name(index: int) -> str:
 
 
 def node_ip(index: int) -> str:
-    """Loopback node IP of node ``index``: 127.0.0.1 for the first (kube-proxy's NodePorts)."""
+    """Loopback node IP of node ``index`` (its kube-proxy serves NodePorts there)."""
     return f"127.0.0.{index}"
 
 
@@ -125,7 +146,7 @@ def node_args(index: int) -> Callable[[LaunchContext], list[str]]:
 
 
 #: Start order; stop order is the reverse. Later processes are one entry each;
-#: ``node`` stands for the ``--nodes`` node agents (see :func:`launch_plan`).
+#: ``kube-proxy`` and ``node`` stand for one process per node (see :func:`launch_plan`).
 COMPONENTS: tuple[Component, ...] = (
     Component("apiserver", apiserver_args, apiserver_ready_url),
     Component("endpoints", controller_args("controllers.endpoints")),
@@ -137,7 +158,9 @@ COMPONENTS: tuple[Component, ...] = (
 
 
 def launch_plan(ctx: LaunchContext, disabled: Sequence[str] = ()) -> list[Component]:
-    """The processes to start for ``ctx``: ``node`` expands to ``node-1`` … ``node-N``."""
+    """The processes to start for ``ctx``: ``node`` expands to ``node-1`` … ``node-N``,
+    ``kube-proxy`` to ``kube-proxy`` (node 1, binds the ClusterIPs) and
+    ``kube-proxy-node-2`` … ``kube-proxy-node-N``."""
     plan: list[Component] = []
     for component in COMPONENTS:
         if component.name in disabled:
@@ -145,6 +168,10 @@ def launch_plan(ctx: LaunchContext, disabled: Sequence[str] = ()) -> list[Compon
         if component.name == "node":
             plan.extend(Component(node_name(i), node_args(i))
                         for i in range(1, max(ctx.nodes, 0) + 1))
+        elif component.name == "kube-proxy":
+            plan.append(component)
+            plan.extend(Component(f"kube-proxy-{node_name(i)}", node_proxy_args(i))
+                        for i in range(2, ctx.nodes + 1))
         else:
             plan.append(component)
     return plan

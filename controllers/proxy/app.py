@@ -89,6 +89,16 @@ def host_port(text: str) -> tuple[str, int] | None:
     return host.strip("[]"), int(port)
 
 
+def boolean(text: str) -> bool:
+    """A Go-style boolean flag value (``true``/``false``, ``1``/``0``)."""
+    value = text.strip().lower()
+    if value in ("true", "t", "1", "yes"):
+        return True
+    if value in ("false", "f", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean {text!r}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface (upstream flag names)."""
     p = argparse.ArgumentParser(
@@ -109,6 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nodeport-addresses", default="",
                    help="comma-separated IPs or CIDRs NodePorts are served on (userspace "
                    "default 127.0.0.1; iptables default: every local address)")
+    p.add_argument("--bind-cluster-ips", type=boolean, nargs="?", const=True, default=True,
+                   metavar="BOOL",
+                   help="userspace (kubemu-specific): bind ClusterIPs, external IPs and "
+                   "load-balancer IPs (default true). These addresses are shared by every "
+                   "node, so when several userspace proxies simulate several nodes on one "
+                   "machine exactly one binds them and the others run with "
+                   "--bind-cluster-ips=false, serving only their node's NodePorts on "
+                   "--nodeport-addresses (externalTrafficPolicy: Local NodePorts then reach "
+                   "only endpoints whose nodeName is --hostname-override)")
     p.add_argument("--cluster-cidr", default="",
                    help="the pod CIDR; traffic to services from outside it is masqueraded")
     p.add_argument("--masquerade-all", action="store_true",
@@ -363,6 +382,7 @@ def make_proxier(server: ProxyServer) -> Proxier:
             on_bind_error=lambda spn, addr, msg: server.record_event(spn, "FailedToBindPort",
                                                                      msg),
             udp_timeout=args.udp_timeout,
+            bind_service_ips=args.bind_cluster_ips,
         )
     from controllers.proxy.rules import make_rule_proxier
 

@@ -7,6 +7,14 @@ proxy simply binds each ClusterIP:port, every external IP and load-balancer
 ingress IP, and the NodePort on each ``--nodeport-addresses`` address — no
 privileges and no rules needed.
 
+ClusterIPs, external IPs and load-balancer IPs are shared addresses: on one
+machine with several simulated nodes only one proxy may bind them, so the
+others run with ``bind_service_ips=False`` and serve only their own node's
+NodePorts. External traffic (NodePorts, external IPs, load-balancer IPs) of an
+``externalTrafficPolicy: Local`` Service goes only to endpoints on this node
+(``nodeName`` equal to ``--hostname-override``), through a second balancer;
+with none the connection is refused, as upstream drops it.
+
 For a new connection it asks :class:`LoadBalancerRR` for an endpoint and dials
 it with upstream's timeouts (250 ms, 500 ms, 1 s, 2 s), moving to the next
 endpoint (affinity reset) on each failure, then copies bytes both ways. With
@@ -74,6 +82,7 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 class _TCPListener:
     spn: ServicePortName
     server: asyncio.Server
+    local: bool = False
 
     def close(self) -> None:
         self.server.close()
@@ -111,9 +120,11 @@ class _UDPBackend(asyncio.DatagramProtocol):
 
 
 class _UDPListener(asyncio.DatagramProtocol):
-    def __init__(self, spn: ServicePortName, lb: LoadBalancerRR, timeout: float) -> None:
+    def __init__(self, spn: ServicePortName, lb: LoadBalancerRR, timeout: float,
+                 local: bool = False) -> None:
         self.spn = spn
         self.lb = lb
+        self.local = local
         self.timeout = timeout
         self.transport: asyncio.DatagramTransport | None = None
         self.sessions: dict[tuple[str, int], asyncio.Future[_UDPBackend]] = {}
@@ -172,9 +183,13 @@ class UserspaceProxier:
         lb: LoadBalancerRR | None = None,
         on_bind_error: BindErrorHandler | None = None,
         udp_timeout: float = 0.25,
+        bind_service_ips: bool = True,
     ) -> None:
         self.nodeport_addresses = nodeport_addresses
+        self.bind_service_ips = bind_service_ips
         self.lb = lb or LoadBalancerRR()
+        #: Node-local endpoints for external traffic of externalTrafficPolicy: Local.
+        self.local_lb = LoadBalancerRR(rng=self.lb.rng, clock=self.lb.clock)
         self.on_bind_error = on_bind_error
         self.udp_timeout = udp_timeout
         self._listeners: dict[Address, _TCPListener | _UDPListener] = {}
@@ -183,13 +198,17 @@ class UserspaceProxier:
 
     # -- desired state -------------------------------------------------------------
 
-    def _addresses(self, sp: ServicePort) -> list[Address]:
+    def _addresses(self, sp: ServicePort) -> list[tuple[Address, bool]]:
+        """``(address, external)`` pairs this proxy binds for ``sp``."""
         proto = sp.protocol
-        out: list[Address] = [(sp.cluster_ip, sp.port, proto)]
-        out += [(ip, sp.port, proto) for ip in sp.external_ips]
-        out += [(ip, sp.port, proto) for ip in sp.load_balancer_ips]
+        out: list[tuple[Address, bool]] = []
+        if self.bind_service_ips:
+            if sp.cluster_ip and sp.cluster_ip != "None":
+                out.append(((sp.cluster_ip, sp.port, proto), False))
+            out += [((ip, sp.port, proto), True) for ip in sp.external_ips]
+            out += [((ip, sp.port, proto), True) for ip in sp.load_balancer_ips]
         if sp.node_port:
-            out += [(ip, sp.node_port, proto) for ip in self.nodeport_addresses]
+            out += [((ip, sp.node_port, proto), True) for ip in self.nodeport_addresses]
         return out
 
     async def sync(
@@ -200,42 +219,52 @@ class UserspaceProxier:
         full: bool,
     ) -> None:
         """Open/close listeners and refresh the balancers."""
-        desired: dict[Address, ServicePortName] = {}
+        desired: dict[Address, tuple[ServicePortName, bool]] = {}
         for spn, sp in services.items():
             if sp.protocol not in ("TCP", "UDP"):
                 continue
-            cluster, _ = categorize_endpoints(sp, endpoints.get(spn, ()))
+            cluster, node_local = categorize_endpoints(sp, endpoints.get(spn, ()))
             if self.lb.update(spn, [str(e) for e in cluster], sp.affinity_seconds):
                 log.info("endpoints of %s: %s", spn, ", ".join(str(e) for e in cluster) or
                          "none")
-            for addr in self._addresses(sp):
-                desired.setdefault(addr, spn)
+            if sp.external_policy_local:
+                if self.local_lb.update(spn, [str(e) for e in node_local],
+                                        sp.affinity_seconds):
+                    log.info("local endpoints of %s: %s", spn,
+                             ", ".join(str(e) for e in node_local) or "none")
+            else:
+                self.local_lb.delete(spn)
+            for addr, external in self._addresses(sp):
+                desired.setdefault(addr, (spn, external and sp.external_policy_local))
         for addr, listener in list(self._listeners.items()):
-            if desired.get(addr) != listener.spn:
+            if desired.get(addr) != (listener.spn, listener.local):
                 listener.close()
                 del self._listeners[addr]
                 log.info("closed %s:%d/%s (%s)", *addr, listener.spn)
-        for addr, spn in desired.items():
+        for addr, (spn, local) in desired.items():
             if addr not in self._listeners:
-                await self._open(addr, spn)
+                await self._open(addr, spn, local)
         for addr in [a for a in self._failed if a not in desired]:
             del self._failed[addr]
-        for spn in [s for s in self.lb.service_ports() if s not in services]:
-            self.lb.delete(spn)
+        for balancer in (self.lb, self.local_lb):
+            for spn in [s for s in balancer.service_ports() if s not in services]:
+                balancer.delete(spn)
 
-    async def _open(self, addr: Address, spn: ServicePortName) -> None:
+    async def _open(self, addr: Address, spn: ServicePortName, local: bool = False) -> None:
         ip, port, proto = addr
+        lb = self.local_lb if local else self.lb
         try:
             if proto == "TCP":
                 server = await asyncio.start_server(
-                    lambda r, w: self._spawn(self._handle_tcp(spn, r, w)),
+                    lambda r, w: self._spawn(self._handle_tcp(spn, r, w, lb)),
                     host=ip, port=port, reuse_address=True,
                 )
-                self._listeners[addr] = _TCPListener(spn, server)
+                self._listeners[addr] = _TCPListener(spn, server, local)
             else:
                 loop = asyncio.get_running_loop()
                 _, proto_obj = await loop.create_datagram_endpoint(
-                    lambda: _UDPListener(spn, self.lb, self.udp_timeout), local_addr=(ip, port)
+                    lambda: _UDPListener(spn, lb, self.udp_timeout, local),
+                    local_addr=(ip, port),
                 )
                 self._listeners[addr] = proto_obj
         except OSError as exc:
@@ -260,12 +289,13 @@ class UserspaceProxier:
     # -- traffic -------------------------------------------------------------------
 
     async def _handle_tcp(self, spn: ServicePortName, reader: asyncio.StreamReader,
-                          writer: asyncio.StreamWriter) -> None:
+                          writer: asyncio.StreamWriter, lb: LoadBalancerRR | None = None) -> None:
         peer = writer.get_extra_info("peername")
         client_ip = str(peer[0]) if peer else ""
+        balancer = lb or self.lb
         for attempt, timeout in enumerate(DIAL_TIMEOUTS):
             try:
-                endpoint = self.lb.next_endpoint(spn, client_ip, attempt != 0)
+                endpoint = balancer.next_endpoint(spn, client_ip, attempt != 0)
             except NoEndpoints:
                 break
             try:
