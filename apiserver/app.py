@@ -26,7 +26,10 @@ from apiserver.handlers import discovery
 from apiserver.handlers.http import Receive, Scope, Send
 from apiserver.handlers.resources import ResourceAPI
 from apiserver.openapi import (
+    PROTOBUF_MEDIA_TYPE,
+    PROTOBUF_MEDIA_TYPE_V2,
     openapi_v2_encoded,
+    openapi_v2_protobuf_encoded,
     openapi_v3_encoded,
     openapi_v3_root_encoded,
 )
@@ -95,6 +98,38 @@ def _discovery(request: Request, core: bool, legacy: dict[str, Any]) -> Response
     return Response(body, media_type=media, headers={"vary": "Accept"})
 
 
+_OPENAPI_V2_PROTOBUF = (PROTOBUF_MEDIA_TYPE, PROTOBUF_MEDIA_TYPE_V2)
+
+
+def _openapi_v2_media_type(accept: str) -> str | None:
+    """The media type ``/openapi/v2`` answers ``accept`` with (None: nothing acceptable).
+
+    Ranges are tried by descending ``q`` (then in order); JSON is the default.
+    """
+    if not accept.strip():
+        return "application/json"
+    ranges: list[tuple[float, int, str]] = []
+    for index, part in enumerate(accept.split(",")):
+        media, *params = (piece.strip() for piece in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > 0 and media:
+            ranges.append((-quality, index, media.lower()))
+    for _, _, media in sorted(ranges):
+        if media in _OPENAPI_V2_PROTOBUF:
+            # Upstream answers both spellings with the one Go's mime parser accepts.
+            return PROTOBUF_MEDIA_TYPE_V2
+        if media in ("application/json", "application/*", "*/*"):
+            return "application/json"
+    return None
+
+
 def build_meta_app(config: ServerConfig, ready: Callable[[], bool]) -> FastAPI:
     """FastAPI app for discovery, OpenAPI, version and health endpoints."""
     app = FastAPI(title="kubemu apiserver", docs_url=None, redoc_url=None, openapi_url=None)
@@ -125,14 +160,26 @@ def build_meta_app(config: ServerConfig, ready: Callable[[], bool]) -> FastAPI:
 
     @app.get("/openapi/v2")
     async def openapi_v2(request: Request) -> Response:
-        accept = request.headers.get("accept", "")
-        if accept and "json" not in accept and "*/*" not in accept:
+        media_type = _openapi_v2_media_type(request.headers.get("accept", ""))
+        if media_type is None:
             return _status(errors.not_acceptable(
-                "only the following media types are accepted: application/json"))
-        doc = openapi_v2_encoded()
-        if request.headers.get("if-none-match") == doc.etag:
-            return Response(status_code=304)
-        return Response(doc.data, media_type="application/json", headers={"etag": doc.etag})
+                "only the following media types are accepted: application/json, "
+                + ", ".join(_OPENAPI_V2_PROTOBUF)))
+        # Like upstream, the protobuf form carries the ETag of the JSON form (Vary: Accept).
+        etag = openapi_v2_encoded().etag
+        headers = {"etag": etag, "vary": "Accept", "content-type": media_type}
+        inm = request.headers.get("if-none-match", "")
+        if etag in (tag.strip() for tag in inm.split(",")):
+            return Response(status_code=304, headers=headers)
+        doc = (openapi_v2_encoded() if media_type == "application/json"
+               else openapi_v2_protobuf_encoded())
+        return Response(doc.data, headers=headers)
+
+    @app.get("/swagger-2.0.0.pb-v1")
+    async def swagger_protobuf() -> Response:
+        doc = openapi_v2_protobuf_encoded()
+        return Response(doc.data, media_type=PROTOBUF_MEDIA_TYPE_V2,
+                        headers={"etag": openapi_v2_encoded().etag})
 
     @app.get("/openapi/v3")
     async def openapi_v3_root() -> Response:

@@ -16,6 +16,9 @@ Fixtures (all start the real ``python -m apiserver`` on 127.0.0.1 with a free po
   ``kubectl("get", "svc", "-o", "json", kubeconfig=None, input=None, check=False)``
   → ``CompletedProcess[str]``; without ``kubeconfig`` it targets ``apiserver``.
   A missing kubectl fails the test (it is a pinned test dependency).
+* ``kubectl_announced`` (function): the same for ``.venv/bin/kubectl-1.33`` (the version
+  the server announces, installed by ``scripts/bootstrap`` from npm); missing, it skips
+  the test (fails under ``CI=true``).
 
 Tests under ``tests/integration`` are marked ``integration`` automatically. For
 scripts without fixtures, import :func:`tests.support.apiserver.start_apiserver`.
@@ -37,7 +40,13 @@ from tests.support.apiserver import (
 )
 from tests.support.deps import missing_dependency
 from tests.support.etcd import MISSING_MESSAGE, EtcdProcess, find_etcd, start_etcd, unique_prefix
-from tests.support.kubectl import Kubectl, find_kubectl, kubectl_missing_message
+from tests.support.kubectl import (
+    Kubectl,
+    find_kubectl,
+    find_kubectl_announced,
+    kubectl_announced_missing_message,
+    kubectl_missing_message,
+)
 
 __all__ = ["ApiServerProcess", "ApiServerStartError", "start_apiserver"]
 
@@ -148,3 +157,21 @@ def kubectl(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         return server.kubeconfig
 
     return Kubectl(binary, tmp_path_factory.mktemp("kubectl-home"), default_kubeconfig)
+
+
+@pytest.fixture
+def kubectl_announced(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Kubectl:
+    """kubectl 1.33 (``.venv/bin/kubectl-1.33``), like ``kubectl``; skips (fails under
+    ``CI=true``) when scripts/bootstrap could not install it."""
+    binary = find_kubectl_announced()
+    if binary is None:
+        missing_dependency(kubectl_announced_missing_message())
+
+    def default_kubeconfig() -> Path:
+        server: ApiServerProcess = request.getfixturevalue("apiserver")
+        return server.kubeconfig
+
+    return Kubectl(binary, tmp_path_factory.mktemp("kubectl-announced-home"),
+                   default_kubeconfig)

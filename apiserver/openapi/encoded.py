@@ -14,13 +14,14 @@ from typing import Any
 
 import orjson
 
+from apiserver.openapi.protobuf_v2 import encode_document
 from apiserver.openapi.v2 import openapi_v2
 from apiserver.openapi.v3 import document_keys, openapi_v3_group_version, openapi_v3_root
 
 
 @dataclass(frozen=True)
 class EncodedDocument:
-    """Compact JSON bytes of a document and the upper-case hex SHA-512 of them.
+    """Encoded bytes of a document (compact JSON, or protobuf) and their upper-case hex SHA-512.
 
     ``etag`` is the quoted hash, for the ``ETag`` header (and comparison with
     ``If-None-Match``); ``hash`` is what ``/openapi/v3`` URLs carry.
@@ -45,6 +46,13 @@ def encode(document: Any) -> EncodedDocument:
 def openapi_v2_encoded() -> EncodedDocument:
     """The encoded ``/openapi/v2`` document."""
     return encode(openapi_v2())
+
+
+@functools.cache
+def openapi_v2_protobuf_encoded() -> EncodedDocument:
+    """The ``/openapi/v2`` document as a gnostic ``openapi.v2.Document`` protobuf message."""
+    data = encode_document(openapi_v2())
+    return EncodedDocument(data=data, hash=hashlib.sha512(data).hexdigest().upper())
 
 
 @functools.cache

