@@ -189,6 +189,14 @@ def markdown(results: dict[str, Any]) -> str:
         from bench.storage import table as storage_table
 
         parts += [*storage_table(results), ""]
+    if results.get("proxy"):
+        from bench.proxy import latency_table
+
+        parts += [*latency_table(results), ""]
+    if results.get("iptables"):
+        from bench.proxy import iptables_table
+
+        parts += [*iptables_table(results), ""]
     if results["targets"]:
         parts += [*targets_table(results), ""]
     return "\n".join(parts)

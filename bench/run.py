@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from bench import endpoints, populate, report, storage
+from bench import endpoints, populate, proxy, report, storage
 from bench.baseline import MODE_LABELS, MODES
 from bench.procs import (
     HOST,
@@ -38,7 +38,7 @@ from bench.procs import (
 )
 from bench.wrk import WrkResult, ensure_wrk, run_wrk, write_scripts
 
-SCENARIOS = ("get", "create", "list", "watch", "endpoints", "storage")
+SCENARIOS = ("get", "create", "list", "watch", "endpoints", "storage", "proxy", "iptables")
 #: ``storage`` (SQLite vs etcd, bench/storage.py) only on request: it adds about 2 minutes.
 DEFAULT_SCENARIOS = ("get", "create", "list", "watch", "endpoints")
 HTTP_SCENARIOS = ("get", "list", "create")  # the order they run in (create writes last)
@@ -55,6 +55,9 @@ GET_TARGET = 0.50
 CREATE_TARGET = 0.25
 WATCH_P99_TARGET_MS = 250.0
 ENDPOINTS_P99_TARGET_MS = 100.0
+PROXY_P99_TARGET_MS = 100.0
+IPTABLES_FULL_TARGET_S = 3.0
+IPTABLES_PARTIAL_TARGET_MS = 200.0
 
 
 def _csv(choices: Sequence[str]) -> Any:
@@ -88,8 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--connections", type=int, default=32,
                    help="wrk connections (default 32)")
     p.add_argument("--scenarios", type=_csv(SCENARIOS), default=list(DEFAULT_SCENARIOS),
-                   help="comma-separated subset of get,create,list,watch,endpoints,storage "
-                   "(default all but storage)")
+                   help="comma-separated subset of get,create,list,watch,endpoints,storage,"
+                   "proxy,iptables (default all but storage, proxy and iptables)")
     p.add_argument("--baselines", type=_csv(MODES), default=list(MODES),
                    help="comma-separated subset of fastapi,route,raw (default all)")
     p.add_argument("--target-baseline", choices=MODES, default="fastapi",
@@ -113,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pods per Service of the endpoints scenario (default 10)")
     p.add_argument("--ep-changes", type=int, default=200,
                    help="pod readiness flips timed in the endpoints scenario (default 200)")
+    p.add_argument("--ipt-services", type=int, default=10000,
+                   help="Services of the iptables scenario (default 10000)")
+    p.add_argument("--ipt-endpoints", type=int, default=5,
+                   help="endpoints per Service of the iptables scenario (default 5)")
     p.add_argument("--storage-watchers", type=int, default=200,
                    help="watchers of the storage scenario's fan-out (default 200)")
     p.add_argument("--storage-updates", type=int, default=500,
@@ -285,6 +292,31 @@ def _targets(results: dict[str, Any], target_mode: str) -> list[dict[str, Any]]:
             "measured": f"p99 {p99:.1f} ms; {ep['observed']} of {ep['changes']} observed",
             "pass": p99 < ENDPOINTS_P99_TARGET_MS and ep["observed"] == ep["changes"],
         })
+    px = results.get("proxy")
+    if px:
+        p99 = px["latency_from_ack"].get("p99_ms", float("inf"))
+        out.append({
+            "name": f"pod Ready write → kube-proxy rules updated ({px['services']:,} Services x "
+                    f"{px['pods_per_service']} endpoints, {px['mode']})",
+            "required": f"p99 < {PROXY_P99_TARGET_MS:g} ms",
+            "measured": f"p99 {p99:.1f} ms; {px['observed']} of {px['changes']} observed",
+            "pass": p99 < PROXY_P99_TARGET_MS and px["observed"] == px["changes"],
+        })
+    ipt = results.get("iptables")
+    if ipt:
+        full = ipt["full"][0]["total_s"]
+        part = ipt["partial"]["total_s"] * 1000
+        out.append({
+            "name": f"iptables full sync, {ipt['services']:,} Services x "
+                    f"{ipt['endpoints_per_service']} endpoints (render + restore)",
+            "required": f"< {IPTABLES_FULL_TARGET_S:g} s",
+            "measured": f"{full:.2f} s", "pass": full < IPTABLES_FULL_TARGET_S,
+        })
+        out.append({
+            "name": "iptables partial sync, one endpoint changed",
+            "required": f"< {IPTABLES_PARTIAL_TARGET_MS:g} ms",
+            "measured": f"{part:.0f} ms", "pass": part < IPTABLES_PARTIAL_TARGET_MS,
+        })
     watch = results.get("watch")
     if watch:
         p99 = watch["latency_from_send"].get("p99_ms", float("inf"))
@@ -356,6 +388,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "http": {},
         "watch": None,
         "endpoints": None,
+        "proxy": None,
+        "iptables": None,
         "storage": None,
         "targets": [],
     }
@@ -421,6 +455,11 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         results["storage"] = storage.run_scenario(
             ctx, _measure, _run_watch, _start_baseline,
             (CREATE_NAMESPACE, WATCH_NAMESPACE), (GET_NAMESPACE, GET_POD))
+    if "proxy" in args.scenarios:
+        results["proxy"] = proxy.run_latency(
+            workdir, server_cpu, load_cpu, args.ep_services, args.ep_pods, args.ep_changes)
+    if "iptables" in args.scenarios:
+        results["iptables"] = proxy.run_iptables(args.ipt_services, args.ipt_endpoints)
     results["targets"] = _targets(results, args.target_baseline)
     return results
 

@@ -379,10 +379,12 @@ def test_subscribers_see_every_event_in_order(make_storage: Factory) -> None:
     async def body(s: Storage) -> None:
         seen: list[StorageEvent] = []
         s.subscribe(seen.append)
-        await asyncio.gather(*(s.create(f"/k{i}", b"v") for i in range(30)))
-        await s.update("/k0", b"w", 1)
+        revisions = await asyncio.gather(*(s.create(f"/k{i}", b"v") for i in range(30)))
+        # Concurrent creates may commit in any order (etcd): use /k0's own revision.
+        k0 = revisions[0]
+        await s.update("/k0", b"w", k0)
         assert [e.revision for e in seen] == list(range(1, 32))
-        assert seen[-1] == StorageEvent(EventType.UPDATE, "/k0", b"w", b"v", 31, 1)
+        assert seen[-1] == StorageEvent(EventType.UPDATE, "/k0", b"w", b"v", 31, k0)
         assert seen == await s.history(0)
 
     run(make_storage, body)
