@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 
@@ -35,6 +33,7 @@ from controllers.client.leaderelection import (
     LeaseLock,
     default_identity,
 )
+from controllers.client.process import configure_logging, run_until_signalled
 from controllers.client.rest import RestClient
 from controllers.endpoints.base import KeyedController
 from controllers.endpoints.endpoints import EndpointsController
@@ -270,28 +269,11 @@ async def run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
     args = build_parser().parse_args(argv)
-    level = logging.DEBUG if args.verbosity >= 4 else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.verbosity < 4:
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(args.verbosity)
     try:
         config_from_flags(args.kubeconfig, args.server)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    async def _main() -> int:
-        task = asyncio.current_task()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            if task is not None:
-                loop.add_signal_handler(sig, task.cancel)
-        try:
-            return await run(args)
-        except asyncio.CancelledError:
-            log.info("shutting down")
-            return 0
-
-    with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(_main())
-    return 0
+    return run_until_signalled(lambda: run(args))

@@ -14,15 +14,13 @@ any pod author wrote. Off by default; without it commands are never executed.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import ipaddress
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 
 from controllers.client.config import ConfigError, config_from_flags
+from controllers.client.process import configure_logging, run_until_signalled
 from controllers.client.rest import RestClient
 from controllers.node.agent import NodeAgent, default_node_name
 
@@ -89,10 +87,7 @@ async def run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
     args = build_parser().parse_args(argv)
-    level = logging.DEBUG if args.verbosity >= 4 else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.verbosity < 4:
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(args.verbosity)
     try:
         ipaddress.ip_network(args.pod_cidr, strict=False)
         ipaddress.ip_address(args.node_ip)
@@ -105,18 +100,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    async def _main() -> int:
-        task = asyncio.current_task()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            if task is not None:
-                loop.add_signal_handler(sig, task.cancel)
-        try:
-            return await run(args)
-        except asyncio.CancelledError:
-            log.info("shutting down")
-            return 0
-
-    with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(_main())
-    return 0
+    return run_until_signalled(lambda: run(args))

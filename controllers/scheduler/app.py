@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import signal
 import socket
 import sys
 import time
@@ -26,6 +25,7 @@ from apiserver.api.resources import EVENTS, NODES, PODS
 from controllers.client.config import ConfigError, config_from_flags
 from controllers.client.errors import ApiError
 from controllers.client.informer import SharedInformerFactory
+from controllers.client.process import configure_logging, run_until_signalled
 from controllers.client.rest import STRATEGIC_MERGE_PATCH, RestClient, resource_path
 from controllers.client.store import DeletedFinalStateUnknown, Obj, meta_namespace_key, split_key
 from controllers.client.workqueue import RateLimitingQueue
@@ -247,28 +247,11 @@ async def run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
     args = build_parser().parse_args(argv)
-    level = logging.DEBUG if args.verbosity >= 4 else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.verbosity < 4:
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(args.verbosity)
     try:
         config_from_flags(args.kubeconfig, args.server)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    async def _main() -> int:
-        task = asyncio.current_task()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            if task is not None:
-                loop.add_signal_handler(sig, task.cancel)
-        try:
-            return await run(args)
-        except asyncio.CancelledError:
-            log.info("shutting down")
-            return 0
-
-    with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(_main())
-    return 0
+    return run_until_signalled(lambda: run(args))

@@ -8,10 +8,7 @@ reconciles until SIGTERM/SIGINT.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import logging
-import signal
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -26,6 +23,7 @@ from controllers.client.leaderelection import (
     NotLeaderError,
     default_identity,
 )
+from controllers.client.process import configure_logging, run_until_signalled
 from controllers.client.rest import RestClient
 from controllers.endpoints.health import HealthServer
 from controllers.servicelb.controller import COMPONENT, ServiceLBController, StatusWriter
@@ -245,10 +243,7 @@ async def run(args: argparse.Namespace, ranges: list[AddressRange]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
     args = build_parser().parse_args(argv)
-    level = logging.DEBUG if args.verbosity >= 4 else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.verbosity < 4:
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(args.verbosity)
     try:
         ranges = parse_pool(args.address_pool or [DEFAULT_POOL])
     except PoolError as exc:
@@ -263,18 +258,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    async def _main() -> int:
-        task = asyncio.current_task()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            if task is not None:
-                loop.add_signal_handler(sig, task.cancel)
-        try:
-            return await run(args, ranges)
-        except asyncio.CancelledError:
-            log.info("shutting down")
-            return 0
-
-    with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(_main())
-    return 0
+    return run_until_signalled(lambda: run(args, ranges))
