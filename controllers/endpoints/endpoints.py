@@ -24,7 +24,8 @@ from controllers.client.store import (
     split_key,
 )
 from controllers.client.workqueue import RateLimitingQueue
-from controllers.endpoints.base import KeyedController, SyncMetrics
+from controllers.endpoints.base import SyncMetrics
+from controllers.endpoints.handlers import ServicePodController
 from controllers.endpoints.podutil import (
     HEADLESS_LABEL,
     find_port,
@@ -33,7 +34,6 @@ from controllers.endpoints.podutil import (
     is_pod_ready,
     is_service_ip_set,
     meta,
-    pod_endpoints_changed,
     pod_ips,
     service_selector,
     should_pod_be_in_endpoints,
@@ -43,7 +43,6 @@ from controllers.endpoints.podutil import (
 from controllers.endpoints.selection import (
     ensure_selection_indexes,
     pods_selected,
-    services_selecting,
 )
 from controllers.endpoints.subsets import (
     MAX_CAPACITY,
@@ -165,7 +164,7 @@ def _without_headless(labels: Mapping[str, str] | None) -> dict[str, str]:
     return {k: v for k, v in (labels or {}).items() if k != HEADLESS_LABEL}
 
 
-class EndpointsController(KeyedController):
+class EndpointsController(ServicePodController):
     """Maintains one Endpoints object per selector Service."""
 
     name = "endpoint"
@@ -192,45 +191,9 @@ class EndpointsController(KeyedController):
 
     # -- event handlers (enqueue only) ----------------------------------------------
 
-    def on_service(self, obj: Obj | DeletedFinalStateUnknown) -> None:
-        """Service added or deleted: queue it."""
-        self.queue.add(meta_namespace_key(obj))
-
-    def on_service_update(self, old: Obj, new: Obj) -> None:
-        """Service updated: queue it."""
-        self.queue.add(meta_namespace_key(new))
-
     def on_endpoints_delete(self, obj: Obj | DeletedFinalStateUnknown) -> None:
         """Endpoints deleted: queue its Service (recreate it if the Service still exists)."""
         self.queue.add(meta_namespace_key(obj))
-
-    def pod_services(self, pod: Mapping[str, Any]) -> set[str]:
-        """Keys of the Services whose selector selects ``pod``."""
-        return services_selecting(self.services, pod)
-
-    def on_pod_add(self, pod: Obj) -> None:
-        """Pod added: queue its Services after the batch period."""
-        for key in self.pod_services(pod):
-            self.queue.add_after(key, self.batch_period)
-
-    def on_pod_update(self, old: Obj, new: Obj) -> None:
-        """Pod changed: queue the Services it left, joined or (if it changed) belongs to."""
-        if meta(old).get("resourceVersion") == meta(new).get("resourceVersion"):
-            return
-        changed, labels_changed = pod_endpoints_changed(old, new)
-        if not changed and not labels_changed:
-            return
-        keys = self.pod_services(new)
-        if labels_changed:
-            before = self.pod_services(old)
-            keys = (keys | before) if changed else (keys ^ before)
-        for key in keys:
-            self.queue.add_after(key, self.batch_period)
-
-    def on_pod_delete(self, obj: Obj | DeletedFinalStateUnknown) -> None:
-        """Pod deleted: queue the Services it belonged to."""
-        pod = obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
-        self.on_pod_add(pod)
 
     def startup(self) -> None:
         """Queue leftovers before the workers start."""

@@ -24,14 +24,14 @@ from typing import Any
 
 from apiserver.api.resources import ENDPOINTSLICES
 from controllers.client.errors import ApiError
-from controllers.client.store import DeletedFinalStateUnknown, Store, meta_namespace_key, split_key
+from controllers.client.store import DeletedFinalStateUnknown, Store, split_key
 from controllers.client.workqueue import (
     BucketRateLimiter,
     ItemExponentialFailureRateLimiter,
     MaxOfRateLimiter,
     RateLimitingQueue,
 )
-from controllers.endpoints.base import KeyedController
+from controllers.endpoints.handlers import ServicePodController
 from controllers.endpoints.podutil import (
     HEADLESS_LABEL,
     find_port,
@@ -40,7 +40,6 @@ from controllers.endpoints.podutil import (
     is_pod_ready,
     is_service_ip_set,
     meta,
-    pod_endpoints_changed,
     pod_ips,
     service_selector,
     should_pod_be_in_endpoints,
@@ -50,7 +49,6 @@ from controllers.endpoints.podutil import (
 from controllers.endpoints.selection import (
     ensure_selection_indexes,
     pods_selected,
-    services_selecting,
 )
 from controllers.endpoints.slicing import SliceGroup, plan_slices, ports_key
 from controllers.endpoints.trigger import TriggerTimeTracker
@@ -267,7 +265,7 @@ def slices_index(obj: Obj) -> list[str]:
 SERVICE_INDEX = "service"
 
 
-class EndpointSliceController(KeyedController):
+class EndpointSliceController(ServicePodController):
     """Maintains the EndpointSlices of selector Services."""
 
     name = "endpointslice"
@@ -305,40 +303,6 @@ class EndpointSliceController(KeyedController):
         self.triggers = TriggerTimeTracker()
 
     # -- handlers --------------------------------------------------------------
-
-    def on_service(self, obj: Obj | DeletedFinalStateUnknown) -> None:
-        """Service added or deleted."""
-        self.queue.add(meta_namespace_key(obj))
-
-    def on_service_update(self, old: Obj, new: Obj) -> None:
-        """Service updated."""
-        self.queue.add(meta_namespace_key(new))
-
-    def _pod_services(self, pod: Mapping[str, Any]) -> set[str]:
-        return services_selecting(self.services, pod)
-
-    def on_pod_add(self, pod: Obj) -> None:
-        """Pod added: queue its Services after the batch period."""
-        for key in self._pod_services(pod):
-            self.queue.add_after(key, self.batch_period)
-
-    def on_pod_update(self, old: Obj, new: Obj) -> None:
-        """Pod changed (see :func:`pod_endpoints_changed`)."""
-        if meta(old).get("resourceVersion") == meta(new).get("resourceVersion"):
-            return
-        changed, labels_changed = pod_endpoints_changed(old, new)
-        if not changed and not labels_changed:
-            return
-        keys = self._pod_services(new)
-        if labels_changed:
-            before = self._pod_services(old)
-            keys = (keys | before) if changed else (keys ^ before)
-        for key in keys:
-            self.queue.add_after(key, self.batch_period)
-
-    def on_pod_delete(self, obj: Obj | DeletedFinalStateUnknown) -> None:
-        """Pod deleted."""
-        self.on_pod_add(obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj)
 
     def on_slice(self, obj: Obj | DeletedFinalStateUnknown) -> None:
         """A slice of ours changed or vanished: queue its Service."""
