@@ -59,7 +59,8 @@ def _walk(
     if isinstance(value, list) and not isinstance(value, _Pairs):
         items = node.items() if node is not None else None
         for index, element in enumerate(value):
-            yield from _walk(items, element, f"{path}[{index}]", root=False, unknown=unknown)
+            if isinstance(element, (list, Mapping)):
+                yield from _walk(items, element, f"{path}[{index}]", root=False, unknown=unknown)
         return
     entries = _entries(value)
     if entries is None:
@@ -78,7 +79,8 @@ def _walk(
                 yield FieldIssue("unknown", child_path)
                 continue
             child = ANY
-        yield from _walk(child, child_value, child_path, root=False, unknown=unknown)
+        if isinstance(child_value, (list, Mapping)):  # scalars hold no fields
+            yield from _walk(child, child_value, child_path, root=False, unknown=unknown)
 
 
 def unknown_fields(root_ref: str, obj: Mapping[str, Any]) -> list[str]:

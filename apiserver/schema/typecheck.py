@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +56,20 @@ def _short(name: str) -> str:
     return ".".join(parts[-2:]) if len(parts) >= 2 else name
 
 
-def _scalar_types(node: SchemaNode) -> set[str]:
+#: Scalar types per schema node (nodes are long-lived and compared by identity).
+_SCALAR_TYPES: weakref.WeakKeyDictionary[SchemaNode, frozenset[str]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _scalar_types(node: SchemaNode) -> frozenset[str]:
+    cached = _SCALAR_TYPES.get(node)
+    if cached is None:
+        cached = _SCALAR_TYPES[node] = frozenset(_compute_scalar_types(node))
+    return cached
+
+
+def _compute_scalar_types(node: SchemaNode) -> set[str]:
     schema = node.schema
     found: set[str] = set()
     members = [schema, *(m for m in schema.get("oneOf", ()) if isinstance(m, dict))]

@@ -15,6 +15,7 @@ fields, then keys, then values, then indexes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -54,8 +55,13 @@ def _value_sort_key(value: Any) -> tuple[int, Any]:
     return (4, orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode())
 
 
+@functools.lru_cache(maxsize=65536)
 def element_sort_key(element: str) -> tuple[int, Any]:
-    """Upstream's order of path elements (fields < keys < values < indexes)."""
+    """Upstream's order of path elements (fields < keys < values < indexes).
+
+    Cached: the same few hundred elements (``f:spec``, ``k:{"port":80,...}``) recur
+    in every object of a kind, and every write sorts them.
+    """
     kind, _, body = element.partition(":")
     order = _KIND_ORDER.get(kind, 4)
     if kind == "f":

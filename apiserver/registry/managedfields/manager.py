@@ -63,6 +63,9 @@ class Entry:
     time: str | None
     fields: FieldSet = field(default_factory=set)
     subresource: str = ""
+    #: The FieldsV1 this entry was decoded from and the field set it describes:
+    #: an entry whose fields did not change is written back without re-encoding.
+    decoded_from: tuple[Any, frozenset[Path]] | None = field(default=None, compare=False)
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -88,7 +91,10 @@ class Entry:
         if self.time is not None:
             out["time"] = self.time
         out["fieldsType"] = "FieldsV1"
-        out["fieldsV1"] = to_fields_v1(self.fields)
+        if self.decoded_from is not None and self.fields == self.decoded_from[1]:
+            out["fieldsV1"] = self.decoded_from[0]
+        else:
+            out["fieldsV1"] = to_fields_v1(self.fields)
         if self.subresource:
             out["subresource"] = self.subresource
         return out
@@ -106,13 +112,15 @@ def decode_entries(raw: Any) -> list[Entry]:
         if operation not in (APPLY, UPDATE):
             continue
         time = item.get("time")
+        fields = from_fields_v1(item.get("fieldsV1"))
         out.append(Entry(
             manager=item.get("manager") or "",
             operation=operation,
             api_version=str(item.get("apiVersion") or ""),
             time=time if isinstance(time, str) else None,
-            fields=from_fields_v1(item.get("fieldsV1")),
+            fields=fields,
             subresource=str(item.get("subresource") or ""),
+            decoded_from=(item.get("fieldsV1"), frozenset(fields)),
         ))
     return out
 

@@ -15,6 +15,7 @@ The schema decides how each value is owned, as structured-merge-diff does:
 from __future__ import annotations
 
 import copy
+import weakref
 from typing import Any, Literal
 
 from apiserver.registry.managedfields.fieldpath import (
@@ -41,10 +42,22 @@ class _NonLeaf:
 NONLEAF: Any = _NonLeaf()
 
 
+#: Shapes of schema nodes (long-lived, compared by identity): every write walks
+#: the same nodes, and their annotations never change.
+_NODE_SHAPES: weakref.WeakKeyDictionary[SchemaNode, Shape] = weakref.WeakKeyDictionary()
+
+
 def shape(node: SchemaNode | None, value: Any) -> Shape:
     """How ``value`` under ``node`` is owned."""
     if node is None or node.kind == "any":
         return "map" if isinstance(value, dict) else "leaf"
+    cached = _NODE_SHAPES.get(node)
+    if cached is None:
+        cached = _NODE_SHAPES[node] = _node_shape(node)
+    return cached
+
+
+def _node_shape(node: SchemaNode) -> Shape:
     kind = node.kind
     if kind in ("object", "map"):
         if node.annotation("x-kubernetes-map-type") == "atomic":
@@ -63,10 +76,6 @@ def _child(node: SchemaNode | None, name: str) -> SchemaNode | None:
     if node is None or node.kind == "any":
         return None
     return node.child(name)
-
-
-def _declared(node: SchemaNode | None, name: str) -> bool:
-    return node is not None and node.kind == "object" and name in node.properties
 
 
 def item_key(node: SchemaNode | None, item: Any) -> str | None:
@@ -115,8 +124,10 @@ def _walk(
             if child_value is None or (isinstance(child_value, dict) and not child_value):
                 out[child_path] = child_value
                 continue
-            _walk(child_value, _child(node, name), child_path, out, containers)
-            undeclared = kind == "map" or not _declared(node, name)
+            child = _child(node, name)
+            _walk(child_value, child, child_path, out, containers)
+            # A struct's child node exists exactly for its declared properties.
+            undeclared = kind == "map" or child is None
             if undeclared and child_path not in out:
                 out[child_path] = NONLEAF
         return
