@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime
 import re
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,16 +55,12 @@ def _short(name: str) -> str:
     return ".".join(parts[-2:]) if len(parts) >= 2 else name
 
 
-#: Scalar types per schema node (nodes are long-lived and compared by identity).
-_SCALAR_TYPES: weakref.WeakKeyDictionary[SchemaNode, frozenset[str]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 def _scalar_types(node: SchemaNode) -> frozenset[str]:
-    cached = _SCALAR_TYPES.get(node)
+    # Memoised on the node itself (schema nodes are long-lived and immutable).
+    memo = node.__dict__
+    cached: frozenset[str] | None = memo.get("_scalar_types")
     if cached is None:
-        cached = _SCALAR_TYPES[node] = frozenset(_compute_scalar_types(node))
+        cached = memo["_scalar_types"] = frozenset(_compute_scalar_types(node))
     return cached
 
 

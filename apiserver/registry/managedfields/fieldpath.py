@@ -84,34 +84,39 @@ def path_sort_key(path: Path) -> tuple[tuple[int, Any], ...]:
     return tuple(element_sort_key(e) for e in path)
 
 
-class _Trie:
+class FieldTrie:
+    """A set of paths as a trie: ``member`` marks a node that is itself in the set."""
+
     __slots__ = ("children", "member")
 
     def __init__(self) -> None:
         self.member = False
-        self.children: dict[str, _Trie] = {}
+        self.children: dict[str, FieldTrie] = {}
 
 
 def to_fields_v1(paths: Iterable[Path]) -> dict[str, Any]:
     """The FieldsV1 trie of a set of paths."""
-    root = _Trie()
+    root = FieldTrie()
     for path in paths:
         node = root
         for element in path:
             child = node.children.get(element)
             if child is None:
-                child = node.children[element] = _Trie()
+                child = node.children[element] = FieldTrie()
             node = child
         node.member = True
-    return _emit(root)
+    return emit_fields_v1(root)
 
 
-def _emit(node: _Trie) -> dict[str, Any]:
+def emit_fields_v1(node: FieldTrie) -> dict[str, Any]:
+    """The FieldsV1 form of a trie, children in upstream's order."""
     out: dict[str, Any] = {}
     if node.member and node.children:
         out["."] = {}
-    for element in sorted(node.children, key=element_sort_key):
-        out[element] = _emit(node.children[element])
+    children = node.children
+    ordered = sorted(children, key=element_sort_key) if len(children) > 1 else children
+    for element in ordered:
+        out[element] = emit_fields_v1(children[element])
     return out
 
 

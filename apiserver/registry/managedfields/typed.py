@@ -15,10 +15,10 @@ The schema decides how each value is owned, as structured-merge-diff does:
 from __future__ import annotations
 
 import copy
-import weakref
 from typing import Any, Literal
 
 from apiserver.registry.managedfields.fieldpath import (
+    FieldTrie,
     Path,
     field_element,
     key_element,
@@ -42,18 +42,16 @@ class _NonLeaf:
 NONLEAF: Any = _NonLeaf()
 
 
-#: Shapes of schema nodes (long-lived, compared by identity): every write walks
-#: the same nodes, and their annotations never change.
-_NODE_SHAPES: weakref.WeakKeyDictionary[SchemaNode, Shape] = weakref.WeakKeyDictionary()
-
-
 def shape(node: SchemaNode | None, value: Any) -> Shape:
     """How ``value`` under ``node`` is owned."""
     if node is None or node.kind == "any":
         return "map" if isinstance(value, dict) else "leaf"
-    cached = _NODE_SHAPES.get(node)
+    # Memoised on the node itself: every write walks the same schema nodes, and
+    # their annotations never change.
+    memo = node.__dict__
+    cached: Shape | None = memo.get("_ownership_shape")
     if cached is None:
-        cached = _NODE_SHAPES[node] = _node_shape(node)
+        cached = memo["_ownership_shape"] = _node_shape(node)
     return cached
 
 
@@ -145,6 +143,70 @@ def _walk(
         item_path = (*path, element)
         _walk(item, items, item_path, out, containers)
         out[item_path] = NONLEAF
+
+
+def field_trie(value: Any, node: SchemaNode | None, containers: bool = False) -> FieldTrie:
+    """The owned paths of ``value`` as a trie: :func:`field_values`' key set, built
+    directly (a create owns everything, so no values or path tuples are needed)."""
+    root = FieldTrie()
+    _walk_trie(value, node, root, False, containers)
+    return root
+
+
+def _member(trie: FieldTrie, element: str) -> FieldTrie:
+    child = trie.children.get(element)
+    if child is None:
+        child = trie.children[element] = FieldTrie()
+    return child
+
+
+def _walk_trie(
+    value: Any, node: SchemaNode | None, trie: FieldTrie, nested: bool, containers: bool
+) -> None:
+    # Mirrors _walk: "out[path] = ..." becomes "trie.member = True".
+    kind = shape(node, value)
+    if containers and nested and kind in ("map", "list_map", "list_set") and value:
+        trie.member = True
+    if kind == "leaf":
+        trie.member = True
+        return
+    if kind in ("struct", "map"):
+        if not isinstance(value, dict):
+            trie.member = True
+            return
+        children = trie.children
+        for name, child_value in value.items():
+            # Keys of one JSON object are unique: each gets a fresh node.
+            sub = children["f:" + name] = FieldTrie()
+            if child_value is None or (isinstance(child_value, dict) and not child_value):
+                sub.member = True
+                continue
+            child = _child(node, name)
+            _walk_trie(child_value, child, sub, True, containers)
+            if kind == "map" or child is None:
+                sub.member = True
+        return
+    if not isinstance(value, list):
+        trie.member = True
+        return
+    items = node.items() if node is not None else None
+    for item in value:
+        if kind == "list_set":
+            _member(trie, value_element(item)).member = True
+            continue
+        element = item_key(node, item)
+        if element is None:
+            continue
+        sub = _member(trie, element)
+        _walk_trie(item, items, sub, True, containers)
+        sub.member = True
+
+
+def prune_trie(trie: FieldTrie) -> bool:
+    """Drop branches holding no member; True if ``trie`` itself holds none."""
+    for element in [e for e, child in trie.children.items() if prune_trie(child)]:
+        del trie.children[element]
+    return not trie.member and not trie.children
 
 
 def compare(
