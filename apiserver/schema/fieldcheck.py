@@ -68,19 +68,20 @@ def _walk(
     check_unknown = unknown and node is not None and node.kind == "object"
     seen: set[str] = set()
     for key, child_value in entries:
-        child_path = _join_field(path, key)
         if key in seen:
-            yield FieldIssue("duplicate", child_path)
+            yield FieldIssue("duplicate", _join_field(path, key))
             continue
         seen.add(key)
         child = node.child(key) if node is not None else None
         if child is None and check_unknown:
             if not (root and key in _ALWAYS_KNOWN_AT_ROOT):
-                yield FieldIssue("unknown", child_path)
+                yield FieldIssue("unknown", _join_field(path, key))
                 continue
             child = ANY
         if isinstance(child_value, (list, Mapping)):  # scalars hold no fields
-            yield from _walk(child, child_value, child_path, root=False, unknown=unknown)
+            yield from _walk(
+                child, child_value, _join_field(path, key), root=False, unknown=unknown
+            )
 
 
 def unknown_fields(root_ref: str, obj: Mapping[str, Any]) -> list[str]:

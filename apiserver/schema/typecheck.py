@@ -146,7 +146,16 @@ def _walk(node: SchemaNode, value: Any, path: str, struct: str) -> TypeIssue | N
         inner = node.name.rsplit(".", 1)[-1] if node.name else struct
         for key, child_value in value.items():
             child = node.child(key)
-            if child is None:
+            if child is None or child_value is None:
+                continue
+            # The common case, a fitting scalar, is checked inline: the path is built
+            # only on error.
+            if (
+                child.kind == "scalar"
+                and not isinstance(child_value, (dict, list))
+                and _scalar_issue(child, child_value) is None
+                and child.schema.get("format") != "date-time"
+            ):
                 continue
             child_path = f"{path}.{key}" if path else key
             issue = _walk(child, child_value, child_path, inner)
