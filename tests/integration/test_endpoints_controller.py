@@ -7,10 +7,7 @@ official client, kubectl), asserting what the controller wrote.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,51 +18,20 @@ import httpx
 import pytest
 from kubernetes import client, config
 
-from kubemu.supervisor import die_with_parent
-from tests.support.apiserver import REPO_ROOT, ApiServerProcess
+from tests.support.apiserver import ApiServerProcess
 from tests.support.kubectl import Kubectl
+from tests.support.process import Process
 
 SLICES = "/apis/discovery.k8s.io/v1"
 
 
-class Controller:
-    """One ``python -m controllers.endpoints`` subprocess."""
+#: One controller subprocess (see :class:`tests.support.process.Process`).
+Controller = Process
 
-    def __init__(self, server: ApiServerProcess, log_path: Path, extra: list[str]) -> None:
-        self.server = server
-        self.log_path = log_path
-        self.argv = [sys.executable, "-m", "controllers.endpoints", "--kubeconfig",
-                     str(server.kubeconfig), "--workers", "2", *extra]
-        self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> Controller:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
-                env=dict(os.environ, PYTHONUNBUFFERED="1"),
-                preexec_fn=die_with_parent(os.getpid()),
-            )
-        return self
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-
-    def signal(self, sig: int) -> None:
-        assert self.process is not None
-        self.process.send_signal(sig)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace")
+def _controller(server: ApiServerProcess, log_path: Path, extra: list[str]) -> Controller:
+    return Process(["-m", "controllers.endpoints", "--kubeconfig", str(server.kubeconfig),
+                    "--workers", "2", *extra], log_path)
 
 
 @pytest.fixture
@@ -73,7 +39,7 @@ def controller_factory(tmp_path: Path) -> Iterator[Callable[..., Controller]]:
     started: list[Controller] = []
 
     def start(server: ApiServerProcess, *extra: str) -> Controller:
-        c = Controller(server, tmp_path / f"controller-{len(started)}.log", list(extra)).start()
+        c = _controller(server, tmp_path / f"controller-{len(started)}.log", list(extra)).start()
         started.append(c)
         return c
 

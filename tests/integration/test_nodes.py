@@ -6,8 +6,6 @@ and drives everything through kubectl and HTTP to the pods' own IPs.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,33 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
-from kubemu.supervisor import die_with_parent
-from tests.support.apiserver import REPO_ROOT, ApiServerProcess
+from tests.support.apiserver import ApiServerProcess
+from tests.support.process import Process
 
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
 
 
-class Proc:
-    def __init__(self, argv: list[str], log_path: Path) -> None:
-        self.argv, self.log_path = argv, log_path
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Proc:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
-                env=dict(os.environ, PYTHONUNBUFFERED="1"),
-                preexec_fn=die_with_parent(os.getpid()))
-        return self
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+Proc = Process
 
 
 @pytest.fixture
@@ -52,8 +30,8 @@ def procs(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
     started: list[Proc] = []
 
     def start(server: ApiServerProcess, module: str, *extra: str) -> Proc:
-        argv = [sys.executable, "-m", module, "--kubeconfig", str(server.kubeconfig), *extra]
-        p = Proc(argv, tmp_path / f"{module}-{len(started)}.log").start()
+        argv = ["-m", module, "--kubeconfig", str(server.kubeconfig), *extra]
+        p = Process(argv, tmp_path / f"{module}-{len(started)}.log").start()
         started.append(p)
         return p
 

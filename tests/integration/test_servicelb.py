@@ -9,10 +9,6 @@ a private apiserver.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,46 +18,20 @@ from typing import Any
 import httpx
 import pytest
 
-from kubemu.supervisor import die_with_parent
-from tests.support.apiserver import REPO_ROOT, ApiServerProcess
+from tests.support.apiserver import ApiServerProcess
 from tests.support.kubectl import Kubectl
+from tests.support.process import Process
 
 TIMEOUT = 10.0
 
 
-class Controller:
-    """One ``python -m controllers.servicelb`` subprocess."""
+#: One controller subprocess (see :class:`tests.support.process.Process`).
+Controller = Process
 
-    def __init__(self, server: ApiServerProcess, log_path: Path, extra: list[str]) -> None:
-        self.log_path = log_path
-        self.argv = [sys.executable, "-m", "controllers.servicelb", "--kubeconfig",
-                     str(server.kubeconfig), "--workers", "2", *extra]
-        self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> Controller:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
-                env=dict(os.environ, PYTHONUNBUFFERED="1"),
-                preexec_fn=die_with_parent(os.getpid()),
-            )
-        return self
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace")
+def _controller(server: ApiServerProcess, log_path: Path, extra: list[str]) -> Controller:
+    return Process(["-m", "controllers.servicelb", "--kubeconfig", str(server.kubeconfig),
+                    "--workers", "2", *extra], log_path)
 
 
 @pytest.fixture
@@ -69,7 +39,7 @@ def controller_factory(tmp_path: Path) -> Iterator[Callable[..., Controller]]:
     started: list[Controller] = []
 
     def start(server: ApiServerProcess, *extra: str) -> Controller:
-        c = Controller(server, tmp_path / f"servicelb-{len(started)}.log", list(extra)).start()
+        c = _controller(server, tmp_path / f"servicelb-{len(started)}.log", list(extra)).start()
         started.append(c)
         return c
 

@@ -7,7 +7,6 @@ import contextlib
 import os
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -22,8 +21,8 @@ from typing import Any, cast
 
 import httpx
 
-from kubemu.supervisor import die_with_parent
-from tests.support.apiserver import REPO_ROOT, ApiServerProcess
+from tests.support.apiserver import ApiServerProcess
+from tests.support.process import Process
 
 SERVICE_RANGE = "127.96.0.0/16"
 
@@ -46,44 +45,6 @@ def eventually(check: Callable[[], Any], timeout: float = 10.0, what: str = "",
                 return last
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what or check}: last={last!r}")
-
-
-class Process:
-    """One ``python -m MODULE ...`` subprocess with its log file."""
-
-    def __init__(self, argv: Sequence[str], log_path: Path,
-                 prefix: Sequence[str] = ()) -> None:
-        self.argv = [*prefix, sys.executable, *argv]
-        self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Process:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
-                env=dict(os.environ, PYTHONUNBUFFERED="1"),
-                preexec_fn=die_with_parent(os.getpid()),
-            )
-        return self
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
 class Api:

@@ -1,0 +1,62 @@
+"""A project process (``python -m MODULE ...``) run by a test, with its log file.
+
+Every component the tests start besides the apiserver (controllers, kube-proxy,
+node agents) is one :class:`Process`: started with the repository as working
+directory, killed with the test run if pytest dies, stopped with SIGTERM and then
+SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from kubemu.supervisor import die_with_parent
+from tests.support.apiserver import REPO_ROOT
+
+
+class Process:
+    """One ``python -m MODULE ...`` subprocess with its log file."""
+
+    def __init__(self, argv: Sequence[str], log_path: Path,
+                 prefix: Sequence[str] = ()) -> None:
+        self.argv = [*prefix, sys.executable, *argv]
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Process:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+                env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                preexec_fn=die_with_parent(os.getpid()),
+            )
+        return self
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def signal(self, sig: int) -> None:
+        """Send ``sig`` to the running process."""
+        assert self.process is not None
+        self.process.send_signal(sig)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
