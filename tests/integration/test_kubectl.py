@@ -209,7 +209,8 @@ def test_get_endpoints_configmaps_namespaces_columns(kubectl: Kubectl, ns: str) 
 
 
 def test_get_all_namespaces_and_selectors(kubectl: Kubectl) -> None:
-    tag = uuid.uuid4().hex[:8]
+    # A letter first: an all-digit hex tag would be read as a number by kubectl's YAML decoder.
+    tag = "t" + uuid.uuid4().hex[:8]
     names = [unique("kca"), unique("kcb")]
     try:
         for i, name in enumerate(names):

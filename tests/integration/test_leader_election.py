@@ -40,13 +40,15 @@ class Replica(Controller):
 
     def __init__(self, server: ApiServerProcess, log_path: Path, lease: str) -> None:
         self.port = free_port()
-        super().__init__(server, log_path, [
+        super().__init__([
+            "-m", "controllers.endpoints", "--kubeconfig", str(server.kubeconfig),
+            "--workers", "2",
             "--leader-elect", "--leader-elect-resource-name", lease,
             "--leader-elect-lease-duration", f"{LEASE_DURATION}s",
             "--leader-elect-renew-deadline", f"{RENEW_DEADLINE}s",
             "--leader-elect-retry-period", f"{RETRY_PERIOD}s",
             "--port", str(self.port),
-        ])
+        ], log_path)
 
     def identity(self) -> str | None:
         m = re.search(r"leader election identity (\S+), lease", self.logs())
