@@ -14,11 +14,11 @@ resync is set to an hour, so the first sync after the write is the one the flip
 triggered). In userspace mode the sync installs the new endpoint list in the
 round-robin balancer, so from then on new connections use it.
 
-``iptables``: in a scratch network namespace (root needed), render the ruleset
-for ``services`` Services x ``endpoints`` endpoints and apply it with one
-``iptables-restore --noflush --counters`` (the first full sync, then a second
-full sync over the existing rules), then change one endpoint of one Service and
-time the partial sync (render the changed Service's chains + restore).
+``iptables``: in a scratch network namespace per iptables backend (root
+needed), render the ruleset for ``services`` Services x ``endpoints`` endpoints
+with kube-proxy's renderer and apply it as kube-proxy does (``iptables-restore
+--noflush --counters``), then change one endpoint of one Service and time the
+partial sync (render + restore of the changed chains); see :func:`_backend_run`.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ import orjson
 
 from bench.endpoints import NAMESPACE, _ip, _ok, _percentiles, _populate, _ready_count, _status
 from bench.procs import HOST, BenchError, ServerProcess, cpu_seconds, free_port, python_module
+from controllers.proxy.iptables import IPTablesConfig, IPTablesRenderer, Rendered
+from controllers.proxy.types import Endpoint, ServicePort, ServicePortName
 
 SERVICE_RANGE = "127.96.0.0/16"
 SYNC_COUNT = "kubeproxy_sync_proxy_rules_duration_seconds_count"
@@ -158,78 +160,104 @@ def run_latency(workdir: Path, server_cpu: int | None, load_cpu: int | None,
     return result
 
 
-def restore_binary() -> str:
-    """``iptables-legacy-restore`` when installed: the nf_tables backend of iptables 1.8.9
-    took 442 s for the 10,000-Service restore here (legacy: under 3 s)."""
-    return "iptables-legacy-restore" if shutil.which("iptables-legacy-restore") else (
-        "iptables-restore")
+#: ``(backend, restore, save)`` of the two iptables 1.8 backends.
+BACKENDS = (("legacy", "iptables-legacy-restore", "iptables-legacy-save"),
+            ("nf_tables", "iptables-nft-restore", "iptables-nft-save"))
 
 
-def _restore(ns: str, text: str) -> float:
+def _restore(ns: str, binary: str, text: str, *flags: str) -> float:
     t0 = time.perf_counter()
-    done = subprocess.run(["ip", "netns", "exec", ns, restore_binary(), "-w", "--noflush",
-                           "--counters"], input=text.encode(), capture_output=True, check=False)
+    done = subprocess.run(["ip", "netns", "exec", ns, binary, "-w", *flags],
+                          input=text.encode(), capture_output=True, check=False)
     took = time.perf_counter() - t0
     if done.returncode != 0:
-        raise BenchError(f"iptables-restore failed: {done.stderr.decode()[:500]}")
+        raise BenchError(f"{binary} failed: {done.stderr.decode()[:500]}")
     return took
 
 
-def run_iptables(services: int, per_service: int) -> dict[str, Any]:
-    """The ``iptables`` scenario (root: a scratch network namespace)."""
-    from controllers.proxy.iptables import IPTablesConfig, render
-    from controllers.proxy.types import Endpoint, ServicePort, ServicePortName
+def _timed_render(renderer: IPTablesRenderer, ports: dict[ServicePortName, ServicePort],
+                  eps: dict[ServicePortName, tuple[Endpoint, ...]],
+                  full: bool) -> tuple[Rendered, float]:
+    t0 = time.perf_counter()
+    rendered = renderer.render(ports, eps, full=full)
+    return rendered, time.perf_counter() - t0
 
-    if os.geteuid() != 0 or shutil.which("iptables-restore") is None:
-        raise BenchError("the iptables scenario needs root and iptables-restore")
+
+def _backend_run(backend: str, restore: str, save: str, services: int,
+                 per_service: int) -> dict[str, Any]:
+    """Full and partial syncs of one backend in a scratch network namespace.
+
+    legacy: two full syncs (the first into empty tables, the second over the
+    existing rules), then a partial one. nf_tables: iptables 1.8.9 spends time
+    quadratic in the input on a ``--noflush`` restore that declares many chains
+    (442 s for the 10,000-Service full sync here), so the namespace's empty
+    tables are filled by a flushing restore of the same full sync (timed as
+    ``setup``; the resulting tables are identical) and only the partial sync
+    runs with kube-proxy's ``--noflush``.
+    """
+    ports, eps = _iptables_maps(services, per_service)
+    renderer = IPTablesRenderer(IPTablesConfig(cluster_cidr="10.0.0.0/8"))
     ns = f"kubemu-bench-{uuid.uuid4().hex[:6]}"
     subprocess.run(["ip", "netns", "add", ns], check=True)
+    out: dict[str, Any] = {"backend": backend, "restore": restore, "full": []}
     try:
-        cfg = IPTablesConfig(cluster_cidr="10.0.0.0/8")
-        ports: dict[ServicePortName, ServicePort] = {}
-        eps: dict[ServicePortName, tuple[Endpoint, ...]] = {}
-        for i in range(services):
-            spn = ServicePortName("bench", f"svc-{i:05d}", "http", "TCP")
-            ports[spn] = ServicePort(spn, f"172.30.{i // 250}.{i % 250 + 1}", 80)
-            eps[spn] = tuple(Endpoint(f"10.{i // 250}.{i % 250}.{j + 1}", 8080)
-                             for j in range(per_service))
-        runs = []
-        chains: set[str] | None = None
-        for _ in range(2):
-            t0 = time.perf_counter()
-            rendered = render(ports, eps, cfg, previous_chains=chains or set())
-            render_s = time.perf_counter() - t0
-            restore_s = _restore(ns, rendered.text)
-            chains = rendered.nat_chains
-            runs.append({"render_s": render_s, "restore_s": restore_s,
-                         "total_s": render_s + restore_s})
-        lines = rendered.text.count("\n")
-        nat_rules = rendered.rules
+        for _ in range(2 if backend == "legacy" else 1):
+            rendered, render_s = _timed_render(renderer, ports, eps, True)
+            if backend == "legacy":
+                restore_s = _restore(ns, restore, rendered.text, "--noflush", "--counters")
+                out["full"].append({"render_s": render_s, "restore_s": restore_s,
+                                    "total_s": render_s + restore_s})
+            else:
+                out["setup_s"] = _restore(ns, restore, rendered.text, "--counters")
+            renderer.commit(rendered)
+        out.update(restore_lines=rendered.text.count("\n"), rules=rendered.rules)
         # One endpoint of one Service changes: a partial sync.
         spn = next(iter(ports))
         eps[spn] = (Endpoint("10.250.0.1", 8080), *eps[spn][1:])
-        t0 = time.perf_counter()
-        partial = render(ports, eps, cfg, previous_chains=chains,
-                         changed={spn.service_key})
-        render_s = time.perf_counter() - t0
-        restore_s = _restore(ns, partial.text)
-        save = restore_binary().replace("-restore", "-save")
+        partial, render_s = _timed_render(renderer, ports, eps, False)
+        restore_s = _restore(ns, restore, partial.text, "--noflush", "--counters")
         check = subprocess.run(["ip", "netns", "exec", ns, save, "-t", "nat"],
                                capture_output=True, text=True, check=False).stdout
         if "10.250.0.1:8080" not in check:
-            raise BenchError("the partial sync did not program the new endpoint")
+            raise BenchError(f"{backend}: the partial sync did not program the new endpoint")
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=False)
-    result = {"services": services, "endpoints_per_service": per_service,
-              "restore": restore_binary(),
-              "restore_lines": lines, "rules": nat_rules, "full": runs,
-              "partial": {"render_s": render_s, "restore_s": restore_s,
-                          "total_s": render_s + restore_s,
-                          "lines": partial.text.count("\n")}}
-    print(f"bench: iptables full sync {runs[0]['total_s']:.2f} s (again "
-          f"{runs[1]['total_s']:.2f} s), partial {result['partial']['total_s'] * 1000:.0f} ms",
-          file=sys.stderr)
-    return result
+    out["partial"] = {"render_s": render_s, "restore_s": restore_s,
+                      "total_s": render_s + restore_s, "lines": partial.text.count("\n")}
+    return out
+
+
+def _iptables_maps(services: int, per_service: int) -> tuple[
+        dict[ServicePortName, ServicePort], dict[ServicePortName, tuple[Endpoint, ...]]]:
+    ports: dict[ServicePortName, ServicePort] = {}
+    eps: dict[ServicePortName, tuple[Endpoint, ...]] = {}
+    for i in range(services):
+        spn = ServicePortName("bench", f"svc-{i:05d}", "http", "TCP")
+        ports[spn] = ServicePort(spn, f"172.30.{i // 250}.{i % 250 + 1}", 80)
+        eps[spn] = tuple(Endpoint(f"10.{i // 250}.{i % 250}.{j + 1}", 8080)
+                         for j in range(per_service))
+    return ports, eps
+
+
+def run_iptables(services: int, per_service: int) -> dict[str, Any]:
+    """The ``iptables`` scenario (root: scratch network namespaces), on each installed
+    iptables backend."""
+    if os.geteuid() != 0:
+        raise BenchError("the iptables scenario needs root")
+    runs = {}
+    for backend, restore, save in BACKENDS:
+        if shutil.which(restore) is None:
+            print(f"bench: {restore} is not installed; skipping the {backend} backend",
+                  file=sys.stderr)
+            continue
+        r = runs[backend] = _backend_run(backend, restore, save, services, per_service)
+        full = f"full sync {r['full'][0]['total_s']:.2f} s, " if r["full"] else ""
+        print(f"bench: iptables ({backend}) {full}partial "
+              f"{r['partial']['total_s'] * 1000:.0f} ms", file=sys.stderr)
+    if not runs:
+        raise BenchError("the iptables scenario needs iptables-legacy-restore or "
+                         "iptables-nft-restore")
+    return {"services": services, "endpoints_per_service": per_service, "backends": runs}
 
 
 def latency_table(results: dict[str, Any]) -> list[str]:
@@ -257,19 +285,25 @@ def latency_table(results: dict[str, Any]) -> list[str]:
 def iptables_table(results: dict[str, Any]) -> list[str]:
     """Markdown for the ``iptables`` scenario."""
     r = results["iptables"]
-    first, again, part = r["full"][0], r["full"][1], r["partial"]
-    return [
+    any_run = next(iter(r["backends"].values()))
+    out = [
         f"#### iptables sync: {r['services']:,} Services x {r['endpoints_per_service']} "
-        f"endpoints ({r['restore_lines']:,} restore lines, {r['rules']:,} rules), "
-        f"scratch network namespace, `{r['restore']}`",
+        f"endpoints ({any_run['restore_lines']:,} restore lines, {any_run['rules']:,} "
+        "rules), scratch network namespaces",
         "",
-        "| sync | render | iptables-restore | total |",
-        "|---|---:|---:|---:|",
-        f"| full (first) | {first['render_s']:.2f} s | {first['restore_s']:.2f} s "
-        f"| {first['total_s']:.2f} s |",
-        f"| full (over existing rules) | {again['render_s']:.2f} s | {again['restore_s']:.2f} s "
-        f"| {again['total_s']:.2f} s |",
-        f"| partial (one endpoint changed, {part['lines']:,} lines) "
-        f"| {part['render_s'] * 1000:.0f} ms | {part['restore_s'] * 1000:.0f} ms "
-        f"| {part['total_s'] * 1000:.0f} ms |",
+        "| backend | sync | render | iptables-restore | total |",
+        "|---|---|---:|---:|---:|",
     ]
+    for backend, run in r["backends"].items():
+        labels = ("full (first)", "full (over existing rules)")
+        for label, sync in zip(labels, run["full"], strict=False):
+            out.append(f"| {backend} | {label} | {sync['render_s']:.2f} s "
+                       f"| {sync['restore_s']:.2f} s | {sync['total_s']:.2f} s |")
+        if "setup_s" in run:
+            out.append(f"| {backend} | tables filled by a flushing restore (setup) | "
+                       f"| {run['setup_s']:.2f} s | |")
+        part = run["partial"]
+        out.append(f"| {backend} | partial (one endpoint changed, {part['lines']:,} lines) "
+                   f"| {part['render_s'] * 1000:.0f} ms | {part['restore_s'] * 1000:.0f} ms "
+                   f"| {part['total_s'] * 1000:.0f} ms |")
+    return out

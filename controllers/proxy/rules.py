@@ -2,9 +2,10 @@
 
 The iptables proxier ensures upstream's jump rules and the
 ``KUBE-PROXY-CANARY`` chains on full syncs (``iptables -N``/``-C``/``-I``),
-then applies the whole rendered ruleset with one ``iptables-restore --noflush
---counters``. Before each sync it checks the canary: a flushed table forces a
-full sync. ``--dry-run`` prints the restore input and applies nothing.
+then applies the rendered sync (everything on a full sync, only the changed
+chains on a partial one) with one ``iptables-restore --noflush --counters``.
+Before each sync it checks the canary: a flushed table forces a full sync.
+``--dry-run`` prints the restore input and applies nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import logging
 import subprocess
 import sys
 
-from controllers.proxy.iptables import IPTablesConfig, jump_rules, render
+from controllers.proxy.iptables import IPTablesConfig, IPTablesRenderer, jump_rules
 from controllers.proxy.types import Endpoint, Proxier, ServicePort, ServicePortName
 
 __all__ = ["IptablesProxier", "make_rule_proxier"]
@@ -43,7 +44,8 @@ class IptablesProxier:
         self.dry_run = dry_run
         self.iptables = iptables
         self.restore = iptables + "-restore"
-        self.chains: set[str] | None = None
+        self.renderer = IPTablesRenderer(config)
+        self.synced = False
         self.last_text = ""
 
     async def _ensure_base(self) -> None:
@@ -80,26 +82,23 @@ class IptablesProxier:
         if not self.dry_run and not full and not await self._canary_ok():
             log.warning("the %s chain is gone (tables flushed?): full sync", CANARY)
             full = True
-        if full or self.chains is None:
-            if not self.dry_run:
-                await self._ensure_base()
-            rendered = render(services, endpoints, self.config,
-                              previous_chains=self.chains or set())
-        else:
-            rendered = render(services, endpoints, self.config,
-                              previous_chains=self.chains, changed=changed)
+        full = full or not self.synced
+        if full and not self.dry_run:
+            await self._ensure_base()
+        rendered = self.renderer.render(services, endpoints, full=full)
         self.last_text = rendered.text
         if self.dry_run:
             sys.stdout.write(rendered.text)
             sys.stdout.flush()
-        else:
+        elif rendered.text:
             code, out = await _run(self.restore, "-w", "--noflush", "--counters",
                                    stdin=rendered.text.encode())
             if code != 0:
                 raise RuntimeError(f"iptables-restore failed: {out.strip()}")
-        self.chains = rendered.nat_chains
-        log.info("iptables: %d rules (%s sync)", rendered.rules,
-                 "full" if full else "partial")
+        self.renderer.commit(rendered)
+        self.synced = True
+        log.info("iptables: %d rules, %d restore lines (%s sync)", rendered.rules,
+                 rendered.text.count("\n"), "full" if full else "partial")
 
     async def cleanup(self) -> None:
         return None

@@ -16,6 +16,7 @@ from controllers.proxy.change_tracker import (
 )
 from controllers.proxy.iptables import (
     IPTablesConfig,
+    IPTablesRenderer,
     compute_probability,
     endpoint_chain_name,
     port_proto_hash,
@@ -237,12 +238,75 @@ def test_partial_sync_writes_only_changed_chains_and_deletes_stale() -> None:
     a, b = ServicePortName("ns", "a", "", "TCP"), ServicePortName("ns", "b", "", "TCP")
     ports = {a: ServicePort(a, "10.96.0.1", 80), b: ServicePort(b, "10.96.0.2", 80)}
     eps = {a: (Endpoint("10.244.0.1", 80),), b: (Endpoint("10.244.0.2", 80),)}
-    first = render(ports, eps, IPTablesConfig())
+    renderer = IPTablesRenderer(IPTablesConfig())
+    first = renderer.render(ports, eps, full=False)  # nothing committed yet: full
+    assert first.full and "*filter" in first.text
+    renderer.commit(first)
     del ports[b], eps[b]
-    second = render(ports, eps, IPTablesConfig(), previous_chains=first.nat_chains,
-                    changed={"ns/b"})
+    second = renderer.render(ports, eps, full=False)
     b_svc = "KUBE-SVC-" + port_proto_hash("ns/b", "TCP")
     a_svc = "KUBE-SVC-" + port_proto_hash("ns/a", "TCP")
     assert f"-X {b_svc}" in second.text
     assert f":{a_svc} - [0:0]" not in second.text  # unchanged: not rewritten
-    assert f"-j {a_svc}" in second.text  # but still dispatched from KUBE-SERVICES
+    assert f"-j {a_svc}" in second.text  # KUBE-SERVICES changed: rewritten in full
+    assert "*filter" not in second.text  # the filter table did not change
+    assert second.nat_chains == {c for c in first.nat_chains if "SVC" not in c or c == a_svc
+                                 } - {endpoint_chain_name("ns/b", "TCP", "10.244.0.2:80")}
+    renderer.commit(second)
+    unchanged = renderer.render(ports, eps, full=False)
+    assert unchanged.text == ""  # nothing changed: nothing to restore
+    renderer.commit(unchanged)
+
+    # One endpoint replaced: only that service port's chains and the new/old SEP chains.
+    eps[a] = (Endpoint("10.244.0.9", 80),)
+    third = renderer.render(ports, eps, full=False)
+    new_sep = endpoint_chain_name("ns/a", "TCP", "10.244.0.9:80")
+    old_sep = endpoint_chain_name("ns/a", "TCP", "10.244.0.1:80")
+    assert third.text.splitlines() == [
+        "*nat", f":{a_svc} - [0:0]", f":{new_sep} - [0:0]", f":{old_sep} - [0:0]",
+        f'-A {a_svc} -m comment --comment "ns/a -> 10.244.0.9:80" -j {new_sep}',
+        f"-A {new_sep} -m comment --comment ns/a -s 10.244.0.9 -j KUBE-MARK-MASQ",
+        f"-A {new_sep} -m comment --comment ns/a -m tcp -p tcp -j DNAT "
+        "--to-destination 10.244.0.9:80",
+        f"-X {old_sep}", "COMMIT"]
+    # Not committed (the restore failed): the next render is full again.
+    assert renderer.render(ports, eps, full=False).full
+
+
+def test_external_traffic_policy_local_chains() -> None:
+    spn = ServicePortName("ns", "lb", "", "TCP")
+    local = Endpoint("10.244.0.1", 80, is_local=True)
+    remote = (Endpoint("10.244.1.1", 80), Endpoint("10.244.1.2", 80))
+    sp = ServicePort(spn, "10.96.0.9", 80, node_port=30009, external_policy_local=True,
+                     health_check_node_port=32000)
+    text = render({spn: sp}, {spn: (remote[0], local, remote[1])},
+                  IPTablesConfig(cluster_cidr="10.244.0.0/16")).text
+    h = port_proto_hash("ns/lb", "TCP")
+    sep = {e: endpoint_chain_name("ns/lb", "TCP", str(e)) for e in (local, *remote)}
+    # Cluster traffic balances over all three; external traffic only over the local one.
+    assert re.findall(rf"-A KUBE-SVC-{h} .*-j (KUBE-SEP-\w+)", text) == [
+        sep[remote[0]], sep[local], sep[remote[1]]]
+    assert re.findall(rf"-A KUBE-SVL-{h} .*-j (KUBE-SEP-\w+)", text) == [sep[local]]
+    assert re.findall(rf"-A KUBE-EXT-{h} .*-j (\S+)", text) == [
+        f"KUBE-SVC-{h}", "KUBE-MARK-MASQ", f"KUBE-SVC-{h}", f"KUBE-SVL-{h}"]
+    assert ('-A KUBE-NODEPORTS -m comment --comment "ns/lb health check node port" -m tcp '
+            "-p tcp --dport 32000 -j ACCEPT") in text.split("COMMIT")[0]
+    # Every endpoint chain is written once.
+    assert sorted(re.findall(r"^:(KUBE-SEP-\w+)", text, re.M)) == sorted(sep.values())
+
+    # internalTrafficPolicy Local too: cluster traffic also stays on this node.
+    sp = ServicePort(spn, "10.96.0.9", 80, node_port=30009, external_policy_local=True,
+                     internal_policy_local=True)
+    text = render({spn: sp}, {spn: (remote[0], local, remote[1])}, IPTablesConfig()).text
+    assert re.findall(rf"-A KUBE-SVC-{h} .*-j (KUBE-SEP-\w+)", text) == [sep[local]]
+    assert re.findall(r"^:(KUBE-SEP-\w+)", text, re.M) == [sep[local]]
+
+    # The only local endpoint is terminating but serving: external traffic still
+    # reaches it (KEP-1669) while cluster traffic uses the ready remote ones.
+    leaving = Endpoint("10.244.0.1", 80, ready=False, terminating=True, is_local=True)
+    sp = ServicePort(spn, "10.96.0.9", 80, node_port=30009, external_policy_local=True)
+    text = render({spn: sp}, {spn: (remote[0], leaving, remote[1])}, IPTablesConfig()).text
+    assert re.findall(rf"-A KUBE-SVC-{h} .*-j (KUBE-SEP-\w+)", text) == [
+        sep[remote[0]], sep[remote[1]]]
+    assert re.findall(rf"-A KUBE-SVL-{h} .*-j (KUBE-SEP-\w+)", text) == [sep[local]]
+    assert sorted(re.findall(r"^:(KUBE-SEP-\w+)", text, re.M)) == sorted(sep.values())
