@@ -145,7 +145,7 @@ async def _measure(url: str, services: int, per_service: int, changes: int,
                     events += 1
                     obj = ev.get("object") or {}
                     name = (obj.get("metadata") or {}).get("name")
-                    entry = waiting.get(name)
+                    entry = waiting.get(name) if isinstance(name, str) else None
                     if entry is None or entry[1].done():
                         continue
                     ip, fut = entry

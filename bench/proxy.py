@@ -17,8 +17,9 @@ round-robin balancer, so from then on new connections use it.
 ``iptables``: in a scratch network namespace per iptables backend (root
 needed), render the ruleset for ``services`` Services x ``endpoints`` endpoints
 with kube-proxy's renderer and apply it as kube-proxy does (``iptables-restore
---noflush --counters``), then change one endpoint of one Service and time the
-partial sync (render + restore of the changed chains); see :func:`_backend_run`.
+--noflush --counters``, twice: into empty tables, then over the existing rules),
+then change one endpoint of one Service and time the partial sync (render +
+restore of the changed chains); see :func:`_backend_run`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import orjson
 from bench.endpoints import NAMESPACE, _ip, _ok, _percentiles, _populate, _ready_count, _status
 from bench.procs import HOST, BenchError, ServerProcess, cpu_seconds, free_port, python_module
 from controllers.proxy.iptables import IPTablesConfig, IPTablesRenderer, Rendered
+from controllers.proxy.rules import with_whole_table_cache
 from controllers.proxy.types import Endpoint, ServicePort, ServicePortName
 
 SERVICE_RANGE = "127.96.0.0/16"
@@ -185,37 +187,35 @@ def _timed_render(renderer: IPTablesRenderer, ports: dict[ServicePortName, Servi
 
 def _backend_run(backend: str, restore: str, save: str, services: int,
                  per_service: int) -> dict[str, Any]:
-    """Full and partial syncs of one backend in a scratch network namespace.
-
-    legacy: two full syncs (the first into empty tables, the second over the
-    existing rules), then a partial one. nf_tables: iptables 1.8.9 spends time
-    quadratic in the input on a ``--noflush`` restore that declares many chains
-    (442 s for the 10,000-Service full sync here), so the namespace's empty
-    tables are filled by a flushing restore of the same full sync (timed as
-    ``setup``; the resulting tables are identical) and only the partial sync
-    runs with kube-proxy's ``--noflush``.
-    """
+    """Two full syncs (into empty tables, then over the existing rules) and a partial
+    one of one backend in a scratch network namespace, applied as kube-proxy applies
+    them (chain declarations in the backend's preferred order; on nf_tables with the
+    whole-table-cache ``-S`` of :func:`controllers.proxy.rules.with_whole_table_cache`)."""
     ports, eps = _iptables_maps(services, per_service)
-    renderer = IPTablesRenderer(IPTablesConfig(cluster_cidr="10.0.0.0/8"))
+    renderer = IPTablesRenderer(IPTablesConfig(cluster_cidr="10.0.0.0/8"),
+                                descending_declarations=backend == "legacy")
     ns = f"kubemu-bench-{uuid.uuid4().hex[:6]}"
     subprocess.run(["ip", "netns", "add", ns], check=True)
     out: dict[str, Any] = {"backend": backend, "restore": restore, "full": []}
+
+    def apply(text: str) -> float:
+        if backend == "nf_tables":
+            text = with_whole_table_cache(text)
+        return _restore(ns, restore, text, "--noflush", "--counters")
+
     try:
-        for _ in range(2 if backend == "legacy" else 1):
+        for _ in range(2):
             rendered, render_s = _timed_render(renderer, ports, eps, True)
-            if backend == "legacy":
-                restore_s = _restore(ns, restore, rendered.text, "--noflush", "--counters")
-                out["full"].append({"render_s": render_s, "restore_s": restore_s,
-                                    "total_s": render_s + restore_s})
-            else:
-                out["setup_s"] = _restore(ns, restore, rendered.text, "--counters")
+            restore_s = apply(rendered.text)
+            out["full"].append({"render_s": render_s, "restore_s": restore_s,
+                                "total_s": render_s + restore_s})
             renderer.commit(rendered)
         out.update(restore_lines=rendered.text.count("\n"), rules=rendered.rules)
         # One endpoint of one Service changes: a partial sync.
         spn = next(iter(ports))
         eps[spn] = (Endpoint("10.250.0.1", 8080), *eps[spn][1:])
         partial, render_s = _timed_render(renderer, ports, eps, False)
-        restore_s = _restore(ns, restore, partial.text, "--noflush", "--counters")
+        restore_s = apply(partial.text)
         check = subprocess.run(["ip", "netns", "exec", ns, save, "-t", "nat"],
                                capture_output=True, text=True, check=False).stdout
         if "10.250.0.1:8080" not in check:
@@ -251,8 +251,7 @@ def run_iptables(services: int, per_service: int) -> dict[str, Any]:
                   file=sys.stderr)
             continue
         r = runs[backend] = _backend_run(backend, restore, save, services, per_service)
-        full = f"full sync {r['full'][0]['total_s']:.2f} s, " if r["full"] else ""
-        print(f"bench: iptables ({backend}) {full}partial "
+        print(f"bench: iptables ({backend}) full sync {r['full'][0]['total_s']:.2f} s, partial "
               f"{r['partial']['total_s'] * 1000:.0f} ms", file=sys.stderr)
     if not runs:
         raise BenchError("the iptables scenario needs iptables-legacy-restore or "
@@ -299,9 +298,6 @@ def iptables_table(results: dict[str, Any]) -> list[str]:
         for label, sync in zip(labels, run["full"], strict=False):
             out.append(f"| {backend} | {label} | {sync['render_s']:.2f} s "
                        f"| {sync['restore_s']:.2f} s | {sync['total_s']:.2f} s |")
-        if "setup_s" in run:
-            out.append(f"| {backend} | tables filled by a flushing restore (setup) | "
-                       f"| {run['setup_s']:.2f} s | |")
         part = run["partial"]
         out.append(f"| {backend} | partial (one endpoint changed, {part['lines']:,} lines) "
                    f"| {part['render_s'] * 1000:.0f} ms | {part['restore_s'] * 1000:.0f} ms "

@@ -327,8 +327,16 @@ class IPTablesRenderer:
     a rendered sync is not committed, the next render is full.
     """
 
-    def __init__(self, config: IPTablesConfig) -> None:
+    def __init__(self, config: IPTablesConfig, *, descending_declarations: bool = False) -> None:
         self.config = config
+        #: Declare chains in descending name order instead of the order they are used
+        #: in. For the legacy backend: libiptc keeps user chains sorted and inserts a
+        #: new chain by scanning forward from its index bucket, so a chain that sorts
+        #: first is placed in constant time (a 60,000-chain full sync restores in
+        #: 1.4 s instead of 2.2-2.8 s). The nf_tables backend wants the order of use:
+        #: sorted declarations make its restore over existing chains several times
+        #: slower.
+        self.descending_declarations = descending_declarations
         self._fragments: dict[ServicePortName, ServiceFragment] = {}
         self._fixed: dict[str, str] = {}
         self._chains: set[str] = set()
@@ -390,12 +398,8 @@ class IPTablesRenderer:
         text: list[str] = []
         for table in ("filter", "nat"):
             if decls[table] or full:
-                # Declared in descending name order: the legacy backend (libiptc)
-                # keeps user chains sorted and inserts a new chain by scanning
-                # forward from its index bucket, so a chain that sorts first is
-                # placed in constant time. This cuts a 60,000-chain full sync's
-                # iptables-legacy-restore by about a third; nf_tables is indifferent.
-                decls[table].sort(reverse=True)
+                if self.descending_declarations:
+                    decls[table].sort(reverse=True)
                 text += [f"*{table}", *decls[table], *rules_out[table], "COMMIT"]
         rules = sum(content.count("\n") + 1 for content in fixed.values() if content) + \
             sum(len(f.rules) for f in fragments.values())

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import ipaddress
 import logging
+import re
 import subprocess
 import sys
 
@@ -25,6 +26,24 @@ __all__ = ["IptablesProxier", "make_rule_proxier"]
 log = logging.getLogger(__name__)
 
 CANARY = "KUBE-PROXY-CANARY"
+
+#: Chain declarations from which a restore on the nf_tables backend gets a leading ``-S``.
+WHOLE_CACHE_CHAINS = 1000
+
+
+def with_whole_table_cache(text: str) -> str:
+    """``text`` with a ``-S`` opening each table of a restore that declares many chains.
+
+    iptables-nft 1.8 collects the chains a restore's commands name into a
+    sorted linked list (to fetch just those from the kernel), inserting each
+    name by a linear scan: a 10,000-Service full sync (60,000 chains, 230,000
+    commands) then takes 442 s. A chain-less command such as ``-S`` makes it
+    fetch the whole table instead, and the same restore takes 5 s. ``-S`` only
+    lists the table (the caller discards the listing).
+    """
+    if text.count("\n:") < WHOLE_CACHE_CHAINS:
+        return text
+    return re.sub(r"^(\*(?:filter|nat))$", "\\1\n-S", text, flags=re.M)
 
 
 async def _run(*argv: str, stdin: bytes | None = None) -> tuple[int, str]:
@@ -44,6 +63,8 @@ class IptablesProxier:
         self.dry_run = dry_run
         self.iptables = iptables
         self.restore = iptables + "-restore"
+        #: Whether ``iptables`` is the nf_tables backend (asked before the first sync).
+        self.nf_tables: bool | None = None
         self.renderer = IPTablesRenderer(config)
         self.synced = False
         self.last_text = ""
@@ -68,6 +89,17 @@ class IptablesProxier:
                 if code != 0:
                     raise RuntimeError(f"iptables -t {table} -I {chain} failed: {out.strip()}")
 
+    async def _restore(self, text: str) -> None:
+        """``iptables-restore --noflush --counters`` of ``text``; raises on failure."""
+        if self.nf_tables:
+            text = with_whole_table_cache(text)
+        proc = await asyncio.create_subprocess_exec(
+            self.restore, "-w", "--noflush", "--counters", stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        _, err = await proc.communicate(text.encode())
+        if proc.returncode:
+            raise RuntimeError(f"iptables-restore failed: {err.decode(errors='replace').strip()}")
+
     async def _canary_ok(self) -> bool:
         code, _ = await _run(self.iptables, "-w", "-t", "mangle", "-S", CANARY)
         return code == 0
@@ -85,16 +117,17 @@ class IptablesProxier:
         full = full or not self.synced
         if full and not self.dry_run:
             await self._ensure_base()
+            if self.nf_tables is None:
+                _, version = await _run(self.iptables, "--version")
+                self.nf_tables = "nf_tables" in version
+                self.renderer.descending_declarations = not self.nf_tables
         rendered = self.renderer.render(services, endpoints, full=full)
         self.last_text = rendered.text
         if self.dry_run:
             sys.stdout.write(rendered.text)
             sys.stdout.flush()
         elif rendered.text:
-            code, out = await _run(self.restore, "-w", "--noflush", "--counters",
-                                   stdin=rendered.text.encode())
-            if code != 0:
-                raise RuntimeError(f"iptables-restore failed: {out.strip()}")
+            await self._restore(rendered.text)
         self.renderer.commit(rendered)
         self.synced = True
         log.info("iptables: %d rules, %d restore lines (%s sync)", rendered.rules,

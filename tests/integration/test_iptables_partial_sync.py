@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 
@@ -20,6 +21,7 @@ import pytest
 
 from controllers.proxy.iptables import IPTablesConfig, IPTablesRenderer, Rendered
 from controllers.proxy.types import Endpoint, ServicePort, ServicePortName
+from tests.support.apiserver import REPO_ROOT
 from tests.support.proxy import require_root_and_tools, sh
 
 #: The two iptables 1.8 backends (the Debian ``iptables`` package ships both).
@@ -123,3 +125,35 @@ def test_partial_syncs_converge_to_the_full_sync(iptables: str,
     assert after_partial == tables(iptables, full_ns)
     assert "10.244.9.9:8080" in after_partial
     assert "10.244.4." not in after_partial  # the deleted Service's chains are gone
+
+
+PROXIER_SCRIPT = """
+import asyncio, sys
+from controllers.proxy.iptables import IPTablesConfig
+from controllers.proxy.rules import IptablesProxier
+from controllers.proxy.types import Endpoint, ServicePort, ServicePortName
+
+ports, eps = {}, {}
+for i in range(int(sys.argv[1])):
+    p = ServicePortName("big", f"s{i}", "http", "TCP")
+    ports[p] = ServicePort(p, f"10.96.{i // 250}.{i % 250 + 1}", 80)
+    eps[p] = tuple(Endpoint(f"10.244.{i // 50}.{i % 50 * 5 + j + 1}", 8080) for j in range(5))
+proxier = IptablesProxier(IPTablesConfig(cluster_cidr="10.244.0.0/16"), iptables=sys.argv[2])
+asyncio.run(proxier.sync(ports, eps, set(), True))
+print(proxier.nf_tables)
+"""
+
+
+def test_proxier_applies_a_large_full_sync(iptables: str, namespaces: tuple[str, str]) -> None:
+    # 300 Services x 5 endpoints: 1,800 chains, past the point where the nf_tables
+    # backend's restore gets its whole-table-cache ``-S``.
+    ns = namespaces[0]
+    done = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", PROXIER_SCRIPT,
+                           "300", iptables], capture_output=True, text=True, timeout=120,
+                          cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(iptables == "iptables-nft")
+    nat = sh(iptables + "-save", "-t", "nat", ns=ns)
+    assert len(re.findall(r"^:KUBE-SEP-", nat, re.M)) == 1500
+    assert len(re.findall(r"^-A KUBE-SERVICES .* -j KUBE-SVC-", nat, re.M)) == 300
+    assert "-j DNAT --to-destination 10.244.5.250:8080" in nat  # the last one
