@@ -15,7 +15,7 @@ not searched for unknown fields, but are still searched for duplicate keys.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -41,47 +41,62 @@ class FieldIssue:
         return f'{self.kind} field "{self.path}"'
 
 
-def _join_field(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
+def _path(stack: list[str | int], name: str) -> str:
+    """The upstream path of ``name`` below the field names and list indexes on ``stack``."""
+    out = ""
+    for segment in (*stack, name):
+        if isinstance(segment, int):
+            out += f"[{segment}]"
+        else:
+            out += f".{segment}" if out else segment
+    return out
 
 
-def _entries(value: Any) -> list[tuple[str, Any]] | None:
-    if isinstance(value, _Pairs):
-        return value
-    if isinstance(value, Mapping):
-        return list(value.items())
-    return None
+def _walk(node: SchemaNode | None, value: Any, stack: list[str | int], out: list[FieldIssue],
+          root: bool, unknown: bool) -> None:
+    """Append the issues of ``value`` (below the path on ``stack``) to ``out``.
 
-
-def _walk(
-    node: SchemaNode | None, value: Any, path: str, *, root: bool, unknown: bool
-) -> Iterator[FieldIssue]:
+    A plain recursive walk: paths are spelled out only for issues, and values are
+    told apart with concrete types (objects come as dicts or :class:`_Pairs`), since
+    this runs on every create and update body.
+    """
     if isinstance(value, list) and not isinstance(value, _Pairs):
         items = node.items() if node is not None else None
         for index, element in enumerate(value):
-            if isinstance(element, (list, Mapping)):
-                yield from _walk(items, element, f"{path}[{index}]", root=False, unknown=unknown)
+            if isinstance(element, (list, dict)):
+                stack.append(index)
+                _walk(items, element, stack, out, False, unknown)
+                stack.pop()
         return
-    entries = _entries(value)
-    if entries is None:
+    if isinstance(value, _Pairs):
+        entries: Any = value
+    elif isinstance(value, dict):
+        entries = value.items()
+    else:
         return
     check_unknown = unknown and node is not None and node.kind == "object"
     seen: set[str] = set()
     for key, child_value in entries:
         if key in seen:
-            yield FieldIssue("duplicate", _join_field(path, key))
+            out.append(FieldIssue("duplicate", _path(stack, key)))
             continue
         seen.add(key)
         child = node.child(key) if node is not None else None
         if child is None and check_unknown:
             if not (root and key in _ALWAYS_KNOWN_AT_ROOT):
-                yield FieldIssue("unknown", _join_field(path, key))
+                out.append(FieldIssue("unknown", _path(stack, key)))
                 continue
             child = ANY
-        if isinstance(child_value, (list, Mapping)):  # scalars hold no fields
-            yield from _walk(
-                child, child_value, _join_field(path, key), root=False, unknown=unknown
-            )
+        if isinstance(child_value, (list, dict)):  # scalars hold no fields
+            stack.append(key)
+            _walk(child, child_value, stack, out, False, unknown)
+            stack.pop()
+
+
+def _issues(node: SchemaNode | None, value: Any, unknown: bool) -> list[FieldIssue]:
+    out: list[FieldIssue] = []
+    _walk(node, value, [], out, True, unknown)
+    return out
 
 
 def unknown_fields(root_ref: str, obj: Mapping[str, Any]) -> list[str]:
@@ -89,11 +104,8 @@ def unknown_fields(root_ref: str, obj: Mapping[str, Any]) -> list[str]:
 
     Raises ``KeyError`` for an unknown ``root_ref``.
     """
-    return [
-        issue.path
-        for issue in _walk(root_node(root_ref), obj, "", root=True, unknown=True)
-        if issue.kind == "unknown"
-    ]
+    return [issue.path for issue in _issues(root_node(root_ref), obj, True)
+            if issue.kind == "unknown"]
 
 
 def unknown_field_messages(root_ref: str, obj: Mapping[str, Any]) -> list[str]:
@@ -111,7 +123,7 @@ def find_duplicate_fields(raw: bytes | str) -> list[str]:
 
     Raises ``ValueError`` (``json.JSONDecodeError``) if ``raw`` is not valid JSON.
     """
-    return [issue.path for issue in _walk(None, _parse_pairs(raw), "", root=True, unknown=False)]
+    return [issue.path for issue in _issues(None, _parse_pairs(raw), False)]
 
 
 def strict_field_issues(root_ref: str, raw: bytes | str) -> list[FieldIssue]:
@@ -120,7 +132,7 @@ def strict_field_issues(root_ref: str, raw: bytes | str) -> list[FieldIssue]:
     This is what upstream's strict decoder reports for ``fieldValidation=Strict|Warn``.
     Raises ``ValueError`` on invalid JSON and ``KeyError`` for an unknown ``root_ref``.
     """
-    return list(_walk(root_node(root_ref), _parse_pairs(raw), "", root=True, unknown=True))
+    return _issues(root_node(root_ref), _parse_pairs(raw), True)
 
 
 def strict_field_messages(root_ref: str, raw: bytes | str) -> list[str]:

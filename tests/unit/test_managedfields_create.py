@@ -58,6 +58,13 @@ _OTHERS: list[dict[str, Any]] = [
                   "ports": [{"port": 80}]}]},
     {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e"},
      "involvedObject": {"kind": "Pod", "name": "p"}, "reason": "R", "count": 1},
+    # Items sharing a key (merged into one), repeated set values, nulls, empty lists.
+    {"apiVersion": "v1", "kind": "Pod",
+     "metadata": {"name": "d", "finalizers": ["a/b", "a/b"], "labels": None,
+                  "annotations": {"x": ""}},
+     "spec": {"containers": [{"name": "a", "image": "i", "ports": []},
+                             {"name": "a", "args": ["x"], "ports": [{"containerPort": 1}]}],
+              "nodeSelector": {}, "hostname": None}},
 ]
 
 
@@ -86,7 +93,7 @@ def test_create_entry_matches_general_path(
         general["metadata"]["managedFields"] = encoded
 
     assert orjson.dumps(fast) == orjson.dumps(general)
-    if subresource == "" and status_path and obj["kind"] == "Pod":
+    if subresource == "" and status_path and obj is _POD:
         fields = fast["metadata"]["managedFields"][0]["fieldsV1"]
         assert "f:status" not in fields
         assert 'k:{"containerPort":80,"protocol":"TCP"}' in (

@@ -33,7 +33,10 @@ from apiserver.registry.managedfields.fieldpath import (
     to_fields_v1,
 )
 from apiserver.registry.managedfields.typed import (
+    DuplicateItem,
+    Strip,
     compare,
+    create_fields_v1,
     field_trie,
     field_values,
     merge,
@@ -55,6 +58,14 @@ _STRIPPED: frozenset[Path] = frozenset({
         "generation", "managedFields", "resourceVersion",
     )),
 })
+#: :data:`_STRIPPED` as the create walk's strip: top-level names that are not members,
+#: and below ``metadata`` the same plus ``managedFields``, dropped whole.
+_ROOT_UNOWNED = frozenset(p[0][2:] for p in _STRIPPED if len(p) == 1)
+_ROOT_NESTED: dict[str, Strip] = {"metadata": (
+    frozenset({"managedFields"}),
+    frozenset(p[1][2:] for p in _STRIPPED if len(p) == 2 and p[0] == "f:metadata"),
+    {},
+)}
 
 
 @dataclass
@@ -240,24 +251,18 @@ def _record_create(
     """A create with no managedFields of its own: ``manager`` owns every field.
 
     The same result as the general path (one Update entry holding all owned paths),
-    computed as a trie in one walk: creates are the hottest write.
+    computed in one walk: creates are the hottest write.
     """
-    trie = field_trie(new, scope.root() or _ANY_ROOT, containers=True)
-    for path in _STRIPPED:
-        node: FieldTrie | None = trie
-        for element in path:
-            node = node.children.get(element) if node is not None else None
-        if node is not None:
-            node.member = False
-    for prefix in (("f:metadata", "f:managedFields"), _reset_path(scope)):
-        if not prefix:
-            continue
-        parent: FieldTrie | None = trie
-        for element in prefix[:-1]:
-            parent = parent.children.get(element) if parent is not None else None
-        if parent is not None:
-            parent.children.pop(prefix[-1], None)
-    if prune_trie(trie):
+    root = scope.root() or _ANY_ROOT
+    reset = _reset_path(scope)
+    try:
+        if len(reset) > 1:
+            raise DuplicateItem("a nested reset path")  # not built by any kind: the trie
+        drop = frozenset(e[2:] for e in reset)
+        fields = create_fields_v1(new, root, (drop, _ROOT_UNOWNED, _ROOT_NESTED))
+    except DuplicateItem:
+        fields = _create_fields_by_trie(new, root, reset)
+    if fields is None:
         new_md.pop("managedFields", None)
         return
     entry: dict[str, Any] = {
@@ -266,11 +271,35 @@ def _record_create(
         "apiVersion": scope.api_version,
         "time": scope.timestamp(),
         "fieldsType": "FieldsV1",
-        "fieldsV1": emit_fields_v1(trie),
+        "fieldsV1": fields,
     }
     if scope.subresource:
         entry["subresource"] = scope.subresource
     new_md["managedFields"] = [entry]
+
+
+def _create_fields_by_trie(new: dict[str, Any], root: SchemaNode,
+                           reset: Path) -> dict[str, Any] | None:
+    """:func:`_record_create`'s FieldsV1 through a trie, which merges list items that
+    share a key."""
+    trie = field_trie(new, root, containers=True)
+    for path in _STRIPPED:
+        node: FieldTrie | None = trie
+        for element in path:
+            node = node.children.get(element) if node is not None else None
+        if node is not None:
+            node.member = False
+    for prefix in (("f:metadata", "f:managedFields"), reset):
+        if not prefix:
+            continue
+        parent: FieldTrie | None = trie
+        for element in prefix[:-1]:
+            parent = parent.children.get(element) if parent is not None else None
+        if parent is not None:
+            parent.children.pop(prefix[-1], None)
+    if prune_trie(trie):
+        return None
+    return emit_fields_v1(trie)
 
 
 def _reset_path(scope: Scope) -> Path:
