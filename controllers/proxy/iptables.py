@@ -201,14 +201,13 @@ def _fragment(sp: ServicePort, all_eps: tuple[Endpoint, ...], config: IPTablesCo
     # Each endpoint's (ip, "ip:port", chain), computed once: a full sync renders
     # 50,000. Cluster endpoints come first, then local-only ones; usually there are
     # no local endpoints (or they are the cluster ones) and nothing needs hashing.
-    unique = cluster_eps
-    if local_eps and local_eps != cluster_eps:
-        unique = tuple(dict.fromkeys(cluster_eps + local_eps))
+    separate_local = bool(local_eps) and local_eps != cluster_eps
+    unique = tuple(dict.fromkeys(cluster_eps + local_eps)) if separate_local else cluster_eps
     ep_chains = [(e.ip, a, endpoint_chain_name(name, sp.protocol, a))
                  for e, a in zip(unique, map(str, unique), strict=True)]
     cluster_chains = ep_chains[:len(cluster_eps)]
     local_chains = cluster_chains
-    if local_eps and local_eps != cluster_eps:
+    if separate_local:
         by_endpoint = dict(zip(unique, ep_chains, strict=True))
         local_chains = [by_endpoint[e] for e in local_eps]
     active = {c for c, used in ((svc_chain, uses_svc), (svl_chain, uses_svl),
@@ -341,6 +340,11 @@ class IPTablesRenderer:
         self._fixed: dict[str, str] = {}
         self._chains: set[str] = set()
         self._committed = False
+
+    @property
+    def committed(self) -> bool:
+        """Whether the last rendered sync was applied (otherwise the next one is full)."""
+        return self._committed
 
     def render(self, services: dict[ServicePortName, ServicePort], endpoints: Endpoints,
                *, full: bool = True) -> Rendered:

@@ -46,12 +46,15 @@ def with_whole_table_cache(text: str) -> str:
     return re.sub(r"^(\*(?:filter|nat))$", "\\1\n-S", text, flags=re.M)
 
 
-async def _run(*argv: str, stdin: bytes | None = None) -> tuple[int, str]:
+async def _run(*argv: str, stdin: bytes | None = None,
+               discard_stdout: bool = False) -> tuple[int, str]:
+    """Exit code and output (stdout and stderr; only stderr with ``discard_stdout``)."""
     proc = await asyncio.create_subprocess_exec(
         *argv, stdin=asyncio.subprocess.PIPE if stdin is not None else None,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    out, _ = await proc.communicate(stdin)
-    return proc.returncode or 0, out.decode(errors="replace")
+        stdout=asyncio.subprocess.DEVNULL if discard_stdout else asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE if discard_stdout else asyncio.subprocess.STDOUT)
+    out, err = await proc.communicate(stdin)
+    return proc.returncode or 0, (err if discard_stdout else out).decode(errors="replace")
 
 
 class IptablesProxier:
@@ -66,7 +69,6 @@ class IptablesProxier:
         #: Whether ``iptables`` is the nf_tables backend (asked before the first sync).
         self.nf_tables: bool | None = None
         self.renderer = IPTablesRenderer(config)
-        self.synced = False
         self.last_text = ""
 
     async def _ensure_base(self) -> None:
@@ -93,12 +95,10 @@ class IptablesProxier:
         """``iptables-restore --noflush --counters`` of ``text``; raises on failure."""
         if self.nf_tables:
             text = with_whole_table_cache(text)
-        proc = await asyncio.create_subprocess_exec(
-            self.restore, "-w", "--noflush", "--counters", stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-        _, err = await proc.communicate(text.encode())
-        if proc.returncode:
-            raise RuntimeError(f"iptables-restore failed: {err.decode(errors='replace').strip()}")
+        code, err = await _run(self.restore, "-w", "--noflush", "--counters",
+                               stdin=text.encode(), discard_stdout=True)
+        if code != 0:
+            raise RuntimeError(f"iptables-restore failed: {err.strip()}")
 
     async def _canary_ok(self) -> bool:
         code, _ = await _run(self.iptables, "-w", "-t", "mangle", "-S", CANARY)
@@ -114,7 +114,7 @@ class IptablesProxier:
         if not self.dry_run and not full and not await self._canary_ok():
             log.warning("the %s chain is gone (tables flushed?): full sync", CANARY)
             full = True
-        full = full or not self.synced
+        full = full or not self.renderer.committed
         if full and not self.dry_run:
             await self._ensure_base()
             if self.nf_tables is None:
@@ -129,7 +129,6 @@ class IptablesProxier:
         elif rendered.text:
             await self._restore(rendered.text)
         self.renderer.commit(rendered)
-        self.synced = True
         log.info("iptables: %d rules, %d restore lines (%s sync)", rendered.rules,
                  rendered.text.count("\n"), "full" if full else "partial")
 
