@@ -161,14 +161,14 @@ def encode_entries(entries: list[Entry]) -> list[dict[str, Any]]:
     return [e.encode() for e in sorted(merged.values(), key=_entry_order)]
 
 
-def _owned_values(obj: dict[str, Any], root: SchemaNode, reset: Path | None,
+def _owned_values(obj: dict[str, Any], root: SchemaNode, reset: Path,
                   containers: bool) -> dict[Path, Any]:
     values = field_values(obj, root, containers=containers)
     out: dict[Path, Any] = {}
     for path, value in values.items():
         if path in _STRIPPED or path[:2] == ("f:metadata", "f:managedFields"):
             continue
-        if reset is not None and path[: len(reset)] == reset:
+        if reset and path[: len(reset)] == reset:
             continue
         out[path] = value
     return out
@@ -185,12 +185,17 @@ class Scope:
     status_path: Path | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
+    @property
+    def reset_path(self) -> Path:
+        """The part of the object this write does not own: ``spec`` for ``/status``,
+        else :attr:`status_path` (``()`` when none)."""
+        reset = ("f:spec",) if self.subresource == "status" else self.status_path
+        return reset or ()
+
     def values(self, obj: dict[str, Any], containers: bool = True) -> dict[Path, Any]:
         """Owned paths of ``obj`` as this write sees them (``containers``: see
         :func:`~apiserver.registry.managedfields.typed.field_values`)."""
-        root = self.root() or _ANY_ROOT
-        reset = ("f:spec",) if self.subresource == "status" else self.status_path
-        return _owned_values(obj, root, reset, containers)
+        return _owned_values(obj, self.root() or _ANY_ROOT, self.reset_path, containers)
 
     def root(self) -> SchemaNode | None:
         try:
@@ -253,15 +258,7 @@ def _record_create(
     The same result as the general path (one Update entry holding all owned paths),
     computed in one walk: creates are the hottest write.
     """
-    root = scope.root() or _ANY_ROOT
-    reset = _reset_path(scope)
-    try:
-        if len(reset) > 1:
-            raise DuplicateItem("a nested reset path")  # not built by any kind: the trie
-        drop = frozenset(e[2:] for e in reset)
-        fields = create_fields_v1(new, root, (drop, _ROOT_UNOWNED, _ROOT_NESTED))
-    except DuplicateItem:
-        fields = _create_fields_by_trie(new, root, reset)
+    fields = _create_fields(new, scope.root() or _ANY_ROOT, scope.reset_path)
     if fields is None:
         new_md.pop("managedFields", None)
         return
@@ -276,6 +273,19 @@ def _record_create(
     if scope.subresource:
         entry["subresource"] = scope.subresource
     new_md["managedFields"] = [entry]
+
+
+def _create_fields(new: dict[str, Any], root: SchemaNode,
+                   reset: Path) -> dict[str, Any] | None:
+    """The FieldsV1 a create owns (``None``: nothing): one walk, or the trie where the
+    walk cannot (list items sharing a key, a reset path below the top level)."""
+    if len(reset) <= 1:
+        strip = (frozenset(e[2:] for e in reset), _ROOT_UNOWNED, _ROOT_NESTED)
+        try:
+            return create_fields_v1(new, root, strip)
+        except DuplicateItem:
+            pass
+    return _create_fields_by_trie(new, root, reset)
 
 
 def _create_fields_by_trie(new: dict[str, Any], root: SchemaNode,
@@ -300,11 +310,6 @@ def _create_fields_by_trie(new: dict[str, Any], root: SchemaNode,
     if prune_trie(trie):
         return None
     return emit_fields_v1(trie)
-
-
-def _reset_path(scope: Scope) -> Path:
-    reset = ("f:spec",) if scope.subresource == "status" else scope.status_path
-    return reset or ()
 
 
 def _conflict_error(conflicts: list[tuple[Entry, Path]]) -> errors.ApiError:
