@@ -20,7 +20,7 @@ from kubernetes import client, config
 
 from tests.support.apiserver import ApiServerProcess
 from tests.support.kubectl import Kubectl
-from tests.support.process import Process
+from tests.support.process import ControllerFactory, Process
 
 SLICES = "/apis/discovery.k8s.io/v1"
 
@@ -29,25 +29,13 @@ SLICES = "/apis/discovery.k8s.io/v1"
 Controller = Process
 
 
-def _controller(server: ApiServerProcess, log_path: Path, extra: list[str]) -> Controller:
-    return Process(["-m", "controllers.endpoints", "--kubeconfig", str(server.kubeconfig),
-                    "--workers", "2", *extra], log_path)
-
-
 @pytest.fixture
-def controller_factory(tmp_path: Path) -> Iterator[Callable[..., Controller]]:
-    started: list[Controller] = []
-
-    def start(server: ApiServerProcess, *extra: str) -> Controller:
-        c = _controller(server, tmp_path / f"controller-{len(started)}.log", list(extra)).start()
-        started.append(c)
-        return c
-
+def controller_factory(tmp_path: Path) -> Iterator[ControllerFactory]:
+    factory = ControllerFactory("controllers.endpoints", tmp_path, "controller")
     try:
-        yield start
+        yield factory
     finally:
-        for c in started:
-            c.stop()
+        factory.stop_all()
 
 
 def unique(prefix: str) -> str:

@@ -21,6 +21,7 @@ import pytest
 
 from tests.integration.test_endpoints_controller import PORTS, Api, Controller, ips, unique
 from tests.support.apiserver import ApiServerProcess
+from tests.support.process import controller_argv
 
 LEASE_DURATION = 2.0
 RENEW_DEADLINE = 1.5
@@ -40,15 +41,14 @@ class Replica(Controller):
 
     def __init__(self, server: ApiServerProcess, log_path: Path, lease: str) -> None:
         self.port = free_port()
-        super().__init__([
-            "-m", "controllers.endpoints", "--kubeconfig", str(server.kubeconfig),
-            "--workers", "2",
+        super().__init__(controller_argv(
+            "controllers.endpoints", server,
             "--leader-elect", "--leader-elect-resource-name", lease,
             "--leader-elect-lease-duration", f"{LEASE_DURATION}s",
             "--leader-elect-renew-deadline", f"{RENEW_DEADLINE}s",
             "--leader-elect-retry-period", f"{RETRY_PERIOD}s",
             "--port", str(self.port),
-        ], log_path)
+        ), log_path)
 
     def identity(self) -> str | None:
         m = re.search(r"leader election identity (\S+), lease", self.logs())

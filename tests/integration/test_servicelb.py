@@ -20,7 +20,7 @@ import pytest
 
 from tests.support.apiserver import ApiServerProcess
 from tests.support.kubectl import Kubectl
-from tests.support.process import Process
+from tests.support.process import ControllerFactory, Process
 
 TIMEOUT = 10.0
 
@@ -29,25 +29,13 @@ TIMEOUT = 10.0
 Controller = Process
 
 
-def _controller(server: ApiServerProcess, log_path: Path, extra: list[str]) -> Controller:
-    return Process(["-m", "controllers.servicelb", "--kubeconfig", str(server.kubeconfig),
-                    "--workers", "2", *extra], log_path)
-
-
 @pytest.fixture
-def controller_factory(tmp_path: Path) -> Iterator[Callable[..., Controller]]:
-    started: list[Controller] = []
-
-    def start(server: ApiServerProcess, *extra: str) -> Controller:
-        c = _controller(server, tmp_path / f"servicelb-{len(started)}.log", list(extra)).start()
-        started.append(c)
-        return c
-
+def controller_factory(tmp_path: Path) -> Iterator[ControllerFactory]:
+    factory = ControllerFactory("controllers.servicelb", tmp_path, "servicelb")
     try:
-        yield start
+        yield factory
     finally:
-        for c in started:
-            c.stop()
+        factory.stop_all()
 
 
 def unique(prefix: str) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kubemu.supervisor import die_with_parent
-from tests.support.apiserver import REPO_ROOT
+from tests.support.apiserver import REPO_ROOT, ApiServerProcess
 
 
 class Process:
@@ -60,3 +60,29 @@ class Process:
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def controller_argv(module: str, server: ApiServerProcess, *extra: str) -> list[str]:
+    """``-m MODULE --kubeconfig KUBECONFIG --workers 2 EXTRA…``: a controller of ``server``."""
+    return ["-m", module, "--kubeconfig", str(server.kubeconfig), "--workers", "2", *extra]
+
+
+class ControllerFactory:
+    """Starts controllers of one module for a test (logs ``PREFIX-N.log`` in ``log_dir``)
+    and stops every one it started with :meth:`stop_all`."""
+
+    def __init__(self, module: str, log_dir: Path, log_prefix: str) -> None:
+        self.module = module
+        self.log_dir = log_dir
+        self.log_prefix = log_prefix
+        self.started: list[Process] = []
+
+    def __call__(self, server: ApiServerProcess, *extra: str) -> Process:
+        log = self.log_dir / f"{self.log_prefix}-{len(self.started)}.log"
+        process = Process(controller_argv(self.module, server, *extra), log).start()
+        self.started.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.started:
+            process.stop()
