@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from apiserver.api import builtin
+
 #: Verbs of a full CRUD resource, in the order upstream discovery lists them.
 ALL_VERBS: tuple[str, ...] = (
     "create",
@@ -22,6 +24,10 @@ ALL_VERBS: tuple[str, ...] = (
     "update",
     "watch",
 )
+
+#: Groups that serve a kind in two versions, and the version whose objects use the
+#: upstream key layout.
+_STORED_VERSION = {"autoscaling": "v2"}
 
 #: Verbs of a ``/status`` subresource.
 STATUS_VERBS: tuple[str, ...] = ("get", "patch", "update")
@@ -38,6 +44,10 @@ class SubresourceInfo:
     name: str
     kind: str
     verbs: tuple[str, ...]
+    #: Group and version of ``kind`` when it is not the parent's (``autoscaling``/``v1``
+    #: for ``scale``); empty otherwise.
+    group: str = ""
+    version: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,10 @@ class ResourceInfo:
         Follows kube-apiserver's etcd layout (``/registry/<resource>/``),
         with the group added for non-core resources as upstream does.
         """
+        if self.group and self.version != _STORED_VERSION.get(self.group, self.version):
+            # A second version of a kind, kept apart from the stored version's objects
+            # (kubemu does not convert between versions).
+            return f"/registry/{self.group}/{self.version}/{self.plural}/"
         if self.group:
             return f"/registry/{self.group}/{self.plural}/"
         return f"/registry/{self.plural}/"
@@ -102,58 +116,25 @@ class ResourceInfo:
         return base + self.field_labels
 
 
-def _status(kind: str) -> SubresourceInfo:
-    return SubresourceInfo(name="status", kind=kind, verbs=STATUS_VERBS)
+def _subresource(spec: str, parent_kind: str) -> SubresourceInfo:
+    """``name:verbs[@group/version/Kind]`` from a :mod:`apiserver.api.builtin` row."""
+    head, _, target = spec.partition("@")
+    name, _, verbs = head.partition(":")
+    group = version = ""
+    kind = parent_kind
+    if target:
+        group, version, kind = target.split("/")
+    if name == "binding":
+        kind = "Binding"
+    return SubresourceInfo(name=name, kind=kind, verbs=tuple(verbs.split(",")),
+                           group=group, version=version)
 
 
-NAMESPACES = ResourceInfo(
-    group="",
-    version="v1",
-    kind="Namespace",
-    plural="namespaces",
-    singular="namespace",
-    namespaced=False,
-    schema_ref="io.k8s.api.core.v1.Namespace",
-    list_kind="NamespaceList",
-    short_names=("ns",),
-    verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
-    subresources=(
-        SubresourceInfo(name="finalize", kind="Namespace", verbs=("update",)),
-        _status("Namespace"),
-    ),
-    field_labels=("status.phase",),
-)
-
-NODES = ResourceInfo(
-    group="",
-    version="v1",
-    kind="Node",
-    plural="nodes",
-    singular="node",
-    namespaced=False,
-    schema_ref="io.k8s.api.core.v1.Node",
-    list_kind="NodeList",
-    short_names=("no",),
-    subresources=(_status("Node"),),
-    field_labels=("spec.unschedulable",),
-)
-
-PODS = ResourceInfo(
-    group="",
-    version="v1",
-    kind="Pod",
-    plural="pods",
-    singular="pod",
-    namespaced=True,
-    schema_ref="io.k8s.api.core.v1.Pod",
-    list_kind="PodList",
-    short_names=("po",),
-    categories=("all",),
-    subresources=(
-        SubresourceInfo(name="binding", kind="Binding", verbs=("create",)),
-        _status("Pod"),
-    ),
-    field_labels=(
+#: What the discovery rows do not say: field selectors beyond metadata, per resource.
+_FIELD_LABELS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("", "namespaces"): ("status.phase",),
+    ("", "nodes"): ("spec.unschedulable",),
+    ("", "pods"): (
         "spec.nodeName",
         "spec.restartPolicy",
         "spec.schedulerName",
@@ -164,59 +145,8 @@ PODS = ResourceInfo(
         "status.podIPs",
         "status.nominatedNodeName",
     ),
-    field_label_aliases=(("spec.host", "spec.nodeName"),),
-)
-
-SERVICES = ResourceInfo(
-    group="",
-    version="v1",
-    kind="Service",
-    plural="services",
-    singular="service",
-    namespaced=True,
-    schema_ref="io.k8s.api.core.v1.Service",
-    list_kind="ServiceList",
-    short_names=("svc",),
-    categories=("all",),
-    subresources=(_status("Service"),),
-    field_labels=("spec.clusterIP", "spec.type"),
-)
-
-ENDPOINTS = ResourceInfo(
-    group="",
-    version="v1",
-    kind="Endpoints",
-    plural="endpoints",
-    singular="endpoints",
-    namespaced=True,
-    schema_ref="io.k8s.api.core.v1.Endpoints",
-    list_kind="EndpointsList",
-    short_names=("ep",),
-)
-
-CONFIGMAPS = ResourceInfo(
-    group="",
-    version="v1",
-    kind="ConfigMap",
-    plural="configmaps",
-    singular="configmap",
-    namespaced=True,
-    schema_ref="io.k8s.api.core.v1.ConfigMap",
-    list_kind="ConfigMapList",
-    short_names=("cm",),
-)
-
-EVENTS = ResourceInfo(
-    group="",
-    version="v1",
-    kind="Event",
-    plural="events",
-    singular="event",
-    namespaced=True,
-    schema_ref="io.k8s.api.core.v1.Event",
-    list_kind="EventList",
-    short_names=("ev",),
-    field_labels=(
+    ("", "services"): ("spec.clusterIP", "spec.type"),
+    ("", "events"): (
         "involvedObject.kind",
         "involvedObject.namespace",
         "involvedObject.name",
@@ -229,42 +159,63 @@ EVENTS = ResourceInfo(
         "source",
         "type",
     ),
-)
+    ("", "secrets"): ("type",),
+    ("", "replicationcontrollers"): ("status.replicas",),
+    ("", "persistentvolumeclaims"): ("spec.volumeName",),
+    ("", "persistentvolumes"): ("spec.storageClassName",),
+    ("apps", "replicasets"): ("status.replicas",),
+    ("batch", "jobs"): ("status.successful",),
+    ("certificates.k8s.io", "certificatesigningrequests"): ("spec.signerName",),
+}
+_FIELD_LABEL_ALIASES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("", "pods"): (("spec.host", "spec.nodeName"),),
+}
 
-ENDPOINTSLICES = ResourceInfo(
-    group="discovery.k8s.io",
-    version="v1",
-    kind="EndpointSlice",
-    plural="endpointslices",
-    singular="endpointslice",
-    namespaced=True,
-    schema_ref="io.k8s.api.discovery.v1.EndpointSlice",
-    list_kind="EndpointSliceList",
-)
 
-LEASES = ResourceInfo(
-    group="coordination.k8s.io",
-    version="v1",
-    kind="Lease",
-    plural="leases",
-    singular="lease",
-    namespaced=True,
-    schema_ref="io.k8s.api.coordination.v1.Lease",
-    list_kind="LeaseList",
-)
+def _from_row(row: builtin.Row) -> ResourceInfo:
+    group_version, plural, kind, scope, short, categories, verbs, subs = row
+    group, _, version = group_version.rpartition("/")
+    return ResourceInfo(
+        group=group,
+        version=version,
+        kind=kind,
+        plural=plural,
+        singular=kind.lower(),
+        namespaced=scope == "N",
+        schema_ref=f"{builtin.schema_prefix(group)}.{version}.{kind}",
+        list_kind=f"{kind}List",
+        short_names=tuple(short.split(",")) if short else (),
+        categories=tuple(categories.split(",")) if categories else (),
+        verbs=ALL_VERBS if verbs == "*" else tuple(verbs.split(",")),
+        subresources=tuple(_subresource(s, kind) for s in subs.split()),
+        field_labels=_FIELD_LABELS.get((group, plural), ()),
+        field_label_aliases=_FIELD_LABEL_ALIASES.get((group, plural), ()),
+    )
 
-#: Every served resource, core group first.
-RESOURCES: tuple[ResourceInfo, ...] = (
-    NAMESPACES,
-    NODES,
-    PODS,
-    SERVICES,
-    ENDPOINTS,
-    CONFIGMAPS,
-    EVENTS,
-    ENDPOINTSLICES,
-    LEASES,
-)
+
+#: Every served resource, in upstream discovery order (core group first).
+RESOURCES: tuple[ResourceInfo, ...] = tuple(_from_row(row) for row in builtin.ROWS)
+_BY_PATH: dict[tuple[str, str, str], ResourceInfo] = {
+    (info.group, info.version, info.plural): info for info in RESOURCES
+}
+_BY_KIND: dict[tuple[str, str], ResourceInfo] = {}
+for _info in RESOURCES:
+    _BY_KIND.setdefault((_info.api_version, _info.kind), _info)
+
+
+def _builtin(group: str, plural: str) -> ResourceInfo:
+    return next(i for i in RESOURCES if i.group == group and i.plural == plural)
+
+
+NAMESPACES = _builtin("", "namespaces")
+NODES = _builtin("", "nodes")
+PODS = _builtin("", "pods")
+SERVICES = _builtin("", "services")
+ENDPOINTS = _builtin("", "endpoints")
+CONFIGMAPS = _builtin("", "configmaps")
+EVENTS = _builtin("", "events")
+ENDPOINTSLICES = _builtin("discovery.k8s.io", "endpointslices")
+LEASES = _builtin("coordination.k8s.io", "leases")
 
 
 def by_group_version() -> dict[str, list[ResourceInfo]]:
@@ -277,15 +228,9 @@ def by_group_version() -> dict[str, list[ResourceInfo]]:
 
 def lookup(group: str, version: str, plural: str) -> ResourceInfo | None:
     """The resource served at ``group/version/plural``, if any."""
-    for info in RESOURCES:
-        if info.group == group and info.version == version and info.plural == plural:
-            return info
-    return None
+    return _BY_PATH.get((group, version, plural))
 
 
 def by_kind(api_version: str, kind: str) -> ResourceInfo | None:
     """The resource whose objects have this ``apiVersion`` and ``kind``."""
-    for info in RESOURCES:
-        if info.api_version == api_version and info.kind == kind:
-            return info
-    return None
+    return _BY_KIND.get((api_version, kind))

@@ -22,7 +22,7 @@ import hashlib
 import platform
 from typing import Any
 
-from apiserver.api.resources import RESOURCES, ResourceInfo, by_group_version
+from apiserver.api.resources import RESOURCES, ResourceInfo, SubresourceInfo, by_group_version
 from apiserver.openapi import KUBE_VERSION
 
 DISCOVERY_GROUP = "apidiscovery.k8s.io"
@@ -127,6 +127,7 @@ def api_resource_list(group_version: str) -> dict[str, Any] | None:
                     "namespaced": info.namespaced,
                     "kind": sub.kind,
                     "verbs": list(sub.verbs),
+                    **({"group": sub.group, "version": sub.version} if sub.group else {}),
                 }
             )
     entries.sort(key=lambda entry: str(entry["name"]))
@@ -272,12 +273,18 @@ def _resource_discovery(info: ResourceInfo) -> dict[str, Any]:
         entry["subresources"] = [
             {
                 "subresource": sub.name,
-                "responseKind": _kind(info, sub.kind),
+                "responseKind": _sub_kind(info, sub),
                 "verbs": list(sub.verbs),
             }
             for sub in info.subresources
         ]
     return entry
+
+
+def _sub_kind(info: ResourceInfo, sub: SubresourceInfo) -> dict[str, str]:
+    if sub.group or sub.version:
+        return {"group": sub.group, "version": sub.version, "kind": sub.kind}
+    return _kind(info, sub.kind)
 
 
 def _kind(info: ResourceInfo, kind: str) -> dict[str, str]:

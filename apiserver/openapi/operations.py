@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from apiserver.api.builtin import schema_prefix
 from apiserver.api.resources import RESOURCES, ResourceInfo, SubresourceInfo
 from apiserver.openapi import params as p
 from apiserver.openapi.params import Param
@@ -301,7 +302,10 @@ def _subresource_operations(
     item: str,
     item_params: tuple[Param, ...],
 ) -> Iterator[Operation]:
-    kind_def = definition_name(info, sub.kind)
+    kind_def = (
+        f"{schema_prefix(sub.group)}.{sub.version}.{sub.kind}" if sub.group
+        else definition_name(info, sub.kind)
+    )
     suffix = info.kind + _upper_first(sub.name)
     for verb, method, prefix, action in _SUB_VERBS:
         if verb not in sub.verbs:
