@@ -45,16 +45,20 @@ from apiserver.storage.interface import Storage
 
 log = logging.getLogger(__name__)
 
-_STRATEGIES: dict[str, Strategy] = {
-    NAMESPACES.plural: NamespaceStrategy(),
-    NODES.plural: NodeStrategy(),
-    PODS.plural: PodStrategy(),
-    SERVICES.plural: ServiceStrategy(),
-    ENDPOINTS.plural: EndpointsStrategy(),
-    CONFIGMAPS.plural: GENERIC,
-    EVENTS.plural: GENERIC,
-    ENDPOINTSLICES.plural: EndpointSliceStrategy(),
-    LEASES.plural: GENERIC,
+#: Strategies by (group, plural); resources not listed use the generic strategy.
+_STRATEGIES: dict[tuple[str, str], Strategy] = {
+    (info.group, info.plural): strategy
+    for info, strategy in (
+        (NAMESPACES, NamespaceStrategy()),
+        (NODES, NodeStrategy()),
+        (PODS, PodStrategy()),
+        (SERVICES, ServiceStrategy()),
+        (ENDPOINTS, EndpointsStrategy()),
+        (CONFIGMAPS, GENERIC),
+        (EVENTS, GENERIC),
+        (ENDPOINTSLICES, EndpointSliceStrategy()),
+        (LEASES, GENERIC),
+    )
 }
 _RETRY_TERMINATING = 1.0
 
@@ -76,7 +80,7 @@ class Registry:
         self.clock = clock
         self.stores: dict[tuple[str, str, str], Store] = {}
         for info in resources:
-            strategy = _STRATEGIES.get(info.plural, GENERIC)
+            strategy = _STRATEGIES.get((info.group, info.plural), GENERIC)
             store: Store
             if info.plural == SERVICES.plural and not info.group:
                 store = self.services.make_store(info, storage, watch_cache, clock,

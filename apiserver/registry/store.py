@@ -25,6 +25,7 @@ from apiserver.api import errors, meta
 from apiserver.api.fields import FieldSelector, object_fields
 from apiserver.api.labels import LabelSelector
 from apiserver.api.resources import NAMESPACES, ResourceInfo
+from apiserver.registry.defaults import apply_defaults
 from apiserver.registry.managedfields import Scope, record_update
 from apiserver.registry.strategy import Strategy
 from apiserver.registry.validation import validate_object_meta
@@ -411,6 +412,7 @@ class Store:
         else:
             md.pop("namespace", None)
         self.strategy.prepare_for_create(obj)
+        apply_defaults(self.info, obj)
         self.strategy.default(obj)
         if manager is not None:
             record_update(None, obj, manager, self.field_scope())
@@ -562,6 +564,7 @@ class Store:
             pass  # other subresources (namespaces/finalize) arrive prepared by their caller
         else:
             self.strategy.prepare_for_update(new, old)
+            apply_defaults(self.info, new)
             self.strategy.default(new)
             hook = await self.begin_update(new, old, dry_run)
             if hook is not None:
