@@ -12,8 +12,6 @@ from apiserver.api import errors, meta
 from apiserver.registry.service.strategy import ServiceStrategy as ServiceStrategy
 from apiserver.registry.strategy import Cause, GenericStrategy, Strategy
 
-#: Namespaces that exist from boot and may never be deleted.
-SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 _UNDELETABLE = frozenset({"default", "kube-system", "kube-public"})
 NAMESPACE_FINALIZER = "kubernetes"
 

@@ -29,7 +29,6 @@ from apiserver.api.resources import (
 from apiserver.registry.kinds import (
     GENERIC,
     NAMESPACE_FINALIZER,
-    SYSTEM_NAMESPACES,
     EndpointSliceStrategy,
     EndpointsStrategy,
     NamespaceStrategy,
@@ -40,6 +39,8 @@ from apiserver.registry.kinds import (
 from apiserver.registry.service.rest import ServiceOptions, ServiceREST
 from apiserver.registry.store import Clock, DeleteOptions, ListOptions, Store, now_utc
 from apiserver.registry.strategy import Strategy
+from apiserver.registry.systemnamespaces import DEFAULT_INTERVAL as SYSTEM_NAMESPACES_INTERVAL
+from apiserver.registry.systemnamespaces import ensure_system_namespaces, keep_system_namespaces
 from apiserver.storage.cache import CachedObject, WatchCache
 from apiserver.storage.interface import Storage
 
@@ -73,8 +74,10 @@ class Registry:
         clock: Clock = now_utc,
         resources: tuple[ResourceInfo, ...] = RESOURCES,
         services: ServiceOptions | None = None,
+        system_namespaces_interval: float = SYSTEM_NAMESPACES_INTERVAL,
     ) -> None:
         self.storage = storage
+        self.system_namespaces_interval = system_namespaces_interval
         self.services = ServiceREST(storage, services)
         self.watch_cache = watch_cache
         self.clock = clock
@@ -91,6 +94,7 @@ class Registry:
         self.namespaces = self.stores[("", "v1", "namespaces")]
         self._terminating: asyncio.Queue[str] = asyncio.Queue()
         self._lifecycle: asyncio.Task[None] | None = None
+        self._system_namespaces: asyncio.Task[None] | None = None
 
     def store(self, info: ResourceInfo) -> Store:
         """The store of ``info``."""
@@ -102,24 +106,25 @@ class Registry:
     async def start(self) -> None:
         """Load the cache, create the system namespaces, resume terminations."""
         await self.watch_cache.start()
-        for name in SYSTEM_NAMESPACES:
-            if self._namespace(name) is None:
-                with contextlib.suppress(errors.ApiError):
-                    await self.namespaces.create(
-                        None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-                    )
+        await ensure_system_namespaces(self.namespaces, self._namespace)
         for ns in list(self.namespaces.cache.objects()):
             if ns.obj["metadata"].get("deletionTimestamp"):
                 self._terminating.put_nowait(ns.name)
         await self.services.start(self.stores)
         self._lifecycle = asyncio.create_task(self._run_lifecycle(), name="namespace-lifecycle")
+        self._system_namespaces = asyncio.create_task(
+            keep_system_namespaces(self.namespaces, self._namespace,
+                                   self.system_namespaces_interval),
+            name="system-namespaces",
+        )
 
     async def stop(self) -> None:
         """Stop background work and close every watcher."""
-        if self._lifecycle is not None:
-            self._lifecycle.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._lifecycle
+        for task in (self._lifecycle, self._system_namespaces):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.services.stop()
         self.watch_cache.close_watchers()
 

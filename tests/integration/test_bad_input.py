@@ -185,7 +185,7 @@ def test_type_errors_are_decode_errors(client: httpx.Client, ns: str) -> None:
         "/api/v1/namespaces/default/widgets",
         "/api/v1/widgets",
         "/api/v2/pods",
-        "/apis/apps/v1/deployments",
+        "/apis/apps/v1beta2/deployments",
         "/api/v1/namespaces/default/pods/x/nosuchsubresource",
     ],
 )
