@@ -73,7 +73,7 @@ def decode(body: bytes, kind: str, api_version: str = "") -> dict[str, Any]:
         obj["apiVersion"] = api_version_
     if env_kind:
         obj["kind"] = env_kind
-    if (env_kind or kind) != kind or (api_version and api_version_ != api_version):
+    if (env_kind or kind) != kind or (api_version and api_version_ not in ("", api_version)):
         return obj
     decoded = _message(raw, _kind_message(api_version_ or api_version, kind), "", 0)
     return {**obj, **decoded}

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from apiserver.api.resources import RESOURCES
 from apiserver.handlers.protobuf import ProtobufError, decode
 from apiserver.schema import definitions
-from apiserver.api.resources import RESOURCES
 from apiserver.schema.proto_messages import JSON_FORMS, kind_message, message, message_names
 
 
