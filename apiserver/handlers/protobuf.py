@@ -3,15 +3,17 @@
 The body is the magic ``k8s\\x00`` followed by a ``runtime.Unknown`` message
 (``typeMeta=1 {apiVersion=1, kind=2}``, ``raw=2``, ``contentEncoding=3``,
 ``contentType=4``) whose ``raw`` holds the object's own protobuf encoding. The object
-is decoded with the field tables of :mod:`apiserver.schema.proto_messages` into the
-dict its JSON form would parse to, so the rest of the server never sees protobuf:
+is decoded with the field tables of :mod:`apiserver.schema.proto_messages` (the
+message of its ``apiVersion`` and ``kind``) into the dict its JSON form would parse
+to, so the rest of the server never sees protobuf:
 
 * zero scalars are dropped where Go's JSON encoder would omit them (``omitempty``
   value fields) and kept for pointers and fields without ``omitempty``;
 * messages present on the wire become objects (even empty: ``emptyDir: {}``);
 * ``Time``/``MicroTime`` become RFC 3339 strings (an empty message is the zero time
   and is omitted), ``IntOrString`` an int or a string, ``Quantity`` its string,
-  ``FieldsV1`` its JSON, ``bytes`` base64.
+  ``FieldsV1`` and ``RawExtension`` their JSON, Go named string slices
+  (``ExtraValue``) a list, ``bytes`` base64.
 
 Contract: :func:`decode` raises :class:`ProtobufError` (a ``ValueError``) with a
 message naming the field path for anything malformed, including field numbers the
@@ -21,13 +23,20 @@ table does not know (upstream would skip them; we refuse rather than lose data).
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
-from apiserver.schema.proto_messages import KIND_MESSAGES, ProtoField, message
+from apiserver.schema.proto_messages import (
+    JSON_FORMS,
+    ProtoField,
+    kind_candidates,
+    kind_message,
+    message,
+    short_name,
+)
 
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
 MAGIC = b"k8s\x00"
@@ -42,12 +51,14 @@ class ProtobufError(ValueError):
     """The body is not a well-formed protobuf encoding of the expected kind."""
 
 
-def decode(body: bytes, kind: str) -> dict[str, Any]:
+def decode(body: bytes, kind: str, api_version: str = "") -> dict[str, Any]:
     """The object encoded in ``body`` (magic + ``runtime.Unknown``) as a JSON dict.
 
-    ``kind`` is the kind the request's URL expects; it is used when the envelope
-    names no kind. When the envelope names another kind, only ``apiVersion`` and
-    ``kind`` are returned, for the caller's kind check to reject.
+    ``kind`` (and ``api_version``, when given) is what the request's URL expects;
+    they are used when the envelope names none. When the envelope names another
+    kind, or another ``apiVersion`` than a given ``api_version``, only ``apiVersion``
+    and ``kind`` are returned, for the caller's check to reject. Without any
+    ``apiVersion``, a kind tabulated in several groups (``Event``) is refused.
     """
     if not body.startswith(MAGIC):
         raise ProtobufError(
@@ -56,19 +67,32 @@ def decode(body: bytes, kind: str) -> dict[str, Any]:
         )
     if len(body) == len(MAGIC):
         raise ProtobufError("empty body")
-    api_version, env_kind, raw = _unknown(body[len(MAGIC):])
+    api_version_, env_kind, raw = _unknown(body[len(MAGIC):])
     obj: dict[str, Any] = {}
-    if api_version:
-        obj["apiVersion"] = api_version
+    if api_version_:
+        obj["apiVersion"] = api_version_
     if env_kind:
         obj["kind"] = env_kind
-    actual = env_kind or kind
-    if actual != kind:
+    if (env_kind or kind) != kind or (api_version and api_version_ not in ("", api_version)):
         return obj
-    if actual not in KIND_MESSAGES:
-        raise ProtobufError(f"no protobuf decoding is available for kind {actual!r}")
-    decoded = _message(raw, actual, "", 0)
+    decoded = _message(raw, _kind_message(api_version_ or api_version, kind), "", 0)
     return {**obj, **decoded}
+
+
+def _kind_message(api_version: str, kind: str) -> str:
+    if api_version:
+        name = kind_message(api_version, kind)
+        if name is None:
+            raise ProtobufError(
+                f"no protobuf decoding is available for kind {kind!r} in {api_version}"
+            )
+        return name
+    candidates = kind_candidates(kind)
+    if not candidates:
+        raise ProtobufError(f"no protobuf decoding is available for kind {kind!r}")
+    if len(candidates) > 1:
+        raise ProtobufError(f"kind {kind!r} needs an apiVersion in the body's TypeMeta")
+    return candidates[0]
 
 
 def _unknown(data: bytes) -> tuple[str, str, bytes]:
@@ -209,17 +233,18 @@ def _zero(type_: str) -> Any:
 
 def _message(data: bytes, name: str, path: str, depth: int) -> Any:
     """Decode message ``name``; special messages return their JSON scalar form."""
+    short = short_name(name)
     if depth > _MAX_DEPTH:
-        raise ProtobufError(f"{path or name}: messages nested too deeply")
+        raise ProtobufError(f"{path or short}: messages nested too deeply")
     fields = message(name)
     out: dict[str, Any] = {}
-    for number, wire, value in _fields(data, path or name):
+    for number, wire, value in _fields(data, path or short):
         f = fields.get(number)
         if f is None:
             raise ProtobufError(
-                f"{path or name}: unknown field number {number} in message {name}"
+                f"{path or short}: unknown field number {number} in message {short}"
             )
-        where = f"{path}.{f.name}" if path and f.name else (f.name or path or name)
+        where = f"{path}.{f.name}" if path and f.name else (f.name or path or short)
         if f.map:
             key, item = _map_entry(f, _bytes(wire, value, where), where, depth)
             out.setdefault(f.name, {})[key] = item
@@ -234,9 +259,9 @@ def _message(data: bytes, name: str, path: str, depth: int) -> Any:
             out.update(inner)
         else:
             out[f.name] = _value(f, wire, value, where, depth)
-    special = _SPECIAL.get(name)
-    if special is not None:
-        return special(out, path or name)
+    form = JSON_FORMS.get(name)
+    if form is not None:
+        return _FORMS[form](out, path or short)
     for f in fields.values():
         if f.name in out and not (f.repeated or f.map or f.pointer) and _omitted(f, out[f.name]):
             del out[f.name]
@@ -247,7 +272,7 @@ def _omitted(f: ProtoField, value: Any) -> bool:
     """Whether Go's JSON encoder would leave out this non-pointer value."""
     if value is None:
         return True
-    if f.keep_zero or (f.is_message and f.type not in _SPECIAL):
+    if f.keep_zero or (f.is_message and f.type not in JSON_FORMS):
         return False
     return value in ("", 0, False)
 
@@ -278,20 +303,22 @@ def _int_or_string(fields: dict[str, Any], path: str) -> int | str:
     return int(fields.get("intVal", 0))
 
 
-def _fields_v1(fields: dict[str, Any], path: str) -> Any:
+def _embedded_json(fields: dict[str, Any], path: str, what: str) -> Any:
     raw = base64.b64decode(fields.get("raw", ""))
     if not raw:
         return None
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise ProtobufError(f"{path}: FieldsV1 is not valid JSON: {exc}") from None
+        raise ProtobufError(f"{path}: {what} is not valid JSON: {exc}") from None
 
 
-_SPECIAL: dict[str, Any] = {
-    "Time": lambda f, p: _time(f, p, micro=False),
-    "MicroTime": lambda f, p: _time(f, p, micro=True),
-    "IntOrString": _int_or_string,
-    "Quantity": lambda f, p: str(f.get("string", "")),
-    "FieldsV1": _fields_v1,
+_FORMS: dict[str, Callable[[dict[str, Any], str], Any]] = {
+    "time": lambda f, p: _time(f, p, micro=False),
+    "microtime": lambda f, p: _time(f, p, micro=True),
+    "intorstring": _int_or_string,
+    "quantity": lambda f, p: str(f.get("string", "")),
+    "fieldsv1": lambda f, p: _embedded_json(f, p, "FieldsV1"),
+    "rawextension": lambda f, p: _embedded_json(f, p, "RawExtension"),
+    "items": lambda f, p: list(f.get("items", [])),
 }

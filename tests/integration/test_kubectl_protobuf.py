@@ -2,9 +2,11 @@
 
 ``kubectl create namespace|configmap|service ...``, ``run`` and ``expose`` (v1.37)
 encode the object in protobuf; the server must decode it into the same object the
-JSON form of that request would create. Raw protobuf requests over httpx cover
-the error answers (400 for malformed bodies, unknown fields, wrong kind) and
-protobuf ``DeleteOptions``.
+JSON form of that request would create. kubectl 1.33 (the announced version) does the
+same for the generators of other groups (deployment, secret, serviceaccount, role,
+rolebinding, job, cronjob); those tests assert only on the fields the client sent.
+Raw protobuf requests over httpx cover the error answers (400 for malformed bodies,
+unknown fields, wrong kind) and protobuf ``DeleteOptions``.
 """
 
 from __future__ import annotations
@@ -268,3 +270,85 @@ def test_protobuf_delete_options(apiserver: ApiServerProcess) -> None:
     deleted = delete(_ld(2, _ld(1, uid)) + _ld(4, "Background"))
     assert deleted.status_code == 200, deleted.text
     assert httpx.get(f"{apiserver.url}{path}/gone", timeout=10).status_code == 404
+
+
+# -- kubectl 1.33 (the announced version): typed generators of other groups -----------
+
+
+def test_create_deployment_with_kubectl_1_33(kubectl_announced: Kubectl) -> None:
+    kubectl = kubectl_announced
+    ns = new_namespace(kubectl)
+    result = kubectl("-n", ns, "create", "deployment", "web", "--image=nginx", "--replicas=2",
+                     "--port=80", "-v=8", check=True)
+    assert "deployment.apps/web created" in result.stdout
+    assert f"Content-Type: {PROTOBUF}" in result.stderr
+    deploy = get_json(kubectl, "-n", ns, "deployment", "web")
+    assert deploy["apiVersion"] == "apps/v1"
+    assert deploy["metadata"]["labels"] == {"app": "web"}
+    spec = deploy["spec"]
+    assert spec["replicas"] == 2
+    assert spec["selector"] == {"matchLabels": {"app": "web"}}
+    assert spec["template"]["metadata"]["labels"] == {"app": "web"}
+    (container,) = spec["template"]["spec"]["containers"]
+    assert container["name"] == "nginx"
+    assert container["image"] == "nginx"
+    assert container["ports"][0]["containerPort"] == 80
+
+
+def test_create_deployment_with_zero_replicas_keeps_zero(kubectl_announced: Kubectl) -> None:
+    ns = new_namespace(kubectl_announced)
+    kubectl_announced("-n", ns, "create", "deployment", "idle", "--image=nginx",
+                      "--replicas=0", check=True)
+    deploy = get_json(kubectl_announced, "-n", ns, "deployment", "idle")
+    assert deploy["spec"]["replicas"] == 0
+
+
+def test_create_secret_serviceaccount_and_role_with_kubectl_1_33(
+    kubectl_announced: Kubectl,
+) -> None:
+    kubectl = kubectl_announced
+    ns = new_namespace(kubectl)
+    kubectl("-n", ns, "create", "secret", "generic", "s", "--from-literal=a=b", check=True)
+    secret = get_json(kubectl, "-n", ns, "secret", "s")
+    assert secret["data"] == {"a": "Yg=="}
+
+    kubectl("-n", ns, "create", "serviceaccount", "sa1", check=True)
+    sa = get_json(kubectl, "-n", ns, "serviceaccount", "sa1")
+    assert sa["kind"] == "ServiceAccount"
+    assert sa["metadata"]["name"] == "sa1"
+
+    kubectl("-n", ns, "create", "role", "r", "--verb=get", "--verb=list", "--resource=pods",
+            check=True)
+    role = get_json(kubectl, "-n", ns, "role", "r")
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"],
+                              "verbs": ["get", "list"]}]
+
+    kubectl("-n", ns, "create", "rolebinding", "rb", "--role=r",
+            f"--serviceaccount={ns}:sa1", check=True)
+    binding = get_json(kubectl, "-n", ns, "rolebinding", "rb")
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                  "name": "r"}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "sa1", "namespace": ns}]
+
+
+def test_create_job_and_cronjob_with_kubectl_1_33(kubectl_announced: Kubectl) -> None:
+    kubectl = kubectl_announced
+    ns = new_namespace(kubectl)
+    kubectl("-n", ns, "create", "job", "j", "--image=busybox", "--", "echo", "hi", check=True)
+    job = get_json(kubectl, "-n", ns, "job", "j")
+    assert job["apiVersion"] == "batch/v1"
+    template = job["spec"]["template"]["spec"]
+    assert template["restartPolicy"] == "Never"
+    (container,) = template["containers"]
+    assert container["image"] == "busybox"
+    assert container["command"] == ["echo", "hi"]
+
+    kubectl("-n", ns, "create", "cronjob", "c", "--image=busybox",
+            "--schedule=*/5 * * * *", check=True)
+    cron = get_json(kubectl, "-n", ns, "cronjob", "c")
+    assert cron["spec"]["schedule"] == "*/5 * * * *"
+    job_template = cron["spec"]["jobTemplate"]
+    assert job_template["metadata"]["name"] == "c"
+    (container,) = job_template["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "busybox"
+    assert job_template["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"
