@@ -1,7 +1,8 @@
-"""Strategies of the kinds this issue serves: Namespaces, Pods, Services.
+"""Hand-written strategies of the first kinds: Namespaces, Pods, Nodes, Services, Endpoints.
 
-Endpoints, ConfigMaps and Events have no rules of their own and use
-:class:`~apiserver.registry.strategy.GenericStrategy`.
+Their write-policy flags are overwritten from :mod:`apiserver.registry.kinds_table` when the
+registry builds them; other kinds use :class:`~apiserver.registry.table_strategy.TableStrategy`
+or one of its per-family subclasses. Pod spec checks live in :mod:`apiserver.registry.podspec`.
 """
 
 from __future__ import annotations
