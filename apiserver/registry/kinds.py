@@ -1,7 +1,8 @@
-"""Strategies of the kinds this issue serves: Namespaces, Pods, Services.
+"""Hand-written strategies of the first kinds: Namespaces, Pods, Nodes, Services, Endpoints.
 
-Endpoints, ConfigMaps and Events have no rules of their own and use
-:class:`~apiserver.registry.strategy.GenericStrategy`.
+Their write-policy flags are overwritten from :mod:`apiserver.registry.kinds_table` when the
+registry builds them; other kinds use :class:`~apiserver.registry.table_strategy.TableStrategy`
+or one of its per-family subclasses. Pod spec checks live in :mod:`apiserver.registry.podspec`.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from apiserver.api import errors, meta
+from apiserver.registry.podspec import validate_pod_spec
 from apiserver.registry.service.strategy import ServiceStrategy as ServiceStrategy
 from apiserver.registry.strategy import Cause, GenericStrategy, Strategy
 
@@ -101,40 +103,10 @@ class PodStrategy(Strategy):
                     _default_container(container)
 
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
-        causes: list[Cause] = []
         spec = obj.get("spec")
         if not isinstance(spec, dict):
             return [errors.required("spec")]
-        containers = spec.get("containers")
-        if not containers:
-            causes.append(errors.required("spec.containers"))
-            return causes
-        seen: set[str] = set()
-        for i, container in enumerate(containers):
-            if not isinstance(container, dict):
-                causes.append(errors.invalid_value(f"spec.containers[{i}]", str(container),
-                                                   "must be an object"))
-                continue
-            name = container.get("name") or ""
-            path = f"spec.containers[{i}]"
-            if not name:
-                causes.append(errors.required(f"{path}.name"))
-            else:
-                for msg in meta.dns1123_label_errors(name):
-                    causes.append(errors.invalid_value(f"{path}.name", name, msg))
-                if name in seen:
-                    causes.append(errors.field_cause("FieldValueDuplicate", f"{path}.name",
-                                                     f'Duplicate value: "{name}"'))
-                seen.add(name)
-            if not container.get("image"):
-                causes.append(errors.required(f"{path}.image"))
-            for j, port in enumerate(container.get("ports") or []):
-                number = port.get("containerPort") if isinstance(port, dict) else None
-                if not isinstance(number, int) or not 1 <= number <= 65535:
-                    causes.append(errors.invalid_value(
-                        f"{path}.ports[{j}].containerPort", number,
-                        "must be between 1 and 65535, inclusive"))
-        return causes
+        return validate_pod_spec(spec, "spec")
 
     def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
         causes = self.validate(new)

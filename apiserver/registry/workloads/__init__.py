@@ -1,0 +1,1 @@
+"""Strategies and validation of workload kinds: apps/v1, ReplicationControllers, batch/v1."""
