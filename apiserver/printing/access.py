@@ -18,8 +18,13 @@ __all__ = ["TABLES", "csr_condition", "subjects_strings"]
 
 
 def print_secret(secret: Mapping[str, Any], now: datetime) -> list[Any]:
-    """Name, Type, Data (number of keys), Age."""
-    return [name(secret), s(secret.get("type")), len(m(secret.get("data"))), age(secret, now)]
+    """Name, Type, Data (number of keys), Age.
+
+    ``stringData`` keys count too: upstream prints the internal object, into whose
+    ``data`` the conversion from v1 has merged ``stringData``.
+    """
+    keys = set(m(secret.get("data"))) | set(m(secret.get("stringData")))
+    return [name(secret), s(secret.get("type")), len(keys), age(secret, now)]
 
 
 def print_serviceaccount(sa: Mapping[str, Any], now: datetime) -> list[Any]:

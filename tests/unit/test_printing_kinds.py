@@ -254,6 +254,8 @@ def test_cronjob() -> None:
 def test_secret_serviceaccount_bindings_csr() -> None:
     secret = {"metadata": meta("s"), "type": "Opaque", "data": {"a": "MQ==", "b": "Mg=="}}
     assert cells("v1", "secrets", secret) == ["s", "Opaque", 2, "5h"]
+    secret["stringData"] = {"b": "two", "c": "three"}
+    assert cells("v1", "secrets", secret)[2] == 3
     sa = {"metadata": meta("default"), "secrets": [{"name": "tok"}]}
     assert cells("v1", "serviceaccounts", sa) == ["default", 1, "5h"]
     rb = {"metadata": meta("rb"), "roleRef": {"kind": "Role", "name": "reader",
