@@ -8,7 +8,13 @@ from typing import Any
 
 from apiserver.printing.duration import parse_time, translate_timestamp_since
 
-__all__ = ["format_event_source", "print_configmap", "print_event", "print_namespace"]
+__all__ = [
+    "format_event_source",
+    "print_configmap",
+    "print_event",
+    "print_events_v1_event",
+    "print_namespace",
+]
 
 
 def _m(value: Any) -> Mapping[str, Any]:
@@ -88,3 +94,28 @@ def print_event(ev: Mapping[str, Any], now: datetime) -> list[Any]:
         count,
         _s(meta.get("name")),
     ]
+
+
+#: ``events.k8s.io/v1`` field → the core/v1 field it converts to (upstream both are
+#: the one internal ``Event`` type, printed by the same printer).
+_EVENTS_V1_FIELDS = (
+    ("metadata", "metadata"),
+    ("regarding", "involvedObject"),
+    ("note", "message"),
+    ("deprecatedSource", "source"),
+    ("deprecatedFirstTimestamp", "firstTimestamp"),
+    ("deprecatedLastTimestamp", "lastTimestamp"),
+    ("deprecatedCount", "count"),
+    ("reportingController", "reportingComponent"),
+    ("reportingInstance", "reportingInstance"),
+    ("eventTime", "eventTime"),
+    ("series", "series"),
+    ("type", "type"),
+    ("reason", "reason"),
+)
+
+
+def print_events_v1_event(ev: Mapping[str, Any], now: datetime) -> list[Any]:
+    """The core Event cells of an ``events.k8s.io/v1`` Event (its fields renamed)."""
+    core = {core_key: ev[key] for key, core_key in _EVENTS_V1_FIELDS if key in ev}
+    return print_event(core, now)

@@ -9,17 +9,33 @@ first event (``null`` afterwards).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from apiserver.api.resources import ResourceInfo
-from apiserver.printing.basic import print_configmap, print_event, print_namespace
+from apiserver.printing import (
+    access,
+    autoscaling,
+    batch,
+    control,
+    networking,
+    policy,
+    storage,
+    workloads,
+)
+from apiserver.printing.basic import (
+    print_configmap,
+    print_event,
+    print_events_v1_event,
+    print_namespace,
+)
 from apiserver.printing.columns import COLUMNS, column
 from apiserver.printing.discovery import print_endpointslice, print_lease
 from apiserver.printing.node import print_node
 from apiserver.printing.pod import PrintedRow, print_pod
 from apiserver.printing.service import print_endpoints, print_service
+from apiserver.printing.spec import KindTable, column_dict
 
 __all__ = [
     "INCLUDE_OBJECT_VALUES",
@@ -39,29 +55,45 @@ class InvalidIncludeObject(ValueError):
     """An unknown ``includeObject`` value; the message is upstream's 400 text."""
 
 
-_Printer = Callable[[Mapping[str, Any], datetime], PrintedRow]
+_CORE_TABLES = (
+    KindTable("", "Pod", COLUMNS["Pod"], print_pod),
+    KindTable("", "Service", COLUMNS["Service"], print_service),
+    KindTable("", "Endpoints", COLUMNS["Endpoints"], print_endpoints),
+    KindTable("", "Namespace", COLUMNS["Namespace"], print_namespace),
+    KindTable("", "Node", COLUMNS["Node"], print_node),
+    KindTable("", "ConfigMap", COLUMNS["ConfigMap"], print_configmap),
+    KindTable("", "Event", COLUMNS["Event"], print_event),
+    # events.k8s.io Events share the core Event's internal type, hence its table.
+    KindTable("events.k8s.io", "Event", COLUMNS["Event"], print_events_v1_event),
+    KindTable("discovery.k8s.io", "EndpointSlice", COLUMNS["EndpointSlice"], print_endpointslice),
+    KindTable("coordination.k8s.io", "Lease", COLUMNS["Lease"], print_lease),
+)
 
-
-def _cells(fn: Callable[[Mapping[str, Any], datetime], list[Any]]) -> _Printer:
-    return lambda obj, now: PrintedRow(cells=fn(obj, now))
-
-
-_PRINTERS: dict[str, _Printer] = {
-    "Pod": print_pod,
-    "Service": _cells(print_service),
-    "Endpoints": _cells(print_endpoints),
-    "Namespace": _cells(print_namespace),
-    "Node": _cells(print_node),
-    "ConfigMap": _cells(print_configmap),
-    "Event": _cells(print_event),
-    "EndpointSlice": _cells(print_endpointslice),
-    "Lease": _cells(print_lease),
+#: Every printed kind by ``(group, version, kind)``; version ``""`` serves every version.
+_TABLES: dict[tuple[str, str, str], KindTable] = {
+    (table.group, table.version, table.kind): table
+    for family in (
+        _CORE_TABLES,
+        workloads.TABLES,
+        batch.TABLES,
+        access.TABLES,
+        storage.TABLES,
+        networking.TABLES,
+        autoscaling.TABLES,
+        policy.TABLES,
+        control.TABLES,
+    )
+    for table in family
 }
-#: Group of each printed kind outside the core group.
-_GROUPS = {"EndpointSlice": "discovery.k8s.io", "Lease": "coordination.k8s.io"}
+
+
+def _default_printer(obj: Mapping[str, Any], now: datetime) -> list[Any]:
+    meta = obj.get("metadata") or {}
+    return [meta.get("name", ""), meta.get("creationTimestamp")]
+
 
 # Kinds without a printer get upstream's default table: Name and Created At.
-_DEFAULT_COLUMNS = (
+_DEFAULT = KindTable("", "", (
     column(
         "Name",
         "Name must be unique within a namespace. Is required when creating resources, although "
@@ -81,22 +113,28 @@ _DEFAULT_COLUMNS = (
         "api-conventions.md#metadata",
         fmt="date",
     ),
-)
+), _default_printer)
 
 
-def _default_printer(obj: Mapping[str, Any], now: datetime) -> PrintedRow:
-    meta = obj.get("metadata") or {}
-    return PrintedRow(cells=[meta.get("name", ""), meta.get("creationTimestamp")])
+def _table(info: ResourceInfo) -> KindTable:
+    """The table of ``info``'s kind in ``info``'s group (and version), else the default."""
+    return (
+        _TABLES.get((info.group, info.version, info.kind))
+        or _TABLES.get((info.group, "", info.kind))
+        or _DEFAULT
+    )
 
 
-def _is_core(info: ResourceInfo) -> bool:
-    return info.kind in _PRINTERS and info.group == _GROUPS.get(info.kind, "")
+_RESOLVED: dict[int, tuple[dict[str, Any], ...]] = {}
 
 
 def column_definitions(info: ResourceInfo) -> list[dict[str, Any]]:
     """The ``columnDefinitions`` of ``info``'s Table, wide columns included (fresh copies)."""
-    cols = COLUMNS[info.kind] if _is_core(info) else _DEFAULT_COLUMNS
-    return [dict(c) for c in cols]
+    table = _table(info)
+    resolved = _RESOLVED.get(id(table))
+    if resolved is None:
+        resolved = _RESOLVED[id(table)] = tuple(column_dict(c) for c in table.columns)
+    return [dict(c) for c in resolved]
 
 
 def _row_object(obj: Mapping[str, Any], include_object: str) -> Any:
@@ -123,8 +161,9 @@ def table_row(
     for an unknown ``include_object``.
     """
     embedded = _row_object(obj, include_object)
-    printer = _PRINTERS[info.kind] if _is_core(info) else _default_printer
-    printed = printer(obj, now)
+    printed = _table(info).cells(obj, now)
+    if not isinstance(printed, PrintedRow):
+        printed = PrintedRow(cells=printed)
     row: dict[str, Any] = {"cells": printed.cells}
     if printed.conditions:
         row["conditions"] = printed.conditions
@@ -147,8 +186,12 @@ def build_table(
     ``metadata`` carries ``resourceVersion``, ``continue`` and
     ``remainingItemCount`` when set. With ``with_headers=False`` (watch events
     after the first, or ``TableOptions.noHeaders``) ``columnDefinitions`` is
-    ``null``, as upstream encodes a nil slice.
+    ``null``, as upstream encodes a nil slice. Kinds whose upstream list printer
+    sorts (FlowSchemas) get their rows in that order.
     """
+    order = _table(info).order
+    if order is not None:
+        objs = sorted(objs, key=order)
     metadata: dict[str, Any] = {}
     if resource_version:
         metadata["resourceVersion"] = resource_version

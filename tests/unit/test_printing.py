@@ -118,15 +118,21 @@ def test_column_names() -> None:
     ]
 
 
+#: Upstream quirks kept as they are: RuntimeClass's Handler doc is looked up on
+#: ObjectMeta (no such field: ""), and IPAddress prints an undeclared age cell.
+_EMPTY_DESCRIPTIONS = {("RuntimeClass", "Handler")}
+_EXTRA_CELLS = {"IPAddress": 1}
+
+
 def test_every_resource_has_columns_matching_its_cells() -> None:
     for info in RESOURCES:
         cols = column_definitions(info)
         assert cols, info.kind
         for col in cols:
             assert list(col) == ["name", "type", "format", "description", "priority"]
-            assert col["description"]
+            assert col["description"] or (info.kind, col["name"]) in _EMPTY_DESCRIPTIONS
         row = table_row(info, {"metadata": {"name": "x"}}, NOW)
-        assert len(row["cells"]) == len(cols), info.kind
+        assert len(row["cells"]) == len(cols) + _EXTRA_CELLS.get(info.kind, 0), info.kind
 
 
 def test_column_details() -> None:
