@@ -127,8 +127,30 @@ def validate_config_map(obj: dict[str, Any]) -> list[Cause]:
     return causes
 
 
+def merge_string_data(obj: dict[str, Any]) -> None:
+    """Fold write-only ``stringData`` into ``data`` (base64), as upstream's conversion does.
+
+    ``stringData`` values win over ``data`` values of the same key; the field itself is
+    never stored. Non-string values are left for validation to report.
+    """
+    string_data = obj.get("stringData")
+    if not isinstance(string_data, dict):
+        return
+    if not all(isinstance(v, str) for v in string_data.values()):
+        return
+    data = dict(_map(obj, "data"))
+    for key, value in string_data.items():
+        data[key] = base64.b64encode(value.encode()).decode()
+    obj["data"] = data
+    del obj["stringData"]
+
+
 class SecretStrategy(TableStrategy):
-    """core/v1 Secrets: ``type`` is fixed after create."""
+    """core/v1 Secrets: ``type`` is fixed after create; ``stringData`` folds into ``data``."""
+
+    def default(self, obj: dict[str, Any]) -> None:
+        super().default(obj)
+        merge_string_data(obj)
 
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
         return validate_secret(obj)

@@ -87,3 +87,14 @@ def test_malformed_never_raises() -> None:
                 {"type": "kubernetes.io/dockercfg", "data": {".dockercfg": "!!"}}):
         _strategy("secrets").validate(obj)
         _strategy("configmaps").validate(obj)
+
+
+def test_string_data_folds_into_data() -> None:
+    from apiserver.registry.secrets import merge_string_data
+
+    obj: dict[str, Any] = {"data": {"a": "eA==", "b": "eQ=="}, "stringData": {"b": "zz", "c": "ü"}}
+    merge_string_data(obj)
+    assert obj == {"data": {"a": "eA==", "b": "eno=", "c": "w7w="}}
+    bad: dict[str, Any] = {"stringData": {"x": 1}}
+    merge_string_data(bad)
+    assert bad == {"stringData": {"x": 1}}
