@@ -120,6 +120,11 @@ def test_scale_get_put_patch(client: httpx.Client) -> None:
         "spec": {"replicas": 9}})
     assert r.status_code == 200 and r.json()["spec"]["replicas"] == 9
     assert client.get(f"{base}/web").json()["spec"]["replicas"] == 6
+    r = client.patch(f"{base}/web/scale?fieldManager=hpa", content=(
+        b"apiVersion: autoscaling/v1\nkind: Scale\nmetadata:\n  name: web\n"
+        b"spec:\n  replicas: 7\n"), headers={"content-type": "application/apply-patch+yaml"})
+    assert r.status_code == 200, r.text
+    assert client.get(f"{base}/web").json()["spec"]["replicas"] == 7
 
 
 def test_scale_of_missing_parent_and_other_kinds(client: httpx.Client) -> None:
