@@ -42,6 +42,7 @@ from apiserver.handlers.http import (
     warning_headers,
 )
 from apiserver.handlers.routing import MethodNotSupported, RequestInfo, RouteNotFound, parse
+from apiserver.handlers.subresources import SpecialHandlers
 from apiserver.handlers.watch import serve_watch, watch_params
 from apiserver.registry.registry import Registry
 from apiserver.registry.store import ListOptions, Store
@@ -56,6 +57,7 @@ _RETURNS_DELETED_OBJECT = frozenset({"pods", "services"})
 #: Deprecation warnings upstream 1.33 attaches to every request on a resource.
 _DEPRECATED = {
     "endpoints": "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice",
+    "componentstatuses": "v1 ComponentStatus is deprecated in v1.19+",
 }
 
 
@@ -72,6 +74,7 @@ class ResourceAPI:
         self.registry = registry
         self.fallback = fallback
         self.clock = clock
+        self.special = SpecialHandlers(registry, clock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -109,10 +112,14 @@ class ResourceAPI:
             raise errors.method_not_allowed(
                 "the server does not allow this method on the requested resource"
             )
-        store = self.registry.store(info)
         deprecation = _DEPRECATED.get(info.plural)
         if deprecation:
             req.warnings.append(deprecation)
+        special = self.special.lookup(info, route.subresource)
+        if special is not None:
+            await special(self.special, req, route)
+            return
+        store = self.registry.store(info)
         handler = getattr(self, "_" + route.verb)
         await handler(req, route, store)
 
