@@ -209,8 +209,9 @@ def default_pod_spec(spec: Obj) -> None:
     # v1 conversion, not a default: the deprecated ``serviceAccount`` names the account
     # when ``serviceAccountName`` is empty, and is always written back as a mirror of it.
     name = spec.get("serviceAccountName")
-    if not name and isinstance(spec.get("serviceAccount"), str):
-        name = spec["serviceAccountName"] = spec["serviceAccount"]
+    deprecated = spec.get("serviceAccount")
+    if not name and isinstance(deprecated, str) and deprecated:
+        name = spec["serviceAccountName"] = deprecated
     if isinstance(name, str) and name:
         spec["serviceAccount"] = name
     for group in _CONTAINER_GROUPS:
