@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from apiserver.api import errors, meta
+from apiserver.registry.defaults.admission import admit_pod_create
 from apiserver.registry.podspec import validate_pod_spec
 from apiserver.registry.service.strategy import ServiceStrategy as ServiceStrategy
 from apiserver.registry.strategy import Cause, GenericStrategy, Strategy
@@ -39,13 +40,6 @@ class NamespaceStrategy(Strategy):
 
     def initial_status(self, obj: dict[str, Any]) -> None:
         obj["status"] = {"phase": "Active"}
-
-    def default(self, obj: dict[str, Any]) -> None:
-        # Upstream labels every namespace with its own name.
-        md = meta.metadata(obj)
-        labels = dict(md.get("labels") or {})
-        labels["kubernetes.io/metadata.name"] = md.get("name", "")
-        md["labels"] = labels
 
     def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
         super().prepare_for_update(new, old)
@@ -85,22 +79,20 @@ class PodStrategy(Strategy):
     def initial_status(self, obj: dict[str, Any]) -> None:
         obj["status"] = {"phase": "Pending", "qosClass": _qos_class(obj)}
 
+    def prepare_for_create(self, obj: dict[str, Any]) -> None:
+        super().prepare_for_create(obj)
+        # Create-only admission defaults (the service account); the field defaults are
+        # in apiserver.registry.defaults, which the store applies on create and update.
+        admit_pod_create(obj)
+
     def default(self, obj: dict[str, Any]) -> None:
+        # The Priority admission plugin's answer when no PriorityClass applies; not a
+        # SetDefaults, so not in the defaults table.
         spec = obj.get("spec")
         if not isinstance(spec, dict):
             return
-        spec.setdefault("restartPolicy", "Always")
-        spec.setdefault("terminationGracePeriodSeconds", 30)
-        spec.setdefault("dnsPolicy", "ClusterFirst")
-        spec.setdefault("securityContext", {})
-        spec.setdefault("schedulerName", "default-scheduler")
-        spec.setdefault("enableServiceLinks", True)
         spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
         spec.setdefault("priority", 0)
-        for group in ("initContainers", "containers"):
-            for container in spec.get(group) or []:
-                if isinstance(container, dict):
-                    _default_container(container)
 
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
         spec = obj.get("spec")
@@ -220,19 +212,6 @@ class EndpointSliceStrategy(GenericStrategy):
     """EndpointSlices (discovery.k8s.io/v1): no create-on-update, no status."""
 
     allow_create_on_update = False
-
-
-def _default_container(container: dict[str, Any]) -> None:
-    container.setdefault("terminationMessagePath", "/dev/termination-log")
-    container.setdefault("terminationMessagePolicy", "File")
-    image = str(container.get("image") or "")
-    tail = image.rsplit("/", 1)[-1]
-    latest = "@" not in tail and (":" not in tail or tail.endswith(":latest"))
-    container.setdefault("imagePullPolicy", "Always" if latest else "IfNotPresent")
-    container.setdefault("resources", {})
-    for port in container.get("ports") or []:
-        if isinstance(port, dict):
-            port.setdefault("protocol", "TCP")
 
 
 def _qos_class(obj: dict[str, Any]) -> str:
