@@ -1,0 +1,81 @@
+"""Byte-level fidelity of answers, over real HTTP to the real apiserver.
+
+Each test works in its own namespace of the shared session apiserver.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.conftest import ApiServerProcess
+
+TIMEOUT = httpx.Timeout(15.0)
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
+@pytest.fixture
+def client(apiserver: ApiServerProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=apiserver.url, timeout=TIMEOUT) as c:
+        yield c
+
+
+@pytest.fixture
+def ns(client: httpx.Client) -> str:
+    name = f"wire-{uuid.uuid4().hex[:8]}"
+    r = client.post("/api/v1/namespaces", json={"metadata": {"name": name}})
+    assert r.status_code == 201, r.text
+    return name
+
+
+def _ends_with_one_newline(r: httpx.Response) -> None:
+    assert r.content.endswith(b"}\n"), r.content[-40:]
+    assert not r.content.endswith(b"\n\n")
+    assert int(r.headers["content-length"]) == len(r.content)
+
+
+def test_every_json_answer_ends_with_newline(client: httpx.Client, ns: str) -> None:
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    cm = {"metadata": {"name": "a"}, "data": {"k": "v"}}
+    created = client.post(base, json=cm)
+    assert created.status_code == 201
+    conflict = client.post(base, json=cm)
+    assert conflict.status_code == 409
+    stale = created.json()
+    stale["metadata"]["resourceVersion"] = "1"
+    answers = [
+        created,
+        conflict,
+        client.get(f"{base}/a"),
+        client.get(base),
+        client.get(base, params={"limit": "1"}),
+        client.get(f"{base}/missing"),
+        client.put(f"{base}/a", json=stale),
+        client.get(base, headers={"accept": TABLE}),
+        client.get(f"{base}/a", headers={"accept": TABLE}),
+        client.post(base, content=b"{", headers={"content-type": "application/json"}),
+        client.get("/api"),
+        client.get("/apis"),
+        client.get("/api/v1"),
+        client.get("/apis/apps/v1"),
+        client.get("/apis", headers={"accept": AGGREGATED}),
+        client.get("/no/such/path"),
+        client.delete(f"{base}/a"),
+    ]
+    for r in answers:
+        _ends_with_one_newline(r)
+
+
+def test_conflict_body_matches_upstream_bytes(client: httpx.Client, ns: str) -> None:
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    assert client.post(base, json={"metadata": {"name": "a"}}).status_code == 201
+    r = client.post(base, json={"metadata": {"name": "a"}})
+    assert r.content == (
+        b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
+        b'"message":"configmaps \\"a\\" already exists","reason":"AlreadyExists",'
+        b'"details":{"name":"a","kind":"configmaps"},"code":409}\n'
+    )
