@@ -79,3 +79,15 @@ def test_conflict_body_matches_upstream_bytes(client: httpx.Client, ns: str) -> 
         b'"message":"configmaps \\"a\\" already exists","reason":"AlreadyExists",'
         b'"details":{"name":"a","kind":"configmaps"},"code":409}\n'
     )
+
+
+@pytest.mark.parametrize("rv", ["0", ""])
+def test_put_with_zero_resource_version_is_unconditional(
+    client: httpx.Client, ns: str, rv: str
+) -> None:
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    assert client.post(base, json={"metadata": {"name": "a"}}).status_code == 201
+    body = {"metadata": {"name": "a", "resourceVersion": rv}, "data": {"k": "v"}}
+    r = client.put(f"{base}/a", json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["data"] == {"k": "v"}
