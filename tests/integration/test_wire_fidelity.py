@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import ApiServerProcess
+from tests.support.kubectl import Kubectl
 
 TIMEOUT = httpx.Timeout(15.0)
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
@@ -91,3 +93,16 @@ def test_put_with_zero_resource_version_is_unconditional(
     r = client.put(f"{base}/a", json=body)
     assert r.status_code == 200, r.text
     assert r.json()["data"] == {"k": "v"}
+
+
+def test_kubectl_create_raw_of_a_yaml_pod_is_unrecognized(
+    kubectl: Kubectl, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n"
+        "  - name: c\n    image: busybox\n"
+    )
+    result = kubectl("create", "--raw", "/api/v1/namespaces", "-f", str(manifest))
+    assert result.returncode != 0
+    assert "the object provided is unrecognized (must be of type Namespace)" in result.stderr
