@@ -26,13 +26,14 @@ from apiserver.patch import (
     apply_merge_patch,
     apply_strategic_merge_patch,
 )
+from apiserver.patch.gofmt import conversion_error, go_value
 from apiserver.registry import managedfields
 from apiserver.registry.store import DeleteOptions
 from apiserver.schema.fieldcheck import (
     strict_decoding_error_message,
     strict_field_issues,
 )
-from apiserver.schema.typecheck import first_type_issue
+from apiserver.schema.typecheck import TypeIssue, first_type_issue
 
 APPLY_MEDIA = "application/apply-patch+yaml"
 _OBJECT_MEDIA = frozenset({"application/json", "application/yaml", "*/*", ""})
@@ -334,13 +335,39 @@ async def decode_object(req: Request, info: ResourceInfo) -> dict[str, Any]:
     return obj
 
 
-def _type_issue(info: ResourceInfo, obj: dict[str, Any]) -> str | None:
-    """The Go decoder's error for a value of the wrong JSON type in ``obj``, if any."""
+def _first_type_issue(info: ResourceInfo, obj: dict[str, Any]) -> TypeIssue | None:
+    """The first value of the wrong JSON type in ``obj`` (None: none, or no schema)."""
     try:
-        issue = first_type_issue(info.schema_ref, obj)
+        return first_type_issue(info.schema_ref, obj)
     except KeyError:
         return None
+
+
+def _type_issue(info: ResourceInfo, obj: dict[str, Any]) -> str | None:
+    """The Go decoder's error for a value of the wrong JSON type in ``obj``, if any."""
+    issue = _first_type_issue(info, obj)
     return issue.message if issue is not None else None
+
+
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
+               "\t": "\\t", "\v": "\\v", "\\": "\\\\", '"': '\\"'}
+
+
+def _go_quote(text: str) -> str:
+    """``text`` as Go's ``%q`` quotes it (printable characters kept, others escaped)."""
+    out = []
+    for ch in text:
+        if ch in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) <= 0xFFFF:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return '"' + "".join(out) + '"'
 
 
 def _check_kind(obj: dict[str, Any], info: ResourceInfo) -> None:
@@ -450,7 +477,9 @@ async def patcher(
             elif media == "application/merge-patch+json":
                 patched = apply_merge_patch(current, _parse_patch(body))
             else:
-                patched = apply_strategic_merge_patch(current, _parse_patch(body), info.schema_ref)
+                patch_map = _parse_patch(body)
+                patched = apply_strategic_merge_patch(current, patch_map, info.schema_ref)
+                return check_patched(req, info, patched, directive, patch_map)
         except PatchError as exc:
             raise errors.ApiError(exc.code, exc.reason, exc.message) from None
         return check_patched(req, info, patched, directive)
@@ -458,13 +487,32 @@ async def patcher(
     return mutate
 
 
+_NO_PATCH_MAP = object()
+
+
 def check_patched(
-    req: Request, info: ResourceInfo, patched: Any, directive: str
+    req: Request, info: ResourceInfo, patched: Any, directive: str,
+    smp_patch: Any = _NO_PATCH_MAP,
 ) -> dict[str, Any]:
-    """Kind, JSON types and fields of a patched object, as upstream checks them."""
+    """Kind, JSON types and fields of a patched object, as upstream checks them.
+
+    ``smp_patch`` is the patch map of a strategic merge patch: upstream converts that
+    patch's result from unstructured, so a value of the wrong type is reported with
+    the converter's error and the patch map (Go ``%+v``) as the invalid value.
+    """
     if not isinstance(patched, dict):
         raise errors.bad_request("the patched object is not an object")
     _check_kind(patched, info)
+    if smp_patch is not _NO_PATCH_MAP:
+        type_issue = _first_type_issue(info, patched)
+        if type_issue is not None:
+            detail = (conversion_error(type_issue.json_type, type_issue.go_type)
+                      or type_issue.message)
+            cause = f"Invalid value: {_go_quote(go_value(smp_patch))}: {detail}"
+            raise errors.ApiError(
+                422, "Invalid", f'"" is invalid: patch: {cause}',
+                {"causes": [errors.field_cause("FieldValueInvalid", "patch", cause)]},
+            )
     type_error = _type_issue(info, patched)
     if type_error is not None:
         cause = f'Invalid value: "{_short(patched)}": {type_error}'

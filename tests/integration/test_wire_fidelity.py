@@ -106,3 +106,28 @@ def test_kubectl_create_raw_of_a_yaml_pod_is_unrecognized(
     result = kubectl("create", "--raw", "/api/v1/namespaces", "-f", str(manifest))
     assert result.returncode != 0
     assert "the object provided is unrecognized (must be of type Namespace)" in result.stderr
+
+
+@pytest.mark.parametrize(("patch", "cause"), [
+    ({"metadata": {"labels": "x"}},
+     'Invalid value: "map[metadata:map[labels:x]]": cannot restore map from string'),
+    ({"data": {"k": 1}}, 'Invalid value: "map[data:map[k:1]]": cannot convert int64 to string'),
+    ({"metadata": {"annotations": {"q": 'a"b'}, "labels": [1.5]}},
+     'Invalid value: "map[metadata:map[annotations:map[q:a\\"b] labels:[1.5]]]": '
+     "cannot restore map from slice"),
+])
+def test_strategic_merge_patch_of_the_wrong_type_is_upstreams_422(
+    client: httpx.Client, ns: str, patch: dict[str, object], cause: str
+) -> None:
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    cm = {"metadata": {"name": "a", "labels": {"x": "y"}}, "data": {"k": "v"}}
+    assert client.post(base, json=cm).status_code == 201
+    r = client.patch(f"{base}/a", json=patch,
+                     headers={"content-type": "application/strategic-merge-patch+json"})
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["reason"] == "Invalid"
+    assert body["message"] == f'"" is invalid: patch: {cause}'
+    assert body["details"] == {
+        "causes": [{"reason": "FieldValueInvalid", "message": cause, "field": "patch"}]
+    }
