@@ -25,6 +25,7 @@ from apiserver.gctuning import GcFreezer
 from apiserver.handlers import discovery
 from apiserver.handlers.http import Receive, Scope, Send
 from apiserver.handlers.resources import ResourceAPI
+from apiserver.handlers.watch import serve_websocket
 from apiserver.openapi import (
     PROTOBUF_MEDIA_TYPE,
     PROTOBUF_MEDIA_TYPE_V2,
@@ -260,6 +261,9 @@ class ApiServer:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+            return
+        if scope["type"] == "websocket":
+            await serve_websocket(scope, receive, send, self.resources)
             return
         await self.resources(scope, receive, send)
 
