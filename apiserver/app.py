@@ -25,6 +25,7 @@ from apiserver.gctuning import GcFreezer
 from apiserver.handlers import discovery
 from apiserver.handlers.http import Receive, Scope, Send
 from apiserver.handlers.resources import ResourceAPI
+from apiserver.handlers.watch import serve_websocket
 from apiserver.openapi import (
     PROTOBUF_MEDIA_TYPE,
     PROTOBUF_MEDIA_TYPE_V2,
@@ -78,15 +79,18 @@ def make_storage(config: ServerConfig) -> Storage:
 
 def _json(body: dict[str, Any] | None, status: int = 200, media: str = "application/json") \
         -> Response:
+    """``body`` as JSON ending with ``\\n`` (upstream's encoder); a 404 Status when None."""
     if body is None:
         return _status(errors.ApiError(404, "NotFound", "the server could not find the "
                                        "requested resource"))
-    return Response(orjson.dumps(body), status_code=status, media_type=media)
+    return Response(orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE), status_code=status,
+                    media_type=media)
 
 
 def _status(error: errors.ApiError) -> Response:
-    return Response(orjson.dumps(error.status), status_code=error.code,
-                    media_type="application/json")
+    """The error's ``Status`` as JSON ending with ``\\n``."""
+    return Response(orjson.dumps(error.status, option=orjson.OPT_APPEND_NEWLINE),
+                    status_code=error.code, media_type="application/json")
 
 
 def _discovery(request: Request, core: bool, legacy: dict[str, Any]) -> Response:
@@ -94,7 +98,8 @@ def _discovery(request: Request, core: bool, legacy: dict[str, Any]) -> Response
     if media is None:
         return _json(legacy)
     version = "v2" if media == discovery.AGGREGATED_CONTENT_TYPES["v2"] else "v2beta1"
-    body = orjson.dumps(discovery.aggregated_discovery(core, version))
+    body = orjson.dumps(discovery.aggregated_discovery(core, version),
+                        option=orjson.OPT_APPEND_NEWLINE)
     return Response(body, media_type=media, headers={"vary": "Accept"})
 
 
@@ -136,7 +141,8 @@ def build_meta_app(config: ServerConfig, ready: Callable[[], bool]) -> FastAPI:
 
     @app.get("/version")
     async def version() -> Response:
-        return _json(discovery.version_info())
+        # Upstream writes /version raw (json.Marshal), without the encoder's newline.
+        return Response(orjson.dumps(discovery.version_info()), media_type="application/json")
 
     @app.get("/api")
     async def api(request: Request) -> Response:
@@ -255,6 +261,9 @@ class ApiServer:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+            return
+        if scope["type"] == "websocket":
+            await serve_websocket(scope, receive, send, self.resources)
             return
         await self.resources(scope, receive, send)
 

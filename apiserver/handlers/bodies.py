@@ -26,13 +26,14 @@ from apiserver.patch import (
     apply_merge_patch,
     apply_strategic_merge_patch,
 )
+from apiserver.patch.gofmt import conversion_error, go_value
 from apiserver.registry import managedfields
 from apiserver.registry.store import DeleteOptions
 from apiserver.schema.fieldcheck import (
     strict_decoding_error_message,
     strict_field_issues,
 )
-from apiserver.schema.typecheck import first_type_issue
+from apiserver.schema.typecheck import TypeIssue, first_type_issue
 
 APPLY_MEDIA = "application/apply-patch+yaml"
 _OBJECT_MEDIA = frozenset({"application/json", "application/yaml", "*/*", ""})
@@ -68,15 +69,224 @@ def field_validation(req: Request) -> str:
     return value
 
 
-def _parse(body: bytes, media: str) -> Any:
-    try:
-        if media == "application/yaml":
+_GO_KIND_STRUCT = (
+    'struct { APIVersion string "json:\\"apiVersion,omitempty\\""; '
+    'Kind string "json:\\"kind,omitempty\\"" }'
+)
+#: go-yaml's wording of problems PyYAML words differently.
+_GO_YAML_PROBLEMS = {
+    "mapping values are not allowed here": "mapping values are not allowed in this context",
+}
+
+
+def _unrecognized(info: ResourceInfo, cause: str, body: bytes) -> errors.ApiError:
+    """Upstream's 400 for a body whose kind cannot be read: the cause and a summary of the
+    body (its first 30 bytes: as text when it starts with ``{``, else in hex)."""
+    head = body[:30]
+    more = " ..." if len(body) > 30 else ""
+    if not body:
+        summary = "<empty>"
+    elif body.startswith(b"{"):
+        summary = head.decode("utf-8", "replace") + more
+    else:
+        summary = head.hex() + more
+    return errors.bad_request(
+        f"the object provided is unrecognized (must be of type {info.kind}): {cause} "
+        f"({summary})"
+    )
+
+
+def _parse(body: bytes, media: str, info: ResourceInfo) -> Any:
+    """The body as a value; a 400 worded as upstream's decoder when it is not JSON/YAML."""
+    if media == "application/yaml":
+        try:
             return yaml.safe_load(body)
+        except yaml.YAMLError as exc:
+            raise _unrecognized(info, _yaml_error(exc), body) from None
+        except UnicodeDecodeError as exc:
+            raise _unrecognized(info, f"error converting YAML to JSON: yaml: {exc}", body) \
+                from None
+    try:
         return orjson.loads(body)
-    except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise errors.bad_request(
-            f"couldn't get version/kind; json parse error: {exc}"
+    except orjson.JSONDecodeError as exc:
+        syntax = go_json_syntax_error(body) or str(exc)
+        raise _unrecognized(
+            info, f"couldn't get version/kind; json parse error: {syntax}", body
         ) from None
+
+
+def _yaml_error(exc: yaml.YAMLError) -> str:
+    """sigs.k8s.io/yaml's error for a YAML syntax error: ``yaml: line N: problem``."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if problem is None:
+        return f"error converting YAML to JSON: yaml: {exc}"
+    problem = _GO_YAML_PROBLEMS.get(problem, problem)
+    where = f"line {mark.line + 1}: " if mark is not None else ""
+    return f"error converting YAML to JSON: yaml: {where}{problem}"
+
+
+def _go_quote_char(c: int) -> str:
+    """A byte as Go's JSON scanner quotes it in an error (``'x'``, ``'\\n'``, ``'\\x01'``)."""
+    if c == 0x27:
+        return "'\\''"
+    if c == 0x22:
+        return "'\"'"
+    escapes = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r",
+               0x5C: "\\\\"}
+    if c in escapes:
+        return f"'{escapes[c]}'"
+    if c < 0x20 or c == 0x7F:
+        return f"'\\x{c:02x}'"
+    if 0x80 <= c <= 0xA0 or c == 0xAD:
+        return f"'\\u{c:04x}'"
+    return f"'{chr(c)}'"
+
+
+class _GoSyntaxError(Exception):
+    pass
+
+
+def go_json_syntax_error(data: bytes) -> str | None:
+    """The message Go's ``encoding/json`` gives for invalid JSON ``data`` (None: valid).
+
+    Follows the scanner's states: the first offending byte is named with the
+    state it broke (``invalid character 'x' looking for beginning of value``),
+    and input that stops early is ``unexpected end of JSON input``.
+    """
+    pos = 0
+    n = len(data)
+
+    def fail(context: str) -> _GoSyntaxError:
+        if pos >= n:
+            return _GoSyntaxError("unexpected end of JSON input")
+        return _GoSyntaxError(f"invalid character {_go_quote_char(data[pos])} {context}")
+
+    def skip() -> None:
+        nonlocal pos
+        while pos < n and data[pos] in b" \t\r\n":
+            pos += 1
+
+    def expect_digit(context: str) -> None:
+        nonlocal pos
+        if pos >= n or not 0x30 <= data[pos] <= 0x39:
+            raise fail(context)
+        while pos < n and 0x30 <= data[pos] <= 0x39:
+            pos += 1
+
+    def string() -> None:
+        nonlocal pos
+        pos += 1
+        while True:
+            if pos >= n:
+                raise fail("")
+            c = data[pos]
+            if c == 0x22:
+                pos += 1
+                return
+            if c < 0x20:
+                raise fail("in string literal")
+            if c == 0x5C:
+                pos += 1
+                if pos >= n or data[pos] not in b'"\\/bfnrtu':
+                    raise fail("in string escape code")
+                if data[pos] == 0x75:
+                    for _ in range(4):
+                        pos += 1
+                        if pos >= n or data[pos] not in b"0123456789abcdefABCDEF":
+                            raise fail("in \\u hexadecimal character escape")
+            pos += 1
+
+    def number() -> None:
+        nonlocal pos
+        if data[pos] == 0x2D:
+            pos += 1
+            if pos >= n or not 0x30 <= data[pos] <= 0x39:
+                raise fail("in numeric literal")
+        if data[pos] == 0x30:
+            pos += 1
+        else:
+            expect_digit("in numeric literal")
+        if pos < n and data[pos] == 0x2E:
+            pos += 1
+            expect_digit("after decimal point in numeric literal")
+        if pos < n and data[pos] in b"eE":
+            pos += 1
+            if pos < n and data[pos] in b"+-":
+                pos += 1
+            expect_digit("in exponent of numeric literal")
+
+    def literal(word: bytes) -> None:
+        nonlocal pos
+        for expected in word[1:]:
+            pos += 1
+            if pos >= n or data[pos] != expected:
+                raise fail(f"in literal {word.decode()} (expecting {_go_quote_char(expected)})")
+        pos += 1
+
+    def value() -> None:
+        nonlocal pos
+        skip()
+        if pos >= n:
+            raise fail("")
+        c = data[pos]
+        if c == 0x7B:
+            pos += 1
+            skip()
+            if pos < n and data[pos] == 0x7D:
+                pos += 1
+                return
+            while True:
+                if pos >= n or data[pos] != 0x22:
+                    raise fail("looking for beginning of object key string")
+                string()
+                skip()
+                if pos >= n or data[pos] != 0x3A:
+                    raise fail("after object key")
+                pos += 1
+                value()
+                skip()
+                if pos < n and data[pos] == 0x2C:
+                    pos += 1
+                    skip()
+                    continue
+                if pos < n and data[pos] == 0x7D:
+                    pos += 1
+                    return
+                raise fail("after object key:value pair")
+        if c == 0x5B:
+            pos += 1
+            skip()
+            if pos < n and data[pos] == 0x5D:
+                pos += 1
+                return
+            while True:
+                value()
+                skip()
+                if pos < n and data[pos] == 0x2C:
+                    pos += 1
+                    continue
+                if pos < n and data[pos] == 0x5D:
+                    pos += 1
+                    return
+                raise fail("after array element")
+        if c == 0x22:
+            string()
+        elif c == 0x2D or 0x30 <= c <= 0x39:
+            number()
+        elif c in b"tfn":
+            literal({0x74: b"true", 0x66: b"false", 0x6E: b"null"}[c])
+        else:
+            raise fail("looking for beginning of value")
+
+    try:
+        value()
+        skip()
+        if pos < n:
+            raise fail("after top-level value")
+    except _GoSyntaxError as exc:
+        return str(exc)
+    return None
 
 
 async def decode_object(req: Request, info: ResourceInfo) -> dict[str, Any]:
@@ -99,13 +309,22 @@ async def decode_object(req: Request, info: ResourceInfo) -> dict[str, Any]:
             raise errors.bad_request(f"unable to decode protobuf body: {exc}") from None
         body = orjson.dumps(obj)
     else:
-        obj = _parse(body, media)
+        obj = _parse(body, media, info)
     if not isinstance(obj, dict):
-        raise errors.bad_request(
+        raise _unrecognized(
+            info,
             "couldn't get version/kind; json parse error: json: cannot unmarshal "
-            f"{_go_type(obj)} into Go value of type struct {{ APIVersion string "
-            '"json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }'
+            f"{_go_type(obj)} into Go value of type {_GO_KIND_STRUCT}",
+            body,
         )
+    for key in ("apiVersion", "kind"):
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            raise _unrecognized(
+                info,
+                "couldn't get version/kind; json parse error: json: cannot unmarshal "
+                f"{_go_type(obj[key])} into Go struct field .{key} of type string",
+                body,
+            )
     _check_kind(obj, info)
     issue = _type_issue(info, obj)
     if issue is not None:
@@ -116,13 +335,39 @@ async def decode_object(req: Request, info: ResourceInfo) -> dict[str, Any]:
     return obj
 
 
-def _type_issue(info: ResourceInfo, obj: dict[str, Any]) -> str | None:
-    """The Go decoder's error for a value of the wrong JSON type in ``obj``, if any."""
+def _first_type_issue(info: ResourceInfo, obj: dict[str, Any]) -> TypeIssue | None:
+    """The first value of the wrong JSON type in ``obj`` (None: none, or no schema)."""
     try:
-        issue = first_type_issue(info.schema_ref, obj)
+        return first_type_issue(info.schema_ref, obj)
     except KeyError:
         return None
+
+
+def _type_issue(info: ResourceInfo, obj: dict[str, Any]) -> str | None:
+    """The Go decoder's error for a value of the wrong JSON type in ``obj``, if any."""
+    issue = _first_type_issue(info, obj)
     return issue.message if issue is not None else None
+
+
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
+               "\t": "\\t", "\v": "\\v", "\\": "\\\\", '"': '\\"'}
+
+
+def _go_quote(text: str) -> str:
+    """``text`` as Go's ``%q`` quotes it (printable characters kept, others escaped)."""
+    out = []
+    for ch in text:
+        if ch in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) <= 0xFFFF:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return '"' + "".join(out) + '"'
 
 
 def _check_kind(obj: dict[str, Any], info: ResourceInfo) -> None:
@@ -195,6 +440,9 @@ def _drop(obj: Any, path: str) -> None:
 
 
 def _go_type(value: Any) -> str:
+    """The JSON type name Go's decoder uses in its errors."""
+    if isinstance(value, dict):
+        return "object"
     if isinstance(value, list):
         return "array"
     if isinstance(value, str):
@@ -229,7 +477,9 @@ async def patcher(
             elif media == "application/merge-patch+json":
                 patched = apply_merge_patch(current, _parse_patch(body))
             else:
-                patched = apply_strategic_merge_patch(current, _parse_patch(body), info.schema_ref)
+                patch_map = _parse_patch(body)
+                patched = apply_strategic_merge_patch(current, patch_map, info.schema_ref)
+                return check_patched(req, info, patched, directive, patch_map)
         except PatchError as exc:
             raise errors.ApiError(exc.code, exc.reason, exc.message) from None
         return check_patched(req, info, patched, directive)
@@ -237,13 +487,32 @@ async def patcher(
     return mutate
 
 
+_NO_PATCH_MAP = object()
+
+
 def check_patched(
-    req: Request, info: ResourceInfo, patched: Any, directive: str
+    req: Request, info: ResourceInfo, patched: Any, directive: str,
+    smp_patch: Any = _NO_PATCH_MAP,
 ) -> dict[str, Any]:
-    """Kind, JSON types and fields of a patched object, as upstream checks them."""
+    """Kind, JSON types and fields of a patched object, as upstream checks them.
+
+    ``smp_patch`` is the patch map of a strategic merge patch: upstream converts that
+    patch's result from unstructured, so a value of the wrong type is reported with
+    the converter's error and the patch map (Go ``%+v``) as the invalid value.
+    """
     if not isinstance(patched, dict):
         raise errors.bad_request("the patched object is not an object")
     _check_kind(patched, info)
+    if smp_patch is not _NO_PATCH_MAP:
+        type_issue = _first_type_issue(info, patched)
+        if type_issue is not None:
+            detail = (conversion_error(type_issue.json_type, type_issue.go_type)
+                      or type_issue.message)
+            cause = f"Invalid value: {_go_quote(go_value(smp_patch))}: {detail}"
+            raise errors.ApiError(
+                422, "Invalid", f'"" is invalid: patch: {cause}',
+                {"causes": [errors.field_cause("FieldValueInvalid", "patch", cause)]},
+            )
     type_error = _type_issue(info, patched)
     if type_error is not None:
         cause = f'Invalid value: "{_short(patched)}": {type_error}'

@@ -57,7 +57,7 @@ def encode_list(
     continue_token: str | None,
     remaining: int | None,
 ) -> bytes:
-    """A ``<Kind>List`` made of the items' cached bytes (no re-encoding)."""
+    """A ``<Kind>List`` made of the items' cached bytes (no re-encoding), ending with ``\\n``."""
     md: dict[str, Any] = {"resourceVersion": str(resource_version)}
     if continue_token:
         md["continue"] = continue_token
@@ -71,9 +71,9 @@ def encode_list(
         parts.append(o.raw)
         parts.append(b",")
     if items:
-        parts[-1] = b"]}"
+        parts[-1] = b"]}\n"
     else:
-        parts.append(b"]}")
+        parts.append(b"]}\n")
     return b"".join(parts)
 
 
@@ -86,7 +86,7 @@ def encode_table(
     continue_token: str | None = None,
     remaining: int | None = None,
 ) -> bytes:
-    """A server-side ``Table`` of ``items``."""
+    """A server-side ``Table`` of ``items`` (JSON ending with ``\\n``)."""
     table = build_table(
         info,
         [o.obj for o in items],
@@ -96,7 +96,7 @@ def encode_table(
         continue_token=continue_token,
         remaining=remaining,
     )
-    return orjson.dumps(table)
+    return orjson.dumps(table, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def include_object_param(value: str | None) -> str:

@@ -121,6 +121,11 @@ def _headers(
     return headers
 
 
+#: Bodies up to this size get their JSON newline by one copy (cheaper than a
+#: second ``send``); larger ones get it as a second chunk, never copied.
+_COPY_NEWLINE_LIMIT = 64 * 1024
+
+
 async def respond(
     send: Send,
     status: int,
@@ -128,11 +133,24 @@ async def respond(
     content_type: str = "application/json",
     extra_headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
-    """Send a complete response."""
+    """Send a complete response.
+
+    A JSON body (``application/json``, with or without parameters) always ends
+    with ``\\n``, as kube-apiserver's JSON encoder writes it; the newline is
+    added here unless the body already ends with one. Other media types are
+    sent as given.
+    """
+    newline = content_type.startswith("application/json") and not body.endswith(b"\n")
     headers = _headers(content_type, extra_headers)
-    headers.append((b"content-length", str(len(body)).encode()))
+    headers.append((b"content-length", str(len(body) + newline).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    if not newline:
+        await send({"type": "http.response.body", "body": body})
+    elif len(body) <= _COPY_NEWLINE_LIMIT:
+        await send({"type": "http.response.body", "body": body + b"\n"})
+    else:
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+        await send({"type": "http.response.body", "body": b"\n"})
 
 
 def warning_headers(warnings: list[str]) -> list[tuple[bytes, bytes]]:
@@ -145,5 +163,5 @@ def warning_headers(warnings: list[str]) -> list[tuple[bytes, bytes]]:
 
 
 async def respond_error(send: Send, error: errors.ApiError) -> None:
-    """Send an error ``Status``."""
-    await respond(send, error.code, orjson.dumps(error.status))
+    """Send an error ``Status`` (JSON, ending with ``\\n``)."""
+    await respond(send, error.code, orjson.dumps(error.status, option=orjson.OPT_APPEND_NEWLINE))

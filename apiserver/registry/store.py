@@ -479,7 +479,9 @@ class Store:
                 "request"
             )
         md["name"] = name
-        requested_rv = md.get("resourceVersion") or ""
+        # "", "0" (any spelling of zero) and no resourceVersion all mean "no precondition",
+        # as upstream's versioner reads them: an unconditional update where allowed.
+        requested_rv = _parse_rv_or_conflict(self.info, name, md.get("resourceVersion") or "0")
         key = self.key(namespace, name)
         while True:
             current = await self.storage.get(key)
@@ -495,7 +497,7 @@ class Store:
                     return created, True
                 raise errors.not_found(self.info, name)
             if requested_rv:
-                if _parse_rv_or_conflict(self.info, name, requested_rv) != current.mod_revision:
+                if requested_rv != current.mod_revision:
                     raise errors.conflict(self.info, name)
             elif not self.strategy.allow_unconditional_update:
                 raise errors.invalid(

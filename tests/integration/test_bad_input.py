@@ -74,7 +74,10 @@ def test_malformed_json_is_400(client: httpx.Client, ns: str) -> None:
     r = client.post(f"/api/v1/namespaces/{ns}/configmaps", content=b'{"metadata": {',
                     headers=JSON)
     body = status_of(r, 400, "BadRequest")
-    assert body["message"].startswith("couldn't get version/kind; json parse error")
+    assert body["message"] == (
+        "the object provided is unrecognized (must be of type ConfigMap): couldn't get "
+        'version/kind; json parse error: unexpected end of JSON input ({"metadata": {)'
+    )
 
 
 def test_kind_mismatch_is_400(client: httpx.Client, ns: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -280,3 +281,36 @@ def test_python_client_apply(apiserver: ApiServerProcess, ns: str) -> None:
         got = client.CoreV1Api(api_client).read_namespaced_config_map("fromyaml", ns)
         assert got.data == {"k": "v"}
         assert got.metadata.managed_fields[0].operation == "Apply"
+
+
+@pytest.mark.parametrize("which", ["kubectl", "kubectl_announced"])
+def test_kubectl_moves_from_client_side_apply_without_conflicts(
+    request: pytest.FixtureRequest, which: str, ns: str, tmp_path: Path
+) -> None:
+    run: Kubectl = request.getfixturevalue(which)
+    path = tmp_path / "cm.yaml"
+
+    def write(data: dict[str, str]) -> None:
+        path.write_text(yaml.safe_dump(cm("csa", data)))
+
+    write({"a": "1", "b": "2"})
+    run("-n", ns, "apply", "-f", str(path), check=True)
+    # A changed value: client-side apply owned it, so no conflict and no --force-conflicts.
+    write({"a": "changed", "b": "2"})
+    diff = run("-n", ns, "diff", "--server-side", "-f", str(path))
+    assert diff.returncode == 1, diff.stderr
+    assert "changed" in diff.stdout
+    out = run("-n", ns, "apply", "--server-side", "-f", str(path), check=True)
+    assert out.stdout.strip() == "configmap/csa serverside-applied"
+    diff = run("-n", ns, "diff", "--server-side", "-f", str(path))
+    assert (diff.returncode, diff.stdout) == (0, ""), diff.stderr
+    obj = json.loads(run("-n", ns, "get", "cm", "csa", "-o", "json", check=True).stdout)
+    assert obj["data"] == {"a": "changed", "b": "2"}
+    # The server keeps the client-side annotation current for a later client-side apply.
+    last = json.loads(obj["metadata"]["annotations"][
+        "kubectl.kubernetes.io/last-applied-configuration"])
+    assert last["data"] == {"a": "changed", "b": "2"}
+    write({"a": "changed"})
+    run("-n", ns, "apply", "--server-side", "-f", str(path), check=True)
+    obj = json.loads(run("-n", ns, "get", "cm", "csa", "-o", "json", check=True).stdout)
+    assert obj["data"] == {"a": "changed"}

@@ -621,12 +621,15 @@ def test_write_response_is_byte_identical_to_the_watch_event(
     last = rv_of(responses[-1])
     with Watch(client, CM.format(ns=ns), resourceVersion=start) as w:
         w.until("a", last)
+    # A response body is the object's bytes and the encoder's newline.
     for frame, resp, etype in zip(w.raw_frames, responses, ["ADDED", "MODIFIED", "MODIFIED"],
                                   strict=True):
-        assert frame == b'{"type":"' + etype.encode() + b'","object":' + resp.content + b"}\n"
+        assert resp.content.endswith(b"}\n")
+        obj_bytes = resp.content[:-1]
+        assert frame == b'{"type":"' + etype.encode() + b'","object":' + obj_bytes + b"}\n"
     with Watch(client, PODS.format(ns=ns), resourceVersion=start) as w:
         w.until("p", rv_of(pod_response))
-    assert w.raw_frames == [b'{"type":"ADDED","object":' + pod_response.content + b"}\n"]
+    assert w.raw_frames == [b'{"type":"ADDED","object":' + pod_response.content[:-1] + b"}\n"]
 
 
 # -- fan-out under a slow watcher -----------------------------------------------------

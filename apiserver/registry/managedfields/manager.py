@@ -7,7 +7,8 @@
   into the live object, fields another manager owns and the apply changes are conflicts
   (409 ``FieldManagerConflict`` unless ``force``), the manager's ``Apply`` entry becomes
   exactly the applied configuration's fields, and fields it stopped applying that
-  nobody else owns are removed from the object.
+  nobody else owns are removed from the object. Applies by ``kubectl`` also get
+  upstream's client-side-apply upgrade (:mod:`.lastapplied`).
 
 Entries with the same manager, operation, (for updates) apiVersion and subresource are
 one entry; empty entries disappear; the list is ordered as upstream orders it.
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apiserver.api import errors, meta
+from apiserver.registry.managedfields import lastapplied
 from apiserver.registry.managedfields.fieldpath import (
     FieldSet,
     FieldTrie,
@@ -377,6 +379,9 @@ def apply(
     for entry in others:
         for path in sorted(entry.fields & changed, key=path_sort_key):
             conflicts.append((entry, path))
+    if conflicts and not force and manager == lastapplied.KUBECTL:
+        exempt = lastapplied.exempt_fields(live, scope)
+        conflicts = [c for c in conflicts if c[1] not in exempt]
     if conflicts and not force:
         conflicts.sort(key=lambda c: (c[0].manager, path_sort_key(c[1])))
         raise _conflict_error(conflicts)
@@ -397,4 +402,6 @@ def apply(
         merged_md["managedFields"] = encoded
     else:
         merged_md.pop("managedFields", None)
+    if manager == lastapplied.KUBECTL:
+        lastapplied.refresh(merged, config)
     return merged
