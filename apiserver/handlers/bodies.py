@@ -304,7 +304,7 @@ async def decode_object(req: Request, info: ResourceInfo) -> dict[str, Any]:
         raise errors.bad_request("the body of the request was empty")
     if media == protobuf.MEDIA_TYPE:
         try:
-            obj = protobuf.decode(body, info.kind)
+            obj = protobuf.decode(body, info.kind, info.api_version)
         except protobuf.ProtobufError as exc:
             raise errors.bad_request(f"unable to decode protobuf body: {exc}") from None
         body = orjson.dumps(obj)
