@@ -9,7 +9,8 @@ import pytest
 
 from apiserver.api import errors
 from apiserver.api.resources import NAMESPACES
-from apiserver.handlers.bodies import decode_object, go_json_syntax_error
+from apiserver.handlers.bodies import decode_object
+from apiserver.handlers.decodeerrors import go_json_syntax_error
 from apiserver.handlers.http import Request
 
 _KIND_STRUCT = (
