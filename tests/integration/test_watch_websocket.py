@@ -70,7 +70,7 @@ def test_watch_over_websocket_streams_one_event_per_message(
 
 
 @pytest.mark.parametrize("path", [
-    "/apis/apps/v1/deployments?watch=1&timeoutSeconds=1",
+    "/apis/apps/v1/namespaces/{ns}/deployments?watch=1&timeoutSeconds=1",
     "/api/v1/watch/namespaces/{ns}/services?timeoutSeconds=1",
     "/apis/coordination.k8s.io/v1/namespaces/{ns}/leases?watch=true&timeoutSeconds=1",
 ])

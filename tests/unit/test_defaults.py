@@ -392,8 +392,8 @@ def test_rbac_bindings() -> None:
         "subjects": [{"kind": "ServiceAccount", "name": "sa", "namespace": "n"},
                      {"kind": "User", "name": "alice"}, {"kind": "Group", "name": "devs"}]})
     assert rb["roleRef"]["apiGroup"] == "rbac.authorization.k8s.io"
-    assert [s["apiGroup"] for s in rb["subjects"]] == [
-        "", "rbac.authorization.k8s.io", "rbac.authorization.k8s.io"]
+    assert [s.get("apiGroup") for s in rb["subjects"]] == [
+        None, "rbac.authorization.k8s.io", "rbac.authorization.k8s.io"]
 
 
 def test_networking() -> None:

@@ -97,7 +97,9 @@ def default_hpa_v2(obj: Obj) -> None:
 
 # --- rbac --------------------------------------------------------------------------------
 
-_SUBJECT_GROUPS = {"ServiceAccount": "", "User": RBAC_GROUP, "Group": RBAC_GROUP}
+#: A ServiceAccount subject's group is the core group, "": Go's ``omitempty`` never writes
+#: it, so only User and Group subjects gain an ``apiGroup``.
+_SUBJECT_GROUPS = {"User": RBAC_GROUP, "Group": RBAC_GROUP}
 
 
 def default_binding(obj: Obj) -> None:
