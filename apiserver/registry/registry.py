@@ -23,6 +23,12 @@ from apiserver.api.resources import (
     SERVICES,
     ResourceInfo,
 )
+from apiserver.registry.admissionregistration import (
+    MutatingWebhookConfigurationStrategy,
+    ValidatingAdmissionPolicyBindingStrategy,
+    ValidatingAdmissionPolicyStrategy,
+    ValidatingWebhookConfigurationStrategy,
+)
 from apiserver.registry.kinds import (
     NAMESPACE_FINALIZER,
     EndpointSliceStrategy,
@@ -73,6 +79,7 @@ _HANDWRITTEN: dict[tuple[str, str], type[Strategy]] = {
     )
 }
 _RBAC = "rbac.authorization.k8s.io"
+_ADMISSION = "admissionregistration.k8s.io"
 #: Validating table strategies by (group, plural); any other resource gets a plain
 #: :class:`TableStrategy`.
 _FAMILIES: dict[tuple[str, str], type[TableStrategy]] = {
@@ -94,6 +101,11 @@ _FAMILIES: dict[tuple[str, str], type[TableStrategy]] = {
     (_RBAC, "clusterroles"): RoleStrategy,
     (_RBAC, "rolebindings"): BindingStrategy,
     (_RBAC, "clusterrolebindings"): BindingStrategy,
+    # -- API-group kinds (admission, aggregation, certificates, flowcontrol, networking)
+    (_ADMISSION, "mutatingwebhookconfigurations"): MutatingWebhookConfigurationStrategy,
+    (_ADMISSION, "validatingwebhookconfigurations"): ValidatingWebhookConfigurationStrategy,
+    (_ADMISSION, "validatingadmissionpolicies"): ValidatingAdmissionPolicyStrategy,
+    (_ADMISSION, "validatingadmissionpolicybindings"): ValidatingAdmissionPolicyBindingStrategy,
 }
 
 
