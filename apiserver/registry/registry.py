@@ -39,6 +39,11 @@ from apiserver.registry.kinds import (
     ServiceStrategy,
 )
 from apiserver.registry.networking import IngressClassStrategy, IngressStrategy
+from apiserver.registry.networking_more import (
+    IPAddressStrategy,
+    NetworkPolicyStrategy,
+    ServiceCIDRStrategy,
+)
 from apiserver.registry.policy import (
     HorizontalPodAutoscalerStrategy,
     PodDisruptionBudgetStrategy,
@@ -106,6 +111,9 @@ _FAMILIES: dict[tuple[str, str], type[TableStrategy]] = {
     (_ADMISSION, "validatingwebhookconfigurations"): ValidatingWebhookConfigurationStrategy,
     (_ADMISSION, "validatingadmissionpolicies"): ValidatingAdmissionPolicyStrategy,
     (_ADMISSION, "validatingadmissionpolicybindings"): ValidatingAdmissionPolicyBindingStrategy,
+    ("networking.k8s.io", "networkpolicies"): NetworkPolicyStrategy,
+    ("networking.k8s.io", "ipaddresses"): IPAddressStrategy,
+    ("networking.k8s.io", "servicecidrs"): ServiceCIDRStrategy,
 }
 
 
