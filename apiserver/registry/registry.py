@@ -29,6 +29,9 @@ from apiserver.registry.admissionregistration import (
     ValidatingAdmissionPolicyStrategy,
     ValidatingWebhookConfigurationStrategy,
 )
+from apiserver.registry.apiregistration import APIServiceStrategy, ControllerRevisionStrategy
+from apiserver.registry.certificates import CertificateSigningRequestStrategy
+from apiserver.registry.flowcontrol import FlowSchemaStrategy, PriorityLevelConfigurationStrategy
 from apiserver.registry.kinds import (
     NAMESPACE_FINALIZER,
     EndpointSliceStrategy,
@@ -114,6 +117,12 @@ _FAMILIES: dict[tuple[str, str], type[TableStrategy]] = {
     ("networking.k8s.io", "networkpolicies"): NetworkPolicyStrategy,
     ("networking.k8s.io", "ipaddresses"): IPAddressStrategy,
     ("networking.k8s.io", "servicecidrs"): ServiceCIDRStrategy,
+    ("apiregistration.k8s.io", "apiservices"): APIServiceStrategy,
+    ("apps", "controllerrevisions"): ControllerRevisionStrategy,
+    ("certificates.k8s.io", "certificatesigningrequests"): CertificateSigningRequestStrategy,
+    ("flowcontrol.apiserver.k8s.io", "flowschemas"): FlowSchemaStrategy,
+    ("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations"):
+        PriorityLevelConfigurationStrategy,
 }
 
 
