@@ -23,6 +23,15 @@ from apiserver.api.resources import (
     SERVICES,
     ResourceInfo,
 )
+from apiserver.registry.admissionregistration import (
+    MutatingWebhookConfigurationStrategy,
+    ValidatingAdmissionPolicyBindingStrategy,
+    ValidatingAdmissionPolicyStrategy,
+    ValidatingWebhookConfigurationStrategy,
+)
+from apiserver.registry.apiregistration import APIServiceStrategy, ControllerRevisionStrategy
+from apiserver.registry.certificates import CertificateSigningRequestStrategy
+from apiserver.registry.flowcontrol import FlowSchemaStrategy, PriorityLevelConfigurationStrategy
 from apiserver.registry.kinds import (
     NAMESPACE_FINALIZER,
     EndpointSliceStrategy,
@@ -33,6 +42,11 @@ from apiserver.registry.kinds import (
     ServiceStrategy,
 )
 from apiserver.registry.networking import IngressClassStrategy, IngressStrategy
+from apiserver.registry.networking_more import (
+    IPAddressStrategy,
+    NetworkPolicyStrategy,
+    ServiceCIDRStrategy,
+)
 from apiserver.registry.policy import (
     HorizontalPodAutoscalerStrategy,
     PodDisruptionBudgetStrategy,
@@ -73,6 +87,7 @@ _HANDWRITTEN: dict[tuple[str, str], type[Strategy]] = {
     )
 }
 _RBAC = "rbac.authorization.k8s.io"
+_ADMISSION = "admissionregistration.k8s.io"
 #: Validating table strategies by (group, plural); any other resource gets a plain
 #: :class:`TableStrategy`.
 _FAMILIES: dict[tuple[str, str], type[TableStrategy]] = {
@@ -94,6 +109,20 @@ _FAMILIES: dict[tuple[str, str], type[TableStrategy]] = {
     (_RBAC, "clusterroles"): RoleStrategy,
     (_RBAC, "rolebindings"): BindingStrategy,
     (_RBAC, "clusterrolebindings"): BindingStrategy,
+    # -- API-group kinds (admission, aggregation, certificates, flowcontrol, networking)
+    (_ADMISSION, "mutatingwebhookconfigurations"): MutatingWebhookConfigurationStrategy,
+    (_ADMISSION, "validatingwebhookconfigurations"): ValidatingWebhookConfigurationStrategy,
+    (_ADMISSION, "validatingadmissionpolicies"): ValidatingAdmissionPolicyStrategy,
+    (_ADMISSION, "validatingadmissionpolicybindings"): ValidatingAdmissionPolicyBindingStrategy,
+    ("networking.k8s.io", "networkpolicies"): NetworkPolicyStrategy,
+    ("networking.k8s.io", "ipaddresses"): IPAddressStrategy,
+    ("networking.k8s.io", "servicecidrs"): ServiceCIDRStrategy,
+    ("apiregistration.k8s.io", "apiservices"): APIServiceStrategy,
+    ("apps", "controllerrevisions"): ControllerRevisionStrategy,
+    ("certificates.k8s.io", "certificatesigningrequests"): CertificateSigningRequestStrategy,
+    ("flowcontrol.apiserver.k8s.io", "flowschemas"): FlowSchemaStrategy,
+    ("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations"):
+        PriorityLevelConfigurationStrategy,
 }
 
 
