@@ -23,6 +23,13 @@ from apiserver.api.resources import (
     SERVICES,
     ResourceInfo,
 )
+from apiserver.registry.core_more import (
+    EventV1Strategy,
+    LeaseStrategy,
+    PodTemplateStrategy,
+    ResourceQuotaStrategy,
+    RuntimeClassStrategy,
+)
 from apiserver.registry.kinds import (
     NAMESPACE_FINALIZER,
     EndpointSliceStrategy,
@@ -41,6 +48,15 @@ from apiserver.registry.policy import (
 from apiserver.registry.rbac import BindingStrategy, RoleStrategy
 from apiserver.registry.secrets import ConfigMapStrategy, SecretStrategy
 from apiserver.registry.service.rest import ServiceOptions, ServiceREST
+from apiserver.registry.storage import (
+    CSIDriverStrategy,
+    CSINodeStrategy,
+    CSIStorageCapacityStrategy,
+    PersistentVolumeClaimStrategy,
+    PersistentVolumeStrategy,
+    StorageClassStrategy,
+    VolumeAttachmentStrategy,
+)
 from apiserver.registry.store import Clock, DeleteOptions, ListOptions, Store, now_utc
 from apiserver.registry.strategy import Strategy
 from apiserver.registry.systemnamespaces import DEFAULT_INTERVAL as SYSTEM_NAMESPACES_INTERVAL
@@ -94,6 +110,19 @@ _FAMILIES: dict[tuple[str, str], type[TableStrategy]] = {
     (_RBAC, "clusterroles"): RoleStrategy,
     (_RBAC, "rolebindings"): BindingStrategy,
     (_RBAC, "clusterrolebindings"): BindingStrategy,
+    # core and storage kinds of apiserver.registry.core_more / apiserver.registry.storage
+    ("", "persistentvolumes"): PersistentVolumeStrategy,
+    ("", "persistentvolumeclaims"): PersistentVolumeClaimStrategy,
+    ("", "podtemplates"): PodTemplateStrategy,
+    ("", "resourcequotas"): ResourceQuotaStrategy,
+    ("storage.k8s.io", "storageclasses"): StorageClassStrategy,
+    ("storage.k8s.io", "csidrivers"): CSIDriverStrategy,
+    ("storage.k8s.io", "csinodes"): CSINodeStrategy,
+    ("storage.k8s.io", "csistoragecapacities"): CSIStorageCapacityStrategy,
+    ("storage.k8s.io", "volumeattachments"): VolumeAttachmentStrategy,
+    ("node.k8s.io", "runtimeclasses"): RuntimeClassStrategy,
+    ("coordination.k8s.io", "leases"): LeaseStrategy,
+    ("events.k8s.io", "events"): EventV1Strategy,
 }
 
 
