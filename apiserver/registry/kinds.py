@@ -135,6 +135,18 @@ class NodeStrategy(Strategy):
             obj["status"] = {}
 
     def default(self, obj: dict[str, Any]) -> None:
+        """Status defaults; ``spec.podCIDRs``/``spec.podCIDR`` filled from each other.
+
+        Upstream's v1↔internal NodeSpec conversion does the latter: an empty ``podCIDRs``
+        becomes ``[podCIDR]``, and ``podCIDR`` is always ``podCIDRs[0]``.
+        """
+        spec = obj.get("spec")
+        if isinstance(spec, dict):
+            cidrs = spec.get("podCIDRs")
+            if not cidrs and spec.get("podCIDR"):
+                spec["podCIDRs"] = [spec["podCIDR"]]
+            elif isinstance(cidrs, list) and cidrs and not spec.get("podCIDR"):
+                spec["podCIDR"] = cidrs[0]
         status = obj.get("status")
         if isinstance(status, dict):
             if isinstance(status.get("capacity"), dict) and "allocatable" not in status:
@@ -207,11 +219,21 @@ def _is_cidr(value: Any) -> bool:
 class EndpointsStrategy(GenericStrategy):
     """Endpoints: create-on-update allowed, no status."""
 
+    def validate(self, obj: dict[str, Any]) -> list[Cause]:
+        from apiserver.registry.core_more import validate_endpoints
+
+        return validate_endpoints(obj)
+
 
 class EndpointSliceStrategy(GenericStrategy):
     """EndpointSlices (discovery.k8s.io/v1): no create-on-update, no status."""
 
     allow_create_on_update = False
+
+    def validate(self, obj: dict[str, Any]) -> list[Cause]:
+        from apiserver.registry.core_more import validate_endpoint_slice
+
+        return validate_endpoint_slice(obj)
 
 
 def _qos_class(obj: dict[str, Any]) -> str:

@@ -31,6 +31,13 @@ from apiserver.registry.admissionregistration import (
 )
 from apiserver.registry.apiregistration import APIServiceStrategy, ControllerRevisionStrategy
 from apiserver.registry.certificates import CertificateSigningRequestStrategy
+from apiserver.registry.core_more import (
+    EventV1Strategy,
+    LeaseStrategy,
+    PodTemplateStrategy,
+    ResourceQuotaStrategy,
+    RuntimeClassStrategy,
+)
 from apiserver.registry.flowcontrol import FlowSchemaStrategy, PriorityLevelConfigurationStrategy
 from apiserver.registry.kinds import (
     NAMESPACE_FINALIZER,
@@ -55,6 +62,15 @@ from apiserver.registry.policy import (
 from apiserver.registry.rbac import BindingStrategy, RoleStrategy
 from apiserver.registry.secrets import ConfigMapStrategy, SecretStrategy
 from apiserver.registry.service.rest import ServiceOptions, ServiceREST
+from apiserver.registry.storage import (
+    CSIDriverStrategy,
+    CSINodeStrategy,
+    CSIStorageCapacityStrategy,
+    PersistentVolumeClaimStrategy,
+    PersistentVolumeStrategy,
+    StorageClassStrategy,
+    VolumeAttachmentStrategy,
+)
 from apiserver.registry.store import Clock, DeleteOptions, ListOptions, Store, now_utc
 from apiserver.registry.strategy import Strategy
 from apiserver.registry.systemnamespaces import DEFAULT_INTERVAL as SYSTEM_NAMESPACES_INTERVAL
@@ -123,6 +139,19 @@ _FAMILIES: dict[tuple[str, str], type[TableStrategy]] = {
     ("flowcontrol.apiserver.k8s.io", "flowschemas"): FlowSchemaStrategy,
     ("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations"):
         PriorityLevelConfigurationStrategy,
+    # core and storage kinds of apiserver.registry.core_more / apiserver.registry.storage
+    ("", "persistentvolumes"): PersistentVolumeStrategy,
+    ("", "persistentvolumeclaims"): PersistentVolumeClaimStrategy,
+    ("", "podtemplates"): PodTemplateStrategy,
+    ("", "resourcequotas"): ResourceQuotaStrategy,
+    ("storage.k8s.io", "storageclasses"): StorageClassStrategy,
+    ("storage.k8s.io", "csidrivers"): CSIDriverStrategy,
+    ("storage.k8s.io", "csinodes"): CSINodeStrategy,
+    ("storage.k8s.io", "csistoragecapacities"): CSIStorageCapacityStrategy,
+    ("storage.k8s.io", "volumeattachments"): VolumeAttachmentStrategy,
+    ("node.k8s.io", "runtimeclasses"): RuntimeClassStrategy,
+    ("coordination.k8s.io", "leases"): LeaseStrategy,
+    ("events.k8s.io", "events"): EventV1Strategy,
 }
 
 

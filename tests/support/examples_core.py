@@ -64,9 +64,10 @@ CORE_EXAMPLES: tuple[Example, ...] = (
         True,
         {"spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "manual",
                   "resources": {"requests": {"storage": "3Gi"}}}},
-        {"spec.volumeMode": "Filesystem", "status.phase": "Pending",
-         # The StorageObjectInUseProtection admission plugin (enabled by default).
-         "metadata.finalizers": ["kubernetes.io/pvc-protection"]},
+        # No kubernetes.io/pvc-protection finalizer: kubemu does not run the
+        # StorageObjectInUseProtection admission plugin, whose finalizer needs the
+        # pvc-protection controller of the controller manager (not run by kubemu yet).
+        {"spec.volumeMode": "Filesystem", "status.phase": "Pending"},
         ("NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS",
          "VOLUMEATTRIBUTESCLASS", "AGE"),
         {"spec.accessModes": DELETE}, "spec.accessModes",
@@ -76,8 +77,9 @@ CORE_EXAMPLES: tuple[Example, ...] = (
         {"spec": {"storageClassName": "manual", "capacity": {"storage": "10Gi"},
                   "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/mnt/data"}}},
         {"spec.persistentVolumeReclaimPolicy": "Retain", "spec.volumeMode": "Filesystem",
-         "status.phase": "Pending",
-         "metadata.finalizers": ["kubernetes.io/pv-protection"]},
+         # No kubernetes.io/pv-protection finalizer: no StorageObjectInUseProtection
+         # admission plugin nor pv-protection controller in kubemu yet.
+         "status.phase": "Pending"},
         ("NAME", "CAPACITY", "ACCESS MODES", "RECLAIM POLICY", "STATUS", "CLAIM",
          "STORAGECLASS", "VOLUMEATTRIBUTESCLASS", "REASON", "AGE"),
         {"spec.capacity": DELETE}, "spec.capacity",
