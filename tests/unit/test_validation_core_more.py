@@ -103,3 +103,15 @@ def test_event_v1() -> None:
         ("count", 'Invalid value: "": needs to be unset')]
     assert found(s.validate({**good, "action": "a" * 129})) == [
         ("action", 'Invalid value: "": can have at most 128 characters')]
+
+
+def test_endpoints_may_hold_loopback_addresses() -> None:
+    """kubemu's pods and apiserver live on 127.0.0.0/8; their Endpoints must be valid."""
+    from apiserver.registry.core_more import validate_endpoints
+
+    obj = {"subsets": [{"addresses": [{"ip": "127.244.0.5"}],
+                        "ports": [{"port": 80, "protocol": "TCP"}]}]}
+    assert validate_endpoints(obj) == []
+    obj = {"subsets": [{"addresses": [{"ip": "0.0.0.0"}],
+                        "ports": [{"port": 80, "protocol": "TCP"}]}]}
+    assert [c["field"] for c in validate_endpoints(obj)] == ["subsets[0].addresses[0].ip"]
