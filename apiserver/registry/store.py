@@ -172,6 +172,8 @@ class Store:
         self.watch_cache = watch_cache
         self.clock = clock
         self.namespace_lookup = namespace_lookup
+        #: Writes in flight: key → (the bytes being stored, the object they encode).
+        self._fresh: dict[str, tuple[bytes, dict[str, Any]]] = {}
         self.cache: ResourceCache = watch_cache.register(info.storage_prefix, self.decode)
 
     # -- encoding --------------------------------------------------------------
@@ -183,8 +185,14 @@ class Store:
         return f"{self.info.storage_prefix}{name}"
 
     def decode(self, key: str, value: bytes, revision: int) -> CachedObject:
-        """Stored bytes → :class:`CachedObject` stamped with ``revision``."""
-        obj = orjson.loads(value)
+        """Stored bytes → :class:`CachedObject` stamped with ``revision``.
+
+        Bytes this store is writing right now (see :meth:`_write`) are not parsed again:
+        the object they were encoded from is taken instead (the same bytes object, by
+        identity, proves it is that write).
+        """
+        fresh = self._fresh.get(key)
+        obj = fresh[1] if fresh is not None and fresh[0] is value else orjson.loads(value)
         md = obj["metadata"]
         md["resourceVersion"] = str(revision)
         return self._cached(key, obj, revision)
@@ -201,6 +209,23 @@ class Store:
             labels=md.get("labels") or {},
             fields=object_fields(self.info, obj),
         )
+
+    async def _write(
+        self, key: str, value: bytes, obj: dict[str, Any], expected_revision: int | None
+    ) -> int:
+        """Create (``expected_revision`` None) or update ``key`` with ``value``, the bytes
+        :meth:`_encode_for_storage` made of ``obj``; the watch cache takes (a reordered copy
+        of the top of) ``obj`` instead of parsing ``value`` again, so nothing may change
+        ``obj``'s nested values afterwards."""
+        self._fresh[key] = (value, order_object(obj))
+        try:
+            if expected_revision is None:
+                return await self.storage.create(key, value)
+            return await self.storage.update(key, value, expected_revision)
+        finally:
+            fresh = self._fresh.get(key)
+            if fresh is not None and fresh[0] is value:
+                del self._fresh[key]
 
     @staticmethod
     def _encode_for_storage(obj: dict[str, Any]) -> bytes:
@@ -445,7 +470,7 @@ class Store:
                 return self._dry(key, ordered)
             value = self._encode_for_storage(ordered)
             try:
-                revision = await self.storage.create(key, value)
+                revision = await self._write(key, value, ordered, None)
             except KeyExistsError as exc:
                 if generate and attempt + 1 < attempts:
                     continue
@@ -601,7 +626,7 @@ class Store:
                 await self.after_delete(ordered)
                 return self.decode(key, self._encode_for_storage(ordered), final_rev)
             value = self._encode_for_storage(ordered)
-            new_rev = await self.storage.update(key, value, revision)
+            new_rev = await self._write(key, value, ordered, revision)
         except KeyNotFoundError as exc:
             raise errors.not_found(self.info, name) from exc
         except StorageUnavailableError as exc:

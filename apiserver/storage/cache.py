@@ -299,9 +299,15 @@ class WatchCache:
             self._on_event(event)
 
     def _route(self, key: str) -> ResourceCache | None:
-        for prefix, cache in self.resources.items():
-            if key.startswith(prefix):
+        # Resource prefixes are whole path segments ending in "/", so the prefix of a key
+        # is one of its first few segment boundaries: a few dict lookups, however many
+        # resources are registered.
+        end = key.find("/", 1)
+        while end != -1:
+            cache = self.resources.get(key[: end + 1])
+            if cache is not None:
                 return cache
+            end = key.find("/", end + 1)
         return None
 
     def _on_event(self, event: StorageEvent) -> None:

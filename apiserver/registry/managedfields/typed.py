@@ -250,7 +250,11 @@ def _own(value: Any, node: SchemaNode | None, nested: bool,
             if name in drop:
                 continue
             child_owned: dict[str, Any] = {}
-            if child_value is None or (isinstance(child_value, dict) and not child_value):
+            if not isinstance(child_value, (dict, list)) or (
+                isinstance(child_value, dict) and not child_value
+            ):
+                # A scalar (or null, or {}) is a member leaf whatever its schema says: the
+                # walk below would answer the same, at the price of a schema lookup.
                 child_member = True
             else:
                 child = _child(node, name)
