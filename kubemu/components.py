@@ -108,11 +108,11 @@ def apiserver_ready_url(ctx: LaunchContext) -> str:
     return f"{ctx.server_url}/readyz"
 
 
-def controller_args(module: str) -> Callable[[LaunchContext], list[str]]:
-    """Return an ``args`` builder for ``python -m MODULE --kubeconfig FILE``."""
+def controller_args(module: str, *extra: str) -> Callable[[LaunchContext], list[str]]:
+    """Return an ``args`` builder for ``python -m MODULE --kubeconfig FILE EXTRA...``."""
 
     def build(ctx: LaunchContext) -> list[str]:
-        return [ctx.python, "-m", module, "--kubeconfig", str(ctx.kubeconfig)]
+        return [ctx.python, "-m", module, "--kubeconfig", str(ctx.kubeconfig), *extra]
 
     return build
 
@@ -149,7 +149,10 @@ def node_args(index: int) -> Callable[[LaunchContext], list[str]]:
 #: ``kube-proxy`` and ``node`` stand for one process per node (see :func:`launch_plan`).
 COMPONENTS: tuple[Component, ...] = (
     Component("apiserver", apiserver_args, apiserver_ready_url),
-    Component("endpoints", controller_args("controllers.endpoints")),
+    Component("endpoints", controller_args("controllers.endpoints",
+                                           "--leader-elect-resource-name",
+                                           "kubemu-endpoints-controller")),
+    Component("controller-manager", controller_args("controllers.manager")),
     Component("service-lb", controller_args("controllers.servicelb")),
     Component("kube-proxy", proxy_args),
     Component("scheduler", controller_args("controllers.scheduler")),

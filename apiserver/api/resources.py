@@ -231,6 +231,11 @@ def lookup(group: str, version: str, plural: str) -> ResourceInfo | None:
     return _BY_PATH.get((group, version, plural))
 
 
+def served(group: str, version: str, plural: str) -> ResourceInfo:
+    """The resource served at ``group/version/plural``; ``KeyError`` when not served."""
+    return _BY_PATH[(group, version, plural)]
+
+
 def by_kind(api_version: str, kind: str) -> ResourceInfo | None:
     """The resource whose objects have this ``apiVersion`` and ``kind``."""
     return _BY_KIND.get((api_version, kind))

@@ -453,15 +453,31 @@ class LeaderGuardedWriter:
         return result
 
     async def update(
-        self, info: ResourceInfo, namespace: str | None, obj: Mapping[str, Any]
+        self, info: ResourceInfo, namespace: str | None, obj: Mapping[str, Any],
+        subresource: str | None = None,
     ) -> dict[str, Any]:
-        """``writer.update`` while leading."""
+        """``writer.update`` while leading (``subresource="status"`` for ``/status``)."""
         self._check()
-        result: dict[str, Any] = await self._writer.update(info, namespace, obj)
+        if subresource is None:
+            result: dict[str, Any] = await self._writer.update(info, namespace, obj)
+        else:
+            result = await self._writer.update(info, namespace, obj, subresource)
         return result
 
-    async def delete(self, info: ResourceInfo, namespace: str | None, name: str) -> dict[str, Any]:
-        """``writer.delete`` while leading."""
+    async def patch(
+        self, info: ResourceInfo, namespace: str | None, name: str, patch: Any,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """``writer.patch`` while leading."""
         self._check()
-        result: dict[str, Any] = await self._writer.delete(info, namespace, name)
+        result: dict[str, Any] = await self._writer.patch(info, namespace, name, patch,
+                                                          **options)
+        return result
+
+    async def delete(
+        self, info: ResourceInfo, namespace: str | None, name: str, **options: Any
+    ) -> dict[str, Any]:
+        """``writer.delete`` while leading (options as :meth:`RestClient.delete`)."""
+        self._check()
+        result: dict[str, Any] = await self._writer.delete(info, namespace, name, **options)
         return result

@@ -227,15 +227,19 @@ class RestClient:
         *,
         grace_period_seconds: int | None = None,
         preconditions: Mapping[str, str] | None = None,
+        propagation_policy: str | None = None,
     ) -> dict[str, Any]:
-        """DELETE an object (optionally with a grace period and uid/RV preconditions)."""
+        """DELETE an object (optionally with a grace period, uid/RV preconditions and a
+        propagation policy: ``Orphan``, ``Background`` or ``Foreground``)."""
         body: dict[str, Any] | None = None
-        if grace_period_seconds is not None or preconditions:
+        if grace_period_seconds is not None or preconditions or propagation_policy:
             body = {"kind": "DeleteOptions", "apiVersion": "v1"}
             if grace_period_seconds is not None:
                 body["gracePeriodSeconds"] = grace_period_seconds
             if preconditions:
                 body["preconditions"] = dict(preconditions)
+            if propagation_policy:
+                body["propagationPolicy"] = propagation_policy
         return await self.request("DELETE", resource_path(info, namespace, name), body=body)
 
     async def watch(

@@ -24,7 +24,6 @@ from controllers.client.store import (
     split_key,
 )
 from controllers.client.workqueue import RateLimitingQueue
-from controllers.endpoints.base import SyncMetrics
 from controllers.endpoints.handlers import ServicePodController
 from controllers.endpoints.podutil import (
     HEADLESS_LABEL,
@@ -52,7 +51,8 @@ from controllers.endpoints.subsets import (
     truncate_subsets,
 )
 from controllers.endpoints.trigger import TriggerTimeTracker
-from controllers.endpoints.writer import ObjectWriter
+from controllers.runtime.controller import SyncMetrics
+from controllers.runtime.writer import ObjectWriter
 
 __all__ = [
     "LAST_CHANGE_TRIGGER_TIME",

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from controllers.client.store import DeletedFinalStateUnknown, Store, meta_namespace_key
-from controllers.endpoints.base import KeyedController
 from controllers.endpoints.podutil import Obj, meta, pod_endpoints_changed
 from controllers.endpoints.selection import services_selecting
+from controllers.runtime.controller import KeyedController
 
 
 class ServicePodController(KeyedController):

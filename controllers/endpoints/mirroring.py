@@ -21,7 +21,6 @@ from typing import Any
 
 from apiserver.api.resources import ENDPOINTSLICES
 from controllers.client.store import DeletedFinalStateUnknown, Store, meta_namespace_key, split_key
-from controllers.endpoints.base import KeyedController
 from controllers.endpoints.endpoints import LEADER_ANNOTATION
 from controllers.endpoints.podutil import meta, service_selector
 from controllers.endpoints.slices import (
@@ -35,7 +34,8 @@ from controllers.endpoints.slices import (
     slices_index,
 )
 from controllers.endpoints.slicing import SliceGroup, plan_slices, ports_key
-from controllers.endpoints.writer import ObjectWriter
+from controllers.runtime.controller import KeyedController
+from controllers.runtime.writer import ObjectWriter
 
 __all__ = ["MIRRORING_CONTROLLER_NAME", "SKIP_MIRROR", "EndpointSliceMirroringController",
            "mirrored_groups"]

@@ -52,7 +52,7 @@ from controllers.endpoints.selection import (
 )
 from controllers.endpoints.slicing import SliceGroup, plan_slices, ports_key
 from controllers.endpoints.trigger import TriggerTimeTracker
-from controllers.endpoints.writer import ObjectWriter
+from controllers.runtime.writer import ObjectWriter
 
 __all__ = [
     "CONTROLLER_NAME",

@@ -25,7 +25,7 @@ from controllers.client.leaderelection import (
 )
 from controllers.client.process import configure_logging, run_until_signalled
 from controllers.client.rest import RestClient
-from controllers.endpoints.health import HealthServer
+from controllers.runtime.health import HealthServer
 from controllers.servicelb.controller import COMPONENT, ServiceLBController, StatusWriter
 from controllers.servicelb.pool import AddressRange, Allocator, PoolError, parse_pool
 

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from apiserver.api.resources import EVENTS, SERVICES, ResourceInfo
 from controllers.client.errors import ApiError, is_not_found
 from controllers.client.store import DeletedFinalStateUnknown, Store, meta_namespace_key
-from controllers.endpoints.base import KeyedController
+from controllers.runtime.controller import KeyedController
 from controllers.servicelb.pool import Allocator, parse_ip
 
 __all__ = [

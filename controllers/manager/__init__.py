@@ -1,0 +1,1 @@
+"""``python -m controllers.manager``: kubemu's kube-controller-manager."""

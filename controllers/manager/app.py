@@ -1,0 +1,53 @@
+"""``python -m controllers.manager``: the workload and lifecycle controllers in one process.
+
+As kube-controller-manager: every controller below runs on the shared runtime
+(:mod:`controllers.runtime`) with one set of informers, under the
+``kube-system/kube-controller-manager`` leader Lease, each selectable with
+``--controllers`` (``*``, ``foo``, ``-foo``). The endpoints controllers keep their own
+process (``python -m controllers.endpoints``), as kubemu's design separates them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from controllers.client.config import ConfigError, config_from_flags
+from controllers.client.process import configure_logging, run_until_signalled
+from controllers.manager.serviceaccount import SERVICEACCOUNT
+from controllers.runtime.app import ControllerSpec, run_controllers
+from controllers.runtime.flags import add_common_flags
+
+__all__ = ["CONTROLLERS", "build_parser", "main"]
+
+#: Every controller of the manager, in kube-controller-manager's names.
+CONTROLLERS: tuple[ControllerSpec, ...] = (
+    SERVICEACCOUNT,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface: the shared flags plus each controller's own."""
+    parser = argparse.ArgumentParser(
+        prog="python -m controllers.manager",
+        description="Run kubemu's controller manager: the workload and lifecycle "
+        "controllers of kube-controller-manager, over the apiserver's HTTP API.",
+    )
+    add_common_flags(parser, lease_name="kube-controller-manager",
+                     controllers=[spec.name for spec in CONTROLLERS])
+    parser.add_argument("--concurrent-serviceaccount-syncs", type=int, default=1,
+                        help="serviceaccount workers (default 1)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point."""
+    args = build_parser().parse_args(argv)
+    configure_logging(args.verbosity)
+    try:
+        config_from_flags(args.kubeconfig, args.server)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return run_until_signalled(lambda: run_controllers(args, CONTROLLERS))
