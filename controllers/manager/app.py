@@ -36,8 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_common_flags(parser, lease_name="kube-controller-manager",
                      controllers=[spec.name for spec in CONTROLLERS])
-    parser.add_argument("--concurrent-serviceaccount-syncs", type=int, default=1,
-                        help="serviceaccount workers (default 1)")
+    for spec in CONTROLLERS:
+        spec.add_flags(parser)
     return parser
 
 

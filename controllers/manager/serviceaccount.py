@@ -7,6 +7,7 @@ Terminating namespaces are left alone (creating there is refused anyway).
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from apiserver.api.resources import NAMESPACES, served
@@ -82,6 +83,12 @@ def _build(ctx: ControllerContext) -> KeyedController:
     return controller
 
 
+def _flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--concurrent-serviceaccount-syncs", type=int, default=1,
+                        help="serviceaccount workers (default 1)")
+
+
 SERVICEACCOUNT = ControllerSpec(
-    "serviceaccount", _build, lambda args: int(args.concurrent_serviceaccount_syncs)
+    "serviceaccount", _build, lambda args: int(args.concurrent_serviceaccount_syncs),
+    add_flags=_flags,
 )

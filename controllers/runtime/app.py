@@ -62,15 +62,21 @@ class ControllerContext:
     enabled: Sequence[str]
 
 
+def _no_flags(_parser: argparse.ArgumentParser) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class ControllerSpec:
     """One controller of a process: its ``--controllers`` name, whether ``*`` turns it on,
-    how many workers it runs (from the flags) and how to build it."""
+    how many workers it runs (from the flags), how to build it, and the flags of its own
+    it adds to the process's parser (upstream names, e.g. ``--concurrent-job-syncs``)."""
 
     name: str
     build: Callable[[ControllerContext], KeyedController]
     workers: Callable[[argparse.Namespace], int] = lambda _args: 5
     on_by_default: bool = True
+    add_flags: Callable[[argparse.ArgumentParser], None] = _no_flags
 
 
 async def run_controllers(args: argparse.Namespace, specs: Sequence[ControllerSpec]) -> int:
