@@ -18,12 +18,14 @@ from controllers.client.process import configure_logging, run_until_signalled
 from controllers.manager.serviceaccount import SERVICEACCOUNT
 from controllers.runtime.app import ControllerSpec, run_controllers
 from controllers.runtime.flags import add_common_flags
+from controllers.statefulset.controller import STATEFULSET
 
 __all__ = ["CONTROLLERS", "build_parser", "main"]
 
 #: Every controller of the manager, in kube-controller-manager's names.
 CONTROLLERS: tuple[ControllerSpec, ...] = (
     SERVICEACCOUNT,
+    STATEFULSET,
 )
 
 
