@@ -18,6 +18,7 @@ from controllers.client.process import configure_logging, run_until_signalled
 from controllers.manager.serviceaccount import SERVICEACCOUNT
 from controllers.runtime.app import ControllerSpec, run_controllers
 from controllers.runtime.flags import add_common_flags
+from controllers.statefulset.controller import STATEFULSET
 from controllers.workloads.replicaset import REPLICASET, REPLICATIONCONTROLLER
 
 __all__ = ["CONTROLLERS", "build_parser", "main"]
@@ -27,6 +28,7 @@ CONTROLLERS: tuple[ControllerSpec, ...] = (
     SERVICEACCOUNT,
     REPLICASET,
     REPLICATIONCONTROLLER,
+    STATEFULSET,
 )
 
 

@@ -1,0 +1,1 @@
+"""The statefulset controller of kube-controller-manager (``--controllers=statefulset``)."""
