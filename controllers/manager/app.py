@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from controllers.client.config import ConfigError, config_from_flags
 from controllers.client.process import configure_logging, run_until_signalled
 from controllers.daemonset.app import DAEMONSET
+from controllers.disruption.app import DISRUPTION
 from controllers.manager.serviceaccount import SERVICEACCOUNT
 from controllers.runtime.app import ControllerSpec, run_controllers
 from controllers.runtime.flags import add_common_flags
@@ -26,6 +27,7 @@ __all__ = ["CONTROLLERS", "build_parser", "main"]
 CONTROLLERS: tuple[ControllerSpec, ...] = (
     SERVICEACCOUNT,
     DAEMONSET,
+    DISRUPTION,
 )
 
 
