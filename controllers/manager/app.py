@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 from controllers.client.config import ConfigError, config_from_flags
 from controllers.client.process import configure_logging, run_until_signalled
+from controllers.daemonset.app import DAEMONSET
+from controllers.disruption.app import DISRUPTION
 from controllers.manager.serviceaccount import SERVICEACCOUNT
 from controllers.runtime.app import ControllerSpec, run_controllers
 from controllers.runtime.flags import add_common_flags
@@ -29,6 +31,8 @@ CONTROLLERS: tuple[ControllerSpec, ...] = (
     REPLICASET,
     REPLICATIONCONTROLLER,
     STATEFULSET,
+    DAEMONSET,
+    DISRUPTION,
 )
 
 

@@ -1,0 +1,1 @@
+"""The daemonset controller: one pod per eligible node (upstream ``pkg/controller/daemon``)."""
