@@ -16,6 +16,9 @@ from collections.abc import Sequence
 from controllers.client.config import ConfigError, config_from_flags
 from controllers.client.process import configure_logging, run_until_signalled
 from controllers.manager.serviceaccount import SERVICEACCOUNT
+from controllers.nodelifecycle.lifecycle import NODELIFECYCLE
+from controllers.nodelifecycle.podgc import PODGC
+from controllers.nodelifecycle.tainteviction import TAINT_EVICTION
 from controllers.runtime.app import ControllerSpec, run_controllers
 from controllers.runtime.flags import add_common_flags
 
@@ -24,6 +27,9 @@ __all__ = ["CONTROLLERS", "build_parser", "main"]
 #: Every controller of the manager, in kube-controller-manager's names.
 CONTROLLERS: tuple[ControllerSpec, ...] = (
     SERVICEACCOUNT,
+    NODELIFECYCLE,
+    TAINT_EVICTION,
+    PODGC,
 )
 
 
