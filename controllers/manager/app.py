@@ -18,6 +18,9 @@ from controllers.client.process import configure_logging, run_until_signalled
 from controllers.daemonset.app import DAEMONSET
 from controllers.disruption.app import DISRUPTION
 from controllers.manager.serviceaccount import SERVICEACCOUNT
+from controllers.nodelifecycle.lifecycle import NODELIFECYCLE
+from controllers.nodelifecycle.podgc import PODGC
+from controllers.nodelifecycle.tainteviction import TAINT_EVICTION
 from controllers.runtime.app import ControllerSpec, run_controllers
 from controllers.runtime.flags import add_common_flags
 from controllers.statefulset.controller import STATEFULSET
@@ -33,6 +36,9 @@ CONTROLLERS: tuple[ControllerSpec, ...] = (
     STATEFULSET,
     DAEMONSET,
     DISRUPTION,
+    NODELIFECYCLE,
+    TAINT_EVICTION,
+    PODGC,
 )
 
 
