@@ -41,6 +41,7 @@ __all__ = [
     "max_surge",
     "max_unavailable",
     "new_condition",
+    "normalized",
     "now",
     "parse_time",
     "remove_condition",
@@ -94,15 +95,28 @@ def compute_hash(template: Mapping[str, Any], collision_count: int | None) -> st
 
     Deterministic for equal templates; a different ``collision_count`` gives another name.
     """
-    data = json.dumps(template, sort_keys=True, separators=(",", ":")).encode()
+    data = json.dumps(normalized(template), sort_keys=True, separators=(",", ":")).encode()
     h = _fnv32a(data)
     if collision_count is not None:
         h = _fnv32a((collision_count & 0xFFFFFFFF).to_bytes(4, "little") + bytes(4), h)
     return safe_encode_string(str(h))
 
 
-def _without_hash(template: Mapping[str, Any] | None) -> Any:
+def normalized(template: Mapping[str, Any] | None) -> Obj:
+    """A copy of a pod template without null metadata fields (``creationTimestamp: null``,
+    which ``kubectl rollout undo`` sends, is the zero value, as if absent)."""
     t = copy.deepcopy(dict(template or {}))
+    md = t.get("metadata")
+    if isinstance(md, dict):
+        for key in [k for k, v in md.items() if v is None]:
+            del md[key]
+        if not md:
+            del t["metadata"]
+    return t
+
+
+def _without_hash(template: Mapping[str, Any] | None) -> Any:
+    t = normalized(template)
     labels = (t.get("metadata") or {}).get("labels")
     if isinstance(labels, dict):
         labels.pop(HASH_LABEL, None)
