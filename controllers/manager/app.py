@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from controllers.client.config import ConfigError, config_from_flags
 from controllers.client.process import configure_logging, run_until_signalled
 from controllers.daemonset.app import DAEMONSET
+from controllers.deployment.controller import DEPLOYMENT
 from controllers.disruption.app import DISRUPTION
 from controllers.manager.serviceaccount import SERVICEACCOUNT
 from controllers.nodelifecycle.lifecycle import NODELIFECYCLE
@@ -39,6 +40,7 @@ CONTROLLERS: tuple[ControllerSpec, ...] = (
     NODELIFECYCLE,
     TAINT_EVICTION,
     PODGC,
+    DEPLOYMENT,
 )
 
 

@@ -1,0 +1,1 @@
+"""The deployment controller: Deployments rolled out through ReplicaSets."""
