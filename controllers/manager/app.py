@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from controllers.client.config import ConfigError, config_from_flags
 from controllers.client.process import configure_logging, run_until_signalled
+from controllers.gc import GARBAGECOLLECTOR
 from controllers.manager.serviceaccount import SERVICEACCOUNT
 from controllers.runtime.app import ControllerSpec, run_controllers
 from controllers.runtime.flags import add_common_flags
@@ -24,6 +25,7 @@ __all__ = ["CONTROLLERS", "build_parser", "main"]
 #: Every controller of the manager, in kube-controller-manager's names.
 CONTROLLERS: tuple[ControllerSpec, ...] = (
     SERVICEACCOUNT,
+    GARBAGECOLLECTOR,
 )
 
 
