@@ -137,6 +137,10 @@ class GarbageCollector(KeyedController):
                 await self._drop_owner_refs(node, drop)
             return
         if waiting and node.dependents:
+            if any(d.deleting_dependents for d in self.graph.dependents(node)):
+                # A dependent also waits in the foreground: stop blocking our owners so a
+                # cycle of foreground deletions cannot wait on itself.
+                await self._unblock_owner_refs(node)
             policy = "Foreground"
         elif ORPHAN in (md.get("finalizers") or ()):
             policy = "Orphan"
@@ -242,6 +246,13 @@ class GarbageCollector(KeyedController):
         await self._patch_metadata(
             node, "ownerReferences",
             lambda refs: [r for r in refs if r.get("uid") not in owner_uids],
+        )
+
+    async def _unblock_owner_refs(self, node: Node) -> None:
+        await self._patch_metadata(
+            node, "ownerReferences",
+            lambda refs: [{**r, "blockOwnerDeletion": False} if r.get("blockOwnerDeletion")
+                          else r for r in refs],
         )
 
     async def _remove_finalizer(self, node: Node, finalizer: str) -> None:

@@ -203,3 +203,19 @@ def test_deletable_resources_are_listed_once() -> None:
     keys = [(i.group, i.plural) for i in infos]
     assert len(keys) == len(set(keys))
     assert ("", "configmaps") in keys and ("", "bindings") not in keys
+
+
+def test_foreground_cycle_is_unblocked() -> None:
+    """``a`` and ``b`` own each other, blocking; ``b`` is deleted in the foreground, so
+    ``a`` (whose dependent ``b`` waits too) stops blocking and goes in the foreground."""
+    cluster = Cluster()
+    a = _obj(CONFIGMAPS, "a", "u-a")
+    b = _obj(CONFIGMAPS, "b", "u-b", owners=[_ref(a, block=True)],
+             finalizers=["foregroundDeletion"], deleting=True)
+    a["metadata"]["ownerReferences"] = [_ref(b, block=True)]
+    cluster.put(CONFIGMAPS, a)
+    cluster.put(CONFIGMAPS, b)
+    gc = _collector(cluster, (CONFIGMAPS, a), (CONFIGMAPS, b))
+    asyncio.run(_drain(gc))
+    assert a["metadata"]["ownerReferences"][0]["blockOwnerDeletion"] is False
+    assert ("a", "Foreground") in {(n, p) for n, p, _ in cluster.deletes}
