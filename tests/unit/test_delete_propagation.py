@@ -115,3 +115,16 @@ def test_removing_the_last_finalizer_deletes() -> None:
         return False
 
     assert _run(scenario)
+
+
+def test_orphan_and_foreground_finalizers_exclude_each_other() -> None:
+    async def scenario(store: Store) -> str:
+        try:
+            await _make(store, "a", ["orphan", "foregroundDeletion"])
+        except Exception as exc:
+            return str(exc)
+        return ""
+
+    message = _run(scenario)
+    assert ('metadata.finalizers: Invalid value: []string{"orphan", "foregroundDeletion"}: '
+            "finalizer orphan and foregroundDeletion cannot be both set") in message
