@@ -405,6 +405,15 @@ def _parse_patch(body: bytes) -> Any:
         raise errors.bad_request(f"error decoding patch: {exc}") from None
 
 
+def _parse_bool(text: str) -> bool:
+    """A query boolean as Go's ``strconv.ParseBool`` reads it; 400 otherwise."""
+    if text in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if text in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise errors.bad_request(f'strconv.ParseBool: parsing "{text}": invalid syntax')
+
+
 async def delete_options(req: Request) -> DeleteOptions:
     """DeleteOptions from the body and/or the query (query wins, as upstream)."""
     body = await req.read_body()
@@ -433,6 +442,17 @@ async def delete_options(req: Request) -> DeleteOptions:
     if grace is not None and not isinstance(grace, int):
         raise errors.bad_request("gracePeriodSeconds must be an integer")
     policy = req.query.get("propagationPolicy") or opts.get("propagationPolicy")
+    orphan = opts.get("orphanDependents")
+    query_orphan = req.query.get("orphanDependents")
+    if query_orphan is not None:
+        orphan = _parse_bool(query_orphan)
+    if orphan is not None and not isinstance(orphan, bool):
+        raise errors.bad_request("orphanDependents must be a boolean")
+    if orphan is not None and policy is not None:
+        raise errors.unprocessable(
+            f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Invalid value: '
+            f'"{policy}": orphanDependents and deletionPropagation cannot be both set'
+        )
     if policy is not None and policy not in ("Orphan", "Background", "Foreground"):
         raise errors.unprocessable(
             f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: '
@@ -445,5 +465,6 @@ async def delete_options(req: Request) -> DeleteOptions:
         precondition_uid=pre.get("uid"),
         precondition_resource_version=pre.get("resourceVersion"),
         propagation_policy=policy,
+        orphan_dependents=orphan,
         dry_run=dry,
     )

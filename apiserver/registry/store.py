@@ -109,6 +109,7 @@ class DeleteOptions:
     precondition_uid: str | None = None
     precondition_resource_version: str | None = None
     propagation_policy: str | None = None
+    orphan_dependents: bool | None = None
     dry_run: bool = False
 
 
@@ -118,6 +119,52 @@ class DeleteResult:
 
     obj: CachedObject
     deleted: bool
+
+
+ORPHAN_FINALIZER = "orphan"
+FOREGROUND_FINALIZER = "foregroundDeletion"
+
+
+def deletion_finalizers(
+    finalizers: list[str], opts: DeleteOptions, *, orphan_by_default: bool = False
+) -> list[str]:
+    """The finalizers a DELETE leaves on the object, as garbage collection wants them.
+
+    ``orphanDependents`` wins over ``propagationPolicy``, which wins over an
+    ``orphan`` / ``foregroundDeletion`` finalizer already present (the first of
+    the two decides), which wins over the kind's default.  The result keeps
+    every other finalizer; it is ``finalizers`` itself when the set is unchanged.
+    """
+    orphan = foreground = False
+    if opts.orphan_dependents is not None:
+        orphan = opts.orphan_dependents
+    elif opts.propagation_policy is not None:
+        orphan = opts.propagation_policy == "Orphan"
+        foreground = opts.propagation_policy == "Foreground"
+    else:
+        present = [f for f in finalizers if f in (ORPHAN_FINALIZER, FOREGROUND_FINALIZER)]
+        if present:
+            orphan = present[0] == ORPHAN_FINALIZER
+            foreground = not orphan
+        else:
+            orphan = orphan_by_default
+    wanted = [f for f in finalizers if f not in (ORPHAN_FINALIZER, FOREGROUND_FINALIZER)]
+    if orphan:
+        wanted.append(ORPHAN_FINALIZER)
+    if foreground:
+        wanted.append(FOREGROUND_FINALIZER)
+    return finalizers if set(wanted) == set(finalizers) else wanted
+
+
+def _set_finalizers(md: dict[str, Any], old: list[str], new: list[str]) -> bool:
+    """Store ``new`` as ``md``'s finalizers; whether that changed anything."""
+    if new is old:
+        return False
+    if new:
+        md["finalizers"] = new
+    else:
+        md.pop("finalizers", None)
+    return True
 
 
 def order_object(obj: dict[str, Any]) -> dict[str, Any]:
@@ -747,17 +794,26 @@ class Store:
             return await self._mark(key, marked, revision, opts.dry_run)
         grace = self.strategy.grace_period(obj, opts.grace_period_seconds)
         finalizers = md.get("finalizers") or []
+        wanted = deletion_finalizers(
+            finalizers, opts, orphan_by_default=self.strategy.orphans_dependents_by_default
+        )
         if md.get("deletionTimestamp"):
-            # Already being deleted: only a shorter grace period changes anything.
             current_grace = md.get("deletionGracePeriodSeconds") or 0
-            if grace == 0 and not finalizers:
+            if current_grace and grace >= current_grace:
+                # Graceful deletion pending: neither grace nor finalizers change.
+                return DeleteResult(cached, False)
+            if not wanted and (grace == 0 or not current_grace):
                 return await self._remove(key, cached, opts.dry_run)
-            if grace < current_grace:
+            changed = _set_finalizers(md, finalizers, wanted)
+            if current_grace and grace < current_grace:
                 md["deletionGracePeriodSeconds"] = grace
                 md["deletionTimestamp"] = meta.rfc3339(self.clock() + timedelta(seconds=grace))
+                changed = True
+            if changed:
                 return await self._mark(key, obj, revision, opts.dry_run)
             return DeleteResult(cached, False)
-        if grace > 0 or finalizers:
+        if grace > 0 or wanted:
+            _set_finalizers(md, finalizers, wanted)
             md["deletionTimestamp"] = meta.rfc3339(self.clock() + timedelta(seconds=grace))
             md["deletionGracePeriodSeconds"] = grace
             if self.strategy.tracks_generation:

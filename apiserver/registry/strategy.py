@@ -26,6 +26,8 @@ class Strategy:
     has_status_subresource = False
     #: Whether spec changes bump ``metadata.generation``.
     tracks_generation = False
+    #: DELETE without a propagation policy orphans dependents (v1 ReplicationControllers).
+    orphans_dependents_by_default = False
 
     def name_errors(self, name: str) -> list[str]:
         """Validation messages for ``metadata.name`` (DNS-1123 subdomain)."""

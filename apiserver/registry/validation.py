@@ -115,4 +115,11 @@ def validate_object_meta(obj: dict[str, Any], strategy: Strategy, namespaced: bo
                                          "name is neither a standard finalizer name nor is it "
                                          "fully qualified")
                 )
+        if "orphan" in finalizers and "foregroundDeletion" in finalizers:
+            shown = ", ".join(f'"{f}"' for f in finalizers)
+            causes.append(errors.field_cause(
+                "FieldValueInvalid", "metadata.finalizers",
+                f"Invalid value: []string{{{shown}}}: finalizer orphan and foregroundDeletion "
+                "cannot be both set",
+            ))
     return causes

@@ -18,6 +18,7 @@ from controllers.client.process import configure_logging, run_until_signalled
 from controllers.daemonset.app import DAEMONSET
 from controllers.deployment.controller import DEPLOYMENT
 from controllers.disruption.app import DISRUPTION
+from controllers.gc import GARBAGECOLLECTOR
 from controllers.manager.serviceaccount import SERVICEACCOUNT
 from controllers.nodelifecycle.lifecycle import NODELIFECYCLE
 from controllers.nodelifecycle.podgc import PODGC
@@ -41,6 +42,7 @@ CONTROLLERS: tuple[ControllerSpec, ...] = (
     TAINT_EVICTION,
     PODGC,
     DEPLOYMENT,
+    GARBAGECOLLECTOR,
 )
 
 

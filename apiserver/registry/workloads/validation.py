@@ -257,5 +257,7 @@ class StatefulSetStrategy(TableStrategy):
 class ReplicationControllerStrategy(TableStrategy):
     """core/v1 ReplicationControllers (selector may change, unlike apps/v1)."""
 
+    orphans_dependents_by_default = True
+
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
         return validate_replication_controller(obj)
