@@ -20,13 +20,11 @@ import itertools
 import os
 import queue
 import re
-import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,79 +34,19 @@ import yaml
 
 from kubemu.components import LaunchContext, launch_plan
 from tests.support.apiserver import REPO_ROOT
+from tests.support.kubemu_up import (
+    Kubemu,
+    answers,
+    hostname,
+    start_kubemu,
+    stop_kubemu,
+    wait_for,
+)
 
 BIN = Path(sys.executable).parent
-KUBECTL = str(BIN / "kubectl")
 README = REPO_ROOT / "README.md"
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@dataclass
-class Kubemu:
-    url: str
-    kubeconfig: Path
-    data_dir: Path
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def kubectl(self, *args: str, stdin: str | None = None) -> str:
-        out = subprocess.run([KUBECTL, "--kubeconfig", str(self.kubeconfig), *args],
-                             input=stdin, capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, f"kubectl {' '.join(args)}: {out.stderr}"
-        return out.stdout
-
-    def get(self, path: str) -> dict[str, Any]:
-        resp = httpx.get(self.url + path, timeout=5)
-        resp.raise_for_status()
-        data: dict[str, Any] = resp.json()
-        return data
-
-
-def wait_for(what: str, fn: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-        except (httpx.HTTPError, KeyError, IndexError, AssertionError) as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}: last {last!r}")
-
-
-def start_kubemu(data_dir: Path, nodes: int) -> Kubemu:
-    log = data_dir.parent / "kubemu-up.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "kubemu", "up", "--port", "0", "--data-dir", str(data_dir),
-             "--nodes", str(nodes), "--stop-timeout", "5"],
-            stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    kubeconfig = data_dir / "kubeconfig"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text(errors="replace")[-4000:]
-        if kubeconfig.exists() and "kubemu is up" in log.read_text(errors="replace"):
-            doc = yaml.safe_load(kubeconfig.read_text())
-            url = str(doc["clusters"][0]["cluster"]["server"])
-            return Kubemu(url, kubeconfig, data_dir, process, log)
-        time.sleep(0.2)
-    process.kill()
-    raise AssertionError("kubemu up did not start: " + log.read_text(errors="replace")[-4000:])
-
-
-def stop_kubemu(cluster: Kubemu) -> None:
-    if cluster.process.poll() is None:
-        cluster.process.send_signal(signal.SIGINT)
-        try:
-            cluster.process.wait(30)
-        except subprocess.TimeoutExpired:
-            cluster.process.kill()
-            cluster.process.wait()
 
 
 @pytest.fixture
@@ -134,16 +72,6 @@ def pod_manifest(name: str, namespace: str) -> dict[str, Any]:
                                "periodSeconds": 1, "failureThreshold": 1},
         }]},
     }
-
-
-def hostname(address: str) -> str:
-    """One request on a new connection; the answering pod's name."""
-    with httpx.Client(timeout=3) as client:
-        return client.get(f"http://{address}/hostname").text
-
-
-def answers(address: str, count: int) -> list[str]:
-    return [hostname(address) for _ in range(count)]
 
 
 def test_two_nodes_readiness_leaves_rotation_and_local_policy(two_nodes: Kubemu) -> None:

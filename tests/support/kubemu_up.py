@@ -1,0 +1,104 @@
+"""A whole ``kubemu up`` for a test: start it, reach it, wait on it, stop it.
+
+:func:`start_kubemu` runs ``python -m kubemu up --port 0 --nodes N`` in its own data
+directory and returns once it says it is up; :func:`stop_kubemu` stops it with SIGINT.
+kubemu's nodes use fixed loopback ranges (127.0.0.N, 127.244.N.0/24), so tests that run a
+whole cluster must not run at the same time as another one.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from tests.support.apiserver import REPO_ROOT
+
+BIN = Path(sys.executable).parent
+KUBECTL = str(BIN / "kubectl")
+
+
+@dataclass
+class Kubemu:
+    url: str
+    kubeconfig: Path
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def kubectl(self, *args: str, stdin: str | None = None) -> str:
+        out = subprocess.run([KUBECTL, "--kubeconfig", str(self.kubeconfig), *args],
+                             input=stdin, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, f"kubectl {' '.join(args)}: {out.stderr}"
+        return out.stdout
+
+    def get(self, path: str) -> dict[str, Any]:
+        resp = httpx.get(self.url + path, timeout=5)
+        resp.raise_for_status()
+        data: dict[str, Any] = resp.json()
+        return data
+
+
+def wait_for(what: str, fn: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = fn()
+        except (httpx.HTTPError, KeyError, IndexError, AssertionError) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}: last {last!r}")
+
+
+def start_kubemu(data_dir: Path, nodes: int) -> Kubemu:
+    log = data_dir.parent / "kubemu-up.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kubemu", "up", "--port", "0", "--data-dir", str(data_dir),
+             "--nodes", str(nodes), "--stop-timeout", "5"],
+            stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    kubeconfig = data_dir / "kubeconfig"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text(errors="replace")[-4000:]
+        if kubeconfig.exists() and "kubemu is up" in log.read_text(errors="replace"):
+            doc = yaml.safe_load(kubeconfig.read_text())
+            url = str(doc["clusters"][0]["cluster"]["server"])
+            return Kubemu(url, kubeconfig, data_dir, process, log)
+        time.sleep(0.2)
+    process.kill()
+    raise AssertionError("kubemu up did not start: " + log.read_text(errors="replace")[-4000:])
+
+
+def stop_kubemu(cluster: Kubemu) -> None:
+    if cluster.process.poll() is None:
+        cluster.process.send_signal(signal.SIGINT)
+        try:
+            cluster.process.wait(30)
+        except subprocess.TimeoutExpired:
+            cluster.process.kill()
+            cluster.process.wait()
+
+
+def hostname(address: str) -> str:
+    """One request on a new connection; the answering pod's name."""
+    with httpx.Client(timeout=3) as client:
+        return client.get(f"http://{address}/hostname").text
+
+
+def answers(address: str, count: int) -> list[str]:
+    return [hostname(address) for _ in range(count)]
