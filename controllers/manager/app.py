@@ -13,6 +13,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from controllers.batch.job import JOB
 from controllers.client.config import ConfigError, config_from_flags
 from controllers.client.process import configure_logging, run_until_signalled
 from controllers.manager.serviceaccount import SERVICEACCOUNT
@@ -24,6 +25,7 @@ __all__ = ["CONTROLLERS", "build_parser", "main"]
 #: Every controller of the manager, in kube-controller-manager's names.
 CONTROLLERS: tuple[ControllerSpec, ...] = (
     SERVICEACCOUNT,
+    JOB,
 )
 
 

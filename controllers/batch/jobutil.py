@@ -1,0 +1,136 @@
+"""Pure helpers of the job controller: pod classification, indexes, backoff, conditions.
+
+Nothing here talks to the apiserver; :mod:`controllers.batch.job` composes these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+__all__ = [
+    "COMPLETION_INDEX", "DEFAULT_BACKOFF", "MAX_BACKOFF", "TRACKING_FINALIZER",
+    "backoff_delay", "finish_time", "format_indexes", "get_condition", "is_ready",
+    "parse_indexes", "parse_time", "pod_index", "rfc3339", "set_condition",
+]
+
+#: The finalizer that keeps a Job's pod until the controller counted it.
+TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
+#: Annotation and label carrying an Indexed Job pod's completion index.
+COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
+#: Delay before re-creating a pod after the first failure; doubles per further failure.
+DEFAULT_BACKOFF = 10.0
+#: The cap of the failure backoff (six minutes, as the Job documentation states).
+MAX_BACKOFF = 360.0
+
+
+def _m(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def rfc3339(when: datetime) -> str:
+    """``when`` as Kubernetes writes times (UTC, whole seconds)."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: Any) -> datetime | None:
+    """An RFC 3339 time (None when absent or malformed)."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def pod_index(pod: Mapping[str, Any]) -> int | None:
+    """An Indexed Job pod's completion index (annotation first, then label)."""
+    md = _m(pod.get("metadata"))
+    for source in (_m(md.get("annotations")), _m(md.get("labels"))):
+        value = source.get(COMPLETION_INDEX)
+        if isinstance(value, str) and value.isdigit():
+            return int(value)
+    return None
+
+
+def parse_indexes(text: str | None) -> set[int]:
+    """``"0-2,4"`` → {0, 1, 2, 4}; malformed parts are skipped."""
+    out: set[int] = set()
+    for part in (text or "").split(","):
+        lo, _, hi = part.strip().partition("-")
+        if lo.isdigit() and (not hi or hi.isdigit()):
+            out.update(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def format_indexes(indexes: Iterable[int]) -> str:
+    """{0, 1, 2, 4} → ``"0-2,4"`` (ascending runs)."""
+    ordered = sorted(set(indexes))
+    runs: list[str] = []
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        runs.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
+        i = j + 1
+    return ",".join(runs)
+
+
+def is_ready(pod: Mapping[str, Any]) -> bool:
+    """The pod's ``Ready`` condition is True."""
+    return any(_m(c).get("type") == "Ready" and _m(c).get("status") == "True"
+               for c in _m(pod.get("status")).get("conditions") or [])
+
+
+def finish_time(pod: Mapping[str, Any], fallback: datetime) -> datetime:
+    """When a finished pod finished: its containers' latest ``finishedAt``, else the
+    deletion timestamp, else ``fallback``."""
+    latest: datetime | None = None
+    for cs in _m(pod.get("status")).get("containerStatuses") or []:
+        t = parse_time(_m(_m(_m(cs).get("state")).get("terminated")).get("finishedAt"))
+        if t is not None and (latest is None or t > latest):
+            latest = t
+    if latest is None:
+        latest = parse_time(_m(pod.get("metadata")).get("deletionTimestamp"))
+    return latest or fallback
+
+
+def backoff_delay(failures: int) -> timedelta:
+    """The delay before re-creating a pod after ``failures`` consecutive failures:
+    10 s, 20 s, 40 s … capped at six minutes (0 without failures)."""
+    if failures <= 0:
+        return timedelta(0)
+    return timedelta(seconds=min(DEFAULT_BACKOFF * 2 ** min(failures - 1, 32), MAX_BACKOFF))
+
+
+def get_condition(status: Mapping[str, Any], ctype: str) -> Mapping[str, Any] | None:
+    """The condition of type ``ctype`` that is True (None otherwise)."""
+    for cond in status.get("conditions") or []:
+        if _m(cond).get("type") == ctype and _m(cond).get("status") == "True":
+            return _m(cond)
+    return None
+
+
+def set_condition(status: dict[str, Any], ctype: str, cstatus: str, reason: str,
+                  message: str, now: datetime) -> bool:
+    """Add or update a condition; True when something changed. The transition time moves
+    only when the status changes (probe time is always refreshed on change)."""
+    conditions: list[dict[str, Any]] = [dict(c) for c in status.get("conditions") or []]
+    stamp = rfc3339(now)
+    for cond in conditions:
+        if cond.get("type") != ctype:
+            continue
+        if (cond.get("status"), cond.get("reason"), cond.get("message")) == (
+                cstatus, reason, message):
+            return False
+        if cond.get("status") != cstatus:
+            cond["lastTransitionTime"] = stamp
+        cond.update(status=cstatus, reason=reason, message=message, lastProbeTime=stamp)
+        status["conditions"] = conditions
+        return True
+    conditions.append({"type": ctype, "status": cstatus, "reason": reason, "message": message,
+                       "lastProbeTime": stamp, "lastTransitionTime": stamp})
+    status["conditions"] = conditions
+    return True
