@@ -13,7 +13,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from controllers.batch.cronjob import CRONJOB
 from controllers.batch.job import JOB
+from controllers.batch.ttl import TTL_AFTER_FINISHED
 from controllers.client.config import ConfigError, config_from_flags
 from controllers.client.process import configure_logging, run_until_signalled
 from controllers.manager.serviceaccount import SERVICEACCOUNT
@@ -26,6 +28,8 @@ __all__ = ["CONTROLLERS", "build_parser", "main"]
 CONTROLLERS: tuple[ControllerSpec, ...] = (
     SERVICEACCOUNT,
     JOB,
+    CRONJOB,
+    TTL_AFTER_FINISHED,
 )
 
 
