@@ -30,8 +30,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apiserver.api.resources import served
 from controllers.batch.cron import CronError, parse
-from controllers.batch.job import JOBS, Clock, utcnow
-from controllers.batch.jobutil import get_condition, parse_time, rfc3339
+from controllers.batch.job import JOBS
+from controllers.batch.jobutil import Clock, get_condition, parse_time, rfc3339, utcnow
 from controllers.client.errors import is_already_exists, is_not_found
 from controllers.client.store import DeletedFinalStateUnknown, Store
 from controllers.runtime.app import ControllerContext, ControllerSpec

@@ -12,12 +12,14 @@ Contract, as upstream's job controller in 1.33:
   ``status.uncountedTerminatedPods``, then the finalizer is removed, then they move to
   ``succeeded``/``failed``. A pod being deleted before it succeeded counts as failed
   (``podReplacementPolicy: TerminatingOrFailed``);
-* after failures, new pods wait an exponential backoff (10 s doubling, capped at 6 min); more
+* after failures, new pods wait an exponential backoff (10 s doubling, capped at 10 min as
+  upstream's code; its documentation says 6); more
   than ``backoffLimit`` failures, or ``activeDeadlineSeconds`` elapsed since ``startTime``,
   adds ``FailureTarget``, deletes the active pods, then ``Failed`` (reason
   ``BackoffLimitExceeded``/``DeadlineExceeded``) once no pod is left running;
 * reaching ``completions`` adds ``SuccessCriteriaMet``, then ``Complete`` with
   ``completionTime`` once no pod is left running;
+* pods whose Job is gone (or was replaced by a Job of the same name) lose the finalizer;
 * ``suspend`` deletes the active pods, clears ``startTime`` and sets ``Suspended``; resuming
   sets a new ``startTime``.
 
@@ -29,23 +31,27 @@ from __future__ import annotations
 
 import argparse
 import copy
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from apiserver.api.resources import PODS, served
 from controllers.batch.jobutil import (
     COMPLETION_INDEX,
     TRACKING_FINALIZER,
+    Clock,
     backoff_delay,
     finish_time,
     format_indexes,
     get_condition,
     is_ready,
+    owner_job,
     parse_indexes,
     pod_index,
+    pod_outcome,
     rfc3339,
     set_condition,
+    utcnow,
 )
 from controllers.client.errors import is_not_found
 from controllers.client.store import DeletedFinalStateUnknown, Store
@@ -53,10 +59,9 @@ from controllers.runtime.app import ControllerContext, ControllerSpec
 from controllers.runtime.controller import KeyedController
 from controllers.runtime.writer import Writer
 
-__all__ = ["JOB", "JOBS", "Clock", "JobController"]
+__all__ = ["JOB", "JOBS", "JobController"]
 
 JOBS = served("batch", "v1", "jobs")
-Clock = Callable[[], datetime]
 #: Seconds after which unobserved writes stop blocking pod management.
 EXPECTATIONS_TIMEOUT = 300.0
 _BACKOFF_MSG = "Job has reached the specified backoff limit"
@@ -66,32 +71,6 @@ _DONE_MSG = "Reached expected number of succeeded pods"
 
 def _m(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
-
-
-def utcnow() -> datetime:
-    """The real clock."""
-    return datetime.now(UTC)
-
-
-def owner_job(pod: Mapping[str, Any]) -> str | None:
-    """``namespace/name`` of the Job controlling ``pod`` (None when none does)."""
-    md = _m(pod.get("metadata"))
-    for ref in md.get("ownerReferences") or []:
-        ref = _m(ref)
-        if ref.get("controller") and ref.get("kind") == "Job" and \
-                str(ref.get("apiVersion", "")).startswith("batch/"):
-            return f"{md.get('namespace')}/{ref.get('name')}"
-    return None
-
-
-def _finished(pod: Mapping[str, Any]) -> str | None:
-    """``succeeded``/``failed`` for a finished pod (a deleted unfinished pod failed)."""
-    phase = _m(pod.get("status")).get("phase")
-    if phase == "Succeeded":
-        return "succeeded"
-    if phase == "Failed" or _m(pod.get("metadata")).get("deletionTimestamp"):
-        return "failed"
-    return None
 
 
 class JobController(KeyedController):
@@ -146,11 +125,16 @@ class JobController(KeyedController):
     async def sync(self, key: str) -> None:
         namespace, _, name = key.partition("/")
         job = self.jobs.get(namespace, name)
+        uid = str(_m(_m(job).get("metadata")).get("uid") or "")
+        for pod in self.pods.in_namespace(namespace):
+            md = _m(pod.get("metadata"))
+            if owner_job(pod) == key and TRACKING_FINALIZER in (md.get("finalizers") or []) \
+                    and not any(_m(r).get("uid") == uid for r in md.get("ownerReferences") or []):
+                await self._drop_finalizer(namespace, pod)
         if job is None:
             self.expectations.pop(key, None)
             return
         job = copy.deepcopy(job)
-        uid = str(job["metadata"].get("uid") or "")
         spec = _m(job.get("spec"))
         now = self.clock()
         pods = [p for p in self.pods.in_namespace(namespace) if owner_job(p) == key
@@ -170,7 +154,7 @@ class JobController(KeyedController):
         added = False
         for pod in pods:
             md = _m(pod.get("metadata"))
-            outcome = _finished(pod)
+            outcome = pod_outcome(pod)
             puid = str(md.get("uid") or "")
             if outcome is None or TRACKING_FINALIZER not in (md.get("finalizers") or []):
                 continue
@@ -199,7 +183,7 @@ class JobController(KeyedController):
             md = _m(pod.get("metadata"))
             if TRACKING_FINALIZER not in (md.get("finalizers") or []):
                 continue
-            if _finished(pod) is None and not finished:
+            if pod_outcome(pod) is None and not finished:
                 still_tracked.add(str(md.get("uid")))
                 continue
             await self._drop_finalizer(namespace, pod)
@@ -213,8 +197,8 @@ class JobController(KeyedController):
         status["uncountedTerminatedPods"] = {}
         succeeded, failed = int(status["succeeded"]), int(status["failed"])
 
-        active = [p for p in pods if _finished(p) is None]
-        terminating = [p for p in pods if _finished(p) == "failed"
+        active = [p for p in pods if pod_outcome(p) is None]
+        terminating = [p for p in pods if pod_outcome(p) == "failed"
                        and _m(p.get("status")).get("phase") not in ("Failed", "Succeeded")]
         if not finished:
             active = await self._manage(key, job, status, active, by_name, done_indexes,
@@ -275,7 +259,7 @@ class JobController(KeyedController):
         if target is not None or met is not None:
             await self._delete_pods(key, namespace, active, now)
             if not active and not any(TRACKING_FINALIZER in (_m(p.get("metadata")).get(
-                    "finalizers") or []) for p in by_name.values() if _finished(p) is None):
+                    "finalizers") or []) for p in by_name.values() if pod_outcome(p) is None):
                 cond = target or met or {}
                 final = "Failed" if target is not None else "Complete"
                 set_condition(status, final, "True", str(cond.get("reason")),

@@ -5,14 +5,29 @@ Nothing here talks to the apiserver; :mod:`controllers.batch.job` composes these
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 __all__ = [
-    "COMPLETION_INDEX", "DEFAULT_BACKOFF", "MAX_BACKOFF", "TRACKING_FINALIZER",
-    "backoff_delay", "finish_time", "format_indexes", "get_condition", "is_ready",
-    "parse_indexes", "parse_time", "pod_index", "rfc3339", "set_condition",
+    "COMPLETION_INDEX",
+    "DEFAULT_BACKOFF",
+    "MAX_BACKOFF",
+    "TRACKING_FINALIZER",
+    "Clock",
+    "backoff_delay",
+    "finish_time",
+    "format_indexes",
+    "get_condition",
+    "is_ready",
+    "owner_job",
+    "parse_indexes",
+    "parse_time",
+    "pod_index",
+    "pod_outcome",
+    "rfc3339",
+    "set_condition",
+    "utcnow",
 ]
 
 #: The finalizer that keeps a Job's pod until the controller counted it.
@@ -21,8 +36,13 @@ TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
 COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
 #: Delay before re-creating a pod after the first failure; doubles per further failure.
 DEFAULT_BACKOFF = 10.0
-#: The cap of the failure backoff (six minutes, as the Job documentation states).
-MAX_BACKOFF = 360.0
+#: The cap of the failure backoff: ten minutes, as upstream's ``MaxJobPodFailureBackOff``
+#: (the Job documentation still says six).
+MAX_BACKOFF = 600.0
+
+
+#: Where the batch controllers read the time (tests pass a fake).
+Clock = Callable[[], datetime]
 
 
 def _m(value: Any) -> Mapping[str, Any]:
@@ -99,7 +119,7 @@ def finish_time(pod: Mapping[str, Any], fallback: datetime) -> datetime:
 
 def backoff_delay(failures: int) -> timedelta:
     """The delay before re-creating a pod after ``failures`` consecutive failures:
-    10 s, 20 s, 40 s … capped at six minutes (0 without failures)."""
+    10 s, 20 s, 40 s … capped at :data:`MAX_BACKOFF` (0 without failures)."""
     if failures <= 0:
         return timedelta(0)
     return timedelta(seconds=min(DEFAULT_BACKOFF * 2 ** min(failures - 1, 32), MAX_BACKOFF))
@@ -134,3 +154,29 @@ def set_condition(status: dict[str, Any], ctype: str, cstatus: str, reason: str,
                        "lastProbeTime": stamp, "lastTransitionTime": stamp})
     status["conditions"] = conditions
     return True
+
+
+def utcnow() -> datetime:
+    """The real clock."""
+    return datetime.now(UTC)
+
+
+def owner_job(pod: Mapping[str, Any]) -> str | None:
+    """``namespace/name`` of the Job controlling ``pod`` (None when none does)."""
+    md = _m(pod.get("metadata"))
+    for ref in md.get("ownerReferences") or []:
+        ref = _m(ref)
+        if ref.get("controller") and ref.get("kind") == "Job" and \
+                str(ref.get("apiVersion", "")).startswith("batch/"):
+            return f"{md.get('namespace')}/{ref.get('name')}"
+    return None
+
+
+def pod_outcome(pod: Mapping[str, Any]) -> str | None:
+    """``succeeded``/``failed`` for a finished pod (a deleted unfinished pod failed)."""
+    phase = _m(pod.get("status")).get("phase")
+    if phase == "Succeeded":
+        return "succeeded"
+    if phase == "Failed" or _m(pod.get("metadata")).get("deletionTimestamp"):
+        return "failed"
+    return None

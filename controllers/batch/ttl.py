@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from controllers.batch.job import JOBS, Clock, utcnow
-from controllers.batch.jobutil import parse_time
+from controllers.batch.job import JOBS
+from controllers.batch.jobutil import Clock, parse_time, utcnow
 from controllers.client.errors import is_conflict, is_not_found
 from controllers.client.store import DeletedFinalStateUnknown, Store
 from controllers.runtime.app import ControllerContext, ControllerSpec

@@ -75,3 +75,24 @@ def test_job_completes_under_the_builtin_runtime(
         term = pod["status"]["containerStatuses"][0]["state"]["terminated"]
         assert term["reason"] == "Completed" and term["exitCode"] == 0
     assert time.monotonic() - started < 60
+
+
+def test_finished_job_is_deleted_after_its_ttl(
+    fresh_apiserver: ApiServerProcess, procs: Callable[..., Proc]
+) -> None:
+    server = fresh_apiserver
+    procs(server, "controllers.scheduler")
+    procs(server, "controllers.node", "--node-name", "kn-ttl", "--pod-cidr", "127.244.211.0/24",
+          "--finite-container-seconds", "0.2")
+    procs(server, "controllers.manager", "--leader-elect=false",
+          "--controllers=job,ttl-after-finished")
+    base = server.url + "/apis/batch/v1/namespaces/default/jobs"
+    job = {**JOB, "metadata": {"name": "brief"},
+           "spec": {**JOB["spec"], "completions": 1, "parallelism": 1,  # type: ignore[dict-item]
+                    "ttlSecondsAfterFinished": 1}}
+    assert httpx.post(base, json=job, timeout=5).status_code == 201
+
+    def gone() -> bool:
+        return httpx.get(base + "/brief", timeout=5).status_code == 404
+
+    wait_for("the finished Job to be deleted", gone, timeout=60.0)

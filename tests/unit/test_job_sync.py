@@ -126,7 +126,7 @@ def test_backoff_delays_replacements_and_limit_fails_the_job() -> None:
 
 def test_backoff_delay_doubles_and_caps() -> None:
     assert [backoff_delay(n).total_seconds() for n in (0, 1, 2, 3, 7, 50)] == [
-        0, 10, 20, 40, 360, 360]
+        0, 10, 20, 40, 600, 600]
 
 
 def test_indexed_pods_and_completed_indexes() -> None:
@@ -185,3 +185,11 @@ def test_suspend_deletes_pods_and_resume_restarts() -> None:
     h.jobs.add(job)
     h.sync()
     assert len(h.live()) == 2 and h.status()["startTime"]
+
+
+def test_pods_of_a_deleted_job_lose_the_finalizer() -> None:
+    h = Harness(_job())
+    h.sync()
+    h.jobs.delete(h.job())
+    h.sync()
+    assert all(not p["metadata"].get("finalizers") for p in h.pods.list())
