@@ -29,7 +29,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apiserver.api.resources import served
-from controllers.batch.cron import CronError, parse
+from controllers.batch.cron import CronError, Schedule, parse
+from controllers.batch.events import Recorder
 from controllers.batch.job import JOBS
 from controllers.batch.jobutil import Clock, get_condition, parse_time, rfc3339, utcnow
 from controllers.client.errors import is_already_exists, is_not_found
@@ -71,6 +72,29 @@ def _finished(job: Mapping[str, Any]) -> str | None:
     return None
 
 
+#: Look-back windows tried, shortest first, for the latest missed time (seconds).
+_WINDOWS = (3600, 86400, 32 * 86400, 367 * 86400)
+
+
+def latest_time(schedule: Schedule, earliest: datetime, now: datetime,
+                tz: ZoneInfo) -> datetime | None:
+    """The latest schedule time in ``(earliest, now]`` (None when there is none).
+
+    Short windows before ``now`` are searched first, so a CronJob that missed many times
+    costs no more than its most recent day, month or year of schedule times.
+    """
+    for window in (*_WINDOWS, None):
+        start = earliest if window is None else max(earliest, now - timedelta(seconds=window))
+        found: datetime | None = None
+        for when in schedule.times(start, tz):
+            if when > now:
+                break
+            found = when
+        if found is not None or start == earliest:
+            return found
+    return None
+
+
 class CronJobController(KeyedController):
     """Reconciles each CronJob (key ``namespace/name``) with its Jobs."""
 
@@ -83,6 +107,7 @@ class CronJobController(KeyedController):
         self.jobs = jobs
         self.writer = writer
         self.clock = clock
+        self.recorder = Recorder(writer, "cronjob-controller", clock)
 
     def on_cronjob(self, obj: Any, new: Any = None) -> None:
         """Handler for CronJob events."""
@@ -108,7 +133,6 @@ class CronJobController(KeyedController):
             return
         cronjob = copy.deepcopy(cronjob)
         uid = str(cronjob["metadata"].get("uid") or "")
-        spec = _m(cronjob.get("spec"))
         status: dict[str, Any] = copy.deepcopy(dict(_m(cronjob.get("status"))))
         original = copy.deepcopy(status)
         now = self.clock()
@@ -124,6 +148,10 @@ class CronJobController(KeyedController):
             if outcome is None and md["name"] not in listed:
                 active.append(self._ref(job))
             elif outcome is not None:
+                if md["name"] in listed:
+                    await self.recorder.event(
+                        cronjob, "Normal", "SawCompletedJob",
+                        f"Saw completed job: {md['name']}, condition: {outcome}")
                 active = [a for a in active if a.get("name") != md["name"]]
                 done = parse_time(_m(job.get("status")).get("completionTime"))
                 last = parse_time(status.get("lastSuccessfulTime"))
@@ -139,7 +167,7 @@ class CronJobController(KeyedController):
             body["status"] = status
             await self.writer.update(CRONJOBS, namespace, body, subresource="status")
             self.metrics.writes += 1
-        await self._cleanup(namespace, spec, owned)
+        await self._cleanup(cronjob, owned)
         if requeue is not None:
             self.queue.add_after(key, max((requeue - now).total_seconds(), 0.0) + 0.1)
 
@@ -151,19 +179,29 @@ class CronJobController(KeyedController):
             return None
         try:
             tz = ZoneInfo(str(spec["timeZone"])) if spec.get("timeZone") else ZoneInfo("UTC")
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            await self.recorder.event(cronjob, "Warning", "UnknownTimeZone",
+                                      f"invalid timeZone: {spec.get('timeZone')!r}: {exc}")
+            return None
+        try:
             schedule = parse(str(spec.get("schedule") or ""))
-        except (CronError, ZoneInfoNotFoundError, ValueError):
+        except CronError as exc:
+            await self.recorder.event(cronjob, "Warning", "InvalidSchedule",
+                                      f"invalid schedule: {spec.get('schedule')} : {exc}")
             return None
         earliest = parse_time(status.get("lastScheduleTime")) or parse_time(
             md.get("creationTimestamp")) or now
         deadline = spec.get("startingDeadlineSeconds")
         if isinstance(deadline, int):
             earliest = max(earliest, now - timedelta(seconds=deadline))
-        due: datetime | None = None
-        for when in schedule.times(earliest, tz):
-            if when > now:
-                break
-            due = when
+        due = latest_time(schedule, earliest, now, tz)
+        missed = sum(1 for _, t in zip(range(101), schedule.times(earliest, tz), strict=False)
+                     if t <= now)
+        if missed > 100:
+            await self.recorder.event(
+                cronjob, "Warning", "TooManyMissedTimes",
+                "too many missed start times. Set or decrease .spec.startingDeadlineSeconds "
+                "or check clock skew")
         upcoming = schedule.next(now, tz)
         if due is None:
             return upcoming
@@ -172,6 +210,10 @@ class CronJobController(KeyedController):
             return upcoming
         policy = spec.get("concurrencyPolicy") or "Allow"
         if policy == "Forbid" and status["active"]:
+            await self.recorder.event(
+                cronjob, "Normal", "JobAlreadyActive",
+                "Not starting job because prior execution is running and concurrency policy "
+                "is Forbid")
             return upcoming
         if policy == "Replace":
             for ref in status["active"]:
@@ -182,6 +224,9 @@ class CronJobController(KeyedController):
                 except Exception as exc:
                     if not is_not_found(exc):
                         raise
+                else:
+                    await self.recorder.event(cronjob, "Normal", "SuccessfulDelete",
+                                              f"Deleted job {ref['name']}")
             status["active"] = []
         try:
             job = await self.writer.create(JOBS, md["namespace"],
@@ -191,6 +236,8 @@ class CronJobController(KeyedController):
             if not is_already_exists(exc):
                 raise
             return upcoming
+        await self.recorder.event(cronjob, "Normal", "SuccessfulCreate",
+                                  f"Created job {job['metadata']['name']}")
         status["active"] = [*status["active"], self._ref(job)]
         status["lastScheduleTime"] = rfc3339(due)
         return upcoming
@@ -221,9 +268,10 @@ class CronJobController(KeyedController):
                 "name": md.get("name"), "uid": md.get("uid"),
                 "resourceVersion": md.get("resourceVersion")}
 
-    async def _cleanup(self, namespace: str, spec: Mapping[str, Any],
-                       owned: list[dict[str, Any]]) -> None:
+    async def _cleanup(self, cronjob: Mapping[str, Any], owned: list[dict[str, Any]]) -> None:
         """Delete the oldest finished Jobs beyond the history limits."""
+        namespace = str(_m(cronjob.get("metadata")).get("namespace"))
+        spec = _m(cronjob.get("spec"))
         for outcome, field in (("Complete", "successfulJobsHistoryLimit"),
                                ("Failed", "failedJobsHistoryLimit")):
             limit = spec.get(field)
@@ -242,6 +290,9 @@ class CronJobController(KeyedController):
                 except Exception as exc:
                     if not is_not_found(exc):
                         raise
+                else:
+                    await self.recorder.event(cronjob, "Normal", "SuccessfulDelete",
+                                              f"Deleted job {job['metadata']['name']}")
 
 
 def _build(ctx: ControllerContext) -> KeyedController:

@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from apiserver.api.resources import PODS, served
+from controllers.batch.events import Recorder
 from controllers.batch.jobutil import (
     COMPLETION_INDEX,
     TRACKING_FINALIZER,
@@ -84,6 +85,7 @@ class JobController(KeyedController):
         self.pods = pods
         self.writer = writer
         self.clock = clock
+        self.recorder = Recorder(writer, "job-controller", clock)
         #: job uid → (failures since the last success, time of the last failure).
         self.backoff: dict[str, tuple[int, datetime]] = {}
         #: job key → {pod name: (True for a create / False for a delete, when)}.
@@ -206,6 +208,9 @@ class JobController(KeyedController):
         status["active"] = len(active)
         status["ready"] = sum(1 for p in active if is_ready(p))
         status["terminating"] = len(terminating)
+        for field in ("active", "succeeded", "failed"):
+            if not status.get(field):
+                status.pop(field, None)
         if status != original:
             await self._write(job, status)
 
@@ -215,7 +220,6 @@ class JobController(KeyedController):
                       now: datetime) -> list[dict[str, Any]]:
         """Conditions, then create/delete pods; returns the pods still active."""
         spec = _m(job.get("spec"))
-        namespace = str(job["metadata"].get("namespace"))
         uid = str(job["metadata"].get("uid") or "")
         completions = spec.get("completions")
         parallelism = int(spec.get("parallelism", 1) or 0)
@@ -223,10 +227,12 @@ class JobController(KeyedController):
         if spec.get("suspend"):
             if set_condition(status, "Suspended", "True", "JobSuspended", "Job suspended", now):
                 status.pop("startTime", None)
-            await self._delete_pods(key, namespace, active, now)
+                await self.recorder.event(job, "Normal", "Suspended", "Job suspended")
+            await self._delete_pods(key, job, active, now)
             return []
-        if get_condition(status, "Suspended"):
-            set_condition(status, "Suspended", "False", "JobResumed", "Job resumed", now)
+        if get_condition(status, "Suspended") and set_condition(
+                status, "Suspended", "False", "JobResumed", "Job resumed", now):
+            await self.recorder.event(job, "Normal", "Resumed", "Job resumed")
         if not status.get("startTime"):
             status["startTime"] = rfc3339(now)
         start = datetime.fromisoformat(str(status["startTime"]).replace("Z", "+00:00"))
@@ -257,15 +263,19 @@ class JobController(KeyedController):
         target = get_condition(status, "FailureTarget")
         met = get_condition(status, "SuccessCriteriaMet")
         if target is not None or met is not None:
-            await self._delete_pods(key, namespace, active, now)
-            if not active and not any(TRACKING_FINALIZER in (_m(p.get("metadata")).get(
-                    "finalizers") or []) for p in by_name.values() if pod_outcome(p) is None):
+            await self._delete_pods(key, job, active, now)
+            # The terminal condition waits until no pod is running or terminating.
+            if not any(_m(p.get("status")).get("phase") not in ("Succeeded", "Failed")
+                       for p in by_name.values()):
                 cond = target or met or {}
                 final = "Failed" if target is not None else "Complete"
-                set_condition(status, final, "True", str(cond.get("reason")),
-                              str(cond.get("message")), now)
+                reason, message = str(cond.get("reason")), str(cond.get("message"))
+                set_condition(status, final, "True", reason, message, now)
                 if final == "Complete":
                     status["completionTime"] = rfc3339(now)
+                    await self.recorder.event(job, "Normal", "Completed", "Job completed")
+                else:
+                    await self.recorder.event(job, "Warning", reason, message)
                 self.backoff.pop(uid, None)
             return []
         if not self._satisfied(key, by_name):
@@ -289,7 +299,7 @@ class JobController(KeyedController):
                     extra.append(pod)
                 else:
                     running[index] = pod
-            await self._delete_pods(key, namespace, extra, now)
+            await self._delete_pods(key, job, extra, now)
             active = list(running.values())
             missing = [i for i in range(total) if i not in done_indexes and i not in running]
             want = min(parallelism, total - len(done_indexes))
@@ -302,7 +312,7 @@ class JobController(KeyedController):
             if len(active) > want:
                 excess = sorted(active, key=lambda p: (is_ready(p), str(
                     _m(p.get("metadata")).get("creationTimestamp") or "")))[:len(active) - want]
-                await self._delete_pods(key, namespace, excess, now)
+                await self._delete_pods(key, job, excess, now)
                 return [p for p in active if p not in excess]
             todo = [None] * (want - len(active))
         if not todo:
@@ -317,6 +327,8 @@ class JobController(KeyedController):
             self.metrics.writes += 1
             self.expectations.setdefault(key, {})[str(created["metadata"]["name"])] = (True, now)
             active = [*active, created]
+            await self.recorder.event(job, "Normal", "SuccessfulCreate",
+                                      f"Created pod: {created['metadata']['name']}")
         return active
 
     def pod_for(self, job: Mapping[str, Any], index: int | None) -> dict[str, Any]:
@@ -342,8 +354,9 @@ class JobController(KeyedController):
             meta["annotations"] = annotations
         return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": pod_spec}
 
-    async def _delete_pods(self, key: str, namespace: str, pods: list[dict[str, Any]],
+    async def _delete_pods(self, key: str, job: Mapping[str, Any], pods: list[dict[str, Any]],
                            now: datetime) -> None:
+        namespace = str(_m(job.get("metadata")).get("namespace"))
         for pod in pods:
             name = str(_m(pod.get("metadata")).get("name"))
             try:
@@ -352,6 +365,9 @@ class JobController(KeyedController):
             except Exception as exc:
                 if not is_not_found(exc):
                     raise
+            else:
+                await self.recorder.event(job, "Normal", "SuccessfulDelete",
+                                          f"Deleted pod: {name}")
             self.expectations.setdefault(key, {})[name] = (False, now)
 
     async def _drop_finalizer(self, namespace: str, pod: Mapping[str, Any]) -> None:

@@ -63,7 +63,7 @@ def test_job_completes_under_the_builtin_runtime(
     job = wait_for("the Job to complete", complete, timeout=60.0)
     status = job["status"]
     assert status["succeeded"] == 3 and status.get("failed", 0) == 0
-    assert status["active"] == 0 and status["completionTime"]
+    assert status.get("active", 0) == 0 and status["completionTime"]
     assert {c["type"] for c in status["conditions"]} >= {"SuccessCriteriaMet", "Complete"}
     pods = httpx.get(server.url + "/api/v1/namespaces/default/pods",
                      params={"labelSelector": "job-name=pi"}, timeout=5).json()["items"]

@@ -35,7 +35,9 @@ class Harness:
         self.cronjobs, self.jobs = Store(), Store()
         self.cronjobs.add(cronjob)
         self.clock = FakeClock(datetime(2026, 1, 1, 12, 0, 5, tzinfo=UTC))
-        self.writer = FakeWriter({"cronjobs": self.cronjobs, "jobs": self.jobs})
+        self.events = Store()
+        self.writer = FakeWriter({"cronjobs": self.cronjobs, "jobs": self.jobs,
+                                  "events": self.events})
         self.ctl = CronJobController(self.cronjobs, self.jobs, self.writer, self.clock)
 
     def sync(self) -> None:
@@ -164,3 +166,19 @@ def test_ttl_after_finished() -> None:
 
     asyncio.run(run())
     assert writer.calls == [("delete", "jobs", "j")]
+
+
+def test_long_outage_starts_only_the_latest_time_and_warns() -> None:
+    h = Harness(_cronjob())
+    h.clock.now = datetime(2027, 1, 1, 12, 0, 30, tzinfo=UTC)  # a year of minutes missed
+    h.sync()
+    assert h.names() == [job_name("tick", datetime(2027, 1, 1, 12, 0, tzinfo=UTC))]
+    reasons = [e["reason"] for e in h.events.list()]
+    assert "TooManyMissedTimes" in reasons and "SuccessfulCreate" in reasons
+
+
+def test_invalid_time_zone_starts_nothing() -> None:
+    h = Harness(_cronjob(timeZone="Mars/Olympus"))
+    h.sync()
+    assert h.names() == []
+    assert [e["reason"] for e in h.events.list()] == ["UnknownTimeZone"]

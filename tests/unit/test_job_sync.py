@@ -37,7 +37,8 @@ class Harness:
         self.jobs, self.pods = Store(), Store()
         self.jobs.add(job)
         self.clock = FakeClock()
-        self.writer = FakeWriter({"jobs": self.jobs, "pods": self.pods})
+        self.events = Store()
+        self.writer = FakeWriter({"jobs": self.jobs, "pods": self.pods, "events": self.events})
         self.ctl = JobController(self.jobs, self.pods, self.writer, self.clock)
 
     def sync(self) -> None:
@@ -97,12 +98,16 @@ def test_completes_at_completions_and_removes_finalizers() -> None:
     h.finish("Succeeded", 1)
     h.sync()
     status = h.status()
-    assert status["succeeded"] == 3 and status["active"] == 0
+    assert status["succeeded"] == 3 and "active" not in status and "failed" not in status
     assert h.conditions() == {"SuccessCriteriaMet": "CompletionsReached",
                               "Complete": "CompletionsReached"}
     assert status["completionTime"] and status["uncountedTerminatedPods"] == {}
     assert all(not p["metadata"].get("finalizers") for p in h.pods.list())
     assert [c["type"] for c in status["conditions"]] == ["SuccessCriteriaMet", "Complete"]
+    reasons = [e["reason"] for e in h.events.list()]
+    assert reasons.count("SuccessfulCreate") == 3 and reasons[-1] == "Completed"
+    assert all(e["involvedObject"]["name"] == "work" and e["source"]["component"] ==
+               "job-controller" for e in h.events.list())
 
 
 def test_backoff_delays_replacements_and_limit_fails_the_job() -> None:
