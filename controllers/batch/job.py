@@ -12,6 +12,7 @@ Contract, as upstream's job controller in 1.33:
   ``status.uncountedTerminatedPods``, then the finalizer is removed, then they move to
   ``succeeded``/``failed``. A pod being deleted before it succeeded counts as failed
   (``podReplacementPolicy: TerminatingOrFailed``);
+* under ``restartPolicy: OnFailure`` the active pods' container restarts count as failures;
 * after failures, new pods wait an exponential backoff (10 s doubling, capped at 10 min as
   upstream's code; its documentation says 6); more
   than ``backoffLimit`` failures, or ``activeDeadlineSeconds`` elapsed since ``startTime``,
@@ -38,7 +39,6 @@ from typing import Any
 from apiserver.api.resources import PODS, served
 from controllers.batch.events import Recorder
 from controllers.batch.jobutil import (
-    COMPLETION_INDEX,
     TRACKING_FINALIZER,
     Clock,
     backoff_delay,
@@ -48,8 +48,10 @@ from controllers.batch.jobutil import (
     is_ready,
     owner_job,
     parse_indexes,
+    pod_for,
     pod_index,
     pod_outcome,
+    restarts,
     rfc3339,
     set_condition,
     utcnow,
@@ -250,7 +252,7 @@ class JobController(KeyedController):
             if complete:
                 set_condition(status, "SuccessCriteriaMet", "True", "CompletionsReached",
                               _DONE_MSG, now)
-            elif failed > int(spec.get("backoffLimit", 6) or 0):
+            elif failed + restarts(job, active) > int(spec.get("backoffLimit", 6) or 0):
                 set_condition(status, "FailureTarget", "True", "BackoffLimitExceeded",
                               _BACKOFF_MSG, now)
             elif isinstance(deadline, int):
@@ -323,36 +325,13 @@ class JobController(KeyedController):
             self.queue.add_after(key, wait.total_seconds())
             return active
         for index in todo:
-            created = await self.writer.create(PODS, namespace, self.pod_for(job, index))
+            created = await self.writer.create(PODS, namespace, pod_for(job, index))
             self.metrics.writes += 1
             self.expectations.setdefault(key, {})[str(created["metadata"]["name"])] = (True, now)
             active = [*active, created]
             await self.recorder.event(job, "Normal", "SuccessfulCreate",
                                       f"Created pod: {created['metadata']['name']}")
         return active
-
-    def pod_for(self, job: Mapping[str, Any], index: int | None) -> dict[str, Any]:
-        """The pod the Job's template describes (for completion ``index`` when Indexed)."""
-        md = _m(job.get("metadata"))
-        template = _m(_m(job.get("spec")).get("template"))
-        tmd = _m(template.get("metadata"))
-        labels = dict(_m(tmd.get("labels")))
-        annotations = dict(_m(tmd.get("annotations")))
-        pod_spec = copy.deepcopy(dict(_m(template.get("spec"))))
-        prefix = f"{md.get('name')}-"
-        if index is not None:
-            labels[COMPLETION_INDEX] = annotations[COMPLETION_INDEX] = str(index)
-            pod_spec.setdefault("hostname", f"{md.get('name')}-{index}")
-            prefix = f"{md.get('name')}-{index}-"
-        meta: dict[str, Any] = {
-            "generateName": prefix, "namespace": md.get("namespace"), "labels": labels,
-            "finalizers": [TRACKING_FINALIZER],
-            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job",
-                                 "name": md.get("name"), "uid": md.get("uid"),
-                                 "controller": True, "blockOwnerDeletion": True}]}
-        if annotations:
-            meta["annotations"] = annotations
-        return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": pod_spec}
 
     async def _delete_pods(self, key: str, job: Mapping[str, Any], pods: list[dict[str, Any]],
                            now: datetime) -> None:

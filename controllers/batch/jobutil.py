@@ -5,6 +5,7 @@ Nothing here talks to the apiserver; :mod:`controllers.batch.job` composes these
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -180,3 +181,37 @@ def pod_outcome(pod: Mapping[str, Any]) -> str | None:
     if phase == "Failed" or _m(pod.get("metadata")).get("deletionTimestamp"):
         return "failed"
     return None
+
+
+def pod_for(job: Mapping[str, Any], index: int | None) -> dict[str, Any]:
+    """The pod the Job's template describes (for completion ``index`` when Indexed)."""
+    md = _m(job.get("metadata"))
+    template = _m(_m(job.get("spec")).get("template"))
+    tmd = _m(template.get("metadata"))
+    labels = dict(_m(tmd.get("labels")))
+    annotations = dict(_m(tmd.get("annotations")))
+    pod_spec = copy.deepcopy(dict(_m(template.get("spec"))))
+    prefix = f"{md.get('name')}-"
+    if index is not None:
+        labels[COMPLETION_INDEX] = annotations[COMPLETION_INDEX] = str(index)
+        pod_spec.setdefault("hostname", f"{md.get('name')}-{index}")
+        prefix = f"{md.get('name')}-{index}-"
+    meta: dict[str, Any] = {
+        "generateName": prefix, "namespace": md.get("namespace"), "labels": labels,
+        "finalizers": [TRACKING_FINALIZER],
+        "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job",
+                             "name": md.get("name"), "uid": md.get("uid"),
+                             "controller": True, "blockOwnerDeletion": True}]}
+    if annotations:
+        meta["annotations"] = annotations
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": pod_spec}
+
+
+def restarts(job: Mapping[str, Any], active: list[dict[str, Any]]) -> int:
+    """Container restarts of the active pods, which count as failures under
+    ``restartPolicy: OnFailure`` (0 otherwise)."""
+    template = _m(_m(job.get("spec")).get("template"))
+    if _m(template.get("spec")).get("restartPolicy") != "OnFailure":
+        return 0
+    return sum(int(_m(cs).get("restartCount") or 0) for p in active
+               for cs in _m(p.get("status")).get("containerStatuses") or [])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,7 +34,7 @@ def procs(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
             p.stop()
 
 
-JOB = {
+JOB: dict[str, Any] = {
     "apiVersion": "batch/v1", "kind": "Job",
     "metadata": {"name": "pi"},
     "spec": {"completions": 3, "parallelism": 2, "backoffLimit": 2, "template": {"spec": {
@@ -87,12 +88,43 @@ def test_finished_job_is_deleted_after_its_ttl(
     procs(server, "controllers.manager", "--leader-elect=false",
           "--controllers=job,ttl-after-finished")
     base = server.url + "/apis/batch/v1/namespaces/default/jobs"
-    job = {**JOB, "metadata": {"name": "brief"},
-           "spec": {**JOB["spec"], "completions": 1, "parallelism": 1,  # type: ignore[dict-item]
-                    "ttlSecondsAfterFinished": 1}}
+    job: dict[str, Any] = copy.deepcopy(JOB)
+    job["metadata"]["name"] = "brief"
+    job["spec"].update(completions=1, parallelism=1, ttlSecondsAfterFinished=1)
     assert httpx.post(base, json=job, timeout=5).status_code == 201
 
     def gone() -> bool:
         return httpx.get(base + "/brief", timeout=5).status_code == 404
 
     wait_for("the finished Job to be deleted", gone, timeout=60.0)
+
+
+def test_failing_host_command_fails_the_job(
+    fresh_apiserver: ApiServerProcess, procs: Callable[..., Proc]
+) -> None:
+    server = fresh_apiserver
+    procs(server, "controllers.scheduler")
+    procs(server, "controllers.node", "--node-name", "kn-fail", "--pod-cidr",
+          "127.244.212.0/24", "--allow-host-commands")
+    procs(server, "controllers.manager", "--leader-elect=false", "--controllers=job")
+    base = server.url + "/apis/batch/v1/namespaces/default/jobs"
+    job: dict[str, Any] = copy.deepcopy(JOB)
+    job["metadata"]["name"] = "doomed"
+    job["spec"].update(completions=1, parallelism=1, backoffLimit=0)
+    job["spec"]["template"]["spec"]["containers"][0]["command"] = ["sh", "-c", "exit 3"]
+    assert httpx.post(base, json=job, timeout=5).status_code == 201
+
+    def failed() -> dict[str, Any] | None:
+        got: dict[str, Any] = httpx.get(base + "/doomed", timeout=5).json()
+        conds = {c["type"]: c for c in got.get("status", {}).get("conditions", [])}
+        return got if conds.get("Failed", {}).get("status") == "True" else None
+
+    status = wait_for("the Job to fail", failed, timeout=60.0)["status"]
+    reasons = {c["type"]: c["reason"] for c in status["conditions"]}
+    assert reasons == {"FailureTarget": "BackoffLimitExceeded", "Failed": "BackoffLimitExceeded"}
+    assert status["failed"] == 1 and "completionTime" not in status
+    pods = httpx.get(server.url + "/api/v1/namespaces/default/pods",
+                     params={"labelSelector": "job-name=doomed"}, timeout=5).json()["items"]
+    assert [p["status"]["phase"] for p in pods] == ["Failed"]
+    term = pods[0]["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert term["exitCode"] == 3 and term["reason"] == "Error"

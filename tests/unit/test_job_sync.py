@@ -198,3 +198,16 @@ def test_pods_of_a_deleted_job_lose_the_finalizer() -> None:
     h.jobs.delete(h.job())
     h.sync()
     assert all(not p["metadata"].get("finalizers") for p in h.pods.list())
+
+
+def test_on_failure_restarts_count_towards_the_backoff_limit() -> None:
+    job = _job(backoffLimit=2, parallelism=1, completions=1)
+    job["spec"]["template"]["spec"]["restartPolicy"] = "OnFailure"
+    h = Harness(job)
+    h.sync()
+    pod = copy.deepcopy(h.live()[0])
+    pod["status"] = {"phase": "Running", "containerStatuses": [{"restartCount": 3}]}
+    h.pods.add(pod)
+    h.sync()
+    assert h.conditions() == {"FailureTarget": "BackoffLimitExceeded"}
+    assert not h.live()
