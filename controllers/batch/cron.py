@@ -3,7 +3,9 @@
 :func:`parse` reads the five fields ``minute hour day-of-month month day-of-week`` (lists
 ``a,b``, ranges ``a-b``, steps ``*/n``, ``a-b/n`` and ``a/n``, ``*`` and ``?``, month and
 weekday names ``JAN``…``DEC``, ``SUN``…``SAT``) and the descriptors ``@yearly``,
-``@annually``, ``@monthly``, ``@weekly``, ``@daily``, ``@midnight`` and ``@hourly``.
+``@annually``, ``@monthly``, ``@weekly``, ``@daily``, ``@midnight`` and ``@hourly``, and
+``@every <Go duration>`` (e.g. ``@every 1h30m``: every interval after the previous time,
+whole seconds, at least one second).
 When both day fields are restricted a day matches either; when one of them is ``*``/``?``
 both must match (cron's rule). Times are computed in a ``zoneinfo`` time zone: a wall-clock
 minute that does not exist (DST gap) is skipped; an ambiguous one fires once, at its first
@@ -12,6 +14,7 @@ occurrence.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -30,8 +33,27 @@ _DESCRIPTORS = {
 _HORIZON_DAYS = 366 * 5
 
 
+_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0,
+                 "m": 60.0, "h": 3600.0}
+
+
 class CronError(ValueError):
     """A schedule that does not parse."""
+
+
+def _duration(text: str) -> timedelta:
+    """A Go duration (``1h30m``, ``90s``, ``1.5h``), rounded to whole seconds, at least 1 s."""
+    pos, total = 0, 0.0
+    while pos < len(text):
+        match = _DURATION_PART.match(text, pos)
+        if match is None:
+            raise CronError(f"failed to parse duration {text}")
+        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        pos = match.end()
+    if not text or text == "0":
+        raise CronError(f"failed to parse duration {text}")
+    return timedelta(seconds=max(round(total), 1))
 
 
 def _value(text: str, names: dict[str, int]) -> int:
@@ -71,6 +93,8 @@ class Schedule:
     weekdays: frozenset[int]
     any_day: bool
     any_weekday: bool
+    #: The interval of an ``@every`` schedule (None for calendar schedules).
+    every: timedelta | None = None
 
     def _day_matches(self, day: date) -> bool:
         if day.month not in self.months:
@@ -82,7 +106,16 @@ class Schedule:
         return dom or dow
 
     def times(self, after: datetime, tz: tzinfo = UTC) -> Iterator[datetime]:
-        """Fire times strictly after ``after`` (aware), ascending, as aware UTC datetimes."""
+        """Fire times strictly after ``after`` (aware), ascending, as aware UTC datetimes.
+
+        An ``@every`` schedule fires ``every`` after ``after`` (its sub-second part dropped),
+        then every ``every`` again; the time zone does not matter to it.
+        """
+        if self.every is not None:
+            when = after.astimezone(UTC).replace(microsecond=0)
+            while True:
+                when += self.every
+                yield when
         local = after.astimezone(tz)
         day = local.date()
         for _ in range(_HORIZON_DAYS):
@@ -107,6 +140,10 @@ def parse(schedule: str) -> Schedule:
     text = schedule.strip()
     if text.startswith("TZ=") or text.startswith("CRON_TZ="):
         raise CronError("time zones in the schedule are not supported; use spec.timeZone")
+    if text.lower().startswith("@every "):
+        every = _duration(text[len("@every "):].strip())
+        none: frozenset[int] = frozenset()
+        return Schedule(none, none, none, none, none, True, True, every)
     text = _DESCRIPTORS.get(text.lower(), text)
     if text.startswith("@"):
         raise CronError(f"unrecognized descriptor: {text}")

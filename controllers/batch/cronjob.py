@@ -83,6 +83,11 @@ def latest_time(schedule: Schedule, earliest: datetime, now: datetime,
     Short windows before ``now`` are searched first, so a CronJob that missed many times
     costs no more than its most recent day, month or year of schedule times.
     """
+    if schedule.every is not None:
+        first = earliest.replace(microsecond=0) + schedule.every
+        if first > now:
+            return None
+        return first + schedule.every * ((now - first) // schedule.every)
     for window in (*_WINDOWS, None):
         start = earliest if window is None else max(earliest, now - timedelta(seconds=window))
         found: datetime | None = None

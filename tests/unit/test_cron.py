@@ -53,7 +53,15 @@ def test_time_zones_and_dst() -> None:
         datetime(2026, 3, 1, 7, 30, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("bad", ["", "* * * *", "60 * * * *", "* 24 * * *", "* * 0 * *",
+def test_every() -> None:
+    every = parse("@every 1h30m")
+    assert every.next(T0) == datetime(2026, 3, 7, 13, 30, 30, tzinfo=UTC)
+    assert parse("@every 90s").next(T0) == datetime(2026, 3, 7, 12, 2, 0, tzinfo=UTC)
+    assert parse("@every 1.5h").every == every.every
+
+
+@pytest.mark.parametrize("bad", ["", "* * * *", "@every", "@every 5x", "60 * * * *",
+                                 "* 24 * * *", "* * 0 * *",
                                  "* * * 13 *", "* * * * 7", "*/0 * * * *", "@reboot",
                                  "5-1 * * * *", "x * * * *"])
 def test_invalid_schedules(bad: str) -> None:

@@ -182,3 +182,15 @@ def test_invalid_time_zone_starts_nothing() -> None:
     h.sync()
     assert h.names() == []
     assert [e["reason"] for e in h.events.list()] == ["UnknownTimeZone"]
+
+
+def test_every_schedule_is_anchored_at_the_last_schedule_time() -> None:
+    h = Harness(_cronjob(schedule="@every 5m"))
+    h.sync()  # created 11:58, first time 12:03
+    assert h.names() == []
+    h.clock.advance(3 * 60)
+    h.sync()
+    assert h.names() == [job_name("tick", datetime(2026, 1, 1, 12, 3, tzinfo=UTC))]
+    h.clock.advance(11 * 60)  # 12:14:05: 12:08 and 12:13 were due; only 12:13 starts
+    h.sync()
+    assert h.names()[-1] == job_name("tick", datetime(2026, 1, 1, 12, 13, tzinfo=UTC))
