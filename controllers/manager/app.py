@@ -13,6 +13,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from controllers.batch.cronjob import CRONJOB
+from controllers.batch.job import JOB
+from controllers.batch.ttl import TTL_AFTER_FINISHED
 from controllers.client.config import ConfigError, config_from_flags
 from controllers.client.process import configure_logging, run_until_signalled
 from controllers.daemonset.app import DAEMONSET
@@ -43,6 +46,9 @@ CONTROLLERS: tuple[ControllerSpec, ...] = (
     PODGC,
     DEPLOYMENT,
     GARBAGECOLLECTOR,
+    JOB,
+    CRONJOB,
+    TTL_AFTER_FINISHED,
 )
 
 

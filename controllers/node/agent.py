@@ -19,7 +19,7 @@ from controllers.client.rest import RestClient
 from controllers.client.store import DeletedFinalStateUnknown, Obj, meta_namespace_key, split_key
 from controllers.client.workqueue import RateLimitingQueue
 from controllers.node.ipam import IPAllocator
-from controllers.node.runtime import PodRunner, now_rfc3339
+from controllers.node.runtime import FINITE_CONTAINER_SECONDS, PodRunner, now_rfc3339
 
 __all__ = ["KUBELET_VERSION", "NODE_LEASE_NAMESPACE", "NodeAgent"]
 
@@ -67,7 +67,8 @@ class NodeAgent:
 
     def __init__(self, client: RestClient, node_name: str, node_ip: str, pod_cidr: str, *,
                  allow_host_commands: bool = False, lease_interval: float = 10.0,
-                 status_interval: float = 60.0, max_pods: int = 110) -> None:
+                 status_interval: float = 60.0, max_pods: int = 110,
+                 finite_container_seconds: float = FINITE_CONTAINER_SECONDS) -> None:
         self.client = client
         self.node_name = node_name
         self.node_ip = node_ip
@@ -76,6 +77,7 @@ class NodeAgent:
         self.lease_interval = lease_interval
         self.status_interval = status_interval
         self.max_pods = max_pods
+        self.finite_container_seconds = finite_container_seconds
         self.ipam = IPAllocator(pod_cidr)
         self.pods = SharedInformer(client, PODS, field_selector=f"spec.nodeName={node_name}")
         self.queue: RateLimitingQueue[str] = RateLimitingQueue(name="node")
@@ -302,7 +304,8 @@ class NodeAgent:
             async def event(type_: str, reason: str, message: str, field_path: str) -> None:
                 await self._event(pod, type_, reason, message, field_path)
 
-            runner = PodRunner(pod, ip, self.node_ip, self.allow_host_commands, changed, event)
+            runner = PodRunner(pod, ip, self.node_ip, self.allow_host_commands, changed, event,
+                               self.finite_container_seconds)
             if str(status.get("podIP") or "") == ip:
                 runner.adopt(pod)
             self.runners[key] = runner

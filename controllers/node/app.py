@@ -6,6 +6,12 @@ default, so nothing needs privileges) and every container port is served on
 ``podIP:containerPort`` by a built-in server (HTTP like agnhost netexec, or
 TCP/UDP echo; see :mod:`controllers.node.servers`).
 
+A container with a ``command`` (or ``args``) and no ``ports`` cannot be served
+by a built-in server: without ``--allow-host-commands`` it "runs" for
+``--finite-container-seconds`` (default 2) and exits 0 — status ``terminated``,
+reason ``Completed`` — so the pods of Jobs finish (``Succeeded`` under
+``restartPolicy`` Never/OnFailure; restarted under Always).
+
 ``--allow-host-commands`` is UNSAFE: it runs each container's ``command`` (and
 exec probes) as a process on this host, with this agent's privileges — whatever
 any pod author wrote. Off by default; without it commands are never executed.
@@ -23,6 +29,7 @@ from controllers.client.config import ConfigError, config_from_flags
 from controllers.client.process import configure_logging, run_until_signalled
 from controllers.client.rest import RestClient
 from controllers.node.agent import NodeAgent, default_node_name
+from controllers.node.runtime import FINITE_CONTAINER_SECONDS
 
 __all__ = ["DEFAULT_NODE_IP", "DEFAULT_POD_CIDR", "build_parser", "main"]
 
@@ -55,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--allow-host-commands", action="store_true",
                         help="UNSAFE: run containers' commands and exec probes as host "
                         "processes with this agent's privileges (default: never)")
+    parser.add_argument("--finite-container-seconds", type=float,
+                        default=FINITE_CONTAINER_SECONDS,
+                        help="a container with a command/args and no ports (which the "
+                        "built-in runtime cannot run) exits 0 after this many seconds, "
+                        "unless --allow-host-commands runs the real command (default 2)")
     parser.add_argument("--lease-interval", type=float, default=10.0,
                         help="seconds between Lease renewals (default 10)")
     parser.add_argument("--node-status-interval", type=float, default=60.0,
@@ -74,7 +86,8 @@ async def run(args: argparse.Namespace) -> int:
     agent = NodeAgent(client, args.node_name or default_node_name(), args.node_ip,
                       args.pod_cidr, allow_host_commands=args.allow_host_commands,
                       lease_interval=args.lease_interval,
-                      status_interval=args.node_status_interval, max_pods=args.max_pods)
+                      status_interval=args.node_status_interval, max_pods=args.max_pods,
+                      finite_container_seconds=args.finite_container_seconds)
     if args.allow_host_commands:
         log.warning("--allow-host-commands: pod commands run as host processes (unsafe)")
     try:

@@ -6,6 +6,18 @@ A :class:`PodRunner` owns the containers of one pod (by uid). Each
 runs the container's ``command`` as a host process — and runs its readiness
 and liveness probes. :meth:`PodRunner.status` renders the pod status the way
 the kubelet reports it.
+
+Finite containers: the built-in runtime cannot run arbitrary images, so a
+container it cannot serve — one with a ``command`` or ``args`` and no
+``ports``, run without ``--allow-host-commands`` — "runs" for
+``finite_seconds`` (the agent's ``--finite-container-seconds``, default
+:data:`FINITE_CONTAINER_SECONDS`) and then exits 0, as kwok's pod stages do.
+Its status says so honestly: ``terminated`` with reason ``Completed``, exit
+code 0, ``startedAt``/``finishedAt``. A container that exited (finite, or a
+host process) restarts under ``restartPolicy: Always`` (and under
+``OnFailure`` when its exit code was not 0); otherwise it stays terminated,
+and once every container has terminated the pod's phase is ``Succeeded``
+(all exit codes 0) or ``Failed``.
 """
 
 from __future__ import annotations
@@ -30,6 +42,8 @@ log = logging.getLogger("controllers.node")
 
 #: Seconds before a container whose process exited (or that failed liveness) restarts.
 RESTART_DELAY = 1.0
+#: Default seconds a finite container (command/args, no ports) runs before exiting 0.
+FINITE_CONTAINER_SECONDS = 2.0
 
 EventFn = Callable[[str, str, str, str], Awaitable[None]]  # (type, reason, message, fieldPath)
 
@@ -88,6 +102,8 @@ class Container:
         self.started_at = ""
         self.restart_count = 0
         self.last_terminated: dict[str, Any] | None = None
+        #: The current ``terminated`` state once the container exited for good.
+        self.terminated: dict[str, Any] | None = None
         self.running = False
         self.waiting: tuple[str, str] | None = ("ContainerCreating", "")
         self.proc: asyncio.subprocess.Process | None = None
@@ -125,6 +141,8 @@ class Container:
         try:
             if command and self.runner.allow_host_commands:
                 await self._start_process(command + list(self.spec.get("args") or []))
+            elif self.finite:
+                self.tasks.append(asyncio.create_task(self._finish_later()))
             else:
                 await self._start_servers()
         except OSError as exc:
@@ -146,6 +164,17 @@ class Container:
         await self.runner.event("Normal", "Started", f"Started container {self.name}",
                                 self.field_path)
         self.runner.changed()
+
+    @property
+    def finite(self) -> bool:
+        """Whether this container is a finite one (see the module docstring)."""
+        if self.runner.allow_host_commands or self.spec.get("ports"):
+            return False
+        return bool(self.spec.get("command") or self.spec.get("args"))
+
+    async def _finish_later(self) -> None:
+        await asyncio.sleep(self.runner.finite_seconds)
+        await self._exited(0)
 
     @property
     def field_path(self) -> str:
@@ -179,13 +208,26 @@ class Container:
         code = await proc.wait()
         if self.runner.terminating or self.proc is not proc:
             return
+        await self._exited(code)
+
+    async def _exited(self, code: int) -> None:
+        """The container's main process ended with ``code``: restart or stay terminated."""
+        if self.runner.terminating:
+            return
         self._terminated(code, "Completed" if code == 0 else "Error")
         self.running = False
         policy = self.runner.restart_policy
-        self.runner.changed()
         if policy == "Always" or (policy == "OnFailure" and code != 0):
+            self.runner.changed()
             await asyncio.sleep(RESTART_DELAY)
             await self._restart_now()
+            return
+        await self.stop()
+        self.terminated, self.last_terminated = self.last_terminated, None
+        await self.runner.event("Normal", "Completed" if code == 0 else "Failed",
+                                f"Container {self.name} exited with code {code}",
+                                self.field_path)
+        self.runner.changed()
 
     def _terminated(self, code: int, reason: str) -> None:
         self.last_terminated = {
@@ -263,6 +305,9 @@ class Container:
         if self.running:
             out["state"] = {"running": {"startedAt": self.started_at}}
             out["containerID"] = self.container_id
+        elif self.terminated is not None:
+            out["state"] = {"terminated": dict(self.terminated)}
+            out["containerID"] = self.container_id
         elif self.waiting is not None:
             waiting = {"reason": self.waiting[0]}
             if self.waiting[1]:
@@ -281,7 +326,8 @@ class PodRunner:
     """The containers of one pod, on one pod IP."""
 
     def __init__(self, pod: Mapping[str, Any], ip: str, host_ip: str, allow_host_commands: bool,
-                 on_change: Callable[[], None], event: EventFn) -> None:
+                 on_change: Callable[[], None], event: EventFn,
+                 finite_seconds: float = FINITE_CONTAINER_SECONDS) -> None:
         md = _m(pod.get("metadata"))
         spec = _m(pod.get("spec"))
         self.uid = str(md.get("uid") or "")
@@ -289,6 +335,7 @@ class PodRunner:
         self.ip = ip
         self.host_ip = host_ip
         self.allow_host_commands = allow_host_commands
+        self.finite_seconds = finite_seconds
         self.restart_policy = str(spec.get("restartPolicy") or "Always")
         self.terminating = False
         self._on_change = on_change
@@ -322,7 +369,9 @@ class PodRunner:
                                                      for c in self.containers):
             await self.event("Normal", "HostCommandsDisabled",
                              "container commands are not run (the node agent runs without "
-                             "--allow-host-commands); serving built-in ports instead", "")
+                             "--allow-host-commands); serving built-in ports instead, or "
+                             "exiting 0 after --finite-container-seconds when the container "
+                             "has no ports", "")
         for container in self.containers:
             await container.start()
 
@@ -338,15 +387,25 @@ class PodRunner:
         self._conditions[ctype] = (status, when)
         cond: dict[str, Any] = {"type": ctype, "status": status, "lastProbeTime": None,
                                 "lastTransitionTime": when}
-        if not ok and ctype in ("Ready", "ContainersReady"):
+        if not ok and ctype in ("Ready", "ContainersReady") and self.phase() != "Running":
+            cond["reason"] = "PodCompleted"
+        elif not ok and ctype in ("Ready", "ContainersReady"):
             cond["reason"] = "ContainersNotReady"
             names = " ".join(sorted(c.name for c in self.containers if not c.ready))
             cond["message"] = f"containers with unready status: [{names}]"
         return cond
 
+    def phase(self) -> str:
+        """``Running``, or ``Succeeded``/``Failed`` once every container terminated for good."""
+        done = [c.terminated for c in self.containers]
+        if not done or any(t is None for t in done):
+            return "Running"
+        return "Succeeded" if all(t and t.get("exitCode") == 0 for t in done) else "Failed"
+
     def status(self, pod: Mapping[str, Any]) -> dict[str, Any]:
         """The pod status the kubelet would report now."""
         now = now_rfc3339()
+        phase = self.phase()
         ready = bool(self.containers) and all(c.ready for c in self.containers)
         gates = [_m(g).get("conditionType") for g in _m(pod.get("spec")).get("readinessGates")
                  or []]
@@ -367,7 +426,7 @@ class PodRunner:
             if gate in current:
                 conditions.append(dict(current[gate]))
         return {
-            "phase": "Running",
+            "phase": phase,
             "conditions": conditions,
             "hostIP": self.host_ip,
             "hostIPs": [{"ip": self.host_ip}],

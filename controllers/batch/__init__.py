@@ -1,0 +1,4 @@
+"""The batch controllers of kube-controller-manager.
+
+``job``, ``cronjob`` and ``ttl-after-finished``.
+"""
