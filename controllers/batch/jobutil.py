@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from controllers.runtime.objects import is_ready, parse_time
+
 __all__ = [
     "COMPLETION_INDEX",
     "DEFAULT_BACKOFF",
@@ -55,16 +57,6 @@ def rfc3339(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_time(text: Any) -> datetime | None:
-    """An RFC 3339 time (None when absent or malformed)."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def pod_index(pod: Mapping[str, Any]) -> int | None:
     """An Indexed Job pod's completion index (annotation first, then label)."""
     md = _m(pod.get("metadata"))
@@ -97,12 +89,6 @@ def format_indexes(indexes: Iterable[int]) -> str:
         runs.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
         i = j + 1
     return ",".join(runs)
-
-
-def is_ready(pod: Mapping[str, Any]) -> bool:
-    """The pod's ``Ready`` condition is True."""
-    return any(_m(c).get("type") == "Ready" and _m(c).get("status") == "True"
-               for c in _m(pod.get("status")).get("conditions") or [])
 
 
 def finish_time(pod: Mapping[str, Any], fallback: datetime) -> datetime:

@@ -26,6 +26,7 @@ from controllers.disruption.budget import (
     live_disrupted,
 )
 from controllers.runtime.controller import KeyedController
+from controllers.runtime.objects import is_ready, is_terminating, parse_time
 from controllers.runtime.writer import Writer
 
 __all__ = ["PODDISRUPTIONBUDGETS", "SCALED", "DisruptionController"]
@@ -42,21 +43,8 @@ SCALED = {
 Obj = Mapping[str, Any]
 
 
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def _healthy(pod: Obj) -> bool:
-    if pod.get("metadata", {}).get("deletionTimestamp"):
-        return False
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
+    return not is_terminating(pod) and is_ready(pod)
 
 
 class DisruptionController(KeyedController):
@@ -146,7 +134,7 @@ class DisruptionController(KeyedController):
             await self._write(pdb, old, status, "False", "SyncFailed", str(exc), now)
             return
         by_name = {str(p["metadata"]["name"]): p for p in pods}
-        disrupted, expiry = live_disrupted(old.get("disruptedPods") or {}, by_name, now, _time)
+        disrupted, expiry = live_disrupted(old.get("disruptedPods") or {}, by_name, now, parse_time)
         current = sum(1 for name, p in by_name.items() if _healthy(p) and name not in disrupted)
         allowed = disruptions_allowed(current, desired, expected)
         status.update(disruptionsAllowed=allowed, currentHealthy=current,

@@ -10,8 +10,10 @@ import asyncio
 import copy
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from controllers.runtime.objects import is_ready, parse_time, ready_condition
 
 __all__ = [
     "DELETION_COST_ANNOTATION",
@@ -44,17 +46,6 @@ def pod_key(pod: Obj) -> str:
     return f"{md.get('namespace', '')}/{md.get('name', '')}"
 
 
-def parse_time(value: Any) -> datetime | None:
-    """An RFC 3339 timestamp, or ``None`` when unset or malformed."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def controller_ref(obj: Obj) -> Mapping[str, Any] | None:
     """The owner reference with ``controller: true``, if any."""
     for ref in _m(obj.get("metadata")).get("ownerReferences") or []:
@@ -79,16 +70,7 @@ def is_active(pod: Obj) -> bool:
 
 
 def _ready_condition(pod: Obj) -> Mapping[str, Any] | None:
-    for cond in _m(pod.get("status")).get("conditions") or []:
-        if isinstance(cond, Mapping) and cond.get("type") == "Ready":
-            return cond
-    return None
-
-
-def is_ready(pod: Obj) -> bool:
-    """The pod's Ready condition is True."""
-    cond = _ready_condition(pod)
-    return cond is not None and cond.get("status") == "True"
+    return ready_condition(pod)
 
 
 def is_available(pod: Obj, min_ready_seconds: int, now: datetime) -> bool:
