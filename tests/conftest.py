@@ -47,6 +47,7 @@ from tests.support.kubectl import (
     kubectl_announced_missing_message,
     kubectl_missing_message,
 )
+from tests.support.process import Process
 
 __all__ = ["ApiServerProcess", "ApiServerStartError", "start_apiserver"]
 
@@ -175,3 +176,22 @@ def kubectl_announced(
 
     return Kubectl(binary, tmp_path_factory.mktemp("kubectl-announced-home"),
                    default_kubeconfig)
+
+
+@pytest.fixture
+def procs(tmp_path: Path) -> Iterator[Callable[..., Process]]:
+    """``procs(server, module, *flags)`` starts ``python -m module --kubeconfig K flags…``
+    against ``server``; every process started is stopped after the test (last first)."""
+    started: list[Process] = []
+
+    def start(server: ApiServerProcess, module: str, *extra: str) -> Process:
+        argv = ["-m", module, "--kubeconfig", str(server.kubeconfig), *extra]
+        process = Process(argv, tmp_path / f"{module}-{len(started)}.log").start()
+        started.append(process)
+        return process
+
+    try:
+        yield start
+    finally:
+        for process in reversed(started):
+            process.stop()

@@ -464,6 +464,12 @@ class LeaderGuardedWriter:
             result = await self._writer.update(info, namespace, obj, subresource)
         return result
 
+    async def update_status(
+        self, info: ResourceInfo, namespace: str | None, obj: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """``PUT /status`` while leading."""
+        return await self.update(info, namespace, obj, "status")
+
     async def patch(
         self, info: ResourceInfo, namespace: str | None, name: str, patch: Any,
         **options: Any,

@@ -57,6 +57,10 @@ class KeyedController:
     def startup(self) -> None:
         """Called once before the workers start (caches are synced)."""
 
+    def extra_metrics(self) -> str:
+        """Prometheus text of this controller's own series (none by default)."""
+        return ""
+
     def handle_err(self, key: str, err: BaseException | None) -> None:
         """Forget on success; retry rate-limited up to ``max_retries``; then drop."""
         if err is None:

@@ -49,8 +49,10 @@ def add_common_flags(
     lease_name: str,
     controllers: Iterable[str],
     default_controllers: str = "*",
+    leader_elect: bool = True,
 ) -> None:
-    """Add the shared flags; ``lease_name`` is the default leader-election Lease."""
+    """Add the shared flags; ``lease_name`` is the default leader-election Lease and
+    ``leader_elect`` the default of ``--leader-elect``."""
     names = ", ".join(controllers)
     parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG)")
     parser.add_argument("--master", "--server", dest="server",
@@ -62,10 +64,10 @@ def add_common_flags(
                         help="controllers to run: '*' runs every controller that is on by "
                         "default, 'foo' turns foo on, '-foo' turns it off (known: "
                         f"{names}; default {default_controllers!r})")
-    parser.add_argument("--leader-elect", type=bool_flag, nargs="?", const=True, default=True,
-                        metavar="BOOL",
+    parser.add_argument("--leader-elect", type=bool_flag, nargs="?", const=True,
+                        default=leader_elect, metavar="BOOL",
                         help="run the controllers only while holding a leader Lease, so that "
-                        "several replicas can run (default true)")
+                        f"several replicas can run (default {str(leader_elect).lower()})")
     parser.add_argument("--leader-elect-lease-duration", type=duration, default=15.0,
                         help="how long standbys wait before taking over a lease that is not "
                         "renewed (default 15s)")

@@ -47,6 +47,10 @@ def metrics_text(
     _family(lines, "controller_writes_total", "counter", "Objects written.")
     for name, c in controllers.items():
         lines.append(f'controller_writes_total{{name="{name}"}} {c.metrics.writes}')
+    for c in controllers.values():
+        extra = c.extra_metrics()
+        if extra:
+            lines.append(extra.rstrip("\n"))
     if leader is not None:
         lease, leading = leader
         _family(lines, "leader_election_master_status", "gauge", "Gauge of if the reporting "

@@ -194,6 +194,20 @@ class ServiceLBController(KeyedController):
 
     # -- startup: rebuild the allocation map ------------------------------------------
 
+    def extra_metrics(self) -> str:
+        """The pool's size and use, and the Services still waiting for an address."""
+        return "\n".join([
+            "# HELP servicelb_addresses_total Addresses in the pool.",
+            "# TYPE servicelb_addresses_total gauge",
+            f"servicelb_addresses_total {self.allocator.size()}",
+            "# HELP servicelb_addresses_in_use Addresses assigned to Services.",
+            "# TYPE servicelb_addresses_in_use gauge",
+            f"servicelb_addresses_in_use {len(self.allocator)}",
+            "# HELP servicelb_pending_services Services of ours without an address.",
+            "# TYPE servicelb_pending_services gauge",
+            f"servicelb_pending_services {len(self.pending)}",
+        ]) + "\n"
+
     def startup(self) -> None:
         """Adopt the addresses stored in our Services' status (oldest Service wins a clash)."""
         adopted = 0

@@ -4,35 +4,13 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.integration.test_nodes import Proc, wait_for
 from tests.support.apiserver import ApiServerProcess
-from tests.support.process import Process
-
-
-@pytest.fixture
-def procs(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
-    """Start ``python -m <module> --kubeconfig K …``; all stopped after the test."""
-    started: list[Proc] = []
-
-    def start(server: ApiServerProcess, module: str, *extra: str) -> Proc:
-        argv = ["-m", module, "--kubeconfig", str(server.kubeconfig), *extra]
-        p = Process(argv, tmp_path / f"{module}-{len(started)}.log").start()
-        started.append(p)
-        return p
-
-    try:
-        yield start
-    finally:
-        for p in reversed(started):
-            p.stop()
-
 
 JOB: dict[str, Any] = {
     "apiVersion": "batch/v1", "kind": "Job",

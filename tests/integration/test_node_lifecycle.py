@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tests.integration.test_nodes import Proc, get, kubectl, pod, procs, wait_for
+from tests.integration.test_nodes import Proc, get, kubectl, pod, wait_for
 from tests.support.apiserver import ApiServerProcess
-
-__all__ = ["procs"]
 
 PODS = """
 apiVersion: v1

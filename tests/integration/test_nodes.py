@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,21 +25,6 @@ KUBECTL = str(Path(sys.executable).parent / "kubectl")
 Proc = Process
 
 
-@pytest.fixture
-def procs(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
-    started: list[Proc] = []
-
-    def start(server: ApiServerProcess, module: str, *extra: str) -> Proc:
-        argv = ["-m", module, "--kubeconfig", str(server.kubeconfig), *extra]
-        p = Process(argv, tmp_path / f"{module}-{len(started)}.log").start()
-        started.append(p)
-        return p
-
-    try:
-        yield start
-    finally:
-        for p in reversed(started):
-            p.stop()
 
 
 def kubectl(server: ApiServerProcess, *args: str, stdin: str | None = None) -> str:

@@ -9,12 +9,10 @@ web-2, then web-1.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.support.apiserver import ApiServerProcess
 from tests.support.process import Process
@@ -45,21 +43,6 @@ SET = {
 }
 
 
-@pytest.fixture
-def procs(tmp_path: Path) -> Iterator[Callable[..., Process]]:
-    started: list[Process] = []
-
-    def start(server: ApiServerProcess, module: str, *extra: str) -> Process:
-        argv = ["-m", module, "--kubeconfig", str(server.kubeconfig), *extra]
-        p = Process(argv, tmp_path / f"{module}-{len(started)}.log").start()
-        started.append(p)
-        return p
-
-    try:
-        yield start
-    finally:
-        for p in reversed(started):
-            p.stop()
 
 
 def _ready(pod: dict[str, Any]) -> bool:
