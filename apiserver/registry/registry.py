@@ -30,6 +30,7 @@ from apiserver.registry.admissionregistration import (
     ValidatingWebhookConfigurationStrategy,
 )
 from apiserver.registry.apiregistration import APIServiceStrategy, ControllerRevisionStrategy
+from apiserver.registry.bootstrap import ensure_system_priority_classes
 from apiserver.registry.certificates import CertificateSigningRequestStrategy
 from apiserver.registry.core_more import (
     EventV1Strategy,
@@ -210,6 +211,9 @@ class Registry:
         """Load the cache, create the system namespaces, resume terminations."""
         await self.watch_cache.start()
         await ensure_system_namespaces(self.namespaces, self._namespace)
+        priority_classes = self.stores.get(("scheduling.k8s.io", "v1", "priorityclasses"))
+        if priority_classes is not None:
+            await ensure_system_priority_classes(priority_classes)
         for ns in list(self.namespaces.cache.objects()):
             if ns.obj["metadata"].get("deletionTimestamp"):
                 self._terminating.put_nowait(ns.name)

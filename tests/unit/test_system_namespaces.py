@@ -41,3 +41,23 @@ def test_deleted_kube_node_lease_is_recreated() -> None:
     assert present
     assert gone
     assert phase == "Active"
+
+
+def test_system_priority_classes_exist_after_start() -> None:
+    """kube-apiserver's bootstrap-system-priority-classes hook, as kubectl get pc shows it."""
+    from apiserver.api.resources import served
+
+    async def scenario() -> dict[str, int]:
+        storage = MemoryStorage()
+        await storage.start()
+        registry = Registry(storage, WatchCache(storage))
+        await registry.start()
+        try:
+            store = registry.store(served("scheduling.k8s.io", "v1", "priorityclasses"))
+            return {o.name: o.obj["value"] for o in store.cache.objects()}
+        finally:
+            await registry.stop()
+            await storage.close()
+
+    assert asyncio.run(scenario()) == {
+        "system-cluster-critical": 2_000_000_000, "system-node-critical": 2_000_001_000}
