@@ -162,13 +162,15 @@ def positive_seconds(text: str) -> float:
     return value
 
 
-def _reason(err: OSError) -> str:
+def _reason(err: OSError, path: Path) -> str:
+    """Say why ``path`` is unusable, naming the culprit when it is not ``path`` itself."""
+    subject = "it" if err.filename in (None, str(path)) else str(err.filename)
     if isinstance(err, FileExistsError):
-        return "it exists and is not a directory"
+        return f"{subject} exists and is not a directory"
     if isinstance(err, NotADirectoryError):
-        return "a parent of it is not a directory"
+        return f"a parent of {subject} is not a directory"
     if isinstance(err, PermissionError):
-        return "permission denied"
+        return "permission denied" + ("" if subject == "it" else f" on {subject}")
     return err.strerror or str(err)
 
 
@@ -186,7 +188,7 @@ def prepare_data_dir(data_dir: Path) -> DataDirLock:
         raise
     except OSError as err:
         raise UpError(
-            f"cannot use data directory {data_dir}: {_reason(err)} "
+            f"cannot use data directory {data_dir}: {_reason(err, data_dir)} "
             "(pass a writable directory with --data-dir)"
         ) from None
 
@@ -316,6 +318,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     except UpError as err:
         print(f"kubemu up: {err}", file=sys.stderr)
         return err.code
+    except KeyboardInterrupt:  # Ctrl-C before the supervisor routes SIGINT itself
+        print("kubemu up: interrupted", file=sys.stderr)
+        return 130
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -337,7 +342,7 @@ def _up(args: argparse.Namespace) -> int:
             write_kubeconfig(kubeconfig_path, url)
         except OSError as err:
             raise UpError(
-                f"cannot write kubeconfig {kubeconfig_path}: {_reason(err)} "
+                f"cannot write kubeconfig {kubeconfig_path}: {_reason(err, kubeconfig_path)} "
                 "(pass a writable path with --kubeconfig)"
             ) from None
         ctx = LaunchContext(

@@ -181,3 +181,13 @@ def test_privileged_port(tmp_path: Path) -> None:
     _runtime_error(kubemu_up("--port", "80", "--data-dir", str(tmp_path / "data")),
                    "permission denied binding port 80: ports below 1024 need root or "
                    "CAP_NET_BIND_SERVICE")
+
+
+def test_unwritable_kubeconfig(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = kubemu_up("--port", "0", "--data-dir", str(tmp_path / "data"),
+                       "--kubeconfig", str(blocker / "kubeconfig"), *ONLY_APISERVER)
+    _runtime_error(result, f"cannot write kubeconfig {blocker / 'kubeconfig'}: "
+                           f"{blocker} exists and is not a directory")
+    assert not (tmp_path / "data" / "kubemu.pid").exists()
