@@ -5,7 +5,14 @@
 starts each component and waits for its readiness URL, prints how to use the
 cluster, then supervises the processes until SIGINT/SIGTERM/SIGHUP (clean stop,
 exit 0) or until one of them exits on its own (everything is stopped, exit 1).
-Start-up failures exit 1; invalid arguments exit 2.
+
+Only one ``kubemu up`` runs per data directory (see :mod:`kubemu.instance`): a
+second one prints ``kubemu is already running on this data directory (pid N,
+URL)`` and exits 1 before writing anything. Every failure is one line on stderr
+naming the fix, never a traceback: invalid arguments exit 2 (argparse style,
+after the subcommand's usage line), start-up failures (port in use or
+privileged, unusable data directory or kubeconfig, a component not getting
+ready) exit 1.
 
 ``kubemu kubeconfig --server URL [--out FILE]`` writes (or prints, with ``-``)
 a kubeconfig for an already running apiserver.
@@ -14,6 +21,7 @@ a kubeconfig for an already running apiserver.
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import socket
 import sys
@@ -21,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kubemu.components import LaunchContext, component_names, launch_plan
+from kubemu.instance import AlreadyRunning, DataDirLock, lock_data_dir
 from kubemu.kubeconfig import client_host, dump_kubeconfig, server_url, write_kubeconfig
 from kubemu.supervisor import ChildFailed, Supervisor
 
@@ -64,16 +73,124 @@ def free_port(host: str = "127.0.0.1") -> int:
     return port
 
 
+class UpError(Exception):
+    """A start-up failure of ``kubemu up``: ``str(err)`` is the one-line message for
+    stderr, ``code`` the exit code (1 unless stated)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise :class:`UpError` (exit 1) unless a listener could bind ``host:port`` now.
+
+    The message tells a privileged port (``EACCES``), a port in use
+    (``EADDRINUSE``) and an address this machine does not have apart.
+    """
+    with socket.socket(_family(host), socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except PermissionError:
+            raise UpError(
+                f"permission denied binding port {port}: ports below 1024 need root or "
+                "CAP_NET_BIND_SERVICE (use a port of 1024 or more, or --port 0)"
+            ) from None
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise UpError(
+                    f"port {port} is already in use (pick another --port, or --port 0 "
+                    "for any free port)"
+                ) from None
+            if err.errno == errno.EADDRNOTAVAIL:
+                raise UpError(
+                    f"cannot bind {host}: this machine has no such address "
+                    "(check --bind-address)"
+                ) from None
+            raise UpError(
+                f"cannot bind {host}:{port}: {err.strerror or err} "
+                "(check --bind-address and --port)"
+            ) from None
+
+
 def choose_port(host: str, requested: int | None) -> int:
     """Resolve ``--port``: ``None`` → :data:`DEFAULT_PORT` if free else any free port;
-    ``0`` → any free port; ``N`` → ``N`` (``ValueError`` if it is in use)."""
-    if requested is None:
-        return DEFAULT_PORT if port_is_free(host, DEFAULT_PORT) else free_port(host)
-    if requested == 0:
+    ``0`` → any free port; ``N`` → ``N``. Raises :class:`UpError` when ``N`` (or,
+    for ``0``, ``host``) cannot be bound (see :func:`check_port`)."""
+    if requested is None and port_is_free(host, DEFAULT_PORT):
+        return DEFAULT_PORT
+    if requested is None or requested == 0:
+        check_port(host, 0)
         return free_port(host)
-    if not port_is_free(host, requested):
-        raise ValueError(f"port {requested} on {host} is already in use (try --port 0)")
+    check_port(host, requested)
     return requested
+
+
+def port_number(text: str) -> int:
+    """argparse type of ``--port``: an integer in 0-65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}: must be 0-65535") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {value}: must be 0-65535")
+    return value
+
+
+def node_count(text: str) -> int:
+    """argparse type of ``--nodes``: an integer of 0 or more (0 runs no node agents)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"invalid node count {text!r}: must be 0 or more (0 runs no node agents)"
+        )
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type of the timeouts: a number of seconds greater than 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: must be seconds > 0")
+    return value
+
+
+def _reason(err: OSError, path: Path) -> str:
+    """Say why ``path`` is unusable, naming the culprit when it is not ``path`` itself."""
+    subject = "it" if err.filename in (None, str(path)) else str(err.filename)
+    if isinstance(err, FileExistsError):
+        return f"{subject} exists and is not a directory"
+    if isinstance(err, NotADirectoryError):
+        return f"a parent of {subject} is not a directory"
+    if isinstance(err, PermissionError):
+        return "permission denied" + ("" if subject == "it" else f" on {subject}")
+    return err.strerror or str(err)
+
+
+def prepare_data_dir(data_dir: Path) -> DataDirLock:
+    """Create ``data_dir`` if needed and lock it (see :mod:`kubemu.instance`).
+
+    Raises :class:`AlreadyRunning` when another ``kubemu up`` holds it and
+    :class:`UpError` (exit 1, ``cannot use data directory X: REASON``) when it
+    cannot be created or written.
+    """
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return lock_data_dir(data_dir)
+    except AlreadyRunning:
+        raise
+    except OSError as err:
+        raise UpError(
+            f"cannot use data directory {data_dir}: {_reason(err, data_dir)} "
+            "(pass a writable directory with --data-dir)"
+        ) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument(
         "--port",
-        type=int,
+        type=port_number,
         default=None,
         help=f"apiserver port; 0 picks a free port "
         f"(default: {DEFAULT_PORT} if free, else a free port)",
@@ -141,25 +258,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument(
         "--nodes",
-        type=int,
+        type=node_count,
         default=1,
         help="node agents to run, each with its own loopback node IP (127.0.0.N), pod "
         "CIDR (127.244.N.0/24) and userspace kube-proxy serving NodePorts on the node IP; "
-        "node 1's kube-proxy also serves the ClusterIPs (default: 1)",
+        "node 1's kube-proxy also serves the ClusterIPs; 0 runs no node agents (default: 1)",
     )
     up.add_argument(
         "--ready-timeout",
-        type=float,
+        type=positive_seconds,
         default=30.0,
         help="seconds to wait for each component to become ready (default: 30)",
     )
     up.add_argument(
         "--stop-timeout",
-        type=float,
+        type=positive_seconds,
         default=10.0,
         help="seconds between SIGTERM and SIGKILL when stopping (default: 10)",
     )
-    up.set_defaults(handler=cmd_up)
+    up.set_defaults(handler=cmd_up, parser=up)
 
     kubeconfig = commands.add_parser(
         "kubeconfig",
@@ -174,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--name", default="kubemu", help="name of the cluster, user and context (default: kubemu)"
     )
     kubeconfig.add_argument("--namespace", default=None, help="default namespace of the context")
-    kubeconfig.set_defaults(handler=cmd_kubeconfig)
+    kubeconfig.set_defaults(handler=cmd_kubeconfig, parser=kubeconfig)
     return parser
 
 
@@ -193,43 +310,64 @@ def cmd_kubeconfig(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     """Handle ``kubemu up``; returns the exit code (see the module docstring)."""
+    try:
+        return _up(args)
+    except AlreadyRunning as err:
+        print(err, file=sys.stderr)
+        return 1
+    except UpError as err:
+        print(f"kubemu up: {err}", file=sys.stderr)
+        return err.code
+    except KeyboardInterrupt:  # Ctrl-C before the supervisor routes SIGINT itself
+        print("kubemu up: interrupted", file=sys.stderr)
+        return 130
+
+
+def _up(args: argparse.Namespace) -> int:
     bind = args.bind_address
     if not is_loopback(bind) and not args.allow_unauthenticated_bind:
-        print(
-            f"kubemu up: refusing to bind {bind} without authentication; "
+        raise UpError(
+            f"refusing to bind {bind} without authentication; "
             "pass --allow-unauthenticated-bind to do it anyway",
-            file=sys.stderr,
+            code=2,
         )
-        return 2
+    data_dir: Path = args.data_dir.resolve()
+    lock = prepare_data_dir(data_dir)
     try:
         port = choose_port(bind, args.port)
-    except ValueError as err:
-        print(f"kubemu up: {err}", file=sys.stderr)
-        return 2
+        url = server_url(client_host(bind), port)
+        lock.record(url)
+        kubeconfig_path: Path = (args.kubeconfig or data_dir / "kubeconfig").resolve()
+        try:
+            write_kubeconfig(kubeconfig_path, url)
+        except OSError as err:
+            raise UpError(
+                f"cannot write kubeconfig {kubeconfig_path}: {_reason(err, kubeconfig_path)} "
+                "(pass a writable path with --kubeconfig)"
+            ) from None
+        ctx = LaunchContext(
+            python=sys.executable,
+            data_dir=data_dir,
+            kubeconfig=kubeconfig_path,
+            bind_address=bind,
+            port=port,
+            server_url=url,
+            storage=args.storage,
+            watch_cache_size=args.watch_cache_size,
+            allow_unauthenticated_bind=args.allow_unauthenticated_bind,
+            nodes=args.nodes,
+        )
+        return _supervise(args, ctx)
+    finally:
+        lock.release()
 
-    data_dir: Path = args.data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    kubeconfig_path: Path = (args.kubeconfig or data_dir / "kubeconfig").resolve()
-    url = server_url(client_host(bind), port)
-    ctx = LaunchContext(
-        python=sys.executable,
-        data_dir=data_dir,
-        kubeconfig=kubeconfig_path,
-        bind_address=bind,
-        port=port,
-        server_url=url,
-        storage=args.storage,
-        watch_cache_size=args.watch_cache_size,
-        allow_unauthenticated_bind=args.allow_unauthenticated_bind,
-        nodes=args.nodes,
-    )
-    write_kubeconfig(kubeconfig_path, url)
 
+def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
     sup = Supervisor(stop_timeout=args.stop_timeout)
     sup.install_signal_handlers()
-    if not is_loopback(bind):
+    if not is_loopback(ctx.bind_address):
         sup.log(
-            f"WARNING: apiserver binds {bind} WITHOUT AUTHENTICATION: "
+            f"WARNING: apiserver binds {ctx.bind_address} WITHOUT AUTHENTICATION: "
             "anyone who can reach it controls the cluster"
         )
     code = 1
@@ -239,9 +377,9 @@ def cmd_up(args: argparse.Namespace) -> int:
             if component.ready_url is not None:
                 sup.wait_ready(child, component.ready_url(ctx), args.ready_timeout)
         for line in (
-            f"kubemu is up: apiserver {url}, data in {data_dir}",
+            f"kubemu is up: apiserver {ctx.server_url}, data in {ctx.data_dir}",
             "use it with:",
-            f"    export KUBECONFIG={kubeconfig_path}",
+            f"    export KUBECONFIG={ctx.kubeconfig}",
             "    kubectl get svc",
             "press Ctrl-C to stop",
         ):
@@ -259,7 +397,10 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kubemu`` console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:
+        # Report stray arguments with the subcommand's usage, not the top-level one.
+        args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     code: int = args.handler(args)
     return code
 

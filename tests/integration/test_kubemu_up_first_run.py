@@ -1,0 +1,193 @@
+"""``kubemu up`` on a first run: one cluster per data directory, one-line errors.
+
+The cluster runs only the apiserver (every other component disabled, ``--port
+0``) so these tests use no fixed address.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kubemu.components import component_names
+
+ONLY_APISERVER = [arg for name in component_names() if name != "apiserver"
+                  for arg in ("--disable", name)]
+
+
+def kubemu_up(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """Run ``kubemu up ARGS`` to completion (for runs expected to fail fast)."""
+    return subprocess.run(
+        [sys.executable, "-m", "kubemu", "up", *args],
+        capture_output=True, text=True, timeout=timeout,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+
+
+def _wait_ready(data_dir: Path, proc: subprocess.Popen[bytes]) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "kubemu up exited during start-up"
+        pid_file = data_dir / "kubemu.pid"
+        lines = pid_file.read_text().splitlines() if pid_file.exists() else []
+        if len(lines) == 2:
+            try:
+                if httpx.get(f"{lines[1]}/readyz", timeout=1).status_code == 200:
+                    return lines[1]
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.1)
+    raise AssertionError("kubemu up did not become ready")
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[tuple[Path, str, subprocess.Popen[bytes]]]:
+    """A ``kubemu up`` running only the apiserver on ``tmp_path/data``: (data dir, URL, process)."""
+    data_dir = tmp_path / "data"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kubemu", "up", "--port", "0", "--storage", "memory",
+         "--data-dir", str(data_dir), *ONLY_APISERVER],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+    try:
+        yield data_dir, _wait_ready(data_dir, proc), proc
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_second_up_on_same_data_dir_refuses_and_first_keeps_serving(
+    running: tuple[Path, str, subprocess.Popen[bytes]],
+) -> None:
+    data_dir, url, first = running
+    assert url.startswith("http://127.0.0.1:")
+    kubeconfig = (data_dir / "kubeconfig").read_bytes()
+
+    second = kubemu_up("--port", "0", "--data-dir", str(data_dir), *ONLY_APISERVER)
+
+    assert second.returncode == 1
+    assert second.stderr == (
+        f"kubemu is already running on this data directory (pid {first.pid}, {url})\n"
+    )
+    assert (data_dir / "kubeconfig").read_bytes() == kubeconfig
+    assert (data_dir / "kubemu.pid").read_text().splitlines() == [str(first.pid), url]
+    assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
+    assert first.poll() is None
+
+
+def test_lock_of_a_killed_up_is_taken_over(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    argv = [sys.executable, "-m", "kubemu", "up", "--port", "0", "--storage", "memory",
+            "--data-dir", str(data_dir), *ONLY_APISERVER]
+    first = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_ready(data_dir, first)
+    finally:
+        first.kill()  # SIGKILL: the pid file stays behind, the kernel drops the lock
+        first.wait()
+    assert (data_dir / "kubemu.pid").exists()
+    time.sleep(1)  # the orphaned apiserver gets SIGTERM from PR_SET_PDEATHSIG
+
+    second = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = _wait_ready(data_dir, second)
+        assert (data_dir / "kubemu.pid").read_text().splitlines() == [str(second.pid), url]
+    finally:
+        second.send_signal(signal.SIGINT)
+        assert second.wait(timeout=20) == 0
+    assert not (data_dir / "kubemu.pid").exists()
+
+
+def _usage_error(result: subprocess.CompletedProcess[str], message: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("usage: kubemu up "), result.stderr
+    assert lines[-1].startswith("kubemu up: error: ") and message in lines[-1], result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "99999"], "must be 0-65535"),
+        (["--port", "-1"], "must be 0-65535"),
+        (["--nodes", "-1"], "must be 0 or more"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_bad_flags_are_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    _usage_error(kubemu_up(*args, "--data-dir", str(tmp_path / "data")), message)
+    assert not (tmp_path / "data").exists()
+
+
+def _runtime_error(result: subprocess.CompletedProcess[str], message: str) -> None:
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("kubemu up: ")
+    assert message in result.stderr, result.stderr
+
+
+def test_port_in_use(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = kubemu_up("--port", str(port), "--data-dir", str(tmp_path / "data"))
+    _runtime_error(result, f"port {port} is already in use")
+    assert not (tmp_path / "data" / "kubeconfig").exists()
+
+
+def test_data_dir_that_is_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "file"
+    path.write_text("")
+    _runtime_error(kubemu_up("--port", "0", "--data-dir", str(path)),
+                   f"cannot use data directory {path}: it exists and is not a directory")
+    _runtime_error(kubemu_up("--port", "0", "--data-dir", str(path / "sub")),
+                   f"cannot use data directory {path / 'sub'}: a parent of it is not a directory")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write any directory")
+def test_unwritable_data_dir(tmp_path: Path) -> None:
+    path = tmp_path / "ro"
+    path.mkdir(mode=0o500)
+    _runtime_error(kubemu_up("--port", "0", "--data-dir", str(path)),
+                   f"cannot use data directory {path}: permission denied")
+
+
+def _privileged_ports_restricted() -> bool:
+    try:
+        start = int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text())
+    except (OSError, ValueError):
+        start = 1024
+    return os.geteuid() != 0 and start > 80
+
+
+@pytest.mark.skipif(not _privileged_ports_restricted(), reason="port 80 is bindable here")
+def test_privileged_port(tmp_path: Path) -> None:
+    _runtime_error(kubemu_up("--port", "80", "--data-dir", str(tmp_path / "data")),
+                   "permission denied binding port 80: ports below 1024 need root or "
+                   "CAP_NET_BIND_SERVICE")
+
+
+def test_unwritable_kubeconfig(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = kubemu_up("--port", "0", "--data-dir", str(tmp_path / "data"),
+                       "--kubeconfig", str(blocker / "kubeconfig"), *ONLY_APISERVER)
+    _runtime_error(result, f"cannot write kubeconfig {blocker / 'kubeconfig'}: "
+                           f"{blocker} exists and is not a directory")
+    assert not (tmp_path / "data" / "kubemu.pid").exists()
