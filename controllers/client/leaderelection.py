@@ -444,6 +444,13 @@ class LeaderGuardedWriter:
                 f"not writing: lease {self._elector.config.lock.describe()} is not held"
             )
 
+    async def request(self, method: str, path: str, **options: Any) -> dict[str, Any]:
+        """``writer.request`` while leading (a write the typed calls do not cover, e.g.
+        ``POST pods/{name}/binding``)."""
+        self._check()
+        result: dict[str, Any] = await self._writer.request(method, path, **options)
+        return result
+
     async def create(
         self, info: ResourceInfo, namespace: str | None, obj: Mapping[str, Any]
     ) -> dict[str, Any]:

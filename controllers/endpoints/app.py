@@ -19,16 +19,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from collections.abc import Sequence
 
 from apiserver.api.resources import ENDPOINTS, ENDPOINTSLICES, PODS, SERVICES
-from controllers.client.config import ConfigError, config_from_flags
-from controllers.client.process import configure_logging, run_until_signalled
 from controllers.endpoints.endpoints import EndpointsController
 from controllers.endpoints.mirroring import EndpointSliceMirroringController
 from controllers.endpoints.slices import EndpointSliceController
-from controllers.runtime.app import ControllerContext, ControllerSpec, run_controllers
+from controllers.runtime.app import ControllerContext, ControllerSpec, run_process
 from controllers.runtime.controller import KeyedController
 from controllers.runtime.flags import add_common_flags, duration
 
@@ -107,19 +104,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def run(args: argparse.Namespace) -> int:
-    """Run the controllers until cancelled."""
-    return await run_controllers(args, CONTROLLERS)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point."""
-    args = build_parser().parse_args(argv)
-    configure_logging(args.verbosity)
-    try:
-        config_from_flags(args.kubeconfig, args.server)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-    return run_until_signalled(lambda: run(args))
+    """Entry point: the exit code (see :func:`~controllers.runtime.app.run_process`)."""
+    return run_process(build_parser().parse_args(argv), CONTROLLERS)

@@ -10,14 +10,11 @@ process (``python -m controllers.endpoints``), as kubemu's design separates them
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
 from controllers.batch.cronjob import CRONJOB
 from controllers.batch.job import JOB
 from controllers.batch.ttl import TTL_AFTER_FINISHED
-from controllers.client.config import ConfigError, config_from_flags
-from controllers.client.process import configure_logging, run_until_signalled
 from controllers.daemonset.app import DAEMONSET
 from controllers.deployment.controller import DEPLOYMENT
 from controllers.disruption.app import DISRUPTION
@@ -26,7 +23,7 @@ from controllers.manager.serviceaccount import SERVICEACCOUNT
 from controllers.nodelifecycle.lifecycle import NODELIFECYCLE
 from controllers.nodelifecycle.podgc import PODGC
 from controllers.nodelifecycle.tainteviction import TAINT_EVICTION
-from controllers.runtime.app import ControllerSpec, run_controllers
+from controllers.runtime.app import ControllerSpec, run_process
 from controllers.runtime.flags import add_common_flags
 from controllers.statefulset.controller import STATEFULSET
 from controllers.workloads.replicaset import REPLICASET, REPLICATIONCONTROLLER
@@ -67,12 +64,5 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point."""
-    args = build_parser().parse_args(argv)
-    configure_logging(args.verbosity)
-    try:
-        config_from_flags(args.kubeconfig, args.server)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return run_until_signalled(lambda: run_controllers(args, CONTROLLERS))
+    """Entry point: the exit code (see :func:`~controllers.runtime.app.run_process`)."""
+    return run_process(build_parser().parse_args(argv), CONTROLLERS)

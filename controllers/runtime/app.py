@@ -15,6 +15,9 @@ process:
 4. ``/healthz``, ``/readyz`` (ready once the caches synced) and ``/metrics`` on
    ``--bind-address``/``--port``;
 5. the cache-sync wait, then each controller's workers until cancelled.
+
+:func:`run_process` is a process's whole ``main`` after parsing: logging, the
+connection-flag check, then :func:`run_controllers` until SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from controllers.client.config import config_from_flags
+from controllers.client.config import ConfigError, config_from_flags
 from controllers.client.informer import SharedInformerFactory
 from controllers.client.leaderelection import (
     LeaderElectionConfig,
@@ -35,13 +39,14 @@ from controllers.client.leaderelection import (
     LeaseLock,
     default_identity,
 )
+from controllers.client.process import configure_logging, run_until_signalled
 from controllers.client.rest import RestClient
 from controllers.runtime.controller import KeyedController
 from controllers.runtime.flags import UnknownControllers, enabled_controllers
 from controllers.runtime.health import HealthServer
 from controllers.runtime.metrics import metrics_text
 
-__all__ = ["ControllerContext", "ControllerSpec", "run_controllers"]
+__all__ = ["ControllerContext", "ControllerSpec", "run_controllers", "run_process"]
 
 log = logging.getLogger("controllers.runtime")
 
@@ -148,6 +153,18 @@ async def run_controllers(args: argparse.Namespace, specs: Sequence[ControllerSp
         await health.stop()
         await client.aclose()
     return 0
+
+
+def run_process(args: argparse.Namespace, specs: Sequence[ControllerSpec]) -> int:
+    """Configure logging from ``-v``, check the connection flags (2 when they are bad),
+    then :func:`run_controllers` until it returns or SIGTERM/SIGINT; the exit code."""
+    configure_logging(args.verbosity)
+    try:
+        config_from_flags(args.kubeconfig, args.server)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return run_until_signalled(lambda: run_controllers(args, specs))
 
 
 def _elector(args: argparse.Namespace, client: RestClient) -> LeaderElector | None:

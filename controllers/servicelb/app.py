@@ -14,9 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from apiserver.api.resources import SERVICES
-from controllers.client.config import ConfigError, config_from_flags
-from controllers.client.process import configure_logging, run_until_signalled
-from controllers.runtime.app import ControllerContext, ControllerSpec, run_controllers
+from controllers.runtime.app import ControllerContext, ControllerSpec, run_process
 from controllers.runtime.controller import KeyedController
 from controllers.runtime.flags import add_common_flags
 from controllers.servicelb.controller import COMPONENT, ServiceLBController
@@ -70,15 +68,10 @@ def _spec(ranges: list[AddressRange]) -> ControllerSpec:
     return ControllerSpec(COMPONENT, build, lambda args: int(args.workers))
 
 
-async def run(args: argparse.Namespace, ranges: list[AddressRange]) -> int:
-    """Run the controller until cancelled."""
-    return await run_controllers(args, [_spec(ranges)])
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point."""
+    """Entry point: 2 for a bad pool or ``--workers``, else as
+    :func:`~controllers.runtime.app.run_process`."""
     args = build_parser().parse_args(argv)
-    configure_logging(args.verbosity)
     try:
         ranges = parse_pool(args.address_pool or [DEFAULT_POOL])
     except PoolError as exc:
@@ -87,10 +80,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)
         return 2
-    try:
-        config_from_flags(args.kubeconfig, args.server)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-    return run_until_signalled(lambda: run(args, ranges))
+    return run_process(args, [_spec(ranges)])

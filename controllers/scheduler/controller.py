@@ -1,0 +1,196 @@
+"""The kube-scheduler loop for kubemu, a :class:`~controllers.runtime.controller.KeyedController`.
+
+Watches Pods and Nodes; every pod without ``spec.nodeName`` whose ``schedulerName`` is
+ours is bound through ``POST pods/{name}/binding`` to the feasible node with the fewest
+pods (see :mod:`controllers.scheduler.core`). When nothing fits, the pod gets
+``PodScheduled=False`` (reason ``Unschedulable``) through ``/status`` and a
+``FailedScheduling`` Warning Event; unschedulable pods are retried whenever a Node
+changes, and every ``retry_interval`` seconds. Keys are ``namespace/name`` of pods;
+:meth:`Scheduler.sync` schedules one pod. Run it with one worker: one binding at a time
+keeps the spreading counts exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from apiserver.api.resources import EVENTS, NODES, PODS
+from controllers.client.errors import ApiError
+from controllers.client.informer import SharedInformerFactory
+from controllers.client.rest import STRATEGIC_MERGE_PATCH, resource_path
+from controllers.client.store import DeletedFinalStateUnknown, Obj, meta_namespace_key, split_key
+from controllers.runtime.controller import KeyedController
+from controllers.scheduler.core import DEFAULT_SCHEDULER, needs_scheduling, pods_per_node, schedule
+
+__all__ = ["Scheduler"]
+
+log = logging.getLogger("controllers.scheduler")
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _m(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+class Scheduler(KeyedController):
+    """Binds the pods of ``scheduler_name``; one queue of pod keys.
+
+    ``writer`` makes every write (``request`` for the binding, ``patch``, ``create``):
+    the runtime's leader-guarded writer, or a ``RestClient``.
+    """
+
+    name = "scheduler"
+
+    def __init__(self, writer: Any, factory: SharedInformerFactory,
+                 scheduler_name: str = DEFAULT_SCHEDULER, retry_interval: float = 30.0) -> None:
+        super().__init__()
+        self.writer = writer
+        self.scheduler_name = scheduler_name
+        self.retry_interval = retry_interval
+        self.pods = factory.informer_for(PODS)
+        self.nodes = factory.informer_for(NODES)
+        #: Pods bound by us that the informer has not shown bound yet: key → node.
+        self.assumed: dict[str, str] = {}
+        #: Last FailedScheduling Event per pod: (message, monotonic time).
+        self._reported: dict[str, tuple[str, float]] = {}
+        self._retry: asyncio.Task[None] | None = None
+        self.host = socket.gethostname()
+        self.pods.add_event_handler(self._on_pod, lambda _o, n: self._on_pod(n),
+                                    self._on_pod_delete)
+        self.nodes.add_event_handler(self._on_node, lambda _o, _n: self._requeue_all(),
+                                     lambda _n: self._requeue_all())
+
+    # -- events ------------------------------------------------------------------------
+
+    def _on_pod(self, pod: Obj) -> None:
+        key = meta_namespace_key(pod)
+        if needs_scheduling(pod, self.scheduler_name):
+            self.queue.add(key)
+        else:
+            self.assumed.pop(key, None)
+
+    def _on_pod_delete(self, pod: Obj | DeletedFinalStateUnknown) -> None:
+        key = meta_namespace_key(pod)
+        self.assumed.pop(key, None)
+        self._reported.pop(key, None)
+
+    def _on_node(self, _node: Obj) -> None:
+        self._requeue_all()
+
+    def _requeue_all(self) -> None:
+        for pod in self.pods.store.list():
+            if needs_scheduling(pod, self.scheduler_name):
+                self.queue.add(meta_namespace_key(pod))
+
+    # -- work --------------------------------------------------------------------------
+
+    def startup(self) -> None:
+        """Start the periodic retry of every pod still waiting (every ``retry_interval``)."""
+        self._retry = asyncio.create_task(self._periodic(), name="scheduler-retry")
+
+    async def run(self, workers: int = 1) -> None:
+        """The workers (see :meth:`KeyedController.run`) and the periodic retry, until
+        cancelled."""
+        try:
+            await super().run(workers)
+        finally:
+            if self._retry is not None:
+                self._retry.cancel()
+
+    async def _periodic(self) -> None:
+        while True:
+            await asyncio.sleep(self.retry_interval)
+            self._requeue_all()
+
+    def _counts(self) -> dict[str, int]:
+        pods = self.pods.store.list()
+        counts = pods_per_node(pods)
+        bound = {meta_namespace_key(p) for p in pods if _m(p.get("spec")).get("nodeName")}
+        for key, node in list(self.assumed.items()):
+            if key in bound:
+                del self.assumed[key]
+            else:
+                counts[node] += 1
+        return dict(counts)
+
+    async def sync(self, key: str) -> None:
+        """Schedule one pod (if it still needs it)."""
+        pod = self.pods.store.get_by_key(key)
+        if pod is None or not needs_scheduling(pod, self.scheduler_name) or key in self.assumed:
+            return
+        decision = schedule(pod, self.nodes.store.list(), self._counts())
+        namespace, name = split_key(key)
+        if decision.node is None:
+            await self._unschedulable(pod, namespace, name, decision.message)
+            return
+        binding = {"apiVersion": "v1", "kind": "Binding",
+                   "metadata": {"name": name, "namespace": namespace,
+                                "uid": _m(pod.get("metadata")).get("uid")},
+                   "target": {"apiVersion": "v1", "kind": "Node", "name": decision.node}}
+        try:
+            await self.writer.request(
+                "POST", resource_path(PODS, namespace, name, "binding"), body=binding)
+        except ApiError as exc:
+            if exc.code in (404, 409):
+                log.info("not binding %s: %s", key, exc)
+                return
+            raise
+        self.metrics.writes += 1
+        self.assumed[key] = decision.node
+        self._reported.pop(key, None)
+        log.info("bound %s to %s", key, decision.node)
+        await self._event(pod, "Normal", "Scheduled",
+                          f"Successfully assigned {namespace}/{name} to {decision.node}")
+
+    async def _unschedulable(self, pod: Obj, namespace: str, name: str, message: str) -> None:
+        key = f"{namespace}/{name}"
+        current = next((c for c in _m(pod.get("status")).get("conditions") or []
+                        if _m(c).get("type") == "PodScheduled"), None)
+        if not (current and current.get("status") == "False"
+                and current.get("message") == message):
+            condition = {"type": "PodScheduled", "status": "False", "lastProbeTime": None,
+                         "lastTransitionTime": _now(), "reason": "Unschedulable",
+                         "message": message}
+            if current and current.get("status") == "False":
+                condition["lastTransitionTime"] = current.get("lastTransitionTime")
+            with contextlib.suppress(ApiError):
+                await self.writer.patch(PODS, namespace, name,
+                                        {"status": {"conditions": [condition]}},
+                                        content_type=STRATEGIC_MERGE_PATCH, subresource="status")
+        last = self._reported.get(key)
+        if last is None or last[0] != message or time.monotonic() - last[1] >= 60.0:
+            self._reported[key] = (message, time.monotonic())
+            log.info("cannot schedule %s: %s", key, message)
+            await self._event(pod, "Warning", "FailedScheduling", message)
+
+    async def _event(self, pod: Obj, type_: str, reason: str, message: str) -> None:
+        md = _m(pod.get("metadata"))
+        now = _now()
+        namespace = str(md.get("namespace") or "default")
+        body = {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": f"{md.get('name')}.{time.time_ns():x}", "namespace": namespace},
+            "involvedObject": {"apiVersion": "v1", "kind": "Pod", "namespace": namespace,
+                               "name": md.get("name"), "uid": md.get("uid"),
+                               "resourceVersion": md.get("resourceVersion")},
+            "reason": reason, "message": message, "type": type_,
+            "source": {"component": self.scheduler_name},
+            "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+            "reportingComponent": self.scheduler_name,
+            "reportingInstance": f"{self.scheduler_name}-{self.host}",
+            "action": "Binding" if reason == "Scheduled" else "Scheduling",
+        }
+        try:
+            await self.writer.create(EVENTS, namespace, body)
+        except Exception as exc:  # best effort, as upstream's recorder
+            log.debug("could not record event %s: %s", reason, exc)
