@@ -197,6 +197,10 @@ def markdown(results: dict[str, Any]) -> str:
         from bench.proxy import iptables_table
 
         parts += [*iptables_table(results), ""]
+    if results.get("workloads"):
+        from bench.workloads import table as workloads_table
+
+        parts += [*workloads_table(results), ""]
     if results["targets"]:
         parts += [*targets_table(results), ""]
     return "\n".join(parts)

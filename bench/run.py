@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from bench import endpoints, populate, proxy, report, storage
+from bench import endpoints, populate, proxy, report, storage, workloads
 from bench.baseline import MODE_LABELS, MODES
 from bench.procs import (
     HOST,
@@ -38,7 +38,9 @@ from bench.procs import (
 )
 from bench.wrk import WrkResult, ensure_wrk, run_wrk, write_scripts
 
-SCENARIOS = ("get", "create", "list", "watch", "endpoints", "storage", "proxy", "iptables")
+SCENARIOS = (
+    "get", "create", "list", "watch", "endpoints", "storage", "proxy", "iptables", "workloads",
+)
 #: ``storage`` (SQLite vs etcd, bench/storage.py) only on request: it adds about 2 minutes.
 DEFAULT_SCENARIOS = ("get", "create", "list", "watch", "endpoints")
 HTTP_SCENARIOS = ("get", "list", "create")  # the order they run in (create writes last)
@@ -92,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="wrk connections (default 32)")
     p.add_argument("--scenarios", type=_csv(SCENARIOS), default=list(DEFAULT_SCENARIOS),
                    help="comma-separated subset of get,create,list,watch,endpoints,storage,"
-                   "proxy,iptables (default all but storage, proxy and iptables)")
+                   "proxy,iptables,workloads (default all but storage, proxy, iptables and "
+                   "workloads)")
     p.add_argument("--baselines", type=_csv(MODES), default=list(MODES),
                    help="comma-separated subset of fastapi,route,raw (default all)")
     p.add_argument("--target-baseline", choices=MODES, default="fastapi",
@@ -124,6 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="watchers of the storage scenario's fan-out (default 200)")
     p.add_argument("--storage-updates", type=int, default=500,
                    help="updates of the storage scenario's fan-out (default 500)")
+    p.add_argument("--wl-nodes", type=int, default=10,
+                   help="node agents of the workloads scenario (default 10)")
+    p.add_argument("--wl-replicas", type=int, default=1000,
+                   help="replicas the workloads scenario scales a Deployment to, and pods "
+                   "of its raw-create baseline (default 1000)")
+    p.add_argument("--wl-rollout-replicas", type=int, default=100,
+                   help="replicas of the workloads scenario's rolled Deployment (default 100)")
     p.add_argument("--json", type=Path, metavar="OUT.json",
                    help="also write every number to this JSON file")
     p.add_argument("--keep", action="store_true",
@@ -392,6 +402,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "proxy": None,
         "iptables": None,
         "storage": None,
+        "workloads": None,
         "targets": [],
     }
     kubemu = _start_kubemu(ctx)
@@ -461,6 +472,10 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             workdir, server_cpu, load_cpu, args.ep_services, args.ep_pods, args.ep_changes)
     if "iptables" in args.scenarios:
         results["iptables"] = proxy.run_iptables(args.ipt_services, args.ipt_endpoints)
+    if "workloads" in args.scenarios:
+        results["workloads"] = workloads.run_scenario(
+            workdir, server_cpu, load_cpu, args.wl_nodes, args.wl_replicas,
+            args.wl_rollout_replicas)
     results["targets"] = _targets(results, args.target_baseline)
     return results
 
@@ -470,9 +485,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if min(args.duration, args.connections, args.watchers, args.updates, args.repeat,
            args.update_concurrency, args.ep_services, args.ep_pods, args.ep_changes,
-           args.storage_watchers, args.storage_updates) <= 0:
-        print("bench: error: --duration, --connections, --repeat, --watchers, --updates and "
-              "--update-concurrency must be positive", file=sys.stderr)
+           args.storage_watchers, args.storage_updates, args.wl_nodes, args.wl_replicas,
+           args.wl_rollout_replicas) <= 0:
+        print("bench: error: --duration, --connections, --repeat, --watchers, --updates, "
+              "--update-concurrency and the --ep-*, --storage-* and --wl-* counts must be "
+              "positive", file=sys.stderr)
         return 2
     tmp = tempfile.mkdtemp(prefix="kubemu-bench-")
     workdir = Path(tmp)
