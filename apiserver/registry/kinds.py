@@ -13,7 +13,7 @@ from apiserver.api import errors, meta
 from apiserver.registry.defaults.admission import admit_pod_create
 from apiserver.registry.podspec import validate_pod_spec
 from apiserver.registry.service.strategy import ServiceStrategy as ServiceStrategy
-from apiserver.registry.strategy import Cause, GenericStrategy, Strategy
+from apiserver.registry.strategy import Cause, Strategy
 
 _UNDELETABLE = frozenset({"default", "kube-system", "kube-public"})
 NAMESPACE_FINALIZER = "kubernetes"
@@ -216,8 +216,8 @@ def _is_cidr(value: Any) -> bool:
     return "/" in str(value)
 
 
-class EndpointsStrategy(GenericStrategy):
-    """Endpoints: create-on-update allowed, no status."""
+class EndpointsStrategy(Strategy):
+    """Endpoints: their subsets' addresses and ports (write flags: the kinds table)."""
 
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
         from apiserver.registry.core_more import validate_endpoints
@@ -225,10 +225,9 @@ class EndpointsStrategy(GenericStrategy):
         return validate_endpoints(obj)
 
 
-class EndpointSliceStrategy(GenericStrategy):
-    """EndpointSlices (discovery.k8s.io/v1): no create-on-update, no status."""
-
-    allow_create_on_update = False
+class EndpointSliceStrategy(Strategy):
+    """EndpointSlices (discovery.k8s.io/v1): address type, endpoints and ports (write flags:
+    the kinds table)."""
 
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
         from apiserver.registry.core_more import validate_endpoint_slice
@@ -262,5 +261,3 @@ def _mutable_pod_spec(spec: Any) -> Any:
             ]
     return out
 
-
-GENERIC = GenericStrategy()

@@ -106,12 +106,6 @@ class Strategy:
         return None
 
 
-class GenericStrategy(Strategy):
-    """Kinds with no rules of their own (ConfigMap, Event, Endpoints)."""
-
-    allow_create_on_update = True
-
-
 def required_name_cause(generate: bool) -> Cause:
     """The cause for a missing ``metadata.name``."""
     detail = "name or generateName is required"

@@ -16,13 +16,13 @@ from controllers.deployment.util import (
     has_progress_deadline,
     max_unavailable,
     new_condition,
-    parse_time,
     remove_condition,
     set_condition,
     spec_replicas,
     total_spec,
     total_status,
 )
+from controllers.runtime.objects import parse_time
 
 __all__ = [
     "AVAILABLE", "FAILED_RS_CREATE", "FOUND_NEW_RS", "NEW_RS_CREATED", "PROGRESSING",
@@ -110,7 +110,9 @@ def _timed_out(deployment: Mapping[str, Any], status: Mapping[str, Any],
         return False
     if cond.get("reason") == TIMED_OUT:
         return True
-    since = parse_time(str(cond.get("lastUpdateTime")))
+    since = parse_time(cond.get("lastUpdateTime"))
+    if since is None:  # a condition written without a time cannot have run out
+        return False
     deadline = timedelta(seconds=int(deployment["spec"]["progressDeadlineSeconds"]))
     return since + deadline < (at or datetime.now(UTC))
 
@@ -160,7 +162,9 @@ def requeue_after(deployment: Mapping[str, Any], status: Mapping[str, Any],
         return None
     if deployment_complete(deployment, status) or cond.get("reason") == TIMED_OUT:
         return None
-    since = parse_time(str(cond.get("lastUpdateTime")))
+    since = parse_time(cond.get("lastUpdateTime"))
+    if since is None:
+        return None
     deadline = timedelta(seconds=int(deployment["spec"]["progressDeadlineSeconds"]))
     left = (since + deadline - (at or datetime.now(UTC))).total_seconds()
     return 0.0 if left < 1 else left + 1

@@ -43,7 +43,6 @@ __all__ = [
     "new_condition",
     "normalized",
     "now",
-    "parse_time",
     "remove_condition",
     "revision",
     "safe_encode_string",
@@ -257,11 +256,6 @@ def has_progress_deadline(deployment: Mapping[str, Any]) -> bool:
 def now() -> str:
     """The current time as RFC 3339 (seconds)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str) -> datetime:
-    """An RFC 3339 timestamp of the API."""
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def get_condition(status: Mapping[str, Any], kind: str) -> Obj | None:

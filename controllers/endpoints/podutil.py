@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apiserver.api.labels import selector_from_set
+from controllers.runtime.objects import is_ready, parse_time, ready_condition
 
 __all__ = [
     "HEADLESS_LABEL",
@@ -57,18 +58,9 @@ def status(obj: Obj) -> Mapping[str, Any]:
     return _m(obj.get("status"))
 
 
-def ready_condition(pod: Obj) -> Mapping[str, Any] | None:
-    """The pod's ``Ready`` condition, if any."""
-    for cond in status(pod).get("conditions") or []:
-        if isinstance(cond, Mapping) and cond.get("type") == "Ready":
-            return cond
-    return None
-
-
 def is_pod_ready(pod: Obj) -> bool:
     """``IsPodReady``: the Ready condition is ``True``."""
-    cond = ready_condition(pod)
-    return cond is not None and cond.get("status") == "True"
+    return is_ready(pod)
 
 
 def is_pod_terminal(pod: Obj) -> bool:
@@ -193,20 +185,6 @@ def pod_endpoints_changed(old: Obj, new: Obj) -> tuple[bool, bool]:
         or status(old).get("phase") != status(new).get("phase")
     )
     return changed, labels_changed
-
-
-def parse_time(value: Any) -> datetime | None:
-    """Parse an RFC 3339 timestamp (``...Z``, optional fraction); ``None`` if unset/invalid."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.replace("Z", "+00:00")
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
 
 
 def format_rfc3339_nano(when: datetime) -> str:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from controllers.client.store import Store
+from controllers.runtime.objects import parse_time as parse_rfc3339
 
 __all__ = [
     "NODE_NAME_INDEX",
@@ -42,15 +43,8 @@ def m(value: Any) -> Mapping[str, Any]:
 
 def parse_time(text: Any) -> float | None:
     """Seconds since the epoch of an RFC 3339 time (Time or MicroTime); None if unparsable."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
+    parsed = parse_rfc3339(text)
+    return None if parsed is None else parsed.timestamp()
 
 
 def format_time(seconds: float) -> str:

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from controllers.runtime.objects import is_ready, is_terminating, parse_time, ready_condition
+
 __all__ = [
     "POD_INDEX_LABEL",
     "POD_NAME_LABEL",
@@ -156,28 +158,14 @@ def is_created(pod: Mapping[str, Any] | None) -> bool:
     return pod is not None and bool(meta(pod).get("resourceVersion") or meta(pod).get("uid"))
 
 
-def is_terminating(pod: Mapping[str, Any]) -> bool:
-    """The pod has a deletion timestamp."""
-    return bool(meta(pod).get("deletionTimestamp"))
-
-
 def is_failed(pod: Mapping[str, Any]) -> bool:
     """The pod ended (``Failed`` or ``Succeeded``) and must be replaced."""
     return (pod.get("status") or {}).get("phase") in ("Failed", "Succeeded")
 
 
-def _ready_condition(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    for c in (pod.get("status") or {}).get("conditions") or []:
-        if c.get("type") == "Ready":
-            return c  # type: ignore[no-any-return]
-    return None
-
-
 def is_running_and_ready(pod: Mapping[str, Any]) -> bool:
     """Phase Running and condition Ready=True."""
-    cond = _ready_condition(pod)
-    return ((pod.get("status") or {}).get("phase") == "Running"
-            and cond is not None and cond.get("status") == "True")
+    return (pod.get("status") or {}).get("phase") == "Running" and is_ready(pod)
 
 
 def seconds_until_available(pod: Mapping[str, Any], min_ready: int,
@@ -185,11 +173,8 @@ def seconds_until_available(pod: Mapping[str, Any], min_ready: int,
     """How long until a ready pod counts as available (0 when it already does)."""
     if min_ready <= 0:
         return 0.0
-    cond = _ready_condition(pod) or {}
-    stamp = str(cond.get("lastTransitionTime") or "")
-    try:
-        since = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
+    since = parse_time((ready_condition(pod) or {}).get("lastTransitionTime"))
+    if since is None:
         return 0.0
     elapsed = ((now or datetime.now(UTC)) - since).total_seconds()
     return max(0.0, min_ready - elapsed)
