@@ -21,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from apiserver.api import errors
+from apiserver.chain import ChainStages, build_chain
 from apiserver.gctuning import GcFreezer
 from apiserver.handlers import discovery
 from apiserver.handlers.http import Receive, Scope, Send
@@ -240,6 +241,11 @@ class ApiServer:
         self._ready = False
         self.meta = build_meta_app(config, lambda: self._ready)
         self.resources = ResourceAPI(self.registry, self.meta, config.clock)
+        self.handler = build_chain(self._serve, self.chain_stages())
+
+    def chain_stages(self) -> ChainStages:
+        """The request chain's stages as configured (see :mod:`apiserver.chain`)."""
+        return ChainStages()
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
@@ -262,6 +268,10 @@ class ApiServer:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
+        await self.handler(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Past the request chain: WebSocket watches, resources, then everything else."""
         if scope["type"] == "websocket":
             await serve_websocket(scope, receive, send, self.resources)
             return

@@ -22,39 +22,31 @@ with an empty status (upstream's answer when its token authenticator is nil).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from apiserver.api import errors
 from apiserver.api.resources import ResourceInfo
+from apiserver.api.user import ANONYMOUS, ANONYMOUS_USER, UNAUTHENTICATED_GROUP, UserInfo
 from apiserver.registry.store import order_object
 
-ANONYMOUS_USER = "system:anonymous"
-UNAUTHENTICATED_GROUP = "system:unauthenticated"
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    """An authenticated (or anonymous) user, as upstream ``user.Info``."""
-
-    username: str
-    uid: str = ""
-    groups: tuple[str, ...] = ()
-    extra: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-    def to_api(self) -> dict[str, Any]:
-        """The ``authentication.k8s.io/v1`` UserInfo (empty fields omitted)."""
-        out: dict[str, Any] = {"username": self.username} if self.username else {}
-        if self.uid:
-            out["uid"] = self.uid
-        if self.groups:
-            out["groups"] = list(self.groups)
-        if self.extra:
-            out["extra"] = {k: list(v) for k, v in self.extra.items()}
-        return out
-
-
-ANONYMOUS = UserInfo(ANONYMOUS_USER, groups=(UNAUTHENTICATED_GROUP,))
+__all__ = [
+    "ANONYMOUS",
+    "ANONYMOUS_USER",
+    "UNAUTHENTICATED_GROUP",
+    "AlwaysAllow",
+    "AnonymousAuthenticator",
+    "Attributes",
+    "Authenticator",
+    "Authorizer",
+    "Decision",
+    "Reviews",
+    "Rules",
+    "TokenAuthenticator",
+    "TokenResult",
+    "UserInfo",
+    "validation_causes",
+]
 
 
 @dataclass(frozen=True)

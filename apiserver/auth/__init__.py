@@ -1,0 +1,1 @@
+"""Authentication, impersonation and authorization stages of the request chain."""
