@@ -28,6 +28,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from kubemu import tools
 from kubemu.components import LaunchContext, component_names, launch_plan
 from kubemu.instance import AlreadyRunning, DataDirLock, lock_data_dir
 from kubemu.kubeconfig import client_host, dump_kubeconfig, server_url, write_kubeconfig
@@ -292,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     kubeconfig.add_argument("--namespace", default=None, help="default namespace of the context")
     kubeconfig.set_defaults(handler=cmd_kubeconfig, parser=kubeconfig)
+    tools.add_commands(commands)
     return parser
 
 
