@@ -30,13 +30,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apiserver.api.resources import served
 from controllers.batch.cron import CronError, Schedule, parse
-from controllers.batch.events import Recorder
 from controllers.batch.job import JOBS
 from controllers.batch.jobutil import Clock, get_condition, parse_time, rfc3339, utcnow
 from controllers.client.errors import is_already_exists, is_not_found
 from controllers.client.store import DeletedFinalStateUnknown, Store
 from controllers.runtime.app import ControllerContext, ControllerSpec
 from controllers.runtime.controller import KeyedController
+from controllers.runtime.events import EventRecorder
 from controllers.runtime.writer import Writer
 
 __all__ = ["CRONJOB", "CRONJOBS", "CronJobController", "job_name"]
@@ -112,7 +112,7 @@ class CronJobController(KeyedController):
         self.jobs = jobs
         self.writer = writer
         self.clock = clock
-        self.recorder = Recorder(writer, "cronjob-controller", clock)
+        self.recorder = EventRecorder(writer, "cronjob-controller", clock=clock)
 
     def on_cronjob(self, obj: Any, new: Any = None) -> None:
         """Handler for CronJob events."""

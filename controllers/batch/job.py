@@ -37,7 +37,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from apiserver.api.resources import PODS, served
-from controllers.batch.events import Recorder
 from controllers.batch.jobutil import (
     TRACKING_FINALIZER,
     Clock,
@@ -60,6 +59,7 @@ from controllers.client.errors import is_not_found
 from controllers.client.store import DeletedFinalStateUnknown, Store
 from controllers.runtime.app import ControllerContext, ControllerSpec
 from controllers.runtime.controller import KeyedController
+from controllers.runtime.events import EventRecorder
 from controllers.runtime.writer import Writer
 
 __all__ = ["JOB", "JOBS", "JobController"]
@@ -87,7 +87,7 @@ class JobController(KeyedController):
         self.pods = pods
         self.writer = writer
         self.clock = clock
-        self.recorder = Recorder(writer, "job-controller", clock)
+        self.recorder = EventRecorder(writer, "job-controller", clock=clock)
         #: job uid → (failures since the last success, time of the last failure).
         self.backoff: dict[str, tuple[int, datetime]] = {}
         #: job key → {pod name: (True for a create / False for a delete, when)}.

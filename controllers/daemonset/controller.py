@@ -34,6 +34,7 @@ from controllers.daemonset.placement import pod_for_node, should_run
 from controllers.daemonset.pods import is_available, is_ready, is_terminating
 from controllers.daemonset.rolling import plan_rolling_update, strategy_limits
 from controllers.runtime.controller import KeyedController
+from controllers.runtime.events import EventRecorder
 from controllers.runtime.writer import Writer
 
 __all__ = ["CONTROLLERREVISIONS", "DAEMONSETS", "DaemonSetsController"]
@@ -65,6 +66,7 @@ class DaemonSetsController(KeyedController):
             daemonsets, pods, nodes, revisions)
         self.writer = writer
         self.clock = clock
+        self.events = EventRecorder(writer, "daemonset-controller")
         #: key -> (pod keys to appear, pod keys to go, deadline)
         self.pending: dict[str, tuple[set[str], set[str], float]] = {}
 
@@ -186,9 +188,16 @@ class DaemonSetsController(KeyedController):
         go: set[str] = set()
         self.pending[key] = (appear, go, self.clock() + EXPECTATIONS_TIMEOUT)
         for node in creates:
-            stored = await self.writer.create(PODS, namespace, self._pod(ds, current, node))
+            try:
+                stored = await self.writer.create(PODS, namespace, self._pod(ds, current, node))
+            except Exception as exc:
+                await self.events.event(ds, "Warning", "FailedCreate",
+                                        f"Error creating: {getattr(exc, 'message', exc)}")
+                raise
             self.metrics.writes += 1
             appear.add(f"{namespace}/{stored['metadata']['name']}")
+            await self.events.event(ds, "Normal", "SuccessfulCreate",
+                                    f"Created pod: {stored['metadata']['name']}")
         for pod in deletes:
             name = pod["metadata"]["name"]
             try:
@@ -196,9 +205,12 @@ class DaemonSetsController(KeyedController):
                 self.metrics.writes += 1
             except Exception as exc:
                 if not is_not_found(exc):
+                    await self.events.event(ds, "Warning", "FailedDelete",
+                                            f"Error deleting: {getattr(exc, 'message', exc)}")
                     raise
                 continue
             go.add(f"{namespace}/{name}")
+            await self.events.event(ds, "Normal", "SuccessfulDelete", f"Deleted pod: {name}")
 
     @staticmethod
     def _pod(ds: Obj, current: str, node: str) -> dict[str, Any]:

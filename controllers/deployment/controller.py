@@ -26,6 +26,7 @@ from controllers.deployment.sync import DEPLOYMENTS, REPLICASETS, Rollout, contr
 from controllers.deployment.util import Obj, is_rolling, set_condition
 from controllers.runtime.app import ControllerContext, ControllerSpec
 from controllers.runtime.controller import KeyedController
+from controllers.runtime.events import EventRecorder
 from controllers.runtime.writer import Writer
 
 __all__ = ["DEPLOYMENT", "DeploymentController"]
@@ -60,6 +61,7 @@ class DeploymentController(KeyedController):
         self.replicasets = replicasets
         self.pods = pods
         self.writer = writer
+        self.events = EventRecorder(writer, "deployment-controller")
 
     # ---- event handlers ---------------------------------------------------------
 
@@ -185,7 +187,7 @@ class DeploymentController(KeyedController):
             return
         rses = await self.claim(d)
         rollout = Rollout(d, self.writer, self.replicasets,
-                          lambda after: self.queue.add_after(key, after))
+                          lambda after: self.queue.add_after(key, after), self.events)
         if d["metadata"].get("deletionTimestamp"):
             new_rs, olds = await rollout.new_and_old(rses, create=False)
             await rollout.sync_status([*olds, new_rs], new_rs)

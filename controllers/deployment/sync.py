@@ -48,6 +48,7 @@ from controllers.deployment.util import (
     spec_replicas,
     total_spec,
 )
+from controllers.runtime.events import EventRecorder
 from controllers.runtime.writer import Writer
 
 __all__ = ["DEPLOYMENTS", "REPLICASETS", "Rollout", "controller_ref"]
@@ -73,11 +74,13 @@ class Rollout:
     """
 
     def __init__(self, deployment: Obj, writer: Writer, replicasets: Store,
-                 requeue: Callable[[float], None] = lambda _after: None) -> None:
+                 requeue: Callable[[float], None] = lambda _after: None,
+                 events: EventRecorder | None = None) -> None:
         self.d = copy.deepcopy(deployment)
         self.writer = writer
         self.replicasets = replicasets
         self.requeue = requeue
+        self.events = events or EventRecorder(writer, "deployment-controller")
 
     @property
     def namespace(self) -> str:
@@ -175,14 +178,18 @@ class Rollout:
                     await self.update_status()
                     raise
             else:
+                message = f'Failed to create new replica set "{name}": {exc}'
+                await self.events.event(self.d, "Warning", FAILED_RS_CREATE, message)
                 if has_progress_deadline(self.d):
                     set_condition(status, new_condition(
-                        PROGRESSING, "False", FAILED_RS_CREATE,
-                        f'Failed to create new replica set "{name}": {exc}'))
+                        PROGRESSING, "False", FAILED_RS_CREATE, message))
                     await self.update_status()
                 raise
         if not already and spec_replicas(created) > 0:
             log.info("Scaled up replica set %s from 0 to %d", name, spec_replicas(created))
+            await self.events.event(self.d, "Normal", "ScalingReplicaSet",
+                                    f"Scaled up replica set {name} from 0 to "
+                                    f"{spec_replicas(created)}")
         needs_update = self._set_revision(new_revision)
         if not already and has_progress_deadline(self.d):
             set_condition(status, new_condition(
@@ -219,8 +226,10 @@ class Rollout:
         updated = await self.writer.update(REPLICASETS, self.namespace, new)
         if size_changed:
             direction = "up" if size > spec_replicas(rs) else "down"
-            log.info("Scaled %s replica set %s from %d to %d", direction,
-                     rs["metadata"]["name"], spec_replicas(rs), size)
+            message = (f"Scaled {direction} replica set {rs['metadata']['name']} "
+                       f"from {spec_replicas(rs)} to {size}")
+            log.info("%s", message)
+            await self.events.event(self.d, "Normal", "ScalingReplicaSet", message)
         return size_changed, updated
 
     def is_scaling_event(self, new_rs: Obj | None, olds: Sequence[Obj]) -> bool:

@@ -37,6 +37,7 @@ from controllers.nodelifecycle.health import (
 from controllers.nodelifecycle.util import ensure_node_index, format_time, m, pods_on_node
 from controllers.runtime.app import ControllerContext, ControllerSpec
 from controllers.runtime.controller import KeyedController
+from controllers.runtime.events import EventRecorder
 from controllers.runtime.flags import duration
 from controllers.runtime.writer import Writer
 
@@ -67,8 +68,11 @@ class NodeLifecycleController(KeyedController):
         self.startup_grace_period = startup_grace_period
         self.clock = clock
         self.health = HealthTracker()
+        self.events = EventRecorder(writer, "node-controller")
         #: Nodes whose pods still have to be marked not ready.
         self.mark_pending: set[str] = set()
+        #: Nodes this controller has announced (upstream's ``RegisteredNode`` Event).
+        self.registered: set[str] = set()
         ensure_node_index(pods)
 
     def on_node(self, obj: Any) -> None:
@@ -101,7 +105,12 @@ class NodeLifecycleController(KeyedController):
         if node is None:
             self.health.forget(key)
             self.mark_pending.discard(key)
+            self.registered.discard(key)
             return
+        if key not in self.registered:
+            self.registered.add(key)
+            await self.events.event(node, "Normal", "RegisteredNode",
+                                    f"Node {key} event: Registered Node {key} in Controller")
         now = self.clock()
         record = self.health.observe(node, self.leases.get(NODE_LEASE_NAMESPACE, key), now)
         conditions = unknown_conditions(node, record, now, self.grace_period,
@@ -114,6 +123,8 @@ class NodeLifecycleController(KeyedController):
             log.info("node %s: status unknown (Ready was %s)", key, before)
             if before == "True":
                 self.mark_pending.add(key)
+                await self.events.event(node, "Normal", "NodeNotReady",
+                                        f"Node {key} status is now: NodeNotReady")
         if key in self.mark_pending:
             await self.mark_pods_not_ready(key, now)
             self.mark_pending.discard(key)
@@ -139,6 +150,8 @@ class NodeLifecycleController(KeyedController):
             except Exception as exc:
                 if not is_not_found(exc):
                     raise
+                continue
+            await self.events.event(pod, "Warning", "NodeNotReady", "Node is not ready")
 
     async def update_taints(self, node: dict[str, Any], now: float) -> None:
         """Patch the node's taints to :func:`desired_taints` when they differ."""

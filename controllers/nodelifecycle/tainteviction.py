@@ -44,6 +44,7 @@ from controllers.nodelifecycle.util import (
 )
 from controllers.runtime.app import ControllerContext, ControllerSpec
 from controllers.runtime.controller import KeyedController
+from controllers.runtime.events import EventRecorder
 from controllers.runtime.writer import Writer
 
 __all__ = ["TAINT_EVICTION", "TaintEvictionController"]
@@ -64,6 +65,7 @@ class TaintEvictionController(KeyedController):
         self.nodes = nodes
         self.pods = pods
         self.writer = writer
+        self.events = EventRecorder(writer, "taint-eviction-controller")
         self.clock = clock
         #: Pod key → when the controller first saw it under tolerated NoExecute taints.
         self.started: dict[str, float] = {}
@@ -159,6 +161,9 @@ class TaintEvictionController(KeyedController):
                      "reason": "DeletionByTaintManager",
                      "message": "Taint manager: deleting due to NoExecute taint",
                      "lastTransitionTime": format_time(now)}
+        if pod:
+            await self.events.event(pod, "Normal", "TaintManagerEviction",
+                                    f"Marking for deletion Pod {namespace}/{name}")
         try:
             await self.writer.patch(PODS, namespace, name,
                                     {"status": {"conditions": [condition]}},

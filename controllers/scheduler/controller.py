@@ -21,12 +21,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from apiserver.api.resources import EVENTS, NODES, PODS
+from apiserver.api.resources import NODES, PODS
 from controllers.client.errors import ApiError
 from controllers.client.informer import SharedInformerFactory
 from controllers.client.rest import STRATEGIC_MERGE_PATCH, resource_path
 from controllers.client.store import DeletedFinalStateUnknown, Obj, meta_namespace_key, split_key
 from controllers.runtime.controller import KeyedController
+from controllers.runtime.events import EventRecorder
 from controllers.scheduler.core import DEFAULT_SCHEDULER, needs_scheduling, pods_per_node, schedule
 
 __all__ = ["Scheduler"]
@@ -65,6 +66,8 @@ class Scheduler(KeyedController):
         self._reported: dict[str, tuple[str, float]] = {}
         self._retry: asyncio.Task[None] | None = None
         self.host = socket.gethostname()
+        self.events = EventRecorder(writer, scheduler_name, host=self.host,
+                                    instance=f"{scheduler_name}-{self.host}")
         self.pods.add_event_handler(self._on_pod, lambda _o, n: self._on_pod(n),
                                     self._on_pod_delete)
         self.nodes.add_event_handler(self._on_node, lambda _o, _n: self._requeue_all(),
@@ -174,23 +177,5 @@ class Scheduler(KeyedController):
             await self._event(pod, "Warning", "FailedScheduling", message)
 
     async def _event(self, pod: Obj, type_: str, reason: str, message: str) -> None:
-        md = _m(pod.get("metadata"))
-        now = _now()
-        namespace = str(md.get("namespace") or "default")
-        body = {
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": {"name": f"{md.get('name')}.{time.time_ns():x}", "namespace": namespace},
-            "involvedObject": {"apiVersion": "v1", "kind": "Pod", "namespace": namespace,
-                               "name": md.get("name"), "uid": md.get("uid"),
-                               "resourceVersion": md.get("resourceVersion")},
-            "reason": reason, "message": message, "type": type_,
-            "source": {"component": self.scheduler_name},
-            "firstTimestamp": now, "lastTimestamp": now, "count": 1,
-            "reportingComponent": self.scheduler_name,
-            "reportingInstance": f"{self.scheduler_name}-{self.host}",
-            "action": "Binding" if reason == "Scheduled" else "Scheduling",
-        }
-        try:
-            await self.writer.create(EVENTS, namespace, body)
-        except Exception as exc:  # best effort, as upstream's recorder
-            log.debug("could not record event %s: %s", reason, exc)
+        await self.events.event(pod, type_, reason, message,
+                                action="Binding" if reason == "Scheduled" else "Scheduling")

@@ -26,15 +26,14 @@ from __future__ import annotations
 import copy
 import logging
 import socket
-import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from apiserver.api.resources import EVENTS, SERVICES, ResourceInfo
+from apiserver.api.resources import SERVICES, ResourceInfo
 from controllers.client.errors import ApiError, is_not_found
 from controllers.client.store import DeletedFinalStateUnknown, Store, meta_namespace_key
 from controllers.runtime.controller import KeyedController
+from controllers.runtime.events import EventRecorder
 from controllers.servicelb.pool import Allocator, parse_ip
 
 __all__ = [
@@ -137,8 +136,6 @@ def requested_ips(svc: Mapping[str, Any]) -> list[str]:
     return [str(lb_ip)] if lb_ip else []
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _creation(svc: Mapping[str, Any]) -> tuple[str, str]:
@@ -169,7 +166,7 @@ class ServiceLBController(KeyedController):
         #: Services of ours that have no address (retried when one is released).
         self.pending: set[str] = set()
         #: Last failure Event per Service key: (message, event name, count).
-        self._failures: dict[str, tuple[str, str, int]] = {}
+        self.events = EventRecorder(client, COMPONENT, host=self.host)
 
     # -- handlers (enqueue only) ---------------------------------------------------
 
@@ -286,7 +283,6 @@ class ServiceLBController(KeyedController):
         svc = self.services.get_by_key(key)
         if svc is None or not handles(svc, self.load_balancer_class):
             self.pending.discard(key)
-            self._failures.pop(key, None)
             self._release(key)
             return
         ip, failure = self.decide(key, svc)
@@ -295,7 +291,6 @@ class ServiceLBController(KeyedController):
             self.pending.add(key)
         else:
             self.pending.discard(key)
-            self._failures.pop(key, None)
         current = _ingress(svc)
         if current != desired:
             new = copy.deepcopy(svc)
@@ -307,76 +302,16 @@ class ServiceLBController(KeyedController):
             except ApiError as exc:
                 if is_not_found(exc):
                     self.pending.discard(key)
-                    self._failures.pop(key, None)
                     self._release(key)
                     return
                 raise
             self.metrics.writes += 1
             if ip is not None:
                 log.info("assigned %s to %s", ip, key)
-                await self._event(svc, "Normal", "IPAllocated", f'Assigned IP ["{ip}"]')
+                await self.events.event(svc, "Normal", "IPAllocated", f'Assigned IP ["{ip}"]')
             else:
                 log.info("cleared the ingress of %s", key)
         if failure is not None:
             log.warning("%s", failure)
-            await self._failure_event(key, svc, failure)
-
-    # -- events --------------------------------------------------------------------
-
-    def _event_body(self, svc: Mapping[str, Any], type_: str, reason: str, message: str,
-                    name: str) -> Obj:
-        md = svc.get("metadata") or {}
-        now = _now()
-        return {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": name, "namespace": md.get("namespace") or "default"},
-            "involvedObject": {
-                "kind": "Service",
-                "namespace": md.get("namespace"),
-                "name": md.get("name"),
-                "uid": md.get("uid"),
-                "apiVersion": "v1",
-                "resourceVersion": md.get("resourceVersion"),
-            },
-            "reason": reason,
-            "message": message,
-            "source": {"component": COMPONENT, "host": self.host},
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-            "type": type_,
-            "reportingComponent": COMPONENT,
-            "reportingInstance": self.host,
-        }
-
-    @staticmethod
-    def _event_name(svc: Mapping[str, Any]) -> str:
-        md = svc.get("metadata") or {}
-        return f"{md.get('name')}.{time.time_ns():x}"
-
-    async def _event(self, svc: Mapping[str, Any], type_: str, reason: str, message: str) -> str:
-        """Record an Event; failures are logged, never raised."""
-        name = self._event_name(svc)
-        body = self._event_body(svc, type_, reason, message, name)
-        try:
-            await self.client.create(EVENTS, str(body["metadata"]["namespace"]), body)
-        except Exception as exc:  # events are best effort, as upstream's recorder
-            log.warning("could not record event %s for %s: %s", reason, name, exc)
-        return name
-
-    async def _failure_event(self, key: str, svc: Mapping[str, Any], message: str) -> None:
-        """An ``AllocationFailed`` Warning; a repeat bumps the previous Event's count."""
-        last = self._failures.get(key)
-        if last is not None and last[0] == message:
-            _, name, count = last
-            ns = str((svc.get("metadata") or {}).get("namespace") or "default")
-            try:
-                await self.client.patch(EVENTS, ns, name,
-                                        {"count": count + 1, "lastTimestamp": _now()})
-                self._failures[key] = (message, name, count + 1)
-                return
-            except Exception as exc:
-                log.debug("could not update event %s (%s); recording a new one", name, exc)
-        name = await self._event(svc, "Warning", "AllocationFailed", message)
-        self._failures[key] = (message, name, 1)
+            # A repeated failure bumps the earlier Event's count (the recorder correlates).
+            await self.events.event(svc, "Warning", "AllocationFailed", failure)

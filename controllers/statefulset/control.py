@@ -29,6 +29,7 @@ from typing import Any
 from apiserver.api.resources import served
 from controllers.client.errors import is_already_exists, is_not_found
 from controllers.client.store import Store
+from controllers.runtime.events import EventRecorder
 from controllers.runtime.writer import Writer
 from controllers.statefulset.history import (
     equal_revisions,
@@ -86,6 +87,7 @@ class _Pass:
 
     def __init__(self, sts: Obj, pods: list[Obj]) -> None:
         sp = spec(sts)
+        self.sts = sts
         self.name = str(meta(sts).get("name"))
         self.start = start_ordinal(sts)
         self.replicas = int(sp.get("replicas", 1) or 0)
@@ -125,6 +127,17 @@ class StatefulSetControl:
         self.claims = claims
         self.writer = writer
         self.writes = 0
+        self.events = EventRecorder(writer, "statefulset-controller")
+
+    async def _pod_event(self, verb: str, sts: Obj, pod: Obj, err: Exception | None) -> None:
+        """Upstream's ``recordPodEvent``: ``<verb> Pod p in StatefulSet s successful|failed``."""
+        what = f"{verb} Pod {meta(pod).get('name')} in StatefulSet {meta(sts).get('name')}"
+        title = verb.capitalize()
+        if err is None:
+            await self.events.event(sts, "Normal", f"Successful{title}", f"{what} successful")
+        else:
+            await self.events.event(sts, "Warning", f"Failed{title}",
+                                    f"{what} failed error: {getattr(err, 'message', err)}")
 
     async def sync(self, sts: Obj, now: datetime | None = None) -> float | None:
         """Reconcile ``sts`` once; the delay before the next look, or None."""
@@ -263,9 +276,24 @@ class StatefulSetControl:
                 await self.writer.create(CLAIMS, ns, claim)
             except Exception as exc:
                 if not is_already_exists(exc):
+                    await self.events.event(
+                        sts, "Warning", "FailedCreate",
+                        f"create Claim {name} for Pod {pod_name} in StatefulSet "
+                        f"{meta(sts).get('name')} failed error: {getattr(exc, 'message', exc)}")
                     raise
+            else:
+                await self.events.event(
+                    sts, "Normal", "SuccessfulCreate",
+                    f"create Claim {name} Pod {pod_name} in StatefulSet "
+                    f"{meta(sts).get('name')} success")
         self.writes += 1
-        return await self.writer.create(PODS, ns, pod)
+        try:
+            created = await self.writer.create(PODS, ns, pod)
+        except Exception as exc:
+            await self._pod_event("create", sts, pod, exc)
+            raise
+        await self._pod_event("create", sts, pod, None)
+        return created
 
     async def _delete_pod(self, state: _Pass, pod: Obj) -> None:
         md = meta(pod)
@@ -275,7 +303,10 @@ class StatefulSetControl:
                                      preconditions={"uid": str(md.get("uid"))})
         except Exception as exc:
             if not is_not_found(exc):
+                await self._pod_event("delete", state.sts, pod, exc)
                 raise
+        else:
+            await self._pod_event("delete", state.sts, pod, None)
         gone = copy.deepcopy(pod)
         gone["metadata"]["deletionTimestamp"] = "deleting"
         ordinal = ordinal_of(state.name, pod)

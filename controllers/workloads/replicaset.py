@@ -33,6 +33,7 @@ from controllers.client.errors import ApiError, is_not_found
 from controllers.client.store import DeletedFinalStateUnknown, Store, split_key
 from controllers.runtime.app import ControllerContext, ControllerSpec
 from controllers.runtime.controller import KeyedController
+from controllers.runtime.events import EventRecorder
 from controllers.runtime.writer import Writer
 from controllers.workloads.claim import claim_pods
 from controllers.workloads.expectations import Expectations
@@ -75,12 +76,14 @@ class Kind:
     kind: str
     api_version: str
     selector: Callable[[Mapping[str, Any]], LabelSelector]
+    #: The Events' source component, as upstream's controller names itself.
+    component: str
 
 
 RS_KIND = Kind("replicaset", served("apps", "v1", "replicasets"), "ReplicaSet", "apps/v1",
-               _rs_selector)
+               _rs_selector, "replicaset-controller")
 RC_KIND = Kind("replicationcontroller", served("", "v1", "replicationcontrollers"),
-               "ReplicationController", "v1", _rc_selector)
+               "ReplicationController", "v1", _rc_selector, "replication-controller")
 
 
 def _md(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -105,6 +108,7 @@ class ReplicaSetController(KeyedController):
         self.burst_replicas = burst_replicas
         self.expectations = expectations or Expectations()
         self.now = now
+        self.events = EventRecorder(writer, kind.component)
 
     # --- event handlers -------------------------------------------------------------
 
@@ -248,12 +252,17 @@ class ReplicaSetController(KeyedController):
 
             async def create() -> None:
                 try:
-                    await self.writer.create(PODS, namespace, pod_from_template(owner, template))
+                    pod = await self.writer.create(PODS, namespace,
+                                                   pod_from_template(owner, template))
                     self.metrics.writes += 1
                 except ApiError as exc:
                     if exc.has_cause("NamespaceTerminating"):
                         return
+                    await self.events.event(owner, "Warning", "FailedCreate",
+                                            f"Error creating: {exc.message}")
                     raise
+                await self.events.event(owner, "Normal", "SuccessfulCreate",
+                                        f"Created pod: {_md(pod).get('name')}")
 
             done, err = await slow_start_batch(count, 1, create)
             for _ in range(count - done):
@@ -264,13 +273,13 @@ class ReplicaSetController(KeyedController):
             count = min(diff, self.burst_replicas)
             victims = pods_to_delete(pods, pods, count, self.now())
             self.expectations.expect_deletions(key, [pod_key(p) for p in victims])
-            results = await asyncio.gather(*(self._delete(key, p) for p in victims),
+            results = await asyncio.gather(*(self._delete(key, owner, p) for p in victims),
                                            return_exceptions=True)
             errors = [r for r in results if isinstance(r, BaseException)]
             if errors:
                 raise errors[0]
 
-    async def _delete(self, key: str, pod: Mapping[str, Any]) -> None:
+    async def _delete(self, key: str, owner: Obj, pod: Mapping[str, Any]) -> None:
         md = _md(pod)
         try:
             await self.writer.delete(PODS, str(md.get("namespace")), str(md.get("name")))
@@ -278,7 +287,12 @@ class ReplicaSetController(KeyedController):
         except Exception as exc:
             self.expectations.deletion_observed(key, pod_key(pod))
             if not is_not_found(exc):
+                await self.events.event(owner, "Warning", "FailedDelete",
+                                        f"Error deleting: {getattr(exc, 'message', exc)}")
                 raise
+            return
+        await self.events.event(owner, "Normal", "SuccessfulDelete",
+                                f"Deleted pod: {md.get('name')}")
 
     async def write_status(self, owner: Obj, pods: list[Obj],
                            manage_err: BaseException | None, diff: int) -> None:

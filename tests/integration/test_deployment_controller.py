@@ -132,3 +132,10 @@ def test_deployment_rollout_with_kubectl(
         image = client.get(f"/apis/apps/v1/namespaces/{ns}/deployments/web").json()[
             "spec"]["template"]["spec"]["containers"][0]["image"]
         assert image == "nginx:1.25"
+
+        # kubectl describe shows the controllers' Events, as on a cluster.
+        described = kubectl("-n", ns, "describe", "deployment", "web", kubeconfig=cfg,
+                            check=True).stdout
+        assert "ScalingReplicaSet  " in described, described
+        assert f"Scaled up replica set {first} from 0 to 3" in described, described
+        assert "deployment-controller" in described

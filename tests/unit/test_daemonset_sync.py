@@ -17,8 +17,12 @@ class Recorder:
         self.created: list[dict[str, Any]] = []
         self.deleted: list[str] = []
         self.updated: list[tuple[dict[str, Any], str | None]] = []
+        self.events: list[tuple[str, str]] = []
 
     async def create(self, info: Any, namespace: Any, obj: Any) -> dict[str, Any]:
+        if info.plural == "events":
+            self.events.append((obj["reason"], obj["message"]))
+            return dict(obj)
         out = {**obj, "metadata": {**obj["metadata"], "name": f"p{len(self.created)}"}}
         self.created.append(out)
         return out
@@ -104,6 +108,8 @@ def test_creates_one_pod_per_eligible_node_and_status() -> None:
     # Unseen creates hold placement back: no second round of pods.
     asyncio.run(controller.sync("ns/ds"))
     assert len([p for p in writer.created if p["kind"] == "Pod"]) == 2
+    assert sorted(writer.events) == [("SuccessfulCreate", f"Created pod: {p['metadata']['name']}")
+                                     for p in sorted(pods, key=lambda p: p["metadata"]["name"])]
 
 
 def owned_pod(name: str, node_name: str, digest: str, ready: bool = True,

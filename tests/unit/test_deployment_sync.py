@@ -118,7 +118,8 @@ class Harness:
     """The controller over hand-filled stores and a :class:`FakeApi`."""
 
     def __init__(self, *objs: Obj) -> None:
-        self.stores = {"deployments": Store(), "replicasets": Store(), "pods": Store()}
+        self.stores = {"deployments": Store(), "replicasets": Store(), "pods": Store(),
+                       "events": Store()}
         for obj in objs:
             self.stores["deployments"].add(obj)
         self.api = FakeApi(self.stores)
@@ -254,6 +255,23 @@ def test_rolling_update_respects_surge_and_unavailability() -> None:
     assert h.rses()[new]["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
     h.roll()
     assert h.d()["status"]["updatedReplicas"] == 4
+
+
+def test_scaling_replica_sets_is_evented_as_upstream() -> None:
+    h = Harness(deployment(replicas=4))
+    h.roll()
+    first = f"web-{compute_hash(h.d()['spec']['template'], None)}"
+    h.set_image("nginx:1.26")
+    h.roll()
+    second = f"web-{compute_hash(h.d()['spec']['template'], None)}"
+    events = h.stores["events"].list()
+    assert {e["involvedObject"]["kind"] for e in events} == {"Deployment"}
+    assert {e["source"]["component"] for e in events} == {"deployment-controller"}
+    messages = [e["message"] for e in events if e["reason"] == "ScalingReplicaSet"]
+    assert messages[0] == f"Scaled up replica set {first} from 0 to 4"
+    assert f"Scaled down replica set {first} from 1 to 0" in messages
+    assert any(m.startswith(f"Scaled up replica set {second} ") and m.endswith(" to 4")
+               for m in messages)
 
 
 def test_old_replicas_stay_until_new_ones_are_available() -> None:

@@ -35,9 +35,13 @@ class Recorder:
     calls: list[tuple[str, str, Any]] = field(default_factory=list)
     fail_creates_after: int | None = None
     created: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     async def create(self, info: ResourceInfo, namespace: str | None,
                      obj: Mapping[str, Any]) -> dict[str, Any]:
+        if info.plural == "events":
+            self.events.append(dict(obj))
+            return dict(obj)
         if self.fail_creates_after is not None and self.created >= self.fail_creates_after:
             raise ApiError(403, {"reason": "Forbidden", "message": "exceeded quota"})
         self.created += 1
@@ -168,6 +172,16 @@ def test_slow_start_batches_stop_at_the_first_failure() -> None:
     cond = rec.of("update/status")[0][2]["status"]["conditions"][0]
     assert cond["type"] == "ReplicaFailure" and cond["reason"] == "FailedCreate"
     assert "exceeded quota" in cond["message"]
+    # Upstream's pod-control Events on the ReplicaSet: one per pod created or failed.
+    reasons = [(e["reason"], e["message"]) for e in rec.events]
+    # Three identical failures: one Event whose count the recorder raises to 3.
+    assert reasons.count(("FailedCreate", "Error creating: exceeded quota")) == 1
+    assert [c[2]["count"] for c in rec.of("patch")] == [2, 3]
+    created = [m for r, m in reasons if r == "SuccessfulCreate"]
+    assert sorted(created) == sorted(f"Created pod: {c[2]['metadata']['name']}"
+                                     for c in rec.of("create"))
+    assert {e["involvedObject"]["kind"] for e in rec.events} == {"ReplicaSet"}
+    assert {e["source"]["component"] for e in rec.events} == {"replicaset-controller"}
 
 
 def test_slow_start_batch_sizes() -> None:

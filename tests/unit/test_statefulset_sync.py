@@ -33,6 +33,8 @@ class FakeWriter:
     stores: dict[str, Store]
     calls: list[tuple[str, str, str]] = field(default_factory=list)
     rv: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
+    #: Events, apart from the calls: (reason, message).
+    events: list[tuple[str, str]] = field(default_factory=list)
 
     def _stamp(self, obj: Mapping[str, Any]) -> Obj:
         out = copy.deepcopy(dict(obj))
@@ -43,6 +45,9 @@ class FakeWriter:
 
     async def create(self, info: ResourceInfo, namespace: str | None,
                      obj: Mapping[str, Any]) -> Obj:
+        if info.plural == "events":
+            self.events.append((obj["reason"], obj["message"]))
+            return dict(obj)
         name = obj["metadata"]["name"]
         self.calls.append(("create", info.plural, name))
         store = self.stores[info.plural]
@@ -62,6 +67,9 @@ class FakeWriter:
 
     async def patch(self, info: ResourceInfo, namespace: str | None, name: str, patch: Any,
                     **options: Any) -> Obj:
+        if info.plural == "events":  # a repeated Event's count
+            self.events.append(("(count)", str(patch.get("message"))))
+            return {"metadata": {"name": name}}
         self.calls.append(("patch", info.plural, name))
         obj = copy.deepcopy(self.stores[info.plural].get(namespace, name))
         assert obj is not None
@@ -212,6 +220,18 @@ def test_parallel_creates_and_deletes_all_at_once() -> None:
     h.set_spec(replicas=0)
     assert h.sync() == [("delete", "pods", "web-2"), ("delete", "pods", "web-1"),
                         ("delete", "pods", "web-0")]
+
+
+def test_pod_writes_are_evented_as_upstream() -> None:
+    h = Harness(statefulset(replicas=2, podManagementPolicy="Parallel"))
+    h.sync()
+    assert h.writer.events == [
+        ("SuccessfulCreate", "create Pod web-0 in StatefulSet web successful"),
+        ("SuccessfulCreate", "create Pod web-1 in StatefulSet web successful")]
+    h.set_spec(replicas=1)
+    h.sync()
+    assert h.writer.events[-1] == ("SuccessfulDelete",
+                                   "delete Pod web-1 in StatefulSet web successful")
 
 
 def test_failed_pod_is_replaced() -> None:
