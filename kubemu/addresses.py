@@ -1,0 +1,438 @@
+"""Each kubemu instance its own loopback addresses: a /16 block of 127.0.0.0/8.
+
+Every address of 127.0.0.0/8 is local on Linux, so a kubemu instance can give
+its nodes, pods, Services and load balancers real, bindable addresses without
+privileges. Two instances on one machine must not share any of them (a pod of
+one would answer for a pod of the other), so each instance owns a *block*
+``127.B.0.0/16`` (``B`` in 1-254, minus :data:`RESERVED_INDEXES`) laid out as:
+
+==================  ===================  ===========================================
+range               default              used for
+==================  ===================  ===========================================
+node IPs            ``127.B.0.0/24``     node N is ``127.B.0.N``: NodePorts, kube-proxy
+                                         ``/healthz`` (``:10256``) and ``/metrics``
+                                         (``:10249``)
+load-balancer pool  ``127.B.1.0/24``     service-lb hands out ``.1``-``.254``
+control address     ``127.B.2.1``        the instance's own servers (etcd ``:2379``,
+                                         ``:2380``)
+service range       ``127.B.64.0/18``    ClusterIPs; ``kubernetes`` is ``127.B.64.1``,
+                                         the cluster DNS address ``127.B.64.10``
+cluster CIDR        ``127.B.128.0/17``   node N's pod CIDR is its N-th /24:
+                                         ``127.B.(127+N).0/24``
+==================  ===================  ===========================================
+
+:class:`Addresses` is that plan (pure; each range may be overridden).
+:func:`reserve` takes a block for a data directory: the one recorded in
+``<data-dir>/addresses.json`` when there is one (so a restart keeps every stored
+ClusterIP and pod IP valid), else the first free block, and records it.
+
+A block is taken by holding ``fcntl.flock`` on ``<lock dir>/127.B.lock`` (lock
+dir: ``$KUBEMU_BLOCK_DIR``, default ``/tmp/kubemu-blocks``, shared by every user
+of the machine) for the life of the :class:`BlockLease`, and only when no socket
+of the machine listens on an address of the block (read from ``/proc/net``), so
+software that does not take the lock (an older kubemu, a test server) is
+respected too. The kernel drops the lock when its holder dies, however it dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import ipaddress
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+IPv4Network = ipaddress.IPv4Network
+IPv4Address = ipaddress.IPv4Address
+
+#: Second octets never handed out: 0 holds 127.0.0.1 (and Debian's 127.0.1.1);
+#: 96, 240 and 244 were kubemu's fixed service, load-balancer and pod ranges, so
+#: an older kubemu or a hand-written flag may still use them; 255 holds the
+#: broadcast address of 127.0.0.0/8.
+RESERVED_INDEXES = frozenset({0, 96, 240, 244, 255})
+
+#: Where the per-block lock files live unless ``$KUBEMU_BLOCK_DIR`` says otherwise.
+DEFAULT_LOCK_DIR = Path("/tmp/kubemu-blocks")
+
+#: The file in a data directory that records its block.
+RECORD_FILE = "addresses.json"
+
+#: Ports on a node IP (upstream kube-proxy's) and on the control address (etcd's).
+PROXY_HEALTHZ_PORT = 10256
+PROXY_METRICS_PORT = 10249
+ETCD_CLIENT_PORT = 2379
+ETCD_PEER_PORT = 2380
+
+#: How long :func:`reserve` waits for listeners on a *recorded* block to go away
+#: (the children of a killed predecessor get SIGTERM and exit on their own).
+SETTLE_SECONDS = 5.0
+
+
+class AddressError(Exception):
+    """No block could be taken; ``str(err)`` is one line naming the fix."""
+
+
+def lock_dir() -> Path:
+    """The machine-wide directory of block lock files."""
+    return Path(os.environ.get("KUBEMU_BLOCK_DIR") or DEFAULT_LOCK_DIR)
+
+
+def block_network(index: int) -> IPv4Network:
+    """``127.index.0.0/16``."""
+    if not 0 <= index <= 255:
+        raise ValueError(f"block index {index} is not 0-255")
+    return IPv4Network(f"127.{index}.0.0/16")
+
+
+def parse_block(text: str) -> int:
+    """The index of a block written as ``127.B.0.0/16`` (or ``127.B``, or ``B``).
+
+    Raises ValueError naming the accepted forms.
+    """
+    candidates = [text, f"{text}.0.0/16" if text.count(".") == 1 else "",
+                  f"127.{text}.0.0/16" if text.isdigit() else ""]
+    for candidate in filter(None, candidates):
+        try:
+            net = IPv4Network(candidate)
+        except ValueError:
+            continue
+        if net.prefixlen == 16 and net.subnet_of(IPv4Network("127.0.0.0/8")):
+            return int(net.network_address) >> 16 & 0xFF
+    raise ValueError(f"invalid address block {text!r}: must be 127.B.0.0/16 with B 0-255")
+
+
+@dataclass(frozen=True)
+class Addresses:
+    """The loopback addresses of one instance (see the module docstring).
+
+    Built from a block by :meth:`for_block`; any range may then be replaced with
+    :meth:`with_overrides`. ``node_cidr_mask`` is the prefix length of each node's
+    pod CIDR within ``cluster_cidr``.
+    """
+
+    block: IPv4Network
+    node_ip_range: IPv4Network
+    lb_pool: IPv4Network
+    control_ip: IPv4Address
+    service_range: IPv4Network
+    cluster_cidr: IPv4Network
+    node_cidr_mask: int = 24
+
+    @classmethod
+    def for_block(cls, index: int) -> Addresses:
+        """The default layout of block ``127.index.0.0/16``."""
+        net = block_network(index)
+        base = int(net.network_address)
+        return cls(
+            block=net,
+            node_ip_range=IPv4Network((base, 24)),
+            lb_pool=IPv4Network((base + (1 << 8), 24)),
+            control_ip=IPv4Address(base + (2 << 8) + 1),
+            service_range=IPv4Network((base + (64 << 8), 18)),
+            cluster_cidr=IPv4Network((base + (128 << 8), 17)),
+        )
+
+    def with_overrides(
+        self,
+        *,
+        node_ip_range: str | None = None,
+        lb_pool: str | None = None,
+        service_range: str | None = None,
+        cluster_cidr: str | None = None,
+    ) -> Addresses:
+        """This plan with the given ranges replaced (``None`` keeps one).
+
+        Raises ValueError (naming the range) for a value that is not an IPv4 CIDR.
+        """
+        changes: dict[str, IPv4Network] = {}
+        for name, value in (("node_ip_range", node_ip_range), ("lb_pool", lb_pool),
+                            ("service_range", service_range), ("cluster_cidr", cluster_cidr)):
+            if value is not None:
+                changes[name] = _cidr(name.replace("_", " "), value)
+        updated = replace(self, **changes)
+        if updated.cluster_cidr.prefixlen > updated.node_cidr_mask:
+            raise ValueError(f"cluster CIDR {updated.cluster_cidr} is smaller than one "
+                             f"node's /{updated.node_cidr_mask}")
+        return updated
+
+    @property
+    def index(self) -> int:
+        """The block's second octet ``B``."""
+        return int(self.block.network_address) >> 16 & 0xFF
+
+    @property
+    def max_nodes(self) -> int:
+        """How many nodes get a node IP and a pod CIDR of their own."""
+        node_ips = self.node_ip_range.num_addresses - 2
+        pod_cidrs = 1 << (self.node_cidr_mask - self.cluster_cidr.prefixlen)
+        return max(0, min(node_ips, pod_cidrs))
+
+    def _check_node(self, index: int) -> None:
+        if not 1 <= index <= self.max_nodes:
+            raise ValueError(f"node {index} is outside 1-{self.max_nodes}")
+
+    def node_ip(self, index: int) -> str:
+        """Node ``index``'s (1-based) IP: the index-th host address of the node range."""
+        self._check_node(index)
+        return str(self.node_ip_range.network_address + index)
+
+    def pod_cidr(self, index: int) -> str:
+        """Node ``index``'s pod CIDR: the index-th ``/node_cidr_mask`` of the cluster CIDR."""
+        self._check_node(index)
+        size = 1 << (32 - self.node_cidr_mask)
+        first = self.cluster_cidr.network_address + (index - 1) * size
+        return str(IPv4Network((first, self.node_cidr_mask)))
+
+    def proxy_healthz(self, index: int) -> str:
+        """``host:port`` of node ``index``'s kube-proxy ``/healthz``."""
+        return f"{self.node_ip(index)}:{PROXY_HEALTHZ_PORT}"
+
+    def proxy_metrics(self, index: int) -> str:
+        """``host:port`` of node ``index``'s kube-proxy ``/metrics``."""
+        return f"{self.node_ip(index)}:{PROXY_METRICS_PORT}"
+
+    @property
+    def kubernetes_ip(self) -> str:
+        """The ClusterIP of the ``default/kubernetes`` Service (first of the range)."""
+        return str(self.service_range.network_address + 1)
+
+    @property
+    def dns_ip(self) -> str:
+        """The cluster DNS Service's ClusterIP (the tenth of the range, as kubeadm's)."""
+        return str(self.service_range.network_address + 10)
+
+    @property
+    def etcd_client_url(self) -> str:
+        """Client URL of an etcd this instance runs itself."""
+        return f"http://{self.control_ip}:{ETCD_CLIENT_PORT}"
+
+    @property
+    def etcd_peer_url(self) -> str:
+        """Peer URL of an etcd this instance runs itself."""
+        return f"http://{self.control_ip}:{ETCD_PEER_PORT}"
+
+    def describe(self) -> dict[str, str]:
+        """The ranges as strings (what :func:`record` writes)."""
+        return {
+            "block": str(self.block), "nodeIPs": str(self.node_ip_range),
+            "loadBalancerPool": str(self.lb_pool), "controlIP": str(self.control_ip),
+            "serviceClusterIPRange": str(self.service_range),
+            "clusterCIDR": str(self.cluster_cidr),
+        }
+
+    def summary(self) -> str:
+        """One line for a log: block and the main ranges."""
+        d = self.describe()
+        return (f"addresses: block {d['block']}, nodes {d['nodeIPs']}, services "
+                f"{d['serviceClusterIPRange']}, pods {d['clusterCIDR']}, "
+                f"load balancers {d['loadBalancerPool']}")
+
+
+def _cidr(what: str, text: str) -> IPv4Network:
+    try:
+        return IPv4Network(text.strip(), strict=False)
+    except ValueError:
+        raise ValueError(f"invalid {what} {text!r}: must be an IPv4 CIDR") from None
+
+
+# -- what listens where ------------------------------------------------------------------------
+
+
+def _proc_address(hex_address: str) -> IPv4Address | None:
+    """The IPv4 address of a ``/proc/net/{tcp,udp}{,6}`` local address field."""
+    raw = bytes.fromhex(hex_address)
+    # The kernel prints each 32-bit word in host (little-endian) order.
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    if len(words) == 4:
+        return IPv4Address(words)
+    return ipaddress.IPv6Address(words).ipv4_mapped
+
+
+def listening_addresses(proc_net: Path = Path("/proc/net")) -> set[IPv4Address]:
+    """IPv4 addresses (v4-mapped ones included) with a listening TCP or bound UDP socket
+    in this network namespace; wildcard binds are left out."""
+    found: set[IPv4Address] = set()
+    for name, listen_only in (("tcp", True), ("tcp6", True), ("udp", False), ("udp6", False)):
+        try:
+            lines = (proc_net / name).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 4 or (listen_only and fields[3] != "0A"):
+                continue
+            address = _proc_address(fields[1].split(":")[0])
+            if address is not None and not address.is_unspecified:
+                found.add(address)
+    return found
+
+
+def busy_addresses(network: IPv4Network,
+                   probe: Callable[[], Iterable[IPv4Address]] = listening_addresses,
+                   ) -> list[IPv4Address]:
+    """The addresses of ``network`` something listens on, sorted."""
+    return sorted(a for a in probe() if a in network)
+
+
+# -- taking a block ----------------------------------------------------------------------------
+
+
+class BlockLease:
+    """A held block: the lock stays until :meth:`release` or the process ends."""
+
+    def __init__(self, addresses: Addresses, fd: int) -> None:
+        self.addresses = addresses
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        """Drop the lock; idempotent."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _open_lock(directory: Path, index: int) -> int:
+    with contextlib.suppress(FileExistsError):
+        directory.mkdir(parents=True)
+        # Every user of the machine shares the loopback addresses, so every user
+        # shares the directory (sticky, like /tmp).
+        with contextlib.suppress(OSError):
+            directory.chmod(0o1777)
+    path = directory / f"127.{index}.lock"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    except PermissionError:  # another user's file: a read-only descriptor can be locked too
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    with contextlib.suppress(OSError):
+        os.fchmod(fd, 0o666)
+    return fd
+
+
+def holder(index: int, directory: Path | None = None) -> str:
+    """What the holder of block ``index`` wrote about itself ("" if unknown)."""
+    try:
+        return ((directory or lock_dir()) / f"127.{index}.lock").read_text().strip()
+    except OSError:
+        return ""
+
+
+def try_lock(index: int, owner: str, directory: Path | None = None) -> int | None:
+    """Lock block ``index`` and write ``owner`` into its lock file; the descriptor, or
+    ``None`` when another process holds it. OSError when the lock dir is unusable."""
+    fd = _open_lock(directory or lock_dir(), index)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}: {owner}\n".encode(), 0)
+    return fd
+
+
+def candidates() -> Iterator[int]:
+    """Block indexes in the order a new instance tries them."""
+    return (i for i in range(1, 255) if i not in RESERVED_INDEXES)
+
+
+def acquire(
+    owner: str,
+    index: int | None = None,
+    *,
+    directory: Path | None = None,
+    probe: Callable[[], Iterable[IPv4Address]] = listening_addresses,
+    settle: float = SETTLE_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> BlockLease:
+    """Take block ``index`` (waiting up to ``settle`` seconds for its listeners to go),
+    or with ``index=None`` the first free block; ``owner`` describes the taker in the
+    lock file. Raises :class:`AddressError` when the block (or every block) is taken.
+    """
+    try:
+        if index is not None:
+            return _acquire_exact(owner, index, directory, probe, settle, sleep)
+        for candidate in candidates():
+            fd = try_lock(candidate, owner, directory)
+            if fd is None:
+                continue
+            if busy_addresses(block_network(candidate), probe):
+                os.close(fd)
+                continue
+            return BlockLease(Addresses.for_block(candidate), fd)
+    except OSError as err:
+        where = directory or lock_dir()
+        raise AddressError(f"cannot lock an address block in {where}: "
+                           f"{err.strerror or err} (set KUBEMU_BLOCK_DIR to a writable "
+                           "directory)") from None
+    raise AddressError("every loopback address block 127.1-254.0.0/16 is in use (stop an "
+                       "instance, or pass --address-block)")
+
+
+def _acquire_exact(owner: str, index: int, directory: Path | None,
+                   probe: Callable[[], Iterable[IPv4Address]], settle: float,
+                   sleep: Callable[[float], None]) -> BlockLease:
+    net = block_network(index)
+    fd = try_lock(index, owner, directory)
+    if fd is None:
+        who = holder(index, directory)
+        raise AddressError(f"address block {net} is in use by another kubemu"
+                           f"{f' ({who})' if who else ''}: stop it, or pass --address-block")
+    waited = 0.0
+    while busy := busy_addresses(net, probe):
+        if waited >= settle:
+            os.close(fd)
+            shown = ", ".join(str(a) for a in busy[:3]) + (" …" if len(busy) > 3 else "")
+            raise AddressError(f"address block {net} is in use: something listens on "
+                               f"{shown} (stop it, or pass --address-block)")
+        sleep(0.1)
+        waited += 0.1
+    return BlockLease(Addresses.for_block(index), fd)
+
+
+# -- the record in the data directory ---------------------------------------------------------
+
+
+def recorded_block(data_dir: Path) -> int | None:
+    """The block index recorded in ``data_dir`` (``None`` when none is, or unreadable)."""
+    try:
+        doc = json.loads((data_dir / RECORD_FILE).read_text(encoding="utf-8"))
+        return parse_block(str(doc["block"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def record(data_dir: Path, addresses: Addresses) -> None:
+    """Atomically write ``addresses`` to ``<data_dir>/addresses.json``."""
+    tmp = data_dir / f".{RECORD_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(addresses.describe(), indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, data_dir / RECORD_FILE)
+
+
+def reserve(
+    data_dir: Path,
+    owner: str,
+    block: int | None = None,
+    *,
+    directory: Path | None = None,
+    probe: Callable[[], Iterable[IPv4Address]] = listening_addresses,
+    settle: float = SETTLE_SECONDS,
+) -> BlockLease:
+    """Take the block of ``data_dir`` and record it there.
+
+    The block is ``block`` when given (``--address-block``), else the one recorded
+    in ``data_dir``, else the first free one (see :func:`acquire` for the rest).
+    Raises :class:`AddressError`; OSError when the record cannot be written.
+    """
+    index = block if block is not None else recorded_block(data_dir)
+    lease = acquire(owner, index, directory=directory, probe=probe, settle=settle)
+    try:
+        record(data_dir, lease.addresses)
+    except BaseException:
+        lease.release()
+        raise
+    return lease
