@@ -148,12 +148,16 @@ class Addresses:
 
         Raises ValueError (naming the range) for a value that is not an IPv4 CIDR.
         """
-        changes: dict[str, IPv4Network] = {}
-        for name, value in (("node_ip_range", node_ip_range), ("lb_pool", lb_pool),
-                            ("service_range", service_range), ("cluster_cidr", cluster_cidr)):
-            if value is not None:
-                changes[name] = _cidr(name.replace("_", " "), value)
-        updated = replace(self, **changes)
+        def pick(name: str, value: str | None, current: IPv4Network) -> IPv4Network:
+            return current if value is None else _cidr(name, value)
+
+        updated = replace(
+            self,
+            node_ip_range=pick("node IP range", node_ip_range, self.node_ip_range),
+            lb_pool=pick("load-balancer pool", lb_pool, self.lb_pool),
+            service_range=pick("service range", service_range, self.service_range),
+            cluster_cidr=pick("cluster CIDR", cluster_cidr, self.cluster_cidr),
+        )
         if updated.cluster_cidr.prefixlen > updated.node_cidr_mask:
             raise ValueError(f"cluster CIDR {updated.cluster_cidr} is smaller than one "
                              f"node's /{updated.node_cidr_mask}")
@@ -223,6 +227,17 @@ class Addresses:
             "serviceClusterIPRange": str(self.service_range),
             "clusterCIDR": str(self.cluster_cidr),
         }
+
+    @classmethod
+    def from_record(cls, doc: dict[str, str]) -> Addresses:
+        """The inverse of :meth:`describe`; ValueError/KeyError for a broken record."""
+        return cls(
+            block=IPv4Network(doc["block"]), node_ip_range=IPv4Network(doc["nodeIPs"]),
+            lb_pool=IPv4Network(doc["loadBalancerPool"]),
+            control_ip=IPv4Address(doc["controlIP"]),
+            service_range=IPv4Network(doc["serviceClusterIPRange"]),
+            cluster_cidr=IPv4Network(doc["clusterCIDR"]),
+        )
 
     def summary(self) -> str:
         """One line for a log: block and the main ranges."""
@@ -406,8 +421,18 @@ def recorded_block(data_dir: Path) -> int | None:
         return None
 
 
+def load(data_dir: Path) -> Addresses:
+    """The addresses recorded in ``data_dir`` (what a running instance uses).
+
+    Raises OSError, ValueError or KeyError when there is no usable record.
+    """
+    doc = json.loads((data_dir / RECORD_FILE).read_text(encoding="utf-8"))
+    return Addresses.from_record(doc)
+
+
 def record(data_dir: Path, addresses: Addresses) -> None:
-    """Atomically write ``addresses`` to ``<data_dir>/addresses.json``."""
+    """Atomically write ``addresses`` to ``<data_dir>/addresses.json`` (the block decides
+    a restart's addresses; the ranges, flags applied, are for people and tests)."""
     tmp = data_dir / f".{RECORD_FILE}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(addresses.describe(), indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, data_dir / RECORD_FILE)

@@ -28,9 +28,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kubemu.components import LaunchContext, component_names, launch_plan
+from kubemu import address_flags, etcd
+from kubemu.addresses import AddressError, BlockLease, record, reserve
+from kubemu.components import LaunchContext, component_names, launch_plan, node_name
 from kubemu.instance import AlreadyRunning, DataDirLock, lock_data_dir
 from kubemu.kubeconfig import client_host, dump_kubeconfig, server_url, write_kubeconfig
+from kubemu.stored_nodes import not_run_message
 from kubemu.supervisor import ChildFailed, Supervisor
 
 #: Port tried first when ``--port`` is not given (the historical insecure apiserver port).
@@ -227,9 +230,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument(
         "--storage",
-        choices=("sqlite", "memory"),
+        choices=("sqlite", "memory", "etcd"),
         default="sqlite",
-        help="storage backend (default: sqlite)",
+        help="storage backend (default: sqlite); etcd runs one etcd member in the data "
+        "directory unless --etcd-servers is given",
+    )
+    up.add_argument(
+        "--etcd-servers",
+        default="",
+        metavar="URLS",
+        help="comma-separated client URLs of an etcd to use with --storage etcd",
     )
     up.add_argument(
         "--watch-cache-size",
@@ -260,8 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--nodes",
         type=node_count,
         default=1,
-        help="node agents to run, each with its own loopback node IP (127.0.0.N), pod "
-        "CIDR (127.244.N.0/24) and userspace kube-proxy serving NodePorts on the node IP; "
+        help="node agents to run, each with its own loopback node IP (127.B.0.N), pod "
+        "CIDR (127.B.(127+N).0/24) and userspace kube-proxy serving NodePorts on the node IP; "
         "node 1's kube-proxy also serves the ClusterIPs; 0 runs no node agents (default: 1)",
     )
     up.add_argument(
@@ -276,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="seconds between SIGTERM and SIGKILL when stopping (default: 10)",
     )
+    address_flags.add_address_flags(up)
     up.set_defaults(handler=cmd_up, parser=up)
 
     kubeconfig = commands.add_parser(
@@ -323,7 +334,37 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 130
 
 
+def reserve_addresses(args: argparse.Namespace, data_dir: Path) -> BlockLease:
+    """Take the data directory's address block (see :mod:`kubemu.addresses`) with the
+    range flags applied; :class:`UpError` (exit 1) when no block can be taken."""
+    lease: BlockLease | None = None
+    try:
+        lease = reserve(data_dir, f"kubemu up --data-dir {data_dir}", args.address_block)
+        lease.addresses = address_flags.apply(lease.addresses, args)
+        record(data_dir, lease.addresses)
+        return lease
+    except AddressError as err:
+        raise UpError(str(err)) from None
+    except OSError as err:
+        if lease is not None:
+            lease.release()
+        raise UpError(f"cannot use data directory {data_dir}: {_reason(err, data_dir)} "
+                      "(pass a writable directory with --data-dir)") from None
+
+
+def _check_usage(args: argparse.Namespace) -> None:
+    """Usage errors found by looking at several flags together (exit 2 with usage)."""
+    problem = address_flags.check(args)
+    if problem is None and args.etcd_servers and args.storage != "etcd":
+        problem = "--etcd-servers needs --storage etcd"
+    if problem is not None:
+        args.parser.error(problem)
+
+
 def _up(args: argparse.Namespace) -> int:
+    _check_usage(args)
+    if args.storage == "etcd" and not args.etcd_servers and etcd.find_etcd() is None:
+        raise UpError(etcd.MISSING_MESSAGE)
     bind = args.bind_address
     if not is_loopback(bind) and not args.allow_unauthenticated_bind:
         raise UpError(
@@ -333,7 +374,9 @@ def _up(args: argparse.Namespace) -> int:
         )
     data_dir: Path = args.data_dir.resolve()
     lock = prepare_data_dir(data_dir)
+    lease: BlockLease | None = None
     try:
+        lease = reserve_addresses(args, data_dir)
         port = choose_port(bind, args.port)
         url = server_url(client_host(bind), port)
         lock.record(url)
@@ -356,9 +399,13 @@ def _up(args: argparse.Namespace) -> int:
             watch_cache_size=args.watch_cache_size,
             allow_unauthenticated_bind=args.allow_unauthenticated_bind,
             nodes=args.nodes,
+            addresses=lease.addresses,
+            etcd_servers=args.etcd_servers,
         )
         return _supervise(args, ctx)
     finally:
+        if lease is not None:
+            lease.release()
         lock.release()
 
 
@@ -371,18 +418,22 @@ def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
             "anyone who can reach it controls the cluster"
         )
     code = 1
+    sup.log(ctx.addresses.summary())
     try:
-        for component in launch_plan(ctx, args.disable):
+        plan = launch_plan(ctx, args.disable)
+        for component in plan:
             child = sup.start(component.name, component.args(ctx))
             if component.ready_url is not None:
                 sup.wait_ready(child, component.ready_url(ctx), args.ready_timeout)
-        for line in (
+        stale = not_run_message(ctx.kubeconfig, [node_name(i) for i in range(1, ctx.nodes + 1)
+                                                 if "node" not in args.disable])
+        for line in ([stale] if stale else []) + [
             f"kubemu is up: apiserver {ctx.server_url}, data in {ctx.data_dir}",
             "use it with:",
             f"    export KUBECONFIG={ctx.kubeconfig}",
             "    kubectl get svc",
             "press Ctrl-C to stop",
-        ):
+        ]:
             sup.log(line)
         code = sup.run()
     except ChildFailed as err:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from kubemu.addresses import (
-    Addresses,
     AddressError,
+    Addresses,
     acquire,
     busy_addresses,
     candidates,
@@ -76,7 +76,7 @@ def test_parse_block_forms() -> None:
     assert parse_block("127.12") == 12
     assert parse_block("12") == 12
     for bad in ("10.1.0.0/16", "127.1.0.0/24", "300", "x"):
-        with pytest.raises(ValueError, match="must be 127.B.0.0/16"):
+        with pytest.raises(ValueError, match=r"must be 127\.B\.0\.0/16"):
             parse_block(bad)
 
 
