@@ -70,6 +70,7 @@ def wait_for(what: str, fn: Callable[[], Any], timeout: float = 30.0) -> Any:
 def start_kubemu(data_dir: Path, nodes: int, *extra: str) -> Kubemu:
     """Start ``kubemu up`` on ``data_dir`` (log next to it) with ``extra`` flags."""
     log = data_dir.parent / f"{data_dir.name}-kubemu-up.log"
+    offset = log.stat().st_size if log.exists() else 0  # a restart appends to the log
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "kubemu", "up", "--port", "0", "--data-dir", str(data_dir),
@@ -80,7 +81,7 @@ def start_kubemu(data_dir: Path, nodes: int, *extra: str) -> Kubemu:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert process.poll() is None, log.read_text(errors="replace")[-4000:]
-        if kubeconfig.exists() and "kubemu is up" in log.read_text(errors="replace"):
+        if kubeconfig.exists() and b"kubemu is up" in log.read_bytes()[offset:]:
             doc = yaml.safe_load(kubeconfig.read_text())
             url = str(doc["clusters"][0]["cluster"]["server"])
             return Kubemu(url, kubeconfig, data_dir, process, log, load(data_dir))
