@@ -6,13 +6,17 @@ starts each component and waits for its readiness URL, prints how to use the
 cluster, then supervises the processes until SIGINT/SIGTERM/SIGHUP (clean stop,
 exit 0) or until one of them exits on its own (everything is stopped, exit 1).
 
-Only one ``kubemu up`` runs per data directory (see :mod:`kubemu.instance`): a
-second one prints ``kubemu is already running on this data directory (pid N,
-URL)`` and exits 1 before writing anything. Every failure is one line on stderr
-naming the fix, never a traceback: invalid arguments exit 2 (argparse style,
-after the subcommand's usage line), start-up failures (port in use or
-privileged, unusable data directory or kubeconfig, a component not getting
-ready) exit 1.
+Each instance takes its own block of loopback addresses for its nodes, pods,
+Services and load balancers, recorded in the data directory (see
+:mod:`kubemu.addresses` and :mod:`kubemu.address_flags`); ``--storage etcd`` runs
+an etcd member of its own (see :mod:`kubemu.etcd`). Only one ``kubemu up`` runs
+per data directory (see :mod:`kubemu.instance`): a second one prints
+``kubemu is already running on this data directory (pid N, URL)`` and exits 1
+before writing anything. Every failure is one line on stderr naming the fix,
+never a traceback: invalid arguments exit 2 (argparse style, after the
+subcommand's usage line), start-up failures (port in use or privileged,
+unusable data directory or kubeconfig, address block taken, no etcd, a
+component not getting ready) exit 1.
 
 ``kubemu kubeconfig --server URL [--out FILE]`` writes (or prints, with ``-``)
 a kubeconfig for an already running apiserver.
@@ -420,8 +424,7 @@ def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
     code = 1
     sup.log(ctx.addresses.summary())
     try:
-        plan = launch_plan(ctx, args.disable)
-        for component in plan:
+        for component in launch_plan(ctx, args.disable):
             child = sup.start(component.name, component.args(ctx))
             if component.ready_url is not None:
                 sup.wait_ready(child, component.ready_url(ctx), args.ready_timeout)
