@@ -43,7 +43,7 @@ from bench.procs import HOST, BenchError, ServerProcess, cpu_seconds, free_port,
 from controllers.proxy.iptables import IPTablesConfig, IPTablesRenderer, Rendered
 from controllers.proxy.rules import with_whole_table_cache
 from controllers.proxy.types import Endpoint, ServicePort, ServicePortName
-from kubemu.addresses import acquire
+from kubemu.blocks import acquire
 
 SYNC_COUNT = "kubeproxy_sync_proxy_rules_duration_seconds_count"
 

@@ -47,7 +47,8 @@ from bench.procs import (
     free_port,
     python_module,
 )
-from kubemu.addresses import Addresses, acquire
+from kubemu.addresses import Addresses
+from kubemu.blocks import acquire
 
 NAMESPACE = "bench-workloads"
 IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.53"

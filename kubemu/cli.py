@@ -8,10 +8,10 @@ exit 0) or until one of them exits on its own (everything is stopped, exit 1).
 
 Each instance takes its own block of loopback addresses for its nodes, pods,
 Services and load balancers, recorded in the data directory (see
-:mod:`kubemu.addresses` and :mod:`kubemu.address_flags`); ``--storage etcd`` runs
-an etcd member of its own (see :mod:`kubemu.etcd`). Only one ``kubemu up`` runs
-per data directory (see :mod:`kubemu.instance`): a second one prints
-``kubemu is already running on this data directory (pid N, URL)`` and exits 1
+:mod:`kubemu.addresses`, :mod:`kubemu.blocks`, :mod:`kubemu.address_flags`);
+``--storage etcd`` runs an etcd member of its own (see :mod:`kubemu.etcd`).
+Only one ``kubemu up`` runs per data directory (see :mod:`kubemu.instance`): a
+second one prints ``kubemu is already running on this data directory (pid N, URL)`` and exits 1
 before writing anything. Every failure is one line on stderr naming the fix,
 never a traceback: invalid arguments exit 2 (argparse style, after the
 subcommand's usage line), start-up failures (port in use or privileged,
@@ -33,7 +33,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kubemu import address_flags, etcd
-from kubemu.addresses import AddressError, BlockLease, record, reserve
+from kubemu.addresses import record
+from kubemu.blocks import AddressError, BlockLease, reserve
 from kubemu.components import LaunchContext, component_names, launch_plan, node_name
 from kubemu.instance import AlreadyRunning, DataDirLock, lock_data_dir
 from kubemu.kubeconfig import client_host, dump_kubeconfig, server_url, write_kubeconfig

@@ -38,7 +38,8 @@ from pathlib import Path
 
 import pytest
 
-from kubemu.addresses import Addresses, acquire
+from kubemu.addresses import Addresses
+from kubemu.blocks import acquire
 from tests.support.apiserver import (
     READY_TIMEOUT,
     ApiServerProcess,

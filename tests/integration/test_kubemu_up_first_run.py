@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kubemu.addresses import acquire
+from kubemu.blocks import acquire
 from kubemu.components import component_names
 
 ONLY_APISERVER = [arg for name in component_names() if name != "apiserver"
