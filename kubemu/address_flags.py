@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+from pathlib import Path
 
-from kubemu.addresses import Addresses, parse_block
+from kubemu.addresses import Addresses, parse_block, record
+from kubemu.blocks import AddressError, BlockLease, reserve
 
 #: (flag, Addresses.with_overrides keyword, help).
 RANGE_FLAGS = (
@@ -79,3 +81,21 @@ def check(args: argparse.Namespace) -> str | None:
                 f"{planned.max_nodes} nodes (pass fewer --nodes, or wider --node-ip-range "
                 "and --cluster-cidr)")
     return None
+
+
+def reserve_for(args: argparse.Namespace, data_dir: Path) -> BlockLease:
+    """Take the block of ``data_dir`` (:func:`kubemu.blocks.reserve`) with the range
+    flags of ``args`` applied, and record the result in ``data_dir``.
+
+    Raises :class:`AddressError` (one line naming the fix) when no block can be
+    taken or recorded.
+    """
+    lease = reserve(data_dir, f"kubemu up --data-dir {data_dir}", args.address_block)
+    try:
+        lease.addresses = apply(lease.addresses, args)
+        record(data_dir, lease.addresses)
+    except OSError as err:
+        lease.release()
+        raise AddressError(f"cannot record addresses in {data_dir}: {err.strerror or err} "
+                           "(pass a writable directory with --data-dir)") from None
+    return lease

@@ -33,8 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kubemu import address_flags, etcd
-from kubemu.addresses import record
-from kubemu.blocks import AddressError, BlockLease, reserve
+from kubemu.blocks import AddressError, BlockLease
 from kubemu.components import LaunchContext, component_names, launch_plan, node_name
 from kubemu.instance import AlreadyRunning, DataDirLock, lock_data_dir
 from kubemu.kubeconfig import client_host, dump_kubeconfig, server_url, write_kubeconfig
@@ -339,24 +338,6 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 130
 
 
-def reserve_addresses(args: argparse.Namespace, data_dir: Path) -> BlockLease:
-    """Take the data directory's address block (see :mod:`kubemu.addresses`) with the
-    range flags applied; :class:`UpError` (exit 1) when no block can be taken."""
-    lease: BlockLease | None = None
-    try:
-        lease = reserve(data_dir, f"kubemu up --data-dir {data_dir}", args.address_block)
-        lease.addresses = address_flags.apply(lease.addresses, args)
-        record(data_dir, lease.addresses)
-        return lease
-    except AddressError as err:
-        raise UpError(str(err)) from None
-    except OSError as err:
-        if lease is not None:
-            lease.release()
-        raise UpError(f"cannot use data directory {data_dir}: {_reason(err, data_dir)} "
-                      "(pass a writable directory with --data-dir)") from None
-
-
 def _check_usage(args: argparse.Namespace) -> None:
     """Usage errors found by looking at several flags together (exit 2 with usage)."""
     problem = address_flags.check(args)
@@ -381,7 +362,10 @@ def _up(args: argparse.Namespace) -> int:
     lock = prepare_data_dir(data_dir)
     lease: BlockLease | None = None
     try:
-        lease = reserve_addresses(args, data_dir)
+        try:
+            lease = address_flags.reserve_for(args, data_dir)
+        except AddressError as err:
+            raise UpError(str(err)) from None
         port = choose_port(bind, args.port)
         url = server_url(client_host(bind), port)
         lock.record(url)
