@@ -4,7 +4,8 @@
 ``proxy``: a fresh apiserver (CPU 0), the endpoints controller and ``python -m
 controllers.proxy --proxy-mode userspace --min-sync-period 0`` (CPU 1, beside the
 mostly idle driver) as real processes; ``services`` Services (loopback ClusterIPs
-in 127.96.0.0/16, so the userspace proxy binds them unprivileged) with
+in the service range of an address block of its own, see :mod:`kubemu.addresses`, so
+the userspace proxy binds them unprivileged beside any other kubemu cluster) with
 ``pods_per_service`` ready pods each. Then ``changes`` pods (each of another
 Service) are flipped not ready one at a time with ``PATCH …/pods/NAME/status``;
 each flip is timed until the proxy has completed the sync that carries it, read
@@ -42,8 +43,8 @@ from bench.procs import HOST, BenchError, ServerProcess, cpu_seconds, free_port,
 from controllers.proxy.iptables import IPTablesConfig, IPTablesRenderer, Rendered
 from controllers.proxy.rules import with_whole_table_cache
 from controllers.proxy.types import Endpoint, ServicePort, ServicePortName
+from kubemu.blocks import acquire
 
-SERVICE_RANGE = "127.96.0.0/16"
 SYNC_COUNT = "kubeproxy_sync_proxy_rules_duration_seconds_count"
 
 
@@ -96,12 +97,23 @@ async def _measure(api_url: str, metrics_url: str, services: int, per_service: i
 def run_latency(workdir: Path, server_cpu: int | None, load_cpu: int | None,
                 services: int, per_service: int, changes: int) -> dict[str, Any]:
     """The ``proxy`` scenario."""
+    lease = acquire(f"kubemu bench proxy ({workdir})")
+    try:
+        return _run_latency(workdir, server_cpu, load_cpu, services, per_service, changes,
+                            str(lease.addresses.service_range))
+    finally:
+        lease.release()
+
+
+def _run_latency(workdir: Path, server_cpu: int | None, load_cpu: int | None,
+                 services: int, per_service: int, changes: int,
+                 service_range: str) -> dict[str, Any]:
     port = free_port()
     api = ServerProcess(
         "kubemu-proxy",
         python_module("apiserver", "--bind-address", HOST, "--port", str(port),
                       "--data-dir", str(workdir / "data-proxy"), "--storage", "sqlite",
-                      "--service-cluster-ip-range", SERVICE_RANGE),
+                      "--service-cluster-ip-range", service_range),
         port, workdir / "kubemu-proxy.log", server_cpu,
     ).start()
     procs: list[ServerProcess] = []

@@ -2,10 +2,9 @@
 
 Every process is real and started here: a fresh apiserver (SQLite, CPU 0), the controller
 manager (``--controllers=deployment,replicaset``), the endpoints controller, the scheduler
-and ``nodes`` node agents (all on CPU 1, beside this driver). The node agents use their
-own loopback addresses (node IPs ``127.0.200.N``, pod CIDRs ``127.250.N.0/24``) and the
-apiserver its own Service range (``127.97.0.0/16``), so the scenario can share the machine
-with other kubemu clusters.
+and ``nodes`` node agents (all on CPU 1, beside this driver). The scenario takes its own
+block of loopback addresses (:mod:`kubemu.addresses`, as ``kubemu up`` does) for the node
+IPs, pod CIDRs and Service range, so it can share the machine with other kubemu clusters.
 
 1. **scale-up**: a Deployment of agnhost ``netexec`` pods (an http port, a readiness
    probe) behind a Service goes from 0 to ``replicas``; from the answer to the scale PATCH
@@ -48,10 +47,11 @@ from bench.procs import (
     free_port,
     python_module,
 )
+from kubemu.addresses import Addresses
+from kubemu.blocks import acquire
 
 NAMESPACE = "bench-workloads"
 IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.53"
-SERVICE_RANGE = "127.97.0.0/16"
 SCALE_NAME = "web"
 ROLL_NAME = "roll"
 CONCURRENCY = 32
@@ -66,16 +66,6 @@ READINESS_PROBE: dict[str, Any] = {
 }
 JSON = {"content-type": "application/json"}
 MERGE = {"content-type": "application/merge-patch+json"}
-
-
-def node_ip(index: int) -> str:
-    """Loopback InternalIP of bench node ``index`` (1-based)."""
-    return f"127.0.200.{index}"
-
-
-def pod_cidr(index: int) -> str:
-    """Loopback pod CIDR of bench node ``index`` (1-based)."""
-    return f"127.250.{index}.0/24"
 
 
 def pod_template(name: str, mode: str = "v1") -> dict[str, Any]:
@@ -122,13 +112,14 @@ def _ok(resp: httpx.Response, what: str, ok: tuple[int, ...] = (200, 201)) -> No
         raise BenchError(f"{what}: HTTP {resp.status_code}: {resp.text[:300]}")
 
 
-def _start_apiserver(workdir: Path, name: str, cpu: int | None) -> ServerProcess:
+def _start_apiserver(workdir: Path, name: str, cpu: int | None,
+                     service_range: str) -> ServerProcess:
     port = free_port()
     return ServerProcess(
         name,
         python_module("apiserver", "--bind-address", HOST, "--port", str(port),
                       "--data-dir", str(workdir / f"data-{name}"), "--storage", "sqlite",
-                      "--service-cluster-ip-range", SERVICE_RANGE),
+                      "--service-cluster-ip-range", service_range),
         port, workdir / f"{name}.log", cpu,
     ).start()
 
@@ -160,9 +151,10 @@ async def _raw_creates(url: str, count: int) -> float:
         return time.perf_counter() - started
 
 
-def baseline(workdir: Path, server_cpu: int | None, count: int) -> dict[str, Any]:
+def baseline(workdir: Path, server_cpu: int | None, count: int,
+             service_range: str) -> dict[str, Any]:
     """Raw create throughput of a fresh apiserver: ``count`` pods POSTed concurrently."""
-    api = _start_apiserver(workdir, "kubemu-wl-raw", server_cpu)
+    api = _start_apiserver(workdir, "kubemu-wl-raw", server_cpu, service_range)
     try:
         cpu0 = api.cpu_seconds()
         seconds = asyncio.run(_raw_creates(api.url, count))
@@ -443,8 +435,21 @@ def _wait_nodes(url: str, nodes: int, procs: list[_Plain]) -> None:
 def run_scenario(workdir: Path, server_cpu: int | None, load_cpu: int | None, nodes: int,
                  replicas: int, rollout: int) -> dict[str, Any]:
     """Baseline, then the cluster: scale-up and rollout timed; every process stopped after."""
-    raw = baseline(workdir, server_cpu, replicas)
-    api = _start_apiserver(workdir, "kubemu-wl", server_cpu)
+    lease = acquire(f"kubemu bench workloads ({workdir})")
+    try:
+        return _run_scenario(workdir, server_cpu, load_cpu, nodes, replicas, rollout,
+                             lease.addresses)
+    finally:
+        lease.release()
+
+
+def _run_scenario(workdir: Path, server_cpu: int | None, load_cpu: int | None, nodes: int,
+                  replicas: int, rollout: int, addresses: Addresses) -> dict[str, Any]:
+    if nodes > addresses.max_nodes:
+        raise BenchError(f"at most {addresses.max_nodes} nodes fit an address block")
+    service_range = str(addresses.service_range)
+    raw = baseline(workdir, server_cpu, replicas, service_range)
+    api = _start_apiserver(workdir, "kubemu-wl", server_cpu, service_range)
     servers: list[ServerProcess] = []
     plain: list[_Plain] = []
     pids: dict[str, int] = {"apiserver": api.pid}
@@ -468,7 +473,8 @@ def run_scenario(workdir: Path, server_cpu: int | None, load_cpu: int | None, no
         for i in range(1, nodes + 1):
             node = _Plain(python_module("controllers.node", "--server", api.url,
                                         "--node-name", f"bench-node-{i}",
-                                        "--node-ip", node_ip(i), "--pod-cidr", pod_cidr(i),
+                                        "--node-ip", addresses.node_ip(i),
+                                        "--pod-cidr", addresses.pod_cidr(i),
                                         "--max-pods", str(max_pods)),
                           workdir / f"wl-node-{i}.log", load_cpu)
             plain.append(node)

@@ -2,6 +2,9 @@
 
 See :mod:`kubemu.cli` (command line), :mod:`kubemu.components` (the process
 table), :mod:`kubemu.supervisor` (process supervision),
-:mod:`kubemu.instance` (one ``kubemu up`` per data directory) and
+:mod:`kubemu.instance` (one ``kubemu up`` per data directory),
+:mod:`kubemu.addresses`, :mod:`kubemu.blocks` and :mod:`kubemu.address_flags`
+(each instance its own loopback addresses), :mod:`kubemu.etcd` (the etcd of ``--storage etcd``),
+:mod:`kubemu.stored_nodes` (nodes of an earlier run) and
 :mod:`kubemu.kubeconfig` (kubeconfig files).
 """

@@ -6,13 +6,17 @@ starts each component and waits for its readiness URL, prints how to use the
 cluster, then supervises the processes until SIGINT/SIGTERM/SIGHUP (clean stop,
 exit 0) or until one of them exits on its own (everything is stopped, exit 1).
 
+Each instance takes its own block of loopback addresses for its nodes, pods,
+Services and load balancers, recorded in the data directory (see
+:mod:`kubemu.addresses`, :mod:`kubemu.blocks`, :mod:`kubemu.address_flags`);
+``--storage etcd`` runs an etcd member of its own (see :mod:`kubemu.etcd`).
 Only one ``kubemu up`` runs per data directory (see :mod:`kubemu.instance`): a
-second one prints ``kubemu is already running on this data directory (pid N,
-URL)`` and exits 1 before writing anything. Every failure is one line on stderr
-naming the fix, never a traceback: invalid arguments exit 2 (argparse style,
-after the subcommand's usage line), start-up failures (port in use or
-privileged, unusable data directory or kubeconfig, a component not getting
-ready) exit 1.
+second one prints ``kubemu is already running on this data directory (pid N, URL)`` and exits 1
+before writing anything. Every failure is one line on stderr naming the fix,
+never a traceback: invalid arguments exit 2 (argparse style, after the
+subcommand's usage line), start-up failures (port in use or privileged,
+unusable data directory or kubeconfig, address block taken, no etcd, a
+component not getting ready) exit 1.
 
 ``kubemu kubeconfig --server URL [--out FILE]`` writes (or prints, with ``-``)
 a kubeconfig for an already running apiserver.
@@ -28,10 +32,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kubemu import tools
-from kubemu.components import LaunchContext, component_names, launch_plan
+from kubemu import address_flags, etcd, tools
+from kubemu.blocks import AddressError, BlockLease
+from kubemu.components import LaunchContext, component_names, launch_plan, node_name
 from kubemu.instance import AlreadyRunning, DataDirLock, lock_data_dir
 from kubemu.kubeconfig import client_host, dump_kubeconfig, server_url, write_kubeconfig
+from kubemu.stored_nodes import not_run_message
 from kubemu.supervisor import ChildFailed, Supervisor
 
 #: Port tried first when ``--port`` is not given (the historical insecure apiserver port).
@@ -228,9 +234,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument(
         "--storage",
-        choices=("sqlite", "memory"),
+        choices=("sqlite", "memory", "etcd"),
         default="sqlite",
-        help="storage backend (default: sqlite)",
+        help="storage backend (default: sqlite); etcd runs one etcd member in the data "
+        "directory unless --etcd-servers is given",
+    )
+    up.add_argument(
+        "--etcd-servers",
+        default="",
+        metavar="URLS",
+        help="comma-separated client URLs of an etcd to use with --storage etcd",
     )
     up.add_argument(
         "--watch-cache-size",
@@ -261,8 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--nodes",
         type=node_count,
         default=1,
-        help="node agents to run, each with its own loopback node IP (127.0.0.N), pod "
-        "CIDR (127.244.N.0/24) and userspace kube-proxy serving NodePorts on the node IP; "
+        help="node agents to run, each with its own loopback node IP (127.B.0.N), pod "
+        "CIDR (127.B.(127+N).0/24) and userspace kube-proxy serving NodePorts on the node IP; "
         "node 1's kube-proxy also serves the ClusterIPs; 0 runs no node agents (default: 1)",
     )
     up.add_argument(
@@ -277,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="seconds between SIGTERM and SIGKILL when stopping (default: 10)",
     )
+    address_flags.add_address_flags(up)
     up.set_defaults(handler=cmd_up, parser=up)
 
     kubeconfig = commands.add_parser(
@@ -325,7 +339,19 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 130
 
 
+def _check_usage(args: argparse.Namespace) -> None:
+    """Usage errors found by looking at several flags together (exit 2 with usage)."""
+    problem = address_flags.check(args)
+    if problem is None and args.etcd_servers and args.storage != "etcd":
+        problem = "--etcd-servers needs --storage etcd"
+    if problem is not None:
+        args.parser.error(problem)
+
+
 def _up(args: argparse.Namespace) -> int:
+    _check_usage(args)
+    if args.storage == "etcd" and not args.etcd_servers and etcd.find_etcd() is None:
+        raise UpError(etcd.MISSING_MESSAGE)
     bind = args.bind_address
     if not is_loopback(bind) and not args.allow_unauthenticated_bind:
         raise UpError(
@@ -335,7 +361,12 @@ def _up(args: argparse.Namespace) -> int:
         )
     data_dir: Path = args.data_dir.resolve()
     lock = prepare_data_dir(data_dir)
+    lease: BlockLease | None = None
     try:
+        try:
+            lease = address_flags.reserve_for(args, data_dir)
+        except AddressError as err:
+            raise UpError(str(err)) from None
         port = choose_port(bind, args.port)
         url = server_url(client_host(bind), port)
         lock.record(url)
@@ -358,9 +389,13 @@ def _up(args: argparse.Namespace) -> int:
             watch_cache_size=args.watch_cache_size,
             allow_unauthenticated_bind=args.allow_unauthenticated_bind,
             nodes=args.nodes,
+            addresses=lease.addresses,
+            etcd_servers=args.etcd_servers,
         )
         return _supervise(args, ctx)
     finally:
+        if lease is not None:
+            lease.release()
         lock.release()
 
 
@@ -373,18 +408,21 @@ def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
             "anyone who can reach it controls the cluster"
         )
     code = 1
+    sup.log(ctx.addresses.summary())
     try:
         for component in launch_plan(ctx, args.disable):
             child = sup.start(component.name, component.args(ctx))
             if component.ready_url is not None:
                 sup.wait_ready(child, component.ready_url(ctx), args.ready_timeout)
-        for line in (
+        stale = not_run_message(ctx.kubeconfig, [node_name(i) for i in range(1, ctx.nodes + 1)
+                                                 if "node" not in args.disable])
+        for line in ([stale] if stale else []) + [
             f"kubemu is up: apiserver {ctx.server_url}, data in {ctx.data_dir}",
             "use it with:",
             f"    export KUBECONFIG={ctx.kubeconfig}",
             "    kubectl get svc",
             "press Ctrl-C to stop",
-        ):
+        ]:
             sup.log(line)
         code = sup.run()
     except ChildFailed as err:

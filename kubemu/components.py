@@ -11,8 +11,11 @@ so every component after the apiserver can be given ``--kubeconfig``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from kubemu import etcd
+from kubemu.addresses import Addresses
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,10 @@ class LaunchContext:
     allow_unauthenticated_bind: bool = False
     #: Node agents to run (``kubemu up --nodes N``).
     nodes: int = 1
+    #: The instance's loopback addresses (see :mod:`kubemu.addresses`).
+    addresses: Addresses = field(default_factory=lambda: Addresses.for_block(1))
+    #: ``--etcd-servers`` for ``storage == "etcd"``; empty: ``kubemu up`` runs its own etcd.
+    etcd_servers: str = ""
 
 
 @dataclass(frozen=True)
@@ -45,10 +52,6 @@ class Component:
     ready_url: Callable[[LaunchContext], str] | None = None
 
 
-#: Loopback, so the userspace kube-proxy can bind every ClusterIP without privileges.
-SERVICE_CLUSTER_IP_RANGE = "127.96.0.0/16"
-
-
 def proxy_args(ctx: LaunchContext) -> list[str]:
     """Command line of node 1's kube-proxy (see :func:`node_proxy_args`)."""
     return node_proxy_args(1)(ctx)
@@ -57,8 +60,8 @@ def proxy_args(ctx: LaunchContext) -> list[str]:
 def node_proxy_args(index: int) -> Callable[[LaunchContext], list[str]]:
     """Return an ``args`` builder for the userspace kube-proxy of node ``index``.
 
-    Each node's proxy serves NodePorts on its own node IP (``127.0.0.N``) and
-    ``/healthz`` on ``127.0.0.N:10256``, and knows its node name, so
+    Each node's proxy serves NodePorts on its own node IP, ``/healthz`` on its
+    port 10256 and ``/metrics`` on 10249, and knows its node name, so
     ``externalTrafficPolicy: Local`` reaches only that node's endpoints.
     ClusterIPs, external IPs and load-balancer IPs are one set of loopback
     addresses shared by all nodes: only node 1's proxy binds them, the others
@@ -69,8 +72,9 @@ def node_proxy_args(index: int) -> Callable[[LaunchContext], list[str]]:
         argv = [
             ctx.python, "-m", "controllers.proxy", "--kubeconfig", str(ctx.kubeconfig),
             "--proxy-mode", "userspace", "--hostname-override", node_name(index),
-            "--nodeport-addresses", f"{node_ip(index)}/32",
-            "--healthz-bind-address", f"{node_ip(index)}:10256", "--metrics-bind-address", "",
+            "--nodeport-addresses", f"{ctx.addresses.node_ip(index)}/32",
+            "--healthz-bind-address", ctx.addresses.proxy_healthz(index),
+            "--metrics-bind-address", ctx.addresses.proxy_metrics(index),
         ]
         if index != 1:
             argv.append("--bind-cluster-ips=false")
@@ -94,8 +98,10 @@ def apiserver_args(ctx: LaunchContext) -> list[str]:
         "--storage",
         ctx.storage,
         "--service-cluster-ip-range",
-        SERVICE_CLUSTER_IP_RANGE,
+        str(ctx.addresses.service_range),
     ]
+    if ctx.storage == "etcd":
+        argv += ["--etcd-servers", ctx.etcd_servers or ctx.addresses.etcd_client_url]
     if ctx.watch_cache_size is not None:
         argv += ["--watch-cache-size", str(ctx.watch_cache_size)]
     if ctx.allow_unauthenticated_bind:
@@ -117,19 +123,15 @@ def controller_args(module: str, *extra: str) -> Callable[[LaunchContext], list[
     return build
 
 
+def servicelb_args(ctx: LaunchContext) -> list[str]:
+    """Command line of the service-lb controller: the instance's load-balancer pool."""
+    return controller_args("controllers.servicelb", "--address-pool",
+                           str(ctx.addresses.lb_pool))(ctx)
+
+
 def node_name(index: int) -> str:
     """Name of node agent ``index`` (1-based)."""
     return f"node-{index}"
-
-
-def node_ip(index: int) -> str:
-    """Loopback node IP of node ``index`` (its kube-proxy serves NodePorts there)."""
-    return f"127.0.0.{index}"
-
-
-def pod_cidr(index: int) -> str:
-    """Loopback pod CIDR of node ``index``."""
-    return f"127.244.{index}.0/24"
 
 
 def node_args(index: int) -> Callable[[LaunchContext], list[str]]:
@@ -138,8 +140,8 @@ def node_args(index: int) -> Callable[[LaunchContext], list[str]]:
     def build(ctx: LaunchContext) -> list[str]:
         return [
             ctx.python, "-m", "controllers.node", "--kubeconfig", str(ctx.kubeconfig),
-            "--node-name", node_name(index), "--node-ip", node_ip(index),
-            "--pod-cidr", pod_cidr(index),
+            "--node-name", node_name(index), "--node-ip", ctx.addresses.node_ip(index),
+            "--pod-cidr", ctx.addresses.pod_cidr(index),
         ]
 
     return build
@@ -148,12 +150,13 @@ def node_args(index: int) -> Callable[[LaunchContext], list[str]]:
 #: Start order; stop order is the reverse. Later processes are one entry each;
 #: ``kube-proxy`` and ``node`` stand for one process per node (see :func:`launch_plan`).
 COMPONENTS: tuple[Component, ...] = (
+    Component("etcd", etcd.member_args, etcd.ready_url),
     Component("apiserver", apiserver_args, apiserver_ready_url),
     Component("endpoints", controller_args("controllers.endpoints",
                                            "--leader-elect-resource-name",
                                            "kubemu-endpoints-controller")),
     Component("controller-manager", controller_args("controllers.manager")),
-    Component("service-lb", controller_args("controllers.servicelb")),
+    Component("service-lb", servicelb_args),
     Component("kube-proxy", proxy_args),
     Component("scheduler", controller_args("controllers.scheduler")),
     Component("node", node_args(1)),
@@ -161,12 +164,15 @@ COMPONENTS: tuple[Component, ...] = (
 
 
 def launch_plan(ctx: LaunchContext, disabled: Sequence[str] = ()) -> list[Component]:
-    """The processes to start for ``ctx``: ``node`` expands to ``node-1`` … ``node-N``,
+    """The processes to start for ``ctx``: ``etcd`` only for ``storage == "etcd"``
+    without ``etcd_servers``; ``node`` expands to ``node-1`` … ``node-N``,
     ``kube-proxy`` to ``kube-proxy`` (node 1, binds the ClusterIPs) and
     ``kube-proxy-node-2`` … ``kube-proxy-node-N``."""
     plan: list[Component] = []
     for component in COMPONENTS:
         if component.name in disabled:
+            continue
+        if component.name == "etcd" and (ctx.storage != "etcd" or ctx.etcd_servers):
             continue
         if component.name == "node":
             plan.extend(Component(node_name(i), node_args(i))

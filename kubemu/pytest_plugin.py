@@ -3,7 +3,10 @@
 Installed with the ``kubemu`` package (entry point ``pytest11``), it gives every test
 suite a session fixture ``kubemu`` that starts ``kubemu up`` (the apiserver and, by
 default, the endpoints controller) on a free loopback port with a temporary data
-directory, and yields a :class:`KubemuCluster`::
+directory, and yields a :class:`KubemuCluster`. Each session (each pytest-xdist worker
+too) gets its own cluster on its own block of loopback addresses (see
+:mod:`kubemu.addresses`; ``kubemu.addresses`` says which), so suites of several projects,
+and the workers of ``pytest -n N``, run side by side on one machine::
 
     def test_configmap(kubemu):
         from kubernetes import client
@@ -34,6 +37,7 @@ from typing import Any
 import httpx
 import pytest
 
+from kubemu.addresses import Addresses, load
 from kubemu.components import component_names
 
 DEFAULT_PROCESSES = "apiserver,endpoints"
@@ -42,13 +46,15 @@ READY_TIMEOUT = 30.0
 
 @dataclass
 class KubemuCluster:
-    """A running kubemu: ``url``, ``kubeconfig`` (a path) and ``configuration``."""
+    """A running kubemu: ``url``, ``kubeconfig`` (a path), ``configuration`` and
+    ``addresses`` (its block: service range, node IPs, pod CIDRs, load-balancer pool)."""
 
     url: str
     kubeconfig: Path
     data_dir: Path
     processes: tuple[str, ...]
     process: subprocess.Popen[bytes]
+    addresses: Addresses | None = None
 
     @property
     def configuration(self) -> Any:
@@ -112,6 +118,7 @@ def start_kubemu(
             )
         try:
             if kubeconfig.exists() and httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                cluster.addresses = load(data_dir)
                 return cluster
         except httpx.HTTPError:
             pass

@@ -20,6 +20,12 @@ Fixtures (all start the real ``python -m apiserver`` on 127.0.0.1 with a free po
   the server announces, installed by ``scripts/bootstrap`` from npm); missing, it skips
   the test (fails under ``CI=true``).
 
+* ``address_block`` (session): a :class:`kubemu.addresses.Addresses` block of loopback
+  addresses held for the session (one per xdist worker), taken the way ``kubemu up`` takes
+  one: tests that bind pod IPs, ClusterIPs, node IPs or load-balancer IPs take them from it
+  (``pod_cidr(N)``, ``service_range``, ``node_ip(N)``, ``lb_pool``) and so run beside any
+  cluster on the machine.
+
 Tests under ``tests/integration`` are marked ``integration`` automatically. For
 scripts without fixtures, import :func:`tests.support.apiserver.start_apiserver`.
 """
@@ -32,6 +38,8 @@ from pathlib import Path
 
 import pytest
 
+from kubemu.addresses import Addresses
+from kubemu.blocks import acquire
 from tests.support.apiserver import (
     READY_TIMEOUT,
     ApiServerProcess,
@@ -66,6 +74,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def suite_storage() -> str:
     """The backend the apiserver fixtures use (``KUBEMU_TEST_STORAGE``, default sqlite)."""
     return os.environ.get("KUBEMU_TEST_STORAGE", "").strip() or "sqlite"
+
+
+@pytest.fixture(scope="session")
+def address_block() -> Iterator[Addresses]:
+    """This session's own block of loopback addresses (see the module docstring)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    lease = acquire(f"kubemu tests (pytest {worker}, pid {os.getpid()})")
+    try:
+        yield lease.addresses
+    finally:
+        lease.release()
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 import struct
@@ -173,6 +174,18 @@ class _UDPListener(asyncio.DatagramProtocol):
             self.transport.close()
 
 
+def bind_error_message(addr: Address, spn: ServicePortName, exc: OSError) -> str:
+    """What failed and why, telling a privileged port (EACCES) from a taken one."""
+    ip, port, proto = addr
+    message = f"cannot listen on {ip}:{port}/{proto} for {spn}: {exc.strerror or exc}"
+    if isinstance(exc, PermissionError):
+        message += (" (ports below net.ipv4.ip_unprivileged_port_start need "
+                    "CAP_NET_BIND_SERVICE)")
+    elif exc.errno == errno.EADDRINUSE:
+        message += " (another process listens there)"
+    return message
+
+
 class UserspaceProxier:
     """Listens on every service address and forwards to endpoints."""
 
@@ -268,10 +281,7 @@ class UserspaceProxier:
                 )
                 self._listeners[addr] = proto_obj
         except OSError as exc:
-            message = f"cannot listen on {ip}:{port}/{proto} for {spn}: {exc.strerror or exc}"
-            if isinstance(exc, PermissionError) or port < 1024:
-                message += (" (ports below net.ipv4.ip_unprivileged_port_start need "
-                            "CAP_NET_BIND_SERVICE)")
+            message = bind_error_message(addr, spn, exc)
             if self._failed.get(addr) != message:
                 log.error("%s", message)
                 if self.on_bind_error is not None:

@@ -1,10 +1,13 @@
 """Address pools and the in-memory allocation map of the service-lb controller.
 
 A pool is a list of inclusive address ranges written as CIDRs (``127.240.0.0/24``),
-ranges (``10.0.0.10-10.0.0.20``) or single addresses, comma-separated. As in
-MetalLB, every address of a CIDR is assignable (network and broadcast
-addresses included) unless ``avoid_buggy_ips`` is set. IPv4 and IPv6 ranges
-may be mixed; a Service gets an address of its primary IP family.
+ranges (``10.0.0.10-10.0.0.20``) or single addresses, comma-separated. An IPv4
+CIDR of /30 or wider stands for its host addresses only: its network and
+broadcast addresses are never handed out (nor accepted when requested), as
+no host answers there (a /31 or /32, an IPv6 CIDR, a range and a single
+address are taken as written). With ``avoid_buggy_ips`` (MetalLB's option)
+no IPv4 ``.0``/``.255`` address is handed out dynamically either. IPv4 and
+IPv6 ranges may be mixed; a Service gets an address of its primary IP family.
 
 :class:`Allocator` remembers which Service key (``namespace/name``) holds which
 address. It is pure bookkeeping: the controller fills it from the Services'
@@ -53,7 +56,10 @@ def _parse_one(text: str) -> AddressRange:
     try:
         if "/" in text:
             net = ipaddress.ip_network(text, strict=False)
-            return AddressRange(net.version, int(net.network_address), int(net.broadcast_address))
+            first, last = int(net.network_address), int(net.broadcast_address)
+            if net.version == 4 and net.prefixlen <= 30:
+                first, last = first + 1, last - 1  # no network or broadcast address
+            return AddressRange(net.version, first, last)
         if "-" in text:
             lo_text, _, hi_text = text.partition("-")
             lo = ipaddress.ip_address(lo_text.strip())

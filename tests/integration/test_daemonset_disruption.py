@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from kubemu.addresses import Addresses
 from tests.support.apiserver import ApiServerProcess
 from tests.support.process import Process
 
@@ -33,16 +34,16 @@ def wait_for(what: str, fn: Callable[[], Any], timeout: float = 40.0) -> Any:
 
 
 def test_daemonset_runs_one_pod_per_node_and_pdb_counts_them(
-    fresh_apiserver: ApiServerProcess, tmp_path: Path
+    fresh_apiserver: ApiServerProcess, tmp_path: Path, address_block: Addresses
 ) -> None:
     server = fresh_apiserver
     kube = ["--kubeconfig", str(server.kubeconfig)]
     argvs = [
         ["-m", "controllers.scheduler", *kube],
         ["-m", "controllers.node", *kube, "--node-name", "dn-1", "--pod-cidr",
-         "127.244.211.0/24", "--lease-interval", "1"],
+         address_block.pod_cidr(11), "--lease-interval", "1"],
         ["-m", "controllers.node", *kube, "--node-name", "dn-2", "--pod-cidr",
-         "127.244.212.0/24", "--lease-interval", "1"],
+         address_block.pod_cidr(12), "--lease-interval", "1"],
         ["-m", "controllers.manager", *kube, "--leader-elect=false",
          "--controllers=daemonset,disruption"],
     ]

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from kubemu.addresses import Addresses
 from tests.integration.test_nodes import Proc, wait_for
 from tests.support.apiserver import ApiServerProcess
 
@@ -23,12 +24,13 @@ JOB: dict[str, Any] = {
 
 
 def test_job_completes_under_the_builtin_runtime(
-    fresh_apiserver: ApiServerProcess, procs: Callable[..., Proc]
+    fresh_apiserver: ApiServerProcess, procs: Callable[..., Proc],
+    address_block: Addresses,
 ) -> None:
     server = fresh_apiserver
     procs(server, "controllers.scheduler")
-    procs(server, "controllers.node", "--node-name", "kn-job", "--pod-cidr", "127.244.210.0/24",
-          "--finite-container-seconds", "0.5")
+    procs(server, "controllers.node", "--node-name", "kn-job",
+          "--pod-cidr", address_block.pod_cidr(10), "--finite-container-seconds", "0.5")
     procs(server, "controllers.manager", "--leader-elect=false", "--controllers=job")
     base = server.url + "/apis/batch/v1/namespaces/default/jobs"
     assert httpx.post(base, json=JOB, timeout=5).status_code == 201
@@ -57,12 +59,13 @@ def test_job_completes_under_the_builtin_runtime(
 
 
 def test_finished_job_is_deleted_after_its_ttl(
-    fresh_apiserver: ApiServerProcess, procs: Callable[..., Proc]
+    fresh_apiserver: ApiServerProcess, procs: Callable[..., Proc],
+    address_block: Addresses,
 ) -> None:
     server = fresh_apiserver
     procs(server, "controllers.scheduler")
-    procs(server, "controllers.node", "--node-name", "kn-ttl", "--pod-cidr", "127.244.211.0/24",
-          "--finite-container-seconds", "0.2")
+    procs(server, "controllers.node", "--node-name", "kn-ttl",
+          "--pod-cidr", address_block.pod_cidr(11), "--finite-container-seconds", "0.2")
     procs(server, "controllers.manager", "--leader-elect=false",
           "--controllers=job,ttl-after-finished")
     base = server.url + "/apis/batch/v1/namespaces/default/jobs"
@@ -78,12 +81,13 @@ def test_finished_job_is_deleted_after_its_ttl(
 
 
 def test_failing_host_command_fails_the_job(
-    fresh_apiserver: ApiServerProcess, procs: Callable[..., Proc]
+    fresh_apiserver: ApiServerProcess, procs: Callable[..., Proc],
+    address_block: Addresses,
 ) -> None:
     server = fresh_apiserver
     procs(server, "controllers.scheduler")
     procs(server, "controllers.node", "--node-name", "kn-fail", "--pod-cidr",
-          "127.244.212.0/24", "--allow-host-commands")
+          address_block.pod_cidr(12), "--allow-host-commands")
     procs(server, "controllers.manager", "--leader-elect=false", "--controllers=job")
     base = server.url + "/apis/batch/v1/namespaces/default/jobs"
     job: dict[str, Any] = copy.deepcopy(JOB)

@@ -7,30 +7,53 @@ The cluster runs only the apiserver (every other component disabled, ``--port
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
 import pytest
 
+from kubemu.blocks import acquire
 from kubemu.components import component_names
 
 ONLY_APISERVER = [arg for name in component_names() if name != "apiserver"
                   for arg in ("--disable", name)]
 
 
-def kubemu_up(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def kubemu_up(*args: str, timeout: float = 30, prefix: Sequence[str] = (),
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``kubemu up ARGS`` to completion (for runs expected to fail fast)."""
     return subprocess.run(
-        [sys.executable, "-m", "kubemu", "up", *args],
+        [*prefix, sys.executable, "-m", "kubemu", "up", *args],
         capture_output=True, text=True, timeout=timeout,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})),
     )
+
+
+#: Capabilities that let root bind ports below 1024 and write any directory.
+PRIVILEGES = "net_bind_service,dac_override,dac_read_search"
+
+
+def unprivileged() -> list[str]:
+    """A command prefix running without the privileges above: none for a normal user,
+    ``setpriv`` dropping them for root; skips when root cannot drop them."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root and setpriv (util-linux) is missing")
+    drop = ",".join(f"-{cap}" for cap in PRIVILEGES.split(","))
+    prefix = [setpriv, f"--inh-caps={drop}", f"--bounding-set={drop}"]
+    probe = subprocess.run([*prefix, "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot drop capabilities here: {probe.stderr.decode().strip()}")
+    return prefix
 
 
 def _wait_ready(data_dir: Path, proc: subprocess.Popen[bytes]) -> str:
@@ -76,6 +99,7 @@ def test_second_up_on_same_data_dir_refuses_and_first_keeps_serving(
     data_dir, url, first = running
     assert url.startswith("http://127.0.0.1:")
     kubeconfig = (data_dir / "kubeconfig").read_bytes()
+    addresses = (data_dir / "addresses.json").read_bytes()
 
     second = kubemu_up("--port", "0", "--data-dir", str(data_dir), *ONLY_APISERVER)
 
@@ -84,6 +108,7 @@ def test_second_up_on_same_data_dir_refuses_and_first_keeps_serving(
         f"kubemu is already running on this data directory (pid {first.pid}, {url})\n"
     )
     assert (data_dir / "kubeconfig").read_bytes() == kubeconfig
+    assert (data_dir / "addresses.json").read_bytes() == addresses
     assert (data_dir / "kubemu.pid").read_text().splitlines() == [str(first.pid), url]
     assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
     assert first.poll() is None
@@ -125,8 +150,17 @@ def _usage_error(result: subprocess.CompletedProcess[str], message: str) -> None
     [
         (["--port", "99999"], "must be 0-65535"),
         (["--port", "-1"], "must be 0-65535"),
+        (["--port", "http"], "invalid port 'http'"),
         (["--nodes", "-1"], "must be 0 or more"),
+        (["--nodes", "500"], "--nodes 500: the address ranges have room for 128 nodes"),
+        (["--nodes", "20", "--node-ip-range", "127.9.0.0/28"], "room for 14 nodes"),
         (["--bogus"], "unrecognized arguments: --bogus"),
+        (["--storage", "postgres"], "invalid choice: 'postgres'"),
+        (["--etcd-servers", "http://127.0.0.1:2379"], "--etcd-servers needs --storage etcd"),
+        (["--address-block", "10.1.0.0/16"], "must be 127.B.0.0/16"),
+        (["--service-cluster-ip-range", "10.0.0.0/33"], "invalid CIDR '10.0.0.0/33'"),
+        (["--cluster-cidr", "127.9.0.0/25"], "smaller than one node's /24"),
+        (["--ready-timeout", "0"], "must be seconds > 0"),
     ],
 )
 def test_bad_flags_are_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
@@ -160,11 +194,10 @@ def test_data_dir_that_is_a_file(tmp_path: Path) -> None:
                    f"cannot use data directory {path / 'sub'}: a parent of it is not a directory")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write any directory")
 def test_unwritable_data_dir(tmp_path: Path) -> None:
     path = tmp_path / "ro"
     path.mkdir(mode=0o500)
-    _runtime_error(kubemu_up("--port", "0", "--data-dir", str(path)),
+    _runtime_error(kubemu_up("--port", "0", "--data-dir", str(path), prefix=unprivileged()),
                    f"cannot use data directory {path}: permission denied")
 
 
@@ -173,14 +206,38 @@ def _privileged_ports_restricted() -> bool:
         start = int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text())
     except (OSError, ValueError):
         start = 1024
-    return os.geteuid() != 0 and start > 80
+    return start > 80
 
 
 @pytest.mark.skipif(not _privileged_ports_restricted(), reason="port 80 is bindable here")
 def test_privileged_port(tmp_path: Path) -> None:
-    _runtime_error(kubemu_up("--port", "80", "--data-dir", str(tmp_path / "data")),
+    _runtime_error(kubemu_up("--port", "80", "--data-dir", str(tmp_path / "data"),
+                             prefix=unprivileged()),
                    "permission denied binding port 80: ports below 1024 need root or "
                    "CAP_NET_BIND_SERVICE")
+
+
+def test_address_block_in_use(tmp_path: Path) -> None:
+    lease = acquire(f"test {tmp_path}")
+    block = lease.addresses.block
+    try:
+        result = kubemu_up("--port", "0", "--data-dir", str(tmp_path / "data"),
+                           "--address-block", str(block), *ONLY_APISERVER)
+    finally:
+        lease.release()
+    _runtime_error(result, f"address block {block} is in use by another kubemu "
+                           f"(pid {os.getpid()}: test {tmp_path}): stop it, or pass "
+                           "--address-block")
+    assert not (tmp_path / "data" / "kubeconfig").exists()
+    assert not (tmp_path / "data" / "kubemu.pid").exists()
+
+
+def test_storage_etcd_without_etcd(tmp_path: Path) -> None:
+    result = kubemu_up("--port", "0", "--data-dir", str(tmp_path / "data"), "--storage", "etcd",
+                       env={"KUBEMU_ETCD": str(tmp_path / "no-etcd")})
+    _runtime_error(result, "etcd not found: install Debian's etcd-server (apt-get install "
+                           "etcd-server), set KUBEMU_ETCD=/path/to/etcd, or pass --etcd-servers")
+    assert not (tmp_path / "data").exists()
 
 
 def test_unwritable_kubeconfig(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from kubemu.addresses import Addresses
 from tests.integration.test_nodes import Proc, get, kubectl, pod, wait_for
 from tests.support.apiserver import ApiServerProcess
 
@@ -47,11 +48,12 @@ def _taints(obj: dict[str, Any]) -> set[tuple[str, str]]:
 
 
 def test_dead_node_goes_unknown_is_tainted_and_its_pods_evicted(
-    fresh_apiserver: ApiServerProcess, procs: Callable[..., Proc]
+    fresh_apiserver: ApiServerProcess, procs: Callable[..., Proc],
+    address_block: Addresses,
 ) -> None:
     server = fresh_apiserver
     agents = {}
-    for name, cidr in (("kn-a", "127.244.211.0/24"), ("kn-b", "127.244.212.0/24")):
+    for name, cidr in (("kn-a", address_block.pod_cidr(11)), ("kn-b", address_block.pod_cidr(12))):
         agents[name] = procs(server, "controllers.node", "--node-name", name,
                              "--node-ip", "127.0.0.1", "--pod-cidr", cidr,
                              "--lease-interval", "1")

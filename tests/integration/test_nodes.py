@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from kubemu.addresses import Addresses
 from tests.support.apiserver import ApiServerProcess
 from tests.support.process import Process
 
@@ -77,11 +78,12 @@ spec:
 
 
 def test_pods_are_scheduled_run_serve_and_terminate(
-    fresh_apiserver: ApiServerProcess, procs: Callable[..., Proc]
+    fresh_apiserver: ApiServerProcess, procs: Callable[..., Proc],
+    address_block: Addresses,
 ) -> None:
     server = fresh_apiserver
     node_args = ("--node-name", "kn-1", "--node-ip", "127.0.0.1",
-                 "--pod-cidr", "127.244.201.0/24", "--lease-interval", "1")
+                 "--pod-cidr", address_block.pod_cidr(1), "--lease-interval", "1")
     procs(server, "controllers.endpoints")
     procs(server, "controllers.scheduler")
     agent = procs(server, "controllers.node", *node_args)
@@ -100,7 +102,7 @@ def test_pods_are_scheduled_run_serve_and_terminate(
     rows = kubectl(server, "get", "pods", "-o", "wide")
     web_row = next(r for r in rows.splitlines() if r.startswith("web "))
     ip = pod(server, "web")["status"]["podIP"]
-    assert ip.startswith("127.244.201.") and ip in web_row
+    assert ip.startswith(address_block.pod_cidr(1).rsplit(".", 1)[0] + ".") and ip in web_row
     assert "1/1" in web_row and "Running" in web_row and "kn-1" in web_row
     status = pod(server, "web")["status"]
     cs = status["containerStatuses"][0]
@@ -165,7 +167,8 @@ def test_pods_are_scheduled_run_serve_and_terminate(
 
 
 def test_unschedulable_pod_reports_and_retries(
-    fresh_apiserver: ApiServerProcess, procs: Callable[..., Proc]
+    fresh_apiserver: ApiServerProcess, procs: Callable[..., Proc],
+    address_block: Addresses,
 ) -> None:
     server = fresh_apiserver
     procs(server, "controllers.scheduler")
@@ -182,7 +185,8 @@ def test_unschedulable_pod_reports_and_retries(
     assert cond["message"] == "no nodes available to schedule pods"
     events = get(server, "/api/v1/namespaces/default/events")["items"]
     assert any(e["reason"] == "FailedScheduling" and e["type"] == "Warning" for e in events)
-    procs(server, "controllers.node", "--node-name", "kn-2", "--pod-cidr", "127.244.202.0/24")
+    procs(server, "controllers.node", "--node-name", "kn-2",
+          "--pod-cidr", address_block.pod_cidr(2))
     cond = wait_for("selector mismatch",
                     lambda: "affinity" in (unschedulable() or {}).get("message", "")
                     and unschedulable())
@@ -194,10 +198,11 @@ def test_unschedulable_pod_reports_and_retries(
 
 
 def test_host_commands_run_only_when_allowed(
-    fresh_apiserver: ApiServerProcess, procs: Callable[..., Proc], tmp_path: Path
+    fresh_apiserver: ApiServerProcess, procs: Callable[..., Proc], tmp_path: Path,
+    address_block: Addresses,
 ) -> None:
     server = fresh_apiserver
-    args = ("--node-name", "kn-3", "--pod-cidr", "127.244.203.0/24")
+    args = ("--node-name", "kn-3", "--pod-cidr", address_block.pod_cidr(3))
     procs(server, "controllers.scheduler")
     agent = procs(server, "controllers.node", *args)
     denied, allowed = tmp_path / "denied", tmp_path / "allowed"

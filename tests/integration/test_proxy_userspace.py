@@ -3,7 +3,7 @@
 Each test runs an apiserver (service range on loopback), the endpoints
 controller and ``python -m controllers.proxy --proxy-mode userspace`` as
 subprocesses, starts real backend servers on loopback "pod IPs"
-(127.244.N.x), writes Services and pods (with ``/status``) over HTTP, and
+(a /24 of the session's address block), writes Services and pods (with ``/status``) over HTTP, and
 checks what connections to the ClusterIP / NodePort / external / LB addresses
 actually reach.
 """
@@ -11,6 +11,7 @@ actually reach.
 from __future__ import annotations
 
 import collections
+import ipaddress
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -20,10 +21,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from kubemu.addresses import Addresses
 from tests.conftest import ApiServerFactory
 from tests.support.apiserver import ApiServerProcess
 from tests.support.proxy import (
-    SERVICE_RANGE,
     Api,
     Backends,
     Process,
@@ -45,25 +46,34 @@ class Cluster:
     backends: Backends
     prefix: str
     api: Api
+    addresses: Addresses
+
+    @property
+    def node_ip(self) -> str:
+        """Where the proxy serves NodePorts, /healthz and /metrics."""
+        return self.addresses.node_ip(1)
 
     def logs(self) -> str:
         return f"--- proxy ---\n{self.proxy.logs()[-4000:]}"
 
 
 @pytest.fixture
-def cluster(apiserver_factory: ApiServerFactory, tmp_path: Path) -> Iterator[Cluster]:
-    server = apiserver_factory("sqlite", ["--service-cluster-ip-range", SERVICE_RANGE])
+def cluster(apiserver_factory: ApiServerFactory, tmp_path: Path,
+            address_block: Addresses) -> Iterator[Cluster]:
+    server = apiserver_factory("sqlite", ["--service-cluster-ip-range",
+                                          str(address_block.service_range)])
     controller = Process(["-m", "controllers.endpoints", "--kubeconfig", str(server.kubeconfig),
                           "--workers", "2"], tmp_path / "endpoints.log").start()
     healthz = free_tcp_port()
     proxy = Process(["-m", "controllers.proxy", "--proxy-mode", "userspace", "--kubeconfig",
                      str(server.kubeconfig), "--hostname-override", "node-a",
                      "--min-sync-period", "0", "--healthz-bind-address",
-                     f"127.0.0.1:{healthz}", "--metrics-bind-address", ""],
+                     f"{address_block.node_ip(1)}:{healthz}", "--metrics-bind-address", "",
+                     "--nodeport-addresses", f"{address_block.node_ip(1)}/32"],
                     tmp_path / "proxy.log").start()
     backends = Backends()
-    c = Cluster(server, controller, proxy, healthz, backends, random_pod_prefix(),
-                Api(server, unique("proxy")))
+    c = Cluster(server, controller, proxy, healthz, backends, random_pod_prefix(address_block),
+                Api(server, unique("proxy")), address_block)
     try:
         yield c
     finally:
@@ -106,7 +116,7 @@ def test_round_robin_spread_not_ready_and_node_port(cluster: Cluster) -> None:
     svc = c.api.service("web", {"app": "web"}, [{"name": "http", "port": 8080,
                                                  "targetPort": 8080}], type="NodePort")
     ip, node_port = svc["spec"]["clusterIP"], svc["spec"]["ports"][0]["nodePort"]
-    assert ip.startswith("127.96.")
+    assert ipaddress.ip_address(ip) in c.addresses.service_range
     eventually(lambda: len(c.api.ready_ips("web")) == 3, what="3 ready endpoints")
     eventually(answers(ip, 8080), what="the ClusterIP answers\n" + c.logs())
     # All three endpoints programmed: the round robin visits every one in 3 connections.
@@ -118,7 +128,7 @@ def test_round_robin_spread_not_ready_and_node_port(cluster: Cluster) -> None:
         assert 60 <= n <= 141, f"{name} got {n}/300: {counts}"
 
     # NodePort on the node address answers too.
-    assert ask("127.0.0.1", node_port) in {"web-0", "web-1", "web-2"}
+    assert ask(c.node_ip, node_port) in {"web-0", "web-1", "web-2"}
 
     # A pod turned NotReady stops getting new connections.
     c.api.set_ready("web-1", False)
@@ -128,11 +138,11 @@ def test_round_robin_spread_not_ready_and_node_port(cluster: Cluster) -> None:
     assert set(counts) == {"web-0", "web-2"}, counts
 
     # /healthz answers upstream's JSON once rules are synced.
-    r = httpx.get(f"http://127.0.0.1:{c.healthz}/healthz", timeout=5)
+    r = httpx.get(f"http://{c.node_ip}:{c.healthz}/healthz", timeout=5)
     assert r.status_code == 200, r.text
     body = json.loads(r.text)
     assert body["nodeHealthy"] is True and body["lastUpdated"] and body["currentTime"]
-    metrics = httpx.get(f"http://127.0.0.1:{c.healthz}/metrics", timeout=5).text
+    metrics = httpx.get(f"http://{c.node_ip}:{c.healthz}/metrics", timeout=5).text
     assert "kubeproxy_sync_proxy_rules_duration_seconds_count" in metrics
     assert "kubeproxy_network_programming_duration_seconds_bucket" in metrics
 
@@ -164,10 +174,9 @@ def test_client_ip_affinity_sticks_and_expires(cluster: Cluster) -> None:
 
 def test_external_load_balancer_and_udp(cluster: Cluster) -> None:
     c = cluster
-    octet = c.prefix.split(".")[2]
     # externalIPs may not be loopback (validation), so this one is not local: the proxy
     # cannot bind it and must say so (log + Event), not fail silently.
-    external_ip, lb_ip = "192.0.2.10", f"127.98.{octet}.1"
+    external_ip, lb_ip = "192.0.2.10", str(c.addresses.lb_pool.network_address + 1)
     pods(c, "lb", 2, 8082)
     svc = c.api.service("lb", {"app": "lb"}, [{"port": 8082, "targetPort": 8082}],
                         type="LoadBalancer", externalIPs=[external_ip])
@@ -177,7 +186,7 @@ def test_external_load_balancer_and_udp(cluster: Cluster) -> None:
     node_port = svc["spec"]["ports"][0]["nodePort"]
     names = {"lb-0", "lb-1"}
     for addr, port in ((svc["spec"]["clusterIP"], 8082), (lb_ip, 8082),
-                       ("127.0.0.1", node_port)):
+                       (c.node_ip, node_port)):
         assert eventually(answers(addr, port), what=f"{addr}:{port}\n{c.logs()}") in names
 
     def bind_event() -> list[str]:

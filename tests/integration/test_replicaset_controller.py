@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from kubemu.addresses import Addresses
 from tests.support.apiserver import ApiServerProcess
 from tests.support.process import Process
 
@@ -21,7 +22,8 @@ PODS = "/api/v1/namespaces/default/pods"
 
 
 @pytest.fixture
-def cluster(fresh_apiserver: ApiServerProcess, tmp_path: Path) -> Iterator[httpx.Client]:
+def cluster(fresh_apiserver: ApiServerProcess, tmp_path: Path,
+            address_block: Addresses) -> Iterator[httpx.Client]:
     server = fresh_apiserver
     started: list[Process] = []
     for module, extra in (
@@ -29,7 +31,7 @@ def cluster(fresh_apiserver: ApiServerProcess, tmp_path: Path) -> Iterator[httpx
                                  "--controllers=replicaset,replicationcontroller")),
         ("controllers.scheduler", ()),
         ("controllers.node", ("--node-name", "rs-1", "--node-ip", "127.0.0.1",
-                              "--pod-cidr", "127.244.211.0/24", "--lease-interval", "1")),
+                              "--pod-cidr", address_block.pod_cidr(11), "--lease-interval", "1")),
     ):
         argv = ["-m", module, "--kubeconfig", str(server.kubeconfig), *extra]
         started.append(Process(argv, tmp_path / f"{module}.log").start())

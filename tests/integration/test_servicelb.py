@@ -229,7 +229,7 @@ def test_requested_addresses(
     assert "is not allowed in config" in outside["message"]
     assert api.ingress("taken") == [] and api.ingress("outside") == []
     api.lb("free", cls=cls)
-    assert api.wait_ip("free", ctl) == "127.240.10.0"
+    assert api.wait_ip("free", ctl) == "127.240.10.1"  # never the network address
 
 
 def test_leader_election_standby_takes_over_without_reassigning(

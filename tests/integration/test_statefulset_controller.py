@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from kubemu.addresses import Addresses
 from tests.support.apiserver import ApiServerProcess
 from tests.support.process import Process
 
@@ -52,12 +53,13 @@ def _ready(pod: dict[str, Any]) -> bool:
 
 
 def test_statefulset_pods_come_up_in_order_and_scale_down_in_reverse(
-    fresh_apiserver: ApiServerProcess, procs: Callable[..., Process]
+    fresh_apiserver: ApiServerProcess, procs: Callable[..., Process],
+    address_block: Addresses,
 ) -> None:
     server = fresh_apiserver
     procs(server, "controllers.scheduler")
     procs(server, "controllers.node", "--node-name", "kn-sts", "--node-ip", "127.0.0.1",
-          "--pod-cidr", "127.244.203.0/24", "--lease-interval", "1")
+          "--pod-cidr", address_block.pod_cidr(3), "--lease-interval", "1")
     manager = procs(server, "controllers.manager", "--leader-elect=false",
                     "--controllers=statefulset")
     client = httpx.Client(base_url=server.url, timeout=5)

@@ -10,12 +10,13 @@
   exit status 0) against its own ``kubemu up``.
 
 Each test starts its own ``kubemu up`` (the scheduler and node agents act on every pod,
-so counts stay exact). kubemu's nodes use the fixed loopback ranges 127.0.0.N and
-127.244.N.0/24, so nothing else may run ``kubemu up --nodes 2`` on the machine meanwhile.
+so counts stay exact) on its own block of loopback addresses (``Kubemu.addresses``), so
+other clusters may run on the machine meanwhile.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import os
 import queue
@@ -32,6 +33,7 @@ import httpx
 import pytest
 import yaml
 
+from kubemu.addresses import Addresses
 from kubemu.components import LaunchContext, launch_plan
 from tests.support.apiserver import REPO_ROOT
 from tests.support.kubemu_up import (
@@ -98,10 +100,12 @@ def test_two_nodes_readiness_leaves_rotation_and_local_policy(two_nodes: Kubemu)
     ip_of = {n: p["status"]["podIP"] for n, p in running.items()}
     # The scheduler spreads 2/2; each pod's IP comes from its node's pod CIDR.
     assert sorted(node_of.values()) == ["node-1", "node-1", "node-2", "node-2"], node_of
+    node_ip = {f"node-{i}": k.addresses.node_ip(i) for i in (1, 2)}
     for name in names:
-        index = node_of[name].rsplit("-", 1)[1]
-        assert ip_of[name].startswith(f"127.244.{index}."), (name, node_of, ip_of)
-        assert running[name]["status"]["hostIP"] == f"127.0.0.{index}"
+        index = int(node_of[name].rsplit("-", 1)[1])
+        cidr = ipaddress.ip_network(k.addresses.pod_cidr(index))
+        assert ipaddress.ip_address(ip_of[name]) in cidr, (name, node_of, ip_of)
+        assert running[name]["status"]["hostIP"] == node_ip[node_of[name]]
 
     k.kubectl("-n", ns, "create", "-f", "-", stdin=yaml.safe_dump({
         "apiVersion": "v1", "kind": "Service", "metadata": {"name": "spread"},
@@ -127,9 +131,9 @@ def test_two_nodes_readiness_leaves_rotation_and_local_policy(two_nodes: Kubemu)
     # (externalTrafficPolicy: Cluster: a node forwards to pods on the other node too).
     wait_for("every pod through the ClusterIP",
              lambda: set(answers(cluster, 8)) == set(names))
-    for node_ip in ("127.0.0.1", "127.0.0.2"):
-        wait_for(f"every pod through {node_ip}:{node_port}",
-                 lambda ip=node_ip: set(answers(f"{ip}:{node_port}", 8)) == set(names))
+    for ip in node_ip.values():
+        wait_for(f"every pod through {ip}:{node_port}",
+                 lambda ip=ip: set(answers(f"{ip}:{node_port}", 8)) == set(names))
 
     # Readiness flip: out of the Endpoints, then out of the proxy's rotation.
     gone = "web-1"
@@ -140,7 +144,7 @@ def test_two_nodes_readiness_leaves_rotation_and_local_policy(two_nodes: Kubemu)
     wait_for("out of rotation", lambda: gone not in answers(cluster, 6))
     seen = answers(cluster, 30)
     assert gone not in seen and set(seen) == set(names) - {gone}, seen
-    assert gone not in answers(f"127.0.0.2:{node_port}", 12)
+    assert gone not in answers(f"{node_ip['node-2']}:{node_port}", 12)
     # The pod itself still serves; only the Service stopped sending it traffic.
     assert hostname(f"{ip_of[gone]}:8080") == gone
 
@@ -155,12 +159,12 @@ def test_two_nodes_readiness_leaves_rotation_and_local_policy(two_nodes: Kubemu)
     local_svc = k.get(f"/api/v1/namespaces/{ns}/services/local")
     local_port = local_svc["spec"]["ports"][0]["nodePort"]
     assert "healthCheckNodePort" not in local_svc["spec"]  # only LoadBalancers get one
-    wait_for("answers on node-2", lambda: answers(f"127.0.0.2:{local_port}", 4)
+    wait_for("answers on node-2", lambda: answers(f"{node_ip['node-2']}:{local_port}", 4)
              == [local_pod] * 4)
     # node-1 has a listener (the proxy binds it) but no local endpoint: refused.
     for _ in range(4):
         with pytest.raises(httpx.TransportError):
-            hostname(f"127.0.0.1:{local_port}")
+            hostname(f"{node_ip['node-1']}:{local_port}")
     # Cluster traffic is not affected by the external policy.
     assert answers(f"{local_svc['spec']['clusterIP']}:8080", 3) == [local_pod] * 3
 
@@ -168,7 +172,7 @@ def test_two_nodes_readiness_leaves_rotation_and_local_policy(two_nodes: Kubemu)
     k.kubectl("-n", ns, "patch", "service", "local", "-p",
               '{"spec":{"externalTrafficPolicy":"Cluster"}}')
     wait_for("answers on node-1 with Cluster policy",
-             lambda: answers(f"127.0.0.1:{local_port}", 2) == [local_pod] * 2)
+             lambda: answers(f"{node_ip['node-1']}:{local_port}", 2) == [local_pod] * 2)
 
     # Only node 1's proxy binds the shared ClusterIPs: no proxy failed to bind anything.
     events = k.get(f"/api/v1/namespaces/{ns}/events")["items"]
@@ -180,7 +184,8 @@ def test_two_nodes_readiness_leaves_rotation_and_local_policy(two_nodes: Kubemu)
 def test_launch_plan_runs_a_kube_proxy_per_node(tmp_path: Path) -> None:
     ctx = LaunchContext(python="py", data_dir=tmp_path, kubeconfig=tmp_path / "kc",
                         bind_address="127.0.0.1", port=8080,
-                        server_url="http://127.0.0.1:8080", storage="sqlite", nodes=3)
+                        server_url="http://127.0.0.1:8080", storage="sqlite", nodes=3,
+                        addresses=Addresses.for_block(9))
     plan = {c.name: list(c.args(ctx)) for c in launch_plan(ctx)}
     proxies = [name for name in plan if name.startswith("kube-proxy")]
     assert proxies == ["kube-proxy", "kube-proxy-node-2", "kube-proxy-node-3"]
@@ -188,9 +193,15 @@ def test_launch_plan_runs_a_kube_proxy_per_node(tmp_path: Path) -> None:
         argv = plan[name]
         flag = dict(itertools.pairwise(argv))
         assert flag["--hostname-override"] == f"node-{index}"
-        assert flag["--nodeport-addresses"] == f"127.0.0.{index}/32"
-        assert flag["--healthz-bind-address"] == f"127.0.0.{index}:10256"
+        assert flag["--nodeport-addresses"] == f"127.9.0.{index}/32"
+        assert flag["--healthz-bind-address"] == f"127.9.0.{index}:10256"
+        assert flag["--metrics-bind-address"] == f"127.9.0.{index}:10249"
         assert ("--bind-cluster-ips=false" in argv) == (index != 1)
+    assert dict(itertools.pairwise(plan["node-3"]))["--pod-cidr"] == "127.9.130.0/24"
+    assert dict(itertools.pairwise(plan["apiserver"]))["--service-cluster-ip-range"] == \
+        "127.9.64.0/18"
+    assert dict(itertools.pairwise(plan["service-lb"]))["--address-pool"] == "127.9.1.0/24"
+    assert "etcd" not in plan and "--etcd-servers" not in plan["apiserver"]
     assert "kube-proxy" not in {c.name for c in launch_plan(ctx, ["kube-proxy"])}
 
 
@@ -322,7 +333,7 @@ def test_readme_walkthrough_runs_verbatim(tmp_path: Path) -> None:
     third_round = rounds[2]
     assert third_round and "web-2" not in third_round, third_round
     assert set(third_round) == {"web-3", "web-4"}, third_round
-    pod_ip = re.search(r"web-2 is (127\.244\.\d+\.\d+)", everything)
+    pod_ip = re.search(r"web-2 is (127\.\d+\.\d+\.\d+)", everything)
     assert pod_ip, everything
     watch_rows = [line.split()[1] for line in everything.splitlines()
                   if line.startswith("web ") and len(line.split()) >= 3]

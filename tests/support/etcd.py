@@ -9,7 +9,6 @@ binary or ``None`` (the caller decides: skip locally, fail under CI).
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from kubemu.etcd import find_etcd, member_argv
 from kubemu.supervisor import die_with_parent
 from tests.support.apiserver import HOST, free_port
 
@@ -28,17 +28,7 @@ MISSING_MESSAGE = (
     "or set KUBEMU_ETCD=/path/to/etcd)"
 )
 
-
-def find_etcd() -> str | None:
-    """Path of the etcd binary (``$KUBEMU_ETCD`` or ``etcd`` on PATH, or /usr/bin/etcd)."""
-    configured = os.environ.get("KUBEMU_ETCD")
-    if configured:
-        return configured if Path(configured).exists() else None
-    found = shutil.which("etcd")
-    if found:
-        return found
-    return "/usr/bin/etcd" if Path("/usr/bin/etcd").exists() else None
-
+__all__ = ["MISSING_MESSAGE", "EtcdProcess", "find_etcd", "start_etcd", "unique_prefix"]
 
 class EtcdProcess:
     """One single-member etcd; ``url`` is its client URL."""
@@ -56,18 +46,7 @@ class EtcdProcess:
     @property
     def argv(self) -> list[str]:
         peer = f"http://{HOST}:{self.peer_port}"
-        return [
-            self.binary,
-            "--name", "kubemu-test",
-            "--data-dir", str(self.data_dir),
-            "--listen-client-urls", self.url,
-            "--advertise-client-urls", self.url,
-            "--listen-peer-urls", peer,
-            "--initial-advertise-peer-urls", peer,
-            "--initial-cluster", f"kubemu-test={peer}",
-            "--initial-cluster-state", "new",
-            "--log-level", "warn",
-        ]
+        return member_argv(self.binary, self.data_dir, self.url, peer, name="kubemu-test")
 
     def start(self, timeout: float = READY_TIMEOUT) -> EtcdProcess:
         """Start etcd and wait until it answers; RuntimeError (with its log) otherwise."""

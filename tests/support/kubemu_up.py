@@ -2,8 +2,9 @@
 
 :func:`start_kubemu` runs ``python -m kubemu up --port 0 --nodes N`` in its own data
 directory and returns once it says it is up; :func:`stop_kubemu` stops it with SIGINT.
-kubemu's nodes use fixed loopback ranges (127.0.0.N, 127.244.N.0/24), so tests that run a
-whole cluster must not run at the same time as another one.
+Each cluster takes its own block of loopback addresses (see :mod:`kubemu.addresses`);
+``Kubemu.addresses`` says which, so tests never hard-code a node IP or a range and run
+beside any other cluster on the machine.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import httpx
 import yaml
 
+from kubemu.addresses import Addresses, load
 from tests.support.apiserver import REPO_ROOT
 
 BIN = Path(sys.executable).parent
@@ -34,6 +36,8 @@ class Kubemu:
     data_dir: Path
     process: subprocess.Popen[bytes]
     log: Path
+    #: The cluster's loopback addresses (from ``<data-dir>/addresses.json``).
+    addresses: Addresses
 
     def kubectl(self, *args: str, stdin: str | None = None) -> str:
         out = subprocess.run([KUBECTL, "--kubeconfig", str(self.kubeconfig), *args],
@@ -63,22 +67,24 @@ def wait_for(what: str, fn: Callable[[], Any], timeout: float = 30.0) -> Any:
     raise AssertionError(f"timed out waiting for {what}: last {last!r}")
 
 
-def start_kubemu(data_dir: Path, nodes: int) -> Kubemu:
-    log = data_dir.parent / "kubemu-up.log"
+def start_kubemu(data_dir: Path, nodes: int, *extra: str) -> Kubemu:
+    """Start ``kubemu up`` on ``data_dir`` (log next to it) with ``extra`` flags."""
+    log = data_dir.parent / f"{data_dir.name}-kubemu-up.log"
+    offset = log.stat().st_size if log.exists() else 0  # a restart appends to the log
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "kubemu", "up", "--port", "0", "--data-dir", str(data_dir),
-             "--nodes", str(nodes), "--stop-timeout", "5"],
+             "--nodes", str(nodes), "--stop-timeout", "5", *extra],
             stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
             env=dict(os.environ, PYTHONUNBUFFERED="1"))
     kubeconfig = data_dir / "kubeconfig"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert process.poll() is None, log.read_text(errors="replace")[-4000:]
-        if kubeconfig.exists() and "kubemu is up" in log.read_text(errors="replace"):
+        if kubeconfig.exists() and b"kubemu is up" in log.read_bytes()[offset:]:
             doc = yaml.safe_load(kubeconfig.read_text())
             url = str(doc["clusters"][0]["cluster"]["server"])
-            return Kubemu(url, kubeconfig, data_dir, process, log)
+            return Kubemu(url, kubeconfig, data_dir, process, log, load(data_dir))
         time.sleep(0.2)
     process.kill()
     raise AssertionError("kubemu up did not start: " + log.read_text(errors="replace")[-4000:])

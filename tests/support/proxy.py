@@ -21,10 +21,9 @@ from typing import Any, cast
 
 import httpx
 
+from kubemu.addresses import Addresses
 from tests.support.apiserver import ApiServerProcess
 from tests.support.process import Process
-
-SERVICE_RANGE = "127.96.0.0/16"
 
 
 def unique(prefix: str) -> str:
@@ -106,9 +105,10 @@ class Api:
                       for a in e["addresses"])
 
 
-def random_pod_prefix() -> str:
-    """A ``127.244.N`` prefix for this test's pod IPs (loopback: always local)."""
-    return f"127.244.{random.randint(1, 254)}"
+def random_pod_prefix(addresses: Addresses) -> str:
+    """A ``127.B.N`` prefix (a random /24 of the block's cluster CIDR) for this test's
+    pod IPs (loopback: always local)."""
+    return addresses.pod_cidr(random.randint(1, addresses.max_nodes)).rsplit(".", 1)[0]
 
 
 class Backends:

@@ -26,16 +26,22 @@ from controllers.servicelb.controller import (
     ingress_ips,
     requested_ips,
 )
-from controllers.servicelb.pool import AddressRange, Allocator, PoolError, parse_pool
+from controllers.servicelb.pool import Allocator, PoolError, parse_pool
 
 NS = "ns"
 
 # -- pools ---------------------------------------------------------------------------
 
 
-def test_parse_cidr_includes_every_address() -> None:
+def test_parse_cidr_leaves_out_network_and_broadcast_addresses() -> None:
     (r,) = parse_pool("127.240.0.0/24")
-    assert (r.version, r.size, str(r)) == (4, 256, "127.240.0.0-127.240.0.255")
+    assert (r.version, r.size, str(r)) == (4, 254, "127.240.0.1-127.240.0.254")
+    assert [str(r) for r in parse_pool("10.0.0.4/30,10.0.0.8/31,10.0.0.20/32")] == [
+        "10.0.0.5-10.0.0.6", "10.0.0.8-10.0.0.9", "10.0.0.20"]
+    (v6,) = parse_pool("fd00::/126")
+    assert str(v6) == "fd00::-fd00::3"
+    alloc = Allocator(parse_pool("127.240.0.0/24"))
+    assert alloc.allocate("ns/first", 4) == "127.240.0.1"
 
 
 def test_parse_ranges_singles_and_several_pools() -> None:
@@ -47,8 +53,7 @@ def test_parse_ranges_singles_and_several_pools() -> None:
 
 def test_parse_merges_overlapping_and_adjacent_ranges() -> None:
     ranges = parse_pool("10.0.0.0/30,10.0.0.2-10.0.0.5,10.0.0.6")
-    assert ranges == [AddressRange(4, ranges[0].first, ranges[0].first + 6)]
-    assert str(ranges[0]) == "10.0.0.0-10.0.0.6"
+    assert [str(r) for r in ranges] == ["10.0.0.1-10.0.0.6"]
 
 
 @pytest.mark.parametrize(
@@ -69,7 +74,7 @@ def test_parse_errors(text: str, fragment: str) -> None:
 def test_default_pool_and_flags() -> None:
     args = build_parser().parse_args([])
     assert args.address_pool is None and args.load_balancer_class is None
-    assert parse_pool(DEFAULT_POOL)[0].size == 256
+    assert parse_pool(DEFAULT_POOL)[0].size == 254
     args = build_parser().parse_args(
         ["--address-pool", "10.0.0.1-10.0.0.2", "--address-pool", "10.0.1.0/31",
          "--load-balancer-class", "example.com/lb", "--workers", "3", "--port", "9000"])
@@ -117,7 +122,8 @@ def test_allocator_assign_requested() -> None:
     assert alloc.assign("v6", "fd00:0::2") and alloc.ip_of("v6") == "fd00::2"
     assert alloc.allocate("w6", 6) == "fd00::"
     assert alloc.contains("fd00::3") and not alloc.contains("fd00::4")
-    assert alloc.size(4) == 8 and alloc.size(6) == 4
+    assert alloc.size(4) == 6 and alloc.size(6) == 4  # 10.0.0.0 and 10.0.0.7 left out
+    assert not alloc.assign("b", "10.0.0.0") and not alloc.assign("b", "10.0.0.7")
 
 
 # -- filtering -----------------------------------------------------------------------
