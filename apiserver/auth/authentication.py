@@ -1,0 +1,185 @@
+"""The authentication stage of the request chain (upstream ``filters/authentication.go``
+with kube-apiserver's authenticator union).
+
+:class:`RequestAuthenticator` decides who sent a request, testable without HTTP:
+
+1. the TLS client certificate (verified by the handshake) — :mod:`apiserver.auth.x509`;
+2. a bearer token (``Authorization: Bearer``, or for WebSockets the
+   ``base64url.bearer.authorization.k8s.io.`` subprotocol) tried on every token
+   authenticator in order (token file, then ServiceAccount tokens);
+3. anonymous (``system:anonymous`` in ``system:unauthenticated``) when nothing was
+   presented and ``--anonymous-auth`` is on.
+
+A credential that was presented but authenticates no one makes the request fail with
+401 even when anonymous is on (upstream's ``union.NewFailOnError``). Every
+authenticated user gets ``system:authenticated`` (upstream's group adder).
+
+:func:`authentication_filter` is the ASGI stage: it sets
+:data:`apiserver.api.user.REQUEST_USER` for the request's task, removes the
+``Authorization`` header once it was used, and answers 401 with upstream's Status —
+for WebSocket upgrades as an HTTP response before the upgrade.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+import orjson
+
+from apiserver.api.user import (
+    ANONYMOUS,
+    AUTHENTICATED_GROUP,
+    REQUEST_USER,
+    UNAUTHENTICATED_GROUP,
+    UserInfo,
+)
+from apiserver.auth.credentials import CredentialError, bearer_token, websocket_bearer_token
+from apiserver.auth.x509 import X509Authenticator
+from apiserver.chain import ASGIApp, Filter, Receive, Scope, Send
+from apiserver.registry.reviews import TokenAuthenticator, TokenResult
+
+log = logging.getLogger(__name__)
+
+#: Key of the verified client certificate (DER) in the ASGI scope's ``state``
+#: (put there per connection by :mod:`apiserver.auth.tls`).
+PEER_CERTIFICATE = "kubemu.peer_certificate"
+UNAUTHORIZED_BODY = orjson.dumps(
+    {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+     "message": "Unauthorized", "reason": "Unauthorized", "code": 401},
+    option=orjson.OPT_APPEND_NEWLINE)
+
+
+def with_authenticated_group(user: UserInfo) -> UserInfo:
+    """``user`` plus ``system:authenticated`` unless it is already (un)authenticated."""
+    if AUTHENTICATED_GROUP in user.groups or UNAUTHENTICATED_GROUP in user.groups:
+        return user
+    return replace(user, groups=(*user.groups, AUTHENTICATED_GROUP))
+
+
+def _go_errors(messages: Sequence[str]) -> str:
+    """An aggregate error as upstream prints it (``[a, b]``; one error alone)."""
+    if len(messages) == 1:
+        return messages[0]
+    return "[" + ", ".join(messages) + "]"
+
+
+class TokenChain:
+    """Token authenticators tried in order; the first that authenticates wins.
+
+    It is the ``TokenReview`` authenticator too: its result carries the authenticated
+    group, and the errors of all authenticators when none succeeded.
+    """
+
+    def __init__(self, authenticators: Sequence[TokenAuthenticator]) -> None:
+        self.authenticators = tuple(authenticators)
+
+    def authenticate_token(self, token: str, audiences: Sequence[str]) -> TokenResult:
+        """The first success among the authenticators, else their errors."""
+        failures: list[str] = []
+        for authenticator in self.authenticators:
+            result = authenticator.authenticate_token(token, audiences)
+            if result.authenticated and result.user is not None:
+                return replace(result, user=with_authenticated_group(result.user))
+            if result.error:
+                failures.append(result.error)
+        return TokenResult(authenticated=False, error=_go_errors(failures) if failures else "")
+
+
+class RequestAuthenticator:
+    """Who sent a request (see the module docstring)."""
+
+    def __init__(self, x509: X509Authenticator | None = None,
+                 tokens: TokenChain | None = None, anonymous: bool = True) -> None:
+        self.x509 = x509
+        self.tokens = tokens or TokenChain(())
+        self.anonymous = anonymous
+
+    def authenticate(self, headers: Mapping[str, str], peer_certificate: bytes | None = None,
+                     websocket: bool = False) -> UserInfo | None:
+        """The requester; None when nobody is identified and anonymous is off.
+
+        Raises :class:`CredentialError` when a credential was presented but is invalid.
+        """
+        failures: list[str] = []
+        if peer_certificate is not None and self.x509 is not None:
+            try:
+                user = self.x509.authenticate_certificate(peer_certificate)
+            except CredentialError as exc:
+                failures.append(str(exc))
+            else:
+                if user is not None:
+                    return with_authenticated_group(user)
+        token = bearer_token(headers)
+        if token is None and websocket:
+            try:
+                token = websocket_bearer_token(headers)
+            except CredentialError as exc:
+                    failures.append(str(exc))
+        if token is not None:
+            result = self.tokens.authenticate_token(token, ())
+            if result.authenticated and result.user is not None:
+                return result.user
+            failures.append("invalid bearer token")
+            if result.error:
+                failures.append(result.error)
+        if failures:
+            raise CredentialError(_go_errors(failures))
+        return ANONYMOUS if self.anonymous else None
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+async def _unauthorized(scope: Scope, receive: Receive, send: Send) -> None:
+    """401 with upstream's Status body, for HTTP and for WebSocket upgrades."""
+    headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-cache, private"),
+               (b"content-length", str(len(UNAUTHORIZED_BODY)).encode())]
+    if scope["type"] == "websocket":
+        message = await receive()
+        if message.get("type") != "websocket.connect":
+            return
+        if "websocket.http.response" not in (scope.get("extensions") or {}):
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await send({"type": "websocket.http.response.start", "status": 401, "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": UNAUTHORIZED_BODY})
+        return
+    await send({"type": "http.response.start", "status": 401, "headers": headers})
+    await send({"type": "http.response.body", "body": UNAUTHORIZED_BODY})
+
+
+def authentication_filter(authenticator: RequestAuthenticator) -> Filter:
+    """The authentication stage for :class:`apiserver.chain.ChainStages`."""
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        async def authenticate(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] not in ("http", "websocket"):
+                await app(scope, receive, send)
+                return
+            headers = _headers(scope)
+            state = scope.get("state") or {}
+            try:
+                user = authenticator.authenticate(
+                    headers, state.get(PEER_CERTIFICATE), scope["type"] == "websocket")
+            except CredentialError as exc:
+                log.debug("Unable to authenticate the request: %s", exc)
+                await _unauthorized(scope, receive, send)
+                return
+            if user is None:
+                await _unauthorized(scope, receive, send)
+                return
+            if "authorization" in headers:
+                scope["headers"] = [(k, v) for k, v in scope.get("headers", [])
+                                    if k.lower() != b"authorization"]
+            token = REQUEST_USER.set(user)
+            try:
+                await app(scope, receive, send)
+            finally:
+                REQUEST_USER.reset(token)
+
+        return authenticate
+
+    return wrap
