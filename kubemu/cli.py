@@ -21,16 +21,26 @@ a kubeconfig for an already running apiserver.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import ipaddress
 import socket
+import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kubemu.components import LaunchContext, component_names, launch_plan
+from kubemu.components import (
+    SERVICE_CLUSTER_IP_RANGE,
+    LaunchContext,
+    component_names,
+    launch_plan,
+    node_ip,
+)
+from kubemu.identities import admin_credentials, write_component_kubeconfigs
 from kubemu.instance import AlreadyRunning, DataDirLock, lock_data_dir
 from kubemu.kubeconfig import client_host, dump_kubeconfig, server_url, write_kubeconfig
+from kubemu.pki import Pki, ensure_pki
 from kubemu.supervisor import ChildFailed, Supervisor
 
 #: Port tried first when ``--port`` is not given (the historical insecure apiserver port).
@@ -240,7 +250,14 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--allow-unauthenticated-bind",
         action="store_true",
-        help="allow a non-loopback --bind-address without authentication",
+        help="with --insecure: allow a non-loopback --bind-address without authentication",
+    )
+    up.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve plain HTTP on loopback without authentication (no certificates: the "
+        "kubeconfig needs none, curl works without them); default: HTTPS with a CA, a "
+        "serving certificate and client certificates kept in <data-dir>/pki",
     )
     up.add_argument(
         "--kubeconfig",
@@ -323,9 +340,33 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 130
 
 
+def _pki_addresses(bind: str, nodes: int) -> list[str]:
+    """The IPs the serving certificate must name: the node IPs, the ``kubernetes``
+    ClusterIP and a specific non-loopback bind address."""
+    cluster_ip = str(next(ipaddress.ip_network(SERVICE_CLUSTER_IP_RANGE).hosts()))
+    addresses = [node_ip(i) for i in range(1, max(nodes, 1) + 1)] + [cluster_ip]
+    try:
+        ip = ipaddress.ip_address(bind)
+    except ValueError:
+        return addresses
+    if not ip.is_unspecified:
+        addresses.append(str(ip))
+    return addresses
+
+
+def _identities(plan_names: list[str]) -> list[str]:
+    """The identity of each planned component (every kube-proxy shares one)."""
+    names: list[str] = []
+    for name in plan_names:
+        identity = "kube-proxy" if name.startswith("kube-proxy") else name
+        if identity != "apiserver" and identity not in names:
+            names.append(identity)
+    return names
+
+
 def _up(args: argparse.Namespace) -> int:
     bind = args.bind_address
-    if not is_loopback(bind) and not args.allow_unauthenticated_bind:
+    if args.insecure and not is_loopback(bind) and not args.allow_unauthenticated_bind:
         raise UpError(
             f"refusing to bind {bind} without authentication; "
             "pass --allow-unauthenticated-bind to do it anyway",
@@ -335,11 +376,19 @@ def _up(args: argparse.Namespace) -> int:
     lock = prepare_data_dir(data_dir)
     try:
         port = choose_port(bind, args.port)
-        url = server_url(client_host(bind), port)
+        url = server_url(client_host(bind), port, "http" if args.insecure else "https")
         lock.record(url)
+        pki: Pki | None = None
+        if not args.insecure:
+            try:
+                pki = ensure_pki(data_dir, _pki_addresses(bind, args.nodes))
+            except (OSError, ValueError) as err:
+                raise UpError(f"cannot make the cluster's certificates in {data_dir / 'pki'}: "
+                              f"{err}") from None
         kubeconfig_path: Path = (args.kubeconfig or data_dir / "kubeconfig").resolve()
         try:
-            write_kubeconfig(kubeconfig_path, url)
+            write_kubeconfig(kubeconfig_path, url,
+                             credentials=admin_credentials(pki) if pki else None)
         except OSError as err:
             raise UpError(
                 f"cannot write kubeconfig {kubeconfig_path}: {_reason(err, kubeconfig_path)} "
@@ -356,7 +405,16 @@ def _up(args: argparse.Namespace) -> int:
             watch_cache_size=args.watch_cache_size,
             allow_unauthenticated_bind=args.allow_unauthenticated_bind,
             nodes=args.nodes,
+            pki=pki,
         )
+        if pki is not None:
+            names = _identities([c.name for c in launch_plan(ctx, args.disable)])
+            try:
+                kubeconfigs = write_component_kubeconfigs(pki, data_dir / "kubeconfigs", url,
+                                                          names)
+            except OSError as err:
+                raise UpError(f"cannot write the components' kubeconfigs: {err}") from None
+            ctx = dataclasses.replace(ctx, kubeconfigs=kubeconfigs)
         return _supervise(args, ctx)
     finally:
         lock.release()
@@ -365,7 +423,7 @@ def _up(args: argparse.Namespace) -> int:
 def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
     sup = Supervisor(stop_timeout=args.stop_timeout)
     sup.install_signal_handlers()
-    if not is_loopback(ctx.bind_address):
+    if ctx.pki is None and not is_loopback(ctx.bind_address):
         sup.log(
             f"WARNING: apiserver binds {ctx.bind_address} WITHOUT AUTHENTICATION: "
             "anyone who can reach it controls the cluster"
@@ -375,7 +433,8 @@ def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
         for component in launch_plan(ctx, args.disable):
             child = sup.start(component.name, component.args(ctx))
             if component.ready_url is not None:
-                sup.wait_ready(child, component.ready_url(ctx), args.ready_timeout)
+                sup.wait_ready(child, component.ready_url(ctx), args.ready_timeout,
+                               _verify(ctx))
         for line in (
             f"kubemu is up: apiserver {ctx.server_url}, data in {ctx.data_dir}",
             "use it with:",
@@ -393,6 +452,13 @@ def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
     finally:
         sup.stop_all()
     return code
+
+
+def _verify(ctx: LaunchContext) -> ssl.SSLContext | bool:
+    """How readiness checks verify the apiserver: with the cluster CA over TLS."""
+    if ctx.pki is None:
+        return True
+    return ssl.create_default_context(cafile=str(ctx.pki.ca_cert))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

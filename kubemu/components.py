@@ -10,9 +10,14 @@ so every component after the apiserver can be given ``--kubeconfig``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from kubemu.pki import Pki
+
+#: ``--service-account-issuer`` of a kubemu cluster (kubeadm's).
+SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,15 @@ class LaunchContext:
     allow_unauthenticated_bind: bool = False
     #: Node agents to run (``kubemu up --nodes N``).
     nodes: int = 1
+    #: The cluster's certificates; None serves plain HTTP (``kubemu up --insecure``).
+    pki: Pki | None = None
+    #: Each component's own kubeconfig (its client certificate), by identity name
+    #: (see :mod:`kubemu.identities`); components missing here use ``kubeconfig``.
+    kubeconfigs: Mapping[str, Path] = field(default_factory=dict)
+
+    def kubeconfig_for(self, identity: str) -> Path:
+        """The kubeconfig of the component acting as ``identity``."""
+        return self.kubeconfigs.get(identity, self.kubeconfig)
 
 
 @dataclass(frozen=True)
@@ -67,7 +81,8 @@ def node_proxy_args(index: int) -> Callable[[LaunchContext], list[str]]:
 
     def build(ctx: LaunchContext) -> list[str]:
         argv = [
-            ctx.python, "-m", "controllers.proxy", "--kubeconfig", str(ctx.kubeconfig),
+            ctx.python, "-m", "controllers.proxy", "--kubeconfig",
+            str(ctx.kubeconfig_for("kube-proxy")),
             "--proxy-mode", "userspace", "--hostname-override", node_name(index),
             "--nodeport-addresses", f"{node_ip(index)}/32",
             "--healthz-bind-address", f"{node_ip(index)}:10256", "--metrics-bind-address", "",
@@ -81,14 +96,21 @@ def node_proxy_args(index: int) -> Callable[[LaunchContext], list[str]]:
 
 def apiserver_args(ctx: LaunchContext) -> list[str]:
     """Command line of ``python -m apiserver`` for ``ctx``."""
-    argv = [
-        ctx.python,
-        "-m",
-        "apiserver",
-        "--bind-address",
-        ctx.bind_address,
-        "--port",
-        str(ctx.port),
+    argv = [ctx.python, "-m", "apiserver", "--bind-address", ctx.bind_address]
+    if ctx.pki is None:
+        argv += ["--port", str(ctx.port)]
+    else:
+        pki = ctx.pki
+        argv += [
+            "--port", "0", "--secure-port", str(ctx.port),
+            "--tls-cert-file", str(pki.serving_cert),
+            "--tls-private-key-file", str(pki.serving_key),
+            "--client-ca-file", str(pki.ca_cert),
+            "--service-account-signing-key-file", str(pki.sa_key),
+            "--service-account-key-file", str(pki.sa_pub),
+            "--service-account-issuer", SERVICE_ACCOUNT_ISSUER,
+        ]
+    argv += [
         "--data-dir",
         str(ctx.data_dir),
         "--storage",
@@ -108,11 +130,14 @@ def apiserver_ready_url(ctx: LaunchContext) -> str:
     return f"{ctx.server_url}/readyz"
 
 
-def controller_args(module: str, *extra: str) -> Callable[[LaunchContext], list[str]]:
-    """Return an ``args`` builder for ``python -m MODULE --kubeconfig FILE EXTRA...``."""
+def controller_args(module: str, identity: str, *extra: str) \
+        -> Callable[[LaunchContext], list[str]]:
+    """Return an ``args`` builder for ``python -m MODULE --kubeconfig FILE EXTRA...``,
+    FILE being the kubeconfig of ``identity``."""
 
     def build(ctx: LaunchContext) -> list[str]:
-        return [ctx.python, "-m", module, "--kubeconfig", str(ctx.kubeconfig), *extra]
+        return [ctx.python, "-m", module, "--kubeconfig", str(ctx.kubeconfig_for(identity)),
+                *extra]
 
     return build
 
@@ -137,7 +162,8 @@ def node_args(index: int) -> Callable[[LaunchContext], list[str]]:
 
     def build(ctx: LaunchContext) -> list[str]:
         return [
-            ctx.python, "-m", "controllers.node", "--kubeconfig", str(ctx.kubeconfig),
+            ctx.python, "-m", "controllers.node", "--kubeconfig",
+            str(ctx.kubeconfig_for(node_name(index))),
             "--node-name", node_name(index), "--node-ip", node_ip(index),
             "--pod-cidr", pod_cidr(index),
         ]
@@ -149,13 +175,14 @@ def node_args(index: int) -> Callable[[LaunchContext], list[str]]:
 #: ``kube-proxy`` and ``node`` stand for one process per node (see :func:`launch_plan`).
 COMPONENTS: tuple[Component, ...] = (
     Component("apiserver", apiserver_args, apiserver_ready_url),
-    Component("endpoints", controller_args("controllers.endpoints",
+    Component("endpoints", controller_args("controllers.endpoints", "endpoints",
                                            "--leader-elect-resource-name",
                                            "kubemu-endpoints-controller")),
-    Component("controller-manager", controller_args("controllers.manager")),
-    Component("service-lb", controller_args("controllers.servicelb")),
+    Component("controller-manager", controller_args("controllers.manager",
+                                                    "controller-manager")),
+    Component("service-lb", controller_args("controllers.servicelb", "service-lb")),
     Component("kube-proxy", proxy_args),
-    Component("scheduler", controller_args("controllers.scheduler")),
+    Component("scheduler", controller_args("controllers.scheduler", "scheduler")),
     Component("node", node_args(1)),
 )
 
