@@ -35,9 +35,9 @@ from apiserver.api.user import (
     UNAUTHENTICATED_GROUP,
     UserInfo,
 )
+from apiserver.auth.asgi import ASGIApp, Filter, Receive, Scope, Send
 from apiserver.auth.credentials import CredentialError, bearer_token, websocket_bearer_token
 from apiserver.auth.x509 import X509Authenticator
-from apiserver.chain import ASGIApp, Filter, Receive, Scope, Send
 from apiserver.registry.reviews import TokenAuthenticator, TokenResult
 
 log = logging.getLogger(__name__)

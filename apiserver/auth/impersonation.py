@@ -34,8 +34,8 @@ from apiserver.api.user import (
     UNAUTHENTICATED_GROUP,
     UserInfo,
 )
+from apiserver.auth.asgi import ASGIApp, Filter, Receive, Scope, Send
 from apiserver.auth.serviceaccount_tokens import SA_GROUP, SA_PREFIX, split_service_account
-from apiserver.chain import ASGIApp, Filter, Receive, Scope, Send
 from apiserver.handlers.http import respond
 from apiserver.registry.reviews import Attributes, Authorizer
 
