@@ -142,6 +142,16 @@ def controller_args(module: str, identity: str, *extra: str) \
     return build
 
 
+def manager_args(ctx: LaunchContext) -> list[str]:
+    """Command line of the controller manager; over TLS it fills legacy token Secrets with
+    the apiserver's ServiceAccount key and the cluster CA."""
+    argv = controller_args("controllers.manager", "controller-manager")(ctx)
+    if ctx.pki is not None:
+        argv += ["--service-account-private-key-file", str(ctx.pki.sa_key),
+                 "--root-ca-file", str(ctx.pki.ca_cert)]
+    return argv
+
+
 def node_name(index: int) -> str:
     """Name of node agent ``index`` (1-based)."""
     return f"node-{index}"
@@ -178,8 +188,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component("endpoints", controller_args("controllers.endpoints", "endpoints",
                                            "--leader-elect-resource-name",
                                            "kubemu-endpoints-controller")),
-    Component("controller-manager", controller_args("controllers.manager",
-                                                    "controller-manager")),
+    Component("controller-manager", manager_args),
     Component("service-lb", controller_args("controllers.servicelb", "service-lb")),
     Component("kube-proxy", proxy_args),
     Component("scheduler", controller_args("controllers.scheduler", "scheduler")),

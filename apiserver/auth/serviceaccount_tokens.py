@@ -226,11 +226,3 @@ def _go_list(values: Sequence[str]) -> str:
     """A string slice as Go's ``%q`` prints it: ``["a" "b"]``."""
     return "[" + " ".join(f'"{v}"' for v in values) + "]"
 
-
-def legacy_claims(namespace: str, secret_name: str, sa_name: str, sa_uid: str) -> dict[str, Any]:
-    """The claims of a legacy Secret-based token (upstream ``LegacyClaims``)."""
-    return {"iss": LEGACY_ISSUER, "sub": f"{SA_PREFIX}{namespace}:{sa_name}",
-            "kubernetes.io/serviceaccount/namespace": namespace,
-            "kubernetes.io/serviceaccount/secret.name": secret_name,
-            "kubernetes.io/serviceaccount/service-account.name": sa_name,
-            "kubernetes.io/serviceaccount/service-account.uid": sa_uid}

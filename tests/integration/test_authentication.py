@@ -4,6 +4,7 @@ kubectl, websockets and the official Python client against ``python -m apiserver
 
 from __future__ import annotations
 
+import base64
 import json
 import ssl
 import subprocess
@@ -20,6 +21,7 @@ import websockets.exceptions
 import websockets.sync.client
 from kubernetes import client, config
 
+from kubemu.identities import write_component_kubeconfigs
 from kubemu.kubeconfig import Credentials, write_kubeconfig
 from kubemu.pki import Pki, ensure_pki
 from tests.support.apiserver import ApiServerProcess, free_port, start_apiserver
@@ -195,3 +197,43 @@ def test_plain_http_refuses_a_non_loopback_bind() -> None:
          "--storage", "memory"], capture_output=True, text=True, timeout=30)
     assert out.returncode == 2
     assert "refusing to bind 0.0.0.0" in out.stderr
+
+
+def test_legacy_token_secret_is_filled_by_the_controller_manager(cluster: Cluster,
+                                                                  tmp_path: Path) -> None:
+    kubeconfigs = write_component_kubeconfigs(cluster.pki, tmp_path, cluster.https,
+                                              ["controller-manager"])
+    manager = subprocess.Popen(
+        [sys.executable, "-m", "controllers.manager", "--kubeconfig",
+         str(kubeconfigs["controller-manager"]), "--controllers", "serviceaccount-token",
+         "--leader-elect=false", "--service-account-private-key-file", str(cluster.pki.sa_key),
+         "--root-ca-file", str(cluster.pki.ca_cert)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        cluster.admin("POST", "/api/v1/namespaces/default/serviceaccounts",
+                      {"metadata": {"name": "legacy"}})
+        cluster.admin("POST", "/api/v1/namespaces/default/secrets", {
+            "metadata": {"name": "legacy-token",
+                         "annotations": {"kubernetes.io/service-account.name": "legacy"}},
+            "type": "kubernetes.io/service-account-token"})
+        deadline = time.monotonic() + 20
+        secret = cluster.admin("GET", "/api/v1/namespaces/default/secrets/legacy-token")
+        while not (secret.get("data") or {}).get("token"):
+            assert time.monotonic() < deadline, "the token Secret was not filled"
+            time.sleep(0.2)
+            secret = cluster.admin("GET", "/api/v1/namespaces/default/secrets/legacy-token")
+        assert base64.b64decode(secret["data"]["ca.crt"]) == cluster.pki.ca_cert.read_bytes()
+        assert base64.b64decode(secret["data"]["namespace"]) == b"default"
+        account = cluster.admin("GET", "/api/v1/namespaces/default/serviceaccounts/legacy")
+        assert secret["metadata"]["annotations"]["kubernetes.io/service-account.uid"] == \
+            account["metadata"]["uid"]
+        bearer = {"Authorization": "Bearer " + base64.b64decode(secret["data"]["token"]).decode()}
+        user = cluster.whoami(cluster.context(), bearer).json()["status"]["userInfo"]
+        assert user["username"] == "system:serviceaccount:default:legacy"
+        cluster.admin("DELETE", "/api/v1/namespaces/default/serviceaccounts/legacy")
+        while cluster.whoami(cluster.context(), bearer).status_code != 401:
+            assert time.monotonic() < deadline + 10, "the legacy token outlived its account"
+            time.sleep(0.2)
+    finally:
+        manager.terminate()
+        manager.wait(10)

@@ -26,13 +26,13 @@ from apiserver.auth.serviceaccount_tokens import (
     EXTRA_POD_NAME,
     EXTRA_POD_UID,
     ServiceAccountTokenAuthenticator,
-    legacy_claims,
 )
 from apiserver.registry.registry import Registry
 from apiserver.registry.store import DeleteOptions
 from apiserver.registry.tokenrequest import TokenOptions, TokenRequestREST
 from apiserver.storage.cache import WatchCache
 from apiserver.storage.memory import MemoryStorage
+from controllers.manager.serviceaccount_tokens import legacy_claims
 
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 SERVICEACCOUNTS = lookup("", "v1", "serviceaccounts")
