@@ -36,7 +36,12 @@ from apiserver.api.user import (
     UserInfo,
 )
 from apiserver.auth.asgi import ASGIApp, Filter, Receive, Scope, Send
-from apiserver.auth.credentials import CredentialError, bearer_token, websocket_bearer_token
+from apiserver.auth.credentials import (
+    BEARER_PROTOCOL_PREFIX,
+    CredentialError,
+    bearer_token,
+    websocket_bearer_token,
+)
 from apiserver.auth.x509 import X509Authenticator
 from apiserver.registry.reviews import TokenAuthenticator, TokenResult
 
@@ -151,6 +156,18 @@ async def _unauthorized(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": UNAUTHORIZED_BODY})
 
 
+def _strip_bearer_protocol(scope: Scope) -> None:
+    """Drop the bearer-token subprotocol once used (upstream does, so the handler
+    negotiates only the real subprotocols)."""
+    offered = scope.get("subprotocols") or []
+    if any(p.startswith(BEARER_PROTOCOL_PREFIX) for p in offered):
+        scope["subprotocols"] = [p for p in offered if not p.startswith(BEARER_PROTOCOL_PREFIX)]
+        rest = ", ".join(scope["subprotocols"]).encode("latin-1")
+        headers = [(k, v) for k, v in scope.get("headers", [])
+                   if k.lower() != b"sec-websocket-protocol"]
+        scope["headers"] = headers + ([(b"sec-websocket-protocol", rest)] if rest else [])
+
+
 def authentication_filter(authenticator: RequestAuthenticator) -> Filter:
     """The authentication stage for :class:`apiserver.chain.ChainStages`."""
 
@@ -174,6 +191,8 @@ def authentication_filter(authenticator: RequestAuthenticator) -> Filter:
             if "authorization" in headers:
                 scope["headers"] = [(k, v) for k, v in scope.get("headers", [])
                                     if k.lower() != b"authorization"]
+            if scope["type"] == "websocket":
+                _strip_bearer_protocol(scope)
             token = REQUEST_USER.set(user)
             try:
                 await app(scope, receive, send)

@@ -111,6 +111,13 @@ def test_bogus_bearer_token_is_401_over_https_http_and_websocket(cluster: Cluste
                                        additional_headers=bogus, open_timeout=10)
     assert caught.value.response.status_code == 401
     assert json.loads(caught.value.response.body or b"{}") == UNAUTHORIZED
+    # A browser's way: the token as a subprotocol, which the server then does not pick.
+    encoded = base64.urlsafe_b64encode(b"static-token").rstrip(b"=").decode()
+    protocol = f"base64url.bearer.authorization.k8s.io.{encoded}"
+    with websockets.sync.client.connect(
+            url, ssl=cluster.context(), origin="https://x", open_timeout=10,
+            subprotocols=[protocol]) as ws:  # type: ignore[list-item]
+        assert ws.subprotocol is None
 
 
 def test_basic_auth_is_not_a_credential(cluster: Cluster) -> None:
