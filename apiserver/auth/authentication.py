@@ -31,11 +31,10 @@ import orjson
 from apiserver.api.user import (
     ANONYMOUS,
     AUTHENTICATED_GROUP,
-    REQUEST_USER,
     UNAUTHENTICATED_GROUP,
     UserInfo,
 )
-from apiserver.auth.asgi import ASGIApp, Filter, Receive, Scope, Send
+from apiserver.auth.asgi import ASGIApp, Filter, Receive, Scope, Send, call_as, refuse
 from apiserver.auth.credentials import (
     BEARER_PROTOCOL_PREFIX,
     CredentialError,
@@ -138,24 +137,6 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
 
 
-async def _unauthorized(scope: Scope, receive: Receive, send: Send) -> None:
-    """401 with upstream's Status body, for HTTP and for WebSocket upgrades."""
-    headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-cache, private"),
-               (b"content-length", str(len(UNAUTHORIZED_BODY)).encode())]
-    if scope["type"] == "websocket":
-        message = await receive()
-        if message.get("type") != "websocket.connect":
-            return
-        if "websocket.http.response" not in (scope.get("extensions") or {}):
-            await send({"type": "websocket.close", "code": 1008})
-            return
-        await send({"type": "websocket.http.response.start", "status": 401, "headers": headers})
-        await send({"type": "websocket.http.response.body", "body": UNAUTHORIZED_BODY})
-        return
-    await send({"type": "http.response.start", "status": 401, "headers": headers})
-    await send({"type": "http.response.body", "body": UNAUTHORIZED_BODY})
-
-
 def _strip_bearer_protocol(scope: Scope) -> None:
     """Drop the bearer-token subprotocol once used (upstream does, so the handler
     negotiates only the real subprotocols)."""
@@ -183,21 +164,17 @@ def authentication_filter(authenticator: RequestAuthenticator) -> Filter:
                     headers, state.get(PEER_CERTIFICATE), scope["type"] == "websocket")
             except CredentialError as exc:
                 log.debug("Unable to authenticate the request: %s", exc)
-                await _unauthorized(scope, receive, send)
+                await refuse(scope, receive, send, 401, UNAUTHORIZED_BODY)
                 return
             if user is None:
-                await _unauthorized(scope, receive, send)
+                await refuse(scope, receive, send, 401, UNAUTHORIZED_BODY)
                 return
             if "authorization" in headers:
                 scope["headers"] = [(k, v) for k, v in scope.get("headers", [])
                                     if k.lower() != b"authorization"]
             if scope["type"] == "websocket":
                 _strip_bearer_protocol(scope)
-            token = REQUEST_USER.set(user)
-            try:
-                await app(scope, receive, send)
-            finally:
-                REQUEST_USER.reset(token)
+            await call_as(user, app, scope, receive, send)
 
         return authenticate
 

@@ -34,9 +34,8 @@ from apiserver.api.user import (
     UNAUTHENTICATED_GROUP,
     UserInfo,
 )
-from apiserver.auth.asgi import ASGIApp, Filter, Receive, Scope, Send
+from apiserver.auth.asgi import ASGIApp, Filter, Receive, Scope, Send, call_as, refuse
 from apiserver.auth.serviceaccount_tokens import SA_GROUP, SA_PREFIX, split_service_account
-from apiserver.handlers.http import respond
 from apiserver.registry.reviews import Attributes, Authorizer
 
 USER_HEADER = "impersonate-user"
@@ -190,11 +189,7 @@ def impersonation_filter(authorizer: Callable[[], Authorizer]) -> Filter:
                 await _refuse(scope, receive, send, exc)
                 return
             scope["headers"] = [(k, v) for k, v in raw if not k.lower().startswith(b"impersonate-")]
-            token = REQUEST_USER.set(user)
-            try:
-                await app(scope, receive, send)
-            finally:
-                REQUEST_USER.reset(token)
+            await call_as(user, app, scope, receive, send)
 
         return serve
 
@@ -202,22 +197,10 @@ def impersonation_filter(authorizer: Callable[[], Authorizer]) -> Filter:
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, exc: ImpersonationError) -> None:
-    if scope["type"] == "websocket":
-        message = await receive()
-        if message.get("type") != "websocket.connect":
-            return
-        body = (orjson.dumps(exc.error.status, option=orjson.OPT_APPEND_NEWLINE)
-                if exc.error else (exc.text + "\n").encode())
-        if "websocket.http.response" not in (scope.get("extensions") or {}):
-            await send({"type": "websocket.close", "code": 1008})
-            return
-        await send({"type": "websocket.http.response.start", "status": exc.status,
-                    "headers": [(b"content-length", str(len(body)).encode())]})
-        await send({"type": "websocket.http.response.body", "body": body})
-        return
     nosniff = [(b"x-content-type-options", b"nosniff")]
     if exc.error is not None:
-        await respond(send, exc.status, orjson.dumps(exc.error.status), extra_headers=nosniff)
+        body = orjson.dumps(exc.error.status, option=orjson.OPT_APPEND_NEWLINE)
+        await refuse(scope, receive, send, exc.status, body, extra_headers=nosniff)
     else:
-        await respond(send, exc.status, (exc.text + "\n").encode(),
-                      content_type="text/plain; charset=utf-8", extra_headers=nosniff)
+        await refuse(scope, receive, send, exc.status, (exc.text + "\n").encode(),
+                     "text/plain; charset=utf-8", nosniff)
