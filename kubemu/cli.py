@@ -1,7 +1,9 @@
 """The ``kubemu`` command line: ``kubemu up`` and ``kubemu kubeconfig``.
 
 ``kubemu up`` runs a whole control plane as separate OS processes (see
-:mod:`kubemu.components`): it picks the port, writes ``<data-dir>/kubeconfig``,
+:mod:`kubemu.components`): it picks the port, makes the cluster's certificates
+(:mod:`kubemu.pki`; HTTPS unless ``--insecure``), writes ``<data-dir>/kubeconfig``
+and each component's own (:mod:`kubemu.identities`),
 starts each component and waits for its readiness URL, prints how to use the
 cluster, then supervises the processes until SIGINT/SIGTERM/SIGHUP (clean stop,
 exit 0) or until one of them exits on its own (everything is stopped, exit 1).
@@ -30,14 +32,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kubemu.components import (
-    SERVICE_CLUSTER_IP_RANGE,
-    LaunchContext,
-    component_names,
-    launch_plan,
-    node_ip,
+from kubemu.components import LaunchContext, component_names, launch_plan
+from kubemu.identities import (
+    admin_credentials,
+    identity_names,
+    serving_addresses,
+    write_component_kubeconfigs,
 )
-from kubemu.identities import admin_credentials, write_component_kubeconfigs
 from kubemu.instance import AlreadyRunning, DataDirLock, lock_data_dir
 from kubemu.kubeconfig import client_host, dump_kubeconfig, server_url, write_kubeconfig
 from kubemu.pki import Pki, ensure_pki
@@ -340,30 +341,6 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 130
 
 
-def _pki_addresses(bind: str, nodes: int) -> list[str]:
-    """The IPs the serving certificate must name: the node IPs, the ``kubernetes``
-    ClusterIP and a specific non-loopback bind address."""
-    cluster_ip = str(next(ipaddress.ip_network(SERVICE_CLUSTER_IP_RANGE).hosts()))
-    addresses = [node_ip(i) for i in range(1, max(nodes, 1) + 1)] + [cluster_ip]
-    try:
-        ip = ipaddress.ip_address(bind)
-    except ValueError:
-        return addresses
-    if not ip.is_unspecified:
-        addresses.append(str(ip))
-    return addresses
-
-
-def _identities(plan_names: list[str]) -> list[str]:
-    """The identity of each planned component (every kube-proxy shares one)."""
-    names: list[str] = []
-    for name in plan_names:
-        identity = "kube-proxy" if name.startswith("kube-proxy") else name
-        if identity != "apiserver" and identity not in names:
-            names.append(identity)
-    return names
-
-
 def _up(args: argparse.Namespace) -> int:
     bind = args.bind_address
     if args.insecure and not is_loopback(bind) and not args.allow_unauthenticated_bind:
@@ -381,7 +358,7 @@ def _up(args: argparse.Namespace) -> int:
         pki: Pki | None = None
         if not args.insecure:
             try:
-                pki = ensure_pki(data_dir, _pki_addresses(bind, args.nodes))
+                pki = ensure_pki(data_dir, serving_addresses(bind, args.nodes))
             except (OSError, ValueError) as err:
                 raise UpError(f"cannot make the cluster's certificates in {data_dir / 'pki'}: "
                               f"{err}") from None
@@ -408,7 +385,7 @@ def _up(args: argparse.Namespace) -> int:
             pki=pki,
         )
         if pki is not None:
-            names = _identities([c.name for c in launch_plan(ctx, args.disable)])
+            names = identity_names([c.name for c in launch_plan(ctx, args.disable)])
             try:
                 kubeconfigs = write_component_kubeconfigs(pki, data_dir / "kubeconfigs", url,
                                                           names)

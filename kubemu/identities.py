@@ -22,9 +22,11 @@ and refer to the certificate files; the user's embeds them.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from pathlib import Path
 
+from kubemu.components import SERVICE_CLUSTER_IP_RANGE, node_ip
 from kubemu.kubeconfig import Credentials, write_kubeconfig
 from kubemu.pki import Pki
 
@@ -46,6 +48,30 @@ def identity(name: str) -> tuple[str, tuple[str, ...]]:
     if name.startswith("node-"):
         return f"system:node:{name}", ("system:nodes",)
     raise KeyError(f"no identity for {name!r}")
+
+
+def serving_addresses(bind: str, nodes: int) -> list[str]:
+    """The IPs the serving certificate must name: the node IPs, the ``kubernetes``
+    ClusterIP and a specific non-loopback bind address."""
+    cluster_ip = str(next(ipaddress.ip_network(SERVICE_CLUSTER_IP_RANGE).hosts()))
+    addresses = [node_ip(i) for i in range(1, max(nodes, 1) + 1)] + [cluster_ip]
+    try:
+        ip = ipaddress.ip_address(bind)
+    except ValueError:
+        return addresses
+    if not ip.is_unspecified:
+        addresses.append(str(ip))
+    return addresses
+
+
+def identity_names(plan_names: list[str]) -> list[str]:
+    """The identity of each planned component (every kube-proxy shares one)."""
+    names: list[str] = []
+    for name in plan_names:
+        identity = "kube-proxy" if name.startswith("kube-proxy") else name
+        if identity != "apiserver" and identity not in names:
+            names.append(identity)
+    return names
 
 
 def write_component_kubeconfigs(pki: Pki, directory: Path, server: str,
