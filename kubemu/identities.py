@@ -52,14 +52,14 @@ def identity(name: str) -> tuple[str, tuple[str, ...]]:
 
 def serving_addresses(bind: str, nodes: int) -> list[str]:
     """The IPs the serving certificate must name: the node IPs, the ``kubernetes``
-    ClusterIP and a specific non-loopback bind address."""
+    ClusterIP and a specific bind address (each once)."""
     cluster_ip = str(next(ipaddress.ip_network(SERVICE_CLUSTER_IP_RANGE).hosts()))
     addresses = [node_ip(i) for i in range(1, max(nodes, 1) + 1)] + [cluster_ip]
     try:
         ip = ipaddress.ip_address(bind)
     except ValueError:
         return addresses
-    if not ip.is_unspecified:
+    if not ip.is_unspecified and str(ip) not in addresses:
         addresses.append(str(ip))
     return addresses
 

@@ -91,6 +91,27 @@ class TokenChain:
         return TokenResult(authenticated=False, error=_go_errors(failures) if failures else "")
 
 
+class AudienceAgnostic:
+    """A token authenticator that knows nothing of audiences (the token file), made
+    audience-aware as upstream's ``WrapAudienceAgnosticToken``: it answers only for the
+    API audiences, and reports those it was asked for among them."""
+
+    def __init__(self, delegate: TokenAuthenticator, api_audiences: Sequence[str]) -> None:
+        self.delegate = delegate
+        self.api_audiences = tuple(api_audiences)
+
+    def authenticate_token(self, token: str, audiences: Sequence[str]) -> TokenResult:
+        """The delegate's answer, if ``audiences`` (default: the API's) meet the API's."""
+        wanted = tuple(audiences) or self.api_audiences
+        matched = tuple(a for a in self.api_audiences if a in wanted)
+        if self.api_audiences and not matched:
+            return TokenResult(authenticated=False)
+        result = self.delegate.authenticate_token(token, audiences)
+        if result.authenticated and not result.audiences:
+            return replace(result, audiences=matched)
+        return result
+
+
 class RequestAuthenticator:
     """Who sent a request (see the module docstring)."""
 
@@ -133,8 +154,18 @@ class RequestAuthenticator:
         return ANONYMOUS if self.anonymous else None
 
 
-def _headers(scope: Scope) -> dict[str, str]:
-    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+_CREDENTIAL_HEADERS = {b"authorization": "authorization",
+                       b"sec-websocket-protocol": "sec-websocket-protocol"}
+
+
+def _credential_headers(scope: Scope) -> dict[str, str]:
+    """The headers that can carry credentials (all this stage reads: it runs per request)."""
+    out: dict[str, str] = {}
+    for key, value in scope.get("headers", []):
+        name = _CREDENTIAL_HEADERS.get(key.lower())
+        if name is not None:
+            out[name] = value.decode("latin-1")
+    return out
 
 
 def _strip_bearer_protocol(scope: Scope) -> None:
@@ -157,7 +188,7 @@ def authentication_filter(authenticator: RequestAuthenticator) -> Filter:
             if scope["type"] not in ("http", "websocket"):
                 await app(scope, receive, send)
                 return
-            headers = _headers(scope)
+            headers = _credential_headers(scope)
             state = scope.get("state") or {}
             try:
                 user = authenticator.authenticate(

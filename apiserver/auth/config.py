@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from apiserver.auth.authentication import RequestAuthenticator, TokenChain
+from apiserver.auth.authentication import AudienceAgnostic, RequestAuthenticator, TokenChain
 from apiserver.auth.serviceaccount_keys import (
     PublicKey,
     ServiceAccountKeys,
@@ -89,7 +89,8 @@ class Authentication:
             extend_expiration=options.service_account_extend_token_expiration)
         tokens: list[TokenAuthenticator] = []
         if options.token_auth_file is not None:
-            tokens.append(TokenFileAuthenticator.from_file(options.token_auth_file))
+            tokens.append(AudienceAgnostic(TokenFileAuthenticator.from_file(
+                options.token_auth_file), self.api_audiences))
         tokens.append(ServiceAccountTokenAuthenticator(
             self.keys, self.issuers, self.api_audiences, registry_getter(registry), clock))
         self.tokens = TokenChain(tokens)

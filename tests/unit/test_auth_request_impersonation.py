@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from apiserver.api.user import ANONYMOUS, UserInfo
-from apiserver.auth.authentication import RequestAuthenticator, TokenChain
+from apiserver.auth.authentication import AudienceAgnostic, RequestAuthenticator, TokenChain
 from apiserver.auth.credentials import CredentialError
 from apiserver.auth.impersonation import ImpersonationError, impersonate
 from apiserver.auth.tokenfile import TokenFileAuthenticator
@@ -30,6 +30,14 @@ def test_a_valid_bearer_token_is_its_user_plus_the_authenticated_group() -> None
 def test_a_bad_bearer_token_is_refused_even_with_anonymous_on() -> None:
     with pytest.raises(CredentialError, match="invalid bearer token"):
         _request_authenticator().authenticate({"authorization": "Bearer nope"})
+
+
+def test_static_tokens_answer_for_the_api_audiences_only() -> None:
+    agnostic = AudienceAgnostic(TokenFileAuthenticator({"good": UserInfo("bob")}), ["api"])
+    assert agnostic.authenticate_token("good", ()).audiences == ("api",)
+    assert agnostic.authenticate_token("good", ["api", "x"]).audiences == ("api",)
+    assert not agnostic.authenticate_token("good", ["vault"]).authenticated
+    assert not agnostic.authenticate_token("bad", ()).authenticated
 
 
 def test_basic_auth_and_no_credentials_are_anonymous() -> None:
