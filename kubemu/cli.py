@@ -40,7 +40,13 @@ from kubemu.identities import (
     write_component_kubeconfigs,
 )
 from kubemu.instance import AlreadyRunning, DataDirLock, lock_data_dir
-from kubemu.kubeconfig import client_host, dump_kubeconfig, server_url, write_kubeconfig
+from kubemu.kubeconfig import (
+    Credentials,
+    client_host,
+    dump_kubeconfig,
+    server_url,
+    write_kubeconfig,
+)
 from kubemu.pki import Pki, ensure_pki
 from kubemu.supervisor import ChildFailed, Supervisor
 
@@ -309,17 +315,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--name", default="kubemu", help="name of the cluster, user and context (default: kubemu)"
     )
     kubeconfig.add_argument("--namespace", default=None, help="default namespace of the context")
+    kubeconfig.add_argument("--certificate-authority", type=Path, default=None,
+                            help="CA file verifying an https server (embedded)")
+    kubeconfig.add_argument("--client-certificate", type=Path, default=None,
+                            help="client certificate file (embedded; needs --client-key)")
+    kubeconfig.add_argument("--client-key", type=Path, default=None,
+                            help="key of --client-certificate (embedded)")
     kubeconfig.set_defaults(handler=cmd_kubeconfig, parser=kubeconfig)
     return parser
 
 
 def cmd_kubeconfig(args: argparse.Namespace) -> int:
     """Handle ``kubemu kubeconfig``; returns the exit code."""
+    credentials = None
+    if args.certificate_authority is not None:
+        credentials = Credentials(args.certificate_authority, args.client_certificate,
+                                  args.client_key)
+    elif args.client_certificate is not None:
+        print("kubemu kubeconfig: --client-certificate needs --certificate-authority",
+              file=sys.stderr)
+        return 2
     try:
         if args.out == "-":
-            sys.stdout.write(dump_kubeconfig(args.server, name=args.name, namespace=args.namespace))
+            sys.stdout.write(dump_kubeconfig(args.server, name=args.name,
+                                             namespace=args.namespace, credentials=credentials))
         else:
-            write_kubeconfig(Path(args.out), args.server, name=args.name, namespace=args.namespace)
+            write_kubeconfig(Path(args.out), args.server, name=args.name,
+                             namespace=args.namespace, credentials=credentials)
+    except OSError as err:
+        print(f"kubemu kubeconfig: {err}", file=sys.stderr)
+        return 1
     except ValueError as err:
         print(f"kubemu kubeconfig: {err}", file=sys.stderr)
         return 2

@@ -13,6 +13,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from kubernetes import client, config
 
+from kubemu.cli import main
 from kubemu.identities import (
     admin_credentials,
     identity,
@@ -104,3 +105,15 @@ def test_user_kubeconfig_embeds_the_ca_and_certificate(tmp_path: Path) -> None:
     config.load_kube_config(config_file=str(path), client_configuration=configuration)
     assert configuration.verify_ssl is True
     assert Path(configuration.ssl_ca_cert).read_bytes() == pki.ca_cert.read_bytes()
+
+
+def test_kubemu_kubeconfig_command_embeds_given_files(tmp_path: Path) -> None:
+    pki = ensure_pki(tmp_path)
+    out = tmp_path / "kc"
+    assert main(["kubeconfig", "--server", "https://127.0.0.1:6443", "--out", str(out),
+                 "--certificate-authority", str(pki.ca_cert), "--client-certificate",
+                 str(pki.client_cert("admin")), "--client-key",
+                 str(pki.client_key("admin"))]) == 0
+    doc = yaml.safe_load(out.read_text())
+    assert doc["clusters"][0]["cluster"]["certificate-authority-data"]
+    assert doc["users"][0]["user"]["client-key-data"]
