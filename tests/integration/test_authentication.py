@@ -244,3 +244,27 @@ def test_legacy_token_secret_is_filled_by_the_controller_manager(cluster: Cluste
     finally:
         manager.terminate()
         manager.wait(10)
+
+
+def test_other_clients_over_tls_with_a_client_certificate(cluster: Cluster) -> None:
+    import asyncio
+
+    import kr8s
+    from kubernetes_asyncio import client as aclient
+    from kubernetes_asyncio import config as aconfig
+    from lightkube import Client, KubeConfig
+    from lightkube.resources.core_v1 import Namespace
+
+    async def with_asyncio() -> set[str]:
+        configuration = aclient.Configuration()
+        await aconfig.load_kube_config(config_file=str(cluster.alice),
+                                       client_configuration=configuration)
+        async with aclient.ApiClient(configuration) as api:
+            items = (await aclient.CoreV1Api(api).list_namespace()).items
+            return {ns.metadata.name for ns in items}
+
+    assert "default" in asyncio.run(with_asyncio())
+    light = Client(KubeConfig.from_file(str(cluster.alice)))
+    assert "default" in {ns.metadata.name for ns in light.list(Namespace) if ns.metadata}
+    api = kr8s.api(kubeconfig=str(cluster.alice))
+    assert "default" in {ns.name for ns in api.get("namespaces")}
