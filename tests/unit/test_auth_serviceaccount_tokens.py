@@ -271,3 +271,20 @@ def test_jwks_and_discovery_documents() -> None:
         "issuer": ISSUER, "jwks_uri": "https://h:6443/openid/v1/jwks",
         "response_types_supported": ["id_token"], "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256"]}
+
+
+def test_a_node_bound_token_dies_with_its_node() -> None:
+    async def scenario(w: World) -> None:
+        node = await w.create(NODES, None, {"metadata": {"name": "n1"}})
+        answer = await w.token(boundObjectRef={"apiVersion": "v1", "kind": "Node", "name": "n1"})
+        token = answer["status"]["token"]
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert claims["kubernetes.io"]["node"] == {"name": "n1", "uid": node["metadata"]["uid"]}
+        result = w.auth.authenticate_token(token, ())
+        assert result.user is not None
+        assert result.user.extra["authentication.kubernetes.io/node-name"] == ("n1",)
+        await w.registry.store(NODES).delete(None, "n1", DeleteOptions())
+        assert w.auth.authenticate_token(token, ()).error == \
+            "service account token has been invalidated"
+
+    run(scenario)
