@@ -172,11 +172,12 @@ class TokenRequestREST:
         obj = self._get(plural, None if kind == "Node" else namespace, ref_name)
         uid = meta.metadata(obj).get("uid")
         if ref_uid and ref_uid != uid:
+            # Upstream's NewConflict on GroupResource{group, Kind}: no group, no dot.
             raise errors.ApiError(409, "Conflict", (
-                f'Operation cannot be fulfilled on {kind}.{group} "{ref_name}": the UID in the '
+                f'Operation cannot be fulfilled on {kind} "{ref_name}": the UID in the '
                 f"bound object reference ({ref_uid}) does not match the UID in record. The "
                 "object might have been deleted and then recreated"),
-                {"name": ref_name, "group": group, "kind": kind})
+                {"name": ref_name, "kind": kind})
         private[kind.lower()] = {"name": ref_name, "uid": uid}
         if kind == "Pod":
             pod_spec = obj.get("spec") or {}

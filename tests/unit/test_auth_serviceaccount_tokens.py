@@ -161,6 +161,10 @@ def test_token_request_limits_and_binding_errors() -> None:
             await w.token(boundObjectRef={"apiVersion": "v1", "kind": "Secret", "name": "s1",
                                           "uid": "not-its-uid"})
         assert caught.value.code == 409
+        assert caught.value.message == (
+            'Operation cannot be fulfilled on Secret "s1": the UID in the bound object '
+            "reference (not-its-uid) does not match the UID in record. The object might have "
+            "been deleted and then recreated")
         with pytest.raises(errors.ApiError) as caught:
             await w.rest.create("ns", "robot", {"metadata": {"name": "else"}, "spec": {}})
         assert "must match the service account name if specified" in caught.value.message
