@@ -268,3 +268,19 @@ def test_other_clients_over_tls_with_a_client_certificate(cluster: Cluster) -> N
     assert "default" in {ns.metadata.name for ns in light.list(Namespace) if ns.metadata}
     api = kr8s.api(kubeconfig=str(cluster.alice))
     assert "default" in {ns.name for ns in api.get("namespaces")}
+
+
+def test_kubemu_rest_client_with_embedded_certificates(cluster: Cluster) -> None:
+    import asyncio
+
+    from controllers.client.config import load_kubeconfig
+    from controllers.client.rest import RestClient
+
+    config_ = load_kubeconfig(cluster.alice)
+    assert config_.cert_data is not None and config_.cert_file is None
+
+    async def whoami() -> dict[str, Any]:
+        async with RestClient(config_) as rest:
+            return await rest.request("POST", SSR_PATH, body=SSR)
+
+    assert asyncio.run(whoami())["status"]["userInfo"]["username"] == "alice"
