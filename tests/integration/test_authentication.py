@@ -241,6 +241,12 @@ def test_legacy_token_secret_is_filled_by_the_controller_manager(cluster: Cluste
         while cluster.whoami(cluster.context(), bearer).status_code != 401:
             assert time.monotonic() < deadline + 10, "the legacy token outlived its account"
             time.sleep(0.2)
+        # The controller deletes the Secret of a ServiceAccount that is gone.
+        secrets = "/api/v1/namespaces/default/secrets"
+        while "legacy-token" in {s["metadata"]["name"] for s in
+                                 cluster.admin("GET", secrets)["items"]}:
+            assert time.monotonic() < deadline + 20, "the orphaned token Secret was kept"
+            time.sleep(0.2)
     finally:
         manager.terminate()
         manager.wait(10)
