@@ -32,7 +32,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kubemu.components import LaunchContext, component_names, launch_plan
+from kubemu.components import (
+    SERVICE_CLUSTER_IP_RANGE,
+    LaunchContext,
+    component_names,
+    launch_plan,
+    node_ip,
+)
 from kubemu.identities import (
     admin_credentials,
     identity_names,
@@ -383,7 +389,9 @@ def _up(args: argparse.Namespace) -> int:
         pki: Pki | None = None
         if not args.insecure:
             try:
-                pki = ensure_pki(data_dir, serving_addresses(bind, args.nodes))
+                pki = ensure_pki(data_dir, serving_addresses(
+                    bind, [node_ip(i) for i in range(1, max(args.nodes, 1) + 1)],
+                    SERVICE_CLUSTER_IP_RANGE))
             except (OSError, ValueError) as err:
                 raise UpError(f"cannot make the cluster's certificates in {data_dir / 'pki'}: "
                               f"{err}") from None

@@ -23,10 +23,9 @@ and refer to the certificate files; the user's embeds them.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from kubemu.components import SERVICE_CLUSTER_IP_RANGE, node_ip
 from kubemu.kubeconfig import Credentials, write_kubeconfig
 from kubemu.pki import Pki
 
@@ -50,11 +49,12 @@ def identity(name: str) -> tuple[str, tuple[str, ...]]:
     raise KeyError(f"no identity for {name!r}")
 
 
-def serving_addresses(bind: str, nodes: int) -> list[str]:
+def serving_addresses(bind: str, node_ips: Sequence[str], service_range: str) -> list[str]:
     """The IPs the serving certificate must name: the node IPs, the ``kubernetes``
-    ClusterIP and a specific bind address (each once)."""
-    cluster_ip = str(next(ipaddress.ip_network(SERVICE_CLUSTER_IP_RANGE).hosts()))
-    addresses = [node_ip(i) for i in range(1, max(nodes, 1) + 1)] + [cluster_ip]
+    ClusterIP (the first address of ``service_range``) and a specific bind address
+    (each once)."""
+    cluster_ip = str(next(ipaddress.ip_network(service_range).hosts()))
+    addresses = [*node_ips, cluster_ip]
     try:
         ip = ipaddress.ip_address(bind)
     except ValueError:

@@ -88,9 +88,11 @@ def test_admin_and_component_identities(tmp_path: Path) -> None:
 
 
 def test_serving_addresses() -> None:
-    assert serving_addresses("127.0.0.1", 2) == ["127.0.0.1", "127.0.0.2", "127.96.0.1"]
-    assert serving_addresses("0.0.0.0", 1) == ["127.0.0.1", "127.96.0.1"]
-    assert serving_addresses("192.168.1.5", 1)[-1] == "192.168.1.5"
+    nodes = ["127.0.0.1", "127.0.0.2"]
+    assert serving_addresses("127.0.0.1", nodes, "127.96.0.0/16") == [
+        "127.0.0.1", "127.0.0.2", "127.96.0.1"]
+    assert serving_addresses("0.0.0.0", nodes[:1], "10.0.0.0/24") == ["127.0.0.1", "10.0.0.1"]
+    assert serving_addresses("192.168.1.5", nodes, "127.96.0.0/16")[-1] == "192.168.1.5"
 
 
 def test_user_kubeconfig_embeds_the_ca_and_certificate(tmp_path: Path) -> None:
