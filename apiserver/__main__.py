@@ -9,9 +9,12 @@ import re
 import sys
 from pathlib import Path
 
-import uvicorn
-
 from apiserver.app import ApiServer, ServerConfig
+from apiserver.auth.config import AuthenticationOptions
+from apiserver.auth.serviceaccount_keys import KeyFileError
+from apiserver.auth.tls import server_ssl_context
+from apiserver.auth.tokenfile import TokenFileError
+from apiserver.listeners import Listener, serve
 from apiserver.registry.service.rest import ServiceOptions
 from apiserver.storage.cache import DEFAULT_HISTORY
 from apiserver.storage.compactor import DEFAULT_INTERVAL
@@ -27,9 +30,47 @@ def build_parser() -> argparse.ArgumentParser:
         "Endpoints and their neighbours, on an embedded SQLite revision log.",
     )
     parser.add_argument("--bind-address", default="127.0.0.1",
-                        help="address to listen on (default 127.0.0.1)")
+                        help="address to listen on (default 127.0.0.1); with TLS, the "
+                        "address of the secure port")
     parser.add_argument("--port", type=int, default=8080,
-                        help="port to serve plain HTTP on (default 8080)")
+                        help="port to serve plain HTTP on (default 8080; 0: none). With TLS "
+                        "it binds --insecure-bind-address, which must be loopback")
+    parser.add_argument("--insecure-bind-address", default="127.0.0.1",
+                        help="address of the plain HTTP port when TLS is on (default "
+                        "127.0.0.1; loopback only unless --allow-unauthenticated-bind)")
+    parser.add_argument("--secure-port", type=int, default=None,
+                        help="port to serve HTTPS on (default 6443 when --tls-cert-file is "
+                        "given)")
+    parser.add_argument("--tls-cert-file", type=Path, default=None,
+                        help="PEM serving certificate (and intermediates) for HTTPS")
+    parser.add_argument("--tls-private-key-file", type=Path, default=None,
+                        help="PEM private key of --tls-cert-file")
+    parser.add_argument("--client-ca-file", type=Path, default=None,
+                        help="PEM CA bundle: client certificates it signed authenticate as "
+                        "their CN (user) and O (groups)")
+    parser.add_argument("--token-auth-file", type=Path, default=None,
+                        help="CSV of static bearer tokens: token,user,uid[,\"group1,group2\"]")
+    parser.add_argument("--anonymous-auth", type=_bool, default=True, metavar="BOOL",
+                        help="requests without credentials are system:anonymous "
+                        "(default true)")
+    parser.add_argument("--service-account-signing-key-file", type=Path, default=None,
+                        help="PEM private key signing ServiceAccount tokens (default: a key "
+                        "generated at start)")
+    parser.add_argument("--service-account-key-file", type=Path, action="append", default=[],
+                        help="PEM file of keys verifying ServiceAccount tokens (repeatable)")
+    parser.add_argument("--service-account-issuer", action="append", default=[],
+                        help="issuer of ServiceAccount tokens; the first signs, all verify "
+                        "(default https://kubernetes.default.svc.cluster.local)")
+    parser.add_argument("--api-audiences", default="",
+                        help="comma-separated audiences of the API (default: the issuer)")
+    parser.add_argument("--service-account-max-token-expiration", type=_duration, default=0,
+                        help="longest TokenRequest expiration (default: none)")
+    parser.add_argument("--service-account-extend-token-expiration", type=_bool,
+                        default=True, metavar="BOOL",
+                        help="extend the kubelet's 3607 s pod tokens to a year (default true)")
+    parser.add_argument("--service-account-jwks-uri", default="",
+                        help="jwks_uri of /.well-known/openid-configuration (default "
+                        "https://<advertise address>:<secure port>/openid/v1/jwks)")
     parser.add_argument("--data-dir", type=Path, default=Path("data"),
                         help="directory of the SQLite database (default ./data)")
     parser.add_argument("--storage", choices=("sqlite", "memory", "etcd"), default="sqlite",
@@ -76,6 +117,15 @@ def _duration(text: str) -> float:
     return total
 
 
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "t", "true"):
+        return True
+    if value in ("0", "f", "false"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean {text!r}")
+
+
 def _is_ip(address: str) -> bool:
     try:
         ipaddress.ip_address(address)
@@ -93,6 +143,60 @@ def _is_loopback(address: str) -> bool:
         return False
 
 
+def _listeners(args: argparse.Namespace) -> list[Listener]:
+    """The secure listener (if TLS is configured) first, then plain HTTP (if any).
+
+    Raises ValueError naming what is wrong: TLS flags without their pair, or an
+    address that would expose the API without authentication.
+    """
+    if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
+        raise ValueError("--tls-cert-file and --tls-private-key-file go together")
+    listeners: list[Listener] = []
+    if args.tls_cert_file:
+        authenticated = args.client_ca_file is not None or args.token_auth_file is not None
+        if not _is_loopback(args.bind_address) and not authenticated \
+                and not args.allow_unauthenticated_bind:
+            raise ValueError(f"refusing to bind {args.bind_address}: no --client-ca-file or "
+                             "--token-auth-file; pass --allow-unauthenticated-bind to expose "
+                             "it anyway")
+        context = server_ssl_context(args.tls_cert_file, args.tls_private_key_file,
+                                     args.client_ca_file)
+        port = 6443 if args.secure_port is None else args.secure_port
+        listeners.append(Listener(args.bind_address, port, context))
+        plain_host = args.insecure_bind_address
+    else:
+        if args.secure_port:
+            raise ValueError("--secure-port needs --tls-cert-file and --tls-private-key-file")
+        plain_host = args.bind_address
+    if args.port:
+        if not _is_loopback(plain_host):
+            if not args.allow_unauthenticated_bind:
+                raise ValueError(f"refusing to bind {plain_host}: plain HTTP has no "
+                                 "authentication; pass --allow-unauthenticated-bind to expose "
+                                 "it anyway")
+            log.warning("SERVING THE API WITHOUT AUTHENTICATION ON %s: anyone who can reach "
+                        "this address controls the server", plain_host)
+        listeners.append(Listener(plain_host, args.port))
+    if not listeners:
+        raise ValueError("nothing to serve: give --port or --tls-cert-file")
+    return listeners
+
+
+def _authentication(args: argparse.Namespace) -> AuthenticationOptions:
+    return AuthenticationOptions(
+        client_ca_file=args.client_ca_file,
+        token_auth_file=args.token_auth_file,
+        service_account_key_files=tuple(args.service_account_key_file),
+        service_account_signing_key_file=args.service_account_signing_key_file,
+        service_account_issuers=tuple(args.service_account_issuer),
+        api_audiences=tuple(a.strip() for a in args.api_audiences.split(",") if a.strip()),
+        service_account_max_token_expiration=int(args.service_account_max_token_expiration),
+        service_account_extend_token_expiration=args.service_account_extend_token_expiration,
+        service_account_jwks_uri=args.service_account_jwks_uri,
+        anonymous=args.anonymous_auth,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse flags and serve until interrupted."""
     args = build_parser().parse_args(argv)
@@ -102,25 +206,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     # httpx logs every request (the etcd backend's) at INFO.
     logging.getLogger("httpx").setLevel(logging.DEBUG if args.verbosity >= 6 else logging.WARNING)
-    if not _is_loopback(args.bind_address):
-        if not args.allow_unauthenticated_bind:
-            log.error(
-                "refusing to bind %s: the API has no authentication; pass "
-                "--allow-unauthenticated-bind to expose it anyway",
-                args.bind_address,
-            )
-            return 2
-        log.warning(
-            "SERVING THE API WITHOUT AUTHENTICATION ON %s: anyone who can reach this "
-            "address controls the server",
-            args.bind_address,
-        )
-    advertise = args.advertise_address or args.bind_address
+    try:
+        listeners = _listeners(args)
+    except (ValueError, OSError) as exc:
+        log.error("%s", exc)
+        return 2
+    primary = listeners[0]
+    advertise = args.advertise_address or primary.host
     if advertise in ("0.0.0.0", "::", "localhost") or not _is_ip(advertise):
         advertise = "127.0.0.1"
     try:
         services = ServiceOptions.parse(args.service_cluster_ip_range,
-                                        args.service_node_port_range, advertise, args.port)
+                                        args.service_node_port_range, advertise, primary.port)
     except ValueError as exc:
         log.error("%s", exc)
         return 2
@@ -135,14 +232,18 @@ def main(argv: list[str] | None = None) -> int:
         compaction_interval=args.etcd_compaction_interval,
         etcd_servers=tuple(s.strip() for s in args.etcd_servers.split(",") if s.strip()),
         etcd_prefix=args.etcd_prefix,
-        server_address=f"{args.bind_address}:{args.port}",
+        server_address=f"{primary.host}:{primary.port}",
+        external_address=f"{advertise}:{primary.port}",
+        authentication=_authentication(args),
     )
-    server = ApiServer(config)
-    uvicorn.run(
+    try:
+        server = ApiServer(config)
+    except (KeyFileError, TokenFileError) as exc:
+        log.error("%s", exc)
+        return 2
+    serve(
         server,
-        host=args.bind_address,
-        port=args.port,
-        lifespan="on",
+        listeners,
         log_level="warning" if args.verbosity < 2 else "info",
         access_log=args.verbosity >= 2,
         timeout_graceful_shutdown=2,

@@ -21,11 +21,16 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from apiserver.api import errors
-from apiserver.chain import ChainStages, build_chain
+from apiserver.auth.authentication import authentication_filter
+from apiserver.auth.config import Authentication, AuthenticationOptions
+from apiserver.auth.impersonation import impersonation_filter
+from apiserver.auth.oidc import install_discovery
+from apiserver.chain import ChainStages, Filter, build_chain
 from apiserver.gctuning import GcFreezer
 from apiserver.handlers import discovery
 from apiserver.handlers.http import Receive, Scope, Send
 from apiserver.handlers.resources import ResourceAPI
+from apiserver.handlers.subresources import SpecialHandlers
 from apiserver.handlers.watch import serve_websocket
 from apiserver.openapi import (
     PROTOBUF_MEDIA_TYPE,
@@ -36,8 +41,10 @@ from apiserver.openapi import (
     openapi_v3_root_encoded,
 )
 from apiserver.registry.registry import Registry
+from apiserver.registry.reviews import Reviews
 from apiserver.registry.service.rest import ServiceOptions
 from apiserver.registry.store import now_utc
+from apiserver.registry.tokenrequest import TokenRequestREST
 from apiserver.storage.cache import DEFAULT_HISTORY, WatchCache
 from apiserver.storage.compactor import DEFAULT_INTERVAL, Compactor
 from apiserver.storage.etcd import EtcdStorage
@@ -63,6 +70,10 @@ class ServerConfig:
     #: etcd client URLs (``--etcd-servers``) and key prefix, for ``storage="etcd"``.
     etcd_servers: tuple[str, ...] = ()
     etcd_prefix: str = "/registry"
+    #: Authentication flags (anonymous only, and a generated token key, by default).
+    authentication: AuthenticationOptions = field(default_factory=AuthenticationOptions)
+    #: host:port clients reach the server at (the OIDC ``jwks_uri``); server_address if empty.
+    external_address: str = ""
 
 
 def make_storage(config: ServerConfig) -> Storage:
@@ -240,12 +251,31 @@ class ApiServer:
         self.gc_freezer = GcFreezer()
         self._ready = False
         self.meta = build_meta_app(config, lambda: self._ready)
-        self.resources = ResourceAPI(self.registry, self.meta, config.clock)
+        self.authentication = Authentication(config.authentication, self.registry,
+                                             config.clock)
+        install_discovery(self.meta, self.authentication.keys, self.authentication.issuers[0],
+                          config.external_address or config.server_address,
+                          config.authentication.service_account_jwks_uri)
+        self.reviews = Reviews(tokens=self.authentication.tokens)
+        tokens = TokenRequestREST(self.registry, self.authentication.keys,
+                                  self.authentication.token_options, config.clock)
+        self.resources = ResourceAPI(self.registry, self.meta, config.clock,
+                                     SpecialHandlers(self.registry, config.clock, self.reviews,
+                                                     tokens))
         self.handler = build_chain(self._serve, self.chain_stages())
 
     def chain_stages(self) -> ChainStages:
         """The request chain's stages as configured (see :mod:`apiserver.chain`)."""
-        return ChainStages()
+        return ChainStages(authentication=self._authentication_stage(),
+                           impersonation=self._impersonation_stage())
+
+    def _authentication_stage(self) -> Filter:
+        return authentication_filter(self.authentication.request)
+
+    def _impersonation_stage(self) -> Filter:
+        # The authorizer is looked up per request: the access reviews and impersonation
+        # ask the same one.
+        return impersonation_filter(lambda: self.reviews.authorizer)
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:

@@ -1,7 +1,9 @@
 """The ``kubemu`` command line: ``kubemu up`` and ``kubemu kubeconfig``.
 
 ``kubemu up`` runs a whole control plane as separate OS processes (see
-:mod:`kubemu.components`): it picks the port, writes ``<data-dir>/kubeconfig``,
+:mod:`kubemu.components`): it picks the port, makes the cluster's certificates
+(:mod:`kubemu.pki`; HTTPS unless ``--insecure``), writes ``<data-dir>/kubeconfig``
+and each component's own (:mod:`kubemu.identities`),
 starts each component and waits for its readiness URL, prints how to use the
 cluster, then supervises the processes until SIGINT/SIGTERM/SIGHUP (clean stop,
 exit 0) or until one of them exits on its own (everything is stopped, exit 1).
@@ -25,9 +27,11 @@ a kubeconfig for an already running apiserver.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import ipaddress
 import socket
+import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,8 +39,21 @@ from pathlib import Path
 from kubemu import address_flags, etcd, tools
 from kubemu.blocks import AddressError, BlockLease
 from kubemu.components import LaunchContext, component_names, launch_plan, node_name
+from kubemu.identities import (
+    admin_credentials,
+    identity_names,
+    serving_addresses,
+    write_component_kubeconfigs,
+)
 from kubemu.instance import AlreadyRunning, DataDirLock, lock_data_dir
-from kubemu.kubeconfig import client_host, dump_kubeconfig, server_url, write_kubeconfig
+from kubemu.kubeconfig import (
+    Credentials,
+    client_host,
+    dump_kubeconfig,
+    server_url,
+    write_kubeconfig,
+)
+from kubemu.pki import Pki, ensure_pki
 from kubemu.stored_nodes import not_run_message
 from kubemu.supervisor import ChildFailed, Supervisor
 
@@ -254,7 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--allow-unauthenticated-bind",
         action="store_true",
-        help="allow a non-loopback --bind-address without authentication",
+        help="with --insecure: allow a non-loopback --bind-address without authentication",
+    )
+    up.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve plain HTTP on loopback without authentication (no certificates: the "
+        "kubeconfig needs none, curl works without them); default: HTTPS with a CA, a "
+        "serving certificate and client certificates kept in <data-dir>/pki",
     )
     up.add_argument(
         "--kubeconfig",
@@ -306,6 +330,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--name", default="kubemu", help="name of the cluster, user and context (default: kubemu)"
     )
     kubeconfig.add_argument("--namespace", default=None, help="default namespace of the context")
+    kubeconfig.add_argument("--certificate-authority", type=Path, default=None,
+                            help="CA file verifying an https server (embedded)")
+    kubeconfig.add_argument("--client-certificate", type=Path, default=None,
+                            help="client certificate file (embedded; needs --client-key)")
+    kubeconfig.add_argument("--client-key", type=Path, default=None,
+                            help="key of --client-certificate (embedded)")
     kubeconfig.set_defaults(handler=cmd_kubeconfig, parser=kubeconfig)
     tools.add_commands(commands)
     return parser
@@ -313,11 +343,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_kubeconfig(args: argparse.Namespace) -> int:
     """Handle ``kubemu kubeconfig``; returns the exit code."""
+    credentials = None
+    if args.certificate_authority is not None:
+        credentials = Credentials(args.certificate_authority, args.client_certificate,
+                                  args.client_key)
+    elif args.client_certificate is not None:
+        print("kubemu kubeconfig: --client-certificate needs --certificate-authority",
+              file=sys.stderr)
+        return 2
     try:
         if args.out == "-":
-            sys.stdout.write(dump_kubeconfig(args.server, name=args.name, namespace=args.namespace))
+            sys.stdout.write(dump_kubeconfig(args.server, name=args.name,
+                                             namespace=args.namespace, credentials=credentials))
         else:
-            write_kubeconfig(Path(args.out), args.server, name=args.name, namespace=args.namespace)
+            write_kubeconfig(Path(args.out), args.server, name=args.name,
+                             namespace=args.namespace, credentials=credentials)
+    except OSError as err:
+        print(f"kubemu kubeconfig: {err}", file=sys.stderr)
+        return 1
     except ValueError as err:
         print(f"kubemu kubeconfig: {err}", file=sys.stderr)
         return 2
@@ -353,7 +396,7 @@ def _up(args: argparse.Namespace) -> int:
     if args.storage == "etcd" and not args.etcd_servers and etcd.find_etcd() is None:
         raise UpError(etcd.MISSING_MESSAGE)
     bind = args.bind_address
-    if not is_loopback(bind) and not args.allow_unauthenticated_bind:
+    if args.insecure and not is_loopback(bind) and not args.allow_unauthenticated_bind:
         raise UpError(
             f"refusing to bind {bind} without authentication; "
             "pass --allow-unauthenticated-bind to do it anyway",
@@ -368,11 +411,21 @@ def _up(args: argparse.Namespace) -> int:
         except AddressError as err:
             raise UpError(str(err)) from None
         port = choose_port(bind, args.port)
-        url = server_url(client_host(bind), port)
+        url = server_url(client_host(bind), port, "http" if args.insecure else "https")
         lock.record(url)
+        pki: Pki | None = None
+        if not args.insecure:
+            try:
+                pki = ensure_pki(data_dir, serving_addresses(
+                    bind, [lease.addresses.node_ip(i) for i in range(1, max(args.nodes, 1) + 1)],
+                    str(lease.addresses.service_range)))
+            except (OSError, ValueError) as err:
+                raise UpError(f"cannot make the cluster's certificates in {data_dir / 'pki'}: "
+                              f"{err}") from None
         kubeconfig_path: Path = (args.kubeconfig or data_dir / "kubeconfig").resolve()
         try:
-            write_kubeconfig(kubeconfig_path, url)
+            write_kubeconfig(kubeconfig_path, url,
+                             credentials=admin_credentials(pki) if pki else None)
         except OSError as err:
             raise UpError(
                 f"cannot write kubeconfig {kubeconfig_path}: {_reason(err, kubeconfig_path)} "
@@ -391,7 +444,16 @@ def _up(args: argparse.Namespace) -> int:
             nodes=args.nodes,
             addresses=lease.addresses,
             etcd_servers=args.etcd_servers,
+            pki=pki,
         )
+        if pki is not None:
+            names = identity_names([c.name for c in launch_plan(ctx, args.disable)])
+            try:
+                kubeconfigs = write_component_kubeconfigs(pki, data_dir / "kubeconfigs", url,
+                                                          names)
+            except OSError as err:
+                raise UpError(f"cannot write the components' kubeconfigs: {err}") from None
+            ctx = dataclasses.replace(ctx, kubeconfigs=kubeconfigs)
         return _supervise(args, ctx)
     finally:
         if lease is not None:
@@ -402,7 +464,7 @@ def _up(args: argparse.Namespace) -> int:
 def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
     sup = Supervisor(stop_timeout=args.stop_timeout)
     sup.install_signal_handlers()
-    if not is_loopback(ctx.bind_address):
+    if ctx.pki is None and not is_loopback(ctx.bind_address):
         sup.log(
             f"WARNING: apiserver binds {ctx.bind_address} WITHOUT AUTHENTICATION: "
             "anyone who can reach it controls the cluster"
@@ -413,7 +475,8 @@ def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
         for component in launch_plan(ctx, args.disable):
             child = sup.start(component.name, component.args(ctx))
             if component.ready_url is not None:
-                sup.wait_ready(child, component.ready_url(ctx), args.ready_timeout)
+                sup.wait_ready(child, component.ready_url(ctx), args.ready_timeout,
+                               _verify(ctx))
         stale = not_run_message(ctx.kubeconfig, [node_name(i) for i in range(1, ctx.nodes + 1)
                                                  if "node" not in args.disable])
         for line in ([stale] if stale else []) + [
@@ -433,6 +496,13 @@ def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
     finally:
         sup.stop_all()
     return code
+
+
+def _verify(ctx: LaunchContext) -> ssl.SSLContext | bool:
+    """How readiness checks verify the apiserver: with the cluster CA over TLS."""
+    if ctx.pki is None:
+        return True
+    return ssl.create_default_context(cafile=str(ctx.pki.ca_cert))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

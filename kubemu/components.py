@@ -10,12 +10,16 @@ so every component after the apiserver can be given ``--kubeconfig``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubemu import etcd
 from kubemu.addresses import Addresses
+from kubemu.pki import Pki
+
+#: ``--service-account-issuer`` of a kubemu cluster (kubeadm's).
+SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,15 @@ class LaunchContext:
     addresses: Addresses = field(default_factory=lambda: Addresses.for_block(1))
     #: ``--etcd-servers`` for ``storage == "etcd"``; empty: ``kubemu up`` runs its own etcd.
     etcd_servers: str = ""
+    #: The cluster's certificates; None serves plain HTTP (``kubemu up --insecure``).
+    pki: Pki | None = None
+    #: Each component's own kubeconfig (its client certificate), by identity name
+    #: (see :mod:`kubemu.identities`); components missing here use ``kubeconfig``.
+    kubeconfigs: Mapping[str, Path] = field(default_factory=dict)
+
+    def kubeconfig_for(self, identity: str) -> Path:
+        """The kubeconfig of the component acting as ``identity``."""
+        return self.kubeconfigs.get(identity, self.kubeconfig)
 
 
 @dataclass(frozen=True)
@@ -70,7 +83,8 @@ def node_proxy_args(index: int) -> Callable[[LaunchContext], list[str]]:
 
     def build(ctx: LaunchContext) -> list[str]:
         argv = [
-            ctx.python, "-m", "controllers.proxy", "--kubeconfig", str(ctx.kubeconfig),
+            ctx.python, "-m", "controllers.proxy", "--kubeconfig",
+            str(ctx.kubeconfig_for("kube-proxy")),
             "--proxy-mode", "userspace", "--hostname-override", node_name(index),
             "--nodeport-addresses", f"{ctx.addresses.node_ip(index)}/32",
             "--healthz-bind-address", ctx.addresses.proxy_healthz(index),
@@ -85,14 +99,21 @@ def node_proxy_args(index: int) -> Callable[[LaunchContext], list[str]]:
 
 def apiserver_args(ctx: LaunchContext) -> list[str]:
     """Command line of ``python -m apiserver`` for ``ctx``."""
-    argv = [
-        ctx.python,
-        "-m",
-        "apiserver",
-        "--bind-address",
-        ctx.bind_address,
-        "--port",
-        str(ctx.port),
+    argv = [ctx.python, "-m", "apiserver", "--bind-address", ctx.bind_address]
+    if ctx.pki is None:
+        argv += ["--port", str(ctx.port)]
+    else:
+        pki = ctx.pki
+        argv += [
+            "--port", "0", "--secure-port", str(ctx.port),
+            "--tls-cert-file", str(pki.serving_cert),
+            "--tls-private-key-file", str(pki.serving_key),
+            "--client-ca-file", str(pki.ca_cert),
+            "--service-account-signing-key-file", str(pki.sa_key),
+            "--service-account-key-file", str(pki.sa_pub),
+            "--service-account-issuer", SERVICE_ACCOUNT_ISSUER,
+        ]
+    argv += [
         "--data-dir",
         str(ctx.data_dir),
         "--storage",
@@ -114,19 +135,32 @@ def apiserver_ready_url(ctx: LaunchContext) -> str:
     return f"{ctx.server_url}/readyz"
 
 
-def controller_args(module: str, *extra: str) -> Callable[[LaunchContext], list[str]]:
-    """Return an ``args`` builder for ``python -m MODULE --kubeconfig FILE EXTRA...``."""
+def controller_args(module: str, identity: str, *extra: str) \
+        -> Callable[[LaunchContext], list[str]]:
+    """Return an ``args`` builder for ``python -m MODULE --kubeconfig FILE EXTRA...``,
+    FILE being the kubeconfig of ``identity``."""
 
     def build(ctx: LaunchContext) -> list[str]:
-        return [ctx.python, "-m", module, "--kubeconfig", str(ctx.kubeconfig), *extra]
+        return [ctx.python, "-m", module, "--kubeconfig", str(ctx.kubeconfig_for(identity)),
+                *extra]
 
     return build
 
 
 def servicelb_args(ctx: LaunchContext) -> list[str]:
     """Command line of the service-lb controller: the instance's load-balancer pool."""
-    return controller_args("controllers.servicelb", "--address-pool",
+    return controller_args("controllers.servicelb", "service-lb", "--address-pool",
                            str(ctx.addresses.lb_pool))(ctx)
+
+
+def manager_args(ctx: LaunchContext) -> list[str]:
+    """Command line of the controller manager; over TLS it fills legacy token Secrets with
+    the apiserver's ServiceAccount key and the cluster CA."""
+    argv = controller_args("controllers.manager", "controller-manager")(ctx)
+    if ctx.pki is not None:
+        argv += ["--service-account-private-key-file", str(ctx.pki.sa_key),
+                 "--root-ca-file", str(ctx.pki.ca_cert)]
+    return argv
 
 
 def node_name(index: int) -> str:
@@ -139,7 +173,8 @@ def node_args(index: int) -> Callable[[LaunchContext], list[str]]:
 
     def build(ctx: LaunchContext) -> list[str]:
         return [
-            ctx.python, "-m", "controllers.node", "--kubeconfig", str(ctx.kubeconfig),
+            ctx.python, "-m", "controllers.node", "--kubeconfig",
+            str(ctx.kubeconfig_for(node_name(index))),
             "--node-name", node_name(index), "--node-ip", ctx.addresses.node_ip(index),
             "--pod-cidr", ctx.addresses.pod_cidr(index),
         ]
@@ -152,13 +187,13 @@ def node_args(index: int) -> Callable[[LaunchContext], list[str]]:
 COMPONENTS: tuple[Component, ...] = (
     Component("etcd", etcd.member_args, etcd.ready_url),
     Component("apiserver", apiserver_args, apiserver_ready_url),
-    Component("endpoints", controller_args("controllers.endpoints",
+    Component("endpoints", controller_args("controllers.endpoints", "endpoints",
                                            "--leader-elect-resource-name",
                                            "kubemu-endpoints-controller")),
-    Component("controller-manager", controller_args("controllers.manager")),
+    Component("controller-manager", manager_args),
     Component("service-lb", servicelb_args),
     Component("kube-proxy", proxy_args),
-    Component("scheduler", controller_args("controllers.scheduler")),
+    Component("scheduler", controller_args("controllers.scheduler", "scheduler")),
     Component("node", node_args(1)),
 )
 

@@ -1,10 +1,12 @@
 """Kubeconfig files for a kubemu control plane.
 
 A kubemu kubeconfig has exactly one cluster, one user and one context, all
-named ``kubemu`` by default, and it is the current context. The user carries
-no credentials: the apiserver serves plain HTTP on loopback without
-authentication. The file is valid for ``kubectl`` and for
-``kubernetes.config.load_kube_config``.
+named ``kubemu`` by default, and it is the current context. Over TLS (the
+default of ``kubemu up``) the cluster names the CA that verifies the server and
+the user a client certificate (:class:`Credentials`, embedded as ``*-data`` or
+referenced by path); with ``kubemu up --insecure`` the server is plain HTTP on
+loopback and the user carries no credentials. The file is valid for ``kubectl``
+and for ``kubernetes.config.load_kube_config``.
 
 Everything here is pure except :func:`write_kubeconfig`, which writes the file
 atomically (temporary file + rename) with mode 0600, so a reader never sees a
@@ -13,9 +15,11 @@ half-written file.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +52,43 @@ def server_url(host: str, port: int, scheme: str = "http") -> str:
     return f"{scheme}://{shown}:{port}"
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """TLS material of a kubeconfig: the server's CA and the user's client certificate.
+
+    ``embed`` writes the files' contents (``certificate-authority-data`` …) so the
+    kubeconfig works on its own; otherwise it refers to the (absolute) paths.
+    """
+
+    certificate_authority: Path
+    client_certificate: Path | None = None
+    client_key: Path | None = None
+    embed: bool = True
+
+    def _field(self, key: str, path: Path) -> dict[str, str]:
+        if self.embed:
+            return {f"{key}-data": base64.b64encode(path.read_bytes()).decode()}
+        return {key: str(path)}
+
+    def cluster(self) -> dict[str, str]:
+        """The cluster's TLS fields."""
+        return self._field("certificate-authority", self.certificate_authority)
+
+    def user(self) -> dict[str, str]:
+        """The user's client-certificate fields."""
+        out: dict[str, str] = {}
+        if self.client_certificate is not None and self.client_key is not None:
+            out.update(self._field("client-certificate", self.client_certificate))
+            out.update(self._field("client-key", self.client_key))
+        return out
+
+
 def render_kubeconfig(
     server: str,
     *,
     name: str = DEFAULT_NAME,
     namespace: str | None = None,
+    credentials: Credentials | None = None,
 ) -> dict[str, Any]:
     """Return the kubeconfig document (a plain dict) pointing at ``server``.
 
@@ -71,8 +107,11 @@ def render_kubeconfig(
         "apiVersion": "v1",
         "kind": "Config",
         "preferences": {},
-        "clusters": [{"name": name, "cluster": {"server": server.rstrip("/")}}],
-        "users": [{"name": name, "user": {}}],
+        "clusters": [{"name": name, "cluster": {
+            "server": server.rstrip("/"),
+            **(credentials.cluster() if credentials is not None else {})}}],
+        "users": [{"name": name,
+                   "user": credentials.user() if credentials is not None else {}}],
         "contexts": [{"name": name, "context": context}],
         "current-context": name,
     }
@@ -83,9 +122,11 @@ def dump_kubeconfig(
     *,
     name: str = DEFAULT_NAME,
     namespace: str | None = None,
+    credentials: Credentials | None = None,
 ) -> str:
     """Return :func:`render_kubeconfig` as YAML text (block style, keys in document order)."""
-    document = render_kubeconfig(server, name=name, namespace=namespace)
+    document = render_kubeconfig(server, name=name, namespace=namespace,
+                                 credentials=credentials)
     text: str = yaml.safe_dump(document, default_flow_style=False, sort_keys=False)
     return text
 
@@ -96,6 +137,7 @@ def write_kubeconfig(
     *,
     name: str = DEFAULT_NAME,
     namespace: str | None = None,
+    credentials: Credentials | None = None,
 ) -> Path:
     """Atomically write the kubeconfig for ``server`` to ``path`` and return ``path``.
 
@@ -104,7 +146,7 @@ def write_kubeconfig(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = dump_kubeconfig(server, name=name, namespace=namespace)
+    text = dump_kubeconfig(server, name=name, namespace=namespace, credentials=credentials)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -13,11 +13,18 @@ and the workers of ``pytest -n N``, run side by side on one machine::
         api = client.CoreV1Api(client.ApiClient(kubemu.configuration))
         api.create_namespaced_config_map("default", {"metadata": {"name": "x"}})
 
+The cluster serves HTTPS with its own CA and the kubeconfig authenticates as
+``kubernetes-admin`` (``system:masters``) with a client certificate, as ``kubemu up``
+does by default; ``configuration`` carries the CA and the certificate, and
+``verify``/``cert`` are what ``httpx``/``requests`` take.
+
 Options (command line, or the same names without ``--`` and with ``_`` in ini files):
 
 * ``--kubemu-storage sqlite|memory`` (ini ``kubemu_storage``; default ``sqlite``)
 * ``--kubemu-processes apiserver,endpoints,service-lb,kube-proxy`` (ini
   ``kubemu_processes``; default ``apiserver,endpoints``). The apiserver always runs.
+* ``--kubemu-insecure`` (ini ``kubemu_insecure``): plain HTTP without authentication
+  (``kubemu up --insecure``).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import importlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -57,11 +65,41 @@ class KubemuCluster:
     addresses: Addresses | None = None
 
     @property
+    def insecure(self) -> bool:
+        """True for a plain-HTTP cluster without authentication."""
+        return self.url.startswith("http://")
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The cluster CA (None when insecure)."""
+        return None if self.insecure else self.data_dir / "pki" / "ca.crt"
+
+    @property
+    def cert(self) -> tuple[str, str] | None:
+        """The admin client certificate and key paths (None when insecure)."""
+        if self.insecure:
+            return None
+        pki = self.data_dir / "pki"
+        return str(pki / "admin.crt"), str(pki / "admin.key")
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """An ``httpx`` ``verify``: the cluster CA plus the admin client certificate."""
+        if self.ca_file is None or self.cert is None:
+            return True
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        context.load_cert_chain(*self.cert)
+        return context
+
+    @property
     def configuration(self) -> Any:
         """A ``kubernetes.client.Configuration`` for this server (needs ``kubernetes``)."""
         client = importlib.import_module("kubernetes.client")
         config = client.Configuration()
         config.host = self.url
+        if self.ca_file is not None and self.cert is not None:
+            config.ssl_ca_cert = str(self.ca_file)
+            config.cert_file, config.key_file = self.cert
         return config
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -85,7 +123,7 @@ def _free_port() -> int:
 
 def start_kubemu(
     base: Path, storage: str = "sqlite", processes: str = DEFAULT_PROCESSES,
-    timeout: float = READY_TIMEOUT,
+    timeout: float = READY_TIMEOUT, insecure: bool = False,
 ) -> KubemuCluster:
     """Start ``kubemu up`` in ``base`` and wait until the apiserver is ready."""
     wanted = [p.strip() for p in processes.split(",") if p.strip()]
@@ -103,11 +141,13 @@ def start_kubemu(
     for name in known:
         if name != "apiserver" and name not in wanted:
             argv += ["--disable", name]
+    if insecure:
+        argv.append("--insecure")
     log = (base / "kubemu.log").open("ab")
     process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     log.close()
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'http' if insecure else 'https'}://127.0.0.1:{port}"
     cluster = KubemuCluster(url, kubeconfig, data_dir, tuple(wanted), process)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -117,7 +157,8 @@ def start_kubemu(
                 + (base / "kubemu.log").read_text(errors="replace")[-4000:]
             )
         try:
-            if kubeconfig.exists() and httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+            if kubeconfig.exists() and httpx.get(f"{url}/readyz", timeout=1,
+                                                 verify=cluster.verify).status_code == 200:
                 cluster.addresses = load(data_dir)
                 return cluster
         except httpx.HTTPError:
@@ -134,7 +175,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--kubemu-processes", default=None,
                     help=f"comma-separated kubemu processes to run (default: {DEFAULT_PROCESSES}"
                     f"; known: {', '.join(component_names())})")
+    group.addoption("--kubemu-insecure", action="store_true", default=None,
+                    help="serve plain HTTP without authentication (kubemu up --insecure)")
     parser.addini("kubemu_storage", "storage of the kubemu fixture", default="sqlite")
+    parser.addini("kubemu_insecure", "serve plain HTTP without authentication", type="bool",
+                  default=False)
     parser.addini("kubemu_processes", "kubemu processes to run", default=DEFAULT_PROCESSES)
 
 
@@ -146,7 +191,9 @@ def kubemu(
     config = request.config
     storage = config.getoption("kubemu_storage") or config.getini("kubemu_storage")
     processes = config.getoption("kubemu_processes") or config.getini("kubemu_processes")
-    cluster = start_kubemu(tmp_path_factory.mktemp("kubemu"), str(storage), str(processes))
+    insecure = bool(config.getoption("kubemu_insecure") or config.getini("kubemu_insecure"))
+    cluster = start_kubemu(tmp_path_factory.mktemp("kubemu"), str(storage), str(processes),
+                           insecure=insecure)
     try:
         yield cluster
     finally:

@@ -22,6 +22,7 @@ import contextlib
 import ctypes
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -217,14 +218,15 @@ class Supervisor:
             self._emit(child.name, line)
         stream.close()
 
-    def wait_ready(self, child: Child, url: str, timeout: float) -> None:
-        """Block until GET ``url`` answers 200.
+    def wait_ready(self, child: Child, url: str, timeout: float,
+                   verify: ssl.SSLContext | bool = True) -> None:
+        """Block until GET ``url`` answers 200 (``verify``: how to check a TLS server).
 
         Raises :class:`ChildFailed` if the child exits, ``timeout`` seconds pass,
         or a stop is requested first.
         """
         deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=1.0) as client:
+        with httpx.Client(timeout=1.0, verify=verify) as client:
             while True:
                 code = child.poll()
                 if code is not None:

@@ -50,7 +50,8 @@ ROWS: tuple[Row, ...] = (
      f"{_SCALE} {_STATUS}"),
     ("v1", "resourcequotas", "ResourceQuota", "N", "quota", "", _CRUD, _STATUS),
     ("v1", "secrets", "Secret", "N", "", "", _CRUD, ""),
-    ("v1", "serviceaccounts", "ServiceAccount", "N", "sa", "", _CRUD, ""),
+    ("v1", "serviceaccounts", "ServiceAccount", "N", "sa", "", _CRUD,
+     "token:create@authentication.k8s.io/v1/TokenRequest"),
     ("v1", "services", "Service", "N", "svc", "all", _CRUD, _STATUS),
     # -- admissionregistration.k8s.io/v1 ------------------------------------------------
     ("admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations",

@@ -69,12 +69,13 @@ class ResourceAPI:
     """
 
     def __init__(
-        self, registry: Registry, fallback: _ASGI, clock: Callable[[], datetime]
+        self, registry: Registry, fallback: _ASGI, clock: Callable[[], datetime],
+        special: SpecialHandlers | None = None,
     ) -> None:
         self.registry = registry
         self.fallback = fallback
         self.clock = clock
-        self.special = SpecialHandlers(registry, clock)
+        self.special = special or SpecialHandlers(registry, clock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -19,6 +19,7 @@ import orjson
 
 from apiserver.api import errors, meta
 from apiserver.api.resources import PODS, ResourceInfo
+from apiserver.api.user import REQUEST_USER
 from apiserver.handlers import bodies
 from apiserver.handlers.encoding import (
     check_acceptable,
@@ -33,13 +34,9 @@ from apiserver.registry.eviction import EvictionREST, budgets_info
 from apiserver.registry.kinds import bind_pod
 from apiserver.registry.managedfields import Scope
 from apiserver.registry.registry import Registry
-from apiserver.registry.reviews import (
-    AnonymousAuthenticator,
-    Authenticator,
-    Reviews,
-    UserInfo,
-)
+from apiserver.registry.reviews import Reviews, UserInfo
 from apiserver.registry.scale import ScaleREST, scale_info
+from apiserver.registry.tokenrequest import TokenRequestREST, token_request_info
 from apiserver.storage.cache import CachedObject
 
 _EVICTION_SCHEMA = "io.k8s.api.policy.v1.Eviction"
@@ -52,22 +49,22 @@ class SpecialHandlers:
 
     def __init__(self, registry: Registry, clock: Callable[[], datetime],
                  reviews: Reviews | None = None,
-                 authenticator: Authenticator | None = None) -> None:
+                 tokens: TokenRequestREST | None = None) -> None:
         self.registry = registry
         self.clock = clock
         self.reviews = reviews or Reviews()
-        self.authenticator: Authenticator = authenticator or AnonymousAuthenticator()
+        #: Issues ServiceAccount tokens; None when no signing key is configured.
+        self.tokens = tokens
 
     def lookup(self, info: ResourceInfo, subresource: str | None) -> Handler | None:
         """The handler of ``info`` (and ``subresource``), if it is not the generic one."""
         return _HANDLERS.get((info.group, info.plural, subresource or ""))
 
     def requester(self, req: Request) -> UserInfo:
-        """Who sent ``req``; 401 when nobody could be identified."""
-        user = self.authenticator.authenticate(req.headers)
-        if user is None:
-            raise errors.ApiError(401, "Unauthorized", "Unauthorized")
-        return user
+        """Who sent ``req``: the user the authentication stage of the request chain set
+        (after impersonation), anonymous without one."""
+        del req
+        return REQUEST_USER.get()
 
 
 Handler = Callable[[SpecialHandlers, Request, RequestInfo], Awaitable[None]]
@@ -165,6 +162,18 @@ async def _bindings(ctx: SpecialHandlers, req: Request, route: RequestInfo) -> N
     await _send_json(req, 201, _SUCCESS_CREATED)
 
 
+async def _token_request(ctx: SpecialHandlers, req: Request, route: RequestInfo) -> None:
+    """``POST serviceaccounts/{name}/token``: a bound ServiceAccount token."""
+    assert route.name is not None and route.namespace is not None
+    if ctx.tokens is None:
+        raise errors.ApiError(404, "NotFound", "the server could not find the requested "
+                              "resource")
+    request = await bodies.decode_object(req, token_request_info(route.info))
+    answer, warnings = await ctx.tokens.create(route.namespace, route.name, request)
+    req.warnings.extend(warnings)
+    await _send_json(req, 201, answer)
+
+
 # -- componentstatuses ---------------------------------------------------------------------
 
 
@@ -236,6 +245,7 @@ _HANDLERS: dict[tuple[str, str, str], Handler] = {
     ("", "pods", "eviction"): _evict,
     ("", "bindings", ""): _bindings,
     ("", "componentstatuses", ""): _component_statuses,
+    ("", "serviceaccounts", "token"): _token_request,
     (_AUTHZ, "subjectaccessreviews", ""): _access_review,
     (_AUTHZ, "selfsubjectaccessreviews", ""): _access_review,
     (_AUTHZ, "localsubjectaccessreviews", ""): _access_review,

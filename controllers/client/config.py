@@ -37,6 +37,9 @@ class ClientConfig:
     ca_data: bytes | None = None
     cert_file: str | None = None
     key_file: str | None = None
+    #: ``client-certificate-data`` / ``client-key-data`` (PEM), used instead of the files.
+    cert_data: bytes | None = None
+    key_data: bytes | None = None
     insecure_skip_tls_verify: bool = False
     namespace: str = "default"
     user_agent: str = "kubemu-controllers"
@@ -60,7 +63,16 @@ class ClientConfig:
             )
         else:
             ctx = ssl.create_default_context()
-        if self.cert_file:
+        if self.cert_data is not None:
+            # ssl loads certificates from files only: a private directory that is removed
+            # as soon as they are loaded.
+            with tempfile.TemporaryDirectory(prefix="kubemu-client-") as directory:
+                cert, key = Path(directory) / "tls.crt", Path(directory) / "tls.key"
+                cert.write_bytes(self.cert_data)
+                if self.key_data is not None:
+                    key.write_bytes(self.key_data)
+                ctx.load_cert_chain(str(cert), str(key) if self.key_data is not None else None)
+        elif self.cert_file:
             ctx.load_cert_chain(self.cert_file, self.key_file)
         return ctx
 
@@ -79,14 +91,6 @@ def _named(entries: Any, name: str, what: str) -> dict[str, Any]:
             if isinstance(value, dict):
                 return value
     raise ConfigError(f"kubeconfig has no {what} named {name!r}")
-
-
-def _data_file(data: str, suffix: str) -> str:
-    """Write base64 ``data`` to a private temporary file (ssl needs paths for certs)."""
-    fd, name = tempfile.mkstemp(prefix="kubemu-client-", suffix=suffix)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(base64.b64decode(data))
-    return name
 
 
 def _resolve(base: Path, value: Any) -> str | None:
@@ -122,19 +126,17 @@ def load_kubeconfig(path: str | Path, context: str | None = None) -> ClientConfi
     if not token and token_file:
         token = Path(token_file).read_text(encoding="utf-8").strip()
     ca_data = cluster.get("certificate-authority-data")
-    cert_file = _resolve(base, user.get("client-certificate"))
-    key_file = _resolve(base, user.get("client-key"))
-    if user.get("client-certificate-data"):
-        cert_file = _data_file(str(user["client-certificate-data"]), ".crt")
-    if user.get("client-key-data"):
-        key_file = _data_file(str(user["client-key-data"]), ".key")
+    cert_data = user.get("client-certificate-data")
+    key_data = user.get("client-key-data")
     return ClientConfig(
         server=str(server).rstrip("/"),
         token=str(token) if token else None,
         ca_file=_resolve(base, cluster.get("certificate-authority")),
         ca_data=base64.b64decode(ca_data) if ca_data else None,
-        cert_file=cert_file,
-        key_file=key_file,
+        cert_file=_resolve(base, user.get("client-certificate")),
+        key_file=_resolve(base, user.get("client-key")),
+        cert_data=base64.b64decode(cert_data) if cert_data else None,
+        key_data=base64.b64decode(key_data) if key_data else None,
         insecure_skip_tls_verify=bool(cluster.get("insecure-skip-tls-verify")),
         namespace=str(ctx.get("namespace") or "default"),
     )

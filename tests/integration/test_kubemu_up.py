@@ -7,8 +7,10 @@ SIGINT and expects a clean exit with no process left behind.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -22,12 +24,14 @@ from tests.support.kubectl import Kubectl
 
 
 def _wait_ready(kubeconfig: Path, deadline: float) -> str:
+    ca = kubeconfig.parent / "pki" / "ca.crt"
     while time.monotonic() < deadline:
         if kubeconfig.exists():
             doc = yaml.safe_load(kubeconfig.read_text())
             server = str(doc["clusters"][0]["cluster"]["server"])
+            verify = ssl.create_default_context(cafile=str(ca)) if ca.exists() else True
             try:
-                if httpx.get(f"{server}/readyz", timeout=1).status_code == 200:
+                if httpx.get(f"{server}/readyz", timeout=1, verify=verify).status_code == 200:
                     return server
             except httpx.HTTPError:
                 pass
@@ -48,7 +52,18 @@ def test_kubemu_up_serves_kubectl_and_client_then_stops_cleanly(
     try:
         kubeconfig = data_dir / "kubeconfig"
         server = _wait_ready(kubeconfig, time.monotonic() + 30)
-        assert server.startswith("http://127.0.0.1:")
+        assert server.startswith("https://127.0.0.1:")
+        doc = yaml.safe_load(kubeconfig.read_text())
+        cluster = doc["clusters"][0]["cluster"]
+        assert cluster["certificate-authority-data"]
+        assert "insecure-skip-tls-verify" not in cluster
+        assert doc["users"][0]["user"]["client-certificate-data"]
+        for path in (data_dir / "pki").iterdir():
+            assert path.stat().st_mode & 0o077 == 0, path
+        whoami = kubectl("auth", "whoami", "-o", "json", kubeconfig=kubeconfig, check=True)
+        user = json.loads(whoami.stdout)["status"]["userInfo"]
+        assert user["username"] == "kubernetes-admin"
+        assert user["groups"] == ["system:masters", "system:authenticated"]
 
         created = kubectl(
             "create", "-f", "-", kubeconfig=kubeconfig, check=True,

@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -56,6 +57,11 @@ def unprivileged() -> list[str]:
     return prefix
 
 
+def _verify(data_dir: Path) -> ssl.SSLContext | bool:
+    ca = data_dir / "pki" / "ca.crt"
+    return ssl.create_default_context(cafile=str(ca)) if ca.exists() else True
+
+
 def _wait_ready(data_dir: Path, proc: subprocess.Popen[bytes]) -> str:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -64,7 +70,8 @@ def _wait_ready(data_dir: Path, proc: subprocess.Popen[bytes]) -> str:
         lines = pid_file.read_text().splitlines() if pid_file.exists() else []
         if len(lines) == 2:
             try:
-                if httpx.get(f"{lines[1]}/readyz", timeout=1).status_code == 200:
+                if httpx.get(f"{lines[1]}/readyz", timeout=1,
+                             verify=_verify(data_dir)).status_code == 200:
                     return lines[1]
             except httpx.HTTPError:
                 pass
@@ -97,7 +104,7 @@ def test_second_up_on_same_data_dir_refuses_and_first_keeps_serving(
     running: tuple[Path, str, subprocess.Popen[bytes]],
 ) -> None:
     data_dir, url, first = running
-    assert url.startswith("http://127.0.0.1:")
+    assert url.startswith("https://127.0.0.1:")
     kubeconfig = (data_dir / "kubeconfig").read_bytes()
     addresses = (data_dir / "addresses.json").read_bytes()
 
@@ -110,8 +117,24 @@ def test_second_up_on_same_data_dir_refuses_and_first_keeps_serving(
     assert (data_dir / "kubeconfig").read_bytes() == kubeconfig
     assert (data_dir / "addresses.json").read_bytes() == addresses
     assert (data_dir / "kubemu.pid").read_text().splitlines() == [str(first.pid), url]
-    assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
+    assert httpx.get(f"{url}/readyz", timeout=5, verify=_verify(data_dir)).status_code == 200
     assert first.poll() is None
+
+
+def test_insecure_serves_plain_http_without_certificates(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kubemu", "up", "--insecure", "--port", "0", "--storage",
+         "memory", "--data-dir", str(data_dir), *ONLY_APISERVER],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = _wait_ready(data_dir, proc)
+        assert url.startswith("http://127.0.0.1:")
+        assert not (data_dir / "pki").exists()
+        assert "certificate" not in (data_dir / "kubeconfig").read_text()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
 
 
 def test_lock_of_a_killed_up_is_taken_over(tmp_path: Path) -> None:

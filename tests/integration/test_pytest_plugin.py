@@ -22,7 +22,8 @@ from kubemu.pytest_plugin import KubemuCluster
 
 
 def test_fixture_gives_url_kubeconfig_and_configuration(kubemu: KubemuCluster) -> None:
-    assert httpx.get(f"{kubemu.url}/readyz").status_code == 200
+    assert kubemu.url.startswith("https://")
+    assert httpx.get(f"{kubemu.url}/readyz", verify=kubemu.verify).status_code == 200
     assert kubemu.kubeconfig.is_file()
     assert kubemu.url in kubemu.kubeconfig.read_text()
     assert kubemu.processes == ("apiserver", "endpoints")

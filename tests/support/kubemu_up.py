@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -45,8 +46,18 @@ class Kubemu:
         assert out.returncode == 0, f"kubectl {' '.join(args)}: {out.stderr}"
         return out.stdout
 
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """The cluster CA and the admin client certificate (plain HTTP: True)."""
+        if self.url.startswith("http://"):
+            return True
+        pki = self.data_dir / "pki"
+        context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+        return context
+
     def get(self, path: str) -> dict[str, Any]:
-        resp = httpx.get(self.url + path, timeout=5)
+        resp = httpx.get(self.url + path, timeout=5, verify=self.verify)
         resp.raise_for_status()
         data: dict[str, Any] = resp.json()
         return data
