@@ -82,11 +82,12 @@ def check_own_cluster(kubemu, n):
     assert svc.spec.cluster_ip == kubemu.addresses.kubernetes_ip
     # Through this worker's own kube-proxy, the kubernetes ClusterIP reaches this
     # worker's apiserver (which has the ConfigMap just written), never another one.
-    url = f"http://{svc.spec.cluster_ip}:443/api/v1/namespaces/default/configmaps/{name}"
+    scheme = kubemu.url.split(":", 1)[0]
+    url = f"{scheme}://{svc.spec.cluster_ip}:443/api/v1/namespaces/default/configmaps/{name}"
     deadline = time.monotonic() + 60
     while True:
         try:
-            resp = httpx.get(url, timeout=2)
+            resp = httpx.get(url, timeout=2, verify=kubemu.verify)
             if resp.status_code == 200:
                 break
             assert resp.status_code != 404, resp.text
