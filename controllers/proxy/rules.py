@@ -15,9 +15,9 @@ import asyncio
 import ipaddress
 import logging
 import re
-import subprocess
 import sys
 
+from controllers.proxy.addresses import host_addresses
 from controllers.proxy.iptables import IPTablesConfig, IPTablesRenderer, jump_rules
 from controllers.proxy.types import Endpoint, Proxier, ServicePort, ServicePortName
 
@@ -174,20 +174,9 @@ def make_rule_proxier(args: argparse.Namespace) -> Proxier:
 
 
 def _local_ipv4() -> list[str]:
-    """This host's IPv4 addresses (``ip -4 -o addr``), loopback excluded."""
-    try:
-        out = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True,
-                             text=True, timeout=5, check=False).stdout
-    except OSError:
-        return []
-    addrs = []
-    for line in out.splitlines():
-        parts = line.split()
-        if "inet" in parts:
-            ip = parts[parts.index("inet") + 1].split("/")[0]
-            if not ipaddress.ip_address(ip).is_loopback:
-                addrs.append(ip)
-    return addrs
+    """This host's IPv4 addresses, loopback excluded."""
+    found = (ipaddress.ip_address(a) for a in host_addresses())
+    return [str(a) for a in found if a.version == 4 and not a.is_loopback]
 
 
 def _node_ips(spec: tuple[str, ...]) -> tuple[str, ...]:

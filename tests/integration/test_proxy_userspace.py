@@ -42,6 +42,7 @@ class Cluster:
     controller: Process
     proxy: Process
     healthz: int
+    metrics: int
     backends: Backends
     prefix: str
     api: Api
@@ -55,14 +56,14 @@ def cluster(apiserver_factory: ApiServerFactory, tmp_path: Path) -> Iterator[Clu
     server = apiserver_factory("sqlite", ["--service-cluster-ip-range", SERVICE_RANGE])
     controller = Process(["-m", "controllers.endpoints", "--kubeconfig", str(server.kubeconfig),
                           "--workers", "2"], tmp_path / "endpoints.log").start()
-    healthz = free_tcp_port()
+    healthz, metrics = free_tcp_port(), free_tcp_port()
     proxy = Process(["-m", "controllers.proxy", "--proxy-mode", "userspace", "--kubeconfig",
                      str(server.kubeconfig), "--hostname-override", "node-a",
                      "--min-sync-period", "0", "--healthz-bind-address",
-                     f"127.0.0.1:{healthz}", "--metrics-bind-address", ""],
+                     f"127.0.0.1:{healthz}", "--metrics-bind-address", f"127.0.0.1:{metrics}"],
                     tmp_path / "proxy.log").start()
     backends = Backends()
-    c = Cluster(server, controller, proxy, healthz, backends, random_pod_prefix(),
+    c = Cluster(server, controller, proxy, healthz, metrics, backends, random_pod_prefix(),
                 Api(server, unique("proxy")))
     try:
         yield c
@@ -127,12 +128,18 @@ def test_round_robin_spread_not_ready_and_node_port(cluster: Cluster) -> None:
     counts = collections.Counter(ask(ip, 8080) for _ in range(60))
     assert set(counts) == {"web-0", "web-2"}, counts
 
-    # /healthz answers upstream's JSON once rules are synced.
+    # /healthz and /livez answer upstream's JSON once rules are synced.
     r = httpx.get(f"http://127.0.0.1:{c.healthz}/healthz", timeout=5)
     assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/json"
+    assert r.headers["x-content-type-options"] == "nosniff"
     body = json.loads(r.text)
-    assert body["nodeHealthy"] is True and body["lastUpdated"] and body["currentTime"]
-    metrics = httpx.get(f"http://127.0.0.1:{c.healthz}/metrics", timeout=5).text
+    assert set(body) == {"lastUpdated", "currentTime", "nodeEligible"}, body
+    assert body["nodeEligible"] is True and body["lastUpdated"] == body["currentTime"]
+    assert body["currentTime"].endswith(" UTC") or " UTC m=+" in body["currentTime"]
+    livez = httpx.get(f"http://127.0.0.1:{c.healthz}/livez", timeout=5)
+    assert livez.status_code == 200 and set(livez.json()) == {"lastUpdated", "currentTime"}
+    metrics = httpx.get(f"http://127.0.0.1:{c.metrics}/metrics", timeout=5).text
     assert "kubeproxy_sync_proxy_rules_duration_seconds_count" in metrics
     assert "kubeproxy_network_programming_duration_seconds_bucket" in metrics
 
@@ -165,8 +172,9 @@ def test_client_ip_affinity_sticks_and_expires(cluster: Cluster) -> None:
 def test_external_load_balancer_and_udp(cluster: Cluster) -> None:
     c = cluster
     octet = c.prefix.split(".")[2]
-    # externalIPs may not be loopback (validation), so this one is not local: the proxy
-    # cannot bind it and must say so (log + Event), not fail silently.
+    # externalIPs may not be loopback (validation), so this one is not an address of the
+    # node: the proxy must not bind it (any API client could otherwise make it listen on
+    # the host's external addresses), and says so (log + Event), not silently.
     external_ip, lb_ip = "192.0.2.10", f"127.98.{octet}.1"
     pods(c, "lb", 2, 8082)
     svc = c.api.service("lb", {"app": "lb"}, [{"port": 8082, "targetPort": 8082}],
@@ -180,14 +188,17 @@ def test_external_load_balancer_and_udp(cluster: Cluster) -> None:
                        ("127.0.0.1", node_port)):
         assert eventually(answers(addr, port), what=f"{addr}:{port}\n{c.logs()}") in names
 
-    def bind_event() -> list[str]:
+    def skip_event() -> list[str]:
         items = c.api.http.get(c.api.core("events"), params={
-            "fieldSelector": "involvedObject.name=lb,reason=FailedToBindPort"}).json()["items"]
-        return [e["message"] for e in items if e["source"]["component"] == "kube-proxy"]
+            "fieldSelector": "involvedObject.name=lb,reason=KubeProxyNonLocalIP"}).json()
+        return [e["message"] for e in items["items"]
+                if e["source"]["component"] == "kube-proxy" and e["type"] == "Warning"]
 
-    messages = eventually(bind_event, what="FailedToBindPort event")
-    assert any("192.0.2.10:8082/TCP" in m for m in messages), messages
-    assert "cannot listen on 192.0.2.10:8082/TCP" in c.proxy.logs()
+    messages = eventually(skip_event, what="KubeProxyNonLocalIP event")
+    assert messages == ["192.0.2.10 in spec.externalIPs is not an address of this node "
+                        "(neither loopback nor inside --nodeport-addresses): not proxied"]
+    assert "192.0.2.10 in spec.externalIPs is not an address of this node" in c.proxy.logs()
+    assert "cannot listen on 192.0.2.10" not in c.proxy.logs()
 
     pods(c, "dns", 2, 5353, udp=True)
     udp = c.api.service("dns", {"app": "dns"}, [{"port": 5353, "protocol": "UDP",
@@ -239,3 +250,42 @@ def test_survives_apiserver_and_proxy_restarts(cluster: Cluster) -> None:
     c.proxy.start()
     eventually(lambda: {ask(ip, 8084) for _ in range(4)} == {"durable-0", "durable-1"},
                timeout=15, what=f"service after proxy restart\n{c.logs()}")
+
+
+def test_health_check_node_port(cluster: Cluster) -> None:
+    """An externalTrafficPolicy: Local LoadBalancer's healthCheckNodePort answers as
+    upstream's service health server: local ready endpoints, 200 only with some."""
+    c = cluster
+    svc = c.api.service("hc", {"app": "hc"}, [{"port": 8085, "targetPort": 8085}],
+                        type="LoadBalancer", externalTrafficPolicy="Local")
+    hc_port = svc["spec"]["healthCheckNodePort"]
+    url = f"http://127.0.0.1:{hc_port}/"
+
+    def answer(code: int) -> httpx.Response | None:
+        try:
+            r = httpx.get(url, timeout=2)
+        except httpx.HTTPError:
+            return None
+        return r if r.status_code == code else None
+
+    r = eventually(lambda: answer(503), what=f"503 without endpoints\n{c.logs()}")
+    assert r.headers["content-type"] == "application/json"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["x-load-balancing-endpoint-weight"] == "0"
+    assert r.text == ('{\n\t"service": {\n\t\t"namespace": "%s",\n\t\t"name": "hc"\n\t},'
+                      '\n\t"localEndpoints": 0,\n\t"serviceProxyHealthy": true\n}' % c.api.ns)
+    # Two pods on this node (nodeName node-a), one elsewhere: two local endpoints.
+    for i, node in enumerate(("node-a", "node-a", "node-b")):
+        ip = f"{c.prefix}.{len(c.backends._closers) + 10}"
+        c.backends.tcp(f"hc-{i}", ip, 8085)
+        c.api.pod(f"hc-{i}", ip, {"app": "hc"}, 8085, node=node)
+    r = eventually(lambda: (a := answer(200)) and a.json()["localEndpoints"] == 2 and a,
+                   what=f"200 with 2 local endpoints\n{c.logs()}")
+    assert r.json() == {"service": {"namespace": c.api.ns, "name": "hc"},
+                        "localEndpoints": 2, "serviceProxyHealthy": True}
+    assert r.headers["x-load-balancing-endpoint-weight"] == "2"
+    # Back to Cluster policy: the health check port closes.
+    c.api.http.patch(c.api.core("services", "hc"), json={"spec": {
+        "externalTrafficPolicy": "Cluster"}},
+        headers={"Content-Type": "application/merge-patch+json"}).raise_for_status()
+    eventually(lambda: refused("127.0.0.1", hc_port), what="health check port closed")
