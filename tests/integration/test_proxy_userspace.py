@@ -272,8 +272,9 @@ def test_health_check_node_port(cluster: Cluster) -> None:
     assert r.headers["content-type"] == "application/json"
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["x-load-balancing-endpoint-weight"] == "0"
-    assert r.text == ('{\n\t"service": {\n\t\t"namespace": "%s",\n\t\t"name": "hc"\n\t},'
-                      '\n\t"localEndpoints": 0,\n\t"serviceProxyHealthy": true\n}' % c.api.ns)
+    expected = ('{\n\t"service": {\n\t\t"namespace": "NS",\n\t\t"name": "hc"\n\t},'
+                '\n\t"localEndpoints": 0,\n\t"serviceProxyHealthy": true\n}')
+    assert r.text == expected.replace("NS", c.api.ns)
     # Two pods on this node (nodeName node-a), one elsewhere: two local endpoints.
     for i, node in enumerate(("node-a", "node-a", "node-b")):
         ip = f"{c.prefix}.{len(c.backends._closers) + 10}"
