@@ -27,6 +27,7 @@ from tests.support.proxy import (
     Api,
     Netns,
     Process,
+    check_health_check_node_port_and_external_ips,
     eventually,
     make_netns,
     require_root_and_tools,
@@ -85,6 +86,18 @@ def test_iptables_cluster_ip_node_port_affinity_and_removal(
         api.delete("services", "web")
         eventually(lambda: chain not in netns.nat(), timeout=15, what="rules removed")
         assert f"KUBE-EXT-{chain[9:]}" not in netns.nat()
+    finally:
+        for p in procs:
+            p.stop()
+
+
+def test_iptables_health_check_node_port_and_external_ips(
+    netns: Netns, apiserver_factory: ApiServerFactory, tmp_path: Path
+) -> None:
+    server, procs = start_netns_cluster(apiserver_factory, tmp_path, netns, "iptables")
+    try:
+        api = Api(server, unique("hc"))
+        check_health_check_node_port_and_external_ips(netns, api, netns.nat, procs[1].logs)
     finally:
         for p in procs:
             p.stop()

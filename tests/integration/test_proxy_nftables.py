@@ -22,6 +22,7 @@ from tests.conftest import ApiServerFactory
 from tests.support.proxy import (
     Api,
     Netns,
+    check_health_check_node_port_and_external_ips,
     eventually,
     make_netns,
     require_root_and_tools,
@@ -95,6 +96,18 @@ def test_nftables_cluster_ip_node_port_affinity_no_endpoints_and_removal(
         assert f"external-{chain[8:]}" not in table and f"{cip} . tcp . 80" not in table
         assert f"{api.ns}/web/tcp/http" not in table  # no endpoint-/affinity- leftovers
         assert "sticky" in table  # the other Services are untouched
+    finally:
+        for p in procs:
+            p.stop()
+
+
+def test_nftables_health_check_node_port_and_external_ips(
+    netns: Netns, apiserver_factory: ApiServerFactory, tmp_path: Path
+) -> None:
+    server, procs = start_netns_cluster(apiserver_factory, tmp_path, netns, "nftables")
+    try:
+        api = Api(server, unique("hc"))
+        check_health_check_node_port_and_external_ips(netns, api, netns.nft, procs[1].logs)
     finally:
         for p in procs:
             p.stop()
