@@ -1,11 +1,12 @@
-"""Rule-based proxiers (iptables; nftables and ipvs live in their modules).
+"""Rule-based proxiers: iptables and nftables (their renderers and ipvs live in their modules).
 
 The iptables proxier ensures upstream's jump rules and the
 ``KUBE-PROXY-CANARY`` chains on full syncs (``iptables -N``/``-C``/``-I``),
 then applies the rendered sync (everything on a full sync, only the changed
 chains on a partial one) with one ``iptables-restore --noflush --counters``.
 Before each sync it checks the canary: a flushed table forces a full sync.
-``--dry-run`` prints the restore input and applies nothing.
+The nftables proxier applies :func:`controllers.proxy.nftables.render`'s transaction with
+one ``nft -f``. ``--dry-run`` prints the input and applies nothing.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import sys
 
 from controllers.proxy.addresses import host_addresses
 from controllers.proxy.iptables import IPTablesConfig, IPTablesRenderer, jump_rules
+from controllers.proxy.nftables import NFTablesConfig, NFTablesState, render
 from controllers.proxy.types import Endpoint, Proxier, ServicePort, ServicePortName
 
-__all__ = ["IptablesProxier", "make_rule_proxier"]
+__all__ = ["IptablesProxier", "NFTablesProxier", "make_rule_proxier"]
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +138,44 @@ class IptablesProxier:
         return None
 
 
+class NFTablesProxier:
+    """Programs ``table ip kube-proxy`` with one ``nft -f`` transaction per sync."""
+
+    def __init__(self, config: NFTablesConfig, *, dry_run: bool = False,
+                 nft: str = "nft") -> None:
+        self.config = config
+        self.dry_run = dry_run
+        self.nft = nft
+        self.state: NFTablesState | None = None
+        self.last_text = ""
+
+    async def sync(
+        self,
+        services: dict[ServicePortName, ServicePort],
+        endpoints: dict[ServicePortName, tuple[Endpoint, ...]],
+        changed: set[str],
+        full: bool,
+    ) -> None:
+        partial = not full and self.state is not None
+        rendered = render(services, endpoints, self.config, previous=self.state,
+                          changed=changed if partial else None)
+        self.last_text = rendered.text
+        if self.dry_run:
+            sys.stdout.write(rendered.text)
+            sys.stdout.flush()
+        else:
+            code, out = await _run(self.nft, "-f", "-", stdin=rendered.text.encode())
+            if code != 0:
+                self.state = None  # unknown now: the next (full) sync starts afresh
+                raise RuntimeError(f"nft -f failed: {out.strip()[:2000]}")
+        self.state = rendered.state
+        log.info("nftables: %d rules (%s sync)", rendered.rules,
+                 "partial" if partial else "full")
+
+    async def cleanup(self) -> None:
+        return None
+
+
 def _nodeport_addresses(spec: str) -> tuple[str, ...]:
     out = []
     for item in (s.strip() for s in spec.split(",")):
@@ -155,8 +195,6 @@ def make_rule_proxier(args: argparse.Namespace) -> Proxier:
         )
         return IptablesProxier(cfg, dry_run=args.dry_run)
     if args.proxy_mode == "nftables":
-        from controllers.proxy.nftables import NFTablesConfig, NFTablesProxier
-
         return NFTablesProxier(NFTablesConfig(
             cluster_cidr=args.cluster_cidr, masquerade_all=args.masquerade_all,
             masquerade_bit=args.masquerade_bit,
