@@ -19,7 +19,7 @@ from typing import Any
 from apiserver.api.resources import LEASES, NODES
 from controllers.client.errors import ApiError
 from controllers.client.rest import RestClient
-from controllers.node.runtime import now_rfc3339
+from controllers.node.container import now_rfc3339
 
 __all__ = ["KUBELET_VERSION", "LEASE_DURATION", "NODE_LEASE_NAMESPACE", "NodeRegistration"]
 
