@@ -12,12 +12,13 @@ import asyncio
 import logging
 import os
 import platform
+import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from apiserver.api.resources import LEASES, NODES
 from controllers.client.errors import ApiError
+from controllers.client.resourcelock import format_micro_time
 from controllers.client.rest import RestClient
 from controllers.node.container import now_rfc3339
 
@@ -168,7 +169,7 @@ class NodeRegistration:
         """Renew the node Lease (creating it when missing) until cancelled."""
         spec_base = {"holderIdentity": self.node_name, "leaseDurationSeconds": LEASE_DURATION}
         while True:
-            now = datetime_micro()
+            now = format_micro_time(time.time())
             try:
                 try:
                     await self.client.patch(LEASES, NODE_LEASE_NAMESPACE, self.node_name,
@@ -196,8 +197,3 @@ class NodeRegistration:
                 await self._patch_node_status()
             except (ApiError, OSError) as exc:
                 log.warning("updating node status failed: %s", exc)
-
-
-def datetime_micro() -> str:
-    """A MicroTime (RFC 3339 with microseconds), as Lease renewTime uses."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
