@@ -30,6 +30,7 @@ from tests.support.proxy import (
     check_health_check_node_port_and_external_ips,
     eventually,
     make_netns,
+    netns_cluster,
     require_root_and_tools,
     start_netns_cluster,
     unique,
@@ -94,10 +95,5 @@ def test_iptables_cluster_ip_node_port_affinity_and_removal(
 def test_iptables_health_check_node_port_and_external_ips(
     netns: Netns, apiserver_factory: ApiServerFactory, tmp_path: Path
 ) -> None:
-    server, procs = start_netns_cluster(apiserver_factory, tmp_path, netns, "iptables")
-    try:
-        api = Api(server, unique("hc"))
-        check_health_check_node_port_and_external_ips(netns, api, netns.nat, procs[1].logs)
-    finally:
-        for p in procs:
-            p.stop()
+    with netns_cluster(apiserver_factory, tmp_path, netns, "iptables") as (api, proxy):
+        check_health_check_node_port_and_external_ips(netns, api, netns.nat, proxy.logs)

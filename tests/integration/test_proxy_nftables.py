@@ -25,6 +25,7 @@ from tests.support.proxy import (
     check_health_check_node_port_and_external_ips,
     eventually,
     make_netns,
+    netns_cluster,
     require_root_and_tools,
     start_netns_cluster,
     unique,
@@ -104,10 +105,5 @@ def test_nftables_cluster_ip_node_port_affinity_no_endpoints_and_removal(
 def test_nftables_health_check_node_port_and_external_ips(
     netns: Netns, apiserver_factory: ApiServerFactory, tmp_path: Path
 ) -> None:
-    server, procs = start_netns_cluster(apiserver_factory, tmp_path, netns, "nftables")
-    try:
-        api = Api(server, unique("hc"))
-        check_health_check_node_port_and_external_ips(netns, api, netns.nft, procs[1].logs)
-    finally:
-        for p in procs:
-            p.stop()
+    with netns_cluster(apiserver_factory, tmp_path, netns, "nftables") as (api, proxy):
+        check_health_check_node_port_and_external_ips(netns, api, netns.nft, proxy.logs)

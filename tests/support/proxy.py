@@ -352,6 +352,19 @@ def netns_http(net: Netns, url: str) -> dict[str, Any]:
     return cast(dict[str, Any], json.loads(out))
 
 
+@contextlib.contextmanager
+def netns_cluster(apiserver_factory: Callable[..., ApiServerProcess], tmp_path: Path,
+                  net: Netns, mode: str) -> Iterator[tuple[Api, Process]]:
+    """:func:`start_netns_cluster` with a fresh namespace's :class:`Api` and the proxy
+    process; every process stopped afterwards."""
+    server, procs = start_netns_cluster(apiserver_factory, tmp_path, net, mode)
+    try:
+        yield Api(server, unique(mode)), procs[1]
+    finally:
+        for p in procs:
+            p.stop()
+
+
 def check_health_check_node_port_and_external_ips(
     net: Netns, api: Api, rules: Callable[[], str], logs: Callable[[], str]
 ) -> None:
