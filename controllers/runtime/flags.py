@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = [
     "UnknownControllers",
     "add_common_flags",
     "add_connection_flags",
     "bool_flag",
+    "controller_parser",
     "duration",
     "enabled_controllers",
     "host_port",
@@ -89,6 +91,14 @@ def add_connection_flags(parser: argparse.ArgumentParser) -> None:
                         help="range of watch timeoutSeconds (default 300 600)")
     parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
                         help="log verbosity (0-5)")
+
+
+def controller_parser(prog: str, description: str, **common: Any) -> argparse.ArgumentParser:
+    """A controller process's parser: ``prog``, ``description`` and
+    :func:`add_common_flags` (``common`` are its keyword arguments)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_common_flags(parser, **common)
+    return parser
 
 
 def add_common_flags(
