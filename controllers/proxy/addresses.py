@@ -85,6 +85,9 @@ class NodeAddresses:
         self.local: set[str] = set(local()) if all_host_addresses and not self.networks \
             else set()
         self._reported: set[tuple[str, str, str]] = set()
+        #: Last filtered copy per service port, reused while the input is the same object
+        #: (the iptables renderer reuses a service port's rules while it gets the same one).
+        self._filtered: dict[ServicePortName, tuple[ServicePort, ServicePort]] = {}
 
     def allowed(self, ip: str) -> bool:
         """Whether ``ip`` is an address of this node that may be proxied."""
@@ -113,8 +116,14 @@ class NodeAddresses:
             lbs = self._keep(spn, sp.load_balancer_ips, "status.loadBalancer.ingress", report)
             if ext == sp.external_ips and lbs == sp.load_balancer_ips:
                 out[spn] = sp
-            else:
-                out[spn] = dataclasses.replace(sp, external_ips=ext, load_balancer_ips=lbs)
+                continue
+            cached = self._filtered.get(spn)
+            if cached is None or cached[0] is not sp:
+                cached = (sp, dataclasses.replace(sp, external_ips=ext, load_balancer_ips=lbs))
+                self._filtered[spn] = cached
+            out[spn] = cached[1]
+        for spn in [k for k in self._filtered if k not in services]:
+            del self._filtered[spn]
         return out
 
     def _keep(self, spn: ServicePortName, ips: tuple[str, ...], field: str,

@@ -84,7 +84,7 @@ class ServiceHealthServer:
     ``addresses``, closes those of Services gone or moved, and records the local
     endpoint counts the handlers answer with. A port that cannot be opened is logged and
     reported through ``on_error`` (upstream's ``FailedToStartServiceHealthcheck``
-    Event), and retried on the next sync.
+    Event; again only when the failure changes), and retried on the next sync.
     """
 
     def __init__(self, hostname: str, addresses: list[str], proxy_healthy: Callable[[], bool],
@@ -96,6 +96,8 @@ class ServiceHealthServer:
         self.ports: dict[tuple[str, str], int] = {}
         self.servers: dict[tuple[str, str], list[HttpServer]] = {}
         self.endpoints: dict[tuple[str, str], int] = {}
+        #: The last failure reported per Service (reported again only when it changes).
+        self._failed: dict[tuple[str, str], str] = {}
 
     def answer(self, nsn: tuple[str, str]) -> Response:
         """The health check answer for Service ``nsn``."""
@@ -118,6 +120,8 @@ class ServiceHealthServer:
             if nsn not in wanted or wanted[nsn][0] != self.ports[nsn]:
                 log.info("closing healthcheck of %s/%s on port %d", *nsn, self.ports[nsn])
                 await self._close(nsn)
+        for nsn in [k for k in self._failed if k not in wanted]:
+            del self._failed[nsn]
         counts = local_ready_endpoints(endpoints)
         self.endpoints = {nsn: counts.get(nsn, 0) for nsn in wanted}
         for nsn, (port, spn) in wanted.items():
@@ -140,9 +144,12 @@ class ServiceHealthServer:
                 await server.stop()
             msg = (f"node {self.hostname} failed to start healthcheck \"{nsn[0]}/{nsn[1]}\" "
                    f"on port {port}: {exc}")
-            log.error("%s", msg)
-            self.on_error(spn, msg)
+            if self._failed.get(nsn) != msg:
+                log.error("%s", msg)
+                self.on_error(spn, msg)
+            self._failed[nsn] = msg
             return
+        self._failed.pop(nsn, None)
         log.info("opened healthcheck of %s/%s on port %d (%s)", *nsn, port,
                  ", ".join(self.addresses))
         self.servers[nsn] = opened

@@ -110,3 +110,40 @@ def test_userspace_bind_error_of_a_taken_low_port_does_not_blame_privileges() ->
     assert errors[0].startswith(f"cannot listen on 127.0.0.1:{port}/TCP for ns/web:http")
     assert "another process holds this address and port" in errors[0]
     assert "CAP_NET_BIND_SERVICE" not in errors[0]
+
+
+def test_filtered_copy_is_reused_while_the_service_port_is_the_same() -> None:
+    policy = NodeAddresses("", all_host_addresses=False, local=lambda: [])
+    sp = ServicePort(SPN, "127.96.0.10", 80, external_ips=("192.0.2.10",))
+    first = policy.filter({SPN: sp}, lambda _s, _m: None)[SPN]
+    assert policy.filter({SPN: sp}, lambda _s, _m: None)[SPN] is first
+    other = ServicePort(SPN, "127.96.0.10", 81, external_ips=("192.0.2.10",))
+    assert policy.filter({SPN: other}, lambda _s, _m: None)[SPN].port == 81
+
+
+def test_health_check_port_taken_is_reported_once() -> None:
+    import asyncio
+    import socket
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    port = holder.getsockname()[1]
+    errors: list[str] = []
+    server = ServiceHealthServer("node-a", ["127.0.0.1"], lambda: True,
+                                 lambda _spn, msg: errors.append(msg))
+    sp = ServicePort(SPN, "127.96.0.10", 80, node_port=30001, external_policy_local=True,
+                     health_check_node_port=port)
+
+    async def scenario() -> None:
+        await server.sync({SPN: sp}, {})
+        await server.sync({SPN: sp}, {})
+        await server.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        holder.close()
+    assert len(errors) == 1
+    assert errors[0].startswith(f'node node-a failed to start healthcheck "ns/web" on port '
+                                f"{port}: ")
