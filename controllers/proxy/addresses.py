@@ -106,8 +106,9 @@ class NodeAddresses:
         """``services`` without the external and load-balancer IPs that are not allowed;
         ``report(spn, message)`` is called once per Service, field and address."""
         out: dict[ServicePortName, ServicePort] = {}
-        present = {spn.service_key for spn in services}
-        self._reported = {k for k in self._reported if k[0] in present}
+        if self._reported:  # forget what was said of Services that are gone
+            present = {spn.service_key for spn in services}
+            self._reported = {k for k in self._reported if k[0] in present}
         for spn, sp in services.items():
             if not sp.external_ips and not sp.load_balancer_ips:
                 out[spn] = sp
@@ -122,8 +123,9 @@ class NodeAddresses:
                 cached = (sp, dataclasses.replace(sp, external_ips=ext, load_balancer_ips=lbs))
                 self._filtered[spn] = cached
             out[spn] = cached[1]
-        for spn in [k for k in self._filtered if k not in services]:
-            del self._filtered[spn]
+        if self._filtered:
+            for spn in [k for k in self._filtered if k not in services]:
+                del self._filtered[spn]
         return out
 
     def _keep(self, spn: ServicePortName, ips: tuple[str, ...], field: str,

@@ -122,7 +122,8 @@ class ServiceHealthServer:
                 await self._close(nsn)
         for nsn in [k for k in self._failed if k not in wanted]:
             del self._failed[nsn]
-        counts = local_ready_endpoints(endpoints)
+        # Counting walks every endpoint: only when some Service has a health check.
+        counts = local_ready_endpoints(endpoints) if wanted else {}
         self.endpoints = {nsn: counts.get(nsn, 0) for nsn in wanted}
         for nsn, (port, spn) in wanted.items():
             if nsn not in self.servers:
