@@ -59,19 +59,38 @@ async def _run(*argv: str, stdin: bytes | None = None,
     return proc.returncode or 0, (err if discard_stdout else out).decode(errors="replace")
 
 
-class IptablesProxier:
+class _RuleProxier:
+    """What both rule proxiers share: the last sync's rendered input, ``--dry-run``."""
+
+    def __init__(self, dry_run: bool) -> None:
+        self.dry_run = dry_run
+        self.last_text = ""
+
+    def _shown(self, text: str) -> bool:
+        """Remember ``text``; with ``--dry-run`` print it and say so (apply nothing)."""
+        self.last_text = text
+        if self.dry_run:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        return self.dry_run
+
+    async def cleanup(self) -> None:
+        """Nothing to release: rules stay for the next start."""
+        return None
+
+
+class IptablesProxier(_RuleProxier):
     """Programs the iptables nat and filter tables."""
 
     def __init__(self, config: IPTablesConfig, *, dry_run: bool = False,
                  iptables: str = "iptables") -> None:
+        super().__init__(dry_run)
         self.config = config
-        self.dry_run = dry_run
         self.iptables = iptables
         self.restore = iptables + "-restore"
         #: Whether ``iptables`` is the nf_tables backend (asked before the first sync).
         self.nf_tables: bool | None = None
         self.renderer = IPTablesRenderer(config)
-        self.last_text = ""
 
     async def _ensure_base(self) -> None:
         for table in ("mangle", "nat", "filter"):
@@ -124,30 +143,22 @@ class IptablesProxier:
                 self.nf_tables = "nf_tables" in version
                 self.renderer.descending_declarations = not self.nf_tables
         rendered = self.renderer.render(services, endpoints, full=full)
-        self.last_text = rendered.text
-        if self.dry_run:
-            sys.stdout.write(rendered.text)
-            sys.stdout.flush()
-        elif rendered.text:
+        if not self._shown(rendered.text) and rendered.text:
             await self._restore(rendered.text)
         self.renderer.commit(rendered)
         log.info("iptables: %d rules, %d restore lines (%s sync)", rendered.rules,
                  rendered.text.count("\n"), "full" if full else "partial")
 
-    async def cleanup(self) -> None:
-        return None
 
-
-class NFTablesProxier:
+class NFTablesProxier(_RuleProxier):
     """Programs ``table ip kube-proxy`` with one ``nft -f`` transaction per sync."""
 
     def __init__(self, config: NFTablesConfig, *, dry_run: bool = False,
                  nft: str = "nft") -> None:
+        super().__init__(dry_run)
         self.config = config
-        self.dry_run = dry_run
         self.nft = nft
         self.state: NFTablesState | None = None
-        self.last_text = ""
 
     async def sync(
         self,
@@ -159,11 +170,7 @@ class NFTablesProxier:
         partial = not full and self.state is not None
         rendered = render(services, endpoints, self.config, previous=self.state,
                           changed=changed if partial else None)
-        self.last_text = rendered.text
-        if self.dry_run:
-            sys.stdout.write(rendered.text)
-            sys.stdout.flush()
-        else:
+        if not self._shown(rendered.text):
             code, out = await _run(self.nft, "-f", "-", stdin=rendered.text.encode())
             if code != 0:
                 self.state = None  # unknown now: the next (full) sync starts afresh
@@ -171,9 +178,6 @@ class NFTablesProxier:
         self.state = rendered.state
         log.info("nftables: %d rules (%s sync)", rendered.rules,
                  "partial" if partial else "full")
-
-    async def cleanup(self) -> None:
-        return None
 
 
 def _nodeport_addresses(spec: str) -> tuple[str, ...]:
