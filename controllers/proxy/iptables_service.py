@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from controllers.proxy.change_tracker import categorize_endpoints
-from controllers.proxy.types import Endpoint, ServicePort
+from controllers.proxy.types import Endpoint, RuleConfig, ServicePort
 
 __all__ = [
     "IPTablesConfig",
@@ -68,18 +68,8 @@ def compute_probability(n: int) -> str:
 
 
 @dataclass(frozen=True)
-class IPTablesConfig:
-    """Flags the ruleset depends on."""
-
-    cluster_cidr: str = ""
-    masquerade_all: bool = False
-    masquerade_bit: int = 14
-    #: NodePort destination addresses; empty: every local address (``addrtype LOCAL``).
-    nodeport_addresses: tuple[str, ...] = ()
-
-    @property
-    def mark(self) -> str:
-        return f"{1 << self.masquerade_bit:#x}"
+class IPTablesConfig(RuleConfig):
+    """Flags the ruleset depends on (empty ``nodeport_addresses``: every local address)."""
 
 
 def _comment(text: str) -> str:

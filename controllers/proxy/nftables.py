@@ -34,7 +34,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from controllers.proxy.change_tracker import categorize_endpoints
-from controllers.proxy.types import Endpoint, ServicePort, ServicePortName
+from controllers.proxy.types import Endpoint, RuleConfig, ServicePort, ServicePortName
 
 __all__ = [
     "TABLE",
@@ -103,18 +103,9 @@ def endpoint_chain_base(spn: ServicePortName, protocol: str, ep: Endpoint) -> st
 
 
 @dataclass(frozen=True)
-class NFTablesConfig:
-    """Flags the ruleset depends on."""
-
-    cluster_cidr: str = ""
-    masquerade_all: bool = False
-    masquerade_bit: int = 14
-    #: NodePort destination addresses/CIDRs; empty: every local address but 127/8.
-    nodeport_addresses: tuple[str, ...] = ()
-
-    @property
-    def mark(self) -> str:
-        return f"{1 << self.masquerade_bit:#x}"
+class NFTablesConfig(RuleConfig):
+    """Flags the ruleset depends on (empty ``nodeport_addresses``: every local address
+    but 127/8)."""
 
 
 @dataclass
