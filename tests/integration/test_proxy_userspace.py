@@ -290,3 +290,30 @@ def test_health_check_node_port(cluster: Cluster) -> None:
         "externalTrafficPolicy": "Cluster"}},
         headers={"Content-Type": "application/merge-patch+json"}).raise_for_status()
     eventually(lambda: refused("127.0.0.1", hc_port), what="health check port closed")
+
+
+def test_healthz_reports_a_node_being_deleted_as_not_eligible(cluster: Cluster) -> None:
+    """As upstream since KEP-3836: a Node with a deletionTimestamp fails /healthz (so load
+    balancers drain it) while /livez stays ok."""
+    c = cluster
+    r = c.api.http.post("/api/v1/nodes", json={"metadata": {
+        "name": "node-a", "finalizers": ["kubemu.test/hold"]}})
+    assert r.status_code == 201, r.text
+    base = f"http://127.0.0.1:{c.healthz}"
+
+    def healthz(code: int) -> dict[str, object] | None:
+        try:
+            r = httpx.get(base + "/healthz", timeout=2)
+        except httpx.HTTPError:
+            return None
+        return dict(r.json()) if r.status_code == code else None
+
+    try:
+        assert eventually(lambda: healthz(200), what="healthy")["nodeEligible"] is True
+        c.api.http.delete("/api/v1/nodes/node-a").raise_for_status()
+        body = eventually(lambda: healthz(503), what=f"503 for a node being deleted\n{c.logs()}")
+        assert body["nodeEligible"] is False
+        assert httpx.get(base + "/livez", timeout=2).status_code == 200
+    finally:
+        c.api.http.patch("/api/v1/nodes/node-a", json={"metadata": {"finalizers": None}},
+                         headers={"Content-Type": "application/merge-patch+json"})
