@@ -111,7 +111,10 @@ class ServiceHealthServer:
 
     async def sync(self, services: Mapping[ServicePortName, ServicePort],
                    endpoints: Mapping[ServicePortName, tuple[Endpoint, ...]]) -> None:
-        """Open and close servers for ``services``; record the local endpoint counts."""
+        """Open and close servers for ``services``; record the local endpoint counts.
+        Nothing to do without addresses (``--dry-run``)."""
+        if not self.addresses:
+            return
         wanted: dict[tuple[str, str], tuple[int, ServicePortName]] = {}
         for spn, sp in services.items():
             if sp.external_policy_local and sp.health_check_node_port:

@@ -66,7 +66,10 @@ class ProxyServer:
         self.hostname = args.hostname_override or socket.gethostname()
         self.node_addresses = NodeAddresses(
             args.nodeport_addresses, all_host_addresses=args.proxy_mode != "userspace")
-        hc_addresses = (nodeport_ips(args.nodeport_addresses)
+        # Health-check ports listen where NodePorts do (upstream: every address when
+        # --nodeport-addresses is empty); --dry-run applies nothing, so opens nothing.
+        hc_addresses = ([] if args.dry_run else
+                        nodeport_ips(args.nodeport_addresses)
                         if args.proxy_mode == "userspace" or args.nodeport_addresses
                         else ["0.0.0.0"])
         self.health_timeout = 2 * args.sync_period
