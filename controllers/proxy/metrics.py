@@ -101,7 +101,6 @@ class ProxyMetrics:
         return "\n".join(lines) + "\n"
 
     def healthy(self, health_timeout: float) -> bool:
-        """As upstream's ``isHealthy``: synced once, and no change has waited longer than
-        ``health_timeout`` seconds for a sync."""
-        return self.last_sync_wall is not None and (
-            self.pending_since is None or time.time() - self.pending_since < health_timeout)
+        """As upstream's ``isHealthy``: no change has waited longer than ``health_timeout``
+        seconds for a sync (so healthy while starting up, as upstream)."""
+        return self.pending_since is None or time.time() - self.pending_since < health_timeout

@@ -45,6 +45,8 @@ __all__ = ["FULL_SYNC_PERIOD", "ProxyServer"]
 
 log = logging.getLogger("controllers.proxy")
 
+#: The cluster autoscaler's taint on a node it is about to delete.
+TO_BE_DELETED_TAINT = "ToBeDeletedByClusterAutoscaler"
 #: PR #129329: full resyncs at most hourly.
 FULL_SYNC_PERIOD = 3600.0
 
@@ -168,10 +170,13 @@ class ProxyServer:
     # -- events --------------------------------------------------------------------------
 
     def on_node(self, node: Any) -> None:
-        """This node changed: it is not eligible for traffic once it is being deleted."""
-        if isinstance(node, DeletedFinalStateUnknown):
-            return
-        eligible = not (node.get("metadata") or {}).get("deletionTimestamp")
+        """This node changed (or went away: its last state): as upstream's ``SyncNode``, it
+        is not eligible for traffic once it is being deleted or the cluster autoscaler
+        tainted it for deletion."""
+        node = _unwrap(node)
+        taints = (node.get("spec") or {}).get("taints") or []
+        eligible = not (node.get("metadata") or {}).get("deletionTimestamp") and not any(
+            isinstance(t, Mapping) and t.get("key") == TO_BE_DELETED_TAINT for t in taints)
         if eligible != self.node_eligible:
             log.info("node %s eligible for traffic: %s", self.hostname, eligible)
         self.node_eligible = eligible
@@ -218,7 +223,7 @@ class ProxyServer:
             eps.add_event_handler(self.on_endpoints_add, self.on_endpoints_update,
                                   self.on_endpoints_delete)
         node = factory.informer_for(NODES, field_selector=f"metadata.name={self.hostname}")
-        node.add_event_handler(self.on_node, lambda _old, new: self.on_node(new), None)
+        node.add_event_handler(self.on_node, lambda _old, new: self.on_node(new), self.on_node)
 
     def http_servers(self) -> Sequence[Endpoint]:
         """The healthz server (``/healthz``, ``/livez``) and the metrics server

@@ -293,8 +293,9 @@ def test_health_check_node_port(cluster: Cluster) -> None:
 
 
 def test_healthz_reports_a_node_being_deleted_as_not_eligible(cluster: Cluster) -> None:
-    """As upstream since KEP-3836: a Node with a deletionTimestamp fails /healthz (so load
-    balancers drain it) while /livez stays ok."""
+    """As upstream since KEP-3836: a Node with a deletionTimestamp or the cluster
+    autoscaler's ToBeDeletedByClusterAutoscaler taint fails /healthz (so load balancers
+    drain it) while /livez stays ok."""
     c = cluster
     r = c.api.http.post("/api/v1/nodes", json={"metadata": {
         "name": "node-a", "finalizers": ["kubemu.test/hold"]}})
@@ -310,6 +311,15 @@ def test_healthz_reports_a_node_being_deleted_as_not_eligible(cluster: Cluster) 
 
     try:
         assert eventually(lambda: healthz(200), what="healthy")["nodeEligible"] is True
+        merge = {"Content-Type": "application/merge-patch+json"}
+        taint = {"key": "ToBeDeletedByClusterAutoscaler", "effect": "NoSchedule"}
+        c.api.http.patch("/api/v1/nodes/node-a", json={"spec": {"taints": [taint]}},
+                         headers=merge).raise_for_status()
+        tainted = eventually(lambda: healthz(503), what="503 for a node the autoscaler drains")
+        assert tainted["nodeEligible"] is False
+        c.api.http.patch("/api/v1/nodes/node-a", json={"spec": {"taints": None}},
+                         headers=merge).raise_for_status()
+        assert eventually(lambda: healthz(200), what="eligible again")["nodeEligible"] is True
         c.api.http.delete("/api/v1/nodes/node-a").raise_for_status()
         body = eventually(lambda: healthz(503), what=f"503 for a node being deleted\n{c.logs()}")
         assert body["nodeEligible"] is False

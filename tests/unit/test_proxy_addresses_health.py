@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from controllers.proxy.addresses import NodeAddresses
 from controllers.proxy.health import ServiceHealthServer, local_ready_endpoints, proxier_routes
@@ -66,9 +67,11 @@ def test_service_health_answer_as_upstream() -> None:
 def test_proxier_healthz_and_livez() -> None:
     metrics = ProxyMetrics()
     table = proxier_routes(metrics, 60.0, lambda: True)
-    before = table["/healthz"]()
-    assert before.code == 503
-    assert json.loads(before.body)["lastUpdated"] == "0001-01-01 00:00:00 +0000 UTC"
+    assert table["/healthz"]().code == 200  # healthy while starting up, as upstream
+    metrics.pending_since = time.time() - 61  # a change waited past the timeout
+    late = table["/healthz"]()
+    assert late.code == 503 and table["/livez"]().code == 503
+    assert json.loads(late.body)["lastUpdated"] == "0001-01-01 00:00:00 +0000 UTC"
     metrics.record_sync(0.01)
     after = table["/healthz"]()
     body = json.loads(after.body)
