@@ -226,13 +226,18 @@ class ProxyServer:
         node.add_event_handler(self.on_node, lambda _old, new: self.on_node(new), self.on_node)
 
     def http_servers(self) -> Sequence[Endpoint]:
-        """The healthz server (``/healthz``, ``/livez``) and the metrics server
-        (``/metrics``, and ``/healthz`` too as upstream's); one server when both
+        """The healthz server (``/healthz``, ``/livez`` as upstream's, and ``/metrics``
+        too: kubemu has always served it there, so a single-port setup with
+        ``--metrics-bind-address ""`` still scrapes) and the metrics server (``/metrics``,
+        ``/proxyMode`` and a plain ``/healthz``, as upstream's); one server when both
         flags name the same address."""
-        healthz: Mapping[str, Callable[[], Response]] = proxier_routes(
-            self.metrics, self.health_timeout, lambda: self.node_eligible)
+        render = self.metrics.render
+        healthz: Mapping[str, Callable[[], Response]] = {
+            **proxier_routes(self.metrics, self.health_timeout, lambda: self.node_eligible),
+            "/metrics": lambda: Response(200, render(), PROMETHEUS),
+        }
         metrics: Mapping[str, Callable[[], Response]] = {
-            "/metrics": lambda: Response(200, self.metrics.render(), PROMETHEUS),
+            "/metrics": lambda: Response(200, render(), PROMETHEUS),
             "/healthz": lambda: Response(200, "ok"),
             "/proxyMode": lambda: Response(200, self.args.proxy_mode),
         }

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import socket
 import struct
@@ -270,12 +269,9 @@ class UserspaceProxier:
                 self._listeners[addr] = proto_obj
         except OSError as exc:
             message = f"cannot listen on {ip}:{port}/{proto} for {spn}: {exc.strerror or exc}"
-            # Only a refusal is about privileges; a taken port is just taken.
-            if isinstance(exc, PermissionError):
+            if isinstance(exc, PermissionError) or port < 1024:
                 message += (" (ports below net.ipv4.ip_unprivileged_port_start need "
                             "CAP_NET_BIND_SERVICE)")
-            elif exc.errno == errno.EADDRINUSE:
-                message += " (another process holds this address and port)"
             if self._failed.get(addr) != message:
                 log.error("%s", message)
                 if self.on_bind_error is not None:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.apiserver import ApiServerProcess, free_port
+from tests.support.apiserver import ApiServerProcess
 from tests.support.process import Process
 
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
@@ -230,6 +230,8 @@ spec:
 def test_health_server_and_exec_probe_without_host_commands(
     fresh_apiserver: ApiServerProcess, procs: Callable[..., Proc]
 ) -> None:
+    from tests.support.apiserver import free_port
+
     server = fresh_apiserver
     port = free_port()
     procs(server, "controllers.scheduler")

@@ -42,10 +42,14 @@ class Cluster:
     controller: Process
     proxy: Process
     healthz: int
-    metrics: int
     backends: Backends
     prefix: str
     api: Api
+
+    @property
+    def node_ip(self) -> str:
+        """Where the proxy serves NodePorts, /healthz and /metrics."""
+        return "127.0.0.1"
 
     def logs(self) -> str:
         return f"--- proxy ---\n{self.proxy.logs()[-4000:]}"
@@ -56,14 +60,14 @@ def cluster(apiserver_factory: ApiServerFactory, tmp_path: Path) -> Iterator[Clu
     server = apiserver_factory("sqlite", ["--service-cluster-ip-range", SERVICE_RANGE])
     controller = Process(["-m", "controllers.endpoints", "--kubeconfig", str(server.kubeconfig),
                           "--workers", "2"], tmp_path / "endpoints.log").start()
-    healthz, metrics = free_tcp_port(), free_tcp_port()
+    healthz = free_tcp_port()
     proxy = Process(["-m", "controllers.proxy", "--proxy-mode", "userspace", "--kubeconfig",
                      str(server.kubeconfig), "--hostname-override", "node-a",
                      "--min-sync-period", "0", "--healthz-bind-address",
-                     f"127.0.0.1:{healthz}", "--metrics-bind-address", f"127.0.0.1:{metrics}"],
+                     f"127.0.0.1:{healthz}", "--metrics-bind-address", ""],
                     tmp_path / "proxy.log").start()
     backends = Backends()
-    c = Cluster(server, controller, proxy, healthz, metrics, backends, random_pod_prefix(),
+    c = Cluster(server, controller, proxy, healthz, backends, random_pod_prefix(),
                 Api(server, unique("proxy")))
     try:
         yield c
@@ -128,18 +132,18 @@ def test_round_robin_spread_not_ready_and_node_port(cluster: Cluster) -> None:
     counts = collections.Counter(ask(ip, 8080) for _ in range(60))
     assert set(counts) == {"web-0", "web-2"}, counts
 
-    # /healthz and /livez answer upstream's JSON once rules are synced.
-    r = httpx.get(f"http://127.0.0.1:{c.healthz}/healthz", timeout=5)
+    # /healthz answers upstream's JSON once rules are synced.
+    r = httpx.get(f"http://{c.node_ip}:{c.healthz}/healthz", timeout=5)
     assert r.status_code == 200, r.text
+    body = json.loads(r.text)
     assert r.headers["content-type"] == "application/json"
     assert r.headers["x-content-type-options"] == "nosniff"
-    body = json.loads(r.text)
     assert set(body) == {"lastUpdated", "currentTime", "nodeEligible"}, body
     assert body["nodeEligible"] is True and body["lastUpdated"] == body["currentTime"]
-    assert body["currentTime"].endswith(" UTC") or " UTC m=+" in body["currentTime"]
-    livez = httpx.get(f"http://127.0.0.1:{c.healthz}/livez", timeout=5)
+    assert " +0000 UTC m=+" in body["currentTime"]
+    livez = httpx.get(f"http://{c.node_ip}:{c.healthz}/livez", timeout=5)
     assert livez.status_code == 200 and set(livez.json()) == {"lastUpdated", "currentTime"}
-    metrics = httpx.get(f"http://127.0.0.1:{c.metrics}/metrics", timeout=5).text
+    metrics = httpx.get(f"http://{c.node_ip}:{c.healthz}/metrics", timeout=5).text
     assert "kubeproxy_sync_proxy_rules_duration_seconds_count" in metrics
     assert "kubeproxy_network_programming_duration_seconds_bucket" in metrics
 
@@ -172,9 +176,8 @@ def test_client_ip_affinity_sticks_and_expires(cluster: Cluster) -> None:
 def test_external_load_balancer_and_udp(cluster: Cluster) -> None:
     c = cluster
     octet = c.prefix.split(".")[2]
-    # externalIPs may not be loopback (validation), so this one is not an address of the
-    # node: the proxy must not bind it (any API client could otherwise make it listen on
-    # the host's external addresses), and says so (log + Event), not silently.
+    # externalIPs may not be loopback (validation), so this one is not local: the proxy
+    # cannot bind it and must say so (log + Event), not fail silently.
     external_ip, lb_ip = "192.0.2.10", f"127.98.{octet}.1"
     pods(c, "lb", 2, 8082)
     svc = c.api.service("lb", {"app": "lb"}, [{"port": 8082, "targetPort": 8082}],
@@ -188,6 +191,8 @@ def test_external_load_balancer_and_udp(cluster: Cluster) -> None:
                        ("127.0.0.1", node_port)):
         assert eventually(answers(addr, port), what=f"{addr}:{port}\n{c.logs()}") in names
 
+    # Not an address of the node: the proxy must not even try to bind it (any API client
+    # could otherwise make it listen on the host's external addresses), and says so.
     def skip_event() -> list[str]:
         items = c.api.http.get(c.api.core("events"), params={
             "fieldSelector": "involvedObject.name=lb,reason=KubeProxyNonLocalIP"}).json()
@@ -259,7 +264,7 @@ def test_health_check_node_port(cluster: Cluster) -> None:
     svc = c.api.service("hc", {"app": "hc"}, [{"port": 8085, "targetPort": 8085}],
                         type="LoadBalancer", externalTrafficPolicy="Local")
     hc_port = svc["spec"]["healthCheckNodePort"]
-    url = f"http://127.0.0.1:{hc_port}/"
+    url = f"http://{c.node_ip}:{hc_port}/"
 
     def answer(code: int) -> httpx.Response | None:
         try:
@@ -289,7 +294,7 @@ def test_health_check_node_port(cluster: Cluster) -> None:
     c.api.http.patch(c.api.core("services", "hc"), json={"spec": {
         "externalTrafficPolicy": "Cluster"}},
         headers={"Content-Type": "application/merge-patch+json"}).raise_for_status()
-    eventually(lambda: refused("127.0.0.1", hc_port), what="health check port closed")
+    eventually(lambda: refused(c.node_ip, hc_port), what="health check port closed")
 
 
 def test_healthz_reports_a_node_being_deleted_as_not_eligible(cluster: Cluster) -> None:
@@ -300,7 +305,7 @@ def test_healthz_reports_a_node_being_deleted_as_not_eligible(cluster: Cluster) 
     r = c.api.http.post("/api/v1/nodes", json={"metadata": {
         "name": "node-a", "finalizers": ["kubemu.test/hold"]}})
     assert r.status_code == 201, r.text
-    base = f"http://127.0.0.1:{c.healthz}"
+    base = f"http://{c.node_ip}:{c.healthz}"
 
     def healthz(code: int) -> dict[str, object] | None:
         try:

@@ -82,39 +82,6 @@ def test_proxier_healthz_and_livez() -> None:
     assert ineligible["/healthz"]().code == 503 and ineligible["/livez"]().code == 200
 
 
-def test_userspace_bind_error_of_a_taken_low_port_does_not_blame_privileges() -> None:
-    import asyncio
-    import socket
-
-    from controllers.proxy.userspace import UserspaceProxier
-
-    holder = socket.socket()
-    for port in range(900, 1000):  # a low port, where the old message blamed privileges
-        try:
-            holder.bind(("127.0.0.1", port))
-            break
-        except OSError:
-            continue
-    holder.listen(1)
-    errors: list[str] = []
-    proxier = UserspaceProxier(nodeport_addresses=[],
-                               on_bind_error=lambda _spn, _addr, msg: errors.append(msg))
-    sp = ServicePort(SPN, "127.0.0.1", port)
-
-    async def scenario() -> None:
-        await proxier.sync({SPN: sp}, {}, {SPN.service_key}, True)
-        await proxier.cleanup()
-
-    try:
-        asyncio.run(scenario())
-    finally:
-        holder.close()
-    assert len(errors) == 1, errors
-    assert errors[0].startswith(f"cannot listen on 127.0.0.1:{port}/TCP for ns/web:http")
-    assert "another process holds this address and port" in errors[0]
-    assert "CAP_NET_BIND_SERVICE" not in errors[0]
-
-
 def test_filtered_copy_is_reused_while_the_service_port_is_the_same() -> None:
     policy = NodeAddresses("", all_host_addresses=False, local=lambda: [])
     sp = ServicePort(SPN, "127.96.0.10", 80, external_ips=("192.0.2.10",))
