@@ -38,6 +38,11 @@ from tests.support.proxy import (
 
 @dataclass
 class Cluster:
+    @property
+    def node_ip(self) -> str:
+        """The proxy's node address: NodePorts, health-check ports, /healthz."""
+        return "127.0.0.1"
+
     server: ApiServerProcess
     controller: Process
     proxy: Process
@@ -45,11 +50,6 @@ class Cluster:
     backends: Backends
     prefix: str
     api: Api
-
-    @property
-    def node_ip(self) -> str:
-        """Where the proxy serves NodePorts, /healthz and /metrics."""
-        return "127.0.0.1"
 
     def logs(self) -> str:
         return f"--- proxy ---\n{self.proxy.logs()[-4000:]}"
