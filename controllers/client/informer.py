@@ -203,16 +203,19 @@ class SharedInformerFactory:
         self.client = client
         self.min_watch_timeout = min_watch_timeout
         self.max_watch_timeout = max_watch_timeout
-        self._informers: dict[tuple[str, str, str], SharedInformer] = {}
+        self._informers: dict[tuple[str, str, str, str], SharedInformer] = {}
 
-    def informer_for(self, info: ResourceInfo) -> SharedInformer:
-        """The (cluster-wide) informer of ``info``, created on first use."""
-        key = (info.group, info.version, info.plural)
+    def informer_for(self, info: ResourceInfo, *, field_selector: str = "") -> SharedInformer:
+        """The (cluster-wide) informer of ``info``, created on first use; with
+        ``field_selector`` one that lists and watches only the matching objects (client-go's
+        ``WithTweakListOptions``, as the kubelet's pods of its own node)."""
+        key = (info.group, info.version, info.plural, field_selector)
         informer = self._informers.get(key)
         if informer is None:
             informer = SharedInformer(
                 self.client,
                 info,
+                field_selector=field_selector or None,
                 min_watch_timeout=self.min_watch_timeout,
                 max_watch_timeout=self.max_watch_timeout,
             )
@@ -241,10 +244,14 @@ class SharedInformerFactory:
 
 async def wait_for_cache_sync(*informers: SharedInformer, timeout: float | None = None) -> bool:
     """client-go's ``WaitForCacheSync``: True once all informers synced."""
+    async def each() -> None:
+        # One after the other rather than gather(): a gather cancelled by a shutdown
+        # logs "exception was never retrieved"; waiting in turn takes no longer.
+        for informer in informers:
+            await informer.wait_for_sync()
+
     try:
-        await asyncio.wait_for(
-            asyncio.gather(*(i.wait_for_sync() for i in informers)), timeout
-        )
+        await asyncio.wait_for(each(), timeout)
     except TimeoutError:
         return False
     return all(i.has_synced() for i in informers)

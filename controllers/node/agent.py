@@ -1,33 +1,39 @@
-"""The node agent: registers its Node, heartbeats a Lease, runs the pods bound to it."""
+"""The node agent: runs the pods bound to its node (its Node and Lease: :mod:`.registration`).
+
+Built on the shared agent runtime (:mod:`controllers.runtime.agent`): the pods informer
+(``spec.nodeName=<node>``) comes from the runtime's informer factory, the runtime waits for
+it to sync before :meth:`NodeAgent.run`, and serves :meth:`NodeAgent.http_servers`
+(``/healthz``, ``/livez``, ``/readyz`` — ready once the Node is registered — and
+``/metrics`` on ``--healthz-bind-address``:``--healthz-port``, like the kubelet's healthz
+port).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import os
-import platform
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from apiserver.api.resources import EVENTS, LEASES, NODES, PODS
+from apiserver.api.resources import EVENTS, PODS
 from controllers.client.errors import ApiError
-from controllers.client.informer import SharedInformer
+from controllers.client.informer import SharedInformerFactory
 from controllers.client.rest import RestClient
 from controllers.client.store import DeletedFinalStateUnknown, Obj, meta_namespace_key, split_key
 from controllers.client.workqueue import RateLimitingQueue
 from controllers.node.ipam import IPAllocator
+from controllers.node.registration import NodeRegistration
 from controllers.node.runtime import FINITE_CONTAINER_SECONDS, PodRunner, now_rfc3339
+from controllers.runtime.agent import Endpoint
+from controllers.runtime.health import health_routes, routes
 
-__all__ = ["KUBELET_VERSION", "NODE_LEASE_NAMESPACE", "NodeAgent"]
+__all__ = ["NodeAgent", "default_node_name"]
 
 log = logging.getLogger("controllers.node")
 
-KUBELET_VERSION = "v1.33.0-kubemu"
-NODE_LEASE_NAMESPACE = "kube-node-lease"
-LEASE_DURATION = 40
 #: Pod status fields the agent owns (compared before writing).
 _OWNED = ("phase", "conditions", "hostIP", "hostIPs", "podIP", "podIPs", "startTime",
           "containerStatuses")
@@ -37,192 +43,66 @@ def _m(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _read(path: str) -> str:
-    try:
-        with open(path) as fh:
-            return fh.read().strip()
-    except OSError:
-        return ""
-
-
-def _os_image() -> str:
-    for line in _read("/etc/os-release").splitlines():
-        if line.startswith("PRETTY_NAME="):
-            return line.split("=", 1)[1].strip('"')
-    return platform.system()
-
-
-def _memory_ki() -> str:
-    for line in _read("/proc/meminfo").splitlines():
-        if line.startswith("MemTotal:"):
-            return line.split()[1] + "Ki"
-    return "8Gi"
-
-
-_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}
-
-
 class NodeAgent:
-    """One node: its Node object, its Lease and its pods."""
+    """One node: its Node object and Lease (:attr:`node`) and its pods."""
 
-    def __init__(self, client: RestClient, node_name: str, node_ip: str, pod_cidr: str, *,
-                 allow_host_commands: bool = False, lease_interval: float = 10.0,
-                 status_interval: float = 60.0, max_pods: int = 110,
-                 finite_container_seconds: float = FINITE_CONTAINER_SECONDS) -> None:
+    def __init__(self, client: RestClient, informers: SharedInformerFactory, node_name: str,
+                 node_ip: str, pod_cidr: str, *, allow_host_commands: bool = False,
+                 lease_interval: float = 10.0, status_interval: float = 60.0,
+                 max_pods: int = 110,
+                 finite_container_seconds: float = FINITE_CONTAINER_SECONDS,
+                 healthz: tuple[str, int] | None = None) -> None:
         self.client = client
+        self.node = NodeRegistration(client, node_name, node_ip, pod_cidr,
+                                     lease_interval=lease_interval,
+                                     status_interval=status_interval, max_pods=max_pods)
         self.node_name = node_name
         self.node_ip = node_ip
-        self.pod_cidr = pod_cidr
         self.allow_host_commands = allow_host_commands
-        self.lease_interval = lease_interval
-        self.status_interval = status_interval
-        self.max_pods = max_pods
         self.finite_container_seconds = finite_container_seconds
+        self.healthz = healthz
         self.ipam = IPAllocator(pod_cidr)
-        self.pods = SharedInformer(client, PODS, field_selector=f"spec.nodeName={node_name}")
+        self.pods = informers.informer_for(PODS, field_selector=f"spec.nodeName={node_name}")
         self.queue: RateLimitingQueue[str] = RateLimitingQueue(name="node")
         self.runners: dict[str, PodRunner] = {}
         self.terminating: dict[str, asyncio.Task[None]] = {}
-        self.node_uid = ""
         self.pods.add_event_handler(self._enqueue, lambda _o, n: self._enqueue(n),
                                     self._enqueue)
 
     def _enqueue(self, pod: Obj | DeletedFinalStateUnknown) -> None:
         self.queue.add(meta_namespace_key(pod))
 
-    # -- the Node and its Lease ----------------------------------------------------------
+    def http_servers(self) -> Sequence[Endpoint]:
+        """The healthz server, when ``--healthz-port`` asks for one."""
+        if self.healthz is None:
+            return []
+        return [(self.healthz, routes(health_routes(lambda: self.node.registered,
+                                                    self.metrics_text)))]
 
-    def node_status(self) -> dict[str, Any]:
-        """The Node's status (conditions, addresses, capacity, nodeInfo)."""
-        now = now_rfc3339()
-        capacity = {"cpu": str(os.cpu_count() or 1), "ephemeral-storage": "100Gi",
-                    "memory": _memory_ki(), "pods": str(self.max_pods)}
-
-        def cond(ctype: str, status: str, reason: str, message: str) -> dict[str, Any]:
-            return {"type": ctype, "status": status, "lastHeartbeatTime": now,
-                    "lastTransitionTime": self._transition.get(ctype, now), "reason": reason,
-                    "message": message}
-
-        return {
-            "capacity": capacity,
-            "allocatable": dict(capacity),
-            "conditions": [
-                cond("MemoryPressure", "False", "KubeletHasSufficientMemory",
-                     "kubelet has sufficient memory available"),
-                cond("DiskPressure", "False", "KubeletHasNoDiskPressure",
-                     "kubelet has no disk pressure"),
-                cond("PIDPressure", "False", "KubeletHasSufficientPID",
-                     "kubelet has sufficient PID available"),
-                cond("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
-            ],
-            "addresses": [{"type": "InternalIP", "address": self.node_ip},
-                          {"type": "Hostname", "address": self.node_name}],
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
-            "nodeInfo": {
-                "machineID": _read("/etc/machine-id"),
-                "systemUUID": _read("/sys/class/dmi/id/product_uuid"),
-                "bootID": _read("/proc/sys/kernel/random/boot_id"),
-                "kernelVersion": platform.release(),
-                "osImage": _os_image(),
-                "containerRuntimeVersion": "kubemu://0.1.0",
-                "kubeletVersion": KUBELET_VERSION,
-                "kubeProxyVersion": "",
-                "operatingSystem": "linux",
-                "architecture": _ARCH.get(platform.machine(), platform.machine()),
-            },
-        }
-
-    _transition: dict[str, str] = {}
-
-    async def register(self) -> None:
-        """Create the Node, or take it over (status, podCIDR) if it exists."""
-        now = now_rfc3339()
-        self._transition = {t: now for t in ("MemoryPressure", "DiskPressure", "PIDPressure",
-                                             "Ready")}
-        arch = _ARCH.get(platform.machine(), platform.machine())
-        node = {
-            "apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": self.node_name, "labels": {
-                "beta.kubernetes.io/arch": arch, "beta.kubernetes.io/os": "linux",
-                "kubernetes.io/arch": arch, "kubernetes.io/hostname": self.node_name,
-                "kubernetes.io/os": "linux"},
-                "annotations": {"node.alpha.kubernetes.io/ttl": "0"}},
-            "spec": {"podCIDR": self.pod_cidr, "podCIDRs": [self.pod_cidr]},
-            "status": self.node_status(),
-        }
-        while True:
-            try:
-                try:
-                    created = await self.client.create(NODES, None, node)
-                    self.node_uid = str(created["metadata"].get("uid") or "")
-                except ApiError as exc:
-                    if exc.code != 409:
-                        raise
-                    existing = await self.client.get(NODES, None, self.node_name)
-                    self.node_uid = str(existing["metadata"].get("uid") or "")
-                    for c in _m(existing.get("status")).get("conditions") or []:
-                        c = _m(c)
-                        same = "True" if c.get("type") == "Ready" else "False"
-                        if c.get("status") == same and c.get("lastTransitionTime"):
-                            self._transition[str(c["type"])] = str(c["lastTransitionTime"])
-                    spec = dict(_m(existing.get("spec")))
-                    if not spec.get("podCIDR"):
-                        await self.client.patch(NODES, None, self.node_name, {
-                            "spec": {"podCIDR": self.pod_cidr, "podCIDRs": [self.pod_cidr]}})
-                    await self._patch_node_status()
-                log.info("registered node %s (%s, pod CIDR %s)", self.node_name, self.node_ip,
-                         self.pod_cidr)
-                return
-            except (ApiError, OSError) as exc:
-                log.warning("registering node %s failed: %s; retrying", self.node_name, exc)
-                await asyncio.sleep(2.0)
-
-    async def _patch_node_status(self) -> None:
-        await self.client.patch(NODES, None, self.node_name, {"status": self.node_status()},
-                                subresource="status")
-
-    async def _lease_loop(self) -> None:
-        spec_base = {"holderIdentity": self.node_name, "leaseDurationSeconds": LEASE_DURATION}
-        while True:
-            now = datetime_micro()
-            try:
-                try:
-                    await self.client.patch(LEASES, NODE_LEASE_NAMESPACE, self.node_name,
-                                            {"spec": {**spec_base, "renewTime": now}})
-                except ApiError as exc:
-                    if exc.code != 404:
-                        raise
-                    await self.client.create(LEASES, NODE_LEASE_NAMESPACE, {
-                        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                        "metadata": {"name": self.node_name, "namespace": NODE_LEASE_NAMESPACE,
-                                     "ownerReferences": [{
-                                         "apiVersion": "v1", "kind": "Node",
-                                         "name": self.node_name, "uid": self.node_uid}]},
-                        "spec": {**spec_base, "renewTime": now},
-                    })
-            except (ApiError, OSError) as exc:
-                log.warning("renewing lease failed: %s", exc)
-            await asyncio.sleep(self.lease_interval)
-
-    async def _status_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.status_interval)
-            try:
-                await self._patch_node_status()
-            except (ApiError, OSError) as exc:
-                log.warning("updating node status failed: %s", exc)
+    def metrics_text(self) -> str:
+        """``/metrics``: the kubelet's running-pods gauge and the pod work queue."""
+        running = sum(1 for r in self.runners.values() if not r.terminating)
+        return (
+            "# HELP kubelet_running_pods Number of pods that have a running pod sandbox\n"
+            "# TYPE kubelet_running_pods gauge\n"
+            f"kubelet_running_pods {running}\n"
+            "# HELP workqueue_depth Current depth of workqueue\n"
+            "# TYPE workqueue_depth gauge\n"
+            f'workqueue_depth{{name="node"}} {len(self.queue)}\n'
+            "# HELP workqueue_adds_total Total number of adds handled by workqueue\n"
+            "# TYPE workqueue_adds_total counter\n"
+            f'workqueue_adds_total{{name="node"}} {self.queue.adds}\n'
+        )
 
     # -- pods --------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Register, sync the pod cache, adopt existing pods, then run until cancelled."""
-        await self.register()
-        self.pods.start()
-        tasks = [asyncio.create_task(self._lease_loop()),
-                 asyncio.create_task(self._status_loop())]
+        """Register, adopt the pods of an earlier agent, then run until cancelled (the
+        runtime has synced the pods cache)."""
+        await self.node.register()
+        tasks = [asyncio.create_task(self.node.lease_loop()),
+                 asyncio.create_task(self.node.status_loop())]
         try:
-            while not await self.pods.wait_for_sync(timeout=10.0):
-                log.info("waiting for the pod cache to sync")
             for pod in self.pods.store.list():
                 ip = str(_m(pod.get("status")).get("podIP") or "")
                 uid = str(_m(pod.get("metadata")).get("uid") or "")
@@ -234,7 +114,6 @@ class NodeAgent:
             for task in tasks:
                 task.cancel()
             self.queue.shutdown()
-            await self.pods.stop()
             for runner in list(self.runners.values()):
                 await runner.stop()
 
@@ -385,13 +264,6 @@ async def _http_hook(ip: str, get: Mapping[str, Any]) -> None:
     async with httpx.AsyncClient(timeout=30.0) as client:
         with contextlib.suppress(httpx.HTTPError):
             await client.get(url)
-
-
-def datetime_micro() -> str:
-    """A MicroTime (RFC 3339 with microseconds), as Lease renewTime uses."""
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def default_node_name() -> str:

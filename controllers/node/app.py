@@ -25,11 +25,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from controllers.client.config import ConfigError, config_from_flags
-from controllers.client.process import configure_logging, run_until_signalled
-from controllers.client.rest import RestClient
 from controllers.node.agent import NodeAgent, default_node_name
 from controllers.node.runtime import FINITE_CONTAINER_SECONDS
+from controllers.runtime.agent import AgentContext, run_agent_process
+from controllers.runtime.flags import add_connection_flags, duration
 
 __all__ = ["DEFAULT_NODE_IP", "DEFAULT_POD_CIDR", "build_parser", "main"]
 
@@ -40,18 +39,17 @@ DEFAULT_NODE_IP = "127.0.0.1"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command-line interface."""
+    """The command-line interface: the runtime's connection flags, then the kubelet's
+    names (``--hostname-override``, ``--node-ip``, ``--pod-cidr``, ``--max-pods``,
+    ``--healthz-bind-address``, ``--healthz-port``, ``--node-status-report-frequency``)
+    with kubemu's older spellings kept as aliases."""
     parser = argparse.ArgumentParser(
         prog="python -m controllers.node",
         description="kubemu node agent: register a Node, heartbeat its Lease and run the pods "
         "bound to it with real sockets (built-in HTTP/TCP/UDP servers on each pod IP).",
     )
-    parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG)")
-    parser.add_argument("--server", help="apiserver URL; overrides the kubeconfig's server")
-    parser.add_argument("--token", help="bearer token for the apiserver")
-    parser.add_argument("--insecure-skip-tls-verify", action="store_true",
-                        help="do not verify the apiserver's certificate")
-    parser.add_argument("--node-name", default=None,
+    add_connection_flags(parser)
+    parser.add_argument("--hostname-override", "--node-name", dest="node_name", default=None,
                         help="name of the Node (default: the host name)")
     parser.add_argument("--node-ip", default=DEFAULT_NODE_IP,
                         help=f"the Node's InternalIP and the pods' hostIP "
@@ -61,56 +59,50 @@ def build_parser() -> argparse.ArgumentParser:
                         "use a distinct loopback range per node)")
     parser.add_argument("--allow-host-commands", action="store_true",
                         help="UNSAFE: run containers' commands and exec probes as host "
-                        "processes with this agent's privileges (default: never)")
+                        "processes with this agent's privileges (default: never; exec probes "
+                        "then fail)")
     parser.add_argument("--finite-container-seconds", type=float,
                         default=FINITE_CONTAINER_SECONDS,
                         help="a container with a command/args and no ports (which the "
                         "built-in runtime cannot run) exits 0 after this many seconds, "
                         "unless --allow-host-commands runs the real command (default 2)")
-    parser.add_argument("--lease-interval", type=float, default=10.0,
-                        help="seconds between Lease renewals (default 10)")
-    parser.add_argument("--node-status-interval", type=float, default=60.0,
-                        help="seconds between Node status heartbeats (default 60)")
+    parser.add_argument("--lease-interval", type=duration, default=10.0,
+                        help="time between Lease renewals (default 10s: the kubelet's 25%% "
+                        "of its 40 s lease)")
+    parser.add_argument("--node-status-report-frequency", "--node-status-interval",
+                        dest="node_status_interval", type=duration, default=60.0,
+                        help="time between Node status reports (default 60s)")
     parser.add_argument("--max-pods", type=int, default=110,
                         help="the Node's pod capacity (default 110)")
-    parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
-                        help="log verbosity (0-5)")
+    parser.add_argument("--healthz-bind-address", default="127.0.0.1",
+                        help="address of the /healthz, /readyz and /metrics server "
+                        "(default 127.0.0.1)")
+    parser.add_argument("--healthz-port", type=int, default=0,
+                        help="port of the /healthz, /readyz and /metrics server (default 0: "
+                        "off, as several agents share one machine; the kubelet's is 10248)")
     return parser
 
 
-async def run(args: argparse.Namespace) -> int:
-    """Run until cancelled."""
-    config = config_from_flags(args.kubeconfig, args.server, token=args.token,
-                               insecure_skip_tls_verify=args.insecure_skip_tls_verify)
-    client = RestClient(config)
-    agent = NodeAgent(client, args.node_name or default_node_name(), args.node_ip,
-                      args.pod_cidr, allow_host_commands=args.allow_host_commands,
-                      lease_interval=args.lease_interval,
-                      status_interval=args.node_status_interval, max_pods=args.max_pods,
-                      finite_container_seconds=args.finite_container_seconds)
+def _build(ctx: AgentContext) -> NodeAgent:
+    args = ctx.args
     if args.allow_host_commands:
         log.warning("--allow-host-commands: pod commands run as host processes (unsafe)")
-    try:
-        await agent.run()
-    finally:
-        await client.aclose()
-    return 0
+    healthz = (args.healthz_bind_address, args.healthz_port) if args.healthz_port else None
+    return NodeAgent(ctx.client, ctx.informers, args.node_name or default_node_name(),
+                     args.node_ip, args.pod_cidr, allow_host_commands=args.allow_host_commands,
+                     lease_interval=args.lease_interval,
+                     status_interval=args.node_status_interval, max_pods=args.max_pods,
+                     finite_container_seconds=args.finite_container_seconds,
+                     healthz=healthz)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point."""
+    """Entry point: 2 for bad flags, else the runtime's exit code."""
     args = build_parser().parse_args(argv)
-    configure_logging(args.verbosity)
     try:
         ipaddress.ip_network(args.pod_cidr, strict=False)
         ipaddress.ip_address(args.node_ip)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    try:
-        config_from_flags(args.kubeconfig, args.server)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-    return run_until_signalled(lambda: run(args))
+    return run_agent_process(args, _build)

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["ProbeResult", "ProbeSpec", "ProbeState", "parse_probe", "run_probe"]
+__all__ = ["EXEC_NOT_ALLOWED", "ProbeResult", "ProbeSpec", "ProbeState", "parse_probe", "run_probe"]
 
 
 def _m(value: Any) -> Mapping[str, Any]:
@@ -129,6 +129,11 @@ class ProbeResult:
     message: str = ""
 
 
+#: Why an exec probe fails on a node agent started without ``--allow-host-commands``.
+EXEC_NOT_ALLOWED = ("exec probe not run: this node agent runs no host commands (start it with "
+                    "--allow-host-commands to run exec probes)")
+
+
 async def run_probe(spec: ProbeSpec, pod_ip: str, allow_exec: bool) -> ProbeResult:
     """Run one probe attempt against ``pod_ip`` within ``spec.timeout``."""
     host = spec.host or pod_ip
@@ -152,7 +157,9 @@ async def run_probe(spec: ProbeSpec, pod_ip: str, allow_exec: bool) -> ProbeResu
             return ProbeResult(True)
         if spec.kind == "exec":
             if not allow_exec:
-                return ProbeResult(True, "exec probes are disabled (--allow-host-commands)")
+                # Counting an exec probe that never ran as passing would report a container
+                # healthy on no evidence: it fails, and says why.
+                return ProbeResult(False, EXEC_NOT_ALLOWED)
             proc = await asyncio.create_subprocess_exec(
                 *spec.command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
             try:

@@ -29,7 +29,7 @@ import sys
 from dataclasses import dataclass, field
 
 from controllers.proxy.change_tracker import categorize_endpoints
-from controllers.proxy.types import Endpoint, ServicePort, ServicePortName
+from controllers.proxy.types import Endpoint, MasqueradeConfig, ServicePort, ServicePortName
 
 __all__ = [
     "DUMMY_DEVICE",
@@ -82,19 +82,12 @@ Endpoints = dict[ServicePortName, tuple[Endpoint, ...]]
 
 
 @dataclass(frozen=True)
-class IPVSConfig:
+class IPVSConfig(MasqueradeConfig):
     """Flags the rendering depends on."""
 
-    cluster_cidr: str = ""
-    masquerade_all: bool = False
-    masquerade_bit: int = 14
     #: Node addresses NodePorts get a virtual server on.
     node_ips: tuple[str, ...] = ()
     scheduler: str = SCHEDULER
-
-    @property
-    def mark(self) -> str:
-        return f"{1 << self.masquerade_bit:#x}"
 
 
 @dataclass

@@ -1,11 +1,10 @@
-"""kube-proxy's Prometheus metrics (``pkg/proxy/metrics/metrics.go``) and ``/healthz`` state."""
+"""kube-proxy's Prometheus metrics (``pkg/proxy/metrics/metrics.go``) and health state."""
 
 from __future__ import annotations
 
 import bisect
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 __all__ = ["Histogram", "ProxyMetrics"]
 
@@ -101,21 +100,7 @@ class ProxyMetrics:
         ]
         return "\n".join(lines) + "\n"
 
-    def healthz(self, health_timeout: float) -> tuple[bool, dict[str, object]]:
-        """``(healthy, body)`` as upstream's ``healthzHandler``."""
-        now = time.time()
-        healthy = self.last_sync_wall is not None and (
-            self.pending_since is None or now - self.pending_since < health_timeout)
-
-        def fmt(ts: float | None) -> str:
-            if ts is None:
-                return ""
-            return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f %z UTC")
-
-        body: dict[str, object] = {
-            "lastUpdated": fmt(self.last_sync_wall),
-            "currentTime": fmt(now),
-            "nodeEligible": True,
-            "nodeHealthy": healthy,
-        }
-        return healthy, body
+    def healthy(self, health_timeout: float) -> bool:
+        """As upstream's ``isHealthy``: no change has waited longer than ``health_timeout``
+        seconds for a sync (so healthy while starting up, as upstream)."""
+        return self.pending_since is None or time.time() - self.pending_since < health_timeout

@@ -1,4 +1,5 @@
-"""The nftables ruleset renderer and proxier (``pkg/proxy/nftables/proxier.go``).
+"""The nftables ruleset renderer (``pkg/proxy/nftables/proxier.go``); the proxier that
+applies it is :class:`controllers.proxy.rules.NFTablesProxier`.
 
 Everything lives in a private ``table ip kube-proxy`` with upstream's layout:
 
@@ -28,28 +29,22 @@ transaction, so every sync is atomic.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
-import logging
-import sys
 from dataclasses import dataclass, field
 
 from controllers.proxy.change_tracker import categorize_endpoints
-from controllers.proxy.types import Endpoint, ServicePort, ServicePortName
+from controllers.proxy.types import Endpoint, RuleConfig, ServicePort, ServicePortName
 
 __all__ = [
     "TABLE",
     "NFTablesConfig",
-    "NFTablesProxier",
     "NFTablesState",
     "Rendered",
     "chain_base",
     "endpoint_chain_base",
     "render",
 ]
-
-log = logging.getLogger(__name__)
 
 TABLE = "ip kube-proxy"
 Endpoints = dict[ServicePortName, tuple[Endpoint, ...]]
@@ -108,18 +103,9 @@ def endpoint_chain_base(spn: ServicePortName, protocol: str, ep: Endpoint) -> st
 
 
 @dataclass(frozen=True)
-class NFTablesConfig:
-    """Flags the ruleset depends on."""
-
-    cluster_cidr: str = ""
-    masquerade_all: bool = False
-    masquerade_bit: int = 14
-    #: NodePort destination addresses/CIDRs; empty: every local address but 127/8.
-    nodeport_addresses: tuple[str, ...] = ()
-
-    @property
-    def mark(self) -> str:
-        return f"{1 << self.masquerade_bit:#x}"
+class NFTablesConfig(RuleConfig):
+    """Flags the ruleset depends on (empty ``nodeport_addresses``: every local address
+    but 127/8)."""
 
 
 @dataclass
@@ -387,49 +373,3 @@ def render(
                     f"timeout {timeout}s ; }}", f"delete set {t} {set_name}"]
     count = sum(1 for line in out if line.startswith("add rule "))
     return Rendered("\n".join(out) + "\n", state, count)
-
-
-async def _run(*argv: str, stdin: bytes | None = None) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        *argv, stdin=asyncio.subprocess.PIPE if stdin is not None else None,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    out, _ = await proc.communicate(stdin)
-    return proc.returncode or 0, out.decode(errors="replace")
-
-
-class NFTablesProxier:
-    """Programs ``table ip kube-proxy`` with one ``nft -f`` transaction per sync."""
-
-    def __init__(self, config: NFTablesConfig, *, dry_run: bool = False,
-                 nft: str = "nft") -> None:
-        self.config = config
-        self.dry_run = dry_run
-        self.nft = nft
-        self.state: NFTablesState | None = None
-        self.last_text = ""
-
-    async def sync(
-        self,
-        services: dict[ServicePortName, ServicePort],
-        endpoints: dict[ServicePortName, tuple[Endpoint, ...]],
-        changed: set[str],
-        full: bool,
-    ) -> None:
-        partial = not full and self.state is not None
-        rendered = render(services, endpoints, self.config, previous=self.state,
-                          changed=changed if partial else None)
-        self.last_text = rendered.text
-        if self.dry_run:
-            sys.stdout.write(rendered.text)
-            sys.stdout.flush()
-        else:
-            code, out = await _run(self.nft, "-f", "-", stdin=rendered.text.encode())
-            if code != 0:
-                self.state = None  # unknown now: the next (full) sync starts afresh
-                raise RuntimeError(f"nft -f failed: {out.strip()[:2000]}")
-        self.state = rendered.state
-        log.info("nftables: %d rules (%s sync)", rendered.rules,
-                 "partial" if partial else "full")
-
-    async def cleanup(self) -> None:
-        return None

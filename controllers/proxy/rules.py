@@ -1,11 +1,12 @@
-"""Rule-based proxiers (iptables; nftables and ipvs live in their modules).
+"""Rule-based proxiers: iptables and nftables (their renderers and ipvs live in their modules).
 
 The iptables proxier ensures upstream's jump rules and the
 ``KUBE-PROXY-CANARY`` chains on full syncs (``iptables -N``/``-C``/``-I``),
 then applies the rendered sync (everything on a full sync, only the changed
 chains on a partial one) with one ``iptables-restore --noflush --counters``.
 Before each sync it checks the canary: a flushed table forces a full sync.
-``--dry-run`` prints the restore input and applies nothing.
+The nftables proxier applies :func:`controllers.proxy.nftables.render`'s transaction with
+one ``nft -f``. ``--dry-run`` prints the input and applies nothing.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import asyncio
 import ipaddress
 import logging
 import re
-import subprocess
 import sys
 
+from controllers.proxy.addresses import host_addresses
 from controllers.proxy.iptables import IPTablesConfig, IPTablesRenderer, jump_rules
+from controllers.proxy.nftables import NFTablesConfig, NFTablesState, render
 from controllers.proxy.types import Endpoint, Proxier, ServicePort, ServicePortName
 
-__all__ = ["IptablesProxier", "make_rule_proxier"]
+__all__ = ["IptablesProxier", "NFTablesProxier", "make_rule_proxier"]
 
 log = logging.getLogger(__name__)
 
@@ -57,19 +59,38 @@ async def _run(*argv: str, stdin: bytes | None = None,
     return proc.returncode or 0, (err if discard_stdout else out).decode(errors="replace")
 
 
-class IptablesProxier:
+class _RuleProxier:
+    """What both rule proxiers share: the last sync's rendered input, ``--dry-run``."""
+
+    def __init__(self, dry_run: bool) -> None:
+        self.dry_run = dry_run
+        self.last_text = ""
+
+    def _shown(self, text: str) -> bool:
+        """Remember ``text``; with ``--dry-run`` print it and say so (apply nothing)."""
+        self.last_text = text
+        if self.dry_run:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        return self.dry_run
+
+    async def cleanup(self) -> None:
+        """Nothing to release: rules stay for the next start."""
+        return None
+
+
+class IptablesProxier(_RuleProxier):
     """Programs the iptables nat and filter tables."""
 
     def __init__(self, config: IPTablesConfig, *, dry_run: bool = False,
                  iptables: str = "iptables") -> None:
+        super().__init__(dry_run)
         self.config = config
-        self.dry_run = dry_run
         self.iptables = iptables
         self.restore = iptables + "-restore"
         #: Whether ``iptables`` is the nf_tables backend (asked before the first sync).
         self.nf_tables: bool | None = None
         self.renderer = IPTablesRenderer(config)
-        self.last_text = ""
 
     async def _ensure_base(self) -> None:
         for table in ("mangle", "nat", "filter"):
@@ -122,18 +143,41 @@ class IptablesProxier:
                 self.nf_tables = "nf_tables" in version
                 self.renderer.descending_declarations = not self.nf_tables
         rendered = self.renderer.render(services, endpoints, full=full)
-        self.last_text = rendered.text
-        if self.dry_run:
-            sys.stdout.write(rendered.text)
-            sys.stdout.flush()
-        elif rendered.text:
+        if not self._shown(rendered.text) and rendered.text:
             await self._restore(rendered.text)
         self.renderer.commit(rendered)
         log.info("iptables: %d rules, %d restore lines (%s sync)", rendered.rules,
                  rendered.text.count("\n"), "full" if full else "partial")
 
-    async def cleanup(self) -> None:
-        return None
+
+class NFTablesProxier(_RuleProxier):
+    """Programs ``table ip kube-proxy`` with one ``nft -f`` transaction per sync."""
+
+    def __init__(self, config: NFTablesConfig, *, dry_run: bool = False,
+                 nft: str = "nft") -> None:
+        super().__init__(dry_run)
+        self.config = config
+        self.nft = nft
+        self.state: NFTablesState | None = None
+
+    async def sync(
+        self,
+        services: dict[ServicePortName, ServicePort],
+        endpoints: dict[ServicePortName, tuple[Endpoint, ...]],
+        changed: set[str],
+        full: bool,
+    ) -> None:
+        partial = not full and self.state is not None
+        rendered = render(services, endpoints, self.config, previous=self.state,
+                          changed=changed if partial else None)
+        if not self._shown(rendered.text):
+            code, out = await _run(self.nft, "-f", "-", stdin=rendered.text.encode())
+            if code != 0:
+                self.state = None  # unknown now: the next (full) sync starts afresh
+                raise RuntimeError(f"nft -f failed: {out.strip()[:2000]}")
+        self.state = rendered.state
+        log.info("nftables: %d rules (%s sync)", rendered.rules,
+                 "partial" if partial else "full")
 
 
 def _nodeport_addresses(spec: str) -> tuple[str, ...]:
@@ -155,8 +199,6 @@ def make_rule_proxier(args: argparse.Namespace) -> Proxier:
         )
         return IptablesProxier(cfg, dry_run=args.dry_run)
     if args.proxy_mode == "nftables":
-        from controllers.proxy.nftables import NFTablesConfig, NFTablesProxier
-
         return NFTablesProxier(NFTablesConfig(
             cluster_cidr=args.cluster_cidr, masquerade_all=args.masquerade_all,
             masquerade_bit=args.masquerade_bit,
@@ -174,20 +216,9 @@ def make_rule_proxier(args: argparse.Namespace) -> Proxier:
 
 
 def _local_ipv4() -> list[str]:
-    """This host's IPv4 addresses (``ip -4 -o addr``), loopback excluded."""
-    try:
-        out = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True,
-                             text=True, timeout=5, check=False).stdout
-    except OSError:
-        return []
-    addrs = []
-    for line in out.splitlines():
-        parts = line.split()
-        if "inet" in parts:
-            ip = parts[parts.index("inet") + 1].split("/")[0]
-            if not ipaddress.ip_address(ip).is_loopback:
-                addrs.append(ip)
-    return addrs
+    """This host's IPv4 addresses, loopback excluded."""
+    found = (ipaddress.ip_address(a) for a in host_addresses())
+    return [str(a) for a in found if a.version == 4 and not a.is_loopback]
 
 
 def _node_ips(spec: tuple[str, ...]) -> tuple[str, ...]:

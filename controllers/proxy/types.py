@@ -13,7 +13,9 @@ from typing import Protocol
 __all__ = [
     "DEFAULT_AFFINITY_SECONDS",
     "Endpoint",
+    "MasqueradeConfig",
     "Proxier",
+    "RuleConfig",
     "ServicePort",
     "ServicePortName",
 ]
@@ -78,6 +80,28 @@ class Endpoint:
 
     def __str__(self) -> str:
         return f"{self.ip}:{self.port}"
+
+
+@dataclass(frozen=True)
+class MasqueradeConfig:
+    """The flags every rule-based mode's masquerading depends on."""
+
+    cluster_cidr: str = ""
+    masquerade_all: bool = False
+    masquerade_bit: int = 14
+
+    @property
+    def mark(self) -> str:
+        """The fwmark of packets to masquerade (``--masquerade-bit``)."""
+        return f"{1 << self.masquerade_bit:#x}"
+
+
+@dataclass(frozen=True)
+class RuleConfig(MasqueradeConfig):
+    """The flags the iptables and nftables rulesets depend on."""
+
+    #: NodePort destination addresses/CIDRs; empty: every local address.
+    nodeport_addresses: tuple[str, ...] = ()
 
 
 class Proxier(Protocol):

@@ -25,12 +25,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from controllers.client.config import ConfigError, config_from_flags
+from controllers.client.config import config_from_flags
 from controllers.client.informer import SharedInformerFactory
 from controllers.client.leaderelection import (
     LeaderElectionConfig,
@@ -39,8 +38,8 @@ from controllers.client.leaderelection import (
     LeaseLock,
     default_identity,
 )
-from controllers.client.process import configure_logging, run_until_signalled
 from controllers.client.rest import RestClient
+from controllers.runtime.agent import run_main
 from controllers.runtime.controller import KeyedController
 from controllers.runtime.flags import UnknownControllers, enabled_controllers
 from controllers.runtime.health import HealthServer
@@ -158,13 +157,7 @@ async def run_controllers(args: argparse.Namespace, specs: Sequence[ControllerSp
 def run_process(args: argparse.Namespace, specs: Sequence[ControllerSpec]) -> int:
     """Configure logging from ``-v``, check the connection flags (2 when they are bad),
     then :func:`run_controllers` until it returns or SIGTERM/SIGINT; the exit code."""
-    configure_logging(args.verbosity)
-    try:
-        config_from_flags(args.kubeconfig, args.server)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return run_until_signalled(lambda: run_controllers(args, specs))
+    return run_main(args, lambda: run_controllers(args, specs))
 
 
 def _elector(args: argparse.Namespace, client: RestClient) -> LeaderElector | None:

@@ -1,8 +1,9 @@
 """The flags every controller process shares, with kube-controller-manager's names.
 
-:func:`add_common_flags` adds the connection (``--kubeconfig``, ``--master``, ``--server``,
-``--token``), leader election (``--leader-elect*``), health/metrics server
-(``--bind-address``, ``--port``/``--secure-port``), ``--controllers`` and ``-v`` flags;
+:func:`add_connection_flags` adds the connection flags and ``-v`` alone (for kube-proxy and
+the node agent, which elect no leader); :func:`add_common_flags` adds them, leader election
+(``--leader-elect*``), the health/metrics server (``--bind-address``,
+``--port``/``--secure-port``) and ``--controllers``;
 :func:`enabled_controllers` reads ``--controllers`` as upstream does: ``*`` turns on every
 controller that is on by default, ``foo`` turns ``foo`` on, ``-foo`` turns it off.
 """
@@ -11,26 +12,58 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = [
     "UnknownControllers",
     "add_common_flags",
+    "add_connection_flags",
     "bool_flag",
+    "controller_parser",
     "duration",
     "enabled_controllers",
+    "host_port",
 ]
 
 
 def duration(text: str) -> float:
-    """Seconds, or a Go-style duration (``500ms``, ``1s``, ``2m``, ``1h``)."""
+    """Seconds, or a Go-style duration (``500ms``, ``1s``, ``2m``, ``1h``, ``1m30s``)."""
     text = text.strip()
-    for suffix, factor in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
-        if text.endswith(suffix) and text[: -len(suffix)].replace(".", "", 1).isdigit():
-            return float(text[: -len(suffix)]) * factor
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid duration {text!r}") from None
+    if not any(c.isalpha() for c in text):
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid duration {text!r}") from None
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    total, num, i = 0.0, "", 0
+    while i < len(text):
+        c = text[i]
+        if c.isdigit() or c == ".":
+            num += c
+            i += 1
+            continue
+        unit = "ms" if text.startswith("ms", i) else c
+        if unit not in units or not num:
+            raise argparse.ArgumentTypeError(f"invalid duration {text!r}")
+        try:
+            total += float(num) * units[unit]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid duration {text!r}") from None
+        num = ""
+        i += len(unit)
+    if num:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}")
+    return total
+
+
+def host_port(text: str) -> tuple[str, int] | None:
+    """``host:port`` (``[v6]:port`` too); the empty string is None (disabled)."""
+    if not text:
+        return None
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"expected host:port, got {text!r}")
+    return host.strip("[]"), int(port)
 
 
 def bool_flag(text: str) -> bool:
@@ -41,6 +74,31 @@ def bool_flag(text: str) -> bool:
     if value in ("0", "f", "false", "n", "no"):
         return False
     raise argparse.ArgumentTypeError(f"invalid boolean {text!r}")
+
+
+def add_connection_flags(parser: argparse.ArgumentParser) -> None:
+    """Add what every process needs to reach the apiserver, the watch timeout range and
+    ``-v``: ``--kubeconfig``, ``--master`` (alias ``--server``), ``--token``,
+    ``--insecure-skip-tls-verify``, ``--watch-timeout``."""
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG)")
+    parser.add_argument("--master", "--server", dest="server",
+                        help="apiserver URL; overrides the kubeconfig's server")
+    parser.add_argument("--token", help="bearer token for the apiserver")
+    parser.add_argument("--insecure-skip-tls-verify", action="store_true",
+                        help="do not verify the apiserver's certificate")
+    parser.add_argument("--watch-timeout", type=float, nargs=2, metavar=("MIN", "MAX"),
+                        default=(300.0, 600.0),
+                        help="range of watch timeoutSeconds (default 300 600)")
+    parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
+                        help="log verbosity (0-5)")
+
+
+def controller_parser(prog: str, description: str, **common: Any) -> argparse.ArgumentParser:
+    """A controller process's parser: ``prog``, ``description`` and
+    :func:`add_common_flags` (``common`` are its keyword arguments)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_common_flags(parser, **common)
+    return parser
 
 
 def add_common_flags(
@@ -54,12 +112,7 @@ def add_common_flags(
     """Add the shared flags; ``lease_name`` is the default leader-election Lease and
     ``leader_elect`` the default of ``--leader-elect``."""
     names = ", ".join(controllers)
-    parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG)")
-    parser.add_argument("--master", "--server", dest="server",
-                        help="apiserver URL; overrides the kubeconfig's server")
-    parser.add_argument("--token", help="bearer token for the apiserver")
-    parser.add_argument("--insecure-skip-tls-verify", action="store_true",
-                        help="do not verify the apiserver's certificate")
+    add_connection_flags(parser)
     parser.add_argument("--controllers", default=default_controllers,
                         help="controllers to run: '*' runs every controller that is on by "
                         "default, 'foo' turns foo on, '-foo' turns it off (known: "
@@ -86,11 +139,6 @@ def add_common_flags(
                         help="address of the /healthz, /readyz and /metrics server")
     parser.add_argument("--port", "--secure-port", dest="port", type=int, default=0,
                         help="port of the /healthz, /readyz and /metrics server (0: off)")
-    parser.add_argument("--watch-timeout", type=float, nargs=2, metavar=("MIN", "MAX"),
-                        default=(300.0, 600.0),
-                        help="range of watch timeoutSeconds (default 300 600)")
-    parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
-                        help="log verbosity (0-5)")
 
 
 class UnknownControllers(ValueError):

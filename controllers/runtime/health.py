@@ -1,29 +1,78 @@
-"""A tiny HTTP server for ``/healthz``, ``/readyz`` and Prometheus ``/metrics``.
+"""A tiny HTTP server for health, readiness and Prometheus endpoints.
 
-It speaks just enough HTTP/1.1 for probes and scrapers (one request per
-connection, ``Connection: close``); the controllers need nothing more.
+It speaks just enough HTTP/1.1 for probes, load balancers and scrapers (one request per
+connection, ``Connection: close``); the controller processes need nothing more.
+
+:class:`HttpServer` answers every GET with what its handler returns for the path (a
+:class:`Response`, or None for 404); :class:`HealthServer` is the controller processes'
+``/healthz`` (always ok), ``/livez``, ``/readyz`` (``ready()``) and ``/metrics``. Other
+processes (kube-proxy, the node agent) build their own route tables with :func:`routes`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
-__all__ = ["HealthServer"]
+__all__ = ["HealthServer", "HttpServer", "Response", "health_routes", "routes"]
+
+TEXT = "text/plain; charset=utf-8"
+PROMETHEUS = "text/plain; version=0.0.4"
+_REASONS = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}
 
 
-class HealthServer:
-    """Serves ``/healthz`` (always ok), ``/readyz`` (``ready()``) and ``/metrics``."""
+@dataclass(frozen=True)
+class Response:
+    """One answer: status code, body, content type and extra headers (in order)."""
 
-    def __init__(self, ready: Callable[[], bool], metrics: Callable[[], str]) -> None:
-        self.ready = ready
-        self.metrics = metrics
+    code: int
+    body: str
+    content_type: str = TEXT
+    headers: tuple[tuple[str, str], ...] = field(default=())
+
+
+Handler = Callable[[str], "Response | None"]
+
+
+def routes(table: Mapping[str, Callable[[], Response]]) -> Handler:
+    """A handler answering the paths of ``table`` (query strings ignored), 404 elsewhere."""
+
+    def handle(path: str) -> Response | None:
+        route = table.get(path)
+        return route() if route is not None else None
+
+    return handle
+
+
+def health_routes(ready: Callable[[], bool],
+                  metrics: Callable[[], str]) -> dict[str, Callable[[], Response]]:
+    """``/healthz`` and ``/livez`` (ok while serving), ``/readyz`` and ``/metrics``."""
+
+    def readyz() -> Response:
+        ok = ready()
+        return Response(200 if ok else 503, "ok" if ok else "not ready")
+
+    return {
+        "/healthz": lambda: Response(200, "ok"),
+        "/livez": lambda: Response(200, "ok"),
+        "/readyz": readyz,
+        "/metrics": lambda: Response(200, metrics(), PROMETHEUS),
+    }
+
+
+class HttpServer:
+    """Serves ``handler(path)`` over HTTP/1.1 on one address."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
         self._server: asyncio.Server | None = None
 
     async def start(self, host: str, port: int) -> int:
-        """Listen; returns the bound port."""
-        self._server = await asyncio.start_server(self._handle, host, port)
+        """Listen; returns the bound port. Raises OSError when the address is unusable."""
+        self._server = await asyncio.start_server(self._handle, host, port,
+                                                  reuse_address=True)
         sock = self._server.sockets[0]
         bound: int = sock.getsockname()[1]
         return bound
@@ -33,6 +82,7 @@ class HealthServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+            self._server = None
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -41,22 +91,13 @@ class HealthServer:
                 pass
             parts = line.decode("latin-1").split()
             path = parts[1].split("?")[0] if len(parts) > 1 else "/"
-            if path in ("/healthz", "/livez"):
-                code, body, ctype = 200, "ok", "text/plain; charset=utf-8"
-            elif path == "/readyz":
-                ok = self.ready()
-                code, body, ctype = (200 if ok else 503), ("ok" if ok else "not ready"), \
-                    "text/plain; charset=utf-8"
-            elif path == "/metrics":
-                code, body, ctype = 200, self.metrics(), "text/plain; version=0.0.4"
-            else:
-                code, body, ctype = 404, "404 page not found", "text/plain; charset=utf-8"
-            data = body.encode()
-            reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[code]
-            writer.write(
-                f"HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\n"
-                f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data
-            )
+            resp = self.handler(path) or Response(404, "404 page not found")
+            data = resp.body.encode()
+            head = [f"HTTP/1.1 {resp.code} {_REASONS.get(resp.code, '')}",
+                    f"Content-Type: {resp.content_type}",
+                    *(f"{k}: {v}" for k, v in resp.headers),
+                    f"Content-Length: {len(data)}", "Connection: close"]
+            writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + data)
             await writer.drain()
         except (TimeoutError, ConnectionError, asyncio.IncompleteReadError):
             pass
@@ -64,3 +105,11 @@ class HealthServer:
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
+
+
+class HealthServer(HttpServer):
+    """Serves ``/healthz`` and ``/livez`` (always ok), ``/readyz`` (``ready()``) and
+    ``/metrics``."""
+
+    def __init__(self, ready: Callable[[], bool], metrics: Callable[[], str]) -> None:
+        super().__init__(routes(health_routes(ready, metrics)))

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from controllers.runtime.app import ControllerContext, ControllerSpec, run_process
 from controllers.runtime.controller import KeyedController
-from controllers.runtime.flags import add_common_flags, duration
+from controllers.runtime.flags import controller_parser, duration
 from controllers.scheduler.controller import Scheduler
 from controllers.scheduler.core import DEFAULT_SCHEDULER
 
@@ -33,13 +33,12 @@ LEASE_NAME = "kube-scheduler"
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    parser = argparse.ArgumentParser(
-        prog="python -m controllers.scheduler",
-        description="kubemu scheduler: bind pods without spec.nodeName to a Ready, schedulable "
+    parser = controller_parser(
+        "python -m controllers.scheduler",
+        "kubemu scheduler: bind pods without spec.nodeName to a Ready, schedulable "
         "node matching their nodeSelector, spreading them by fewest pods per node.",
+        lease_name=LEASE_NAME, controllers=[Scheduler.name], leader_elect=False,
     )
-    add_common_flags(parser, lease_name=LEASE_NAME, controllers=[Scheduler.name],
-                     leader_elect=False)
     parser.add_argument("--scheduler-name", default=DEFAULT_SCHEDULER,
                         help=f"schedule pods whose spec.schedulerName is this "
                         f"(default {DEFAULT_SCHEDULER})")

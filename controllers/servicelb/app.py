@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from apiserver.api.resources import SERVICES
 from controllers.runtime.app import ControllerContext, ControllerSpec, run_process
 from controllers.runtime.controller import KeyedController
-from controllers.runtime.flags import add_common_flags
+from controllers.runtime.flags import controller_parser
 from controllers.servicelb.controller import COMPONENT, ServiceLBController
 from controllers.servicelb.pool import AddressRange, Allocator, PoolError, parse_pool
 
@@ -30,13 +30,12 @@ DEFAULT_POOL = "127.240.0.0/24"
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    parser = argparse.ArgumentParser(
-        prog="python -m controllers.servicelb",
-        description="service-lb: assign LoadBalancer Services an ingress IP from an address "
+    parser = controller_parser(
+        "python -m controllers.servicelb",
+        "service-lb: assign LoadBalancer Services an ingress IP from an address "
         "pool and release it when they go (like k3s's ServiceLB or MetalLB in layer-2 mode).",
+        lease_name=COMPONENT, controllers=[COMPONENT], leader_elect=False,
     )
-    add_common_flags(parser, lease_name=COMPONENT, controllers=[COMPONENT],
-                     leader_elect=False)
     parser.add_argument("--address-pool", action="append", metavar="POOL",
                         help="addresses to assign: comma-separated CIDRs (127.240.0.0/24), "
                         "ranges (10.0.0.10-10.0.0.20) or addresses; repeatable "

@@ -217,3 +217,46 @@ def test_host_commands_run_only_when_allowed(
     kubectl(server, "run", "allowed", "--image=busybox", "--command", "--", "sh", "-c",
             f"touch {allowed}; sleep 30")
     wait_for("host command ran", allowed.exists)
+
+
+PROBED = """
+apiVersion: v1
+kind: Pod
+metadata: {name: probed}
+spec:
+  containers:
+  - name: web
+    image: registry.k8s.io/e2e-test-images/agnhost:2.53
+    ports: [{containerPort: 8080}]
+    readinessProbe: {exec: {command: ["true"]}, periodSeconds: 1}
+"""
+
+
+def test_health_server_and_exec_probe_without_host_commands(
+    fresh_apiserver: ApiServerProcess, procs: Callable[..., Proc]
+) -> None:
+    from tests.support.apiserver import free_port
+
+    server = fresh_apiserver
+    port = free_port()
+    procs(server, "controllers.scheduler")
+    procs(server, "controllers.node", "--hostname-override", "kn-4", "--pod-cidr",
+          "127.244.204.0/24", "--healthz-port", str(port))
+    base = f"http://127.0.0.1:{port}"
+    wait_for("readyz", lambda: httpx.get(base + "/readyz", timeout=2).status_code == 200)
+    assert httpx.get(base + "/healthz", timeout=2).text == "ok"
+    kubectl(server, "apply", "-f", "-", stdin=PROBED)
+    wait_for("running", lambda: pod(server, "probed")["status"].get("phase") == "Running")
+
+    def unhealthy() -> list[str]:
+        events = get(server, "/api/v1/namespaces/default/events")["items"]
+        return [e["message"] for e in events
+                if e["reason"] == "Unhealthy" and e["involvedObject"]["name"] == "probed"]
+
+    messages = wait_for("Unhealthy event", unhealthy)
+    assert any("--allow-host-commands" in m for m in messages), messages
+    status = pod(server, "probed")["status"]
+    assert {c["type"]: c["status"] for c in status["conditions"]}["Ready"] == "False"
+    assert status["containerStatuses"][0]["ready"] is False
+    metrics = httpx.get(base + "/metrics", timeout=2).text
+    assert "kubelet_running_pods 1" in metrics

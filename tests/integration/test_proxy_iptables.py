@@ -27,8 +27,10 @@ from tests.support.proxy import (
     Api,
     Netns,
     Process,
+    check_health_check_node_port_and_external_ips,
     eventually,
     make_netns,
+    netns_cluster,
     require_root_and_tools,
     start_netns_cluster,
     unique,
@@ -88,3 +90,10 @@ def test_iptables_cluster_ip_node_port_affinity_and_removal(
     finally:
         for p in procs:
             p.stop()
+
+
+def test_iptables_health_check_node_port_and_external_ips(
+    netns: Netns, apiserver_factory: ApiServerFactory, tmp_path: Path
+) -> None:
+    with netns_cluster(apiserver_factory, tmp_path, netns, "iptables") as (api, proxy):
+        check_health_check_node_port_and_external_ips(netns, api, netns.nat, proxy.logs)

@@ -22,8 +22,10 @@ from tests.conftest import ApiServerFactory
 from tests.support.proxy import (
     Api,
     Netns,
+    check_health_check_node_port_and_external_ips,
     eventually,
     make_netns,
+    netns_cluster,
     require_root_and_tools,
     start_netns_cluster,
     unique,
@@ -98,3 +100,10 @@ def test_nftables_cluster_ip_node_port_affinity_no_endpoints_and_removal(
     finally:
         for p in procs:
             p.stop()
+
+
+def test_nftables_health_check_node_port_and_external_ips(
+    netns: Netns, apiserver_factory: ApiServerFactory, tmp_path: Path
+) -> None:
+    with netns_cluster(apiserver_factory, tmp_path, netns, "nftables") as (api, proxy):
+        check_health_check_node_port_and_external_ips(netns, api, netns.nft, proxy.logs)

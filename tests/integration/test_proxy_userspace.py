@@ -189,14 +189,19 @@ def test_external_load_balancer_and_udp(cluster: Cluster) -> None:
                        (c.node_ip, node_port)):
         assert eventually(answers(addr, port), what=f"{addr}:{port}\n{c.logs()}") in names
 
-    def bind_event() -> list[str]:
+    # Not an address of the node: the proxy must not even try to bind it (any API client
+    # could otherwise make it listen on the host's external addresses), and says so.
+    def skip_event() -> list[str]:
         items = c.api.http.get(c.api.core("events"), params={
-            "fieldSelector": "involvedObject.name=lb,reason=FailedToBindPort"}).json()["items"]
-        return [e["message"] for e in items if e["source"]["component"] == "kube-proxy"]
+            "fieldSelector": "involvedObject.name=lb,reason=KubeProxyNonLocalIP"}).json()
+        return [e["message"] for e in items["items"]
+                if e["source"]["component"] == "kube-proxy" and e["type"] == "Warning"]
 
-    messages = eventually(bind_event, what="FailedToBindPort event")
-    assert any("192.0.2.10:8082/TCP" in m for m in messages), messages
-    assert "cannot listen on 192.0.2.10:8082/TCP" in c.proxy.logs()
+    messages = eventually(skip_event, what="KubeProxyNonLocalIP event")
+    assert messages == ["192.0.2.10 in spec.externalIPs is not an address of this node "
+                        "(neither loopback nor inside --nodeport-addresses): not proxied"]
+    assert "192.0.2.10 in spec.externalIPs is not an address of this node" in c.proxy.logs()
+    assert "cannot listen on 192.0.2.10" not in c.proxy.logs()
 
     pods(c, "dns", 2, 5353, udp=True)
     udp = c.api.service("dns", {"app": "dns"}, [{"port": 5353, "protocol": "UDP",
@@ -248,3 +253,80 @@ def test_survives_apiserver_and_proxy_restarts(cluster: Cluster) -> None:
     c.proxy.start()
     eventually(lambda: {ask(ip, 8084) for _ in range(4)} == {"durable-0", "durable-1"},
                timeout=15, what=f"service after proxy restart\n{c.logs()}")
+
+
+def test_health_check_node_port(cluster: Cluster) -> None:
+    """An externalTrafficPolicy: Local LoadBalancer's healthCheckNodePort answers as
+    upstream's service health server: local ready endpoints, 200 only with some."""
+    c = cluster
+    svc = c.api.service("hc", {"app": "hc"}, [{"port": 8085, "targetPort": 8085}],
+                        type="LoadBalancer", externalTrafficPolicy="Local")
+    hc_port = svc["spec"]["healthCheckNodePort"]
+    url = f"http://{c.node_ip}:{hc_port}/"
+
+    def answer(code: int) -> httpx.Response | None:
+        try:
+            r = httpx.get(url, timeout=2)
+        except httpx.HTTPError:
+            return None
+        return r if r.status_code == code else None
+
+    r = eventually(lambda: answer(503), what=f"503 without endpoints\n{c.logs()}")
+    assert r.headers["content-type"] == "application/json"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["x-load-balancing-endpoint-weight"] == "0"
+    expected = ('{\n\t"service": {\n\t\t"namespace": "NS",\n\t\t"name": "hc"\n\t},'
+                '\n\t"localEndpoints": 0,\n\t"serviceProxyHealthy": true\n}')
+    assert r.text == expected.replace("NS", c.api.ns)
+    # Two pods on this node (nodeName node-a), one elsewhere: two local endpoints.
+    for i, node in enumerate(("node-a", "node-a", "node-b")):
+        ip = f"{c.prefix}.{len(c.backends._closers) + 10}"
+        c.backends.tcp(f"hc-{i}", ip, 8085)
+        c.api.pod(f"hc-{i}", ip, {"app": "hc"}, 8085, node=node)
+    r = eventually(lambda: (a := answer(200)) and a.json()["localEndpoints"] == 2 and a,
+                   what=f"200 with 2 local endpoints\n{c.logs()}")
+    assert r.json() == {"service": {"namespace": c.api.ns, "name": "hc"},
+                        "localEndpoints": 2, "serviceProxyHealthy": True}
+    assert r.headers["x-load-balancing-endpoint-weight"] == "2"
+    # Back to Cluster policy: the health check port closes.
+    c.api.http.patch(c.api.core("services", "hc"), json={"spec": {
+        "externalTrafficPolicy": "Cluster"}},
+        headers={"Content-Type": "application/merge-patch+json"}).raise_for_status()
+    eventually(lambda: refused(c.node_ip, hc_port), what="health check port closed")
+
+
+def test_healthz_reports_a_node_being_deleted_as_not_eligible(cluster: Cluster) -> None:
+    """As upstream since KEP-3836: a Node with a deletionTimestamp or the cluster
+    autoscaler's ToBeDeletedByClusterAutoscaler taint fails /healthz (so load balancers
+    drain it) while /livez stays ok."""
+    c = cluster
+    r = c.api.http.post("/api/v1/nodes", json={"metadata": {
+        "name": "node-a", "finalizers": ["kubemu.test/hold"]}})
+    assert r.status_code == 201, r.text
+    base = f"http://{c.node_ip}:{c.healthz}"
+
+    def healthz(code: int) -> dict[str, object] | None:
+        try:
+            r = httpx.get(base + "/healthz", timeout=2)
+        except httpx.HTTPError:
+            return None
+        return dict(r.json()) if r.status_code == code else None
+
+    try:
+        assert eventually(lambda: healthz(200), what="healthy")["nodeEligible"] is True
+        merge = {"Content-Type": "application/merge-patch+json"}
+        taint = {"key": "ToBeDeletedByClusterAutoscaler", "effect": "NoSchedule"}
+        c.api.http.patch("/api/v1/nodes/node-a", json={"spec": {"taints": [taint]}},
+                         headers=merge).raise_for_status()
+        tainted = eventually(lambda: healthz(503), what="503 for a node the autoscaler drains")
+        assert tainted["nodeEligible"] is False
+        c.api.http.patch("/api/v1/nodes/node-a", json={"spec": {"taints": None}},
+                         headers=merge).raise_for_status()
+        assert eventually(lambda: healthz(200), what="eligible again")["nodeEligible"] is True
+        c.api.http.delete("/api/v1/nodes/node-a").raise_for_status()
+        body = eventually(lambda: healthz(503), what=f"503 for a node being deleted\n{c.logs()}")
+        assert body["nodeEligible"] is False
+        assert httpx.get(base + "/livez", timeout=2).status_code == 200
+    finally:
+        c.api.http.patch("/api/v1/nodes/node-a", json={"metadata": {"finalizers": None}},
+                         headers={"Content-Type": "application/merge-patch+json"})

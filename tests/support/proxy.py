@@ -328,3 +328,79 @@ def start_netns_cluster(apiserver_factory: Callable[..., ApiServerProcess], tmp_
                      "--healthz-bind-address", "", "--metrics-bind-address", ""],
                     tmp_path / "proxy.log", prefix=["ip", "netns", "exec", net.node]).start()
     return server, [controller, proxy]
+
+
+NETNS_HTTP = """
+import json, sys, urllib.error, urllib.request
+try:
+    r = urllib.request.urlopen(sys.argv[1], timeout=2)
+    code, headers, body = r.status, dict(r.headers), r.read().decode()
+except urllib.error.HTTPError as e:
+    code, headers, body = e.code, dict(e.headers), e.read().decode()
+except OSError as e:
+    code, headers, body = 0, {}, type(e).__name__
+print(json.dumps({"code": code, "headers": headers, "body": body}))
+"""
+
+
+def netns_http(net: Netns, url: str) -> dict[str, Any]:
+    """GET ``url`` from the node namespace: ``{"code", "headers", "body"}`` (code 0 when
+    the connection failed)."""
+    import json
+
+    out = sh(sys.executable, "-c", NETNS_HTTP, url, ns=net.node)
+    return cast(dict[str, Any], json.loads(out))
+
+
+@contextlib.contextmanager
+def netns_cluster(apiserver_factory: Callable[..., ApiServerProcess], tmp_path: Path,
+                  net: Netns, mode: str) -> Iterator[tuple[Api, Process]]:
+    """:func:`start_netns_cluster` with a fresh namespace's :class:`Api` and the proxy
+    process; every process stopped afterwards."""
+    server, procs = start_netns_cluster(apiserver_factory, tmp_path, net, mode)
+    try:
+        yield Api(server, unique(mode)), procs[1]
+    finally:
+        for p in procs:
+            p.stop()
+
+
+def check_health_check_node_port_and_external_ips(
+    net: Netns, api: Api, rules: Callable[[], str], logs: Callable[[], str]
+) -> None:
+    """An ``externalTrafficPolicy: Local`` LoadBalancer in a rule mode: its health-check
+    node port answers as upstream's (503 and 0 local endpoints, then 200 with the two on
+    this node), the node's own address as an external IP is programmed, and an address
+    that is not the node's is not (a ``KubeProxyNonLocalIP`` Event instead)."""
+    foreign = "203.0.113.7"
+    svc = api.service("hc", {"app": "hc"}, [{"port": 80, "targetPort": 8080}],
+                      type="LoadBalancer", externalTrafficPolicy="Local",
+                      externalIPs=[net.node_ip, foreign])
+    url = f"http://{net.node_ip}:{svc['spec']['healthCheckNodePort']}/"
+    first = eventually(lambda: (a := netns_http(net, url))["code"] == 503 and a, timeout=15,
+                       what=f"503 from the health check port\n{logs()[-3000:]}")
+    assert first["headers"]["Content-Type"] == "application/json"
+    assert first["headers"]["X-Content-Type-Options"] == "nosniff"
+    assert first["headers"]["X-Load-Balancing-Endpoint-Weight"] == "0"
+    assert '"localEndpoints": 0' in first["body"]
+    for i, node in enumerate(("node-a", "node-a", "node-b")):
+        ip = net.add_pod(f"hc-{i}", len(net.pods), 8080)
+        api.pod(f"hc-{i}", ip, {"app": "hc"}, 8080, node=node)
+    ok = eventually(lambda: (a := netns_http(net, url))["code"] == 200 and a, timeout=15,
+                    what=f"200 from the health check port\n{logs()[-3000:]}")
+    import json
+
+    assert json.loads(ok["body"]) == {"service": {"namespace": api.ns, "name": "hc"},
+                                      "localEndpoints": 2, "serviceProxyHealthy": True}
+    assert ok["headers"]["X-Load-Balancing-Endpoint-Weight"] == "2"
+    eventually(lambda: net.node_ip in rules(), what="the node's external IP programmed")
+    assert foreign not in rules()
+
+    def skipped() -> list[str]:
+        items = api.http.get(api.core("events"), params={
+            "fieldSelector": "involvedObject.name=hc,reason=KubeProxyNonLocalIP"}).json()
+        return [e["message"] for e in items["items"]]
+
+    messages = eventually(skipped, what="KubeProxyNonLocalIP event")
+    assert messages == [f"{foreign} in spec.externalIPs is not an address of this node "
+                        "(neither loopback nor inside --nodeport-addresses): not proxied"]

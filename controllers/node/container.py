@@ -1,0 +1,327 @@
+"""One container of a pod on the built-in runtime: its servers, host process and probes.
+
+A :class:`Container` serves its ports on the pod IP (see :mod:`controllers.node.servers`)
+— or, only with ``--allow-host-commands``, runs its ``command`` as a host process — runs
+its readiness and liveness probes (an exec probe fails when host commands are not
+allowed), restarts as its pod's ``restartPolicy`` says, and renders its
+``containerStatuses`` entry. A container with a command and no ports that the runtime
+cannot run is *finite*: it exits 0 after the pod's ``finite_seconds``. What it needs of
+its pod is the :class:`Pod` protocol (:class:`controllers.node.runtime.PodRunner`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import secrets
+import signal
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from controllers.node.probes import ProbeSpec, ProbeState, parse_probe, run_probe
+from controllers.node.servers import ContainerFlags, PortServer, start_port_server
+
+__all__ = ["FINITE_CONTAINER_SECONDS", "Container", "EventFn", "Pod", "image_ref",
+           "now_rfc3339", "port_kind"]
+
+log = logging.getLogger("controllers.node")
+
+#: Seconds before a container whose process exited (or that failed liveness) restarts.
+RESTART_DELAY = 1.0
+#: Default seconds a finite container (command/args, no ports) runs before exiting 0.
+FINITE_CONTAINER_SECONDS = 2.0
+
+EventFn = Callable[[str, str, str, str], Awaitable[None]]  # (type, reason, message, fieldPath)
+
+
+def now_rfc3339() -> str:
+    """The current time as Kubernetes writes it."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _m(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def port_kind(port: Mapping[str, Any], http_ports: set[int]) -> str | None:
+    """``http``, ``tcp`` or ``udp`` for a container port (None: not served)."""
+    protocol = str(port.get("protocol") or "TCP").upper()
+    number = port.get("containerPort")
+    if protocol == "UDP":
+        return "udp"
+    if protocol != "TCP":
+        return None
+    name = str(port.get("name") or "").lower()
+    if "http" in name or number in (80, 8080) or number in http_ports:
+        return "http"
+    return "tcp"
+
+
+def image_ref(image: str) -> tuple[str, str]:
+    """(image, imageID) as containerd reports them for ``image``."""
+    ref = image
+    first = ref.split("/", 1)[0]
+    if "/" not in ref:
+        ref = "docker.io/library/" + ref
+    elif "." not in first and ":" not in first and first != "localhost":
+        ref = "docker.io/" + ref
+    repo = ref.split("@", 1)[0]
+    if ":" not in repo.rsplit("/", 1)[-1] and "@" not in ref:
+        ref += ":latest"
+    digest = hashlib.sha256(ref.encode()).hexdigest()
+    base = ref.split("@", 1)[0]
+    if ":" in base.rsplit("/", 1)[-1]:
+        base = base.rsplit(":", 1)[0]
+    return ref, f"{base}@sha256:{digest}"
+
+
+class Pod(Protocol):
+    """What a container needs of its pod."""
+
+    pod_name: str
+    ip: str
+    allow_host_commands: bool
+    finite_seconds: float
+    restart_policy: str
+    terminating: bool
+    event: EventFn
+
+    def changed(self) -> None:
+        """Ask the agent to write the pod's status."""
+
+
+class Container:
+    """One container of a running pod."""
+
+    def __init__(self, runner: Pod, spec: Mapping[str, Any]) -> None:
+        self.runner = runner
+        self.spec = spec
+        self.name = str(spec.get("name") or "")
+        self.flags = ContainerFlags(runner.pod_name, on_change=runner.changed)
+        self.servers: list[PortServer] = []
+        self.container_id = ""
+        self.started_at = ""
+        self.restart_count = 0
+        self.last_terminated: dict[str, Any] | None = None
+        #: The current ``terminated`` state once the container exited for good.
+        self.terminated: dict[str, Any] | None = None
+        self.running = False
+        self.waiting: tuple[str, str] | None = ("ContainerCreating", "")
+        self.proc: asyncio.subprocess.Process | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+        self.readiness: ProbeState | None = None
+        self.liveness: ProbeState | None = None
+        ready = parse_probe(spec.get("readinessProbe"), spec)
+        live = parse_probe(spec.get("livenessProbe"), spec)
+        self.readiness_spec: ProbeSpec | None = ready
+        self.liveness_spec: ProbeSpec | None = live
+
+    @property
+    def ready(self) -> bool:
+        """Running, readiness probe passing (if any) and not switched off."""
+        if not self.running or not self.flags.ready or self.runner.terminating:
+            return False
+        return self.readiness.result if self.readiness is not None else True
+
+    def adopt(self, status: Mapping[str, Any]) -> None:
+        """Take over identity and counters from a status written by a previous agent."""
+        self.container_id = str(status.get("containerID") or "")
+        self.started_at = str(_m(_m(status.get("state")).get("running")).get("startedAt") or "")
+        self.restart_count = int(status.get("restartCount") or 0)
+        term = _m(_m(status.get("lastState")).get("terminated"))
+        self.last_terminated = dict(term) if term else None
+
+    async def start(self) -> None:
+        """Start serving (or the host process) and the probes."""
+        if not self.container_id:
+            self.container_id = f"kubemu://{secrets.token_hex(32)}"
+        if not self.started_at:
+            self.started_at = now_rfc3339()
+        self.flags.ready = self.flags.healthy = True
+        command = list(self.spec.get("command") or [])
+        try:
+            if command and self.runner.allow_host_commands:
+                await self._start_process(command + list(self.spec.get("args") or []))
+            elif self.finite:
+                self.tasks.append(asyncio.create_task(self._finish_later()))
+            else:
+                await self._start_servers()
+        except OSError as exc:
+            await self._close_servers()
+            self.running = False
+            self.waiting = ("RunContainerError", f"cannot serve the container's ports: {exc}")
+            await self.runner.event("Warning", "Failed", f"Error: {exc}", self.field_path)
+            self.tasks.append(asyncio.create_task(self._restart_later()))
+            self.runner.changed()
+            return
+        self.running = True
+        self.waiting = None
+        if self.readiness_spec is not None:
+            self.readiness = ProbeState(self.readiness_spec, False)
+            self.tasks.append(asyncio.create_task(self._probe(self.readiness, "Readiness")))
+        if self.liveness_spec is not None:
+            self.liveness = ProbeState(self.liveness_spec, True)
+            self.tasks.append(asyncio.create_task(self._probe(self.liveness, "Liveness")))
+        await self.runner.event("Normal", "Started", f"Started container {self.name}",
+                                self.field_path)
+        self.runner.changed()
+
+    @property
+    def finite(self) -> bool:
+        """Whether this container is a finite one (see the module docstring)."""
+        if self.runner.allow_host_commands or self.spec.get("ports"):
+            return False
+        return bool(self.spec.get("command") or self.spec.get("args"))
+
+    async def _finish_later(self) -> None:
+        await asyncio.sleep(self.runner.finite_seconds)
+        await self._exited(0)
+
+    @property
+    def field_path(self) -> str:
+        """The Event ``involvedObject.fieldPath`` of this container."""
+        return f"spec.containers{{{self.name}}}"
+
+    async def _start_servers(self) -> None:
+        http_ports = {s.port for s in (self.readiness_spec, self.liveness_spec)
+                      if s is not None and s.kind == "http"}
+        for port in self.spec.get("ports") or []:
+            kind = port_kind(_m(port), http_ports)
+            number = _m(port).get("containerPort")
+            if kind is None or not isinstance(number, int):
+                continue
+            server = await start_port_server(kind, self.runner.ip, number, self.flags)
+            self.servers.append(server)
+
+    async def _start_process(self, argv: list[str]) -> None:
+        env = dict(os.environ)
+        for var in self.spec.get("env") or []:
+            if isinstance(var.get("value"), str):
+                env[str(var["name"])] = var["value"]
+        env.update({"POD_NAME": self.runner.pod_name, "POD_IP": self.runner.ip,
+                    "HOSTNAME": self.runner.pod_name})
+        self.proc = await asyncio.create_subprocess_exec(
+            *argv, env=env, cwd=self.spec.get("workingDir") or None,
+            stdin=asyncio.subprocess.DEVNULL, start_new_session=True)
+        self.tasks.append(asyncio.create_task(self._watch_process(self.proc)))
+
+    async def _watch_process(self, proc: asyncio.subprocess.Process) -> None:
+        code = await proc.wait()
+        if self.runner.terminating or self.proc is not proc:
+            return
+        await self._exited(code)
+
+    async def _exited(self, code: int) -> None:
+        """The container's main process ended with ``code``: restart or stay terminated."""
+        if self.runner.terminating:
+            return
+        self._terminated(code, "Completed" if code == 0 else "Error")
+        self.running = False
+        policy = self.runner.restart_policy
+        if policy == "Always" or (policy == "OnFailure" and code != 0):
+            self.runner.changed()
+            await asyncio.sleep(RESTART_DELAY)
+            await self._restart_now()
+            return
+        await self.stop()
+        self.terminated, self.last_terminated = self.last_terminated, None
+        await self.runner.event("Normal", "Completed" if code == 0 else "Failed",
+                                f"Container {self.name} exited with code {code}",
+                                self.field_path)
+        self.runner.changed()
+
+    def _terminated(self, code: int, reason: str) -> None:
+        self.last_terminated = {
+            "exitCode": code, "reason": reason, "startedAt": self.started_at,
+            "finishedAt": now_rfc3339(), "containerID": self.container_id,
+        }
+
+    async def _probe(self, state: ProbeState, what: str) -> None:
+        spec = state.spec
+        await asyncio.sleep(spec.initial_delay)
+        while True:
+            result = await run_probe(spec, self.runner.ip, self.runner.allow_host_commands)
+            changed = state.record(result.ok, result.message)
+            if not result.ok and (changed or state.failures == 1):
+                await self.runner.event("Warning", "Unhealthy",
+                                        f"{what} probe failed: {result.message}",
+                                        self.field_path)
+            if changed:
+                if what == "Liveness" and not state.result:
+                    await self.runner.event(
+                        "Normal", "Killing",
+                        f"Container {self.name} failed liveness probe, will be restarted",
+                        self.field_path)
+                    self._terminated(137, "Error")
+                    await self._restart_now()  # stop() spares this task; it ends here
+                    return
+                self.runner.changed()
+            await asyncio.sleep(spec.period)
+
+    async def _restart_later(self) -> None:
+        await asyncio.sleep(RESTART_DELAY * 5)
+        await self._restart_now()
+
+    async def _restart_now(self) -> None:
+        if self.runner.terminating:
+            return
+        await self.stop()
+        self.restart_count += 1
+        self.container_id = ""
+        self.started_at = ""
+        self.runner.changed()
+        await asyncio.sleep(RESTART_DELAY)
+        if not self.runner.terminating:
+            await self.start()
+
+    async def _close_servers(self) -> None:
+        servers, self.servers = self.servers, []
+        for server in servers:
+            await server.close()
+
+    async def stop(self, grace: float = 0.0) -> None:
+        """Stop probes, servers and the host process (SIGTERM, then SIGKILL after ``grace``)."""
+        current = asyncio.current_task()
+        for task in self.tasks:
+            if task is not current:
+                task.cancel()
+        self.tasks = []
+        self.running = False
+        await self._close_servers()
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), max(grace, 0.1))
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                await proc.wait()
+
+    def status(self) -> dict[str, Any]:
+        """The container's ``ContainerStatus``."""
+        image, image_id = image_ref(str(self.spec.get("image") or ""))
+        out: dict[str, Any] = {"name": self.name, "image": image, "imageID": image_id}
+        if self.running:
+            out["state"] = {"running": {"startedAt": self.started_at}}
+            out["containerID"] = self.container_id
+        elif self.terminated is not None:
+            out["state"] = {"terminated": dict(self.terminated)}
+            out["containerID"] = self.container_id
+        elif self.waiting is not None:
+            waiting = {"reason": self.waiting[0]}
+            if self.waiting[1]:
+                waiting["message"] = self.waiting[1]
+            out["state"] = {"waiting": waiting}
+        else:
+            out["state"] = {"waiting": {"reason": "ContainerCreating"}}
+        out["lastState"] = {"terminated": self.last_terminated} if self.last_terminated else {}
+        out["ready"] = self.ready
+        out["restartCount"] = self.restart_count
+        out["started"] = self.running
+        return out
