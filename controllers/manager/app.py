@@ -20,6 +20,7 @@ from controllers.deployment.controller import DEPLOYMENT
 from controllers.disruption.app import DISRUPTION
 from controllers.gc import GARBAGECOLLECTOR
 from controllers.manager.serviceaccount import SERVICEACCOUNT
+from controllers.namespace.controller import NAMESPACE
 from controllers.nodelifecycle.lifecycle import NODELIFECYCLE
 from controllers.nodelifecycle.podgc import PODGC
 from controllers.nodelifecycle.tainteviction import TAINT_EVICTION
@@ -32,6 +33,7 @@ __all__ = ["CONTROLLERS", "build_parser", "main"]
 
 #: Every controller of the manager, in kube-controller-manager's names.
 CONTROLLERS: tuple[ControllerSpec, ...] = (
+    NAMESPACE,
     SERVICEACCOUNT,
     REPLICASET,
     REPLICATIONCONTROLLER,
