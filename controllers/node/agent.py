@@ -12,6 +12,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
+
 from apiserver.api.resources import EVENTS, LEASES, NODES, PODS
 from controllers.client.errors import ApiError
 from controllers.client.informer import SharedInformer
@@ -173,7 +175,7 @@ class NodeAgent:
                 log.info("registered node %s (%s, pod CIDR %s)", self.node_name, self.node_ip,
                          self.pod_cidr)
                 return
-            except (ApiError, OSError) as exc:
+            except (ApiError, OSError, httpx.HTTPError) as exc:
                 log.warning("registering node %s failed: %s; retrying", self.node_name, exc)
                 await asyncio.sleep(2.0)
 
@@ -182,6 +184,8 @@ class NodeAgent:
                                 subresource="status")
 
     async def _lease_loop(self) -> None:
+        # httpx's transport errors are no OSErrors: an apiserver that is down or restarting
+        # must cost a renewal (and a status update), never the agent.
         spec_base = {"holderIdentity": self.node_name, "leaseDurationSeconds": LEASE_DURATION}
         while True:
             now = datetime_micro()
@@ -200,7 +204,7 @@ class NodeAgent:
                                          "name": self.node_name, "uid": self.node_uid}]},
                         "spec": {**spec_base, "renewTime": now},
                     })
-            except (ApiError, OSError) as exc:
+            except (ApiError, OSError, httpx.HTTPError) as exc:
                 log.warning("renewing lease failed: %s", exc)
             await asyncio.sleep(self.lease_interval)
 
@@ -209,7 +213,7 @@ class NodeAgent:
             await asyncio.sleep(self.status_interval)
             try:
                 await self._patch_node_status()
-            except (ApiError, OSError) as exc:
+            except (ApiError, OSError, httpx.HTTPError) as exc:
                 log.warning("updating node status failed: %s", exc)
 
     # -- pods --------------------------------------------------------------------------
@@ -338,7 +342,7 @@ class NodeAgent:
         try:
             if runner is not None:
                 runner.terminating = True
-                with contextlib.suppress(ApiError, OSError):
+                with contextlib.suppress(ApiError, OSError, httpx.HTTPError):
                     await self._write_status(key, pod, runner)
                 for container in runner.containers:
                     await runner.event("Normal", "Killing",
