@@ -82,6 +82,16 @@ def _md(obj: Obj) -> Obj:
     return md if isinstance(md, dict) else {}
 
 
+async def _unless_gone(call: Awaitable[Obj]) -> Obj | None:
+    """The call's result; None when it answers 404 (the namespace is gone: done)."""
+    try:
+        return await call
+    except ApiError as exc:
+        if is_not_found(exc):
+            return None
+        raise
+
+
 def _gvr(resource: APIResource) -> str:
     """A resource as Go prints a ``GroupVersionResource``."""
     return f"{resource.group}/{resource.version}, Resource={resource.name}"
@@ -106,33 +116,20 @@ class NamespacedResourcesDeleter:
 
     async def delete(self, name: str) -> None:
         """One pass over namespace ``name``; raises to be called again (see above)."""
-        try:
-            namespace = await self.api.get_namespace(name)
-        except ApiError as exc:
-            if is_not_found(exc):
-                return
-            raise
-        if not _md(namespace).get("deletionTimestamp"):
+        found = await _unless_gone(self.api.get_namespace(name))
+        if found is None or not _md(found).get("deletionTimestamp"):
             return
-        try:
-            namespace = await self._retry_on_conflict(namespace, self._mark_terminating)
-        except ApiError as exc:
-            if is_not_found(exc):
-                return
-            raise
-        if not _md(namespace).get("deletionTimestamp"):
+        found = await _unless_gone(self._retry_on_conflict(found, self._mark_terminating))
+        if found is None or not _md(found).get("deletionTimestamp"):
             return
+        namespace = found
         if not (namespace.get("spec") or {}).get("finalizers"):
             return  # finalized already: the apiserver removes it
         estimate, namespace = await self.delete_all_content(namespace)
         if estimate > 0:
             raise ResourcesRemaining(estimate)
-        try:
-            await self._retry_on_conflict(namespace, self._finalize)
-        except ApiError as exc:
-            # Another controller sharing the finalizer may have finished meanwhile.
-            if not is_not_found(exc):
-                raise
+        # A 404: another controller sharing the finalizer finished meanwhile.
+        await _unless_gone(self._retry_on_conflict(namespace, self._finalize))
 
     async def _retry_on_conflict(self, namespace: Obj,
                                  fn: Callable[[Obj], Awaitable[Obj]]) -> Obj:

@@ -47,16 +47,24 @@ def _taints(obj: dict[str, Any]) -> set[tuple[str, str]]:
     return {(t["key"], t["effect"]) for t in obj["spec"].get("taints") or []}
 
 
+def _agents(server: ApiServerProcess, procs: Callable[..., Proc], prefix: str,
+            subnet: int) -> dict[str, Proc]:
+    """Node agents ``PREFIX-a`` and ``PREFIX-b`` (pod CIDRs 127.244.SUBNET(+1).0/24,
+    1 s leases) and the scheduler."""
+    agents = {}
+    for offset, name in enumerate((f"{prefix}-a", f"{prefix}-b")):
+        agents[name] = procs(server, "controllers.node", "--node-name", name,
+                             "--node-ip", "127.0.0.1", "--pod-cidr",
+                             f"127.244.{subnet + offset}.0/24", "--lease-interval", "1")
+    procs(server, "controllers.scheduler")
+    return agents
+
+
 def test_dead_node_goes_unknown_is_tainted_and_its_pods_evicted(
     fresh_apiserver: ApiServerProcess, procs: Callable[..., Proc]
 ) -> None:
     server = fresh_apiserver
-    agents = {}
-    for name, cidr in (("kn-a", "127.244.211.0/24"), ("kn-b", "127.244.212.0/24")):
-        agents[name] = procs(server, "controllers.node", "--node-name", name,
-                             "--node-ip", "127.0.0.1", "--pod-cidr", cidr,
-                             "--lease-interval", "1")
-    procs(server, "controllers.scheduler")
+    agents = _agents(server, procs, "kn", 211)
     procs(server, "controllers.manager", "--leader-elect=false",
           "--controllers=nodelifecycle,taint-eviction-controller",
           "--node-monitor-period=1s", "--node-monitor-grace-period=4s")
@@ -112,12 +120,7 @@ def test_killed_agent_node_goes_unknown_and_its_pods_are_replaced_elsewhere(
     node."""
     server = apiserver_factory(extra_args=("--default-not-ready-toleration-seconds=3",
                                            "--default-unreachable-toleration-seconds=3"))
-    agents = {}
-    for name, cidr in (("kr-a", "127.244.213.0/24"), ("kr-b", "127.244.214.0/24")):
-        agents[name] = procs(server, "controllers.node", "--node-name", name,
-                             "--node-ip", "127.0.0.1", "--pod-cidr", cidr,
-                             "--lease-interval", "1")
-    procs(server, "controllers.scheduler")
+    agents = _agents(server, procs, "kr", 213)
     grace, period = 4.0, 1.0
     procs(server, "controllers.manager", "--leader-elect=false",
           "--controllers=nodelifecycle,taint-eviction-controller,deployment,replicaset",
