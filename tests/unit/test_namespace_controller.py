@@ -181,15 +181,25 @@ def test_pods_past_their_grace_period_no_longer_hold_the_estimate() -> None:
     deleter = NamespacedResourcesDeleter(cluster, clock)
     err = _run(deleter)
     assert isinstance(err, ResourcesRemaining) and err.estimate == 5
-    first = _conditions(cluster)["NamespaceContentRemaining"]["lastTransitionTime"]
-    # The kubelet finished the pod; the next pass finalizes and flips the condition.
+    remaining = _conditions(cluster)["NamespaceContentRemaining"]
+    assert (remaining["status"], remaining["lastTransitionTime"]) == (
+        "True", "2026-01-01T12:00:01Z")
+    # The kubelet finished the pod; the next pass flips the condition and finalizes.
     del cluster.objects["pods"]["web"]
     clock.now += timedelta(seconds=6)
-    status_before = cluster.namespace
-    assert status_before is not None
+    seen: list[dict[str, Any]] = []
+    update_status = cluster.update_status
+
+    async def record(namespace: dict[str, Any]) -> dict[str, Any]:
+        seen.append(copy.deepcopy(namespace["status"]))
+        return await update_status(namespace)
+
+    cluster.update_status = record  # type: ignore[method-assign]
     assert _run(deleter) is None
     assert cluster.namespace is None
-    assert first == "2026-01-01T12:00:01Z"
+    flipped = {c["type"]: c for c in seen[-1]["conditions"]}["NamespaceContentRemaining"]
+    assert (flipped["status"], flipped["reason"], flipped["lastTransitionTime"]) == (
+        "False", "ContentRemoved", "2026-01-01T12:00:07Z")
 
 
 def test_a_pod_still_there_after_its_grace_period_is_an_error() -> None:
