@@ -15,6 +15,8 @@ Options (command line, or the same names without ``--`` and with ``_`` in ini fi
 * ``--kubemu-storage sqlite|memory`` (ini ``kubemu_storage``; default ``sqlite``)
 * ``--kubemu-processes apiserver,endpoints,service-lb,kube-proxy`` (ini
   ``kubemu_processes``; default ``apiserver,endpoints``). The apiserver always runs.
+  Add ``controller-manager`` for the workload controllers and for deleted namespaces to
+  be emptied and removed (without it they stay ``Terminating``, as upstream).
 """
 
 from __future__ import annotations
