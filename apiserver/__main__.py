@@ -15,6 +15,10 @@ from apiserver.auth.serviceaccount_keys import KeyFileError
 from apiserver.auth.tls import server_ssl_context
 from apiserver.auth.tokenfile import TokenFileError
 from apiserver.listeners import Listener, serve
+from apiserver.registry.defaults.admission import (
+    DEFAULT_TOLERATION_SECONDS,
+    configure_default_tolerations,
+)
 from apiserver.registry.service.rest import ServiceOptions
 from apiserver.storage.cache import DEFAULT_HISTORY
 from apiserver.storage.compactor import DEFAULT_INTERVAL
@@ -97,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--allow-unauthenticated-bind", action="store_true",
                         help="allow binding a non-loopback address although the API has no "
                         "authentication (anyone who can reach it controls it)")
+    parser.add_argument("--default-not-ready-toleration-seconds", type=int,
+                        default=DEFAULT_TOLERATION_SECONDS,
+                        help="tolerationSeconds of the not-ready:NoExecute toleration added to "
+                        "every pod that has none (default 300)")
+    parser.add_argument("--default-unreachable-toleration-seconds", type=int,
+                        default=DEFAULT_TOLERATION_SECONDS,
+                        help="tolerationSeconds of the unreachable:NoExecute toleration added "
+                        "to every pod that has none (default 300)")
     parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
                         help="log verbosity (0: warnings and info, 4+: debug)")
     return parser
@@ -221,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         log.error("%s", exc)
         return 2
+    configure_default_tolerations(args.default_not_ready_toleration_seconds,
+                                  args.default_unreachable_toleration_seconds)
     if args.storage == "etcd" and not args.etcd_servers.strip():
         log.error("--storage etcd needs --etcd-servers")
         return 2

@@ -25,6 +25,8 @@ Options (command line, or the same names without ``--`` and with ``_`` in ini fi
   ``kubemu_processes``; default ``apiserver,endpoints``). The apiserver always runs.
 * ``--kubemu-insecure`` (ini ``kubemu_insecure``): plain HTTP without authentication
   (``kubemu up --insecure``).
+  Add ``controller-manager`` for the workload controllers and for deleted namespaces to
+  be emptied and removed (without it they stay ``Terminating``, as upstream).
 """
 
 from __future__ import annotations

@@ -2,8 +2,11 @@
 
 Fixtures (all start the real ``python -m apiserver`` on 127.0.0.1 with a free port):
 
-* ``apiserver`` (session): one sqlite apiserver shared by most tests. Do not stop,
-  kill or restart it; use ``fresh_apiserver`` for that.
+* ``apiserver`` (session): one sqlite apiserver shared by most tests, with the
+  manager's ``namespace`` controller beside it (``python -m controllers.manager
+  --controllers=namespace``), so deleted namespaces are emptied and go away as in a
+  cluster. Do not stop, kill or restart it; use ``fresh_apiserver`` for that (a fresh
+  apiserver runs no controller: its deleted namespaces stay ``Terminating``).
 * ``fresh_apiserver`` (function): a private sqlite apiserver, stopped after the test.
 * ``apiserver_factory`` (function): ``start(storage=None, extra_args=(), *,
   timeout=20.0) -> ApiServerProcess``; every server it starts is stopped after the test.
@@ -118,10 +121,15 @@ def apiserver(
 ) -> Iterator[ApiServerProcess]:
     """The shared session apiserver (``KUBEMU_TEST_STORAGE``, default sqlite)."""
     storage, args = _server_args(request, None)
-    server = start_apiserver(tmp_path_factory.mktemp("session-apiserver"), storage, args)
+    base = tmp_path_factory.mktemp("session-apiserver")
+    server = start_apiserver(base, storage, args)
+    namespaces = Process(["-m", "controllers.manager", "--kubeconfig", str(server.kubeconfig),
+                          "--leader-elect=false", "--controllers=namespace"],
+                         base / "namespace-controller.log").start()
     try:
         yield server
     finally:
+        namespaces.stop()
         server.stop()
 
 

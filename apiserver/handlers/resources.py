@@ -22,7 +22,7 @@ from apiserver.api.fields import (
     validate_field_selector,
 )
 from apiserver.api.labels import LabelSelector, SelectorError, parse_label_selector
-from apiserver.api.resources import NAMESPACES, ResourceInfo
+from apiserver.api.resources import ResourceInfo
 from apiserver.handlers import bodies
 from apiserver.handlers.encoding import (
     TableFrames,
@@ -334,8 +334,6 @@ class ResourceAPI:
         opts = await bodies.delete_options(req)
         result = await store.delete(route.namespace, route.name, opts)
         info = store.info
-        if info is NAMESPACES and not result.deleted:
-            self.registry.namespace_terminating(route.name)
         if result.deleted and info.plural not in _RETURNS_DELETED_OBJECT:
             md = result.obj.obj["metadata"]
             details: dict[str, Any] = {"name": route.name}

@@ -1,18 +1,17 @@
-"""Wires one :class:`Store` per served resource and runs namespace lifecycle.
+"""Wires one :class:`Store` per served resource.
 
 The registry owns the bootstrapping every kube-apiserver does at start (the
-system namespaces) and, in place of kube-controller-manager's namespace
-controller, empties terminating namespaces and finalizes them.
+system namespaces, the system priority classes). Emptying and finalizing a
+terminating namespace is kube-controller-manager's ``namespace`` controller's job
+(:mod:`controllers.namespace`), as upstream: without it a deleted namespace stays
+``Terminating``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-from typing import Any
 
-from apiserver.api import errors
 from apiserver.api.resources import (
     ENDPOINTS,
     ENDPOINTSLICES,
@@ -41,7 +40,6 @@ from apiserver.registry.core_more import (
 )
 from apiserver.registry.flowcontrol import FlowSchemaStrategy, PriorityLevelConfigurationStrategy
 from apiserver.registry.kinds import (
-    NAMESPACE_FINALIZER,
     EndpointSliceStrategy,
     EndpointsStrategy,
     NamespaceStrategy,
@@ -72,7 +70,7 @@ from apiserver.registry.storage import (
     StorageClassStrategy,
     VolumeAttachmentStrategy,
 )
-from apiserver.registry.store import Clock, DeleteOptions, ListOptions, Store, now_utc
+from apiserver.registry.store import Clock, Store, now_utc
 from apiserver.registry.strategy import Strategy
 from apiserver.registry.systemnamespaces import DEFAULT_INTERVAL as SYSTEM_NAMESPACES_INTERVAL
 from apiserver.registry.systemnamespaces import ensure_system_namespaces, keep_system_namespaces
@@ -87,8 +85,6 @@ from apiserver.registry.workloads.validation import (
 )
 from apiserver.storage.cache import CachedObject, WatchCache
 from apiserver.storage.interface import Storage
-
-log = logging.getLogger(__name__)
 
 #: Hand-written strategies of the first kinds, by (group, plural); their write-policy
 #: flags are still set from :mod:`apiserver.registry.kinds_table`.
@@ -165,8 +161,6 @@ def strategy_for(info: ResourceInfo) -> Strategy:
     return _FAMILIES.get(key, TableStrategy)(info)
 
 
-_RETRY_TERMINATING = 1.0
-
 
 class Registry:
     """All stores, over one storage and one watch cache."""
@@ -196,8 +190,6 @@ class Registry:
                 store = Store(info, strategy, storage, watch_cache, clock, self._namespace)
             self.stores[(info.group, info.version, info.plural)] = store
         self.namespaces = self.stores[("", "v1", "namespaces")]
-        self._terminating: asyncio.Queue[str] = asyncio.Queue()
-        self._lifecycle: asyncio.Task[None] | None = None
         self._system_namespaces: asyncio.Task[None] | None = None
 
     def store(self, info: ResourceInfo) -> Store:
@@ -208,17 +200,13 @@ class Registry:
         return self.namespaces.cache.get(self.namespaces.key(None, name))
 
     async def start(self) -> None:
-        """Load the cache, create the system namespaces, resume terminations."""
+        """Load the cache, create the system namespaces and priority classes."""
         await self.watch_cache.start()
         await ensure_system_namespaces(self.namespaces, self._namespace)
         priority_classes = self.stores.get(("scheduling.k8s.io", "v1", "priorityclasses"))
         if priority_classes is not None:
             await ensure_system_priority_classes(priority_classes)
-        for ns in list(self.namespaces.cache.objects()):
-            if ns.obj["metadata"].get("deletionTimestamp"):
-                self._terminating.put_nowait(ns.name)
         await self.services.start(self.stores)
-        self._lifecycle = asyncio.create_task(self._run_lifecycle(), name="namespace-lifecycle")
         self._system_namespaces = asyncio.create_task(
             keep_system_namespaces(self.namespaces, self._namespace,
                                    self.system_namespaces_interval),
@@ -227,57 +215,10 @@ class Registry:
 
     async def stop(self) -> None:
         """Stop background work and close every watcher."""
-        for task in (self._lifecycle, self._system_namespaces):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        task = self._system_namespaces
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.services.stop()
         self.watch_cache.close_watchers()
-
-    def namespace_terminating(self, name: str) -> None:
-        """Schedule the emptying of a namespace that was marked for deletion."""
-        self._terminating.put_nowait(name)
-
-    async def _run_lifecycle(self) -> None:
-        while True:
-            name = await self._terminating.get()
-            try:
-                done = await self._empty_namespace(name)
-            except Exception:
-                log.exception("emptying namespace %s failed", name)
-                done = False
-            if not done:
-                asyncio.get_running_loop().call_later(
-                    _RETRY_TERMINATING, self._terminating.put_nowait, name
-                )
-
-    async def _empty_namespace(self, name: str) -> bool:
-        """Delete the namespace's content; finalize it once empty. True when finished."""
-        ns = self._namespace(name)
-        if ns is None or not ns.obj["metadata"].get("deletionTimestamp"):
-            return True
-        remaining = 0
-        for store in self.stores.values():
-            if not store.info.namespaced:
-                continue
-            await store.delete_collection(
-                ListOptions(namespace=name), DeleteOptions(grace_period_seconds=0)
-            )
-            remaining += sum(1 for o in store.cache.objects() if o.namespace == name)
-        if remaining:
-            return False
-
-        def finalize(obj: dict[str, Any]) -> dict[str, Any]:
-            spec = obj.get("spec") or {}
-            spec["finalizers"] = [f for f in spec.get("finalizers") or []
-                                  if f != NAMESPACE_FINALIZER]
-            obj["spec"] = spec
-            return obj
-
-        try:
-            await self.namespaces.guaranteed_update(None, name, finalize, subresource="finalize")
-        except errors.ApiError as exc:
-            if exc.code != 404:
-                raise
-        return True

@@ -21,6 +21,7 @@ from controllers.disruption.app import DISRUPTION
 from controllers.gc import GARBAGECOLLECTOR
 from controllers.manager.serviceaccount import SERVICEACCOUNT
 from controllers.manager.serviceaccount_tokens import SERVICEACCOUNT_TOKEN
+from controllers.namespace.controller import NAMESPACE
 from controllers.nodelifecycle.lifecycle import NODELIFECYCLE
 from controllers.nodelifecycle.podgc import PODGC
 from controllers.nodelifecycle.tainteviction import TAINT_EVICTION
@@ -33,6 +34,7 @@ __all__ = ["CONTROLLERS", "build_parser", "main"]
 
 #: Every controller of the manager, in kube-controller-manager's names.
 CONTROLLERS: tuple[ControllerSpec, ...] = (
+    NAMESPACE,
     SERVICEACCOUNT,
     SERVICEACCOUNT_TOKEN,
     REPLICASET,

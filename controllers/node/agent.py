@@ -18,6 +18,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import httpx
+
 from apiserver.api.resources import EVENTS, PODS
 from controllers.client.errors import ApiError
 from controllers.client.informer import SharedInformerFactory
@@ -217,7 +219,7 @@ class NodeAgent:
         try:
             if runner is not None:
                 runner.terminating = True
-                with contextlib.suppress(ApiError, OSError):
+                with contextlib.suppress(ApiError, OSError, httpx.HTTPError):
                     await self._write_status(key, pod, runner)
                 for container in runner.containers:
                     await runner.event("Normal", "Killing",

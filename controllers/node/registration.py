@@ -16,6 +16,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
+
 from apiserver.api.resources import LEASES, NODES
 from controllers.client.errors import ApiError
 from controllers.client.resourcelock import format_micro_time
@@ -157,7 +159,7 @@ class NodeRegistration:
                 log.info("registered node %s (%s, pod CIDR %s)", self.node_name, self.node_ip,
                          self.pod_cidr)
                 return
-            except (ApiError, OSError) as exc:
+            except (ApiError, OSError, httpx.HTTPError) as exc:
                 log.warning("registering node %s failed: %s; retrying", self.node_name, exc)
                 await asyncio.sleep(2.0)
 
@@ -166,6 +168,8 @@ class NodeRegistration:
                                 subresource="status")
 
     async def lease_loop(self) -> None:
+        # httpx's transport errors are no OSErrors: an apiserver that is down or restarting
+        # must cost a renewal (and a status update), never the agent.
         """Renew the node Lease (creating it when missing) until cancelled."""
         spec_base = {"holderIdentity": self.node_name, "leaseDurationSeconds": LEASE_DURATION}
         while True:
@@ -185,7 +189,7 @@ class NodeRegistration:
                                          "name": self.node_name, "uid": self.node_uid}]},
                         "spec": {**spec_base, "renewTime": now},
                     })
-            except (ApiError, OSError) as exc:
+            except (ApiError, OSError, httpx.HTTPError) as exc:
                 log.warning("renewing lease failed: %s", exc)
             await asyncio.sleep(self.lease_interval)
 
@@ -195,5 +199,5 @@ class NodeRegistration:
             await asyncio.sleep(self.status_interval)
             try:
                 await self._patch_node_status()
-            except (ApiError, OSError) as exc:
+            except (ApiError, OSError, httpx.HTTPError) as exc:
                 log.warning("updating node status failed: %s", exc)

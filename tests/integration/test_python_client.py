@@ -490,7 +490,8 @@ def test_namespace_lifecycle(api: CoreApi) -> None:
     assert deleting["kind"] == "Namespace"
     assert deleting["status"]["phase"] == "Terminating"
     assert deleting["metadata"]["deletionTimestamp"]
-    wait_until(lambda: gone(lambda: api.read_namespace(name)), timeout=10)
+    # The namespace controller starts 5 s after the deletion (upstream's grace period).
+    wait_until(lambda: gone(lambda: api.read_namespace(name)), timeout=20)
     assert api.list_namespaced_config_map(name).items == []
     assert api.list_namespaced_pod(name).items == []
     assert api.list_namespaced_service(name).items == []
@@ -505,10 +506,11 @@ def test_namespace_terminating_rejects_creates(api: CoreApi) -> None:
     api.create_namespaced_config_map(name, held)
     api.delete_namespace(name)
     try:
-        time.sleep(0.3)
         assert api.read_namespace(name).status.phase == "Terminating"
-        cm = api.read_namespaced_config_map("held", name)
-        assert cm.metadata.deletion_timestamp is not None
+        # The namespace controller (5 s after the deletion) deletes what is inside.
+        wait_until(lambda: api.read_namespaced_config_map("held", name).metadata
+                   .deletion_timestamp is not None, timeout=20)
+        assert api.read_namespace(name).status.phase == "Terminating"
         with pytest.raises(ApiException) as info:
             api.create_namespaced_config_map(name, configmap_body("late"))
         assert info.value.status == 403
@@ -516,7 +518,9 @@ def test_namespace_terminating_rejects_creates(api: CoreApi) -> None:
     finally:
         api.patch_namespaced_config_map("held", name, {"metadata": {"finalizers": None}},
                                         _content_type="application/merge-patch+json")
-    wait_until(lambda: gone(lambda: api.read_namespace(name)), timeout=10)
+    # The namespace controller looks again 8 s after it found the finalizer (upstream's
+    # 15 s estimate, halved).
+    wait_until(lambda: gone(lambda: api.read_namespace(name)), timeout=30)
 
 
 def test_create_in_missing_namespace_is_404(api: CoreApi) -> None:

@@ -9,7 +9,10 @@ import pytest
 
 from apiserver.api.resources import RESOURCES, ResourceInfo
 from apiserver.registry.defaults import DEFAULTERS, apply_defaults
-from apiserver.registry.defaults.admission import admit_pod_create
+from apiserver.registry.defaults.admission import (
+    admit_pod_create,
+    configure_default_tolerations,
+)
 from apiserver.registry.defaults.podspec import image_pull_policy
 
 Obj = dict[str, Any]
@@ -183,6 +186,17 @@ def test_pod_tolerations_added_unless_tolerated() -> None:
     # Defaulting twice (an update) adds nothing more.
     again = defaulted("", "v1", "Pod", copy.deepcopy(spec))
     assert again == spec
+
+
+def test_pod_toleration_seconds_follow_the_apiserver_flags() -> None:
+    """``--default-not-ready-toleration-seconds``/``--default-unreachable-toleration-seconds``."""
+    configure_default_tolerations(not_ready=7, unreachable=3)
+    try:
+        spec = defaulted("", "v1", "Pod", {"spec": {"containers": [container()]}})["spec"]
+    finally:
+        configure_default_tolerations()
+    assert {t["key"]: t["tolerationSeconds"] for t in spec["tolerations"]} == {
+        "node.kubernetes.io/not-ready": 7, "node.kubernetes.io/unreachable": 3}
 
 
 def test_service_account_admission_on_create() -> None:

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from apiserver.registry.registry import Registry
 from apiserver.registry.store import DeleteOptions
 from apiserver.registry.systemnamespaces import SYSTEM_NAMESPACES
 from apiserver.storage.cache import WatchCache
 from apiserver.storage.memory import MemoryStorage
+
+
+def _finalized(obj: dict[str, Any]) -> dict[str, Any]:
+    obj["spec"] = {**(obj.get("spec") or {}), "finalizers": []}
+    return obj
 
 
 def test_deleted_kube_node_lease_is_recreated() -> None:
@@ -23,7 +29,9 @@ def test_deleted_kube_node_lease_is_recreated() -> None:
             assert first is not None
             old_uid = first.obj["metadata"]["uid"]
             await registry.namespaces.delete(None, "kube-node-lease", DeleteOptions())
-            registry.namespace_terminating("kube-node-lease")
+            # What the namespace controller does once the namespace is empty.
+            await registry.namespaces.guaranteed_update(
+                None, "kube-node-lease", _finalized, subresource="finalize")
             gone_meanwhile = False
             for _ in range(200):
                 current = registry._namespace("kube-node-lease")

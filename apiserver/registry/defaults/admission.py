@@ -1,8 +1,9 @@
 """Pod mutations of upstream's built-in admission plugins that only fill in defaults.
 
 * DefaultTolerationSeconds (``plugin/pkg/admission/defaulttolerationseconds``): every
-  pod tolerates the ``not-ready`` and ``unreachable`` NoExecute taints for 300 s unless
-  it already tolerates them. Upstream runs it on pod create and update.
+  pod tolerates the ``not-ready`` and ``unreachable`` NoExecute taints for 300 s (the
+  apiserver's ``--default-*-toleration-seconds``) unless it already tolerates them.
+  Upstream runs it on pod create and update.
 * ServiceAccount (``plugin/pkg/admission/serviceaccount``), only its defaulting part: a
   pod that names no service account gets ``default``. Upstream runs it on create only
   and leaves mirror pods alone; it is not a ``SetDefaults`` and so not in the table.
@@ -14,9 +15,20 @@ from typing import Any
 
 NOT_READY_TAINT = "node.kubernetes.io/not-ready"
 UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
-#: Upstream's ``--default-not-ready-toleration-seconds`` and
+#: The default of upstream's ``--default-not-ready-toleration-seconds`` and
 #: ``--default-unreachable-toleration-seconds``.
 DEFAULT_TOLERATION_SECONDS = 300
+#: The seconds the plugin adds, by taint key. Process-wide, as upstream's plugin reads its
+#: two flags: :func:`configure_default_tolerations` sets them from the apiserver's flags.
+_SECONDS = {NOT_READY_TAINT: DEFAULT_TOLERATION_SECONDS,
+            UNREACHABLE_TAINT: DEFAULT_TOLERATION_SECONDS}
+
+
+def configure_default_tolerations(not_ready: int = DEFAULT_TOLERATION_SECONDS,
+                                  unreachable: int = DEFAULT_TOLERATION_SECONDS) -> None:
+    """Set the ``tolerationSeconds`` DefaultTolerationSeconds adds for each taint."""
+    _SECONDS[NOT_READY_TAINT] = not_ready
+    _SECONDS[UNREACHABLE_TAINT] = unreachable
 MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
 
 
@@ -46,7 +58,7 @@ def default_toleration_seconds(spec: dict[str, Any]) -> None:
                 "key": taint,
                 "operator": "Exists",
                 "effect": "NoExecute",
-                "tolerationSeconds": DEFAULT_TOLERATION_SECONDS,
+                "tolerationSeconds": _SECONDS[taint],
             })
             added = True
     if added:

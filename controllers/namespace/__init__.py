@@ -1,0 +1,1 @@
+"""kube-controller-manager's ``namespace`` controller: empty and finalize terminating namespaces."""
