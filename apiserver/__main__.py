@@ -11,6 +11,7 @@ from pathlib import Path
 
 import uvicorn
 
+from apiserver.admission.plugins import FlagError, enabled_plugins, unimplemented
 from apiserver.app import ApiServer, ServerConfig
 from apiserver.registry.service.rest import ServiceOptions
 from apiserver.storage.cache import DEFAULT_HISTORY
@@ -56,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--allow-unauthenticated-bind", action="store_true",
                         help="allow binding a non-loopback address although the API has no "
                         "authentication (anyone who can reach it controls it)")
+    parser.add_argument("--enable-admission-plugins", default="",
+                        help="comma-separated admission plugins to enable besides the default "
+                        "ones; the order of the list does not matter (upstream's is used)")
+    parser.add_argument("--disable-admission-plugins", default="",
+                        help="comma-separated admission plugins to disable, default ones "
+                        "included")
     parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
                         help="log verbosity (0: warnings and info, 4+: debug)")
     return parser
@@ -127,6 +134,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.storage == "etcd" and not args.etcd_servers.strip():
         log.error("--storage etcd needs --etcd-servers")
         return 2
+    try:
+        admission = enabled_plugins(args.enable_admission_plugins,
+                                    args.disable_admission_plugins)
+    except FlagError as exc:
+        log.error("%s", exc)
+        return 2
+    log.info("admission plugins: %s", ",".join(admission))
+    missing = unimplemented(admission)
+    if missing:
+        log.info("admission plugins kubemu does not implement (inactive): %s",
+                 ",".join(missing))
     config = ServerConfig(
         services=services,
         storage=args.storage,
@@ -135,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         compaction_interval=args.etcd_compaction_interval,
         etcd_servers=tuple(s.strip() for s in args.etcd_servers.split(",") if s.strip()),
         etcd_prefix=args.etcd_prefix,
+        admission_plugins=admission,
         server_address=f"{args.bind_address}:{args.port}",
     )
     server = ApiServer(config)

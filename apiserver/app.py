@@ -63,6 +63,8 @@ class ServerConfig:
     #: etcd client URLs (``--etcd-servers``) and key prefix, for ``storage="etcd"``.
     etcd_servers: tuple[str, ...] = ()
     etcd_prefix: str = "/registry"
+    #: Enabled admission plugins, in upstream order (None: upstream's default-on set).
+    admission_plugins: tuple[str, ...] | None = None
 
 
 def make_storage(config: ServerConfig) -> Storage:
@@ -235,7 +237,8 @@ class ApiServer:
         self.storage = make_storage(config)
         self.watch_cache = WatchCache(self.storage, config.watch_cache_size)
         self.registry = Registry(self.storage, self.watch_cache, config.clock,
-                                 services=config.services)
+                                 services=config.services,
+                                 admission_plugins=config.admission_plugins)
         self.compactor = Compactor(self.storage, config.compaction_interval)
         self.gc_freezer = GcFreezer()
         self._ready = False

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
+from apiserver.admission.plugins import build_chain, enabled_plugins
 from apiserver.api import errors
 from apiserver.api.resources import (
     ENDPOINTS,
@@ -23,6 +25,7 @@ from apiserver.api.resources import (
     SERVICES,
     ResourceInfo,
 )
+from apiserver.registry.admission_source import RegistrySource
 from apiserver.registry.admissionregistration import (
     MutatingWebhookConfigurationStrategy,
     ValidatingAdmissionPolicyBindingStrategy,
@@ -179,21 +182,27 @@ class Registry:
         resources: tuple[ResourceInfo, ...] = RESOURCES,
         services: ServiceOptions | None = None,
         system_namespaces_interval: float = SYSTEM_NAMESPACES_INTERVAL,
+        admission_plugins: Sequence[str] | None = None,
     ) -> None:
+        """``admission_plugins``: the enabled admission plugins (None: upstream's default
+        set, see :func:`apiserver.admission.plugins.enabled_plugins`)."""
         self.storage = storage
         self.system_namespaces_interval = system_namespaces_interval
         self.services = ServiceREST(storage, services)
         self.watch_cache = watch_cache
         self.clock = clock
         self.stores: dict[tuple[str, str, str], Store] = {}
+        if admission_plugins is None:
+            admission_plugins = enabled_plugins()
+        self.admission = build_chain(admission_plugins, RegistrySource(self.stores), clock)
         for info in resources:
             strategy = strategy_for(info)
             store: Store
             if info.plural == SERVICES.plural and not info.group:
                 store = self.services.make_store(info, storage, watch_cache, clock,
-                                                 self._namespace)
+                                                 self.admission)
             else:
-                store = Store(info, strategy, storage, watch_cache, clock, self._namespace)
+                store = Store(info, strategy, storage, watch_cache, clock, self.admission)
             self.stores[(info.group, info.version, info.plural)] = store
         self.namespaces = self.stores[("", "v1", "namespaces")]
         self._terminating: asyncio.Queue[str] = asyncio.Queue()

@@ -9,7 +9,6 @@ import pytest
 
 from apiserver.api.resources import RESOURCES, ResourceInfo
 from apiserver.registry.defaults import DEFAULTERS, apply_defaults
-from apiserver.registry.defaults.admission import admit_pod_create
 from apiserver.registry.defaults.podspec import image_pull_policy
 
 Obj = dict[str, Any]
@@ -161,46 +160,6 @@ def test_volume_defaults() -> None:
     assert claim == {"spec": {"volumeMode": "Filesystem"}}
 
 
-def test_pod_tolerations_added_unless_tolerated() -> None:
-    spec = defaulted("", "v1", "Pod", {"spec": {"containers": [container()]}})["spec"]
-    assert spec["tolerations"] == [
-        {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
-         "tolerationSeconds": 300},
-        {"key": "node.kubernetes.io/unreachable", "operator": "Exists",
-         "effect": "NoExecute", "tolerationSeconds": 300},
-    ]
-    own = {"key": "node.kubernetes.io/unreachable", "operator": "Exists",
-           "effect": "NoExecute", "tolerationSeconds": 5}
-    spec = defaulted("", "v1", "Pod", {"spec": {"containers": [container()],
-                                               "tolerations": [own]}})["spec"]
-    assert [t["key"] for t in spec["tolerations"]] == [own["key"],
-                                                       "node.kubernetes.io/not-ready"]
-    assert spec["tolerations"][0]["tolerationSeconds"] == 5
-    # An empty key with an empty effect tolerates everything: nothing is added.
-    spec = defaulted("", "v1", "Pod", {"spec": {"containers": [container()],
-                                               "tolerations": [{"operator": "Exists"}]}})
-    assert spec["spec"]["tolerations"] == [{"operator": "Exists"}]
-    # Defaulting twice (an update) adds nothing more.
-    again = defaulted("", "v1", "Pod", copy.deepcopy(spec))
-    assert again == spec
-
-
-def test_service_account_admission_on_create() -> None:
-    pod: Obj = {"metadata": {}, "spec": {"containers": [container()]}}
-    admit_pod_create(pod)
-    assert (pod["spec"]["serviceAccountName"], pod["spec"]["serviceAccount"]) == (
-        "default", "default")
-    mirror: Obj = {"metadata": {"annotations": {"kubernetes.io/config.mirror": "x"}},
-                   "spec": {"containers": [container()]}}
-    admit_pod_create(mirror)
-    assert "serviceAccountName" not in mirror["spec"]
-    # The deprecated field names the account when the new one is empty.
-    old: Obj = {"spec": {"serviceAccount": "builder", "containers": [container()]}}
-    admit_pod_create(old)
-    spec = defaulted("", "v1", "Pod", old)["spec"]
-    assert (spec["serviceAccountName"], spec["serviceAccount"]) == ("builder", "builder")
-
-
 @pytest.mark.parametrize("bad", [
     {"spec": "nope"},
     {"spec": {"containers": "nope", "volumes": [None, 3, {"name": "v", "secret": "x"}]}},
@@ -210,7 +169,6 @@ def test_service_account_admission_on_create() -> None:
 ])
 def test_malformed_pods_do_not_crash(bad: Obj) -> None:
     defaulted("", "v1", "Pod", bad)
-    admit_pod_create(bad)
 
 
 # -- workloads ----------------------------------------------------------------------------
