@@ -7,7 +7,8 @@ optional binary-SI (``Ki`` … ``Ei``), decimal-SI (``n`` … ``E``) or decimal-
 
 :class:`Quantity` keeps a value with the format it was written in, because upstream prints
 a sum in its first operand's format (``128Mi`` + ``128Mi`` is ``256Mi``, ``500m`` + ``1`` is
-``1500m``); :meth:`Quantity.__str__` is upstream's canonical ``String()``.
+``1500m``; a zero first operand takes the second's); :meth:`Quantity.__str__` is
+upstream's canonical ``String()``.
 """
 
 from __future__ import annotations
@@ -74,11 +75,15 @@ class Quantity:
         split = _split(value)
         return cls(split[0], split[1]) if split is not None else None
 
+    def _format_with(self, other: Quantity) -> str:
+        # Upstream's Add/Sub: a zero receiver takes the other operand's format.
+        return other.format if self.value == 0 else self.format
+
     def __add__(self, other: Quantity) -> Quantity:
-        return Quantity(self.value + other.value, self.format)
+        return Quantity(self.value + other.value, self._format_with(other))
 
     def __sub__(self, other: Quantity) -> Quantity:
-        return Quantity(self.value - other.value, self.format)
+        return Quantity(self.value - other.value, self._format_with(other))
 
     def __str__(self) -> str:
         return format_quantity(self.value, self.format)
