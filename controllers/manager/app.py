@@ -23,6 +23,7 @@ from controllers.manager.serviceaccount import SERVICEACCOUNT
 from controllers.nodelifecycle.lifecycle import NODELIFECYCLE
 from controllers.nodelifecycle.podgc import PODGC
 from controllers.nodelifecycle.tainteviction import TAINT_EVICTION
+from controllers.resourcequota import RESOURCEQUOTA
 from controllers.runtime.app import ControllerSpec, run_process
 from controllers.runtime.flags import add_common_flags
 from controllers.statefulset.controller import STATEFULSET
@@ -46,6 +47,7 @@ CONTROLLERS: tuple[ControllerSpec, ...] = (
     JOB,
     CRONJOB,
     TTL_AFTER_FINISHED,
+    RESOURCEQUOTA,
 )
 
 
