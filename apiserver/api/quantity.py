@@ -89,27 +89,16 @@ class Quantity:
         return format_quantity(self.value, self.format)
 
 
-def _decimal_si(value: Decimal) -> str:
-    # Upstream rounds up to nano precision, then picks the largest multiple-of-3
-    # exponent that keeps the mantissa an integer.
+def _mantissa_exponent(value: Decimal) -> tuple[int, int]:
+    """``value`` as ``m * 10**e``: rounded up to nano precision (as upstream), ``e`` the
+    largest multiple of 3 (at most 18) that keeps ``m`` an integer."""
     value = (value / _NANO).to_integral_value(rounding=ROUND_CEILING) * _NANO
     if value == 0:
-        return "0"
+        return 0, 0
     for exp in (18, 15, 12, 9, 6, 3, 0, -3, -6, -9):
         mantissa = value.scaleb(-exp)
         if mantissa == mantissa.to_integral_value():
-            return f"{int(mantissa)}{_DECIMAL_BY_EXP[exp]}"
-    raise AssertionError("unreachable: nano precision always fits")
-
-
-def _decimal_exponent(value: Decimal) -> str:
-    value = (value / _NANO).to_integral_value(rounding=ROUND_CEILING) * _NANO
-    if value == 0:
-        return "0"
-    for exp in (18, 15, 12, 9, 6, 3, 0, -3, -6, -9):
-        mantissa = value.scaleb(-exp)
-        if mantissa == mantissa.to_integral_value():
-            return f"{int(mantissa)}e{exp}" if exp else str(int(mantissa))
+            return int(mantissa), exp
     raise AssertionError("unreachable: nano precision always fits")
 
 
@@ -126,9 +115,10 @@ def format_quantity(value: Decimal, fmt: str = DECIMAL_SI) -> str:
             number //= 1024
             power += 1
         return f"{number}{_BINARY_BY_POWER.get(power, '')}"
+    mantissa, exp = _mantissa_exponent(value)
     if fmt == DECIMAL_EXPONENT:
-        return _decimal_exponent(value)
-    return _decimal_si(value)
+        return f"{mantissa}e{exp}" if exp else str(mantissa)
+    return f"{mantissa}{_DECIMAL_BY_EXP[exp]}"
 
 
 def canonical(value: Any) -> str:
