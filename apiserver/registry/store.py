@@ -8,6 +8,11 @@ become API errors here and nowhere else.
 
 Reads come from the watch cache; the object a write returns is decoded from
 exactly the bytes its watch event carries.
+
+Every write passes the admission chain (:mod:`apiserver.admission`) as upstream's store
+and handlers run it: mutating admission once the object is decoded and defaulted (before
+a generated name is chosen), validating admission once the kind's validation passed and
+just before storage; deletes pass both with the stored object as the old object.
 """
 
 from __future__ import annotations
