@@ -43,6 +43,7 @@ from bench.procs import (
     REPO_ROOT,
     BenchError,
     ServerProcess,
+    apiserver_module,
     child_setup,
     cpu_seconds,
     free_port,
@@ -126,9 +127,9 @@ def _start_apiserver(workdir: Path, name: str, cpu: int | None) -> ServerProcess
     port = free_port()
     return ServerProcess(
         name,
-        python_module("apiserver", "--bind-address", HOST, "--port", str(port),
-                      "--data-dir", str(workdir / f"data-{name}"), "--storage", "sqlite",
-                      "--service-cluster-ip-range", SERVICE_RANGE),
+        apiserver_module("--bind-address", HOST, "--port", str(port),
+                         "--data-dir", str(workdir / f"data-{name}"), "--storage", "sqlite",
+                         "--service-cluster-ip-range", SERVICE_RANGE),
         port, workdir / f"{name}.log", cpu,
     ).start()
 
