@@ -10,10 +10,12 @@ enabled plugins kubemu implements (:data:`FACTORIES`); the others are reported b
 
 Registration points for plugins written elsewhere:
 
-* ``NodeRestriction``: :func:`register_node_restriction` takes a function
-  ``admit(attributes)`` (sync or async; raises an ``ApiError`` to refuse) and runs it as
-  a validating plugin at NodeRestriction's place. Until it is registered the name is
-  accepted by the flags but inactive.
+* ``NodeRestriction``: :func:`node_restriction_factory` wraps a function
+  ``admit(attributes)`` (sync or async; raises an ``ApiError`` to refuse) as a validating
+  plugin; pass it to :func:`build_chain` in ``factories`` (the registry's
+  ``admission_factories``) or install it for every chain with
+  :func:`register_node_restriction`. Until then the name is accepted by the flags but
+  inactive.
 * Webhooks and admission policies (``MutatingAdmissionWebhook``,
   ``ValidatingAdmissionPolicy``, ``ValidatingAdmissionWebhook``): add a factory to
   :data:`FACTORIES` under the upstream name; their place in :data:`ORDER` is already
@@ -23,7 +25,7 @@ Registration points for plugins written elsewhere:
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from apiserver.admission.attributes import AdmissionAttributes, ObjectSource, Operation
@@ -110,16 +112,21 @@ def enabled_plugins(enable: str | Iterable[str] = (), disable: str | Iterable[st
     return tuple(name for name in ORDER if name not in off)
 
 
-def unimplemented(names: Sequence[str]) -> tuple[str, ...]:
+def unimplemented(names: Sequence[str],
+                  factories: Mapping[str, Factory] | None = None) -> tuple[str, ...]:
     """The enabled names kubemu has no plugin for (yet)."""
-    return tuple(name for name in names if name not in FACTORIES)
+    return tuple(name for name in names if name not in FACTORIES
+                 and name not in (factories or {}))
 
 
-def build_chain(names: Sequence[str], source: ObjectSource, clock: Clock) -> AdmissionChain:
-    """The chain of the implemented plugins among ``names``, in :data:`ORDER`."""
+def build_chain(names: Sequence[str], source: ObjectSource, clock: Clock,
+                factories: Mapping[str, Factory] | None = None) -> AdmissionChain:
+    """The chain of the implemented plugins among ``names``, in :data:`ORDER`;
+    ``factories`` adds (or replaces) plugin factories by upstream name."""
+    table = {**FACTORIES, **(factories or {})}
     wanted = set(names)
-    return AdmissionChain([FACTORIES[name](source, clock) for name in ORDER
-                           if name in wanted and name in FACTORIES])
+    return AdmissionChain([table[name](source, clock) for name in ORDER
+                           if name in wanted and name in table])
 
 
 class FunctionPlugin:
@@ -139,8 +146,15 @@ class FunctionPlugin:
             await result
 
 
+def node_restriction_factory(
+    admit: Callable[[AdmissionAttributes], Awaitable[None] | None],
+) -> Factory:
+    """A factory running NodeRestriction's ``admit(attributes)`` at its place in the chain."""
+    return lambda _source, _clock: FunctionPlugin(NODE_RESTRICTION, admit)
+
+
 def register_node_restriction(
     admit: Callable[[AdmissionAttributes], Awaitable[None] | None],
 ) -> None:
-    """Install NodeRestriction's ``admit(attributes)`` at its place in the chain."""
-    FACTORIES[NODE_RESTRICTION] = lambda _source, _clock: FunctionPlugin(NODE_RESTRICTION, admit)
+    """Install NodeRestriction's ``admit(attributes)`` for every chain built from now on."""
+    FACTORIES[NODE_RESTRICTION] = node_restriction_factory(admit)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from apiserver.admission.plugins import build_chain, enabled_plugins
+from apiserver.admission.plugins import Factory, build_chain, enabled_plugins
 from apiserver.api import errors
 from apiserver.api.resources import (
     ENDPOINTS,
@@ -183,9 +183,12 @@ class Registry:
         services: ServiceOptions | None = None,
         system_namespaces_interval: float = SYSTEM_NAMESPACES_INTERVAL,
         admission_plugins: Sequence[str] | None = None,
+        admission_factories: Mapping[str, Factory] | None = None,
     ) -> None:
         """``admission_plugins``: the enabled admission plugins (None: upstream's default
-        set, see :func:`apiserver.admission.plugins.enabled_plugins`)."""
+        set, see :func:`apiserver.admission.plugins.enabled_plugins`);
+        ``admission_factories``: plugins built outside the admission layer, by upstream
+        name (NodeRestriction: ``{"NodeRestriction": node_restriction_factory(admit)}``)."""
         self.storage = storage
         self.system_namespaces_interval = system_namespaces_interval
         self.services = ServiceREST(storage, services)
@@ -194,7 +197,8 @@ class Registry:
         self.stores: dict[tuple[str, str, str], Store] = {}
         if admission_plugins is None:
             admission_plugins = enabled_plugins()
-        self.admission = build_chain(admission_plugins, RegistrySource(self.stores), clock)
+        self.admission = build_chain(admission_plugins, RegistrySource(self.stores), clock,
+                                     admission_factories)
         for info in resources:
             strategy = strategy_for(info)
             store: Store

@@ -15,6 +15,7 @@ from apiserver.admission.plugins import (
     FlagError,
     build_chain,
     enabled_plugins,
+    node_restriction_factory,
     register_node_restriction,
     unimplemented,
 )
@@ -85,18 +86,23 @@ def test_node_restriction_registration_point_runs_the_function_at_its_place() ->
         if attrs.name == "forbidden":
             raise errors.forbidden(attrs.info, attrs.name, "node restricted")
 
+    names = enabled_plugins("NodeRestriction", "NamespaceLifecycle,LimitRanger,"
+                            "ServiceAccount,ResourceQuota")
+    assert "NodeRestriction" in unimplemented(names)
+    factories = {"NodeRestriction": node_restriction_factory(admit)}
+    assert "NodeRestriction" not in unimplemented(names, factories)
+    chain = build_chain(names, RegistrySource({}), lambda: None,  # type: ignore[arg-type,return-value]
+                        factories)
+    assert chain.names[0] == "NodeRestriction"
+    attrs = _attrs(Operation.CREATE, {"metadata": {"name": "forbidden"}}, info=CONFIGMAPS)
+    attrs.name = "forbidden"
+    with pytest.raises(errors.ApiError) as caught:
+        asyncio.run(chain.validate(attrs))
+    assert caught.value.code == 403 and seen == ["forbidden"]
+    # Installed for every chain instead:
     register_node_restriction(admit)
     try:
-        names = enabled_plugins("NodeRestriction", "NamespaceLifecycle,LimitRanger,"
-                                "ServiceAccount,ResourceQuota")
         assert "NodeRestriction" not in unimplemented(names)
-        chain = build_chain(names, RegistrySource({}), lambda: None)  # type: ignore[arg-type,return-value]
-        assert chain.names[0] == "NodeRestriction"
-        attrs = _attrs(Operation.CREATE, {"metadata": {"name": "forbidden"}}, info=CONFIGMAPS)
-        attrs.name = "forbidden"
-        with pytest.raises(errors.ApiError) as caught:
-            asyncio.run(chain.validate(attrs))
-        assert caught.value.code == 403 and seen == ["forbidden"]
     finally:
         from apiserver.admission import plugins
 
