@@ -6,7 +6,9 @@ operations change usage, and an object's usage. Pods, Services and PersistentVol
 have their own; ConfigMaps, Secrets, ReplicationControllers and ResourceQuotas are counted
 under their legacy names as well as ``count/<resource>``; any other resource is counted
 only as ``count/<resource>.<group>``. Scopes (``spec.scopes`` and
-``spec.scopeSelector``) apply to pods only: a scoped quota never matches anything else.
+``spec.scopeSelector``: Terminating, NotTerminating, BestEffort, NotBestEffort,
+PriorityClass, CrossNamespacePodAffinity) apply to pods only: a scoped quota never matches
+anything else.
 """
 
 from __future__ import annotations
@@ -202,6 +204,21 @@ def _best_effort(pod: Mapping[str, Any]) -> bool:
     return True
 
 
+def _cross_namespace_affinity(pod: Mapping[str, Any]) -> bool:
+    """Whether any pod (anti-)affinity term looks at other namespaces."""
+    affinity = (pod.get("spec") or {}).get("affinity") or {}
+    for kind in ("podAffinity", "podAntiAffinity"):
+        rules = affinity.get(kind) or {}
+        terms = list(rules.get("requiredDuringSchedulingIgnoredDuringExecution") or [])
+        terms += [w.get("podAffinityTerm") or {} for w in
+                  rules.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+                  if isinstance(w, dict)]
+        if any(isinstance(t, dict) and (t.get("namespaces") or "namespaceSelector" in t)
+               for t in terms):
+            return True
+    return False
+
+
 def _scope_matches(req: ScopeRequirement, pod: Mapping[str, Any]) -> bool:
     spec = pod.get("spec") or {}
     deadline = spec.get("activeDeadlineSeconds")
@@ -223,6 +240,8 @@ def _scope_matches(req: ScopeRequirement, pod: Mapping[str, Any]) -> bool:
         if req.operator == "NotIn":
             return klass not in req.values
         return False  # DoesNotExist: the key is always present, as upstream's label set
+    if req.scope == "CrossNamespacePodAffinity":
+        return _cross_namespace_affinity(pod)
     return False
 
 

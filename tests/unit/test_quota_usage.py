@@ -99,6 +99,11 @@ def test_scopes() -> None:
     high = quota(scopeName="PriorityClass", operator="In", values=["high"])
     assert matches(high, burstable) and not matches(high, best_effort)
     assert not q.matches_scopes(quota("BestEffort"), "", "services", {})
+    cross = _pod(_c(), affinity={"podAntiAffinity": {
+        "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1, "podAffinityTerm": {
+            "namespaceSelector": {}, "topologyKey": "zone"}}]}})
+    assert matches(quota("CrossNamespacePodAffinity"), cross)
+    assert not matches(quota("CrossNamespacePodAffinity"), best_effort)
     used = q.total_usage(quota("BestEffort"), {"pods": Quantity.parse("5")},  # type: ignore[dict-item]
                          {("", "pods"): [best_effort, burstable]}, NOW)
     assert q.to_api(used) == {"pods": "1"}
