@@ -249,8 +249,9 @@ def test_resource_quota_dry_run_scopes_and_services() -> None:
         assert "exceeded quota: besteffort, requested: pods=1, used: pods=1, limited: pods=1" \
             in err.message
         services = registry.store(SERVICES)
-        node_port: dict[str, Any] = {"metadata": {"name": "np"}, "spec": {"type": "NodePort", "ports": [
-            {"name": f"p{p}", "port": p} for p in (80, 81, 82)]}}
+        node_port: dict[str, Any] = {"metadata": {"name": "np"}, "spec": {
+            "type": "NodePort",
+            "ports": [{"name": f"p{p}", "port": p} for p in (80, 81, 82)]}}
         err = await _refused(services.create("default", node_port))
         assert err.message == (
             'services "np" is forbidden: exceeded quota: svc, requested: services.nodeports=3,'
