@@ -9,16 +9,17 @@ import re
 import sys
 from pathlib import Path
 
+from apiserver.admission.plugins import FlagError, enabled_plugins, unimplemented
+from apiserver.admission.tolerations import (
+    DEFAULT_TOLERATION_SECONDS,
+    configure_default_tolerations,
+)
 from apiserver.app import ApiServer, ServerConfig
 from apiserver.auth.config import AuthenticationOptions
 from apiserver.auth.serviceaccount_keys import KeyFileError
 from apiserver.auth.tls import server_ssl_context
 from apiserver.auth.tokenfile import TokenFileError
 from apiserver.listeners import Listener, serve
-from apiserver.registry.defaults.admission import (
-    DEFAULT_TOLERATION_SECONDS,
-    configure_default_tolerations,
-)
 from apiserver.registry.service.rest import ServiceOptions
 from apiserver.storage.cache import DEFAULT_HISTORY
 from apiserver.storage.compactor import DEFAULT_INTERVAL
@@ -109,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
                         default=DEFAULT_TOLERATION_SECONDS,
                         help="tolerationSeconds of the unreachable:NoExecute toleration added "
                         "to every pod that has none (default 300)")
+    parser.add_argument("--enable-admission-plugins", default="",
+                        help="comma-separated admission plugins to enable besides the default "
+                        "ones; the order of the list does not matter (upstream's is used)")
+    parser.add_argument("--disable-admission-plugins", default="",
+                        help="comma-separated admission plugins to disable, default ones "
+                        "included")
     parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
                         help="log verbosity (0: warnings and info, 4+: debug)")
     return parser
@@ -238,6 +245,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.storage == "etcd" and not args.etcd_servers.strip():
         log.error("--storage etcd needs --etcd-servers")
         return 2
+    try:
+        admission = enabled_plugins(args.enable_admission_plugins,
+                                    args.disable_admission_plugins)
+    except FlagError as exc:
+        log.error("%s", exc)
+        return 2
+    log.info("admission plugins: %s", ",".join(admission))
+    missing = unimplemented(admission)
+    if missing:
+        log.info("admission plugins kubemu does not implement (inactive): %s",
+                 ",".join(missing))
     config = ServerConfig(
         services=services,
         storage=args.storage,
@@ -249,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         server_address=f"{primary.host}:{primary.port}",
         external_address=f"{advertise}:{primary.port}",
         authentication=_authentication(args),
+        admission_plugins=admission,
     )
     try:
         server = ApiServer(config)

@@ -74,6 +74,8 @@ class ServerConfig:
     authentication: AuthenticationOptions = field(default_factory=AuthenticationOptions)
     #: host:port clients reach the server at (the OIDC ``jwks_uri``); server_address if empty.
     external_address: str = ""
+    #: Enabled admission plugins, in upstream order (None: upstream's default-on set).
+    admission_plugins: tuple[str, ...] | None = None
 
 
 def make_storage(config: ServerConfig) -> Storage:
@@ -246,7 +248,8 @@ class ApiServer:
         self.storage = make_storage(config)
         self.watch_cache = WatchCache(self.storage, config.watch_cache_size)
         self.registry = Registry(self.storage, self.watch_cache, config.clock,
-                                 services=config.services)
+                                 services=config.services,
+                                 admission_plugins=config.admission_plugins)
         self.compactor = Compactor(self.storage, config.compaction_interval)
         self.gc_freezer = GcFreezer()
         self._ready = False

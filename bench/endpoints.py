@@ -26,7 +26,15 @@ from typing import Any
 import httpx
 import orjson
 
-from bench.procs import HOST, BenchError, ServerProcess, cpu_seconds, free_port, python_module
+from bench.procs import (
+    HOST,
+    BenchError,
+    ServerProcess,
+    apiserver_module,
+    cpu_seconds,
+    free_port,
+    python_module,
+)
 
 NAMESPACE = "bench-endpoints"
 CONCURRENCY = 32
@@ -216,9 +224,9 @@ def run_scenario(workdir: Path, server_cpu: int | None, controller_cpu: int | No
     port = free_port()
     api = ServerProcess(
         "kubemu-ep",
-        python_module("apiserver", "--bind-address", HOST, "--port", str(port),
-                      "--data-dir", str(workdir / "data-endpoints"), "--storage", "sqlite",
-                      "--service-cluster-ip-range", "10.96.0.0/16"),
+        apiserver_module("--bind-address", HOST, "--port", str(port),
+                         "--data-dir", str(workdir / "data-endpoints"), "--storage", "sqlite",
+                         "--service-cluster-ip-range", "10.96.0.0/16"),
         port, workdir / "kubemu-endpoints.log", server_cpu,
     ).start()
     controller: ServerProcess | None = None

@@ -168,3 +168,14 @@ class ServerProcess:
 def python_module(module: str, *args: str) -> list[str]:
     """``python -m module args…`` with this interpreter."""
     return [sys.executable, "-m", module, *args]
+
+
+#: Every benchmarked apiserver runs without ServiceAccount admission: most scenarios have no
+#: controller manager to make the ``default`` ServiceAccounts pods need (envtest does the
+#: same), and the others must not wait for it.
+APISERVER_ADMISSION = ("--disable-admission-plugins=ServiceAccount",)
+
+
+def apiserver_module(*args: str) -> list[str]:
+    """``python -m apiserver args…`` plus :data:`APISERVER_ADMISSION`."""
+    return python_module("apiserver", *args, *APISERVER_ADMISSION)

@@ -39,7 +39,15 @@ import httpx
 import orjson
 
 from bench.endpoints import NAMESPACE, _ip, _ok, _percentiles, _populate, _ready_count, _status
-from bench.procs import HOST, BenchError, ServerProcess, cpu_seconds, free_port, python_module
+from bench.procs import (
+    HOST,
+    BenchError,
+    ServerProcess,
+    apiserver_module,
+    cpu_seconds,
+    free_port,
+    python_module,
+)
 from controllers.proxy.iptables import IPTablesConfig, IPTablesRenderer, Rendered
 from controllers.proxy.rules import with_whole_table_cache
 from controllers.proxy.types import Endpoint, ServicePort, ServicePortName
@@ -111,9 +119,9 @@ def _run_latency(workdir: Path, server_cpu: int | None, load_cpu: int | None,
     port = free_port()
     api = ServerProcess(
         "kubemu-proxy",
-        python_module("apiserver", "--bind-address", HOST, "--port", str(port),
-                      "--data-dir", str(workdir / "data-proxy"), "--storage", "sqlite",
-                      "--service-cluster-ip-range", service_range),
+        apiserver_module("--bind-address", HOST, "--port", str(port),
+                         "--data-dir", str(workdir / "data-proxy"), "--storage", "sqlite",
+                         "--service-cluster-ip-range", service_range),
         port, workdir / "kubemu-proxy.log", server_cpu,
     ).start()
     procs: list[ServerProcess] = []

@@ -29,6 +29,7 @@ from bench.procs import (
     SERVER_CPU,
     BenchError,
     ServerProcess,
+    apiserver_module,
     child_setup,
     cpu_busy_seconds,
     free_port,
@@ -211,8 +212,7 @@ def _measure(ctx: Context, server: ServerProcess, scenario: str) -> WrkResult:
 
 def _start_kubemu(ctx: Context) -> ServerProcess:
     port = free_port()
-    argv = python_module(
-        "apiserver",
+    argv = apiserver_module(
         "--bind-address", HOST,
         "--port", str(port),
         "--data-dir", str(ctx.workdir / "data"),

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from bench import populate, report
-from bench.procs import HOST, BenchError, ServerProcess, free_port, python_module
+from bench.procs import HOST, BenchError, ServerProcess, apiserver_module, free_port
 from bench.wrk import WrkResult
 
 if TYPE_CHECKING:
@@ -90,8 +90,7 @@ def start_etcd(workdir: Path, cpu: int | None) -> ServerProcess:
 
 def _start_kubemu(ctx: Context, backend: str, etcd: ServerProcess | None) -> ServerProcess:
     port = free_port()
-    argv = python_module(
-        "apiserver",
+    argv = apiserver_module(
         "--bind-address", HOST,
         "--port", str(port),
         "--data-dir", str(ctx.workdir / f"storage-{backend}"),

@@ -42,6 +42,7 @@ from bench.procs import (
     REPO_ROOT,
     BenchError,
     ServerProcess,
+    apiserver_module,
     child_setup,
     cpu_seconds,
     free_port,
@@ -117,9 +118,9 @@ def _start_apiserver(workdir: Path, name: str, cpu: int | None,
     port = free_port()
     return ServerProcess(
         name,
-        python_module("apiserver", "--bind-address", HOST, "--port", str(port),
-                      "--data-dir", str(workdir / f"data-{name}"), "--storage", "sqlite",
-                      "--service-cluster-ip-range", service_range),
+        apiserver_module("--bind-address", HOST, "--port", str(port),
+                         "--data-dir", str(workdir / f"data-{name}"), "--storage", "sqlite",
+                         "--service-cluster-ip-range", service_range),
         port, workdir / f"{name}.log", cpu,
     ).start()
 

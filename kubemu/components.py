@@ -198,6 +198,19 @@ COMPONENTS: tuple[Component, ...] = (
 )
 
 
+def _without_service_accounts(
+    args: Callable[[LaunchContext], Sequence[str]],
+) -> Callable[[LaunchContext], list[str]]:
+    """``args`` plus ``--disable-admission-plugins=ServiceAccount``: without the controller
+    manager nothing makes the ``default`` ServiceAccounts, and ServiceAccount admission
+    would refuse every pod (envtest runs kube-apiserver the same way)."""
+
+    def build(ctx: LaunchContext) -> list[str]:
+        return [*args(ctx), "--disable-admission-plugins=ServiceAccount"]
+
+    return build
+
+
 def launch_plan(ctx: LaunchContext, disabled: Sequence[str] = ()) -> list[Component]:
     """The processes to start for ``ctx``: ``etcd`` only for ``storage == "etcd"``
     without ``etcd_servers``; ``node`` expands to ``node-1`` … ``node-N``,
@@ -212,6 +225,9 @@ def launch_plan(ctx: LaunchContext, disabled: Sequence[str] = ()) -> list[Compon
         if component.name == "node":
             plan.extend(Component(node_name(i), node_args(i))
                         for i in range(1, max(ctx.nodes, 0) + 1))
+        elif component.name == "apiserver" and "controller-manager" in disabled:
+            plan.append(Component(component.name, _without_service_accounts(component.args),
+                                  component.ready_url))
         elif component.name == "kube-proxy":
             plan.append(component)
             plan.extend(Component(f"kube-proxy-{node_name(i)}", node_proxy_args(i))

@@ -10,12 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from apiserver.api import errors, meta
-from apiserver.registry.defaults.admission import admit_pod_create
 from apiserver.registry.podspec import validate_pod_spec
 from apiserver.registry.service.strategy import ServiceStrategy as ServiceStrategy
 from apiserver.registry.strategy import Cause, Strategy
 
-_UNDELETABLE = frozenset({"default", "kube-system", "kube-public"})
 NAMESPACE_FINALIZER = "kubernetes"
 
 
@@ -58,12 +56,8 @@ class NamespaceStrategy(Strategy):
             new["status"] = status
 
     def on_delete(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+        # The immortal namespaces are admission's (NamespaceLifecycle).
         md = obj["metadata"]
-        name = md.get("name", "")
-        if name in _UNDELETABLE:
-            from apiserver.api.resources import NAMESPACES
-
-            raise errors.forbidden(NAMESPACES, name, "this namespace may not be deleted")
         if md.get("deletionTimestamp"):
             return obj
         obj["status"] = {**(obj.get("status") or {}), "phase": "Terminating"}
@@ -79,11 +73,11 @@ class PodStrategy(Strategy):
     def initial_status(self, obj: dict[str, Any]) -> None:
         obj["status"] = {"phase": "Pending", "qosClass": _qos_class(obj)}
 
-    def prepare_for_create(self, obj: dict[str, Any]) -> None:
-        super().prepare_for_create(obj)
-        # Create-only admission defaults (the service account); the field defaults are
-        # in apiserver.registry.defaults, which the store applies on create and update.
-        admit_pod_create(obj)
+    def after_admission(self, obj: dict[str, Any]) -> None:
+        # LimitRanger may have given containers requests and limits.
+        status = obj.get("status")
+        if isinstance(status, dict):
+            status["qosClass"] = _qos_class(obj)
 
     def default(self, obj: dict[str, Any]) -> None:
         # The Priority admission plugin's answer when no PriorityClass applies; not a

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping, Sequence
 
+from apiserver.admission.plugins import Factory, build_chain, enabled_plugins
 from apiserver.api.resources import (
     ENDPOINTS,
     ENDPOINTSLICES,
@@ -22,6 +24,7 @@ from apiserver.api.resources import (
     SERVICES,
     ResourceInfo,
 )
+from apiserver.registry.admission_source import RegistrySource
 from apiserver.registry.admissionregistration import (
     MutatingWebhookConfigurationStrategy,
     ValidatingAdmissionPolicyBindingStrategy,
@@ -173,21 +176,31 @@ class Registry:
         resources: tuple[ResourceInfo, ...] = RESOURCES,
         services: ServiceOptions | None = None,
         system_namespaces_interval: float = SYSTEM_NAMESPACES_INTERVAL,
+        admission_plugins: Sequence[str] | None = None,
+        admission_factories: Mapping[str, Factory] | None = None,
     ) -> None:
+        """``admission_plugins``: the enabled admission plugins (None: upstream's default
+        set, see :func:`apiserver.admission.plugins.enabled_plugins`);
+        ``admission_factories``: plugins built outside the admission layer, by upstream
+        name (NodeRestriction: ``{"NodeRestriction": node_restriction_factory(admit)}``)."""
         self.storage = storage
         self.system_namespaces_interval = system_namespaces_interval
         self.services = ServiceREST(storage, services)
         self.watch_cache = watch_cache
         self.clock = clock
         self.stores: dict[tuple[str, str, str], Store] = {}
+        if admission_plugins is None:
+            admission_plugins = enabled_plugins()
+        self.admission = build_chain(admission_plugins, RegistrySource(self.stores), clock,
+                                     admission_factories)
         for info in resources:
             strategy = strategy_for(info)
             store: Store
             if info.plural == SERVICES.plural and not info.group:
                 store = self.services.make_store(info, storage, watch_cache, clock,
-                                                 self._namespace)
+                                                 self.admission)
             else:
-                store = Store(info, strategy, storage, watch_cache, clock, self._namespace)
+                store = Store(info, strategy, storage, watch_cache, clock, self.admission)
             self.stores[(info.group, info.version, info.plural)] = store
         self.namespaces = self.stores[("", "v1", "namespaces")]
         self._system_namespaces: asyncio.Task[None] | None = None

@@ -8,6 +8,11 @@ become API errors here and nowhere else.
 
 Reads come from the watch cache; the object a write returns is decoded from
 exactly the bytes its watch event carries.
+
+Every write passes the admission chain (:mod:`apiserver.admission`) as upstream's store
+and handlers run it: mutating admission once the object is decoded and defaulted (before
+a generated name is chosen), validating admission once the kind's validation passed and
+just before storage; deletes pass both with the stored object as the old object.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from apiserver.admission import AdmissionAttributes, AdmissionChain, Operation
 from apiserver.api import errors, meta
 from apiserver.api.fields import FieldSelector, object_fields
 from apiserver.api.labels import LabelSelector
@@ -211,14 +217,15 @@ class Store:
         storage: Storage,
         watch_cache: WatchCache,
         clock: Clock,
-        namespace_lookup: Callable[[str], CachedObject | None] | None = None,
+        admission: AdmissionChain | None = None,
     ) -> None:
         self.info = info
         self.strategy = strategy
         self.storage = storage
         self.watch_cache = watch_cache
         self.clock = clock
-        self.namespace_lookup = namespace_lookup
+        #: The admission chain every write passes (None: no admission, for tests).
+        self.admission = admission
         #: Writes in flight: key → (the bytes being stored, the object they encode).
         self._fresh: dict[str, tuple[bytes, dict[str, Any]]] = {}
         self.cache: ResourceCache = watch_cache.register(info.storage_prefix, self.decode)
@@ -388,19 +395,25 @@ class Store:
 
     # -- writes ----------------------------------------------------------------
 
-    def _check_namespace(self, namespace: str | None, name: str, creating: bool) -> None:
-        if not self.info.namespaced or self.namespace_lookup is None or namespace is None:
-            return
-        ns = self.namespace_lookup(namespace)
-        if ns is None:
-            raise errors.not_found(NAMESPACES, namespace)
-        if creating and ns.obj["metadata"].get("deletionTimestamp"):
-            raise errors.forbidden(
-                self.info,
-                name,
-                f"unable to create new content in namespace {namespace} because it is being "
-                "terminated",
-            )
+    def _attributes(
+        self, operation: Operation, namespace: str | None, name: str,
+        obj: dict[str, Any] | None, old: dict[str, Any] | None, subresource: str | None,
+        dry_run: bool,
+    ) -> AdmissionAttributes:
+        return AdmissionAttributes(
+            info=self.info, operation=operation, namespace=namespace or "", name=name,
+            object=obj, old_object=old, subresource=subresource or "", dry_run=dry_run,
+        )
+
+    async def _admit(self, attrs: AdmissionAttributes) -> None:
+        """Mutating admission (after decoding and defaulting, before validation)."""
+        if self.admission is not None:
+            await self.admission.admit(attrs)
+
+    async def _validate_admission(self, attrs: AdmissionAttributes) -> None:
+        """Validating admission (after validation, before storage)."""
+        if self.admission is not None:
+            await self.admission.validate(attrs)
 
     def _result(self, key: str, value: bytes, revision: int) -> CachedObject:
         cached = self.cache.get(key)
@@ -488,6 +501,11 @@ class Store:
         self.strategy.default(obj)
         if manager is not None:
             record_update(None, obj, manager, self.field_scope())
+        attrs = self._attributes(Operation.CREATE, namespace, md.get("name") or "", obj, None,
+                                 None, dry_run)
+        await self._admit(attrs)
+        self.strategy.after_admission(obj)
+        md = meta.metadata(obj)
         now = meta.rfc3339(self.clock())
         for field in ("deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
             md.pop(field, None)
@@ -508,7 +526,9 @@ class Store:
             causes = validate_object_meta(obj, self.strategy, self.info.namespaced)
             causes += self.strategy.validate(obj)
             self._invalid_unless_valid(obj, causes)
-            self._check_namespace(namespace, name, creating=True)
+            if not attempt:
+                attrs.name = name
+                await self._validate_admission(attrs)
             key = self.key(namespace, name)
             ordered = order_object(obj)
             if dry_run:
@@ -563,7 +583,6 @@ class Store:
                 ):
                     if requested_rv:
                         raise errors.not_found(self.info, name)
-                    self._check_namespace(namespace, name, creating=True)
                     created = await self.create(namespace, obj, dry_run=dry_run,
                                                 manager=manager)
                     return created, True
@@ -655,12 +674,17 @@ class Store:
             record_update(old, new, manager, self.field_scope(subresource))
         elif not new_md.get("managedFields") and old_md.get("managedFields"):
             new_md["managedFields"] = old_md["managedFields"]
+        attrs = self._attributes(Operation.UPDATE, namespace, name, new, old, subresource,
+                                 dry_run)
+        await self._admit(attrs)
+        new_md = meta.metadata(new)
         causes = validate_object_meta(new, self.strategy, self.info.namespaced)
         if subresource != "status":
             causes += self.strategy.validate_update(new, old)
         else:
             causes += self.strategy.validate_status_update(new, old)
         self._invalid_unless_valid(new, causes)
+        await self._validate_admission(attrs)
         new_md["resourceVersion"] = old_md.get("resourceVersion", "")
         ordered = order_object(new)
         if _same(ordered, old) or dry_run:
@@ -767,6 +791,10 @@ class Store:
                     f"{opts.precondition_resource_version}, ResourceVersion in object meta: "
                     f"{md.get('resourceVersion')}",
                 )
+            attrs = self._attributes(Operation.DELETE, namespace, name, None, obj, None,
+                                     opts.dry_run)
+            await self._admit(attrs)
+            await self._validate_admission(attrs)
             try:
                 return await self._delete_attempt(key, cached, opts)
             except RevisionConflictError:

@@ -47,6 +47,11 @@ class Strategy:
     def initial_status(self, obj: dict[str, Any]) -> None:
         """Status a fresh object starts with (when status is a subresource)."""
 
+    def after_admission(self, obj: dict[str, Any]) -> None:
+        """On create, once mutating admission has run: refresh what depends on fields
+        admission may have set (upstream derives these in ``PrepareForCreate``, which runs
+        after admission)."""
+
     def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
         """Keep the old status on main-resource updates; bump generation on spec change."""
         if self.has_status_subresource:

@@ -25,6 +25,7 @@ from controllers.namespace.controller import NAMESPACE
 from controllers.nodelifecycle.lifecycle import NODELIFECYCLE
 from controllers.nodelifecycle.podgc import PODGC
 from controllers.nodelifecycle.tainteviction import TAINT_EVICTION
+from controllers.resourcequota import RESOURCEQUOTA
 from controllers.runtime.app import ControllerSpec, run_process
 from controllers.runtime.flags import add_common_flags
 from controllers.statefulset.controller import STATEFULSET
@@ -50,6 +51,7 @@ CONTROLLERS: tuple[ControllerSpec, ...] = (
     JOB,
     CRONJOB,
     TTL_AFTER_FINISHED,
+    RESOURCEQUOTA,
 )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -61,27 +61,37 @@ def test_deployment_reads_back_defaulted(client: httpx.Client, ns: str) -> None:
         "timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3}
 
 
-def test_pod_reads_back_defaulted_and_update_keeps_it(client: httpx.Client, ns: str) -> None:
-    collection = f"/api/v1/namespaces/{ns}/pods"
-    pod = post_and_get(client, collection, {
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probe"},
-        "spec": {"containers": [{"name": "app", "image": "busybox",
-                                 "livenessProbe": {"exec": {"command": ["true"]},
-                                                   "periodSeconds": 5}}],
-                 "volumes": [{"name": "cfg", "configMap": {"name": "cfg"}}]},
-    })
-    spec = pod["spec"]
-    probe = spec["containers"][0]["livenessProbe"]
-    assert (probe["timeoutSeconds"], probe["periodSeconds"], probe["successThreshold"],
-            probe["failureThreshold"]) == (1, 5, 1, 3)
-    assert spec["containers"][0]["imagePullPolicy"] == "Always"
-    assert spec["volumes"][0]["configMap"]["defaultMode"] == 420
-    assert (spec["serviceAccountName"], spec["serviceAccount"]) == ("default", "default")
-    assert spec["enableServiceLinks"] is True
-    assert sorted((t["key"], t["tolerationSeconds"]) for t in spec["tolerations"]) == [
-        ("node.kubernetes.io/not-ready", 300), ("node.kubernetes.io/unreachable", 300)]
-    # An update that sends the object back unchanged is accepted and changes nothing.
-    pod["metadata"].setdefault("labels", {})["touched"] = "yes"
-    r = client.put(f"{collection}/probe", json=pod)
-    assert r.status_code == 200, r.text
-    assert r.json()["spec"] == spec
+def test_pod_reads_back_defaulted_and_update_keeps_it(
+    apiserver_factory: Callable[..., ApiServerProcess],
+) -> None:
+    # Upstream's default admission plugins (the harness turns ServiceAccount off), and the
+    # ``default`` ServiceAccount the serviceaccount controller would make.
+    server = apiserver_factory(extra_args=["--disable-admission-plugins="])
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        collection = "/api/v1/namespaces/default/pods"
+        r = client.post("/api/v1/namespaces/default/serviceaccounts",
+                        json={"apiVersion": "v1", "kind": "ServiceAccount",
+                              "metadata": {"name": "default"}})
+        assert r.status_code == 201, r.text
+        pod = post_and_get(client, collection, {
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probe"},
+            "spec": {"containers": [{"name": "app", "image": "busybox",
+                                     "livenessProbe": {"exec": {"command": ["true"]},
+                                                       "periodSeconds": 5}}],
+                     "volumes": [{"name": "cfg", "configMap": {"name": "cfg"}}]},
+        })
+        spec = pod["spec"]
+        probe = spec["containers"][0]["livenessProbe"]
+        assert (probe["timeoutSeconds"], probe["periodSeconds"], probe["successThreshold"],
+                probe["failureThreshold"]) == (1, 5, 1, 3)
+        assert spec["containers"][0]["imagePullPolicy"] == "Always"
+        assert spec["volumes"][0]["configMap"]["defaultMode"] == 420
+        assert (spec["serviceAccountName"], spec["serviceAccount"]) == ("default", "default")
+        assert spec["enableServiceLinks"] is True
+        assert sorted((t["key"], t["tolerationSeconds"]) for t in spec["tolerations"]) == [
+            ("node.kubernetes.io/not-ready", 300), ("node.kubernetes.io/unreachable", 300)]
+        # An update that sends the object back unchanged is accepted and changes nothing.
+        pod["metadata"].setdefault("labels", {})["touched"] = "yes"
+        r = client.put(f"{collection}/probe", json=pod)
+        assert r.status_code == 200, r.text
+        assert r.json()["spec"] == spec

@@ -63,6 +63,14 @@ def _unique_dir(parent: Path, name: str) -> Path:
     return candidate
 
 
+#: Added to every apiserver's flags unless a test picks admission plugins itself: with no
+#: controller manager making each namespace's ``default`` ServiceAccount, ServiceAccount
+#: admission would refuse every pod — envtest and upstream's integration framework turn it
+#: off for the same reason.
+DEFAULT_ADMISSION_ARGS = ("--disable-admission-plugins=ServiceAccount",)
+_ADMISSION_FLAGS = ("--enable-admission-plugins", "--disable-admission-plugins")
+
+
 class ApiServerProcess:
     """One apiserver subprocess bound to ``127.0.0.1:port``.
 
@@ -110,6 +118,8 @@ class ApiServerProcess:
             "--storage",
             self.storage,
             *self.extra_args,
+            *(() if any(a.startswith(_ADMISSION_FLAGS) for a in self.extra_args)
+              else DEFAULT_ADMISSION_ARGS),
         ]
 
     @property

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
+from apiserver.admission.tolerations import (
+    configure_default_tolerations,
+    default_toleration_seconds,
+)
 from apiserver.api.resources import RESOURCES, ResourceInfo
 from apiserver.registry.defaults import DEFAULTERS, apply_defaults
-from apiserver.registry.defaults.admission import (
-    admit_pod_create,
-    configure_default_tolerations,
-)
 from apiserver.registry.defaults.podspec import image_pull_policy
 
 Obj = dict[str, Any]
@@ -164,57 +164,6 @@ def test_volume_defaults() -> None:
     assert claim == {"spec": {"volumeMode": "Filesystem"}}
 
 
-def test_pod_tolerations_added_unless_tolerated() -> None:
-    spec = defaulted("", "v1", "Pod", {"spec": {"containers": [container()]}})["spec"]
-    assert spec["tolerations"] == [
-        {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
-         "tolerationSeconds": 300},
-        {"key": "node.kubernetes.io/unreachable", "operator": "Exists",
-         "effect": "NoExecute", "tolerationSeconds": 300},
-    ]
-    own = {"key": "node.kubernetes.io/unreachable", "operator": "Exists",
-           "effect": "NoExecute", "tolerationSeconds": 5}
-    spec = defaulted("", "v1", "Pod", {"spec": {"containers": [container()],
-                                               "tolerations": [own]}})["spec"]
-    assert [t["key"] for t in spec["tolerations"]] == [own["key"],
-                                                       "node.kubernetes.io/not-ready"]
-    assert spec["tolerations"][0]["tolerationSeconds"] == 5
-    # An empty key with an empty effect tolerates everything: nothing is added.
-    spec = defaulted("", "v1", "Pod", {"spec": {"containers": [container()],
-                                               "tolerations": [{"operator": "Exists"}]}})
-    assert spec["spec"]["tolerations"] == [{"operator": "Exists"}]
-    # Defaulting twice (an update) adds nothing more.
-    again = defaulted("", "v1", "Pod", copy.deepcopy(spec))
-    assert again == spec
-
-
-def test_pod_toleration_seconds_follow_the_apiserver_flags() -> None:
-    """``--default-not-ready-toleration-seconds``/``--default-unreachable-toleration-seconds``."""
-    configure_default_tolerations(not_ready=7, unreachable=3)
-    try:
-        spec = defaulted("", "v1", "Pod", {"spec": {"containers": [container()]}})["spec"]
-    finally:
-        configure_default_tolerations()
-    assert {t["key"]: t["tolerationSeconds"] for t in spec["tolerations"]} == {
-        "node.kubernetes.io/not-ready": 7, "node.kubernetes.io/unreachable": 3}
-
-
-def test_service_account_admission_on_create() -> None:
-    pod: Obj = {"metadata": {}, "spec": {"containers": [container()]}}
-    admit_pod_create(pod)
-    assert (pod["spec"]["serviceAccountName"], pod["spec"]["serviceAccount"]) == (
-        "default", "default")
-    mirror: Obj = {"metadata": {"annotations": {"kubernetes.io/config.mirror": "x"}},
-                   "spec": {"containers": [container()]}}
-    admit_pod_create(mirror)
-    assert "serviceAccountName" not in mirror["spec"]
-    # The deprecated field names the account when the new one is empty.
-    old: Obj = {"spec": {"serviceAccount": "builder", "containers": [container()]}}
-    admit_pod_create(old)
-    spec = defaulted("", "v1", "Pod", old)["spec"]
-    assert (spec["serviceAccountName"], spec["serviceAccount"]) == ("builder", "builder")
-
-
 @pytest.mark.parametrize("bad", [
     {"spec": "nope"},
     {"spec": {"containers": "nope", "volumes": [None, 3, {"name": "v", "secret": "x"}]}},
@@ -224,7 +173,6 @@ def test_service_account_admission_on_create() -> None:
 ])
 def test_malformed_pods_do_not_crash(bad: Obj) -> None:
     defaulted("", "v1", "Pod", bad)
-    admit_pod_create(bad)
 
 
 # -- workloads ----------------------------------------------------------------------------
@@ -487,3 +435,18 @@ def test_kinds_without_upstream_defaults_are_untouched() -> None:
                                  {"spec": {"template": [], "strategy": "x", "subsets": 1}}])
 def test_no_defaulter_crashes_on_malformed_input(key: tuple[str, str, str], bad: Obj) -> None:
     DEFAULTERS[key](copy.deepcopy(bad))
+
+
+def test_pod_toleration_seconds_follow_the_apiserver_flags() -> None:
+    """``--default-not-ready-toleration-seconds``/``--default-unreachable-toleration-seconds``."""
+    configure_default_tolerations(not_ready=7, unreachable=3)
+    try:
+        spec: Obj = {"containers": [container()]}
+        default_toleration_seconds(spec)
+    finally:
+        configure_default_tolerations()
+    assert {t["key"]: t["tolerationSeconds"] for t in spec["tolerations"]} == {
+        "node.kubernetes.io/not-ready": 7, "node.kubernetes.io/unreachable": 3}
+    plain: Obj = {"containers": [container()]}
+    default_toleration_seconds(plain)
+    assert {t["tolerationSeconds"] for t in plain["tolerations"]} == {300}

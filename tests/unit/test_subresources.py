@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from apiserver.api import errors
-from apiserver.api.resources import PODS, lookup
+from apiserver.api.resources import PODS, lookup, served
 from apiserver.registry import eviction, reviews, scale
 from apiserver.registry.componentstatus import ComponentStatusREST
 from apiserver.registry.registry import Registry
@@ -193,6 +193,9 @@ def test_evict_over_the_stores() -> None:
         try:
             pods = registry.store(PODS)
             budgets = registry.store(eviction.budgets_info())
+            # What the serviceaccount controller makes; ServiceAccount admission needs it.
+            await registry.store(served("", "v1", "serviceaccounts")).create(
+                "default", {"metadata": {"name": "default"}})
             for name in ("a", "b"):
                 await pods.create("default", {"metadata": {"name": name,
                                                            "labels": {"app": "web"}},

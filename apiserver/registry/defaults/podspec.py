@@ -1,10 +1,10 @@
 """Defaults of PodSpec and everything inside it (``pkg/apis/core/v1`` ``SetDefaults_*``).
 
 :func:`default_pod_spec` is what every pod template gets (Deployment, Job, PodTemplate …);
-:func:`default_pod` adds what upstream applies to Pod objects only (``SetDefaults_Pod``)
-and the pod admission mutations. The tables below are the reviewable part: one per Go
-type, split by whether the Go field is a pointer (``fill``: unset means missing/null)
-or a plain value (``fill_zero``: ``""``/``0`` count as unset too).
+:func:`default_pod` adds what upstream applies to Pod objects only (``SetDefaults_Pod``;
+admission's pod mutations are in :mod:`apiserver.admission`). The tables below are the
+reviewable part: one per Go type, split by whether the Go field is a pointer (``fill``:
+unset means missing/null) or a plain value (``fill_zero``: ``""``/``0`` count as unset too).
 
 Hot path: pod creates run through here, so each function touches only the keys it
 defaults, walks each list once, and copies nothing it does not set.
@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from apiserver.registry.defaults.admission import default_toleration_seconds
 from apiserver.registry.defaults.fields import Obj, child, each, ensure, fill, fill_zero
 
 # --- tables ------------------------------------------------------------------------
@@ -242,12 +241,12 @@ def _host_ports(container: Obj) -> None:
 
 
 def default_pod(pod: Obj) -> None:
-    """Defaults of a Pod object: PodSpec defaults plus SetDefaults_Pod and admission.
+    """Defaults of a Pod object: PodSpec defaults plus SetDefaults_Pod.
 
     Pod-only (upstream keeps these out of templates): each missing ``requests`` entry
     copied from ``limits``, ``enableServiceLinks`` true, and with ``hostNetwork`` every
-    unset ``hostPort`` set to its ``containerPort``. Then DefaultTolerationSeconds,
-    which upstream runs on pod create and update alike.
+    unset ``hostPort`` set to its ``containerPort``. (The default tolerations and service
+    account are admission's: :mod:`apiserver.admission`.)
     """
     spec = child(pod, "spec")
     if spec is None:
@@ -260,7 +259,6 @@ def default_pod(pod: Obj) -> None:
             if host_network:
                 _host_ports(container)
     fill(spec, {"enableServiceLinks": True})
-    default_toleration_seconds(spec)
 
 
 def default_template(holder: Obj) -> None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from apiserver.admission import AdmissionChain
 from apiserver.api import errors
 from apiserver.api.resources import ResourceInfo
 from apiserver.registry.service.alloc import (
@@ -28,7 +29,7 @@ from apiserver.registry.service.repair import repair
 from apiserver.registry.service.store import ServiceStore
 from apiserver.registry.service.strategy import ServiceStrategy
 from apiserver.registry.store import Clock, Store
-from apiserver.storage.cache import CachedObject, WatchCache
+from apiserver.storage.cache import WatchCache
 from apiserver.storage.interface import Storage
 
 log = logging.getLogger(__name__)
@@ -80,9 +81,9 @@ class ServiceREST:
         storage: Storage,
         watch_cache: WatchCache,
         clock: Clock,
-        namespace_lookup: Callable[[str], CachedObject | None] | None,
+        admission: AdmissionChain | None,
     ) -> ServiceStore:
-        return ServiceStore(info, self.strategy, storage, watch_cache, clock, namespace_lookup,
+        return ServiceStore(info, self.strategy, storage, watch_cache, clock, admission,
                             self.allocators)
 
     async def start(self, stores: Mapping[StoreKey, Store]) -> None:

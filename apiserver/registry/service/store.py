@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from apiserver.admission import AdmissionChain
 from apiserver.api.resources import ResourceInfo
 from apiserver.registry.service.alloc import Allocators
 from apiserver.registry.store import Clock, Finisher, Store
 from apiserver.registry.strategy import Strategy
-from apiserver.storage.cache import CachedObject, WatchCache
+from apiserver.storage.cache import WatchCache
 from apiserver.storage.interface import Storage
 
 _SPEC_ORDER = (
@@ -51,10 +51,10 @@ class ServiceStore(Store):
         storage: Storage,
         watch_cache: WatchCache,
         clock: Clock,
-        namespace_lookup: Callable[[str], CachedObject | None] | None,
+        admission: AdmissionChain | None,
         allocators: Allocators,
     ) -> None:
-        super().__init__(info, strategy, storage, watch_cache, clock, namespace_lookup)
+        super().__init__(info, strategy, storage, watch_cache, clock, admission)
         self.allocators = allocators
 
     async def begin_create(self, obj: dict[str, Any], dry_run: bool) -> Finisher | None:
