@@ -81,6 +81,8 @@ def run(scenario: Callable[[World], Awaitable[None]]) -> None:
             world = World(registry, clock, ServiceAccountKeys(generate_private_key()))
             await world.create(lookup("", "v1", "namespaces"), None, {"metadata": {"name": "ns"}})
             await world.create(SERVICEACCOUNTS, "ns", {"metadata": {"name": "robot"}})
+            # What the serviceaccount controller makes in every namespace (admission needs it).
+            await world.create(SERVICEACCOUNTS, "ns", {"metadata": {"name": "default"}})
             await scenario(world)
         finally:
             await registry.stop()
