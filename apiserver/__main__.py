@@ -12,6 +12,7 @@ from pathlib import Path
 import uvicorn
 
 from apiserver.app import ApiServer, ServerConfig
+from apiserver.auth.authz_union import MODES, ModeError, parse_modes
 from apiserver.registry.service.rest import ServiceOptions
 from apiserver.storage.cache import DEFAULT_HISTORY
 from apiserver.storage.compactor import DEFAULT_INTERVAL
@@ -56,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--allow-unauthenticated-bind", action="store_true",
                         help="allow binding a non-loopback address although the API has no "
                         "authentication (anyone who can reach it controls it)")
+    parser.add_argument("--authorization-mode", default="AlwaysAllow",
+                        help="ordered comma list of authorization modes: "
+                        f"{', '.join(MODES)} (default AlwaysAllow)")
     parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
                         help="log verbosity (0: warnings and info, 4+: debug)")
     return parser
@@ -124,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         log.error("%s", exc)
         return 2
+    try:
+        modes = parse_modes(args.authorization_mode)
+    except ModeError as exc:
+        log.error("%s", exc)
+        return 2
     if args.storage == "etcd" and not args.etcd_servers.strip():
         log.error("--storage etcd needs --etcd-servers")
         return 2
@@ -136,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         etcd_servers=tuple(s.strip() for s in args.etcd_servers.split(",") if s.strip()),
         etcd_prefix=args.etcd_prefix,
         server_address=f"{args.bind_address}:{args.port}",
+        authorization_modes=modes,
     )
     server = ApiServer(config)
     uvicorn.run(

@@ -21,6 +21,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from apiserver.api import errors
+from apiserver.auth.authorization import build_authorization
+from apiserver.auth.bootstrap_reconcile import reconcile_policy
 from apiserver.chain import ChainStages, build_chain
 from apiserver.gctuning import GcFreezer
 from apiserver.handlers import discovery
@@ -63,6 +65,8 @@ class ServerConfig:
     #: etcd client URLs (``--etcd-servers``) and key prefix, for ``storage="etcd"``.
     etcd_servers: tuple[str, ...] = ()
     etcd_prefix: str = "/registry"
+    #: ``--authorization-mode`` (validated), in order.
+    authorization_modes: tuple[str, ...] = ("AlwaysAllow",)
 
 
 def make_storage(config: ServerConfig) -> Storage:
@@ -241,17 +245,20 @@ class ApiServer:
         self._ready = False
         self.meta = build_meta_app(config, lambda: self._ready)
         self.resources = ResourceAPI(self.registry, self.meta, config.clock)
+        self.authorization = build_authorization(config.authorization_modes, self.registry)
+        self.resources.special.reviews.authorizer = self.authorization.authorizer
         self.handler = build_chain(self._serve, self.chain_stages())
 
     def chain_stages(self) -> ChainStages:
         """The request chain's stages as configured (see :mod:`apiserver.chain`)."""
-        return ChainStages()
+        return ChainStages(authorization=self.authorization.stage())
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
         """Start storage, cache and registry; stop them in reverse order."""
         await self.storage.start()
         await self.registry.start()
+        await reconcile_policy(self.registry)
         self.compactor.start()
         self.gc_freezer.start()
         self._ready = True

@@ -1,0 +1,221 @@
+"""The Node authorizer (upstream ``plugin/pkg/auth/authorizer/node``).
+
+It has an opinion only on users ``system:node:<name>`` in group ``system:nodes``. A node
+may read the Secrets, ConfigMaps, PersistentVolumeClaims and PersistentVolumes its
+bound pods use, create tokens for their ServiceAccounts, update the status of their
+claims, work on its own Lease in ``kube-node-lease`` and its own CSINode, read its own
+Node (create and write Nodes: NodeRestriction admission narrows those); everything else
+is decided by the static rules of ``system:node`` (:data:`NODE_RULES`).
+
+The relationships come from the registry's pod and claim caches: for each node, the
+objects its pods reference, rebuilt when either cache changed (per-pod references are
+memoised by resourceVersion, so a rebuild re-reads only the pods that changed).
+Upstream 1.33 also limits pod lists and watches to a ``spec.nodeName`` field selector
+(``AuthorizeNodeWithSelectors``); kubemu's attributes carry no selectors, so pod reads
+follow the static rules as before that gate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from apiserver.api.user import UserInfo
+from apiserver.auth.authz_rbac import PolicySource
+from apiserver.auth.bootstrap_roles import NODE_RULES
+from apiserver.auth.rbac_rules import rules_allow
+from apiserver.registry.reviews import Attributes, Decision, Rules
+
+NODE_USER_PREFIX = "system:node:"
+NODES_GROUP = "system:nodes"
+NODE_LEASE_NAMESPACE = "kube-node-lease"
+
+#: (kind, namespace, name) of an object a node may reach.
+Ref = tuple[str, str, str]
+
+
+def node_identity(user: UserInfo) -> tuple[str, bool]:
+    """(node name, is a node) as upstream's ``NodeIdentity``."""
+    if not user.username.startswith(NODE_USER_PREFIX) or NODES_GROUP not in user.groups:
+        return "", False
+    return user.username[len(NODE_USER_PREFIX):], True
+
+
+def _containers(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for key in ("initContainers", "containers", "ephemeralContainers"):
+        for container in spec.get(key) or ():
+            if isinstance(container, dict):
+                yield container
+
+
+def pod_references(pod: dict[str, Any]) -> set[Ref]:
+    """What a pod uses (upstream's graph populator and ``VisitPod*Names``)."""
+    md, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+    ns, pod_name = str(md.get("namespace") or ""), str(md.get("name") or "")
+    refs: set[Ref] = set()
+
+    def add(kind: str, name: Any) -> None:
+        if isinstance(name, str) and name:
+            refs.add((kind, ns, name))
+
+    add("serviceaccount", spec.get("serviceAccountName") or "default")
+    for secret in spec.get("imagePullSecrets") or ():
+        add("secret", (secret or {}).get("name"))
+    for container in _containers(spec):
+        for source in container.get("envFrom") or ():
+            add("secret", ((source or {}).get("secretRef") or {}).get("name"))
+            add("configmap", ((source or {}).get("configMapRef") or {}).get("name"))
+        for env in container.get("env") or ():
+            value_from = (env or {}).get("valueFrom") or {}
+            add("secret", (value_from.get("secretKeyRef") or {}).get("name"))
+            add("configmap", (value_from.get("configMapKeyRef") or {}).get("name"))
+    for volume in spec.get("volumes") or ():
+        volume = volume or {}
+        add("secret", (volume.get("secret") or {}).get("secretName"))
+        add("configmap", (volume.get("configMap") or {}).get("name"))
+        add("pvc", (volume.get("persistentVolumeClaim") or {}).get("claimName"))
+        if volume.get("ephemeral") is not None:
+            add("pvc", f"{pod_name}-{volume.get('name', '')}")
+        for source in (volume.get("projected") or {}).get("sources") or ():
+            add("secret", ((source or {}).get("secret") or {}).get("name"))
+            add("configmap", ((source or {}).get("configMap") or {}).get("name"))
+        for key in ("csi", "cephfs", "rbd", "iscsi", "azureFile", "flexVolume", "scaleIO",
+                    "storageos"):
+            found = volume.get(key) or {}
+            ref = found.get("nodePublishSecretRef") or found.get("secretRef") or {}
+            add("secret", ref.get("name") or found.get("secretName"))
+    return refs
+
+
+class NodeAuthorizer:
+    """``--authorization-mode=Node``."""
+
+    def __init__(self, pods: PolicySource, claims: PolicySource) -> None:
+        self._pods = pods
+        self._claims = claims
+        self._generation: tuple[int, int] = (-1, -1)
+        self._by_node: dict[str, set[Ref]] = {}
+        self._pod_memo: dict[str, tuple[int, str, set[Ref]]] = {}
+
+    def _graph(self) -> dict[str, set[Ref]]:
+        generation = (self._pods.generation, self._claims.generation)
+        if generation == self._generation:
+            return self._by_node
+        by_node: dict[str, set[Ref]] = {}
+        memo: dict[str, tuple[int, str, set[Ref]]] = {}
+        for pod in self._pods.objects():
+            cached = self._pod_memo.get(pod.key)
+            if cached is None or cached[0] != pod.revision:
+                node = str((pod.obj.get("spec") or {}).get("nodeName") or "")
+                cached = (pod.revision, node, pod_references(pod.obj))
+            memo[pod.key] = cached
+            if cached[1]:
+                by_node.setdefault(cached[1], set()).update(cached[2])
+        volumes = {(c.namespace, c.name): str((c.obj.get("spec") or {}).get("volumeName") or "")
+                   for c in self._claims.objects()}
+        for refs in by_node.values():
+            refs.update(("pv", "", volumes[(ns, name)]) for kind, ns, name in list(refs)
+                        if kind == "pvc" and volumes.get((ns, name)))
+        self._by_node, self._pod_memo, self._generation = by_node, memo, generation
+        return by_node
+
+    def _related(self, node: str, kind: str, attrs: Attributes) -> Decision:
+        if not attrs.name:
+            return Decision(False, reason="No Object name found")
+        if (kind, attrs.namespace, attrs.name) in self._graph().get(node, ()):
+            return Decision(True)
+        return Decision(False, reason=f"no relationship found between node '{node}' and "
+                                      "this object")
+
+    def authorize(self, attributes: Attributes) -> Decision:
+        """Allow what the node's pods need; no opinion otherwise."""
+        node, is_node = node_identity(attributes.user)
+        if not is_node:
+            return Decision(False)
+        if not node:
+            return Decision(False, reason=f'unknown node for user "{attributes.user.username}"')
+        if attributes.resource_request:
+            decide = _RESOURCE_CHECKS.get((attributes.api_group, attributes.resource))
+            if decide is not None:
+                return decide(self, node, attributes)
+        return Decision(rules_allow(attributes, NODE_RULES))
+
+    def rules_for(self, user: UserInfo, namespace: str) -> Rules:
+        """Nodes' permissions are not enumerable (incomplete, with an error)."""
+        del namespace
+        if node_identity(user)[1]:
+            return Rules((), (), True, "node authorizer does not support user rule resolution")
+        return Rules((), ())
+
+    # -- per-resource checks (upstream authorizeReadNamespacedObject, authorizeGet, …) -----
+
+    def read_namespaced(self, node: str, attrs: Attributes, kind: str) -> Decision:
+        if attrs.verb not in ("get", "list", "watch"):
+            return Decision(False, reason="can only read resources of this type")
+        if attrs.subresource:
+            return Decision(False, reason="cannot read subresource")
+        if not attrs.namespace:
+            return Decision(False, reason="can only read namespaced object of this type")
+        return self._related(node, kind, attrs)
+
+    def get_only(self, node: str, attrs: Attributes, kind: str) -> Decision:
+        if attrs.verb != "get":
+            return Decision(False, reason="can only get individual resources of this type")
+        if attrs.subresource:
+            return Decision(False, reason="cannot get subresource")
+        return self._related(node, kind, attrs)
+
+    def claims(self, node: str, attrs: Attributes) -> Decision:
+        if attrs.subresource != "status":
+            return self.get_only(node, attrs, "pvc")
+        if attrs.verb not in ("update", "patch"):
+            return Decision(False, reason="can only get/update/patch this type")
+        return self._related(node, "pvc", attrs)
+
+    def tokens(self, node: str, attrs: Attributes) -> Decision:
+        if attrs.verb != "create" or not attrs.name:
+            return Decision(False, reason="can only create tokens for individual service "
+                                          "accounts")
+        if attrs.subresource != "token":
+            return Decision(False, reason="can only create token subresource of "
+                                          "serviceaccount")
+        return self._related(node, "serviceaccount", attrs)
+
+    def own_object(self, node: str, attrs: Attributes, what: str) -> Decision:
+        """Leases (in kube-node-lease) and CSINodes: only the node's own."""
+        if attrs.verb not in ("get", "create", "update", "patch", "delete"):
+            return Decision(False, reason=f"can only get, create, update, patch, or delete "
+                                          f"a {what}")
+        if what == "node lease" and attrs.namespace != NODE_LEASE_NAMESPACE:
+            return Decision(False, reason=f'can only access leases in the '
+                                          f'"{NODE_LEASE_NAMESPACE}" system namespace')
+        if attrs.verb != "create" and attrs.name != node:
+            return Decision(False, reason=f"can only access {what} with the same name as the "
+                                          "requesting node")
+        return Decision(True)
+
+    def nodes(self, node: str, attrs: Attributes) -> Decision:
+        if attrs.verb in ("create", "update", "patch"):
+            return Decision(True)
+        if attrs.verb in ("get", "list", "watch") and not attrs.subresource:
+            if attrs.name == node:
+                return Decision(True)
+            if not attrs.name:
+                return Decision(False, reason=f"node '{node}' cannot read all nodes, only its "
+                                              "own Node object")
+            return Decision(False, reason=f"node '{node}' cannot read '{attrs.name}', only "
+                                          "its own Node object")
+        return Decision(rules_allow(attrs, NODE_RULES))
+
+
+_Check = Callable[[NodeAuthorizer, str, Attributes], Decision]
+_RESOURCE_CHECKS: dict[tuple[str, str], _Check] = {
+    ("", "secrets"): lambda a, n, x: a.read_namespaced(n, x, "secret"),
+    ("", "configmaps"): lambda a, n, x: a.read_namespaced(n, x, "configmap"),
+    ("", "persistentvolumeclaims"): NodeAuthorizer.claims,
+    ("", "persistentvolumes"): lambda a, n, x: a.get_only(n, x, "pv"),
+    ("", "serviceaccounts"): NodeAuthorizer.tokens,
+    ("coordination.k8s.io", "leases"): lambda a, n, x: a.own_object(n, x, "node lease"),
+    ("storage.k8s.io", "csinodes"): lambda a, n, x: a.own_object(n, x, "CSINode"),
+    ("", "nodes"): NodeAuthorizer.nodes,
+}

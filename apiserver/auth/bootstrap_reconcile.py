@@ -1,0 +1,186 @@
+"""Reconcile the bootstrap RBAC policy at apiserver start (upstream ``rbac/bootstrap-roles``).
+
+For every bootstrap ClusterRole and ClusterRoleBinding
+(:mod:`apiserver.auth.bootstrap_roles`, :mod:`apiserver.auth.bootstrap_kubemu`), as
+upstream's ``reconciliation.ReconcileRoleOptions`` with ``RemoveExtraPermissions=false``:
+
+* a missing object is created;
+* an existing one whose ``rbac.authorization.kubernetes.io/autoupdate`` annotation is
+  ``"false"`` is left alone;
+* otherwise the expected labels and annotations are merged in (existing values win), the
+  rules it lacks are appended (as upstream, broken down into single-verb rules), missing
+  aggregation selectors are added, and missing binding subjects appended. Whatever a user
+  added stays. A binding whose ``roleRef`` differs is deleted and created again.
+
+The writes are the server's own, made as upstream's loopback identity
+(``system:apiserver`` in ``system:masters``).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from contextlib import contextmanager
+from typing import Any
+
+from apiserver.api import errors
+from apiserver.api.resources import served
+from apiserver.api.user import MASTERS_GROUP, REQUEST_USER, UserInfo
+from apiserver.auth.bootstrap_kubemu import CLUSTER_ROLE_BINDINGS, KUBEMU_ROLES, BindingRow
+from apiserver.auth.bootstrap_roles import AGGREGATE_TO, CLUSTER_ROLES, RoleRow
+from apiserver.auth.rbac_rules import covers
+from apiserver.registry.registry import Registry
+from apiserver.registry.store import DeleteOptions, Store
+
+log = logging.getLogger(__name__)
+
+GROUP = "rbac.authorization.k8s.io"
+API_VERSION = f"{GROUP}/v1"
+AUTOUPDATE = "rbac.authorization.kubernetes.io/autoupdate"
+BOOTSTRAP_LABELS = {"kubernetes.io/bootstrapping": "rbac-defaults"}
+LOOPBACK_USER = UserInfo("system:apiserver", groups=(MASTERS_GROUP,))
+
+__all__ = ["expected_binding", "expected_role", "reconcile_binding", "reconcile_policy",
+           "reconcile_role"]
+
+
+def _metadata(name: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {"name": name, "labels": {**BOOTSTRAP_LABELS, **labels},
+            "annotations": {AUTOUPDATE: "true"}}
+
+
+def expected_role(row: RoleRow) -> dict[str, Any]:
+    """The ClusterRole a bootstrap row describes."""
+    role: dict[str, Any] = {"apiVersion": API_VERSION, "kind": "ClusterRole",
+                            "metadata": _metadata(row.name, row.labels)}
+    if row.aggregate_from:
+        role["aggregationRule"] = {"clusterRoleSelectors": [
+            {"matchLabels": {AGGREGATE_TO + target: "true"}} for target in row.aggregate_from]}
+    role["rules"] = copy.deepcopy(list(row.rules))
+    return role
+
+
+def expected_binding(row: BindingRow) -> dict[str, Any]:
+    """The ClusterRoleBinding a bootstrap row describes."""
+    subjects = []
+    for kind, name, *namespace in row.subjects:
+        subject = {"kind": kind, "name": name}
+        if kind == "ServiceAccount":
+            subject["namespace"] = namespace[0]
+        else:
+            subject["apiGroup"] = GROUP
+        subjects.append(subject)
+    binding: dict[str, Any] = {"apiVersion": API_VERSION, "kind": "ClusterRoleBinding",
+                               "metadata": _metadata(row.name, {}),
+                               "roleRef": {"apiGroup": GROUP, "kind": "ClusterRole",
+                                           "name": row.role}}
+    if subjects:
+        binding["subjects"] = subjects
+    return binding
+
+
+def _merge_meta(current: dict[str, Any], expected: dict[str, Any]) -> None:
+    md, want = current.setdefault("metadata", {}), expected["metadata"]
+    for key in ("labels", "annotations"):
+        merged = {**want.get(key, {}), **(md.get(key) or {})}
+        if merged:
+            md[key] = merged
+
+
+def _protected(obj: dict[str, Any]) -> bool:
+    return bool((obj["metadata"].get("annotations") or {}).get(AUTOUPDATE) == "false")
+
+
+def reconcile_role(existing: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any] | None:
+    """The reconciled ClusterRole, or None when nothing changes (or it is protected)."""
+    if _protected(existing):
+        return None
+    role = copy.deepcopy(existing)
+    _merge_meta(role, expected)
+    missing = covers(role.get("rules") or [], expected.get("rules") or [])
+    if missing:
+        role["rules"] = [*(role.get("rules") or []), *missing]
+    want_agg = expected.get("aggregationRule")
+    have_agg = role.get("aggregationRule")
+    if want_agg is None and have_agg is not None:
+        del role["aggregationRule"]
+    elif want_agg is not None:
+        have = (have_agg or {}).get("clusterRoleSelectors") or []
+        absent = [s for s in want_agg["clusterRoleSelectors"] if s not in have]
+        if absent:
+            role["aggregationRule"] = {"clusterRoleSelectors": [*have, *absent]}
+    return None if role == existing else role
+
+
+def reconcile_binding(existing: dict[str, Any],
+                      expected: dict[str, Any]) -> tuple[dict[str, Any] | None, bool]:
+    """(the reconciled binding or None when unchanged, whether it must be recreated)."""
+    if _protected(existing):
+        return None, False
+    binding = copy.deepcopy(existing)
+    _merge_meta(binding, expected)
+    recreate = binding.get("roleRef") != expected["roleRef"]
+    if recreate:
+        binding["roleRef"] = expected["roleRef"]
+    have = binding.get("subjects") or []
+    absent = [s for s in expected.get("subjects") or [] if s not in have]
+    if absent:
+        binding["subjects"] = [*have, *absent]
+    return (None if binding == existing else binding), recreate
+
+
+async def _reconcile_roles(store: Store) -> None:
+    for row in (*CLUSTER_ROLES, *KUBEMU_ROLES):
+        expected = expected_role(row)
+        current = store.cache.get(store.key(None, row.name))
+        if current is None:
+            await store.create(None, expected)
+            continue
+        updated = reconcile_role(current.obj, expected)
+        if updated is not None:
+            log.info("reconciling bootstrap clusterrole %s", row.name)
+            await store.update(None, row.name, updated)
+
+
+async def _reconcile_bindings(store: Store) -> None:
+    for row in CLUSTER_ROLE_BINDINGS:
+        expected = expected_binding(row)
+        current = store.cache.get(store.key(None, row.name))
+        if current is None:
+            await store.create(None, expected)
+            continue
+        updated, recreate = reconcile_binding(current.obj, expected)
+        if updated is None:
+            continue
+        log.info("reconciling bootstrap clusterrolebinding %s", row.name)
+        if recreate:
+            await store.delete(None, row.name, DeleteOptions())
+            updated["metadata"] = {k: v for k, v in updated["metadata"].items()
+                                   if k in ("name", "labels", "annotations")}
+            await store.create(None, updated)
+        else:
+            await store.update(None, row.name, updated)
+
+
+@contextmanager
+def _as_loopback() -> Any:
+    token = REQUEST_USER.set(LOOPBACK_USER)
+    try:
+        yield
+    finally:
+        REQUEST_USER.reset(token)
+
+
+async def reconcile_policy(registry: Registry) -> None:
+    """Create or update the bootstrap ClusterRoles and ClusterRoleBindings."""
+    roles = registry.store(served(GROUP, "v1", "clusterroles"))
+    bindings = registry.store(served(GROUP, "v1", "clusterrolebindings"))
+    with _as_loopback():
+        try:
+            await _reconcile_roles(roles)
+            await _reconcile_bindings(bindings)
+        except errors.ApiError as exc:
+            # Another replica may be reconciling the same objects; the next start retries.
+            if exc.code != 409:
+                raise
+            log.info("bootstrap policy reconcile raced another writer: %s", exc.message)
