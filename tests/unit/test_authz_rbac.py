@@ -22,7 +22,7 @@ from apiserver.auth.bootstrap_reconcile import (
 from apiserver.auth.bootstrap_roles import CLUSTER_ROLES
 from apiserver.registry.registry import Registry
 from apiserver.registry.reviews import Attributes
-from apiserver.registry.store import Store
+from apiserver.registry.store import DeleteOptions, Store
 from apiserver.storage.cache import WatchCache
 from apiserver.storage.memory import MemoryStorage
 
@@ -145,8 +145,8 @@ def test_role_binding_to_a_service_account() -> None:
         assert not rules.incomplete and not rules.evaluation_error
         # a binding to a role that does not exist: denied with upstream's reason
         await _store(registry, "rolebindings").create("ns", _binding(
-            "ghost", "ClusterRole", "missing", [{"kind": "Group", "name": "system:serviceaccounts"}],
-            "ns"))
+            "ghost", "ClusterRole", "missing",
+            [{"kind": "Group", "name": "system:serviceaccounts"}], "ns"))
         denied = authz.authorizer.authorize(Attributes(SA, verb="delete", resource="pods",
                                                        namespace="ns"))
         assert not denied.allowed
@@ -154,7 +154,6 @@ def test_role_binding_to_a_service_account() -> None:
         assert authz.authorizer.rules_for(SA, "ns").evaluation_error == \
             'clusterrole.rbac.authorization.k8s.io "missing" not found'
         # deleting the binding revokes at once
-        from apiserver.registry.store import DeleteOptions
         await _store(registry, "rolebindings").delete("ns", "read-pods", DeleteOptions())
         assert not _can(authz, SA, "list", "pods")
     _run(scenario)
