@@ -19,6 +19,7 @@ from controllers.daemonset.app import DAEMONSET
 from controllers.deployment.controller import DEPLOYMENT
 from controllers.disruption.app import DISRUPTION
 from controllers.gc import GARBAGECOLLECTOR
+from controllers.manager.clusterrole_aggregation import CLUSTERROLE_AGGREGATION
 from controllers.manager.serviceaccount import SERVICEACCOUNT
 from controllers.nodelifecycle.lifecycle import NODELIFECYCLE
 from controllers.nodelifecycle.podgc import PODGC
@@ -46,6 +47,7 @@ CONTROLLERS: tuple[ControllerSpec, ...] = (
     JOB,
     CRONJOB,
     TTL_AFTER_FINISHED,
+    CLUSTERROLE_AGGREGATION,
 )
 
 
