@@ -18,6 +18,7 @@ The writes are the server's own, made as upstream's loopback identity
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 from contextlib import contextmanager
@@ -129,37 +130,35 @@ def reconcile_binding(existing: dict[str, Any],
     return (None if binding == existing else binding), recreate
 
 
-async def _reconcile_roles(store: Store) -> None:
-    for row in (*CLUSTER_ROLES, *KUBEMU_ROLES):
-        expected = expected_role(row)
-        current = store.cache.get(store.key(None, row.name))
-        if current is None:
-            await store.create(None, expected)
-            continue
-        updated = reconcile_role(current.obj, expected)
-        if updated is not None:
-            log.info("reconciling bootstrap clusterrole %s", row.name)
-            await store.update(None, row.name, updated)
+async def _reconcile_role(store: Store, row: RoleRow) -> None:
+    expected = expected_role(row)
+    current = store.cache.get(store.key(None, row.name))
+    if current is None:
+        await store.create(None, expected)
+        return
+    updated = reconcile_role(current.obj, expected)
+    if updated is not None:
+        log.info("reconciling bootstrap clusterrole %s", row.name)
+        await store.update(None, row.name, updated)
 
 
-async def _reconcile_bindings(store: Store) -> None:
-    for row in CLUSTER_ROLE_BINDINGS:
-        expected = expected_binding(row)
-        current = store.cache.get(store.key(None, row.name))
-        if current is None:
-            await store.create(None, expected)
-            continue
-        updated, recreate = reconcile_binding(current.obj, expected)
-        if updated is None:
-            continue
-        log.info("reconciling bootstrap clusterrolebinding %s", row.name)
-        if recreate:
-            await store.delete(None, row.name, DeleteOptions())
-            updated["metadata"] = {k: v for k, v in updated["metadata"].items()
-                                   if k in ("name", "labels", "annotations")}
-            await store.create(None, updated)
-        else:
-            await store.update(None, row.name, updated)
+async def _reconcile_binding(store: Store, row: BindingRow) -> None:
+    expected = expected_binding(row)
+    current = store.cache.get(store.key(None, row.name))
+    if current is None:
+        await store.create(None, expected)
+        return
+    updated, recreate = reconcile_binding(current.obj, expected)
+    if updated is None:
+        return
+    log.info("reconciling bootstrap clusterrolebinding %s", row.name)
+    if recreate:
+        await store.delete(None, row.name, DeleteOptions())
+        updated["metadata"] = {k: v for k, v in updated["metadata"].items()
+                               if k in ("name", "labels", "annotations")}
+        await store.create(None, updated)
+    else:
+        await store.update(None, row.name, updated)
 
 
 @contextmanager
@@ -177,8 +176,11 @@ async def reconcile_policy(registry: Registry) -> None:
     bindings = registry.store(served(GROUP, "v1", "clusterrolebindings"))
     with _as_loopback():
         try:
-            await _reconcile_roles(roles)
-            await _reconcile_bindings(bindings)
+            # Concurrently: on a fresh store the writes share group commits.
+            await asyncio.gather(*(_reconcile_role(roles, row)
+                                   for row in (*CLUSTER_ROLES, *KUBEMU_ROLES)))
+            await asyncio.gather(*(_reconcile_binding(bindings, row)
+                                   for row in CLUSTER_ROLE_BINDINGS))
         except errors.ApiError as exc:
             # Another replica may be reconciling the same objects; the next start retries.
             if exc.code != 409:
