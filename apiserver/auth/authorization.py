@@ -71,6 +71,6 @@ def build_authorization(modes: tuple[str, ...], registry: Registry) -> Authoriza
         guard = EscalationGuard(authorizer, rbac)
         for plural in ("roles", "clusterroles", "rolebindings", "clusterrolebindings"):
             strategy = registry.store(served(RBAC_GROUP, "v1", plural)).strategy
-            assert isinstance(strategy, RoleStrategy | BindingStrategy)
+            assert isinstance(strategy, RoleStrategy | BindingStrategy)  # the RBAC kinds
             strategy.guard = guard
     return Authorization(modes, authorizer, rbac)

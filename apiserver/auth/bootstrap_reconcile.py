@@ -130,13 +130,21 @@ def reconcile_binding(existing: dict[str, Any],
     return (None if binding == existing else binding), recreate
 
 
-async def _reconcile_role(store: Store, row: RoleRow) -> None:
-    expected = expected_role(row)
-    current = store.cache.get(store.key(None, row.name))
+async def _existing(store: Store, expected: dict[str, Any]) -> dict[str, Any] | None:
+    """The stored object named like ``expected``; None after creating it when missing."""
+    current = store.cache.get(store.key(None, expected["metadata"]["name"]))
     if current is None:
         await store.create(None, expected)
+        return None
+    return current.obj
+
+
+async def _reconcile_role(store: Store, row: RoleRow) -> None:
+    expected = expected_role(row)
+    current = await _existing(store, expected)
+    if current is None:
         return
-    updated = reconcile_role(current.obj, expected)
+    updated = reconcile_role(current, expected)
     if updated is not None:
         log.info("reconciling bootstrap clusterrole %s", row.name)
         await store.update(None, row.name, updated)
@@ -144,11 +152,10 @@ async def _reconcile_role(store: Store, row: RoleRow) -> None:
 
 async def _reconcile_binding(store: Store, row: BindingRow) -> None:
     expected = expected_binding(row)
-    current = store.cache.get(store.key(None, row.name))
+    current = await _existing(store, expected)
     if current is None:
-        await store.create(None, expected)
         return
-    updated, recreate = reconcile_binding(current.obj, expected)
+    updated, recreate = reconcile_binding(current, expected)
     if updated is None:
         return
     log.info("reconciling bootstrap clusterrolebinding %s", row.name)

@@ -72,6 +72,14 @@ class EscalationGuard:
             message += f"; resolution errors: [{problems}]"
         return message
 
+    def check(self, info: ResourceInfo, new: dict[str, Any],
+              old: dict[str, Any] | None) -> None:
+        """The check of ``info``'s kind (roles or bindings)."""
+        if info.plural in ("roles", "clusterroles"):
+            self.check_role(info, new, old)
+        else:
+            self.check_binding(info, new, old)
+
     def check_role(self, info: ResourceInfo, new: dict[str, Any],
                    old: dict[str, Any] | None) -> None:
         """Roles and ClusterRoles: no rule the requester does not hold."""

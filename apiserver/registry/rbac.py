@@ -127,16 +127,13 @@ def _go_role_ref(ref: Any) -> str:
 class WriteGuard(Protocol):
     """Upstream's policy-based RBAC storage: escalation and bind checks on writes.
 
-    Each method raises :class:`~apiserver.api.errors.ApiError` (403, or 404 for a
-    binding's missing role) when the requester may not make the write; ``old`` is None
-    on create.
+    ``check`` raises :class:`~apiserver.api.errors.ApiError` (403, or 404 for a
+    binding's missing role) when the requester may not make the write of a Role,
+    ClusterRole or binding (``info``); ``old`` is None on create.
     """
 
-    def check_role(self, info: ResourceInfo, new: dict[str, Any],
-                   old: dict[str, Any] | None) -> None: ...
-
-    def check_binding(self, info: ResourceInfo, new: dict[str, Any],
-                      old: dict[str, Any] | None) -> None: ...
+    def check(self, info: ResourceInfo, new: dict[str, Any],
+              old: dict[str, Any] | None) -> None: ...
 
 
 def path_segment_name_errors(name: str) -> list[str]:
@@ -147,10 +144,10 @@ def path_segment_name_errors(name: str) -> list[str]:
     return [f"may not contain '{bad}'" for bad in ("/", "%") if bad in name]
 
 
-class RoleStrategy(TableStrategy):
-    """Roles and ClusterRoles (non-resource URLs only in cluster-scoped rules)."""
+class _GuardedStrategy(TableStrategy):
+    """The RBAC kinds: path-segment names and, with RBAC on, the write guard."""
 
-    #: Escalation checks, when RBAC authorization is on (set by the server).
+    #: Escalation and bind checks, when RBAC authorization is on (set by the server).
     guard: WriteGuard | None = None
 
     def name_errors(self, name: str) -> list[str]:
@@ -158,24 +155,18 @@ class RoleStrategy(TableStrategy):
 
     def authorize_write(self, new: dict[str, Any], old: dict[str, Any] | None) -> None:
         if self.guard is not None:
-            self.guard.check_role(self.info, new, old)
+            self.guard.check(self.info, new, old)
+
+
+class RoleStrategy(_GuardedStrategy):
+    """Roles and ClusterRoles (non-resource URLs only in cluster-scoped rules)."""
 
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
         return validate_role(obj, self.info.namespaced)
 
 
-class BindingStrategy(TableStrategy):
+class BindingStrategy(_GuardedStrategy):
     """RoleBindings and ClusterRoleBindings: ``roleRef`` may not change."""
-
-    #: Bind and escalation checks, when RBAC authorization is on (set by the server).
-    guard: WriteGuard | None = None
-
-    def name_errors(self, name: str) -> list[str]:
-        return path_segment_name_errors(name)
-
-    def authorize_write(self, new: dict[str, Any], old: dict[str, Any] | None) -> None:
-        if self.guard is not None:
-            self.guard.check_binding(self.info, new, old)
 
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
         return validate_binding(obj, self.info.namespaced)
