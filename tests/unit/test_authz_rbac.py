@@ -273,3 +273,79 @@ def test_reconcile_at_restart_restores_rules() -> None:
         assert registry.watch_cache.revision == revision
         await registry.stop()
     asyncio.run(main())
+
+
+def _user(name: str, *groups: str) -> UserInfo:
+    return UserInfo(name, groups=(*groups, "system:authenticated"))
+
+
+#: What each kubemu component calls (read from controllers/*), with the identity kubemu up
+#: gives it: (user, verb, group, resource, subresource, namespace, name).
+KCM = _user("system:kube-controller-manager")
+EP = _user("system:kubemu:endpoints-controller")
+LB = _user("system:kubemu:service-lb")
+SCHED = _user("system:kube-scheduler")
+PROXY = _user("system:kube-proxy")
+COMPONENT_CALLS: list[tuple[UserInfo, str, str, str, str, str, str]] = [
+    *[(KCM, verb, g, r, "", "", "") for verb in ("list", "watch") for g, r in (
+        ("", "pods"), ("", "nodes"), ("", "namespaces"), ("apps", "deployments"),
+        ("apps", "replicasets"), ("apps", "statefulsets"), ("apps", "daemonsets"),
+        ("apps", "controllerrevisions"), ("batch", "jobs"), ("batch", "cronjobs"),
+        ("policy", "poddisruptionbudgets"), (G, "clusterroles"), ("", "serviceaccounts"))],
+    (KCM, "create", "", "pods", "", "ns", ""), (KCM, "delete", "", "pods", "", "ns", "p"),
+    (KCM, "patch", "", "pods", "", "ns", "p"), (KCM, "patch", "", "pods", "status", "ns", "p"),
+    (KCM, "create", "", "serviceaccounts", "", "ns", ""),
+    (KCM, "create", "", "persistentvolumeclaims", "", "ns", ""),
+    (KCM, "patch", "", "persistentvolumeclaims", "", "ns", "c"),
+    (KCM, "create", "apps", "replicasets", "", "ns", ""),
+    (KCM, "update", "apps", "replicasets", "status", "ns", "r"),
+    (KCM, "delete", "apps", "replicasets", "", "ns", "r"),
+    (KCM, "update", "apps", "deployments", "status", "ns", "d"),
+    (KCM, "update", "apps", "statefulsets", "status", "ns", "s"),
+    (KCM, "update", "apps", "daemonsets", "status", "ns", "s"),
+    (KCM, "create", "apps", "controllerrevisions", "", "ns", ""),
+    (KCM, "delete", "apps", "controllerrevisions", "", "ns", "r"),
+    (KCM, "create", "batch", "jobs", "", "ns", ""), (KCM, "delete", "batch", "jobs", "", "ns", "j"),
+    (KCM, "update", "batch", "jobs", "status", "ns", "j"),
+    (KCM, "update", "batch", "cronjobs", "status", "ns", "c"),
+    (KCM, "update", "policy", "poddisruptionbudgets", "status", "ns", "b"),
+    (KCM, "update", "", "nodes", "status", "", "n"), (KCM, "patch", "", "nodes", "", "", "n"),
+    (KCM, "delete", "example.com", "widgets", "", "ns", "w"),
+    (KCM, "update", G, "clusterroles", "", "", "view"),
+    (KCM, "create", "", "events", "", "ns", ""),
+    (KCM, "create", "coordination.k8s.io", "leases", "", "kube-system", ""),
+    (KCM, "update", "coordination.k8s.io", "leases", "", "kube-system",
+     "kube-controller-manager"),
+    *[(EP, verb, "", r, "", "", "") for verb in ("list", "watch") for r in
+      ("pods", "services", "endpoints")],
+    (EP, "list", "discovery.k8s.io", "endpointslices", "", "", ""),
+    *[(EP, verb, "", "endpoints", "", "ns", "e") for verb in ("update", "delete")],
+    (EP, "create", "discovery.k8s.io", "endpointslices", "", "ns", ""),
+    (EP, "delete", "discovery.k8s.io", "endpointslices", "", "ns", "s"),
+    (EP, "update", "coordination.k8s.io", "leases", "", "kube-system",
+     "kubemu-endpoints-controller"),
+    (LB, "watch", "", "services", "", "", ""), (LB, "update", "", "services", "status", "ns", "s"),
+    (LB, "create", "", "events", "", "ns", ""), (LB, "patch", "", "events", "", "ns", "e"),
+    (LB, "update", "coordination.k8s.io", "leases", "", "kube-system", "service-lb"),
+    (SCHED, "watch", "", "pods", "", "", ""), (SCHED, "list", "", "nodes", "", "", ""),
+    (SCHED, "create", "", "pods", "binding", "ns", "p"),
+    (SCHED, "patch", "", "pods", "status", "ns", "p"),
+    (SCHED, "create", "", "events", "", "ns", ""),
+    (SCHED, "update", "coordination.k8s.io", "leases", "", "kube-system", "kube-scheduler"),
+    (PROXY, "watch", "", "services", "", "", ""), (PROXY, "watch", "", "endpoints", "", "", ""),
+    (PROXY, "list", "discovery.k8s.io", "endpointslices", "", "", ""),
+    (PROXY, "create", "", "events", "", "ns", ""),
+]
+
+
+def test_every_component_may_make_its_calls() -> None:
+    async def scenario(registry: Registry, authz: Authorization) -> None:
+        refused = [call for call in COMPONENT_CALLS if not authz.authorizer.authorize(
+            Attributes(call[0], verb=call[1], api_group=call[2], resource=call[3],
+                       subresource=call[4], namespace=call[5], name=call[6])).allowed]
+        assert refused == []
+        # least privilege: none of them may touch secrets or RBAC beyond the above
+        for user in (EP, LB, SCHED, PROXY):
+            assert not _can(authz, user, "get", "secrets", name="s")
+            assert not _can(authz, user, "create", "rolebindings", group=G)
+    _run(scenario)
