@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+from collections.abc import Coroutine
 from contextlib import contextmanager
 from typing import Any
 
@@ -177,19 +178,20 @@ def _as_loopback() -> Any:
         REQUEST_USER.reset(token)
 
 
+async def _all(writes: list[Coroutine[Any, Any, None]]) -> None:
+    """Run ``writes`` concurrently (on a fresh store they share group commits); a 409 means
+    another apiserver replica is reconciling the same object, and is left to it."""
+    for result in await asyncio.gather(*writes, return_exceptions=True):
+        if isinstance(result, errors.ApiError) and result.code == 409:
+            log.info("bootstrap policy reconcile raced another writer: %s", result.message)
+        elif isinstance(result, BaseException):
+            raise result
+
+
 async def reconcile_policy(registry: Registry) -> None:
     """Create or update the bootstrap ClusterRoles and ClusterRoleBindings."""
     roles = registry.store(served(GROUP, "v1", "clusterroles"))
     bindings = registry.store(served(GROUP, "v1", "clusterrolebindings"))
     with _as_loopback():
-        try:
-            # Concurrently: on a fresh store the writes share group commits.
-            await asyncio.gather(*(_reconcile_role(roles, row)
-                                   for row in (*CLUSTER_ROLES, *KUBEMU_ROLES)))
-            await asyncio.gather(*(_reconcile_binding(bindings, row)
-                                   for row in CLUSTER_ROLE_BINDINGS))
-        except errors.ApiError as exc:
-            # Another replica may be reconciling the same objects; the next start retries.
-            if exc.code != 409:
-                raise
-            log.info("bootstrap policy reconcile raced another writer: %s", exc.message)
+        await _all([_reconcile_role(roles, row) for row in (*CLUSTER_ROLES, *KUBEMU_ROLES)])
+        await _all([_reconcile_binding(bindings, row) for row in CLUSTER_ROLE_BINDINGS])
