@@ -1,7 +1,8 @@
 """Reconcile the bootstrap RBAC policy at apiserver start (upstream ``rbac/bootstrap-roles``).
 
 For every bootstrap ClusterRole and ClusterRoleBinding
-(:mod:`apiserver.auth.bootstrap_roles`, :mod:`apiserver.auth.bootstrap_kubemu`), as
+(:mod:`apiserver.auth.bootstrap_roles`, :mod:`apiserver.auth.bootstrap_controllers`,
+:mod:`apiserver.auth.bootstrap_kubemu`), as
 upstream's ``reconciliation.ReconcileRoleOptions`` with ``RemoveExtraPermissions=false``:
 
 * a missing object is created;
@@ -28,6 +29,7 @@ from typing import Any
 from apiserver.api import errors
 from apiserver.api.resources import served
 from apiserver.api.user import MASTERS_GROUP, REQUEST_USER, UserInfo
+from apiserver.auth.bootstrap_controllers import CONTROLLER_ROLE_BINDINGS, CONTROLLER_ROLES
 from apiserver.auth.bootstrap_kubemu import CLUSTER_ROLE_BINDINGS, KUBEMU_ROLES, BindingRow
 from apiserver.auth.bootstrap_roles import AGGREGATE_TO, CLUSTER_ROLES, RoleRow
 from apiserver.auth.rbac_rules import covers
@@ -193,5 +195,7 @@ async def reconcile_policy(registry: Registry) -> None:
     roles = registry.store(served(GROUP, "v1", "clusterroles"))
     bindings = registry.store(served(GROUP, "v1", "clusterrolebindings"))
     with _as_loopback():
-        await _all([_reconcile_role(roles, row) for row in (*CLUSTER_ROLES, *KUBEMU_ROLES)])
-        await _all([_reconcile_binding(bindings, row) for row in CLUSTER_ROLE_BINDINGS])
+        await _all([_reconcile_role(roles, row)
+                    for row in (*CLUSTER_ROLES, *CONTROLLER_ROLES, *KUBEMU_ROLES)])
+        await _all([_reconcile_binding(bindings, row)
+                    for row in (*CLUSTER_ROLE_BINDINGS, *CONTROLLER_ROLE_BINDINGS)])

@@ -96,7 +96,12 @@ def test_bootstrap_policy_decisions() -> None:
     async def scenario(registry: Registry, authz: Authorization) -> None:
         names = {o.name for o in _store(registry, "clusterroles").cache.objects()}
         assert {"cluster-admin", "admin", "edit", "view", "system:node-proxier",
-                "system:kubemu:endpoints-controller"} <= names
+                "system:kubemu:endpoints-controller",
+                "system:controller:generic-garbage-collector"} <= names
+        assert len(names) == 31 + 35 + 3  # upstream's, its controllers', kubemu's
+        gc = UserInfo("system:serviceaccount:kube-system:generic-garbage-collector",
+                      groups=("system:serviceaccounts", "system:serviceaccounts:kube-system"))
+        assert _can(authz, gc, "delete", "widgets", group="example.com")
         assert _can(authz, ADMIN, "delete", "nodes", namespace="")
         assert _path(authz, ANON, "/healthz") and _path(authz, ANON, "/version")
         assert not _path(authz, ANON, "/api")
