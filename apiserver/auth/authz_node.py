@@ -10,9 +10,8 @@ is decided by the static rules of ``system:node`` (:data:`NODE_RULES`).
 The relationships come from the registry's pod and claim caches: for each node, the
 objects its pods reference, rebuilt when either cache changed (per-pod references are
 memoised by resourceVersion, so a rebuild re-reads only the pods that changed).
-Upstream 1.33 also limits pod lists and watches to a ``spec.nodeName`` field selector
-(``AuthorizeNodeWithSelectors``); kubemu's attributes carry no selectors, so pod reads
-follow the static rules as before that gate.
+As upstream 1.33 (``AuthorizeNodeWithSelectors`` on), a node lists and watches pods only
+with the field selector ``spec.nodeName=<itself>`` and gets only pods bound to it.
 """
 
 from __future__ import annotations
@@ -48,7 +47,9 @@ class NodeAuthorizer:
             cached = self._pod_memo.get(pod.key)
             if cached is None or cached[0] != pod.revision:
                 node = str((pod.obj.get("spec") or {}).get("nodeName") or "")
-                cached = (pod.revision, node, pod_references(pod.obj))
+                refs = pod_references(pod.obj)
+                refs.add(("pod", pod.namespace, pod.name))
+                cached = (pod.revision, node, refs)
             memo[pod.key] = cached
             if cached[1]:
                 by_node.setdefault(cached[1], set()).update(cached[2])
@@ -127,6 +128,8 @@ class NodeAuthorizer:
         if attrs.verb not in ("get", "create", "update", "patch", "delete"):
             return Decision(False, reason=f"can only get, create, update, patch, or delete "
                                           f"a {what}")
+        if what == "CSINode" and attrs.subresource:
+            return Decision(False, reason="cannot authorize CSINode subresources")
         if what == "node lease" and attrs.namespace != NODE_LEASE_NAMESPACE:
             return Decision(False, reason=f'can only access leases in the '
                                           f'"{NODE_LEASE_NAMESPACE}" system namespace')
@@ -135,10 +138,35 @@ class NodeAuthorizer:
                                           "requesting node")
         return Decision(True)
 
+    def pods(self, node: str, attrs: Attributes) -> Decision:
+        """Upstream ``authorizePod`` (``AuthorizeNodeWithSelectors``, on in 1.33)."""
+        verb, sub = attrs.verb, attrs.subresource
+        if not sub:
+            if verb == "get":
+                return self.get_only(node, attrs, "pod")
+            if verb in ("list", "watch"):
+                if ("spec.nodeName", "=", node) in attrs.field_selector:
+                    return Decision(True)
+                if attrs.name:
+                    return self._related(node, "pod", attrs)
+                return Decision(False, reason="can only list/watch pods with spec.nodeName "
+                                              "field selector")
+            # create and delete: mirror pods, narrowed by NodeRestriction admission
+            return Decision(verb in ("create", "delete"))
+        if sub == "status":
+            return Decision(verb in ("update", "patch"))
+        return Decision(sub == "eviction" and verb == "create")
+
     def nodes(self, node: str, attrs: Attributes) -> Decision:
+        """Upstream ``authorizeNode``: write any Node (NodeRestriction narrows it), read
+        only its own."""
+        if attrs.subresource == "status":
+            return Decision(attrs.verb in ("update", "patch"))
+        if attrs.subresource:
+            return Decision(False)
         if attrs.verb in ("create", "update", "patch"):
             return Decision(True)
-        if attrs.verb in ("get", "list", "watch") and not attrs.subresource:
+        if attrs.verb in ("get", "list", "watch"):
             if attrs.name == node:
                 return Decision(True)
             if not attrs.name:
@@ -146,7 +174,7 @@ class NodeAuthorizer:
                                               "own Node object")
             return Decision(False, reason=f"node '{node}' cannot read '{attrs.name}', only "
                                           "its own Node object")
-        return Decision(rules_allow(attrs, NODE_RULES))
+        return Decision(False)
 
 
 _Check = Callable[[NodeAuthorizer, str, Attributes], Decision]
@@ -159,4 +187,5 @@ _RESOURCE_CHECKS: dict[tuple[str, str], _Check] = {
     ("coordination.k8s.io", "leases"): lambda a, n, x: a.own_object(n, x, "node lease"),
     ("storage.k8s.io", "csinodes"): lambda a, n, x: a.own_object(n, x, "CSINode"),
     ("", "nodes"): NodeAuthorizer.nodes,
+    ("", "pods"): NodeAuthorizer.pods,
 }

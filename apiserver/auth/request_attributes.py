@@ -52,17 +52,22 @@ def _valid_path_segment(name: str) -> bool:
     return name not in (".", "..") and "/" not in name and "%" not in name
 
 
-def _named_by_selector(selector: str) -> str:
-    """The name a field selector pins with ``metadata.name=`` / ``==`` (else "")."""
-    names = []
+def field_requirements(selector: str) -> tuple[tuple[str, str, str], ...]:
+    """(field, ``=``/``!=``, value) terms of a field selector (``==`` is ``=``, as
+    upstream's parser reads it); an unparsable term is left out."""
+    out = []
     for term in selector.split(","):
-        term = term.strip()
-        for op in ("==", "="):
+        for op, normal in (("!=", "!="), ("==", "="), ("=", "=")):
             key, sep, value = term.partition(op)
-            if sep and not key.endswith("!"):
-                if key.strip() == "metadata.name":
-                    names.append(value.strip())
+            if sep:
+                out.append((key.strip(), normal, value.strip()))
                 break
+    return tuple(out)
+
+
+def _named_by_selector(requirements: tuple[tuple[str, str, str], ...]) -> str:
+    """The name a field selector pins with ``metadata.name=`` (else "")."""
+    names = [v for k, op, v in requirements if k == "metadata.name" and op == "="]
     return names[0] if len(names) == 1 else ""
 
 
@@ -98,14 +103,17 @@ def request_attributes(scope: Mapping[str, Any], user: UserInfo) -> Attributes:
     resource = parts[0]
     name = parts[1] if len(parts) >= 2 else ""
     subresource = parts[2] if len(parts) >= 3 and verb not in _NO_SUBRESOURCE_VERBS else ""
+    selector: tuple[tuple[str, str, str], ...] = ()
     if not name and verb == "get":
         query = _query(scope)
         verb = "watch" if query.get("watch", "") not in _NOT_WATCH else "list"
-        selected = _named_by_selector(query.get("fieldSelector", ""))
+        selector = field_requirements(query.get("fieldSelector", ""))
+        selected = _named_by_selector(selector)
         if selected and _valid_path_segment(selected):
             name = selected
     if not name and verb == "delete":
         verb = "deletecollection"
     return Attributes(user=user, verb=verb, resource_request=True, namespace=namespace,
                       api_group=group, api_version=version, resource=resource,
-                      subresource=subresource, name=name, path=path)
+                      subresource=subresource, name=name, path=path,
+                      field_selector=selector)

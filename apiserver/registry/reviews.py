@@ -63,6 +63,9 @@ class Attributes:
     subresource: str = ""
     name: str = ""
     path: str = ""
+    #: The request's field selector as (field, operator, value) requirements, operator
+    #: ``=`` or ``!=`` (upstream ``GetFieldSelector``; list and watch only).
+    field_selector: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)

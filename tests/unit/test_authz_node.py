@@ -29,9 +29,11 @@ def _pod(name: str, node: str, **spec: Any) -> dict[str, Any]:
 
 
 def _ask(node: NodeAuthorizer, verb: str, resource: str, name: str = "", namespace: str = "ns",
-         sub: str = "", group: str = "", user: UserInfo = NODE1) -> tuple[bool, str]:
+         sub: str = "", group: str = "", user: UserInfo = NODE1,
+         selector: tuple[tuple[str, str, str], ...] = ()) -> tuple[bool, str]:
     decision = node.authorize(Attributes(user, verb=verb, resource=resource, name=name,
-                                         namespace=namespace, subresource=sub, api_group=group))
+                                         namespace=namespace, subresource=sub, api_group=group,
+                                         field_selector=selector))
     return decision.allowed, decision.reason
 
 
@@ -80,6 +82,17 @@ def test_node_reads_only_what_its_pods_use() -> None:
             False, "can only access node lease with the same name as the requesting node")
         # the static node rules for everything else; other users: no opinion at all
         assert _ask(node, "patch", "pods", "mine", sub="status") == (True, "")
+        # pods: its own, and lists and watches only of its own
+        assert _ask(node, "get", "pods", "mine") == (True, "")
+        assert _ask(node, "get", "pods", "theirs") == (
+            False, "no relationship found between node 'n1' and this object")
+        assert _ask(node, "watch", "pods", namespace="",
+                    selector=(("spec.nodeName", "=", "n1"),)) == (True, "")
+        assert _ask(node, "list", "pods", namespace="",
+                    selector=(("spec.nodeName", "=", "n2"),)) == (
+            False, "can only list/watch pods with spec.nodeName field selector")
+        assert _ask(node, "delete", "pods", "theirs") == (True, "")  # NodeRestriction's job
+        assert _ask(node, "update", "nodes", "n1", namespace="", sub="status") == (True, "")
         assert _ask(node, "list", "services", namespace="") == (True, "")
         assert _ask(node, "create", "deployments", group="apps") == (False, "")
         assert _ask(node, "get", "secrets", "tls", user=UserInfo(

@@ -63,6 +63,13 @@ def test_resource_requests(method: str, path: str, query: str,
     assert a.path == path and a.user is ALICE
 
 
+def test_field_selector_requirements() -> None:
+    a = _attrs("GET", "/api/v1/pods", "watch=true&fieldSelector=spec.nodeName%3D%3Dn1,"
+                                      "status.phase!%3DFailed")
+    assert a.verb == "watch" and a.name == ""
+    assert a.field_selector == (("spec.nodeName", "=", "n1"), ("status.phase", "!=", "Failed"))
+
+
 @pytest.mark.parametrize(("method", "path", "verb"), [
     ("GET", "/api", "get"), ("GET", "/api/v1", "get"), ("GET", "/apis/apps", "get"),
     ("GET", "/apis/apps/v1", "get"), ("GET", "/healthz", "get"), ("POST", "/foo", "post"),
