@@ -78,11 +78,12 @@ Subject = tuple[str, ...]
 
 @dataclass(frozen=True)
 class BindingRow:
-    """One bootstrap ClusterRoleBinding."""
+    """One bootstrap ClusterRoleBinding (or RoleBinding of a Role, with a namespace)."""
 
     name: str
     role: str
     subjects: tuple[Subject, ...]
+    namespace: str = ""
 
 
 CLUSTER_ROLE_BINDINGS: tuple[BindingRow, ...] = (

@@ -2,7 +2,8 @@
 
 For every bootstrap ClusterRole and ClusterRoleBinding
 (:mod:`apiserver.auth.bootstrap_roles`, :mod:`apiserver.auth.bootstrap_controllers`,
-:mod:`apiserver.auth.bootstrap_kubemu`), as
+:mod:`apiserver.auth.bootstrap_kubemu`) and Role and RoleBinding in ``kube-system`` and
+``kube-public`` (:mod:`apiserver.auth.bootstrap_namespaced`), as
 upstream's ``reconciliation.ReconcileRoleOptions`` with ``RemoveExtraPermissions=false``:
 
 * a missing object is created;
@@ -31,6 +32,7 @@ from apiserver.api.resources import served
 from apiserver.api.user import MASTERS_GROUP, REQUEST_USER, UserInfo
 from apiserver.auth.bootstrap_controllers import CONTROLLER_ROLE_BINDINGS, CONTROLLER_ROLES
 from apiserver.auth.bootstrap_kubemu import CLUSTER_ROLE_BINDINGS, KUBEMU_ROLES, BindingRow
+from apiserver.auth.bootstrap_namespaced import NAMESPACE_ROLE_BINDINGS, NAMESPACE_ROLES
 from apiserver.auth.bootstrap_roles import AGGREGATE_TO, CLUSTER_ROLES, RoleRow
 from apiserver.auth.rbac_rules import covers
 from apiserver.registry.registry import Registry
@@ -48,15 +50,16 @@ __all__ = ["expected_binding", "expected_role", "reconcile_binding", "reconcile_
            "reconcile_role"]
 
 
-def _metadata(name: str, labels: dict[str, str]) -> dict[str, Any]:
-    return {"name": name, "labels": {**BOOTSTRAP_LABELS, **labels},
-            "annotations": {AUTOUPDATE: "true"}}
+def _metadata(name: str, labels: dict[str, str], namespace: str) -> dict[str, Any]:
+    return {"name": name, **({"namespace": namespace} if namespace else {}),
+            "labels": {**BOOTSTRAP_LABELS, **labels}, "annotations": {AUTOUPDATE: "true"}}
 
 
 def expected_role(row: RoleRow) -> dict[str, Any]:
-    """The ClusterRole a bootstrap row describes."""
-    role: dict[str, Any] = {"apiVersion": API_VERSION, "kind": "ClusterRole",
-                            "metadata": _metadata(row.name, row.labels)}
+    """The ClusterRole (or Role) a bootstrap row describes."""
+    role: dict[str, Any] = {"apiVersion": API_VERSION,
+                            "kind": "Role" if row.namespace else "ClusterRole",
+                            "metadata": _metadata(row.name, row.labels, row.namespace)}
     if row.aggregate_from:
         role["aggregationRule"] = {"clusterRoleSelectors": [
             {"matchLabels": {AGGREGATE_TO + target: "true"}} for target in row.aggregate_from]}
@@ -65,7 +68,7 @@ def expected_role(row: RoleRow) -> dict[str, Any]:
 
 
 def expected_binding(row: BindingRow) -> dict[str, Any]:
-    """The ClusterRoleBinding a bootstrap row describes."""
+    """The ClusterRoleBinding (or RoleBinding of a Role) a bootstrap row describes."""
     subjects = []
     for kind, name, *namespace in row.subjects:
         subject = {"kind": kind, "name": name}
@@ -74,10 +77,11 @@ def expected_binding(row: BindingRow) -> dict[str, Any]:
         else:
             subject["apiGroup"] = GROUP
         subjects.append(subject)
-    binding: dict[str, Any] = {"apiVersion": API_VERSION, "kind": "ClusterRoleBinding",
-                               "metadata": _metadata(row.name, {}),
-                               "roleRef": {"apiGroup": GROUP, "kind": "ClusterRole",
-                                           "name": row.role}}
+    binding: dict[str, Any] = {
+        "apiVersion": API_VERSION, "kind": "RoleBinding" if row.namespace else
+        "ClusterRoleBinding", "metadata": _metadata(row.name, {}, row.namespace),
+        "roleRef": {"apiGroup": GROUP, "kind": "Role" if row.namespace else "ClusterRole",
+                    "name": row.role}}
     if subjects:
         binding["subjects"] = subjects
     return binding
@@ -133,11 +137,17 @@ def reconcile_binding(existing: dict[str, Any],
     return (None if binding == existing else binding), recreate
 
 
+def _where(expected: dict[str, Any]) -> tuple[str | None, str]:
+    md = expected["metadata"]
+    return md.get("namespace"), md["name"]
+
+
 async def _existing(store: Store, expected: dict[str, Any]) -> dict[str, Any] | None:
     """The stored object named like ``expected``; None after creating it when missing."""
-    current = store.cache.get(store.key(None, expected["metadata"]["name"]))
+    namespace, name = _where(expected)
+    current = store.cache.get(store.key(namespace, name))
     if current is None:
-        await store.create(None, expected)
+        await store.create(namespace, expected)
         return None
     return current.obj
 
@@ -149,8 +159,8 @@ async def _reconcile_role(store: Store, row: RoleRow) -> None:
         return
     updated = reconcile_role(current, expected)
     if updated is not None:
-        log.info("reconciling bootstrap clusterrole %s", row.name)
-        await store.update(None, row.name, updated)
+        log.info("reconciling bootstrap %s %s", expected["kind"], row.name)
+        await store.update(row.namespace or None, row.name, updated)
 
 
 async def _reconcile_binding(store: Store, row: BindingRow) -> None:
@@ -161,14 +171,15 @@ async def _reconcile_binding(store: Store, row: BindingRow) -> None:
     updated, recreate = reconcile_binding(current, expected)
     if updated is None:
         return
-    log.info("reconciling bootstrap clusterrolebinding %s", row.name)
+    log.info("reconciling bootstrap %s %s", expected["kind"], row.name)
+    namespace = row.namespace or None
     if recreate:
-        await store.delete(None, row.name, DeleteOptions())
+        await store.delete(namespace, row.name, DeleteOptions())
         updated["metadata"] = {k: v for k, v in updated["metadata"].items()
-                               if k in ("name", "labels", "annotations")}
-        await store.create(None, updated)
+                               if k in ("name", "namespace", "labels", "annotations")}
+        await store.create(namespace, updated)
     else:
-        await store.update(None, row.name, updated)
+        await store.update(namespace, row.name, updated)
 
 
 @contextmanager
@@ -192,10 +203,15 @@ async def _all(writes: list[Coroutine[Any, Any, None]]) -> None:
 
 async def reconcile_policy(registry: Registry) -> None:
     """Create or update the bootstrap ClusterRoles and ClusterRoleBindings."""
-    roles = registry.store(served(GROUP, "v1", "clusterroles"))
-    bindings = registry.store(served(GROUP, "v1", "clusterrolebindings"))
+    def store(plural: str) -> Store:
+        return registry.store(served(GROUP, "v1", plural))
+
+    cluster_roles, roles = store("clusterroles"), store("roles")
+    cluster_bindings, bindings = store("clusterrolebindings"), store("rolebindings")
     with _as_loopback():
-        await _all([_reconcile_role(roles, row)
-                    for row in (*CLUSTER_ROLES, *CONTROLLER_ROLES, *KUBEMU_ROLES)])
-        await _all([_reconcile_binding(bindings, row)
-                    for row in (*CLUSTER_ROLE_BINDINGS, *CONTROLLER_ROLE_BINDINGS)])
+        await _all([_reconcile_role(roles if row.namespace else cluster_roles, row)
+                    for row in (*CLUSTER_ROLES, *CONTROLLER_ROLES, *KUBEMU_ROLES,
+                                *NAMESPACE_ROLES)])
+        await _all([_reconcile_binding(bindings if row.namespace else cluster_bindings, row)
+                    for row in (*CLUSTER_ROLE_BINDINGS, *CONTROLLER_ROLE_BINDINGS,
+                                *NAMESPACE_ROLE_BINDINGS)])

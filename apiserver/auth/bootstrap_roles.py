@@ -37,12 +37,14 @@ def U(urls: str, verbs: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class RoleRow:
-    """One bootstrap ClusterRole: name, rules, extra labels, aggregation selectors."""
+    """One bootstrap ClusterRole (or Role, with a namespace): name, rules, extra labels,
+    aggregation selectors."""
 
     name: str
     rules: tuple[dict[str, Any], ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
     aggregate_from: tuple[str, ...] = ()
+    namespace: str = ""
 
 
 def _to(*names: str) -> dict[str, str]:

@@ -99,6 +99,14 @@ def test_bootstrap_policy_decisions() -> None:
                 "system:kubemu:endpoints-controller",
                 "system:controller:generic-garbage-collector"} <= names
         assert len(names) == 31 + 35 + 3  # upstream's, its controllers', kubemu's
+        namespaced = sorted((o.namespace, o.name)
+                            for o in _store(registry, "roles").cache.objects())
+        assert len(namespaced) == 7 and ("kube-public", "system:controller:bootstrap-signer") \
+            in namespaced
+        sched = UserInfo("system:kube-scheduler", groups=("system:authenticated",))
+        assert _can(authz, sched, "get", "configmaps", namespace="kube-system",
+                    name="extension-apiserver-authentication")
+        assert not _can(authz, sched, "get", "configmaps", namespace="kube-system", name="x")
         gc = UserInfo("system:serviceaccount:kube-system:generic-garbage-collector",
                       groups=("system:serviceaccounts", "system:serviceaccounts:kube-system"))
         assert _can(authz, gc, "delete", "widgets", group="example.com")
