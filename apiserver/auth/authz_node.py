@@ -21,10 +21,16 @@ from collections.abc import Callable
 from apiserver.api.user import UserInfo
 from apiserver.auth.authz_rbac import PolicySource
 from apiserver.auth.bootstrap_roles import NODE_RULES
-from apiserver.auth.rbac_rules import rules_allow
+from apiserver.auth.rbac_rules import compile_rule, compiled_allows
 from apiserver.registry.noderestriction import NODE_LEASE_NAMESPACE, node_identity
 from apiserver.registry.podrefs import Ref, pod_references
 from apiserver.registry.reviews import Attributes, Decision, Rules
+
+_NODE_RULES = tuple(compile_rule(rule) for rule in NODE_RULES)
+
+
+def _node_rules_allow(attrs: Attributes) -> bool:
+    return any(compiled_allows(attrs, rule) for rule in _NODE_RULES)
 
 
 class NodeAuthorizer:
@@ -80,7 +86,7 @@ class NodeAuthorizer:
             decide = _RESOURCE_CHECKS.get((attributes.api_group, attributes.resource))
             if decide is not None:
                 return decide(self, node, attributes)
-        return Decision(rules_allow(attributes, NODE_RULES))
+        return Decision(_node_rules_allow(attributes))
 
     def rules_for(self, user: UserInfo, namespace: str) -> Rules:
         """Nodes' permissions are not enumerable (incomplete, with an error)."""

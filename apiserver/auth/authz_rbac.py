@@ -20,9 +20,11 @@ from typing import Any, Protocol
 
 from apiserver.api.user import UserInfo
 from apiserver.auth.rbac_rules import (
+    CompiledRule,
     Rule,
+    compile_rule,
+    compiled_allows,
     describe_subject,
-    rule_allows,
     split_service_account,
     subject_index,
 )
@@ -31,6 +33,8 @@ from apiserver.storage.cache import CachedObject
 
 #: Memoised (user, namespace) rule sets kept at most; the memo is cleared past it.
 _MEMO_LIMIT = 4096
+#: Memoised decisions kept at most (cleared past it, and on any RBAC change).
+_DECISION_LIMIT = 16384
 
 
 class PolicySource(Protocol):
@@ -47,6 +51,7 @@ class Grant:
 
     rule: Rule
     source: str
+    compiled: CompiledRule
 
 
 @dataclass(slots=True)
@@ -98,6 +103,14 @@ class _Index:
         self.bindings: dict[str, _Subjects] = {}
         for o in role_bindings.objects():
             self.bindings.setdefault(o.namespace, _Subjects()).add(o.obj, o.namespace)
+        self._compiled: dict[int, CompiledRule] = {}
+
+    def compiled(self, rule: Rule) -> CompiledRule:
+        """``rule`` compiled once per index (the cached objects do not change in place)."""
+        found = self._compiled.get(id(rule))
+        if found is None:
+            found = self._compiled[id(rule)] = compile_rule(rule)
+        return found
 
 
 def aggregate_message(messages: list[str]) -> str:
@@ -116,6 +129,7 @@ class RbacAuthorizer:
         self._generation: tuple[int, ...] = ()
         self._index: _Index | None = None
         self._memo: dict[tuple[str, tuple[str, ...], str], tuple[list[Grant], list[str]]] = {}
+        self._decisions: dict[tuple[Any, ...], Decision] = {}
 
     def _current(self) -> _Index:
         generation = tuple(s.generation for s in self._sources)
@@ -123,6 +137,7 @@ class RbacAuthorizer:
             self._index = _Index(*self._sources)
             self._generation = generation
             self._memo.clear()
+            self._decisions.clear()
         return self._index
 
     def role_rules(self, ref: Any, namespace: str) -> tuple[list[Rule], str]:
@@ -164,17 +179,32 @@ class RbacAuthorizer:
                     problems.append(problem)
                     continue
                 source = _describe(binding, which, scope)
-                grants.extend(Grant(rule, source) for rule in rules)
+                grants.extend(Grant(rule, source, index.compiled(rule)) for rule in rules)
         if len(self._memo) >= _MEMO_LIMIT:
             self._memo.clear()
         self._memo[key] = (grants, problems)
         return grants, problems
 
     def authorize(self, attributes: Attributes) -> Decision:
-        """Allowed by the first rule that matches; otherwise no opinion."""
+        """Allowed by the first rule that matches; otherwise no opinion. Decisions are
+        memoised until an RBAC object changes."""
+        a, user = attributes, attributes.user
+        key = (user.username, user.groups, a.verb, a.resource_request, a.api_group,
+               a.resource, a.subresource, a.namespace, a.name, a.path)
+        self._current()
+        decision = self._decisions.get(key)
+        if decision is not None:
+            return decision
+        decision = self._decide(attributes)
+        if len(self._decisions) >= _DECISION_LIMIT:
+            self._decisions.clear()
+        self._decisions[key] = decision
+        return decision
+
+    def _decide(self, attributes: Attributes) -> Decision:
         grants, problems = self.grants(attributes.user, attributes.namespace)
         for grant in grants:
-            if rule_allows(attributes, grant.rule):
+            if compiled_allows(attributes, grant.compiled):
                 return Decision(allowed=True, reason=f"RBAC: allowed by {grant.source}")
         reason = f"RBAC: {aggregate_message(problems)}" if problems else ""
         return Decision(allowed=False, reason=reason)

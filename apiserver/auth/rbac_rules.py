@@ -10,6 +10,7 @@ Pure functions over ``rbac.authorization.k8s.io/v1`` dicts, as upstream's
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from apiserver.api.user import UserInfo
@@ -63,6 +64,49 @@ def non_resource_url_matches(rule: Rule, path: str) -> bool:
     return False
 
 
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """A rule's lists as sets, matched without re-reading the dict (the hot path)."""
+
+    verbs: frozenset[str]
+    groups: frozenset[str]
+    resources: frozenset[str]
+    names: frozenset[str]
+    urls: tuple[str, ...]
+    any_verb: bool
+    any_group: bool
+    any_resource: bool
+
+
+def compile_rule(rule: Rule) -> CompiledRule:
+    """``rule`` prepared for :func:`compiled_allows`."""
+    verbs, groups = frozenset(_strings(rule, "verbs")), frozenset(_strings(rule, "apiGroups"))
+    resources = frozenset(_strings(rule, "resources"))
+    return CompiledRule(verbs, groups, resources, frozenset(_strings(rule, "resourceNames")),
+                        tuple(_strings(rule, "nonResourceURLs")), "*" in verbs, "*" in groups,
+                        "*" in resources)
+
+
+def compiled_allows(attrs: Attributes, rule: CompiledRule) -> bool:
+    """Upstream ``RuleAllows`` on a compiled rule."""
+    if not (rule.any_verb or attrs.verb in rule.verbs):
+        return False
+    if not attrs.resource_request:
+        path = attrs.path
+        return any(url in ("*", path) or (url.endswith("*") and path.startswith(url.rstrip("*")))
+                   for url in rule.urls)
+    if not (rule.any_group or attrs.api_group in rule.groups):
+        return False
+    if rule.names and attrs.name not in rule.names:
+        return False
+    if rule.any_resource:
+        return True
+    sub = attrs.subresource
+    if not sub:
+        return attrs.resource in rule.resources
+    return f"{attrs.resource}/{sub}" in rule.resources or f"*/{sub}" in rule.resources
+
+
 def rule_allows(attrs: Attributes, rule: Rule) -> bool:
     """Upstream ``RuleAllows``."""
     if attrs.resource_request:
@@ -73,11 +117,6 @@ def rule_allows(attrs: Attributes, rule: Rule) -> bool:
                 and resource_matches(rule, combined, attrs.subresource)
                 and resource_name_matches(rule, attrs.name))
     return verb_matches(rule, attrs.verb) and non_resource_url_matches(rule, attrs.path)
-
-
-def rules_allow(attrs: Attributes, rules: Iterable[Rule]) -> bool:
-    """Whether any of ``rules`` allows ``attrs``."""
-    return any(rule_allows(attrs, rule) for rule in rules)
 
 
 # -- subjects -------------------------------------------------------------------------------

@@ -19,10 +19,12 @@ consult the served-resource table (an unknown resource is still a resource reque
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
+from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
-from apiserver.api.user import UserInfo
+from apiserver.api.user import ANONYMOUS, UserInfo
 from apiserver.registry.reviews import Attributes
 
 _API_PREFIXES = frozenset({"api", "apis"})
@@ -30,6 +32,7 @@ _GROUPLESS_PREFIXES = frozenset({"api"})
 _SPECIAL_VERBS = frozenset({"proxy", "watch"})
 _NO_SUBRESOURCE_VERBS = frozenset({"proxy"})
 _NAMESPACE_SUBRESOURCES = frozenset({"status", "finalize"})
+_QUERY_KEYS = frozenset({"watch", "fieldSelector"})
 _METHOD_VERBS = {"POST": "create", "GET": "get", "HEAD": "get", "PUT": "update",
                  "PATCH": "patch", "DELETE": "delete"}
 #: ``watch`` parameter values that do not ask for a watch (Go's ParseBool false forms
@@ -37,13 +40,14 @@ _METHOD_VERBS = {"POST": "create", "GET": "get", "HEAD": "get", "PUT": "update",
 _NOT_WATCH = frozenset({"", "0", "f", "F", "false", "FALSE", "False"})
 
 
-def _query(scope: Mapping[str, Any]) -> dict[str, str]:
-    """First value of each parameter (Go's ``url.Values.Get``)."""
-    raw = scope.get("query_string", b"")
-    text = raw.decode("latin-1") if isinstance(raw, bytes | bytearray) else str(raw)
+def _query(text: str) -> dict[str, str]:
+    """The first ``watch`` and ``fieldSelector`` values (Go's ``url.Values.Get``); the
+    other parameters do not matter here."""
     out: dict[str, str] = {}
-    for key, value in parse_qsl(text, keep_blank_values=True):
-        out.setdefault(key, value)
+    for pair in text.split("&"):
+        key, _, value = pair.partition("=")
+        if key in _QUERY_KEYS and key not in out:
+            out[key] = unquote_plus(value)
     return out
 
 
@@ -75,6 +79,16 @@ def request_attributes(scope: Mapping[str, Any], user: UserInfo) -> Attributes:
     """The authorization attributes of the request ``scope`` made by ``user``."""
     path: str = scope.get("path", "") or "/"
     method: str = scope.get("method", "GET") if scope.get("type") != "websocket" else "GET"
+    raw = scope.get("query_string", b"")
+    query = raw.decode("latin-1") if isinstance(raw, bytes | bytearray) else str(raw)
+    return replace(_parse(method, path, query), user=user)
+
+
+@lru_cache(maxsize=4096)
+def _parse(method: str, path: str, query_string: str) -> Attributes:
+    """The attributes of a request, for the anonymous user (memoised: the same requests
+    come again and again)."""
+    user = ANONYMOUS
     non_resource = Attributes(user=user, verb=method.lower(), resource_request=False,
                               path=path)
     parts = [p for p in path.strip("/").split("/") if p] if path.strip("/") else []
@@ -105,7 +119,7 @@ def request_attributes(scope: Mapping[str, Any], user: UserInfo) -> Attributes:
     subresource = parts[2] if len(parts) >= 3 and verb not in _NO_SUBRESOURCE_VERBS else ""
     selector: tuple[tuple[str, str, str], ...] = ()
     if not name and verb == "get":
-        query = _query(scope)
+        query = _query(query_string)
         verb = "watch" if query.get("watch", "") not in _NOT_WATCH else "list"
         selector = field_requirements(query.get("fieldSelector", ""))
         selected = _named_by_selector(selector)

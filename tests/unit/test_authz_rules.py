@@ -13,11 +13,21 @@ from apiserver.auth.rbac_rules import (
     applies_to_user,
     compact,
     compact_string,
+    compile_rule,
+    compiled_allows,
     covers,
-    rule_allows,
 )
+from apiserver.auth.rbac_rules import rule_allows as dict_rule_allows
 from apiserver.auth.request_attributes import request_attributes
 from apiserver.registry.reviews import Attributes
+
+
+def rule_allows(attrs: Attributes, rule: dict[str, Any]) -> bool:
+    """Both forms of the matcher, which must agree."""
+    allowed = dict_rule_allows(attrs, rule)
+    assert compiled_allows(attrs, compile_rule(rule)) == allowed
+    return allowed
+
 
 ALICE = UserInfo("alice", groups=("devs", "system:authenticated"))
 
