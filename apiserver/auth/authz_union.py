@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from apiserver.api.user import MASTERS_GROUP, UserInfo
 from apiserver.auth.authz_rbac import aggregate_message
 from apiserver.auth.rbac_rules import go_quoted_list
-from apiserver.registry.reviews import AlwaysAllow, Attributes, Authorizer, Decision, Rules
+from apiserver.registry.reviews import Attributes, Authorizer, Decision, Rules
 
 MODES = ("AlwaysAllow", "AlwaysDeny", "RBAC", "Node")
 
