@@ -11,16 +11,18 @@ beyond what the Node authorizer lets through:
 * Leases in ``kube-node-lease``: only the one named after the node.
 * PVCs: only ``status``. ServiceAccount tokens: only bound to its own pods.
 
-Contract: :meth:`NodeRestriction.admit` takes :class:`AdmissionAttributes` and returns
-None, or raises :class:`~apiserver.api.errors.ApiError` (403, upstream's messages).
-It imports only the API types, so any layer's admission chain can call it.
+Contract: :meth:`NodeRestriction.admit` takes attributes with the names of :class:`Attrs`
+(the admission chain's ``AdmissionAttributes`` has them) and returns None, or raises
+:class:`~apiserver.api.errors.ApiError` (403, upstream's messages). It reads pods only
+through the ``get_pod(namespace, name)`` it is given (the registry's pod cache, as
+upstream's lister), so any layer's admission chain can host it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from apiserver.api import errors
 from apiserver.api.user import UserInfo
@@ -47,13 +49,37 @@ def node_identity(user: UserInfo) -> tuple[str, bool]:
     return user.username[len(NODE_USER_PREFIX):], True
 
 
+class Attrs(Protocol):
+    """What the plugin reads of a write (upstream ``admission.Attributes``); the admission
+    chain's attributes have these names.
+
+    ``operation`` is CREATE, UPDATE, DELETE or CONNECT; ``object`` is None on DELETE and
+    ``old_object`` is None on CREATE.
+    """
+
+    @property
+    def operation(self) -> str: ...
+    @property
+    def user(self) -> UserInfo: ...
+    @property
+    def group(self) -> str: ...
+    @property
+    def resource(self) -> str: ...
+    @property
+    def subresource(self) -> str: ...
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def object(self) -> Mapping[str, Any] | None: ...
+    @property
+    def old_object(self) -> Mapping[str, Any] | None: ...
+
+
 @dataclass(frozen=True)
 class AdmissionAttributes:
-    """What an admission plugin sees of a write (upstream ``admission.Attributes``).
-
-    ``operation`` is CREATE, UPDATE, DELETE or CONNECT; ``obj`` is None on DELETE and
-    ``old`` is None on CREATE.
-    """
+    """A plain :class:`Attrs` (for callers without an admission chain, and tests)."""
 
     operation: str
     user: UserInfo
@@ -62,16 +88,16 @@ class AdmissionAttributes:
     subresource: str
     namespace: str
     name: str
-    obj: Mapping[str, Any] | None = None
-    old: Mapping[str, Any] | None = None
+    object: Mapping[str, Any] | None = None
+    old_object: Mapping[str, Any] | None = None
 
 
 PodGetter = Callable[[str, str], Mapping[str, Any] | None]
 
 
-def _forbidden(attrs: AdmissionAttributes, why: str) -> errors.ApiError:
+def _forbidden(attrs: Attrs, why: str) -> errors.ApiError:
     qualified = f"{attrs.resource}.{attrs.group}" if attrs.group else attrs.resource
-    name = attrs.name or str(((attrs.obj or {}).get("metadata") or {}).get("name") or "")
+    name = attrs.name or str(((attrs.object or {}).get("metadata") or {}).get("name") or "")
     details = {"name": name, **({"group": attrs.group} if attrs.group else {}),
                "kind": attrs.resource}
     prefix = f'{qualified} "{name}"' if name else qualified
@@ -119,7 +145,7 @@ class NodeRestriction:
     def __init__(self, get_pod: PodGetter) -> None:
         self.get_pod = get_pod
 
-    def admit(self, attrs: AdmissionAttributes) -> None:
+    def admit(self, attrs: Attrs) -> None:
         """Raise 403 when a node writes beyond its own objects."""
         node, is_node = node_identity(attrs.user)
         if not is_node:
@@ -137,28 +163,29 @@ class NodeRestriction:
         elif key == ("coordination.k8s.io", "leases"):
             self._lease(node, attrs)
 
-    def _existing_pod(self, attrs: AdmissionAttributes, name: str) -> Mapping[str, Any]:
+    def _existing_pod(self, attrs: Attrs, name: str) -> Mapping[str, Any]:
         pod = self.get_pod(attrs.namespace, name)
         if pod is None:
             raise errors.ApiError(404, "NotFound", f'pods "{name}" not found',
                                   {"name": name, "kind": "pods"})
         return pod
 
-    def _pod(self, node: str, attrs: AdmissionAttributes) -> None:
+    def _pod(self, node: str, attrs: Attrs) -> None:
         sub, op = attrs.subresource, attrs.operation
         if sub == "status":
             if op != "UPDATE":
                 raise _forbidden(attrs, f'unexpected operation "{op}"')
-            if _spec(attrs.old).get("nodeName") != node:
+            if _spec(attrs.old_object).get("nodeName") != node:
                 raise _forbidden(attrs, f'node "{node}" can only update pod status for pods '
                                         "with spec.nodeName set to itself")
-            if (_md(attrs.old).get("labels") or {}) != (_md(attrs.obj).get("labels") or {}):
+            old_labels = _md(attrs.old_object).get("labels") or {}
+            if old_labels != (_md(attrs.object).get("labels") or {}):
                 raise _forbidden(attrs, f'node "{node}" cannot update labels through pod '
                                         "status")
         elif sub == "eviction":
             if op != "CREATE":
                 raise _forbidden(attrs, f"unexpected operation {op}")
-            name = attrs.name or str(_md(attrs.obj).get("name") or "")
+            name = attrs.name or str(_md(attrs.object).get("name") or "")
             if not name:
                 raise _forbidden(attrs, "could not determine pod from request data")
             if _spec(self._existing_pod(attrs, name)).get("nodeName") != node:
@@ -177,8 +204,8 @@ class NodeRestriction:
             raise _forbidden(attrs, f'unexpected operation "{op}", node "{node}" can only '
                                     "create and delete mirror pods")
 
-    def _mirror_pod(self, node: str, attrs: AdmissionAttributes) -> None:
-        md, spec = _md(attrs.obj), _spec(attrs.obj)
+    def _mirror_pod(self, node: str, attrs: Attrs) -> None:
+        md, spec = _md(attrs.object), _spec(attrs.object)
         if MIRROR_POD_ANNOTATION not in (md.get("annotations") or {}):
             raise _forbidden(attrs, f'pod does not have "{MIRROR_POD_ANNOTATION}" annotation, '
                                     f'node "{node}" can only create mirror pods')
@@ -203,21 +230,21 @@ class NodeRestriction:
         if spec.get("serviceAccountName"):
             raise _forbidden(attrs, f'node "{node}" can not create pods that reference a '
                                     "service account")
-        kinds = {kind for kind, _ns, _name in pod_references(dict(attrs.obj or {}))}
+        kinds = {kind for kind, _ns, _name in pod_references(dict(attrs.object or {}))}
         for kind, word in (("secret", "secrets"), ("configmap", "configmaps"),
                            ("pvc", "persistentvolumeclaims")):
             if kind in kinds:
                 raise _forbidden(attrs, f'node "{node}" can not create pods that reference '
                                         f"{word}")
 
-    def _node(self, node: str, attrs: AdmissionAttributes) -> None:
-        requested = attrs.name or str(_md(attrs.obj).get("name") or "")
+    def _node(self, node: str, attrs: Attrs) -> None:
+        requested = attrs.name or str(_md(attrs.object).get("name") or "")
         if requested != node:
             raise _forbidden(attrs, f'node "{node}" is not allowed to modify node '
                                     f'"{requested}"')
-        labels = _md(attrs.obj).get("labels") or {}
+        labels = _md(attrs.object).get("labels") or {}
         if attrs.operation == "CREATE":
-            if _spec(attrs.obj).get("configSource") is not None:
+            if _spec(attrs.object).get("configSource") is not None:
                 raise _forbidden(attrs, f'node "{node}" is not allowed to create pods with a '
                                         "non-nil configSource")
             bad = forbidden_labels(_modified_labels(labels, {}))
@@ -225,22 +252,23 @@ class NodeRestriction:
                 raise _forbidden(attrs, f'node "{node}" is not allowed to set the following '
                                         f"labels: {', '.join(bad)}")
         elif attrs.operation == "UPDATE":
-            source = _spec(attrs.obj).get("configSource")
-            if source is not None and source != _spec(attrs.old).get("configSource"):
+            source = _spec(attrs.object).get("configSource")
+            if source is not None and source != _spec(attrs.old_object).get("configSource"):
                 raise _forbidden(attrs, f'node "{node}" is not allowed to update configSource '
                                         "to a new non-nil configSource")
-            if (_spec(attrs.obj).get("taints") or None) != (_spec(attrs.old).get("taints")
+            if (_spec(attrs.object).get("taints") or None) != (_spec(attrs.old_object).get("taints")
                                                             or None):
                 raise _forbidden(attrs, f'node "{node}" is not allowed to modify taints')
-            bad = forbidden_labels(_modified_labels(labels, _md(attrs.old).get("labels") or {}))
+            old_labels = _md(attrs.old_object).get("labels") or {}
+            bad = forbidden_labels(_modified_labels(labels, old_labels))
             if bad:
                 raise _forbidden(attrs, f"is not allowed to modify labels: {', '.join(bad)}")
 
-    def _lease(self, node: str, attrs: AdmissionAttributes) -> None:
+    def _lease(self, node: str, attrs: Attrs) -> None:
         if attrs.namespace != NODE_LEASE_NAMESPACE:
             raise _forbidden(attrs, f'can only access leases in the "{NODE_LEASE_NAMESPACE}" '
                                     "system namespace")
-        name = str(_md(attrs.obj).get("name") or "") if attrs.operation == "CREATE" \
+        name = str(_md(attrs.object).get("name") or "") if attrs.operation == "CREATE" \
             else attrs.name
         if name != node:
             raise _forbidden(attrs, "can only access node lease with the same name as the "
