@@ -6,7 +6,8 @@ beyond what the Node authorizer lets through:
 * Pods: create only mirror pods bound to itself and owned by its Node, referencing no
   ServiceAccount, Secret, ConfigMap or claim; delete, update status of, and evict only
   pods bound to itself; no label changes through ``pods/status``.
-* Nodes: only its own; not its taints or ``configSource``, and no ``kubernetes.io`` /
+* Nodes: only its own; not its taints, owner references (a 1.33 patch release) or
+  ``configSource``, and no ``kubernetes.io`` /
   ``k8s.io`` labels beyond the kubelet's own set.
 * Leases in ``kube-node-lease``: only the one named after the node.
 * PVCs: only ``status``. ServiceAccount tokens: only bound to its own pods.
@@ -259,6 +260,10 @@ class NodeRestriction:
             if (_spec(attrs.object).get("taints") or None) != (_spec(attrs.old_object).get("taints")
                                                             or None):
                 raise _forbidden(attrs, f'node "{node}" is not allowed to modify taints')
+            if (_md(attrs.object).get("ownerReferences") or None) != \
+                    (_md(attrs.old_object).get("ownerReferences") or None):
+                raise _forbidden(attrs, f'node "{node}" is not allowed to modify '
+                                        "ownerReferences")
             old_labels = _md(attrs.old_object).get("labels") or {}
             bad = forbidden_labels(_modified_labels(labels, old_labels))
             if bad:

@@ -155,6 +155,11 @@ def test_node_restriction() -> None:
     _refused(lambda: _admit(plugin, "UPDATE", "nodes", name="n1", namespace="", obj=tainted,
                             old=node),
              'nodes "n1" is forbidden: node "n1" is not allowed to modify taints')
+    owned = {**node, "metadata": {**node["metadata"], "ownerReferences": [
+        {"apiVersion": "v1", "kind": "Node", "name": "n2", "uid": "u"}]}}
+    _refused(lambda: _admit(plugin, "UPDATE", "nodes", name="n1", namespace="", obj=owned,
+                            old=node),
+             'nodes "n1" is forbidden: node "n1" is not allowed to modify ownerReferences')
     relabeled = {**node, "metadata": {"name": "n1", "labels": {
         "node-role.kubernetes.io/control-plane": "", "example.com/x": "y",
         "node.kubernetes.io/exclude": "true"}}}
