@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from apiserver.api.user import ANONYMOUS, UserInfo
-from apiserver.registry.reviews import Attributes
+from apiserver.registry.reviews import Attributes, field_requirements
 
 _API_PREFIXES = frozenset({"api", "apis"})
 _GROUPLESS_PREFIXES = frozenset({"api"})
@@ -54,19 +54,6 @@ def _query(text: str) -> dict[str, str]:
 def _valid_path_segment(name: str) -> bool:
     """Upstream ``path.IsValidPathSegmentName``."""
     return name not in (".", "..") and "/" not in name and "%" not in name
-
-
-def field_requirements(selector: str) -> tuple[tuple[str, str, str], ...]:
-    """(field, ``=``/``!=``, value) terms of a field selector (``==`` is ``=``, as
-    upstream's parser reads it); an unparsable term is left out."""
-    out = []
-    for term in selector.split(","):
-        for op, normal in (("!=", "!="), ("==", "="), ("=", "=")):
-            key, sep, value = term.partition(op)
-            if sep:
-                out.append((key.strip(), normal, value.strip()))
-                break
-    return tuple(out)
 
 
 def _named_by_selector(requirements: tuple[tuple[str, str, str], ...]) -> str:

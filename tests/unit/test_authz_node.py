@@ -14,7 +14,7 @@ from apiserver.auth.authorization import build_authorization
 from apiserver.auth.authz_node import NodeAuthorizer
 from apiserver.registry.noderestriction import AdmissionAttributes, NodeRestriction
 from apiserver.registry.registry import Registry
-from apiserver.registry.reviews import Attributes
+from apiserver.registry.reviews import Attributes, Reviews
 from apiserver.storage.cache import WatchCache
 from apiserver.storage.memory import MemoryStorage
 
@@ -108,6 +108,19 @@ def test_node_reads_only_what_its_pods_use() -> None:
         assert not decision.allowed
         assert decision.reason == "no relationship found between node 'n1' and this object"
         assert authz.authorizer.rules_for(NODE1, "ns").incomplete
+        # a SubjectAccessReview carries the field selector to the node authorizer
+        reviews = Reviews(authz.authorizer)
+        sar = served("authorization.k8s.io", "v1", "subjectaccessreviews")
+        for selector, allowed in (({"rawSelector": "spec.nodeName=n1"}, True),
+                                  ({"requirements": [{"key": "spec.nodeName",
+                                                      "operator": "In", "values": ["n1"]}]},
+                                   True),
+                                  ({"rawSelector": "spec.nodeName=n2"}, False)):
+            answer = reviews.access_review(sar, {"spec": {
+                "user": NODE1.username, "groups": list(NODE1.groups),
+                "resourceAttributes": {"verb": "list", "resource": "pods",
+                                       "fieldSelector": selector}}}, NODE1)
+            assert answer["status"]["allowed"] is allowed
         await registry.stop()
     asyncio.run(main())
 
