@@ -362,3 +362,25 @@ def test_every_component_may_make_its_calls() -> None:
             assert not _can(authz, user, "get", "secrets", name="s")
             assert not _can(authz, user, "create", "rolebindings", group=G)
     _run(scenario)
+
+
+def test_an_aggregation_rule_needs_cluster_admin() -> None:
+    async def scenario(registry: Registry, authz: Authorization) -> None:
+        await _store(registry, "clusterroles").create(None, _role("role-writer", [
+            {"apiGroups": [G], "resources": ["clusterroles"], "verbs": ["create", "update"]}]))
+        await _store(registry, "clusterrolebindings").create(None, _binding(
+            "role-writer", "ClusterRole", "role-writer", [{"kind": "User", "name": "ann",
+                                                          "apiGroup": G}]))
+        token = _as(UserInfo("ann", groups=("system:authenticated",)))
+        try:
+            aggregated = {**_role("gather", []), "aggregationRule": {"clusterRoleSelectors": [
+                {"matchLabels": {"x": "y"}}]}}
+            with pytest.raises(errors.ApiError) as caught:
+                await _store(registry, "clusterroles").create(None, aggregated)
+            assert (caught.value.code, caught.value.message) == (
+                403, 'clusterroles.rbac.authorization.k8s.io "gather" is forbidden: must have '
+                     "cluster-admin privileges to use an aggregationRule")
+            await _store(registry, "clusterroles").create(None, _role("plain", []))
+        finally:
+            REQUEST_USER.reset(token)
+    _run(scenario)
