@@ -87,6 +87,19 @@ def test_the_stage_decides_with_the_request_user() -> None:
         made = await client.post(f"/apis/{G}/v1/namespaces/default/roles", json=same,
                                  headers=_user("dev"))
         assert made.status_code == 201, made.text
+        # a path that decodes twice into another object is authorized as both
+        made = await client.post(f"/apis/{G}/v1/clusterrolebindings", json={
+            "metadata": {"name": "ns-reader"}, "subjects": [
+                {"kind": "User", "name": "dev", "apiGroup": G}],
+            "roleRef": {"kind": "ClusterRole", "name": "system:aggregate-to-view",
+                        "apiGroup": G}}, headers=_user("admin"))
+        assert made.status_code == 201, made.text
+        assert (await client.get("/api/v1/namespaces/default",
+                                 headers=_user("dev"))).status_code == 200
+        sneaky = await client.get("/api/v1/namespaces/default%252Fsecrets%252Fx",
+                                  headers=_user("dev"))
+        assert sneaky.status_code == 403
+        assert sneaky.json()["message"].startswith('secrets "x" is forbidden')
         # the denial happens before the handler: an unknown resource is 403, not 404
         assert (await client.get("/apis/example.com/v1/widgets",
                                  headers=_user("dev"))).status_code == 403
