@@ -15,6 +15,7 @@ from apiserver.admission.tolerations import (
     configure_default_tolerations,
 )
 from apiserver.app import ApiServer, ServerConfig
+from apiserver.auth.authz_union import MODES, ModeError, parse_modes
 from apiserver.auth.config import AuthenticationOptions
 from apiserver.auth.serviceaccount_keys import KeyFileError
 from apiserver.auth.tls import server_ssl_context
@@ -116,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--disable-admission-plugins", default="",
                         help="comma-separated admission plugins to disable, default ones "
                         "included")
+    parser.add_argument("--authorization-mode", default="AlwaysAllow",
+                        help="ordered comma list of authorization modes: "
+                        f"{', '.join(MODES)} (default AlwaysAllow)")
     parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
                         help="log verbosity (0: warnings and info, 4+: debug)")
     return parser
@@ -242,6 +246,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_default_tolerations(args.default_not_ready_toleration_seconds,
                                   args.default_unreachable_toleration_seconds)
+    try:
+        modes = parse_modes(args.authorization_mode)
+    except ModeError as exc:
+        log.error("%s", exc)
+        return 2
     if args.storage == "etcd" and not args.etcd_servers.strip():
         log.error("--storage etcd needs --etcd-servers")
         return 2
@@ -268,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         external_address=f"{advertise}:{primary.port}",
         authentication=_authentication(args),
         admission_plugins=admission,
+        authorization_modes=modes,
     )
     try:
         server = ApiServer(config)

@@ -22,6 +22,8 @@ from fastapi.responses import Response
 
 from apiserver.api import errors
 from apiserver.auth.authentication import authentication_filter
+from apiserver.auth.authorization import build_authorization
+from apiserver.auth.bootstrap_reconcile import reconcile_policy
 from apiserver.auth.config import Authentication, AuthenticationOptions
 from apiserver.auth.impersonation import impersonation_filter
 from apiserver.auth.oidc import install_discovery
@@ -76,6 +78,8 @@ class ServerConfig:
     external_address: str = ""
     #: Enabled admission plugins, in upstream order (None: upstream's default-on set).
     admission_plugins: tuple[str, ...] | None = None
+    #: ``--authorization-mode`` (validated), in order.
+    authorization_modes: tuple[str, ...] = ("AlwaysAllow",)
 
 
 def make_storage(config: ServerConfig) -> Storage:
@@ -265,12 +269,15 @@ class ApiServer:
         self.resources = ResourceAPI(self.registry, self.meta, config.clock,
                                      SpecialHandlers(self.registry, config.clock, self.reviews,
                                                      tokens))
+        self.authorization = build_authorization(config.authorization_modes, self.registry)
+        self.reviews.authorizer = self.authorization.authorizer
         self.handler = build_chain(self._serve, self.chain_stages())
 
     def chain_stages(self) -> ChainStages:
         """The request chain's stages as configured (see :mod:`apiserver.chain`)."""
         return ChainStages(authentication=self._authentication_stage(),
-                           impersonation=self._impersonation_stage())
+                           impersonation=self._impersonation_stage(),
+                           authorization=self.authorization.stage())
 
     def _authentication_stage(self) -> Filter:
         return authentication_filter(self.authentication.request)
@@ -285,6 +292,7 @@ class ApiServer:
         """Start storage, cache and registry; stop them in reverse order."""
         await self.storage.start()
         await self.registry.start()
+        await reconcile_policy(self.registry)
         self.compactor.start()
         self.gc_freezer.start()
         self._ready = True

@@ -7,9 +7,10 @@ Counterparts of ``ValidatePolicyRule``, ``ValidateRoleBinding``/``ClusterRoleBin
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from apiserver.api import meta
+from apiserver.api.resources import ResourceInfo
 from apiserver.registry import common as c
 from apiserver.registry.strategy import Cause
 from apiserver.registry.table_strategy import TableStrategy
@@ -123,14 +124,48 @@ def _go_role_ref(ref: Any) -> str:
             f"Name:{c.go_value(str(r.get('name') or ''))}}}")
 
 
-class RoleStrategy(TableStrategy):
+class WriteGuard(Protocol):
+    """Upstream's policy-based RBAC storage: escalation and bind checks on writes.
+
+    ``check`` raises :class:`~apiserver.api.errors.ApiError` (403, or 404 for a
+    binding's missing role) when the requester may not make the write of a Role,
+    ClusterRole or binding (``info``); ``old`` is None on create.
+    """
+
+    def check(self, info: ResourceInfo, new: dict[str, Any],
+              old: dict[str, Any] | None) -> None: ...
+
+
+def path_segment_name_errors(name: str) -> list[str]:
+    """Upstream ``ValidateRBACName`` (``path.IsValidPathSegmentName``): RBAC names such
+    as ``system:node`` are path segments, not DNS names."""
+    if name in (".", ".."):
+        return [f"may not be '{name}'"]
+    return [f"may not contain '{bad}'" for bad in ("/", "%") if bad in name]
+
+
+class _GuardedStrategy(TableStrategy):
+    """The RBAC kinds: path-segment names and, with RBAC on, the write guard."""
+
+    #: Escalation and bind checks, when RBAC authorization is on (set by the server).
+    guard: WriteGuard | None = None
+
+    def name_errors(self, name: str) -> list[str]:
+        return path_segment_name_errors(name)
+
+    def authorize_write(self, new: dict[str, Any], old: dict[str, Any] | None) -> None:
+        if self.guard is not None:
+            self.guard.check(self.info, new, old)
+
+
+class RoleStrategy(_GuardedStrategy):
     """Roles and ClusterRoles (non-resource URLs only in cluster-scoped rules)."""
 
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
         return validate_role(obj, self.info.namespaced)
 
 
-class BindingStrategy(TableStrategy):
+class BindingStrategy(_GuardedStrategy):
     """RoleBindings and ClusterRoleBindings: ``roleRef`` may not change."""
 
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
@@ -142,3 +177,4 @@ class BindingStrategy(TableStrategy):
             causes.append(c.invalid("roleRef", _go_role_ref(new.get("roleRef")),
                                     "cannot change roleRef"))
         return causes
+

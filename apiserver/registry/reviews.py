@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from apiserver.api import errors
+from apiserver.api.fields import parse_field_selector
+from apiserver.api.labels import SelectorError
 from apiserver.api.resources import ResourceInfo
 from apiserver.api.user import ANONYMOUS, ANONYMOUS_USER, UNAUTHENTICATED_GROUP, UserInfo
 from apiserver.registry.store import order_object
@@ -63,6 +65,9 @@ class Attributes:
     subresource: str = ""
     name: str = ""
     path: str = ""
+    #: The request's field selector as (field, operator, value) requirements, operator
+    #: ``=`` or ``!=`` (upstream ``GetFieldSelector``; list and watch only).
+    field_selector: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,33 @@ class Rules:
     non_resource_rules: tuple[dict[str, Any], ...]
     incomplete: bool = False
     evaluation_error: str = ""
+
+
+def field_requirements(selector: str) -> tuple[tuple[str, str, str], ...]:
+    """(field, ``=``/``!=``, value) terms of a field selector; none when it does not parse
+    (upstream's authorizers then see no selector)."""
+    try:
+        return tuple((r.field, r.operator, r.value) for r in
+                     parse_field_selector(selector).requirements)
+    except SelectorError:
+        return ()
+
+
+def _review_field_selector(attrs: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    """``resourceAttributes.fieldSelector``: ``rawSelector``, or ``requirements`` of one
+    value each (In is ``=``, NotIn ``!=``)."""
+    selector = attrs.get("fieldSelector")
+    if not isinstance(selector, dict):
+        return ()
+    if selector.get("rawSelector"):
+        return field_requirements(str(selector["rawSelector"]))
+    out = []
+    for req in selector.get("requirements") or ():
+        values = (req or {}).get("values") or []
+        op = {"In": "=", "NotIn": "!="}.get((req or {}).get("operator", ""))
+        if op is not None and len(values) == 1:
+            out.append((str(req.get("key", "")), op, str(values[0])))
+    return tuple(out)
 
 
 class Authenticator(Protocol):
@@ -231,7 +263,8 @@ def _attributes(spec: dict[str, Any], user: UserInfo) -> Attributes:
             user=user, verb=resource.get("verb") or "", resource_request=True,
             namespace=resource.get("namespace") or "", api_group=resource.get("group") or "",
             api_version=resource.get("version") or "", resource=resource.get("resource") or "",
-            subresource=resource.get("subresource") or "", name=resource.get("name") or "")
+            subresource=resource.get("subresource") or "", name=resource.get("name") or "",
+            field_selector=_review_field_selector(resource))
     non_resource = spec.get("nonResourceAttributes") or {}
     return Attributes(user=user, verb=non_resource.get("verb") or "", resource_request=False,
                       path=non_resource.get("path") or "")

@@ -516,6 +516,7 @@ class Store:
         attempts = _MAX_GENERATE_ATTEMPTS if generate else 1
         if generate:
             md["name"] = meta.generate_name(str(md["generateName"]))
+        self.strategy.authorize_write(obj, None)
         hook = await self.begin_create(obj, dry_run)
         if hook is not None:
             finishers.append(hook)
@@ -659,6 +660,7 @@ class Store:
             self.strategy.prepare_for_update(new, old)
             apply_defaults(self.info, new)
             self.strategy.default(new)
+            self.strategy.authorize_write(new, old)
             hook = await self.begin_update(new, old, dry_run)
             if hook is not None:
                 finishers.append(hook)

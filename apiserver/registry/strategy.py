@@ -88,6 +88,10 @@ class Strategy:
             else:
                 new_meta.pop(k, None)
 
+    def authorize_write(self, new: dict[str, Any], old: dict[str, Any] | None) -> None:
+        """Refuse a create (``old`` None) or update by the requester with an ApiError
+        (the RBAC kinds' escalation checks); nothing by default."""
+
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
         """Field errors of a new object (must not mutate it)."""
         return []

@@ -156,6 +156,8 @@ class ResourceCache:
         #: Watches may start from any revision >= this one.
         self.window_start = 0
         self.watchers: set[Watcher] = set()
+        #: Bumped on every change of the state, so readers can tell when to re-index.
+        self.generation = 0
 
     def objects(self) -> Iterable[CachedObject]:
         """The current objects (unordered)."""
@@ -167,6 +169,7 @@ class ResourceCache:
 
     def apply(self, event: StorageEvent) -> CacheEvent:
         """Fold a storage event into the state and window, and fan it out."""
+        self.generation += 1
         if event.type is EventType.DELETE:
             prev = self.store.pop(event.key, None)
             if prev is None:
@@ -278,6 +281,7 @@ class WatchCache:
             target = self._route(kv.key)
             if target is not None:
                 target.store[kv.key] = target.decoder(kv.key, kv.value, kv.mod_revision)
+                target.generation += 1
         start = max(self.storage.compacted_revision(), current - self.history_size, 0)
         try:
             history = await self.storage.history(start)

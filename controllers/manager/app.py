@@ -19,6 +19,7 @@ from controllers.daemonset.app import DAEMONSET
 from controllers.deployment.controller import DEPLOYMENT
 from controllers.disruption.app import DISRUPTION
 from controllers.gc import GARBAGECOLLECTOR
+from controllers.manager.clusterrole_aggregation import CLUSTERROLE_AGGREGATION
 from controllers.manager.serviceaccount import SERVICEACCOUNT
 from controllers.manager.serviceaccount_tokens import SERVICEACCOUNT_TOKEN
 from controllers.namespace.controller import NAMESPACE
@@ -52,6 +53,7 @@ CONTROLLERS: tuple[ControllerSpec, ...] = (
     CRONJOB,
     TTL_AFTER_FINISHED,
     RESOURCEQUOTA,
+    CLUSTERROLE_AGGREGATION,
 )
 
 

@@ -1,0 +1,116 @@
+"""The bootstrap ClusterRoleBindings, and the roles of kubemu's own components.
+
+Upstream's bindings (``ClusterRoleBindings()`` of the bootstrap policy) as a table of
+(binding name, role name, subjects). kubemu runs components upstream does not have (the
+endpoints controller as its own process, service-lb) and runs every controller of its
+controller manager under one identity; their least-privilege roles live here, named
+``system:kubemu:*`` and bound to the identities ``kubemu up`` gives them:
+
+===================================  ==============================================
+user (client-certificate CN)         roles
+===================================  ==============================================
+``system:kube-controller-manager``   ``system:kube-controller-manager`` (upstream)
+                                     + ``system:kubemu:controller-manager``
+``system:kubemu:endpoints-controller`` ``system:kubemu:endpoints-controller``
+``system:kubemu:service-lb``         ``system:kubemu:service-lb``
+``system:kube-scheduler``            ``system:kube-scheduler``, ``system:volume-scheduler``
+``system:kube-proxy``                ``system:node-proxier``
+``system:node:<name>`` (O            the Node authorizer (``--authorization-mode=Node``)
+``system:nodes``)
+===================================  ==============================================
+
+Why ``system:kubemu:controller-manager``: upstream's kube-controller-manager runs each
+controller with its own ServiceAccount (``--use-service-account-credentials``) bound to
+``system:controller:<name>``; kubemu's manager is one client, so its role is the union of
+what its controllers do: the garbage collector's ``get/patch/update/delete`` on
+everything (upstream ``generic-garbage-collector``), the objects the workload
+controllers create, and the ``clusterrole-aggregation`` controller's ``escalate`` on
+ClusterRoles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from apiserver.auth.bootstrap_roles import READ, R, RoleRow
+
+_WRITE_ENDPOINTS = "create,delete,get,list,update,watch"
+
+
+def lease_rules(name: str) -> tuple[dict[str, object], ...]:
+    """Leader election on one Lease: create any, get and update only ``name``."""
+    return (R("coordination.k8s.io", "leases", "create"),
+            R("coordination.k8s.io", "leases", "get,update", name))
+
+
+_EVENTS = R('"",events.k8s.io', "events", "create,patch,update")
+
+KUBEMU_ROLES: tuple[RoleRow, ...] = (
+    RoleRow("system:kubemu:controller-manager", (
+        # the garbage collector (upstream system:controller:generic-garbage-collector)
+        R("*", "*", "delete,get,list,patch,update,watch"),
+        # what the workload, node and serviceaccount controllers create
+        R('""', "pods,persistentvolumeclaims,serviceaccounts", "create"),
+        R('""', "pods/binding,pods/eviction", "create"),
+        R("apps", "controllerrevisions,replicasets", "create"),
+        R("batch", "jobs", "create"),
+        # the clusterrole-aggregation controller
+        R("rbac.authorization.k8s.io", "clusterroles", "escalate,get,list,patch,update,watch"),
+    )),
+    RoleRow("system:kubemu:endpoints-controller", (
+        R('""', "pods,services", READ),
+        R('""', "endpoints", _WRITE_ENDPOINTS),
+        R("discovery.k8s.io", "endpointslices", _WRITE_ENDPOINTS),
+        _EVENTS,
+        *lease_rules("kubemu-endpoints-controller"),
+    )),
+    RoleRow("system:kubemu:service-lb", (
+        R('""', "services", READ),
+        R('""', "services/status", "patch,update"),
+        _EVENTS,
+        *lease_rules("service-lb"),
+    )),
+)
+
+#: Subjects are (kind, name[, namespace]).
+Subject = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BindingRow:
+    """One bootstrap ClusterRoleBinding (or RoleBinding of a Role, with a namespace)."""
+
+    name: str
+    role: str
+    subjects: tuple[Subject, ...]
+    namespace: str = ""
+
+
+CLUSTER_ROLE_BINDINGS: tuple[BindingRow, ...] = (
+    BindingRow("cluster-admin", "cluster-admin", (("Group", "system:masters"),)),
+    BindingRow("system:monitoring", "system:monitoring", (("Group", "system:monitoring"),)),
+    BindingRow("system:discovery", "system:discovery", (("Group", "system:authenticated"),)),
+    BindingRow("system:basic-user", "system:basic-user", (("Group", "system:authenticated"),)),
+    BindingRow("system:public-info-viewer", "system:public-info-viewer", (
+        ("Group", "system:authenticated"), ("Group", "system:unauthenticated"))),
+    BindingRow("system:node-proxier", "system:node-proxier", (("User", "system:kube-proxy"),)),
+    BindingRow("system:kube-controller-manager", "system:kube-controller-manager",
+               (("User", "system:kube-controller-manager"),)),
+    BindingRow("system:kube-dns", "system:kube-dns",
+               (("ServiceAccount", "kube-dns", "kube-system"),)),
+    BindingRow("system:kube-scheduler", "system:kube-scheduler",
+               (("User", "system:kube-scheduler"),)),
+    BindingRow("system:volume-scheduler", "system:volume-scheduler",
+               (("User", "system:kube-scheduler"),)),
+    BindingRow("system:node", "system:node", ()),
+    BindingRow("system:service-account-issuer-discovery",
+               "system:service-account-issuer-discovery",
+               (("Group", "system:serviceaccounts"),)),
+    # kubemu's components
+    BindingRow("system:kubemu:controller-manager", "system:kubemu:controller-manager",
+               (("User", "system:kube-controller-manager"),)),
+    BindingRow("system:kubemu:endpoints-controller", "system:kubemu:endpoints-controller",
+               (("User", "system:kubemu:endpoints-controller"),)),
+    BindingRow("system:kubemu:service-lb", "system:kubemu:service-lb",
+               (("User", "system:kubemu:service-lb"),)),
+)
