@@ -112,6 +112,10 @@ def apiserver_args(ctx: LaunchContext) -> list[str]:
             "--service-account-signing-key-file", str(pki.sa_key),
             "--service-account-key-file", str(pki.sa_pub),
             "--service-account-issuer", SERVICE_ACCOUNT_ISSUER,
+            # As kubeadm: every component authorized by its own identity, nodes by the
+            # Node authorizer and NodeRestriction.
+            "--authorization-mode", "Node,RBAC",
+            "--enable-admission-plugins", "NodeRestriction",
         ]
     argv += [
         "--data-dir",

@@ -13,7 +13,13 @@ import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
 
-from apiserver.admission.plugins import Factory, build_chain, enabled_plugins
+from apiserver.admission.plugins import (
+    NODE_RESTRICTION,
+    Factory,
+    build_chain,
+    enabled_plugins,
+    node_restriction_factory,
+)
 from apiserver.api.resources import (
     ENDPOINTS,
     ENDPOINTSLICES,
@@ -56,6 +62,7 @@ from apiserver.registry.networking_more import (
     NetworkPolicyStrategy,
     ServiceCIDRStrategy,
 )
+from apiserver.registry.noderestriction import NodeRestriction
 from apiserver.registry.policy import (
     HorizontalPodAutoscalerStrategy,
     PodDisruptionBudgetStrategy,
@@ -191,8 +198,11 @@ class Registry:
         self.stores: dict[tuple[str, str, str], Store] = {}
         if admission_plugins is None:
             admission_plugins = enabled_plugins()
-        self.admission = build_chain(admission_plugins, RegistrySource(self.stores), clock,
-                                     admission_factories)
+        source = RegistrySource(self.stores)
+        node_restriction = NodeRestriction(lambda ns, name: source.cached(PODS, ns, name))
+        self.admission = build_chain(admission_plugins, source, clock, {
+            NODE_RESTRICTION: node_restriction_factory(node_restriction.admit),
+            **(admission_factories or {})})
         for info in resources:
             strategy = strategy_for(info)
             store: Store
