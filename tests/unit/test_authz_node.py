@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from apiserver.api import errors
+from apiserver.api.resources import lookup as lookup
 from apiserver.api.resources import served
 from apiserver.api.user import UserInfo
 from apiserver.auth.authorization import build_authorization
@@ -46,6 +47,10 @@ def test_node_reads_only_what_its_pods_use() -> None:
         await registry.namespaces.create(None, {"apiVersion": "v1", "kind": "Namespace",
                                                 "metadata": {"name": "ns"}})
         pods, claims = registry.store(PODS), registry.store(CLAIMS)
+        accounts = registry.store(lookup("", "v1", "serviceaccounts"))
+        for account in ("default", "robot"):  # ServiceAccount admission looks them up
+            await accounts.create("ns", {"apiVersion": "v1", "kind": "ServiceAccount",
+                                         "metadata": {"name": account}})
         node = NodeAuthorizer(pods.cache, claims.cache)
         await claims.create("ns", {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
                                    "metadata": {"name": "data"},

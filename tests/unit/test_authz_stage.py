@@ -14,6 +14,7 @@ import httpx
 
 from apiserver.api.user import REQUEST_USER, UserInfo
 from apiserver.app import ApiServer, ServerConfig
+from apiserver.chain import ChainStages, build_chain
 from apiserver.handlers.http import Receive, Scope, Send
 
 ADMIN = UserInfo("kubernetes-admin", groups=("system:masters", "system:authenticated"))
@@ -38,6 +39,9 @@ def _as_user(app: ApiServer) -> Callable[[Scope, Receive, Send], Awaitable[None]
 def _run(scenario: Callable[[httpx.AsyncClient], Awaitable[None]]) -> None:
     async def main() -> None:
         server = ApiServer(ServerConfig(storage="memory", authorization_modes=("RBAC",)))
+        # The test names the requester itself (x-test-user), in place of authentication.
+        server.handler = build_chain(server._serve,
+                                     ChainStages(authorization=server.authorization.stage()))
         async with server.lifespan():
             transport = httpx.ASGITransport(app=_as_user(server))
             async with httpx.AsyncClient(transport=transport, base_url="http://kubemu") as c:
