@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from tests.support.apiserver import REPO_ROOT, ApiServerProcess
+from tests.support.apiserver import REPO_ROOT, ApiServerProcess, free_port
 from tests.support.kubectl import Kubectl
 from tests.support.process import Process
 
@@ -164,7 +164,7 @@ def test_deny_service_external_ips_when_enabled(
 
 def test_unknown_admission_plugins_stop_the_server(tmp_path: Any) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "apiserver", "--storage", "memory", "--port", "0",
+        [sys.executable, "-m", "apiserver", "--storage", "memory", "--port", str(free_port()),
          "--enable-admission-plugins=NamespaceLifecycle,Bogus"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
