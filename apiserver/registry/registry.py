@@ -39,6 +39,11 @@ from apiserver.registry.core_more import (
     ResourceQuotaStrategy,
     RuntimeClassStrategy,
 )
+from apiserver.registry.crd.manager import CustomResourceManager
+from apiserver.registry.crd.strategies import (
+    CustomResourceDefinitionStrategy,
+    CustomResourceStrategy,
+)
 from apiserver.registry.flowcontrol import FlowSchemaStrategy, PriorityLevelConfigurationStrategy
 from apiserver.registry.kinds import (
     NAMESPACE_FINALIZER,
@@ -153,6 +158,7 @@ _FAMILIES: dict[tuple[str, str], type[TableStrategy]] = {
     ("node.k8s.io", "runtimeclasses"): RuntimeClassStrategy,
     ("coordination.k8s.io", "leases"): LeaseStrategy,
     ("events.k8s.io", "events"): EventV1Strategy,
+    ("apiextensions.k8s.io", "customresourcedefinitions"): CustomResourceDefinitionStrategy,
 }
 
 
@@ -197,12 +203,23 @@ class Registry:
             self.stores[(info.group, info.version, info.plural)] = store
         self.namespaces = self.stores[("", "v1", "namespaces")]
         self._terminating: asyncio.Queue[str] = asyncio.Queue()
+        self.custom_resources = CustomResourceManager(
+            self.stores[("apiextensions.k8s.io", "v1", "customresourcedefinitions")],
+            self.stores, self._custom_store, clock)
         self._lifecycle: asyncio.Task[None] | None = None
         self._system_namespaces: asyncio.Task[None] | None = None
 
     def store(self, info: ResourceInfo) -> Store:
-        """The store of ``info``."""
-        return self.stores[(info.group, info.version, info.plural)]
+        """The store of ``info``; 404 when a custom resource stopped being served."""
+        try:
+            return self.stores[(info.group, info.version, info.plural)]
+        except KeyError:
+            raise errors.ApiError(404, "NotFound", "the server could not find the requested "
+                                  "resource") from None
+
+    def _custom_store(self, info: ResourceInfo, strategy: CustomResourceStrategy) -> Store:
+        return Store(info, strategy, self.storage, self.watch_cache, self.clock,
+                     self._namespace, at_run_time=True)
 
     def _namespace(self, name: str) -> CachedObject | None:
         return self.namespaces.cache.get(self.namespaces.key(None, name))
@@ -217,6 +234,7 @@ class Registry:
         for ns in list(self.namespaces.cache.objects()):
             if ns.obj["metadata"].get("deletionTimestamp"):
                 self._terminating.put_nowait(ns.name)
+        await self.custom_resources.start()
         await self.services.start(self.stores)
         self._lifecycle = asyncio.create_task(self._run_lifecycle(), name="namespace-lifecycle")
         self._system_namespaces = asyncio.create_task(
@@ -232,6 +250,7 @@ class Registry:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        await self.custom_resources.stop()
         await self.services.stop()
         self.watch_cache.close_watchers()
 
