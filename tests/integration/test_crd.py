@@ -47,6 +47,9 @@ CRD: dict[str, Any] = {
                     "spec": {
                         "type": "object",
                         "required": ["cronSpec"],
+                        "x-kubernetes-validations": [{
+                            "rule": "!has(self.image) || self.image.startsWith('my-')",
+                            "message": "image must start with my-"}],
                         "properties": {
                             "cronSpec": {"type": "string",
                                          "pattern": r"^(\d+|\*)(/\d+)?(\s+(\d+|\*)(/\d+)?){4}$"},
@@ -137,6 +140,11 @@ def test_a_crd_lives_its_whole_life(fresh_apiserver: ApiServerProcess,
                                       'type string: "integer"')
     assert messages["spec.cronSpec"].startswith('Invalid value: "nope": spec.cronSpec in body '
                                                 "should match '")
+    ruled = client.post(CRONTABS, json=crontab("ruled", image="other"))
+    assert ruled.status_code == 422, ruled.text
+    assert ruled.json()["details"]["causes"] == [{
+        "reason": "FieldValueInvalid", "field": "spec",
+        "message": 'Invalid value: "object": image must start with my-'}]
     missing = client.post(CRONTABS, json={"apiVersion": f"{GROUP}/v1", "kind": "CronTab",
                                           "metadata": {"name": "empty"}, "spec": {}})
     assert missing.status_code == 422
@@ -191,6 +199,18 @@ def test_crd_validation_and_name_conflicts(apiserver: ApiServerProcess) -> None:
     assert fields["spec.group"] == ('Invalid value: "nodots": should be a domain with at least '
                                     "one dot")
     assert "must have exactly one version marked as storage version" in fields["spec.versions"]
+    uncompilable = json.loads(json.dumps(CRD))
+    uncompilable["metadata"]["name"] = "rules.bad.example.com"
+    uncompilable["spec"]["group"] = "bad.example.com"
+    uncompilable["spec"]["names"] = {"plural": "rules", "kind": "Rule"}
+    uncompilable["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"][
+        "x-kubernetes-validations"] = [{"rule": "self.x >"}]
+    answer = client.post(crds, json=uncompilable)
+    assert answer.status_code == 422, answer.text
+    (cause,) = answer.json()["details"]["causes"]
+    assert cause["field"] == ("spec.versions[0].schema.openAPIV3Schema.properties[spec]"
+                              ".x-kubernetes-validations[0].rule")
+    assert "compilation failed" in cause["message"]
 
     first = json.loads(json.dumps(CRD))
     first["metadata"]["name"] = "widgets.conflict.example.com"

@@ -20,6 +20,7 @@ from typing import Any
 
 from apiserver.api import errors, meta
 from apiserver.api.resources import ResourceInfo
+from apiserver.registry.crd.cel_rules import compile_error, rule_causes, rules_in
 from apiserver.registry.crd.definition import CLEANUP_FINALIZER, versions
 from apiserver.registry.crd.structural import apply_defaults, prune, validate
 from apiserver.registry.strategy import Cause, Strategy
@@ -142,6 +143,11 @@ def _validate_versions(spec: Mapping[str, Any]) -> list[Cause]:
                                              "Required value: schemas are required"))
             continue
         causes += _structural_causes(schema, path)
+        for rule_path, rule in rules_in(schema, path):
+            problem = compile_error(rule)
+            if problem is not None:
+                causes.append(errors.invalid_value(rule_path, rule,
+                                                   f"compilation failed: {problem}"))
     return causes
 
 
@@ -210,12 +216,16 @@ class CustomResourceStrategy(Strategy):
         apply_defaults(obj, self.schema)
 
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
-        """The schema's field errors."""
-        return validate(obj, self.schema)
+        """The schema's field errors, then its CEL rules' (only when the schema holds)."""
+        return validate(obj, self.schema) or rule_causes(obj, None, self.schema)
+
+    def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
+        """As :meth:`validate`, with transition rules (``oldSelf``) against ``old``."""
+        return validate(new, self.schema) or rule_causes(new, old, self.schema)
 
     def validate_status_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-        """The schema's field errors of the whole object."""
-        return validate(new, self.schema)
+        """The schema's field errors and rules of the whole object."""
+        return self.validate_update(new, old)
 
 
 def served_versions(crd: Mapping[str, Any]) -> list[Mapping[str, Any]]:
