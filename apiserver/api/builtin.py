@@ -17,8 +17,8 @@ Only subresources this server answers are listed; the streaming and proxy ones
 subresources) join when the node agent's streaming server serves them, and
 ``serviceaccounts/token`` with a token signer.
 
-Left out on purpose: ``apiextensions.k8s.io`` (CustomResourceDefinitions are served
-together with the custom resources they define, not as inert objects).
+CustomResourceDefinitions are a row like any other; the custom resources they define
+are added at run time (:func:`apiserver.api.resources.register_dynamic`).
 """
 
 from __future__ import annotations
@@ -62,6 +62,9 @@ ROWS: tuple[Row, ...] = (
      "ValidatingAdmissionPolicyBinding", "C", "", "api-extensions", _CRUD, ""),
     ("admissionregistration.k8s.io/v1", "validatingwebhookconfigurations",
      "ValidatingWebhookConfiguration", "C", "", "api-extensions", _CRUD, ""),
+    # -- apiextensions.k8s.io/v1 --------------------------------------------------------
+    ("apiextensions.k8s.io/v1", "customresourcedefinitions", "CustomResourceDefinition", "C",
+     "crd,crds", "api-extensions", _CRUD, _STATUS),
     # -- apiregistration.k8s.io/v1 ------------------------------------------------------
     ("apiregistration.k8s.io/v1", "apiservices", "APIService", "C", "", "api-extensions",
      _CRUD, _STATUS),

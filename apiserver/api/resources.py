@@ -75,6 +75,12 @@ class ResourceInfo:
     field_labels: tuple[str, ...] = ()
     #: Field-label aliases (``spec.host`` → ``spec.nodeName``).
     field_label_aliases: tuple[tuple[str, str], ...] = field(default=())
+    #: A custom resource (defined by a CustomResourceDefinition): JSON only, no
+    #: strategic merge patch, type errors are validation errors.
+    custom: bool = False
+    #: A custom resource's Table columns after Name: ``(name, type, format, description,
+    #: priority, jsonPath)`` from the CRD's ``additionalPrinterColumns``.
+    printer_columns: tuple[tuple[str, str, str, str, int, str], ...] = ()
 
     @property
     def api_version(self) -> str:
@@ -218,24 +224,58 @@ ENDPOINTSLICES = _builtin("discovery.k8s.io", "endpointslices")
 LEASES = _builtin("coordination.k8s.io", "leases")
 
 
+#: Resources added at run time (the versions of established CustomResourceDefinitions),
+#: by path. Only the apiserver process registers any; insertion order is served order.
+_DYNAMIC: dict[tuple[str, str, str], ResourceInfo] = {}
+
+
+def register_dynamic(info: ResourceInfo) -> None:
+    """Serve ``info`` from now on (replacing an earlier row at the same path).
+
+    ``ValueError`` when the path is a built-in resource's.
+    """
+    path = (info.group, info.version, info.plural)
+    if path in _BY_PATH:
+        raise ValueError(f"{info.plural}.{info.group} is a built-in resource")
+    _DYNAMIC[path] = info
+
+
+def unregister_dynamic(group: str, version: str, plural: str) -> None:
+    """Stop serving a run-time resource (no-op when it is not served)."""
+    _DYNAMIC.pop((group, version, plural), None)
+
+
+def served_resources() -> tuple[ResourceInfo, ...]:
+    """Every resource served now: the built-in ones, then the run-time ones."""
+    return RESOURCES + tuple(_DYNAMIC.values()) if _DYNAMIC else RESOURCES
+
+
 def by_group_version() -> dict[str, list[ResourceInfo]]:
     """Resources grouped by ``group/version`` (``"v1"`` for core)."""
     grouped: dict[str, list[ResourceInfo]] = {}
-    for info in RESOURCES:
+    for info in served_resources():
         grouped.setdefault(info.group_version, []).append(info)
     return grouped
 
 
 def lookup(group: str, version: str, plural: str) -> ResourceInfo | None:
     """The resource served at ``group/version/plural``, if any."""
-    return _BY_PATH.get((group, version, plural))
+    path = (group, version, plural)
+    return _BY_PATH.get(path) or _DYNAMIC.get(path)
 
 
 def served(group: str, version: str, plural: str) -> ResourceInfo:
     """The resource served at ``group/version/plural``; ``KeyError`` when not served."""
-    return _BY_PATH[(group, version, plural)]
+    info = lookup(group, version, plural)
+    if info is None:
+        raise KeyError((group, version, plural))
+    return info
 
 
 def by_kind(api_version: str, kind: str) -> ResourceInfo | None:
     """The resource whose objects have this ``apiVersion`` and ``kind``."""
-    return _BY_KIND.get((api_version, kind))
+    info = _BY_KIND.get((api_version, kind))
+    if info is None and _DYNAMIC:
+        info = next((i for i in _DYNAMIC.values()
+                     if i.api_version == api_version and i.kind == kind), None)
+    return info

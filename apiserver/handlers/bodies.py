@@ -77,6 +77,13 @@ def field_validation(req: Request) -> str:
 async def decode_object(req: Request, info: ResourceInfo) -> dict[str, Any]:
     """The body of a create or update as an object of ``info``'s kind."""
     media = req.content_type
+    if info.custom and media not in _OBJECT_MEDIA:
+        raise errors.ApiError(
+            415,
+            "UnsupportedMediaType",
+            'the body of the request was in an unknown format - accepted media types include: '
+            'application/json, application/yaml',
+        )
     if media not in _OBJECT_MEDIA and media != protobuf.MEDIA_TYPE:
         raise errors.ApiError(
             415,
@@ -111,7 +118,9 @@ async def decode_object(req: Request, info: ResourceInfo) -> dict[str, Any]:
                 body,
             )
     _check_kind(obj, info)
-    issue = _type_issue(info, obj)
+    # A custom resource is unstructured: a value of the wrong type is a validation error
+    # (422) of its schema, not a decoding error.
+    issue = None if info.custom else _type_issue(info, obj)
     if issue is not None:
         raise errors.bad_request(
             f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: {issue}'
@@ -244,6 +253,12 @@ async def patcher(
 ) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """A function applying the request's patch to the current object."""
     media = req.content_type
+    if info.custom and media == "application/strategic-merge-patch+json":
+        raise errors.ApiError(
+            415, "UnsupportedMediaType",
+            "the body of the request was in an unknown format - accepted media types include: "
+            "application/json-patch+json, application/merge-patch+json, "
+            "application/apply-patch+yaml")
     if media not in _PATCH_MEDIA or media == APPLY_MEDIA:
         raise errors.unsupported_media_type(media)
     if "force" in req.query:

@@ -22,7 +22,12 @@ import hashlib
 import platform
 from typing import Any
 
-from apiserver.api.resources import RESOURCES, ResourceInfo, SubresourceInfo, by_group_version
+from apiserver.api.resources import (
+    ResourceInfo,
+    SubresourceInfo,
+    by_group_version,
+    served_resources,
+)
 from apiserver.openapi import KUBE_VERSION
 
 DISCOVERY_GROUP = "apidiscovery.k8s.io"
@@ -81,7 +86,7 @@ def api_versions(server_address: str) -> dict[str, Any]:
     ``server_address`` is ``host:port`` clients should use; it is published for
     every client CIDR.
     """
-    versions = _unique(info.version for info in RESOURCES if not info.group)
+    versions = _unique(info.version for info in served_resources() if not info.group)
     return {
         "kind": "APIVersions",
         "versions": versions,
@@ -212,11 +217,11 @@ def _unique(values: Any) -> list[str]:
 
 
 def _groups() -> list[str]:
-    return _unique(info.group for info in RESOURCES if info.group)
+    return _unique(info.group for info in served_resources() if info.group)
 
 
 def _versions(group: str) -> list[str]:
-    return _unique(info.version for info in RESOURCES if info.group == group)
+    return _unique(info.version for info in served_resources() if info.group == group)
 
 
 def _group(group: str) -> dict[str, Any]:
@@ -245,7 +250,7 @@ def _api_resource(info: ResourceInfo) -> dict[str, Any]:
 def _group_discovery(group: str) -> dict[str, Any]:
     versions = []
     for version in _versions(group):
-        infos = [i for i in RESOURCES if i.group == group and i.version == version]
+        infos = [i for i in served_resources() if i.group == group and i.version == version]
         versions.append(
             {
                 "version": version,

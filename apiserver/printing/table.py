@@ -31,6 +31,7 @@ from apiserver.printing.basic import (
     print_namespace,
 )
 from apiserver.printing.columns import COLUMNS, column
+from apiserver.printing.custom import custom_table
 from apiserver.printing.discovery import print_endpointslice, print_lease
 from apiserver.printing.node import print_node
 from apiserver.printing.pod import PrintedRow, print_pod
@@ -118,6 +119,8 @@ _DEFAULT = KindTable("", "", (
 
 def _table(info: ResourceInfo) -> KindTable:
     """The table of ``info``'s kind in ``info``'s group (and version), else the default."""
+    if info.custom:
+        return custom_table(info)
     return (
         _TABLES.get((info.group, info.version, info.kind))
         or _TABLES.get((info.group, "", info.kind))

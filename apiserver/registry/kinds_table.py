@@ -47,6 +47,7 @@ _G_COND = KindSpec(allow_unconditional_update=False, tracks_generation=True)
 
 #: Write policy by (group, plural); read it as the upstream strategies' method results.
 KIND_SPECS: dict[tuple[str, str], KindSpec] = {
+    ("apiextensions.k8s.io", "customresourcedefinitions"): _G,
     # core/v1
     ("", "configmaps"): DEFAULT_SPEC,
     ("", "endpoints"): _C,

@@ -20,6 +20,7 @@ from apiserver.admission.plugins import (
     enabled_plugins,
     node_restriction_factory,
 )
+from apiserver.api import errors
 from apiserver.api.resources import (
     ENDPOINTS,
     ENDPOINTSLICES,
@@ -46,6 +47,11 @@ from apiserver.registry.core_more import (
     PodTemplateStrategy,
     ResourceQuotaStrategy,
     RuntimeClassStrategy,
+)
+from apiserver.registry.crd.manager import CustomResourceManager
+from apiserver.registry.crd.strategies import (
+    CustomResourceDefinitionStrategy,
+    CustomResourceStrategy,
 )
 from apiserver.registry.flowcontrol import FlowSchemaStrategy, PriorityLevelConfigurationStrategy
 from apiserver.registry.kinds import (
@@ -159,6 +165,7 @@ _FAMILIES: dict[tuple[str, str], type[TableStrategy]] = {
     ("node.k8s.io", "runtimeclasses"): RuntimeClassStrategy,
     ("coordination.k8s.io", "leases"): LeaseStrategy,
     ("events.k8s.io", "events"): EventV1Strategy,
+    ("apiextensions.k8s.io", "customresourcedefinitions"): CustomResourceDefinitionStrategy,
 }
 
 
@@ -213,11 +220,22 @@ class Registry:
                 store = Store(info, strategy, storage, watch_cache, clock, self.admission)
             self.stores[(info.group, info.version, info.plural)] = store
         self.namespaces = self.stores[("", "v1", "namespaces")]
+        self.custom_resources = CustomResourceManager(
+            self.stores[("apiextensions.k8s.io", "v1", "customresourcedefinitions")],
+            self.stores, self._custom_store, clock)
         self._system_namespaces: asyncio.Task[None] | None = None
 
     def store(self, info: ResourceInfo) -> Store:
-        """The store of ``info``."""
-        return self.stores[(info.group, info.version, info.plural)]
+        """The store of ``info``; 404 when a custom resource stopped being served."""
+        try:
+            return self.stores[(info.group, info.version, info.plural)]
+        except KeyError:
+            raise errors.ApiError(404, "NotFound", "the server could not find the requested "
+                                  "resource") from None
+
+    def _custom_store(self, info: ResourceInfo, strategy: CustomResourceStrategy) -> Store:
+        return Store(info, strategy, self.storage, self.watch_cache, self.clock,
+                     self.admission, at_run_time=True)
 
     def _namespace(self, name: str) -> CachedObject | None:
         return self.namespaces.cache.get(self.namespaces.key(None, name))
@@ -229,6 +247,7 @@ class Registry:
         priority_classes = self.stores.get(("scheduling.k8s.io", "v1", "priorityclasses"))
         if priority_classes is not None:
             await ensure_system_priority_classes(priority_classes)
+        await self.custom_resources.start()
         await self.services.start(self.stores)
         self._system_namespaces = asyncio.create_task(
             keep_system_namespaces(self.namespaces, self._namespace,
@@ -243,5 +262,6 @@ class Registry:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.custom_resources.stop()
         await self.services.stop()
         self.watch_cache.close_watchers()

@@ -218,7 +218,11 @@ class Store:
         watch_cache: WatchCache,
         clock: Clock,
         admission: AdmissionChain | None = None,
+        *, at_run_time: bool = False,
     ) -> None:
+        """With ``at_run_time`` (a custom resource, added while the server runs) the store
+        is usable once :meth:`attach_cache` returned; otherwise it registers its prefix
+        with the watch cache before the cache starts."""
         self.info = info
         self.strategy = strategy
         self.storage = storage
@@ -228,7 +232,12 @@ class Store:
         self.admission = admission
         #: Writes in flight: key → (the bytes being stored, the object they encode).
         self._fresh: dict[str, tuple[bytes, dict[str, Any]]] = {}
-        self.cache: ResourceCache = watch_cache.register(info.storage_prefix, self.decode)
+        if not at_run_time:
+            self.cache: ResourceCache = watch_cache.register(info.storage_prefix, self.decode)
+
+    async def attach_cache(self) -> None:
+        """Load this run-time resource's watch cache (see ``at_run_time``)."""
+        self.cache = await self.watch_cache.add_resource(self.info.storage_prefix, self.decode)
 
     # -- encoding --------------------------------------------------------------
 

@@ -28,6 +28,9 @@ class Strategy:
     tracks_generation = False
     #: DELETE without a propagation policy orphans dependents (v1 ReplicationControllers).
     orphans_dependents_by_default = False
+    #: Any qualified name is a valid finalizer (apiextensions objects are validated by
+    #: apimachinery's generic rules, not core's "standard or domain/name" rule).
+    any_qualified_finalizer = False
 
     def name_errors(self, name: str) -> list[str]:
         """Validation messages for ``metadata.name`` (DNS-1123 subdomain)."""

@@ -109,6 +109,7 @@ def validate_object_meta(obj: dict[str, Any], strategy: Strategy, namespaced: bo
         for i, fin in enumerate(finalizers):
             if not isinstance(fin, str) or _qualified_name_errors(fin) or (
                 "/" not in fin and fin not in _STANDARD_FINALIZERS
+                and not strategy.any_qualified_finalizer
             ):
                 causes.append(
                     errors.invalid_value(f"metadata.finalizers[{i}]", str(fin),

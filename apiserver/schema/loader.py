@@ -8,6 +8,7 @@ process.  Callers must treat every returned dict as read-only: they are shared.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -47,6 +48,34 @@ def ref_name(ref: str) -> str:
     return ref[len(_REF_PREFIX) :] if ref.startswith(_REF_PREFIX) else ref
 
 
+#: Definitions added at run time (the schemas of custom resources), by name.
+_RUNTIME: dict[str, JSONSchema] = {}
+#: Called after a run-time definition changed (to drop caches built from it).
+_ON_CHANGE: list[Callable[[], None]] = []
+
+
+def register_definition(name: str, schema: JSONSchema) -> None:
+    """Add (or replace) the run-time definition ``name``; caches built from definitions
+    are dropped. ``ValueError`` when ``name`` is an upstream definition."""
+    if name in definitions():
+        raise ValueError(f"{name!r} is an upstream definition")
+    _RUNTIME[name] = schema
+    for hook in _ON_CHANGE:
+        hook()
+
+
+def unregister_definition(name: str) -> None:
+    """Remove a run-time definition (no-op when absent)."""
+    if _RUNTIME.pop(name, None) is not None:
+        for hook in _ON_CHANGE:
+            hook()
+
+
+def on_definitions_change(hook: Callable[[], None]) -> None:
+    """Call ``hook`` whenever a run-time definition is added, replaced or removed."""
+    _ON_CHANGE.append(hook)
+
+
 def definition(ref: str) -> JSONSchema:
     """Return the definition named by ``ref`` (a bare name or a ``#/$defs/...`` ref).
 
@@ -56,9 +85,13 @@ def definition(ref: str) -> JSONSchema:
     try:
         return definitions()[name]
     except KeyError:
-        raise KeyError(f"no schema definition named {name!r}") from None
+        found = _RUNTIME.get(name)
+        if found is None:
+            raise KeyError(f"no schema definition named {name!r}") from None
+        return found
 
 
 def has_definition(ref: str) -> bool:
     """Tell whether a definition named by ``ref`` exists."""
-    return ref_name(ref) in definitions()
+    name = ref_name(ref)
+    return name in definitions() or name in _RUNTIME

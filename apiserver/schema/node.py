@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from apiserver.schema.loader import definition, ref_name
+from apiserver.schema.loader import definition, on_definitions_change, ref_name
 
 NodeKind = Literal["object", "map", "array", "scalar", "any"]
 """How a value is shaped: ``object`` has named properties, ``map`` has free keys with a
@@ -162,6 +162,9 @@ def root_node(ref: str) -> SchemaNode:
     """
     name = ref_name(ref)
     return SchemaNode(schema=_resolve(definition(name)), name=name)
+
+
+on_definitions_change(root_node.cache_clear)
 
 
 def navigate(root_ref: str, path: Iterable[str | int]) -> SchemaNode | None:

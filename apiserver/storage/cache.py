@@ -158,6 +158,10 @@ class ResourceCache:
         self.watchers: set[Watcher] = set()
         #: Bumped on every change of the state, so readers can tell when to re-index.
         self.generation = 0
+        #: In-process observers of every event (e.g. the CRD manager), called after watchers.
+        self.listeners: list[Callable[[CacheEvent], None]] = []
+        #: Events that arrived while a resource added at run time loads its state.
+        self.loading: list[StorageEvent] | None = None
 
     def objects(self) -> Iterable[CachedObject]:
         """The current objects (unordered)."""
@@ -186,6 +190,8 @@ class ResourceCache:
             cevent = CacheEvent(etype, event.revision, obj, prev)
         self._remember(cevent)
         self._fan_out(cevent)
+        for listener in self.listeners:
+            listener(cevent)
         return cevent
 
     def _remember(self, event: CacheEvent) -> None:
@@ -263,6 +269,41 @@ class WatchCache:
         self.resources[prefix] = cache
         return cache
 
+    async def add_resource(self, prefix: str, decoder: Decoder) -> ResourceCache:
+        """Add a resource while the cache runs (a custom resource); its cache is returned
+        once loaded with the current state. Watches on it may start from the revision it
+        was loaded at; older ones get "too old" and relist. An existing prefix's cache is
+        returned as is."""
+        if not self._started:
+            return self.register(prefix, decoder)
+        existing = self.resources.get(prefix)
+        if existing is not None:
+            return existing
+        cache = ResourceCache(prefix, decoder, self.history_size)
+        cache.loading = []
+        self.resources[prefix] = cache
+        try:
+            items, current = await self.storage.list_prefix(prefix)
+        except BaseException:
+            self.resources.pop(prefix, None)
+            raise
+        for kv in items:
+            cache.store[kv.key] = decoder(kv.key, kv.value, kv.mod_revision)
+        cache.window_start = current
+        pending, cache.loading = cache.loading, None
+        for event in pending:
+            if event.revision > current:
+                cache.apply(event)
+        return cache
+
+    def remove_resource(self, prefix: str) -> None:
+        """Stop caching a resource added at run time; its watchers are closed."""
+        cache = self.resources.pop(prefix, None)
+        if cache is not None:
+            for watcher in tuple(cache.watchers):
+                watcher.close()
+            cache.watchers.clear()
+
     async def start(self) -> None:
         """Load state and recent history from storage, then follow its feed.
 
@@ -322,7 +363,10 @@ class WatchCache:
             return
         cache = self._route(event.key)
         if cache is not None:
-            cache.apply(event)
+            if cache.loading is not None:
+                cache.loading.append(event)
+            else:
+                cache.apply(event)
         self.revision = event.revision
         self._advanced.set()
         self._advanced = asyncio.Event()

@@ -187,7 +187,7 @@ def with_groups(monkeypatch: pytest.MonkeyPatch) -> None:
     """Serve EndpointSlices and Leases too, as the table will later."""
     table = (*(r for r in RESOURCES if not r.group), ENDPOINT_SLICES, LEASES)
     monkeypatch.setattr(resources, "RESOURCES", table)
-    monkeypatch.setattr(discovery, "RESOURCES", table)
+    monkeypatch.setattr(discovery, "served_resources", lambda: table)
 
 
 @pytest.mark.usefixtures("with_groups")
