@@ -263,6 +263,18 @@ def object_fields(info: ResourceInfo, obj: Mapping[str, Any]) -> dict[str, str]:
     fields = {"metadata.name": _s(meta.get("name"))}
     if info.namespaced:
         fields["metadata.namespace"] = _s(meta.get("namespace"))
+    if info.custom:
+        # A CRD's selectableFields: the value at each path, as a string (upstream allows
+        # only string, integer and boolean fields there).
+        for label in info.field_labels:
+            value = _dig(obj, *label.split("."))
+            if isinstance(value, bool):
+                fields[label] = "true" if value else "false"
+            elif isinstance(value, (int, str)):
+                fields[label] = str(value)
+            else:
+                fields[label] = ""
+        return fields
     if info.group:
         return fields
     if info.kind == "Pod":

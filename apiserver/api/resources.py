@@ -81,6 +81,9 @@ class ResourceInfo:
     #: A custom resource's Table columns after Name: ``(name, type, format, description,
     #: priority, jsonPath)`` from the CRD's ``additionalPrinterColumns``.
     printer_columns: tuple[tuple[str, str, str, str, int, str], ...] = ()
+    #: A custom resource's ``scale`` subresource: ``(specReplicasPath,
+    #: statusReplicasPath, labelSelectorPath)`` (``.spec.replicas`` style; "" when unset).
+    scale_paths: tuple[str, str, str] | None = None
 
     @property
     def api_version(self) -> str:

@@ -58,6 +58,8 @@ class SpecialHandlers:
 
     def lookup(self, info: ResourceInfo, subresource: str | None) -> Handler | None:
         """The handler of ``info`` (and ``subresource``), if it is not the generic one."""
+        if info.custom:
+            return _scale if subresource == "scale" else None
         return _HANDLERS.get((info.group, info.plural, subresource or ""))
 
     def requester(self, req: Request) -> UserInfo:

@@ -55,11 +55,44 @@ def selector_string(parent: ResourceInfo, obj: dict[str, Any]) -> str:
                                                    else None))
 
 
+def _path(text: str) -> list[str]:
+    """``.spec.replicas`` → ``["spec", "replicas"]``."""
+    return [part for part in text.split(".") if part]
+
+
+def _read(obj: Any, text: str) -> Any:
+    for part in _path(text):
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(part)
+    return obj
+
+
+def _custom_scale(parent: ResourceInfo, obj: dict[str, Any],
+                  scale_md: dict[str, Any]) -> dict[str, Any]:
+    """The Scale of a custom resource, from its CRD's replica and selector paths
+    (missing values read as 0 and no selector, as upstream)."""
+    assert parent.scale_paths is not None
+    spec_path, status_path, selector_path = parent.scale_paths
+    replicas = _read(obj, spec_path)
+    status_replicas = _read(obj, status_path) if status_path else 0
+    status: dict[str, Any] = {"replicas": status_replicas
+                              if isinstance(status_replicas, int) else 0}
+    selector = _read(obj, selector_path) if selector_path else None
+    if isinstance(selector, str) and selector:
+        status["selector"] = selector
+    return {"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": scale_md,
+            "spec": {"replicas": replicas} if isinstance(replicas, int) and replicas else {},
+            "status": status}
+
+
 def to_scale(parent: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
     """The Scale of ``obj``, an object of ``parent``'s kind (upstream ``scaleFrom<Kind>``)."""
     md = obj.get("metadata") or {}
     scale_md = {k: md[k] for k in ("name", "namespace", "uid", "resourceVersion",
                                    "creationTimestamp") if md.get(k) is not None}
+    if parent.scale_paths is not None:
+        return _custom_scale(parent, obj, scale_md)
     spec = obj.get("spec") or {}
     replicas = spec.get("replicas", _DEFAULT_REPLICAS)
     status_replicas = (obj.get("status") or {}).get("replicas") or 0
@@ -104,8 +137,18 @@ def apply_scale(parent: ResourceInfo, obj: dict[str, Any], scale: dict[str, Any]
             _scale_resource(parent), name,
             f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
             f"{md.get('uid')}")
-    spec = obj.setdefault("spec", {})
-    spec["replicas"] = (scale.get("spec") or {}).get("replicas", 0)
+    replicas = (scale.get("spec") or {}).get("replicas", 0)
+    if parent.scale_paths is not None:
+        *parents, last = _path(parent.scale_paths[0]) or ["spec", "replicas"]
+        node = obj
+        for part in parents:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[last] = replicas
+    else:
+        obj.setdefault("spec", {})["replicas"] = replicas
     rv = scale_md.get("resourceVersion")
     if rv:
         md["resourceVersion"] = rv

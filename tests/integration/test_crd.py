@@ -40,7 +40,9 @@ CRD: dict[str, Any] = {
                   "shortNames": ["ct"]},
         "versions": [{
             "name": "v1", "served": True, "storage": True,
-            "subresources": {"status": {}},
+            "subresources": {"status": {}, "scale": {
+                "specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.ready"}},
+            "selectableFields": [{"jsonPath": ".spec.image"}],
             "schema": {"openAPIV3Schema": {
                 "type": "object",
                 "properties": {
@@ -160,6 +162,19 @@ def test_a_crd_lives_its_whole_life(fresh_apiserver: ApiServerProcess,
     assert patched["metadata"]["generation"] == 2
     smp = kubectl("patch", "ct", "my-cron", "-p", '{"spec":{"replicas":4}}', check=False)
     assert smp.returncode != 0 and "application/merge-patch+json" in smp.stderr
+
+    # Scale through the CRD's replica paths; field selectors on selectableFields.
+    kubectl("scale", "ct", "my-cron", "--replicas=5")
+    scale = client.get(f"{CRONTABS}/my-cron/scale").json()
+    assert (scale["kind"], scale["spec"], scale["status"]) == ("Scale", {"replicas": 5},
+                                                              {"replicas": 2})
+    assert client.get(f"{CRONTABS}/my-cron").json()["spec"]["replicas"] == 5
+    selected = kubectl("get", "ct", "--field-selector", "spec.image=my-cron-image",
+                       "-o", "name").stdout.split()
+    assert "crontab.stable.example.com/my-cron" in selected
+    assert kubectl("get", "ct", "--field-selector", "spec.image=other", "-o",
+                   "name").stdout.strip() == ""
+    kubectl("scale", "ct", "my-cron", "--replicas=3")
 
     # Table: Name, then the printer columns; kubectl prints them.
     table = client.get(CRONTABS, headers={"accept": TABLE}).json()

@@ -81,8 +81,13 @@ def resource_info(crd: Mapping[str, Any], version: Mapping[str, Any]) -> Resourc
     subresources: list[SubresourceInfo] = []
     if "status" in subs:
         subresources.append(SubresourceInfo("status", kind, STATUS_VERBS))
+    scale_paths = None
     if "scale" in subs:
         subresources.append(SubresourceInfo("scale", "Scale", STATUS_VERBS, "autoscaling", "v1"))
+        scale = _m(subs.get("scale"))
+        scale_paths = (str(scale.get("specReplicasPath") or ""),
+                       str(scale.get("statusReplicasPath") or ""),
+                       str(scale.get("labelSelectorPath") or ""))
     selectable = tuple(str(_m(f).get("jsonPath") or "").lstrip(".")
                        for f in version.get("selectableFields") or [])
     columns = tuple(
@@ -107,6 +112,7 @@ def resource_info(crd: Mapping[str, Any], version: Mapping[str, Any]) -> Resourc
         field_labels=tuple(f for f in selectable if f),
         custom=True,
         printer_columns=columns,
+        scale_paths=scale_paths,
     )
 
 
