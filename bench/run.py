@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from bench import endpoints, populate, proxy, report, storage, workloads
+from bench import endpoints, populate, proxy, report, secure, storage, workloads
 from bench.baseline import MODE_LABELS, MODES
 from bench.procs import (
     HOST,
@@ -41,6 +41,7 @@ from bench.wrk import WrkResult, ensure_wrk, run_wrk, write_scripts
 
 SCENARIOS = (
     "get", "create", "list", "watch", "endpoints", "storage", "proxy", "iptables", "workloads",
+    "secure",
 )
 #: ``storage`` (SQLite vs etcd, bench/storage.py) only on request: it adds about 2 minutes.
 DEFAULT_SCENARIOS = ("get", "create", "list", "watch", "endpoints")
@@ -373,7 +374,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         print("bench: warning: CPUs 0 and 1 are not both available; running unpinned",
               file=sys.stderr)
         server_cpu = load_cpu = None
-    wrk = ensure_wrk() if http_scenarios or "storage" in args.scenarios else ""
+    wrk = ensure_wrk() if http_scenarios or {"storage", "secure"} & set(args.scenarios) else ""
     report_lua, create_lua = write_scripts(workdir)
     ctx = Context(args, workdir, wrk, report_lua, create_lua, server_cpu, load_cpu)
     results: dict[str, Any] = {
@@ -402,6 +403,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "proxy": None,
         "iptables": None,
         "storage": None,
+        "secure": None,
         "workloads": None,
         "targets": [],
     }
@@ -463,6 +465,13 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     if "endpoints" in args.scenarios:
         results["endpoints"] = endpoints.run_scenario(
             workdir, server_cpu, load_cpu, args.ep_services, args.ep_pods, args.ep_changes)
+    if "secure" in args.scenarios:
+        def create_path() -> tuple[str, ...]:
+            ctx.run_counter += 1
+            return (f"s{ctx.run_counter}", f"/api/v1/namespaces/{CREATE_NAMESPACE}/pods")
+
+        results["secure"] = secure.run_scenario(
+            ctx, (CREATE_NAMESPACE,), (GET_NAMESPACE, GET_POD), create_path)
     if "storage" in args.scenarios:
         results["storage"] = storage.run_scenario(
             ctx, _measure, _run_watch, _start_baseline,

@@ -53,6 +53,10 @@ end
 init = function(args)
   prefix = args[1] or prefix
   path = args[2] or path
+  -- headers given with -H (e.g. Authorization) go with every POST too
+  for name, value in pairs(wrk.headers) do
+    if headers[name] == nil then headers[name] = value end
+  end
 end
 
 request = function()
@@ -142,10 +146,14 @@ def run_wrk(
     script_args: tuple[str, ...] = (),
     threads: int = 1,
     timeout: float = 30.0,
+    *,
+    headers: tuple[str, ...] = (),
 ) -> WrkResult:
-    """Run wrk once against ``url`` and parse its JSON summary."""
+    """Run wrk once against ``url`` and parse its JSON summary; ``headers`` are sent with
+    every request (``Name: value``)."""
     argv = [
         wrk,
+        *(arg for header in headers for arg in ("-H", header)),
         f"-t{threads}",
         f"-c{connections}",
         f"-d{max(1, round(duration))}s",
