@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from apiserver.api.resources import EVENTS, PODS
+from apiserver.api.resources import PODS
 from controllers.client.errors import ApiError
 from controllers.client.informer import SharedInformerFactory
 from controllers.client.rest import RestClient
@@ -28,8 +28,9 @@ from controllers.client.store import DeletedFinalStateUnknown, Obj, meta_namespa
 from controllers.client.workqueue import RateLimitingQueue
 from controllers.node.ipam import IPAllocator
 from controllers.node.registration import NodeRegistration
-from controllers.node.runtime import FINITE_CONTAINER_SECONDS, PodRunner, now_rfc3339
+from controllers.node.runtime import FINITE_CONTAINER_SECONDS, PodRunner
 from controllers.runtime.agent import Endpoint
+from controllers.runtime.events import EventRecorder
 from controllers.runtime.health import health_routes, routes
 
 __all__ = ["NodeAgent", "default_node_name"]
@@ -60,6 +61,7 @@ class NodeAgent:
                                      status_interval=status_interval, max_pods=max_pods)
         self.node_name = node_name
         self.node_ip = node_ip
+        self.events = EventRecorder(client, "kubelet", host=node_name)
         self.allow_host_commands = allow_host_commands
         self.finite_container_seconds = finite_container_seconds
         self.healthz = healthz
@@ -135,24 +137,7 @@ class NodeAgent:
 
     async def _event(self, pod: Mapping[str, Any], type_: str, reason: str, message: str,
                      field_path: str) -> None:
-        md = _m(pod.get("metadata"))
-        namespace = str(md.get("namespace") or "default")
-        now = now_rfc3339()
-        involved = {"apiVersion": "v1", "kind": "Pod", "namespace": namespace,
-                    "name": md.get("name"), "uid": md.get("uid")}
-        if field_path:
-            involved["fieldPath"] = field_path
-        body = {"apiVersion": "v1", "kind": "Event",
-                "metadata": {"name": f"{md.get('name')}.{time.time_ns():x}",
-                             "namespace": namespace},
-                "involvedObject": involved, "reason": reason, "message": message,
-                "type": type_, "source": {"component": "kubelet", "host": self.node_name},
-                "firstTimestamp": now, "lastTimestamp": now, "count": 1,
-                "reportingComponent": "kubelet", "reportingInstance": self.node_name}
-        try:
-            await self.client.create(EVENTS, namespace, body)
-        except Exception as exc:  # best effort
-            log.debug("could not record event %s: %s", reason, exc)
+        await self.events.event(pod, type_, reason, message, field_path=field_path)
 
     async def sync(self, key: str) -> None:
         """Bring one pod's runtime in line with its object, then write its status."""

@@ -18,12 +18,11 @@ import asyncio
 import logging
 import socket
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from apiserver.api.resources import ENDPOINTS, ENDPOINTSLICES, EVENTS, NODES, SERVICES
+from apiserver.api.resources import ENDPOINTS, ENDPOINTSLICES, NODES, SERVICES
 from controllers.client.informer import SharedInformerFactory
 from controllers.client.rest import RestClient
 from controllers.client.store import DeletedFinalStateUnknown
@@ -39,6 +38,7 @@ from controllers.proxy.metrics import ProxyMetrics
 from controllers.proxy.runner import BoundedFrequencyRunner
 from controllers.proxy.types import Proxier, ServicePortName
 from controllers.runtime.agent import Endpoint
+from controllers.runtime.events import EventRecorder
 from controllers.runtime.health import PROMETHEUS, Response, routes
 
 __all__ = ["FULL_SYNC_PERIOD", "ProxyServer"]
@@ -66,6 +66,9 @@ class ProxyServer:
         self.args = args
         self.client = client
         self.hostname = args.hostname_override or socket.gethostname()
+        #: Events about Services (upstream's kube-proxy reports as "kube-proxy").
+        self.events = EventRecorder(client, "kube-proxy", host=self.hostname) \
+            if client is not None else None
         self.node_addresses = NodeAddresses(
             args.nodeport_addresses, all_host_addresses=args.proxy_mode != "userspace")
         # Health-check ports listen where NodePorts do (upstream: every address when
@@ -190,23 +193,10 @@ class ProxyServer:
         task.add_done_callback(self._tasks.discard)
 
     async def _post_event(self, spn: ServicePortName, reason: str, message: str) -> None:
-        assert self.client is not None
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        event = {
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": {"name": f"{spn.name}.{uuid.uuid4().hex[:16]}",
-                         "namespace": spn.namespace},
-            "involvedObject": {"kind": "Service", "apiVersion": "v1",
-                               "namespace": spn.namespace, "name": spn.name},
-            "reason": reason, "message": message, "type": "Warning",
-            "source": {"component": "kube-proxy", "host": self.hostname},
-            "reportingComponent": "kube-proxy", "reportingInstance": self.hostname,
-            "firstTimestamp": now, "lastTimestamp": now, "count": 1,
-        }
-        try:
-            await self.client.create(EVENTS, spn.namespace, event)
-        except Exception as exc:  # an Event is best effort
-            log.warning("could not record event %s on %s: %s", reason, spn, exc)
+        assert self.events is not None
+        service = {"kind": "Service", "apiVersion": "v1",
+                   "metadata": {"namespace": spn.namespace, "name": spn.name}}
+        await self.events.event(service, "Warning", reason, message)
 
     # -- informers, servers, run ---------------------------------------------------------
 

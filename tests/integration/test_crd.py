@@ -11,8 +11,6 @@ together with its objects and its discovery entries.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -21,6 +19,7 @@ import yaml
 
 from tests.support.apiserver import ApiServerProcess
 from tests.support.kubectl import Kubectl
+from tests.support.kubemu_up import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -77,17 +76,6 @@ CRD: dict[str, Any] = {
 def crontab(name: str, **spec: Any) -> dict[str, Any]:
     return {"apiVersion": f"{GROUP}/v1", "kind": "CronTab", "metadata": {"name": name},
             "spec": {"cronSpec": "* * * * */5", "image": "my-cron-image", **spec}}
-
-
-def until(what: str, check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}: {last!r}")
 
 
 def test_a_crd_lives_its_whole_life(fresh_apiserver: ApiServerProcess,
@@ -187,12 +175,12 @@ def test_a_crd_lives_its_whole_life(fresh_apiserver: ApiServerProcess,
 
     # A restarted apiserver serves the stored CRD and its objects again.
     server.restart()
-    until("the custom resource after a restart",
+    wait_for("the custom resource after a restart",
           lambda: client.get(f"{CRONTABS}/my-cron").status_code == 200)
 
     # Deleting the CRD deletes its objects, then the CRD and its discovery entries.
     kubectl("delete", "crd", CRD_NAME, "--timeout=30s")
-    until("the CRD gone", lambda: client.get(
+    wait_for("the CRD gone", lambda: client.get(
         f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{CRD_NAME}").status_code == 404)
     assert client.get(f"{CRONTABS}/my-cron").status_code == 404
     assert client.get(f"/apis/{GROUP}/v1").status_code == 404
@@ -236,12 +224,12 @@ def test_crd_validation_and_name_conflicts(apiserver: ApiServerProcess) -> None:
     second["spec"]["names"] = {"plural": "gadgets", "kind": "Gadget", "shortNames": ["wd"]}
     try:
         assert client.post(crds, json=first).status_code == 201
-        until("widgets established", lambda: any(
+        wait_for("widgets established", lambda: any(
             c["type"] == "Established" and c["status"] == "True"
             for c in client.get(f"{crds}/widgets.conflict.example.com").json()["status"]
             .get("conditions", [])))
         assert client.post(crds, json=second).status_code == 201
-        accepted = until("the conflict reported", lambda: next(
+        accepted = wait_for("the conflict reported", lambda: next(
             (c for c in client.get(f"{crds}/gadgets.conflict.example.com").json()["status"]
              .get("conditions", []) if c["type"] == "NamesAccepted"), None))
         assert accepted["status"] == "False" and '"wd" is already in use' in accepted["message"]
