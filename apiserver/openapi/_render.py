@@ -36,9 +36,11 @@ def referenced(ops: Iterable[Operation]) -> set[str]:
     return names
 
 
-def schemas(roots: Iterable[str], *, v3: bool) -> dict[str, object]:
-    """Converted definitions of ``roots`` and everything they reference, by name."""
-    served = served_group_versions()
+def schemas(roots: Iterable[str], *, v3: bool,
+            served: frozenset[tuple[str, str]] | None = None) -> dict[str, object]:
+    """Converted definitions of ``roots`` and everything they reference, by name;
+    ``served``: the group versions GVK extensions may name (the built-in ones)."""
+    served = served if served is not None else served_group_versions()
     return {
         name: convert.convert_definition(name, v3=v3, served_group_versions=served)
         for name in convert.reachable(roots)

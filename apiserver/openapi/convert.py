@@ -24,6 +24,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from apiserver.openapi._schemas import definitions, ref_target
+from apiserver.schema.loader import definition as runtime_definition
+
+
+def _definition(name: str) -> Any:
+    """An upstream definition, else a run-time one (a custom resource's schema)."""
+    found = definitions().get(name)
+    return found if found is not None else runtime_definition(name)
 
 V2_REF_PREFIX = "#/definitions/"
 V3_REF_PREFIX = "#/components/schemas/"
@@ -44,7 +51,7 @@ def reachable(roots: Iterable[str]) -> list[str]:
         if name in seen:
             continue
         seen.add(name)
-        stack.extend(_refs_in(defs[name]))
+        stack.extend(_refs_in(defs[name] if name in defs else _definition(name)))
     return sorted(seen)
 
 
@@ -70,7 +77,7 @@ def convert_definition(
     ``served_group_versions`` holds ``(group, version)`` pairs; GVK extensions
     naming other group versions are removed. The result is a fresh object.
     """
-    schema: dict[str, Any] = _convert(definitions()[name], v3=v3)
+    schema: dict[str, Any] = _convert(_definition(name), v3=v3)
     properties = schema.get("properties")
     if isinstance(properties, dict):
         for field in ("apiVersion", "kind"):

@@ -14,9 +14,16 @@ from typing import Any
 
 import orjson
 
+from apiserver.api.resources import ResourceInfo, served_resources
+from apiserver.openapi.operations import doc_key
 from apiserver.openapi.protobuf_v2 import encode_document
 from apiserver.openapi.v2 import openapi_v2
-from apiserver.openapi.v3 import document_keys, openapi_v3_group_version, openapi_v3_root
+from apiserver.openapi.v3 import (
+    custom_document,
+    document_keys,
+    openapi_v3_group_version,
+    openapi_v3_root,
+)
 
 
 @dataclass(frozen=True)
@@ -65,12 +72,34 @@ def _v3_documents() -> dict[str, EncodedDocument]:
     return documents
 
 
+def _custom_documents() -> dict[str, EncodedDocument]:
+    """The documents of the custom group versions served now (built on each call: they
+    are small, and a CRD may change at any time)."""
+    grouped: dict[str, list[ResourceInfo]] = {}
+    for info in served_resources():
+        if info.custom:
+            grouped.setdefault(doc_key(info.group, info.version), []).append(info)
+    return {key: encode(custom_document(key, infos)) for key, infos in grouped.items()}
+
+
 def openapi_v3_encoded(gv: str) -> EncodedDocument | None:
     """The encoded v3 document ``gv`` (``api/v1``, ``apis/<g>/<v>`` ...), if it exists."""
-    return _v3_documents().get(gv)
+    found = _v3_documents().get(gv)
+    if found is None and gv.startswith("apis/"):
+        found = _custom_documents().get(gv)
+    return found
 
 
 @functools.cache
+def _static_root() -> EncodedDocument:
+    return encode(openapi_v3_root({key: doc.hash for key, doc in _v3_documents().items()}))
+
+
 def openapi_v3_root_encoded() -> EncodedDocument:
     """The encoded ``/openapi/v3`` index, with the hashes of the encoded documents."""
-    return encode(openapi_v3_root({key: doc.hash for key, doc in _v3_documents().items()}))
+    custom = _custom_documents()
+    if not custom:
+        return _static_root()
+    hashes = {key: doc.hash for key, doc in _v3_documents().items()}
+    hashes.update({key: doc.hash for key, doc in custom.items()})
+    return encode(openapi_v3_root(hashes))

@@ -164,6 +164,11 @@ def _discovery_operations() -> Iterator[Operation]:
             )
 
 
+def resource_operations(info: ResourceInfo) -> Iterator[Operation]:
+    """The operations of one resource (and its subresources)."""
+    return _resource_operations(info)
+
+
 def _resource_operations(info: ResourceInfo) -> Iterator[Operation]:
     base = "/" + doc_key(info.group, info.version)
     gv = group_prefix(info.group) + _upper_first(info.version)

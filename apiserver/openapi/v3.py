@@ -7,12 +7,19 @@ As upstream, there is one document per group version (``api/v1``,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from apiserver.api.resources import ResourceInfo
 from apiserver.openapi import convert
-from apiserver.openapi._render import STATUS_TEXT, gvk_extension, referenced, schemas
-from apiserver.openapi.operations import Operation, operations
+from apiserver.openapi._render import (
+    STATUS_TEXT,
+    gvk_extension,
+    referenced,
+    schemas,
+    served_group_versions,
+)
+from apiserver.openapi.operations import Operation, operations, resource_operations
 from apiserver.openapi.params import Param
 
 
@@ -36,6 +43,14 @@ def openapi_v3_root(hash_by_gv: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def custom_document(gv: str, infos: Sequence[ResourceInfo]) -> dict[str, Any]:
+    """The document of a custom group version: the served custom resources ``infos``
+    (their schemas are run-time definitions of the schema layer)."""
+    ops = [op for info in infos for op in resource_operations(info)]
+    served = served_group_versions() | {(i.group, i.version) for i in infos}
+    return _document(ops, schemas(referenced(ops), v3=True, served=served))
+
+
 def openapi_v3_group_version(gv: str) -> dict[str, Any] | None:
     """The OpenAPI 3.0 document with key ``gv`` (``api/v1``, ``apis/<g>/<v>`` ...).
 
@@ -49,6 +64,10 @@ def openapi_v3_group_version(gv: str) -> dict[str, Any] | None:
     ops = [op for op in operations() if op.doc == gv]
     if not ops:
         return None
+    return _document(ops, schemas(referenced(ops), v3=True))
+
+
+def _document(ops: Sequence[Operation], components: dict[str, object]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for op in ops:
         item = paths.setdefault(op.path, {})
@@ -59,7 +78,7 @@ def openapi_v3_group_version(gv: str) -> dict[str, Any] | None:
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": "unversioned"},
         "paths": paths,
-        "components": {"schemas": schemas(referenced(ops), v3=True)},
+        "components": {"schemas": components},
     }
 
 

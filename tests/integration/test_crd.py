@@ -47,12 +47,14 @@ CRD: dict[str, Any] = {
                 "properties": {
                     "spec": {
                         "type": "object",
+                        "description": "The desired state of the cron tab.",
                         "required": ["cronSpec"],
                         "x-kubernetes-validations": [{
                             "rule": "!has(self.image) || self.image.startsWith('my-')",
                             "message": "image must start with my-"}],
                         "properties": {
                             "cronSpec": {"type": "string",
+                                         "description": "When to run, in cron syntax.",
                                          "pattern": r"^(\d+|\*)(/\d+)?(\s+(\d+|\*)(/\d+)?){4}$"},
                             "image": {"type": "string"},
                             "replicas": {"type": "integer", "minimum": 1, "maximum": 10,
@@ -100,6 +102,11 @@ def test_a_crd_lives_its_whole_life(fresh_apiserver: ApiServerProcess,
 
     resources = kubectl("api-resources", f"--api-group={GROUP}").stdout
     assert "crontabs" in resources and "ct" in resources and "CronTab" in resources
+    # Published in /openapi/v3: kubectl explain knows the kind and its descriptions.
+    explained = kubectl("explain", "crontab.spec").stdout
+    assert "KIND:       CronTab" in explained and "The desired state of the cron tab." in explained
+    assert "cronSpec\t<string> -required-" in explained
+    assert "When to run, in cron syntax." in explained
     discovery = client.get(f"/apis/{GROUP}/v1").json()
     (entry,) = discovery["resources"][:1]
     assert (entry["name"], entry["kind"], entry["namespaced"]) == ("crontabs", "CronTab", True)
@@ -185,6 +192,7 @@ def test_a_crd_lives_its_whole_life(fresh_apiserver: ApiServerProcess,
     assert client.get(f"{CRONTABS}/my-cron").status_code == 404
     assert client.get(f"/apis/{GROUP}/v1").status_code == 404
     assert GROUP not in kubectl("api-resources").stdout
+    assert f"apis/{GROUP}/v1" not in client.get("/openapi/v3").json()["paths"]
 
 
 def test_crd_validation_and_name_conflicts(apiserver: ApiServerProcess) -> None:

@@ -147,4 +147,31 @@ def definition_schema(crd: Mapping[str, Any], version: Mapping[str, Any]) -> Obj
     properties["metadata"] = {"$ref": _OBJECT_META}
     root["properties"] = properties
     root.setdefault("type", "object")
+    spec = _m(crd.get("spec"))
+    root["x-kubernetes-group-version-kind"] = [{
+        "group": str(spec.get("group") or ""), "version": str(version.get("name") or ""),
+        "kind": str(_m(spec.get("names")).get("kind") or "")}]
     return root
+
+
+def list_definition_schema(crd: Mapping[str, Any], version: Mapping[str, Any]) -> Obj:
+    """The definition of the version's list kind (``CronTabList``), as upstream publishes it."""
+    spec = _m(crd.get("spec"))
+    names = _m(spec.get("names"))
+    group, name = str(spec.get("group") or ""), str(version.get("name") or "")
+    kind = str(names.get("kind") or "")
+    list_kind = str(names.get("listKind") or f"{kind}List")
+    return {
+        "description": f"{list_kind} is a list of {kind}",
+        "type": "object",
+        "required": ["items"],
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"$ref": "#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta"},
+            "items": {"type": "array", "description": f"List of {names.get('plural')}.",
+                      "items": {"$ref": "#/$defs/" + definition_name(group, name, kind)}},
+        },
+        "x-kubernetes-group-version-kind": [{"group": group, "version": name,
+                                             "kind": list_kind}],
+    }

@@ -31,6 +31,7 @@ from apiserver.api.resources import ResourceInfo, register_dynamic, unregister_d
 from apiserver.registry.crd.definition import (
     CLEANUP_FINALIZER,
     definition_schema,
+    list_definition_schema,
     resource_info,
     storage_version,
 )
@@ -43,6 +44,11 @@ log = logging.getLogger(__name__)
 
 #: Seconds between attempts to finish a CRD's cleanup while custom objects remain.
 _CLEANUP_RETRY = 1.0
+
+def list_definition_name(info: ResourceInfo) -> str:
+    """The definition name of a custom resource's list kind."""
+    return info.schema_ref.rsplit(".", 1)[0] + "." + info.list_kind
+
 
 StoreFactory = Callable[[ResourceInfo, CustomResourceStrategy], Store]
 
@@ -153,6 +159,8 @@ class CustomResourceManager:
                 and getattr(existing.strategy, "schema", None) == schema:
             return
         register_definition(info.schema_ref, schema)
+        register_definition(list_definition_name(info),
+                            list_definition_schema(crd, version))
         store = self.make_store(info, CustomResourceStrategy(info, schema))
         if existing is not None:
             store.cache = existing.cache
@@ -170,6 +178,7 @@ class CustomResourceManager:
         unregister_dynamic(*path)
         if store is not None:
             unregister_definition(store.info.schema_ref)
+            unregister_definition(list_definition_name(store.info))
             self.crds.watch_cache.remove_resource(store.info.storage_prefix)
 
     async def _unserve(self, crd_name: str) -> None:
