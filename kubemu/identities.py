@@ -69,7 +69,8 @@ def identity_names(plan_names: list[str]) -> list[str]:
     names: list[str] = []
     for name in plan_names:
         identity = "kube-proxy" if name.startswith("kube-proxy") else name
-        if identity != "apiserver" and identity not in names:
+        # The apiserver and etcd are no clients of the API.
+        if identity not in ("apiserver", "etcd") and identity not in names:
             names.append(identity)
     return names
 

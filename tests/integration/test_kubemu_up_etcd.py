@@ -34,8 +34,8 @@ def _listening(host: str, port: int) -> bool:
 
 
 def _config_map(k: Kubemu, name: str) -> int:
-    return httpx.get(f"{k.url}/api/v1/namespaces/default/configmaps/{name}", timeout=5
-                     ).status_code
+    return httpx.get(f"{k.url}/api/v1/namespaces/default/configmaps/{name}", timeout=5,
+                     verify=k.verify).status_code
 
 
 def test_up_runs_its_own_etcd_and_a_restart_keeps_the_data(tmp_path: Path) -> None:
@@ -49,7 +49,8 @@ def test_up_runs_its_own_etcd_and_a_restart_keeps_the_data(tmp_path: Path) -> No
         assert "started etcd" in k.log.read_text()
         assert (data_dir / "etcd" / "member").is_dir()
         created = httpx.post(f"{k.url}/api/v1/namespaces/default/configmaps", timeout=5,
-                             json={"metadata": {"name": "kept"}, "data": {"k": "v"}})
+                             json={"metadata": {"name": "kept"}, "data": {"k": "v"}},
+                             verify=k.verify)
         assert created.status_code == 201, created.text
         # The object really is in etcd, under the apiserver's default prefix.
         keys = httpx.post(f"{k.addresses.etcd_client_url}/v3/kv/range", timeout=5, json={
@@ -77,7 +78,7 @@ def test_up_uses_etcd_servers_without_starting_one(tmp_path: Path, etcd: EtcdPro
         assert "started etcd" not in log and f"--etcd-servers {etcd.url}" in log
         before = etcd.revision()
         created = httpx.post(f"{k.url}/api/v1/namespaces/default/configmaps", timeout=5,
-                             json={"metadata": {"name": "elsewhere"}})
+                             json={"metadata": {"name": "elsewhere"}}, verify=k.verify)
         assert created.status_code == 201, created.text
         assert etcd.revision() > before
         assert not _listening(str(k.addresses.control_ip), 2379)
