@@ -141,7 +141,13 @@ def test_round_robin_spread_not_ready_and_node_port(cluster: Cluster) -> None:
     r = httpx.get(f"http://{c.node_ip}:{c.healthz}/healthz", timeout=5)
     assert r.status_code == 200, r.text
     body = json.loads(r.text)
-    assert body["nodeHealthy"] is True and body["lastUpdated"] and body["currentTime"]
+    assert r.headers["content-type"] == "application/json"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert set(body) == {"lastUpdated", "currentTime", "nodeEligible"}, body
+    assert body["nodeEligible"] is True and body["lastUpdated"] == body["currentTime"]
+    assert " +0000 UTC m=+" in body["currentTime"]
+    livez = httpx.get(f"http://{c.node_ip}:{c.healthz}/livez", timeout=5)
+    assert livez.status_code == 200 and set(livez.json()) == {"lastUpdated", "currentTime"}
     metrics = httpx.get(f"http://{c.node_ip}:{c.healthz}/metrics", timeout=5).text
     assert "kubeproxy_sync_proxy_rules_duration_seconds_count" in metrics
     assert "kubeproxy_network_programming_duration_seconds_bucket" in metrics
