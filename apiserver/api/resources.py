@@ -84,6 +84,17 @@ class ResourceInfo:
     #: A custom resource's ``scale`` subresource: ``(specReplicasPath,
     #: statusReplicasPath, labelSelectorPath)`` (``.spec.replicas`` style; "" when unset).
     scale_paths: tuple[str, str, str] | None = None
+    #: A custom resource served at a version other than its CRD's storage version: the
+    #: ``apiVersion`` its objects are stored with (``conversion.strategy: None`` only
+    #: relabels them); empty otherwise.
+    storage_api_version: str = ""
+
+    def relabel(self, raw: bytes) -> bytes:
+        """Stored bytes of an object as this version serves them (its ``apiVersion``)."""
+        if not self.storage_api_version:
+            return raw
+        stored = b'"apiVersion":"' + self.storage_api_version.encode() + b'"'
+        return raw.replace(stored, b'"apiVersion":"' + self.api_version.encode() + b'"', 1)
 
     @property
     def api_version(self) -> str:

@@ -67,8 +67,9 @@ def encode_list(
     # One join over one flat list: a single copy of the (possibly 10 MB) body,
     # instead of a join of a generator plus two whole-body concatenations (~7x slower).
     parts = [head[:-1] + b',"items":[']
+    relabel = info.relabel if info.storage_api_version else None
     for o in items:
-        parts.append(o.raw)
+        parts.append(relabel(o.raw) if relabel else o.raw)
         parts.append(b",")
     if items:
         parts[-1] = b"]}\n"
@@ -112,12 +113,19 @@ def include_object_param(value: str | None) -> str:
 
 
 class JsonFrames:
-    """Watch frames in JSON: ``{"type":T,"object":<cached bytes>}\\n``."""
+    """Watch frames in JSON: ``{"type":T,"object":<cached bytes>}\\n`` (relabelled for a
+    custom resource version that is not the storage version)."""
 
     fmt = "json"
 
+    def __init__(self, info: ResourceInfo | None = None) -> None:
+        self.info = info if info is not None and info.storage_api_version else None
+        if self.info is not None:
+            self.fmt = f"json:{self.info.api_version}"
+
     def encode(self, event_type: str, obj: CachedObject) -> bytes:
-        return b'{"type":"' + event_type.encode() + b'","object":' + obj.raw + b"}\n"
+        raw = self.info.relabel(obj.raw) if self.info is not None else obj.raw
+        return b'{"type":"' + event_type.encode() + b'","object":' + raw + b"}\n"
 
 
 class TableFrames:

@@ -244,7 +244,7 @@ class ResourceAPI:
             )
             await respond(req.send, status, body, extra_headers=headers)
             return
-        await respond(req.send, status, obj.raw, extra_headers=headers)
+        await respond(req.send, status, info.relabel(obj.raw), extra_headers=headers)
 
     # -- writes ----------------------------------------------------------------
 

@@ -106,7 +106,7 @@ async def serve_watch(
     """Stream a watch until its timeout, the client leaving, or the cache closing it."""
     cache = store.cache
     watch_cache = store.watch_cache
-    encoder: JsonFrames | TableFrames = table if table is not None else JsonFrames()
+    encoder: JsonFrames | TableFrames = table if table is not None else JsonFrames(store.info)
     watcher = Watcher(predicate, encoder)
     rv = params.resource_version
     initial: list[bytes] = []

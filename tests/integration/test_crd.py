@@ -246,3 +246,53 @@ def test_crd_validation_and_name_conflicts(apiserver: ApiServerProcess) -> None:
     finally:
         client.delete(f"{crds}/widgets.conflict.example.com")
         client.delete(f"{crds}/gadgets.conflict.example.com")
+
+
+def test_a_crd_serves_every_served_version(fresh_apiserver: ApiServerProcess) -> None:
+    """``conversion.strategy: None``: objects are stored as the storage version and every
+    served version reads, lists, watches and writes them under its own apiVersion."""
+    client = httpx.Client(base_url=fresh_apiserver.url, timeout=10)
+    group = "multi.example.com"
+    schema = {"openAPIV3Schema": {"type": "object", "properties": {
+        "spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}}}
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": f"widgets.{group}"},
+           "spec": {"group": group, "scope": "Namespaced",
+                    "names": {"plural": "widgets", "kind": "Widget"},
+                    "versions": [
+                        {"name": "v1beta1", "served": True, "storage": False, "schema": schema},
+                        {"name": "v1", "served": True, "storage": True, "schema": schema},
+                        {"name": "v1alpha1", "served": False, "storage": False,
+                         "schema": schema}]}}
+    assert client.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                       json=crd).status_code == 201
+    base = "/apis/{}/{}/namespaces/default/widgets"
+    wait_for("both versions served", lambda: all(
+        client.get(base.format(group, v)).status_code == 200 for v in ("v1", "v1beta1")))
+    assert client.get(base.format(group, "v1alpha1")).status_code == 404
+    groups = client.get("/apis").json()["groups"]
+    entry = next(g for g in groups if g["name"] == group)
+    assert [v["version"] for v in entry["versions"]] == ["v1", "v1beta1"]
+    assert entry["preferredVersion"]["version"] == "v1"
+
+    watch = client.build_request("GET", base.format(group, "v1beta1"),
+                                 params={"watch": "1", "timeoutSeconds": "5"})
+    stream = client.send(watch, stream=True)
+    created = client.post(base.format(group, "v1beta1"), json={
+        "apiVersion": f"{group}/v1beta1", "kind": "Widget", "metadata": {"name": "w"},
+        "spec": {"size": 3}})
+    assert created.status_code == 201, created.text
+    assert created.json()["apiVersion"] == f"{group}/v1beta1"
+    first = json.loads(next(stream.iter_lines()))
+    stream.close()
+    assert first["type"] == "ADDED" and first["object"]["apiVersion"] == f"{group}/v1beta1"
+    assert client.get(base.format(group, "v1") + "/w").json()["apiVersion"] == f"{group}/v1"
+    listed = client.get(base.format(group, "v1beta1")).json()
+    assert listed["apiVersion"] == f"{group}/v1beta1"
+    assert [i["apiVersion"] for i in listed["items"]] == [f"{group}/v1beta1"]
+    updated = client.patch(base.format(group, "v1") + "/w", json={"spec": {"size": 5}},
+                           headers={"content-type": "application/merge-patch+json"})
+    assert updated.status_code == 200 and updated.json()["apiVersion"] == f"{group}/v1"
+    assert client.get(base.format(group, "v1beta1") + "/w").json()["spec"] == {"size": 5}
+    stored = client.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.{group}")
+    assert stored.json()["status"]["storedVersions"] == ["v1"]

@@ -70,8 +70,10 @@ def definition_name(group: str, version: str, kind: str) -> str:
     return ".".join([*reversed(group.split(".")), version, kind])
 
 
-def resource_info(crd: Mapping[str, Any], version: Mapping[str, Any]) -> ResourceInfo:
-    """The served row of ``version`` of ``crd`` (its accepted names are the spec's)."""
+def resource_info(crd: Mapping[str, Any], version: Mapping[str, Any],
+                  stored: Mapping[str, Any] | None = None) -> ResourceInfo:
+    """The served row of ``version`` of ``crd`` (its accepted names are the spec's);
+    ``stored``: the storage version, when it is another one."""
     spec = _m(crd.get("spec"))
     names = _m(spec.get("names"))
     group = str(spec.get("group") or "")
@@ -113,6 +115,8 @@ def resource_info(crd: Mapping[str, Any], version: Mapping[str, Any]) -> Resourc
         custom=True,
         printer_columns=columns,
         scale_paths=scale_paths,
+        storage_api_version=(f"{group}/{stored.get('name')}"
+                             if stored is not None and stored.get("name") != name else ""),
     )
 
 

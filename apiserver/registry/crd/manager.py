@@ -13,8 +13,10 @@ on one storage serves the same CRDs) and, per CRD:
   every custom object is deleted (their own finalizers honoured), then the resource stops
   being served and the finalizer is removed.
 
-Served today: the storage version of a CRD (a CRD serving several versions serves its
-storage version only; conversion between versions is not implemented yet).
+Every served version is served (``conversion.strategy: None``: objects are stored as the
+storage version and each version relabels ``apiVersion``, as upstream's "nop" converter);
+a ``Webhook`` conversion strategy is not implemented yet (its versions are served as with
+``None``).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from apiserver.registry.crd.definition import (
     resource_info,
     storage_version,
 )
-from apiserver.registry.crd.strategies import CustomResourceStrategy
+from apiserver.registry.crd.strategies import CustomResourceStrategy, served_versions
 from apiserver.registry.store import DeleteOptions, ListOptions, Store
 from apiserver.schema.loader import register_definition, unregister_definition
 from apiserver.storage.cache import CacheEvent
@@ -76,8 +78,8 @@ class CustomResourceManager:
         self.stores = stores
         self.make_store = make_store
         self.clock = clock
-        #: CRD name → the (group, version, plural) it serves.
-        self.served: dict[str, tuple[str, str, str]] = {}
+        #: CRD name → the (group, version, plural) paths it serves, storage version first.
+        self.served: dict[str, list[tuple[str, str, str]]] = {}
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -148,43 +150,57 @@ class CustomResourceManager:
                 return False, f'"{clash[0]}" is already in use'
         return True, ""
 
-    async def _serve(self, crd: Mapping[str, Any], version: Mapping[str, Any]) -> None:
-        info = resource_info(crd, version)
+    async def _serve(self, crd: Mapping[str, Any], stored: Mapping[str, Any]) -> None:
+        """Serve every served version (the storage version's store loads the cache, the
+        others share it and relabel what they answer)."""
         crd_name = str(_m(crd.get("metadata")).get("name"))
-        path = (info.group, info.version, info.plural)
-        previous = self.served.get(crd_name)
-        schema = definition_schema(crd, version)
-        existing = self.stores.get(path)
-        if existing is not None and existing.info == info \
-                and getattr(existing.strategy, "schema", None) == schema:
-            return
-        register_definition(info.schema_ref, schema)
-        register_definition(list_definition_name(info),
-                            list_definition_schema(crd, version))
-        store = self.make_store(info, CustomResourceStrategy(info, schema))
-        if existing is not None:
-            store.cache = existing.cache
-        else:
-            await store.attach_cache()
-        self.stores[path] = store
-        register_dynamic(info)
-        if previous is not None and previous != path:
-            self._drop(previous)
-        self.served[crd_name] = path
-        log.info("serving %s/%s %s", info.group, info.version, info.plural)
+        versions = [stored, *(v for v in served_versions(crd) if v is not stored
+                              and v.get("name") != stored.get("name"))]
+        paths: list[tuple[str, str, str]] = []
+        cache = None
+        for version in versions:
+            info = resource_info(crd, version, stored)
+            path = (info.group, info.version, info.plural)
+            paths.append(path)
+            schema = definition_schema(crd, version)
+            existing = self.stores.get(path)
+            if existing is not None and existing.info == info \
+                    and getattr(existing.strategy, "schema", None) == schema:
+                cache = cache or existing.cache
+                continue
+            register_definition(info.schema_ref, schema)
+            register_definition(list_definition_name(info),
+                                list_definition_schema(crd, version))
+            store = self.make_store(info, CustomResourceStrategy(info, schema))
+            if existing is not None:
+                store.cache = existing.cache
+            elif cache is not None:
+                store.cache = cache
+            else:
+                await store.attach_cache()
+            cache = store.cache
+            self.stores[path] = store
+            register_dynamic(info)
+            log.info("serving %s/%s %s", info.group, info.version, info.plural)
+        for old in self.served.get(crd_name, []):
+            if old not in paths:
+                self._drop(old, keep_cache=any(p[0] == old[0] and p[2] == old[2]
+                                               for p in paths))
+        self.served[crd_name] = paths
 
-    def _drop(self, path: tuple[str, str, str]) -> None:
+    def _drop(self, path: tuple[str, str, str], *, keep_cache: bool = False) -> None:
         store = self.stores.pop(path, None)
         unregister_dynamic(*path)
         if store is not None:
             unregister_definition(store.info.schema_ref)
             unregister_definition(list_definition_name(store.info))
-            self.crds.watch_cache.remove_resource(store.info.storage_prefix)
+            if not keep_cache:
+                self.crds.watch_cache.remove_resource(store.info.storage_prefix)
 
     async def _unserve(self, crd_name: str) -> None:
-        path = self.served.pop(crd_name, None)
-        if path is not None:
-            self._drop(path)
+        paths = self.served.pop(crd_name, [])
+        for index, path in enumerate(paths):
+            self._drop(path, keep_cache=index + 1 < len(paths))
             log.info("stopped serving %s/%s %s", *path)
 
     async def _write_status(self, crd: Mapping[str, Any], accepted: bool, conflict: str,
@@ -230,8 +246,8 @@ class CustomResourceManager:
             await self._unserve(name)
             return True
         await self._set_terminating(name)
-        path = self.served.get(name)
-        store = self.stores.get(path) if path is not None else None
+        paths = self.served.get(name) or []
+        store = self.stores.get(paths[0]) if paths else None
         if store is not None:
             await store.delete_collection(ListOptions(), DeleteOptions())
             if any(True for _ in store.cache.objects()):

@@ -187,15 +187,19 @@ class CustomResourceStrategy(Strategy):
         self.info = info
         self.schema = schema
         self.has_status_subresource = info.subresource("status") is not None
+        #: Objects are stored as the storage version (``conversion.strategy: None``).
+        self.stored_api_version = info.storage_api_version or info.api_version
 
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
         """Prune; status is dropped when it is a subresource; generation 1."""
         prune(obj, self.schema)
+        obj["apiVersion"] = self.stored_api_version
         super().prepare_for_create(obj)
 
     def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
         """Prune; keep status (subresource); bump generation on any other change."""
         prune(new, self.schema)
+        new["apiVersion"] = self.stored_api_version
         if self.has_status_subresource:
             if "status" in old:
                 new["status"] = old["status"]
@@ -209,6 +213,7 @@ class CustomResourceStrategy(Strategy):
     def prepare_for_status_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
         """Prune, then only status (and labels/annotations) change."""
         prune(new, self.schema)
+        new["apiVersion"] = self.stored_api_version
         super().prepare_for_status_update(new, old)
 
     def default(self, obj: dict[str, Any]) -> None:
