@@ -303,6 +303,8 @@ def test_get_watch_sees_change(kc: Binary, ns: str) -> None:
         proc.stdout.close()
 
 
+# About fifteen kubectl runs plus a namespace's finalization: give a loaded machine room.
+@pytest.mark.timeout(300)
 def test_delete_and_describe(kc: Binary, ns: str) -> None:
     kc.ok("-n", ns, "create", "-f", "-", input=manifest(service("web"), configmap("gone")))
     described = kc.kubectl("-n", ns, "describe", "svc", "web")
