@@ -125,11 +125,12 @@ _QUERY_KEYS = ("resourceVersion", "resourceVersionMatch", "fieldValidation", "dr
                "watch", "allowWatchBookmarks", "sendInitialEvents", "gracePeriodSeconds",
                "propagationPolicy", "orphanDependents", "fieldManager", "force", "pretty",
                "includeObject", "container", "follow", "tailLines")
-#: resourceVersions: malformed, beyond uint64, or small. A well-formed one above the
-#: current revision is a valid request to wait (upstream: 504 after 3 s), not bad input.
+#: resourceVersions: malformed, beyond uint64, or at most the server's revision at start.
+#: A well-formed one above the current revision is a valid request to wait for it
+#: (upstream: 504 ``ResourceVersionTooLarge`` after 3 s), not bad input.
 _resource_versions = st.one_of(
-    st.integers(0, 50).map(str), st.integers(2**64, 2**70).map(str),
-    st.sampled_from(["", "abc", "-1", "+1", " 1", "1_0", "0x10", "1e3", "١", "00",
+    st.integers(0, 3).map(str), st.integers(2**64, 2**70).map(str),
+    st.sampled_from(["", "abc", "-1", "+1", " 1", "1_0", "0x10", "1e3", "\u0661", "00",
                      "18446744073709551616", "99999999999999999999999"]),
 )
 _params = st.lists(
@@ -205,11 +206,21 @@ def _manifest(info: ResourceInfo, name: str, namespace: str) -> dict[str, Any]:
             "metadata": {**obj.get("metadata", {}), "name": name}}
 
 
+#: Field names of no known field: any text, control characters included (they end up in
+#: ``Warning`` headers).
+_unknown_field = st.one_of(st.text(min_size=1, max_size=8),
+                           st.sampled_from(["f\x01", "\x7f", "a\nb", "\t", "\x00", "\u0085"]))
+
+
 @st.composite
 def _object(draw: st.DrawFn, info: ResourceInfo, name: str, namespace: str) -> Any:
     obj = _manifest(info, name, namespace)
     for _ in range(draw(st.integers(0, 3))):
-        path = list(draw(st.sampled_from(_FIELD_PATHS)))
+        path = list(draw(st.one_of(
+            st.sampled_from(_FIELD_PATHS),
+            st.tuples(st.sampled_from(["", "metadata", "spec"]), _unknown_field).map(
+                lambda pair: [part for part in pair if part]),
+        )))
         value = draw(st.one_of(_json_values, _deep, _numbers, _hostile_text))
         obj = _with_value_at(obj, path, value)
     return obj
@@ -220,6 +231,8 @@ _YAML_BODIES = (
     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c]\n"
     "e: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n",
     "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, generation: 99999999999999999999}\n",
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\nbogus: 99999999999999999999\n",
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ctl}\n\"f\\x01\": 1\n",
     "metadata: &m {name: a}\nspec: *m\nstatus: *m\n",
     "a: &a [*a]\n", "a: !!binary aGVsbG8=\nb: !!set {x, y}\nc: !!float 1\nd: !!int x\n",
     "metadata:\n  name: a\n  labels: {y: n, on: off, 1: 2, .inf: .nan}\n",
@@ -306,9 +319,10 @@ def _path(draw: st.DrawFn, op: Operation, name: str, namespace: str) -> str:
     if info.namespaced and draw(st.integers(0, 9)) > 0:
         path += f"/namespaces/{_segment(draw, namespace)}"
     path += f"/{info.plural}"
-    if op.verb not in ("list", "watch", "deletecollection") or draw(st.integers(0, 9)) == 0:
-        if not (op.verb == "create" and op.subresource is None):
-            path += f"/{_segment(draw, name)}"
+    collection = op.verb in ("list", "watch", "deletecollection") or (
+        op.verb == "create" and op.subresource is None)
+    if not collection or draw(st.integers(0, 9)) == 0:  # sometimes the other shape
+        path += f"/{_segment(draw, name)}"
     if op.subresource:
         path += f"/{op.subresource}"
     return path
@@ -317,7 +331,8 @@ def _path(draw: st.DrawFn, op: Operation, name: str, namespace: str) -> str:
 @st.composite
 def requests(draw: st.DrawFn, op: Operation) -> FuzzRequest:
     """One fuzzed request for ``op`` (see the module docstring)."""
-    name = draw(st.one_of(st.sampled_from(NAMES), _hostile_text))
+    name = draw(st.one_of(st.sampled_from(NAMES), _hostile_text,
+                          st.from_regex(r"[a-z][a-z0-9]{0,10}", fullmatch=True)))
     namespace = draw(st.one_of(st.just(NAMESPACE), st.just("default"), _hostile_text))
     method = op.method if draw(st.integers(0, 19)) else draw(
         st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]))
