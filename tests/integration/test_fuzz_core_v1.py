@@ -60,8 +60,9 @@ def _seed(client: httpx.Client) -> None:
 
 def _send(client: httpx.Client, request: FuzzRequest) -> int:
     """The status of the answer to ``request`` (watches: as soon as headers arrive)."""
-    with client.stream(request.method, request.path, params=httpx.QueryParams(tuple(request.params)),
-                       headers=request.headers, content=request.content) as response:
+    params = httpx.QueryParams(tuple(request.params))
+    with client.stream(request.method, request.path, params=params, headers=request.headers,
+                       content=request.content) as response:
         if not request.watch:
             response.read()
         return response.status_code
