@@ -1,4 +1,5 @@
-"""Request bodies: decoding, field validation, patches and DeleteOptions.
+"""Request bodies of create and update, field validation and DeleteOptions (patch bodies:
+:mod:`apiserver.handlers.patches`).
 
 Decoding follows upstream's order: media type (415), size (413), syntax (400),
 apiVersion/kind against the URL (400), then ``fieldValidation`` (Strict: 400
@@ -10,11 +11,9 @@ would drop them.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 import orjson
-import yaml
 
 from apiserver.api import errors
 from apiserver.api.resources import ResourceInfo
@@ -25,14 +24,7 @@ from apiserver.handlers.decodeerrors import (
     unrecognized,
 )
 from apiserver.handlers.http import Request
-from apiserver.patch import (
-    PatchError,
-    apply_json_patch,
-    apply_merge_patch,
-    apply_strategic_merge_patch,
-)
-from apiserver.patch.gofmt import conversion_error, go_value
-from apiserver.registry import managedfields
+from apiserver.handlers.nesting import json_depth_error
 from apiserver.registry.store import DeleteOptions
 from apiserver.schema.fieldcheck import (
     strict_decoding_error_message,
@@ -42,12 +34,6 @@ from apiserver.schema.typecheck import TypeIssue, first_type_issue
 
 APPLY_MEDIA = "application/apply-patch+yaml"
 _OBJECT_MEDIA = frozenset({"application/json", "application/yaml", "*/*", ""})
-_PATCH_MEDIA = frozenset({
-    "application/json-patch+json",
-    "application/merge-patch+json",
-    "application/strategic-merge-patch+json",
-    APPLY_MEDIA,
-})
 _FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
 _DELETE_OPTIONS = "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -106,7 +92,7 @@ async def decode_object(req: Request, info: ResourceInfo) -> dict[str, Any]:
         raise unrecognized(
             info,
             "couldn't get version/kind; json parse error: json: cannot unmarshal "
-            f"{_go_type(obj)} into Go value of type {GO_KIND_STRUCT}",
+            f"{go_type(obj)} into Go value of type {GO_KIND_STRUCT}",
             body,
         )
     for key in ("apiVersion", "kind"):
@@ -114,13 +100,11 @@ async def decode_object(req: Request, info: ResourceInfo) -> dict[str, Any]:
             raise unrecognized(
                 info,
                 "couldn't get version/kind; json parse error: json: cannot unmarshal "
-                f"{_go_type(obj[key])} into Go struct field .{key} of type string",
+                f"{go_type(obj[key])} into Go struct field .{key} of type string",
                 body,
             )
-    _check_kind(obj, info)
-    # A custom resource is unstructured: a value of the wrong type is a validation error
-    # (422) of its schema, not a decoding error.
-    issue = None if info.custom else _type_issue(info, obj)
+    check_kind(obj, info)
+    issue = type_issue_of(info, obj)
     if issue is not None:
         raise errors.bad_request(
             f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: {issue}'
@@ -129,42 +113,24 @@ async def decode_object(req: Request, info: ResourceInfo) -> dict[str, Any]:
     return obj
 
 
-def _first_type_issue(info: ResourceInfo, obj: dict[str, Any]) -> TypeIssue | None:
-    """The first value of the wrong JSON type in ``obj`` (None: none, or no schema)."""
+def first_type_issue_of(info: ResourceInfo, obj: dict[str, Any]) -> TypeIssue | None:
+    """The first value of the wrong JSON type in ``obj`` (None: none, or no schema). A
+    custom resource is unstructured: its wrong types are validation errors (422) instead."""
+    if info.custom:
+        return None
     try:
         return first_type_issue(info.schema_ref, obj)
     except KeyError:
         return None
 
 
-def _type_issue(info: ResourceInfo, obj: dict[str, Any]) -> str | None:
+def type_issue_of(info: ResourceInfo, obj: dict[str, Any]) -> str | None:
     """The Go decoder's error for a value of the wrong JSON type in ``obj``, if any."""
-    issue = _first_type_issue(info, obj)
+    issue = first_type_issue_of(info, obj)
     return issue.message if issue is not None else None
 
 
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
-               "\t": "\\t", "\v": "\\v", "\\": "\\\\", '"': '\\"'}
-
-
-def _go_quote(text: str) -> str:
-    """``text`` as Go's ``%q`` quotes it (printable characters kept, others escaped)."""
-    out = []
-    for ch in text:
-        if ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        elif ch.isprintable():
-            out.append(ch)
-        elif ord(ch) < 0x80:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) <= 0xFFFF:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    return '"' + "".join(out) + '"'
-
-
-def _check_kind(obj: dict[str, Any], info: ResourceInfo) -> None:
+def check_kind(obj: dict[str, Any], info: ResourceInfo) -> None:
     api_version = obj.get("apiVersion") or info.api_version
     kind = obj.get("kind") or info.kind
     if not isinstance(api_version, str) or not isinstance(kind, str):
@@ -206,18 +172,18 @@ def _validate_fields(req: Request, info: ResourceInfo, obj: dict[str, Any], raw:
         req.warnings.extend(i.message for i in issues)
     for issue in issues:
         if issue.kind == "unknown":
-            _drop(obj, issue.path)
+            drop_field(obj, issue.path)
     if directive == "Ignore":
         from apiserver.schema.fieldcheck import unknown_fields
 
         try:
             for path in unknown_fields(info.schema_ref, obj):
-                _drop(obj, path)
+                drop_field(obj, path)
         except KeyError:
             pass
 
 
-def _drop(obj: Any, path: str) -> None:
+def drop_field(obj: Any, path: str) -> None:
     """Remove the field at ``spec.ports[0].bar`` from ``obj`` (if present)."""
     parts: list[str | int] = []
     for name, index in _PATH_PART.findall(path):
@@ -233,7 +199,7 @@ def _drop(obj: Any, path: str) -> None:
         node.pop(last, None)
 
 
-def _go_type(value: Any) -> str:
+def go_type(value: Any) -> str:
     """The JSON type name Go's decoder uses in its errors."""
     if isinstance(value, dict):
         return "object"
@@ -246,178 +212,6 @@ def _go_type(value: Any) -> str:
     if isinstance(value, (int, float)):
         return "number"
     return "null"
-
-
-async def patcher(
-    req: Request, info: ResourceInfo
-) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """A function applying the request's patch to the current object."""
-    media = req.content_type
-    if info.custom and media == "application/strategic-merge-patch+json":
-        raise errors.ApiError(
-            415, "UnsupportedMediaType",
-            "the body of the request was in an unknown format - accepted media types include: "
-            "application/json-patch+json, application/merge-patch+json, "
-            "application/apply-patch+yaml")
-    if media not in _PATCH_MEDIA or media == APPLY_MEDIA:
-        raise errors.unsupported_media_type(media)
-    if "force" in req.query:
-        raise _patch_options_invalid(
-            "FieldValueForbidden", "force", "Forbidden: may not be specified for non-apply patch"
-        )
-    body = await req.read_body()
-    if not body.strip():
-        raise errors.bad_request("the body of the request was empty")
-    directive = field_validation(req)
-
-    def mutate(current: dict[str, Any]) -> dict[str, Any]:
-        try:
-            if media == "application/json-patch+json":
-                patched = apply_json_patch(current, body)
-            elif media == "application/merge-patch+json":
-                patched = apply_merge_patch(current, _parse_patch(body))
-            else:
-                patch_map = _parse_patch(body)
-                patched = apply_strategic_merge_patch(current, patch_map, info.schema_ref)
-                return check_patched(req, info, patched, directive, patch_map)
-        except PatchError as exc:
-            raise errors.ApiError(exc.code, exc.reason, exc.message) from None
-        return check_patched(req, info, patched, directive)
-
-    return mutate
-
-
-_NO_PATCH_MAP = object()
-
-
-def check_patched(
-    req: Request, info: ResourceInfo, patched: Any, directive: str,
-    smp_patch: Any = _NO_PATCH_MAP,
-) -> dict[str, Any]:
-    """Kind, JSON types and fields of a patched object, as upstream checks them.
-
-    ``smp_patch`` is the patch map of a strategic merge patch: upstream converts that
-    patch's result from unstructured, so a value of the wrong type is reported with
-    the converter's error and the patch map (Go ``%+v``) as the invalid value.
-    """
-    if not isinstance(patched, dict):
-        raise errors.bad_request("the patched object is not an object")
-    _check_kind(patched, info)
-    if smp_patch is not _NO_PATCH_MAP:
-        type_issue = _first_type_issue(info, patched)
-        if type_issue is not None:
-            detail = (conversion_error(type_issue.json_type, type_issue.go_type)
-                      or type_issue.message)
-            cause = f"Invalid value: {_go_quote(go_value(smp_patch))}: {detail}"
-            raise errors.ApiError(
-                422, "Invalid", f'"" is invalid: patch: {cause}',
-                {"causes": [errors.field_cause("FieldValueInvalid", "patch", cause)]},
-            )
-    type_error = _type_issue(info, patched)
-    if type_error is not None:
-        cause = f'Invalid value: "{_short(patched)}": {type_error}'
-        raise errors.ApiError(
-            422, "Invalid", f'"" is invalid: patch: {cause}',
-            {"causes": [errors.field_cause("FieldValueInvalid", "patch", cause)]},
-        )
-    if directive != "Ignore":
-        try:
-            issues = strict_field_issues(info.schema_ref, orjson.dumps(patched))
-        except (ValueError, KeyError):
-            issues = []
-        if issues and directive == "Strict":
-            raise errors.bad_request(
-                strict_decoding_error_message([i.message for i in issues])
-            )
-        if directive == "Warn":
-            req.warnings[:] = [i.message for i in issues]
-        for issue in issues:
-            if issue.kind == "unknown":
-                _drop(patched, issue.path)
-    return patched
-
-
-def field_manager(req: Request) -> str:
-    """The request's ``fieldManager``, or upstream's default: the User-Agent's prefix."""
-    manager = req.query.get("fieldManager") or ""
-    if not manager:
-        manager = req.headers.get("user-agent", "").split("/", 1)[0]
-    if len(manager) > 128:
-        raise _patch_options_invalid(
-            "FieldValueTooLong", "fieldManager", "Too long: may not be more than 128 bytes"
-        )
-    return manager
-
-
-def _patch_options_invalid(reason: str, field: str, detail: str) -> errors.ApiError:
-    return errors.ApiError(
-        422, "Invalid", f'PatchOptions.meta.k8s.io "" is invalid: {field}: {detail}',
-        {"group": "meta.k8s.io", "kind": "PatchOptions",
-         "causes": [errors.field_cause(reason, field, detail)]},
-    )
-
-
-async def applier(
-    req: Request, info: ResourceInfo, name: str, scope: managedfields.Scope
-) -> tuple[Callable[[dict[str, Any]], dict[str, Any]], Callable[[], dict[str, Any]]]:
-    """Server-side apply: (apply to the live object, create from nothing)."""
-    manager = req.query.get("fieldManager") or ""
-    if not manager:
-        raise _patch_options_invalid(
-            "FieldValueRequired", "fieldManager", "Required value: is required for apply patch"
-        )
-    field_manager(req)
-    force = req.flag("force")
-    body = await req.read_body()
-    if not body.strip():
-        raise errors.bad_request("the body of the request was empty")
-    try:
-        config = yaml.safe_load(body)
-    except yaml.YAMLError as exc:
-        raise errors.bad_request(f"error decoding YAML: {exc}") from None
-    if not isinstance(config, dict):
-        raise errors.bad_request(
-            f"error decoding YAML: json: cannot unmarshal {_go_type(config)} into Go value "
-            "of type map[string]interface {}"
-        )
-    for key, missing in (("kind", "Kind"), ("apiVersion", "Version")):
-        if not config.get(key):
-            raise errors.bad_request(
-                f"Object '{missing}' is missing in '{_short(config)}'"
-            )
-    _check_kind(config, info)
-    config_md = config["metadata"]
-    if config_md.get("name") not in (None, name):
-        raise errors.bad_request(
-            f"the name of the object ({config_md.get('name')}) does not match the name on the "
-            f"URL ({name})"
-        )
-    if config_md.get("managedFields"):
-        raise errors.bad_request("metadata.managedFields must be nil")
-    config_md["name"] = name
-    directive = field_validation(req)
-
-    def mutate(current: dict[str, Any]) -> dict[str, Any]:
-        applied = managedfields.apply(current, config, manager, scope, force)
-        return check_patched(req, info, applied, directive)
-
-    def create() -> dict[str, Any]:
-        applied = managedfields.apply(None, config, manager, scope, force)
-        return check_patched(req, info, applied, directive)
-
-    return mutate, create
-
-
-def _short(obj: Any, limit: int = 256) -> str:
-    text = orjson.dumps(obj).decode()
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def _parse_patch(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise errors.bad_request(f"error decoding patch: {exc}") from None
 
 
 def _parse_bool(text: str) -> bool:
@@ -439,6 +233,9 @@ async def delete_options(req: Request) -> DeleteOptions:
         except protobuf.ProtobufError as exc:
             raise errors.bad_request(f"unable to decode protobuf body: {exc}") from None
     elif body.strip():
+        too_deep = json_depth_error(body)
+        if too_deep is not None:
+            raise errors.bad_request(f"couldn't get version/kind; json parse error: {too_deep}")
         try:
             parsed = orjson.loads(body)
         except orjson.JSONDecodeError as exc:

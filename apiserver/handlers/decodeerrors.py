@@ -15,6 +15,8 @@ import yaml
 
 from apiserver.api import errors
 from apiserver.api.resources import ResourceInfo
+from apiserver.handlers.nesting import json_depth_error
+from apiserver.handlers.yamlbody import YamlBodyError, load_yaml
 
 GO_KIND_STRUCT = (
     'struct { APIVersion string "json:\\"apiVersion,omitempty\\""; '
@@ -44,15 +46,25 @@ def unrecognized(info: ResourceInfo, cause: str, body: bytes) -> errors.ApiError
 
 
 def parse_body(body: bytes, media: str, info: ResourceInfo) -> Any:
-    """The body as a value; a 400 worded as upstream's decoder when it is not JSON/YAML."""
+    """The body as a value; a 400 worded as upstream's decoder when it is not JSON/YAML.
+
+    Decoding is bounded (:mod:`apiserver.handlers.nesting`, :mod:`.yamlbody`): nesting
+    and YAML alias expansion are measured before the value is built.
+    """
     if media == "application/yaml":
         try:
-            return yaml.safe_load(body)
+            return load_yaml(body)
+        except YamlBodyError as exc:
+            raise unrecognized(info, f"error converting YAML to JSON: yaml: {exc}", body) \
+                from None
         except yaml.YAMLError as exc:
             raise unrecognized(info, _yaml_error(exc), body) from None
         except UnicodeDecodeError as exc:
             raise unrecognized(info, f"error converting YAML to JSON: yaml: {exc}", body) \
                 from None
+    too_deep = json_depth_error(body)
+    if too_deep is not None:
+        raise unrecognized(info, f"couldn't get version/kind; json parse error: {too_deep}", body)
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:

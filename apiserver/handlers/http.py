@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -50,7 +50,9 @@ class Request:
                    for k, v in scope.get("headers", [])}
         return cls(
             method=scope["method"],
-            path=unquote(scope.get("path", "/")),
+            # The ASGI server percent-decoded the path once, as Go's URL.Path is; a
+            # second decoding would let ``%252F`` act as a separator.
+            path=scope.get("path", "/"),
             query=query,
             headers=headers,
             receive=receive,
@@ -153,12 +155,40 @@ async def respond(
         await send({"type": "http.response.body", "body": b"\n"})
 
 
+#: Upstream's warning recorder limits (apiserver ``endpoints/filters/warning.go``).
+_WARNINGS_TOTAL_RUNES = 4 * 1024
+_WARNING_ITEM_RUNES = 256
+
+
+def _warning_header(text: str) -> bytes | None:
+    """``299 - "text"`` as apimachinery's ``NewWarningHeader`` builds it, or None for a
+    text it refuses (control characters, unpaired surrogates): such a warning is dropped,
+    so no header value ever carries a byte the HTTP server would refuse to send."""
+    if any(ch < " " or "\x7f" <= ch <= "\x9f" for ch in text):
+        return None
+    try:
+        quoted = text.replace("\\", "\\\\").replace('"', '\\"').encode()
+    except UnicodeEncodeError:
+        return None
+    return b'299 - "' + quoted + b'"'
+
+
 def warning_headers(warnings: list[str]) -> list[tuple[bytes, bytes]]:
-    """``Warning: 299 - "..."`` headers, as upstream sends them."""
+    """``Warning: 299 - "..."`` headers, as upstream's recorder sends them: empty and
+    repeated texts dropped, and past 4096 characters in all every text cut to 256."""
+    texts = list(dict.fromkeys(text for text in warnings if text))
+    truncating = sum(len(text) for text in texts) > _WARNINGS_TOTAL_RUNES
     out: list[tuple[bytes, bytes]] = []
-    for text in warnings:
-        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-        out.append((b"warning", f'299 - "{escaped}"'.encode()))
+    written = 0
+    for text in texts:
+        if truncating:
+            if written >= _WARNINGS_TOTAL_RUNES:
+                break
+            text = text[:_WARNING_ITEM_RUNES]
+        header = _warning_header(text)
+        if header is not None:
+            written += len(text)
+            out.append((b"warning", header))
     return out
 
 

@@ -23,7 +23,7 @@ from apiserver.api.fields import (
 )
 from apiserver.api.labels import LabelSelector, SelectorError, parse_label_selector
 from apiserver.api.resources import ResourceInfo
-from apiserver.handlers import bodies
+from apiserver.handlers import bodies, patches
 from apiserver.handlers.encoding import (
     TableFrames,
     check_acceptable,
@@ -250,7 +250,7 @@ class ResourceAPI:
 
     async def _create(self, req: Request, route: RequestInfo, store: Store) -> None:
         dry_run = bodies.dry_run(req)
-        manager = bodies.field_manager(req)
+        manager = patches.field_manager(req)
         if route.subresource == "binding":
             await self._bind(req, route, store, dry_run)
             return
@@ -284,7 +284,7 @@ class ResourceAPI:
     async def _update(self, req: Request, route: RequestInfo, store: Store) -> None:
         assert route.name is not None
         dry_run = bodies.dry_run(req)
-        manager = bodies.field_manager(req)
+        manager = patches.field_manager(req)
         obj = await bodies.decode_object(req, store.info)
         if route.subresource == "finalize":
             obj_out, created = await self._finalize(route, store, obj, dry_run)
@@ -317,12 +317,12 @@ class ResourceAPI:
         create: Callable[[], dict[str, Any]] | None = None
         manager: str | None = None
         if req.content_type == bodies.APPLY_MEDIA:
-            mutate, create = await bodies.applier(
+            mutate, create = await patches.applier(
                 req, store.info, route.name, store.field_scope(route.subresource)
             )
         else:
-            manager = bodies.field_manager(req)
-            mutate = await bodies.patcher(req, store.info)
+            manager = patches.field_manager(req)
+            mutate = await patches.patcher(req, store.info)
         obj_out, created = await store.guaranteed_update(
             route.namespace, route.name, mutate, subresource=route.subresource, dry_run=dry_run,
             create_if_missing=create, manager=manager,

@@ -20,7 +20,7 @@ import orjson
 from apiserver.api import errors, meta
 from apiserver.api.resources import PODS, ResourceInfo
 from apiserver.api.user import REQUEST_USER
-from apiserver.handlers import bodies
+from apiserver.handlers import bodies, patches
 from apiserver.handlers.encoding import (
     check_acceptable,
     encode_table,
@@ -123,10 +123,10 @@ async def _scale(ctx: SpecialHandlers, req: Request, route: RequestInfo) -> None
     elif req.content_type == bodies.APPLY_MEDIA:
         scope = Scope(schema_ref=sinfo.schema_ref, api_version=sinfo.api_version,
                       subresource="scale", status_path=None, now=ctx.clock)
-        transform, _ = await bodies.applier(req, sinfo, route.name, scope)
+        transform, _ = await patches.applier(req, sinfo, route.name, scope)
     else:
-        bodies.field_manager(req)
-        transform = await bodies.patcher(req, sinfo)
+        patches.field_manager(req)
+        transform = await patches.patcher(req, sinfo)
     scale = await rest.update(route.namespace, route.name, transform, dry_run=dry_run)
     await _send_json(req, 200, scale)
 

@@ -15,11 +15,11 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 import orjson
 
-from apiserver.api import errors
+from apiserver.api import errors, resourceversion
 from apiserver.api.resources import ResourceInfo
 from apiserver.handlers.encoding import JsonFrames, TableFrames
 from apiserver.handlers.http import Message, Receive, Request, Scope, Send, warning_headers
@@ -112,10 +112,7 @@ async def serve_watch(
     initial: list[bytes] = []
     error: errors.ApiError | None = None
     if rv and rv != "0":
-        try:
-            wanted = int(rv)
-        except ValueError:
-            raise errors.bad_request(f'Invalid value "{rv}" for resourceVersion') from None
+        wanted = resourceversion.parse_query(rv)
         if wanted > watch_cache.revision and not await watch_cache.wait_for_revision(
             wanted, _TOO_LARGE_WAIT
         ):
@@ -263,7 +260,7 @@ async def _stream(
 
 def _websocket_watch(scope: Scope) -> bool:
     """Whether a WebSocket request is a watch of a served resource (else: plain HTTP)."""
-    path = unquote(scope.get("path", "/"))
+    path = scope.get("path", "/")  # already percent-decoded once by the server
     query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"),
                            keep_blank_values=True))
     flag = query.get("watch", "")

@@ -34,8 +34,3 @@ def bad_request(message: str) -> PatchError:
 def generic_invalid(detail: str) -> PatchError:
     """422 Invalid with upstream's generic message, hiding ``detail`` from the client."""
     return PatchError(GENERIC_INVALID_MESSAGE, 422, "Invalid", detail=detail)
-
-
-def internal(message: str) -> PatchError:
-    """500 with reason Unknown: upstream's answer to a plain (non-Status) error."""
-    return PatchError(message, 500, "")

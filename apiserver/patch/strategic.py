@@ -119,8 +119,8 @@ def apply_strategic_merge_patch(
     ``root_ref`` names the object's definition, e.g. ``io.k8s.api.core.v1.Service``
     (``KeyError`` if unknown).  Raises :class:`~apiserver.patch.errors.PatchError`:
     400 for invalid JSON, a non-object patch or malformed directives; 422 for lists of
-    lists and ``$retainKeys`` mismatches; 500 for unknown ``$patch`` values and list
-    elements without their merge key (upstream's plain errors).
+    lists and ``$retainKeys`` mismatches; also 400 for unknown ``$patch`` values and
+    list elements without their merge key (upstream's plain errors, which it answers 500).
     """
     node = root_node(root_ref)
     patch_obj = require_object(decode_body(patch))

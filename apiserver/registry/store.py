@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import orjson
 
 from apiserver.admission import AdmissionAttributes, AdmissionChain, Operation
-from apiserver.api import errors, meta
+from apiserver.api import errors, meta, resourceversion
 from apiserver.api.fields import FieldSelector, object_fields
 from apiserver.api.labels import LabelSelector
 from apiserver.api.resources import NAMESPACES, ResourceInfo
@@ -304,7 +304,7 @@ class Store:
         if resource_version == "0":
             return
         if resource_version:
-            wanted = _parse_rv(resource_version)
+            wanted = resourceversion.parse_query(resource_version)
             if not await self.watch_cache.wait_for_revision(wanted, _CONSISTENT_READ_TIMEOUT):
                 raise errors.timeout(
                     f"Too large resource version: {wanted}, current: {self.watch_cache.revision}",
@@ -353,7 +353,7 @@ class Store:
             opts.resource_version_match == "Exact"
             or (opts.limit and opts.resource_version_match is None)
         ):
-            snapshot_rev = _parse_rv(rv)
+            snapshot_rev = resourceversion.parse_query(rv)
             await self._consistent(rv)
         else:
             await self._consistent(rv)
@@ -583,7 +583,7 @@ class Store:
         md["name"] = name
         # "", "0" (any spelling of zero) and no resourceVersion all mean "no precondition",
         # as upstream's versioner reads them: an unconditional update where allowed.
-        requested_rv = _parse_rv_or_conflict(self.info, name, md.get("resourceVersion") or "0")
+        requested_rv = resourceversion.parse_object(_rv_text(md))
         key = self.key(namespace, name)
         while True:
             current = await self.storage.get(key)
@@ -754,8 +754,8 @@ class Store:
             old = self.decode(key, current.value, current.mod_revision).obj
             new = mutate(copy.deepcopy(old))
             new_md = meta.metadata(new)
-            rv = new_md.get("resourceVersion")
-            if rv and rv != str(current.mod_revision):
+            rv = resourceversion.parse_object(_rv_text(new_md))
+            if rv and rv != current.mod_revision:
                 raise errors.conflict(self.info, name)
             if new_md.get("name", name) != name:
                 raise errors.bad_request(
@@ -909,24 +909,13 @@ class Store:
         return sorted((o for o in self.cache.objects() if predicate(o)), key=lambda o: o.key)
 
 
-def _parse_rv(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise errors.bad_request(f'Invalid value "{text}" for resourceVersion') from None
-    if value < 0:
-        raise errors.bad_request(f'Invalid value "{text}" for resourceVersion')
-    return value
-
-
-def _parse_rv_or_conflict(info: ResourceInfo, name: str, text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise errors.invalid(
-            info, name,
-            [errors.invalid_value("metadata.resourceVersion", text, "must be a number")],
-        ) from None
+def _rv_text(md: dict[str, Any]) -> str:
+    """``metadata.resourceVersion`` as text (a non-string is malformed, as for Go's decoder,
+    which rejected it earlier with a type error)."""
+    value = md.get("resourceVersion")
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else str(value)
 
 
 def _same(new: dict[str, Any], old: dict[str, Any]) -> bool:

@@ -3,7 +3,8 @@
 Upstream's strict JSON decoder (``sigs.k8s.io/json``) names a field by its path with
 dots between field names and ``[i]`` for list indexes, without a leading dot:
 ``spec.ports[0].bar``; map keys are appended like field names.  The messages are
-``unknown field "spec.foo"`` and ``duplicate field "metadata.name"``, joined as
+``unknown field "spec.foo"`` and ``duplicate field "metadata.name"`` (the path quoted as
+Go's ``%q``), joined as
 ``strict decoding error: <msg>, <msg>`` (apimachinery ``runtime.NewStrictDecodingError``).
 
 Contract: every function here is pure; issues come out in document order.  ``apiVersion``,
@@ -19,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from apiserver.api.gostrings import go_quote
 from apiserver.schema.node import ANY, SchemaNode, root_node
 
 _ALWAYS_KNOWN_AT_ROOT = frozenset({"apiVersion", "kind", "metadata"})
@@ -38,7 +40,7 @@ class FieldIssue:
     @property
     def message(self) -> str:
         """The upstream message, e.g. ``unknown field "spec.foo"``."""
-        return f'{self.kind} field "{self.path}"'
+        return f"{self.kind} field {go_quote(self.path)}"  # Go's %q: control characters escaped
 
 
 def _path(stack: list[str | int], name: str) -> str:

@@ -294,5 +294,11 @@ def test_a_crd_serves_every_served_version(fresh_apiserver: ApiServerProcess) ->
                            headers={"content-type": "application/merge-patch+json"})
     assert updated.status_code == 200 and updated.json()["apiVersion"] == f"{group}/v1"
     assert client.get(base.format(group, "v1beta1") + "/w").json()["spec"] == {"size": 5}
+    # A patch through the other version patches the same object.
+    again = client.patch(base.format(group, "v1beta1") + "/w", json={"spec": {"size": 6}},
+                         headers={"content-type": "application/merge-patch+json"})
+    assert again.status_code == 200, again.text
+    assert again.json()["apiVersion"] == f"{group}/v1beta1"
+    assert client.get(base.format(group, "v1") + "/w").json()["spec"] == {"size": 6}
     stored = client.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.{group}")
     assert stored.json()["status"]["storedVersions"] == ["v1"]

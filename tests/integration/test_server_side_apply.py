@@ -162,7 +162,8 @@ def test_update_managers_and_multi_conflict_message(http: httpx.Client, ns: str)
         ("creator", "Update", "v1"), ("my-controller", "Update", "v1")]
     assert entries[1]["fieldsV1"] == {"f:data": {"f:y": {}}}
     assert entries[0]["fieldsV1"] == {"f:data": {".": {}, "f:x": {}}}
-    r = apply(http, f"{base}/upd", cm("upd", {"x": "9", "y": "9"}), "applier")
+    # As JSON: YAML 1.1 (go-yaml v2, as upstream) reads a bare ``y`` key as the boolean true.
+    r = apply(http, f"{base}/upd", cm("upd", {"x": "9", "y": "9"}), "applier", as_json=True)
     assert r.status_code == 409
     status = r.json()
     assert status["message"] == (

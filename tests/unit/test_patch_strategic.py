@@ -167,7 +167,7 @@ def test_delete_element_needs_merge_key() -> None:
     doc = service({"port": 80})
     with pytest.raises(PatchError) as info:
         smp(doc, {"spec": {"ports": [{"$patch": "delete", "name": "x"}]}}, SERVICE)
-    assert info.value.code == 500
+    assert info.value.code == 400
     assert "does not contain declared merge key: port" in info.value.message
     with pytest.raises(PatchError):
         smp(doc, {"spec": {"ports": [{"name": "no-port"}]}}, SERVICE)
@@ -177,11 +177,11 @@ def test_unknown_and_merge_directives_in_lists_and_maps() -> None:
     doc = service({"port": 80})
     with pytest.raises(PatchError) as info:
         smp(doc, {"spec": {"ports": [{"$patch": "bogus", "port": 80}]}}, SERVICE)
-    assert info.value.code == 500
+    assert info.value.code == 400
     assert info.value.message.startswith("unknown patch type: bogus in map: map[")
     with pytest.raises(PatchError) as info:
         smp(doc, {"spec": {"$patch": "bogus"}}, SERVICE)
-    assert info.value.code == 500
+    assert info.value.code == 400
     with pytest.raises(PatchError) as info:
         smp(doc, {"spec": {"ports": [{"$patch": "merge", "port": 80}]}}, SERVICE)
     assert info.value.message == "merging lists cannot yet be specified in the patch"
