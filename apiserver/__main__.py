@@ -12,7 +12,12 @@ from pathlib import Path
 import uvicorn
 
 from apiserver.app import ApiServer, ServerConfig
+from apiserver.filters.maxinflight import (
+    DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
+    DEFAULT_MAX_REQUESTS_INFLIGHT,
+)
 from apiserver.registry.service.rest import ServiceOptions
+from apiserver.serving import IDLE_TIMEOUT, ApiServerHttpProtocol, raise_open_file_limit
 from apiserver.storage.cache import DEFAULT_HISTORY
 from apiserver.storage.compactor import DEFAULT_INTERVAL
 
@@ -56,6 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--allow-unauthenticated-bind", action="store_true",
                         help="allow binding a non-loopback address although the API has no "
                         "authentication (anyone who can reach it controls it)")
+    parser.add_argument("--max-requests-inflight", type=int,
+                        default=DEFAULT_MAX_REQUESTS_INFLIGHT,
+                        help="the maximum number of non-mutating requests in flight at a given "
+                        "time; beyond it requests are answered 429 (0: no limit; default 400)")
+    parser.add_argument("--max-mutating-requests-inflight", type=int,
+                        default=DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
+                        help="the maximum number of mutating requests in flight at a given "
+                        "time; beyond it requests are answered 429 (0: no limit; default 200)")
+    parser.add_argument("--request-timeout", type=_duration, default=60.0,
+                        help="how long a request that is not long-running (watch, exec, logs, "
+                        "port-forward, proxy) may take before it is answered 504, as a Go "
+                        "duration (default 1m0s; 0 disables)")
     parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
                         help="log verbosity (0: warnings and info, 4+: debug)")
     return parser
@@ -135,9 +152,13 @@ def main(argv: list[str] | None = None) -> int:
         compaction_interval=args.etcd_compaction_interval,
         etcd_servers=tuple(s.strip() for s in args.etcd_servers.split(",") if s.strip()),
         etcd_prefix=args.etcd_prefix,
+        max_requests_inflight=max(args.max_requests_inflight, 0),
+        max_mutating_requests_inflight=max(args.max_mutating_requests_inflight, 0),
+        request_timeout=args.request_timeout,
         server_address=f"{args.bind_address}:{args.port}",
     )
     server = ApiServer(config)
+    raise_open_file_limit()
     uvicorn.run(
         server,
         host=args.bind_address,
@@ -146,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         log_level="warning" if args.verbosity < 2 else "info",
         access_log=args.verbosity >= 2,
         timeout_graceful_shutdown=2,
+        http=ApiServerHttpProtocol,
+        timeout_keep_alive=IDLE_TIMEOUT,
         # kube-apiserver sends no Server header and does not rewrite client addresses
         # from X-Forwarded-* headers; skipping both also keeps the hot paths lean.
         server_header=False,

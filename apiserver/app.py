@@ -22,6 +22,12 @@ from fastapi.responses import Response
 
 from apiserver.api import errors
 from apiserver.chain import ChainStages, build_chain
+from apiserver.filters.maxinflight import (
+    DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
+    DEFAULT_MAX_REQUESTS_INFLIGHT,
+    MaxInFlight,
+)
+from apiserver.filters.timeout import DEFAULT_REQUEST_TIMEOUT, RequestTimeout
 from apiserver.gctuning import GcFreezer
 from apiserver.handlers import discovery
 from apiserver.handlers.http import Receive, Scope, Send
@@ -63,6 +69,11 @@ class ServerConfig:
     #: etcd client URLs (``--etcd-servers``) and key prefix, for ``storage="etcd"``.
     etcd_servers: tuple[str, ...] = ()
     etcd_prefix: str = "/registry"
+    #: ``--max-requests-inflight`` / ``--max-mutating-requests-inflight`` (0: unlimited).
+    max_requests_inflight: int = DEFAULT_MAX_REQUESTS_INFLIGHT
+    max_mutating_requests_inflight: int = DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT
+    #: ``--request-timeout`` in seconds for requests that are not long-running (0: none).
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
 
 
 def make_storage(config: ServerConfig) -> Storage:
@@ -241,11 +252,14 @@ class ApiServer:
         self._ready = False
         self.meta = build_meta_app(config, lambda: self._ready)
         self.resources = ResourceAPI(self.registry, self.meta, config.clock)
+        self.max_in_flight = MaxInFlight(config.max_requests_inflight,
+                                         config.max_mutating_requests_inflight)
         self.handler = build_chain(self._serve, self.chain_stages())
 
     def chain_stages(self) -> ChainStages:
         """The request chain's stages as configured (see :mod:`apiserver.chain`)."""
-        return ChainStages()
+        return ChainStages(request_timeout=RequestTimeout(self.config.request_timeout).filter,
+                           max_in_flight=self.max_in_flight.filter)
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:

@@ -22,7 +22,15 @@ import orjson
 from apiserver.api import errors
 from apiserver.api.resources import ResourceInfo
 from apiserver.handlers.encoding import JsonFrames, TableFrames
-from apiserver.handlers.http import Message, Receive, Request, Scope, Send, warning_headers
+from apiserver.handlers.http import (
+    Message,
+    Receive,
+    Request,
+    Scope,
+    Send,
+    abort_connection,
+    warning_headers,
+)
 from apiserver.handlers.routing import MethodNotSupported, RouteNotFound, parse
 from apiserver.printing import column_definitions
 from apiserver.registry.store import Store
@@ -40,6 +48,9 @@ BOOKMARK_BEFORE_DEADLINE = 2.0
 _DEFAULT_TIMEOUT = 1800.0
 _TICK = b""
 _TOO_LARGE_WAIT = 3.0
+#: Most bytes (and initial frames) written at once; see :func:`_stream`.
+_BATCH_BYTES = 256 * 1024
+_BATCH_FRAMES = 1024
 ASGIApp = Callable[[Scope, Receive, Send], Any]
 #: ``watch`` values Go's ``strconv.ParseBool`` reads as true.
 _TRUE_FLAGS = frozenset({"1", "t", "T", "TRUE", "true", "True"})
@@ -191,9 +202,36 @@ async def _stream(
     initial: list[bytes],
     table: TableFrames | None,
 ) -> None:
+    """Write the watcher's frames until it closes.
+
+    The deadline and an overflowing queue both end the watch even while a write is
+    blocked on a client that stopped reading: the connection is dropped at once, which
+    frees what is buffered for it (DESIGN.md "Watch fan-out").
+    """
     loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
     queue = watcher.queue
-    timers: list[asyncio.TimerHandle] = [loop.call_later(params.timeout_seconds, watcher.close)]
+    sending = False
+    cut = False
+
+    def cut_off() -> None:
+        nonlocal cut
+        watcher.close()
+        if sending and not cut:
+            cut = True
+            if not abort_connection(req.scope) and task is not None:
+                task.cancel()  # no way to drop the connection: at least stop waiting
+
+    async def send(body: bytes) -> None:
+        nonlocal sending
+        sending = True
+        try:
+            await req.send({"type": "http.response.body", "body": body, "more_body": True})
+        finally:
+            sending = False
+
+    watcher.on_overflow = cut_off
+    timers: list[asyncio.TimerHandle] = [loop.call_later(params.timeout_seconds, cut_off)]
     if params.allow_bookmarks:
         interval = BOOKMARK_INTERVAL
         if params.timeout_seconds > BOOKMARK_BEFORE_DEADLINE:
@@ -222,36 +260,43 @@ async def _stream(
         if initial and headers_due:
             initial[0] = _with_headers(store.info, initial[0])
             headers_due = False
-        if initial:
-            await req.send({"type": "http.response.body", "body": b"".join(initial),
-                            "more_body": True})
-        while True:
+        for start in range(0, len(initial), _BATCH_FRAMES):
+            await send(b"".join(initial[start:start + _BATCH_FRAMES]))
+        while not cut:
             frame = await queue.get()
             batch: list[bytes] = []
+            size = 0
             done = False
             while True:
                 if frame is None:
                     done = True
                     break
                 if frame == _TICK:
-                    batch.append(bookmark_frame(store.info, store.watch_cache.revision))
+                    frame = bookmark_frame(store.info, store.watch_cache.revision)
                 elif headers_due:
-                    batch.append(_with_headers(store.info, frame))
+                    frame = _with_headers(store.info, frame)
                     headers_due = False
-                else:
-                    batch.append(frame)
-                if queue.empty():
+                batch.append(frame)
+                size += len(frame)
+                # Bounded writes: a client that stops reading holds one batch in the
+                # server's write buffer, not everything queued for it.
+                if queue.empty() or size >= _BATCH_BYTES:
                     break
                 frame = queue.get_nowait()
             if batch:
-                await req.send({"type": "http.response.body", "body": b"".join(batch),
-                                "more_body": True})
+                await send(b"".join(batch))
             if done:
                 break
-        await req.send({"type": "http.response.body", "body": b""})
+        if not cut:
+            await req.send({"type": "http.response.body", "body": b""})
     except OSError:
         pass
+    except asyncio.CancelledError:
+        if not cut or task is None:
+            raise
+        task.uncancel()
     finally:
+        watcher.on_overflow = None
         watcher.close()
         store.cache.watchers.discard(watcher)
         for timer in timers:
