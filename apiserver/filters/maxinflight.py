@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from apiserver.api.user import MASTERS_GROUP, REQUEST_USER
-from apiserver.chain import ASGIApp, Receive, Scope, Send
 from apiserver.filters.requestinfo import request_info
+from apiserver.handlers.http import ASGIApp, Receive, Scope, Send
 
 DEFAULT_MAX_REQUESTS_INFLIGHT = 400
 DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT = 200
