@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import orjson
 
 from apiserver.filters.requestinfo import request_info
-from apiserver.handlers.http import Message, Receive, Scope, Send, abort_connection
+from apiserver.handlers.http import ASGIApp, Message, Receive, Scope, Send, abort_connection
 
 DEFAULT_REQUEST_TIMEOUT = 60.0
 TIMEOUT_MESSAGE = ("Timeout: request did not complete within requested timeout - "
