@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -48,9 +48,11 @@ BOOKMARK_BEFORE_DEADLINE = 2.0
 _DEFAULT_TIMEOUT = 1800.0
 _TICK = b""
 _TOO_LARGE_WAIT = 3.0
-#: Most bytes (and initial frames) written at once; see :func:`_stream`.
+#: About the most bytes written at once; see :func:`_stream`.
 _BATCH_BYTES = 256 * 1024
-_BATCH_FRAMES = 1024
+#: How long a watch that is over may take to write its last frames before its
+#: connection is dropped.
+_CUT_OFF_GRACE = 2.0
 ASGIApp = Callable[[Scope, Receive, Send], Any]
 #: ``watch`` values Go's ``strconv.ParseBool`` reads as true.
 _TRUE_FLAGS = frozenset({"1", "t", "T", "TRUE", "true", "True"})
@@ -205,8 +207,10 @@ async def _stream(
     """Write the watcher's frames until it closes.
 
     The deadline and an overflowing queue both end the watch even while a write is
-    blocked on a client that stopped reading: the connection is dropped at once, which
-    frees what is buffered for it (DESIGN.md "Watch fan-out").
+    blocked on a client that stopped reading: the connection is dropped (at once, or
+    after :data:`_CUT_OFF_GRACE` if no write was pending), which frees what is buffered
+    for it (DESIGN.md "Watch fan-out"). Writes are bounded (:data:`_BATCH_BYTES`), so
+    such a client holds about one write's worth of memory until then.
     """
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
@@ -214,13 +218,22 @@ async def _stream(
     sending = False
     cut = False
 
-    def cut_off() -> None:
+    def drop() -> None:
         nonlocal cut
-        watcher.close()
-        if sending and not cut:
+        if not cut:
             cut = True
             if not abort_connection(req.scope) and task is not None:
                 task.cancel()  # no way to drop the connection: at least stop waiting
+
+    def cut_off() -> None:
+        # A write returns once its bytes are buffered, so a client that stopped reading
+        # shows only at the next write: drop a blocked writer now, and give one that is
+        # not blocked a moment to end the stream cleanly.
+        watcher.close()
+        if sending:
+            drop()
+        else:
+            timers.append(loop.call_later(_CUT_OFF_GRACE, drop))
 
     async def send(body: bytes) -> None:
         nonlocal sending
@@ -260,8 +273,8 @@ async def _stream(
         if initial and headers_due:
             initial[0] = _with_headers(store.info, initial[0])
             headers_due = False
-        for start in range(0, len(initial), _BATCH_FRAMES):
-            await send(b"".join(initial[start:start + _BATCH_FRAMES]))
+        for chunk in _batches(initial):
+            await send(chunk)
         while not cut:
             frame = await queue.get()
             batch: list[bytes] = []
@@ -288,6 +301,7 @@ async def _stream(
             if done:
                 break
         if not cut:
+            sending = True
             await req.send({"type": "http.response.body", "body": b""})
     except OSError:
         pass
@@ -304,6 +318,20 @@ async def _stream(
         listener.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await listener
+
+
+def _batches(frames: list[bytes]) -> Iterator[bytes]:
+    """``frames`` joined into writes of about :data:`_BATCH_BYTES` (one frame at least)."""
+    batch: list[bytes] = []
+    size = 0
+    for frame in frames:
+        batch.append(frame)
+        size += len(frame)
+        if size >= _BATCH_BYTES:
+            yield b"".join(batch)
+            batch, size = [], 0
+    if batch:
+        yield b"".join(batch)
 
 
 def _websocket_watch(scope: Scope) -> bool:
