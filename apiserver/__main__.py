@@ -20,6 +20,7 @@ from apiserver.registry.service.rest import ServiceOptions
 from apiserver.serving import IDLE_TIMEOUT, ApiServerHttpProtocol, raise_open_file_limit
 from apiserver.storage.cache import DEFAULT_HISTORY
 from apiserver.storage.compactor import DEFAULT_INTERVAL
+from apiserver.storage.encryption import EncryptionConfigError
 
 log = logging.getLogger("apiserver")
 
@@ -73,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how long a request that is not long-running (watch, exec, logs, "
                         "port-forward, proxy) may take before it is answered 504, as a Go "
                         "duration (default 1m0s; 0 disables)")
+    parser.add_argument("--encryption-provider-config", type=Path, default=None,
+                        help="file with an EncryptionConfiguration (apiserver.config.k8s.io/v1): "
+                        "how resources such as secrets are encrypted in storage")
     parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
                         help="log verbosity (0: warnings and info, 4+: debug)")
     return parser
@@ -155,9 +159,14 @@ def main(argv: list[str] | None = None) -> int:
         max_requests_inflight=max(args.max_requests_inflight, 0),
         max_mutating_requests_inflight=max(args.max_mutating_requests_inflight, 0),
         request_timeout=args.request_timeout,
+        encryption_provider_config=args.encryption_provider_config,
         server_address=f"{args.bind_address}:{args.port}",
     )
-    server = ApiServer(config)
+    try:
+        server = ApiServer(config)
+    except EncryptionConfigError as exc:
+        log.error("%s", exc)
+        return 2
     raise_open_file_limit()
     uvicorn.run(
         server,

@@ -46,10 +46,12 @@ from apiserver.registry.service.rest import ServiceOptions
 from apiserver.registry.store import now_utc
 from apiserver.storage.cache import DEFAULT_HISTORY, WatchCache
 from apiserver.storage.compactor import DEFAULT_INTERVAL, Compactor
+from apiserver.storage.encryption import load_encryption_config
 from apiserver.storage.etcd import EtcdStorage
 from apiserver.storage.interface import Storage
 from apiserver.storage.memory import MemoryStorage
 from apiserver.storage.sqlite import SQLiteStorage
+from apiserver.storage.transformed import TransformedStorage
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +76,19 @@ class ServerConfig:
     max_mutating_requests_inflight: int = DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT
     #: ``--request-timeout`` in seconds for requests that are not long-running (0: none).
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    #: ``--encryption-provider-config``: an EncryptionConfiguration for values at rest.
+    encryption_provider_config: Path | None = None
 
 
 def make_storage(config: ServerConfig) -> Storage:
-    """The storage backend named by ``config.storage``."""
+    """The storage backend named by ``config.storage``, encrypting at rest as configured."""
+    backend = _backend(config)
+    if config.encryption_provider_config is None:
+        return backend
+    return TransformedStorage(backend, load_encryption_config(config.encryption_provider_config))
+
+
+def _backend(config: ServerConfig) -> Storage:
     if config.storage == "memory":
         return MemoryStorage()
     if config.storage == "sqlite":
