@@ -158,12 +158,14 @@ class ValueTransformer:
         """``data`` as stored under ``key``."""
         return self._writer.prefix + self._writer.encrypt(data, key.encode())
 
-    def from_storage(self, data: bytes, key: str) -> bytes:
-        """The stored bytes of ``key`` opened with the key their prefix names."""
-        for transformer in self._transformers:
+    def from_storage(self, data: bytes, key: str) -> tuple[bytes, bool]:
+        """The stored bytes of ``key`` opened with the key their prefix names, and whether
+        they are stale (not written by the first transformer: rewrite them to rotate)."""
+        for index, transformer in enumerate(self._transformers):
             if data.startswith(transformer.prefix):
                 try:
-                    return transformer.decrypt(data[len(transformer.prefix):], key.encode())
+                    opened = transformer.decrypt(data[len(transformer.prefix):], key.encode())
+                    return opened, index != 0
                 except TransformError:
                     if transformer.prefix:
                         raise

@@ -15,7 +15,8 @@ import re
 
 from apiserver.api.resources import RESOURCES
 from apiserver.storage.encryption import ResourceRule, TransformError, ValueTransformer
-from apiserver.storage.interface import KeyValue, Storage, StorageEvent, Subscriber
+from apiserver.storage.errors import CompactedError
+from apiserver.storage.interface import EventType, KeyValue, Storage, StorageEvent, Subscriber
 
 _VERSION = re.compile(r"v\d+((alpha|beta)\d+)?")
 #: API groups without a dot (core kinds are stored at ``/registry/<plural>/``).
@@ -43,6 +44,10 @@ class TransformedStorage(Storage):
         self.inner = inner
         self._rules = rules
         self._by_resource: dict[tuple[str, str], ValueTransformer | None] = {}
+        #: Keys whose current value was read with a key that is not the first one.
+        self._stale: set[str] = set()
+        #: History at or below this revision cannot be decrypted with the configured keys.
+        self._unreadable_before = 0
 
     def transformer(self, key: str) -> ValueTransformer | None:
         """The transformer for ``key``'s resource (the first rule that covers it)."""
@@ -60,24 +65,37 @@ class TransformedStorage(Storage):
         transformer = self.transformer(key)
         return value if transformer is None else transformer.to_storage(value, key)
 
-    def _open(self, key: str, value: bytes) -> bytes:
+    def _open(self, key: str, value: bytes, latest: bool = False) -> bytes:
+        """``value`` decrypted; for a key's ``latest`` value, remember whether it is stale."""
         transformer = self.transformer(key)
         if transformer is None:
             return value
         try:
-            return transformer.from_storage(value, key)
+            opened, stale = transformer.from_storage(value, key)
         except TransformError as exc:
             raise TransformError(f"unable to transform key {key!r}: {exc}") from None
+        if latest:
+            if stale:
+                self._stale.add(key)
+            else:
+                self._stale.discard(key)
+        return opened
 
     def _open_kv(self, kv: KeyValue) -> KeyValue:
-        return dataclasses.replace(kv, value=self._open(kv.key, kv.value))
+        return dataclasses.replace(kv, value=self._open(kv.key, kv.value, latest=True))
 
-    def _open_event(self, event: StorageEvent) -> StorageEvent:
+    def _open_event(self, event: StorageEvent, latest: bool = False) -> StorageEvent:
         if self.transformer(event.key) is None:
             return event
+        if latest and event.type is EventType.DELETE:
+            self._stale.discard(event.key)
+            latest = False
         prev = None if event.prev_value is None else self._open(event.key, event.prev_value)
-        return dataclasses.replace(event, value=self._open(event.key, event.value),
+        return dataclasses.replace(event, value=self._open(event.key, event.value, latest),
                                    prev_value=prev)
+
+    def needs_rewrite(self, key: str) -> bool:
+        return key in self._stale
 
     async def start(self) -> None:
         await self.inner.start()
@@ -109,16 +127,30 @@ class TransformedStorage(Storage):
         return await self.inner.fetch_current_revision()
 
     async def check_revision(self, revision: int) -> None:
+        if revision < self._unreadable_before:
+            raise CompactedError(revision, self._unreadable_before)
         await self.inner.check_revision(revision)
 
     def compacted_revision(self) -> int:
-        return self.inner.compacted_revision()
+        return max(self.inner.compacted_revision(), self._unreadable_before)
 
     async def history(self, after_revision: int) -> list[StorageEvent]:
-        return [self._open_event(e) for e in await self.inner.history(after_revision)]
+        """Events after ``after_revision``; history that no configured key opens any more
+        (its key was removed after a rotation) counts as compacted."""
+        if after_revision < self._unreadable_before:
+            raise CompactedError(after_revision, self._unreadable_before)
+        opened: list[StorageEvent] = []
+        for event in await self.inner.history(after_revision):
+            try:
+                opened.append(self._open_event(event))
+            except TransformError:
+                self._unreadable_before = event.revision
+        if after_revision < self._unreadable_before:
+            raise CompactedError(after_revision, self._unreadable_before)
+        return opened
 
     async def compact(self, revision: int) -> None:
         await self.inner.compact(revision)
 
     def subscribe(self, subscriber: Subscriber) -> None:
-        self.inner.subscribe(lambda event: subscriber(self._open_event(event)))
+        self.inner.subscribe(lambda event: subscriber(self._open_event(event, latest=True)))

@@ -18,6 +18,7 @@ from apiserver.storage.encryption import (
     ValueTransformer,
     parse_encryption_config,
 )
+from apiserver.storage.errors import CompactedError
 from apiserver.storage.interface import StorageEvent
 from apiserver.storage.memory import MemoryStorage
 from apiserver.storage.transformed import TransformedStorage, group_resource
@@ -50,7 +51,7 @@ def test_each_provider_round_trips_with_upstreams_prefix(kind: str) -> None:
     assert stored.startswith(f"k8s:enc:{kind}:v1:key1:".encode())
     assert b"aHVudGVyMg" not in stored
     assert stored != t.to_storage(data, SECRET_KEY)  # a fresh IV/nonce every time
-    assert t.from_storage(stored, SECRET_KEY) == data
+    assert t.from_storage(stored, SECRET_KEY) == (data, False)
 
 
 def test_stored_layouts_are_upstreams() -> None:
@@ -77,7 +78,7 @@ def test_rotation_reads_old_keys_and_writes_with_the_first() -> None:
     old = transformer(config(keyed("aescbc", ("key1", KEY1))))
     stored = old.to_storage(b"v", SECRET_KEY)
     rotated = transformer(config(keyed("aescbc", ("key2", KEY2), ("key1", KEY1))))
-    assert rotated.from_storage(stored, SECRET_KEY) == b"v"
+    assert rotated.from_storage(stored, SECRET_KEY) == (b"v", True)  # stale: rewrite it
     assert rotated.to_storage(b"v", SECRET_KEY).startswith(b"k8s:enc:aescbc:v1:key2:")
     new_only = transformer(config(keyed("aescbc", ("key2", KEY2))))
     with pytest.raises(TransformError, match="no matching prefix found"):
@@ -88,8 +89,8 @@ def test_identity_first_decrypts_through_a_later_provider_and_reads_plain_data()
     enc = transformer(config(keyed("secretbox", ("k", KEY1))))
     stored = enc.to_storage(b"v", SECRET_KEY)
     back = transformer(config({"identity": {}}, keyed("secretbox", ("k", KEY1))))
-    assert back.from_storage(stored, SECRET_KEY) == b"v"
-    assert back.from_storage(b"plain", SECRET_KEY) == b"plain"
+    assert back.from_storage(stored, SECRET_KEY) == (b"v", True)
+    assert back.from_storage(b"plain", SECRET_KEY) == (b"plain", False)
     assert back.to_storage(b"v", SECRET_KEY) == b"v"
     with pytest.raises(TransformError, match="no matching prefix found"):
         enc.from_storage(b"plain", SECRET_KEY)
@@ -163,4 +164,52 @@ def test_random_keys_of_every_size() -> None:
         key = base64.b64encode(os.urandom(size)).decode()
         for kind in ("aescbc", "aesgcm"):
             t = transformer(config(keyed(kind, ("k", key))))
-            assert t.from_storage(t.to_storage(b"x" * 100, SECRET_KEY), SECRET_KEY) == b"x" * 100
+            stored = t.to_storage(b"x" * 100, SECRET_KEY)
+            assert t.from_storage(stored, SECRET_KEY) == (b"x" * 100, False)
+
+
+def test_values_under_an_old_key_need_a_rewrite_until_written_again() -> None:
+    async def run() -> None:
+        inner = MemoryStorage()
+        await inner.start()
+        old = TransformedStorage(inner, parse_encryption_config(
+            config(keyed("aescbc", ("key1", KEY1)))))
+        rev = await old.create(SECRET_KEY, b"v")
+        rotated = TransformedStorage(inner, parse_encryption_config(
+            config(keyed("aescbc", ("key2", KEY2), ("key1", KEY1)))))
+        rotated.subscribe(lambda event: None)
+        assert not rotated.needs_rewrite(SECRET_KEY)
+        assert (await rotated.get(SECRET_KEY)).value == b"v"  # type: ignore[union-attr]
+        assert rotated.needs_rewrite(SECRET_KEY)
+        await rotated.update(SECRET_KEY, b"v", rev)
+        assert not rotated.needs_rewrite(SECRET_KEY)
+        raw = await inner.get(SECRET_KEY)
+        assert raw is not None and raw.value.startswith(b"k8s:enc:aescbc:v1:key2:")
+
+    asyncio.run(run())
+
+
+def test_history_under_a_removed_key_counts_as_compacted() -> None:
+    async def run() -> None:
+        inner = MemoryStorage()
+        await inner.start()
+        old = TransformedStorage(inner, parse_encryption_config(
+            config(keyed("aescbc", ("key1", KEY1)))))
+        rev = await old.create(SECRET_KEY, b"v1")
+        new = TransformedStorage(inner, parse_encryption_config(
+            config(keyed("aescbc", ("key2", KEY2), ("key1", KEY1)))))
+        rewritten = await new.update(SECRET_KEY, b"v1", rev)
+        last = await new.update(SECRET_KEY, b"v2", rewritten)
+        only_new = TransformedStorage(inner, parse_encryption_config(
+            config(keyed("aescbc", ("key2", KEY2)))))
+        with pytest.raises(CompactedError) as caught:
+            await only_new.history(0)
+        assert caught.value.compacted == rewritten  # its previous value is under key1
+        assert [e.value for e in await only_new.history(rewritten)] == [b"v2"]
+        assert only_new.compacted_revision() == rewritten
+        with pytest.raises(CompactedError):
+            await only_new.check_revision(rev)
+        assert (await only_new.get(SECRET_KEY)).value == b"v2"  # type: ignore[union-attr]
+        assert last > rewritten
+
+    asyncio.run(run())
