@@ -97,7 +97,8 @@ def start_kubemu(
     for name in known:
         if name != "apiserver" and name not in wanted:
             argv += ["--disable", name]
-    log = (base / "kubemu.log").open("ab")
+    log = os.fdopen(os.open(base / "kubemu.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND
+                            | os.O_CLOEXEC, 0o600), "ab")
     process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     log.close()

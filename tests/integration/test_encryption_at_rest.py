@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import sqlite3
+import stat
 from pathlib import Path
 
 import httpx
@@ -146,3 +147,12 @@ def test_etcd_secrets_are_ciphertext(apiserver_factory: ApiServerFactory, etcd: 
     assert PASSWORD.encode() not in secrets[0]
     assert base64.b64encode(PASSWORD.encode()) not in secrets[0]
     assert b"visible-configmap-value" in configmaps[0]
+
+
+def test_the_apiserver_data_directory_is_private(apiserver_factory: ApiServerFactory) -> None:
+    server = apiserver_factory("sqlite")
+    create_secret(server.url, "private", "creds")
+    assert stat.S_IMODE(server.data_dir.stat().st_mode) == 0o700
+    files = {p.name: stat.S_IMODE(p.stat().st_mode) for p in server.data_dir.iterdir()}
+    assert {"kubemu.db", "kubemu.db-wal", "kubemu.db-shm"} <= files.keys()
+    assert set(files.values()) == {0o600}, files
