@@ -189,6 +189,10 @@ def markdown(results: dict[str, Any]) -> str:
         from bench.storage import table as storage_table
 
         parts += [*storage_table(results), ""]
+    if results.get("limits"):
+        from bench.limits import table as limits_table
+
+        parts += [*limits_table(results), ""]
     if results.get("proxy"):
         from bench.proxy import latency_table
 

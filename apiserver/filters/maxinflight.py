@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from apiserver.api.user import MASTERS_GROUP, REQUEST_USER
-from apiserver.filters.requestinfo import request_info
+from apiserver.filters.requestinfo import scope_request_info
 from apiserver.handlers.http import ASGIApp, Receive, Scope, Send
 
 DEFAULT_MAX_REQUESTS_INFLIGHT = 400
@@ -74,7 +74,7 @@ class MaxInFlight:
             if scope["type"] != "http":  # WebSocket: watches and streams, long-running
                 await app(scope, receive, send)
                 return
-            info = request_info(scope["method"], scope["path"], scope.get("query_string", b""))
+            info = scope_request_info(scope)
             if info.long_running:
                 await app(scope, receive, send)
                 return

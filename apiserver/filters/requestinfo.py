@@ -7,7 +7,9 @@ toward the in-flight limit upstream).
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl
 
 _API_PREFIXES = ("api", "apis")
@@ -90,3 +92,16 @@ def request_info(method: str, path: str, query_string: bytes = b"") -> RequestIn
         verb = "deletecollection"
     return RequestInfo(True, path, verb, prefix, group, version, namespace, resource,
                        subresource, name)
+
+
+_SCOPE_KEY = "kubemu.request_info"
+
+
+def scope_request_info(scope: MutableMapping[str, Any]) -> RequestInfo:
+    """The request info of an HTTP ``scope``, computed once per request (as upstream's
+    ``WithRequestInfo`` filter stores it in the request context)."""
+    info: RequestInfo | None = scope.get(_SCOPE_KEY)
+    if info is None:
+        info = request_info(scope["method"], scope["path"], scope.get("query_string", b""))
+        scope[_SCOPE_KEY] = info
+    return info

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from apiserver.filters.requestinfo import request_info
+from apiserver.filters.requestinfo import scope_request_info
 from apiserver.handlers.http import ASGIApp, Message, Receive, Scope, Send, abort_connection
 
 DEFAULT_REQUEST_TIMEOUT = 60.0
@@ -71,8 +71,7 @@ class RequestTimeout:
         seconds = self.seconds
 
         async def timed(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http" or request_info(
-                    scope["method"], scope["path"], scope.get("query_string", b"")).long_running:
+            if scope["type"] != "http" or scope_request_info(scope).long_running:
                 await app(scope, receive, send)
                 return
             exchange = _Exchange(receive, send)

@@ -1,0 +1,109 @@
+"""The ``limits`` scenario: what the request limits cost on the hot paths.
+
+Two kubemu apiservers on ``--storage sqlite`` (own temporary data dirs), both pinned to the
+server CPU and running during the whole scenario:
+
+* ``kubemu-limits-off``: ``--max-requests-inflight 0 --max-mutating-requests-inflight 0
+  --request-timeout 0`` (the max-in-flight and request-timeout stages left out of the chain);
+* ``kubemu-limits-on``: the defaults (400 / 200 in flight, 60 s request timeout).
+
+The same wrk GET and create runs as the ``get`` and ``create`` scenarios measure them back
+to back (off, then on); **on ÷ off** is the limited server's req/s as a share of the
+unlimited one's. The connections stay far below the limits, so no request is refused: the
+ratio is the per-request cost of the stages themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from bench import populate, report
+from bench.procs import HOST, ServerProcess, free_port, python_module
+from bench.wrk import WrkResult
+
+if TYPE_CHECKING:
+    from bench.run import Context
+
+Measure = Callable[["Context", ServerProcess, str], WrkResult]
+OFF = "kubemu-limits-off"
+ON = "kubemu-limits-on"
+_FLAGS = {OFF: ("--max-requests-inflight", "0", "--max-mutating-requests-inflight", "0",
+                "--request-timeout", "0"),
+          ON: ()}
+
+
+def _start(ctx: Context, name: str) -> ServerProcess:
+    port = free_port()
+    argv = python_module("apiserver", "--bind-address", HOST, "--port", str(port),
+                         "--data-dir", str(ctx.workdir / name), "--storage", "sqlite",
+                         *_FLAGS[name])
+    return ServerProcess(name, argv, port, ctx.workdir / f"{name}.log", ctx.server_cpu).start()
+
+
+def run_scenario(ctx: Context, measure: Measure, namespaces: tuple[str, ...],
+                 pod: tuple[str, str]) -> dict[str, Any]:
+    """Both rows of get and create; returns the JSON-able results."""
+    servers: list[ServerProcess] = []
+    out: dict[str, Any] = {"http": {"get": {}, "create": {}}}
+    try:
+        for name in (OFF, ON):
+            server = _start(ctx, name)
+            servers.append(server)
+            with httpx.Client(base_url=server.url, timeout=60.0) as client:
+                for ns in namespaces:
+                    populate.ensure_namespace(client, ns)
+                populate.create_pod(client, *pod)
+                body = populate.fetch(client, f"/api/v1/namespaces/{pod[0]}/pods/{pod[1]}")
+            out["object_bytes"] = len(body)
+        for scenario in ("get", "create"):
+            for server in servers:
+                out["http"][scenario][server.name] = measure(ctx, server, scenario).as_dict()
+    finally:
+        for server in reversed(servers):
+            server.stop()
+    return out
+
+
+def table(results: dict[str, Any]) -> list[str]:
+    """The Markdown of the comparison."""
+    s = results["limits"]
+    cfg = results["config"]
+    best = f", best of {cfg['repeat']}" if cfg.get("repeat", 1) > 1 else ""
+    labels = {OFF: "limits off (`--max-requests-inflight 0 --max-mutating-requests-inflight 0 "
+                   "--request-timeout 0`)",
+              ON: "limits on (defaults: 400 / 200 in flight, 60 s timeout)"}
+    lines = [
+        f"#### Request limits: max-in-flight and request-timeout stages on vs off; wrk, "
+        f"{cfg['connections']} connections, {cfg['duration']:g} s per run (after "
+        f"{cfg['warmup']:g} s warm-up{best})",
+        "",
+        "| scenario | server | req/s | p50 ms | p99 ms | errors | server CPU "
+        "| others on CPU 0 / 1 | on ÷ off |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for scenario, runs in s["http"].items():
+        label = report.SCENARIO_LABELS.get(scenario, scenario)
+        if scenario == "get":
+            label += f" ({report.size_label(s.get('object_bytes', 0))})"
+        off = runs.get(OFF)
+        first = True
+        for name, run in runs.items():
+            ratio = "—"
+            if name == ON and off and off["rps"]:
+                ratio = f"**{run['rps'] / off['rps'] * 100:,.0f}%**"
+            other = max(run.get("other_cpu") or 0.0, run.get("other_load_cpu") or 0.0)
+            warn = " ⚠" if other > report.NOISY else ""
+            lines.append(
+                f"| {label if first else ''} | {labels[name]}{warn} | {run['rps']:,.0f} "
+                f"| {run['p50_ms']:.2f} | {run['p99_ms']:.2f} | {run['errors']} "
+                f"| {_pct(run.get('server_cpu'))} | {_pct(run.get('other_cpu'))} / "
+                f"{_pct(run.get('other_load_cpu'))} | {ratio} |")
+            first = False
+    return lines
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:,.0f}%"
