@@ -27,9 +27,12 @@ LONG_RUNNING_SUBRESOURCES = frozenset({"attach", "exec", "proxy", "log", "portfo
 READ_ONLY_VERBS = frozenset({"get", "list", "watch"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestInfo:
-    """Upstream ``request.RequestInfo``; the resource fields are empty for non-resource requests."""
+    """Upstream ``request.RequestInfo``; the resource fields are empty for non-resource requests.
+
+    Treat as read-only (not frozen: a frozen dataclass costs microseconds per request).
+    """
 
     is_resource_request: bool
     path: str
@@ -56,19 +59,19 @@ class RequestInfo:
 
 def request_info(method: str, path: str, query_string: bytes = b"") -> RequestInfo:
     """Classify a request as upstream's ``NewRequestInfo`` does."""
-    parts = [p for p in path.strip("/").split("/") if p]
-    non_resource = RequestInfo(False, path, method.lower())
-    if not parts or parts[0] not in _API_PREFIXES:
-        return non_resource
-    prefix, rest = parts[0], parts[1:]
+    parts = path.split("/")
+    if "" in parts:  # leading, trailing or doubled slashes
+        parts = [p for p in parts if p]
+    if len(parts) < 3 or parts[0] not in _API_PREFIXES:
+        return RequestInfo(False, path, method.lower())
+    prefix = parts[0]
     group = ""
     if prefix == "apis":
-        if len(rest) < 3:  # /apis, /apis/<group>, /apis/<group>/<version>: discovery
-            return non_resource
-        group, rest = rest[0], rest[1:]
-    elif len(rest) < 2:  # /api, /api/v1: discovery
-        return non_resource
-    version, rest = rest[0], rest[1:]
+        if len(parts) < 4:  # /apis, /apis/<group>, /apis/<group>/<version>: discovery
+            return RequestInfo(False, path, method.lower())
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        version, rest = parts[1], parts[2:]
     verb = _METHOD_VERBS.get(method.upper(), "")
     legacy_watch = False
     if rest[0] == "watch" and len(rest) > 1:
@@ -85,9 +88,10 @@ def request_info(method: str, path: str, query_string: bytes = b"") -> RequestIn
         verb = "watch"
     elif verb == "get" and not name:
         verb = "list"
-        query = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
-        if query.get("watch", "") in _TRUE:
-            verb = "watch"
+        if b"watch" in query_string:
+            query = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+            if query.get("watch", "") in _TRUE:
+                verb = "watch"
     elif verb == "delete" and not name:
         verb = "deletecollection"
     return RequestInfo(True, path, verb, prefix, group, version, namespace, resource,

@@ -14,7 +14,7 @@ is dropped (upstream panics with ``http.ErrAbortHandler`` for the same effect).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -29,16 +29,25 @@ TIMEOUT_BODY = orjson.dumps({"metadata": {}, "status": "Failure", "message": TIM
                              "reason": "Timeout", "details": {}, "code": 504}) + b"\n"
 
 
-@dataclass(slots=True)
 class _Exchange:
-    """One request's progress, as the deadline needs to know it."""
+    """One request under the deadline: what the deadline needs to know of its progress."""
 
-    receive_: Receive
-    send_: Send
-    started: bool = False
-    body_done: bool = False
-    receiving: bool = False
-    expired: bool = False
+    __slots__ = ("body_done", "cancelled", "deadline", "expired", "receive_", "receiving",
+                 "replies", "scope", "send_", "started", "task")
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send, task: asyncio.Task[Any],
+                 deadline: float) -> None:
+        self.scope = scope
+        self.receive_ = receive
+        self.send_ = send
+        self.task = task
+        self.deadline = deadline
+        self.started = False
+        self.body_done = False
+        self.receiving = False
+        self.expired = False
+        self.cancelled = False
+        self.replies: list[asyncio.Task[None]] = []
 
     async def receive(self) -> Message:
         self.receiving = True
@@ -57,51 +66,67 @@ class _Exchange:
             self.started = True
         await self.send_(message)
 
+    def expire(self) -> None:
+        """The deadline passed: answer 504 now (or drop the connection if too late)."""
+        self.expired = True
+        if self.started:
+            abort_connection(self.scope)
+            return
+        self.replies.append(asyncio.ensure_future(
+            _send_timeout(self.send_, close=not self.body_done)))
+        if self.receiving:
+            self.cancelled = True
+            self.task.cancel()  # nothing was done yet: stop waiting for the body
+
 
 class RequestTimeout:
-    """The deadline of one server; :meth:`filter` is the chain stage (0 disables it)."""
+    """The deadline of one server; :meth:`filter` is the chain stage (0 disables it).
+
+    One timer sweeps the requests in flight (at most a quarter of the timeout, and a
+    second, apart) instead of a timer per request: the hot paths pay for a set insertion.
+    """
 
     def __init__(self, seconds: float = DEFAULT_REQUEST_TIMEOUT) -> None:
         self.seconds = seconds
+        self._tick = min(1.0, seconds / 4)
+        self._live: set[_Exchange] = set()
+        self._sweeper: asyncio.TimerHandle | None = None
+
+    def _sweep(self) -> None:
+        self._sweeper = None
+        now = asyncio.get_running_loop().time()
+        for exchange in [e for e in self._live if e.deadline <= now]:
+            self._live.discard(exchange)
+            exchange.expire()
+        if self._live:
+            self._sweeper = asyncio.get_running_loop().call_later(self._tick, self._sweep)
 
     def filter(self, app: ASGIApp) -> ASGIApp:
         """``app`` under the deadline (an ``apiserver.chain.Filter``)."""
         if self.seconds <= 0:
             return app
-        seconds = self.seconds
+        live = self._live
 
         async def timed(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != "http" or scope_request_info(scope).long_running:
                 await app(scope, receive, send)
                 return
-            exchange = _Exchange(receive, send)
             task = asyncio.current_task()
             assert task is not None
-            replies: list[asyncio.Task[None]] = []
-            cancelled = False
-
-            def expire() -> None:
-                nonlocal cancelled
-                exchange.expired = True
-                if exchange.started:
-                    abort_connection(scope)
-                    return
-                replies.append(asyncio.ensure_future(
-                    _send_timeout(send, close=not exchange.body_done)))
-                if exchange.receiving:
-                    cancelled = True
-                    task.cancel()
-
-            timer = asyncio.get_running_loop().call_later(seconds, expire)
+            loop = task.get_loop()
+            exchange = _Exchange(scope, receive, send, task, loop.time() + self.seconds)
+            live.add(exchange)
+            if self._sweeper is None:
+                self._sweeper = loop.call_later(self._tick, self._sweep)
             try:
                 await app(scope, exchange.receive, exchange.send)
             except asyncio.CancelledError:
-                if not cancelled:
+                if not exchange.cancelled:
                     raise
                 task.uncancel()
             finally:
-                timer.cancel()
-            for reply in replies:  # uvicorn answers 500 if the app returns before it
+                live.discard(exchange)
+            for reply in exchange.replies:  # uvicorn answers 500 if the app returns first
                 await reply
 
         return timed

@@ -29,6 +29,9 @@ from apiserver.storage.cache import Watcher
     ("PUT", "/api/v1/namespaces/ns/finalize", b"", "update", "namespaces", "finalize", "ns",
      "ns"),
     ("PATCH", "/apis/example.com/v1/widgets/w", b"", "patch", "widgets", "", "", "w"),
+    ("GET", "/apis/apps/v1/deployments", b"watch=1", "watch", "deployments", "", "", ""),
+    ("POST", "/api/v1/namespaces", b"", "create", "namespaces", "", "", ""),
+    ("GET", "//api/v1//nodes/", b"", "list", "nodes", "", "", ""),
 ])
 def test_resource_requests(method: str, path: str, query: bytes, verb: str, resource: str,
                            sub: str, ns: str, name: str) -> None:
