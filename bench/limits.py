@@ -71,39 +71,23 @@ def table(results: dict[str, Any]) -> list[str]:
     """The Markdown of the comparison."""
     s = results["limits"]
     cfg = results["config"]
-    best = f", best of {cfg['repeat']}" if cfg.get("repeat", 1) > 1 else ""
     labels = {OFF: "limits off (`--max-requests-inflight 0 --max-mutating-requests-inflight 0 "
                    "--request-timeout 0`)",
               ON: "limits on (defaults: 400 / 200 in flight, 60 s timeout)"}
     lines = [
-        f"#### Request limits: max-in-flight and request-timeout stages on vs off; wrk, "
-        f"{cfg['connections']} connections, {cfg['duration']:g} s per run (after "
-        f"{cfg['warmup']:g} s warm-up{best})",
+        "#### Request limits: max-in-flight and request-timeout stages on vs off (both "
+        f"servers on CPU {cfg['server_cpu']}); " + report.wrk_settings(cfg),
         "",
-        "| scenario | server | req/s | p50 ms | p99 ms | errors | server CPU "
-        "| others on CPU 0 / 1 | on ÷ off |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        *report.wrk_header("on ÷ off"),
     ]
     for scenario, runs in s["http"].items():
-        label = report.SCENARIO_LABELS.get(scenario, scenario)
-        if scenario == "get":
-            label += f" ({report.size_label(s.get('object_bytes', 0))})"
+        label = report.scenario_label(scenario, s.get("object_bytes", 0))
         off = runs.get(OFF)
-        first = True
         for name, run in runs.items():
             ratio = "—"
             if name == ON and off and off["rps"]:
                 ratio = f"**{run['rps'] / off['rps'] * 100:,.0f}%**"
-            other = max(run.get("other_cpu") or 0.0, run.get("other_load_cpu") or 0.0)
-            warn = " ⚠" if other > report.NOISY else ""
-            lines.append(
-                f"| {label if first else ''} | {labels[name]}{warn} | {run['rps']:,.0f} "
-                f"| {run['p50_ms']:.2f} | {run['p99_ms']:.2f} | {run['errors']} "
-                f"| {_pct(run.get('server_cpu'))} | {_pct(run.get('other_cpu'))} / "
-                f"{_pct(run.get('other_load_cpu'))} | {ratio} |")
-            first = False
+            lines.append(report.wrk_row(label, labels[name], run, ratio,
+                                        run.get("other_cpu") or 0.0))
+            label = ""
     return lines
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:,.0f}%"

@@ -168,15 +168,17 @@ def test_random_keys_of_every_size() -> None:
             assert t.from_storage(stored, SECRET_KEY) == (b"x" * 100, False)
 
 
+def encrypted(inner: MemoryStorage, *keys: tuple[str, str]) -> TransformedStorage:
+    """``inner`` behind an aescbc provider with ``keys`` (the first one writes)."""
+    return TransformedStorage(inner, parse_encryption_config(config(keyed("aescbc", *keys))))
+
+
 def test_values_under_an_old_key_need_a_rewrite_until_written_again() -> None:
     async def run() -> None:
         inner = MemoryStorage()
         await inner.start()
-        old = TransformedStorage(inner, parse_encryption_config(
-            config(keyed("aescbc", ("key1", KEY1)))))
-        rev = await old.create(SECRET_KEY, b"v")
-        rotated = TransformedStorage(inner, parse_encryption_config(
-            config(keyed("aescbc", ("key2", KEY2), ("key1", KEY1)))))
+        rev = await encrypted(inner, ("key1", KEY1)).create(SECRET_KEY, b"v")
+        rotated = encrypted(inner, ("key2", KEY2), ("key1", KEY1))
         rotated.subscribe(lambda event: None)
         assert not rotated.needs_rewrite(SECRET_KEY)
         assert (await rotated.get(SECRET_KEY)).value == b"v"  # type: ignore[union-attr]
@@ -193,15 +195,11 @@ def test_history_under_a_removed_key_counts_as_compacted() -> None:
     async def run() -> None:
         inner = MemoryStorage()
         await inner.start()
-        old = TransformedStorage(inner, parse_encryption_config(
-            config(keyed("aescbc", ("key1", KEY1)))))
-        rev = await old.create(SECRET_KEY, b"v1")
-        new = TransformedStorage(inner, parse_encryption_config(
-            config(keyed("aescbc", ("key2", KEY2), ("key1", KEY1)))))
+        rev = await encrypted(inner, ("key1", KEY1)).create(SECRET_KEY, b"v1")
+        new = encrypted(inner, ("key2", KEY2), ("key1", KEY1))
         rewritten = await new.update(SECRET_KEY, b"v1", rev)
         last = await new.update(SECRET_KEY, b"v2", rewritten)
-        only_new = TransformedStorage(inner, parse_encryption_config(
-            config(keyed("aescbc", ("key2", KEY2)))))
+        only_new = encrypted(inner, ("key2", KEY2))
         with pytest.raises(CompactedError) as caught:
             await only_new.history(0)
         assert caught.value.compacted == rewritten  # its previous value is under key1
