@@ -17,7 +17,12 @@ from apiserver.filters.maxinflight import (
     DEFAULT_MAX_REQUESTS_INFLIGHT,
 )
 from apiserver.registry.service.rest import ServiceOptions
-from apiserver.serving import IDLE_TIMEOUT, ApiServerHttpProtocol, raise_open_file_limit
+from apiserver.serving import (
+    IDLE_TIMEOUT,
+    ApiServerHttpProtocol,
+    ApiServerWebSocketProtocol,
+    raise_open_file_limit,
+)
 from apiserver.storage.cache import DEFAULT_HISTORY
 from apiserver.storage.compactor import DEFAULT_INTERVAL
 from apiserver.storage.encryption import EncryptionConfigError
@@ -177,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         access_log=args.verbosity >= 2,
         timeout_graceful_shutdown=2,
         http=ApiServerHttpProtocol,
+        ws=ApiServerWebSocketProtocol,
         timeout_keep_alive=IDLE_TIMEOUT,
         # kube-apiserver sends no Server header and does not rewrite client addresses
         # from X-Forwarded-* headers; skipping both also keeps the hot paths lean.

@@ -4,9 +4,10 @@
   time (slowloris, or connected and silent) is closed — uvicorn alone waits forever.
 * ``IdleTimeout`` 90 s between requests on a kept-alive connection (uvicorn's
   ``timeout_keep_alive``), as upstream and Go's client transports expect.
-* Every HTTP request's scope carries :data:`apiserver.handlers.http.ABORT_EXTENSION`, so a
-  handler can drop a connection whose client stopped reading (a slow watcher) instead of
-  waiting forever for its write buffer to drain.
+* Every HTTP request's and WebSocket's scope carries
+  :data:`apiserver.handlers.http.ABORT_EXTENSION`, so a handler can drop a connection whose
+  client stopped reading (a slow watcher) instead of waiting forever for its write buffer
+  to drain.
 * The open-file soft limit is raised to the hard limit at start, as Go's runtime does for
   kube-apiserver, so a connection flood meets the in-flight limit (429) rather than
   ``accept()`` failing with EMFILE and stalling every new client.
@@ -20,6 +21,7 @@ import resource
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_impl import WebSocketProtocol
 
 from apiserver.handlers.http import ABORT_EXTENSION
 
@@ -69,6 +71,14 @@ class ApiServerHttpProtocol(HttpToolsProtocol):
         # Go's server closes without an answer when the headers do not arrive in time.
         if not self.transport.is_closing():
             self.transport.abort()
+
+
+class ApiServerWebSocketProtocol(WebSocketProtocol):
+    """uvicorn's WebSocket protocol (websockets) plus the abort extension."""
+
+    async def run_asgi(self) -> None:
+        self.scope["extensions"][ABORT_EXTENSION] = self.transport.abort  # type: ignore[assignment]
+        await super().run_asgi()
 
 
 def raise_open_file_limit() -> None:

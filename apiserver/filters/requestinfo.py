@@ -72,7 +72,7 @@ def request_info(method: str, path: str, query_string: bytes = b"") -> RequestIn
         group, version, rest = parts[1], parts[2], parts[3:]
     else:
         version, rest = parts[1], parts[2:]
-    verb = _METHOD_VERBS.get(method.upper(), "")
+    verb = _METHOD_VERBS.get(method.upper(), method.lower())
     legacy_watch = False
     if rest[0] == "watch" and len(rest) > 1:
         legacy_watch, rest = True, rest[1:]
