@@ -21,7 +21,7 @@ import resource
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-from uvicorn.protocols.websockets.websockets_impl import WebSocketProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from apiserver.handlers.http import ABORT_EXTENSION
 
@@ -73,8 +73,9 @@ class ApiServerHttpProtocol(HttpToolsProtocol):
             self.transport.abort()
 
 
-class ApiServerWebSocketProtocol(WebSocketProtocol):
-    """uvicorn's WebSocket protocol (websockets) plus the abort extension."""
+class ApiServerWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol (websockets, sans-I/O: what "auto" picks) plus the abort
+    extension."""
 
     async def run_asgi(self) -> None:
         self.scope["extensions"][ABORT_EXTENSION] = self.transport.abort  # type: ignore[assignment]
