@@ -14,6 +14,7 @@ is dropped (upstream panics with ``http.ErrAbortHandler`` for the same effect).
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import orjson
@@ -22,6 +23,7 @@ from apiserver.filters.requestinfo import scope_request_info
 from apiserver.handlers.http import ASGIApp, Message, Receive, Scope, Send, abort_connection
 
 DEFAULT_REQUEST_TIMEOUT = 60.0
+_BODILESS = frozenset({"GET", "HEAD"})
 TIMEOUT_MESSAGE = ("Timeout: request did not complete within requested timeout - "
                    "context deadline exceeded")
 #: Go's ``json.NewEncoder(w).Encode(&err.ErrStatus)`` of ``NewTimeoutError(msg, 0)``.
@@ -33,21 +35,18 @@ class _Exchange:
     """One request under the deadline: what the deadline needs to know of its progress."""
 
     __slots__ = ("body_done", "cancelled", "deadline", "expired", "receive_", "receiving",
-                 "replies", "scope", "send_", "started", "task")
+                 "reply", "scope", "send_", "started", "task")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send, task: asyncio.Task[Any],
-                 deadline: float) -> None:
+                 deadline: float, body_done: bool) -> None:
         self.scope = scope
         self.receive_ = receive
         self.send_ = send
         self.task = task
         self.deadline = deadline
-        self.started = False
-        self.body_done = False
-        self.receiving = False
-        self.expired = False
-        self.cancelled = False
-        self.replies: list[asyncio.Task[None]] = []
+        self.body_done = body_done
+        self.started = self.receiving = self.expired = self.cancelled = False
+        self.reply: asyncio.Task[None] | None = None
 
     async def receive(self) -> Message:
         self.receiving = True
@@ -72,8 +71,7 @@ class _Exchange:
         if self.started:
             abort_connection(self.scope)
             return
-        self.replies.append(asyncio.ensure_future(
-            _send_timeout(self.send_, close=not self.body_done)))
+        self.reply = asyncio.ensure_future(_send_timeout(self.send_, close=not self.body_done))
         if self.receiving:
             self.cancelled = True
             self.task.cancel()  # nothing was done yet: stop waiting for the body
@@ -94,7 +92,7 @@ class RequestTimeout:
 
     def _sweep(self) -> None:
         self._sweeper = None
-        now = asyncio.get_running_loop().time()
+        now = time.monotonic()
         for exchange in [e for e in self._live if e.deadline <= now]:
             self._live.discard(exchange)
             exchange.expire()
@@ -113,21 +111,23 @@ class RequestTimeout:
                 return
             task = asyncio.current_task()
             assert task is not None
-            loop = task.get_loop()
-            exchange = _Exchange(scope, receive, send, task, loop.time() + self.seconds)
+            # GET and HEAD carry no body: their handlers get the server's own receive.
+            bodiless = scope["method"] in _BODILESS
+            exchange = _Exchange(scope, receive, send, task, time.monotonic() + self.seconds,
+                                 bodiless)
             live.add(exchange)
             if self._sweeper is None:
-                self._sweeper = loop.call_later(self._tick, self._sweep)
+                self._sweeper = task.get_loop().call_later(self._tick, self._sweep)
             try:
-                await app(scope, exchange.receive, exchange.send)
+                await app(scope, receive if bodiless else exchange.receive, exchange.send)
             except asyncio.CancelledError:
                 if not exchange.cancelled:
                     raise
                 task.uncancel()
             finally:
                 live.discard(exchange)
-            for reply in exchange.replies:  # uvicorn answers 500 if the app returns first
-                await reply
+            if exchange.reply is not None:  # uvicorn answers 500 if the app returns first
+                await exchange.reply
 
         return timed
 
