@@ -7,10 +7,11 @@ server CPU and running during the whole scenario:
   --request-timeout 0`` (the max-in-flight and request-timeout stages left out of the chain);
 * ``kubemu-limits-on``: the defaults (400 / 200 in flight, 60 s request timeout).
 
-The same wrk GET and create runs as the ``get`` and ``create`` scenarios measure them back
-to back (off, then on); **on ÷ off** is the limited server's req/s as a share of the
-unlimited one's. The connections stay far below the limits, so no request is refused: the
-ratio is the per-request cost of the stages themselves.
+The same wrk GET and create runs as the ``get`` and ``create`` scenarios measure them in
+the order off, on, on, off (so a drift of the machine's load hits both alike), keeping each
+server's best; **on ÷ off** is the limited server's req/s as a share of the unlimited one's.
+The connections stay far below the limits, so no request is refused: the ratio is the
+per-request cost of the stages themselves.
 """
 
 from __future__ import annotations
@@ -58,9 +59,15 @@ def run_scenario(ctx: Context, measure: Measure, namespaces: tuple[str, ...],
                 populate.create_pod(client, *pod)
                 body = populate.fetch(client, f"/api/v1/namespaces/{pod[0]}/pods/{pod[1]}")
             out["object_bytes"] = len(body)
+        off, on = servers
         for scenario in ("get", "create"):
-            for server in servers:
-                out["http"][scenario][server.name] = measure(ctx, server, scenario).as_dict()
+            # off, on, on, off: a drift of the machine's load over the runs hits both alike;
+            # each server's best run is kept.
+            for server in (off, on, on, off):
+                result = measure(ctx, server, scenario).as_dict()
+                best = out["http"][scenario].get(server.name)
+                if best is None or result["rps"] > best["rps"]:
+                    out["http"][scenario][server.name] = result
     finally:
         for server in reversed(servers):
             server.stop()
