@@ -20,10 +20,21 @@ from apiserver.auth.config import AuthenticationOptions
 from apiserver.auth.serviceaccount_keys import KeyFileError
 from apiserver.auth.tls import server_ssl_context
 from apiserver.auth.tokenfile import TokenFileError
+from apiserver.filters.maxinflight import (
+    DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
+    DEFAULT_MAX_REQUESTS_INFLIGHT,
+)
 from apiserver.listeners import Listener, serve
 from apiserver.registry.service.rest import ServiceOptions
+from apiserver.serving import (
+    IDLE_TIMEOUT,
+    ApiServerHttpProtocol,
+    ApiServerWebSocketProtocol,
+    raise_open_file_limit,
+)
 from apiserver.storage.cache import DEFAULT_HISTORY
 from apiserver.storage.compactor import DEFAULT_INTERVAL
+from apiserver.storage.encryption import EncryptionConfigError
 
 log = logging.getLogger("apiserver")
 
@@ -120,6 +131,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--authorization-mode", default="AlwaysAllow",
                         help="ordered comma list of authorization modes: "
                         f"{', '.join(MODES)} (default AlwaysAllow)")
+    parser.add_argument("--max-requests-inflight", type=int,
+                        default=DEFAULT_MAX_REQUESTS_INFLIGHT,
+                        help="the maximum number of non-mutating requests in flight at a given "
+                        "time; beyond it requests are answered 429 (0: no limit; default 400)")
+    parser.add_argument("--max-mutating-requests-inflight", type=int,
+                        default=DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
+                        help="the maximum number of mutating requests in flight at a given "
+                        "time; beyond it requests are answered 429 (0: no limit; default 200)")
+    parser.add_argument("--request-timeout", type=_duration, default=60.0,
+                        help="how long a request that is not long-running (watch, exec, logs, "
+                        "port-forward, proxy) may take before it is answered 504, as a Go "
+                        "duration (default 1m0s; 0 disables)")
+    parser.add_argument("--encryption-provider-config", type=Path, default=None,
+                        help="file with an EncryptionConfiguration (apiserver.config.k8s.io/v1): "
+                        "how resources such as secrets are encrypted in storage")
     parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
                         help="log verbosity (0: warnings and info, 4+: debug)")
     return parser
@@ -278,18 +304,26 @@ def main(argv: list[str] | None = None) -> int:
         authentication=_authentication(args),
         admission_plugins=admission,
         authorization_modes=modes,
+        max_requests_inflight=max(args.max_requests_inflight, 0),
+        max_mutating_requests_inflight=max(args.max_mutating_requests_inflight, 0),
+        request_timeout=args.request_timeout,
+        encryption_provider_config=args.encryption_provider_config,
     )
     try:
         server = ApiServer(config)
-    except (KeyFileError, TokenFileError) as exc:
+    except (KeyFileError, TokenFileError, EncryptionConfigError) as exc:
         log.error("%s", exc)
         return 2
+    raise_open_file_limit()
     serve(
         server,
         listeners,
         log_level="warning" if args.verbosity < 2 else "info",
         access_log=args.verbosity >= 2,
         timeout_graceful_shutdown=2,
+        http=ApiServerHttpProtocol,
+        ws=ApiServerWebSocketProtocol,
+        timeout_keep_alive=IDLE_TIMEOUT,
         # kube-apiserver sends no Server header and does not rewrite client addresses
         # from X-Forwarded-* headers; skipping both also keeps the hot paths lean.
         server_header=False,

@@ -28,6 +28,12 @@ from apiserver.auth.config import Authentication, AuthenticationOptions
 from apiserver.auth.impersonation import impersonation_filter
 from apiserver.auth.oidc import install_discovery
 from apiserver.chain import ChainStages, Filter, build_chain
+from apiserver.filters.maxinflight import (
+    DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
+    DEFAULT_MAX_REQUESTS_INFLIGHT,
+    MaxInFlight,
+)
+from apiserver.filters.timeout import DEFAULT_REQUEST_TIMEOUT, RequestTimeout
 from apiserver.gctuning import GcFreezer
 from apiserver.handlers import discovery
 from apiserver.handlers.http import Receive, Scope, Send
@@ -49,10 +55,12 @@ from apiserver.registry.store import now_utc
 from apiserver.registry.tokenrequest import TokenRequestREST
 from apiserver.storage.cache import DEFAULT_HISTORY, WatchCache
 from apiserver.storage.compactor import DEFAULT_INTERVAL, Compactor
+from apiserver.storage.encryption import load_encryption_config
 from apiserver.storage.etcd import EtcdStorage
 from apiserver.storage.interface import Storage
 from apiserver.storage.memory import MemoryStorage
 from apiserver.storage.sqlite import SQLiteStorage
+from apiserver.storage.transformed import TransformedStorage
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +88,24 @@ class ServerConfig:
     admission_plugins: tuple[str, ...] | None = None
     #: ``--authorization-mode`` (validated), in order.
     authorization_modes: tuple[str, ...] = ("AlwaysAllow",)
+    #: ``--max-requests-inflight`` / ``--max-mutating-requests-inflight`` (0: unlimited).
+    max_requests_inflight: int = DEFAULT_MAX_REQUESTS_INFLIGHT
+    max_mutating_requests_inflight: int = DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT
+    #: ``--request-timeout`` in seconds for requests that are not long-running (0: none).
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    #: ``--encryption-provider-config``: an EncryptionConfiguration for values at rest.
+    encryption_provider_config: Path | None = None
 
 
 def make_storage(config: ServerConfig) -> Storage:
-    """The storage backend named by ``config.storage``."""
+    """The storage backend named by ``config.storage``, encrypting at rest as configured."""
+    backend = _backend(config)
+    if config.encryption_provider_config is None:
+        return backend
+    return TransformedStorage(backend, load_encryption_config(config.encryption_provider_config))
+
+
+def _backend(config: ServerConfig) -> Storage:
     if config.storage == "memory":
         return MemoryStorage()
     if config.storage == "sqlite":
@@ -271,12 +293,16 @@ class ApiServer:
                                                      tokens))
         self.authorization = build_authorization(config.authorization_modes, self.registry)
         self.reviews.authorizer = self.authorization.authorizer
+        self.max_in_flight = MaxInFlight(config.max_requests_inflight,
+                                         config.max_mutating_requests_inflight)
         self.handler = build_chain(self._serve, self.chain_stages())
 
     def chain_stages(self) -> ChainStages:
         """The request chain's stages as configured (see :mod:`apiserver.chain`)."""
-        return ChainStages(authentication=self._authentication_stage(),
+        return ChainStages(request_timeout=RequestTimeout(self.config.request_timeout).filter,
+                           authentication=self._authentication_stage(),
                            impersonation=self._impersonation_stage(),
+                           max_in_flight=self.max_in_flight.filter,
                            authorization=self.authorization.stage())
 
     def _authentication_stage(self) -> Filter:

@@ -2,7 +2,8 @@
 
 ::
 
-    authentication → impersonation → max-in-flight (429) → authorization → handlers
+    request timeout (504) → authentication → impersonation → max-in-flight (429)
+        → authorization → handlers
 
 Each stage is an ASGI middleware factory (``Filter``): it takes the next app and
 returns an app. A stage that is not configured is left out. Stages live in their own
@@ -30,6 +31,7 @@ Filter = Callable[[ASGIApp], ASGIApp]
 class ChainStages:
     """The configured stages; None leaves a stage out."""
 
+    request_timeout: Filter | None = None
     authentication: Filter | None = None
     impersonation: Filter | None = None
     max_in_flight: Filter | None = None
@@ -38,8 +40,8 @@ class ChainStages:
 
 def build_chain(app: ASGIApp, stages: ChainStages) -> ASGIApp:
     """``app`` behind the configured stages, outermost first in upstream's order."""
-    ordered = (stages.authentication, stages.impersonation, stages.max_in_flight,
-               stages.authorization)
+    ordered = (stages.request_timeout, stages.authentication, stages.impersonation,
+               stages.max_in_flight, stages.authorization)
     for stage in reversed(ordered):
         if stage is not None:
             app = stage(app)

@@ -35,6 +35,9 @@ class Listener:
 def _config(app: Any, listener: Listener, lifespan: Literal["on", "off"], options: dict[str, Any]) \
         -> uvicorn.Config:
     extra: dict[str, Any] = {}
+    options = dict(options)
+    protocol = options.pop("http", AutoHTTPProtocol)
+    extra["http"] = protocol
     if listener.ssl_context is not None:
         context = listener.ssl_context
 
@@ -44,7 +47,7 @@ def _config(app: Any, listener: Listener, lifespan: Literal["on", "off"], option
             return context
 
         extra = {"ssl_context_factory": factory,
-                 "http": peer_certificate_protocol(AutoHTTPProtocol)}
+                 "http": peer_certificate_protocol(protocol)}
     return uvicorn.Config(app, host=listener.host, port=listener.port, lifespan=lifespan,
                           **extra, **options)
 

@@ -193,6 +193,10 @@ def markdown(results: dict[str, Any]) -> str:
         from bench.secure import table as secure_table
 
         parts += [*secure_table(results), ""]
+    if results.get("limits"):
+        from bench.limits import table as limits_table
+
+        parts += [*limits_table(results), ""]
     if results.get("proxy"):
         from bench.proxy import latency_table
 
@@ -208,6 +212,34 @@ def markdown(results: dict[str, Any]) -> str:
     if results["targets"]:
         parts += [*targets_table(results), ""]
     return "\n".join(parts)
+
+
+def scenario_label(scenario: str, object_bytes: int) -> str:
+    """The first cell of a scenario's rows (the GET's object size added)."""
+    label = SCENARIO_LABELS.get(scenario, scenario)
+    return f"{label} ({size_label(object_bytes)})" if scenario == "get" else label
+
+
+def wrk_settings(cfg: dict[str, Any]) -> str:
+    """How the wrk runs were made (for a table's title)."""
+    best = f", best of {cfg['repeat']}" if cfg.get("repeat", 1) > 1 else ""
+    return (f"wrk, {cfg['connections']} connections, {cfg['duration']:g} s per run (after "
+            f"{cfg['warmup']:g} s warm-up{best}), wrk on CPU {cfg['load_cpu']}")
+
+
+def wrk_header(ratio: str) -> list[str]:
+    """The header of a table of :func:`wrk_row` rows whose last column is ``ratio``."""
+    return ["| scenario | server | req/s | p50 ms | p99 ms | errors | server CPU "
+            f"| others on CPU 0 / 1 | {ratio} |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+
+
+def wrk_row(label: str, server: str, run: dict[str, Any], ratio: str, other: float) -> str:
+    """One wrk run as a table row; ``other`` (the noise on the server's core) flags it ⚠."""
+    warn = " ⚠" if max(other, run.get("other_load_cpu") or 0.0) > NOISY else ""
+    return (f"| {label} | {server}{warn} | {run['rps']:,.0f} | {run['p50_ms']:.2f} "
+            f"| {run['p99_ms']:.2f} | {run['errors']} | {_pct(run.get('server_cpu'))} "
+            f"| {_pct(run.get('other_cpu'))} / {_pct(run.get('other_load_cpu'))} | {ratio} |")
 
 
 def size_label(n: int) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from bench import endpoints, populate, proxy, report, secure, storage, workloads
+from bench import endpoints, limits, populate, proxy, report, secure, storage, workloads
 from bench.baseline import MODE_LABELS, MODES
 from bench.procs import (
     HOST,
@@ -41,7 +41,7 @@ from bench.wrk import WrkResult, ensure_wrk, run_wrk, write_scripts
 
 SCENARIOS = (
     "get", "create", "list", "watch", "endpoints", "storage", "proxy", "iptables", "workloads",
-    "secure",
+    "secure", "limits",
 )
 #: ``storage`` (SQLite vs etcd, bench/storage.py) only on request: it adds about 2 minutes.
 DEFAULT_SCENARIOS = ("get", "create", "list", "watch", "endpoints")
@@ -96,8 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="wrk connections (default 32)")
     p.add_argument("--scenarios", type=_csv(SCENARIOS), default=list(DEFAULT_SCENARIOS),
                    help="comma-separated subset of get,create,list,watch,endpoints,storage,"
-                   "proxy,iptables,workloads (default all but storage, proxy, iptables and "
-                   "workloads)")
+                   "proxy,iptables,workloads,limits (default all but storage, proxy, "
+                   "iptables, workloads and limits)")
     p.add_argument("--baselines", type=_csv(MODES), default=list(MODES),
                    help="comma-separated subset of fastapi,route,raw (default all)")
     p.add_argument("--target-baseline", choices=MODES, default="fastapi",
@@ -374,7 +374,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         print("bench: warning: CPUs 0 and 1 are not both available; running unpinned",
               file=sys.stderr)
         server_cpu = load_cpu = None
-    wrk = ensure_wrk() if http_scenarios or {"storage", "secure"} & set(args.scenarios) else ""
+    wrk = (ensure_wrk() if http_scenarios
+           or {"storage", "secure", "limits"} & set(args.scenarios) else "")
     report_lua, create_lua = write_scripts(workdir)
     ctx = Context(args, workdir, wrk, report_lua, create_lua, server_cpu, load_cpu)
     results: dict[str, Any] = {
@@ -404,6 +405,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "iptables": None,
         "storage": None,
         "secure": None,
+        "limits": None,
         "workloads": None,
         "targets": [],
     }
@@ -476,6 +478,9 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         results["storage"] = storage.run_scenario(
             ctx, _measure, _run_watch, _start_baseline,
             (CREATE_NAMESPACE, WATCH_NAMESPACE), (GET_NAMESPACE, GET_POD))
+    if "limits" in args.scenarios:
+        results["limits"] = limits.run_scenario(
+            ctx, _measure, (CREATE_NAMESPACE,), (GET_NAMESPACE, GET_POD))
     if "proxy" in args.scenarios:
         results["proxy"] = proxy.run_latency(
             workdir, server_cpu, load_cpu, args.ep_services, args.ep_pods, args.ep_changes)

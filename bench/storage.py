@@ -188,26 +188,19 @@ def table(results: dict[str, Any]) -> list[str]:
     """The Markdown of the comparison."""
     s = results["storage"]
     cfg = results["config"]
-    best = f", best of {cfg['repeat']}" if cfg.get("repeat", 1) > 1 else ""
     labels = {"kubemu-sqlite": "kubemu, `--storage sqlite`",
               "kubemu-etcd": "kubemu, `--storage etcd`",
               "fastapi": "FastAPI decorated endpoint"}
     lines = [
         f"#### Storage: SQLite vs etcd ({s.get('etcd_version', 'etcd')}, single member on "
         f"loopback, temporary data dir, pinned with its apiserver to CPU {cfg['server_cpu']}); "
-        f"wrk, {cfg['connections']} connections, {cfg['duration']:g} s per run (after "
-        f"{cfg['warmup']:g} s warm-up{best}), wrk on CPU {cfg['load_cpu']}",
+        + report.wrk_settings(cfg),
         "",
-        "| scenario | server | req/s | p50 ms | p99 ms | errors | server CPU "
-        "| others on CPU 0 / 1 | etcd ÷ sqlite |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        *report.wrk_header("etcd ÷ sqlite"),
     ]
     for scenario, runs in s["http"].items():
-        label = report.SCENARIO_LABELS.get(scenario, scenario)
-        if scenario == "get":
-            label += f" ({report.size_label(s.get('object_bytes', 0))})"
+        label = report.scenario_label(scenario, s.get("object_bytes", 0))
         sqlite = runs.get("kubemu-sqlite")
-        first = True
         for name, run in runs.items():
             ratio = "—"
             if name == "kubemu-etcd" and sqlite and sqlite["rps"]:
@@ -216,15 +209,8 @@ def table(results: dict[str, Any]) -> list[str]:
             own_etcd = s["etcd_cpu"].get(scenario) if name == "kubemu-etcd" else None
             if own_etcd:  # etcd on the server's core is part of this row, not noise
                 other = max(0.0, other - (own_etcd.get("share") or 0.0))
-            warn = " ⚠" if max(other, run.get("other_load_cpu") or 0.0) > report.NOISY else ""
-            lines.append(
-                f"| {label if first else ''} | {labels.get(name, name)}{warn} "
-                f"| {run['rps']:,.0f} | {run['p50_ms']:.2f} | {run['p99_ms']:.2f} "
-                f"| {run['errors']} | {_pct(run.get('server_cpu'))} "
-                f"| {_pct(run.get('other_cpu'))} / {_pct(run.get('other_load_cpu'))} "
-                f"| {ratio} |"
-            )
-            first = False
+            lines.append(report.wrk_row(label, labels.get(name, name), run, ratio, other))
+            label = ""
     w = s["watch"]
     lines += [
         "",

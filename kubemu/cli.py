@@ -30,6 +30,7 @@ import argparse
 import dataclasses
 import errno
 import ipaddress
+import os
 import socket
 import ssl
 import sys
@@ -206,7 +207,10 @@ def prepare_data_dir(data_dir: Path) -> DataDirLock:
     cannot be created or written.
     """
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        # The directory holds the database (Secrets included), kubeconfigs and keys:
+        # private to its owner, also when it already existed.
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(data_dir, 0o700)
         return lock_data_dir(data_dir)
     except AlreadyRunning:
         raise

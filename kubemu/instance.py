@@ -71,7 +71,9 @@ class DataDirLock:
         """Atomically (re)write the pid file with this process's pid and ``url``."""
         text = f"{os.getpid()}\n" + (f"{url}\n" if url else "")
         tmp = self.data_dir / f".{PID_FILE}.{os.getpid()}.tmp"
-        tmp.write_text(text, encoding="utf-8")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
         os.replace(tmp, self.pid_file)
 
     def release(self) -> None:
@@ -91,7 +93,8 @@ def lock_data_dir(data_dir: Path, *, wait: float = PID_FILE_WAIT) -> DataDirLock
     waiting up to ``wait`` seconds for that process to record its URL; raises
     ``OSError`` when the lock file cannot be opened (e.g. ``PermissionError``).
     """
-    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    os.fchmod(fd, 0o600)  # a lock file of an older run may be wider
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

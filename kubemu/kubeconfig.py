@@ -145,7 +145,7 @@ def write_kubeconfig(
     group/world-readable kubeconfigs) and replaces any previous file in one rename.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     text = dump_kubeconfig(server, name=name, namespace=namespace, credentials=credentials)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -145,7 +145,8 @@ def start_kubemu(
             argv += ["--disable", name]
     if insecure:
         argv.append("--insecure")
-    log = (base / "kubemu.log").open("ab")
+    log = os.fdopen(os.open(base / "kubemu.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND
+                            | os.O_CLOEXEC, 0o600), "ab")
     process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     log.close()

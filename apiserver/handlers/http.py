@@ -20,6 +20,7 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: Upstream's limit for a request body (3 MiB).
 MAX_BODY_BYTES = 3 * 1024 * 1024
@@ -40,6 +41,8 @@ class Request:
     send: Send
     body: bytes = b""
     warnings: list[str] = field(default_factory=list)
+    #: The ASGI scope (its extensions let a handler drop the connection).
+    scope: Scope = field(default_factory=dict)
 
     @classmethod
     def from_scope(cls, scope: Scope, receive: Receive, send: Send) -> Request:
@@ -57,6 +60,7 @@ class Request:
             headers=headers,
             receive=receive,
             send=send,
+            scope=scope,
         )
 
     async def read_body(self) -> bytes:
@@ -195,3 +199,21 @@ def warning_headers(warnings: list[str]) -> list[tuple[bytes, bytes]]:
 async def respond_error(send: Send, error: errors.ApiError) -> None:
     """Send an error ``Status`` (JSON, ending with ``\\n``)."""
     await respond(send, error.code, orjson.dumps(error.status, option=orjson.OPT_APPEND_NEWLINE))
+
+
+#: ASGI scope extension set by :mod:`apiserver.serving`: a callable that drops the
+#: connection at once, discarding whatever is buffered for a client that stopped reading.
+ABORT_EXTENSION = "kubemu.abort"
+
+
+def abort_connection(scope: Scope) -> bool:
+    """Drop the request's connection now (True), if the server offers a way to (else False).
+
+    Closing a transport politely waits for its write buffer to drain, which never happens
+    when the client stopped reading; aborting frees the buffer and the socket at once.
+    """
+    abort = (scope.get("extensions") or {}).get(ABORT_EXTENSION)
+    if abort is None:
+        return False
+    abort()
+    return True

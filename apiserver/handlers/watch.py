@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -22,7 +22,15 @@ import orjson
 from apiserver.api import errors, resourceversion
 from apiserver.api.resources import ResourceInfo
 from apiserver.handlers.encoding import JsonFrames, TableFrames
-from apiserver.handlers.http import Message, Receive, Request, Scope, Send, warning_headers
+from apiserver.handlers.http import (
+    Message,
+    Receive,
+    Request,
+    Scope,
+    Send,
+    abort_connection,
+    warning_headers,
+)
 from apiserver.handlers.routing import MethodNotSupported, RouteNotFound, parse
 from apiserver.printing import column_definitions
 from apiserver.registry.store import Store
@@ -40,6 +48,11 @@ BOOKMARK_BEFORE_DEADLINE = 2.0
 _DEFAULT_TIMEOUT = 1800.0
 _TICK = b""
 _TOO_LARGE_WAIT = 3.0
+#: About the most bytes written at once; see :func:`_stream`.
+_BATCH_BYTES = 256 * 1024
+#: How long a watch that is over may take to write its last frames before its
+#: connection is dropped.
+_CUT_OFF_GRACE = 2.0
 ASGIApp = Callable[[Scope, Receive, Send], Any]
 #: ``watch`` values Go's ``strconv.ParseBool`` reads as true.
 _TRUE_FLAGS = frozenset({"1", "t", "T", "TRUE", "true", "True"})
@@ -188,9 +201,47 @@ async def _stream(
     initial: list[bytes],
     table: TableFrames | None,
 ) -> None:
+    """Write the watcher's frames until it closes.
+
+    The deadline and an overflowing queue both end the watch even while a write is
+    blocked on a client that stopped reading: the connection is dropped (at once, or
+    after :data:`_CUT_OFF_GRACE` if no write was pending), which frees what is buffered
+    for it (DESIGN.md "Watch fan-out"). Writes are bounded (:data:`_BATCH_BYTES`), so
+    such a client holds about one write's worth of memory until then.
+    """
     loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
     queue = watcher.queue
-    timers: list[asyncio.TimerHandle] = [loop.call_later(params.timeout_seconds, watcher.close)]
+    sending = False
+    cut = False
+
+    def drop() -> None:
+        nonlocal cut
+        if not cut:
+            cut = True
+            if not abort_connection(req.scope) and task is not None:
+                task.cancel()  # no way to drop the connection: at least stop waiting
+
+    def cut_off() -> None:
+        # A write returns once its bytes are buffered, so a client that stopped reading
+        # shows only at the next write: drop a blocked writer now, and give one that is
+        # not blocked a moment to end the stream cleanly.
+        watcher.close()
+        if sending:
+            drop()
+        else:
+            timers.append(loop.call_later(_CUT_OFF_GRACE, drop))
+
+    async def send(body: bytes) -> None:
+        nonlocal sending
+        sending = True
+        try:
+            await req.send({"type": "http.response.body", "body": body, "more_body": True})
+        finally:
+            sending = False
+
+    watcher.on_overflow = cut_off
+    timers: list[asyncio.TimerHandle] = [loop.call_later(params.timeout_seconds, cut_off)]
     if params.allow_bookmarks:
         interval = BOOKMARK_INTERVAL
         if params.timeout_seconds > BOOKMARK_BEFORE_DEADLINE:
@@ -219,36 +270,44 @@ async def _stream(
         if initial and headers_due:
             initial[0] = _with_headers(store.info, initial[0])
             headers_due = False
-        if initial:
-            await req.send({"type": "http.response.body", "body": b"".join(initial),
-                            "more_body": True})
-        while True:
+        for chunk in _batches(initial):
+            await send(chunk)
+        while not cut:
             frame = await queue.get()
             batch: list[bytes] = []
+            size = 0
             done = False
             while True:
                 if frame is None:
                     done = True
                     break
                 if frame == _TICK:
-                    batch.append(bookmark_frame(store.info, store.watch_cache.revision))
+                    frame = bookmark_frame(store.info, store.watch_cache.revision)
                 elif headers_due:
-                    batch.append(_with_headers(store.info, frame))
+                    frame = _with_headers(store.info, frame)
                     headers_due = False
-                else:
-                    batch.append(frame)
-                if queue.empty():
+                batch.append(frame)
+                size += len(frame)
+                # Bounded writes: a client that stops reading holds one batch in the
+                # server's write buffer, not everything queued for it.
+                if queue.empty() or size >= _BATCH_BYTES:
                     break
                 frame = queue.get_nowait()
             if batch:
-                await req.send({"type": "http.response.body", "body": b"".join(batch),
-                                "more_body": True})
+                await send(b"".join(batch))
             if done:
                 break
-        await req.send({"type": "http.response.body", "body": b""})
+        if not cut:
+            sending = True
+            await req.send({"type": "http.response.body", "body": b""})
     except OSError:
         pass
+    except asyncio.CancelledError:
+        if not cut or task is None:
+            raise
+        task.uncancel()
     finally:
+        watcher.on_overflow = None
         watcher.close()
         store.cache.watchers.discard(watcher)
         for timer in timers:
@@ -256,6 +315,20 @@ async def _stream(
         listener.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await listener
+
+
+def _batches(frames: list[bytes]) -> Iterator[bytes]:
+    """``frames`` joined into writes of about :data:`_BATCH_BYTES` (one frame at least)."""
+    batch: list[bytes] = []
+    size = 0
+    for frame in frames:
+        batch.append(frame)
+        size += len(frame)
+        if size >= _BATCH_BYTES:
+            yield b"".join(batch)
+            batch, size = [], 0
+    if batch:
+        yield b"".join(batch)
 
 
 def _websocket_watch(scope: Scope) -> bool:

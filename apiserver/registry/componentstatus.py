@@ -22,6 +22,7 @@ from apiserver.storage.etcd import EtcdStorage
 from apiserver.storage.interface import Storage
 from apiserver.storage.memory import MemoryStorage
 from apiserver.storage.sqlite import SQLiteStorage
+from apiserver.storage.transformed import TransformedStorage
 
 #: How long a probe may take before the component counts as unhealthy.
 PROBE_TIMEOUT = 2.0
@@ -29,6 +30,8 @@ PROBE_TIMEOUT = 2.0
 
 def component_name(storage: Storage) -> str:
     """The ComponentStatus name of a storage backend."""
+    if isinstance(storage, TransformedStorage):
+        storage = storage.inner
     if isinstance(storage, EtcdStorage):
         return "etcd-0"
     if isinstance(storage, SQLiteStorage):

@@ -698,8 +698,9 @@ class Store:
         await self._validate_admission(attrs)
         new_md["resourceVersion"] = old_md.get("resourceVersion", "")
         ordered = order_object(new)
-        if _same(ordered, old) or dry_run:
-            # A no-op update writes nothing and keeps the resourceVersion.
+        if dry_run or (_same(ordered, old) and not self.storage.needs_rewrite(key)):
+            # A no-op update writes nothing and keeps the resourceVersion (unless its stored
+            # bytes are stale, e.g. encrypted with a key that is no longer the first one).
             return self._dry(key, ordered, str(revision))
         finishing = bool(new_md.get("deletionTimestamp")) and not new_md.get("finalizers")
         try:

@@ -93,7 +93,10 @@ class Watcher:
     """One watch: a filter, a frame encoder and a bounded queue of frames.
 
     ``None`` in the queue means the watcher was closed by the cache (it fell
-    behind, or the server is stopping).
+    behind, or the server is stopping). ``on_overflow`` is called when the
+    queue stays full and the watcher is closed for it: its reader may be
+    blocked writing to a client that stopped reading, and must be cut off
+    rather than wait for the ``None``.
     """
 
     def __init__(
@@ -108,6 +111,7 @@ class Watcher:
         self._maxsize = maxsize
         self.closed = False
         self.overflowed = False
+        self.on_overflow: Callable[[], None] | None = None
 
     def frame(self, event_type: str, obj: CachedObject) -> bytes:
         """The (memoised) frame of ``obj`` as an ``event_type`` event."""
@@ -125,6 +129,8 @@ class Watcher:
         if self.queue.qsize() >= self._maxsize:
             self.overflowed = True
             self.close()
+            if self.on_overflow is not None:
+                self.on_overflow()
             return
         self.queue.put_nowait(frame)
 

@@ -115,6 +115,11 @@ class Storage(abc.ABC):
         if revision < self.compacted_revision():
             raise CompactedError(revision, self.compacted_revision())
 
+    def needs_rewrite(self, key: str) -> bool:
+        """Whether ``key``'s stored bytes should be rewritten even by a no-op update
+        (upstream's "stale" read: encrypted with a key that is no longer the first)."""
+        return False
+
     @abc.abstractmethod
     def compacted_revision(self) -> int:
         """History at or below this revision is gone."""

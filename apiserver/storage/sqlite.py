@@ -15,6 +15,8 @@ on disk I/O.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +43,21 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
 
+def _private_files(path: Path) -> None:
+    """Make the database's directory 0700 and the database (with its WAL and SHM) 0600.
+
+    The log holds every object, Secrets included: nobody but the owner may read it.
+    SQLite creates the WAL and SHM files with the database file's mode, so the database
+    is created 0600 before SQLite opens it; files of an older run are tightened.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm", f"{path.name}-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(path.parent / name, 0o600)
+
+
 class SQLiteStorage(LogStorage):
     """Revision log in ``<path>`` (created on first start)."""
 
@@ -59,7 +76,7 @@ class SQLiteStorage(LogStorage):
 
     async def _load(self) -> tuple[dict[str, KeyValue], int, int]:
         def open_db() -> None:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
+            _private_files(self._path)
             db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")

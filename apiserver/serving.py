@@ -1,0 +1,90 @@
+"""The HTTP server's connection-level limits (kube-apiserver's ``http.Server`` settings).
+
+* ``ReadHeaderTimeout`` 32 s: a connection that does not complete a request's headers in
+  time (slowloris, or connected and silent) is closed — uvicorn alone waits forever.
+* ``IdleTimeout`` 90 s between requests on a kept-alive connection (uvicorn's
+  ``timeout_keep_alive``), as upstream and Go's client transports expect.
+* Every HTTP request's and WebSocket's scope carries
+  :data:`apiserver.handlers.http.ABORT_EXTENSION`, so a handler can drop a connection whose
+  client stopped reading (a slow watcher) instead of waiting forever for its write buffer
+  to drain.
+* The open-file soft limit is raised to the hard limit at start, as Go's runtime does for
+  kube-apiserver, so a connection flood meets the in-flight limit (429) rather than
+  ``accept()`` failing with EMFILE and stalling every new client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import resource
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from apiserver.handlers.http import ABORT_EXTENSION
+
+READ_HEADER_TIMEOUT = 32.0
+IDLE_TIMEOUT = 90
+
+
+class ApiServerHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol plus a header-read deadline and the abort extension."""
+
+    #: Class attribute so tests can shorten it without a flag.
+    read_header_timeout = READ_HEADER_TIMEOUT
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_header_timer()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.scope["extensions"] = {ABORT_EXTENSION: self.transport.abort}  # type: ignore[dict-item]
+        self._arm_header_timer()
+
+    def on_headers_complete(self) -> None:
+        self._cancel_header_timer()
+        super().on_headers_complete()
+
+    def _arm_header_timer(self) -> None:
+        if self._header_timer is None and self.read_header_timeout > 0:
+            self._header_timer = self.loop.call_later(self.read_header_timeout,
+                                                      self._header_timeout)
+
+    def _cancel_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _header_timeout(self) -> None:
+        self._header_timer = None
+        # Go's server closes without an answer when the headers do not arrive in time.
+        if not self.transport.is_closing():
+            self.transport.abort()
+
+
+class ApiServerWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol (websockets, sans-I/O: what "auto" picks) plus the abort
+    extension."""
+
+    async def run_asgi(self) -> None:
+        self.scope["extensions"][ABORT_EXTENSION] = self.transport.abort  # type: ignore[assignment]
+        await super().run_asgi()
+
+
+def raise_open_file_limit() -> None:
+    """Raise ``RLIMIT_NOFILE``'s soft limit to its hard limit (Go does this at start)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
