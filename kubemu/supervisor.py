@@ -6,8 +6,12 @@ own stdout prefixed with the child's name (like ``docker compose``), and
 
 * :meth:`Supervisor.wait_ready` polls an HTTP URL until it answers 200, failing
   early if the child exits or a stop is requested;
-* :meth:`Supervisor.run` blocks until a stop is requested (returns 0) or a child
-  exits on its own (logs it, returns 1); it never stops the children itself;
+* :meth:`Supervisor.run` blocks until a stop is requested (returns 0). A child that
+  exits on its own is restarted with the same command, as a kubelet restarts a static
+  pod (a controller that lost its leader Lease on a loaded machine exits on purpose):
+  after 1 s, doubling up to 16 s while it keeps exiting. A child that exits
+  :data:`CRASH_LOOP_EXITS` times within :data:`CRASH_LOOP_WINDOW` seconds is
+  crash-looping: ``run`` logs it and returns 1 (``kubemu up`` then stops the rest);
 * :meth:`Supervisor.stop_all` stops children in reverse start order: SIGTERM to
   the child's process group, wait up to ``stop_timeout`` seconds, then SIGKILL.
   A second stop request while stopping escalates to SIGKILL at once.
@@ -36,6 +40,12 @@ import httpx
 
 #: Seconds between polls of children and readiness URLs.
 POLL_INTERVAL = 0.05
+#: A child exiting this often within the window is crash-looping: give up.
+CRASH_LOOP_EXITS = 5
+CRASH_LOOP_WINDOW = 120.0
+#: Restart delays: the first, and the most (doubling in between).
+RESTART_DELAY = 1.0
+MAX_RESTART_DELAY = 16.0
 
 _PR_SET_PDEATHSIG = 1
 
@@ -91,6 +101,10 @@ class Child:
     argv: tuple[str, ...]
     process: subprocess.Popen[bytes]
     pump: threading.Thread | None = None
+    env: Mapping[str, str] | None = None
+    cwd: str | None = None
+    #: Monotonic times of the exits it was restarted after.
+    exits: list[float] = field(default_factory=list)
 
     @property
     def pid(self) -> int:
@@ -112,6 +126,11 @@ class Supervisor:
     """
 
     stop_timeout: float = 10.0
+    #: Restart policy (see the module docstring); tests shorten it.
+    restart_delay: float = RESTART_DELAY
+    max_restart_delay: float = MAX_RESTART_DELAY
+    crash_loop_exits: int = CRASH_LOOP_EXITS
+    crash_loop_window: float = CRASH_LOOP_WINDOW
     out: IO[bytes] | None = None
     prefix_width: int = 12
     children: list[Child] = field(default_factory=list)
@@ -201,7 +220,7 @@ class Supervisor:
             process_group=0,
             preexec_fn=die_with_parent(os.getpid()),
         )
-        child = Child(name=name, argv=tuple(argv), process=process)
+        child = Child(name=name, argv=tuple(argv), process=process, env=env, cwd=cwd)
         child.pump = threading.Thread(
             target=self._pump, args=(child,), name=f"pump-{name}", daemon=True
         )
@@ -245,14 +264,35 @@ class Supervisor:
     # -- running -----------------------------------------------------------------
 
     def run(self) -> int:
-        """Block until a stop is requested (return 0) or any child exits (return 1)."""
+        """Block until a stop is requested (return 0), restarting children that exit, or
+        until one crash-loops (return 1); see the module docstring."""
+        due: dict[str, tuple[float, Child]] = {}
         while not self._stop.wait(POLL_INTERVAL * 4):
-            for child in self.children:
+            now = time.monotonic()
+            for child in list(self.children):
+                if child.name in due:
+                    continue
                 code = child.poll()
-                if code is not None:
-                    how = describe_exit(code)
-                    self.log(f"{child.name} (pid {child.pid}) exited unexpectedly ({how})")
+                if code is None:
+                    continue
+                how = describe_exit(code)
+                recent = [t for t in child.exits if now - t < self.crash_loop_window] + [now]
+                if len(recent) >= self.crash_loop_exits:
+                    self.log(f"{child.name} (pid {child.pid}) exited unexpectedly ({how}), "
+                             f"{len(recent)} times in {self.crash_loop_window:g}s: giving up")
                     return 1
+                delay = min(self.restart_delay * 2 ** (len(recent) - 1),
+                            self.max_restart_delay)
+                self.log(f"{child.name} (pid {child.pid}) exited unexpectedly ({how}); "
+                         f"restarting it in {delay:g}s")
+                child.exits = recent
+                due[child.name] = (now + delay, child)
+            for name, (when, old) in list(due.items()):
+                if when <= now and not self.stopping:
+                    del due[name]
+                    self.children.remove(old)
+                    new = self.start(old.name, old.argv, env=old.env, cwd=old.cwd)
+                    new.exits = old.exits
         return 0
 
     # -- stopping ----------------------------------------------------------------
