@@ -208,9 +208,12 @@ def prepare_data_dir(data_dir: Path) -> DataDirLock:
     """
     try:
         # The directory holds the database (Secrets included), kubeconfigs and keys:
-        # private to its owner, also when it already existed.
+        # private to its owner, also when it already existed — but never made writable
+        # here: a directory its owner made read-only stays refused.
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(data_dir, 0o700)
+        mode = data_dir.stat().st_mode & 0o777
+        if mode & 0o077:
+            os.chmod(data_dir, mode & 0o700)
         return lock_data_dir(data_dir)
     except AlreadyRunning:
         raise
