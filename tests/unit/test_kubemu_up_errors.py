@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kubemu import cli
+from kubemu import preflight as cli
 from kubemu.instance import AlreadyRunning, lock_data_dir, read_pid_file
 
 

@@ -8,8 +8,8 @@ import stat
 from pathlib import Path
 
 from apiserver.storage.sqlite import SQLiteStorage
-from kubemu.cli import prepare_data_dir
 from kubemu.kubeconfig import write_kubeconfig
+from kubemu.preflight import prepare_data_dir
 
 
 def mode(path: Path) -> int:
