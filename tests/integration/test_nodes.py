@@ -18,6 +18,7 @@ import pytest
 
 from kubemu.addresses import Addresses
 from tests.support.apiserver import ApiServerProcess
+from tests.support.kubemu_up import wait_for as support_wait_for
 from tests.support.process import Process
 
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
@@ -36,18 +37,8 @@ def kubectl(server: ApiServerProcess, *args: str, stdin: str | None = None) -> s
 
 
 def wait_for(what: str, fn: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-        except (httpx.HTTPError, KeyError, IndexError, AssertionError) as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}: last {last!r}")
+    """The support helper, with this module's shorter default timeout."""
+    return support_wait_for(what, fn, timeout)
 
 
 def get(server: ApiServerProcess, path: str) -> dict[str, Any]:
