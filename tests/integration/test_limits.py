@@ -10,6 +10,7 @@ timed meanwhile.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import time
 from pathlib import Path
@@ -292,5 +293,8 @@ def test_watcher_that_never_reads_is_cut_off_and_its_memory_returned(
     # returned for reuse: no round grows the process by more than noise (measured over
     # HTTP: 130, 132, 132, 132 MiB; over WebSocket 131, 134, 136, 137, though the
     # allocator sometimes keeps one round's worth: 130, 248, 249, 250).
-    assert rss[3] - rss[2] < 20 * 1024 * 1024, mib
+    # The allocator keeping one round's worth may happen after any round, so at most one
+    # round may grow past the noise; together they stay far below one unbounded round.
+    grown = [after - before for before, after in itertools.pairwise(rss)]
+    assert sum(1 for g in grown if g >= 20 * 1024 * 1024) <= 1, mib
     assert rss[3] - rss[0] < 200 * 1024 * 1024, mib
