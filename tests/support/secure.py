@@ -42,6 +42,8 @@ ISSUER = "https://kubernetes.default.svc.cluster.local"
 #: Lifetime asked for the tokens of :meth:`SecureApiServer.service_account` (a day: longer
 #: than any test session).
 TOKEN_SECONDS = 86400
+#: Seconds the serviceaccount controller may take to make a namespace's ``default`` account.
+DEFAULT_ACCOUNT_TIMEOUT = 30.0
 #: Seconds the controller manager may take to aggregate the bootstrap ClusterRoles.
 AGGREGATION_TIMEOUT = 30.0
 
@@ -96,6 +98,26 @@ class SecureApiServer:
         assert response.status_code < 300, f"{method} {path}: {response.text}"
         data: dict[str, Any] = response.json()
         return data
+
+    def create_namespace(self, name: str, timeout: float = DEFAULT_ACCOUNT_TIMEOUT) -> str:
+        """Create namespace ``name`` as the admin and wait for its ``default``
+        ServiceAccount (as upstream's e2e framework does before creating pods)."""
+        self.admin("POST", "/api/v1/namespaces", {"metadata": {"name": name}})
+        self.wait_default_service_account(name, timeout)
+        return name
+
+    def wait_default_service_account(self, namespace: str,
+                                     timeout: float = DEFAULT_ACCOUNT_TIMEOUT) -> None:
+        """Wait until the serviceaccount controller made ``namespace``'s ``default``
+        ServiceAccount (ServiceAccount admission refuses pods without it)."""
+        deadline = time.monotonic() + timeout
+        with self.client() as http:
+            path = f"/api/v1/namespaces/{namespace}/serviceaccounts/default"
+            while http.get(path).status_code != 200:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"no default ServiceAccount in {namespace} after "
+                                         f"{timeout:g} s")
+                time.sleep(0.05)
 
     def user_kubeconfig(self, name: str, *, token: str | None = None,
                         identity: str | None = None) -> Path:
