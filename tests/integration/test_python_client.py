@@ -1,7 +1,8 @@
 """The official ``kubernetes`` Python client (v37) against the real apiserver.
 
-Every test builds its own ``Configuration`` from the session apiserver's
-kubeconfig (no global client state) and works in its own namespace. Covered:
+Every test builds its own ``Configuration`` from the secured session apiserver's
+admin kubeconfig (TLS verified against the test CA, a client certificate, RBAC and the
+default admission plugins; no global client state) and works in its own namespace. Covered:
 CRUD on Pods, Services, Endpoints, ConfigMaps, Namespaces and Events; the three
 patch types; status subresources; graceful pod deletion; deletecollection;
 namespace lifecycle; dryRun, generateName, optimistic concurrency, pagination;
@@ -21,11 +22,12 @@ from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
 from tests.support.apiserver import ApiServerProcess
+from tests.support.secure import SecureApiServer
 
 CoreApi = client.CoreV1Api
 
 
-def make_api(server: ApiServerProcess) -> CoreApi:
+def make_api(server: ApiServerProcess | SecureApiServer) -> CoreApi:
     """A CoreV1Api on a private Configuration loaded from ``server``'s kubeconfig."""
     configuration = client.Configuration()
     config.load_kube_config(
@@ -39,8 +41,8 @@ def unique(prefix: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def api(apiserver: ApiServerProcess) -> Iterator[CoreApi]:
-    core = make_api(apiserver)
+def api(secure_apiserver: SecureApiServer) -> Iterator[CoreApi]:
+    core = make_api(secure_apiserver)
     try:
         yield core
     finally:
@@ -48,10 +50,11 @@ def api(apiserver: ApiServerProcess) -> Iterator[CoreApi]:
 
 
 @pytest.fixture
-def ns(api: CoreApi) -> Iterator[str]:
-    """A fresh namespace for one test, deleted afterwards."""
+def ns(api: CoreApi, secure_apiserver: SecureApiServer) -> Iterator[str]:
+    """A fresh namespace for one test (with its default ServiceAccount), deleted afterwards."""
     name = unique("pyc")
     api.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    secure_apiserver.wait_default_service_account(name)
     try:
         yield name
     finally:
