@@ -138,6 +138,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write the kubeconfig (default: <data-dir>/kubeconfig)",
     )
     up.add_argument(
+        "--encryption-provider-config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="EncryptionConfiguration (apiserver.config.k8s.io/v1) for the apiserver: the "
+        "resources it names (e.g. secrets) are stored encrypted (aescbc, aesgcm, secretbox; "
+        "the first provider writes, every one reads)",
+    )
+    up.add_argument(
         "--disable",
         action="append",
         default=[],
@@ -253,6 +262,12 @@ def _up(args: argparse.Namespace) -> int:
             "pass --allow-unauthenticated-bind to do it anyway",
             code=2,
         )
+    encryption: Path | None = None
+    if args.encryption_provider_config is not None:
+        encryption = args.encryption_provider_config.resolve()
+        if not encryption.is_file():
+            raise UpError(f"--encryption-provider-config {args.encryption_provider_config}: "
+                          "no such file", code=2)
     data_dir: Path = args.data_dir.resolve()
     lock = prepare_data_dir(data_dir)
     lease: BlockLease | None = None
@@ -296,6 +311,7 @@ def _up(args: argparse.Namespace) -> int:
             addresses=lease.addresses,
             etcd_servers=args.etcd_servers,
             pki=pki,
+            encryption_provider_config=encryption,
         )
         if pki is not None:
             names = identity_names([c.name for c in launch_plan(ctx, args.disable)])

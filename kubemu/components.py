@@ -46,6 +46,8 @@ class LaunchContext:
     #: Each component's own kubeconfig (its client certificate), by identity name
     #: (see :mod:`kubemu.identities`); components missing here use ``kubeconfig``.
     kubeconfigs: Mapping[str, Path] = field(default_factory=dict)
+    #: The apiserver's ``--encryption-provider-config`` (None: secrets stored as given).
+    encryption_provider_config: Path | None = None
 
     def kubeconfig_for(self, identity: str) -> Path:
         """The kubeconfig of the component acting as ``identity``."""
@@ -131,6 +133,8 @@ def apiserver_args(ctx: LaunchContext) -> list[str]:
         argv += ["--watch-cache-size", str(ctx.watch_cache_size)]
     if ctx.allow_unauthenticated_bind:
         argv.append("--allow-unauthenticated-bind")
+    if ctx.encryption_provider_config is not None:
+        argv += ["--encryption-provider-config", str(ctx.encryption_provider_config)]
     return argv
 
 

@@ -10,10 +10,10 @@ Fixtures (all start the real ``python -m apiserver`` on 127.0.0.1 with a free po
 * ``secure_apiserver`` (session): one apiserver as a cluster runs it — HTTPS with a test
   CA, client certificates and ServiceAccount tokens, ``--authorization-mode=Node,RBAC``,
   the default admission plugins, and the manager's ``namespace``, ``serviceaccount`` and
-  ``clusterrole-aggregation`` controllers under their own identity (:class:`tests.support.secure.SecureApiServer`:
-  ``url``, an admin ``kubeconfig`` that verifies the server, ``client()``,
-  ``service_account(...)`` for a non-admin token user). The client compatibility suites
-  run against it.
+  ``clusterrole-aggregation`` controllers under their own identity
+  (:class:`tests.support.secure.SecureApiServer`: ``url``, an admin ``kubeconfig`` that
+  verifies the server, ``client()``, ``service_account(...)`` for a non-admin token user).
+  The client compatibility suites run against it.
 * ``fresh_apiserver`` (function): a private sqlite apiserver, stopped after the test.
 * ``apiserver_factory`` (function): ``start(storage=None, extra_args=(), *,
   timeout=20.0) -> ApiServerProcess``; every server it starts is stopped after the test.

@@ -102,15 +102,13 @@ def forbidden(user: str, verb: str, resource: str, ns: str | None) -> str:
 
 def test_anonymous_writes_are_403_and_bad_tokens_401(team: Team, kc: Kubectl) -> None:
     message = forbidden("system:anonymous", "create", "namespaces", None)
-    with api_client(team.anonymous) as api:
-        with pytest.raises(ApiException) as denied:
-            client.CoreV1Api(api).create_namespace({"metadata": {"name": "anon"}})
+    with api_client(team.anonymous) as api, pytest.raises(ApiException) as denied:
+        client.CoreV1Api(api).create_namespace({"metadata": {"name": "anon"}})
     assert denied.value.status == 403
     assert json.loads(denied.value.body)["message"] == message
     bad = team.secure.user_kubeconfig("bad-token", token="not-a-token")
-    with api_client(bad) as api:
-        with pytest.raises(ApiException) as unauthorized:
-            client.CoreV1Api(api).list_namespaced_pod(team.ns)
+    with api_client(bad) as api, pytest.raises(ApiException) as unauthorized:
+        client.CoreV1Api(api).list_namespaced_pod(team.ns)
     assert unauthorized.value.status == 401
     assert json.loads(unauthorized.value.body) == UNAUTHORIZED
 
@@ -235,9 +233,8 @@ def test_a_bound_token_dies_with_its_pod(team: Team, kc: Kubectl) -> None:
     while team.curl("GET", f"/api/v1/namespaces/{ns}/pods", token=token)[0] != 401:
         assert time.monotonic() < deadline, "the token still works after its pod was deleted"
         time.sleep(0.1)
-    with api_client(bound) as api:
-        with pytest.raises(ApiException) as unauthorized:
-            client.CoreV1Api(api).list_namespaced_pod(ns)
+    with api_client(bound) as api, pytest.raises(ApiException) as unauthorized:
+        client.CoreV1Api(api).list_namespaced_pod(ns)
     assert unauthorized.value.status == 401
     out = kc("get", "pods", "-n", ns, kubeconfig=bound)
     assert out.returncode == 1
