@@ -23,7 +23,8 @@ unusable data directory or kubeconfig, address block taken, no etcd, a
 component not getting ready) exit 1.
 
 ``kubemu kubeconfig --server URL [--out FILE]`` writes (or prints, with ``-``)
-a kubeconfig for an already running apiserver.
+a kubeconfig for an already running apiserver; ``kubemu certs`` makes a cluster's
+certificates and kubeconfigs for processes it does not launch (see :mod:`kubemu.certs`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kubemu import address_flags, etcd, tools
+from kubemu import address_flags, certs, etcd, tools
 from kubemu.blocks import AddressError, BlockLease
 from kubemu.components import LaunchContext, component_names, launch_plan, node_name
 from kubemu.identities import (
@@ -198,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
                             help="key of --client-certificate (embedded)")
     kubeconfig.set_defaults(handler=cmd_kubeconfig, parser=kubeconfig)
     tools.add_commands(commands)
+    certs.add_command(commands)
     return parser
 
 
