@@ -368,10 +368,13 @@ def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
 
 
 def _verify(ctx: LaunchContext) -> ssl.SSLContext | bool:
-    """How readiness checks verify the apiserver: with the cluster CA over TLS."""
+    """How readiness checks reach the apiserver over TLS: verifying it with the cluster
+    CA, as the admin (some readiness URLs are API objects)."""
     if ctx.pki is None:
         return True
-    return ssl.create_default_context(cafile=str(ctx.pki.ca_cert))
+    context = ssl.create_default_context(cafile=str(ctx.pki.ca_cert))
+    context.load_cert_chain(str(ctx.pki.client_cert("admin")), str(ctx.pki.client_key("admin")))
+    return context
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -143,6 +143,12 @@ def apiserver_ready_url(ctx: LaunchContext) -> str:
     return f"{ctx.server_url}/readyz"
 
 
+def manager_ready_url(ctx: LaunchContext) -> str:
+    """The ``default`` namespace's ``default`` ServiceAccount: once the controller manager
+    (its leader) made it, ServiceAccount admission lets pods in (read as the admin)."""
+    return f"{ctx.server_url}/api/v1/namespaces/default/serviceaccounts/default"
+
+
 def controller_args(module: str, identity: str, *extra: str) \
         -> Callable[[LaunchContext], list[str]]:
     """Return an ``args`` builder for ``python -m MODULE --kubeconfig FILE EXTRA...``,
@@ -198,7 +204,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component("endpoints", controller_args("controllers.endpoints", "endpoints",
                                            "--leader-elect-resource-name",
                                            "kubemu-endpoints-controller")),
-    Component("controller-manager", manager_args),
+    Component("controller-manager", manager_args, manager_ready_url),
     Component("service-lb", servicelb_args),
     Component("kube-proxy", proxy_args),
     Component("scheduler", controller_args("controllers.scheduler", "scheduler")),

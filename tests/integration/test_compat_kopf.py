@@ -64,6 +64,17 @@ def operator_account(secure: SecureApiServer, ns: str, name: str,
     return secure.service_account(ns, name, roles=[name], cluster_wide=[cluster_role])
 
 
+def allowed(secure: SecureApiServer, user: TokenUser, verb: str, resource: str) -> bool:
+    """SelfSubjectAccessReview as ``user`` in its namespace."""
+    with secure.client(None, token=user.token) as http:
+        review = http.post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", json={
+            "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": {"namespace": user.namespace, "verb": verb,
+                                            "resource": resource}}})
+    assert review.status_code == 201, review.text
+    return bool(review.json()["status"]["allowed"])
+
+
 def remove_framework_role(secure: SecureApiServer, ns: str) -> None:
     """Delete what :func:`operator_account` made outside ``ns``."""
     with secure.client() as http:
@@ -98,6 +109,9 @@ def test_kopf_operator_patches_services(secure_apiserver: SecureApiServer,
     require_client()
     ns = secure_apiserver.create_namespace(f"kopf-{uuid.uuid4().hex[:8]}")
     operator = operator_account(secure_apiserver, ns, "service-operator", SERVICE_RULES)
+    assert allowed(secure_apiserver, operator, "patch", "services")
+    assert not allowed(secure_apiserver, operator, "delete", "services")
+    assert not allowed(secure_apiserver, operator, "list", "secrets")
     http: httpx.Client = secure_apiserver.client()
     (tmp_path / "operator.py").write_text(textwrap.dedent(OPERATOR))
     log = (tmp_path / "kopf.log").open("w")
