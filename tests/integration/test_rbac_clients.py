@@ -8,12 +8,14 @@ against the secured session apiserver (TLS verified against the test CA, Node,RB
   ``--list`` prints the rules (the client and curl ask the same through
   SubjectAccessReview and SelfSubjectRulesReview);
 * impersonation without the ``impersonate`` verb is denied;
-* a token bound to a pod stops working when the pod is deleted.
+* a token bound to a pod stops working when the pod is deleted;
+* a client certificate of another CA is refused.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
 import time
 import uuid
@@ -22,11 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from kubemu.pki import ensure_pki
 from tests.support.kubectl import Kubectl
 from tests.support.secure import RBAC_GROUP, SecureApiServer, TokenUser
 
@@ -240,3 +244,18 @@ def test_a_bound_token_dies_with_its_pod(team: Team, kc: Kubectl) -> None:
     assert out.returncode == 1
     assert "error: You must be logged in to the server" in out.stderr
     assert team.curl("GET", f"/api/v1/namespaces/{ns}/pods", token=token) == (401, UNAUTHORIZED)
+
+
+def test_a_client_certificate_of_another_ca_gets_nothing(team: Team, tmp_path: Path) -> None:
+    """A ``system:masters`` certificate from a CA the server does not trust: the TLS layer
+    refuses it (Python's ssl verifies client certificates in the handshake; upstream's
+    authenticator would answer 401), so nothing is created."""
+    rogue = ensure_pki(tmp_path / "rogue")
+    context = ssl.create_default_context(cafile=str(team.secure.pki.ca_cert))
+    context.load_cert_chain(str(rogue.client_cert("admin")), str(rogue.client_key("admin")))
+    name = f"rogue-{uuid.uuid4().hex[:6]}"
+    with pytest.raises(httpx.TransportError):
+        httpx.post(f"{team.secure.url}/api/v1/namespaces", json={"metadata": {"name": name}},
+                   verify=context, timeout=10)
+    with team.secure.client() as http:
+        assert http.get(f"/api/v1/namespaces/{name}").status_code == 404
