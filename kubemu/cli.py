@@ -38,7 +38,13 @@ from pathlib import Path
 
 from kubemu import address_flags, certs, etcd, tools
 from kubemu.blocks import AddressError, BlockLease
-from kubemu.components import LaunchContext, component_names, launch_plan, node_name
+from kubemu.components import (
+    LaunchContext,
+    component_names,
+    launch_plan,
+    manager_ready_url,
+    node_name,
+)
 from kubemu.identities import (
     admin_credentials,
     identity_names,
@@ -341,11 +347,16 @@ def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
     code = 1
     sup.log(ctx.addresses.summary())
     try:
+        started = {}
         for component in launch_plan(ctx, args.disable):
-            child = sup.start(component.name, component.args(ctx))
+            child = started[component.name] = sup.start(component.name, component.args(ctx))
             if component.ready_url is not None:
                 sup.wait_ready(child, component.ready_url(ctx), args.ready_timeout,
                                _verify(ctx))
+        if "controller-manager" in started:
+            # Pods are admitted once the default ServiceAccount exists.
+            sup.wait_ready(started["controller-manager"], manager_ready_url(ctx),
+                           args.ready_timeout, _verify(ctx))
         stale = not_run_message(ctx.kubeconfig, [node_name(i) for i in range(1, ctx.nodes + 1)
                                                  if "node" not in args.disable])
         for line in ([stale] if stale else []) + [

@@ -145,7 +145,8 @@ def apiserver_ready_url(ctx: LaunchContext) -> str:
 
 def manager_ready_url(ctx: LaunchContext) -> str:
     """The ``default`` namespace's ``default`` ServiceAccount: once the controller manager
-    (its leader) made it, ServiceAccount admission lets pods in (read as the admin)."""
+    (its leader) made it, ServiceAccount admission lets pods in (read as the admin).
+    ``kubemu up`` waits for it after starting everything, before it says it is up."""
     return f"{ctx.server_url}/api/v1/namespaces/default/serviceaccounts/default"
 
 
@@ -204,7 +205,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component("endpoints", controller_args("controllers.endpoints", "endpoints",
                                            "--leader-elect-resource-name",
                                            "kubemu-endpoints-controller")),
-    Component("controller-manager", manager_args, manager_ready_url),
+    Component("controller-manager", manager_args),
     Component("service-lb", servicelb_args),
     Component("kube-proxy", proxy_args),
     Component("scheduler", controller_args("controllers.scheduler", "scheduler")),
