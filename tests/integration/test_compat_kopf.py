@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from tests.support.deps import missing_dependency
-from tests.support.secure import RBAC_GROUP, SecureApiServer, TokenUser
+from tests.support.secure import RBAC_GROUP, SecureApiServer, TokenUser, binding_name
 
 
 def require_client() -> None:
@@ -75,10 +75,14 @@ def allowed(secure: SecureApiServer, user: TokenUser, verb: str, resource: str) 
     return bool(review.json()["status"]["allowed"])
 
 
-def remove_framework_role(secure: SecureApiServer, ns: str) -> None:
-    """Delete what :func:`operator_account` made outside ``ns``."""
+def remove_framework_role(secure: SecureApiServer, user: TokenUser) -> None:
+    """Delete what :func:`operator_account` made outside the operator's namespace."""
+    role = f"kopf-framework-{user.namespace}"
+    rbac = f"/apis/{RBAC_GROUP}/v1"
     with secure.client() as http:
-        http.delete(f"/apis/{RBAC_GROUP}/v1/clusterroles/kopf-framework-{ns}")
+        binding = binding_name(user.namespace, user.name, role)
+        assert http.delete(f"{rbac}/clusterrolebindings/{binding}").status_code == 200
+        assert http.delete(f"{rbac}/clusterroles/{role}").status_code == 200
 
 
 OPERATOR = '''
@@ -153,4 +157,4 @@ def test_kopf_operator_patches_services(secure_apiserver: SecureApiServer,
         log.close()
         http.delete(f"/api/v1/namespaces/{ns}")
         http.close()
-        remove_framework_role(secure_apiserver, ns)
+        remove_framework_role(secure_apiserver, operator)

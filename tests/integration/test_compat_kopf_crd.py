@@ -169,4 +169,4 @@ def test_kopf_operator_of_a_custom_resource(secure_apiserver: SecureApiServer,
         http.delete(f"/api/v1/namespaces/{ns}")
         http.delete(f"{crds}/echoservers.{GROUP}")
         http.close()
-        remove_framework_role(secure_apiserver, ns)
+        remove_framework_role(secure_apiserver, operator)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import ssl
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,8 +145,7 @@ class SecureApiServer:
                    [("Role", role, False) for role in roles] + \
                    [("ClusterRole", role, True) for role in cluster_wide]
         for kind, role, cluster in bindings:
-            binding = {"metadata": {"name": f"{name}-{role.replace(':', '-')}-"
-                                            f"{uuid.uuid4().hex[:6]}"},
+            binding = {"metadata": {"name": binding_name(namespace, name, role)},
                        "subjects": subject,
                        "roleRef": {"apiGroup": RBAC_GROUP, "kind": kind, "name": role}}
             path = (f"{rbac}/clusterrolebindings" if cluster
@@ -165,6 +163,12 @@ class SecureApiServer:
         if self.manager is not None:
             self.manager.stop()
         self.server.stop()
+
+
+def binding_name(namespace: str, name: str, role: str) -> str:
+    """The name of the (Cluster)RoleBinding :meth:`SecureApiServer.service_account` makes
+    for ServiceAccount ``namespace/name`` and ``role``."""
+    return f"{namespace}.{name}.{role.replace(':', '-')}"
 
 
 def _wait_aggregated(secured: SecureApiServer, role: str,
