@@ -84,9 +84,20 @@ class ClientConfig:
         return f"{self.service_name}.{self.service_namespace}.svc"
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(out) < 10:
+        out.append(current)
+        current = current.__cause__ or current.__context__
+    return out
+
+
 def _go_error(exc: BaseException, host: str) -> str:
     """A transport error worded as Go's net/http words it."""
-    text = str(exc)
+    text = " ".join(str(e) for e in _causes(exc))
+    if any(isinstance(e, ConnectionRefusedError) for e in _causes(exc)):
+        return f"dial tcp {host}: connect: connection refused"
     if isinstance(exc, httpx.ConnectError):
         if "CERTIFICATE_VERIFY_FAILED" in text:
             if "Hostname mismatch" in text or "IP address mismatch" in text:
@@ -96,10 +107,10 @@ def _go_error(exc: BaseException, host: str) -> str:
                     "authority")
         if "refused" in text.lower():
             return f"dial tcp {host}: connect: connection refused"
-        return f"dial tcp {host}: {text}"
+        return f"dial tcp {host}: {exc}"
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
         return "EOF"
-    return text or type(exc).__name__
+    return str(exc) or type(exc).__name__
 
 
 class WebhookClient:
