@@ -270,6 +270,7 @@ async def _stream(
         if initial and headers_due:
             initial[0] = _with_headers(store.info, initial[0])
             headers_due = False
+        initial = await store.present_frames(initial)
         for chunk in _batches(initial):
             await send(chunk)
         while not cut:
@@ -294,7 +295,7 @@ async def _stream(
                     break
                 frame = queue.get_nowait()
             if batch:
-                await send(b"".join(batch))
+                await send(b"".join(await store.present_frames(batch)))
             if done:
                 break
         if not cut:

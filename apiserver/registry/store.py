@@ -933,6 +933,10 @@ class Store:
 
     # -- watch -----------------------------------------------------------------
 
+    async def present_frames(self, frames: list[bytes]) -> list[bytes]:
+        """Watch frames as this store shows them (a store that converts overrides it)."""
+        return frames
+
     def initial_objects(
         self, predicate: Callable[[CachedObject], bool]
     ) -> Iterable[CachedObject]:

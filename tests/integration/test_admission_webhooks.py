@@ -13,7 +13,6 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -221,7 +220,7 @@ def test_failure_policy_with_the_webhook_down_and_timing_out(
         timed_out = configmap(api, ns, "two")
         assert timed_out.status_code == 500
         assert timed_out.json()["message"].endswith(
-            f'?timeout=1s": context deadline exceeded')
+            '?timeout=1s": context deadline exceeded')
         api.delete(f"{ADM}/validatingwebhookconfigurations/{name}")
         configure(api, "Validating", ns, webhook(
             "slow.example.com", ns, by_url(hooks, slow), timeoutSeconds=1,

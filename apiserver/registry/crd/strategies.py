@@ -187,7 +187,9 @@ class CustomResourceStrategy(Strategy):
         self.info = info
         self.schema = schema
         self.has_status_subresource = info.subresource("status") is not None
-        #: Objects are stored as the storage version (``conversion.strategy: None``).
+        #: The apiVersion writes are prepared in: the storage version's with
+        #: ``conversion.strategy: None``, the version's own when a webhook converts (the
+        #: store converts just before storing).
         self.stored_api_version = info.storage_api_version or info.api_version
 
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
