@@ -20,6 +20,7 @@ import pytest
 
 from tests.support.apiserver import HOST, ApiServerProcess, free_port, start_apiserver
 from tests.support.kubectl import Kubectl
+from tests.support.kubemu_up import wait_for
 from tests.support.webhook_server import WebhookServer, allow, deny, json_patch
 
 pytestmark = pytest.mark.integration
@@ -371,3 +372,98 @@ def test_updating_and_deleting_configurations_take_effect(api: httpx.Client,
     assert gone.status_code == 200
     assert api.put(f"/api/v1/namespaces/{ns}/configmaps/a", json={
         "metadata": {"name": "a"}, "data": {"x": "y"}}).status_code == 200
+
+
+CR_GROUP = "webhook.example.com"
+
+
+def _crd(api: httpx.Client, plural: str) -> None:
+    """A CRD serving v1 (storage) and v2 with the same schema (conversion None)."""
+    schema = {"openAPIV3Schema": {"type": "object", "properties": {
+        "data": {"type": "object", "additionalProperties": {"type": "string"}}}}}
+    body = {"metadata": {"name": f"{plural}.{CR_GROUP}"},
+            "spec": {"group": CR_GROUP, "scope": "Namespaced",
+                     "names": {"plural": plural, "kind": plural.capitalize()[:-1]},
+                     "versions": [{"name": "v1", "served": True, "storage": True,
+                                   "schema": schema},
+                                  {"name": "v2", "served": True, "storage": False,
+                                   "schema": schema}]}}
+    made = api.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=body)
+    assert made.status_code == 201, made.text
+    wait_for(f"{plural} served", lambda: any(
+        r["name"] == plural for r in api.get(f"/apis/{CR_GROUP}/v2").json().get(
+            "resources", [])), 30)
+
+
+def test_webhooks_on_custom_resources_and_equivalent_versions(
+        api: httpx.Client, hooks: WebhookServer, ns: str) -> None:
+    plural = f"w{uuid.uuid4().hex[:6]}s"
+    _crd(api, plural)
+    kind = plural.capitalize()[:-1]
+    deny_path, mutate_path = f"/deny-cr/{ns}", f"/mutate-cr/{ns}"
+    hooks.route(deny_path, lambda r: deny(r, "the custom resource contains unwanted data")
+                if (r["request"]["object"] or r["request"]["oldObject"]).get(
+                    "data", {}).get("mutation-start") == "no" else allow(r))
+    hooks.route(mutate_path, lambda r: json_patch(r, [
+        {"op": "add", "path": "/data/mutation-stage-1", "value": "yes"}]))
+    rules = [{"operations": ["CREATE", "UPDATE", "DELETE"], "apiGroups": [CR_GROUP],
+              "apiVersions": ["v1"], "resources": [plural]}]
+    configure(api, "Validating", ns,
+              {**webhook("deny-cr.example.com", ns, by_url(hooks, deny_path)), "rules": rules})
+    configure(api, "Mutating", ns,
+              {**webhook("mutate-cr.example.com", ns, by_url(hooks, mutate_path)),
+               "rules": rules},
+              {**webhook("exact.example.com", ns, by_url(hooks, mutate_path)),
+               "rules": rules, "matchPolicy": "Exact", "name": "exact.example.com"})
+    v2 = f"/apis/{CR_GROUP}/v2/namespaces/{ns}/{plural}"
+
+    # A v2 request reaches the v1 webhooks (matchPolicy Equivalent) as v1.
+    made = api.post(v2, json={"apiVersion": f"{CR_GROUP}/v2", "kind": kind,
+                              "metadata": {"name": "cr"}, "data": {"mutation-start": "yes"}})
+    assert made.status_code == 201, made.text
+    assert made.json()["apiVersion"] == f"{CR_GROUP}/v2"
+    assert made.json()["data"] == {"mutation-start": "yes", "mutation-stage-1": "yes"}
+    (sent,) = hooks.reviews(mutate_path)
+    req = sent["request"]
+    assert req["kind"] == {"group": CR_GROUP, "version": "v1", "kind": kind}
+    assert req["requestKind"] == {"group": CR_GROUP, "version": "v2", "kind": kind}
+    assert req["resource"]["version"] == "v1" and req["requestResource"]["version"] == "v2"
+    assert req["object"]["apiVersion"] == f"{CR_GROUP}/v1"
+
+    # Denied on create, on update and on delete (upstream "deny custom resource ...").
+    denied = api.post(v2, json={"apiVersion": f"{CR_GROUP}/v2", "kind": kind,
+                                "metadata": {"name": "bad"}, "data": {"mutation-start": "no"}})
+    assert denied.status_code == 403
+    assert denied.json()["message"] == ('admission webhook "deny-cr.example.com" denied the '
+                                        "request: the custom resource contains unwanted data")
+    current = api.get(f"{v2}/cr").json()
+    current["data"]["mutation-start"] = "no"
+    assert api.put(f"{v2}/cr", json=current).status_code == 403
+    hooks.route(deny_path, lambda r: deny(r, "the custom resource cannot be deleted")
+                if r["request"]["operation"] == "DELETE" else allow(r))
+    refused = api.delete(f"{v2}/cr")
+    assert refused.status_code == 403
+    assert refused.json()["message"].endswith("the custom resource cannot be deleted")
+    assert api.get(f"{v2}/cr").status_code == 200
+
+
+def test_a_webhook_can_deny_crd_creation(api: httpx.Client, hooks: WebhookServer,
+                                         ns: str) -> None:
+    path = f"/deny-crd/{ns}"
+    hooks.route(path, lambda r: deny(r, "the crd contains unwanted label") if (
+        r["request"]["object"]["metadata"].get("labels") or {}).get(
+        "webhook-e2e-test") == ns else allow(r))
+    configure(api, "Validating", ns, {
+        **webhook("deny-crd.example.com", ns, by_url(hooks, path)), "namespaceSelector": {},
+        "rules": [{"operations": ["CREATE"], "apiGroups": ["apiextensions.k8s.io"],
+                   "apiVersions": ["*"], "resources": ["customresourcedefinitions"]}]})
+    plural = f"d{uuid.uuid4().hex[:6]}s"
+    refused = api.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json={
+        "metadata": {"name": f"{plural}.{CR_GROUP}", "labels": {"webhook-e2e-test": ns}},
+        "spec": {"group": CR_GROUP, "scope": "Namespaced",
+                 "names": {"plural": plural, "kind": "Denied"},
+                 "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
+                     "openAPIV3Schema": {"type": "object"}}}]}})
+    assert refused.status_code == 403
+    assert refused.json()["message"] == ('admission webhook "deny-crd.example.com" denied '
+                                         "the request: the crd contains unwanted label")

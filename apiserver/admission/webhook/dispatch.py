@@ -50,7 +50,6 @@ from apiserver.admission.webhook.matching import (
 from apiserver.admission.webhook.review import (
     InvalidResponse,
     patch_of,
-    relabel,
     request,
     review,
     verify,
@@ -138,9 +137,14 @@ class _Dispatcher:
         return out
 
     async def call(self, hook: Webhook, info: ResourceInfo, attrs: AdmissionAttributes) \
-            -> Mapping[str, Any] | None:
-        """Call ``hook``; its verified response, or None when it was skipped."""
-        req = request(attrs, info)
+            -> tuple[Mapping[str, Any], dict[str, Any] | None] | None:
+        """Call ``hook``; its verified response and the object as sent, or None when it
+        was skipped."""
+        obj, old = attrs.object, attrs.old_object
+        if info is not attrs.info:
+            obj = await self.source.convert(obj, info) if obj is not None else None
+            old = await self.source.convert(old, info) if old is not None else None
+        req = request(attrs, info, obj, old)
         try:
             if not conditions_match(hook, attrs, req, self.source):
                 return None
@@ -171,7 +175,7 @@ class _Dispatcher:
             attrs.audit_annotations.setdefault(f"{hook.name}/{key}", str(value))
         if response.get("allowed") is not True:
             raise denial_error(hook.name, response.get("status"))
-        return response
+        return response, obj
 
 
 class MutatingWebhooks(_Dispatcher):
@@ -201,14 +205,13 @@ class MutatingWebhooks(_Dispatcher):
     async def _mutate(self, hook: Webhook, info: ResourceInfo, attrs: AdmissionAttributes,
                       round_: int, index: int) -> bool:
         """Call one webhook and apply its patch; whether the object changed."""
-        response = await self.call(hook, info, attrs)
-        if response is None or attrs.object is None:
+        called = await self.call(hook, info, attrs)
+        if called is None or attrs.object is None:
             return False
+        response, shown = called
         patch = patch_of(response)
-        if not patch:
+        if not patch or shown is None:
             return False
-        shown = relabel(attrs.object, info)
-        assert shown is not None
         try:
             patched = apply_json_patch(shown, patch)
         except PatchError as exc:
@@ -216,7 +219,7 @@ class MutatingWebhooks(_Dispatcher):
         if patched == shown:
             return False
         if info is not attrs.info:
-            patched["apiVersion"] = attrs.info.api_version
+            patched = await self.source.convert(patched, attrs.info)
         attrs.object.clear()
         attrs.object.update(patched)
         attrs.audit_annotations[f"patch.webhook.admission.k8s.io/round_{round_}_index_{index}"] \

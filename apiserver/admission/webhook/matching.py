@@ -11,9 +11,10 @@ Contracts:
 * :func:`selectors_match` — ``namespaceSelector`` (the labels of the request's namespace,
   of the Namespace itself for namespaces; cluster-scoped objects always match) and
   ``objectSelector`` (the new or the old object's labels).
-* :func:`conditions_match` — ``matchConditions`` in CEL over ``object``, ``oldObject``,
-  ``request`` and ``namespaceObject``: False when one is false; otherwise an error
-  evaluating one raises :class:`ConditionError`; True when all are true.
+* :func:`conditions_match` — ``matchConditions`` in CEL over ``object``, ``oldObject``
+  (as the review sends them), ``request`` and ``namespaceObject``: False when one is
+  false; otherwise an error evaluating one raises :class:`ConditionError`; True when all
+  are true.
 """
 
 from __future__ import annotations
@@ -129,8 +130,8 @@ def conditions_match(hook: Webhook, attrs: AdmissionAttributes, request: Mapping
     if not hook.match_conditions:
         return True
     ctx = cel.Context()
-    ctx.add_variable("object", attrs.object)
-    ctx.add_variable("oldObject", attrs.old_object)
+    ctx.add_variable("object", request.get("object"))
+    ctx.add_variable("oldObject", request.get("oldObject"))
     ctx.add_variable("request", dict(request))
     ctx.add_variable("namespaceObject", namespace_object(attrs, source))
     failure: str | None = None

@@ -47,15 +47,10 @@ def _gvr(info: ResourceInfo) -> dict[str, str]:
     return {"group": info.group, "version": info.version, "resource": info.plural}
 
 
-def relabel(obj: dict[str, Any] | None, info: ResourceInfo) -> dict[str, Any] | None:
-    """``obj`` as version ``info`` shows it (same fields, its ``apiVersion``)."""
-    if obj is None or obj.get("apiVersion") in (None, info.api_version):
-        return obj
-    return {**obj, "apiVersion": info.api_version}
-
-
-def request(attrs: AdmissionAttributes, info: ResourceInfo) -> dict[str, Any]:
-    """The ``request`` of a review for a webhook called as ``info``."""
+def request(attrs: AdmissionAttributes, info: ResourceInfo,
+            obj: dict[str, Any] | None, old: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``request`` of a review for a webhook called as ``info`` (``obj`` and ``old``:
+    the request's objects in that version)."""
     out: dict[str, Any] = {
         "uid": str(uuid.uuid4()),
         "kind": _gvk(info),
@@ -74,8 +69,8 @@ def request(attrs: AdmissionAttributes, info: ResourceInfo) -> dict[str, Any]:
         out["namespace"] = attrs.namespace
     out["operation"] = attrs.operation.value
     out["userInfo"] = attrs.user.to_api()
-    out["object"] = relabel(attrs.object, info)
-    out["oldObject"] = relabel(attrs.old_object, info)
+    out["object"] = obj
+    out["oldObject"] = old
     out["dryRun"] = attrs.dry_run
     out["options"] = attrs.options
     return out
