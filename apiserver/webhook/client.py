@@ -13,6 +13,7 @@ Contracts:
   :class:`CallError` whose ``reason`` reads as upstream's
   (``failed to call webhook: Post "https://…?timeout=10s": context deadline exceeded``);
   ``str(error)`` is ``failed calling webhook "<name>": <reason>``.
+* :func:`review_response` checks the envelope of a review's answer (kind, version, uid).
 * Clients are pooled per CA bundle and closed by :meth:`WebhookClient.close`.
 """
 
@@ -34,6 +35,23 @@ from apiserver.webhook.resolve import ObjectLookup, SliceLookup, resolve_service
 
 #: Largest webhook answer read (a bigger one is a call failure).
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+
+
+def review_response(answer: Mapping[str, Any], api_version: str, kind: str, uid: str,
+                    absent: str) -> Mapping[str, Any]:
+    """The ``response`` of a review answer of ``api_version``/``kind`` for request ``uid``;
+    ``ValueError`` worded as upstream when it is not one (``absent``: the text for no
+    response)."""
+    if answer.get("apiVersion") != api_version or answer.get("kind") != kind:
+        group, _, version = str(answer.get("apiVersion") or "").rpartition("/")
+        raise ValueError(f"expected webhook response of {api_version}, Kind={kind}, got "
+                         f"{group}/{version}, Kind={answer.get('kind') or ''}")
+    response = answer.get("response")
+    if not isinstance(response, Mapping):
+        raise ValueError(absent)
+    if response.get("uid") != uid:
+        raise ValueError(f'expected response.uid="{uid}", got "{response.get("uid") or ""}"')
+    return response
 
 
 class CallError(Exception):

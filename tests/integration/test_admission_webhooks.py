@@ -32,19 +32,16 @@ SERVICE = "hooks"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
-    apiserver = start_apiserver(tmp_path_factory.mktemp("webhooks"))
-    try:
+    with start_apiserver(tmp_path_factory.mktemp("webhooks")) as apiserver:
         yield apiserver
-    finally:
-        apiserver.stop()
 
 
 @pytest.fixture(scope="module")
 def hooks(tmp_path_factory: pytest.TempPathFactory,
           server: ApiServerProcess) -> Iterator[WebhookServer]:
-    webhook = WebhookServer(tmp_path_factory.mktemp("webhook-certs"),
-                            dns_names=(f"{SERVICE}.{SERVICE_NS}.svc",))
-    with httpx.Client(base_url=server.url, timeout=30) as client:
+    with WebhookServer(tmp_path_factory.mktemp("webhook-certs"),
+                       dns_names=(f"{SERVICE}.{SERVICE_NS}.svc",)) as webhook, \
+            httpx.Client(base_url=server.url, timeout=30) as client:
         client.post("/api/v1/namespaces", json={"metadata": {"name": SERVICE_NS}})
         client.post(f"/api/v1/namespaces/{SERVICE_NS}/services", json={
             "metadata": {"name": SERVICE},
@@ -53,10 +50,7 @@ def hooks(tmp_path_factory: pytest.TempPathFactory,
             "metadata": {"name": SERVICE},
             "subsets": [{"addresses": [{"ip": HOST}],
                          "ports": [{"name": "https", "port": webhook.port}]}]})
-    try:
         yield webhook
-    finally:
-        webhook.stop()
 
 
 @pytest.fixture

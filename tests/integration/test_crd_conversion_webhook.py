@@ -73,22 +73,16 @@ def crd(plural: str, client_config: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
-    apiserver = start_apiserver(tmp_path_factory.mktemp("conversion"))
-    try:
+    with start_apiserver(tmp_path_factory.mktemp("conversion")) as apiserver:
         yield apiserver
-    finally:
-        apiserver.stop()
 
 
 @pytest.fixture(scope="module")
 def hook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebhookServer]:
-    webhook = WebhookServer(tmp_path_factory.mktemp("conversion-certs"),
-                            dns_names=("converter.conv-system.svc",))
-    webhook.route("/convert", convert)
-    try:
+    with WebhookServer(tmp_path_factory.mktemp("conversion-certs"),
+                       dns_names=("converter.conv-system.svc",)) as webhook:
+        webhook.route("/convert", convert)
         yield webhook
-    finally:
-        webhook.stop()
 
 
 @pytest.fixture

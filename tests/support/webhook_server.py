@@ -5,7 +5,8 @@
 127.0.0.1 the kernel picks, in a thread. ``server.route(path, handler)`` installs
 ``handler(review: dict) -> dict`` (the handler returns the whole answer). Every request
 body received is kept in ``server.received[path]``. ``server.ca_bundle`` is the base64
-``caBundle`` of the CA; ``server.url(path)`` the URL of a path. Stop with :meth:`stop`.
+``caBundle`` of the CA; ``server.url(path)`` the URL of a path. Stop with :meth:`stop`
+(or use it in ``with``).
 """
 
 from __future__ import annotations
@@ -143,3 +144,9 @@ class WebhookServer:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+    def __enter__(self) -> WebhookServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -26,6 +26,7 @@ from typing import Any
 from apiserver.admission.attributes import AdmissionAttributes
 from apiserver.api import errors
 from apiserver.api.resources import ResourceInfo
+from apiserver.webhook import review_response
 
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"
@@ -83,15 +84,11 @@ def review(req: Mapping[str, Any]) -> dict[str, Any]:
 
 def verify(answer: Mapping[str, Any], uid: str, mutating: bool) -> Mapping[str, Any]:
     """The checked ``response`` of ``answer``; see the module docstring."""
-    if answer.get("apiVersion") != API_VERSION or answer.get("kind") != KIND:
-        group, _, version = str(answer.get("apiVersion") or "").rpartition("/")
-        raise InvalidResponse(f"expected webhook response of {API_VERSION}, Kind={KIND}, got "
-                              f"{group}/{version}, Kind={answer.get('kind') or ''}")
-    response = answer.get("response")
-    if not isinstance(response, Mapping):
-        raise InvalidResponse("webhook response was absent")
-    if response.get("uid") != uid:
-        raise InvalidResponse(f'expected response.uid="{uid}", got "{response.get("uid") or ""}"')
+    try:
+        response = review_response(answer, API_VERSION, KIND, uid,
+                                   "webhook response was absent")
+    except ValueError as exc:
+        raise InvalidResponse(str(exc)) from None
     patch = response.get("patch")
     patch_type = response.get("patchType")
     if patch or patch_type is not None:

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from apiserver.api import errors
-from apiserver.webhook import CallError, ClientConfig, WebhookClient
+from apiserver.webhook import CallError, ClientConfig, WebhookClient, review_response
 
 API_VERSION = "apiextensions.k8s.io/v1"
 KIND = "ConversionReview"
@@ -87,14 +87,10 @@ class WebhookConverter:
                                             self.config, body, TIMEOUT)
         except CallError as exc:
             raise failed(exc.reason.removeprefix("failed to call webhook: ")) from None
-        if answer.get("apiVersion") != API_VERSION or answer.get("kind") != KIND:
-            raise failed(f"expected webhook response of {API_VERSION}, Kind={KIND}, got "
-                         f"{_gvk(answer)}")
-        response = answer.get("response")
-        if not isinstance(response, Mapping):
-            raise failed("no response provided")
-        if response.get("uid") != uid:
-            raise failed(f'expected response.uid="{uid}", got "{response.get("uid") or ""}"')
+        try:
+            response = review_response(answer, API_VERSION, KIND, uid, "no response provided")
+        except ValueError as exc:
+            raise failed(str(exc)) from None
         result = _m(response.get("result"))
         if result.get("status") != "Success":
             raise failed(str(result.get("message") or "response.result.status was "
