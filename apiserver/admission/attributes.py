@@ -59,6 +59,9 @@ class AdmissionAttributes:
     options: dict[str, Any] | None = None
     #: Audit annotations plugins added (upstream ``Attributes.AddAnnotation``).
     audit_annotations: dict[str, str] = field(default_factory=dict)
+    #: A webhook replaced ``object`` with a patched one: the store decodes it again
+    #: (pruning, defaults), as upstream decodes a webhook's patched object.
+    patched: bool = False
 
     @property
     def kind(self) -> str:

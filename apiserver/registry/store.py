@@ -445,9 +445,14 @@ class Store:
         )
 
     async def _admit(self, attrs: AdmissionAttributes) -> None:
-        """Mutating admission (after decoding and defaulting, before validation)."""
+        """Mutating admission (after decoding and defaulting, before validation); an object
+        a webhook patched is decoded again: pruned where the kind prunes, defaulted."""
         if self.admission is not None:
             await self.admission.admit(attrs)
+            if attrs.patched and attrs.object is not None:
+                self.strategy.redecode(attrs.object)
+                apply_defaults(self.info, attrs.object)
+                self.strategy.default(attrs.object)
 
     async def _validate_admission(self, attrs: AdmissionAttributes) -> None:
         """Validating admission (after validation, before storage)."""

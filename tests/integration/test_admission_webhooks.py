@@ -371,10 +371,11 @@ def test_updating_and_deleting_configurations_take_effect(api: httpx.Client,
 CR_GROUP = "webhook.example.com"
 
 
-def _crd(api: httpx.Client, plural: str) -> None:
-    """A CRD serving v1 (storage) and v2 with the same schema (conversion None)."""
+def _crd(api: httpx.Client, plural: str, data: dict[str, Any] | None = None) -> None:
+    """A CRD serving v1 (storage) and v2 with the same schema (conversion None); ``data``:
+    the schema of the objects' ``data`` (default: any strings)."""
     schema = {"openAPIV3Schema": {"type": "object", "properties": {
-        "data": {"type": "object", "additionalProperties": {"type": "string"}}}}}
+        "data": data or {"type": "object", "additionalProperties": {"type": "string"}}}}}
     body = {"metadata": {"name": f"{plural}.{CR_GROUP}"},
             "spec": {"group": CR_GROUP, "scope": "Namespaced",
                      "names": {"plural": plural, "kind": plural.capitalize()[:-1]},
@@ -461,3 +462,36 @@ def test_a_webhook_can_deny_crd_creation(api: httpx.Client, hooks: WebhookServer
     assert refused.status_code == 403
     assert refused.json()["message"] == ('admission webhook "deny-crd.example.com" denied '
                                          "the request: the crd contains unwanted label")
+
+
+def test_a_patched_object_is_defaulted_and_pruned_again(api: httpx.Client,
+                                                        hooks: WebhookServer,
+                                                        ns: str) -> None:
+    pod_path, cr_path = f"/mutate-pod/{ns}", f"/mutate-pruned/{ns}"
+    hooks.route(pod_path, lambda r: json_patch(r, [{
+        "op": "add", "path": "/spec/initContainers",
+        "value": [{"name": "webhook-added-init-container", "image": "busybox"}]}]))
+    hooks.route(cr_path, lambda r: json_patch(r, [
+        {"op": "add", "path": "/data/mutation-stage-1", "value": "yes"},
+        {"op": "add", "path": "/data/not-in-the-schema", "value": "dropped"}]))
+    plural = f"p{uuid.uuid4().hex[:6]}s"
+    _crd(api, plural, {"type": "object", "properties": {
+        "mutation-start": {"type": "string"}, "mutation-stage-1": {"type": "string"}}})
+    configure(api, "Mutating", ns,
+              {**webhook("pod.example.com", ns, by_url(hooks, pod_path)),
+               "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
+                          "resources": ["pods"]}]},
+              {**webhook("pruned.example.com", ns, by_url(hooks, cr_path)),
+               "rules": [{"operations": ["CREATE"], "apiGroups": [CR_GROUP],
+                          "apiVersions": ["*"], "resources": [plural]}]})
+    pod = api.post(f"/api/v1/namespaces/{ns}/pods", json={
+        "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}})
+    assert pod.status_code == 201, pod.text
+    (init,) = pod.json()["spec"]["initContainers"]
+    assert init["name"] == "webhook-added-init-container"
+    assert (init["terminationMessagePolicy"], init["imagePullPolicy"]) == ("File", "Always")
+    made = api.post(f"/apis/{CR_GROUP}/v1/namespaces/{ns}/{plural}", json={
+        "apiVersion": f"{CR_GROUP}/v1", "kind": plural.capitalize()[:-1],
+        "metadata": {"name": "cr"}, "data": {"mutation-start": "yes"}})
+    assert made.status_code == 201, made.text
+    assert made.json()["data"] == {"mutation-start": "yes", "mutation-stage-1": "yes"}

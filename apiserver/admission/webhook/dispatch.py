@@ -222,6 +222,7 @@ class MutatingWebhooks(_Dispatcher):
             patched = await self.source.convert(patched, attrs.info)
         attrs.object.clear()
         attrs.object.update(patched)
+        attrs.patched = True
         attrs.audit_annotations[f"patch.webhook.admission.k8s.io/round_{round_}_index_{index}"] \
             = orjson.dumps({"configuration": hook.configuration, "webhook": hook.name,
                             "patch": orjson.loads(patch), "patchType": "JSONPatch"}).decode()

@@ -222,6 +222,10 @@ class CustomResourceStrategy(Strategy):
         """The schema's defaults."""
         apply_defaults(obj, self.schema)
 
+    def redecode(self, obj: dict[str, Any]) -> None:
+        """A webhook's patch is pruned as a request body is."""
+        prune(obj, self.schema)
+
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
         """The schema's field errors, then its CEL rules' (only when the schema holds)."""
         return validate(obj, self.schema) or rule_causes(obj, None, self.schema)
