@@ -100,7 +100,7 @@ class ResourceAPI:
                 ) from None
             await self._dispatch(req, route)
         except errors.ApiError as exc:
-            await respond_error(send, exc)
+            await respond_error(send, exc, req.warnings)
         except SelectorError as exc:
             await respond_error(send, errors.bad_request(str(exc)))
         except Exception as exc:

@@ -105,8 +105,14 @@ def test_validating_webhook_gets_an_admission_review_v1_and_its_denial_reaches_k
         api: httpx.Client, hooks: WebhookServer, server: ApiServerProcess, ns: str,
         kubectl: Kubectl) -> None:
     path = f"/validate/{ns}"
-    hooks.route(path, lambda r: deny(r, "no thanks") if "deny" in (
-        r["request"]["object"] or {}).get("data", {}) else allow(r, warnings=["be careful"]))
+    def review(r: dict[str, Any]) -> dict[str, Any]:
+        if "deny" in (r["request"]["object"] or {}).get("data", {}):
+            answer = deny(r, "no thanks")
+            answer["response"]["warnings"] = ["refused with a warning"]
+            return answer
+        return allow(r, warnings=["be careful"])
+
+    hooks.route(path, review)
     configure(api, "Validating", ns, webhook("deny.example.com", ns, by_url(hooks, path)))
 
     made = kubectl("-n", ns, "create", "configmap", "fine", "--from-literal=a=b",
@@ -140,8 +146,10 @@ def test_validating_webhook_gets_an_admission_review_v1_and_its_denial_reaches_k
     assert refused.returncode != 0
     assert ('Error from server: error when creating "STDIN": admission webhook '
             '"deny.example.com" denied the request: no thanks') in refused.stderr
+    assert "Warning: refused with a warning" in refused.stderr  # sent with the refusal
     answer = configmap(api, ns, "bad", deny="1")
     assert answer.status_code == 403
+    assert answer.headers["warning"] == '299 - "refused with a warning"'
     assert answer.json()["message"] == \
         'admission webhook "deny.example.com" denied the request: no thanks'
 
