@@ -111,7 +111,7 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return out
 
 
-def _go_error(exc: BaseException, host: str) -> str:
+def _go_error(exc: BaseException, host: str, server_name: str) -> str:
     """A transport error worded as Go's net/http words it."""
     text = " ".join(str(e) for e in _causes(exc))
     if any(isinstance(e, ConnectionRefusedError) for e in _causes(exc)):
@@ -119,8 +119,8 @@ def _go_error(exc: BaseException, host: str) -> str:
     if isinstance(exc, httpx.ConnectError):
         if "CERTIFICATE_VERIFY_FAILED" in text:
             if "Hostname mismatch" in text or "IP address mismatch" in text:
-                return f"tls: failed to verify certificate: x509: certificate is not valid " \
-                       f"for {host}"
+                return ("tls: failed to verify certificate: x509: certificate is not valid "
+                        f"for {server_name}")
             return ("tls: failed to verify certificate: x509: certificate signed by unknown "
                     "authority")
         if "refused" in text.lower():
@@ -183,7 +183,8 @@ class WebhookClient:
         except TimeoutError:
             raise CallError(webhook, f"{prefix}: context deadline exceeded") from None
         except httpx.HTTPError as exc:
-            raise CallError(webhook, f"{prefix}: {_go_error(exc, host)}") from None
+            raise CallError(webhook, f"{prefix}: {_go_error(exc, host, config.server_name)}") \
+                from None
         except _BadAnswer as exc:
             raise CallError(webhook, str(exc)) from None
         return data

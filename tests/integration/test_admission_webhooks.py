@@ -503,3 +503,25 @@ def test_a_patched_object_is_defaulted_and_pruned_again(api: httpx.Client,
         "metadata": {"name": "cr"}, "data": {"mutation-start": "yes"}})
     assert made.status_code == 201, made.text
     assert made.json()["data"] == {"mutation-start": "yes", "mutation-stage-1": "yes"}
+
+
+def test_a_service_webhook_must_present_a_certificate_for_its_service_name(
+        api: httpx.Client, hooks: WebhookServer, ns: str,
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    with WebhookServer(tmp_path_factory.mktemp("ip-only-cert")) as ip_only:
+        ip_only.route("/x", allow)
+        api.post(f"/api/v1/namespaces/{ns}/services", json={
+            "metadata": {"name": "ip-only"}, "spec": {"ports": [{"port": 443}]}})
+        api.post(f"/api/v1/namespaces/{ns}/endpoints", json={
+            "metadata": {"name": "ip-only"},
+            "subsets": [{"addresses": [{"ip": HOST}], "ports": [{"port": ip_only.port}]}]})
+        config = {"service": {"namespace": ns, "name": "ip-only", "path": "/x"},
+                  "caBundle": ip_only.ca_bundle}
+        configure(api, "Validating", ns, webhook("name.example.com", ns, config))
+        refused = configmap(api, ns, "c")
+        assert refused.status_code == 500
+        assert refused.json()["message"] == (
+            'Internal error occurred: failed calling webhook "name.example.com": failed to '
+            f'call webhook: Post "https://ip-only.{ns}.svc:443/x?timeout=10s": tls: failed to '
+            f"verify certificate: x509: certificate is not valid for ip-only.{ns}.svc")
+        assert ip_only.reviews("/x") == []
