@@ -21,7 +21,13 @@ from apiserver.admission.plugins import (
     enabled_plugins,
     node_restriction_factory,
 )
-from apiserver.admission.webhook.dispatch import webhook_client
+from apiserver.admission.webhook.dispatch import (
+    MUTATING_NAME,
+    VALIDATING_NAME,
+    MutatingWebhooks,
+    ValidatingWebhooks,
+    webhook_client,
+)
 from apiserver.api import errors
 from apiserver.api.resources import (
     ENDPOINTS,
@@ -210,11 +216,15 @@ class Registry:
         if admission_plugins is None:
             admission_plugins = enabled_plugins()
         source = RegistrySource(self.stores)
-        #: Calls conversion webhooks (services resolved through this registry's caches).
+        #: Calls admission and conversion webhooks (services resolved through this
+        #: registry's caches).
         self.webhook_client = webhook_client(source)
         node_restriction = NodeRestriction(lambda ns, name: source.cached(PODS, ns, name))
+        client = self.webhook_client
         self.admission = build_chain(admission_plugins, source, clock, {
             NODE_RESTRICTION: node_restriction_factory(node_restriction.admit),
+            MUTATING_NAME: lambda source, _clock: MutatingWebhooks(source, client),
+            VALIDATING_NAME: lambda source, _clock: ValidatingWebhooks(source, client),
             **(admission_factories or {})})
         for info in resources:
             strategy = strategy_for(info)
@@ -280,4 +290,5 @@ class Registry:
                 await task
         await self.custom_resources.stop()
         await self.services.stop()
+        await self.webhook_client.close()
         self.watch_cache.close_watchers()
