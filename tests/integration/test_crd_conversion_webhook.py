@@ -232,6 +232,10 @@ def test_stored_versions_follow_the_storage_version(api: httpx.Client,
     name = establish(api, crd(plural, {"url": hook.url("/convert"),
                                        "caBundle": hook.ca_bundle}))
     assert api.get(f"{CRDS}/{name}").json()["status"]["storedVersions"] == ["v1"]
+    made = api.post(f"/apis/{GROUP}/v1/namespaces/default/{plural}", json={
+        "apiVersion": f"{GROUP}/v1", "kind": plural.capitalize()[:-1],
+        "metadata": {"name": "old"}, "spec": {"hostPort": "e.example:5"}})
+    assert made.status_code == 201, made.text
     current = api.get(f"{CRDS}/{name}").json()
     current["spec"]["versions"][0]["storage"] = False
     current["spec"]["versions"][1]["storage"] = True
@@ -239,3 +243,7 @@ def test_stored_versions_follow_the_storage_version(api: httpx.Client,
     wait_for("storedVersions [v1, v2]",
              lambda: api.get(f"{CRDS}/{name}").json()["status"]["storedVersions"]
              == ["v1", "v2"], 30)
+    # An object stored as v1 is converted when read through the new storage version.
+    old = api.get(f"/apis/{GROUP}/v2/namespaces/default/{plural}/old").json()
+    assert (old["apiVersion"], old["spec"]) == (f"{GROUP}/v2",
+                                                {"host": "e.example", "port": "5"})

@@ -60,10 +60,12 @@ def _scope_matches(rule: Rule, attrs: AdmissionAttributes) -> bool:
     return True
 
 
-def rule_matches(rule: Rule, attrs: AdmissionAttributes, info: ResourceInfo) -> bool:
-    """Whether ``rule`` covers the request, as a request on ``info``'s version."""
+def rule_matches(rule: Rule, attrs: AdmissionAttributes, info: ResourceInfo,
+                 any_version: bool = False) -> bool:
+    """Whether ``rule`` covers the request, as a request on ``info``'s version (on any
+    version of its group and resource with ``any_version``)."""
     return (_in(rule.operations, attrs.operation.value) and _in(rule.groups, info.group)
-            and _in(rule.versions, info.version)
+            and (any_version or _in(rule.versions, info.version))
             and _resource_matches(rule, info.plural, attrs.subresource)
             and _scope_matches(rule, attrs))
 
@@ -77,7 +79,8 @@ def invocation(hook: Webhook, attrs: AdmissionAttributes) -> ResourceInfo | None
     """The resource version ``hook`` is called with, or None (see the module docstring)."""
     if any(rule_matches(rule, attrs, attrs.info) for rule in hook.rules):
         return attrs.info
-    if hook.match_policy != "Equivalent":
+    if hook.match_policy != "Equivalent" or not any(
+            rule_matches(rule, attrs, attrs.info, any_version=True) for rule in hook.rules):
         return None
     for other in _equivalents(attrs.info):
         if any(rule_matches(rule, attrs, other) for rule in hook.rules):

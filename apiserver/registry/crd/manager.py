@@ -15,9 +15,10 @@ on one storage serves the same CRDs) and, per CRD:
 
 Every served version is served. With ``conversion.strategy: None`` objects are stored as
 the storage version and each version relabels ``apiVersion``, as upstream's "nop"
-converter; with ``Webhook`` every other version's store converts through the CRD's
-conversion webhook (:mod:`.converting_store`, :mod:`.conversion`), and a changed webhook
-configuration replaces those stores.
+converter; with ``Webhook`` every version's store converts what is not in its version
+through the CRD's conversion webhook (:mod:`.converting_store`, :mod:`.conversion`) — the
+storage version's too, for objects stored under an earlier storage version — and a
+changed webhook configuration replaces those stores.
 """
 
 from __future__ import annotations
@@ -172,7 +173,9 @@ class CustomResourceManager:
         webhook = webhook_spec(crd)
         stored_info = resource_info(crd, stored)
         for version in versions:
-            converting = webhook is not None and version is not stored
+            # With a webhook every version converts, the storage version too: objects
+            # stored under an earlier storage version are converted when read.
+            converting = webhook is not None
             info = resource_info(crd, version, None if converting else stored)
             path = (info.group, info.version, info.plural)
             paths.append(path)
