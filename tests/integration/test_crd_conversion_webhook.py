@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.support.apiserver import HOST, ApiServerProcess, free_port, start_apiserver
+from tests.support.kubectl import Kubectl
 from tests.support.kubemu_up import wait_for
 from tests.support.webhook_server import WebhookServer
 
@@ -186,7 +187,8 @@ def test_conversion_webhook_by_url_on_create_get_list_patch_update_and_watch(
 
 
 def test_conversion_webhook_through_a_service_and_its_failures(
-        api: httpx.Client, hook: WebhookServer) -> None:
+        api: httpx.Client, hook: WebhookServer, server: ApiServerProcess,
+        kubectl: Kubectl) -> None:
     ns = "conv-system"
     api.post("/api/v1/namespaces", json={"metadata": {"name": ns}})
     api.post(f"/api/v1/namespaces/{ns}/services", json={
@@ -206,6 +208,9 @@ def test_conversion_webhook_through_a_service_and_its_failures(
                               "metadata": {"name": "x"}, "spec": {"host": "h", "port": "1"}})
     assert made.status_code == 201, made.text
     assert api.get(f"{v1}/x").json()["spec"] == {"hostPort": "h:1"}
+    shown = kubectl("get", f"{plural}.v2.{GROUP}", "x", "-o", "json", kubeconfig=server,
+                    check=True)
+    assert json.loads(shown.stdout)["spec"] == {"host": "h", "port": "1"}
 
     # The webhook goes away: v2 fails as upstream, v1 (the storage version) still works.
     closed = free_port()
