@@ -101,6 +101,13 @@ def configmap(api: httpx.Client, ns: str, name: str, query: str = "",
                     json={"metadata": {"name": name}, "data": data})
 
 
+def failed_call(api: httpx.Client, ns: str, name: str) -> str:
+    """The message of a ConfigMap create that a failed webhook call refused (a 500)."""
+    refused = configmap(api, ns, name)
+    assert refused.status_code == 500, refused.text
+    return str(refused.json()["message"])
+
+
 def test_validating_webhook_gets_an_admission_review_v1_and_its_denial_reaches_kubectl(
         api: httpx.Client, hooks: WebhookServer, server: ApiServerProcess, ns: str,
         kubectl: Kubectl) -> None:
@@ -206,9 +213,7 @@ def test_failure_policy_with_the_webhook_down_and_timing_out(
     try:
         name = configure(api, "Validating", ns,
                          webhook("down.example.com", ns, down, failurePolicy="Fail"))
-        refused = configmap(api, ns, "one")
-        assert refused.status_code == 500
-        assert refused.json()["message"] == (
+        assert failed_call(api, ns, "one") == (
             'Internal error occurred: failed calling webhook "down.example.com": failed to '
             f'call webhook: Post "https://{HOST}:{closed}/x?timeout=10s": dial tcp '
             f"{HOST}:{closed}: connect: connection refused")
@@ -220,9 +225,7 @@ def test_failure_policy_with_the_webhook_down_and_timing_out(
 
         name = configure(api, "Validating", ns, webhook(
             "slow.example.com", ns, by_url(hooks, slow), timeoutSeconds=1))
-        timed_out = configmap(api, ns, "two")
-        assert timed_out.status_code == 500
-        assert timed_out.json()["message"].endswith(
+        assert failed_call(api, ns, "two").endswith(
             '?timeout=1s": context deadline exceeded')
         api.delete(f"{ADM}/validatingwebhookconfigurations/{name}")
         configure(api, "Validating", ns, webhook(
@@ -238,9 +241,7 @@ def test_fail_closed_webhook_on_a_missing_service_rejects_unconditionally(
     missing = {"service": {"namespace": ns, "name": "nowhere", "path": "/x"},
                "caBundle": hooks.ca_bundle}
     configure(api, "Validating", ns, webhook("fail-closed.example.com", ns, missing))
-    refused = configmap(api, ns, "c")
-    assert refused.status_code == 500
-    assert refused.json()["message"] == (
+    assert failed_call(api, ns, "c") == (
         'Internal error occurred: failed calling webhook "fail-closed.example.com": failed '
         'to call webhook: service "nowhere" not found')
 
@@ -250,10 +251,9 @@ def test_invalid_answers_are_call_failures(api: httpx.Client, hooks: WebhookServ
     path = f"/wrong-uid/{ns}"
     hooks.route(path, lambda r: {**allow(r), "response": {"uid": "nope", "allowed": True}})
     configure(api, "Validating", ns, webhook("uid.example.com", ns, by_url(hooks, path)))
-    refused = configmap(api, ns, "c")
-    assert refused.status_code == 500
+    message = failed_call(api, ns, "c")
     uid = hooks.reviews(path)[0]["request"]["uid"]
-    assert refused.json()["message"] == (
+    assert message == (
         'Internal error occurred: failed calling webhook "uid.example.com": received invalid '
         f'webhook response: expected response.uid="{uid}", got "nope"')
 
@@ -287,10 +287,8 @@ def test_a_match_condition_that_fails_to_evaluate_follows_the_failure_policy(
     name = configure(api, "Validating", ns, webhook("cond.example.com", ns,
                                                      by_url(hooks, path),
                                                      matchConditions=bad))
-    refused = configmap(api, ns, "c")
-    assert refused.status_code == 500
     assert 'failed calling webhook "cond.example.com": failed to evaluate match conditions' \
-        in refused.json()["message"]
+        in failed_call(api, ns, "c")
     api.delete(f"{ADM}/validatingwebhookconfigurations/{name}")
     configure(api, "Validating", ns, webhook("cond.example.com", ns, by_url(hooks, path),
                                              matchConditions=bad, failurePolicy="Ignore"))
@@ -518,9 +516,7 @@ def test_a_service_webhook_must_present_a_certificate_for_its_service_name(
         config = {"service": {"namespace": ns, "name": "ip-only", "path": "/x"},
                   "caBundle": ip_only.ca_bundle}
         configure(api, "Validating", ns, webhook("name.example.com", ns, config))
-        refused = configmap(api, ns, "c")
-        assert refused.status_code == 500
-        assert refused.json()["message"] == (
+        assert failed_call(api, ns, "c") == (
             'Internal error occurred: failed calling webhook "name.example.com": failed to '
             f'call webhook: Post "https://ip-only.{ns}.svc:443/x?timeout=10s": tls: failed to '
             f"verify certificate: x509: certificate is not valid for ip-only.{ns}.svc")
