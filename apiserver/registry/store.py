@@ -38,6 +38,7 @@ from apiserver.registry.validation import validate_object_meta
 from apiserver.storage.cache import (
     DELETED,
     CachedObject,
+    FrameEncoder,
     ResourceCache,
     TooOldResourceVersionError,
     WatchCache,
@@ -938,8 +939,15 @@ class Store:
 
     # -- watch -----------------------------------------------------------------
 
-    async def present_frames(self, frames: list[bytes]) -> list[bytes]:
-        """Watch frames as this store shows them (a store that converts overrides it)."""
+    #: Whether what this store serves must be converted from what it stores (watch
+    #: frames are then encoded as JSON and turned into the client's format by
+    #: :meth:`present_frames`).
+    converts = False
+
+    async def present_frames(self, frames: list[bytes],
+                             encoder: FrameEncoder | None = None) -> list[bytes]:
+        """Watch frames as this store shows them; a store that converts overrides it and
+        encodes the converted events with ``encoder`` (a Table watch) when given."""
         return frames
 
     def initial_objects(

@@ -65,8 +65,10 @@ def crd(plural: str, client_config: dict[str, Any]) -> dict[str, Any]:
                      "names": {"plural": plural, "singular": plural[:-1], "kind": kind},
                      "versions": [
                          version("v1", {"hostPort": {"type": "string"}}, True),
-                         version("v2", {"host": {"type": "string"},
-                                        "port": {"type": "string"}}, False)],
+                         {**version("v2", {"host": {"type": "string"},
+                                           "port": {"type": "string"}}, False),
+                          "additionalPrinterColumns": [
+                              {"name": "Host", "type": "string", "jsonPath": ".spec.host"}]}],
                      "conversion": {"strategy": "Webhook", "webhook": {
                          "clientConfig": client_config,
                          "conversionReviewVersions": ["v1", "v1beta1"]}}}}
@@ -184,6 +186,16 @@ def test_conversion_webhook_by_url_on_create_get_list_patch_update_and_watch(
     assert all(e["object"]["apiVersion"] == f"{GROUP}/v2" for e in events)
     assert events[-1]["type"] == "MODIFIED"
     assert events[-1]["object"]["spec"] == {"host": "d.example", "port": "1"}
+
+    # A Table watch (kubectl get -w) shows v2's printer columns of converted objects.
+    table = "application/json;as=Table;v=v1;g=meta.k8s.io"
+    with api.stream("GET", v2, params={"watch": "1", "timeoutSeconds": "5"},
+                    headers={"accept": table}) as stream:
+        first = json.loads(next(stream.iter_lines()))
+    columns = [c["name"] for c in first["object"]["columnDefinitions"]]
+    assert columns[:2] == ["Name", "Host"]
+    assert first["object"]["rows"][0]["cells"][:2] in (["one", "d.example"],
+                                                        ["two", "c.example"])
 
 
 def test_conversion_webhook_through_a_service_and_its_failures(

@@ -4,7 +4,8 @@ the storage version.
 Contract (as upstream's codec around a ``webhookConverter``): objects are stored, cached
 and watched in the storage version. This store shows them in its own version: a get
 converts one object, a list converts its page in one ConversionReview, a watch converts
-each write's batch of frames in one review (:meth:`present_frames`). A write arrives in
+each write's batch of frames in one review (:meth:`present_frames`; a Table watch gets its
+rows built from the converted objects). A write arrives in
 its version, is prepared, defaulted, admitted and validated there (against the old object
 converted to it), and is converted to the storage version just before it is stored; what
 it answers is converted back. Conversion failures are 500s (:mod:`.conversion`).
@@ -28,7 +29,7 @@ from apiserver.registry.store import (
     Store,
     order_object,
 )
-from apiserver.storage.cache import CachedObject
+from apiserver.storage.cache import CachedObject, FrameEncoder
 
 _OBJECT_EVENTS = (b'{"type":"ADDED"', b'{"type":"MODIFIED"', b'{"type":"DELETED"')
 
@@ -76,21 +77,29 @@ class ConvertingStore(Store):
         result = await super().list_objects(opts)
         return replace(result, items=await self._out(result.items))
 
-    async def present_frames(self, frames: list[bytes]) -> list[bytes]:
-        """Watch frames of stored objects, converted in one review."""
+    converts = True
+
+    async def present_frames(self, frames: list[bytes],
+                             encoder: FrameEncoder | None = None) -> list[bytes]:
+        """Watch frames (JSON, of stored objects) converted in one review, then encoded
+        with ``encoder`` when given."""
         picked = [i for i, f in enumerate(frames) if f.startswith(_OBJECT_EVENTS)]
-        events = [orjson.loads(frames[i]) for i in picked]
-        kept = [(i, e) for i, e in zip(picked, events, strict=True)
-                if e["object"].get("kind") != "Table"]
-        if not kept:
+        if not picked:
             return frames
-        picked, events = [i for i, _ in kept], [e for _, e in kept]
+        events = [orjson.loads(frames[i]) for i in picked]
         converted = await self.converter.convert([e["object"] for e in events],
                                                  self.info.api_version)
         out = list(frames)
         for index, event, obj in zip(picked, events, converted, strict=True):
-            out[index] = orjson.dumps({"type": event["type"], "object": order_object(obj)},
-                                      option=orjson.OPT_APPEND_NEWLINE)
+            obj = order_object(obj)
+            if encoder is None:
+                out[index] = orjson.dumps({"type": event["type"], "object": obj},
+                                          option=orjson.OPT_APPEND_NEWLINE)
+                continue
+            md = obj.get("metadata") or {}
+            key = self.key(md.get("namespace") or None, str(md.get("name") or ""))
+            revision = int(md.get("resourceVersion") or 0)
+            out[index] = encoder.encode(event["type"], self._cached(key, obj, revision))
         return out
 
     # -- writes ----------------------------------------------------------------------
