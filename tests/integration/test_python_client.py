@@ -493,8 +493,9 @@ def test_namespace_lifecycle(api: CoreApi) -> None:
     assert deleting["kind"] == "Namespace"
     assert deleting["status"]["phase"] == "Terminating"
     assert deleting["metadata"]["deletionTimestamp"]
-    # The namespace controller starts 5 s after the deletion (upstream's grace period).
-    wait_until(lambda: gone(lambda: api.read_namespace(name)), timeout=20)
+    # The namespace controller starts 5 s after the deletion (upstream's grace period); it
+    # then deletes every kind's collection in turn: room for a loaded machine.
+    wait_until(lambda: gone(lambda: api.read_namespace(name)), timeout=60)
     assert api.list_namespaced_config_map(name).items == []
     assert api.list_namespaced_pod(name).items == []
     assert api.list_namespaced_service(name).items == []
@@ -512,7 +513,7 @@ def test_namespace_terminating_rejects_creates(api: CoreApi) -> None:
         assert api.read_namespace(name).status.phase == "Terminating"
         # The namespace controller (5 s after the deletion) deletes what is inside.
         wait_until(lambda: api.read_namespaced_config_map("held", name).metadata
-                   .deletion_timestamp is not None, timeout=20)
+                   .deletion_timestamp is not None, timeout=60)
         assert api.read_namespace(name).status.phase == "Terminating"
         with pytest.raises(ApiException) as info:
             api.create_namespaced_config_map(name, configmap_body("late"))
@@ -523,7 +524,7 @@ def test_namespace_terminating_rejects_creates(api: CoreApi) -> None:
                                         _content_type="application/merge-patch+json")
     # The namespace controller looks again 8 s after it found the finalizer (upstream's
     # 15 s estimate, halved).
-    wait_until(lambda: gone(lambda: api.read_namespace(name)), timeout=30)
+    wait_until(lambda: gone(lambda: api.read_namespace(name)), timeout=60)
 
 
 def test_create_in_missing_namespace_is_404(api: CoreApi) -> None:
