@@ -11,12 +11,27 @@ from apiserver.api.user import UserInfo
 from apiserver.handlers.requestinfo import RequestInfo, scope_request_info
 from apiserver.registry.reviews import Attributes
 
+#: Attributes kept at most (the memo starts over past it).
+_MEMO_LIMIT = 4096
+#: (id(info), id(user)) -> (info, user, attributes). Request infos are shared per
+#: request line and cached authentications return the same user object, so the same
+#: pair comes again and again; holding both objects keeps their ids from being reused.
+_memo: dict[tuple[int, int], tuple[RequestInfo, UserInfo, Attributes]] = {}
+
 
 def attributes_of(info: RequestInfo, user: UserInfo) -> Attributes:
-    """What ``user`` asks for with the request ``info``."""
-    return Attributes(user, info.verb, info.is_resource_request, info.namespace,
-                      info.api_group, info.api_version, info.resource, info.subresource,
-                      info.name, info.path, info.field_selector)
+    """What ``user`` asks for with the request ``info`` (memoised per object pair)."""
+    key = (id(info), id(user))
+    found = _memo.get(key)
+    if found is not None:
+        return found[2]
+    attributes = Attributes(user, info.verb, info.is_resource_request, info.namespace,
+                            info.api_group, info.api_version, info.resource,
+                            info.subresource, info.name, info.path, info.field_selector)
+    if len(_memo) >= _MEMO_LIMIT:
+        _memo.clear()
+    _memo[key] = (info, user, attributes)
+    return attributes
 
 
 def request_attributes(scope: MutableMapping[str, Any], user: UserInfo) -> Attributes:

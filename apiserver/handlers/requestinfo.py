@@ -73,6 +73,9 @@ class RequestInfo:
     long_running: bool = False
     #: Whether the request counts against the mutating in-flight limit.
     mutating: bool = False
+    #: The path's non-empty segments (what the router resolves against the served
+    #: resources, :func:`apiserver.handlers.routing.parse`).
+    segments: tuple[str, ...] = ()
 
 
 def _query(text: str) -> dict[str, str]:
@@ -106,11 +109,13 @@ def request_info(method: str, path: str, query_string: bytes | str = b"") -> Req
 
 @lru_cache(maxsize=4096)
 def _parse(method: str, path: str, query_string: str) -> RequestInfo:
-    non_resource = RequestInfo(False, path, method.lower(),
-                               mutating=method.lower() not in READ_ONLY_VERBS)
     parts = path.split("/")
     if "" in parts:  # leading, trailing or doubled slashes
         parts = [p for p in parts if p]
+    segments = tuple(parts)
+    non_resource = RequestInfo(False, path, method.lower(),
+                               mutating=method.lower() not in READ_ONLY_VERBS,
+                               segments=segments)
     if len(parts) < 3 or parts[0] not in _API_PREFIXES:
         return non_resource
     prefix, parts = parts[0], parts[1:]
@@ -150,7 +155,7 @@ def _parse(method: str, path: str, query_string: str) -> RequestInfo:
                        subresource, name, selector,
                        long_running=(verb in LONG_RUNNING_VERBS
                                      or subresource in LONG_RUNNING_SUBRESOURCES),
-                       mutating=verb not in READ_ONLY_VERBS)
+                       mutating=verb not in READ_ONLY_VERBS, segments=segments)
 
 
 _SCOPE_KEY = "kubemu.request_info"

@@ -41,6 +41,7 @@ from apiserver.handlers.http import (
     respond_error,
     warning_headers,
 )
+from apiserver.handlers.requestinfo import scope_request_info
 from apiserver.handlers.routing import MethodNotSupported, RequestInfo, RouteNotFound, parse
 from apiserver.handlers.subresources import SpecialHandlers
 from apiserver.handlers.watch import serve_watch, watch_params
@@ -88,7 +89,8 @@ class ResourceAPI:
         req = Request.from_scope(scope, receive, send)
         try:
             try:
-                route = parse(req.method, req.path, req.flag("watch"))
+                route = parse(req.method, req.path, req.flag("watch"),
+                              scope_request_info(scope).segments)
             except RouteNotFound:
                 await self.fallback(scope, receive, send)
                 return
