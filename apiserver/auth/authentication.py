@@ -160,14 +160,19 @@ _CREDENTIAL_HEADERS = {b"authorization": "authorization",
                        b"sec-websocket-protocol": "sec-websocket-protocol"}
 
 
-def _credential_headers(scope: Scope) -> dict[str, str]:
-    """The headers that can carry credentials (all this stage reads: it runs per request)."""
+def _credential_headers(scope: Scope) -> tuple[dict[str, str], list[tuple[bytes, bytes]]]:
+    """The headers that can carry credentials, and every header but ``Authorization``
+    (one pass: it runs per request; ASGI header names are lower-case)."""
     out: dict[str, str] = {}
-    for key, value in scope.get("headers", []):
-        name = _CREDENTIAL_HEADERS.get(key.lower())
+    rest: list[tuple[bytes, bytes]] = []
+    for pair in scope.get("headers", []):
+        name = _CREDENTIAL_HEADERS.get(pair[0])
         if name is not None:
-            out[name] = value.decode("latin-1")
-    return out
+            out[name] = pair[1].decode("latin-1")
+            if name == "authorization":
+                continue
+        rest.append(pair)
+    return out, rest
 
 
 def _strip_bearer_protocol(scope: Scope) -> None:
@@ -189,7 +194,7 @@ def authenticate_request(authenticator: RequestAuthenticator, scope: Scope) -> U
     subprotocol); raises :class:`~apiserver.handlers.refusal.Refusal` (401) when a
     credential does not authenticate or nobody is identified and anonymous is off.
     """
-    headers = _credential_headers(scope)
+    headers, rest = _credential_headers(scope)
     state = scope.get("state") or {}
     websocket = scope["type"] == "websocket"
     try:
@@ -200,8 +205,7 @@ def authenticate_request(authenticator: RequestAuthenticator, scope: Scope) -> U
     if user is None:
         raise Refusal(401, UNAUTHORIZED_BODY)
     if "authorization" in headers:
-        scope["headers"] = [(k, v) for k, v in scope.get("headers", [])
-                            if k.lower() != b"authorization"]
+        scope["headers"] = rest
     if websocket:
         _strip_bearer_protocol(scope)
     return user

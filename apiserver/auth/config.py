@@ -77,9 +77,9 @@ _TOKEN_SOURCES = ("serviceaccounts", "secrets", "pods", "nodes")
 def cache_generation(registry: Registry) -> Callable[[], int]:
     """A counter that grows whenever an object the ServiceAccount authenticator reads
     changes (what invalidates :class:`~apiserver.auth.token_cache.CachedTokens`)."""
-    caches = [store.cache for store in (registry.stores.get(("", "v1", resource))
-                                        for resource in _TOKEN_SOURCES) if store is not None]
-    return lambda: sum(cache.generation for cache in caches)
+    accounts, secrets, pods, nodes = (registry.stores[("", "v1", resource)].cache
+                                      for resource in _TOKEN_SOURCES)
+    return lambda: accounts.generation + secrets.generation + pods.generation + nodes.generation
 
 
 class Authentication:
@@ -109,5 +109,5 @@ class Authentication:
         self.tokens = TokenChain(tokens)
         self.request = RequestAuthenticator(
             x509=X509Authenticator() if options.client_ca_file is not None else None,
-            tokens=CachedTokens(self.tokens, clock, cache_generation(registry)),
+            tokens=CachedTokens(self.tokens, cache_generation(registry)),
             anonymous=options.anonymous)

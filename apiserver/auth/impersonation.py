@@ -173,7 +173,10 @@ def impersonate_request(scope: Scope, requester: UserInfo, authorizer: Authorize
     header; raises :class:`~apiserver.handlers.refusal.Refusal` (403 or 500) when it may
     not impersonate."""
     raw = scope.get("headers", [])
-    if not any(k[:12].lower() == b"impersonate-" for k, _ in raw):
+    for key, _ in raw:  # ASGI header names are lower-case
+        if key.startswith(b"impersonate-"):
+            break
+    else:
         return requester
     headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw]
     uri = scope.get("path", "") + (
@@ -185,5 +188,5 @@ def impersonate_request(scope: Scope, requester: UserInfo, authorizer: Authorize
             raise Refusal.of_status(exc.error) from None
         raise Refusal(exc.status, (exc.text + "\n").encode(), "text/plain; charset=utf-8",
                       NOSNIFF) from None
-    scope["headers"] = [(k, v) for k, v in raw if not k.lower().startswith(b"impersonate-")]
+    scope["headers"] = [(k, v) for k, v in raw if not k.startswith(b"impersonate-")]
     return user

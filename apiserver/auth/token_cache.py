@@ -3,8 +3,8 @@
 
 A cached answer is reused only while all of these hold:
 
-* less than :data:`SUCCESS_TTL` seconds passed on the server's clock (the clock the
-  authenticators check expiry with, so a test moving it past a token's expiry is obeyed);
+* less than :data:`SUCCESS_TTL` seconds passed (``time.monotonic``; a token may thus
+  outlive its expiry by at most that long, as upstream's);
 * the ``generation`` given at construction is unchanged — the server passes the change
   counters of the watch caches the ServiceAccount authenticator reads (ServiceAccounts,
   Secrets, Pods, Nodes), so a bound token stops working as soon as its pod, Secret or
@@ -18,12 +18,12 @@ starts over.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
 
 from apiserver.registry.reviews import TokenAuthenticator, TokenResult
 
-SUCCESS_TTL = timedelta(seconds=10)
+SUCCESS_TTL = 10.0
 MAX_ENTRIES = 4096
 
 
@@ -31,12 +31,12 @@ class CachedTokens:
     """A :class:`~apiserver.registry.reviews.TokenAuthenticator` remembering ``delegate``'s
     successes (see the module docstring)."""
 
-    def __init__(self, delegate: TokenAuthenticator, clock: Callable[[], datetime],
-                 generation: Callable[[], int]) -> None:
+    def __init__(self, delegate: TokenAuthenticator, generation: Callable[[], int],
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.delegate = delegate
         self.clock = clock
         self.generation = generation
-        self._entries: dict[str, tuple[TokenResult, datetime, int]] = {}
+        self._entries: dict[str, tuple[TokenResult, float, int]] = {}
 
     def authenticate_token(self, token: str, audiences: Sequence[str]) -> TokenResult:
         """The delegate's answer, from the cache when still valid."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -153,9 +152,9 @@ def test_the_token_cache_serves_successes_until_a_source_or_the_clock_moves() ->
                 return TokenResult(authenticated=True, user=BOB)
             return TokenResult(authenticated=False, error="no")
 
-    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    now = [100.0]
     generation = [0]
-    cache = CachedTokens(Counting(), lambda: now[0], lambda: generation[0])
+    cache = CachedTokens(Counting(), lambda: generation[0], lambda: now[0])
     assert cache.authenticate_token("good", ()).user == BOB
     assert cache.authenticate_token("good", ()).user == BOB
     assert asked == ["good"]
@@ -170,8 +169,8 @@ def test_the_token_cache_serves_successes_until_a_source_or_the_clock_moves() ->
     cache.authenticate_token("good", ())
     assert asked.count("good") == 3
     # the clock passed the TTL (or went back): asked again
-    now[0] += timedelta(seconds=11)
+    now[0] += 11
     cache.authenticate_token("good", ())
-    now[0] -= timedelta(seconds=1)
+    now[0] -= 1
     cache.authenticate_token("good", ())
     assert asked.count("good") == 5
