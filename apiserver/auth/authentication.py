@@ -1,4 +1,4 @@
-"""The authentication stage of the request chain (upstream ``filters/authentication.go``
+"""The authentication check of the request chain (upstream ``filters/authentication.go``
 with kube-apiserver's authenticator union).
 
 :class:`RequestAuthenticator` decides who sent a request, testable without HTTP:

@@ -2,7 +2,7 @@
 ``pkg/kubeapiserver/authorizer/config.go``).
 
 :func:`build_authorization` returns the union authorizer — ``system:masters`` first, then
-each mode in the order given — plus what the server wires around it: the chain stage
+each mode in the order given — plus what the server wires around it: the chain's check
 (none when the only mode is ``AlwaysAllow``, which would allow everything anyway), and,
 with ``RBAC``, the escalation checks on the RBAC kinds' writes.
 """

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import MutableMapping
+from dataclasses import replace
 from typing import Any
 
 from apiserver.api.user import UserInfo
@@ -25,9 +26,7 @@ def attributes_of(info: RequestInfo, user: UserInfo) -> Attributes:
     found = _memo.get(key)
     if found is not None:
         return found[2]
-    attributes = Attributes(user, info.verb, info.is_resource_request, info.namespace,
-                            info.api_group, info.api_version, info.resource,
-                            info.subresource, info.name, info.path, info.field_selector)
+    attributes = replace(info, user=user)
     if len(_memo) >= _MEMO_LIMIT:
         _memo.clear()
     _memo[key] = (info, user, attributes)

@@ -30,7 +30,8 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote_plus
 
-from apiserver.registry.reviews import field_requirements
+from apiserver.api.user import ANONYMOUS
+from apiserver.registry.reviews import Attributes, field_requirements
 
 _API_PREFIXES = frozenset({"api", "apis"})
 _SPECIAL_VERBS = frozenset({"proxy", "watch"})
@@ -51,24 +52,13 @@ LONG_RUNNING_SUBRESOURCES = frozenset({"attach", "exec", "proxy", "log", "portfo
 READ_ONLY_VERBS = frozenset({"get", "list", "watch"})
 
 
-@dataclass(frozen=True, slots=True)
-class RequestInfo:
-    """Upstream ``request.RequestInfo``; the resource fields are empty for non-resource
-    requests. ``long_running`` and ``mutating`` are computed with the rest."""
+@dataclass(frozen=True)
+class RequestInfo(Attributes):
+    """Upstream ``request.RequestInfo``: the authorization attributes of the request for
+    the anonymous user (the resource fields are empty for non-resource requests), plus
+    what the limits and the router need, computed with the rest."""
 
-    is_resource_request: bool
-    path: str
-    verb: str
     api_prefix: str = ""
-    api_group: str = ""
-    api_version: str = ""
-    namespace: str = ""
-    resource: str = ""
-    subresource: str = ""
-    name: str = ""
-    #: The request's field selector as (field, operator, value) requirements (list and
-    #: watch only; upstream ``GetFieldSelector``).
-    field_selector: tuple[tuple[str, str, str], ...] = ()
     #: Whether upstream exempts the request from the in-flight limit and request timeout.
     long_running: bool = False
     #: Whether the request counts against the mutating in-flight limit.
@@ -113,7 +103,7 @@ def _parse(method: str, path: str, query_string: str) -> RequestInfo:
     if "" in parts:  # leading, trailing or doubled slashes
         parts = [p for p in parts if p]
     segments = tuple(parts)
-    non_resource = RequestInfo(False, path, method.lower(),
+    non_resource = RequestInfo(ANONYMOUS, method.lower(), resource_request=False, path=path,
                                mutating=method.lower() not in READ_ONLY_VERBS,
                                segments=segments)
     if len(parts) < 3 or parts[0] not in _API_PREFIXES:
@@ -151,8 +141,8 @@ def _parse(method: str, path: str, query_string: str) -> RequestInfo:
             name = selected
     if not name and verb == "delete":
         verb = "deletecollection"
-    return RequestInfo(True, path, verb, prefix, group, version, namespace, resource,
-                       subresource, name, selector,
+    return RequestInfo(ANONYMOUS, verb, True, namespace, group, version, resource, subresource,
+                       name, path, selector, api_prefix=prefix,
                        long_running=(verb in LONG_RUNNING_VERBS
                                      or subresource in LONG_RUNNING_SUBRESOURCES),
                        mutating=verb not in READ_ONLY_VERBS, segments=segments)

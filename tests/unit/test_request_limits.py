@@ -38,7 +38,7 @@ from apiserver.storage.cache import Watcher
 def test_resource_requests(method: str, path: str, query: bytes, verb: str, resource: str,
                            sub: str, ns: str, name: str) -> None:
     info = request_info(method, path, query)
-    assert info.is_resource_request
+    assert info.resource_request
     assert (info.verb, info.resource, info.subresource, info.namespace, info.name) == \
         (verb, resource, sub, ns, name)
 
@@ -46,7 +46,7 @@ def test_resource_requests(method: str, path: str, query: bytes, verb: str, reso
 def test_non_resource_requests_and_long_running() -> None:
     for path in ("/healthz", "/api", "/api/v1", "/apis/apps/v1", "/openapi/v2"):
         info = request_info("GET", path)
-        assert not info.is_resource_request and info.verb == "get"
+        assert not info.resource_request and info.verb == "get"
     assert request_info("POST", "/healthz").mutating
     assert request_info("GET", "/api/v1/pods", b"watch=1").long_running
     assert request_info("GET", "/api/v1/namespaces/a/pods/p/log").long_running
