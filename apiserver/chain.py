@@ -83,6 +83,10 @@ class Chain:
             return
         info = scope_request_info(scope)
         http = kind == "http"
+        if not http:
+            # uvicorn's WebSocket protocol passes header names as sent; ASGI (and every
+            # check) expects them lower-case, as its HTTP protocol gives them.
+            scope["headers"] = [(k.lower(), v) for k, v in scope.get("headers", [])]
         timeout = self.timeout
         exchange: Exchange | None = None
         if timeout is not None and http and not info.long_running:

@@ -174,3 +174,46 @@ def test_the_token_cache_serves_successes_until_a_source_or_the_clock_moves() ->
     now[0] -= 1
     cache.authenticate_token("good", ())
     assert asked.count("good") == 5
+
+
+def test_websocket_requests_are_checked_with_header_names_as_sent() -> None:
+    """uvicorn's WebSocket protocol keeps the header names' case (``Authorization``, as Go
+    clients send it); the chain reads them all the same."""
+    authorizer = Recorder(("bob", "secrets"))
+    handler = Handler()
+    chain = build_chain(handler, ChainStages(
+        request_timeout=RequestTimeout(30), authentication=_authenticator(),
+        impersonation=lambda: authorizer, max_in_flight=MaxInFlight(1, 1),
+        authorization=authorizer))
+
+    def scope(path: str, *headers: tuple[bytes, bytes]) -> dict[str, Any]:
+        return {"type": "websocket", "path": path, "query_string": b"", "headers": list(headers),
+                "extensions": {"websocket.http.response": {}}}
+
+    async def call(ws_scope: dict[str, Any]) -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "websocket.connect"}
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        await chain(ws_scope, receive, send)
+        return sent
+
+    async def main() -> None:
+        exec_path = POD + "/exec"
+        await call(scope(exec_path, (b"Authorization", b"Bearer good"),
+                         (b"Impersonate-User", b"carol")))
+        user, info, headers = handler.seen[-1]
+        assert user.username == "carol" and info.subresource == "exec"
+        assert not any(k in (b"authorization", b"impersonate-user") for k in headers)
+        refused = await call(scope(exec_path))
+        assert refused[0]["type"] == "websocket.http.response.start"
+        assert refused[0]["status"] == 401
+        denied = await call(scope("/api/v1/namespaces/ns/secrets/s",
+                                  (b"Authorization", b"Bearer good")))
+        assert denied[0]["status"] == 403 and len(handler.seen) == 1
+
+    asyncio.run(main())
