@@ -21,13 +21,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from apiserver.api import errors
-from apiserver.auth.authentication import authentication_filter
 from apiserver.auth.authorization import build_authorization
 from apiserver.auth.bootstrap_reconcile import reconcile_policy
 from apiserver.auth.config import Authentication, AuthenticationOptions
-from apiserver.auth.impersonation import impersonation_filter
 from apiserver.auth.oidc import install_discovery
-from apiserver.chain import ChainStages, Filter, build_chain
+from apiserver.chain import ChainStages, build_chain
 from apiserver.filters.maxinflight import (
     DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
     DEFAULT_MAX_REQUESTS_INFLIGHT,
@@ -299,19 +297,13 @@ class ApiServer:
 
     def chain_stages(self) -> ChainStages:
         """The request chain's stages as configured (see :mod:`apiserver.chain`)."""
-        return ChainStages(request_timeout=RequestTimeout(self.config.request_timeout).filter,
-                           authentication=self._authentication_stage(),
-                           impersonation=self._impersonation_stage(),
-                           max_in_flight=self.max_in_flight.filter,
+        # Impersonation looks the authorizer up per request: the access reviews and
+        # impersonation ask the same one.
+        return ChainStages(request_timeout=RequestTimeout(self.config.request_timeout),
+                           authentication=self.authentication.request,
+                           impersonation=lambda: self.reviews.authorizer,
+                           max_in_flight=self.max_in_flight,
                            authorization=self.authorization.stage())
-
-    def _authentication_stage(self) -> Filter:
-        return authentication_filter(self.authentication.request)
-
-    def _impersonation_stage(self) -> Filter:
-        # The authorizer is looked up per request: the access reviews and impersonation
-        # ask the same one.
-        return impersonation_filter(lambda: self.reviews.authorizer)
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
