@@ -55,6 +55,8 @@ class AdmissionAttributes:
     subresource: str = ""
     dry_run: bool = False
     user: UserInfo = field(default_factory=_requester)
+    #: Audit annotations plugins add (upstream ``Attributes.AddAnnotation``), by key.
+    annotations: dict[str, str] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:

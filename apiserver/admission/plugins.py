@@ -16,8 +16,8 @@ Registration points for plugins written elsewhere:
   ``admission_factories``) or install it for every chain with
   :func:`register_node_restriction`. Until then the name is accepted by the flags but
   inactive.
-* Webhooks and admission policies (``MutatingAdmissionWebhook``,
-  ``ValidatingAdmissionPolicy``, ``ValidatingAdmissionWebhook``): add a factory to
+* Webhooks and mutating admission policies (``MutatingAdmissionWebhook``,
+  ``MutatingAdmissionPolicy``, ``ValidatingAdmissionWebhook``): add a factory to
   :data:`FACTORIES` under the upstream name; their place in :data:`ORDER` is already
   right (after every built-in, before ResourceQuota).
 """
@@ -33,6 +33,7 @@ from apiserver.admission.chain import AdmissionChain
 from apiserver.admission.externalips import DenyServiceExternalIPs
 from apiserver.admission.limitranger import LimitRanger
 from apiserver.admission.namespace import NamespaceLifecycle
+from apiserver.admission.policy import ValidatingAdmissionPolicyPlugin
 from apiserver.admission.resourcequota import ResourceQuotaAdmission
 from apiserver.admission.serviceaccount import ServiceAccountAdmission
 from apiserver.admission.tolerations import DefaultTolerationSeconds
@@ -44,6 +45,7 @@ NODE_RESTRICTION = "NodeRestriction"
 DEFAULT_TOLERATION_SECONDS = "DefaultTolerationSeconds"
 DENY_SERVICE_EXTERNAL_IPS = "DenyServiceExternalIPs"
 RESOURCE_QUOTA = "ResourceQuota"
+VALIDATING_ADMISSION_POLICY = "ValidatingAdmissionPolicy"
 
 #: Upstream's ``AllOrderedPlugins``.
 ORDER: tuple[str, ...] = (
@@ -56,7 +58,7 @@ ORDER: tuple[str, ...] = (
     "PersistentVolumeClaimResize", "RuntimeClass", "CertificateApproval", "CertificateSigning",
     "ClusterTrustBundleAttest", "CertificateSubjectRestriction", "DefaultIngressClass",
     DENY_SERVICE_EXTERNAL_IPS, "PodTopologyLabels", "MutatingAdmissionPolicy",
-    "MutatingAdmissionWebhook", "ValidatingAdmissionPolicy", "ValidatingAdmissionWebhook",
+    "MutatingAdmissionWebhook", VALIDATING_ADMISSION_POLICY, "ValidatingAdmissionWebhook",
     RESOURCE_QUOTA, "AlwaysDeny",
 )
 
@@ -80,6 +82,7 @@ FACTORIES: dict[str, Factory] = {
     SERVICE_ACCOUNT: lambda source, _clock: ServiceAccountAdmission(source),
     DEFAULT_TOLERATION_SECONDS: lambda _source, _clock: DefaultTolerationSeconds(),
     DENY_SERVICE_EXTERNAL_IPS: lambda _source, _clock: DenyServiceExternalIPs(),
+    VALIDATING_ADMISSION_POLICY: lambda source, _clock: ValidatingAdmissionPolicyPlugin(source),
     RESOURCE_QUOTA: lambda source, clock: ResourceQuotaAdmission(source, clock),
 }
 

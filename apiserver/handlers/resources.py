@@ -23,6 +23,7 @@ from apiserver.api.fields import (
 )
 from apiserver.api.labels import LabelSelector, SelectorError, parse_label_selector
 from apiserver.api.resources import ResourceInfo
+from apiserver.api.warnings import recording
 from apiserver.handlers import bodies, patches
 from apiserver.handlers.encoding import (
     TableFrames,
@@ -54,6 +55,8 @@ _ASGI = Callable[[Scope, Receive, Send], Any]
 #: Resources whose DELETE answers with the deleted object (upstream
 #: ``ReturnDeletedObject``); the others answer with a Success Status.
 _RETURNS_DELETED_OBJECT = frozenset({"pods", "services"})
+_READS = frozenset({"get", "list", "watch"})
+
 #: Deprecation warnings upstream 1.33 attaches to every request on a resource.
 _DEPRECATED = {
     "endpoints": "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice",
@@ -98,7 +101,7 @@ class ResourceAPI:
                 ) from None
             await self._dispatch(req, route)
         except errors.ApiError as exc:
-            await respond_error(send, exc)
+            await respond_error(send, exc, req.warnings)
         except SelectorError as exc:
             await respond_error(send, errors.bad_request(str(exc)))
         except Exception as exc:
@@ -116,11 +119,19 @@ class ResourceAPI:
         deprecation = _DEPRECATED.get(info.plural)
         if deprecation:
             req.warnings.append(deprecation)
-        special = self.special.lookup(info, route.subresource)
+        if route.verb in _READS:
+            await self._serve(req, route)
+            return
+        # Admission (ValidatingAdmissionPolicy's Warn, webhooks) adds warnings on writes.
+        with recording(req.warnings):
+            await self._serve(req, route)
+
+    async def _serve(self, req: Request, route: RequestInfo) -> None:
+        special = self.special.lookup(route.info, route.subresource)
         if special is not None:
             await special(self.special, req, route)
             return
-        store = self.registry.store(info)
+        store = self.registry.store(route.info)
         handler = getattr(self, "_" + route.verb)
         await handler(req, route, store)
 

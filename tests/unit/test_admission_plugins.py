@@ -25,7 +25,8 @@ from apiserver.api.resources import CONFIGMAPS, PODS, SERVICES
 from apiserver.registry.admission_source import RegistrySource
 
 IMPLEMENTED_DEFAULTS = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount",
-                        "DefaultTolerationSeconds", "ResourceQuota")
+                        "DefaultTolerationSeconds", "ValidatingAdmissionPolicy",
+                        "ResourceQuota")
 
 
 def test_defaults_are_upstreams_default_on_set_in_upstream_order() -> None:

@@ -15,22 +15,19 @@ Semantics, as apiextensions-apiserver's validator:
   ``fieldPath`` (``.spec.x``) is appended to the node's path;
 * a rule that cannot be evaluated (no such key…) is an Invalid error naming the cause.
 
-The Kubernetes CEL libraries most CRDs use are added: the string extensions
-(``lowerAscii``, ``upperAscii``, ``split``, ``trim``, ``replace``, ``join``, ``indexOf``,
-``lastIndexOf``, ``find``, ``findAll``) and the list library (``isSorted``, ``sum``,
-``min``, ``max``, ``indexOf``, ``lastIndexOf``).
+The Kubernetes CEL libraries and the compiled-expression cache are
+:mod:`apiserver.schema.cellib`'s, shared with the admission policies.
 """
 
 from __future__ import annotations
 
-import functools
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import cel
 
 from apiserver.api import errors
+from apiserver.schema import cellib
 
 Cause = dict[str, str]
 _MAX_DEPTH = 1000
@@ -45,62 +42,19 @@ def _m(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _index_of(value: Any, item: Any, last: bool = False) -> int:
-    if isinstance(value, str):
-        return value.rfind(item) if last else value.find(item)
-    items = list(value)
-    if item not in items:
-        return -1
-    return len(items) - 1 - items[::-1].index(item) if last else items.index(item)
-
-
-def _find(text: str, pattern: str) -> str:
-    match = re.search(pattern, text)
-    return match.group(0) if match else ""
-
-
-_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "lowerAscii": lambda s: "".join(c.lower() if c.isascii() else c for c in s),
-    "upperAscii": lambda s: "".join(c.upper() if c.isascii() else c for c in s),
-    "split": lambda s, sep, *n: s.split(sep) if not n else s.split(sep, max(n[0] - 1, 0)),
-    "trim": lambda s: s.strip(),
-    "replace": lambda s, old, new, *n: s.replace(old, new) if not n else s.replace(old, new,
-                                                                                 n[0]),
-    "join": lambda items, *sep: (sep[0] if sep else "").join(items),
-    "indexOf": lambda value, item: _index_of(value, item),
-    "lastIndexOf": lambda value, item: _index_of(value, item, last=True),
-    "find": _find,
-    "findAll": lambda text, pattern, *n: re.findall(pattern, text)[: n[0] if n else None],
-    "isSorted": lambda items: list(items) == sorted(items),
-    "sum": lambda items: sum(items),
-    "min": lambda items: min(items),
-    "max": lambda items: max(items),
-}
-
-
-@functools.lru_cache(maxsize=4096)
 def compile_rule(rule: str) -> cel.Program:
     """The compiled rule; ``ValueError`` with the parser's message when it does not parse."""
-    return cel.compile(rule)
+    return cellib.compile_expression(rule)
 
 
 def compile_error(rule: str) -> str | None:
     """Why ``rule`` does not compile (None when it does)."""
-    try:
-        compile_rule(rule)
-    except ValueError as exc:
-        return str(exc)
-    return None
+    return cellib.compile_error(rule)
 
 
 def _context(value: Any, old: Any, transition: bool) -> cel.Context:
-    ctx = cel.Context()
-    ctx.add_variable("self", value)
-    if transition:
-        ctx.add_variable("oldSelf", old)
-    for name, function in _FUNCTIONS.items():
-        ctx.add_function(name, function)
-    return ctx
+    return cellib.new_context({"self": value, "oldSelf": old} if transition
+                              else {"self": value})
 
 
 def _shown(value: Any) -> str:
