@@ -72,11 +72,12 @@ def test_chain_runs_mutating_plugins_then_validating_ones_in_order() -> None:
                         lambda: None)  # type: ignore[arg-type,return-value]
     assert chain.names == ("NamespaceLifecycle", "LimitRanger", "ServiceAccount",
                            "DefaultTolerationSeconds", "DenyServiceExternalIPs",
-                           "ResourceQuota")
+                           "ValidatingAdmissionPolicy", "ResourceQuota")
     assert [p.name for p in chain.mutating] == ["NamespaceLifecycle", "LimitRanger",
                                                 "ServiceAccount", "DefaultTolerationSeconds"]
     assert [p.name for p in chain.validating] == ["LimitRanger", "ServiceAccount",
-                                                  "DenyServiceExternalIPs", "ResourceQuota"]
+                                                  "DenyServiceExternalIPs",
+                                                  "ValidatingAdmissionPolicy", "ResourceQuota"]
 
 
 def test_node_restriction_registration_point_runs_the_function_at_its_place() -> None:
