@@ -21,6 +21,7 @@ from typing import Any
 from apiserver.api import errors, meta
 from apiserver.api.resources import ResourceInfo
 from apiserver.registry.crd.cel_rules import compile_error, rule_causes, rules_in
+from apiserver.registry.crd.schema_checks import schema_causes
 from apiserver.registry.crd.definition import CLEANUP_FINALIZER, versions
 from apiserver.registry.crd.structural import apply_defaults, prune, validate
 from apiserver.registry.strategy import Cause, Strategy
@@ -142,7 +143,7 @@ def _validate_versions(spec: Mapping[str, Any]) -> list[Cause]:
             causes.append(errors.field_cause("FieldValueRequired", path,
                                              "Required value: schemas are required"))
             continue
-        causes += _structural_causes(schema, path)
+        causes += _structural_causes(schema, path) or schema_causes(schema, path)
         for rule_path, rule in rules_in(schema, path):
             problem = compile_error(rule)
             if problem is not None:
