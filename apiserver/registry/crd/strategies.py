@@ -21,8 +21,8 @@ from typing import Any
 from apiserver.api import errors, meta
 from apiserver.api.resources import ResourceInfo
 from apiserver.registry.crd.cel_rules import compile_error, rule_causes, rules_in
-from apiserver.registry.crd.schema_checks import schema_causes
 from apiserver.registry.crd.definition import CLEANUP_FINALIZER, versions
+from apiserver.registry.crd.schema_checks import schema_causes
 from apiserver.registry.crd.structural import apply_defaults, prune, validate
 from apiserver.registry.strategy import Cause, Strategy
 from apiserver.registry.table_strategy import TableStrategy
