@@ -68,14 +68,18 @@ def _shown(value: Any) -> str:
 
 
 def _check(rule: Mapping[str, Any], path: str, value: Any, old: Any,
-           has_old: bool) -> Cause | None:
+           has_old: bool, contexts: dict[bool, cel.Context]) -> Cause | None:
     text = str(rule.get("rule") or "")
     transition = "oldSelf" in text
     if transition and not has_old:
         return None
     where = path + str(rule.get("fieldPath") or "")
     try:
-        ctx = _context(value, old, transition)
+        # The rules of one node share an activation: converting ``self`` is most of a
+        # rule's cost.
+        ctx = contexts.get(transition)
+        if ctx is None:
+            ctx = contexts[transition] = _context(value, old, transition)
         passed = compile_rule(text).execute(ctx)
     except Exception as exc:  # evaluation errors are validation errors, as upstream
         return errors.invalid_value(where, "object" if isinstance(value, Mapping) else value,
@@ -107,8 +111,9 @@ def rule_causes(obj: Any, old: Any, schema: Mapping[str, Any]) -> list[Cause]:
         path, value, before, has_old, node, depth = work.pop()
         if depth > _MAX_DEPTH or value is None:
             continue
+        contexts: dict[bool, cel.Context] = {}
         for rule in node.get("x-kubernetes-validations") or []:
-            cause = _check(_m(rule), path or "<nil>", value, before, has_old)
+            cause = _check(_m(rule), path or "<nil>", value, before, has_old, contexts)
             if cause is not None:
                 causes.append(cause)
         children: list[tuple[str, Any, Any, bool, Mapping[str, Any], int]] = []
