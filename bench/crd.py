@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from bench import populate, report
 from bench.procs import HOST, BenchError, ServerProcess, apiserver_module, free_port
-from bench.wrk import WrkResult, run_wrk
+from bench.wrk import WrkResult, post_script, run_wrk
 
 if TYPE_CHECKING:
     from bench.run import Context
@@ -40,29 +41,6 @@ RULES = ("self.f00.startsWith('value-')", "size(self.f01) <= 64 && size(self.f02
          "self.f03 != self.f04")
 _PATHS = {CONFIGMAP: f"/api/v1/namespaces/{NAMESPACE}/configmaps",
           CUSTOM: f"/apis/{GROUP}/v1/namespaces/{NAMESPACE}/benchwidgets"}
-_LUA = r"""
-local counter = 0
-local prefix = "bench"
-local started = 0
-local headers = {["Content-Type"] = "application/json", ["Accept"] = "application/json"}
-local template = %s
-
-setup = function(thread)
-  started = started + 1
-  thread:set("tid", started)
-end
-
-init = function(args)
-  prefix = args[1] or prefix
-end
-
-request = function()
-  counter = counter + 1
-  return wrk.format("POST", %s, headers, string.format(template, prefix, tid or 0, counter))
-end
-"""
-
-
 def _values() -> dict[str, str]:
     return {f"f{i:02d}": f"value-{i:02d}-abcdefghijklmnop" for i in range(FIELDS)}
 
@@ -90,15 +68,10 @@ def body(kind: str, name: str) -> dict[str, Any]:
             "spec": _values()}
 
 
-def _lua_string(text: str) -> str:
-    return "[==[" + text + "]==]"
-
-
-def _create_script(ctx: Context, kind: str) -> Any:
+def _create_script(ctx: Context, kind: str) -> Path:
     template = json.dumps(body(kind, "%s-%d-%d"), separators=(",", ":"))
     path = ctx.workdir / f"crd-create-{'cm' if kind == CONFIGMAP else 'cr'}.lua"
-    path.write_text(_LUA % (_lua_string(template), _lua_string(_PATHS[kind]))
-                    + ctx.report_lua.read_text())
+    path.write_text(post_script(template, _PATHS[kind]))
     return path
 
 
@@ -174,27 +147,23 @@ def run_scenario(ctx: Context) -> dict[str, Any]:
     return out
 
 
+def _rows(scenario: str, runs: dict[str, Any], sizes: dict[str, int]) -> list[str]:
+    base = runs.get(CONFIGMAP, {}).get("rps")
+    rows = []
+    for index, (kind, run) in enumerate(runs.items()):
+        share = f"**{run['rps'] / base * 100:,.0f}%**" if kind == CUSTOM and base else "—"
+        label = "" if index else ("create (POST)" if scenario == "create" else "GET")
+        rows.append(report.wrk_row(label, f"{kind} ({report.size_label(sizes.get(kind, 0))})",
+                                   run, share, run.get("other_cpu") or 0.0))
+    return rows
+
+
 def table(results: dict[str, Any]) -> list[str]:
     """The Markdown of the comparison."""
-    s = results["crd"]
-    cfg = results["config"]
-    sizes = s.get("object_bytes", {})
-    lines = [
-        f"#### Custom resource ({FIELDS} string fields, {len(RULES)} CEL rules) vs a "
-        f"ConfigMap of the same {FIELDS} keys (one server on CPU {cfg['server_cpu']}); "
-        + report.wrk_settings(cfg),
-        "",
-        *report.wrk_header("CR ÷ ConfigMap"),
-    ]
-    for scenario, runs in s["http"].items():
-        label = "create (POST)" if scenario == "create" else "GET"
-        base = runs.get(CONFIGMAP)
-        for kind, run in runs.items():
-            ratio = "—"
-            if kind == CUSTOM and base and base["rps"]:
-                ratio = f"**{run['rps'] / base['rps'] * 100:,.0f}%**"
-            shown = f"{kind} ({report.size_label(sizes.get(kind, 0))})"
-            lines.append(report.wrk_row(label, shown, run, ratio,
-                                        run.get("other_cpu") or 0.0))
-            label = ""
-    return lines
+    s, cfg = results["crd"], results["config"]
+    title = (f"#### Custom resource ({FIELDS} string fields, {len(RULES)} CEL rules) vs a "
+             f"ConfigMap of the same {FIELDS} keys (one server on CPU {cfg['server_cpu']}); "
+             + report.wrk_settings(cfg))
+    rows = [row for scenario, runs in s["http"].items()
+            for row in _rows(scenario, runs, s.get("object_bytes", {}))]
+    return [title, "", *report.wrk_header("CR ÷ ConfigMap"), *rows]

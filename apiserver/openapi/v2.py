@@ -6,7 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from apiserver.openapi import convert
-from apiserver.openapi._render import STATUS_TEXT, gvk_extension, referenced, schemas
+from apiserver.openapi._render import (
+    STATUS_TEXT,
+    gvk_extension,
+    referenced,
+    render_paths,
+    schemas,
+)
 from apiserver.openapi._schemas import KUBE_VERSION
 from apiserver.openapi.operations import META_DEFINITIONS, Operation, operations
 from apiserver.openapi.params import Param
@@ -40,13 +46,7 @@ def with_operations(document: dict[str, Any], ops: Sequence[Operation],
 
 
 def _paths(ops: Sequence[Operation]) -> dict[str, dict[str, Any]]:
-    paths: dict[str, dict[str, Any]] = {}
-    for op in ops:
-        item = paths.setdefault(op.path, {})
-        if op.path_params:
-            item["parameters"] = [_param(param) for param in op.path_params]
-        item[op.method] = _operation(op)
-    return paths
+    return render_paths(ops, _param, _operation)
 
 
 def _param(param: Param) -> dict[str, Any]:

@@ -37,6 +37,9 @@ def _m(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+_GO_SCALARS = {True: "true", False: "false", None: "<nil>"}
+
+
 def go_value(value: Any) -> str:
     """``value`` as Go's ``%#v`` prints a decoded JSON value (``field.Invalid``)."""
     if isinstance(value, Mapping):
@@ -46,16 +49,13 @@ def go_value(value: Any) -> str:
         return "[]interface {}{" + ", ".join(go_value(v) for v in value) + "}"
     if isinstance(value, str):
         return '"' + value.replace('"', '\\"') + '"'
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "<nil>"
-    return str(value)
+    return _GO_SCALARS.get(value, str(value)) if isinstance(value, bool) or value is None \
+        else str(value)
 
 
 def _invalid(path: str, value: Any, detail: str) -> Cause:
-    return errors.field_cause("FieldValueInvalid", path,
-                              f"Invalid value: {go_value(value)}: {detail}")
+    return errors.field_cause("FieldValueInvalid", path, f"Invalid value: {go_value(value)}: "
+                                                         f"{detail}")
 
 
 def _default_causes(node: Mapping[str, Any], where: str) -> list[Cause]:
