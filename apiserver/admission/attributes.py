@@ -55,8 +55,10 @@ class AdmissionAttributes:
     subresource: str = ""
     dry_run: bool = False
     user: UserInfo = field(default_factory=_requester)
-    #: Audit annotations plugins add (upstream ``Attributes.AddAnnotation``), by key.
-    annotations: dict[str, str] = field(default_factory=dict)
+    #: The request's ``CreateOptions``/``UpdateOptions``/``DeleteOptions`` (meta.k8s.io/v1).
+    options: dict[str, Any] | None = None
+    #: Audit annotations plugins added (upstream ``Attributes.AddAnnotation``).
+    audit_annotations: dict[str, str] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:

@@ -16,8 +16,8 @@ Registration points for plugins written elsewhere:
   ``admission_factories``) or install it for every chain with
   :func:`register_node_restriction`. Until then the name is accepted by the flags but
   inactive.
-* Webhooks and mutating admission policies (``MutatingAdmissionWebhook``,
-  ``MutatingAdmissionPolicy``, ``ValidatingAdmissionWebhook``): add a factory to
+* Webhooks and admission policies (``MutatingAdmissionWebhook``,
+  ``ValidatingAdmissionPolicy``, ``ValidatingAdmissionWebhook``): add a factory to
   :data:`FACTORIES` under the upstream name; their place in :data:`ORDER` is already
   right (after every built-in, before ResourceQuota).
 """
@@ -58,7 +58,7 @@ ORDER: tuple[str, ...] = (
     "PersistentVolumeClaimResize", "RuntimeClass", "CertificateApproval", "CertificateSigning",
     "ClusterTrustBundleAttest", "CertificateSubjectRestriction", "DefaultIngressClass",
     DENY_SERVICE_EXTERNAL_IPS, "PodTopologyLabels", "MutatingAdmissionPolicy",
-    "MutatingAdmissionWebhook", VALIDATING_ADMISSION_POLICY, "ValidatingAdmissionWebhook",
+    "MutatingAdmissionWebhook", "ValidatingAdmissionPolicy", "ValidatingAdmissionWebhook",
     RESOURCE_QUOTA, "AlwaysDeny",
 )
 
@@ -77,12 +77,12 @@ Factory = Callable[[ObjectSource, Clock], object]
 
 #: How kubemu builds each plugin it implements.
 FACTORIES: dict[str, Factory] = {
+    VALIDATING_ADMISSION_POLICY: lambda source, _clock: ValidatingAdmissionPolicyPlugin(source),
     NAMESPACE_LIFECYCLE: lambda source, _clock: NamespaceLifecycle(source),
     LIMIT_RANGER: lambda source, _clock: LimitRanger(source),
     SERVICE_ACCOUNT: lambda source, _clock: ServiceAccountAdmission(source),
     DEFAULT_TOLERATION_SECONDS: lambda _source, _clock: DefaultTolerationSeconds(),
     DENY_SERVICE_EXTERNAL_IPS: lambda _source, _clock: DenyServiceExternalIPs(),
-    VALIDATING_ADMISSION_POLICY: lambda source, _clock: ValidatingAdmissionPolicyPlugin(source),
     RESOURCE_QUOTA: lambda source, clock: ResourceQuotaAdmission(source, clock),
 }
 

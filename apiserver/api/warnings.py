@@ -1,31 +1,25 @@
-"""The warnings of the request being served (upstream ``k8s.io/apiserver/pkg/warning``).
+"""Warnings of the current request (upstream's ``warning.AddWarning(ctx, …)``).
 
-The HTTP layer installs the request's warning list with :func:`recording`; any layer below
-adds a text with :func:`add_warning` (upstream ``warning.AddWarning``), which becomes one
-``Warning: 299 - "..."`` header of the response. Outside a request, warnings are dropped.
+The resource handler installs the request's warning list with :func:`collect` for the
+task serving it; layers below (admission webhooks) call :func:`add_warning`, and the
+handler sends the list as ``Warning`` headers. Outside a request, warnings are dropped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
-_RECORDER: ContextVar[list[str] | None] = ContextVar("kubemu_request_warnings", default=None)
+REQUEST_WARNINGS: ContextVar[list[str] | None] = ContextVar("kubemu_request_warnings",
+                                                            default=None)
 
 
-@contextmanager
-def recording(warnings: list[str]) -> Iterator[None]:
-    """Collect the warnings added while the block runs into ``warnings``."""
-    token = _RECORDER.set(warnings)
-    try:
-        yield
-    finally:
-        _RECORDER.reset(token)
+def collect(warnings: list[str]) -> Token[list[str] | None]:
+    """Send warnings added from now on (in this task) to ``warnings``."""
+    return REQUEST_WARNINGS.set(warnings)
 
 
 def add_warning(text: str) -> None:
-    """Add ``text`` to the current request's warnings (if any request is being served)."""
-    recorder = _RECORDER.get()
-    if recorder is not None and text:
-        recorder.append(text)
+    """Add a warning to the current request's response (no-op outside a request)."""
+    warnings = REQUEST_WARNINGS.get()
+    if warnings is not None and text:
+        warnings.append(text)

@@ -23,7 +23,7 @@ from apiserver.api.fields import (
 )
 from apiserver.api.labels import LabelSelector, SelectorError, parse_label_selector
 from apiserver.api.resources import ResourceInfo
-from apiserver.api.warnings import recording
+from apiserver.api.warnings import collect
 from apiserver.handlers import bodies, patches
 from apiserver.handlers.encoding import (
     TableFrames,
@@ -55,8 +55,6 @@ _ASGI = Callable[[Scope, Receive, Send], Any]
 #: Resources whose DELETE answers with the deleted object (upstream
 #: ``ReturnDeletedObject``); the others answer with a Success Status.
 _RETURNS_DELETED_OBJECT = frozenset({"pods", "services"})
-_READS = frozenset({"get", "list", "watch"})
-
 #: Deprecation warnings upstream 1.33 attaches to every request on a resource.
 _DEPRECATED = {
     "endpoints": "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice",
@@ -89,6 +87,7 @@ class ResourceAPI:
             await self.fallback(scope, receive, send)
             return
         req = Request.from_scope(scope, receive, send)
+        collect(req.warnings)
         try:
             try:
                 route = parse(req.method, req.path, req.flag("watch"))
@@ -119,19 +118,11 @@ class ResourceAPI:
         deprecation = _DEPRECATED.get(info.plural)
         if deprecation:
             req.warnings.append(deprecation)
-        if route.verb in _READS:
-            await self._serve(req, route)
-            return
-        # Admission (ValidatingAdmissionPolicy's Warn, webhooks) adds warnings on writes.
-        with recording(req.warnings):
-            await self._serve(req, route)
-
-    async def _serve(self, req: Request, route: RequestInfo) -> None:
-        special = self.special.lookup(route.info, route.subresource)
+        special = self.special.lookup(info, route.subresource)
         if special is not None:
             await special(self.special, req, route)
             return
-        store = self.registry.store(route.info)
+        store = self.registry.store(info)
         handler = getattr(self, "_" + route.verb)
         await handler(req, route, store)
 

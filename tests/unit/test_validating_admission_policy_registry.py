@@ -13,7 +13,7 @@ from apiserver.admission import AdmissionAttributes, Operation
 from apiserver.admission.policy import ValidatingAdmissionPolicyPlugin
 from apiserver.admission.policy.plugin import BINDINGS, FAILURE_KEY, POLICIES
 from apiserver.api.resources import CONFIGMAPS
-from apiserver.api.warnings import recording
+from apiserver.api.warnings import REQUEST_WARNINGS
 from apiserver.registry.registry import Registry
 from apiserver.registry.store import DeleteOptions
 from apiserver.storage.cache import WatchCache
@@ -62,17 +62,20 @@ def test_audit_and_warn_actions_and_audit_annotations() -> None:
             {"key": "size", "valueExpression": "string(size(object.data))"}])
         attrs = _attrs("bad")
         warnings: list[str] = []
-        with recording(warnings):
+        token = REQUEST_WARNINGS.set(warnings)
+        try:
             await plugin.validate(attrs)
+        finally:
+            REQUEST_WARNINGS.reset(token)
         assert warnings == ["Validation failed for ValidatingAdmissionPolicy 'p' with binding "
                             "'b': bad name bad"]
-        assert json.loads(attrs.annotations[FAILURE_KEY]) == [{
+        assert json.loads(attrs.audit_annotations[FAILURE_KEY]) == [{
             "message": "bad name bad", "policy": "p", "binding": "b", "expressionIndex": 0,
             "validationActions": ["Warn", "Audit"]}]
-        assert attrs.annotations["p/size"] == "1"
+        assert attrs.audit_annotations["p/size"] == "1"
         fine = _attrs("ok-1")
         await plugin.validate(fine)
-        assert fine.annotations == {"p/size": "1"}
+        assert fine.audit_annotations == {"p/size": "1"}
 
     _run(scenario)
 

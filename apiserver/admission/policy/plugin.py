@@ -21,7 +21,7 @@ A failed validation acts as the binding's ``validationActions`` say:
 * ``Warn``: a ``Warning`` header ``Validation failed for ValidatingAdmissionPolicy '<p>'
   with binding '<b>': <message>``;
 * ``Audit``: the ``validation.policy.admission.k8s.io/validation_failure`` annotation
-  (JSON) on the request's :attr:`~apiserver.admission.AdmissionAttributes.annotations`.
+  (JSON) on the request's :attr:`~apiserver.admission.AdmissionAttributes.audit_annotations`.
 
 Configuration errors (an expression that does not compile, a missing parameter with
 ``Deny``) follow the policy's ``failurePolicy``: ``Fail`` denies with ``failed to
@@ -207,7 +207,7 @@ class ValidatingAdmissionPolicyPlugin:
                     if value[:_MAX_ANNOTATION] not in values:
                         values.append(value[:_MAX_ANNOTATION])
         for key, values in collected.items():
-            attrs.annotations[f"{compiled.name}/{key}"] = ", ".join(values)
+            attrs.audit_annotations[f"{compiled.name}/{key}"] = ", ".join(values)
 
     def _act(self, attrs: AdmissionAttributes, policy: str, binding_name: str,
              binding: Mapping[str, Any], actions: list[str], decision: Decision,
@@ -219,7 +219,7 @@ class ValidatingAdmissionPolicyPlugin:
                 add_warning(f"Validation failed for ValidatingAdmissionPolicy '{policy}' with "
                             f"binding '{binding_name}': {decision.message}")
             elif action == "Audit":
-                attrs.annotations[FAILURE_KEY] = json.dumps([{
+                attrs.audit_annotations[FAILURE_KEY] = json.dumps([{
                     "message": decision.message, "policy": policy, "binding": binding_name,
                     "expressionIndex": decision.index, "validationActions": actions}],
                     separators=(",", ":"))
