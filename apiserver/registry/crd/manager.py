@@ -158,7 +158,7 @@ class CustomResourceManager:
                               and v.get("name") != stored.get("name"))]
         paths: list[tuple[str, str, str]] = []
         cache = None
-        for version in versions:
+        for index, version in enumerate(versions):
             info = resource_info(crd, version, stored)
             path = (info.group, info.version, info.plural)
             paths.append(path)
@@ -166,18 +166,25 @@ class CustomResourceManager:
             existing = self.stores.get(path)
             if existing is not None and existing.info == info \
                     and getattr(existing.strategy, "schema", None) == schema:
-                cache = cache or existing.cache
+                if cache is None:
+                    cache = existing.cache
+                existing.cache = cache
                 continue
             register_definition(info.schema_ref, schema)
             register_definition(list_definition_name(info),
                                 list_definition_schema(crd, version))
             store = self.make_store(info, CustomResourceStrategy(info, schema))
-            if existing is not None:
-                store.cache = existing.cache
-            elif cache is not None:
-                store.cache = cache
-            else:
+            if index == 0:
+                if existing is not None and \
+                        getattr(existing.strategy, "schema", None) != schema:
+                    # The storage version's schema changed: load its objects again, so
+                    # they are defaulted from storage by the new schema (watches end and
+                    # clients relist, as when upstream replaces a CRD's storage).
+                    self.crds.watch_cache.remove_resource(info.storage_prefix)
                 await store.attach_cache()
+            else:
+                assert cache is not None
+                store.cache = cache
             cache = store.cache
             self.stores[path] = store
             register_dynamic(info)
