@@ -39,7 +39,7 @@ _REASONS = {
 
 
 def _m(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, dict) else {}
 
 
 def compile_rule(rule: str) -> cel.Program:
@@ -58,7 +58,7 @@ def _context(value: Any, old: Any, transition: bool) -> cel.Context:
 
 
 def _shown(value: Any) -> str:
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         return '"object"'
     if isinstance(value, list):
         return '"array"'
@@ -82,7 +82,7 @@ def _check(rule: Mapping[str, Any], path: str, value: Any, old: Any,
             ctx = contexts[transition] = _context(value, old, transition)
         passed = compile_rule(text).execute(ctx)
     except Exception as exc:  # evaluation errors are validation errors, as upstream
-        return errors.invalid_value(where, "object" if isinstance(value, Mapping) else value,
+        return errors.invalid_value(where, "object" if isinstance(value, dict) else value,
                                     f"{exc}: evaluating rule: {text}")
     if passed is True:
         return None
@@ -101,9 +101,34 @@ def _check(rule: Mapping[str, Any], path: str, value: Any, old: Any,
                               f"Invalid value: {_shown(value)}: {message}")
 
 
-def rule_causes(obj: Any, old: Any, schema: Mapping[str, Any]) -> list[Cause]:
+def rule_nodes(schema: Mapping[str, Any]) -> frozenset[int]:
+    """The ids of the schema nodes with a rule on them or below them (the only ones
+    :func:`rule_causes` needs to visit)."""
+    order: list[Mapping[str, Any]] = []
+    work: list[tuple[Mapping[str, Any], int]] = [(schema, 0)]
+    children: dict[int, list[Mapping[str, Any]]] = {}
+    while work:
+        node, depth = work.pop()
+        order.append(node)
+        subs = [_m(s) for s in _m(node.get("properties")).values()]
+        subs += [_m(node[k]) for k in ("items", "additionalProperties")
+                 if isinstance(node.get(k), dict)]
+        children[id(node)] = subs
+        if depth < _MAX_DEPTH:
+            work.extend((sub, depth + 1) for sub in subs)
+    found: set[int] = set()
+    for node in reversed(order):
+        if node.get("x-kubernetes-validations") or any(
+                id(sub) in found for sub in children[id(node)]):
+            found.add(id(node))
+    return frozenset(found)
+
+
+def rule_causes(obj: Any, old: Any, schema: Mapping[str, Any],
+                relevant: frozenset[int] | None = None) -> list[Cause]:
     """The failed ``x-kubernetes-validations`` of ``obj`` (``old``: the stored object on an
-    update, else None), in document order."""
+    update, else None), in document order; ``relevant`` (:func:`rule_nodes` of ``schema``)
+    lets the walk skip the parts of the object no rule can see."""
     causes: list[Cause] = []
     work: list[tuple[str, Any, Any, bool, Mapping[str, Any], int]] = [
         ("", obj, old, old is not None, schema, 0)]
@@ -117,16 +142,18 @@ def rule_causes(obj: Any, old: Any, schema: Mapping[str, Any]) -> list[Cause]:
             if cause is not None:
                 causes.append(cause)
         children: list[tuple[str, Any, Any, bool, Mapping[str, Any], int]] = []
-        if isinstance(value, Mapping):
+        if isinstance(value, dict):
             props = _m(node.get("properties"))
             extra = node.get("additionalProperties")
-            old_map = before if isinstance(before, Mapping) else {}
+            old_map = before if isinstance(before, dict) else {}
             for key, item in value.items():
                 sub = props.get(key) if key in props else extra
-                if isinstance(sub, Mapping) and not (depth == 0 and key == "metadata"):
+                if isinstance(sub, dict) and not (depth == 0 and key == "metadata") \
+                        and (relevant is None or id(sub) in relevant):
                     children.append((f"{path}.{key}" if path else key, item, old_map.get(key),
                                      has_old and key in old_map, sub, depth + 1))
-        elif isinstance(value, list) and isinstance(node.get("items"), Mapping):
+        elif isinstance(value, list) and isinstance(node.get("items"), dict) \
+                and (relevant is None or id(node["items"]) in relevant):
             for index, item in enumerate(value):
                 children.append((f"{path}[{index}]", item, None, False, _m(node["items"]),
                                  depth + 1))
@@ -148,6 +175,6 @@ def rules_in(schema: Mapping[str, Any], path: str) -> list[tuple[str, str]]:
         for key, sub in _m(node.get("properties")).items():
             work.append((_m(sub), f"{where}.properties[{key}]", depth + 1))
         for key in ("items", "additionalProperties"):
-            if isinstance(node.get(key), Mapping):
+            if isinstance(node.get(key), dict):
                 work.append((_m(node[key]), f"{where}.{key}", depth + 1))
     return found

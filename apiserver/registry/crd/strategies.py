@@ -20,7 +20,7 @@ from typing import Any
 
 from apiserver.api import errors, meta
 from apiserver.api.resources import ResourceInfo
-from apiserver.registry.crd.cel_rules import compile_error, rule_causes, rules_in
+from apiserver.registry.crd.cel_rules import compile_error, rule_causes, rule_nodes, rules_in
 from apiserver.registry.crd.definition import CLEANUP_FINALIZER, versions
 from apiserver.registry.crd.schema_checks import schema_causes
 from apiserver.registry.crd.structural import apply_defaults, prune, validate
@@ -187,6 +187,8 @@ class CustomResourceStrategy(Strategy):
     def __init__(self, info: ResourceInfo, schema: Mapping[str, Any]) -> None:
         self.info = info
         self.schema = schema
+        #: The schema nodes the CEL rules need visited (none: no rule at all).
+        self.rule_nodes = rule_nodes(schema)
         self.has_status_subresource = info.subresource("status") is not None
         #: Objects are stored as the storage version (``conversion.strategy: None``).
         self.stored_api_version = info.storage_api_version or info.api_version
@@ -223,11 +225,16 @@ class CustomResourceStrategy(Strategy):
 
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
         """The schema's field errors, then its CEL rules' (only when the schema holds)."""
-        return validate(obj, self.schema) or rule_causes(obj, None, self.schema)
+        return validate(obj, self.schema) or self._rule_causes(obj, None)
+
+    def _rule_causes(self, obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
+        if not self.rule_nodes:
+            return []
+        return rule_causes(obj, old, self.schema, self.rule_nodes)
 
     def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
         """As :meth:`validate`, with transition rules (``oldSelf``) against ``old``."""
-        return validate(new, self.schema) or rule_causes(new, old, self.schema)
+        return validate(new, self.schema) or self._rule_causes(new, old)
 
     def validate_status_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
         """The schema's field errors and rules of the whole object."""
