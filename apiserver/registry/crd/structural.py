@@ -28,6 +28,7 @@ from apiserver.api import errors
 Cause = dict[str, str]
 _MAX_DEPTH = 1000
 _KEEP_AT_ROOT = ("apiVersion", "kind", "metadata")
+_COMBINATORS = frozenset({"allOf", "anyOf", "oneOf", "not"})
 
 
 def _m(value: Any) -> Mapping[str, Any]:
@@ -279,9 +280,13 @@ def validate(obj: Any, schema: Mapping[str, Any], path: str = "", *,
             causes.append(_invalid(where, actual, f"{where} in body must be of type {wanted}: "
                                                   f'"{actual}"'))
             continue
-        causes += _scalar_causes(where, value, node)
-        causes += _collection_causes(where, value, node)
-        causes += _combinator_causes(where, value, node, at_root)
+        container = isinstance(value, (dict, list))
+        if container:
+            causes += _collection_causes(where, value, node)
+        if not container or "enum" in node:
+            causes += _scalar_causes(where, value, node)
+        if not _COMBINATORS.isdisjoint(node):
+            causes += _combinator_causes(where, value, node, at_root)
         if isinstance(value, dict):
             props = _m(node.get("properties"))
             extra = node.get("additionalProperties")
