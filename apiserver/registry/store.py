@@ -260,8 +260,10 @@ class Store:
             obj = fresh[1]
         else:
             obj = orjson.loads(value)
-            if self.info.custom:
-                # Custom resources are defaulted when read from storage too.
+            if self.info.custom and obj.get("apiVersion") == (
+                    self.info.storage_api_version or self.info.api_version):
+                # Custom resources are defaulted when read from storage too (by the schema
+                # of the version they are stored as).
                 self.strategy.default(obj)
         md = obj["metadata"]
         md["resourceVersion"] = str(revision)
