@@ -297,3 +297,43 @@ def test_policy_with_an_expression_that_does_not_compile_is_invalid(kubectl: Kub
     assert ('spec.validations[1].expression: Invalid value: "nosuchvar.x == 1": compilation '
             "failed: ERROR: <input>:1:1: undeclared reference to 'nosuchvar' (in container '')"
             ) in result.stderr
+
+
+def test_update_and_delete_see_old_object_and_kubectl_1_33_shows_the_denial(
+        kubectl: Kubectl, kubectl_announced: Kubectl,
+        scope: tuple[str, dict[str, str]]) -> None:
+    ns, label = scope
+    name = f"old-{label['vap-test']}"
+    policy = _policy(name, [
+        {"expression": "request.operation != 'UPDATE' || "
+                       "object.data.level >= oldObject.data.level",
+         "message": "level may not go down"},
+        {"expression": "request.operation != 'DELETE' || "
+                       "!has(oldObject.metadata.labels) || "
+                       "!('keep' in oldObject.metadata.labels)",
+         "messageExpression": "'keep ' + oldObject.metadata.name"}])
+    policy["spec"]["matchConstraints"]["resourceRules"][0]["operations"] = [
+        "CREATE", "UPDATE", "DELETE"]
+    _apply(kubectl, policy, _binding(name, name, label, ["Deny"]))
+    try:
+        kubectl("-n", ns, "create", "configmap", "lvl", "--from-literal=level=5", check=True)
+        kubectl("-n", ns, "label", "configmap", "lvl", "keep=yes", check=True)
+
+        def lowered() -> str:
+            result = kubectl_announced("-n", ns, "patch", "configmap", "lvl", "--type=merge",
+                                       "-p", '{"data":{"level":"3"}}')
+            return result.stderr if result.returncode else ""
+
+        stderr = wait_for("the policy to refuse the update", lowered)
+        # kubectl words a 422 with causes as it does against a real cluster.
+        assert (f'The configmaps "lvl" is invalid: : ValidatingAdmissionPolicy \'{name}\' '
+                f"with binding '{name}' denied request: level may not go down") in stderr
+        kubectl("-n", ns, "patch", "configmap", "lvl", "--type=merge",
+                "-p", '{"data":{"level":"7"}}', check=True)
+        deleted = kubectl("-n", ns, "delete", "configmap", "lvl")
+        assert deleted.returncode != 0
+        assert "denied request: keep lvl" in deleted.stderr
+        kubectl("-n", ns, "label", "configmap", "lvl", "keep-", check=True)
+        kubectl("-n", ns, "delete", "configmap", "lvl", check=True)
+    finally:
+        _cleanup(kubectl, name)
