@@ -151,3 +151,12 @@ def test_compile_errors() -> None:
         "(in container '')")
     policy = _policy(validations=[{"expression": "1 +"}])
     assert policy.error.startswith("compilation failed: ")
+
+
+def test_authorizer_is_declared_but_not_provided() -> None:
+    text = "authorizer.group('').resource('pods').check('get').allowed()"
+    policy = _policy(validations=[{"expression": text}])
+    assert not policy.error
+    decision = policy.evaluate(_base(_attrs())).decisions[0]
+    assert decision.error and decision.message.startswith(
+        f"expression '{text}' resulted in error: ")

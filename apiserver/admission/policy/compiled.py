@@ -30,10 +30,12 @@ import cel
 
 from apiserver.schema import cellib
 
-#: The variables a policy's expressions may read (``authorizer`` is not provided).
-DECLARED = ("object", "oldObject", "request", "params", "namespaceObject", "variables")
+#: The variables a policy's expressions may read. ``authorizer`` is declared (a policy
+#: using it is valid) but not provided: reading it is an evaluation error.
+DECLARED = ("object", "oldObject", "request", "params", "namespaceObject", "variables",
+            "authorizer")
 #: ``matchConditions`` do not see ``variables``.
-MATCH_DECLARED = ("object", "oldObject", "request", "params", "namespaceObject")
+MATCH_DECLARED = ("object", "oldObject", "request", "params", "namespaceObject", "authorizer")
 MAX_MESSAGE_BYTES = 5 * 1024
 
 
