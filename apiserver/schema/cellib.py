@@ -13,7 +13,13 @@ through Python bindings). This module is shared by the CRD rules
   ``replace``, ``join``, ``indexOf``, ``lastIndexOf``, ``find``, ``findAll``) and the
   list library (``isSorted``, ``sum``, ``min``, ``max``, ``indexOf``, ``lastIndexOf``);
 * :func:`error_text` words an evaluation error as cel-go does (``no such key: x``,
-  ``division by zero``).
+  ``division by zero``);
+* :func:`over_cost_limit` guards against runaway evaluations. The engine keeps no cost
+  account, so the cost is estimated before evaluating: the largest list or map of the
+  input to the power of the expression's nesting of comprehension macros (``all``,
+  ``exists``, ``exists_one``, ``map``, ``filter``); above upstream's per-call limit
+  (1,000,000) the expression is not evaluated and fails as cel-go's cost check fails it
+  (``operation cancelled: actual cost limit exceeded``).
 
 Optional types: ``optional.of``/``optional.none``/``orValue``/``hasValue`` work; the
 ``.?field`` and ``[?key]`` syntax is refused by the package's parser (version 0.10.0), so a
@@ -79,10 +85,18 @@ def compile_error(text: str) -> str | None:
     return None
 
 
-def undeclared(program: cel.Program, declared: Iterable[str]) -> list[str]:
-    """The variables ``program`` reads that are not in ``declared``."""
-    known = set(declared) | set(FUNCTIONS)
-    return [name for name in program.variables() if name not in known]
+_BINDERS = re.compile(
+    r"(?:\.\s*(?:all|exists|exists_one|map|filter|transformList|transformMap)\s*\(|"
+    r"\bcel\.bind\s*\()\s*([A-Za-z_]\w*)\s*,(?:\s*([A-Za-z_]\w*)\s*,)?")
+
+
+def undeclared(text: str, declared: Iterable[str]) -> list[str]:
+    """The variables the expression ``text`` (which must compile) reads that are not in
+    ``declared`` (names a macro or ``cel.bind`` binds are local, not variables)."""
+    known = set(declared) | set(FUNCTIONS) | {"cel"}
+    for match in _BINDERS.finditer(text):
+        known.update(name for name in match.groups() if name)
+    return [name for name in compile_expression(text).variables() if name not in known]
 
 
 def new_context(variables: Mapping[str, Any]) -> cel.Context:
@@ -93,6 +107,71 @@ def new_context(variables: Mapping[str, Any]) -> cel.Context:
     for name, function in FUNCTIONS.items():
         ctx.add_function(name, function)
     return ctx
+
+
+#: Upstream's ``PerCallLimit``: the cost one evaluation may reach.
+PER_CALL_LIMIT = 1_000_000
+COST_EXCEEDED = "operation cancelled: actual cost limit exceeded"
+_MACRO = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(")
+
+
+@functools.lru_cache(maxsize=4096)
+def comprehension_depth(text: str) -> int:
+    """How deeply the comprehension macros of ``text`` nest (string literals skipped)."""
+    depth = best = 0
+    open_macros: list[int] = []
+    parens = 0
+    index = 0
+    quote = ""
+    while index < len(text):
+        char = text[index]
+        if quote:
+            if char == "\\":
+                index += 1
+            elif char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "(":
+            parens += 1
+        elif char == ")":
+            parens -= 1
+            if open_macros and open_macros[-1] == parens:
+                open_macros.pop()
+                depth -= 1
+        elif char == ".":
+            match = _MACRO.match(text, index)
+            if match:
+                open_macros.append(parens)
+                parens += 1
+                depth += 1
+                best = max(best, depth)
+                index = match.end()
+                continue
+        index += 1
+    return best
+
+
+def largest_collection(values: Iterable[Any]) -> int:
+    """The size of the largest list or map in ``values`` (nested ones included)."""
+    largest = 0
+    work = list(values)
+    while work:
+        value = work.pop()
+        if isinstance(value, dict):
+            largest = max(largest, len(value))
+            work.extend(value.values())
+        elif isinstance(value, list):
+            largest = max(largest, len(value))
+            work.extend(value)
+    return largest
+
+
+def over_cost_limit(text: str, largest: int) -> bool:
+    """Whether evaluating ``text`` over an input whose largest collection has ``largest``
+    items is estimated to cost more than :data:`PER_CALL_LIMIT`."""
+    depth = comprehension_depth(text)
+    return depth > 0 and largest ** depth > PER_CALL_LIMIT
 
 
 def error_text(exc: BaseException) -> str:

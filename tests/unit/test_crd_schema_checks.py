@@ -66,3 +66,17 @@ def test_forbidden_schema_features() -> None:
 def test_go_value() -> None:
     assert go_value({"a": [1, "b"], "c": None}) == \
         'map[string]interface {}{"a":[]interface {}{1, "b"}, "c":<nil>}'
+
+
+def test_rules_estimated_over_the_cost_limit_are_not_evaluated() -> None:
+    from apiserver.registry.crd.cel_rules import rule_causes
+
+    rule = "self.items.all(a, self.items.all(b, a != b || true))"
+    schema = {"type": "object", "properties": {"spec": {
+        "type": "object", "x-kubernetes-validations": [{"rule": rule}],
+        "properties": {"items": {"type": "array", "items": {"type": "integer"}}}}}}
+    assert rule_causes({"spec": {"items": list(range(10))}}, None, schema) == []
+    (cause,) = rule_causes({"spec": {"items": list(range(1001))}}, None, schema)
+    assert cause == {"reason": "FieldValueInvalid", "field": "spec",
+                     "message": f'Invalid value: "object": call cost exceeds limit for rule: '
+                                f"{rule}"}

@@ -151,6 +151,9 @@ def test_compile_errors() -> None:
         "(in container '')")
     policy = _policy(validations=[{"expression": "1 +"}])
     assert policy.error.startswith("compilation failed: ")
+    # Names a macro binds are not variables.
+    assert compile_checked("object.m.all(k, object.m.exists(j, j == k)) && "
+                           "object.l.map(i, v, v).size() > 0", ("object",))[1] == ""
 
 
 def test_authorizer_is_declared_but_not_provided() -> None:
@@ -160,3 +163,17 @@ def test_authorizer_is_declared_but_not_provided() -> None:
     decision = policy.evaluate(_base(_attrs())).decisions[0]
     assert decision.error and decision.message.startswith(
         f"expression '{text}' resulted in error: ")
+
+
+def test_expressions_estimated_over_the_cost_limit_are_not_evaluated() -> None:
+    nested = "object.data.all(k, object.data.all(j, k != j || true))"
+    policy = _policy(validations=[{"expression": nested}, {"expression": "object.data.all("
+                                                           "k, k != '')"}])
+    attrs = _attrs()
+    assert policy.evaluate(_base(attrs)).decisions == []
+    assert attrs.object is not None
+    attrs.object["data"] = {f"k{i}": "v" for i in range(1001)}
+    (decision,) = policy.evaluate(_base(attrs)).decisions
+    assert decision.error and decision.index == 0
+    assert decision.message == (f"expression '{nested}' resulted in error: operation "
+                                "cancelled: actual cost limit exceeded")

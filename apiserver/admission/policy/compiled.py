@@ -17,7 +17,10 @@ Contracts (upstream ``policy/validating/validator.go`` and the CEL condition fil
   ``Invalid``. An evaluation error is ``expression '<e>' resulted in error: <why>``, a
   denial under ``failurePolicy: Fail`` and nothing under ``Ignore``;
 * an audit annotation's ``valueExpression`` yields a string (published when not blank) or
-  null; another type or an error is a denial under ``Fail``.
+  null; another type or an error is a denial under ``Fail``;
+* an expression estimated to cost more than upstream's per-call limit
+  (:func:`apiserver.schema.cellib.over_cost_limit`) is not evaluated: it fails with
+  ``operation cancelled: actual cost limit exceeded``.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def compile_checked(text: str, declared: tuple[str, ...]) -> tuple[cel.Program |
         program = cellib.compile_expression(text)
     except ValueError as exc:
         return None, f"compilation failed: {exc}"
-    unknown = cellib.undeclared(program, declared)
+    unknown = cellib.undeclared(text, declared)
     if unknown:
         return None, (f"compilation failed: ERROR: <input>:1:1: undeclared reference to "
                       f"'{unknown[0]}' (in container '')")
@@ -133,6 +136,11 @@ class CompiledPolicy:
              program(_m(a).get("valueExpression")))
             for a in _list(spec.get("auditAnnotations"))]
         self.error = errors[0] if errors else ""
+        texts = [t for _n, t, _p in (*self.match_conditions, *self.variables,
+                                     *self.audit_annotations)]
+        texts += [v.text for v in self.validations]
+        #: Whether any expression has comprehensions (whose cost depends on the input).
+        self.comprehensions = any(cellib.comprehension_depth(t) for t in texts)
 
     def _on_error(self) -> str:
         return "admit" if self.failure_policy == "Ignore" else "deny"
@@ -143,9 +151,12 @@ class CompiledPolicy:
         if not self.match_conditions:
             return True, ""
         ctx = cellib.new_context(base)
+        largest = self._largest(base)
         failures: list[str] = []
         for _name, text, prog in self.match_conditions:
             try:
+                if cellib.over_cost_limit(text, largest):
+                    raise RuntimeError(cellib.COST_EXCEEDED)
                 result = prog.execute(ctx) if prog is not None else None
             except Exception as exc:  # evaluation errors follow the failure policy
                 failures.append(f"expression '{text}' resulted in error: "
@@ -157,13 +168,20 @@ class CompiledPolicy:
                 failures.append(f"expression '{text}' resulted in error: no such overload")
         return True, "; ".join(failures)
 
-    def _variables(self, ctx: cel.Context) -> dict[str, str]:
+    def _largest(self, base: Mapping[str, Any]) -> int:
+        """The largest collection of the input, when some expression needs it (for the cost
+        estimate of :func:`apiserver.schema.cellib.over_cost_limit`)."""
+        return cellib.largest_collection(base.values()) if self.comprehensions else 0
+
+    def _variables(self, ctx: cel.Context, largest: int) -> dict[str, str]:
         values: dict[str, Any] = {}
         failed: dict[str, str] = {}
         ctx.add_variable("variables", values)
         for name, text, prog in self.variables:
             try:
                 assert prog is not None
+                if cellib.over_cost_limit(text, largest):
+                    raise RuntimeError(cellib.COST_EXCEEDED)
                 values[name] = prog.execute(ctx)
             except Exception as exc:  # a variable's error surfaces where it is read
                 failed[name] = (f"expression '{text}' resulted in error: "
@@ -172,9 +190,11 @@ class CompiledPolicy:
         return failed
 
     def _run(self, ctx: cel.Context, prog: cel.Program | None, text: str,
-             failed: Mapping[str, str]) -> tuple[Any, str]:
+             failed: Mapping[str, str], largest: int = 0) -> tuple[Any, str]:
         try:
             assert prog is not None
+            if cellib.over_cost_limit(text, largest):
+                raise RuntimeError(cellib.COST_EXCEEDED)
             return prog.execute(ctx), ""
         except Exception as exc:  # evaluation errors follow the failure policy
             if isinstance(exc, KeyError) and exc.args and exc.args[0] in failed \
@@ -198,16 +218,17 @@ class CompiledPolicy:
         ``oldObject``, ``request``, ``params``, ``namespaceObject``)."""
         outcome = Outcome()
         ctx = cellib.new_context(base)
-        failed = self._variables(ctx) if self.variables else {}
+        largest = self._largest(base)
+        failed = self._variables(ctx, largest) if self.variables else {}
         for index, v in enumerate(self.validations):
-            result, error = self._run(ctx, v.program, v.text, failed)
+            result, error = self._run(ctx, v.program, v.text, failed, largest)
             if error:
                 outcome.decisions.append(Decision(self._on_error(), error, "", index, True))
             elif result is not True:
                 outcome.decisions.append(Decision("deny", self._message(ctx, v, failed),
                                                   v.reason, index))
         for key, text, prog in self.audit_annotations:
-            value, error = self._run(ctx, prog, text, failed)
+            value, error = self._run(ctx, prog, text, failed, largest)
             if not error and value is not None and not isinstance(value, str):
                 error = (f"valueExpression '{text}' resulted in unsupported return type: "
                          f"{type(value).__name__}. Return type must be either string or null.")

@@ -13,7 +13,10 @@ Semantics, as apiextensions-apiserver's validator:
   ``messageExpression`` evaluates to; ``reason`` picks the cause (``FieldValueInvalid``
   by default, ``FieldValueForbidden``, ``FieldValueRequired``, ``FieldValueDuplicate``);
   ``fieldPath`` (``.spec.x``) is appended to the node's path;
-* a rule that cannot be evaluated (no such key…) is an Invalid error naming the cause.
+* a rule that cannot be evaluated (no such key…) is an Invalid error naming the cause;
+* a rule estimated to cost more than upstream's per-call limit
+  (:func:`apiserver.schema.cellib.over_cost_limit`) is not evaluated: ``call cost exceeds
+  limit for rule: <rule>``.
 
 The Kubernetes CEL libraries and the compiled-expression cache are
 :mod:`apiserver.schema.cellib`'s, shared with the admission policies.
@@ -74,6 +77,10 @@ def _check(rule: Mapping[str, Any], path: str, value: Any, old: Any,
     if transition and not has_old:
         return None
     where = path + str(rule.get("fieldPath") or "")
+    if cellib.comprehension_depth(text) and cellib.over_cost_limit(
+            text, cellib.largest_collection((value, old))):
+        return errors.invalid_value(where, "object" if isinstance(value, dict) else value,
+                                    f"call cost exceeds limit for rule: {text}")
     try:
         # The rules of one node share an activation: converting ``self`` is most of a
         # rule's cost.
