@@ -82,6 +82,15 @@ def _cm(name: str, data: dict[str, str], labels: dict[str, str] | None = None) \
             "data": data}
 
 
+def _refused(kubectl: Kubectl, *args: str) -> str:
+    """kubectl's stderr once ``kubectl ARGS`` is refused (the policy is in the cache)."""
+    def attempt() -> str:
+        result = kubectl(*args)
+        return result.stderr if result.returncode else ""
+
+    return str(wait_for(f"kubectl {' '.join(args)} refused", attempt))
+
+
 def test_deny_with_cel_message_reaches_kubectl(kubectl: Kubectl,
                                                 scope: tuple[str, dict[str, str]]) -> None:
     ns, label = scope
@@ -91,12 +100,8 @@ def test_deny_with_cel_message_reaches_kubectl(kubectl: Kubectl,
         "messageExpression": "'at most 2 keys, got ' + string(size(object.data))"}]),
         _binding(name, name, label, ["Deny"]))
     try:
-        def denied() -> str:
-            result = kubectl("-n", ns, "create", "configmap", "big", "--from-literal=a=1",
-                             "--from-literal=b=2", "--from-literal=c=3")
-            return result.stderr if result.returncode else ""
-
-        stderr = wait_for("the policy to deny", denied)
+        stderr = _refused(kubectl, "-n", ns, "create", "configmap", "big",
+                          "--from-literal=a=1", "--from-literal=b=2", "--from-literal=c=3")
         assert (f'configmaps "big" is forbidden: ValidatingAdmissionPolicy \'{name}\' with '
                 f"binding '{name}' denied request: at most 2 keys, got 3") in stderr
         kubectl("-n", ns, "create", "configmap", "ok", "--from-literal=a=1", check=True)
@@ -318,13 +323,8 @@ def test_update_and_delete_see_old_object_and_kubectl_1_33_shows_the_denial(
     try:
         kubectl("-n", ns, "create", "configmap", "lvl", "--from-literal=level=5", check=True)
         kubectl("-n", ns, "label", "configmap", "lvl", "keep=yes", check=True)
-
-        def lowered() -> str:
-            result = kubectl_announced("-n", ns, "patch", "configmap", "lvl", "--type=merge",
-                                       "-p", '{"data":{"level":"3"}}')
-            return result.stderr if result.returncode else ""
-
-        stderr = wait_for("the policy to refuse the update", lowered)
+        stderr = _refused(kubectl_announced, "-n", ns, "patch", "configmap", "lvl",
+                          "--type=merge", "-p", '{"data":{"level":"3"}}')
         # kubectl words a 422 with causes as it does against a real cluster.
         assert (f'The configmaps "lvl" is invalid: : ValidatingAdmissionPolicy \'{name}\' '
                 f"with binding '{name}' denied request: level may not go down") in stderr
