@@ -201,6 +201,10 @@ def markdown(results: dict[str, Any]) -> str:
         from bench.crd import table as crd_table
 
         parts += [*crd_table(results), ""]
+    if results.get("webhooks"):
+        from bench.webhooks import table as webhooks_table
+
+        parts += [*webhooks_table(results), ""]
     if results.get("proxy"):
         from bench.proxy import latency_table
 

@@ -25,7 +25,8 @@ from apiserver.api.resources import CONFIGMAPS, PODS, SERVICES
 from apiserver.registry.admission_source import RegistrySource
 
 IMPLEMENTED_DEFAULTS = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount",
-                        "DefaultTolerationSeconds", "ValidatingAdmissionPolicy",
+                        "DefaultTolerationSeconds", "MutatingAdmissionWebhook",
+                        "ValidatingAdmissionPolicy", "ValidatingAdmissionWebhook",
                         "ResourceQuota")
 
 
@@ -72,12 +73,15 @@ def test_chain_runs_mutating_plugins_then_validating_ones_in_order() -> None:
                         lambda: None)  # type: ignore[arg-type,return-value]
     assert chain.names == ("NamespaceLifecycle", "LimitRanger", "ServiceAccount",
                            "DefaultTolerationSeconds", "DenyServiceExternalIPs",
-                           "ValidatingAdmissionPolicy", "ResourceQuota")
+                           "MutatingAdmissionWebhook", "ValidatingAdmissionPolicy",
+                           "ValidatingAdmissionWebhook", "ResourceQuota")
     assert [p.name for p in chain.mutating] == ["NamespaceLifecycle", "LimitRanger",
-                                                "ServiceAccount", "DefaultTolerationSeconds"]
+                                                "ServiceAccount", "DefaultTolerationSeconds",
+                                                "MutatingAdmissionWebhook"]
     assert [p.name for p in chain.validating] == ["LimitRanger", "ServiceAccount",
                                                   "DenyServiceExternalIPs",
-                                                  "ValidatingAdmissionPolicy", "ResourceQuota"]
+                                                  "ValidatingAdmissionPolicy",
+                                                  "ValidatingAdmissionWebhook", "ResourceQuota"]
 
 
 def test_node_restriction_registration_point_runs_the_function_at_its_place() -> None:
