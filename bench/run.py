@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from bench import (
+    crd,
     endpoints,
     limits,
     populate,
@@ -51,10 +52,11 @@ from bench.wrk import WrkResult, ensure_wrk, run_wrk, write_scripts
 
 SCENARIOS = (
     "get", "create", "list", "watch", "endpoints", "storage", "proxy", "iptables", "workloads",
-    "secure", "limits", "webhooks",
+    "secure", "limits", "webhooks", "crd",
 )
 #: ``storage`` (SQLite vs etcd, bench/storage.py) only on request: it adds about 2 minutes.
 DEFAULT_SCENARIOS = ("get", "create", "list", "watch", "endpoints")
+CRD_CREATE_TARGET = 0.5
 HTTP_SCENARIOS = ("get", "list", "create")  # the order they run in (create writes last)
 
 GET_NAMESPACE = "default"
@@ -305,6 +307,15 @@ def _targets(results: dict[str, Any], target_mode: str) -> list[dict[str, Any]]:
             "ratio": ratio,
             "pass": ratio >= share,
         })
+    cr = results.get("crd")
+    if cr and cr["ratio"].get("create") is not None:
+        ratio = cr["ratio"]["create"]
+        out.append({
+            "name": "create of a custom resource (20 fields, 3 CEL rules) vs a ConfigMap of "
+                    "the same size",
+            "required": f"≥ {CRD_CREATE_TARGET:.0%} of its req/s",
+            "measured": f"{ratio:.0%}", "ratio": ratio, "pass": ratio >= CRD_CREATE_TARGET,
+        })
     ep = results.get("endpoints")
     if ep:
         p99 = ep["latency_from_ack"].get("p99_ms", float("inf"))
@@ -387,7 +398,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
               file=sys.stderr)
         server_cpu = load_cpu = None
     wrk = (ensure_wrk() if http_scenarios
-           or {"storage", "secure", "limits"} & set(args.scenarios) else "")
+           or {"storage", "secure", "limits", "crd"} & set(args.scenarios) else "")
     report_lua, create_lua = write_scripts(workdir)
     ctx = Context(args, workdir, wrk, report_lua, create_lua, server_cpu, load_cpu)
     results: dict[str, Any] = {
@@ -418,6 +429,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "storage": None,
         "secure": None,
         "limits": None,
+        "crd": None,
         "workloads": None,
         "targets": [],
     }
@@ -495,6 +507,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             ctx, _measure, (CREATE_NAMESPACE,), (GET_NAMESPACE, GET_POD))
     if "webhooks" in args.scenarios:
         results["webhooks"] = webhooks.run_scenario(ctx, args.webhook_creates)
+    if "crd" in args.scenarios:
+        results["crd"] = crd.run_scenario(ctx)
     if "proxy" in args.scenarios:
         results["proxy"] = proxy.run_latency(
             workdir, server_cpu, load_cpu, args.ep_services, args.ep_pods, args.ep_changes)

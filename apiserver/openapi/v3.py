@@ -16,6 +16,7 @@ from apiserver.openapi._render import (
     STATUS_TEXT,
     gvk_extension,
     referenced,
+    render_paths,
     schemas,
     served_group_versions,
 )
@@ -68,16 +69,10 @@ def openapi_v3_group_version(gv: str) -> dict[str, Any] | None:
 
 
 def _document(ops: Sequence[Operation], components: dict[str, object]) -> dict[str, Any]:
-    paths: dict[str, dict[str, Any]] = {}
-    for op in ops:
-        item = paths.setdefault(op.path, {})
-        if op.path_params:
-            item["parameters"] = [_param(param) for param in op.path_params]
-        item[op.method] = _operation(op)
     return {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": "unversioned"},
-        "paths": paths,
+        "paths": render_paths(ops, _param, _operation),
         "components": {"schemas": components},
     }
 
