@@ -337,3 +337,17 @@ def test_deleting_the_pod_ends_a_follow(kc: Kubectl, cluster: ApiServerProcess) 
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_spdy_exec_is_refused_with_a_clear_status(kc: Kubectl, web: str) -> None:
+    """Without WebSocket (the variable kubectl honours) kubectl speaks SPDY, which this
+    server does not serve: it says so after the request's own checks passed."""
+    env = {**kc.env(), "KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"}
+    argv = [str(kc.binary), "--kubeconfig", str(kc._default_kubeconfig()), "exec", "web",
+            "--", "ls"]
+    out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=30)
+    assert out.returncode == 1
+    assert "SPDY/3.1 streams are not served by this server" in out.stderr
+    bad = subprocess.run([*argv[:-2], "-c", "nope", "--", "ls"], capture_output=True,
+                         text=True, env=env, timeout=30)
+    assert "container nope is not valid for pod web" in bad.stderr
