@@ -22,10 +22,10 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from kubemu.addresses import Addresses
-from tests.support.apiserver import ApiServerProcess, start_apiserver
+from tests.support.apiserver import ApiServerProcess
 from tests.support.kubectl import Kubectl, find_kubectl, find_kubectl_announced
 from tests.support.kubemu_up import wait_for
-from tests.support.process import Process
+from tests.support.process import node_cluster
 
 NODE = 5  # the node index of this module's agent in the session's address block
 
@@ -94,25 +94,10 @@ STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z ")
 def cluster(tmp_path_factory: pytest.TempPathFactory,
             address_block: Addresses) -> Iterator[ApiServerProcess]:
     base = tmp_path_factory.mktemp("pod-logs")
-    server = start_apiserver(base)
-    procs: list[Process] = []
-
-    def start(module: str, *extra: str) -> None:
-        argv = ["-m", module, "--kubeconfig", str(server.kubeconfig), *extra]
-        procs.append(Process(argv, base / f"{module}-{len(procs)}.log").start())
-
-    try:
-        start("controllers.scheduler")
-        start("controllers.endpoints")
-        start("controllers.node", "--node-name", "logs-node",
-              "--node-ip", address_block.node_ip(NODE), "--pod-cidr",
-              address_block.pod_cidr(NODE), "--allow-host-commands", "--lease-interval", "1",
-              "--root-dir", str(base / "node"))
+    with node_cluster(base, "logs-node", address_block.node_ip(NODE),
+                      address_block.pod_cidr(NODE), "--allow-host-commands",
+                      "--lease-interval", "1", "--root-dir", str(base / "node")) as server:
         yield server
-    finally:
-        for proc in reversed(procs):
-            proc.stop()
-        server.stop()
 
 
 def kubectls() -> list[Any]:

@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from kubemu.addresses import Addresses
-from tests.support.apiserver import ApiServerProcess, free_port, start_apiserver
+from tests.support.apiserver import ApiServerProcess, free_port
 from tests.support.kubectl import find_kubectl, find_kubectl_announced
 from tests.support.kubemu_up import wait_for
-from tests.support.process import Process
+from tests.support.process import node_cluster
 
 NODE = 6
 
@@ -133,22 +133,11 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
 def cluster(tmp_path_factory: pytest.TempPathFactory,
             address_block: Addresses) -> Iterator[ApiServerProcess]:
     base = tmp_path_factory.mktemp("proxy")
-    server = start_apiserver(base)
-    procs: list[Process] = []
-
-    def start(module: str, *extra: str) -> None:
-        argv = ["-m", module, "--kubeconfig", str(server.kubeconfig), *extra]
-        procs.append(Process(argv, base / f"{module}-{len(procs)}.log").start())
-
     script = base / "backend.py"
     script.write_text(BACKEND)
     cert, key = _self_signed(base)
-    try:
-        start("controllers.scheduler")
-        start("controllers.endpoints")
-        start("controllers.node", "--node-name", "proxy-node",
-              "--node-ip", address_block.node_ip(NODE), "--pod-cidr",
-              address_block.pod_cidr(NODE), "--allow-host-commands")
+    with node_cluster(base, "proxy-node", address_block.node_ip(NODE),
+                      address_block.pod_cidr(NODE), "--allow-host-commands") as server:
         manifests = (MANIFESTS.replace("SCRIPT", str(script)).replace("CERT", str(cert))
                      .replace("KEY", str(key)))
         out = subprocess.run([str(find_kubectl()), "--kubeconfig", str(server.kubeconfig),
@@ -169,10 +158,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory,
             f"{server.url}/api/v1/namespaces/default/services/backend:http/proxy/x",
             timeout=5).status_code == 200)
         yield server
-    finally:
-        for proc in reversed(procs):
-            proc.stop()
-        server.stop()
 
 
 def get(server: ApiServerProcess, path: str, **kw: Any) -> httpx.Response:
