@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -26,6 +28,7 @@ from controllers.client.informer import SharedInformerFactory
 from controllers.client.rest import RestClient
 from controllers.client.store import DeletedFinalStateUnknown, Obj, meta_namespace_key, split_key
 from controllers.client.workqueue import RateLimitingQueue
+from controllers.node import podenv
 from controllers.node.ipam import IPAllocator
 from controllers.node.registration import NodeRegistration
 from controllers.node.runtime import FINITE_CONTAINER_SECONDS, PodRunner
@@ -54,7 +57,7 @@ class NodeAgent:
                  lease_interval: float = 10.0, status_interval: float = 60.0,
                  max_pods: int = 110,
                  finite_container_seconds: float = FINITE_CONTAINER_SECONDS,
-                 healthz: tuple[str, int] | None = None) -> None:
+                 healthz: tuple[str, int] | None = None, pods_dir: str = "") -> None:
         self.client = client
         self.node = NodeRegistration(client, node_name, node_ip, pod_cidr,
                                      lease_interval=lease_interval,
@@ -65,6 +68,9 @@ class NodeAgent:
         self.allow_host_commands = allow_host_commands
         self.finite_container_seconds = finite_container_seconds
         self.healthz = healthz
+        #: Where the volumes of pods run as host processes are written (per pod uid).
+        self.pods_dir = pods_dir or os.path.join(tempfile.gettempdir(),
+                                                 f"kubemu-node-{node_name}", "pods")
         self.ipam = IPAllocator(pod_cidr)
         self.pods = informers.informer_for(PODS, field_selector=f"spec.nodeName={node_name}")
         self.queue: RateLimitingQueue[str] = RateLimitingQueue(name="node")
@@ -97,6 +103,47 @@ class NodeAgent:
             "# TYPE workqueue_adds_total counter\n"
             f'workqueue_adds_total{{name="node"}} {self.queue.adds}\n'
         )
+
+    # -- host processes (exec, --allow-host-commands) ------------------------------------
+
+    def exec_pod(self, namespace: str, name: str) -> PodRunner | None:
+        """The running pod ``namespace/name`` on this node (None: absent or stopping)."""
+        runner = self.runners.get(f"{namespace}/{name}")
+        return runner if runner is not None and not runner.terminating else None
+
+    async def _fetch(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
+        """A ConfigMap or Secret for a pod's environment (None: missing or unreadable)."""
+        try:
+            return await self.client.request("GET", f"/api/v1/namespaces/{namespace}/{kind}/"
+                                             f"{name}")
+        except (ApiError, httpx.HTTPError) as exc:
+            if not isinstance(exc, ApiError) or exc.code != 404:
+                log.warning("reading %s %s/%s: %s", kind, namespace, name, exc)
+            return None
+
+    async def _process_env(self, runner: PodRunner, container: Mapping[str, Any]
+                           ) -> tuple[dict[str, str], str | None]:
+        """The environment of a host process of one of ``runner``'s containers."""
+        pod = dict(self.pods.store.get_by_key(f"{runner.namespace}/{runner.pod_name}") or {})
+        status = dict(_m(pod.get("status")))
+        status.update({"podIP": runner.ip, "podIPs": [{"ip": runner.ip}],
+                       "hostIP": self.node_ip, "hostIPs": [{"ip": self.node_ip}]})
+        pod["status"] = status
+        md = _m(pod.get("metadata"))
+
+        async def token(namespace: str, sa: str, audience: str, expiry: int) -> str:
+            body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                    "spec": {"audiences": [audience] if audience else [],
+                             "expirationSeconds": expiry,
+                             "boundObjectRef": {"apiVersion": "v1", "kind": "Pod",
+                                                "name": md.get("name"), "uid": md.get("uid")}}}
+            out = await self.client.request(
+                "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{sa}/token", body=body)
+            return str(_m(out.get("status")).get("token") or "")
+
+        root = await podenv.materialise(pod, self.pods_dir, self._fetch, token)
+        env = await podenv.container_env(pod, container, self._fetch, root)
+        return env, podenv.working_dir(container, root)
 
     # -- pods --------------------------------------------------------------------------
 
@@ -149,6 +196,7 @@ class NodeAgent:
                 del self.runners[key]
                 await runner.stop()
                 self.ipam.release(runner.uid)
+                podenv.remove_pod_dir(self.pods_dir, runner.uid)
             if pod is None:
                 return
             runner = None
@@ -171,7 +219,7 @@ class NodeAgent:
                 await self._event(pod, type_, reason, message, field_path)
 
             runner = PodRunner(pod, ip, self.node_ip, self.allow_host_commands, changed, event,
-                               self.finite_container_seconds)
+                               self.finite_container_seconds, self._process_env)
             if str(status.get("podIP") or "") == ip:
                 runner.adopt(pod)
             self.runners[key] = runner
@@ -213,6 +261,7 @@ class NodeAgent:
                 await self._pre_stop(pod, runner, deadline)
                 await runner.stop(max(deadline - time.monotonic(), 0.0))
                 self.ipam.release(runner.uid)
+                podenv.remove_pod_dir(self.pods_dir, runner.uid)
             try:
                 await self.client.delete(PODS, namespace, name, grace_period_seconds=0,
                                          preconditions={"uid": str(md.get("uid") or "")})

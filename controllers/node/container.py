@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from controllers.node.probes import ProbeSpec, ProbeState, parse_probe, run_probe
 from controllers.node.servers import ContainerFlags, PortServer, start_port_server
+from controllers.node.stdio import STDERR, STDOUT, ContainerIO
 
 __all__ = ["FINITE_CONTAINER_SECONDS", "Container", "EventFn", "Pod", "image_ref",
            "now_rfc3339", "port_kind"]
@@ -32,6 +33,8 @@ log = logging.getLogger("controllers.node")
 
 #: Seconds before a container whose process exited (or that failed liveness) restarts.
 RESTART_DELAY = 1.0
+#: Seconds an exited host process's output may take to drain from its pipes.
+OUTPUT_DRAIN_SECONDS = 2.0
 #: Default seconds a finite container (command/args, no ports) runs before exiting 0.
 FINITE_CONTAINER_SECONDS = 2.0
 
@@ -93,6 +96,10 @@ class Pod(Protocol):
     def changed(self) -> None:
         """Ask the agent to write the pod's status."""
 
+    async def process_env(self, container: Mapping[str, Any]
+                          ) -> tuple[dict[str, str], str | None]:
+        """(environment, working directory) of a host process of ``container``."""
+
 
 class Container:
     """One container of a running pod."""
@@ -112,6 +119,8 @@ class Container:
         self.running = False
         self.waiting: tuple[str, str] | None = ("ContainerCreating", "")
         self.proc: asyncio.subprocess.Process | None = None
+        #: The host process's streams (attach); a new one per process.
+        self.io = ContainerIO()
         self.tasks: list[asyncio.Task[None]] = []
         self.readiness: ProbeState | None = None
         self.liveness: ProbeState | None = None
@@ -198,19 +207,30 @@ class Container:
             self.servers.append(server)
 
     async def _start_process(self, argv: list[str]) -> None:
-        env = dict(os.environ)
-        for var in self.spec.get("env") or []:
-            if isinstance(var.get("value"), str):
-                env[str(var["name"])] = var["value"]
+        env, cwd = await self.runner.process_env(self.spec)
         env.update({"POD_NAME": self.runner.pod_name, "POD_IP": self.runner.ip,
                     "HOSTNAME": self.runner.pod_name})
+        pipe = asyncio.subprocess.PIPE
+        self.io = ContainerIO()
         self.proc = await asyncio.create_subprocess_exec(
-            *argv, env=env, cwd=self.spec.get("workingDir") or None,
-            stdin=asyncio.subprocess.DEVNULL, start_new_session=True)
-        self.tasks.append(asyncio.create_task(self._watch_process(self.proc)))
+            *argv, env=env, cwd=cwd, stdout=pipe, stderr=pipe,
+            stdin=pipe if self.spec.get("stdin") else asyncio.subprocess.DEVNULL,
+            start_new_session=True)
+        self.io.stdin = self.proc.stdin
+        self.tasks.append(asyncio.create_task(self._watch_process(self.proc, self.io)))
 
-    async def _watch_process(self, proc: asyncio.subprocess.Process) -> None:
-        code = await proc.wait()
+    async def _watch_process(self, proc: asyncio.subprocess.Process, io: ContainerIO) -> None:
+        pumps = [asyncio.create_task(io.pump(reader, stream))
+                 for reader, stream in ((proc.stdout, STDOUT), (proc.stderr, STDERR))
+                 if reader is not None]
+        try:
+            code = await proc.wait()
+            # A background child may hold the pipes open; the process's own output is in.
+            await asyncio.wait(pumps, timeout=OUTPUT_DRAIN_SECONDS)
+        finally:
+            for pump in pumps:
+                pump.cancel()
+            io.end()
         if self.runner.terminating or self.proc is not proc:
             return
         await self._exited(code)

@@ -1,0 +1,99 @@
+"""``/attach/{namespace}/{pod}/{container}``: the kubelet's attach endpoint (WebSocket).
+
+Refusals before the upgrade are exec's (:func:`.exec.resolve`). A container run as a host
+process (``--allow-host-commands``) is attached to its streams
+(:class:`controllers.node.stdio.ContainerIO`): its stdout and stderr from now on go to
+channels 1 and 2 (both to 1 under ``tty``), and the client's stdin to the process when
+the container spec has ``stdin: true`` (closed by the v5 close signal, or when the client
+detaches from a ``stdinOnce`` container). A container served by the built-in runtime has
+no process: the client receives what the container writes to its log from now on
+(:data:`LogFollower`, when the node serves logs) until it detaches. When the container's
+process ends, the stream ends with a Success Status; a client leaving just detaches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from controllers.node.container import Container
+from controllers.node.kubelet.channels import STDERR, STDIN, STDOUT, success_status
+from controllers.node.kubelet.exec import ExecHost, resolve
+from controllers.node.kubelet.remotecommand import RemoteCommandStream
+
+__all__ = ["LogFollower", "routes"]
+
+#: ``follow(container)``: the container's new log bytes as they are written (None: the
+#: node keeps no log for it).
+LogFollower = Callable[[Container], AsyncIterator[bytes] | None]
+
+
+async def _output(stream: RemoteCommandStream, container: Container,
+                  follow: LogFollower | None) -> None:
+    """Copy the container's output to the client until it ends."""
+    opts = stream.opts
+    if container.proc is None:
+        lines = follow(container) if follow is not None else None
+        if lines is None:
+            await asyncio.Event().wait()  # nothing to show: stay attached until detach
+            return
+        async for data in lines:
+            if opts.stdout and not await stream.send(STDOUT, data):
+                return
+        return
+    queue = container.io.subscribe()
+    try:
+        while (item := await queue.get()) is not None:
+            channel, data = item
+            if opts.tty:
+                channel = STDOUT
+            wanted = opts.stdout if channel == STDOUT else opts.stderr
+            if wanted and not await stream.send(channel, data):
+                return
+    finally:
+        container.io.unsubscribe(queue)
+
+
+async def _input(stream: RemoteCommandStream, container: Container) -> None:
+    """Feed the client's stdin to the container until the client leaves."""
+    takes_stdin = stream.opts.stdin and bool(container.spec.get("stdin"))
+    async for frame in stream.frames():
+        if frame.channel != STDIN or not takes_stdin:
+            continue
+        if frame.closed:
+            container.io.close_stdin()
+        elif frame.data:
+            await container.io.write_stdin(frame.data)
+    if takes_stdin and container.spec.get("stdinOnce"):
+        container.io.close_stdin()
+
+
+def routes(host: ExecHost, follow: LogFollower | None = None) -> list[BaseRoute]:
+    """The attach route, served on the node agent's kubelet server."""
+
+    async def handle(websocket: WebSocket) -> None:
+        found = await resolve(websocket, host, exec_=False)
+        if found is None:
+            return
+        opts, _pod, container = found
+        stream = await RemoteCommandStream.accept(websocket, opts)
+        if stream is None:
+            return
+        output = asyncio.create_task(_output(stream, container, follow))
+        client = asyncio.create_task(_input(stream, container))
+        try:
+            done, _ = await asyncio.wait((output, client), return_when=asyncio.FIRST_COMPLETED)
+            if output in done and not stream.closed:
+                await stream.finish(success_status())
+        finally:
+            for task in (output, client):
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(output, client, return_exceptions=True)
+            await stream.close()
+
+    return [WebSocketRoute("/attach/{namespace}/{pod}/{container}", handle)]

@@ -1,0 +1,119 @@
+"""``/exec/{namespace}/{pod}/{container}``: the kubelet's exec endpoint (WebSocket).
+
+Before the upgrade, as the kubelet: 400 for bad options (no stream, no command), 404
+``pod does not exist``, 500 ``container not found ("<name>")`` for a container that does
+not exist or is not running (kubectl shows ``unable to upgrade connection: …``).
+
+After the upgrade (:mod:`.remotecommand`): with ``--allow-host-commands`` the command runs
+as a host process (:mod:`.process`) in the container's environment — its variables and
+working directory, and its volumes materialised under ``$KUBEMU_POD_ROOT``
+(:mod:`controllers.node.podenv`); the exit code travels on the error channel. Without
+host commands nothing runs: the error channel gets a ``NonZeroExitCode`` Status with exit
+code 126 (what a shell answers for a command it cannot execute) whose message names the
+flag, and the same text goes to stderr (or stdout) so ``kubectl exec`` shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from controllers.node.container import Container
+from controllers.node.kubelet.channels import STDERR, STDOUT, exit_status
+from controllers.node.kubelet.process import run_command
+from controllers.node.kubelet.remotecommand import (
+    Options,
+    RemoteCommandStream,
+    deny,
+    parse_options,
+)
+
+__all__ = ["HOST_COMMANDS_DISABLED", "ExecHost", "ExecPod", "find_container", "routes"]
+
+#: The exit code and message of an exec on a node that runs no host commands.
+HOST_COMMANDS_DISABLED = (126, "exec is disabled on this node: the node agent runs no host "
+                               "commands (start it with --allow-host-commands to run them)")
+
+
+class ExecPod(Protocol):
+    """What exec needs of a running pod (:class:`controllers.node.runtime.PodRunner`)."""
+
+    containers: list[Container]
+    terminating: bool
+
+    def track_exec(self, pid: int, running: bool) -> None:
+        """Register (or forget) an exec process group, killed when the pod stops."""
+
+    async def process_env(self, container: Mapping[str, Any]
+                          ) -> tuple[dict[str, str], str | None]:
+        """(environment, working directory) for a host process of ``container``."""
+
+
+class ExecHost(Protocol):
+    """What exec needs of the node agent."""
+
+    allow_host_commands: bool
+
+    def exec_pod(self, namespace: str, name: str) -> ExecPod | None:
+        """The running pod ``namespace/name`` (None: not on this node, or stopping)."""
+
+
+def find_container(pod: ExecPod, name: str) -> Container | None:
+    """The running container ``name`` of ``pod``."""
+    for container in pod.containers:
+        if container.name == name and container.running:
+            return container
+    return None
+
+
+async def resolve(websocket: WebSocket, host: ExecHost, *, exec_: bool
+                  ) -> tuple[Options, ExecPod, Container] | None:
+    """Options, pod and container of a request, or None after refusing it as the
+    kubelet does."""
+    params = websocket.path_params
+    opts = parse_options(websocket.query_params, exec_=exec_)
+    if isinstance(opts, str):
+        await deny(websocket, 400, opts)
+        return None
+    pod = host.exec_pod(params["namespace"], params["pod"])
+    if pod is None:
+        await deny(websocket, 404, "pod does not exist")
+        return None
+    container = find_container(pod, params["container"])
+    if container is None:
+        await deny(websocket, 500, f'container not found ("{params["container"]}")')
+        return None
+    return opts, pod, container
+
+
+async def refuse_host_commands(stream: RemoteCommandStream) -> None:
+    """Say (on the output and the error channel) that this node runs no host commands."""
+    code, message = HOST_COMMANDS_DISABLED
+    channel = STDERR if stream.opts.stderr else STDOUT if stream.opts.stdout else None
+    if channel is not None:
+        await stream.send(channel, f"{message}\n".encode())
+    await stream.finish(exit_status(code, message))
+
+
+def routes(host: ExecHost) -> list[BaseRoute]:
+    """The exec route, served on the node agent's kubelet server."""
+
+    async def handle(websocket: WebSocket) -> None:
+        found = await resolve(websocket, host, exec_=True)
+        if found is None:
+            return
+        opts, pod, container = found
+        stream = await RemoteCommandStream.accept(websocket, opts)
+        if stream is None:
+            return
+        if not host.allow_host_commands:
+            await refuse_host_commands(stream)
+            return
+        env, cwd = await pod.process_env(container.spec)
+        await run_command(stream, opts.command, env, cwd, pod.track_exec)
+
+    return [WebSocketRoute("/exec/{namespace}/{pod}/{container}", handle)]
+
