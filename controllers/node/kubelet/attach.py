@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from controllers.node.container import Container
-from controllers.node.kubelet.channels import STDERR, STDIN, STDOUT, success_status
+from controllers.node.kubelet.channels import STDIN, STDOUT, success_status
 from controllers.node.kubelet.exec import ExecHost, resolve
 from controllers.node.kubelet.remotecommand import RemoteCommandStream
 
