@@ -10,7 +10,6 @@ import json
 import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -19,7 +18,8 @@ from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from controllers.node.kubelet import attach, exec as exec_
+from controllers.node.kubelet import attach
+from controllers.node.kubelet import exec as exec_
 from controllers.node.runtime import PodRunner
 
 POD = {
