@@ -90,9 +90,25 @@ class NodeAgent:
                                                     self.metrics_text)))]
 
     def metrics_text(self) -> str:
-        """``/metrics``: the kubelet's running-pods gauge and the pod work queue."""
+        """``/metrics``: the kubelet's running-pods gauge, the pod work queue, the open
+        exec sessions, and this process's open descriptors and asyncio tasks (what a
+        leaking stream would grow)."""
         running = sum(1 for r in self.runners.values() if not r.terminating)
+        sessions = sum(len(r.exec_groups) for r in self.runners.values())
+        try:
+            fds = len(os.listdir("/proc/self/fd"))
+        except OSError:
+            fds = -1
         return (
+            "# HELP process_open_fds Number of open file descriptors.\n"
+            "# TYPE process_open_fds gauge\n"
+            f"process_open_fds {fds}\n"
+            "# HELP kubemu_asyncio_tasks Number of asyncio tasks of the node agent.\n"
+            "# TYPE kubemu_asyncio_tasks gauge\n"
+            f"kubemu_asyncio_tasks {len(asyncio.all_tasks())}\n"
+            "# HELP kubemu_exec_sessions Number of exec sessions with a running command.\n"
+            "# TYPE kubemu_exec_sessions gauge\n"
+            f"kubemu_exec_sessions {sessions}\n"
             "# HELP kubelet_running_pods Number of pods that have a running pod sandbox\n"
             "# TYPE kubelet_running_pods gauge\n"
             f"kubelet_running_pods {running}\n"
