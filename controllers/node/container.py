@@ -264,7 +264,10 @@ class Container:
         spec = state.spec
         await asyncio.sleep(spec.initial_delay)
         while True:
-            result = await run_probe(spec, self.runner.ip, self.runner.allow_host_commands)
+            allowed = self.runner.allow_host_commands
+            env = (await self.runner.process_env(self.spec)
+                   if spec.kind == "exec" and allowed else None)
+            result = await run_probe(spec, self.runner.ip, allowed, env)
             changed = state.record(result.ok, result.message)
             if not result.ok and (changed or state.failures == 1):
                 await self.runner.event("Warning", "Unhealthy",
