@@ -1,6 +1,6 @@
 """``/attach/{namespace}/{pod}/{container}``: the kubelet's attach endpoint (WebSocket).
 
-Refusals before the upgrade are exec's (:func:`.exec.resolve`). A container run as a host
+Refusals before the upgrade are exec's (:func:`.exec.open_stream`). A container run as a host
 process (``--allow-host-commands``) is attached to its streams
 (:class:`controllers.node.stdio.ContainerIO`): its stdout and stderr from now on go to
 channels 1 and 2 (both to 1 under ``tty``), and the client's stdin to the process when
@@ -22,7 +22,7 @@ from starlette.websockets import WebSocket
 
 from controllers.node.container import Container
 from controllers.node.kubelet.channels import STDIN, STDOUT, success_status
-from controllers.node.kubelet.exec import ExecHost, resolve
+from controllers.node.kubelet.exec import ExecHost, open_stream
 from controllers.node.kubelet.remotecommand import RemoteCommandStream
 
 __all__ = ["LogFollower", "routes"]
@@ -76,13 +76,10 @@ def routes(host: ExecHost, follow: LogFollower | None = None) -> list[BaseRoute]
     """The attach route, served on the node agent's kubelet server."""
 
     async def handle(websocket: WebSocket) -> None:
-        found = await resolve(websocket, host, exec_=False)
+        found = await open_stream(websocket, host, exec_=False)
         if found is None:
             return
-        opts, _pod, container = found
-        stream = await RemoteCommandStream.accept(websocket, opts)
-        if stream is None:
-            return
+        stream, _pod, container = found
         output = asyncio.create_task(_output(stream, container, follow))
         client = asyncio.create_task(_input(stream, container))
         try:

@@ -24,14 +24,10 @@ from starlette.websockets import WebSocket
 from controllers.node.container import Container
 from controllers.node.kubelet.channels import STDERR, STDOUT, exit_status
 from controllers.node.kubelet.process import run_command
-from controllers.node.kubelet.remotecommand import (
-    Options,
-    RemoteCommandStream,
-    deny,
-    parse_options,
-)
+from controllers.node.kubelet.remotecommand import RemoteCommandStream, deny, parse_options
 
-__all__ = ["HOST_COMMANDS_DISABLED", "ExecHost", "ExecPod", "find_container", "routes"]
+__all__ = ["HOST_COMMANDS_DISABLED", "ExecHost", "ExecPod", "find_container", "open_stream",
+           "routes"]
 
 #: The exit code and message of an exec on a node that runs no host commands.
 HOST_COMMANDS_DISABLED = (126, "exec is disabled on this node: the node agent runs no host "
@@ -69,10 +65,10 @@ def find_container(pod: ExecPod, name: str) -> Container | None:
     return None
 
 
-async def resolve(websocket: WebSocket, host: ExecHost, *, exec_: bool
-                  ) -> tuple[Options, ExecPod, Container] | None:
-    """Options, pod and container of a request, or None after refusing it as the
-    kubelet does."""
+async def open_stream(websocket: WebSocket, host: ExecHost, *, exec_: bool
+                      ) -> tuple[RemoteCommandStream, ExecPod, Container] | None:
+    """The accepted stream, pod and container of a request, or None after refusing it
+    as the kubelet does."""
     params = websocket.path_params
     opts = parse_options(websocket.query_params, exec_=exec_)
     if isinstance(opts, str):
@@ -86,7 +82,8 @@ async def resolve(websocket: WebSocket, host: ExecHost, *, exec_: bool
     if container is None:
         await deny(websocket, 500, f'container not found ("{params["container"]}")')
         return None
-    return opts, pod, container
+    stream = await RemoteCommandStream.accept(websocket, opts)
+    return None if stream is None else (stream, pod, container)
 
 
 async def refuse_host_commands(stream: RemoteCommandStream) -> None:
@@ -102,18 +99,15 @@ def routes(host: ExecHost) -> list[BaseRoute]:
     """The exec route, served on the node agent's kubelet server."""
 
     async def handle(websocket: WebSocket) -> None:
-        found = await resolve(websocket, host, exec_=True)
+        found = await open_stream(websocket, host, exec_=True)
         if found is None:
             return
-        opts, pod, container = found
-        stream = await RemoteCommandStream.accept(websocket, opts)
-        if stream is None:
-            return
+        stream, pod, container = found
         if not host.allow_host_commands:
             await refuse_host_commands(stream)
             return
         env, cwd = await pod.process_env(container.spec)
-        await run_command(stream, opts.command, env, cwd, pod.track_exec)
+        await run_command(stream, stream.opts.command, env, cwd, pod.track_exec)
 
     return [WebSocketRoute("/exec/{namespace}/{pod}/{container}", handle)]
 
