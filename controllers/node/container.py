@@ -20,8 +20,10 @@ import secrets
 import signal
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
+from controllers.node.podlogs import ContainerLog, LogSettings
 from controllers.node.probes import ProbeSpec, ProbeState, parse_probe, run_probe
 from controllers.node.servers import ContainerFlags, PortServer, start_port_server
 from controllers.node.stdio import STDERR, STDOUT, ContainerIO
@@ -92,6 +94,9 @@ class Pod(Protocol):
     restart_policy: str
     terminating: bool
     event: EventFn
+    #: How the pod's container logs are kept (None: not kept) and its log directory.
+    logs: LogSettings | None
+    log_dir: Path | None
 
     def changed(self) -> None:
         """Ask the agent to write the pod's status."""
@@ -108,7 +113,11 @@ class Container:
         self.runner = runner
         self.spec = spec
         self.name = str(spec.get("name") or "")
-        self.flags = ContainerFlags(runner.pod_name, on_change=runner.changed)
+        self.log = (ContainerLog(runner.log_dir / self.name, max_size=runner.logs.max_size,
+                                 max_files=runner.logs.max_files)
+                    if runner.log_dir is not None and runner.logs is not None else None)
+        self.flags = ContainerFlags(runner.pod_name, on_change=runner.changed,
+                                    log=self.log_line)
         self.servers: list[PortServer] = []
         self.container_id = ""
         self.started_at = ""
@@ -151,6 +160,9 @@ class Container:
         if not self.started_at:
             self.started_at = now_rfc3339()
         self.flags.ready = self.flags.healthy = True
+        self.io = ContainerIO()
+        if self.log is not None:
+            self.log.start_instance(self.restart_count)
         command = list(self.spec.get("command") or [])
         try:
             if command and self.runner.allow_host_commands:
@@ -179,6 +191,12 @@ class Container:
                                 self.field_path)
         self.runner.changed()
 
+    def log_line(self, text: str, stream: str = "stdout") -> None:
+        """Append one line to the current instance's log (see :mod:`.podlogs`)."""
+        if self.log is not None:
+            self.log.line(text, stream)
+        self.io.publish(STDOUT if stream == "stdout" else STDERR, f"{text}\n".encode())
+
     @property
     def finite(self) -> bool:
         """Whether this container is a finite one (see the module docstring)."""
@@ -205,13 +223,13 @@ class Container:
                 continue
             server = await start_port_server(kind, self.runner.ip, number, self.flags)
             self.servers.append(server)
+            self.log_line(f"serving {kind.upper()} on {self.runner.ip}:{number}")
 
     async def _start_process(self, argv: list[str]) -> None:
         env, cwd = await self.runner.process_env(self.spec)
         env.update({"POD_NAME": self.runner.pod_name, "POD_IP": self.runner.ip,
                     "HOSTNAME": self.runner.pod_name})
         pipe = asyncio.subprocess.PIPE
-        self.io = ContainerIO()
         self.proc = await asyncio.create_subprocess_exec(
             *argv, env=env, cwd=cwd, stdout=pipe, stderr=pipe,
             stdin=pipe if self.spec.get("stdin") else asyncio.subprocess.DEVNULL,
@@ -219,8 +237,12 @@ class Container:
         self.io.stdin = self.proc.stdin
         self.tasks.append(asyncio.create_task(self._watch_process(self.proc, self.io)))
 
+    def _log_output(self, stream: int, data: bytes) -> None:
+        if self.log is not None:
+            self.log.write("stdout" if stream == STDOUT else "stderr", data)
+
     async def _watch_process(self, proc: asyncio.subprocess.Process, io: ContainerIO) -> None:
-        pumps = [asyncio.create_task(io.pump(reader, stream))
+        pumps = [asyncio.create_task(io.pump(reader, stream, self._log_output))
                  for reader, stream in ((proc.stdout, STDOUT), (proc.stderr, STDERR))
                  if reader is not None]
         try:
@@ -231,6 +253,8 @@ class Container:
             for pump in pumps:
                 pump.cancel()
             io.end()
+            if self.log is not None:
+                self.log.flush()
         if self.runner.terminating or self.proc is not proc:
             return
         await self._exited(code)
@@ -280,6 +304,7 @@ class Container:
                         f"Container {self.name} failed liveness probe, will be restarted",
                         self.field_path)
                     self._terminated(137, "Error")
+                    self.log_line(f"liveness probe failed ({result.message}): stopping")
                     await self._restart_now()  # stop() spares this task; it ends here
                     return
                 self.runner.changed()
@@ -315,6 +340,7 @@ class Container:
         self.tasks = []
         self.running = False
         await self._close_servers()
+        self.io.end()  # attached clients of a built-in container; a process's end on exit
         proc, self.proc = self.proc, None
         if proc is not None and proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):

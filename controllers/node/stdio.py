@@ -1,8 +1,8 @@
 """The standard streams of a host-command container, shared with attached clients.
 
 A container run as a host process (``--allow-host-commands``) has its stdout and stderr
-piped through :class:`ContainerIO`: every chunk is copied to the node agent's own
-stdout/stderr (as before) and to each attached client's queue (``kubectl attach``); its
+piped through :class:`ContainerIO`: every chunk is handed to a sink (the container's log)
+and to each attached client's queue (``kubectl attach``); its
 stdin is a pipe when the container spec says ``stdin: true``, written by attached clients
 (and closed after the first one detaches when ``stdinOnce`` is set).
 """
@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
-from typing import BinaryIO
+from collections.abc import Callable
 
 __all__ = ["STDERR", "STDOUT", "ContainerIO", "Subscriber"]
 
@@ -65,13 +64,12 @@ class ContainerIO:
                 queue.put_nowait(None)
         self.subscribers.clear()
 
-    async def pump(self, reader: asyncio.StreamReader, stream: int) -> None:
-        """Copy ``reader`` to the agent's own ``stream`` and to the subscribers."""
-        sink: BinaryIO = sys.stdout.buffer if stream == STDOUT else sys.stderr.buffer
-        while data := await reader.read(32 * 1024):
-            with contextlib.suppress(OSError, ValueError):
-                sink.write(data)
-                sink.flush()
+    async def pump(self, reader: asyncio.StreamReader, stream: int,
+                   sink: Callable[[int, bytes], None]) -> None:
+        """Copy ``reader`` (``stream``: :data:`STDOUT` or :data:`STDERR`) to ``sink`` and to
+        the subscribers until EOF."""
+        while data := await reader.read(64 * 1024):
+            sink(stream, data)
             self.publish(stream, data)
 
     async def write_stdin(self, data: bytes) -> bool:

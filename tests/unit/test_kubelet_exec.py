@@ -20,6 +20,7 @@ from websockets.exceptions import InvalidStatus
 
 from controllers.node.kubelet import attach
 from controllers.node.kubelet import exec as exec_
+from controllers.client.store import Store
 from controllers.node.runtime import PodRunner
 
 POD = {
@@ -32,15 +33,23 @@ POD = {
 }
 
 
+class Pods:
+    """The pods informer's part the kubelet API reads: its store."""
+
+    def __init__(self) -> None:
+        self.store = Store()
+        self.store.add(POD)
+
+
 class Host:
-    """The node agent's side of exec: one pod."""
+    """The node agent as the kubelet API sees it, running one pod."""
+
+    node_name = "n1"
 
     def __init__(self, runner: PodRunner, allow: bool) -> None:
-        self.runner = runner
         self.allow_host_commands = allow
-
-    def exec_pod(self, namespace: str, name: str) -> PodRunner | None:
-        return self.runner if (namespace, name) == ("default", "web-1") else None
+        self.pods = Pods()
+        self.runners = {"default/web-1": runner}
 
 
 async def _noop_event(*_args: str) -> None:
@@ -151,9 +160,10 @@ def test_exec_tty_with_resize() -> None:
 
 
 @pytest.mark.parametrize(("path", "query", "protocols", "status", "text"), [
-    ("/exec/default/nope/main", "output=1&command=true", None, 404, "pod does not exist"),
-    ("/exec/default/web-1/nope", "output=1&command=true", None, 500,
-     'container not found ("nope")'),
+    ("/exec/default/nope/main", "output=1&command=true", None, 404,
+     'pod "nope" does not exist'),
+    ("/exec/default/web-1/nope", "output=1&command=true", None, 404,
+     'container "nope" not found in pod "web-1"'),
     ("/exec/default/web-1/main", "command=true", None, 400,
      "you must specify at least 1 of stdin, stdout, stderr"),
     ("/exec/default/web-1/main", "output=1", None, 400,

@@ -6,45 +6,30 @@ process (``--allow-host-commands``) is attached to its streams
 channels 1 and 2 (both to 1 under ``tty``), and the client's stdin to the process when
 the container spec has ``stdin: true`` (closed by the v5 close signal, or when the client
 detaches from a ``stdinOnce`` container). A container served by the built-in runtime has
-no process: the client receives what the container writes to its log from now on
-(:data:`LogFollower`, when the node serves logs) until it detaches. When the container's
-process ends, the stream ends with a Success Status; a client leaving just detaches.
+no process: the client receives the lines it writes to its log from now on (its access
+log and lifecycle lines). When the container's process (or the built-in container)
+stops, the stream ends with a Success Status; a client leaving just detaches.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
 
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from controllers.node.container import Container
 from controllers.node.kubelet.channels import STDIN, STDOUT, success_status
-from controllers.node.kubelet.exec import ExecHost, open_stream
+from controllers.node.kubelet.exec import open_stream
+from controllers.node.kubelet.pods import NodeHost
 from controllers.node.kubelet.remotecommand import RemoteCommandStream
 
-__all__ = ["LogFollower", "routes"]
+__all__ = ["routes"]
 
-#: ``follow(container)``: the container's new log bytes as they are written (None: the
-#: node keeps no log for it).
-LogFollower = Callable[[Container], AsyncIterator[bytes] | None]
-
-
-async def _output(stream: RemoteCommandStream, container: Container,
-                  follow: LogFollower | None) -> None:
+async def _output(stream: RemoteCommandStream, container: Container) -> None:
     """Copy the container's output to the client until it ends."""
     opts = stream.opts
-    if container.proc is None:
-        lines = follow(container) if follow is not None else None
-        if lines is None:
-            await asyncio.Event().wait()  # nothing to show: stay attached until detach
-            return
-        async for data in lines:
-            if opts.stdout and not await stream.send(STDOUT, data):
-                return
-        return
     queue = container.io.subscribe()
     try:
         while (item := await queue.get()) is not None:
@@ -72,7 +57,7 @@ async def _input(stream: RemoteCommandStream, container: Container) -> None:
         container.io.close_stdin()
 
 
-def routes(host: ExecHost, follow: LogFollower | None = None) -> list[BaseRoute]:
+def routes(host: NodeHost) -> list[BaseRoute]:
     """The attach route, served on the node agent's kubelet server."""
 
     async def handle(websocket: WebSocket) -> None:
@@ -80,7 +65,7 @@ def routes(host: ExecHost, follow: LogFollower | None = None) -> list[BaseRoute]
         if found is None:
             return
         stream, _pod, container = found
-        output = asyncio.create_task(_output(stream, container, follow))
+        output = asyncio.create_task(_output(stream, container))
         client = asyncio.create_task(_input(stream, container))
         try:
             done, _ = await asyncio.wait((output, client), return_when=asyncio.FIRST_COMPLETED)

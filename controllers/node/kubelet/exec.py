@@ -1,8 +1,9 @@
 """``/exec/{namespace}/{pod}/{container}``: the kubelet's exec endpoint (WebSocket).
 
-Before the upgrade, as the kubelet: 400 for bad options (no stream, no command), 404
-``pod does not exist``, 500 ``container not found ("<name>")`` for a container that does
-not exist or is not running (kubectl shows ``unable to upgrade connection: …``).
+Before the upgrade, as the kubelet (plain text): 400 for bad options (no stream, no
+command), 404 for a pod or container this node does not have (:mod:`.pods`), 500
+``container not found ("<name>")`` for a container that is not running (kubectl shows
+``unable to upgrade connection: …``).
 
 After the upgrade (:mod:`.remotecommand`): with ``--allow-host-commands`` the command runs
 as a host process (:mod:`.process`) in the container's environment — its variables and
@@ -15,75 +16,42 @@ flag, and the same text goes to stderr (or stdout) so ``kubectl exec`` shows it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Protocol
-
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from controllers.node.container import Container
 from controllers.node.kubelet.channels import STDERR, STDOUT, exit_status
+from controllers.node.kubelet.pods import KubeletError, NodeHost, find_container
 from controllers.node.kubelet.process import run_command
 from controllers.node.kubelet.remotecommand import RemoteCommandStream, deny, parse_options
+from controllers.node.runtime import PodRunner
 
-__all__ = ["HOST_COMMANDS_DISABLED", "ExecHost", "ExecPod", "find_container", "open_stream",
-           "routes"]
+__all__ = ["HOST_COMMANDS_DISABLED", "open_stream", "routes"]
 
 #: The exit code and message of an exec on a node that runs no host commands.
 HOST_COMMANDS_DISABLED = (126, "exec is disabled on this node: the node agent runs no host "
                                "commands (start it with --allow-host-commands to run them)")
 
 
-class ExecPod(Protocol):
-    """What exec needs of a running pod (:class:`controllers.node.runtime.PodRunner`)."""
-
-    containers: list[Container]
-    terminating: bool
-
-    def track_exec(self, pid: int, running: bool) -> None:
-        """Register (or forget) an exec process group, killed when the pod stops."""
-
-    async def process_env(self, container: Mapping[str, Any]
-                          ) -> tuple[dict[str, str], str | None]:
-        """(environment, working directory) for a host process of ``container``."""
-
-
-class ExecHost(Protocol):
-    """What exec needs of the node agent."""
-
-    allow_host_commands: bool
-
-    def exec_pod(self, namespace: str, name: str) -> ExecPod | None:
-        """The running pod ``namespace/name`` (None: not on this node, or stopping)."""
-
-
-def find_container(pod: ExecPod, name: str) -> Container | None:
-    """The running container ``name`` of ``pod``."""
-    for container in pod.containers:
-        if container.name == name and container.running:
-            return container
-    return None
-
-
-async def open_stream(websocket: WebSocket, host: ExecHost, *, exec_: bool
-                      ) -> tuple[RemoteCommandStream, ExecPod, Container] | None:
+async def open_stream(websocket: WebSocket, host: NodeHost, *, exec_: bool
+                      ) -> tuple[RemoteCommandStream, PodRunner, Container] | None:
     """The accepted stream, pod and container of a request, or None after refusing it
     as the kubelet does."""
     params = websocket.path_params
     opts = parse_options(websocket.query_params, exec_=exec_)
-    if isinstance(opts, str):
-        await deny(websocket, 400, opts)
+    try:
+        if isinstance(opts, str):
+            raise KubeletError(400, opts)
+        _pod, runner, container = find_container(host, params["namespace"], params["pod"],
+                                                 params["container"])
+        if runner.terminating or not container.running:
+            raise KubeletError(500, f'container not found ("{container.name}")')
+    except KubeletError as exc:
+        await deny(websocket, exc.status, exc.message + "\n")
         return None
-    pod = host.exec_pod(params["namespace"], params["pod"])
-    if pod is None:
-        await deny(websocket, 404, "pod does not exist")
-        return None
-    container = find_container(pod, params["container"])
-    if container is None:
-        await deny(websocket, 500, f'container not found ("{params["container"]}")')
-        return None
+    assert not isinstance(opts, str)
     stream = await RemoteCommandStream.accept(websocket, opts)
-    return None if stream is None else (stream, pod, container)
+    return None if stream is None else (stream, runner, container)
 
 
 async def refuse_host_commands(stream: RemoteCommandStream) -> None:
@@ -95,7 +63,7 @@ async def refuse_host_commands(stream: RemoteCommandStream) -> None:
     await stream.finish(exit_status(code, message))
 
 
-def routes(host: ExecHost) -> list[BaseRoute]:
+def routes(host: NodeHost) -> list[BaseRoute]:
     """The exec route, served on the node agent's kubelet server."""
 
     async def handle(websocket: WebSocket) -> None:
