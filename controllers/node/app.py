@@ -108,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "loopback)")
     parser.add_argument("--root-dir", type=Path, default=None,
                         help="directory for the node's files; container logs go to "
-                        "<root-dir>/logs/pods (default: a temporary directory removed at exit)")
+                        "<root-dir>/logs/pods, the volumes of pods run as host processes to "
+                        "<root-dir>/pods (default: a temporary directory removed at exit)")
     parser.add_argument("--container-log-max-size", type=quantity, default=DEFAULT_MAX_SIZE,
                         help="rotate a container's log file at this size (default 10Mi)")
     parser.add_argument("--container-log-max-files", type=int, default=DEFAULT_MAX_FILES,
@@ -146,14 +147,16 @@ def _build(ctx: AgentContext) -> NodeAgent:
     healthz = (args.healthz_bind_address, args.healthz_port) if args.healthz_port else None
     serving = KubeletServing(args.address or args.node_ip, args.port, args.tls_cert_file,
                              args.tls_private_key_file, args.client_ca_file)
-    logs = LogSettings(_root_dir(ctx) / "logs" / "pods", args.container_log_max_size,
+    root = _root_dir(ctx)
+    logs = LogSettings(root / "logs" / "pods", args.container_log_max_size,
                        args.container_log_max_files)
     return NodeAgent(ctx.client, ctx.informers, args.node_name or default_node_name(),
                      args.node_ip, args.pod_cidr, allow_host_commands=args.allow_host_commands,
                      lease_interval=args.lease_interval,
                      status_interval=args.node_status_interval, max_pods=args.max_pods,
                      finite_container_seconds=args.finite_container_seconds,
-                     healthz=healthz, logs=logs, kubelet=serving)
+                     healthz=healthz, logs=logs, kubelet=serving,
+                     pods_dir=str(root / "pods"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
