@@ -147,14 +147,9 @@ class ConnectAPI:
     async def _stream(self, scope: Scope, receive: Receive, send: Send,
                       target: ConnectTarget, query: Mapping[str, list[str]]) -> None:
         assert target.namespace is not None
-        if scope["type"] == "http":
-            if scope.get("method") not in ("GET", "POST"):
-                await respond_error(send, errors.method_not_allowed(
-                    "the server does not allow this method on the requested resource"))
-            elif _is_upgrade(scope):
-                await refuse_upgrade(send)
-            else:
-                await respond_error(send, errors.bad_request("Upgrade request required"))
+        if scope["type"] == "http" and scope.get("method") not in ("GET", "POST"):
+            await respond_error(send, errors.method_not_allowed(
+                "the server does not allow this method on the requested resource"))
             return
         try:
             pod, location = await pod_and_location(self.registry, self.kubelet,
@@ -168,7 +163,18 @@ class ConnectAPI:
                                 target.name, container)
             params = kubelet_stream_query(target.subresource, query)
         except errors.ApiError as exc:
-            await refuse_error(receive, send, exc)
+            if scope["type"] == "http":
+                await respond_error(send, exc)
+            else:
+                await refuse_error(receive, send, exc)
+            return
+        if scope["type"] == "http":
+            # The request's own errors (above) come first, as upstream validates before
+            # upgrading: kubectl falling back to SPDY then reports them, not the refusal.
+            if _is_upgrade(scope):
+                await refuse_upgrade(send)
+            else:
+                await respond_error(send, errors.bad_request("Upgrade request required"))
             return
         url = location.url(path + (f"?{params}" if params else ""), websocket=True)
         await relay_websocket(scope, receive, send, url, self.kubelet.ssl_context())
