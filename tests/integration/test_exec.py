@@ -17,7 +17,7 @@ import struct
 import subprocess
 import termios
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -237,6 +237,28 @@ def test_kubectl_cp_both_ways(kc: Kubectl, tmp_path: Path) -> None:
     assert back.read_bytes() == source.read_bytes()
 
 
+def test_kubectl_attach_to_a_built_in_server(kc: Kubectl,
+                                             cluster: tuple[ApiServerProcess, int]) -> None:
+    ip = pod(cluster[0], "plain")["status"]["podIP"]
+    argv = [str(kc.binary), "--kubeconfig", str(cluster[0].kubeconfig), "attach", "plain",
+            "-c", "web"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        os.set_blocking(proc.stdout.fileno(), False)
+        seen = b""
+        deadline = time.monotonic() + 30
+        while b"msg=kubectl-attach" not in seen:
+            assert time.monotonic() < deadline, seen
+            httpx.get(f"http://{ip}:8080/echo?msg=kubectl-attach", timeout=5)
+            time.sleep(0.2)
+            seen += proc.stdout.read() or b""
+        assert b'"GET /echo?msg=kubectl-attach HTTP/1.1" 200' in seen
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_exec_probe_without_host_commands_fails_with_an_event(kc: Kubectl) -> None:
     def event() -> str:
         out = kc("get", "events", "--field-selector",
@@ -413,5 +435,3 @@ def test_pod_deleted_while_streaming(api: k8s.CoreV1Api,
     assert not ws.is_open()
     assert ws.returncode == 137
 
-
-Check = Callable[[], bool]
