@@ -235,16 +235,18 @@ class Container:
             stdin=pipe if self.spec.get("stdin") else asyncio.subprocess.DEVNULL,
             start_new_session=True)
         self.io.stdin = self.proc.stdin
-        self.tasks.append(asyncio.create_task(self._watch_process(self.proc, self.io)))
+        # The readers start now, waiting before the process writes its first line.
+        pumps = [asyncio.create_task(self.io.pump(reader, stream, self._log_output))
+                 for reader, stream in ((self.proc.stdout, STDOUT), (self.proc.stderr, STDERR))
+                 if reader is not None]
+        self.tasks.append(asyncio.create_task(self._watch_process(self.proc, self.io, pumps)))
 
     def _log_output(self, stream: int, data: bytes) -> None:
         if self.log is not None:
             self.log.write("stdout" if stream == STDOUT else "stderr", data)
 
-    async def _watch_process(self, proc: asyncio.subprocess.Process, io: ContainerIO) -> None:
-        pumps = [asyncio.create_task(io.pump(reader, stream, self._log_output))
-                 for reader, stream in ((proc.stdout, STDOUT), (proc.stderr, STDERR))
-                 if reader is not None]
+    async def _watch_process(self, proc: asyncio.subprocess.Process, io: ContainerIO,
+                             pumps: list[asyncio.Task[None]]) -> None:
         try:
             code = await proc.wait()
             # A background child may hold the pipes open; the process's own output is in.
