@@ -18,9 +18,9 @@ from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
+from controllers.client.store import Store
 from controllers.node.kubelet import attach
 from controllers.node.kubelet import exec as exec_
-from controllers.client.store import Store
 from controllers.node.runtime import PodRunner
 
 POD = {

@@ -27,9 +27,11 @@ import httpx
 from apiserver.api import errors
 from apiserver.handlers.connect.kubelet import (
     KubeletClientConfig,
+    get_pod,
     kubelet_path,
-    pod_and_location,
+    pod_location,
 )
+from apiserver.handlers.connect.relay import send_body
 from apiserver.handlers.http import Request, respond_error
 from apiserver.registry.registry import Registry
 
@@ -159,8 +161,9 @@ async def serve_log(req: Request, registry: Registry, config: KubeletClientConfi
     """Answer ``GET pods/{name}/log``."""
     try:
         params = log_params(name, query)
-        pod, location = await pod_and_location(registry, config, namespace, name)
+        pod = await get_pod(registry, namespace, name)
         container = choose_container(pod, (query.get("container") or [""])[0])
+        location = await pod_location(registry, config, pod)
     except errors.ApiError as exc:
         await respond_error(req.send, exc)
         return
@@ -187,10 +190,7 @@ async def serve_log(req: Request, registry: Registry, config: KubeletClientConfi
             await req.send({"type": "http.response.start", "status": 200,
                             "headers": headers})
             started = True
-            async for chunk in resp.aiter_raw():
-                await req.send({"type": "http.response.body", "body": chunk,
-                                "more_body": True})
-            await req.send({"type": "http.response.body", "body": b""})
+            await send_body(req.receive, req.send, resp.aiter_raw())
     except httpx.TransportError as exc:
         log.info("kubelet log stream for %s/%s failed: %s", namespace, name, exc)
         if started:
