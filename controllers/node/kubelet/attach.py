@@ -16,14 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from starlette.routing import BaseRoute, WebSocketRoute
-from starlette.websockets import WebSocket
+from starlette.routing import BaseRoute
 
 from controllers.node.container import Container
 from controllers.node.kubelet.channels import STDIN, STDOUT, success_status
-from controllers.node.kubelet.exec import open_stream
+from controllers.node.kubelet.exec import stream_route
 from controllers.node.kubelet.pods import NodeHost
 from controllers.node.kubelet.remotecommand import RemoteCommandStream
+from controllers.node.runtime import PodRunner
 
 __all__ = ["routes"]
 
@@ -60,11 +60,7 @@ async def _input(stream: RemoteCommandStream, container: Container) -> None:
 def routes(host: NodeHost) -> list[BaseRoute]:
     """The attach route, served on the node agent's kubelet server."""
 
-    async def handle(websocket: WebSocket) -> None:
-        found = await open_stream(websocket, host, exec_=False)
-        if found is None:
-            return
-        stream, _pod, container = found
+    async def serve(stream: RemoteCommandStream, _pod: PodRunner, container: Container) -> None:
         output = asyncio.create_task(_output(stream, container))
         client = asyncio.create_task(_input(stream, container))
         try:
@@ -78,4 +74,4 @@ def routes(host: NodeHost) -> list[BaseRoute]:
                 await asyncio.gather(output, client, return_exceptions=True)
             await stream.close()
 
-    return [WebSocketRoute("/attach/{namespace}/{pod}/{container}", handle)]
+    return [stream_route("/attach/{namespace}/{pod}/{container}", host, serve, exec_=False)]

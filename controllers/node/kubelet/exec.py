@@ -16,6 +16,8 @@ flag, and the same text goes to stderr (or stdout) so ``kubectl exec`` shows it.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
 
@@ -26,7 +28,7 @@ from controllers.node.kubelet.process import run_command
 from controllers.node.kubelet.remotecommand import RemoteCommandStream, deny, parse_options
 from controllers.node.runtime import PodRunner
 
-__all__ = ["HOST_COMMANDS_DISABLED", "open_stream", "routes"]
+__all__ = ["HOST_COMMANDS_DISABLED", "Serve", "open_stream", "routes", "stream_route"]
 
 #: The exit code and message of an exec on a node that runs no host commands.
 HOST_COMMANDS_DISABLED = (126, "exec is disabled on this node: the node agent runs no host "
@@ -63,19 +65,29 @@ async def refuse_host_commands(stream: RemoteCommandStream) -> None:
     await stream.finish(exit_status(code, message))
 
 
+Serve = Callable[[RemoteCommandStream, PodRunner, Container], Awaitable[None]]
+
+
+def stream_route(path: str, host: NodeHost, serve: Serve, *, exec_: bool) -> BaseRoute:
+    """A WebSocket route at ``path`` that opens the stream (:func:`open_stream`), then
+    hands it to ``serve``."""
+
+    async def handle(websocket: WebSocket) -> None:
+        found = await open_stream(websocket, host, exec_=exec_)
+        if found is not None:
+            await serve(*found)
+
+    return WebSocketRoute(path, handle)
+
+
 def routes(host: NodeHost) -> list[BaseRoute]:
     """The exec route, served on the node agent's kubelet server."""
 
-    async def handle(websocket: WebSocket) -> None:
-        found = await open_stream(websocket, host, exec_=True)
-        if found is None:
-            return
-        stream, pod, container = found
+    async def serve(stream: RemoteCommandStream, pod: PodRunner, container: Container) -> None:
         if not host.allow_host_commands:
             await refuse_host_commands(stream)
             return
         env, cwd = await pod.process_env(container.spec)
         await run_command(stream, stream.opts.command, env, cwd, pod.track_exec)
 
-    return [WebSocketRoute("/exec/{namespace}/{pod}/{container}", handle)]
-
+    return [stream_route("/exec/{namespace}/{pod}/{container}", host, serve, exec_=True)]
