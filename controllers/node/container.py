@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from controllers.node.podlogs import ContainerLog, LogSettings
 from controllers.node.probes import ProbeSpec, ProbeState, parse_probe, run_probe
 from controllers.node.servers import ContainerFlags, PortServer, start_port_server
-from controllers.node.stdio import STDERR, STDOUT, ContainerIO
+from controllers.node.stdio import STDERR, STDOUT, ContainerIO, exited
 
 __all__ = ["FINITE_CONTAINER_SECONDS", "Container", "EventFn", "Pod", "image_ref",
            "now_rfc3339", "port_kind"]
@@ -248,7 +248,7 @@ class Container:
     async def _watch_process(self, proc: asyncio.subprocess.Process, io: ContainerIO,
                              pumps: list[asyncio.Task[None]]) -> None:
         try:
-            code = await proc.wait()
+            code = await exited(proc)
             # A background child may hold the pipes open; the process's own output is in.
             await asyncio.wait(pumps, timeout=OUTPUT_DRAIN_SECONDS)
         finally:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-__all__ = ["STDERR", "STDOUT", "ContainerIO", "Subscriber"]
+__all__ = ["STDERR", "STDOUT", "ContainerIO", "Subscriber", "exited"]
 
 STDOUT, STDERR = 1, 2
 #: Chunks an attached client may lag behind before it is dropped (a slow client must not
@@ -88,3 +88,20 @@ class ContainerIO:
         """Close the process's stdin (``stdinOnce`` after a detach, or a close signal)."""
         if self.stdin is not None:
             self.stdin.close()
+
+
+#: Seconds between looks at a process's exit status in :func:`exited`.
+EXIT_POLL_SECONDS = 0.1
+
+
+async def exited(proc: asyncio.subprocess.Process) -> int:
+    """The exit code of ``proc`` once it has exited. Unlike ``proc.wait()`` (which, on
+    Python 3.11, also waits until its pipes are closed) this returns while a background
+    child still holds the pipes open."""
+    waiter = asyncio.ensure_future(proc.wait())
+    try:
+        while proc.returncode is None:
+            await asyncio.wait((waiter,), timeout=EXIT_POLL_SECONDS)
+    finally:
+        waiter.cancel()
+    return proc.returncode

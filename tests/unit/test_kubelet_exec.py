@@ -234,3 +234,17 @@ def test_attach_to_a_host_process_with_stdin() -> None:
             assert await ws.recv() == b"\x01ping\n"
     run(body)
 
+
+
+def test_a_background_child_holding_the_output_does_not_hold_the_session() -> None:
+    async def body(url: str, runner: PodRunner) -> None:
+        before = len(os.listdir("/proc/self/fd"))
+        q = _query(["sh", "-c", "sleep 600 & echo $!"], output="1")
+        async with connect(f"{url}/exec/default/web-1/main?{q}",
+                           subprotocols=["v4.channel.k8s.io"]) as ws:
+            out = await _collect(ws)  # ends long before the background sleep
+        assert json.loads(out[3])["status"] == "Success"
+        os.kill(int(out[1]), 9)
+        while len(os.listdir("/proc/self/fd")) > before:
+            await asyncio.sleep(0.05)
+    run(body)

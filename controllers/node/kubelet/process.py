@@ -33,6 +33,7 @@ from controllers.node.kubelet.channels import (
     success_status,
 )
 from controllers.node.kubelet.remotecommand import RemoteCommandStream
+from controllers.node.stdio import exited
 
 __all__ = ["run_command"]
 
@@ -176,7 +177,7 @@ async def run_command(stream: RemoteCommandStream, argv: list[str], env: Mapping
                 outputs.append(asyncio.create_task(_pump_reader(reader, stream, channel)))
     client = asyncio.create_task(session.client_frames())
     try:
-        code = await proc.wait()
+        code = await exited(proc)
         if outputs:
             _, pending = await asyncio.wait(outputs, timeout=DRAIN_SECONDS)
             for task in pending:
@@ -193,8 +194,11 @@ async def run_command(stream: RemoteCommandStream, argv: list[str], env: Mapping
             task.cancel()
         await asyncio.gather(*outputs, client, return_exceptions=True)
         if proc.returncode is None:
-            await proc.wait()
-        if proc.stdin is not None:
-            proc.stdin.close()
+            await exited(proc)
+        # Close the pipes even when a background child still holds their other ends (the
+        # asyncio Process exposes its SubprocessTransport only as ``_transport``).
+        transport = getattr(proc, "_transport", None)
+        if isinstance(transport, asyncio.SubprocessTransport):
+            transport.close()
         if master is not None:
             os.close(master)
