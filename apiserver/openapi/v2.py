@@ -63,7 +63,9 @@ def _operation(op: Operation) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for code in op.codes:
         responses[code] = {"description": STATUS_TEXT[code]}
-        if op.response:
+        if op.response_type:
+            responses[code]["schema"] = {"type": op.response_type}
+        elif op.response:
             responses[code]["schema"] = _ref(op.response)
     responses["401"] = {"description": STATUS_TEXT["401"]}
     out: dict[str, Any] = {

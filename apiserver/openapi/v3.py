@@ -114,7 +114,10 @@ def _operation(op: Operation) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for code in op.codes:
         responses[code] = {"description": STATUS_TEXT[code]}
-        if op.response:
+        if op.response_type:
+            responses[code]["content"] = {ct: {"schema": {"type": op.response_type}}
+                                          for ct in op.produces}
+        elif op.response:
             responses[code]["content"] = _content(op.produces, op.response)
     responses["401"] = {"description": STATUS_TEXT["401"]}
     out["responses"] = responses

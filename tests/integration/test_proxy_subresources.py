@@ -8,6 +8,7 @@ import datetime as dt
 import ipaddress
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
 from kubemu.addresses import Addresses
 from tests.support.apiserver import ApiServerProcess, free_port
@@ -107,7 +110,21 @@ spec:
   ports:
   - {name: http, port: 80, targetPort: 8081}
   - {name: https, port: 443, targetPort: 8443}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: wsecho}
+spec:
+  containers:
+  - name: ws
+    image: python
+    command: [PYTHON, -c, WSECHO]
+    ports: [{name: ws, containerPort: 8765}]
 """
+
+WSECHO = ("import os; from websockets.sync.server import serve; "
+          "s = serve(lambda ws: [ws.send(m) for m in ws], os.environ['POD_IP'], 8765, "
+          "subprotocols=['echo.v1']); s.serve_forever()")
 
 
 def _self_signed(directory: Path) -> tuple[Path, Path]:
@@ -139,7 +156,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory,
     with node_cluster(base, "proxy-node", address_block.node_ip(NODE),
                       address_block.pod_cidr(NODE), "--allow-host-commands") as server:
         manifests = (MANIFESTS.replace("SCRIPT", str(script)).replace("CERT", str(cert))
-                     .replace("KEY", str(key)))
+                     .replace("KEY", str(key)).replace("PYTHON", sys.executable)
+                     .replace("WSECHO", json.dumps(WSECHO)))
         out = subprocess.run([str(find_kubectl()), "--kubeconfig", str(server.kubeconfig),
                               "apply", "-f", "-"], input=manifests, text=True,
                              capture_output=True)
@@ -249,3 +267,15 @@ def test_node_proxy_reaches_the_kubelet(cluster: ApiServerProcess) -> None:
     pods = get(cluster, "/api/v1/nodes/proxy-node/proxy/pods").json()
     assert {p["metadata"]["name"] for p in pods["items"]} >= {"web", "backend"}
     assert get(cluster, "/api/v1/nodes/ghost/proxy/healthz").status_code == 404
+
+
+def test_a_websocket_goes_through_the_pod_proxy(cluster: ApiServerProcess) -> None:
+    path = f"{PODS}/wsecho:8765/proxy/chat"
+    wait_for("wsecho serving", lambda: get(cluster, path).status_code == 426)
+    url = cluster.url.replace("http://", "ws://") + path
+    with connect(url, subprotocols=[Subprotocol("echo.v1")]) as ws:
+        assert ws.subprotocol == "echo.v1"
+        ws.send("hello")
+        assert ws.recv() == "hello"
+        ws.send(b"\x00\x01")
+        assert ws.recv() == b"\x00\x01"

@@ -18,13 +18,15 @@ hop-by-hop headers (``Connection`` and those it names, ``Keep-Alive``, ``Proxy-*
 of the backend are removed, and a ``Location`` pointing at the backend (or
 host-relative) is rewritten to go through the same proxy path. A path-less request
 (``…/proxy``) is redirected (301) to ``…/proxy/``. Certificates of ``https`` backends are
-not verified (as upstream). WebSocket upgrades through the proxy are refused with 400.
+not verified (as upstream). A WebSocket upgrade is relayed to the backend
+(:func:`.relay.relay_websocket`: the subprotocols and messages, not other headers).
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import ssl
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -34,7 +36,7 @@ import httpx
 from apiserver.api import errors
 from apiserver.api.resources import ENDPOINTS, PODS, SERVICES
 from apiserver.handlers.connect.kubelet import KubeletClientConfig, node_location
-from apiserver.handlers.connect.relay import refuse_error, send_body
+from apiserver.handlers.connect.relay import refuse_error, relay_websocket, send_body
 from apiserver.handlers.http import Receive, Scope, Send, respond_error
 from apiserver.registry.registry import Registry
 
@@ -136,7 +138,8 @@ class Proxy:
         return scheme or "http", random.choice(candidates)
 
     async def _target(self, resource: str, namespace: str | None, ident: str) \
-            -> tuple[str, str, httpx.AsyncClient]:
+            -> tuple[str, str, ssl.SSLContext | None]:
+        """``(scheme, host:port, TLS context)`` of the backend ``ident`` names."""
         parsed = split_scheme_name_port(ident)
         singular = resource[:-1]
         if parsed is None:
@@ -145,24 +148,19 @@ class Proxy:
         if resource == "nodes":
             location = await node_location(self.registry, self.kubelet, name)
             host = f"{location.host}:{port or location.port}"
-            return scheme or location.scheme, host, self.kubelet.http_client()
+            return scheme or location.scheme, host, self.kubelet.ssl_context()
         assert namespace is not None
         if resource == "pods":
             scheme, host = await self._pod_target(namespace, name, port, scheme)
         else:
             scheme, host = await self._service_target(namespace, name, port, scheme)
-        client = httpx.AsyncClient(verify=False, timeout=httpx.Timeout(None, connect=10.0))
-        return scheme, host, client
+        return scheme, host, _unverified() if scheme == "https" else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, target: Any) -> None:
         """Serve one proxy request (``target``: a :class:`.routes.ConnectTarget`)."""
-        if scope["type"] != "http":
-            await refuse_error(receive, send, errors.bad_request(
-                "WebSocket upgrades through the proxy subresources are not supported"))
-            return
         path: str = scope.get("path", "")
         raw_query = scope.get("query_string", b"").decode("latin-1")
-        if not target.rest:
+        if not target.rest and scope["type"] == "http":
             location = path + "/" + (f"?{raw_query}" if raw_query else "")
             await send({"type": "http.response.start", "status": 301,
                         "headers": [(b"location", location.encode("latin-1")),
@@ -170,13 +168,35 @@ class Proxy:
             await send({"type": "http.response.body", "body": b""})
             return
         try:
-            scheme, host, client = await self._target(target.resource, target.namespace,
-                                                      target.name)
+            scheme, host, context = await self._target(target.resource, target.namespace,
+                                                       target.name)
         except errors.ApiError as exc:
-            await respond_error(send, exc)
+            if scope["type"] == "http":
+                await respond_error(send, exc)
+            else:
+                await refuse_error(receive, send, exc)
             return
+        if scope["type"] != "http":
+            url = (f"{'wss' if scheme == 'https' else 'ws'}://{host}"
+                   f"{_escape(target.rest or '/')}" + (f"?{raw_query}" if raw_query else ""))
+            await relay_websocket(scope, receive, send, url, context)
+            return
+        client = httpx.AsyncClient(verify=context if context is not None else False,
+                                   timeout=httpx.Timeout(None, connect=10.0))
         prefix = path[:len(path) - len(target.rest)]
         await _forward(scope, receive, send, client, scheme, host, target.rest, prefix)
+
+
+def _unverified() -> ssl.SSLContext:
+    """Backends' certificates are not verified (as upstream's proxy transport)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _escape(path: str) -> str:
+    return quote(path, safe="/:@!$&()*+,;=~-._")
 
 
 def _request_headers(scope: Scope, host: str) -> list[tuple[str, str]]:
@@ -225,7 +245,7 @@ async def _body(receive: Receive) -> Any:
 async def _forward(scope: Scope, receive: Receive, send: Send, client: httpx.AsyncClient,
                    scheme: str, host: str, rest: str, prefix: str) -> None:
     raw_query = scope.get("query_string", b"").decode("latin-1")
-    url = f"{scheme}://{host}{quote(rest, safe='/:@!$&()*+,;=~-._')}"
+    url = f"{scheme}://{host}{_escape(rest)}"
     if raw_query:
         url += "?" + raw_query
     method = str(scope.get("method") or "GET")
