@@ -248,3 +248,14 @@ def test_a_background_child_holding_the_output_does_not_hold_the_session() -> No
         while len(os.listdir("/proc/self/fd")) > before:
             await asyncio.sleep(0.05)
     run(body)
+
+
+def test_attach_ends_with_success_when_the_container_stops() -> None:
+    async def body(url: str, runner: PodRunner) -> None:
+        async with connect(f"{url}/attach/default/web-1/echo?output=1",
+                           subprotocols=["v4.channel.k8s.io"]) as ws:
+            assert await ws.recv() == b"\x01"
+            await runner.stop()
+            out = await _collect(ws)
+        assert json.loads(out[3]) == {"metadata": {}, "status": "Success"}
+    run(body)
