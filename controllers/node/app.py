@@ -17,9 +17,11 @@ The kubelet API (container logs, exec, attach, port-forward; see
 default) and ``--port``; every container's output is kept under ``--root-dir`` (see
 :mod:`controllers.node.podlogs`).
 
-``--allow-host-commands`` is UNSAFE: it runs each container's ``command`` (and
-exec probes) as a process on this host, with this agent's privileges — whatever
-any pod author wrote. Off by default; without it commands are never executed.
+``--allow-host-commands`` is UNSAFE: it runs each container's ``command``, exec probes
+and ``kubectl exec`` commands as processes on this host, with this agent's privileges —
+whatever any pod author (or anyone allowed ``pods/exec``) wrote. Off by default; without
+it commands are never executed: exec probes fail and exec answers with exit code 126,
+both saying which flag enables them.
 """
 
 from __future__ import annotations
@@ -72,9 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"pod IPs are allocated from this CIDR (default {DEFAULT_POD_CIDR}; "
                         "use a distinct loopback range per node)")
     parser.add_argument("--allow-host-commands", action="store_true",
-                        help="UNSAFE: run containers' commands and exec probes as host "
-                        "processes with this agent's privileges (default: never; exec probes "
-                        "then fail)")
+                        help="UNSAFE: run containers' commands, exec probes and kubectl exec "
+                        "as host processes with this agent's privileges (default: never; exec "
+                        "probes then fail and exec answers with exit code 126)")
     parser.add_argument("--finite-container-seconds", type=float,
                         default=FINITE_CONTAINER_SECONDS,
                         help="a container with a command/args and no ports (which the "
