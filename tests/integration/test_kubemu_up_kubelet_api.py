@@ -57,6 +57,8 @@ def test_kubelet_api_is_https_for_the_apiserver_only(up: Kubemu) -> None:
     assert other.status_code == 403
     assert "user=system:node:node-1" in other.text
 
+    wait_for("the default ServiceAccount", lambda: up.get(
+        "/api/v1/namespaces/default/serviceaccounts/default"))
     up.kubectl("apply", "-f", "-", stdin=POD)
     wait_for("web running", lambda: "running" in up.get(
         "/api/v1/namespaces/default/pods/web")["status"]["containerStatuses"][0]["state"])
