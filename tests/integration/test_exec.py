@@ -213,9 +213,18 @@ def test_kubectl_exec_it_with_a_tty(kc: Kubectl, cluster: tuple[ApiServerProcess
                             start_new_session=True, env=dict(os.environ, TERM="dumb"))
     os.close(slave)
     try:
-        os.write(master, b"stty size; echo tty-$((6*7))\n")
-        out = _read_until(master, b"tty-42")
-        assert b"33 101" in out
+        os.write(master, b"echo tty-$((6*7))\n")
+        _read_until(master, b"tty-42")
+        # kubectl sends the terminal's size from its own goroutine, beside stdin: the first
+        # command may run before it lands, a later one sees it.
+        sizes = b""
+        for attempt in range(20):
+            # The marker is computed so that the echoed command line does not contain it.
+            os.write(master, f"stty size; echo done-$((1000+{attempt}))\n".encode())
+            sizes = _read_until(master, f"done-{1000 + attempt}\r\n".encode())
+            if b"33 101" in sizes:
+                break
+        assert b"33 101" in sizes
         os.write(master, b"exit 4\n")
         assert proc.wait(30) == 4
     finally:
