@@ -24,13 +24,13 @@ from controllers.node.kubelet.exec import stream_route
 from controllers.node.kubelet.pods import NodeHost
 from controllers.node.kubelet.remotecommand import RemoteCommandStream
 from controllers.node.runtime import PodRunner
+from controllers.node.stdio import Subscriber
 
 __all__ = ["routes"]
 
-async def _output(stream: RemoteCommandStream, container: Container) -> None:
-    """Copy the container's output to the client until it ends."""
+async def _output(stream: RemoteCommandStream, container: Container, queue: Subscriber) -> None:
+    """Copy the container's output (``queue``) to the client until it ends."""
     opts = stream.opts
-    queue = container.io.subscribe()
     try:
         while (item := await queue.get()) is not None:
             channel, data = item
@@ -61,7 +61,10 @@ def routes(host: NodeHost) -> list[BaseRoute]:
     """The attach route, served on the node agent's kubelet server."""
 
     async def serve(stream: RemoteCommandStream, _pod: PodRunner, container: Container) -> None:
-        output = asyncio.create_task(_output(stream, container))
+        # Subscribed before the first await: nothing written after the client saw the
+        # ready signal is missed.
+        queue = container.io.subscribe()
+        output = asyncio.create_task(_output(stream, container, queue))
         client = asyncio.create_task(_input(stream, container))
         try:
             done, _ = await asyncio.wait((output, client), return_when=asyncio.FIRST_COMPLETED)
