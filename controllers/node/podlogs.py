@@ -21,6 +21,7 @@ and :func:`parse_line` are the reading side the kubelet API serves from.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import time
@@ -30,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 __all__ = ["DEFAULT_MAX_FILES", "DEFAULT_MAX_SIZE", "MAX_LINE", "ContainerLog", "LogSettings",
-           "format_timestamp", "instance_files", "parse_line", "pod_log_dir"]
+           "format_timestamp", "instance_files", "parse_line", "pod_log_dir", "timestamp_ns"]
 
 #: Upstream kubelet defaults: ``--container-log-max-size=10Mi``, ``--container-log-max-files=5``.
 DEFAULT_MAX_SIZE = 10 << 20
@@ -60,19 +61,35 @@ def format_timestamp(ns: int) -> str:
     return f"{base}.{frac:09d}Z"
 
 
+@functools.lru_cache(maxsize=256)
+def _epoch_seconds(whole: bytes) -> int | None:
+    try:
+        when = datetime.strptime(whole.decode("ascii"), "%Y-%m-%dT%H:%M:%S")
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return int(when.replace(tzinfo=UTC).timestamp())
+
+
+def timestamp_ns(stamp: bytes) -> int | None:
+    """Nanoseconds since the epoch of a line's ``…T…[.fraction]Z`` (None: malformed)."""
+    if not stamp.endswith(b"Z") or len(stamp) < 20:
+        return None
+    whole, _, frac = stamp[:-1].partition(b".")
+    seconds = _epoch_seconds(whole)
+    if seconds is None or not (frac.isdigit() or frac == b"") or len(frac) > 9:
+        return None
+    return seconds * 1_000_000_000 + int(frac.ljust(9, b"0") or b"0")
+
+
 def parse_line(line: bytes) -> tuple[int, str, bool, bytes] | None:
     """``(timestamp ns, stream, full, content)`` of one CRI log line (None: malformed)."""
     parts = line.rstrip(b"\n").split(b" ", 3)
     if len(parts) != 4 or parts[2] not in (b"F", b"P"):
         return None
-    stamp = parts[0].decode("ascii", "replace")
-    match = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$", stamp)
-    if match is None:
+    stamp = timestamp_ns(parts[0])
+    if stamp is None:
         return None
-    whole = datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-    frac = int((match.group(2) or "0").ljust(9, "0"))
-    return (int(whole.timestamp()) * 1_000_000_000 + frac, parts[1].decode("ascii", "replace"),
-            parts[2] == b"F", parts[3])
+    return stamp, parts[1].decode("ascii", "replace"), parts[2] == b"F", parts[3]
 
 
 def pod_log_dir(root: Path, namespace: str, name: str, uid: str) -> Path:

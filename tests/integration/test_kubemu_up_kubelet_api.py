@@ -66,3 +66,20 @@ def test_kubelet_api_is_https_for_the_apiserver_only(up: Kubemu) -> None:
     assert logs.splitlines()[0].startswith("serving HTTP on ")
     raw = up.kubectl("get", "--raw", "/api/v1/nodes/node-1/proxy/healthz")
     assert raw == "ok"
+
+
+def test_insecure_kubemu_up_serves_logs_over_plain_http(tmp_path: Path) -> None:
+    cluster = start_kubemu(tmp_path / "data", 1, "--insecure")
+    try:
+        assert cluster.url.startswith("http://")
+        node_ip = cluster.addresses.node_ip(1)
+        wait_for("kubelet API", lambda: httpx.get(
+            f"http://{node_ip}:{KUBELET_PORT}/healthz", timeout=5).text == "ok")
+        wait_for("the default ServiceAccount", lambda: cluster.get(
+            "/api/v1/namespaces/default/serviceaccounts/default"))
+        cluster.kubectl("apply", "-f", "-", stdin=POD)
+        wait_for("web running", lambda: "running" in cluster.get(
+            "/api/v1/namespaces/default/pods/web")["status"]["containerStatuses"][0]["state"])
+        assert cluster.kubectl("logs", "web").startswith("serving HTTP on ")
+    finally:
+        stop_kubemu(cluster)

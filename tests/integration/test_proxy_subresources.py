@@ -243,11 +243,14 @@ def test_methods_schemes_and_ports(cluster: ApiServerProcess) -> None:
 def test_header_handling(cluster: ApiServerProcess) -> None:
     resp = get(cluster, f"{SVC}/backend:http/proxy/headers",
                headers={"X-Forwarded-For": "10.1.2.3", "X-Mine": "kept",
-                        "Connection": "X-Drop-Me", "X-Drop-Me": "1"})
+                        "X-Forwarded-Uri": "/spoofed", "Connection": "X-Drop-Me",
+                        "X-Drop-Me": "1"})
     seen = {k.lower(): v for k, v in json.loads(resp.text).items()}
     assert seen["x-mine"] == "kept" and "x-drop-me" not in seen
     assert seen["x-forwarded-for"] == "10.1.2.3, 127.0.0.1"
     assert seen["x-forwarded-uri"] == f"{SVC}/backend:http/proxy/headers"
+    assert seen["x-forwarded-host"] == cluster.url.removeprefix("http://")
+    assert seen["x-forwarded-proto"] == "http"
     assert "authorization" not in seen
     assert resp.headers["x-custom"] == "yes"
     assert "keep-alive" not in resp.headers

@@ -200,21 +200,25 @@ def _escape(path: str) -> str:
 
 
 def _request_headers(scope: Scope, host: str) -> list[tuple[str, str]]:
-    headers = _drop(_header_list(scope), _CONSUMED)
+    """What goes to the backend: the client's headers without hop-by-hop ones and the
+    credentials the apiserver consumed, ``X-Forwarded-For`` extended with the client, and
+    ``X-Forwarded-Uri``/``-Host``/``-Proto`` set to what the client asked the apiserver
+    for (replacing any the client sent, as upstream's proxy transport does)."""
     client = scope.get("client") or ("", 0)
-    incoming = dict(_header_list(scope))
-    forwarded = [v for k, v in headers if k == "x-forwarded-for"]
-    headers = [(k, v) for k, v in headers if k not in ("x-forwarded-for", "host")]
-    headers.append(("x-forwarded-for", ", ".join([*forwarded, str(client[0])])))
-    headers.append(("host", host))
-    if "x-forwarded-host" not in incoming and incoming.get("host"):
-        headers.append(("x-forwarded-host", incoming["host"]))
-    if "x-forwarded-proto" not in incoming:
-        headers.append(("x-forwarded-proto", str(scope.get("scheme") or "http")))
-    if "x-forwarded-uri" not in incoming:
-        headers.append(("x-forwarded-uri", str(scope.get("raw_path", b"").decode("latin-1")
-                                               if scope.get("raw_path") else
-                                               scope.get("path", ""))))
+    incoming = _header_list(scope)
+    own = ("x-forwarded-for", "x-forwarded-uri", "x-forwarded-host", "x-forwarded-proto",
+           "host")
+    headers = [(k, v) for k, v in _drop(incoming, _CONSUMED) if k not in own]
+    forwarded = [v for k, v in incoming if k == "x-forwarded-for"]
+    raw_path = scope.get("raw_path")
+    uri = raw_path.decode("latin-1") if raw_path else str(scope.get("path", ""))
+    headers += [("host", host),
+                ("x-forwarded-for", ", ".join([*forwarded, str(client[0])])),
+                ("x-forwarded-uri", uri),
+                ("x-forwarded-proto", str(scope.get("scheme") or "http"))]
+    server_host = next((v for k, v in incoming if k == "host"), "")
+    if server_host:
+        headers.append(("x-forwarded-host", server_host))
     return headers
 
 

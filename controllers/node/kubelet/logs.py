@@ -31,12 +31,14 @@ from starlette.routing import BaseRoute, Route
 
 from controllers.node.container import Container
 from controllers.node.kubelet.pods import KubeletError, NodeHost, error_response, find_container
-from controllers.node.podlogs import instance_files, parse_line
+from controllers.node.podlogs import instance_files, timestamp_ns
 
 __all__ = ["LogOptions", "LogReader", "choose_instance", "routes"]
 
 #: How often a follower looks for new lines and checks that the instance still runs.
 _POLL = 0.2
+#: Bytes of log lines sent in one write.
+_BATCH = 64 << 10
 
 
 class LogOptions:
@@ -96,16 +98,16 @@ def choose_instance(container: Container, pod_name: str, previous: bool) -> int:
 
 
 def _format(line: bytes, opts: LogOptions) -> bytes | None:
-    parsed = parse_line(line)
-    if parsed is None:
+    """One CRI line (with its newline) as the client sees it (None: skipped)."""
+    parts = line.split(b" ", 3)
+    if len(parts) != 4 or parts[2] not in (b"F", b"P"):
         return None
-    stamp, _stream, full, content = parsed
-    if opts.since_ns is not None and stamp < opts.since_ns:
-        return None
-    out = content + b"\n" if full else content
-    if opts.timestamps:
-        out = line.split(b" ", 1)[0] + b" " + out
-    return out
+    if opts.since_ns is not None:
+        stamp = timestamp_ns(parts[0])
+        if stamp is None or stamp < opts.since_ns:
+            return None
+    out = parts[3] if parts[2] == b"F" else parts[3][:-1]
+    return parts[0] + b" " + out if opts.timestamps else out
 
 
 def _lines(fh: BinaryIO) -> Iterator[bytes]:
@@ -193,16 +195,31 @@ def _still_running(host: NodeHost, key: str, uid: str, container: str, instance:
     return found is not None and found.running and found.restart_count == instance
 
 
+def _batches(lines: Iterator[bytes]) -> Iterator[bytes]:
+    """``lines`` joined into writes of about :data:`_BATCH` bytes (one write per line
+    would cost a send each)."""
+    batch: list[bytes] = []
+    size = 0
+    for line in lines:
+        batch.append(line)
+        size += len(line)
+        if size >= _BATCH:
+            yield b"".join(batch)
+            batch, size = [], 0
+    if batch:
+        yield b"".join(batch)
+
+
 async def _stream(host: NodeHost, key: str, uid: str, container: str, reader: LogReader,
                   follow: bool) -> AsyncIterator[bytes]:
     try:
-        for chunk in reader.history():
+        for chunk in _batches(reader.history()):
             yield chunk
         if not follow:
             return
         while not reader.exhausted:
             running = _still_running(host, key, uid, container, reader.instance)
-            for chunk in reader.more():
+            for chunk in _batches(reader.more()):
                 yield chunk
             if not running or reader.exhausted:
                 return
