@@ -48,6 +48,8 @@ class LaunchContext:
     #: Each component's own kubeconfig (its client certificate), by identity name
     #: (see :mod:`kubemu.identities`); components missing here use ``kubeconfig``.
     kubeconfigs: Mapping[str, Path] = field(default_factory=dict)
+    #: The apiserver's ``--encryption-provider-config`` (None: secrets stored as given).
+    encryption_provider_config: Path | None = None
 
     def kubeconfig_for(self, identity: str) -> Path:
         """The kubeconfig of the component acting as ``identity``."""
@@ -137,12 +139,21 @@ def apiserver_args(ctx: LaunchContext) -> list[str]:
         argv += ["--watch-cache-size", str(ctx.watch_cache_size)]
     if ctx.allow_unauthenticated_bind:
         argv.append("--allow-unauthenticated-bind")
+    if ctx.encryption_provider_config is not None:
+        argv += ["--encryption-provider-config", str(ctx.encryption_provider_config)]
     return argv
 
 
 def apiserver_ready_url(ctx: LaunchContext) -> str:
     """The apiserver's readiness endpoint."""
     return f"{ctx.server_url}/readyz"
+
+
+def manager_ready_url(ctx: LaunchContext) -> str:
+    """The ``default`` namespace's ``default`` ServiceAccount: once the controller manager
+    (its leader) made it, ServiceAccount admission lets pods in (read as the admin).
+    ``kubemu up`` waits for it after starting everything, before it says it is up."""
+    return f"{ctx.server_url}/api/v1/namespaces/default/serviceaccounts/default"
 
 
 def controller_args(module: str, identity: str, *extra: str) \

@@ -7,6 +7,13 @@ Fixtures (all start the real ``python -m apiserver`` on 127.0.0.1 with a free po
   --controllers=namespace``), so deleted namespaces are emptied and go away as in a
   cluster. Do not stop, kill or restart it; use ``fresh_apiserver`` for that (a fresh
   apiserver runs no controller: its deleted namespaces stay ``Terminating``).
+* ``secure_apiserver`` (session): one apiserver as a cluster runs it — HTTPS with a test
+  CA, client certificates and ServiceAccount tokens, ``--authorization-mode=Node,RBAC``,
+  the default admission plugins, and the manager's ``namespace``, ``serviceaccount`` and
+  ``clusterrole-aggregation`` controllers under their own identity
+  (:class:`tests.support.secure.SecureApiServer`: ``url``, an admin ``kubeconfig`` that
+  verifies the server, ``client()``, ``service_account(...)`` for a non-admin token user).
+  The client compatibility suites run against it.
 * ``fresh_apiserver`` (function): a private sqlite apiserver, stopped after the test.
 * ``apiserver_factory`` (function): ``start(storage=None, extra_args=(), *,
   timeout=20.0) -> ApiServerProcess``; every server it starts is stopped after the test.
@@ -59,6 +66,7 @@ from tests.support.kubectl import (
     kubectl_missing_message,
 )
 from tests.support.process import Process
+from tests.support.secure import SecureApiServer, start_secure_apiserver
 
 __all__ = ["ApiServerProcess", "ApiServerStartError", "start_apiserver"]
 
@@ -130,6 +138,19 @@ def apiserver(
         yield server
     finally:
         namespaces.stop()
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def secure_apiserver(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SecureApiServer]:
+    """The shared secured apiserver (see the module docstring); do not stop or restart it."""
+    storage, args = _server_args(request, None)
+    server = start_secure_apiserver(tmp_path_factory.mktemp("secure-apiserver"), storage, args)
+    try:
+        yield server
+    finally:
         server.stop()
 
 
