@@ -7,7 +7,9 @@ resize the pty (channel 4); its stdout and stderr go to channels 1 and 2. When i
 and its output is drained, the exit Status (:mod:`.channels`) is written on the error
 channel and the stream closed. When the client goes away first, or the pod stops (its
 runner kills the registered process groups), the whole process group is killed — nothing
-of a session outlives it: no task, no descriptor, no process.
+of a session outlives it: no task, no descriptor, no process. Only children the command
+itself left running in the background when it exited normally live on (the session, like a
+container's runtime, does not hunt them down; their pipes are closed).
 """
 
 from __future__ import annotations
