@@ -217,6 +217,10 @@ def markdown(results: dict[str, Any]) -> str:
         from bench.workloads import table as workloads_table
 
         parts += [*workloads_table(results), ""]
+    if results.get("exec"):
+        from bench.execlatency import table as exec_table
+
+        parts += [*exec_table(results), ""]
     if results["targets"]:
         parts += [*targets_table(results), ""]
     return "\n".join(parts)

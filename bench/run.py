@@ -24,6 +24,7 @@ import httpx
 from bench import (
     crd,
     endpoints,
+    execlatency,
     limits,
     populate,
     proxy,
@@ -52,7 +53,7 @@ from bench.wrk import WrkResult, ensure_wrk, run_wrk, write_scripts
 
 SCENARIOS = (
     "get", "create", "list", "watch", "endpoints", "storage", "proxy", "iptables", "workloads",
-    "secure", "limits", "webhooks", "crd",
+    "secure", "limits", "webhooks", "crd", "exec",
 )
 #: ``storage`` (SQLite vs etcd, bench/storage.py) only on request: it adds about 2 minutes.
 DEFAULT_SCENARIOS = ("get", "create", "list", "watch", "endpoints")
@@ -108,8 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="wrk connections (default 32)")
     p.add_argument("--scenarios", type=_csv(SCENARIOS), default=list(DEFAULT_SCENARIOS),
                    help="comma-separated subset of get,create,list,watch,endpoints,storage,"
-                   "proxy,iptables,workloads,limits,webhooks (default all but storage, "
-                   "proxy, iptables, workloads, limits and webhooks)")
+                   "proxy,iptables,workloads,limits,webhooks,exec (default all but storage, "
+                   "proxy, iptables, workloads, limits, webhooks and exec)")
     p.add_argument("--baselines", type=_csv(MODES), default=list(MODES),
                    help="comma-separated subset of fastapi,route,raw (default all)")
     p.add_argument("--target-baseline", choices=MODES, default="fastapi",
@@ -150,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "of its raw-create baseline (default 1000)")
     p.add_argument("--wl-rollout-replicas", type=int, default=100,
                    help="replicas of the workloads scenario's rolled Deployment (default 100)")
+    p.add_argument("--exec-sessions", type=int, default=500,
+                   help="exec sessions timed per path in the exec scenario (default 500)")
+    p.add_argument("--exec-kubectl-runs", type=int, default=30,
+                   help="kubectl exec runs timed in the exec scenario (default 30)")
     p.add_argument("--json", type=Path, metavar="OUT.json",
                    help="also write every number to this JSON file")
     p.add_argument("--keep", action="store_true",
@@ -431,6 +436,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "limits": None,
         "crd": None,
         "workloads": None,
+        "exec": None,
         "targets": [],
     }
     kubemu = _start_kubemu(ctx)
@@ -518,6 +524,9 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         results["workloads"] = workloads.run_scenario(
             workdir, server_cpu, load_cpu, args.wl_nodes, args.wl_replicas,
             args.wl_rollout_replicas)
+    if "exec" in args.scenarios:
+        results["exec"] = execlatency.run_scenario(
+            workdir, server_cpu, load_cpu, args.exec_sessions, args.exec_kubectl_runs)
     results["targets"] = _targets(results, args.target_baseline)
     return results
 
@@ -528,10 +537,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if min(args.duration, args.connections, args.watchers, args.updates, args.repeat,
            args.update_concurrency, args.ep_services, args.ep_pods, args.ep_changes,
            args.storage_watchers, args.storage_updates, args.wl_nodes, args.wl_replicas,
-           args.wl_rollout_replicas, args.webhook_creates) <= 0:
+           args.wl_rollout_replicas, args.webhook_creates, args.exec_sessions,
+           args.exec_kubectl_runs) <= 0:
         print("bench: error: --duration, --connections, --repeat, --watchers, --updates, "
-              "--update-concurrency, --webhook-creates and the --ep-*, --storage-* and --wl-* "
-              "counts must be positive", file=sys.stderr)
+              "--update-concurrency, --webhook-creates and the --ep-*, --storage-*, --wl-* and "
+              "--exec-* counts must be positive", file=sys.stderr)
         return 2
     tmp = tempfile.mkdtemp(prefix="kubemu-bench-")
     workdir = Path(tmp)

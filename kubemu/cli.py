@@ -170,6 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
         "node 1's kube-proxy also serves the ClusterIPs; 0 runs no node agents (default: 1)",
     )
     up.add_argument(
+        "--allow-host-commands",
+        action="store_true",
+        help="UNSAFE: the node agents run containers' commands, exec probes and kubectl "
+        "exec as processes on this host with kubemu's privileges (default: never; exec "
+        "then answers with exit code 126 and says so)",
+    )
+    up.add_argument(
         "--ready-timeout",
         type=positive_seconds,
         default=30.0,
@@ -316,6 +323,7 @@ def _up(args: argparse.Namespace) -> int:
             watch_cache_size=args.watch_cache_size,
             allow_unauthenticated_bind=args.allow_unauthenticated_bind,
             nodes=args.nodes,
+            allow_host_commands=args.allow_host_commands,
             addresses=lease.addresses,
             etcd_servers=args.etcd_servers,
             pki=pki,

@@ -37,6 +37,8 @@ class LaunchContext:
     allow_unauthenticated_bind: bool = False
     #: Node agents to run (``kubemu up --nodes N``).
     nodes: int = 1
+    #: The node agents run host commands (``kubemu up --allow-host-commands``).
+    allow_host_commands: bool = False
     #: The instance's loopback addresses (see :mod:`kubemu.addresses`).
     addresses: Addresses = field(default_factory=lambda: Addresses.for_block(1))
     #: ``--etcd-servers`` for ``storage == "etcd"``; empty: ``kubemu up`` runs its own etcd.
@@ -202,6 +204,8 @@ def node_args(index: int) -> Callable[[LaunchContext], list[str]]:
             "--pod-cidr", ctx.addresses.pod_cidr(index),
             "--port", str(KUBELET_PORT), "--root-dir", str(ctx.data_dir / "nodes" / name),
         ]
+        if ctx.allow_host_commands:
+            argv.append("--allow-host-commands")
         if ctx.pki is not None:
             argv += ["--tls-cert-file", str(ctx.pki.kubelet_cert(name)),
                      "--tls-private-key-file", str(ctx.pki.kubelet_key(name)),

@@ -17,9 +17,11 @@ The kubelet API (container logs, exec, attach, port-forward; see
 default) and ``--port``; every container's output is kept under ``--root-dir`` (see
 :mod:`controllers.node.podlogs`).
 
-``--allow-host-commands`` is UNSAFE: it runs each container's ``command`` (and
-exec probes) as a process on this host, with this agent's privileges — whatever
-any pod author wrote. Off by default; without it commands are never executed.
+``--allow-host-commands`` is UNSAFE: it runs each container's ``command``, exec probes
+and ``kubectl exec`` commands as processes on this host, with this agent's privileges —
+whatever any pod author (or anyone allowed ``pods/exec``) wrote. Off by default; without
+it commands are never executed: exec probes fail and exec answers with exit code 126,
+both saying which flag enables them.
 """
 
 from __future__ import annotations
@@ -72,9 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"pod IPs are allocated from this CIDR (default {DEFAULT_POD_CIDR}; "
                         "use a distinct loopback range per node)")
     parser.add_argument("--allow-host-commands", action="store_true",
-                        help="UNSAFE: run containers' commands and exec probes as host "
-                        "processes with this agent's privileges (default: never; exec probes "
-                        "then fail)")
+                        help="UNSAFE: run containers' commands, exec probes and kubectl exec "
+                        "as host processes with this agent's privileges (default: never; exec "
+                        "probes then fail and exec answers with exit code 126)")
     parser.add_argument("--finite-container-seconds", type=float,
                         default=FINITE_CONTAINER_SECONDS,
                         help="a container with a command/args and no ports (which the "
@@ -108,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "loopback)")
     parser.add_argument("--root-dir", type=Path, default=None,
                         help="directory for the node's files; container logs go to "
-                        "<root-dir>/logs/pods (default: a temporary directory removed at exit)")
+                        "<root-dir>/logs/pods, the volumes of pods run as host processes to "
+                        "<root-dir>/pods (default: a temporary directory removed at exit)")
     parser.add_argument("--container-log-max-size", type=quantity, default=DEFAULT_MAX_SIZE,
                         help="rotate a container's log file at this size (default 10Mi)")
     parser.add_argument("--container-log-max-files", type=int, default=DEFAULT_MAX_FILES,
@@ -146,14 +149,16 @@ def _build(ctx: AgentContext) -> NodeAgent:
     healthz = (args.healthz_bind_address, args.healthz_port) if args.healthz_port else None
     serving = KubeletServing(args.address or args.node_ip, args.port, args.tls_cert_file,
                              args.tls_private_key_file, args.client_ca_file)
-    logs = LogSettings(_root_dir(ctx) / "logs" / "pods", args.container_log_max_size,
+    root = _root_dir(ctx)
+    logs = LogSettings(root / "logs" / "pods", args.container_log_max_size,
                        args.container_log_max_files)
     return NodeAgent(ctx.client, ctx.informers, args.node_name or default_node_name(),
                      args.node_ip, args.pod_cidr, allow_host_commands=args.allow_host_commands,
                      lease_interval=args.lease_interval,
                      status_interval=args.node_status_interval, max_pods=args.max_pods,
                      finite_container_seconds=args.finite_container_seconds,
-                     healthz=healthz, logs=logs, kubelet=serving)
+                     healthz=healthz, logs=logs, kubelet=serving,
+                     pods_dir=str(root / "pods"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

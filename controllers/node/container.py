@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from controllers.node.podlogs import ContainerLog, LogSettings
 from controllers.node.probes import ProbeSpec, ProbeState, parse_probe, run_probe
 from controllers.node.servers import ContainerFlags, PortServer, start_port_server
+from controllers.node.stdio import STDERR, STDOUT, ContainerIO, exited
 
 __all__ = ["FINITE_CONTAINER_SECONDS", "Container", "EventFn", "Pod", "image_ref",
            "now_rfc3339", "port_kind"]
@@ -34,6 +35,8 @@ log = logging.getLogger("controllers.node")
 
 #: Seconds before a container whose process exited (or that failed liveness) restarts.
 RESTART_DELAY = 1.0
+#: Seconds an exited host process's output may take to drain from its pipes.
+OUTPUT_DRAIN_SECONDS = 2.0
 #: Default seconds a finite container (command/args, no ports) runs before exiting 0.
 FINITE_CONTAINER_SECONDS = 2.0
 
@@ -98,6 +101,10 @@ class Pod(Protocol):
     def changed(self) -> None:
         """Ask the agent to write the pod's status."""
 
+    async def process_env(self, container: Mapping[str, Any]
+                          ) -> tuple[dict[str, str], str | None]:
+        """(environment, working directory) of a host process of ``container``."""
+
 
 class Container:
     """One container of a running pod."""
@@ -121,6 +128,8 @@ class Container:
         self.running = False
         self.waiting: tuple[str, str] | None = ("ContainerCreating", "")
         self.proc: asyncio.subprocess.Process | None = None
+        #: The host process's streams (attach); a new one per process.
+        self.io = ContainerIO()
         self.tasks: list[asyncio.Task[None]] = []
         self.readiness: ProbeState | None = None
         self.liveness: ProbeState | None = None
@@ -151,6 +160,7 @@ class Container:
         if not self.started_at:
             self.started_at = now_rfc3339()
         self.flags.ready = self.flags.healthy = True
+        self.io = ContainerIO()
         if self.log is not None:
             self.log.start_instance(self.restart_count)
         command = list(self.spec.get("command") or [])
@@ -188,6 +198,7 @@ class Container:
         """Append one line to the current instance's log (see :mod:`.podlogs`)."""
         if self.log is not None:
             self.log.line(text, stream)
+        self.io.publish(STDOUT if stream == "stdout" else STDERR, f"{text}\n".encode())
 
     @property
     def finite(self) -> bool:
@@ -218,32 +229,37 @@ class Container:
             self.log_line(f"serving {kind.upper()} on {self.runner.ip}:{number}")
 
     async def _start_process(self, argv: list[str]) -> None:
-        env = dict(os.environ)
-        for var in self.spec.get("env") or []:
-            if isinstance(var.get("value"), str):
-                env[str(var["name"])] = var["value"]
+        env, cwd = await self.runner.process_env(self.spec)
         env.update({"POD_NAME": self.runner.pod_name, "POD_IP": self.runner.ip,
                     "HOSTNAME": self.runner.pod_name})
+        pipe = asyncio.subprocess.PIPE
         self.proc = await asyncio.create_subprocess_exec(
-            *argv, env=env, cwd=self.spec.get("workingDir") or None,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, start_new_session=True)
-        self.tasks.append(asyncio.create_task(self._watch_process(self.proc)))
+            *argv, env=env, cwd=cwd, stdout=pipe, stderr=pipe,
+            stdin=pipe if self.spec.get("stdin") else asyncio.subprocess.DEVNULL,
+            start_new_session=True)
+        self.io.stdin = self.proc.stdin
+        # The readers start now, waiting before the process writes its first line.
+        pumps = [asyncio.create_task(self.io.pump(reader, stream, self._log_output))
+                 for reader, stream in ((self.proc.stdout, STDOUT), (self.proc.stderr, STDERR))
+                 if reader is not None]
+        self.tasks.append(asyncio.create_task(self._watch_process(self.proc, self.io, pumps)))
 
-    async def _copy_output(self, stream: asyncio.StreamReader | None, name: str) -> None:
-        """Copy a host process's ``stdout``/``stderr`` into the container log until EOF."""
-        if stream is None:
-            return
-        while data := await stream.read(65536):
-            if self.log is not None:
-                self.log.write(name, data)
-
-    async def _watch_process(self, proc: asyncio.subprocess.Process) -> None:
-        await asyncio.gather(self._copy_output(proc.stdout, "stdout"),
-                             self._copy_output(proc.stderr, "stderr"))
-        code = await proc.wait()
+    def _log_output(self, stream: int, data: bytes) -> None:
         if self.log is not None:
-            self.log.flush()
+            self.log.write("stdout" if stream == STDOUT else "stderr", data)
+
+    async def _watch_process(self, proc: asyncio.subprocess.Process, io: ContainerIO,
+                             pumps: list[asyncio.Task[None]]) -> None:
+        try:
+            code = await exited(proc)
+            # A background child may hold the pipes open; the process's own output is in.
+            await asyncio.wait(pumps, timeout=OUTPUT_DRAIN_SECONDS)
+        finally:
+            for pump in pumps:
+                pump.cancel()
+            io.end()
+            if self.log is not None:
+                self.log.flush()
         if self.runner.terminating or self.proc is not proc:
             return
         await self._exited(code)
@@ -277,7 +293,10 @@ class Container:
         spec = state.spec
         await asyncio.sleep(spec.initial_delay)
         while True:
-            result = await run_probe(spec, self.runner.ip, self.runner.allow_host_commands)
+            allowed = self.runner.allow_host_commands
+            env = (await self.runner.process_env(self.spec)
+                   if spec.kind == "exec" and allowed else None)
+            result = await run_probe(spec, self.runner.ip, allowed, env)
             changed = state.record(result.ok, result.message)
             if not result.ok and (changed or state.failures == 1):
                 await self.runner.event("Warning", "Unhealthy",
@@ -326,6 +345,7 @@ class Container:
         self.tasks = []
         self.running = False
         await self._close_servers()
+        self.io.end()  # attached clients of a built-in container; a process's end on exit
         proc, self.proc = self.proc, None
         if proc is not None and proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
