@@ -1,0 +1,1 @@
+"""The kubelet API the node agent serves on its node address."""
