@@ -195,7 +195,7 @@ async def _port_forward(ws: WebSocket, ctx: PodContext) -> None:
     except (WebSocketDisconnect, OSError, RuntimeError):
         pass
     finally:
-        with contextlib.suppress(RuntimeError, OSError):
+        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
             await ws.close(1000)
 
 

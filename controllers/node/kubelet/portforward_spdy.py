@@ -112,7 +112,7 @@ class _Forwarder:
             if pair is None:
                 pair = self.pairs[request_id] = _Pair(request_id)
                 pair.timer = asyncio.get_running_loop().call_later(
-                    STREAM_CREATION_TIMEOUT, self._spawn, self._timed_out(pair))
+                    STREAM_CREATION_TIMEOUT, self._on_timeout, pair)
             kind = stream.header("streamType")
             if getattr(pair, kind) is not None:
                 message = (f"error processing stream for request {request_id}: "
@@ -127,6 +127,9 @@ class _Forwarder:
                     pair.timer.cancel()
                 self.pairs.pop(request_id, None)
                 self._spawn(self._forward(pair.data, pair.error))
+
+    def _on_timeout(self, pair: _Pair) -> None:
+        self._spawn(self._timed_out(pair))
 
     async def _timed_out(self, pair: _Pair) -> None:
         if self.pairs.pop(pair.request_id, None) is None:
@@ -211,5 +214,5 @@ async def serve_spdy(ws: WebSocket, ctx: PodContext, target: Target) -> None:
         for pair in fwd.pairs.values():
             if pair.timer is not None:
                 pair.timer.cancel()
-        with contextlib.suppress(RuntimeError, OSError):
+        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
             await ws.close(1000)
