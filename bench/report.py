@@ -209,6 +209,10 @@ def markdown(results: dict[str, Any]) -> str:
         from bench.workloads import table as workloads_table
 
         parts += [*workloads_table(results), ""]
+    if results.get("portforward"):
+        from bench.portforward import table as portforward_table
+
+        parts += [*portforward_table(results), ""]
     if results["targets"]:
         parts += [*targets_table(results), ""]
     return "\n".join(parts)

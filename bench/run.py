@@ -21,7 +21,17 @@ from typing import Any
 
 import httpx
 
-from bench import endpoints, limits, populate, proxy, report, secure, storage, workloads
+from bench import (
+    endpoints,
+    limits,
+    populate,
+    portforward,
+    proxy,
+    report,
+    secure,
+    storage,
+    workloads,
+)
 from bench.baseline import MODE_LABELS, MODES
 from bench.procs import (
     HOST,
@@ -41,7 +51,7 @@ from bench.wrk import WrkResult, ensure_wrk, run_wrk, write_scripts
 
 SCENARIOS = (
     "get", "create", "list", "watch", "endpoints", "storage", "proxy", "iptables", "workloads",
-    "secure", "limits",
+    "secure", "limits", "portforward",
 )
 #: ``storage`` (SQLite vs etcd, bench/storage.py) only on request: it adds about 2 minutes.
 DEFAULT_SCENARIOS = ("get", "create", "list", "watch", "endpoints")
@@ -96,8 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="wrk connections (default 32)")
     p.add_argument("--scenarios", type=_csv(SCENARIOS), default=list(DEFAULT_SCENARIOS),
                    help="comma-separated subset of get,create,list,watch,endpoints,storage,"
-                   "proxy,iptables,workloads,limits (default all but storage, proxy, "
-                   "iptables, workloads and limits)")
+                   "proxy,iptables,workloads,limits,portforward (default all but storage, "
+                   "proxy, iptables, workloads, limits and portforward)")
     p.add_argument("--baselines", type=_csv(MODES), default=list(MODES),
                    help="comma-separated subset of fastapi,route,raw (default all)")
     p.add_argument("--target-baseline", choices=MODES, default="fastapi",
@@ -136,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "of its raw-create baseline (default 1000)")
     p.add_argument("--wl-rollout-replicas", type=int, default=100,
                    help="replicas of the workloads scenario's rolled Deployment (default 100)")
+    p.add_argument("--pf-megabytes", type=int, default=64,
+                   help="MiB echoed per run of the portforward scenario (default 64)")
     p.add_argument("--json", type=Path, metavar="OUT.json",
                    help="also write every number to this JSON file")
     p.add_argument("--keep", action="store_true",
@@ -407,6 +419,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "secure": None,
         "limits": None,
         "workloads": None,
+        "portforward": None,
         "targets": [],
     }
     kubemu = _start_kubemu(ctx)
@@ -490,6 +503,9 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         results["workloads"] = workloads.run_scenario(
             workdir, server_cpu, load_cpu, args.wl_nodes, args.wl_replicas,
             args.wl_rollout_replicas)
+    if "portforward" in args.scenarios:
+        results["portforward"] = portforward.run_scenario(
+            workdir, args.pf_megabytes, max(args.repeat, 3))
     results["targets"] = _targets(results, args.target_baseline)
     return results
 
@@ -500,9 +516,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if min(args.duration, args.connections, args.watchers, args.updates, args.repeat,
            args.update_concurrency, args.ep_services, args.ep_pods, args.ep_changes,
            args.storage_watchers, args.storage_updates, args.wl_nodes, args.wl_replicas,
-           args.wl_rollout_replicas) <= 0:
+           args.wl_rollout_replicas, args.pf_megabytes) <= 0:
         print("bench: error: --duration, --connections, --repeat, --watchers, --updates, "
-              "--update-concurrency and the --ep-*, --storage-* and --wl-* counts must be "
+              "--update-concurrency and the --ep-*, --storage-*, --wl-* and --pf-* counts must be "
               "positive", file=sys.stderr)
         return 2
     tmp = tempfile.mkdtemp(prefix="kubemu-bench-")
