@@ -36,6 +36,8 @@ from apiserver.filters.maxinflight import (
 from apiserver.filters.timeout import DEFAULT_REQUEST_TIMEOUT, RequestTimeout
 from apiserver.gctuning import GcFreezer
 from apiserver.handlers import discovery
+from apiserver.handlers.connect import routes as connect
+from apiserver.handlers.connect.kubelet import KubeletClientConfig
 from apiserver.handlers.http import Receive, Scope, Send
 from apiserver.handlers.resources import ResourceAPI
 from apiserver.handlers.subresources import SpecialHandlers
@@ -95,6 +97,8 @@ class ServerConfig:
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     #: ``--encryption-provider-config``: an EncryptionConfiguration for values at rest.
     encryption_provider_config: Path | None = None
+    #: ``--kubelet-client-certificate`` and friends: how to reach the kubelets.
+    kubelet_client: KubeletClientConfig = field(default_factory=KubeletClientConfig)
 
 
 def make_storage(config: ServerConfig) -> Storage:
@@ -291,6 +295,7 @@ class ApiServer:
         self.resources = ResourceAPI(self.registry, self.meta, config.clock,
                                      SpecialHandlers(self.registry, config.clock, self.reviews,
                                                      tokens))
+        self.connect = connect.ConnectAPI(self.registry, config.kubelet_client)
         self.authorization = build_authorization(config.authorization_modes, self.registry)
         self.reviews.authorizer = self.authorization.authorizer
         self.max_in_flight = MaxInFlight(config.max_requests_inflight,
@@ -338,7 +343,12 @@ class ApiServer:
         await self.handler(scope, receive, send)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Past the request chain: WebSocket watches, resources, then everything else."""
+        """Past the request chain: the connect subresources (logs, streams, proxies),
+        WebSocket watches, resources, then everything else."""
+        target = connect.match(scope.get("path", ""))
+        if target is not None:
+            await self.connect(scope, receive, send, target)
+            return
         if scope["type"] == "websocket":
             await serve_websocket(scope, receive, send, self.resources)
             return

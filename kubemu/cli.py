@@ -305,6 +305,12 @@ def _up(args: argparse.Namespace) -> int:
             except OSError as err:
                 raise UpError(f"cannot write the components' kubeconfigs: {err}") from None
             ctx = dataclasses.replace(ctx, kubeconfigs=kubeconfigs)
+            try:
+                for index in range(1, max(args.nodes, 0) + 1):
+                    pki.ensure_kubelet_serving(node_name(index),
+                                               lease.addresses.node_ip(index))
+            except OSError as err:
+                raise UpError(f"cannot make the kubelets' certificates: {err}") from None
         return _supervise(args, ctx)
     finally:
         if lease is not None:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubemu import etcd
-from kubemu.addresses import Addresses
-from kubemu.pki import Pki
+from kubemu.addresses import KUBELET_PORT, Addresses
+from kubemu.pki import KUBELET_CLIENT, Pki
 
 #: ``--service-account-issuer`` of a kubemu cluster (kubeadm's).
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -116,6 +116,10 @@ def apiserver_args(ctx: LaunchContext) -> list[str]:
             # Node authorizer and NodeRestriction.
             "--authorization-mode", "Node,RBAC",
             "--enable-admission-plugins", "NodeRestriction",
+            # As kubeadm: the apiserver's own identity towards the kubelets.
+            "--kubelet-client-certificate", str(pki.client_cert(KUBELET_CLIENT)),
+            "--kubelet-client-key", str(pki.client_key(KUBELET_CLIENT)),
+            "--kubelet-certificate-authority", str(pki.ca_cert),
         ]
     argv += [
         "--data-dir",
@@ -173,15 +177,25 @@ def node_name(index: int) -> str:
 
 
 def node_args(index: int) -> Callable[[LaunchContext], list[str]]:
-    """Return an ``args`` builder for node agent ``index``."""
+    """Return an ``args`` builder for node agent ``index``: its kubelet API on its node IP
+    and port 10250 (HTTPS with its serving certificate, admitting the apiserver's
+    kubelet-client certificate, unless ``--insecure``), its files under
+    ``<data-dir>/nodes/node-N``."""
 
     def build(ctx: LaunchContext) -> list[str]:
-        return [
+        name = node_name(index)
+        argv = [
             ctx.python, "-m", "controllers.node", "--kubeconfig",
-            str(ctx.kubeconfig_for(node_name(index))),
-            "--node-name", node_name(index), "--node-ip", ctx.addresses.node_ip(index),
+            str(ctx.kubeconfig_for(name)),
+            "--node-name", name, "--node-ip", ctx.addresses.node_ip(index),
             "--pod-cidr", ctx.addresses.pod_cidr(index),
+            "--port", str(KUBELET_PORT), "--root-dir", str(ctx.data_dir / "nodes" / name),
         ]
+        if ctx.pki is not None:
+            argv += ["--tls-cert-file", str(ctx.pki.kubelet_cert(name)),
+                     "--tls-private-key-file", str(ctx.pki.kubelet_key(name)),
+                     "--client-ca-file", str(ctx.pki.ca_cert)]
+        return argv
 
     return build
 

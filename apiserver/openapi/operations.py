@@ -262,6 +262,8 @@ def _resource_operations(info: ResourceInfo) -> Iterator[Operation]:
     if info.namespaced:
         yield from _all_namespaces_operations(info, ctx, gv, base)
     for sub in info.subresources:
+        if sub.name in CONNECT_SUBRESOURCES:
+            continue  # connect operations (string bodies, options kinds): not described
         yield from _subresource_operations(info, sub, ctx, gv + scope, item, item_params)
 
 
@@ -297,6 +299,10 @@ _SUB_VERBS: tuple[tuple[str, str, str, str], ...] = (
     ("update", "put", "replace", "put"),
     ("patch", "patch", "patch", "patch"),
 )
+
+
+#: Subresources served by the connect handlers; they have no object schema of their own.
+CONNECT_SUBRESOURCES = frozenset({"log", "exec", "attach", "portforward", "proxy"})
 
 
 def _subresource_operations(

@@ -5,7 +5,9 @@ Built on the shared agent runtime (:mod:`controllers.runtime.agent`): the pods i
 it to sync before :meth:`NodeAgent.run`, and serves :meth:`NodeAgent.http_servers`
 (``/healthz``, ``/livez``, ``/readyz`` — ready once the Node is registered — and
 ``/metrics`` on ``--healthz-bind-address``:``--healthz-port``, like the kubelet's healthz
-port).
+port). Before registering it starts its kubelet API (:mod:`controllers.node.kubelet.server`)
+and advertises the bound port in the Node's ``daemonEndpoints``; containers keep their logs
+as :mod:`controllers.node.podlogs` describes, removed with their pod.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from controllers.client.rest import RestClient
 from controllers.client.store import DeletedFinalStateUnknown, Obj, meta_namespace_key, split_key
 from controllers.client.workqueue import RateLimitingQueue
 from controllers.node.ipam import IPAllocator
+from controllers.node.kubelet.server import KubeletServer, KubeletServing
+from controllers.node.podlogs import LogSettings
 from controllers.node.registration import NodeRegistration
 from controllers.node.runtime import FINITE_CONTAINER_SECONDS, PodRunner
 from controllers.runtime.agent import Endpoint
@@ -54,7 +58,9 @@ class NodeAgent:
                  lease_interval: float = 10.0, status_interval: float = 60.0,
                  max_pods: int = 110,
                  finite_container_seconds: float = FINITE_CONTAINER_SECONDS,
-                 healthz: tuple[str, int] | None = None) -> None:
+                 healthz: tuple[str, int] | None = None,
+                 logs: LogSettings | None = None,
+                 kubelet: KubeletServing | None = None) -> None:
         self.client = client
         self.node = NodeRegistration(client, node_name, node_ip, pod_cidr,
                                      lease_interval=lease_interval,
@@ -65,6 +71,9 @@ class NodeAgent:
         self.allow_host_commands = allow_host_commands
         self.finite_container_seconds = finite_container_seconds
         self.healthz = healthz
+        #: How container logs are kept (None: not at all; see :mod:`.podlogs`).
+        self.logs = logs
+        self.kubelet = KubeletServer(self, kubelet) if kubelet is not None else None
         self.ipam = IPAllocator(pod_cidr)
         self.pods = informers.informer_for(PODS, field_selector=f"spec.nodeName={node_name}")
         self.queue: RateLimitingQueue[str] = RateLimitingQueue(name="node")
@@ -103,6 +112,8 @@ class NodeAgent:
     async def run(self) -> None:
         """Register, adopt the pods of an earlier agent, then run until cancelled (the
         runtime has synced the pods cache)."""
+        if self.kubelet is not None:
+            self.node.kubelet_port = await self.kubelet.start()
         await self.node.register()
         tasks = [asyncio.create_task(self.node.lease_loop()),
                  asyncio.create_task(self.node.status_loop())]
@@ -120,6 +131,8 @@ class NodeAgent:
             self.queue.shutdown()
             for runner in list(self.runners.values()):
                 await runner.stop()
+            if self.kubelet is not None:
+                await self.kubelet.stop()
 
     async def _worker(self) -> None:
         while True:
@@ -149,6 +162,7 @@ class NodeAgent:
                 del self.runners[key]
                 await runner.stop()
                 self.ipam.release(runner.uid)
+                runner.remove_logs()
             if pod is None:
                 return
             runner = None
@@ -171,7 +185,7 @@ class NodeAgent:
                 await self._event(pod, type_, reason, message, field_path)
 
             runner = PodRunner(pod, ip, self.node_ip, self.allow_host_commands, changed, event,
-                               self.finite_container_seconds)
+                               self.finite_container_seconds, self.logs)
             if str(status.get("podIP") or "") == ip:
                 runner.adopt(pod)
             self.runners[key] = runner
@@ -213,6 +227,7 @@ class NodeAgent:
                 await self._pre_stop(pod, runner, deadline)
                 await runner.stop(max(deadline - time.monotonic(), 0.0))
                 self.ipam.release(runner.uid)
+                runner.remove_logs()
             try:
                 await self.client.delete(PODS, namespace, name, grace_period_seconds=0,
                                          preconditions={"uid": str(md.get("uid") or "")})

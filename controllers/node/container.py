@@ -20,8 +20,10 @@ import secrets
 import signal
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
+from controllers.node.podlogs import ContainerLog, LogSettings
 from controllers.node.probes import ProbeSpec, ProbeState, parse_probe, run_probe
 from controllers.node.servers import ContainerFlags, PortServer, start_port_server
 
@@ -89,6 +91,9 @@ class Pod(Protocol):
     restart_policy: str
     terminating: bool
     event: EventFn
+    #: How the pod's container logs are kept (None: not kept) and its log directory.
+    logs: LogSettings | None
+    log_dir: Path | None
 
     def changed(self) -> None:
         """Ask the agent to write the pod's status."""
@@ -101,7 +106,11 @@ class Container:
         self.runner = runner
         self.spec = spec
         self.name = str(spec.get("name") or "")
-        self.flags = ContainerFlags(runner.pod_name, on_change=runner.changed)
+        self.log = (ContainerLog(runner.log_dir / self.name, max_size=runner.logs.max_size,
+                                 max_files=runner.logs.max_files)
+                    if runner.log_dir is not None and runner.logs is not None else None)
+        self.flags = ContainerFlags(runner.pod_name, on_change=runner.changed,
+                                    log=self.log_line)
         self.servers: list[PortServer] = []
         self.container_id = ""
         self.started_at = ""
@@ -142,6 +151,8 @@ class Container:
         if not self.started_at:
             self.started_at = now_rfc3339()
         self.flags.ready = self.flags.healthy = True
+        if self.log is not None:
+            self.log.start_instance(self.restart_count)
         command = list(self.spec.get("command") or [])
         try:
             if command and self.runner.allow_host_commands:
@@ -170,6 +181,11 @@ class Container:
                                 self.field_path)
         self.runner.changed()
 
+    def log_line(self, text: str, stream: str = "stdout") -> None:
+        """Append one line to the current instance's log (see :mod:`.podlogs`)."""
+        if self.log is not None:
+            self.log.line(text, stream)
+
     @property
     def finite(self) -> bool:
         """Whether this container is a finite one (see the module docstring)."""
@@ -196,6 +212,7 @@ class Container:
                 continue
             server = await start_port_server(kind, self.runner.ip, number, self.flags)
             self.servers.append(server)
+            self.log_line(f"serving {kind.upper()} on {self.runner.ip}:{number}")
 
     async def _start_process(self, argv: list[str]) -> None:
         env = dict(os.environ)
@@ -206,11 +223,24 @@ class Container:
                     "HOSTNAME": self.runner.pod_name})
         self.proc = await asyncio.create_subprocess_exec(
             *argv, env=env, cwd=self.spec.get("workingDir") or None,
-            stdin=asyncio.subprocess.DEVNULL, start_new_session=True)
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, start_new_session=True)
         self.tasks.append(asyncio.create_task(self._watch_process(self.proc)))
 
+    async def _copy_output(self, stream: asyncio.StreamReader | None, name: str) -> None:
+        """Copy a host process's ``stdout``/``stderr`` into the container log until EOF."""
+        if stream is None:
+            return
+        while data := await stream.read(65536):
+            if self.log is not None:
+                self.log.write(name, data)
+
     async def _watch_process(self, proc: asyncio.subprocess.Process) -> None:
+        await asyncio.gather(self._copy_output(proc.stdout, "stdout"),
+                             self._copy_output(proc.stderr, "stderr"))
         code = await proc.wait()
+        if self.log is not None:
+            self.log.flush()
         if self.runner.terminating or self.proc is not proc:
             return
         await self._exited(code)
@@ -257,6 +287,7 @@ class Container:
                         f"Container {self.name} failed liveness probe, will be restarted",
                         self.field_path)
                     self._terminated(137, "Error")
+                    self.log_line(f"liveness probe failed ({result.message}): stopping")
                     await self._restart_now()  # stop() spares this task; it ends here
                     return
                 self.runner.changed()

@@ -19,6 +19,7 @@ and once every container has terminated the pod's phase is ``Succeeded``
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ from controllers.node.container import (
     now_rfc3339,
     port_kind,
 )
+from controllers.node.podlogs import LogSettings, pod_log_dir
 
 __all__ = ["FINITE_CONTAINER_SECONDS", "Container", "PodRunner", "now_rfc3339", "port_kind"]
 
@@ -42,11 +44,16 @@ class PodRunner:
 
     def __init__(self, pod: Mapping[str, Any], ip: str, host_ip: str, allow_host_commands: bool,
                  on_change: Callable[[], None], event: EventFn,
-                 finite_seconds: float = FINITE_CONTAINER_SECONDS) -> None:
+                 finite_seconds: float = FINITE_CONTAINER_SECONDS,
+                 logs: LogSettings | None = None) -> None:
         md = _m(pod.get("metadata"))
         spec = _m(pod.get("spec"))
         self.uid = str(md.get("uid") or "")
         self.pod_name = str(md.get("name") or "")
+        self.namespace = str(md.get("namespace") or "")
+        self.logs = logs
+        self.log_dir = (pod_log_dir(logs.root, self.namespace, self.pod_name, self.uid)
+                        if logs is not None else None)
         self.ip = ip
         self.host_ip = host_ip
         self.allow_host_commands = allow_host_commands
@@ -94,6 +101,15 @@ class PodRunner:
         """Stop every container."""
         self.terminating = True
         await asyncio.gather(*(c.stop(grace) for c in self.containers))
+
+    def container(self, name: str) -> Container | None:
+        """The container called ``name``."""
+        return next((c for c in self.containers if c.name == name), None)
+
+    def remove_logs(self) -> None:
+        """Delete this pod's log directory (the pod is gone)."""
+        if self.log_dir is not None:
+            shutil.rmtree(self.log_dir, ignore_errors=True)
 
     def _condition(self, ctype: str, ok: bool, now: str) -> dict[str, Any]:
         status = "True" if ok else "False"

@@ -1,1 +1,1 @@
-"""The kubelet API the node agent serves on its node address."""
+"""The kubelet API of the node agent: the server (:mod:`.server`) and what it serves."""
