@@ -33,7 +33,8 @@ from controllers.node.kubelet.spdy.frames import (
 )
 from tests.support import wsclient
 
-TUNNEL = "SPDY/3.1+portforward.k8s.io"
+#: What the apiserver offers the kubelet for kubectl's ``SPDY/3.1+portforward.k8s.io``.
+TUNNEL = "portforward.k8s.io"
 
 
 @dataclass
@@ -85,7 +86,7 @@ async def serving() -> AsyncIterator[tuple[int, Pod, Node]]:
     port: int = sock.getsockname()[1]
     app = Starlette(routes=portforward.routes(node))
     server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="critical",
-                                           ws="wsproto"))
+                                           ws="websockets-sansio"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         await asyncio.sleep(0.01)

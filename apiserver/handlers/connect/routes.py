@@ -29,7 +29,13 @@ from apiserver.handlers.connect.kubelet import (
     kubelet_path,
     pod_and_location,
 )
-from apiserver.handlers.connect.relay import refuse_error, refuse_upgrade, relay_websocket
+from apiserver.handlers.connect.relay import (
+    offered_subprotocols,
+    refuse_error,
+    refuse_upgrade,
+    relay_websocket,
+    tunnel_subprotocols,
+)
 from apiserver.handlers.http import Receive, Request, Scope, Send, respond_error
 from apiserver.registry.registry import Registry
 
@@ -171,4 +177,8 @@ class ConnectAPI:
             await refuse_error(receive, send, exc)
             return
         url = location.url(path + (f"?{params}" if params else ""), websocket=True)
-        await relay_websocket(scope, receive, send, url, self.kubelet.ssl_context())
+        offered, names = offered_subprotocols(scope), dict[str, str]()
+        if target.subresource == "portforward":
+            offered, names = tunnel_subprotocols(offered)
+        await relay_websocket(scope, receive, send, url, self.kubelet.ssl_context(),
+                              offered, names)

@@ -3,8 +3,11 @@
 Contract (upstream: ``pkg/kubelet/cri/streaming/portforward/websocket.go`` and
 ``httpstream.go``, facts in ``upstream-facts-2.md`` §2):
 
-* A WebSocket offering a subprotocol ``SPDY/3.1+…portforward.k8s.io`` (kubectl ≥ 1.31)
-  gets the SPDY/3.1 session of :mod:`.portforward_spdy` inside the WebSocket.
+* A WebSocket offering the subprotocol ``portforward.k8s.io`` (what the apiserver offers
+  when kubectl ≥ 1.31 asks it for ``SPDY/3.1+portforward.k8s.io``: it strips the prefix,
+  as upstream's apiserver does before it upgrades to SPDY towards the kubelet) or the
+  prefixed name itself gets the SPDY/3.1 session of :mod:`.portforward_spdy` inside the
+  WebSocket.
 * Otherwise the channel protocol the Python client speaks: subprotocol
   ``v4.channel.k8s.io`` (binary) or ``v4.base64.channel.k8s.io``, or none at all
   (binary); others fail the handshake with 400 ``requested protocol(s) are not supported:
@@ -52,8 +55,10 @@ log = logging.getLogger("controllers.node.kubelet.portforward")
 
 V4_BINARY = "v4.channel.k8s.io"
 V4_BASE64 = "v4.base64.channel.k8s.io"
-SPDY_TUNNEL = "SPDY/3.1+portforward.k8s.io"
-PROTOCOLS = (V4_BINARY, V4_BASE64, SPDY_TUNNEL)
+#: The SPDY port-forward protocol's name (upstream's ``X-Stream-Protocol-Version``).
+SPDY_PROTOCOL = "portforward.k8s.io"
+SPDY_TUNNEL = "SPDY/3.1+" + SPDY_PROTOCOL
+PROTOCOLS = (V4_BINARY, V4_BASE64, SPDY_PROTOCOL, SPDY_TUNNEL)
 
 
 def parse_ports(values: list[str], name: str = "port") -> list[int]:
@@ -78,7 +83,8 @@ def parse_ports(values: list[str], name: str = "port") -> list[int]:
 
 def _tunnel_protocol(offered: list[str]) -> str | None:
     for protocol in offered:
-        if protocol.startswith("SPDY/3.1+") and protocol.endswith("portforward.k8s.io"):
+        if protocol == SPDY_PROTOCOL or (protocol.startswith("SPDY/3.1+")
+                                         and protocol.endswith("portforward.k8s.io")):
             return protocol
     return None
 

@@ -41,7 +41,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from controllers.node.kubelet import logs
+from controllers.node.kubelet import logs, portforward
 from controllers.node.kubelet.pods import NodeHost
 
 __all__ = ["AUTHORIZED_GROUPS", "AUTHORIZED_USERS", "ROUTE_MODULES", "KubeletServer",
@@ -54,7 +54,8 @@ AUTHORIZED_USERS = frozenset({"kube-apiserver-kubelet-client"})
 AUTHORIZED_GROUPS = frozenset({"system:masters"})
 
 #: The modules whose ``routes(host)`` make up the API.
-ROUTE_MODULES: tuple[Callable[[NodeHost], list[BaseRoute]], ...] = (logs.routes,)
+ROUTE_MODULES: tuple[Callable[[NodeHost], list[BaseRoute]], ...] = (
+    logs.routes, portforward.routes)
 
 _PEER = "kubemu.kubelet.peer"
 
