@@ -46,6 +46,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubemu]:
     kubemu = start_kubemu(data_dir, 1)
     try:
         api = _api(kubemu)
+        wait_for("the default ServiceAccount", lambda: _has_default_sa(api), timeout=60)
         api.create_namespaced_pod(NS, _pod("web-1"))
         api.create_namespaced_service(NS, {
             "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
@@ -58,6 +59,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubemu]:
 
 def _api(kubemu: Kubemu) -> client.CoreV1Api:
     return client.CoreV1Api(config.new_client_from_config(str(kubemu.kubeconfig)))
+
+
+def _has_default_sa(api: client.CoreV1Api) -> bool:
+    names = [sa.metadata.name for sa in api.list_namespaced_service_account(NS).items]
+    return "default" in names
 
 
 def _ready(api: client.CoreV1Api, name: str) -> bool:
