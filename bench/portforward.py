@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -90,11 +91,23 @@ def _client(kubeconfig: Path, data_dir: Path) -> httpx.Client:
     doc = yaml.safe_load(kubeconfig.read_text())
     url = str(doc["clusters"][0]["cluster"]["server"])
     pki = data_dir / "pki"
-    verify: Any = True
-    cert: Any = None
+    verify: ssl.SSLContext | bool = True
     if url.startswith("https://"):
-        verify, cert = str(pki / "ca.crt"), (str(pki / "admin.crt"), str(pki / "admin.key"))
-    return httpx.Client(base_url=url, verify=verify, cert=cert, timeout=30.0)
+        verify = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        verify.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+    return httpx.Client(base_url=url, verify=verify, timeout=30.0)
+
+
+def _create_pod(client: httpx.Client) -> None:
+    """Create the pod once the namespace's default ServiceAccount exists."""
+    deadline = time.monotonic() + 60
+    while True:
+        resp = client.post(f"/api/v1/namespaces/{NAMESPACE}/pods", json=_pod())
+        if resp.status_code == 201:
+            return
+        if resp.status_code != 403 or time.monotonic() > deadline:
+            raise BenchError(f"creating the pod: {resp.status_code} {resp.text}")
+        time.sleep(0.3)
 
 
 def _wait_pod_ip(client: httpx.Client) -> str:
@@ -123,9 +136,7 @@ def run_scenario(workdir: Path, megabytes: int, repeat: int) -> dict[str, Any]:
     forward: subprocess.Popen[str] | None = None
     try:
         with _client(kubeconfig, data_dir) as client:
-            resp = client.post(f"/api/v1/namespaces/{NAMESPACE}/pods", json=_pod())
-            if resp.status_code != 201:
-                raise BenchError(f"creating the pod: {resp.status_code} {resp.text}")
+            _create_pod(client)
             pod_ip = _wait_pod_ip(client)
         local = free_port()
         forward = subprocess.Popen(
