@@ -51,7 +51,7 @@ log = logging.getLogger("controllers.node.kubelet.spdy")
 
 DEFAULT_WINDOW = 64 * 1024
 #: The largest data frame this side sends.
-CHUNK = 32 * 1024
+CHUNK = 64 * 1024
 _CANCEL, _PROTOCOL_ERROR, _INVALID_STREAM = 5, 1, 2
 
 
