@@ -31,7 +31,8 @@ from apiserver.api import errors
 from apiserver.api.resources import NODES, PODS
 from apiserver.registry.registry import Registry
 
-__all__ = ["KubeletClientConfig", "KubeletLocation", "node_location", "pod_and_location"]
+__all__ = ["KubeletClientConfig", "KubeletLocation", "get_pod", "kubelet_path", "node_location",
+           "pod_location"]
 
 
 @dataclass(frozen=True)
@@ -125,14 +126,18 @@ async def node_location(registry: Registry, config: KubeletClientConfig,
     return KubeletLocation(config.scheme, host, port)
 
 
-async def pod_and_location(registry: Registry, config: KubeletClientConfig, namespace: str,
-                           name: str) -> tuple[dict[str, Any], KubeletLocation | None]:
-    """The pod (404 without it) and its kubelet (None: the pod is not bound yet)."""
-    pod = (await registry.store(PODS).get(namespace, name)).obj
+async def get_pod(registry: Registry, namespace: str, name: str) -> dict[str, Any]:
+    """The pod (404 ``pods "<name>" not found`` without it)."""
+    return (await registry.store(PODS).get(namespace, name)).obj
+
+
+async def pod_location(registry: Registry, config: KubeletClientConfig,
+                       pod: Mapping[str, Any]) -> KubeletLocation | None:
+    """The kubelet of ``pod``'s node (None: the pod is not bound yet)."""
     node_name = str(_m(pod.get("spec")).get("nodeName") or "")
     if not node_name:
-        return pod, None
-    return pod, await node_location(registry, config, node_name)
+        return None
+    return await node_location(registry, config, node_name)
 
 
 def kubelet_path(kind: str, namespace: str, pod: str, container: str | None = None) -> str:

@@ -27,8 +27,9 @@ import httpx
 from apiserver.api import errors
 from apiserver.handlers.connect.kubelet import (
     KubeletClientConfig,
+    get_pod,
     kubelet_path,
-    pod_and_location,
+    pod_location,
 )
 from apiserver.handlers.http import Request, respond_error
 from apiserver.registry.registry import Registry
@@ -159,8 +160,9 @@ async def serve_log(req: Request, registry: Registry, config: KubeletClientConfi
     """Answer ``GET pods/{name}/log``."""
     try:
         params = log_params(name, query)
-        pod, location = await pod_and_location(registry, config, namespace, name)
+        pod = await get_pod(registry, namespace, name)
         container = choose_container(pod, (query.get("container") or [""])[0])
+        location = await pod_location(registry, config, pod)
     except errors.ApiError as exc:
         await respond_error(req.send, exc)
         return

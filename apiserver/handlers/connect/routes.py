@@ -26,8 +26,9 @@ from apiserver.api import errors
 from apiserver.handlers.connect import logs, proxy
 from apiserver.handlers.connect.kubelet import (
     KubeletClientConfig,
+    get_pod,
     kubelet_path,
-    pod_and_location,
+    pod_location,
 )
 from apiserver.handlers.connect.relay import (
     offered_subprotocols,
@@ -150,33 +151,45 @@ class ConnectAPI:
         await logs.serve_log(req, self.registry, self.kubelet, target.namespace, target.name,
                              query)
 
+    async def _locate(self, target: ConnectTarget, query: Mapping[str, list[str]]) -> str:
+        """The kubelet WebSocket URL of an exec, attach or port-forward request (the
+        upstream errors for a missing pod, a bad container, a pod without a node)."""
+        assert target.namespace is not None
+        pod = await get_pod(self.registry, target.namespace, target.name)
+        container = None
+        if target.subresource != "portforward":
+            container = logs.choose_container(pod, (query.get("container") or [""])[0])
+        location = await pod_location(self.registry, self.kubelet, pod)
+        if location is None:
+            raise errors.bad_request(f"pod {target.name} does not have a host assigned")
+        path = kubelet_path(_KUBELET_KIND[target.subresource], target.namespace, target.name,
+                            container)
+        params = kubelet_stream_query(target.subresource, query)
+        return location.url(path + (f"?{params}" if params else ""), websocket=True)
+
     async def _stream(self, scope: Scope, receive: Receive, send: Send,
                       target: ConnectTarget, query: Mapping[str, list[str]]) -> None:
-        assert target.namespace is not None
         if scope["type"] == "http":
+            # A client that falls back from WebSocket to SPDY reports this answer: the
+            # request's own errors come first, then the refusal of SPDY.
             if scope.get("method") not in ("GET", "POST"):
                 await respond_error(send, errors.method_not_allowed(
                     "the server does not allow this method on the requested resource"))
-            elif _is_upgrade(scope):
-                await refuse_upgrade(send)
-            else:
+            elif not _is_upgrade(scope):
                 await respond_error(send, errors.bad_request("Upgrade request required"))
+            else:
+                try:
+                    await self._locate(target, query)
+                except errors.ApiError as exc:
+                    await respond_error(send, exc)
+                    return
+                await refuse_upgrade(send)
             return
         try:
-            pod, location = await pod_and_location(self.registry, self.kubelet,
-                                                   target.namespace, target.name)
-            if location is None:
-                raise errors.bad_request(f"pod {target.name} does not have a host assigned")
-            container = None
-            if target.subresource != "portforward":
-                container = logs.choose_container(pod, (query.get("container") or [""])[0])
-            path = kubelet_path(_KUBELET_KIND[target.subresource], target.namespace,
-                                target.name, container)
-            params = kubelet_stream_query(target.subresource, query)
+            url = await self._locate(target, query)
         except errors.ApiError as exc:
             await refuse_error(receive, send, exc)
             return
-        url = location.url(path + (f"?{params}" if params else ""), websocket=True)
         offered, names = offered_subprotocols(scope), dict[str, str]()
         if target.subresource == "portforward":
             offered, names = tunnel_subprotocols(offered)

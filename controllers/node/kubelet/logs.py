@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import datetime
@@ -32,15 +33,10 @@ from controllers.node.container import Container
 from controllers.node.kubelet.pods import KubeletError, NodeHost, error_response, find_container
 from controllers.node.podlogs import instance_files, parse_line
 
-__all__ = ["LogOptions", "follow_poll_seconds", "routes"]
+__all__ = ["LogOptions", "LogReader", "choose_instance", "routes"]
 
 #: How often a follower looks for new lines and checks that the instance still runs.
 _POLL = 0.2
-
-
-def follow_poll_seconds() -> float:
-    """Seconds between a follower's checks for new lines."""
-    return _POLL
 
 
 class LogOptions:
@@ -55,7 +51,7 @@ class LogOptions:
         since_ns: int | None = None
         seconds = _int(query, "sinceSeconds")
         if seconds is not None:
-            since_ns = (int(datetime.now().timestamp()) - seconds) * 1_000_000_000
+            since_ns = time.time_ns() - seconds * 1_000_000_000
         text = query.get("sinceTime")
         if text:
             try:
@@ -120,7 +116,7 @@ def _lines(fh: BinaryIO) -> Iterator[bytes]:
         yield line
 
 
-class _Reader:
+class LogReader:
     """Reads one instance's files: the history, then (following) the live file."""
 
     def __init__(self, directory: Path, instance: int, opts: LogOptions) -> None:
@@ -197,7 +193,7 @@ def _still_running(host: NodeHost, key: str, uid: str, container: str, instance:
     return found is not None and found.running and found.restart_count == instance
 
 
-async def _stream(host: NodeHost, key: str, uid: str, container: str, reader: _Reader,
+async def _stream(host: NodeHost, key: str, uid: str, container: str, reader: LogReader,
                   follow: bool) -> AsyncIterator[bytes]:
     try:
         for chunk in reader.history():
@@ -227,7 +223,7 @@ async def container_logs(host: NodeHost, request: Request) -> Response:
         return error_response(exc)
     if container.log is None:
         return Response(b"", media_type="text/plain")
-    reader = _Reader(container.log.directory, instance, opts)
+    reader = LogReader(container.log.directory, instance, opts)
     follow = opts.follow and not opts.previous
     stream = _stream(host, f"{namespace}/{name}", runner.uid, cname, reader, follow)
     return StreamingResponse(stream, media_type="text/plain")
