@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
+from apiserver.handlers.connect.relay import tunnel_subprotocols
 from apiserver.serving import ApiServerWebSocketProtocol
 from tests.support import wsclient
 
@@ -43,3 +44,10 @@ def test_kubectl_tunnel_subprotocol_is_offered_to_the_app_and_answered() -> None
             await task
 
     asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def test_the_relay_strips_the_spdy_tunnel_prefix_towards_the_kubelet() -> None:
+    offered = ["SPDY/3.1+portforward.k8s.io", "v4.channel.k8s.io", "SPDY/3.1+other"]
+    towards, names = tunnel_subprotocols(offered)
+    assert towards == ["portforward.k8s.io", "v4.channel.k8s.io", "SPDY/3.1+other"]
+    assert names == {"portforward.k8s.io": "SPDY/3.1+portforward.k8s.io"}
