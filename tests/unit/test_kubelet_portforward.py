@@ -298,3 +298,14 @@ def test_until_gone_sees_a_replaced_pod() -> None:
         node.runners["ns/p"] = Runner("127.0.0.1", uid="new")
         await waiting
     run(main())
+
+
+def test_parse_ports_as_the_kubelet() -> None:
+    assert portforward.parse_ports(["80,8080", "9000"]) == [80, 8080, 9000]
+    for values, message in (([], 'query parameter "port" is required'),
+                            ([""], 'query parameter "port" cannot be empty'),
+                            (["70000"], 'parsing "70000": value out of range'),
+                            (["8o"], 'parsing "8o": invalid syntax'),
+                            (["0"], 'port "0" must be > 0')):
+        with pytest.raises(ValueError, match=message):
+            portforward.parse_ports(values)
