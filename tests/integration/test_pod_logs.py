@@ -336,3 +336,30 @@ def test_spdy_exec_is_refused_with_a_clear_status(kc: Kubectl, web: str) -> None
     bad = subprocess.run([*argv[:-2], "-c", "nope", "--", "ls"], capture_output=True,
                          text=True, env=env, timeout=30)
     assert "container nope is not valid for pod web" in bad.stderr
+
+
+def _established_to(ip: str, port: int) -> int:
+    """Established TCP connections to ``ip:port`` on this machine (``/proc/net/tcp``)."""
+    want = "".join(f"{int(b):02X}" for b in reversed(ip.split("."))) + f":{port:04X}"
+    with open("/proc/net/tcp") as fh:
+        rows = [line.split() for line in fh.readlines()[1:]]
+    return sum(1 for row in rows if row[2] == want and row[3] == "01")
+
+
+def test_a_client_leaving_a_follow_frees_the_kubelet_stream(
+        kc: Kubectl, cluster: ApiServerProcess, talker: str, address_block: Addresses) -> None:
+    node = httpx.get(f"{cluster.url}/api/v1/nodes/logs-node", timeout=5).json()
+    port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+    ip = address_block.node_ip(NODE)
+    wait_for("no kubelet streams", lambda: _established_to(ip, port) == 0)
+    argv = [str(kc.binary), "--kubeconfig", str(cluster.kubeconfig), "logs", "-f",
+            "talker", "-c", "out"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=kc.env())
+    try:
+        assert proc.stdout is not None
+        proc.stdout.readline()
+        assert _established_to(ip, port) == 1
+    finally:
+        proc.kill()
+        proc.wait()
+    wait_for("the kubelet stream closed", lambda: _established_to(ip, port) == 0)

@@ -31,6 +31,7 @@ from apiserver.handlers.connect.kubelet import (
     kubelet_path,
     pod_location,
 )
+from apiserver.handlers.connect.relay import send_body
 from apiserver.handlers.http import Request, respond_error
 from apiserver.registry.registry import Registry
 
@@ -189,10 +190,7 @@ async def serve_log(req: Request, registry: Registry, config: KubeletClientConfi
             await req.send({"type": "http.response.start", "status": 200,
                             "headers": headers})
             started = True
-            async for chunk in resp.aiter_raw():
-                await req.send({"type": "http.response.body", "body": chunk,
-                                "more_body": True})
-            await req.send({"type": "http.response.body", "body": b""})
+            await send_body(req.receive, req.send, resp.aiter_raw())
     except httpx.TransportError as exc:
         log.info("kubelet log stream for %s/%s failed: %s", namespace, name, exc)
         if started:

@@ -34,7 +34,7 @@ import httpx
 from apiserver.api import errors
 from apiserver.api.resources import ENDPOINTS, PODS, SERVICES
 from apiserver.handlers.connect.kubelet import KubeletClientConfig, node_location
-from apiserver.handlers.connect.relay import refuse_error
+from apiserver.handlers.connect.relay import refuse_error, send_body
 from apiserver.handlers.http import Receive, Scope, Send, respond_error
 from apiserver.registry.registry import Registry
 
@@ -246,10 +246,7 @@ async def _forward(scope: Scope, receive: Receive, send: Send, client: httpx.Asy
                             "headers": [(k.encode("latin-1"), v.encode("latin-1"))
                                         for k, v in headers]})
                 started = True
-                async for chunk in resp.aiter_raw():
-                    await send({"type": "http.response.body", "body": chunk,
-                                "more_body": True})
-                await send({"type": "http.response.body", "body": b""})
+                await send_body(receive, send, resp.aiter_raw())
             finally:
                 await resp.aclose()
     except httpx.HTTPError as exc:

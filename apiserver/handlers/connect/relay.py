@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -33,7 +33,7 @@ from apiserver.api import errors
 from apiserver.handlers.http import Receive, Scope, Send, respond_error
 
 __all__ = ["SPDY_TUNNEL_PREFIX", "offered_subprotocols", "refuse_upgrade", "relay_websocket",
-           "tunnel_subprotocols", "websocket_refusal"]
+           "send_body", "tunnel_subprotocols", "websocket_refusal"]
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,31 @@ async def refuse_upgrade(send: Send) -> None:
         "unable to upgrade connection: SPDY/3.1 streams are not served by this server; "
         "use a WebSocket client (kubectl 1.30 or later, which tunnels port-forward over "
         "WebSocket from 1.31)"))
+
+
+async def send_body(receive: Receive, send: Send, chunks: AsyncIterator[bytes]) -> None:
+    """Send ``chunks`` as a started response's body until they end or the client goes away
+    (then the iteration is cancelled, so a follow stream from a kubelet does not outlive
+    its client)."""
+
+    async def pump() -> None:
+        async for chunk in chunks:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def disconnected() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    tasks = [asyncio.create_task(pump()), asyncio.create_task(disconnected())]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if tasks[0] in done:
+            tasks[0].result()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _close_code(code: int | None) -> int:
