@@ -158,6 +158,9 @@ class Container:
             if command and self.runner.allow_host_commands:
                 await self._start_process(command + list(self.spec.get("args") or []))
             elif self.finite:
+                self.log_line("the command is not run (the node agent runs without "
+                              "--allow-host-commands); exiting 0 after "
+                              f"{self.runner.finite_seconds:g}s")
                 self.tasks.append(asyncio.create_task(self._finish_later()))
             else:
                 await self._start_servers()
