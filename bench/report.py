@@ -221,6 +221,10 @@ def markdown(results: dict[str, Any]) -> str:
         from bench.execlatency import table as exec_table
 
         parts += [*exec_table(results), ""]
+    if results.get("portforward"):
+        from bench.portforward import table as portforward_table
+
+        parts += [*portforward_table(results), ""]
     if results["targets"]:
         parts += [*targets_table(results), ""]
     return "\n".join(parts)

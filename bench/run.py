@@ -27,6 +27,7 @@ from bench import (
     execlatency,
     limits,
     populate,
+    portforward,
     proxy,
     report,
     secure,
@@ -53,7 +54,7 @@ from bench.wrk import WrkResult, ensure_wrk, run_wrk, write_scripts
 
 SCENARIOS = (
     "get", "create", "list", "watch", "endpoints", "storage", "proxy", "iptables", "workloads",
-    "secure", "limits", "webhooks", "crd", "exec",
+    "secure", "limits", "webhooks", "crd", "exec", "portforward",
 )
 #: ``storage`` (SQLite vs etcd, bench/storage.py) only on request: it adds about 2 minutes.
 DEFAULT_SCENARIOS = ("get", "create", "list", "watch", "endpoints")
@@ -109,8 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="wrk connections (default 32)")
     p.add_argument("--scenarios", type=_csv(SCENARIOS), default=list(DEFAULT_SCENARIOS),
                    help="comma-separated subset of get,create,list,watch,endpoints,storage,"
-                   "proxy,iptables,workloads,limits,webhooks,exec (default all but storage, "
-                   "proxy, iptables, workloads, limits, webhooks and exec)")
+                   "proxy,iptables,workloads,limits,webhooks,exec,portforward (default all but "
+                   "storage, proxy, iptables, workloads, limits, webhooks, exec and portforward)")
     p.add_argument("--baselines", type=_csv(MODES), default=list(MODES),
                    help="comma-separated subset of fastapi,route,raw (default all)")
     p.add_argument("--target-baseline", choices=MODES, default="fastapi",
@@ -155,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exec sessions timed per path in the exec scenario (default 500)")
     p.add_argument("--exec-kubectl-runs", type=int, default=30,
                    help="kubectl exec runs timed in the exec scenario (default 30)")
+    p.add_argument("--pf-megabytes", type=int, default=64,
+                   help="MiB echoed per run of the portforward scenario (default 64)")
     p.add_argument("--json", type=Path, metavar="OUT.json",
                    help="also write every number to this JSON file")
     p.add_argument("--keep", action="store_true",
@@ -437,6 +440,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "crd": None,
         "workloads": None,
         "exec": None,
+        "portforward": None,
         "targets": [],
     }
     kubemu = _start_kubemu(ctx)
@@ -527,6 +531,9 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     if "exec" in args.scenarios:
         results["exec"] = execlatency.run_scenario(
             workdir, server_cpu, load_cpu, args.exec_sessions, args.exec_kubectl_runs)
+    if "portforward" in args.scenarios:
+        results["portforward"] = portforward.run_scenario(
+            workdir, args.pf_megabytes, max(args.repeat, 3))
     results["targets"] = _targets(results, args.target_baseline)
     return results
 
@@ -538,10 +545,10 @@ def main(argv: Sequence[str] | None = None) -> int:
            args.update_concurrency, args.ep_services, args.ep_pods, args.ep_changes,
            args.storage_watchers, args.storage_updates, args.wl_nodes, args.wl_replicas,
            args.wl_rollout_replicas, args.webhook_creates, args.exec_sessions,
-           args.exec_kubectl_runs) <= 0:
+           args.exec_kubectl_runs, args.pf_megabytes) <= 0:
         print("bench: error: --duration, --connections, --repeat, --watchers, --updates, "
-              "--update-concurrency, --webhook-creates and the --ep-*, --storage-*, --wl-* and "
-              "--exec-* counts must be positive", file=sys.stderr)
+              "--update-concurrency, --webhook-creates and the --ep-*, --storage-*, --wl-*, "
+              "--exec-* and --pf-* counts must be positive", file=sys.stderr)
         return 2
     tmp = tempfile.mkdtemp(prefix="kubemu-bench-")
     workdir = Path(tmp)

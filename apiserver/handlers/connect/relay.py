@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -32,8 +32,8 @@ from websockets.typing import Subprotocol
 from apiserver.api import errors
 from apiserver.handlers.http import Receive, Scope, Send, respond_error
 
-__all__ = ["offered_subprotocols", "refuse_upgrade", "relay_websocket", "send_body",
-           "websocket_refusal"]
+__all__ = ["SPDY_TUNNEL_PREFIX", "offered_subprotocols", "refuse_upgrade", "relay_websocket",
+           "send_body", "tunnel_subprotocols", "websocket_refusal"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,26 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE = 16 << 20
 #: Close codes that may not be sent in a close frame; they become a normal closure.
 _RESERVED_CODES = frozenset({1004, 1005, 1006, 1015})
+
+
+#: kubectl ≥ 1.31 offers ``SPDY/3.1+portforward.k8s.io``: SPDY/3.1 inside the WebSocket.
+SPDY_TUNNEL_PREFIX = "SPDY/3.1+"
+
+
+def tunnel_subprotocols(offered: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """What to offer the kubelet for a port-forward, and the client's name of each.
+
+    Tunnelling protocols (``SPDY/3.1+<name>.k8s.io``) lose their prefix, as upstream's
+    apiserver strips it before it speaks ``<name>`` to the kubelet; the kubelet serves the
+    SPDY stream in the WebSocket under that name (the prefixed form is not an RFC 7230
+    token, which WebSocket libraries refuse)."""
+    towards, names = [], {}
+    for protocol in offered:
+        if protocol.startswith(SPDY_TUNNEL_PREFIX) and protocol.endswith(".k8s.io"):
+            names[protocol[len(SPDY_TUNNEL_PREFIX):]] = protocol
+            protocol = protocol[len(SPDY_TUNNEL_PREFIX):]
+        towards.append(protocol)
+    return towards, names
 
 
 def offered_subprotocols(scope: Scope) -> list[str]:
@@ -139,8 +159,11 @@ async def _kubelet_to_client(upstream: ClientConnection, send: Send) -> None:
 
 async def relay_websocket(scope: Scope, receive: Receive, send: Send, url: str,
                           context: ssl.SSLContext | None,
-                          subprotocols: Sequence[str] | None = None) -> None:
-    """Relay the client's WebSocket ``scope`` to ``url`` (see the module docstring)."""
+                          subprotocols: Sequence[str] | None = None,
+                          client_names: Mapping[str, str] | None = None) -> None:
+    """Relay the client's WebSocket ``scope`` to ``url`` (see the module docstring);
+    ``client_names`` maps a subprotocol the kubelet may choose to the name the client
+    offered for it (:func:`tunnel_subprotocols`)."""
     offered = list(subprotocols if subprotocols is not None else offered_subprotocols(scope))
     try:
         upstream = await connect(
@@ -171,7 +194,8 @@ async def relay_websocket(scope: Scope, receive: Receive, send: Send, url: str,
             return
         accept: dict[str, Any] = {"type": "websocket.accept"}
         if upstream.subprotocol:
-            accept["subprotocol"] = str(upstream.subprotocol)
+            chosen = str(upstream.subprotocol)
+            accept["subprotocol"] = (client_names or {}).get(chosen, chosen)
         await send(accept)
         pumps = [asyncio.create_task(_client_to_kubelet(receive, upstream)),
                  asyncio.create_task(_kubelet_to_client(upstream, send))]

@@ -30,7 +30,13 @@ from apiserver.handlers.connect.kubelet import (
     kubelet_path,
     pod_location,
 )
-from apiserver.handlers.connect.relay import refuse_error, refuse_upgrade, relay_websocket
+from apiserver.handlers.connect.relay import (
+    offered_subprotocols,
+    refuse_error,
+    refuse_upgrade,
+    relay_websocket,
+    tunnel_subprotocols,
+)
 from apiserver.handlers.http import Receive, Request, Scope, Send, respond_error
 from apiserver.registry.registry import Registry
 
@@ -184,4 +190,8 @@ class ConnectAPI:
         except errors.ApiError as exc:
             await refuse_error(receive, send, exc)
             return
-        await relay_websocket(scope, receive, send, url, self.kubelet.ssl_context())
+        offered, names = offered_subprotocols(scope), dict[str, str]()
+        if target.subresource == "portforward":
+            offered, names = tunnel_subprotocols(offered)
+        await relay_websocket(scope, receive, send, url, self.kubelet.ssl_context(),
+                              offered, names)

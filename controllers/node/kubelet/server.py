@@ -41,7 +41,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from controllers.node.kubelet import attach, exec, logs
+from controllers.node.kubelet import attach, exec, logs, portforward
 from controllers.node.kubelet.pods import NodeHost
 
 __all__ = ["AUTHORIZED_GROUPS", "AUTHORIZED_USERS", "ROUTE_MODULES", "KubeletServer",
@@ -55,7 +55,7 @@ AUTHORIZED_GROUPS = frozenset({"system:masters"})
 
 #: The modules whose ``routes(host)`` make up the API.
 ROUTE_MODULES: tuple[Callable[[NodeHost], list[BaseRoute]], ...] = (
-    logs.routes, exec.routes, attach.routes)
+    logs.routes, exec.routes, attach.routes, portforward.routes)
 
 _PEER = "kubemu.kubelet.peer"
 
