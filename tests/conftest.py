@@ -29,8 +29,15 @@ Fixtures (all start the real ``python -m apiserver`` on 127.0.0.1 with a free po
   (``pod_cidr(N)``, ``service_range``, ``node_ip(N)``, ``lb_pool``) and so run beside any
   cluster on the machine.
 
-Tests under ``tests/integration`` are marked ``integration`` automatically. For
-scripts without fixtures, import :func:`tests.support.apiserver.start_apiserver`.
+Tests under ``tests/integration`` are marked ``integration`` automatically. A module
+whose tests take tens of seconds (mostly waiting on controllers' periods or restarts) says
+``pytestmark = pytest.mark.slow``: it is collected first, so under pytest-xdist (as
+``scripts/test`` runs the suite: whole modules per worker) it overlaps the rest of the run
+instead of ending it alone. Every test must run beside any other, in another worker: unique
+object, namespace and network-namespace names, files under ``tmp_path``, addresses from
+``address_block`` or free ports.
+
+For scripts without fixtures, import :func:`tests.support.apiserver.start_apiserver`.
 """
 
 from __future__ import annotations
@@ -68,10 +75,20 @@ ApiServerFactory = Callable[..., ApiServerProcess]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test collected from ``tests/integration`` with ``integration``."""
+    """Mark every test collected from ``tests/integration`` with ``integration``, and move
+    the modules marked ``slow`` to the front (each module stays in one piece, in its order).
+
+    ``scripts/test`` runs the suite under pytest-xdist with ``--dist loadfile
+    --no-loadscope-reorder``: whole modules go to the workers in collection order, so the
+    long modules start first instead of finishing last on one worker.
+    """
+    slow_modules: set[Path] = set()
     for item in items:
         if _INTEGRATION_DIR in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.integration)
+        if item.get_closest_marker("slow") is not None:
+            slow_modules.add(Path(str(item.path)))
+    items.sort(key=lambda item: Path(str(item.path)) not in slow_modules)  # stable
 
 
 def suite_storage() -> str:
