@@ -14,7 +14,9 @@ Fixtures (all start the real ``python -m apiserver`` on 127.0.0.1 with a free po
   skips (fails under ``CI=true``) when etcd is not installed.
 * ``KUBEMU_TEST_STORAGE=etcd`` runs every apiserver the fixtures start on that etcd, each
   with its own ``--etcd-prefix`` (default: sqlite). ``scripts/test`` runs the integration
-  suite a second time that way under ``CI=true``.
+  suite a second time that way under ``CI=true``; that run deselects the integration tests
+  that use none of ``apiserver``, ``fresh_apiserver``, ``apiserver_factory``, ``etcd``,
+  ``kubectl`` and ``kubectl_announced`` (they name their storage or run ``kubemu up``).
 * ``kubectl`` (function): a :class:`tests.support.kubectl.Kubectl` callable:
   ``kubectl("get", "svc", "-o", "json", kubeconfig=None, input=None, check=False)``
   → ``CompletedProcess[str]``; without ``kubeconfig`` it targets ``apiserver``.
@@ -74,7 +76,29 @@ _INTEGRATION_DIR = Path(__file__).parent / "integration"
 ApiServerFactory = Callable[..., ApiServerProcess]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+#: The fixtures through which a test's apiservers follow ``KUBEMU_TEST_STORAGE`` (``kubectl``
+#: and ``kubectl_announced`` target ``apiserver`` by default).
+_STORAGE_FIXTURES = frozenset({"apiserver", "fresh_apiserver", "apiserver_factory", "etcd",
+                               "kubectl", "kubectl_announced"})
+
+
+def _deselect_storage_independent(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under another ``KUBEMU_TEST_STORAGE``, drop the integration tests using none of
+    :data:`_STORAGE_FIXTURES`: their servers name their storage, or ``kubemu up`` picks it,
+    so they would run exactly as in the sqlite pass. (A fixture that looks one up only
+    with ``request.getfixturevalue`` names one of them as a parameter too.)"""
+    kept, dropped = [], []
+    for item in items:
+        uses = set(getattr(item, "fixturenames", ())) & _STORAGE_FIXTURES
+        independent = _INTEGRATION_DIR in Path(str(item.path)).parents and not uses
+        (dropped if independent else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test collected from ``tests/integration`` with ``integration``, and move
     the modules marked ``slow`` to the front (each module stays in one piece, in its order).
 
@@ -82,6 +106,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     --no-loadscope-reorder``: whole modules go to the workers in collection order, so the
     long modules start first instead of finishing last on one worker.
     """
+    if suite_storage() != "sqlite":
+        _deselect_storage_independent(config, items)
     slow_modules: set[Path] = set()
     for item in items:
         if _INTEGRATION_DIR in Path(str(item.path)).parents:

@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.apiserver import ApiServerProcess
 from tests.support.kubectl import Kubectl
 
 #: Binary id → the fixture providing it.
@@ -72,7 +73,8 @@ def client_version(kubectl: Kubectl) -> dict[str, str]:
 
 
 @pytest.fixture(params=list(BINARIES))
-def kc(request: pytest.FixtureRequest) -> Binary:
+def kc(request: pytest.FixtureRequest, apiserver: ApiServerProcess) -> Binary:
+    """Each kubectl binary, targeting ``apiserver`` (named here so the etcd pass keeps it)."""
     kubectl: Kubectl = request.getfixturevalue(BINARIES[request.param])
     info = client_version(kubectl)
     return Binary(kubectl, info["gitVersion"], int(info["minor"].rstrip("+")))
