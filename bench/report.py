@@ -197,6 +197,10 @@ def markdown(results: dict[str, Any]) -> str:
         from bench.limits import table as limits_table
 
         parts += [*limits_table(results), ""]
+    if results.get("webhooks"):
+        from bench.webhooks import table as webhooks_table
+
+        parts += [*webhooks_table(results), ""]
     if results.get("proxy"):
         from bench.proxy import latency_table
 

@@ -21,7 +21,17 @@ from typing import Any
 
 import httpx
 
-from bench import endpoints, limits, populate, proxy, report, secure, storage, workloads
+from bench import (
+    endpoints,
+    limits,
+    populate,
+    proxy,
+    report,
+    secure,
+    storage,
+    webhooks,
+    workloads,
+)
 from bench.baseline import MODE_LABELS, MODES
 from bench.procs import (
     HOST,
@@ -41,7 +51,7 @@ from bench.wrk import WrkResult, ensure_wrk, run_wrk, write_scripts
 
 SCENARIOS = (
     "get", "create", "list", "watch", "endpoints", "storage", "proxy", "iptables", "workloads",
-    "secure", "limits",
+    "secure", "limits", "webhooks",
 )
 #: ``storage`` (SQLite vs etcd, bench/storage.py) only on request: it adds about 2 minutes.
 DEFAULT_SCENARIOS = ("get", "create", "list", "watch", "endpoints")
@@ -96,8 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="wrk connections (default 32)")
     p.add_argument("--scenarios", type=_csv(SCENARIOS), default=list(DEFAULT_SCENARIOS),
                    help="comma-separated subset of get,create,list,watch,endpoints,storage,"
-                   "proxy,iptables,workloads,limits (default all but storage, proxy, "
-                   "iptables, workloads and limits)")
+                   "proxy,iptables,workloads,limits,webhooks (default all but storage, "
+                   "proxy, iptables, workloads, limits and webhooks)")
     p.add_argument("--baselines", type=_csv(MODES), default=list(MODES),
                    help="comma-separated subset of fastapi,route,raw (default all)")
     p.add_argument("--target-baseline", choices=MODES, default="fastapi",
@@ -125,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Services of the iptables scenario (default 10000)")
     p.add_argument("--ipt-endpoints", type=int, default=5,
                    help="endpoints per Service of the iptables scenario (default 5)")
+    p.add_argument("--webhook-creates", type=int, default=1000,
+                   help="creates each way of the webhooks scenario (default 1000)")
     p.add_argument("--storage-watchers", type=int, default=200,
                    help="watchers of the storage scenario's fan-out (default 200)")
     p.add_argument("--storage-updates", type=int, default=500,
@@ -481,6 +493,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     if "limits" in args.scenarios:
         results["limits"] = limits.run_scenario(
             ctx, _measure, (CREATE_NAMESPACE,), (GET_NAMESPACE, GET_POD))
+    if "webhooks" in args.scenarios:
+        results["webhooks"] = webhooks.run_scenario(ctx, args.webhook_creates)
     if "proxy" in args.scenarios:
         results["proxy"] = proxy.run_latency(
             workdir, server_cpu, load_cpu, args.ep_services, args.ep_pods, args.ep_changes)
@@ -500,10 +514,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if min(args.duration, args.connections, args.watchers, args.updates, args.repeat,
            args.update_concurrency, args.ep_services, args.ep_pods, args.ep_changes,
            args.storage_watchers, args.storage_updates, args.wl_nodes, args.wl_replicas,
-           args.wl_rollout_replicas) <= 0:
+           args.wl_rollout_replicas, args.webhook_creates) <= 0:
         print("bench: error: --duration, --connections, --repeat, --watchers, --updates, "
-              "--update-concurrency and the --ep-*, --storage-* and --wl-* counts must be "
-              "positive", file=sys.stderr)
+              "--update-concurrency, --webhook-creates and the --ep-*, --storage-* and --wl-* "
+              "counts must be positive", file=sys.stderr)
         return 2
     tmp = tempfile.mkdtemp(prefix="kubemu-bench-")
     workdir = Path(tmp)

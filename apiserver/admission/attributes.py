@@ -55,6 +55,13 @@ class AdmissionAttributes:
     subresource: str = ""
     dry_run: bool = False
     user: UserInfo = field(default_factory=_requester)
+    #: The request's ``CreateOptions``/``UpdateOptions``/``DeleteOptions`` (meta.k8s.io/v1).
+    options: dict[str, Any] | None = None
+    #: Audit annotations plugins added (upstream ``Attributes.AddAnnotation``).
+    audit_annotations: dict[str, str] = field(default_factory=dict)
+    #: A webhook replaced ``object`` with a patched one: the store decodes it again
+    #: (pruning, defaults), as upstream decodes a webhook's patched object.
+    patched: bool = False
 
     @property
     def kind(self) -> str:
@@ -105,7 +112,8 @@ class ObjectSource(Protocol):
     ``cached``/``cached_list`` read the watch cache (upstream listers: possibly a little
     stale); ``live`` is a consistent read. ``update_status`` replaces an object's status
     with ``obj``'s, with ``obj``'s ``metadata.resourceVersion`` as precondition (409 when
-    it moved) and returns the stored object.
+    it moved) and returns the stored object. ``convert`` returns ``obj`` as version
+    ``info`` shows it (through its CRD's conversion webhook, else only relabelled).
     """
 
     def cached(self, info: ResourceInfo, namespace: str, name: str) -> dict[str, Any] | None: ...
@@ -116,6 +124,8 @@ class ObjectSource(Protocol):
         -> dict[str, Any] | None: ...
 
     async def update_status(self, info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def convert(self, obj: dict[str, Any], info: ResourceInfo) -> dict[str, Any]: ...
 
 
 def object_name(attrs: AdmissionAttributes) -> str:

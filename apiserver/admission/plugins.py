@@ -16,10 +16,12 @@ Registration points for plugins written elsewhere:
   ``admission_factories``) or install it for every chain with
   :func:`register_node_restriction`. Until then the name is accepted by the flags but
   inactive.
-* Webhooks and admission policies (``MutatingAdmissionWebhook``,
-  ``ValidatingAdmissionPolicy``, ``ValidatingAdmissionWebhook``): add a factory to
-  :data:`FACTORIES` under the upstream name; their place in :data:`ORDER` is already
-  right (after every built-in, before ResourceQuota).
+* Admission policies (``MutatingAdmissionPolicy``, ``ValidatingAdmissionPolicy``): add a
+  factory to :data:`FACTORIES` under the upstream name; their place in :data:`ORDER` is
+  already right: ``MutatingAdmissionPolicy`` before ``MutatingAdmissionWebhook`` (the
+  webhooks of :mod:`apiserver.admission.webhook`, after every built-in mutating plugin),
+  ``ValidatingAdmissionPolicy`` between it and ``ValidatingAdmissionWebhook``, both
+  before ResourceQuota.
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ from apiserver.admission.namespace import NamespaceLifecycle
 from apiserver.admission.resourcequota import ResourceQuotaAdmission
 from apiserver.admission.serviceaccount import ServiceAccountAdmission
 from apiserver.admission.tolerations import DefaultTolerationSeconds
+from apiserver.admission.webhook import (
+    MUTATING_NAME,
+    VALIDATING_NAME,
+    MutatingWebhooks,
+    ValidatingWebhooks,
+)
 
 NAMESPACE_LIFECYCLE = "NamespaceLifecycle"
 LIMIT_RANGER = "LimitRanger"
@@ -56,7 +64,7 @@ ORDER: tuple[str, ...] = (
     "PersistentVolumeClaimResize", "RuntimeClass", "CertificateApproval", "CertificateSigning",
     "ClusterTrustBundleAttest", "CertificateSubjectRestriction", "DefaultIngressClass",
     DENY_SERVICE_EXTERNAL_IPS, "PodTopologyLabels", "MutatingAdmissionPolicy",
-    "MutatingAdmissionWebhook", "ValidatingAdmissionPolicy", "ValidatingAdmissionWebhook",
+    MUTATING_NAME, "ValidatingAdmissionPolicy", VALIDATING_NAME,
     RESOURCE_QUOTA, "AlwaysDeny",
 )
 
@@ -81,6 +89,8 @@ FACTORIES: dict[str, Factory] = {
     DEFAULT_TOLERATION_SECONDS: lambda _source, _clock: DefaultTolerationSeconds(),
     DENY_SERVICE_EXTERNAL_IPS: lambda _source, _clock: DenyServiceExternalIPs(),
     RESOURCE_QUOTA: lambda source, clock: ResourceQuotaAdmission(source, clock),
+    MUTATING_NAME: lambda source, _clock: MutatingWebhooks(source),
+    VALIDATING_NAME: lambda source, _clock: ValidatingWebhooks(source),
 }
 
 

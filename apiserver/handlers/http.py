@@ -196,9 +196,11 @@ def warning_headers(warnings: list[str]) -> list[tuple[bytes, bytes]]:
     return out
 
 
-async def respond_error(send: Send, error: errors.ApiError) -> None:
-    """Send an error ``Status`` (JSON, ending with ``\\n``)."""
-    await respond(send, error.code, orjson.dumps(error.status, option=orjson.OPT_APPEND_NEWLINE))
+async def respond_error(send: Send, error: errors.ApiError,
+                        warnings: list[str] | None = None) -> None:
+    """Send an error ``Status`` (JSON, ending with ``\\n``), with the request's warnings."""
+    await respond(send, error.code, orjson.dumps(error.status, option=orjson.OPT_APPEND_NEWLINE),
+                  extra_headers=warning_headers(warnings) if warnings else None)
 
 
 #: ASGI scope extension set by :mod:`apiserver.serving`: a callable that drops the

@@ -23,6 +23,7 @@ from apiserver.api.fields import (
 )
 from apiserver.api.labels import LabelSelector, SelectorError, parse_label_selector
 from apiserver.api.resources import ResourceInfo
+from apiserver.api.warnings import collect
 from apiserver.handlers import bodies, patches
 from apiserver.handlers.encoding import (
     TableFrames,
@@ -86,6 +87,7 @@ class ResourceAPI:
             await self.fallback(scope, receive, send)
             return
         req = Request.from_scope(scope, receive, send)
+        collect(req.warnings)
         try:
             try:
                 route = parse(req.method, req.path, req.flag("watch"))
@@ -98,7 +100,7 @@ class ResourceAPI:
                 ) from None
             await self._dispatch(req, route)
         except errors.ApiError as exc:
-            await respond_error(send, exc)
+            await respond_error(send, exc, req.warnings)
         except SelectorError as exc:
             await respond_error(send, errors.bad_request(str(exc)))
         except Exception as exc:

@@ -119,7 +119,9 @@ async def serve_watch(
     """Stream a watch until its timeout, the client leaving, or the cache closing it."""
     cache = store.cache
     watch_cache = store.watch_cache
-    encoder: JsonFrames | TableFrames = table if table is not None else JsonFrames(store.info)
+    # A store that converts gets JSON frames and turns them into Tables itself.
+    encoder: JsonFrames | TableFrames = (table if table is not None and not store.converts
+                                         else JsonFrames(store.info))
     watcher = Watcher(predicate, encoder)
     rv = params.resource_version
     initial: list[bytes] = []
@@ -267,6 +269,7 @@ async def _stream(
     listener = asyncio.create_task(disconnect())
     headers_due = table is not None
     try:
+        initial = await store.present_frames(initial, table)
         if initial and headers_due:
             initial[0] = _with_headers(store.info, initial[0])
             headers_due = False
@@ -283,7 +286,7 @@ async def _stream(
                     break
                 if frame == _TICK:
                     frame = bookmark_frame(store.info, store.watch_cache.revision)
-                elif headers_due:
+                elif headers_due and not store.converts:
                     frame = _with_headers(store.info, frame)
                     headers_due = False
                 batch.append(frame)
@@ -293,6 +296,14 @@ async def _stream(
                 if queue.empty() or size >= _BATCH_BYTES:
                     break
                 frame = queue.get_nowait()
+            if batch and store.converts:
+                batch = await store.present_frames(batch, table)
+                if headers_due:
+                    index = next((i for i, f in enumerate(batch)
+                                  if not f.startswith(b'{"type":"BOOKMARK"')), None)
+                    if index is not None:
+                        batch[index] = _with_headers(store.info, batch[index])
+                        headers_due = False
             if batch:
                 await send(b"".join(batch))
             if done:

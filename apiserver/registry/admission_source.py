@@ -63,3 +63,14 @@ class RegistrySource:
         updated, _ = await store.update(md.get("namespace") or None, md["name"], obj,
                                         subresource="status")
         return updated.obj
+
+    async def convert(self, obj: dict[str, Any], info: ResourceInfo) -> dict[str, Any]:
+        if obj.get("apiVersion") == info.api_version:
+            return obj
+        converters = [getattr(s, "converter", None) for s in self.stores.values()
+                      if s.info.group == info.group and s.info.plural == info.plural]
+        converter = next((c for c in converters if c is not None), None)
+        if converter is None:
+            return {**obj, "apiVersion": info.api_version}
+        (out,) = await converter.convert([obj], info.api_version)
+        return dict(out)

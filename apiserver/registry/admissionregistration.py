@@ -123,7 +123,8 @@ def _service(path: str, svc: dict[str, Any]) -> list[Cause]:
     return causes
 
 
-def _client_config(path: str, config: Any) -> list[Cause]:
+def client_config_causes(path: str, config: Any) -> list[Cause]:
+    """``ValidateWebhookClientConfig``: exactly one of url or service, each valid."""
     cfg = _dict(config)
     url, svc = cfg.get("url"), cfg.get("service")
     if (url is None) == (svc is None):
@@ -133,7 +134,7 @@ def _client_config(path: str, config: Any) -> list[Cause]:
     return _service(f"{path}.service", _dict(svc))
 
 
-def _review_versions(path: str, versions: Any) -> list[Cause]:
+def review_versions_causes(path: str, versions: Any) -> list[Cause]:
     """``validateAdmissionReviewVersions`` (v1: required, one of v1/v1beta1 present)."""
     items = _list(versions)
     if not items:
@@ -190,9 +191,9 @@ def _webhook(hook: Any, path: str, mutating: bool) -> list[Cause]:
                                 "the timeout value must be between 1 and 30 seconds"))
     causes += c.label_selector(h.get("namespaceSelector"), f"{path}.namespaceSelector")
     causes += c.label_selector(h.get("objectSelector"), f"{path}.objectSelector")
-    causes += _review_versions(f"{path}.admissionReviewVersions",
+    causes += review_versions_causes(f"{path}.admissionReviewVersions",
                                h.get("admissionReviewVersions"))
-    causes += _client_config(f"{path}.clientConfig", h.get("clientConfig"))
+    causes += client_config_causes(f"{path}.clientConfig", h.get("clientConfig"))
     if mutating:
         causes += _value_in(f"{path}.reinvocationPolicy", h.get("reinvocationPolicy"),
                             REINVOCATION_POLICIES)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from apiserver.admission.plugins import (
     NODE_RESTRICTION,
@@ -19,6 +20,13 @@ from apiserver.admission.plugins import (
     build_chain,
     enabled_plugins,
     node_restriction_factory,
+)
+from apiserver.admission.webhook.dispatch import (
+    MUTATING_NAME,
+    VALIDATING_NAME,
+    MutatingWebhooks,
+    ValidatingWebhooks,
+    webhook_client,
 )
 from apiserver.api import errors
 from apiserver.api.resources import (
@@ -48,6 +56,8 @@ from apiserver.registry.core_more import (
     ResourceQuotaStrategy,
     RuntimeClassStrategy,
 )
+from apiserver.registry.crd.conversion import WebhookConverter
+from apiserver.registry.crd.converting_store import ConvertingStore
 from apiserver.registry.crd.manager import CustomResourceManager
 from apiserver.registry.crd.strategies import (
     CustomResourceDefinitionStrategy,
@@ -206,9 +216,15 @@ class Registry:
         if admission_plugins is None:
             admission_plugins = enabled_plugins()
         source = RegistrySource(self.stores)
+        #: Calls admission and conversion webhooks (services resolved through this
+        #: registry's caches).
+        self.webhook_client = webhook_client(source)
         node_restriction = NodeRestriction(lambda ns, name: source.cached(PODS, ns, name))
+        client = self.webhook_client
         self.admission = build_chain(admission_plugins, source, clock, {
             NODE_RESTRICTION: node_restriction_factory(node_restriction.admit),
+            MUTATING_NAME: lambda source, _clock: MutatingWebhooks(source, client),
+            VALIDATING_NAME: lambda source, _clock: ValidatingWebhooks(source, client),
             **(admission_factories or {})})
         for info in resources:
             strategy = strategy_for(info)
@@ -222,7 +238,7 @@ class Registry:
         self.namespaces = self.stores[("", "v1", "namespaces")]
         self.custom_resources = CustomResourceManager(
             self.stores[("apiextensions.k8s.io", "v1", "customresourcedefinitions")],
-            self.stores, self._custom_store, clock)
+            self.stores, self._custom_store, clock, self._converter)
         self._system_namespaces: asyncio.Task[None] | None = None
 
     def store(self, info: ResourceInfo) -> Store:
@@ -233,9 +249,19 @@ class Registry:
             raise errors.ApiError(404, "NotFound", "the server could not find the requested "
                                   "resource") from None
 
-    def _custom_store(self, info: ResourceInfo, strategy: CustomResourceStrategy) -> Store:
-        return Store(info, strategy, self.storage, self.watch_cache, self.clock,
-                     self.admission, at_run_time=True)
+    def _custom_store(self, info: ResourceInfo, strategy: CustomResourceStrategy,
+                      converter: WebhookConverter | None = None,
+                      storage_api_version: str = "") -> Store:
+        if converter is None:
+            return Store(info, strategy, self.storage, self.watch_cache, self.clock,
+                         self.admission, at_run_time=True)
+        store = ConvertingStore(info, strategy, self.storage, self.watch_cache, self.clock,
+                                self.admission, at_run_time=True)
+        store.configure(converter, storage_api_version)
+        return store
+
+    def _converter(self, crd_name: str, webhook: Mapping[str, Any]) -> WebhookConverter:
+        return WebhookConverter(crd_name, webhook, self.webhook_client)
 
     def _namespace(self, name: str) -> CachedObject | None:
         return self.namespaces.cache.get(self.namespaces.key(None, name))
@@ -264,4 +290,5 @@ class Registry:
                 await task
         await self.custom_resources.stop()
         await self.services.stop()
+        await self.webhook_client.close()
         self.watch_cache.close_watchers()

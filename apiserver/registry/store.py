@@ -38,6 +38,7 @@ from apiserver.registry.validation import validate_object_meta
 from apiserver.storage.cache import (
     DELETED,
     CachedObject,
+    FrameEncoder,
     ResourceCache,
     TooOldResourceVersionError,
     WatchCache,
@@ -97,6 +98,16 @@ class ListOptions:
     resource_version_match: str | None = None
 
 
+def write_options(kind: str, dry_run: bool, manager: str | None) -> dict[str, Any]:
+    """The ``CreateOptions``/``UpdateOptions`` of a write, as admission sees them."""
+    out: dict[str, Any] = {"kind": kind, "apiVersion": "meta.k8s.io/v1"}
+    if dry_run:
+        out["dryRun"] = ["All"]
+    if manager:
+        out["fieldManager"] = manager
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class ListResult:
     """One page of a list."""
@@ -117,6 +128,25 @@ class DeleteOptions:
     propagation_policy: str | None = None
     orphan_dependents: bool | None = None
     dry_run: bool = False
+
+
+def delete_options(opts: DeleteOptions) -> dict[str, Any]:
+    """The ``DeleteOptions`` of a delete, as admission sees them."""
+    out: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "meta.k8s.io/v1"}
+    if opts.grace_period_seconds is not None:
+        out["gracePeriodSeconds"] = opts.grace_period_seconds
+    preconditions = {k: v for k, v in (("uid", opts.precondition_uid),
+                                       ("resourceVersion", opts.precondition_resource_version))
+                     if v is not None}
+    if preconditions:
+        out["preconditions"] = preconditions
+    if opts.orphan_dependents is not None:
+        out["orphanDependents"] = opts.orphan_dependents
+    if opts.propagation_policy is not None:
+        out["propagationPolicy"] = opts.propagation_policy
+    if opts.dry_run:
+        out["dryRun"] = ["All"]
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,17 +437,23 @@ class Store:
     def _attributes(
         self, operation: Operation, namespace: str | None, name: str,
         obj: dict[str, Any] | None, old: dict[str, Any] | None, subresource: str | None,
-        dry_run: bool,
+        dry_run: bool, options: dict[str, Any] | None = None,
     ) -> AdmissionAttributes:
         return AdmissionAttributes(
             info=self.info, operation=operation, namespace=namespace or "", name=name,
             object=obj, old_object=old, subresource=subresource or "", dry_run=dry_run,
+            options=options,
         )
 
     async def _admit(self, attrs: AdmissionAttributes) -> None:
-        """Mutating admission (after decoding and defaulting, before validation)."""
+        """Mutating admission (after decoding and defaulting, before validation); an object
+        a webhook patched is decoded again: pruned where the kind prunes, defaulted."""
         if self.admission is not None:
             await self.admission.admit(attrs)
+            if attrs.patched and attrs.object is not None:
+                self.strategy.redecode(attrs.object)
+                apply_defaults(self.info, attrs.object)
+                self.strategy.default(attrs.object)
 
     async def _validate_admission(self, attrs: AdmissionAttributes) -> None:
         """Validating admission (after validation, before storage)."""
@@ -511,7 +547,7 @@ class Store:
         if manager is not None:
             record_update(None, obj, manager, self.field_scope())
         attrs = self._attributes(Operation.CREATE, namespace, md.get("name") or "", obj, None,
-                                 None, dry_run)
+                                 None, dry_run, write_options("CreateOptions", dry_run, manager))
         await self._admit(attrs)
         self.strategy.after_admission(obj)
         md = meta.metadata(obj)
@@ -686,7 +722,7 @@ class Store:
         elif not new_md.get("managedFields") and old_md.get("managedFields"):
             new_md["managedFields"] = old_md["managedFields"]
         attrs = self._attributes(Operation.UPDATE, namespace, name, new, old, subresource,
-                                 dry_run)
+                                 dry_run, write_options("UpdateOptions", dry_run, manager))
         await self._admit(attrs)
         new_md = meta.metadata(new)
         causes = validate_object_meta(new, self.strategy, self.info.namespaced)
@@ -804,7 +840,7 @@ class Store:
                     f"{md.get('resourceVersion')}",
                 )
             attrs = self._attributes(Operation.DELETE, namespace, name, None, obj, None,
-                                     opts.dry_run)
+                                     opts.dry_run, delete_options(opts))
             await self._admit(attrs)
             await self._validate_admission(attrs)
             try:
@@ -902,6 +938,17 @@ class Store:
         return deleted
 
     # -- watch -----------------------------------------------------------------
+
+    #: Whether what this store serves must be converted from what it stores (watch
+    #: frames are then encoded as JSON and turned into the client's format by
+    #: :meth:`present_frames`).
+    converts = False
+
+    async def present_frames(self, frames: list[bytes],
+                             encoder: FrameEncoder | None = None) -> list[bytes]:
+        """Watch frames as this store shows them; a store that converts overrides it and
+        encodes the converted events with ``encoder`` (a Table watch) when given."""
+        return frames
 
     def initial_objects(
         self, predicate: Callable[[CachedObject], bool]

@@ -50,6 +50,10 @@ class Strategy:
     def initial_status(self, obj: dict[str, Any]) -> None:
         """Status a fresh object starts with (when status is a subresource)."""
 
+    def redecode(self, obj: dict[str, Any]) -> None:
+        """A mutating webhook patched ``obj``: what decoding the patched object does beyond
+        the kind's defaults (which the store applies again), e.g. pruning."""
+
     def after_admission(self, obj: dict[str, Any]) -> None:
         """On create, once mutating admission has run: refresh what depends on fields
         admission may have set (upstream derives these in ``PrepareForCreate``, which runs

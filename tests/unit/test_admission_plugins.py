@@ -25,7 +25,8 @@ from apiserver.api.resources import CONFIGMAPS, PODS, SERVICES
 from apiserver.registry.admission_source import RegistrySource
 
 IMPLEMENTED_DEFAULTS = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount",
-                        "DefaultTolerationSeconds", "ResourceQuota")
+                        "DefaultTolerationSeconds", "MutatingAdmissionWebhook",
+                        "ValidatingAdmissionWebhook", "ResourceQuota")
 
 
 def test_defaults_are_upstreams_default_on_set_in_upstream_order() -> None:
@@ -71,11 +72,14 @@ def test_chain_runs_mutating_plugins_then_validating_ones_in_order() -> None:
                         lambda: None)  # type: ignore[arg-type,return-value]
     assert chain.names == ("NamespaceLifecycle", "LimitRanger", "ServiceAccount",
                            "DefaultTolerationSeconds", "DenyServiceExternalIPs",
+                           "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook",
                            "ResourceQuota")
     assert [p.name for p in chain.mutating] == ["NamespaceLifecycle", "LimitRanger",
-                                                "ServiceAccount", "DefaultTolerationSeconds"]
+                                                "ServiceAccount", "DefaultTolerationSeconds",
+                                                "MutatingAdmissionWebhook"]
     assert [p.name for p in chain.validating] == ["LimitRanger", "ServiceAccount",
-                                                  "DenyServiceExternalIPs", "ResourceQuota"]
+                                                  "DenyServiceExternalIPs",
+                                                  "ValidatingAdmissionWebhook", "ResourceQuota"]
 
 
 def test_node_restriction_registration_point_runs_the_function_at_its_place() -> None:

@@ -13,10 +13,12 @@ on one storage serves the same CRDs) and, per CRD:
   every custom object is deleted (their own finalizers honoured), then the resource stops
   being served and the finalizer is removed.
 
-Every served version is served (``conversion.strategy: None``: objects are stored as the
-storage version and each version relabels ``apiVersion``, as upstream's "nop" converter);
-a ``Webhook`` conversion strategy is not implemented yet (its versions are served as with
-``None``).
+Every served version is served. With ``conversion.strategy: None`` objects are stored as
+the storage version and each version relabels ``apiVersion``, as upstream's "nop"
+converter; with ``Webhook`` every version's store converts what is not in its version
+through the CRD's conversion webhook (:mod:`.converting_store`, :mod:`.conversion`) — the
+storage version's too, for objects stored under an earlier storage version — and a
+changed webhook configuration replaces those stores.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 
 from apiserver.api import errors, meta
 from apiserver.api.resources import ResourceInfo, register_dynamic, unregister_dynamic
+from apiserver.registry.crd.conversion import WebhookConverter, webhook_spec
 from apiserver.registry.crd.definition import (
     CLEANUP_FINALIZER,
     definition_schema,
@@ -52,7 +55,9 @@ def list_definition_name(info: ResourceInfo) -> str:
     return info.schema_ref.rsplit(".", 1)[0] + "." + info.list_kind
 
 
-StoreFactory = Callable[[ResourceInfo, CustomResourceStrategy], Store]
+StoreFactory = Callable[[ResourceInfo, CustomResourceStrategy, WebhookConverter | None, str],
+                       Store]
+ConverterFactory = Callable[[str, Mapping[str, Any]], WebhookConverter]
 
 
 def _m(value: Any) -> Mapping[str, Any]:
@@ -69,14 +74,21 @@ def _condition(type_: str, status: str, reason: str, message: str, now: str,
             "message": message}
 
 
+def _conversion_of(store: Store) -> dict[str, Any] | None:
+    converter = getattr(store, "converter", None)
+    return converter.spec if isinstance(converter, WebhookConverter) else None
+
+
 class CustomResourceManager:
     """See the module docstring. ``stores`` is the registry's table of stores."""
 
     def __init__(self, crds: Store, stores: dict[tuple[str, str, str], Store],
-                 make_store: StoreFactory, clock: Callable[[], datetime]) -> None:
+                 make_store: StoreFactory, clock: Callable[[], datetime],
+                 make_converter: ConverterFactory) -> None:
         self.crds = crds
         self.stores = stores
         self.make_store = make_store
+        self.make_converter = make_converter
         self.clock = clock
         #: CRD name → the (group, version, plural) paths it serves, storage version first.
         self.served: dict[str, list[tuple[str, str, str]]] = {}
@@ -158,20 +170,30 @@ class CustomResourceManager:
                               and v.get("name") != stored.get("name"))]
         paths: list[tuple[str, str, str]] = []
         cache = None
+        webhook = webhook_spec(crd)
+        stored_info = resource_info(crd, stored)
         for version in versions:
-            info = resource_info(crd, version, stored)
+            # With a webhook every version converts, the storage version too: objects
+            # stored under an earlier storage version are converted when read.
+            converting = webhook is not None
+            info = resource_info(crd, version, None if converting else stored)
             path = (info.group, info.version, info.plural)
             paths.append(path)
             schema = definition_schema(crd, version)
             existing = self.stores.get(path)
+            conversion = dict(webhook) if converting and webhook is not None else None
             if existing is not None and existing.info == info \
-                    and getattr(existing.strategy, "schema", None) == schema:
+                    and getattr(existing.strategy, "schema", None) == schema \
+                    and _conversion_of(existing) == conversion:
                 cache = cache or existing.cache
                 continue
             register_definition(info.schema_ref, schema)
             register_definition(list_definition_name(info),
                                 list_definition_schema(crd, version))
-            store = self.make_store(info, CustomResourceStrategy(info, schema))
+            converter = (self.make_converter(crd_name, webhook)
+                         if converting and webhook is not None else None)
+            store = self.make_store(info, CustomResourceStrategy(info, schema), converter,
+                                    stored_info.api_version)
             if existing is not None:
                 store.cache = existing.cache
             elif cache is not None:

@@ -20,6 +20,10 @@ from typing import Any
 
 from apiserver.api import errors, meta
 from apiserver.api.resources import ResourceInfo
+from apiserver.registry.admissionregistration import (
+    client_config_causes,
+    review_versions_causes,
+)
 from apiserver.registry.crd.cel_rules import compile_error, rule_causes, rules_in
 from apiserver.registry.crd.definition import CLEANUP_FINALIZER, versions
 from apiserver.registry.crd.structural import apply_defaults, prune, validate
@@ -111,7 +115,36 @@ def _validate_crd(obj: Mapping[str, Any]) -> list[Cause]:
                 "character (e.g. 'my-name',  or '123-abc', regex used for validation is "
                 "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"))
     causes += _validate_versions(spec)
+    causes += _validate_conversion(_m(spec.get("conversion")))
     return causes
+
+
+def _validate_conversion(conversion: Mapping[str, Any]) -> list[Cause]:
+    """``ValidateCustomResourceConversion`` (v1): a webhook exactly when the strategy is
+    ``Webhook``, with a valid ``clientConfig`` and ``conversionReviewVersions``."""
+    strategy = conversion.get("strategy")
+    path = "spec.conversion"
+    if strategy not in ("None", "Webhook"):
+        return [errors.field_cause(
+            "FieldValueNotSupported", f"{path}.strategy",
+            f'Unsupported value: "{strategy or ""}": supported values: "None", "Webhook"')]
+    webhook = conversion.get("webhook")
+    if strategy == "None":
+        if webhook is not None:
+            return [errors.field_cause(
+                "FieldValueForbidden", f"{path}.webhook",
+                "Forbidden: should not be set when strategy is not set to Webhook")]
+        return []
+    if not isinstance(webhook, Mapping):
+        return [errors.field_cause("FieldValueRequired", f"{path}.webhook",
+                                   "Required value: required when strategy is set to Webhook")]
+    if webhook.get("clientConfig") is None:
+        return [errors.field_cause(
+            "FieldValueRequired", f"{path}.webhook.clientConfig",
+            "Required value: required when strategy is set to Webhook")]
+    return (client_config_causes(f"{path}.webhook.clientConfig", webhook["clientConfig"])
+            + review_versions_causes(f"{path}.webhook.conversionReviewVersions",
+                                     webhook.get("conversionReviewVersions")))
 
 
 def _validate_versions(spec: Mapping[str, Any]) -> list[Cause]:
@@ -187,7 +220,9 @@ class CustomResourceStrategy(Strategy):
         self.info = info
         self.schema = schema
         self.has_status_subresource = info.subresource("status") is not None
-        #: Objects are stored as the storage version (``conversion.strategy: None``).
+        #: The apiVersion writes are prepared in: the storage version's with
+        #: ``conversion.strategy: None``, the version's own when a webhook converts (the
+        #: store converts just before storing).
         self.stored_api_version = info.storage_api_version or info.api_version
 
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
@@ -219,6 +254,10 @@ class CustomResourceStrategy(Strategy):
     def default(self, obj: dict[str, Any]) -> None:
         """The schema's defaults."""
         apply_defaults(obj, self.schema)
+
+    def redecode(self, obj: dict[str, Any]) -> None:
+        """A webhook's patch is pruned as a request body is."""
+        prune(obj, self.schema)
 
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
         """The schema's field errors, then its CEL rules' (only when the schema holds)."""
