@@ -18,14 +18,15 @@ COPY kubemu ./kubemu
 
 RUN pip install . \
  && useradd --system --uid 10001 --user-group --home-dir /var/lib/kubemu --create-home kubemu \
- && mkdir -p /data \
- && chown kubemu:kubemu /data
+ && mkdir -p /data /pki \
+ && chown kubemu:kubemu /data /pki
 
 USER kubemu
-VOLUME ["/data"]
-EXPOSE 8080
+VOLUME ["/data", "/pki"]
+EXPOSE 6443 8080
 
-# Binding 0.0.0.0 without authentication must be explicit (see DESIGN.md, "Safe by default");
-# publish the port on the host's loopback only (docker-compose.yml does).
+# Without docker-compose.yml (which runs `kubemu certs` and serves HTTPS with RBAC), the
+# image serves plain HTTP: binding 0.0.0.0 without authentication must be explicit (see
+# DESIGN.md, "Safe by default"); publish the port on the host's loopback only.
 CMD ["python", "-m", "apiserver", "--bind-address", "0.0.0.0", "--allow-unauthenticated-bind", \
      "--port", "8080", "--data-dir", "/data", "--storage", "sqlite"]

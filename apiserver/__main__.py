@@ -24,6 +24,7 @@ from apiserver.filters.maxinflight import (
     DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
     DEFAULT_MAX_REQUESTS_INFLIGHT,
 )
+from apiserver.handlers.connect.kubelet import KubeletClientConfig
 from apiserver.listeners import Listener, serve
 from apiserver.registry.service.rest import ServiceOptions
 from apiserver.serving import (
@@ -143,6 +144,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how long a request that is not long-running (watch, exec, logs, "
                         "port-forward, proxy) may take before it is answered 504, as a Go "
                         "duration (default 1m0s; 0 disables)")
+    parser.add_argument("--kubelet-client-certificate", type=Path, default=None,
+                        help="client certificate the apiserver presents to kubelets (logs, "
+                        "exec, attach, port-forward, node proxy); with it kubelets are "
+                        "reached over HTTPS")
+    parser.add_argument("--kubelet-client-key", type=Path, default=None,
+                        help="PEM private key of --kubelet-client-certificate")
+    parser.add_argument("--kubelet-certificate-authority", type=Path, default=None,
+                        help="CA bundle verifying the kubelets' serving certificates "
+                        "(without it they are not verified)")
     parser.add_argument("--encryption-provider-config", type=Path, default=None,
                         help="file with an EncryptionConfiguration (apiserver.config.k8s.io/v1): "
                         "how resources such as secrets are encrypted in storage")
@@ -291,6 +301,14 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         log.info("admission plugins kubemu does not implement (inactive): %s",
                  ",".join(missing))
+    kubelet_client = KubeletClientConfig(args.kubelet_client_certificate,
+                                         args.kubelet_client_key,
+                                         args.kubelet_certificate_authority)
+    try:
+        kubelet_client.check()
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
     config = ServerConfig(
         services=services,
         storage=args.storage,
@@ -308,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         max_mutating_requests_inflight=max(args.max_mutating_requests_inflight, 0),
         request_timeout=args.request_timeout,
         encryption_provider_config=args.encryption_provider_config,
+        kubelet_client=kubelet_client,
     )
     try:
         server = ApiServer(config)

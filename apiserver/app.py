@@ -21,13 +21,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from apiserver.api import errors
-from apiserver.auth.authentication import authentication_filter
 from apiserver.auth.authorization import build_authorization
 from apiserver.auth.bootstrap_reconcile import reconcile_policy
 from apiserver.auth.config import Authentication, AuthenticationOptions
-from apiserver.auth.impersonation import impersonation_filter
 from apiserver.auth.oidc import install_discovery
-from apiserver.chain import ChainStages, Filter, build_chain
+from apiserver.chain import ChainStages, build_chain
 from apiserver.filters.maxinflight import (
     DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
     DEFAULT_MAX_REQUESTS_INFLIGHT,
@@ -36,6 +34,8 @@ from apiserver.filters.maxinflight import (
 from apiserver.filters.timeout import DEFAULT_REQUEST_TIMEOUT, RequestTimeout
 from apiserver.gctuning import GcFreezer
 from apiserver.handlers import discovery
+from apiserver.handlers.connect import routes as connect
+from apiserver.handlers.connect.kubelet import KubeletClientConfig
 from apiserver.handlers.http import Receive, Scope, Send
 from apiserver.handlers.resources import ResourceAPI
 from apiserver.handlers.subresources import SpecialHandlers
@@ -95,6 +95,8 @@ class ServerConfig:
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     #: ``--encryption-provider-config``: an EncryptionConfiguration for values at rest.
     encryption_provider_config: Path | None = None
+    #: ``--kubelet-client-certificate`` and friends: how to reach the kubelets.
+    kubelet_client: KubeletClientConfig = field(default_factory=KubeletClientConfig)
 
 
 def make_storage(config: ServerConfig) -> Storage:
@@ -291,6 +293,7 @@ class ApiServer:
         self.resources = ResourceAPI(self.registry, self.meta, config.clock,
                                      SpecialHandlers(self.registry, config.clock, self.reviews,
                                                      tokens))
+        self.connect = connect.ConnectAPI(self.registry, config.kubelet_client)
         self.authorization = build_authorization(config.authorization_modes, self.registry)
         self.reviews.authorizer = self.authorization.authorizer
         self.max_in_flight = MaxInFlight(config.max_requests_inflight,
@@ -299,19 +302,13 @@ class ApiServer:
 
     def chain_stages(self) -> ChainStages:
         """The request chain's stages as configured (see :mod:`apiserver.chain`)."""
-        return ChainStages(request_timeout=RequestTimeout(self.config.request_timeout).filter,
-                           authentication=self._authentication_stage(),
-                           impersonation=self._impersonation_stage(),
-                           max_in_flight=self.max_in_flight.filter,
+        # Impersonation looks the authorizer up per request: the access reviews and
+        # impersonation ask the same one.
+        return ChainStages(request_timeout=RequestTimeout(self.config.request_timeout),
+                           authentication=self.authentication.request,
+                           impersonation=lambda: self.reviews.authorizer,
+                           max_in_flight=self.max_in_flight,
                            authorization=self.authorization.stage())
-
-    def _authentication_stage(self) -> Filter:
-        return authentication_filter(self.authentication.request)
-
-    def _impersonation_stage(self) -> Filter:
-        # The authorizer is looked up per request: the access reviews and impersonation
-        # ask the same one.
-        return impersonation_filter(lambda: self.reviews.authorizer)
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
@@ -338,7 +335,12 @@ class ApiServer:
         await self.handler(scope, receive, send)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Past the request chain: WebSocket watches, resources, then everything else."""
+        """Past the request chain: the connect subresources (logs, streams, proxies),
+        WebSocket watches, resources, then everything else."""
+        target = connect.match(scope.get("path", ""))
+        if target is not None:
+            await self.connect(scope, receive, send, target)
+            return
         if scope["type"] == "websocket":
             await serve_websocket(scope, receive, send, self.resources)
             return

@@ -75,7 +75,29 @@ class ApiServerHttpProtocol(HttpToolsProtocol):
 
 class ApiServerWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's WebSocket protocol (websockets, sans-I/O: what "auto" picks) plus the abort
-    extension."""
+    extension.
+
+    Offered subprotocols are passed to the application as sent, even when they are not
+    RFC 7230 tokens: kubectl's port-forward offers ``SPDY/3.1+portforward.k8s.io``, which
+    Go's servers accept and the websockets handshake would refuse with 400. (uvicorn puts
+    the application's chosen subprotocol in the answer itself.)
+    """
+
+    def handle_connect(self, event: Any) -> None:
+        offered = event.headers.get_all("Sec-WebSocket-Protocol")
+        if offered:
+            accept = self.conn.accept
+
+            def accept_any_subprotocol(request: Any) -> Any:
+                del request.headers["Sec-WebSocket-Protocol"]
+                try:
+                    return accept(request)
+                finally:
+                    for value in offered:
+                        request.headers["Sec-WebSocket-Protocol"] = value
+
+            self.conn.accept = accept_any_subprotocol  # type: ignore[method-assign]
+        super().handle_connect(event)
 
     async def run_asgi(self) -> None:
         self.scope["extensions"][ABORT_EXTENSION] = self.transport.abort  # type: ignore[assignment]

@@ -197,6 +197,10 @@ def markdown(results: dict[str, Any]) -> str:
         from bench.limits import table as limits_table
 
         parts += [*limits_table(results), ""]
+    if results.get("crd"):
+        from bench.crd import table as crd_table
+
+        parts += [*crd_table(results), ""]
     if results.get("webhooks"):
         from bench.webhooks import table as webhooks_table
 
@@ -213,6 +217,14 @@ def markdown(results: dict[str, Any]) -> str:
         from bench.workloads import table as workloads_table
 
         parts += [*workloads_table(results), ""]
+    if results.get("exec"):
+        from bench.execlatency import table as exec_table
+
+        parts += [*exec_table(results), ""]
+    if results.get("portforward"):
+        from bench.portforward import table as portforward_table
+
+        parts += [*portforward_table(results), ""]
     if results["targets"]:
         parts += [*targets_table(results), ""]
     return "\n".join(parts)

@@ -22,9 +22,12 @@ from typing import Any
 import httpx
 
 from bench import (
+    crd,
     endpoints,
+    execlatency,
     limits,
     populate,
+    portforward,
     proxy,
     report,
     secure,
@@ -51,10 +54,11 @@ from bench.wrk import WrkResult, ensure_wrk, run_wrk, write_scripts
 
 SCENARIOS = (
     "get", "create", "list", "watch", "endpoints", "storage", "proxy", "iptables", "workloads",
-    "secure", "limits", "webhooks",
+    "secure", "limits", "webhooks", "crd", "exec", "portforward",
 )
 #: ``storage`` (SQLite vs etcd, bench/storage.py) only on request: it adds about 2 minutes.
 DEFAULT_SCENARIOS = ("get", "create", "list", "watch", "endpoints")
+CRD_CREATE_TARGET = 0.5
 HTTP_SCENARIOS = ("get", "list", "create")  # the order they run in (create writes last)
 
 GET_NAMESPACE = "default"
@@ -106,8 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="wrk connections (default 32)")
     p.add_argument("--scenarios", type=_csv(SCENARIOS), default=list(DEFAULT_SCENARIOS),
                    help="comma-separated subset of get,create,list,watch,endpoints,storage,"
-                   "proxy,iptables,workloads,limits,webhooks (default all but storage, "
-                   "proxy, iptables, workloads, limits and webhooks)")
+                   "proxy,iptables,workloads,limits,webhooks,exec,portforward (default all but "
+                   "storage, proxy, iptables, workloads, limits, webhooks, exec and portforward)")
     p.add_argument("--baselines", type=_csv(MODES), default=list(MODES),
                    help="comma-separated subset of fastapi,route,raw (default all)")
     p.add_argument("--target-baseline", choices=MODES, default="fastapi",
@@ -148,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "of its raw-create baseline (default 1000)")
     p.add_argument("--wl-rollout-replicas", type=int, default=100,
                    help="replicas of the workloads scenario's rolled Deployment (default 100)")
+    p.add_argument("--exec-sessions", type=int, default=500,
+                   help="exec sessions timed per path in the exec scenario (default 500)")
+    p.add_argument("--exec-kubectl-runs", type=int, default=30,
+                   help="kubectl exec runs timed in the exec scenario (default 30)")
+    p.add_argument("--pf-megabytes", type=int, default=64,
+                   help="MiB echoed per run of the portforward scenario (default 64)")
     p.add_argument("--json", type=Path, metavar="OUT.json",
                    help="also write every number to this JSON file")
     p.add_argument("--keep", action="store_true",
@@ -305,6 +315,15 @@ def _targets(results: dict[str, Any], target_mode: str) -> list[dict[str, Any]]:
             "ratio": ratio,
             "pass": ratio >= share,
         })
+    cr = results.get("crd")
+    if cr and cr["ratio"].get("create") is not None:
+        ratio = cr["ratio"]["create"]
+        out.append({
+            "name": "create of a custom resource (20 fields, 3 CEL rules) vs a ConfigMap of "
+                    "the same size",
+            "required": f"≥ {CRD_CREATE_TARGET:.0%} of its req/s",
+            "measured": f"{ratio:.0%}", "ratio": ratio, "pass": ratio >= CRD_CREATE_TARGET,
+        })
     ep = results.get("endpoints")
     if ep:
         p99 = ep["latency_from_ack"].get("p99_ms", float("inf"))
@@ -387,7 +406,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
               file=sys.stderr)
         server_cpu = load_cpu = None
     wrk = (ensure_wrk() if http_scenarios
-           or {"storage", "secure", "limits"} & set(args.scenarios) else "")
+           or {"storage", "secure", "limits", "crd"} & set(args.scenarios) else "")
     report_lua, create_lua = write_scripts(workdir)
     ctx = Context(args, workdir, wrk, report_lua, create_lua, server_cpu, load_cpu)
     results: dict[str, Any] = {
@@ -418,7 +437,10 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "storage": None,
         "secure": None,
         "limits": None,
+        "crd": None,
         "workloads": None,
+        "exec": None,
+        "portforward": None,
         "targets": [],
     }
     kubemu = _start_kubemu(ctx)
@@ -495,6 +517,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             ctx, _measure, (CREATE_NAMESPACE,), (GET_NAMESPACE, GET_POD))
     if "webhooks" in args.scenarios:
         results["webhooks"] = webhooks.run_scenario(ctx, args.webhook_creates)
+    if "crd" in args.scenarios:
+        results["crd"] = crd.run_scenario(ctx)
     if "proxy" in args.scenarios:
         results["proxy"] = proxy.run_latency(
             workdir, server_cpu, load_cpu, args.ep_services, args.ep_pods, args.ep_changes)
@@ -504,6 +528,12 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         results["workloads"] = workloads.run_scenario(
             workdir, server_cpu, load_cpu, args.wl_nodes, args.wl_replicas,
             args.wl_rollout_replicas)
+    if "exec" in args.scenarios:
+        results["exec"] = execlatency.run_scenario(
+            workdir, server_cpu, load_cpu, args.exec_sessions, args.exec_kubectl_runs)
+    if "portforward" in args.scenarios:
+        results["portforward"] = portforward.run_scenario(
+            workdir, args.pf_megabytes, max(args.repeat, 3))
     results["targets"] = _targets(results, args.target_baseline)
     return results
 
@@ -514,10 +544,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if min(args.duration, args.connections, args.watchers, args.updates, args.repeat,
            args.update_concurrency, args.ep_services, args.ep_pods, args.ep_changes,
            args.storage_watchers, args.storage_updates, args.wl_nodes, args.wl_replicas,
-           args.wl_rollout_replicas, args.webhook_creates) <= 0:
+           args.wl_rollout_replicas, args.webhook_creates, args.exec_sessions,
+           args.exec_kubectl_runs, args.pf_megabytes) <= 0:
         print("bench: error: --duration, --connections, --repeat, --watchers, --updates, "
-              "--update-concurrency, --webhook-creates and the --ep-*, --storage-* and --wl-* "
-              "counts must be positive", file=sys.stderr)
+              "--update-concurrency, --webhook-creates and the --ep-*, --storage-*, --wl-*, "
+              "--exec-* and --pf-* counts must be positive", file=sys.stderr)
         return 2
     tmp = tempfile.mkdtemp(prefix="kubemu-bench-")
     workdir = Path(tmp)

@@ -27,23 +27,16 @@ done = function(summary, latency, requests)
 end
 """
 
-#: POSTs a small, realistic pod with a name unique per run, thread and request.
-#: Script arguments: name prefix, collection path.
-_CREATE_LUA = r"""
+#: A POST script: each request sends ``template`` formatted with (name prefix, thread,
+#: counter, name prefix), so names are unique per run, thread and request. Script
+#: arguments: name prefix, collection path.
+_POST_LUA = r"""
 local counter = 0
 local prefix = "bench"
-local path = "/api/v1/namespaces/default/pods"
+local path = [==[%(path)s]==]
 local started = 0
 local headers = {["Content-Type"] = "application/json", ["Accept"] = "application/json"}
-local template = [[{"apiVersion":"v1","kind":"Pod","metadata":{"name":"%s-%d-%d",]] ..
-  [["labels":{"app":"bench","tier":"web","pod-template-hash":"5d8f6c7b9"},]] ..
-  [["annotations":{"bench.kubemu.io/run":"%s"}},]] ..
-  [["spec":{"containers":[{"name":"app","image":"nginx:1.27",]] ..
-  [["ports":[{"name":"http","containerPort":80,"protocol":"TCP"}],]] ..
-  [["env":[{"name":"MODE","value":"bench"}],]] ..
-  [["resources":{"requests":{"cpu":"100m","memory":"64Mi"},]] ..
-  [["limits":{"cpu":"500m","memory":"128Mi"}}}],]] ..
-  [["restartPolicy":"Always","terminationGracePeriodSeconds":5}}]]
+local template = [==[%(template)s]==]
 
 setup = function(thread)
   started = started + 1
@@ -65,6 +58,25 @@ request = function()
   return wrk.format("POST", path, headers, body)
 end
 """
+
+#: A small, realistic pod (the ``create`` scenario's body).
+_POD_TEMPLATE = (
+    '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"%s-%d-%d",'
+    '"labels":{"app":"bench","tier":"web","pod-template-hash":"5d8f6c7b9"},'
+    '"annotations":{"bench.kubemu.io/run":"%s"}},'
+    '"spec":{"containers":[{"name":"app","image":"nginx:1.27",'
+    '"ports":[{"name":"http","containerPort":80,"protocol":"TCP"}],'
+    '"env":[{"name":"MODE","value":"bench"}],'
+    '"resources":{"requests":{"cpu":"100m","memory":"64Mi"},'
+    '"limits":{"cpu":"500m","memory":"128Mi"}}}],'
+    '"restartPolicy":"Always","terminationGracePeriodSeconds":5}}'
+)
+
+
+def post_script(template: str, path: str) -> str:
+    """The Lua of a wrk run POSTing ``template`` (a JSON body whose name is ``%s-%d-%d``)
+    to ``path`` (both may be replaced by the script arguments), with the report hook."""
+    return _POST_LUA % {"template": template, "path": path} + _REPORT_LUA
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +144,7 @@ def write_scripts(directory: Path) -> tuple[Path, Path]:
     report = directory / "report.lua"
     create = directory / "create.lua"
     report.write_text(_REPORT_LUA)
-    create.write_text(_CREATE_LUA + _REPORT_LUA)
+    create.write_text(post_script(_POD_TEMPLATE, "/api/v1/namespaces/default/pods"))
     return report, create
 
 

@@ -11,7 +11,7 @@ range               default              used for
 ==================  ===================  ===========================================
 node IPs            ``127.B.0.0/24``     node N is ``127.B.0.N``: NodePorts, kube-proxy
                                          ``/healthz`` (``:10256``) and ``/metrics``
-                                         (``:10249``)
+                                         (``:10249``), the kubelet API (``:10250``)
 load-balancer pool  ``127.B.1.0/24``     service-lb hands out ``.1``-``.254``
 control address     ``127.B.2.1``        the instance's own servers (etcd ``:2379``,
                                          ``:2380``)
@@ -47,7 +47,9 @@ RESERVED_INDEXES = frozenset({0, 96, 240, 244, 255})
 #: The file in a data directory that records its block.
 RECORD_FILE = "addresses.json"
 
-#: Ports on a node IP (upstream kube-proxy's) and on the control address (etcd's).
+#: Ports on a node IP (upstream kube-proxy's and the kubelet's) and on the control address
+#: (etcd's).
+KUBELET_PORT = 10250
 PROXY_HEALTHZ_PORT = 10256
 PROXY_METRICS_PORT = 10249
 ETCD_CLIENT_PORT = 2379

@@ -23,7 +23,8 @@ unusable data directory or kubeconfig, address block taken, no etcd, a
 component not getting ready) exit 1.
 
 ``kubemu kubeconfig --server URL [--out FILE]`` writes (or prints, with ``-``)
-a kubeconfig for an already running apiserver.
+a kubeconfig for an already running apiserver; ``kubemu certs`` makes a cluster's
+certificates and kubeconfigs for processes it does not launch (see :mod:`kubemu.certs`).
 """
 
 from __future__ import annotations
@@ -35,9 +36,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kubemu import address_flags, etcd, tools
+from kubemu import address_flags, certs, etcd, tools
 from kubemu.blocks import AddressError, BlockLease
-from kubemu.components import LaunchContext, component_names, launch_plan, node_name
+from kubemu.components import (
+    LaunchContext,
+    component_names,
+    launch_plan,
+    manager_ready_url,
+    node_name,
+)
 from kubemu.identities import (
     admin_credentials,
     identity_names,
@@ -138,6 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write the kubeconfig (default: <data-dir>/kubeconfig)",
     )
     up.add_argument(
+        "--encryption-provider-config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="EncryptionConfiguration (apiserver.config.k8s.io/v1) for the apiserver: the "
+        "resources it names (e.g. secrets) are stored encrypted (aescbc, aesgcm, secretbox; "
+        "the first provider writes, every one reads)",
+    )
+    up.add_argument(
         "--disable",
         action="append",
         default=[],
@@ -152,6 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="node agents to run, each with its own loopback node IP (127.B.0.N), pod "
         "CIDR (127.B.(127+N).0/24) and userspace kube-proxy serving NodePorts on the node IP; "
         "node 1's kube-proxy also serves the ClusterIPs; 0 runs no node agents (default: 1)",
+    )
+    up.add_argument(
+        "--allow-host-commands",
+        action="store_true",
+        help="UNSAFE: the node agents run containers' commands, exec probes and kubectl "
+        "exec as processes on this host with kubemu's privileges (default: never; exec "
+        "then answers with exit code 126 and says so)",
     )
     up.add_argument(
         "--ready-timeout",
@@ -189,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
                             help="key of --client-certificate (embedded)")
     kubeconfig.set_defaults(handler=cmd_kubeconfig, parser=kubeconfig)
     tools.add_commands(commands)
+    certs.add_command(commands)
     return parser
 
 
@@ -253,6 +277,12 @@ def _up(args: argparse.Namespace) -> int:
             "pass --allow-unauthenticated-bind to do it anyway",
             code=2,
         )
+    encryption: Path | None = None
+    if args.encryption_provider_config is not None:
+        encryption = args.encryption_provider_config.resolve()
+        if not encryption.is_file():
+            raise UpError(f"--encryption-provider-config {args.encryption_provider_config}: "
+                          "no such file", code=2)
     data_dir: Path = args.data_dir.resolve()
     lock = prepare_data_dir(data_dir)
     lease: BlockLease | None = None
@@ -293,9 +323,11 @@ def _up(args: argparse.Namespace) -> int:
             watch_cache_size=args.watch_cache_size,
             allow_unauthenticated_bind=args.allow_unauthenticated_bind,
             nodes=args.nodes,
+            allow_host_commands=args.allow_host_commands,
             addresses=lease.addresses,
             etcd_servers=args.etcd_servers,
             pki=pki,
+            encryption_provider_config=encryption,
         )
         if pki is not None:
             names = identity_names([c.name for c in launch_plan(ctx, args.disable)])
@@ -305,6 +337,12 @@ def _up(args: argparse.Namespace) -> int:
             except OSError as err:
                 raise UpError(f"cannot write the components' kubeconfigs: {err}") from None
             ctx = dataclasses.replace(ctx, kubeconfigs=kubeconfigs)
+            try:
+                for index in range(1, max(args.nodes, 0) + 1):
+                    pki.ensure_kubelet_serving(node_name(index),
+                                               lease.addresses.node_ip(index))
+            except OSError as err:
+                raise UpError(f"cannot make the kubelets' certificates: {err}") from None
         return _supervise(args, ctx)
     finally:
         if lease is not None:
@@ -323,11 +361,16 @@ def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
     code = 1
     sup.log(ctx.addresses.summary())
     try:
+        started = {}
         for component in launch_plan(ctx, args.disable):
-            child = sup.start(component.name, component.args(ctx))
+            child = started[component.name] = sup.start(component.name, component.args(ctx))
             if component.ready_url is not None:
                 sup.wait_ready(child, component.ready_url(ctx), args.ready_timeout,
                                _verify(ctx))
+        if "controller-manager" in started:
+            # Pods are admitted once the default ServiceAccount exists.
+            sup.wait_ready(started["controller-manager"], manager_ready_url(ctx),
+                           args.ready_timeout, _verify(ctx))
         stale = not_run_message(ctx.kubeconfig, [node_name(i) for i in range(1, ctx.nodes + 1)
                                                  if "node" not in args.disable])
         for line in ([stale] if stale else []) + [
@@ -350,10 +393,13 @@ def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
 
 
 def _verify(ctx: LaunchContext) -> ssl.SSLContext | bool:
-    """How readiness checks verify the apiserver: with the cluster CA over TLS."""
+    """How readiness checks reach the apiserver over TLS: verifying it with the cluster
+    CA, as the admin (some readiness URLs are API objects)."""
     if ctx.pki is None:
         return True
-    return ssl.create_default_context(cafile=str(ctx.pki.ca_cert))
+    context = ssl.create_default_context(cafile=str(ctx.pki.ca_cert))
+    context.load_cert_chain(str(ctx.pki.client_cert("admin")), str(ctx.pki.client_key("admin")))
+    return context
 
 
 def main(argv: Sequence[str] | None = None) -> int:

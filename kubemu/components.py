@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubemu import etcd
-from kubemu.addresses import Addresses
-from kubemu.pki import Pki
+from kubemu.addresses import KUBELET_PORT, Addresses
+from kubemu.pki import KUBELET_CLIENT, Pki
 
 #: ``--service-account-issuer`` of a kubemu cluster (kubeadm's).
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -37,6 +37,8 @@ class LaunchContext:
     allow_unauthenticated_bind: bool = False
     #: Node agents to run (``kubemu up --nodes N``).
     nodes: int = 1
+    #: The node agents run host commands (``kubemu up --allow-host-commands``).
+    allow_host_commands: bool = False
     #: The instance's loopback addresses (see :mod:`kubemu.addresses`).
     addresses: Addresses = field(default_factory=lambda: Addresses.for_block(1))
     #: ``--etcd-servers`` for ``storage == "etcd"``; empty: ``kubemu up`` runs its own etcd.
@@ -46,6 +48,8 @@ class LaunchContext:
     #: Each component's own kubeconfig (its client certificate), by identity name
     #: (see :mod:`kubemu.identities`); components missing here use ``kubeconfig``.
     kubeconfigs: Mapping[str, Path] = field(default_factory=dict)
+    #: The apiserver's ``--encryption-provider-config`` (None: secrets stored as given).
+    encryption_provider_config: Path | None = None
 
     def kubeconfig_for(self, identity: str) -> Path:
         """The kubeconfig of the component acting as ``identity``."""
@@ -116,6 +120,10 @@ def apiserver_args(ctx: LaunchContext) -> list[str]:
             # Node authorizer and NodeRestriction.
             "--authorization-mode", "Node,RBAC",
             "--enable-admission-plugins", "NodeRestriction",
+            # As kubeadm: the apiserver's own identity towards the kubelets.
+            "--kubelet-client-certificate", str(pki.client_cert(KUBELET_CLIENT)),
+            "--kubelet-client-key", str(pki.client_key(KUBELET_CLIENT)),
+            "--kubelet-certificate-authority", str(pki.ca_cert),
         ]
     argv += [
         "--data-dir",
@@ -131,12 +139,21 @@ def apiserver_args(ctx: LaunchContext) -> list[str]:
         argv += ["--watch-cache-size", str(ctx.watch_cache_size)]
     if ctx.allow_unauthenticated_bind:
         argv.append("--allow-unauthenticated-bind")
+    if ctx.encryption_provider_config is not None:
+        argv += ["--encryption-provider-config", str(ctx.encryption_provider_config)]
     return argv
 
 
 def apiserver_ready_url(ctx: LaunchContext) -> str:
     """The apiserver's readiness endpoint."""
     return f"{ctx.server_url}/readyz"
+
+
+def manager_ready_url(ctx: LaunchContext) -> str:
+    """The ``default`` namespace's ``default`` ServiceAccount: once the controller manager
+    (its leader) made it, ServiceAccount admission lets pods in (read as the admin).
+    ``kubemu up`` waits for it after starting everything, before it says it is up."""
+    return f"{ctx.server_url}/api/v1/namespaces/default/serviceaccounts/default"
 
 
 def controller_args(module: str, identity: str, *extra: str) \
@@ -173,15 +190,27 @@ def node_name(index: int) -> str:
 
 
 def node_args(index: int) -> Callable[[LaunchContext], list[str]]:
-    """Return an ``args`` builder for node agent ``index``."""
+    """Return an ``args`` builder for node agent ``index``: its kubelet API on its node IP
+    and port 10250 (HTTPS with its serving certificate, admitting the apiserver's
+    kubelet-client certificate, unless ``--insecure``), its files under
+    ``<data-dir>/nodes/node-N``."""
 
     def build(ctx: LaunchContext) -> list[str]:
-        return [
+        name = node_name(index)
+        argv = [
             ctx.python, "-m", "controllers.node", "--kubeconfig",
-            str(ctx.kubeconfig_for(node_name(index))),
-            "--node-name", node_name(index), "--node-ip", ctx.addresses.node_ip(index),
+            str(ctx.kubeconfig_for(name)),
+            "--node-name", name, "--node-ip", ctx.addresses.node_ip(index),
             "--pod-cidr", ctx.addresses.pod_cidr(index),
+            "--port", str(KUBELET_PORT), "--root-dir", str(ctx.data_dir / "nodes" / name),
         ]
+        if ctx.allow_host_commands:
+            argv.append("--allow-host-commands")
+        if ctx.pki is not None:
+            argv += ["--tls-cert-file", str(ctx.pki.kubelet_cert(name)),
+                     "--tls-private-key-file", str(ctx.pki.kubelet_key(name)),
+                     "--client-ca-file", str(ctx.pki.ca_cert)]
+        return argv
 
     return build
 

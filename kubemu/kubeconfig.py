@@ -54,16 +54,19 @@ def server_url(host: str, port: int, scheme: str = "http") -> str:
 
 @dataclass(frozen=True)
 class Credentials:
-    """TLS material of a kubeconfig: the server's CA and the user's client certificate.
+    """TLS material of a kubeconfig: the server's CA and the user's client certificate
+    or bearer token.
 
     ``embed`` writes the files' contents (``certificate-authority-data`` …) so the
-    kubeconfig works on its own; otherwise it refers to the (absolute) paths.
+    kubeconfig works on its own; otherwise it refers to the (absolute) paths. ``token``
+    (e.g. a ServiceAccount token) becomes the user's ``token``.
     """
 
     certificate_authority: Path
     client_certificate: Path | None = None
     client_key: Path | None = None
     embed: bool = True
+    token: str | None = None
 
     def _field(self, key: str, path: Path) -> dict[str, str]:
         if self.embed:
@@ -75,11 +78,13 @@ class Credentials:
         return self._field("certificate-authority", self.certificate_authority)
 
     def user(self) -> dict[str, str]:
-        """The user's client-certificate fields."""
+        """The user's client-certificate and token fields."""
         out: dict[str, str] = {}
         if self.client_certificate is not None and self.client_key is not None:
             out.update(self._field("client-certificate", self.client_certificate))
             out.update(self._field("client-key", self.client_key))
+        if self.token is not None:
+            out["token"] = self.token
         return out
 
 

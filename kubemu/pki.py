@@ -5,12 +5,16 @@
 * ``ca.crt``/``ca.key`` — the cluster CA (10 years), signing everything below;
 * ``apiserver.crt``/``apiserver.key`` — the serving certificate: ``localhost``,
   ``kubernetes``, ``kubernetes.default``, ``kubernetes.default.svc``,
-  ``kubernetes.default.svc.cluster.local``, 127.0.0.1, ::1 and the addresses asked
-  for (node IPs, the ``kubernetes`` ClusterIP, a non-loopback bind address). It is
-  re-issued (same CA) when an address it lacks is asked for;
+  ``kubernetes.default.svc.cluster.local``, 127.0.0.1, ::1 and the addresses and DNS
+  names asked for (node IPs, the ``kubernetes`` ClusterIP, a non-loopback bind address,
+  a container's service name). It is re-issued (same CA) when one it lacks is asked for;
 * ``sa.key``/``sa.pub`` — the ServiceAccount token signing key (RSA 2048, RS256);
 * ``<name>.crt``/``<name>.key`` — client certificates (CN user, O groups), e.g.
-  ``admin`` (``kubernetes-admin`` in ``system:masters``) and one per component.
+  ``admin`` (``kubernetes-admin`` in ``system:masters``), one per component and
+  ``apiserver-kubelet-client`` (``kube-apiserver-kubelet-client``, the apiserver's
+  identity towards the kubelets);
+* ``kubelet-<node>.crt``/``kubelet-<node>.key`` — each node's kubelet API serving
+  certificate (the node name and node IP).
 
 Everything is kept across restarts, so kubeconfigs and tokens stay valid. Keys are
 ECDSA P-256 (quick to make) except the ServiceAccount key.
@@ -35,6 +39,8 @@ CERT_DAYS = 365
 SERVING_DNS_NAMES = ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
                      "kubernetes.default.svc.cluster.local")
 _LOOPBACK = ("127.0.0.1", "::1")
+#: The apiserver's client certificate towards the kubelets (kubeadm's name).
+KUBELET_CLIENT = "apiserver-kubelet-client"
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -90,6 +96,14 @@ class Pki:
     @property
     def sa_pub(self) -> Path:
         return self.directory / "sa.pub"
+
+    def kubelet_cert(self, node: str) -> Path:
+        """Path of node ``node``'s kubelet serving certificate."""
+        return self.directory / f"kubelet-{node}.crt"
+
+    def kubelet_key(self, node: str) -> Path:
+        """Path of the key of node ``node``'s kubelet serving certificate."""
+        return self.directory / f"kubelet-{node}.key"
 
     def client_cert(self, name: str) -> Path:
         """Path of client certificate ``name``."""
@@ -150,25 +164,50 @@ class Pki:
             builder = builder.add_extension(sans, False)
         return builder.sign(ca_key, hashes.SHA256()), key
 
-    def ensure_serving(self, addresses: Sequence[str] = ()) -> None:
-        """Make the serving certificate, or re-issue it when it lacks one of ``addresses``."""
+    def ensure_serving(self, addresses: Sequence[str] = (),
+                       dns_names: Sequence[str] = ()) -> None:
+        """Make the serving certificate, or re-issue it when it lacks one of ``addresses``
+        or ``dns_names``."""
         ips = {ipaddress.ip_address(a) for a in (*_LOOPBACK, *addresses)}
+        names = list(dict.fromkeys((*SERVING_DNS_NAMES, *dns_names)))
         if self.serving_cert.exists() and self.serving_key.exists():
             cert = x509.load_pem_x509_certificate(self.serving_cert.read_bytes())
             try:
                 present = cert.extensions.get_extension_for_class(
                     x509.SubjectAlternativeName).value
                 have = set(present.get_values_for_type(x509.IPAddress))
+                have_names = set(present.get_values_for_type(x509.DNSName))
             except x509.ExtensionNotFound:
-                have = set()
-            if ips <= have and cert.not_valid_after_utc > dt.datetime.now(dt.UTC):
+                have, have_names = set(), set()
+            if ips <= have and set(names) <= have_names \
+                    and cert.not_valid_after_utc > dt.datetime.now(dt.UTC):
                 return
         sans = x509.SubjectAlternativeName(
-            [x509.DNSName(n) for n in SERVING_DNS_NAMES]
+            [x509.DNSName(n) for n in names]
             + [x509.IPAddress(ip) for ip in sorted(ips, key=lambda i: (i.version, int(i)))])
         cert, key = self._issue(_name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, sans)
         _write_private(self.serving_key, _key_pem(key))
         _write_private(self.serving_cert, _cert_pem(cert))
+
+    def ensure_kubelet_serving(self, node: str, ip: str) -> None:
+        """Make node ``node``'s kubelet serving certificate (DNS ``node``, IP ``ip``), or
+        re-issue it when it names another IP."""
+        cert_path, key_path = self.kubelet_cert(node), self.kubelet_key(node)
+        want = ipaddress.ip_address(ip)
+        if cert_path.exists() and key_path.exists():
+            cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+            try:
+                sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+                ips = set(sans.value.get_values_for_type(x509.IPAddress))
+            except x509.ExtensionNotFound:
+                ips = set()
+            if want in ips and cert.not_valid_after_utc > dt.datetime.now(dt.UTC):
+                return
+        sans_ext = x509.SubjectAlternativeName([x509.DNSName(node), x509.IPAddress(want)])
+        cert, key = self._issue(_name(f"{node}@kubemu"), ExtendedKeyUsageOID.SERVER_AUTH,
+                                sans_ext)
+        _write_private(key_path, _key_pem(key))
+        _write_private(cert_path, _cert_pem(cert))
 
     def ensure_client(self, name: str, user: str, groups: Sequence[str] = ()) -> None:
         """Make client certificate ``name`` (CN ``user``, O ``groups``) unless it exists."""
@@ -188,14 +227,17 @@ class Pki:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
 
 
-def ensure_pki(data_dir: Path, addresses: Sequence[str] = ()) -> Pki:
-    """The PKI of ``data_dir`` with the CA, serving certificate (for ``addresses`` too),
-    ServiceAccount key and admin certificate in place."""
+def ensure_pki(data_dir: Path, addresses: Sequence[str] = (),
+               dns_names: Sequence[str] = ()) -> Pki:
+    """The PKI of ``data_dir`` with the CA, serving certificate (for ``addresses`` and
+    ``dns_names`` too), ServiceAccount key and admin certificate in place."""
     directory = data_dir / "pki"
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
     pki = Pki(directory)
-    pki.ensure_serving(addresses)
+    pki.ensure_serving(addresses, dns_names)
     pki.ensure_service_account_key()
     pki.ensure_client("admin", "kubernetes-admin", ("system:masters",))
+    pki.ensure_client(KUBELET_CLIENT, "kube-apiserver-kubelet-client",
+                      ("kubeadm:cluster-admins",))
     return pki

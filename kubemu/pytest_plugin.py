@@ -51,7 +51,10 @@ from kubemu.addresses import Addresses, load
 from kubemu.components import component_names
 
 DEFAULT_PROCESSES = "apiserver,endpoints"
-READY_TIMEOUT = 30.0
+# How long a session waits for "kubemu is up": kubemu up itself waits for the controller
+# manager to make the default ServiceAccount, which several sessions starting at once on a
+# busy machine (one per xdist worker) can stretch well past ten seconds.
+READY_TIMEOUT = 90.0
 
 
 @dataclass

@@ -7,6 +7,13 @@ Fixtures (all start the real ``python -m apiserver`` on 127.0.0.1 with a free po
   --controllers=namespace``), so deleted namespaces are emptied and go away as in a
   cluster. Do not stop, kill or restart it; use ``fresh_apiserver`` for that (a fresh
   apiserver runs no controller: its deleted namespaces stay ``Terminating``).
+* ``secure_apiserver`` (session): one apiserver as a cluster runs it — HTTPS with a test
+  CA, client certificates and ServiceAccount tokens, ``--authorization-mode=Node,RBAC``,
+  the default admission plugins, and the manager's ``namespace``, ``serviceaccount`` and
+  ``clusterrole-aggregation`` controllers under their own identity
+  (:class:`tests.support.secure.SecureApiServer`: ``url``, an admin ``kubeconfig`` that
+  verifies the server, ``client()``, ``service_account(...)`` for a non-admin token user).
+  The client compatibility suites run against it.
 * ``fresh_apiserver`` (function): a private sqlite apiserver, stopped after the test.
 * ``apiserver_factory`` (function): ``start(storage=None, extra_args=(), *,
   timeout=20.0) -> ApiServerProcess``; every server it starts is stopped after the test.
@@ -15,8 +22,9 @@ Fixtures (all start the real ``python -m apiserver`` on 127.0.0.1 with a free po
 * ``KUBEMU_TEST_STORAGE=etcd`` runs every apiserver the fixtures start on that etcd, each
   with its own ``--etcd-prefix`` (default: sqlite). ``scripts/test`` runs the integration
   suite a second time that way under ``CI=true``; that run deselects the integration tests
-  that use none of ``apiserver``, ``fresh_apiserver``, ``apiserver_factory``, ``etcd``,
-  ``kubectl`` and ``kubectl_announced`` (they name their storage or run ``kubemu up``).
+  that use none of ``apiserver``, ``secure_apiserver``, ``fresh_apiserver``,
+  ``apiserver_factory``, ``etcd``, ``kubectl`` and ``kubectl_announced`` (they name their
+  storage or run ``kubemu up``).
 * ``kubectl`` (function): a :class:`tests.support.kubectl.Kubectl` callable:
   ``kubectl("get", "svc", "-o", "json", kubeconfig=None, input=None, check=False)``
   → ``CompletedProcess[str]``; without ``kubeconfig`` it targets ``apiserver``.
@@ -68,6 +76,7 @@ from tests.support.kubectl import (
     kubectl_missing_message,
 )
 from tests.support.process import Process
+from tests.support.secure import SecureApiServer, start_secure_apiserver
 
 __all__ = ["ApiServerProcess", "ApiServerStartError", "start_apiserver"]
 
@@ -78,8 +87,8 @@ ApiServerFactory = Callable[..., ApiServerProcess]
 
 #: The fixtures through which a test's apiservers follow ``KUBEMU_TEST_STORAGE`` (``kubectl``
 #: and ``kubectl_announced`` target ``apiserver`` by default).
-_STORAGE_FIXTURES = frozenset({"apiserver", "fresh_apiserver", "apiserver_factory", "etcd",
-                               "kubectl", "kubectl_announced"})
+_STORAGE_FIXTURES = frozenset({"apiserver", "secure_apiserver", "fresh_apiserver",
+                               "apiserver_factory", "etcd", "kubectl", "kubectl_announced"})
 
 
 def _deselect_storage_independent(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -173,6 +182,19 @@ def apiserver(
         yield server
     finally:
         namespaces.stop()
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def secure_apiserver(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SecureApiServer]:
+    """The shared secured apiserver (see the module docstring); do not stop or restart it."""
+    storage, args = _server_args(request, None)
+    server = start_secure_apiserver(tmp_path_factory.mktemp("secure-apiserver"), storage, args)
+    try:
+        yield server
+    finally:
         server.stop()
 
 

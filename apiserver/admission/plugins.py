@@ -16,12 +16,11 @@ Registration points for plugins written elsewhere:
   ``admission_factories``) or install it for every chain with
   :func:`register_node_restriction`. Until then the name is accepted by the flags but
   inactive.
-* Admission policies (``MutatingAdmissionPolicy``, ``ValidatingAdmissionPolicy``): add a
-  factory to :data:`FACTORIES` under the upstream name; their place in :data:`ORDER` is
-  already right: ``MutatingAdmissionPolicy`` before ``MutatingAdmissionWebhook`` (the
-  webhooks of :mod:`apiserver.admission.webhook`, after every built-in mutating plugin),
-  ``ValidatingAdmissionPolicy`` between it and ``ValidatingAdmissionWebhook``, both
-  before ResourceQuota.
+* ``MutatingAdmissionPolicy``: add a factory to :data:`FACTORIES` under the upstream
+  name; its place in :data:`ORDER` is already right: before ``MutatingAdmissionWebhook``
+  (the webhooks of :mod:`apiserver.admission.webhook`, after every built-in mutating
+  plugin). ``ValidatingAdmissionPolicy`` (:mod:`apiserver.admission.policy`) runs between
+  the two webhook plugins, before ResourceQuota.
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ from apiserver.admission.chain import AdmissionChain
 from apiserver.admission.externalips import DenyServiceExternalIPs
 from apiserver.admission.limitranger import LimitRanger
 from apiserver.admission.namespace import NamespaceLifecycle
+from apiserver.admission.policy import ValidatingAdmissionPolicyPlugin
 from apiserver.admission.resourcequota import ResourceQuotaAdmission
 from apiserver.admission.serviceaccount import ServiceAccountAdmission
 from apiserver.admission.tolerations import DefaultTolerationSeconds
@@ -52,6 +52,7 @@ NODE_RESTRICTION = "NodeRestriction"
 DEFAULT_TOLERATION_SECONDS = "DefaultTolerationSeconds"
 DENY_SERVICE_EXTERNAL_IPS = "DenyServiceExternalIPs"
 RESOURCE_QUOTA = "ResourceQuota"
+VALIDATING_ADMISSION_POLICY = "ValidatingAdmissionPolicy"
 
 #: Upstream's ``AllOrderedPlugins``.
 ORDER: tuple[str, ...] = (
@@ -83,6 +84,7 @@ Factory = Callable[[ObjectSource, Clock], object]
 
 #: How kubemu builds each plugin it implements.
 FACTORIES: dict[str, Factory] = {
+    VALIDATING_ADMISSION_POLICY: lambda source, _clock: ValidatingAdmissionPolicyPlugin(source),
     NAMESPACE_LIFECYCLE: lambda source, _clock: NamespaceLifecycle(source),
     LIMIT_RANGER: lambda source, _clock: LimitRanger(source),
     SERVICE_ACCOUNT: lambda source, _clock: ServiceAccountAdmission(source),

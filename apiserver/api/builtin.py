@@ -10,12 +10,13 @@ against kube-apiserver 1.33 and a test compares the two.
 Columns of a row: ``group/version``, plural, kind, scope (``N`` namespaced, ``C``
 cluster), short names, categories, verbs and subresources. ``*`` as verbs is the
 full CRUD set. A subresource is ``name:verbs`` with an optional ``@group/version/Kind``
-when it reads and writes another kind than its parent (``scale``, ``eviction``).
+when it reads and writes another kind than its parent (``scale``, ``eviction``), or
+``@Kind`` for another kind of the parent's group version (the connect options kinds).
 
-Only subresources this server answers are listed; the streaming and proxy ones
+Only subresources this server answers are listed: the streaming and proxy ones
 (``pods/log``, ``pods/exec``, ``pods/attach``, ``pods/portforward``, the ``proxy``
-subresources) join when the node agent's streaming server serves them, and
-``serviceaccounts/token`` with a token signer.
+subresources) are served by :mod:`apiserver.handlers.connect` with the node agents'
+kubelet API, and ``serviceaccounts/token`` with a token signer.
 
 CustomResourceDefinitions are a row like any other; the custom resources they define
 are added at run time (:func:`apiserver.api.resources.register_dynamic`).
@@ -29,6 +30,10 @@ Row = tuple[str, str, str, str, str, str, str, str]
 _CRUD = "*"
 _STATUS = "status:get,patch,update"
 _SCALE = "scale:get,patch,update@autoscaling/v1/Scale"
+#: The connect subresources, with upstream's discovery verbs and kinds.
+_PROXY_VERBS = "proxy:create,delete,get,patch,update"
+_POD_CONNECT = ("attach:create,get@PodAttachOptions exec:create,get@PodExecOptions log:get "
+                f"portforward:create,get@PodPortForwardOptions {_PROXY_VERBS}@PodProxyOptions")
 
 ROWS: tuple[Row, ...] = (
     # -- core/v1 ------------------------------------------------------------------------
@@ -40,11 +45,12 @@ ROWS: tuple[Row, ...] = (
     ("v1", "limitranges", "LimitRange", "N", "limits", "", _CRUD, ""),
     ("v1", "namespaces", "Namespace", "C", "ns", "",
      "create,delete,get,list,patch,update,watch", f"finalize:update {_STATUS}"),
-    ("v1", "nodes", "Node", "C", "no", "", _CRUD, _STATUS),
+    ("v1", "nodes", "Node", "C", "no", "", _CRUD,
+     f"{_PROXY_VERBS}@NodeProxyOptions {_STATUS}"),
     ("v1", "persistentvolumeclaims", "PersistentVolumeClaim", "N", "pvc", "", _CRUD, _STATUS),
     ("v1", "persistentvolumes", "PersistentVolume", "C", "pv", "", _CRUD, _STATUS),
     ("v1", "pods", "Pod", "N", "po", "all", _CRUD,
-     f"binding:create eviction:create@policy/v1/Eviction {_STATUS}"),
+     f"{_POD_CONNECT} binding:create eviction:create@policy/v1/Eviction {_STATUS}"),
     ("v1", "podtemplates", "PodTemplate", "N", "", "", _CRUD, ""),
     ("v1", "replicationcontrollers", "ReplicationController", "N", "rc", "all", _CRUD,
      f"{_SCALE} {_STATUS}"),
@@ -52,7 +58,8 @@ ROWS: tuple[Row, ...] = (
     ("v1", "secrets", "Secret", "N", "", "", _CRUD, ""),
     ("v1", "serviceaccounts", "ServiceAccount", "N", "sa", "", _CRUD,
      "token:create@authentication.k8s.io/v1/TokenRequest"),
-    ("v1", "services", "Service", "N", "svc", "all", _CRUD, _STATUS),
+    ("v1", "services", "Service", "N", "svc", "all", _CRUD,
+     f"{_PROXY_VERBS}@ServiceProxyOptions {_STATUS}"),
     # -- admissionregistration.k8s.io/v1 ------------------------------------------------
     ("admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations",
      "MutatingWebhookConfiguration", "C", "", "api-extensions", _CRUD, ""),

@@ -137,13 +137,16 @@ class ResourceInfo:
 
 
 def _subresource(spec: str, parent_kind: str) -> SubresourceInfo:
-    """``name:verbs[@group/version/Kind]`` from a :mod:`apiserver.api.builtin` row."""
+    """``name:verbs[@group/version/Kind|@Kind]`` from a :mod:`apiserver.api.builtin` row
+    (``@Kind`` alone: another kind of the parent's group version)."""
     head, _, target = spec.partition("@")
     name, _, verbs = head.partition(":")
     group = version = ""
     kind = parent_kind
-    if target:
+    if "/" in target:
         group, version, kind = target.split("/")
+    elif target:
+        kind = target
     if name == "binding":
         kind = "Binding"
     return SubresourceInfo(name=name, kind=kind, verbs=tuple(verbs.split(",")),

@@ -1,8 +1,9 @@
 """Who sent a request: upstream's ``user.Info``, and the request-scoped current user.
 
-The authentication filter (:mod:`apiserver.chain`) sets :data:`REQUEST_USER` for the
-task serving a request, so layers below the handlers (admission, the review kinds)
-read the requester without it being threaded through every call.
+The request chain (:mod:`apiserver.chain`) sets :data:`REQUEST_USER` to the
+authenticated (or impersonated) requester for the task serving a request, so layers
+below the handlers (admission, the review kinds) read the requester without it being
+threaded through every call.
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Authentication, impersonation and authorization stages of the request chain."""
+"""Authentication, impersonation and authorization checks of the request chain."""

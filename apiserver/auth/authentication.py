@@ -1,4 +1,4 @@
-"""The authentication stage of the request chain (upstream ``filters/authentication.go``
+"""The authentication check of the request chain (upstream ``filters/authentication.go``
 with kube-apiserver's authenticator union).
 
 :class:`RequestAuthenticator` decides who sent a request, testable without HTTP:
@@ -14,10 +14,11 @@ A credential that was presented but authenticates no one makes the request fail 
 401 even when anonymous is on (upstream's ``union.NewFailOnError``). Every
 authenticated user gets ``system:authenticated`` (upstream's group adder).
 
-:func:`authentication_filter` is the ASGI stage: it sets
-:data:`apiserver.api.user.REQUEST_USER` for the request's task, removes the
-``Authorization`` header once it was used, and answers 401 with upstream's Status —
-for WebSocket upgrades as an HTTP response before the upgrade.
+:func:`authenticate_request` is the request chain's check (:mod:`apiserver.chain`): it
+returns the requester, removes the ``Authorization`` header once it was used, and refuses
+with 401 and upstream's Status — for WebSocket upgrades as an HTTP response before the
+upgrade. Successful token and certificate authentications are cached for a few seconds
+(:mod:`apiserver.auth.token_cache`), as upstream's cached token authenticator.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from apiserver.api.user import (
     UNAUTHENTICATED_GROUP,
     UserInfo,
 )
-from apiserver.auth.asgi import ASGIApp, Filter, Receive, Scope, Send, call_as, refuse
 from apiserver.auth.credentials import (
     BEARER_PROTOCOL_PREFIX,
     CredentialError,
@@ -42,6 +42,8 @@ from apiserver.auth.credentials import (
     websocket_bearer_token,
 )
 from apiserver.auth.x509 import X509Authenticator
+from apiserver.handlers.http import Scope
+from apiserver.handlers.refusal import Refusal
 from apiserver.registry.reviews import TokenAuthenticator, TokenResult
 
 log = logging.getLogger(__name__)
@@ -116,7 +118,7 @@ class RequestAuthenticator:
     """Who sent a request (see the module docstring)."""
 
     def __init__(self, x509: X509Authenticator | None = None,
-                 tokens: TokenChain | None = None, anonymous: bool = True) -> None:
+                 tokens: TokenAuthenticator | None = None, anonymous: bool = True) -> None:
         self.x509 = x509
         self.tokens = tokens or TokenChain(())
         self.anonymous = anonymous
@@ -158,14 +160,19 @@ _CREDENTIAL_HEADERS = {b"authorization": "authorization",
                        b"sec-websocket-protocol": "sec-websocket-protocol"}
 
 
-def _credential_headers(scope: Scope) -> dict[str, str]:
-    """The headers that can carry credentials (all this stage reads: it runs per request)."""
+def _credential_headers(scope: Scope) -> tuple[dict[str, str], list[tuple[bytes, bytes]]]:
+    """The headers that can carry credentials, and every header but ``Authorization``
+    (one pass: it runs per request; ASGI header names are lower-case)."""
     out: dict[str, str] = {}
-    for key, value in scope.get("headers", []):
-        name = _CREDENTIAL_HEADERS.get(key.lower())
+    rest: list[tuple[bytes, bytes]] = []
+    for pair in scope.get("headers", []):
+        name = _CREDENTIAL_HEADERS.get(pair[0])
         if name is not None:
-            out[name] = value.decode("latin-1")
-    return out
+            out[name] = pair[1].decode("latin-1")
+            if name == "authorization":
+                continue
+        rest.append(pair)
+    return out, rest
 
 
 def _strip_bearer_protocol(scope: Scope) -> None:
@@ -180,33 +187,25 @@ def _strip_bearer_protocol(scope: Scope) -> None:
         scope["headers"] = headers + ([(b"sec-websocket-protocol", rest)] if rest else [])
 
 
-def authentication_filter(authenticator: RequestAuthenticator) -> Filter:
-    """The authentication stage for :class:`apiserver.chain.ChainStages`."""
+def authenticate_request(authenticator: RequestAuthenticator, scope: Scope) -> UserInfo:
+    """The chain's authentication check: who sent the HTTP or WebSocket request ``scope``.
 
-    def wrap(app: ASGIApp) -> ASGIApp:
-        async def authenticate(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] not in ("http", "websocket"):
-                await app(scope, receive, send)
-                return
-            headers = _credential_headers(scope)
-            state = scope.get("state") or {}
-            try:
-                user = authenticator.authenticate(
-                    headers, state.get(PEER_CERTIFICATE), scope["type"] == "websocket")
-            except CredentialError as exc:
-                log.debug("Unable to authenticate the request: %s", exc)
-                await refuse(scope, receive, send, 401, UNAUTHORIZED_BODY)
-                return
-            if user is None:
-                await refuse(scope, receive, send, 401, UNAUTHORIZED_BODY)
-                return
-            if "authorization" in headers:
-                scope["headers"] = [(k, v) for k, v in scope.get("headers", [])
-                                    if k.lower() != b"authorization"]
-            if scope["type"] == "websocket":
-                _strip_bearer_protocol(scope)
-            await call_as(user, app, scope, receive, send)
-
-        return authenticate
-
-    return wrap
+    Removes the ``Authorization`` header once used (and a WebSocket's bearer-token
+    subprotocol); raises :class:`~apiserver.handlers.refusal.Refusal` (401) when a
+    credential does not authenticate or nobody is identified and anonymous is off.
+    """
+    headers, rest = _credential_headers(scope)
+    state = scope.get("state") or {}
+    websocket = scope["type"] == "websocket"
+    try:
+        user = authenticator.authenticate(headers, state.get(PEER_CERTIFICATE), websocket)
+    except CredentialError as exc:
+        log.debug("Unable to authenticate the request: %s", exc)
+        raise Refusal(401, UNAUTHORIZED_BODY) from None
+    if user is None:
+        raise Refusal(401, UNAUTHORIZED_BODY)
+    if "authorization" in headers:
+        scope["headers"] = rest
+    if websocket:
+        _strip_bearer_protocol(scope)
+    return user

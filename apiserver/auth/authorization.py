@@ -2,18 +2,16 @@
 ``pkg/kubeapiserver/authorizer/config.go``).
 
 :func:`build_authorization` returns the union authorizer — ``system:masters`` first, then
-each mode in the order given — plus what the server wires around it: the chain stage
+each mode in the order given — plus what the server wires around it: the chain's check
 (none when the only mode is ``AlwaysAllow``, which would allow everything anyway), and,
 with ``RBAC``, the escalation checks on the RBAC kinds' writes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from apiserver.api.resources import served
-from apiserver.auth.authz_filter import ASGIApp, authorization_filter
 from apiserver.auth.authz_node import NodeAuthorizer
 from apiserver.auth.authz_rbac import RbacAuthorizer
 from apiserver.auth.authz_union import AlwaysDeny, PrivilegedGroups, UnionAuthorizer
@@ -34,11 +32,11 @@ class Authorization:
     authorizer: Authorizer
     rbac: RbacAuthorizer | None
 
-    def stage(self) -> Callable[[ASGIApp], ASGIApp] | None:
-        """The request-chain stage (None: AlwaysAllow alone needs no stage)."""
+    def stage(self) -> Authorizer | None:
+        """The authorizer the request chain asks (None: AlwaysAllow alone needs no check)."""
         if self.modes == ("AlwaysAllow",):
             return None
-        return authorization_filter(self.authorizer)
+        return self.authorizer
 
 
 def rbac_authorizer(registry: Registry) -> RbacAuthorizer:

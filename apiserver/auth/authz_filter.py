@@ -1,29 +1,26 @@
-"""The authorization stage of the request chain (upstream ``WithAuthorization``).
+"""The authorization check of the request chain (upstream ``WithAuthorization``).
 
-Every HTTP and WebSocket request is turned into attributes
-(:func:`~apiserver.auth.request_attributes.request_attributes`) for the requester the
-authentication stage left in :data:`~apiserver.api.user.REQUEST_USER`, and asked of the
-configured authorizer. Allowed requests pass on; anything else is answered 403 with
-upstream's ``Status`` (:func:`forbidden`), an authorizer's evaluation error with 500.
+Every HTTP and WebSocket request's parsed info is turned into attributes
+(:func:`~apiserver.auth.request_attributes.attributes_of`) for the requester the
+authentication and impersonation checks found, and asked of the configured authorizer.
+Allowed requests pass on; anything else is refused 403 with upstream's ``Status``
+(:func:`forbidden`), an authorizer's evaluation error with 500.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from urllib.parse import unquote
 
-import orjson
-
 from apiserver.api import errors
-from apiserver.api.user import REQUEST_USER
-from apiserver.auth.request_attributes import request_attributes
-from apiserver.handlers.http import Receive, Scope, Send
+from apiserver.api.user import UserInfo
+from apiserver.auth.request_attributes import attributes_of
+from apiserver.handlers.http import Scope
+from apiserver.handlers.refusal import Refusal
+from apiserver.handlers.requestinfo import RequestInfo, request_info
 from apiserver.registry.reviews import Attributes, Authorizer
 
 log = logging.getLogger(__name__)
-
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _SANITIZE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
@@ -64,52 +61,27 @@ def forbidden(attributes: Attributes, reason: str) -> errors.ApiError:
     return errors.ApiError(403, "Forbidden", text, details)
 
 
-async def _answer(scope: Scope, send: Send, error: errors.ApiError) -> None:
-    body = orjson.dumps(error.status, option=orjson.OPT_APPEND_NEWLINE)
-    headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-cache, private"),
-               (b"x-content-type-options", b"nosniff"),
-               (b"content-length", str(len(body)).encode())]
-    if scope["type"] == "websocket":
-        if "websocket.http.response" not in (scope.get("extensions") or {}):
-            await send({"type": "websocket.close", "code": 1008})
-            return
-        await send({"type": "websocket.http.response.start", "status": error.code,
-                    "headers": headers})
-        await send({"type": "websocket.http.response.body", "body": body})
+def authorize_request(authorizer: Authorizer, scope: Scope, info: RequestInfo,
+                      user: UserInfo) -> None:
+    """The chain's authorization check: returns when ``user`` may make the request
+    ``scope`` (whose parsed ``info`` it is); raises
+    :class:`~apiserver.handlers.refusal.Refusal` otherwise — 403, or 500 for an
+    authorizer's evaluation error."""
+    attributes = attributes_of(info, user)
+    decision = authorizer.authorize(attributes)
+    if decision.allowed and "%" in info.path:
+        # A handler that decodes the path a second time would act on another object than
+        # the one authorized: that reading must be allowed too.
+        method = scope.get("method", "GET") if scope["type"] != "websocket" else "GET"
+        twice = attributes_of(request_info(method, unquote(info.path),
+                                           scope.get("query_string", b"")), user)
+        decision = authorizer.authorize(twice)
+        attributes = twice if not decision.allowed else attributes
+    if decision.allowed:
         return
-    await send({"type": "http.response.start", "status": error.code, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-def authorization_filter(authorizer: Authorizer) -> Callable[[ASGIApp], ASGIApp]:
-    """The stage for :class:`~apiserver.chain.ChainStages` ``authorization``."""
-
-    def wrap(app: ASGIApp) -> ASGIApp:
-        async def authorize(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] not in ("http", "websocket"):
-                await app(scope, receive, send)
-                return
-            user = REQUEST_USER.get()
-            attributes = request_attributes(scope, user)
-            decision = authorizer.authorize(attributes)
-            path = scope.get("path", "")
-            if decision.allowed and "%" in path:
-                # A handler that decodes the path a second time would act on another
-                # object than the one authorized: that reading must be allowed too.
-                twice = request_attributes({**scope, "path": unquote(path)}, user)
-                decision = authorizer.authorize(twice)
-                attributes = twice if not decision.allowed else attributes
-            if decision.allowed:
-                await app(scope, receive, send)
-                return
-            if decision.evaluation_error:
-                # Upstream answers an authorizer's error with 500 unless it allowed.
-                log.error("authorization of %s %s failed: %s", attributes.verb,
-                          attributes.path, decision.evaluation_error)
-                await _answer(scope, send, errors.internal(decision.evaluation_error))
-                return
-            await _answer(scope, send, forbidden(attributes, decision.reason))
-
-        return authorize
-
-    return wrap
+    if decision.evaluation_error:
+        # Upstream answers an authorizer's error with 500 unless it allowed.
+        log.error("authorization of %s %s failed: %s", attributes.verb, attributes.path,
+                  decision.evaluation_error)
+        raise Refusal.of_status(errors.internal(decision.evaluation_error))
+    raise Refusal.of_status(forbidden(attributes, decision.reason))

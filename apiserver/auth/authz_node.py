@@ -27,6 +27,8 @@ from apiserver.registry.podrefs import Ref, pod_references
 from apiserver.registry.reviews import Attributes, Decision, Rules
 
 _NODE_RULES = tuple(compile_rule(rule) for rule in NODE_RULES)
+#: The answer for every requester that is not a node (decisions are immutable).
+_NO_OPINION = Decision(False)
 
 
 def _node_rules_allow(attrs: Attributes) -> bool:
@@ -79,7 +81,7 @@ class NodeAuthorizer:
         """Allow what the node's pods need; no opinion otherwise."""
         node, is_node = node_identity(attributes.user)
         if not is_node:
-            return Decision(False)
+            return _NO_OPINION
         if not node:
             return Decision(False, reason=f'unknown node for user "{attributes.user.username}"')
         if attributes.resource_request:

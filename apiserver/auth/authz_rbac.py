@@ -132,7 +132,9 @@ class RbacAuthorizer:
         self._decisions: dict[tuple[Any, ...], Decision] = {}
 
     def _current(self) -> _Index:
-        generation = tuple(s.generation for s in self._sources)
+        roles, cluster_roles, role_bindings, cluster_role_bindings = self._sources
+        generation = (roles.generation, cluster_roles.generation, role_bindings.generation,
+                      cluster_role_bindings.generation)
         if self._index is None or generation != self._generation:
             self._index = _Index(*self._sources)
             self._generation = generation

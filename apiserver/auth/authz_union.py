@@ -19,6 +19,9 @@ from apiserver.auth.rbac_rules import go_quoted_list
 from apiserver.registry.reviews import Attributes, Authorizer, Decision, Rules
 
 MODES = ("AlwaysAllow", "AlwaysDeny", "RBAC", "Node")
+#: Shared answers of :class:`PrivilegedGroups` (decisions are immutable).
+_ALLOWED = Decision(allowed=True)
+_NO_OPINION = Decision(allowed=False)
 
 
 class ModeError(ValueError):
@@ -47,7 +50,7 @@ class PrivilegedGroups:
 
     def authorize(self, attributes: Attributes) -> Decision:
         """Allowed for members; no opinion otherwise."""
-        return Decision(allowed=not self.groups.isdisjoint(attributes.user.groups))
+        return _NO_OPINION if self.groups.isdisjoint(attributes.user.groups) else _ALLOWED
 
     def rules_for(self, user: UserInfo, namespace: str) -> Rules:
         """Nothing: upstream does not ask it for rules (``system:masters`` see the rules of

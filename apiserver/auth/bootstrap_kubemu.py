@@ -23,7 +23,8 @@ Why ``system:kubemu:controller-manager``: upstream's kube-controller-manager run
 controller with its own ServiceAccount (``--use-service-account-credentials``) bound to
 ``system:controller:<name>``; kubemu's manager is one client, so its role is the union of
 what its controllers do: the garbage collector's ``get/patch/update/delete`` on
-everything (upstream ``generic-garbage-collector``), the objects the workload
+everything (upstream ``generic-garbage-collector``), the namespace controller's
+``deletecollection`` on everything (upstream ``namespace-controller``), the objects the workload
 controllers create, and the ``clusterrole-aggregation`` controller's ``escalate`` on
 ClusterRoles.
 """
@@ -47,8 +48,9 @@ _EVENTS = R('"",events.k8s.io', "events", "create,patch,update")
 
 KUBEMU_ROLES: tuple[RoleRow, ...] = (
     RoleRow("system:kubemu:controller-manager", (
-        # the garbage collector (upstream system:controller:generic-garbage-collector)
-        R("*", "*", "delete,get,list,patch,update,watch"),
+        # the garbage collector (upstream system:controller:generic-garbage-collector) and
+        # the namespace controller (system:controller:namespace-controller)
+        R("*", "*", "delete,deletecollection,get,list,patch,update,watch"),
         # what the workload, node and serviceaccount controllers create
         R('""', "pods,persistentvolumeclaims,serviceaccounts", "create"),
         R('""', "pods/binding,pods/eviction", "create"),

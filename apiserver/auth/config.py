@@ -29,6 +29,7 @@ from apiserver.auth.serviceaccount_keys import (
     load_public_keys,
 )
 from apiserver.auth.serviceaccount_tokens import ObjectGetter, ServiceAccountTokenAuthenticator
+from apiserver.auth.token_cache import CachedTokens
 from apiserver.auth.tokenfile import TokenFileAuthenticator
 from apiserver.auth.x509 import X509Authenticator
 from apiserver.registry.registry import Registry
@@ -69,6 +70,18 @@ def registry_getter(registry: Registry) -> ObjectGetter:
     return get
 
 
+#: The core/v1 kinds the ServiceAccount token authenticator reads.
+_TOKEN_SOURCES = ("serviceaccounts", "secrets", "pods", "nodes")
+
+
+def cache_generation(registry: Registry) -> Callable[[], int]:
+    """A counter that grows whenever an object the ServiceAccount authenticator reads
+    changes (what invalidates :class:`~apiserver.auth.token_cache.CachedTokens`)."""
+    accounts, secrets, pods, nodes = (registry.stores[("", "v1", resource)].cache
+                                      for resource in _TOKEN_SOURCES)
+    return lambda: accounts.generation + secrets.generation + pods.generation + nodes.generation
+
+
 class Authentication:
     """The authenticators and keys built from :class:`AuthenticationOptions`."""
 
@@ -96,4 +109,5 @@ class Authentication:
         self.tokens = TokenChain(tokens)
         self.request = RequestAuthenticator(
             x509=X509Authenticator() if options.client_ca_file is not None else None,
-            tokens=self.tokens, anonymous=options.anonymous)
+            tokens=CachedTokens(self.tokens, cache_generation(registry)),
+            anonymous=options.anonymous)

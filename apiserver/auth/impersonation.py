@@ -12,30 +12,28 @@ upstream). A ServiceAccount without explicit groups gets its two groups; then
 ``system:authenticated`` is added (``system:unauthenticated`` for
 ``system:anonymous``) unless one of the two is already there.
 
-:func:`impersonation_filter` is the ASGI stage: it replaces
-:data:`apiserver.api.user.REQUEST_USER` and removes every ``Impersonate-*`` header.
+:func:`impersonate_request` is the request chain's check (:mod:`apiserver.chain`): it
+returns the acting user and removes every ``Impersonate-*`` header.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
-
-import orjson
 
 from apiserver.api import errors
 from apiserver.api.user import (
     ANONYMOUS_USER,
     AUTHENTICATED_GROUP,
-    REQUEST_USER,
     UNAUTHENTICATED_GROUP,
     UserInfo,
 )
-from apiserver.auth.asgi import ASGIApp, Filter, Receive, Scope, Send, call_as, refuse
 from apiserver.auth.serviceaccount_tokens import SA_GROUP, SA_PREFIX, split_service_account
+from apiserver.handlers.http import Scope
+from apiserver.handlers.refusal import NOSNIFF, Refusal
 from apiserver.registry.reviews import Attributes, Authorizer
 
 USER_HEADER = "impersonate-user"
@@ -169,38 +167,26 @@ def impersonate(requester: UserInfo, headers: Sequence[tuple[str, str]], authori
                     extra={k: tuple(v) for k, v in extra.items()})
 
 
-def impersonation_filter(authorizer: Callable[[], Authorizer]) -> Filter:
-    """The impersonation stage; ``authorizer`` returns the server's current authorizer."""
-
-    def wrap(app: ASGIApp) -> ASGIApp:
-        async def serve(scope: Scope, receive: Receive, send: Send) -> None:
-            raw = scope.get("headers", [])
-            if scope["type"] not in ("http", "websocket") or not any(
-                    k[:12].lower() == b"impersonate-" for k, _ in raw):
-                await app(scope, receive, send)
-                return
-            headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw]
-            uri = scope.get("path", "") + (
-                "?" + scope["query_string"].decode("latin-1") if scope.get("query_string")
-                else "")
-            try:
-                user = impersonate(REQUEST_USER.get(), headers, authorizer(), uri)
-            except ImpersonationError as exc:
-                await _refuse(scope, receive, send, exc)
-                return
-            scope["headers"] = [(k, v) for k, v in raw if not k.lower().startswith(b"impersonate-")]
-            await call_as(user, app, scope, receive, send)
-
-        return serve
-
-    return wrap
-
-
-async def _refuse(scope: Scope, receive: Receive, send: Send, exc: ImpersonationError) -> None:
-    nosniff = [(b"x-content-type-options", b"nosniff")]
-    if exc.error is not None:
-        body = orjson.dumps(exc.error.status, option=orjson.OPT_APPEND_NEWLINE)
-        await refuse(scope, receive, send, exc.status, body, extra_headers=nosniff)
+def impersonate_request(scope: Scope, requester: UserInfo, authorizer: Authorizer) -> UserInfo:
+    """The chain's impersonation check: the user the request ``scope`` of ``requester``
+    acts as (``requester`` when it asks for nobody). Removes every ``Impersonate-*``
+    header; raises :class:`~apiserver.handlers.refusal.Refusal` (403 or 500) when it may
+    not impersonate."""
+    raw = scope.get("headers", [])
+    for key, _ in raw:  # ASGI header names are lower-case
+        if key.startswith(b"impersonate-"):
+            break
     else:
-        await refuse(scope, receive, send, exc.status, (exc.text + "\n").encode(),
-                     "text/plain; charset=utf-8", nosniff)
+        return requester
+    headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw]
+    uri = scope.get("path", "") + (
+        "?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else "")
+    try:
+        user = impersonate(requester, headers, authorizer, uri)
+    except ImpersonationError as exc:
+        if exc.error is not None:
+            raise Refusal.of_status(exc.error) from None
+        raise Refusal(exc.status, (exc.text + "\n").encode(), "text/plain; charset=utf-8",
+                      NOSNIFF) from None
+    scope["headers"] = [(k, v) for k, v in raw if not k.startswith(b"impersonate-")]
+    return user

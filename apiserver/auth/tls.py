@@ -11,7 +11,10 @@ uvicorn puts no TLS details into the ASGI scope, so :func:`peer_certificate_prot
 derives its HTTP protocol class: when a connection is made it copies the app state
 with the verified leaf certificate (DER) under
 :data:`apiserver.auth.authentication.PEER_CERTIFICATE`; uvicorn hands each request's
-scope (and a WebSocket upgrade's protocol) a copy of that state.
+scope (and a WebSocket upgrade's protocol) a copy of that state. It also sends what a
+connection writes in one event-loop iteration as one TLS record (:class:`CoalescingWriter`):
+uvicorn writes a response's head and body separately, and each write costs a record, a
+context copy and a system call of its own.
 """
 
 from __future__ import annotations
@@ -37,8 +40,67 @@ def server_ssl_context(cert_file: Path, key_file: Path, client_ca_file: Path | N
     return ctx
 
 
+#: Held writes up to this many bytes in all are joined into one record; larger ones are
+#: handed over as a list (one system call, no copy).
+_JOIN_LIMIT = 64 * 1024
+
+
+class CoalescingWriter:
+    """A transport whose writes are held until the end of the current event-loop
+    iteration, then written at once; everything else is the wrapped transport's.
+
+    ``close`` writes what is held first; ``abort`` drops it.
+    """
+
+    def __init__(self, transport: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        """Hold ``data`` (written before the loop next polls for I/O)."""
+        if not data:
+            return
+        if not self._held:
+            self._loop.call_soon(self._flush)
+        self._held.append(data)
+
+    def writelines(self, items: list[bytes]) -> None:
+        """Hold each of ``items``."""
+        for data in items:
+            self.write(data)
+
+    def _flush(self) -> None:
+        held = self._held
+        if not held:
+            return
+        self._held = []
+        if self._transport.is_closing():
+            return
+        if len(held) == 1:
+            self._transport.write(held[0])
+        elif sum(len(data) for data in held) <= _JOIN_LIMIT:
+            self._transport.write(b"".join(held))
+        else:
+            self._transport.writelines(held)
+
+    def close(self) -> None:
+        """Write what is held, then close."""
+        self._flush()
+        self._transport.close()
+
+    def abort(self) -> None:
+        """Drop what is held and the connection."""
+        self._held = []
+        self._transport.abort()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 def peer_certificate_protocol(base: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
-    """``base`` (a uvicorn HTTP protocol class) recording each connection's client cert."""
+    """``base`` (a uvicorn HTTP protocol class) recording each connection's client cert
+    and coalescing its writes."""
 
     class PeerCertificateProtocol(base):  # type: ignore[valid-type,misc]
         app_state: dict[str, Any]
@@ -50,6 +112,8 @@ def peer_certificate_protocol(base: type[asyncio.Protocol]) -> type[asyncio.Prot
                 if der:
                     self.app_state = {**self.app_state, PEER_CERTIFICATE: der}
             super().connection_made(transport)
+            if ssl_object is not None:
+                self.transport = CoalescingWriter(transport, asyncio.get_running_loop())
 
     PeerCertificateProtocol.__name__ = f"PeerCertificate{base.__name__}"
     return PeerCertificateProtocol

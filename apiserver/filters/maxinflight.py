@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from apiserver.api.user import MASTERS_GROUP, REQUEST_USER
-from apiserver.filters.requestinfo import scope_request_info
-from apiserver.handlers.http import ASGIApp, Receive, Scope, Send
+from apiserver.api.user import MASTERS_GROUP, UserInfo
+from apiserver.handlers.refusal import Refusal
+from apiserver.handlers.requestinfo import RequestInfo
 
 DEFAULT_MAX_REQUESTS_INFLIGHT = 400
 DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT = 200
@@ -54,7 +54,8 @@ class Pool:
 
 @dataclass(slots=True)
 class MaxInFlight:
-    """The limits of one server; :meth:`filter` is the chain stage."""
+    """The limits of one server; :meth:`acquire` is the chain's check (WebSocket requests,
+    watches and streams, never reach it)."""
 
     max_requests_inflight: int = DEFAULT_MAX_REQUESTS_INFLIGHT
     max_mutating_requests_inflight: int = DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT
@@ -65,36 +66,23 @@ class MaxInFlight:
         self.read_only = Pool(self.max_requests_inflight)
         self.mutating = Pool(self.max_mutating_requests_inflight)
 
-    def filter(self, app: ASGIApp) -> ASGIApp:
-        """``app`` behind the limits (an ``apiserver.chain.Filter``)."""
-        if not self.read_only.limit and not self.mutating.limit:
-            return app
+    def acquire(self, info: RequestInfo, user: UserInfo) -> Pool | None:
+        """The pool whose slot the request ``info`` of ``user`` now holds (the caller
+        releases it when the request is done), or None when it takes no slot.
 
-        async def limited(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":  # WebSocket: watches and streams, long-running
-                await app(scope, receive, send)
-                return
-            info = scope_request_info(scope)
-            if info.long_running:
-                await app(scope, receive, send)
-                return
-            pool = self.mutating if info.mutating else self.read_only
-            if not pool.try_acquire():
-                if MASTERS_GROUP in REQUEST_USER.get().groups:
-                    await app(scope, receive, send)
-                    return
-                pool.dropped += 1
-                await too_many_requests(send)
-                return
-            try:
-                await app(scope, receive, send)
-            finally:
-                pool.release()
+        Raises :class:`~apiserver.handlers.refusal.Refusal` (429) when the pool is full.
+        """
+        if info.long_running:
+            return None
+        pool = self.mutating if info.mutating else self.read_only
+        if pool.try_acquire():
+            return pool
+        if MASTERS_GROUP in user.groups:
+            return None
+        pool.dropped += 1
+        raise Refusal(429, TOO_MANY_REQUESTS_BODY, headers=_TOO_MANY_HEADERS, raw=True)
 
-        return limited
-
-
-async def too_many_requests(send: Send) -> None:
-    """Upstream's 429: ``Retry-After: 1`` and a plain-text line."""
-    await send({"type": "http.response.start", "status": 429, "headers": _TOO_MANY_HEADERS})
-    await send({"type": "http.response.body", "body": TOO_MANY_REQUESTS_BODY})
+    @property
+    def enabled(self) -> bool:
+        """Whether any pool has a limit (else the chain leaves the check out)."""
+        return bool(self.read_only.limit or self.mutating.limit)

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 import orjson
 
-from apiserver.filters.requestinfo import scope_request_info
-from apiserver.handlers.http import ASGIApp, Message, Receive, Scope, Send, abort_connection
+from apiserver.handlers.http import Message, Receive, Scope, Send, abort_connection
 
 DEFAULT_REQUEST_TIMEOUT = 60.0
 _BODILESS = frozenset({"GET", "HEAD"})
@@ -31,14 +31,19 @@ TIMEOUT_BODY = orjson.dumps({"metadata": {}, "status": "Failure", "message": TIM
                              "reason": "Timeout", "details": {}, "code": 504}) + b"\n"
 
 
-class _Exchange:
-    """One request under the deadline: what the deadline needs to know of its progress."""
+class Exchange:
+    """One request under the deadline: what the deadline needs to know of its progress.
+
+    :meth:`send` is what the handler gets in place of the server's send; :meth:`receive`
+    likewise for a request with a body (GET and HEAD keep the server's own). After the
+    request, the chain calls :meth:`RequestTimeout.finish` and awaits :attr:`reply` if set.
+    """
 
     __slots__ = ("body_done", "cancelled", "deadline", "expired", "receive_", "receiving",
                  "reply", "scope", "send_", "started", "task")
 
-    def __init__(self, scope: Scope, receive: Receive, send: Send, task: asyncio.Task[Any],
-                 deadline: float, body_done: bool) -> None:
+    def __init__(self, scope: Scope, receive: Receive, send: Send,
+                 task: asyncio.Task[Any] | None, deadline: float, body_done: bool) -> None:
         self.scope = scope
         self.receive_ = receive
         self.send_ = send
@@ -49,6 +54,7 @@ class _Exchange:
         self.reply: asyncio.Task[None] | None = None
 
     async def receive(self) -> Message:
+        """The server's receive, noting whether the body was read to its end."""
         self.receiving = True
         try:
             message = await self.receive_()
@@ -58,12 +64,14 @@ class _Exchange:
             self.body_done = True
         return message
 
-    async def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Awaitable[None]:
+        """The server's send (returned to be awaited: no coroutine of its own), or
+        nothing once the client has its 504."""
         if self.expired:
-            return  # the client already has its 504
+            return _discarded()
         if message["type"] == "http.response.start":
             self.started = True
-        await self.send_(message)
+        return self.send_(message)
 
     def expire(self) -> None:
         """The deadline passed: answer 504 now (or drop the connection if too late)."""
@@ -72,13 +80,18 @@ class _Exchange:
             abort_connection(self.scope)
             return
         self.reply = asyncio.ensure_future(_send_timeout(self.send_, close=not self.body_done))
-        if self.receiving:
+        if self.receiving and self.task is not None:
             self.cancelled = True
             self.task.cancel()  # nothing was done yet: stop waiting for the body
 
 
+async def _discarded() -> None:
+    """An answer written after the 504: dropped."""
+
+
 class RequestTimeout:
-    """The deadline of one server; :meth:`filter` is the chain stage (0 disables it).
+    """The deadline of one server (0 disables it); :meth:`start` and :meth:`finish`
+    bracket a request in the chain.
 
     One timer sweeps the requests in flight (at most a quarter of the timeout, and a
     second, apart) instead of a timer per request: the hot paths pay for a set insertion.
@@ -87,7 +100,7 @@ class RequestTimeout:
     def __init__(self, seconds: float = DEFAULT_REQUEST_TIMEOUT) -> None:
         self.seconds = seconds
         self._tick = min(1.0, seconds / 4)
-        self._live: set[_Exchange] = set()
+        self._live: set[Exchange] = set()
         self._sweeper: asyncio.TimerHandle | None = None
 
     def _sweep(self) -> None:
@@ -99,37 +112,28 @@ class RequestTimeout:
         if self._live:
             self._sweeper = asyncio.get_running_loop().call_later(self._tick, self._sweep)
 
-    def filter(self, app: ASGIApp) -> ASGIApp:
-        """``app`` under the deadline (an ``apiserver.chain.Filter``)."""
-        if self.seconds <= 0:
-            return app
-        live = self._live
+    def start(self, scope: Scope, receive: Receive, send: Send) -> Exchange:
+        """Put the HTTP request ``scope`` (not long-running) under the deadline.
 
-        async def timed(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http" or scope_request_info(scope).long_running:
-                await app(scope, receive, send)
-                return
-            task = asyncio.current_task()
-            assert task is not None
-            # GET and HEAD carry no body: their handlers get the server's own receive.
-            bodiless = scope["method"] in _BODILESS
-            exchange = _Exchange(scope, receive, send, task, time.monotonic() + self.seconds,
-                                 bodiless)
-            live.add(exchange)
-            if self._sweeper is None:
-                self._sweeper = task.get_loop().call_later(self._tick, self._sweep)
-            try:
-                await app(scope, receive if bodiless else exchange.receive, exchange.send)
-            except asyncio.CancelledError:
-                if not exchange.cancelled:
-                    raise
-                task.uncancel()
-            finally:
-                live.discard(exchange)
-            if exchange.reply is not None:  # uvicorn answers 500 if the app returns first
-                await exchange.reply
+        The handler must then get :meth:`Exchange.send`, and :meth:`Exchange.receive` for
+        a request with a body; a ``CancelledError`` while the exchange is ``cancelled`` is
+        the deadline's own (the handler was waiting for the body) and is swallowed by the
+        caller after :meth:`Task.uncancel`.
+        """
+        # GET and HEAD carry no body: their handlers keep the server's own receive, and
+        # nothing ever needs to cancel them.
+        bodiless = scope["method"] in _BODILESS
+        exchange = Exchange(scope, receive, send,
+                            None if bodiless else asyncio.current_task(),
+                            time.monotonic() + self.seconds, bodiless)
+        self._live.add(exchange)
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().call_later(self._tick, self._sweep)
+        return exchange
 
-        return timed
+    def finish(self, exchange: Exchange) -> None:
+        """The request is done: the deadline no longer watches it."""
+        self._live.discard(exchange)
 
 
 async def _send_timeout(send: Send, *, close: bool) -> None:

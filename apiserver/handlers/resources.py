@@ -42,6 +42,7 @@ from apiserver.handlers.http import (
     respond_error,
     warning_headers,
 )
+from apiserver.handlers.requestinfo import scope_request_info
 from apiserver.handlers.routing import MethodNotSupported, RequestInfo, RouteNotFound, parse
 from apiserver.handlers.subresources import SpecialHandlers
 from apiserver.handlers.watch import serve_watch, watch_params
@@ -90,7 +91,8 @@ class ResourceAPI:
         collect(req.warnings)
         try:
             try:
-                route = parse(req.method, req.path, req.flag("watch"))
+                route = parse(req.method, req.path, req.flag("watch"),
+                              scope_request_info(scope).segments)
             except RouteNotFound:
                 await self.fallback(scope, receive, send)
                 return

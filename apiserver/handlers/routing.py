@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from apiserver.api.resources import ResourceInfo, lookup
@@ -34,9 +35,12 @@ class MethodNotSupported(Exception):
     """The method is not valid for the path."""
 
 
-def parse(method: str, path: str, watch_param: bool) -> RequestInfo:
-    """Parse ``path`` under ``/api`` or ``/apis`` for ``method``."""
-    parts = [p for p in path.strip("/").split("/") if p]
+def parse(method: str, path: str, watch_param: bool,
+          segments: Sequence[str] | None = None) -> RequestInfo:
+    """Parse ``path`` under ``/api`` or ``/apis`` for ``method``; ``segments``, when
+    given, are its non-empty segments as the request chain already split them
+    (:attr:`apiserver.handlers.requestinfo.RequestInfo.segments`)."""
+    parts = segments if segments is not None else [p for p in path.split("/") if p]
     if len(parts) >= 3 and parts[0] == "api":
         group, version, rest = "", parts[1], parts[2:]
     elif len(parts) >= 4 and parts[0] == "apis":

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from apiserver.api.resources import RESOURCES
 from apiserver.openapi import convert
 from apiserver.openapi.operations import Operation
+from apiserver.openapi.params import Param
 
 #: Description of each HTTP status code an operation may answer with.
 STATUS_TEXT: dict[str, str] = {
@@ -45,3 +47,16 @@ def schemas(roots: Iterable[str], *, v3: bool,
         name: convert.convert_definition(name, v3=v3, served_group_versions=served)
         for name in convert.reachable(roots)
     }
+
+
+def render_paths(ops: Iterable[Operation], param: Callable[[Param], dict[str, Any]],
+                 operation: Callable[[Operation], dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The ``paths`` object of ``ops``: each path's shared path parameters (rendered with
+    ``param``) and its operations by method (rendered with ``operation``)."""
+    paths: dict[str, dict[str, Any]] = {}
+    for op in ops:
+        item = paths.setdefault(op.path, {})
+        if op.path_params:
+            item["parameters"] = [param(p) for p in op.path_params]
+        item[op.method] = operation(op)
+    return paths

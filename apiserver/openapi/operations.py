@@ -17,7 +17,12 @@ from typing import Any
 from apiserver.api.builtin import schema_prefix
 from apiserver.api.resources import RESOURCES, ResourceInfo, SubresourceInfo
 from apiserver.openapi import params as p
+from apiserver.openapi.connect import CONNECT_SUBRESOURCES, connect_operations
+from apiserver.openapi.operation import JSON_TYPES, Operation
 from apiserver.openapi.params import Param
+
+__all__ = ["CONNECT_SUBRESOURCES", "JSON_TYPES", "Operation", "definition_name", "doc_key",
+           "group_prefix", "group_tag", "operations", "resource_operations"]
 
 META = "io.k8s.apimachinery.pkg.apis.meta.v1."
 STATUS = META + "Status"
@@ -44,41 +49,11 @@ PATCH_CONTENT_TYPES: tuple[str, ...] = (
 )
 #: Content types of request bodies other than patches.
 BODY_CONTENT_TYPES: tuple[str, ...] = ("*/*",)
-#: Content types of ordinary responses.
-JSON_TYPES: tuple[str, ...] = ("application/json",)
 #: Content types of list responses (which may be watch streams when watch=true).
 STREAM_TYPES: tuple[str, ...] = ("application/json", "application/json;stream=watch")
 
 #: Kinds whose DELETE answers with the (possibly still terminating) object, not a Status.
 RETURNS_DELETED_OBJECT: frozenset[str] = frozenset({"Pod", "Service"})
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One HTTP operation.
-
-    ``doc`` is the OpenAPI v3 document it belongs to (``api/v1``,
-    ``apis/<group>/<version>``, ``api``, ``apis``, ``apis/<group>`` or
-    ``version``). ``request`` and ``response`` name upstream definitions
-    (``None``: no body). ``gvk`` is ``(group, version, kind)`` for operations
-    on a kind, ``action`` the ``x-kubernetes-action``.
-    """
-
-    doc: str
-    path: str
-    method: str
-    operation_id: str
-    tag: str
-    description: str
-    action: str | None = None
-    gvk: tuple[str, str, str] | None = None
-    params: tuple[Param, ...] = ()
-    path_params: tuple[Param, ...] = ()
-    request: str | None = None
-    request_types: tuple[str, ...] = ()
-    response: str | None = None
-    codes: tuple[str, ...] = ("200",)
-    produces: tuple[str, ...] = JSON_TYPES
 
 
 def group_prefix(group: str) -> str:
@@ -262,6 +237,12 @@ def _resource_operations(info: ResourceInfo) -> Iterator[Operation]:
     if info.namespaced:
         yield from _all_namespaces_operations(info, ctx, gv, base)
     for sub in info.subresources:
+        if sub.name in CONNECT_SUBRESOURCES:
+            yield from connect_operations(info, sub, doc=ctx.doc, tag=ctx.tag, gv=gv,
+                                          scoped_kind=scope + info.kind, item=item,
+                                          item_params=(p.NAME, p.NAMESPACE)
+                                          if info.namespaced else (p.NAME,))
+            continue
         yield from _subresource_operations(info, sub, ctx, gv + scope, item, item_params)
 
 

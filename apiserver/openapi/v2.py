@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from apiserver.openapi import convert
-from apiserver.openapi._render import STATUS_TEXT, gvk_extension, referenced, schemas
+from apiserver.openapi._render import (
+    STATUS_TEXT,
+    gvk_extension,
+    referenced,
+    render_paths,
+    schemas,
+)
 from apiserver.openapi._schemas import KUBE_VERSION
 from apiserver.openapi.operations import META_DEFINITIONS, Operation, operations
 from apiserver.openapi.params import Param
@@ -21,19 +28,25 @@ def openapi_v2() -> dict[str, Any]:
     referenced as ``#/definitions/<name>``. A fresh object on every call.
     """
     ops = operations()
-    paths: dict[str, dict[str, Any]] = {}
-    for op in ops:
-        item = paths.setdefault(op.path, {})
-        if op.path_params:
-            item["parameters"] = [_param(param) for param in op.path_params]
-        item[op.method] = _operation(op)
     roots = referenced(ops) | set(META_DEFINITIONS)
     return {
         "swagger": "2.0",
         "info": {"title": "Kubernetes", "version": f"v{KUBE_VERSION}"},
-        "paths": paths,
+        "paths": _paths(ops),
         "definitions": schemas(roots, v3=False),
     }
+
+
+def with_operations(document: dict[str, Any], ops: Sequence[Operation],
+                    definitions: dict[str, object]) -> dict[str, Any]:
+    """A copy of the v2 ``document`` with the paths of ``ops`` and ``definitions`` added
+    (the custom resources'); ``document`` itself is not changed."""
+    return {**document, "paths": {**document["paths"], **_paths(ops)},
+            "definitions": {**document["definitions"], **definitions}}
+
+
+def _paths(ops: Sequence[Operation]) -> dict[str, dict[str, Any]]:
+    return render_paths(ops, _param, _operation)
 
 
 def _param(param: Param) -> dict[str, Any]:
@@ -63,7 +76,9 @@ def _operation(op: Operation) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for code in op.codes:
         responses[code] = {"description": STATUS_TEXT[code]}
-        if op.response:
+        if op.response_type:
+            responses[code]["schema"] = {"type": op.response_type}
+        elif op.response:
             responses[code]["schema"] = _ref(op.response)
     responses["401"] = {"description": STATUS_TEXT["401"]}
     out: dict[str, Any] = {

@@ -16,6 +16,7 @@ from apiserver.openapi._render import (
     STATUS_TEXT,
     gvk_extension,
     referenced,
+    render_paths,
     schemas,
     served_group_versions,
 )
@@ -68,16 +69,10 @@ def openapi_v3_group_version(gv: str) -> dict[str, Any] | None:
 
 
 def _document(ops: Sequence[Operation], components: dict[str, object]) -> dict[str, Any]:
-    paths: dict[str, dict[str, Any]] = {}
-    for op in ops:
-        item = paths.setdefault(op.path, {})
-        if op.path_params:
-            item["parameters"] = [_param(param) for param in op.path_params]
-        item[op.method] = _operation(op)
     return {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": "unversioned"},
-        "paths": paths,
+        "paths": render_paths(ops, _param, _operation),
         "components": {"schemas": components},
     }
 
@@ -114,7 +109,10 @@ def _operation(op: Operation) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for code in op.codes:
         responses[code] = {"description": STATUS_TEXT[code]}
-        if op.response:
+        if op.response_type:
+            responses[code]["content"] = {ct: {"schema": {"type": op.response_type}}
+                                          for ct in op.produces}
+        elif op.response:
             responses[code]["content"] = _content(op.produces, op.response)
     responses["401"] = {"description": STATUS_TEXT["401"]}
     out["responses"] = responses

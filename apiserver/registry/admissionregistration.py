@@ -3,9 +3,9 @@
 Counterparts of ``ValidateMutatingWebhookConfiguration``,
 ``ValidateValidatingWebhookConfiguration``, ``ValidateValidatingAdmissionPolicy`` and
 ``ValidateValidatingAdmissionPolicyBinding`` (``pkg/apis/admissionregistration/validation``)
-for admissionregistration.k8s.io/v1, with upstream's field paths and messages. CEL
-expressions (policy validations, audit annotations, match conditions) are only required
-to be non-empty: they are not compiled or type-checked.
+for admissionregistration.k8s.io/v1, with upstream's field paths and messages. A policy's
+CEL expressions are compiled (:mod:`apiserver.registry.policy_expressions`); webhook match
+conditions are only required to be non-empty.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from apiserver.api import meta
 from apiserver.registry import common as c
+from apiserver.registry.policy_expressions import expression_causes
 from apiserver.registry.service.validation import duplicate
 from apiserver.registry.strategy import Cause
 from apiserver.registry.table_strategy import TableStrategy
@@ -245,7 +246,7 @@ def _match_resources(path: str, value: Any, require_rules: bool) -> list[Cause]:
 
 
 def validate_policy(obj: dict[str, Any]) -> list[Cause]:
-    """``ValidateValidatingAdmissionPolicy`` minus CEL compilation."""
+    """``ValidateValidatingAdmissionPolicy`` (expressions: :mod:`.policy_expressions`)."""
     spec = _dict(obj.get("spec"))
     causes: list[Cause] = []
     param_kind = spec.get("paramKind")
@@ -284,6 +285,7 @@ def validate_policy(obj: dict[str, Any]) -> list[Cause]:
                                      "valueExpression is not specified"))
     causes += _value_in("spec.failurePolicy", spec.get("failurePolicy"), FAILURE_POLICIES)
     causes += _match_conditions("spec.matchConditions", spec.get("matchConditions"))
+    causes += expression_causes(spec)
     return causes
 
 

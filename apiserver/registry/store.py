@@ -282,10 +282,19 @@ class Store:
 
         Bytes this store is writing right now (see :meth:`_write`) are not parsed again:
         the object they were encoded from is taken instead (the same bytes object, by
-        identity, proves it is that write).
+        identity, proves it is that write). A custom resource read from storage gets its
+        schema's defaults, as upstream defaults on read.
         """
         fresh = self._fresh.get(key)
-        obj = fresh[1] if fresh is not None and fresh[0] is value else orjson.loads(value)
+        if fresh is not None and fresh[0] is value:
+            obj = fresh[1]
+        else:
+            obj = orjson.loads(value)
+            if self.info.custom and obj.get("apiVersion") == (
+                    self.info.storage_api_version or self.info.api_version):
+                # Custom resources are defaulted when read from storage too (by the schema
+                # of the version they are stored as).
+                self.strategy.default(obj)
         md = obj["metadata"]
         md["resourceVersion"] = str(revision)
         return self._cached(key, obj, revision)

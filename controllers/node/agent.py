@@ -5,7 +5,9 @@ Built on the shared agent runtime (:mod:`controllers.runtime.agent`): the pods i
 it to sync before :meth:`NodeAgent.run`, and serves :meth:`NodeAgent.http_servers`
 (``/healthz``, ``/livez``, ``/readyz`` — ready once the Node is registered — and
 ``/metrics`` on ``--healthz-bind-address``:``--healthz-port``, like the kubelet's healthz
-port).
+port). Before registering it starts its kubelet API (:mod:`controllers.node.kubelet.server`)
+and advertises the bound port in the Node's ``daemonEndpoints``; containers keep their logs
+as :mod:`controllers.node.podlogs` describes, removed with their pod.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -26,7 +30,10 @@ from controllers.client.informer import SharedInformerFactory
 from controllers.client.rest import RestClient
 from controllers.client.store import DeletedFinalStateUnknown, Obj, meta_namespace_key, split_key
 from controllers.client.workqueue import RateLimitingQueue
+from controllers.node import podenv
 from controllers.node.ipam import IPAllocator
+from controllers.node.kubelet.server import KubeletServer, KubeletServing
+from controllers.node.podlogs import LogSettings
 from controllers.node.registration import NodeRegistration
 from controllers.node.runtime import FINITE_CONTAINER_SECONDS, PodRunner
 from controllers.runtime.agent import Endpoint
@@ -54,7 +61,9 @@ class NodeAgent:
                  lease_interval: float = 10.0, status_interval: float = 60.0,
                  max_pods: int = 110,
                  finite_container_seconds: float = FINITE_CONTAINER_SECONDS,
-                 healthz: tuple[str, int] | None = None) -> None:
+                 healthz: tuple[str, int] | None = None,
+                 logs: LogSettings | None = None,
+                 kubelet: KubeletServing | None = None, pods_dir: str = "") -> None:
         self.client = client
         self.node = NodeRegistration(client, node_name, node_ip, pod_cidr,
                                      lease_interval=lease_interval,
@@ -65,6 +74,12 @@ class NodeAgent:
         self.allow_host_commands = allow_host_commands
         self.finite_container_seconds = finite_container_seconds
         self.healthz = healthz
+        #: Where the volumes of pods run as host processes are written (per pod uid).
+        self.pods_dir = pods_dir or os.path.join(tempfile.gettempdir(),
+                                                 f"kubemu-node-{node_name}", "pods")
+        #: How container logs are kept (None: not at all; see :mod:`.podlogs`).
+        self.logs = logs
+        self.kubelet = KubeletServer(self, kubelet) if kubelet is not None else None
         self.ipam = IPAllocator(pod_cidr)
         self.pods = informers.informer_for(PODS, field_selector=f"spec.nodeName={node_name}")
         self.queue: RateLimitingQueue[str] = RateLimitingQueue(name="node")
@@ -84,9 +99,25 @@ class NodeAgent:
                                                     self.metrics_text)))]
 
     def metrics_text(self) -> str:
-        """``/metrics``: the kubelet's running-pods gauge and the pod work queue."""
+        """``/metrics``: the kubelet's running-pods gauge, the pod work queue, the open
+        exec sessions, and this process's open descriptors and asyncio tasks (what a
+        leaking stream would grow)."""
         running = sum(1 for r in self.runners.values() if not r.terminating)
+        sessions = sum(len(r.exec_groups) for r in self.runners.values())
+        try:
+            fds = len(os.listdir("/proc/self/fd"))
+        except OSError:
+            fds = -1
         return (
+            "# HELP process_open_fds Number of open file descriptors.\n"
+            "# TYPE process_open_fds gauge\n"
+            f"process_open_fds {fds}\n"
+            "# HELP kubemu_asyncio_tasks Number of asyncio tasks of the node agent.\n"
+            "# TYPE kubemu_asyncio_tasks gauge\n"
+            f"kubemu_asyncio_tasks {len(asyncio.all_tasks())}\n"
+            "# HELP kubemu_exec_sessions Number of exec sessions with a running command.\n"
+            "# TYPE kubemu_exec_sessions gauge\n"
+            f"kubemu_exec_sessions {sessions}\n"
             "# HELP kubelet_running_pods Number of pods that have a running pod sandbox\n"
             "# TYPE kubelet_running_pods gauge\n"
             f"kubelet_running_pods {running}\n"
@@ -98,11 +129,49 @@ class NodeAgent:
             f'workqueue_adds_total{{name="node"}} {self.queue.adds}\n'
         )
 
+    # -- host processes (exec, --allow-host-commands) ------------------------------------
+
+    async def _fetch(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
+        """A ConfigMap or Secret for a pod's environment (None: missing or unreadable)."""
+        try:
+            return await self.client.request("GET", f"/api/v1/namespaces/{namespace}/{kind}/"
+                                             f"{name}")
+        except (ApiError, httpx.HTTPError) as exc:
+            if not isinstance(exc, ApiError) or exc.code != 404:
+                log.warning("reading %s %s/%s: %s", kind, namespace, name, exc)
+            return None
+
+    async def _process_env(self, runner: PodRunner, container: Mapping[str, Any]
+                           ) -> tuple[dict[str, str], str | None]:
+        """The environment of a host process of one of ``runner``'s containers."""
+        pod = dict(self.pods.store.get_by_key(f"{runner.namespace}/{runner.pod_name}") or {})
+        status = dict(_m(pod.get("status")))
+        status.update({"podIP": runner.ip, "podIPs": [{"ip": runner.ip}],
+                       "hostIP": self.node_ip, "hostIPs": [{"ip": self.node_ip}]})
+        pod["status"] = status
+        md = _m(pod.get("metadata"))
+
+        async def token(namespace: str, sa: str, audience: str, expiry: int) -> str:
+            body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                    "spec": {"audiences": [audience] if audience else [],
+                             "expirationSeconds": expiry,
+                             "boundObjectRef": {"apiVersion": "v1", "kind": "Pod",
+                                                "name": md.get("name"), "uid": md.get("uid")}}}
+            out = await self.client.request(
+                "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{sa}/token", body=body)
+            return str(_m(out.get("status")).get("token") or "")
+
+        root = await podenv.materialise(pod, self.pods_dir, self._fetch, token)
+        env = await podenv.container_env(pod, container, self._fetch, root)
+        return env, podenv.working_dir(container, root)
+
     # -- pods --------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Register, adopt the pods of an earlier agent, then run until cancelled (the
         runtime has synced the pods cache)."""
+        if self.kubelet is not None:
+            self.node.kubelet_port = await self.kubelet.start()
         await self.node.register()
         tasks = [asyncio.create_task(self.node.lease_loop()),
                  asyncio.create_task(self.node.status_loop())]
@@ -120,6 +189,8 @@ class NodeAgent:
             self.queue.shutdown()
             for runner in list(self.runners.values()):
                 await runner.stop()
+            if self.kubelet is not None:
+                await self.kubelet.stop()
 
     async def _worker(self) -> None:
         while True:
@@ -149,6 +220,8 @@ class NodeAgent:
                 del self.runners[key]
                 await runner.stop()
                 self.ipam.release(runner.uid)
+                runner.remove_logs()
+                podenv.remove_pod_dir(self.pods_dir, runner.uid)
             if pod is None:
                 return
             runner = None
@@ -171,7 +244,7 @@ class NodeAgent:
                 await self._event(pod, type_, reason, message, field_path)
 
             runner = PodRunner(pod, ip, self.node_ip, self.allow_host_commands, changed, event,
-                               self.finite_container_seconds)
+                               self.finite_container_seconds, self.logs, self._process_env)
             if str(status.get("podIP") or "") == ip:
                 runner.adopt(pod)
             self.runners[key] = runner
@@ -213,6 +286,8 @@ class NodeAgent:
                 await self._pre_stop(pod, runner, deadline)
                 await runner.stop(max(deadline - time.monotonic(), 0.0))
                 self.ipam.release(runner.uid)
+                runner.remove_logs()
+                podenv.remove_pod_dir(self.pods_dir, runner.uid)
             try:
                 await self.client.delete(PODS, namespace, name, grace_period_seconds=0,
                                          preconditions={"uid": str(md.get("uid") or "")})

@@ -12,20 +12,33 @@ by a built-in server: without ``--allow-host-commands`` it "runs" for
 reason ``Completed`` — so the pods of Jobs finish (``Succeeded`` under
 ``restartPolicy`` Never/OnFailure; restarted under Always).
 
-``--allow-host-commands`` is UNSAFE: it runs each container's ``command`` (and
-exec probes) as a process on this host, with this agent's privileges — whatever
-any pod author wrote. Off by default; without it commands are never executed.
+The kubelet API (container logs, exec, attach, port-forward; see
+:mod:`controllers.node.kubelet.server`) listens on ``--address`` (the node IP by
+default) and ``--port``; every container's output is kept under ``--root-dir`` (see
+:mod:`controllers.node.podlogs`).
+
+``--allow-host-commands`` is UNSAFE: it runs each container's ``command``, exec probes
+and ``kubectl exec`` commands as processes on this host, with this agent's privileges —
+whatever any pod author (or anyone allowed ``pods/exec``) wrote. Off by default; without
+it commands are never executed: exec probes fail and exec answers with exit code 126,
+both saying which flag enables them.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import ipaddress
 import logging
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 from controllers.node.agent import NodeAgent, default_node_name
+from controllers.node.kubelet.server import KubeletServing
+from controllers.node.podlogs import DEFAULT_MAX_FILES, DEFAULT_MAX_SIZE, LogSettings
 from controllers.node.runtime import FINITE_CONTAINER_SECONDS
 from controllers.runtime.agent import AgentContext, run_agent_process
 from controllers.runtime.flags import add_connection_flags, duration
@@ -41,7 +54,10 @@ DEFAULT_NODE_IP = "127.0.0.1"
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface: the runtime's connection flags, then the kubelet's
     names (``--hostname-override``, ``--node-ip``, ``--pod-cidr``, ``--max-pods``,
-    ``--healthz-bind-address``, ``--healthz-port``, ``--node-status-report-frequency``)
+    ``--address``, ``--port``, ``--tls-cert-file``, ``--tls-private-key-file``,
+    ``--client-ca-file``, ``--root-dir``, ``--container-log-max-size``,
+    ``--container-log-max-files``, ``--healthz-bind-address``, ``--healthz-port``,
+    ``--node-status-report-frequency``)
     with kubemu's older spellings kept as aliases."""
     parser = argparse.ArgumentParser(
         prog="python -m controllers.node",
@@ -58,9 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"pod IPs are allocated from this CIDR (default {DEFAULT_POD_CIDR}; "
                         "use a distinct loopback range per node)")
     parser.add_argument("--allow-host-commands", action="store_true",
-                        help="UNSAFE: run containers' commands and exec probes as host "
-                        "processes with this agent's privileges (default: never; exec probes "
-                        "then fail)")
+                        help="UNSAFE: run containers' commands, exec probes and kubectl exec "
+                        "as host processes with this agent's privileges (default: never; exec "
+                        "probes then fail and exec answers with exit code 126)")
     parser.add_argument("--finite-container-seconds", type=float,
                         default=FINITE_CONTAINER_SECONDS,
                         help="a container with a command/args and no ports (which the "
@@ -77,10 +93,53 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--healthz-bind-address", default="127.0.0.1",
                         help="address of the /healthz, /readyz and /metrics server "
                         "(default 127.0.0.1)")
+    parser.add_argument("--address", default=None,
+                        help="address of the kubelet API (logs, exec, attach, port-forward; "
+                        "default: --node-ip)")
+    parser.add_argument("--port", type=int, default=0,
+                        help="port of the kubelet API, advertised in the Node's "
+                        "status.daemonEndpoints (default 0: a free port; the kubelet's is 10250)")
+    parser.add_argument("--tls-cert-file", type=Path, default=None,
+                        help="serve the kubelet API over HTTPS with this certificate")
+    parser.add_argument("--tls-private-key-file", type=Path, default=None,
+                        help="PEM private key of --tls-cert-file")
+    parser.add_argument("--client-ca-file", type=Path, default=None,
+                        help="require client certificates signed by this CA on the kubelet "
+                        "API; only the apiserver's kube-apiserver-kubelet-client identity and "
+                        "system:masters are admitted (without it the API must listen on "
+                        "loopback)")
+    parser.add_argument("--root-dir", type=Path, default=None,
+                        help="directory for the node's files; container logs go to "
+                        "<root-dir>/logs/pods, the volumes of pods run as host processes to "
+                        "<root-dir>/pods (default: a temporary directory removed at exit)")
+    parser.add_argument("--container-log-max-size", type=quantity, default=DEFAULT_MAX_SIZE,
+                        help="rotate a container's log file at this size (default 10Mi)")
+    parser.add_argument("--container-log-max-files", type=int, default=DEFAULT_MAX_FILES,
+                        help="log files kept per container instance (default 5)")
     parser.add_argument("--healthz-port", type=int, default=0,
                         help="port of the /healthz, /readyz and /metrics server (default 0: "
                         "off, as several agents share one machine; the kubelet's is 10248)")
     return parser
+
+
+def quantity(text: str) -> int:
+    """A byte size such as ``10Mi``, ``500Ki`` or ``1048576``."""
+    units = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "K": 1000, "M": 10**6, "G": 10**9}
+    for suffix, factor in units.items():
+        if text.endswith(suffix) and text[:-len(suffix)].isdigit():
+            return int(text[:-len(suffix)]) * factor
+    if text.isdigit():
+        return int(text)
+    raise argparse.ArgumentTypeError(f"invalid size {text!r}")
+
+
+def _root_dir(ctx: AgentContext) -> Path:
+    root: Path | None = ctx.args.root_dir
+    if root is None:
+        root = Path(tempfile.mkdtemp(prefix="kubemu-node-"))
+        atexit.register(shutil.rmtree, root, True)
+    (root / "logs" / "pods").mkdir(parents=True, exist_ok=True)
+    return root
 
 
 def _build(ctx: AgentContext) -> NodeAgent:
@@ -88,12 +147,18 @@ def _build(ctx: AgentContext) -> NodeAgent:
     if args.allow_host_commands:
         log.warning("--allow-host-commands: pod commands run as host processes (unsafe)")
     healthz = (args.healthz_bind_address, args.healthz_port) if args.healthz_port else None
+    serving = KubeletServing(args.address or args.node_ip, args.port, args.tls_cert_file,
+                             args.tls_private_key_file, args.client_ca_file)
+    root = _root_dir(ctx)
+    logs = LogSettings(root / "logs" / "pods", args.container_log_max_size,
+                       args.container_log_max_files)
     return NodeAgent(ctx.client, ctx.informers, args.node_name or default_node_name(),
                      args.node_ip, args.pod_cidr, allow_host_commands=args.allow_host_commands,
                      lease_interval=args.lease_interval,
                      status_interval=args.node_status_interval, max_pods=args.max_pods,
                      finite_container_seconds=args.finite_container_seconds,
-                     healthz=healthz)
+                     healthz=healthz, logs=logs, kubelet=serving,
+                     pods_dir=str(root / "pods"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -102,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         ipaddress.ip_network(args.pod_cidr, strict=False)
         ipaddress.ip_address(args.node_ip)
+        KubeletServing(args.address or args.node_ip, args.port, args.tls_cert_file,
+                       args.tls_private_key_file, args.client_ca_file).check()
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -20,10 +20,13 @@ import secrets
 import signal
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
+from controllers.node.podlogs import ContainerLog, LogSettings
 from controllers.node.probes import ProbeSpec, ProbeState, parse_probe, run_probe
 from controllers.node.servers import ContainerFlags, PortServer, start_port_server
+from controllers.node.stdio import STDERR, STDOUT, ContainerIO, exited
 
 __all__ = ["FINITE_CONTAINER_SECONDS", "Container", "EventFn", "Pod", "image_ref",
            "now_rfc3339", "port_kind"]
@@ -32,6 +35,8 @@ log = logging.getLogger("controllers.node")
 
 #: Seconds before a container whose process exited (or that failed liveness) restarts.
 RESTART_DELAY = 1.0
+#: Seconds an exited host process's output may take to drain from its pipes.
+OUTPUT_DRAIN_SECONDS = 2.0
 #: Default seconds a finite container (command/args, no ports) runs before exiting 0.
 FINITE_CONTAINER_SECONDS = 2.0
 
@@ -89,9 +94,16 @@ class Pod(Protocol):
     restart_policy: str
     terminating: bool
     event: EventFn
+    #: How the pod's container logs are kept (None: not kept) and its log directory.
+    logs: LogSettings | None
+    log_dir: Path | None
 
     def changed(self) -> None:
         """Ask the agent to write the pod's status."""
+
+    async def process_env(self, container: Mapping[str, Any]
+                          ) -> tuple[dict[str, str], str | None]:
+        """(environment, working directory) of a host process of ``container``."""
 
 
 class Container:
@@ -101,7 +113,11 @@ class Container:
         self.runner = runner
         self.spec = spec
         self.name = str(spec.get("name") or "")
-        self.flags = ContainerFlags(runner.pod_name, on_change=runner.changed)
+        self.log = (ContainerLog(runner.log_dir / self.name, max_size=runner.logs.max_size,
+                                 max_files=runner.logs.max_files)
+                    if runner.log_dir is not None and runner.logs is not None else None)
+        self.flags = ContainerFlags(runner.pod_name, on_change=runner.changed,
+                                    log=self.log_line)
         self.servers: list[PortServer] = []
         self.container_id = ""
         self.started_at = ""
@@ -112,6 +128,8 @@ class Container:
         self.running = False
         self.waiting: tuple[str, str] | None = ("ContainerCreating", "")
         self.proc: asyncio.subprocess.Process | None = None
+        #: The host process's streams (attach); a new one per process.
+        self.io = ContainerIO()
         self.tasks: list[asyncio.Task[None]] = []
         self.readiness: ProbeState | None = None
         self.liveness: ProbeState | None = None
@@ -142,11 +160,17 @@ class Container:
         if not self.started_at:
             self.started_at = now_rfc3339()
         self.flags.ready = self.flags.healthy = True
+        self.io = ContainerIO()
+        if self.log is not None:
+            self.log.start_instance(self.restart_count)
         command = list(self.spec.get("command") or [])
         try:
             if command and self.runner.allow_host_commands:
                 await self._start_process(command + list(self.spec.get("args") or []))
             elif self.finite:
+                self.log_line("the command is not run (the node agent runs without "
+                              "--allow-host-commands); exiting 0 after "
+                              f"{self.runner.finite_seconds:g}s")
                 self.tasks.append(asyncio.create_task(self._finish_later()))
             else:
                 await self._start_servers()
@@ -169,6 +193,12 @@ class Container:
         await self.runner.event("Normal", "Started", f"Started container {self.name}",
                                 self.field_path)
         self.runner.changed()
+
+    def log_line(self, text: str, stream: str = "stdout") -> None:
+        """Append one line to the current instance's log (see :mod:`.podlogs`)."""
+        if self.log is not None:
+            self.log.line(text, stream)
+        self.io.publish(STDOUT if stream == "stdout" else STDERR, f"{text}\n".encode())
 
     @property
     def finite(self) -> bool:
@@ -196,21 +226,40 @@ class Container:
                 continue
             server = await start_port_server(kind, self.runner.ip, number, self.flags)
             self.servers.append(server)
+            self.log_line(f"serving {kind.upper()} on {self.runner.ip}:{number}")
 
     async def _start_process(self, argv: list[str]) -> None:
-        env = dict(os.environ)
-        for var in self.spec.get("env") or []:
-            if isinstance(var.get("value"), str):
-                env[str(var["name"])] = var["value"]
+        env, cwd = await self.runner.process_env(self.spec)
         env.update({"POD_NAME": self.runner.pod_name, "POD_IP": self.runner.ip,
                     "HOSTNAME": self.runner.pod_name})
+        pipe = asyncio.subprocess.PIPE
         self.proc = await asyncio.create_subprocess_exec(
-            *argv, env=env, cwd=self.spec.get("workingDir") or None,
-            stdin=asyncio.subprocess.DEVNULL, start_new_session=True)
-        self.tasks.append(asyncio.create_task(self._watch_process(self.proc)))
+            *argv, env=env, cwd=cwd, stdout=pipe, stderr=pipe,
+            stdin=pipe if self.spec.get("stdin") else asyncio.subprocess.DEVNULL,
+            start_new_session=True)
+        self.io.stdin = self.proc.stdin
+        # The readers start now, waiting before the process writes its first line.
+        pumps = [asyncio.create_task(self.io.pump(reader, stream, self._log_output))
+                 for reader, stream in ((self.proc.stdout, STDOUT), (self.proc.stderr, STDERR))
+                 if reader is not None]
+        self.tasks.append(asyncio.create_task(self._watch_process(self.proc, self.io, pumps)))
 
-    async def _watch_process(self, proc: asyncio.subprocess.Process) -> None:
-        code = await proc.wait()
+    def _log_output(self, stream: int, data: bytes) -> None:
+        if self.log is not None:
+            self.log.write("stdout" if stream == STDOUT else "stderr", data)
+
+    async def _watch_process(self, proc: asyncio.subprocess.Process, io: ContainerIO,
+                             pumps: list[asyncio.Task[None]]) -> None:
+        try:
+            code = await exited(proc)
+            # A background child may hold the pipes open; the process's own output is in.
+            await asyncio.wait(pumps, timeout=OUTPUT_DRAIN_SECONDS)
+        finally:
+            for pump in pumps:
+                pump.cancel()
+            io.end()
+            if self.log is not None:
+                self.log.flush()
         if self.runner.terminating or self.proc is not proc:
             return
         await self._exited(code)
@@ -244,7 +293,10 @@ class Container:
         spec = state.spec
         await asyncio.sleep(spec.initial_delay)
         while True:
-            result = await run_probe(spec, self.runner.ip, self.runner.allow_host_commands)
+            allowed = self.runner.allow_host_commands
+            env = (await self.runner.process_env(self.spec)
+                   if spec.kind == "exec" and allowed else None)
+            result = await run_probe(spec, self.runner.ip, allowed, env)
             changed = state.record(result.ok, result.message)
             if not result.ok and (changed or state.failures == 1):
                 await self.runner.event("Warning", "Unhealthy",
@@ -257,6 +309,7 @@ class Container:
                         f"Container {self.name} failed liveness probe, will be restarted",
                         self.field_path)
                     self._terminated(137, "Error")
+                    self.log_line(f"liveness probe failed ({result.message}): stopping")
                     await self._restart_now()  # stop() spares this task; it ends here
                     return
                 self.runner.changed()
@@ -292,6 +345,7 @@ class Container:
         self.tasks = []
         self.running = False
         await self._close_servers()
+        self.io.end()  # attached clients of a built-in container; a process's end on exit
         proc, self.proc = self.proc, None
         if proc is not None and proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):

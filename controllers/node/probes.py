@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-__all__ = ["EXEC_NOT_ALLOWED", "ProbeResult", "ProbeSpec", "ProbeState", "parse_probe", "run_probe"]
+__all__ = ["EXEC_NOT_ALLOWED", "ProbeResult", "ProbeSpec", "ProbeState", "parse_probe",
+           "run_probe"]
 
 
 def _m(value: Any) -> Mapping[str, Any]:
@@ -134,8 +137,11 @@ EXEC_NOT_ALLOWED = ("exec probe not run: this node agent runs no host commands (
                     "--allow-host-commands to run exec probes)")
 
 
-async def run_probe(spec: ProbeSpec, pod_ip: str, allow_exec: bool) -> ProbeResult:
-    """Run one probe attempt against ``pod_ip`` within ``spec.timeout``."""
+async def run_probe(spec: ProbeSpec, pod_ip: str, allow_exec: bool,
+                    env: tuple[dict[str, str], str | None] | None = None) -> ProbeResult:
+    """Run one probe attempt against ``pod_ip`` within ``spec.timeout``; an exec probe's
+    command runs with ``env`` (the container's environment and working directory), in a
+    process group of its own that is killed on timeout."""
     host = spec.host or pod_ip
     try:
         if spec.kind == "http":
@@ -160,12 +166,19 @@ async def run_probe(spec: ProbeSpec, pod_ip: str, allow_exec: bool) -> ProbeResu
                 # Counting an exec probe that never ran as passing would report a container
                 # healthy on no evidence: it fails, and says why.
                 return ProbeResult(False, EXEC_NOT_ALLOWED)
-            proc = await asyncio.create_subprocess_exec(
-                *spec.command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            variables, cwd = env if env is not None else (None, None)
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *spec.command, stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
+                    env=variables, cwd=cwd, start_new_session=True)
+            except OSError as exc:
+                return ProbeResult(False, f"exec probe failed to start: {exc}")
             try:
                 out, _ = await asyncio.wait_for(proc.communicate(), spec.timeout)
             except TimeoutError:
-                proc.kill()
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 await proc.wait()
                 return ProbeResult(False, f"command timed out after {spec.timeout:g}s")
             if proc.returncode == 0:

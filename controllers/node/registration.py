@@ -77,6 +77,8 @@ class NodeRegistration:
         self.max_pods = max_pods
         self.node_uid = ""
         self.registered = False
+        #: The kubelet API's port (``daemonEndpoints.kubeletEndpoint.Port``; 0: none).
+        self.kubelet_port = 0
         self._transition: dict[str, str] = {}
 
     def node_status(self) -> dict[str, Any]:
@@ -104,7 +106,7 @@ class NodeRegistration:
             ],
             "addresses": [{"type": "InternalIP", "address": self.node_ip},
                           {"type": "Hostname", "address": self.node_name}],
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": self.kubelet_port}},
             "nodeInfo": {
                 "machineID": _read("/etc/machine-id"),
                 "systemUUID": _read("/sys/class/dmi/id/product_uuid"),

@@ -19,7 +19,11 @@ and once every container has terminated the pod's phase is ``Succeeded``
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+import contextlib
+import os
+import shutil
+import signal
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from controllers.node.container import (
@@ -29,8 +33,13 @@ from controllers.node.container import (
     now_rfc3339,
     port_kind,
 )
+from controllers.node.podlogs import LogSettings, pod_log_dir
 
-__all__ = ["FINITE_CONTAINER_SECONDS", "Container", "PodRunner", "now_rfc3339", "port_kind"]
+__all__ = ["FINITE_CONTAINER_SECONDS", "Container", "EnvFn", "PodRunner", "now_rfc3339",
+           "port_kind"]
+
+#: ``env(pod runner, container spec)``: (environment, working directory) of a host process.
+EnvFn = Callable[["PodRunner", Mapping[str, Any]], Awaitable[tuple[dict[str, str], str | None]]]
 
 
 def _m(value: Any) -> Mapping[str, Any]:
@@ -42,11 +51,17 @@ class PodRunner:
 
     def __init__(self, pod: Mapping[str, Any], ip: str, host_ip: str, allow_host_commands: bool,
                  on_change: Callable[[], None], event: EventFn,
-                 finite_seconds: float = FINITE_CONTAINER_SECONDS) -> None:
+                 finite_seconds: float = FINITE_CONTAINER_SECONDS,
+                 logs: LogSettings | None = None, env: EnvFn | None = None) -> None:
         md = _m(pod.get("metadata"))
+        self.namespace = str(md.get("namespace") or "default")
         spec = _m(pod.get("spec"))
         self.uid = str(md.get("uid") or "")
         self.pod_name = str(md.get("name") or "")
+        self.namespace = str(md.get("namespace") or "")
+        self.logs = logs
+        self.log_dir = (pod_log_dir(logs.root, self.namespace, self.pod_name, self.uid)
+                        if logs is not None else None)
         self.ip = ip
         self.host_ip = host_ip
         self.allow_host_commands = allow_host_commands
@@ -59,10 +74,34 @@ class PodRunner:
         self.containers = [Container(self, _m(c)) for c in spec.get("containers") or []]
         #: Condition type → (status, lastTransitionTime).
         self._conditions: dict[str, tuple[str, str]] = {}
+        self._env = env
+        #: Process groups of running exec sessions, killed when the pod stops.
+        self.exec_groups: set[int] = set()
 
     def changed(self) -> None:
         """Ask the agent to write this pod's status."""
         self._on_change()
+
+    def track_exec(self, pid: int, running: bool) -> None:
+        """Register (``running``) or forget an exec session's process group."""
+        if running:
+            self.exec_groups.add(pid)
+        else:
+            self.exec_groups.discard(pid)
+
+    async def process_env(self, container: Mapping[str, Any]
+                          ) -> tuple[dict[str, str], str | None]:
+        """(environment, working directory) of a host process of ``container``: from the
+        agent's resolver (:mod:`controllers.node.podenv`), else this process's environment
+        with the container's literal values."""
+        if self._env is not None:
+            return await self._env(self, container)
+        env = dict(os.environ)
+        for var in container.get("env") or []:
+            if isinstance(_m(var).get("value"), str):
+                env[str(var["name"])] = var["value"]
+        env["HOSTNAME"] = self.pod_name
+        return env, str(container.get("workingDir") or "") or None
 
     def adopt(self, pod: Mapping[str, Any]) -> None:
         """Keep what a previous agent reported: start time, conditions, container ids."""
@@ -94,6 +133,18 @@ class PodRunner:
         """Stop every container."""
         self.terminating = True
         await asyncio.gather(*(c.stop(grace) for c in self.containers))
+        for pid in list(self.exec_groups):  # a container's end ends the commands run in it
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+
+    def container(self, name: str) -> Container | None:
+        """The container called ``name``."""
+        return next((c for c in self.containers if c.name == name), None)
+
+    def remove_logs(self) -> None:
+        """Delete this pod's log directory (the pod is gone)."""
+        if self.log_dir is not None:
+            shutil.rmtree(self.log_dir, ignore_errors=True)
 
     def _condition(self, ctype: str, ok: bool, now: str) -> dict[str, Any]:
         status = "True" if ok else "False"

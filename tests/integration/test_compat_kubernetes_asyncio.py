@@ -1,13 +1,16 @@
-"""kubernetes_asyncio against the real apiserver: CRUD, a watch and a server-side apply."""
+"""kubernetes_asyncio against the secured apiserver (TLS + RBAC): CRUD, a watch and a
+server-side apply as a ServiceAccount that holds ``edit`` in one namespace, and RBAC's
+403 for what that role does not grant."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import uuid
 
-from tests.support.apiserver import ApiServerProcess
 from tests.support.deps import missing_dependency
+from tests.support.secure import SecureApiServer
 
 
 def require_client() -> None:
@@ -18,18 +21,17 @@ def require_client() -> None:
         missing_dependency("kubernetes_asyncio (pip install -e '.[test]')")
 
 
-
-def test_crud_watch_apply(apiserver: ApiServerProcess) -> None:
+def test_crud_watch_apply(secure_apiserver: SecureApiServer) -> None:
     require_client()
     from kubernetes_asyncio import client, config, watch
 
-    ns = f"kas-{uuid.uuid4().hex[:8]}"
+    ns = secure_apiserver.create_namespace(f"kas-{uuid.uuid4().hex[:8]}")
+    user = secure_apiserver.service_account(ns, "kas", cluster_roles=["edit"])
 
     async def main() -> None:
-        api_client = await config.new_client_from_config(config_file=str(apiserver.kubeconfig))
+        api_client = await config.new_client_from_config(config_file=str(user.kubeconfig))
         async with api_client:
             core = client.CoreV1Api(api_client)
-            await core.create_namespace({"metadata": {"name": ns}})
             created = await core.create_namespaced_config_map(
                 ns, {"metadata": {"name": "c1"}, "data": {"a": "1"}})
             rv = created.metadata.resource_version
@@ -54,6 +56,16 @@ def test_crud_watch_apply(apiserver: ApiServerProcess) -> None:
             await core.delete_namespaced_config_map("c1", ns)
             items = (await core.list_namespaced_config_map(ns)).items
             assert [i.metadata.name for i in items] == ["c2"]
-            await core.delete_namespace(ns)
+            try:
+                await core.list_namespaced_secret("default")
+            except client.ApiException as denied:
+                assert denied.status == 403
+                assert json.loads(denied.body)["message"] == (
+                    f'secrets is forbidden: User "{user.user}" cannot list resource '
+                    '"secrets" in API group "" in the namespace "default"')
+            else:
+                raise AssertionError("a ServiceAccount with edit in its namespace listed "
+                                     "secrets of another")
 
     asyncio.run(main())
+    secure_apiserver.admin("DELETE", f"/api/v1/namespaces/{ns}")

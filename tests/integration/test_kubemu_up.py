@@ -43,12 +43,14 @@ def test_kubemu_up_serves_kubectl_and_client_then_stops_cleanly(
     tmp_path: Path, kubectl: Kubectl
 ) -> None:
     data_dir = tmp_path / "data"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kubemu", "up", "--port", "0", "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
-    )
+    log = tmp_path / "kubemu-up.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kubemu", "up", "--port", "0", "--data-dir", str(data_dir)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
     try:
         kubeconfig = data_dir / "kubeconfig"
         server = _wait_ready(kubeconfig, time.monotonic() + 30)
@@ -83,15 +85,20 @@ def test_kubemu_up_serves_kubectl_and_client_then_stops_cleanly(
             assert cm.data == {"k": "v"}
             names = {ns.metadata.name for ns in core.list_namespace().items}
             assert {"default", "kube-system", "kube-public", "kube-node-lease"} <= names
+        # The banner comes once every component started and pods can be admitted.
+        deadline = time.monotonic() + 60
+        while b"kubemu is up" not in log.read_bytes():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            output, _ = proc.communicate(timeout=20)
+            proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
-            output, _ = proc.communicate()
-    assert proc.returncode == 0, output.decode(errors="replace")
-    text = output.decode(errors="replace")
+            proc.wait()
+    text = log.read_text(errors="replace")
+    assert proc.returncode == 0, text
     assert "KUBECONFIG" in text
     # The data survives the stop: the SQLite log is on disk.
     assert (data_dir / "kubemu.db").exists()

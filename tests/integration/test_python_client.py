@@ -1,7 +1,8 @@
 """The official ``kubernetes`` Python client (v37) against the real apiserver.
 
-Every test builds its own ``Configuration`` from the session apiserver's
-kubeconfig (no global client state) and works in its own namespace. Covered:
+Every test builds its own ``Configuration`` from the secured session apiserver's
+admin kubeconfig (TLS verified against the test CA, a client certificate, RBAC and the
+default admission plugins; no global client state) and works in its own namespace. Covered:
 CRUD on Pods, Services, Endpoints, ConfigMaps, Namespaces and Events; the three
 patch types; status subresources; graceful pod deletion; deletecollection;
 namespace lifecycle; dryRun, generateName, optimistic concurrency, pagination;
@@ -21,11 +22,12 @@ from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
 from tests.support.apiserver import ApiServerProcess
+from tests.support.secure import SecureApiServer
 
 CoreApi = client.CoreV1Api
 
 
-def make_api(server: ApiServerProcess) -> CoreApi:
+def make_api(server: ApiServerProcess | SecureApiServer) -> CoreApi:
     """A CoreV1Api on a private Configuration loaded from ``server``'s kubeconfig."""
     configuration = client.Configuration()
     config.load_kube_config(
@@ -39,8 +41,8 @@ def unique(prefix: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def api(apiserver: ApiServerProcess) -> Iterator[CoreApi]:
-    core = make_api(apiserver)
+def api(secure_apiserver: SecureApiServer) -> Iterator[CoreApi]:
+    core = make_api(secure_apiserver)
     try:
         yield core
     finally:
@@ -48,10 +50,11 @@ def api(apiserver: ApiServerProcess) -> Iterator[CoreApi]:
 
 
 @pytest.fixture
-def ns(api: CoreApi) -> Iterator[str]:
-    """A fresh namespace for one test, deleted afterwards."""
+def ns(api: CoreApi, secure_apiserver: SecureApiServer) -> Iterator[str]:
+    """A fresh namespace for one test (with its default ServiceAccount), deleted afterwards."""
     name = unique("pyc")
     api.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    secure_apiserver.wait_default_service_account(name)
     try:
         yield name
     finally:
@@ -490,8 +493,9 @@ def test_namespace_lifecycle(api: CoreApi) -> None:
     assert deleting["kind"] == "Namespace"
     assert deleting["status"]["phase"] == "Terminating"
     assert deleting["metadata"]["deletionTimestamp"]
-    # The namespace controller starts 5 s after the deletion (upstream's grace period).
-    wait_until(lambda: gone(lambda: api.read_namespace(name)), timeout=20)
+    # The namespace controller starts 5 s after the deletion (upstream's grace period); it
+    # then deletes every kind's collection in turn: room for a loaded machine.
+    wait_until(lambda: gone(lambda: api.read_namespace(name)), timeout=60)
     assert api.list_namespaced_config_map(name).items == []
     assert api.list_namespaced_pod(name).items == []
     assert api.list_namespaced_service(name).items == []
@@ -509,7 +513,7 @@ def test_namespace_terminating_rejects_creates(api: CoreApi) -> None:
         assert api.read_namespace(name).status.phase == "Terminating"
         # The namespace controller (5 s after the deletion) deletes what is inside.
         wait_until(lambda: api.read_namespaced_config_map("held", name).metadata
-                   .deletion_timestamp is not None, timeout=20)
+                   .deletion_timestamp is not None, timeout=60)
         assert api.read_namespace(name).status.phase == "Terminating"
         with pytest.raises(ApiException) as info:
             api.create_namespaced_config_map(name, configmap_body("late"))
@@ -520,7 +524,7 @@ def test_namespace_terminating_rejects_creates(api: CoreApi) -> None:
                                         _content_type="application/merge-patch+json")
     # The namespace controller looks again 8 s after it found the finalizer (upstream's
     # 15 s estimate, halved).
-    wait_until(lambda: gone(lambda: api.read_namespace(name)), timeout=30)
+    wait_until(lambda: gone(lambda: api.read_namespace(name)), timeout=60)
 
 
 def test_create_in_missing_namespace_is_404(api: CoreApi) -> None:

@@ -20,7 +20,7 @@ import yaml
 from kubernetes import client, config, utils
 from kubernetes.client.exceptions import ApiException
 
-from tests.support.apiserver import ApiServerProcess
+from tests.support.secure import SecureApiServer
 
 
 def unique(prefix: str) -> str:
@@ -28,9 +28,9 @@ def unique(prefix: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def api_client(apiserver: ApiServerProcess) -> Iterator[client.ApiClient]:
+def api_client(secure_apiserver: SecureApiServer) -> Iterator[client.ApiClient]:
     configuration = client.Configuration()
-    config.load_kube_config(config_file=str(apiserver.kubeconfig),
+    config.load_kube_config(config_file=str(secure_apiserver.kubeconfig),
                             client_configuration=configuration)
     api = client.ApiClient(configuration)
     try:
@@ -40,10 +40,11 @@ def api_client(apiserver: ApiServerProcess) -> Iterator[client.ApiClient]:
 
 
 @pytest.fixture
-def ns(api_client: client.ApiClient) -> Iterator[str]:
+def ns(api_client: client.ApiClient, secure_apiserver: SecureApiServer) -> Iterator[str]:
     core = client.CoreV1Api(api_client)
     name = unique("pyyaml")
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    secure_apiserver.wait_default_service_account(name)
     try:
         yield name
     finally:

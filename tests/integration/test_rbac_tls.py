@@ -154,3 +154,26 @@ def test_anonymous_writes_are_forbidden_and_bad_tokens_unauthorized(secured: Sec
                     headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 401
     assert json.loads(bad.text)["reason"] == "Unauthorized"
+
+
+def test_tls_answers_arrive_whole_large_streamed_and_closing(secured: Secured) -> None:
+    """A connection's writes are coalesced per event-loop iteration: a body past the
+    join limit, a watch's events and a ``Connection: close`` answer all arrive intact."""
+    big = "x" * 200_000
+    secured.as_admin("POST", f"/api/v1/namespaces/{NS}/configmaps",
+                     {"metadata": {"name": "big"}, "data": {"blob": big}})
+    admin = secured.verify("admin")
+    with httpx.Client(base_url=secured.https, verify=admin, timeout=10) as client:
+        got = client.get(f"/api/v1/namespaces/{NS}/configmaps/big")
+        assert got.status_code == 200 and got.json()["data"]["blob"] == big
+        closing = client.get(f"/api/v1/namespaces/{NS}/configmaps/big",
+                             headers={"connection": "close"})
+        assert closing.status_code == 200 and closing.json()["data"]["blob"] == big
+        rv = client.get(f"/api/v1/namespaces/{NS}/configmaps").json()["metadata"][
+            "resourceVersion"]
+        with client.stream("GET", f"/api/v1/namespaces/{NS}/configmaps",
+                           params={"watch": "1", "resourceVersion": rv}) as watch:
+            secured.as_admin("POST", f"/api/v1/namespaces/{NS}/configmaps",
+                             {"metadata": {"name": "small"}, "data": {"a": "b"}})
+            event = json.loads(next(watch.iter_lines()))
+        assert event["type"] == "ADDED" and event["object"]["metadata"]["name"] == "small"

@@ -282,6 +282,31 @@ class Shell:
             self.process.wait()
 
 
+def assert_least_privilege(cluster: Kubemu) -> None:
+    """The cluster ran over verified TLS under RBAC, each component as its own identity
+    that may not do what its role does not grant (only the controller manager's garbage
+    collector may delete Services)."""
+    assert cluster.url.startswith("https://")
+    assert "insecure-skip-tls-verify" not in cluster.kubeconfig.read_text()
+    configs = {path.stem: path for path in (cluster.data_dir / "kubeconfigs").glob("*.conf")}
+    expected = {"controller-manager": "system:kube-controller-manager",
+                "scheduler": "system:kube-scheduler", "kube-proxy": "system:kube-proxy",
+                "endpoints": "system:kubemu:endpoints-controller",
+                "service-lb": "system:kubemu:service-lb",
+                "node-1": "system:node:node-1", "node-2": "system:node:node-2"}
+    assert set(configs) == set(expected)
+    for name, path in configs.items():
+        def kubectl(*args: str, config: Path = path) -> str:
+            out = subprocess.run([str(BIN / "kubectl"), "--kubeconfig", str(config), *args],
+                                 capture_output=True, text=True, timeout=60)
+            return out.stdout.strip()
+
+        assert yaml.safe_load(kubectl("auth", "whoami", "-o", "yaml"))["status"][
+            "userInfo"]["username"] == expected[name]
+        may_delete = kubectl("auth", "can-i", "delete", "services", "-n", "default")
+        assert may_delete == ("yes" if name == "controller-manager" else "no"), name
+
+
 def test_readme_walkthrough_runs_verbatim(tmp_path: Path) -> None:
     commands = walkthrough_commands(README.read_text())
     assert len(commands) > 10
@@ -304,6 +329,7 @@ def test_readme_walkthrough_runs_verbatim(tmp_path: Path) -> None:
             code, output = shell.run(command)
             transcript.append((command, output))
             assert code == 0, f"{command!r} exited {code}:\n{output}"
+        assert_least_privilege(cluster)
     finally:
         shell.close()
         stop_kubemu(cluster)

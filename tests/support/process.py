@@ -12,7 +12,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from kubemu.supervisor import die_with_parent
@@ -86,3 +87,29 @@ class ControllerFactory:
     def stop_all(self) -> None:
         for process in self.started:
             process.stop()
+
+
+@contextmanager
+def node_cluster(base: Path, node_name: str, node_ip: str, pod_cidr: str,
+                 *agent_flags: str) -> Iterator[ApiServerProcess]:
+    """A private apiserver with a scheduler, an endpoints controller and one node agent
+    (``agent_flags`` added to its command line), all stopped on exit (last first)."""
+    from tests.support.apiserver import start_apiserver
+
+    server = start_apiserver(base)
+    procs: list[Process] = []
+
+    def start(module: str, *extra: str) -> None:
+        argv = ["-m", module, "--kubeconfig", str(server.kubeconfig), *extra]
+        procs.append(Process(argv, base / f"{module}-{len(procs)}.log").start())
+
+    try:
+        start("controllers.scheduler")
+        start("controllers.endpoints")
+        start("controllers.node", "--node-name", node_name, "--node-ip", node_ip,
+              "--pod-cidr", pod_cidr, *agent_flags)
+        yield server
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+        server.stop()

@@ -26,7 +26,8 @@ from apiserver.registry.admission_source import RegistrySource
 
 IMPLEMENTED_DEFAULTS = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount",
                         "DefaultTolerationSeconds", "MutatingAdmissionWebhook",
-                        "ValidatingAdmissionWebhook", "ResourceQuota")
+                        "ValidatingAdmissionPolicy", "ValidatingAdmissionWebhook",
+                        "ResourceQuota")
 
 
 def test_defaults_are_upstreams_default_on_set_in_upstream_order() -> None:
@@ -72,13 +73,14 @@ def test_chain_runs_mutating_plugins_then_validating_ones_in_order() -> None:
                         lambda: None)  # type: ignore[arg-type,return-value]
     assert chain.names == ("NamespaceLifecycle", "LimitRanger", "ServiceAccount",
                            "DefaultTolerationSeconds", "DenyServiceExternalIPs",
-                           "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook",
-                           "ResourceQuota")
+                           "MutatingAdmissionWebhook", "ValidatingAdmissionPolicy",
+                           "ValidatingAdmissionWebhook", "ResourceQuota")
     assert [p.name for p in chain.mutating] == ["NamespaceLifecycle", "LimitRanger",
                                                 "ServiceAccount", "DefaultTolerationSeconds",
                                                 "MutatingAdmissionWebhook"]
     assert [p.name for p in chain.validating] == ["LimitRanger", "ServiceAccount",
                                                   "DenyServiceExternalIPs",
+                                                  "ValidatingAdmissionPolicy",
                                                   "ValidatingAdmissionWebhook", "ResourceQuota"]
 
 

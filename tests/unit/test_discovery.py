@@ -112,12 +112,22 @@ def test_aggregated_core(version: str) -> None:
     assert svc["categories"] == ["all"]
     assert svc["subresources"] == [
         {
+            "subresource": "proxy",
+            "responseKind": {"group": "", "version": "v1", "kind": "ServiceProxyOptions"},
+            "verbs": ["create", "delete", "get", "patch", "update"],
+        },
+        {
             "subresource": "status",
             "responseKind": {"group": "", "version": "v1", "kind": "Service"},
             "verbs": ["get", "patch", "update"],
         }
     ]
     assert resources["namespaces"]["scope"] == "Cluster"
+    pod_subresources = {s["subresource"]: (s["responseKind"]["kind"], s["verbs"])
+                        for s in resources["pods"]["subresources"]}
+    assert pod_subresources["exec"] == ("PodExecOptions", ["create", "get"])
+    assert pod_subresources["log"] == ("Pod", ["get"])
+    assert pod_subresources["portforward"] == ("PodPortForwardOptions", ["create", "get"])
 
 
 def test_aggregated_groups_match_legacy() -> None:

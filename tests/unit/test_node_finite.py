@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
+from controllers.node.podlogs import LogSettings
 from controllers.node.runtime import PodRunner
 
 
@@ -47,3 +49,21 @@ def test_always_restarts() -> None:
     assert status["phase"] == "Running"
     assert status["containerStatuses"][0]["restartCount"] >= 1
     assert status["containerStatuses"][0]["lastState"]["terminated"]["reason"] == "Completed"
+
+
+def test_the_log_says_why_the_command_did_not_run(tmp_path: Path) -> None:
+    async def run() -> PodRunner:
+        async def event(*_args: str) -> None:
+            return None
+
+        runner = PodRunner(_pod("Never"), "127.244.9.2", "127.0.0.1", False, lambda: None,
+                           event, finite_seconds=0.05, logs=LogSettings(tmp_path))
+        await runner.start()
+        await runner.stop()
+        return runner
+
+    runner = asyncio.run(run())
+    assert runner.log_dir is not None
+    text = (runner.log_dir / "c" / "0.log").read_text()
+    assert text.rstrip("\n").endswith(" stdout F the command is not run (the node agent runs "
+                                      "without --allow-host-commands); exiting 0 after 0.05s")

@@ -157,7 +157,7 @@ def test_v3_patch_operations_carry_gvk_and_field_validation(core_v3: dict[str, A
     patched_kinds = set()
     for item in core_v3["paths"].values():
         patch = item.get("patch")
-        if patch is None:
+        if patch is None or patch["x-kubernetes-action"] == "connect":  # proxy: no body
             continue
         gvk = patch["x-kubernetes-group-version-kind"]
         patched_kinds.add(gvk["kind"])
@@ -168,6 +168,24 @@ def test_v3_patch_operations_carry_gvk_and_field_validation(core_v3: dict[str, A
     assert patched_kinds == {
         info.kind for info in RESOURCES if info.group == "" and "patch" in info.verbs
     }
+
+
+def test_connect_operations_as_upstream(core_v3: dict[str, Any]) -> None:
+    paths = core_v3["paths"]
+    log = paths["/api/v1/namespaces/{namespace}/pods/{name}/log"]["get"]
+    assert log["operationId"] == "readCoreV1NamespacedPodLog"
+    assert log["x-kubernetes-group-version-kind"]["kind"] == "Pod"
+    assert log["responses"]["200"]["content"]["text/plain"] == {"schema": {"type": "string"}}
+    exec_item = paths["/api/v1/namespaces/{namespace}/pods/{name}/exec"]
+    assert {m: exec_item[m]["operationId"] for m in ("get", "post")} == {
+        "get": "connectCoreV1GetNamespacedPodExec", "post": "connectCoreV1PostNamespacedPodExec"}
+    assert [p["name"] for p in exec_item["parameters"]] == [
+        "command", "container", "name", "namespace", "stderr", "stdin", "stdout", "tty"]
+    proxy = paths["/api/v1/nodes/{name}/proxy/{path}"]
+    assert sorted(k for k in proxy if k != "parameters") == [
+        "delete", "get", "head", "options", "patch", "post", "put"]
+    assert proxy["head"]["operationId"] == "connectCoreV1HeadNodeProxyWithPath"
+    assert proxy["get"]["x-kubernetes-group-version-kind"]["kind"] == "NodeProxyOptions"
 
 
 def test_v3_refs_resolve(core_v3: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from apiserver.api.resources import RESOURCES
 from apiserver.handlers.protobuf import ProtobufError, decode
+from apiserver.openapi.operations import CONNECT_SUBRESOURCES
 from apiserver.schema import definitions
 from apiserver.schema.proto_messages import JSON_FORMS, kind_message, message, message_names
 
@@ -357,6 +358,8 @@ def _served_kinds() -> set[tuple[str, str]]:
     kinds = {(info.api_version, info.kind) for info in RESOURCES} - _JSON_ONLY
     for info in RESOURCES:
         for sub in info.subresources:
+            if sub.name in CONNECT_SUBRESOURCES:
+                continue  # their options kinds are query parameters, never bodies
             if not sub.version:
                 kinds.add((info.api_version, sub.kind))
             else:

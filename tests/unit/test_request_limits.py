@@ -10,10 +10,12 @@ import orjson
 import pytest
 
 from apiserver.api.user import REQUEST_USER, UserInfo
+from apiserver.chain import ASGIApp, ChainStages, build_chain
 from apiserver.filters.maxinflight import MaxInFlight
-from apiserver.filters.requestinfo import request_info
 from apiserver.filters.timeout import TIMEOUT_MESSAGE, RequestTimeout
 from apiserver.handlers.http import ABORT_EXTENSION, Message
+from apiserver.handlers.refusal import Refusal
+from apiserver.handlers.requestinfo import request_info
 from apiserver.storage.cache import Watcher
 
 
@@ -36,7 +38,7 @@ from apiserver.storage.cache import Watcher
 def test_resource_requests(method: str, path: str, query: bytes, verb: str, resource: str,
                            sub: str, ns: str, name: str) -> None:
     info = request_info(method, path, query)
-    assert info.is_resource_request
+    assert info.resource_request
     assert (info.verb, info.resource, info.subresource, info.namespace, info.name) == \
         (verb, resource, sub, ns, name)
 
@@ -44,7 +46,7 @@ def test_resource_requests(method: str, path: str, query: bytes, verb: str, reso
 def test_non_resource_requests_and_long_running() -> None:
     for path in ("/healthz", "/api", "/api/v1", "/apis/apps/v1", "/openapi/v2"):
         info = request_info("GET", path)
-        assert not info.is_resource_request and info.verb == "get"
+        assert not info.resource_request and info.verb == "get"
     assert request_info("POST", "/healthz").mutating
     assert request_info("GET", "/api/v1/pods", b"watch=1").long_running
     assert request_info("GET", "/api/v1/namespaces/a/pods/p/log").long_running
@@ -91,7 +93,7 @@ def test_max_in_flight_pools_masters_and_long_running() -> None:
     async def run() -> None:
         held = Held()
         limits = MaxInFlight(2, 1)
-        app = limits.filter(held)
+        app = build_chain(held, ChainStages(max_in_flight=limits))
         reads = [asyncio.create_task(_call(app, _scope("GET", "/api/v1/pods")))
                  for _ in range(2)]
         write = asyncio.create_task(_call(app, _scope("POST", "/api/v1/namespaces/a/pods")))
@@ -122,9 +124,28 @@ def test_max_in_flight_pools_masters_and_long_running() -> None:
     asyncio.run(run())
 
 
-def test_zero_limits_disable_the_stage() -> None:
-    held = Held()
-    assert MaxInFlight(0, 0).filter(held) is held
+def test_max_in_flight_check_without_http() -> None:
+    limits = MaxInFlight(1, 0)
+    user = UserInfo("dev", groups=("system:authenticated",))
+    get = request_info("GET", "/api/v1/namespaces/a/pods/p")
+    pool = limits.acquire(get, user)
+    assert pool is limits.read_only and pool.in_use == 1
+    with pytest.raises(Refusal) as refused:
+        limits.acquire(get, user)
+    assert refused.value.status == 429
+    assert limits.acquire(get, UserInfo("admin", groups=("system:masters",))) is None
+    assert limits.acquire(request_info("GET", "/api/v1/pods", b"watch=1"), user) is None
+    # 0: the mutating pool has no limit
+    writes = [limits.acquire(request_info("POST", "/api/v1/namespaces/a/pods"), user)
+              for _ in range(3)]
+    assert all(w is limits.mutating for w in writes) and limits.mutating.in_use == 3
+    pool.release()
+    assert limits.read_only.in_use == 0
+    assert limits.enabled and not MaxInFlight(0, 0).enabled
+
+
+def _timed(app: ASGIApp, seconds: float) -> ASGIApp:
+    return build_chain(app, ChainStages(request_timeout=RequestTimeout(seconds)))
 
 
 def test_request_timeout_answers_504_and_cancels_a_stalled_body_read() -> None:
@@ -145,7 +166,7 @@ def test_request_timeout_answers_504_and_cancels_a_stalled_body_read() -> None:
         async def send(message: Message) -> None:
             sent.append(message)
 
-        app = RequestTimeout(0.05).filter(reads_body)
+        app = _timed(reads_body, 0.05)
         await app(_scope("POST", "/api/v1/namespaces/a/configmaps"), never, send)
         assert stalled.is_set()
         assert sent[0]["status"] == 504
@@ -168,7 +189,7 @@ def test_request_timeout_lets_a_busy_handler_finish_and_discards_its_answer() ->
             await send({"type": "http.response.start", "status": 201, "headers": []})
             await send({"type": "http.response.body", "body": b"{}"})
 
-        sent = await _call(RequestTimeout(0.02).filter(slow),
+        sent = await _call(_timed(slow, 0.02),
                            _scope("POST", "/api/v1/namespaces/a/configmaps"))
         assert finished.is_set()
         assert [m.get("status") for m in sent if m["type"] == "http.response.start"] == [504]
@@ -188,7 +209,7 @@ def test_request_timeout_drops_a_connection_whose_answer_had_started() -> None:
 
         scope = _scope("GET", "/api/v1/pods")
         scope["extensions"] = {ABORT_EXTENSION: lambda: aborted.append(True)}
-        sent = await _call(RequestTimeout(0.02).filter(streams), scope)
+        sent = await _call(_timed(streams, 0.02), scope)
         assert aborted == [True]
         assert len(sent) == 1  # the late body is discarded
 
@@ -202,7 +223,7 @@ def test_long_running_requests_have_no_deadline() -> None:
             await send({"type": "http.response.start", "status": 200, "headers": []})
             await send({"type": "http.response.body", "body": b""})
 
-        sent = await _call(RequestTimeout(0.02).filter(watch),
+        sent = await _call(_timed(watch, 0.02),
                            _scope("GET", "/api/v1/pods", b"watch=true"))
         assert sent[0]["status"] == 200
 

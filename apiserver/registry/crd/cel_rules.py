@@ -13,24 +13,24 @@ Semantics, as apiextensions-apiserver's validator:
   ``messageExpression`` evaluates to; ``reason`` picks the cause (``FieldValueInvalid``
   by default, ``FieldValueForbidden``, ``FieldValueRequired``, ``FieldValueDuplicate``);
   ``fieldPath`` (``.spec.x``) is appended to the node's path;
-* a rule that cannot be evaluated (no such key…) is an Invalid error naming the cause.
+* a rule that cannot be evaluated (no such key…) is an Invalid error naming the cause;
+* a rule estimated to cost more than upstream's per-call limit
+  (:func:`apiserver.schema.cellib.over_cost_limit`) is not evaluated: ``call cost exceeds
+  limit for rule: <rule>``.
 
-The Kubernetes CEL libraries most CRDs use are added: the string extensions
-(``lowerAscii``, ``upperAscii``, ``split``, ``trim``, ``replace``, ``join``, ``indexOf``,
-``lastIndexOf``, ``find``, ``findAll``) and the list library (``isSorted``, ``sum``,
-``min``, ``max``, ``indexOf``, ``lastIndexOf``).
+The Kubernetes CEL libraries and the compiled-expression cache are
+:mod:`apiserver.schema.cellib`'s, shared with the admission policies.
 """
 
 from __future__ import annotations
 
-import functools
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import cel
 
 from apiserver.api import errors
+from apiserver.schema import cellib
 
 Cause = dict[str, str]
 _MAX_DEPTH = 1000
@@ -42,69 +42,26 @@ _REASONS = {
 
 
 def _m(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, dict) else {}
 
 
-def _index_of(value: Any, item: Any, last: bool = False) -> int:
-    if isinstance(value, str):
-        return value.rfind(item) if last else value.find(item)
-    items = list(value)
-    if item not in items:
-        return -1
-    return len(items) - 1 - items[::-1].index(item) if last else items.index(item)
-
-
-def _find(text: str, pattern: str) -> str:
-    match = re.search(pattern, text)
-    return match.group(0) if match else ""
-
-
-_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "lowerAscii": lambda s: "".join(c.lower() if c.isascii() else c for c in s),
-    "upperAscii": lambda s: "".join(c.upper() if c.isascii() else c for c in s),
-    "split": lambda s, sep, *n: s.split(sep) if not n else s.split(sep, max(n[0] - 1, 0)),
-    "trim": lambda s: s.strip(),
-    "replace": lambda s, old, new, *n: s.replace(old, new) if not n else s.replace(old, new,
-                                                                                 n[0]),
-    "join": lambda items, *sep: (sep[0] if sep else "").join(items),
-    "indexOf": lambda value, item: _index_of(value, item),
-    "lastIndexOf": lambda value, item: _index_of(value, item, last=True),
-    "find": _find,
-    "findAll": lambda text, pattern, *n: re.findall(pattern, text)[: n[0] if n else None],
-    "isSorted": lambda items: list(items) == sorted(items),
-    "sum": lambda items: sum(items),
-    "min": lambda items: min(items),
-    "max": lambda items: max(items),
-}
-
-
-@functools.lru_cache(maxsize=4096)
 def compile_rule(rule: str) -> cel.Program:
     """The compiled rule; ``ValueError`` with the parser's message when it does not parse."""
-    return cel.compile(rule)
+    return cellib.compile_expression(rule)
 
 
 def compile_error(rule: str) -> str | None:
     """Why ``rule`` does not compile (None when it does)."""
-    try:
-        compile_rule(rule)
-    except ValueError as exc:
-        return str(exc)
-    return None
+    return cellib.compile_error(rule)
 
 
 def _context(value: Any, old: Any, transition: bool) -> cel.Context:
-    ctx = cel.Context()
-    ctx.add_variable("self", value)
-    if transition:
-        ctx.add_variable("oldSelf", old)
-    for name, function in _FUNCTIONS.items():
-        ctx.add_function(name, function)
-    return ctx
+    return cellib.new_context({"self": value, "oldSelf": old} if transition
+                              else {"self": value})
 
 
 def _shown(value: Any) -> str:
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         return '"object"'
     if isinstance(value, list):
         return '"array"'
@@ -114,17 +71,25 @@ def _shown(value: Any) -> str:
 
 
 def _check(rule: Mapping[str, Any], path: str, value: Any, old: Any,
-           has_old: bool) -> Cause | None:
+           has_old: bool, contexts: dict[bool, cel.Context]) -> Cause | None:
     text = str(rule.get("rule") or "")
     transition = "oldSelf" in text
     if transition and not has_old:
         return None
     where = path + str(rule.get("fieldPath") or "")
+    if cellib.comprehension_depth(text) and cellib.over_cost_limit(
+            text, cellib.largest_collection((value, old))):
+        return errors.invalid_value(where, "object" if isinstance(value, dict) else value,
+                                    f"call cost exceeds limit for rule: {text}")
     try:
-        ctx = _context(value, old, transition)
+        # The rules of one node share an activation: converting ``self`` is most of a
+        # rule's cost.
+        ctx = contexts.get(transition)
+        if ctx is None:
+            ctx = contexts[transition] = _context(value, old, transition)
         passed = compile_rule(text).execute(ctx)
     except Exception as exc:  # evaluation errors are validation errors, as upstream
-        return errors.invalid_value(where, "object" if isinstance(value, Mapping) else value,
+        return errors.invalid_value(where, "object" if isinstance(value, dict) else value,
                                     f"{exc}: evaluating rule: {text}")
     if passed is True:
         return None
@@ -143,9 +108,34 @@ def _check(rule: Mapping[str, Any], path: str, value: Any, old: Any,
                               f"Invalid value: {_shown(value)}: {message}")
 
 
-def rule_causes(obj: Any, old: Any, schema: Mapping[str, Any]) -> list[Cause]:
+def rule_nodes(schema: Mapping[str, Any]) -> frozenset[int]:
+    """The ids of the schema nodes with a rule on them or below them (the only ones
+    :func:`rule_causes` needs to visit)."""
+    order: list[Mapping[str, Any]] = []
+    work: list[tuple[Mapping[str, Any], int]] = [(schema, 0)]
+    children: dict[int, list[Mapping[str, Any]]] = {}
+    while work:
+        node, depth = work.pop()
+        order.append(node)
+        subs = [_m(s) for s in _m(node.get("properties")).values()]
+        subs += [_m(node[k]) for k in ("items", "additionalProperties")
+                 if isinstance(node.get(k), dict)]
+        children[id(node)] = subs
+        if depth < _MAX_DEPTH:
+            work.extend((sub, depth + 1) for sub in subs)
+    found: set[int] = set()
+    for node in reversed(order):
+        if node.get("x-kubernetes-validations") or any(
+                id(sub) in found for sub in children[id(node)]):
+            found.add(id(node))
+    return frozenset(found)
+
+
+def rule_causes(obj: Any, old: Any, schema: Mapping[str, Any],
+                relevant: frozenset[int] | None = None) -> list[Cause]:
     """The failed ``x-kubernetes-validations`` of ``obj`` (``old``: the stored object on an
-    update, else None), in document order."""
+    update, else None), in document order; ``relevant`` (:func:`rule_nodes` of ``schema``)
+    lets the walk skip the parts of the object no rule can see."""
     causes: list[Cause] = []
     work: list[tuple[str, Any, Any, bool, Mapping[str, Any], int]] = [
         ("", obj, old, old is not None, schema, 0)]
@@ -153,21 +143,24 @@ def rule_causes(obj: Any, old: Any, schema: Mapping[str, Any]) -> list[Cause]:
         path, value, before, has_old, node, depth = work.pop()
         if depth > _MAX_DEPTH or value is None:
             continue
+        contexts: dict[bool, cel.Context] = {}
         for rule in node.get("x-kubernetes-validations") or []:
-            cause = _check(_m(rule), path or "<nil>", value, before, has_old)
+            cause = _check(_m(rule), path or "<nil>", value, before, has_old, contexts)
             if cause is not None:
                 causes.append(cause)
         children: list[tuple[str, Any, Any, bool, Mapping[str, Any], int]] = []
-        if isinstance(value, Mapping):
+        if isinstance(value, dict):
             props = _m(node.get("properties"))
             extra = node.get("additionalProperties")
-            old_map = before if isinstance(before, Mapping) else {}
+            old_map = before if isinstance(before, dict) else {}
             for key, item in value.items():
                 sub = props.get(key) if key in props else extra
-                if isinstance(sub, Mapping) and not (depth == 0 and key == "metadata"):
+                if isinstance(sub, dict) and not (depth == 0 and key == "metadata") \
+                        and (relevant is None or id(sub) in relevant):
                     children.append((f"{path}.{key}" if path else key, item, old_map.get(key),
                                      has_old and key in old_map, sub, depth + 1))
-        elif isinstance(value, list) and isinstance(node.get("items"), Mapping):
+        elif isinstance(value, list) and isinstance(node.get("items"), dict) \
+                and (relevant is None or id(node["items"]) in relevant):
             for index, item in enumerate(value):
                 children.append((f"{path}[{index}]", item, None, False, _m(node["items"]),
                                  depth + 1))
@@ -189,6 +182,6 @@ def rules_in(schema: Mapping[str, Any], path: str) -> list[tuple[str, str]]:
         for key, sub in _m(node.get("properties")).items():
             work.append((_m(sub), f"{where}.properties[{key}]", depth + 1))
         for key in ("items", "additionalProperties"):
-            if isinstance(node.get(key), Mapping):
+            if isinstance(node.get(key), dict):
                 work.append((_m(node[key]), f"{where}.{key}", depth + 1))
     return found

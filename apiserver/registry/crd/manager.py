@@ -172,7 +172,7 @@ class CustomResourceManager:
         cache = None
         webhook = webhook_spec(crd)
         stored_info = resource_info(crd, stored)
-        for version in versions:
+        for index, version in enumerate(versions):
             # With a webhook every version converts, the storage version too: objects
             # stored under an earlier storage version are converted when read.
             converting = webhook is not None
@@ -185,7 +185,9 @@ class CustomResourceManager:
             if existing is not None and existing.info == info \
                     and getattr(existing.strategy, "schema", None) == schema \
                     and _conversion_of(existing) == conversion:
-                cache = cache or existing.cache
+                if cache is None:
+                    cache = existing.cache
+                existing.cache = cache
                 continue
             register_definition(info.schema_ref, schema)
             register_definition(list_definition_name(info),
@@ -194,12 +196,17 @@ class CustomResourceManager:
                          if converting and webhook is not None else None)
             store = self.make_store(info, CustomResourceStrategy(info, schema), converter,
                                     stored_info.api_version)
-            if existing is not None:
-                store.cache = existing.cache
-            elif cache is not None:
-                store.cache = cache
-            else:
+            if index == 0:
+                if existing is not None and \
+                        getattr(existing.strategy, "schema", None) != schema:
+                    # The storage version's schema changed: load its objects again, so
+                    # they are defaulted from storage by the new schema (watches end and
+                    # clients relist, as when upstream replaces a CRD's storage).
+                    self.crds.watch_cache.remove_resource(info.storage_prefix)
                 await store.attach_cache()
+            else:
+                assert cache is not None
+                store.cache = cache
             cache = store.cache
             self.stores[path] = store
             register_dynamic(info)

@@ -24,8 +24,9 @@ from apiserver.registry.admissionregistration import (
     client_config_causes,
     review_versions_causes,
 )
-from apiserver.registry.crd.cel_rules import compile_error, rule_causes, rules_in
+from apiserver.registry.crd.cel_rules import compile_error, rule_causes, rule_nodes, rules_in
 from apiserver.registry.crd.definition import CLEANUP_FINALIZER, versions
+from apiserver.registry.crd.schema_checks import schema_causes
 from apiserver.registry.crd.structural import apply_defaults, prune, validate
 from apiserver.registry.strategy import Cause, Strategy
 from apiserver.registry.table_strategy import TableStrategy
@@ -175,7 +176,7 @@ def _validate_versions(spec: Mapping[str, Any]) -> list[Cause]:
             causes.append(errors.field_cause("FieldValueRequired", path,
                                              "Required value: schemas are required"))
             continue
-        causes += _structural_causes(schema, path)
+        causes += _structural_causes(schema, path) or schema_causes(schema, path)
         for rule_path, rule in rules_in(schema, path):
             problem = compile_error(rule)
             if problem is not None:
@@ -219,6 +220,8 @@ class CustomResourceStrategy(Strategy):
     def __init__(self, info: ResourceInfo, schema: Mapping[str, Any]) -> None:
         self.info = info
         self.schema = schema
+        #: The schema nodes the CEL rules need visited (none: no rule at all).
+        self.rule_nodes = rule_nodes(schema)
         self.has_status_subresource = info.subresource("status") is not None
         #: The apiVersion writes are prepared in: the storage version's with
         #: ``conversion.strategy: None``, the version's own when a webhook converts (the
@@ -261,11 +264,16 @@ class CustomResourceStrategy(Strategy):
 
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
         """The schema's field errors, then its CEL rules' (only when the schema holds)."""
-        return validate(obj, self.schema) or rule_causes(obj, None, self.schema)
+        return validate(obj, self.schema) or self._rule_causes(obj, None)
+
+    def _rule_causes(self, obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
+        if not self.rule_nodes:
+            return []
+        return rule_causes(obj, old, self.schema, self.rule_nodes)
 
     def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
         """As :meth:`validate`, with transition rules (``oldSelf``) against ``old``."""
-        return validate(new, self.schema) or rule_causes(new, old, self.schema)
+        return validate(new, self.schema) or self._rule_causes(new, old)
 
     def validate_status_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
         """The schema's field errors and rules of the whole object."""

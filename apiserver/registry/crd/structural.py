@@ -28,10 +28,11 @@ from apiserver.api import errors
 Cause = dict[str, str]
 _MAX_DEPTH = 1000
 _KEEP_AT_ROOT = ("apiVersion", "kind", "metadata")
+_COMBINATORS = frozenset({"allOf", "anyOf", "oneOf", "not"})
 
 
 def _m(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, dict) else {}
 
 
 def _preserves(schema: Mapping[str, Any]) -> bool:
@@ -51,19 +52,19 @@ def prune(obj: dict[str, Any], schema: Mapping[str, Any]) -> None:
         if isinstance(value, dict):
             props = node.get("properties")
             extra = node.get("additionalProperties")
-            if isinstance(props, Mapping):
+            if isinstance(props, dict):
                 for key in list(value):
                     if key in props:
                         if not (root and key == "metadata"):
                             work.append((value[key], _m(props[key]), False, depth + 1))
-                    elif not (_preserves(node) or isinstance(extra, Mapping)
+                    elif not (_preserves(node) or isinstance(extra, dict)
                               or (root and key in _KEEP_AT_ROOT)):
                         del value[key]
-            if isinstance(extra, Mapping):
+            if isinstance(extra, dict):
                 for key, item in value.items():
-                    if not (isinstance(props, Mapping) and key in props):
+                    if not (isinstance(props, dict) and key in props):
                         work.append((item, extra, False, depth + 1))
-        elif isinstance(value, list) and isinstance(node.get("items"), Mapping):
+        elif isinstance(value, list) and isinstance(node.get("items"), dict):
             for item in value:
                 work.append((item, _m(node["items"]), False, depth + 1))
 
@@ -87,11 +88,11 @@ def apply_defaults(obj: dict[str, Any], schema: Mapping[str, Any]) -> None:
                 if key in value:
                     work.append((value[key], sub, depth + 1))
             extra = node.get("additionalProperties")
-            if isinstance(extra, Mapping):
+            if isinstance(extra, dict):
                 for key, item in value.items():
                     if key not in props:
                         work.append((item, extra, depth + 1))
-        elif isinstance(value, list) and isinstance(node.get("items"), Mapping):
+        elif isinstance(value, list) and isinstance(node.get("items"), dict):
             for item in value:
                 work.append((item, _m(node["items"]), depth + 1))
 
@@ -254,7 +255,7 @@ def _combinator_causes(path: str, value: Any, node: Mapping[str, Any], root: boo
             out.append(_invalid(path, value, f'"{path}" must validate one and only one schema '
                                              "(oneOf)"))
     negated = node.get("not")
-    if isinstance(negated, Mapping) and not validate(value, negated, path, root=root):
+    if isinstance(negated, dict) and not validate(value, negated, path, root=root):
         out.append(_invalid(path, value, f'"{path}" must not validate the schema (not)'))
     return out
 
@@ -279,9 +280,13 @@ def validate(obj: Any, schema: Mapping[str, Any], path: str = "", *,
             causes.append(_invalid(where, actual, f"{where} in body must be of type {wanted}: "
                                                   f'"{actual}"'))
             continue
-        causes += _scalar_causes(where, value, node)
-        causes += _collection_causes(where, value, node)
-        causes += _combinator_causes(where, value, node, at_root)
+        container = isinstance(value, (dict, list))
+        if container:
+            causes += _collection_causes(where, value, node)
+        if not container or "enum" in node:
+            causes += _scalar_causes(where, value, node)
+        if not _COMBINATORS.isdisjoint(node):
+            causes += _combinator_causes(where, value, node, at_root)
         if isinstance(value, dict):
             props = _m(node.get("properties"))
             extra = node.get("additionalProperties")
@@ -291,9 +296,9 @@ def validate(obj: Any, schema: Mapping[str, Any], path: str = "", *,
                 sub = f"{where}.{key}" if where else str(key)
                 if key in props:
                     work.append((sub, item, _m(props[key]), depth + 1, False))
-                elif isinstance(extra, Mapping):
+                elif isinstance(extra, dict):
                     work.append((sub, item, extra, depth + 1, False))
-        elif isinstance(value, list) and isinstance(node.get("items"), Mapping):
+        elif isinstance(value, list) and isinstance(node.get("items"), dict):
             for index, item in enumerate(value):
                 work.append((f"{where}[{index}]", item, _m(node["items"]), depth + 1, False))
     return sorted(causes, key=lambda c: c.get("field", ""))

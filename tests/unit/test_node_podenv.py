@@ -1,0 +1,100 @@
+"""A host process's environment: variables (valueFrom, downward API) and volumes as files."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from controllers.node import podenv
+
+OBJECTS: dict[tuple[str, str], dict[str, Any]] = {
+    ("configmaps", "cfg"): {"data": {"mode": "fast", "app.conf": "x=1\n"}},
+    ("secrets", "creds"): {"data": {"password": base64.b64encode(b"s3cret").decode()}},
+}
+
+POD: dict[str, Any] = {
+    "metadata": {"name": "web-1", "namespace": "shop", "uid": "uid-9",
+                 "labels": {"app": "web"}},
+    "spec": {
+        "nodeName": "n1", "serviceAccountName": "builder",
+        "containers": [{
+            "name": "main",
+            "envFrom": [{"configMapRef": {"name": "cfg"}, "prefix": "CFG_"}],
+            "env": [
+                {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "cfg",
+                                                                   "key": "mode"}}},
+                {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "creds",
+                                                                    "key": "password"}}},
+                {"name": "MISSING", "valueFrom": {"secretKeyRef": {"name": "nope",
+                                                                   "key": "k"}}},
+                {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+                {"name": "APP", "valueFrom": {"fieldRef": {
+                    "fieldPath": "metadata.labels['app']"}}},
+                {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                {"name": "URL", "value": "http://$(IP):80/$(NOPE)$$"},
+            ],
+            "volumeMounts": [
+                {"name": "config", "mountPath": "/etc/app"},
+                {"name": "secret", "mountPath": "/etc/secret"},
+                {"name": "info", "mountPath": "/etc/podinfo"},
+                {"name": "token", "mountPath": "/var/run/secrets/tokens"},
+                {"name": "scratch", "mountPath": "/data"},
+            ],
+        }],
+        "volumes": [
+            {"name": "config", "configMap": {"name": "cfg", "items": [
+                {"key": "app.conf", "path": "conf/app.conf"}]}},
+            {"name": "secret", "secret": {"secretName": "creds"}},
+            {"name": "info", "downwardAPI": {"items": [
+                {"path": "name", "fieldRef": {"fieldPath": "metadata.name"}}]}},
+            {"name": "token", "projected": {"sources": [
+                {"serviceAccountToken": {"path": "sa", "audience": "vault"}},
+                {"configMap": {"name": "cfg", "items": [{"key": "mode", "path": "mode"}]}}]}},
+            {"name": "scratch", "emptyDir": {}},
+        ],
+    },
+    "status": {"podIP": "127.244.1.7"},
+}
+
+
+async def fetch(kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
+    assert namespace == "shop"
+    return OBJECTS.get((kind, name))
+
+
+async def token(namespace: str, sa: str, audience: str, expiry: int) -> str:
+    return f"token-for-{namespace}-{sa}-{audience}-{expiry}"
+
+
+def test_variables_resolve_as_the_kubelet_resolves_them() -> None:
+    env = asyncio.run(podenv.container_env(POD, POD["spec"]["containers"][0], fetch, "/r"))
+    assert env["CFG_mode"] == "fast"
+    assert (env["MODE"], env["PASSWORD"], env["NS"], env["APP"]) == (
+        "fast", "s3cret", "shop", "web")
+    assert "MISSING" not in env
+    assert env["URL"] == "http://127.244.1.7:80/$(NOPE)$"
+    assert (env["HOSTNAME"], env["KUBEMU_POD_ROOT"]) == ("web-1", "/r")
+    assert env["PATH"] == os.environ["PATH"]
+
+
+def test_volumes_are_materialised_under_the_pod_root(tmp_path: Path) -> None:
+    root = Path(asyncio.run(podenv.materialise(POD, str(tmp_path), fetch, token)))
+    assert root == Path(podenv.pod_root(str(tmp_path), "uid-9"))
+    assert (root / "etc/app/conf/app.conf").read_text() == "x=1\n"
+    assert (root / "etc/secret/password").read_bytes() == b"s3cret"
+    assert (root / "etc/podinfo/name").read_text() == "web-1"
+    assert (root / "var/run/secrets/tokens/sa").read_text() == (
+        "token-for-shop-builder-vault-3600")
+    assert (root / "var/run/secrets/tokens/mode").read_text() == "fast"
+    (root / "data/file").write_text("kept")
+    asyncio.run(podenv.materialise(POD, str(tmp_path), fetch, token))  # again: kept
+    assert (root / "data/file").read_text() == "kept"
+    container = {"workingDir": "/srv/app"}
+    assert podenv.working_dir(container, str(root)) == str(root / "srv/app")
+    assert podenv.working_dir({"workingDir": str(tmp_path)}, str(root)) == str(tmp_path)
+    podenv.remove_pod_dir(str(tmp_path), "uid-9")
+    assert not (tmp_path / "uid-9").exists()
