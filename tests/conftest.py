@@ -21,7 +21,10 @@ Fixtures (all start the real ``python -m apiserver`` on 127.0.0.1 with a free po
   skips (fails under ``CI=true``) when etcd is not installed.
 * ``KUBEMU_TEST_STORAGE=etcd`` runs every apiserver the fixtures start on that etcd, each
   with its own ``--etcd-prefix`` (default: sqlite). ``scripts/test`` runs the integration
-  suite a second time that way under ``CI=true``.
+  suite a second time that way under ``CI=true``; that run deselects the integration tests
+  that use none of ``apiserver``, ``secure_apiserver``, ``fresh_apiserver``,
+  ``apiserver_factory``, ``etcd``, ``kubectl`` and ``kubectl_announced`` (they name their
+  storage or run ``kubemu up``).
 * ``kubectl`` (function): a :class:`tests.support.kubectl.Kubectl` callable:
   ``kubectl("get", "svc", "-o", "json", kubeconfig=None, input=None, check=False)``
   → ``CompletedProcess[str]``; without ``kubeconfig`` it targets ``apiserver``.
@@ -36,8 +39,15 @@ Fixtures (all start the real ``python -m apiserver`` on 127.0.0.1 with a free po
   (``pod_cidr(N)``, ``service_range``, ``node_ip(N)``, ``lb_pool``) and so run beside any
   cluster on the machine.
 
-Tests under ``tests/integration`` are marked ``integration`` automatically. For
-scripts without fixtures, import :func:`tests.support.apiserver.start_apiserver`.
+Tests under ``tests/integration`` are marked ``integration`` automatically. A module
+whose tests take tens of seconds (mostly waiting on controllers' periods or restarts) says
+``pytestmark = pytest.mark.slow``: it is collected first, so under pytest-xdist (as
+``scripts/test`` runs the suite: whole modules per worker) it overlaps the rest of the run
+instead of ending it alone. Every test must run beside any other, in another worker: unique
+object, namespace and network-namespace names, files under ``tmp_path``, addresses from
+``address_block`` or free ports.
+
+For scripts without fixtures, import :func:`tests.support.apiserver.start_apiserver`.
 """
 
 from __future__ import annotations
@@ -75,11 +85,45 @@ _INTEGRATION_DIR = Path(__file__).parent / "integration"
 ApiServerFactory = Callable[..., ApiServerProcess]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test collected from ``tests/integration`` with ``integration``."""
+#: The fixtures through which a test's apiservers follow ``KUBEMU_TEST_STORAGE`` (``kubectl``
+#: and ``kubectl_announced`` target ``apiserver`` by default).
+_STORAGE_FIXTURES = frozenset({"apiserver", "secure_apiserver", "fresh_apiserver",
+                               "apiserver_factory", "etcd", "kubectl", "kubectl_announced"})
+
+
+def _deselect_storage_independent(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under another ``KUBEMU_TEST_STORAGE``, drop the integration tests using none of
+    :data:`_STORAGE_FIXTURES`: their servers name their storage, or ``kubemu up`` picks it,
+    so they would run exactly as in the sqlite pass. (A fixture that looks one up only
+    with ``request.getfixturevalue`` names one of them as a parameter too.)"""
+    kept, dropped = [], []
+    for item in items:
+        uses = set(getattr(item, "fixturenames", ())) & _STORAGE_FIXTURES
+        independent = _INTEGRATION_DIR in Path(str(item.path)).parents and not uses
+        (dropped if independent else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test collected from ``tests/integration`` with ``integration``, and move
+    the modules marked ``slow`` to the front (each module stays in one piece, in its order).
+
+    ``scripts/test`` runs the suite under pytest-xdist with ``--dist loadfile
+    --no-loadscope-reorder``: whole modules go to the workers in collection order, so the
+    long modules start first instead of finishing last on one worker.
+    """
+    if suite_storage() != "sqlite":
+        _deselect_storage_independent(config, items)
+    slow_modules: set[Path] = set()
     for item in items:
         if _INTEGRATION_DIR in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.integration)
+        if item.get_closest_marker("slow") is not None:
+            slow_modules.add(Path(str(item.path)))
+    items.sort(key=lambda item: Path(str(item.path)) not in slow_modules)  # stable
 
 
 def suite_storage() -> str:

@@ -28,6 +28,8 @@ from tests.support.examples import EXAMPLES
 from tests.support.examples_base import Example, Missing, edited, is_subset, lookup, render
 from tests.support.kubectl import Kubectl
 
+pytestmark = pytest.mark.slow
+
 DATA = Path(__file__).parent.parent / "data"
 
 #: Served by kube-apiserver 1.33 but not yet by kubemu; the expected file names it in a

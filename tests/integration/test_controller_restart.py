@@ -23,6 +23,8 @@ import pytest
 from tests.support.apiserver import ApiServerProcess
 from tests.support.process import Process
 
+pytestmark = pytest.mark.slow
+
 REPLICAS = 30
 NS = "default"
 DEPLOY = f"/apis/apps/v1/namespaces/{NS}/deployments"

@@ -14,9 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.integration.test_nodes import Proc, get, wait_for
 from tests.support.apiserver import ApiServerProcess
+
+pytestmark = pytest.mark.slow
 
 CRONJOBS = "/apis/batch/v1/namespaces/default/cronjobs"
 JOBS = "/apis/batch/v1/namespaces/default/jobs"

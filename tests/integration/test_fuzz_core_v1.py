@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from tests.support.apiserver import ApiServerProcess, start_apiserver
 from tests.support.fuzz import NAMES, NAMESPACE, OPERATIONS, FuzzRequest, Operation, requests
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 #: At least this many requests in all.
 REQUESTS = 5000

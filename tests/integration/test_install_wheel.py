@@ -25,7 +25,7 @@ import yaml
 from tests.integration.test_walkthrough import README, Shell, walkthrough_commands
 from tests.support.apiserver import REPO_ROOT
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(600)]
 
 SOURCES = ("pyproject.toml", "README.md", "apiserver", "controllers", "kubemu")
 

@@ -19,7 +19,7 @@ import selectors
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -321,6 +321,21 @@ class WatchProcess:
             self.lines.extend(line.decode() for line in complete)
         return self.lines
 
+    def await_start(self, make: Callable[[int], object], pattern: str,
+                    attempts: int = 60) -> None:
+        """Call ``make(0)``, ``make(1)``, ... (each making an object the watch prints as a
+        line matching ``pattern``) until such a line appears: a watch that prints only
+        changes has then started."""
+        for attempt in range(attempts):
+            make(attempt)
+            try:
+                self.read_until(pattern, timeout=1.0)
+                return
+            except AssertionError:
+                if self.proc.poll() is not None:
+                    raise
+        raise AssertionError(f"the watch printed nothing matching {pattern!r}: {self.lines!r}")
+
     def close(self) -> None:
         self.selector.close()
         if self.proc.poll() is None:
@@ -353,8 +368,10 @@ def test_get_watch_only_pods_wide(kubectl: Kubectl, ns: str) -> None:
     ok(kubectl, "-n", ns, "create", "-f", "-", input=manifest(pod("old")))
     watcher = WatchProcess(kubectl, "-n", ns, "get", "pods", "--watch-only", "-o", "wide")
     try:
-        # nothing is printed for existing pods; give the watch time to start
-        time.sleep(1.0)
+        # Nothing is printed for existing pods, so the watch has started once a pod
+        # created meanwhile is printed (one created before kubectl's list is not).
+        watcher.await_start(lambda i: ok(kubectl, "-n", ns, "create", "-f", "-",
+                                         input=manifest(pod(f"probe-{i}"))), r"^probe-\d+\s")
         ok(kubectl, "-n", ns, "create", "-f", "-", input=manifest(pod("new", node="node-b")))
         lines = watcher.read_until(r"^new\s")
         assert not any(line.startswith("old") for line in lines)

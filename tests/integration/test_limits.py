@@ -22,6 +22,8 @@ import pytest
 from tests.conftest import ApiServerFactory
 from tests.support.apiserver import HOST, ApiServerProcess
 
+pytestmark = pytest.mark.slow
+
 TOO_MANY = b"Too many requests, please try again later.\n"
 
 

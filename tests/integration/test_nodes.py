@@ -21,6 +21,8 @@ from tests.support.apiserver import ApiServerProcess
 from tests.support.kubemu_up import wait_for as support_wait_for
 from tests.support.process import Process
 
+pytestmark = pytest.mark.slow
+
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
 
 

@@ -14,9 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.integration.test_nodes import Proc, get, wait_for
 from tests.support.apiserver import ApiServerProcess
+
+pytestmark = pytest.mark.slow
 
 PODS = "/api/v1/namespaces/default/pods"
 

@@ -20,6 +20,8 @@ from kubernetes import client
 
 from kubemu.pytest_plugin import KubemuCluster
 
+pytestmark = pytest.mark.slow
+
 
 def test_fixture_gives_url_kubeconfig_and_configuration(kubemu: KubemuCluster) -> None:
     assert kubemu.url.startswith("https://")

@@ -21,6 +21,8 @@ import pytest
 
 from tests.conftest import ApiServerProcess
 
+pytestmark = pytest.mark.slow
+
 TIMEOUT = httpx.Timeout(15.0)
 
 Change = tuple[str, str, str]  # (event type, name, resourceVersion)

@@ -48,7 +48,7 @@ from tests.support.kubemu_up import (
 BIN = Path(sys.executable).parent
 README = REPO_ROOT / "README.md"
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 
 @pytest.fixture

@@ -32,8 +32,9 @@ from kubemu.supervisor import die_with_parent
 #: Root of the repository (the apiserver's working directory).
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-#: Seconds to wait for ``/readyz``.
-READY_TIMEOUT = 20.0
+#: Seconds to wait for ``/readyz``: a start takes about a second on an idle machine, but
+#: ``scripts/test`` runs several pytest workers, each starting servers, on a shared machine.
+READY_TIMEOUT = 60.0
 
 #: Seconds :meth:`ApiServerProcess.stop` waits after SIGTERM before SIGKILL.
 STOP_TIMEOUT = 10.0

@@ -21,7 +21,8 @@ from kubemu.etcd import find_etcd, member_argv
 from kubemu.supervisor import die_with_parent
 from tests.support.apiserver import HOST, free_port
 
-READY_TIMEOUT = 20.0
+#: Seconds to wait for etcd to serve (generous: see tests.support.apiserver.READY_TIMEOUT).
+READY_TIMEOUT = 60.0
 
 MISSING_MESSAGE = (
     "etcd not found (install Debian's etcd-server: apt-get install etcd-server, "

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import random
+import re
 import shutil
 import socket
 import subprocess
@@ -284,11 +285,20 @@ class Netns:
         return sh("nft", "list", "table", "ip", "kube-proxy", ns=self.node, check=False)
 
 
+def _unused_link_local_octet() -> int:
+    """X such that no host interface has an address in 169.254.X.0/24: the uplink /30 of a
+    node namespace made while another test (another xdist worker, another checkout) has
+    its own up does not shadow that one's route."""
+    used = set(re.findall(r"inet 169\.254\.(\d+)\.", sh("ip", "-o", "-4", "addr", "show")))
+    free = [octet for octet in range(1, 251) if str(octet) not in used]
+    return random.choice(free)
+
+
 @contextlib.contextmanager
 def make_netns() -> Iterator[Netns]:
     """A node namespace with its uplink; removes it and every pod namespace afterwards."""
     tag = uuid.uuid4().hex[:4]
-    octet = random.randint(1, 250)
+    octet = _unused_link_local_octet()
     n = Netns(tag, f"kpn{tag}", f"169.254.{octet}.1")
     host_veth = f"kph{tag}"
     try:
