@@ -22,7 +22,7 @@ import pytest
 
 from tests.support.apiserver import ApiServerProcess, start_apiserver
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
 
 NS = "bounds"
 CM = f"/api/v1/namespaces/{NS}/configmaps"

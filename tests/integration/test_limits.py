@@ -22,7 +22,7 @@ import pytest
 from tests.conftest import ApiServerFactory
 from tests.support.apiserver import HOST, ApiServerProcess
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.exclusive]
 
 TOO_MANY = b"Too many requests, please try again later.\n"
 
