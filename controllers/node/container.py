@@ -18,7 +18,7 @@ import logging
 import os
 import secrets
 import signal
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -52,14 +52,18 @@ def _m(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def port_kind(port: Mapping[str, Any], http_ports: set[int]) -> str | None:
-    """``http``, ``tcp`` or ``udp`` for a container port (None: not served)."""
+def port_kind(port: Mapping[str, Any], http_ports: set[int],
+              grpc_ports: Collection[int] = ()) -> str | None:
+    """``http``, ``grpc``, ``tcp`` or ``udp`` for a container port (None: not served): a
+    TCP port that a grpc probe targets is ``grpc``."""
     protocol = str(port.get("protocol") or "TCP").upper()
     number = port.get("containerPort")
     if protocol == "UDP":
         return "udp"
     if protocol != "TCP":
         return None
+    if number in grpc_ports:
+        return "grpc"
     name = str(port.get("name") or "").lower()
     if "http" in name or number in (80, 8080) or number in http_ports:
         return "http"
@@ -217,14 +221,19 @@ class Container:
         return f"spec.containers{{{self.name}}}"
 
     async def _start_servers(self) -> None:
-        http_ports = {s.port for s in (self.readiness_spec, self.liveness_spec)
-                      if s is not None and s.kind == "http"}
+        specs = [s for s in (self.readiness_spec, self.liveness_spec) if s is not None]
+        http_ports = {s.port for s in specs if s.kind == "http"}
+        grpc_services: dict[int, set[str]] = {}
+        for s in specs:
+            if s.kind == "grpc":
+                grpc_services.setdefault(s.port, set()).add(s.service)
         for port in self.spec.get("ports") or []:
-            kind = port_kind(_m(port), http_ports)
+            kind = port_kind(_m(port), http_ports, grpc_services)
             number = _m(port).get("containerPort")
             if kind is None or not isinstance(number, int):
                 continue
-            server = await start_port_server(kind, self.runner.ip, number, self.flags)
+            server = await start_port_server(kind, self.runner.ip, number, self.flags,
+                                             frozenset(grpc_services.get(number, ())))
             self.servers.append(server)
             self.log_line(f"serving {kind.upper()} on {self.runner.ip}:{number}")
 

@@ -12,6 +12,10 @@ demonstration switches, served on every HTTP port of the container:
   ``httpGet`` liveness probe on it fails and the container is restarted
   (a restarted container starts healthy and ready again).
 
+A port that a ``grpc`` probe targets serves ``grpc.health.v1.Health`` instead (see
+:mod:`.grpchealth`, like agnhost ``grpc-health-checking``): ``SERVING`` while the container
+is ready, ``NOT_SERVING`` after ``/kubemu/ready?value=false``.
+
 Other ports echo: TCP echoes bytes back, UDP echoes datagrams.
 """
 
@@ -22,6 +26,8 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
+
+from controllers.node.grpchealth import start_health_server
 
 __all__ = ["ContainerFlags", "PortServer", "start_port_server"]
 
@@ -40,6 +46,14 @@ class ContainerFlags:
     on_change: Callable[[], None] = field(default=lambda: None)
     #: Receives one access-log line per request served.
     log: Callable[[str], None] = field(default=lambda _line: None)
+    #: Called after a flip too, before ``on_change`` (the gRPC health servers' watchers).
+    watchers: list[Callable[[], None]] = field(default_factory=list)
+
+    def flipped(self) -> None:
+        """Tell the watchers and ``on_change`` that a switch changed."""
+        for watcher in list(self.watchers):
+            watcher()
+        self.on_change()
 
 
 def _response(status: int, body: bytes, keep_alive: bool) -> bytes:
@@ -86,7 +100,7 @@ def handle_http(flags: ContainerFlags, method: str, target: str, peer: str) -> t
             flags.ready = value
         else:
             flags.healthy = value
-        flags.on_change()
+        flags.flipped()
         return 200, f"{path.rsplit('/', 1)[1]}={str(value).lower()}\n".encode()
     return 404, b"404 page not found\n"
 
@@ -169,9 +183,20 @@ class _UDPEcho(asyncio.DatagramProtocol):
         self.transport.sendto(data, addr)
 
 
-async def start_port_server(kind: str, host: str, port: int,
-                            flags: ContainerFlags) -> PortServer:
-    """Listen on ``host:port``: ``kind`` is ``http``, ``tcp`` (echo) or ``udp`` (echo)."""
+async def start_port_server(kind: str, host: str, port: int, flags: ContainerFlags,
+                            grpc_services: frozenset[str] = frozenset()) -> PortServer:
+    """Listen on ``host:port``: ``kind`` is ``http``, ``grpc`` (health, knowing
+    ``grpc_services``), ``tcp`` (echo) or ``udp`` (echo)."""
+    if kind == "grpc":
+        health = await start_health_server(host, port, lambda: flags.ready, grpc_services,
+                                           flags.log)
+        flags.watchers.append(health.changed)
+
+        def forget() -> None:
+            with contextlib.suppress(ValueError):
+                flags.watchers.remove(health.changed)
+
+        return PortServer(forget, health.stop)
     if kind == "udp":
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(_UDPEcho, local_addr=(host, port))
