@@ -223,17 +223,21 @@ class Container:
     async def _start_servers(self) -> None:
         specs = [s for s in (self.readiness_spec, self.liveness_spec) if s is not None]
         http_ports = {s.port for s in specs if s.kind == "http"}
-        grpc_services: dict[int, set[str]] = {}
-        for s in specs:
-            if s.kind == "grpc":
-                grpc_services.setdefault(s.port, set()).add(s.service)
+        ready_services = {(s.port, s.service) for s in (self.readiness_spec,)
+                          if s is not None and s.kind == "grpc"}
+        live_services = {(s.port, s.service) for s in (self.liveness_spec,)
+                         if s is not None and s.kind == "grpc"}
+        grpc_ports = {port for port, _ in ready_services | live_services}
         for port in self.spec.get("ports") or []:
-            kind = port_kind(_m(port), http_ports, grpc_services)
+            kind = port_kind(_m(port), http_ports, grpc_ports)
             number = _m(port).get("containerPort")
             if kind is None or not isinstance(number, int):
                 continue
+            known = frozenset(s for p, s in ready_services | live_services if p == number)
+            liveness_only = frozenset(s for p, s in live_services - ready_services
+                                      if p == number)
             server = await start_port_server(kind, self.runner.ip, number, self.flags,
-                                             frozenset(grpc_services.get(number, ())))
+                                             known, liveness_only)
             self.servers.append(server)
             self.log_line(f"serving {kind.upper()} on {self.runner.ip}:{number}")
 

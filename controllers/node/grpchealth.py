@@ -3,7 +3,7 @@
 *Server* — :func:`start_health_server` serves ``Check`` and ``Watch`` on one container
 port over h2c (no TLS), as agnhost ``grpc-health-checking`` does. The services it knows
 are ``""`` (the whole server) and those named by the container's grpc probes; each is
-``SERVING`` while ``ready()`` is true and ``NOT_SERVING`` otherwise. ``Check`` of any other
+``SERVING`` while ``serving(service)`` is true and ``NOT_SERVING`` otherwise. ``Check`` of any other
 service fails with ``NotFound: unknown service`` (grpc-go's health server); ``Watch``
 streams ``SERVICE_UNKNOWN`` for it. ``Watch`` sends the current status, then one message
 per change, announced by :meth:`HealthServer.changed`.
@@ -58,9 +58,9 @@ def _status_name(status: int) -> str:
 class HealthServer:
     """One port's ``grpc.health.v1.Health`` server (see the module docstring)."""
 
-    def __init__(self, ready: Callable[[], bool], services: Iterable[str],
+    def __init__(self, serving: Callable[[str], bool], services: Iterable[str],
                  log: Callable[[str], None]) -> None:
-        self._ready = ready
+        self._serving = serving
         self._services = frozenset(services) | {""}
         self._log = log
         self._changed = asyncio.Event()
@@ -70,10 +70,10 @@ class HealthServer:
         """The serving status of ``service`` now."""
         if service not in self._services:
             return _SERVICE_UNKNOWN
-        return _SERVING if self._ready() else _NOT_SERVING
+        return _SERVING if self._serving(service) else _NOT_SERVING
 
     def changed(self) -> None:
-        """Readiness may have changed: wake the ``Watch`` streams."""
+        """``serving`` may answer differently now: wake the ``Watch`` streams."""
         event, self._changed = self._changed, asyncio.Event()
         event.set()
 
@@ -127,11 +127,11 @@ class HealthServer:
             await server.stop(0)
 
 
-async def start_health_server(host: str, port: int, ready: Callable[[], bool],
+async def start_health_server(host: str, port: int, serving: Callable[[str], bool],
                               services: Iterable[str],
                               log: Callable[[str], None]) -> HealthServer:
     """A started :class:`HealthServer` on ``host:port``."""
-    server = HealthServer(ready, services, log)
+    server = HealthServer(serving, services, log)
     await server.start(host, port)
     return server
 

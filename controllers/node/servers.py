@@ -13,8 +13,10 @@ demonstration switches, served on every HTTP port of the container:
   (a restarted container starts healthy and ready again).
 
 A port that a ``grpc`` probe targets serves ``grpc.health.v1.Health`` instead (see
-:mod:`.grpchealth`, like agnhost ``grpc-health-checking``): ``SERVING`` while the container
-is ready, ``NOT_SERVING`` after ``/kubemu/ready?value=false``.
+:mod:`.grpchealth`, like agnhost ``grpc-health-checking``): a service is ``NOT_SERVING``
+after ``/kubemu/healthy?value=false`` and after ``/kubemu/ready?value=false`` — except a
+service that only liveness probes check, which follows the health switch alone (so that
+switching readiness off does not get the container restarted).
 
 Other ports echo: TCP echoes bytes back, UDP echoes datagrams.
 """
@@ -184,12 +186,16 @@ class _UDPEcho(asyncio.DatagramProtocol):
 
 
 async def start_port_server(kind: str, host: str, port: int, flags: ContainerFlags,
-                            grpc_services: frozenset[str] = frozenset()) -> PortServer:
+                            grpc_services: frozenset[str] = frozenset(),
+                            liveness_only: frozenset[str] = frozenset()) -> PortServer:
     """Listen on ``host:port``: ``kind`` is ``http``, ``grpc`` (health, knowing
-    ``grpc_services``), ``tcp`` (echo) or ``udp`` (echo)."""
+    ``grpc_services``, of which ``liveness_only`` ignore the readiness switch), ``tcp``
+    (echo) or ``udp`` (echo)."""
     if kind == "grpc":
-        health = await start_health_server(host, port, lambda: flags.ready, grpc_services,
-                                           flags.log)
+        def serving(service: str) -> bool:
+            return flags.healthy and (flags.ready or service in liveness_only)
+
+        health = await start_health_server(host, port, serving, grpc_services, flags.log)
         flags.watchers.append(health.changed)
 
         def forget() -> None:

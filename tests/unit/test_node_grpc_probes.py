@@ -45,7 +45,7 @@ def test_probe_follows_the_servers_readiness() -> None:
     lines: list[str] = []
 
     async def scenario() -> list[tuple[bool, str]]:
-        server = await start_health_server("127.0.0.1", port, lambda: ready[0], {"app"},
+        server = await start_health_server("127.0.0.1", port, lambda _s: ready[0], {"app"},
                                            lines.append)
         try:
             results = []
@@ -102,7 +102,7 @@ def test_watch_streams_each_change() -> None:
     ready = [True]
 
     async def scenario() -> list[int]:
-        server = await start_health_server("127.0.0.1", port, lambda: ready[0], (),
+        server = await start_health_server("127.0.0.1", port, lambda _s: ready[0], (),
                                            lambda _line: None)
         try:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -125,12 +125,8 @@ def test_watch_streams_each_change() -> None:
                                        health_pb2.HealthCheckResponse.SERVICE_UNKNOWN]
 
 
-def test_grpc_readiness_probe_of_a_builtin_container() -> None:
-    """The container serves gRPC health on the probed port: ready, then not ready after
-    the HTTP readiness switch, with upstream's Unhealthy message."""
-    events: list[tuple[str, str, str]] = []
-    http_port, grpc_port = _free_port(), _free_port()
-    pod: dict[str, Any] = {
+def _grpc_pod(http_port: int, grpc_port: int) -> dict[str, Any]:
+    return {
         "metadata": {"name": "p", "namespace": "default", "uid": "u1"},
         "spec": {"containers": [{
             "name": "web", "image": "agnhost",
@@ -138,36 +134,60 @@ def test_grpc_readiness_probe_of_a_builtin_container() -> None:
                       {"containerPort": grpc_port, "name": "grpc"}],
             "readinessProbe": {"grpc": {"port": grpc_port}, "periodSeconds": 1,
                                "failureThreshold": 1},
+            "livenessProbe": {"grpc": {"port": grpc_port, "service": "live"},
+                              "periodSeconds": 1, "failureThreshold": 1},
         }]},
     }
+
+
+async def _until(check: Any) -> None:
+    while not check():
+        await asyncio.sleep(0.05)
+
+
+def test_grpc_probes_of_a_builtin_container() -> None:
+    """The container serves gRPC health on the probed port: ready; not ready (and not
+    restarted) after the readiness switch; restarted after the health switch — each with
+    upstream's Unhealthy message."""
+    events: list[tuple[str, str, str]] = []
+    http_port, grpc_port = _free_port(), _free_port()
+    pod = _grpc_pod(http_port, grpc_port)
 
     async def event(type_: str, reason: str, message: str, _field: str) -> None:
         events.append((type_, reason, message))
 
-    async def wait_for(check: Any) -> None:
-        while not check():
-            await asyncio.sleep(0.05)
-
-    async def scenario() -> tuple[bool, bool]:
+    async def scenario() -> list[tuple[bool, int]]:
         runner = PodRunner(pod, "127.0.0.1", "127.0.0.1", False, lambda: None, event)
         await runner.start()
-        try:
-            def ready() -> bool:
-                return bool(runner.status(pod)["containerStatuses"][0]["ready"])
 
-            await asyncio.wait_for(wait_for(ready), 60)
-            was_ready = ready()
-            async with httpx.AsyncClient() as client:
-                resp = await client.post(
-                    f"http://127.0.0.1:{http_port}/kubemu/ready?value=false")
+        def state() -> tuple[bool, int]:
+            status = runner.status(pod)["containerStatuses"][0]
+            return bool(status["ready"]), int(status["restartCount"])
+
+        seen = []
+        try:
+            await asyncio.wait_for(_until(lambda: state()[0]), 60)
+            seen.append(state())
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}") as client:
+                resp = await client.post("/kubemu/ready?value=false")
                 assert resp.status_code == 200
-            await asyncio.wait_for(wait_for(lambda: any(e[1] == "Unhealthy" for e in events)),
-                                   60)
-            return was_ready, ready()
+                await asyncio.wait_for(
+                    _until(lambda: any(e[1] == "Unhealthy" for e in events)), 60)
+                seen.append(state())
+                resp = await client.post("/kubemu/healthy?value=false")
+                assert resp.status_code == 200
+            # The restarted container starts healthy and ready again.
+            await asyncio.wait_for(_until(lambda: state() == (True, 1)), 60)
+            seen.append(state())
+            return seen
         finally:
             await runner.stop()
 
-    was_ready, now_ready = asyncio.run(scenario())
-    assert was_ready and not now_ready
-    assert ("Warning", "Unhealthy",
-            'Readiness probe failed: service unhealthy (responded with "NOT_SERVING")') in events
+    assert asyncio.run(scenario()) == [(True, 0), (False, 0), (True, 1)]
+    unhealthy = [e for e in events if e[1] == "Unhealthy"]
+    assert unhealthy[0] == ("Warning", "Unhealthy", "Readiness probe failed: service "
+                            'unhealthy (responded with "NOT_SERVING")')
+    assert ("Warning", "Unhealthy", 'Liveness probe failed: service unhealthy (responded '
+            'with "NOT_SERVING")') in events
+    assert ("Normal", "Killing", "Container web failed liveness probe, will be restarted"
+            ) in events
