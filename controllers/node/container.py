@@ -18,7 +18,7 @@ import logging
 import os
 import secrets
 import signal
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -52,14 +52,18 @@ def _m(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def port_kind(port: Mapping[str, Any], http_ports: set[int]) -> str | None:
-    """``http``, ``tcp`` or ``udp`` for a container port (None: not served)."""
+def port_kind(port: Mapping[str, Any], http_ports: set[int],
+              grpc_ports: Collection[int] = ()) -> str | None:
+    """``http``, ``grpc``, ``tcp`` or ``udp`` for a container port (None: not served): a
+    TCP port that a grpc probe targets is ``grpc``."""
     protocol = str(port.get("protocol") or "TCP").upper()
     number = port.get("containerPort")
     if protocol == "UDP":
         return "udp"
     if protocol != "TCP":
         return None
+    if number in grpc_ports:
+        return "grpc"
     name = str(port.get("name") or "").lower()
     if "http" in name or number in (80, 8080) or number in http_ports:
         return "http"
@@ -217,14 +221,23 @@ class Container:
         return f"spec.containers{{{self.name}}}"
 
     async def _start_servers(self) -> None:
-        http_ports = {s.port for s in (self.readiness_spec, self.liveness_spec)
-                      if s is not None and s.kind == "http"}
+        specs = [s for s in (self.readiness_spec, self.liveness_spec) if s is not None]
+        http_ports = {s.port for s in specs if s.kind == "http"}
+        ready_services = {(s.port, s.service) for s in (self.readiness_spec,)
+                          if s is not None and s.kind == "grpc"}
+        live_services = {(s.port, s.service) for s in (self.liveness_spec,)
+                         if s is not None and s.kind == "grpc"}
+        grpc_ports = {port for port, _ in ready_services | live_services}
         for port in self.spec.get("ports") or []:
-            kind = port_kind(_m(port), http_ports)
+            kind = port_kind(_m(port), http_ports, grpc_ports)
             number = _m(port).get("containerPort")
             if kind is None or not isinstance(number, int):
                 continue
-            server = await start_port_server(kind, self.runner.ip, number, self.flags)
+            known = frozenset(s for p, s in ready_services | live_services if p == number)
+            liveness_only = frozenset(s for p, s in live_services - ready_services
+                                      if p == number)
+            server = await start_port_server(kind, self.runner.ip, number, self.flags,
+                                             known, liveness_only)
             self.servers.append(server)
             self.log_line(f"serving {kind.upper()} on {self.runner.ip}:{number}")
 

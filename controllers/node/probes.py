@@ -4,6 +4,9 @@
 success after ``successThreshold`` consecutive successes and to failure after
 ``failureThreshold`` consecutive failures. Readiness starts as failure and
 liveness as success; nothing is probed before ``initialDelaySeconds``.
+
+Probe kinds: ``httpGet``, ``tcpSocket``, ``exec`` and ``grpc`` (``grpc.health.v1.Health/Check``
+on the pod IP's ``port`` with the probe's ``service``, see :mod:`.grpchealth`).
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from typing import Any
 
 import httpx
 
-__all__ = ["EXEC_NOT_ALLOWED", "ProbeResult", "ProbeSpec", "ProbeState", "parse_probe",
-           "run_probe"]
+from controllers.node import grpchealth
+
+__all__ = ["EXEC_NOT_ALLOWED", "USER_AGENT", "ProbeResult", "ProbeSpec", "ProbeState",
+           "parse_probe", "run_probe"]
 
 
 def _m(value: Any) -> Mapping[str, Any]:
@@ -36,13 +41,15 @@ def _int(value: Any, default: int, minimum: int) -> int:
 class ProbeSpec:
     """One probe of one container, with upstream's defaults applied."""
 
-    kind: str  # "http", "tcp", "exec"
+    kind: str  # "http", "tcp", "exec", "grpc"
     port: int = 0
     path: str = "/"
     host: str = ""
     scheme: str = "HTTP"
     headers: tuple[tuple[str, str], ...] = ()
     command: tuple[str, ...] = ()
+    #: The gRPC health service a ``grpc`` probe checks ("" is the whole server).
+    service: str = ""
     initial_delay: float = 0.0
     period: float = 10.0
     timeout: float = 1.0
@@ -88,6 +95,10 @@ def parse_probe(probe: Any, container: Mapping[str, Any]) -> ProbeSpec | None:
     if "exec" in probe:
         command = tuple(str(c) for c in _m(probe["exec"]).get("command") or [])
         return ProbeSpec("exec", command=command, **timing)
+    if "grpc" in probe:
+        grpc = _m(probe["grpc"])
+        return ProbeSpec("grpc", _int(grpc.get("port"), 0, 1),
+                         service=str(grpc.get("service") or ""), **timing)
     return None
 
 
@@ -132,6 +143,9 @@ class ProbeResult:
     message: str = ""
 
 
+#: The User-Agent of HTTP and gRPC probes (the kubelet's, at the version kubemu serves).
+USER_AGENT = "kube-probe/1.33"
+
 #: Why an exec probe fails on a node agent started without ``--allow-host-commands``.
 EXEC_NOT_ALLOWED = ("exec probe not run: this node agent runs no host commands (start it with "
                     "--allow-host-commands to run exec probes)")
@@ -143,12 +157,16 @@ async def run_probe(spec: ProbeSpec, pod_ip: str, allow_exec: bool,
     command runs with ``env`` (the container's environment and working directory), in a
     process group of its own that is killed on timeout."""
     host = spec.host or pod_ip
+    if spec.kind == "grpc":
+        ok, message = await grpchealth.probe(host, spec.port, spec.service, spec.timeout,
+                                             USER_AGENT)
+        return ProbeResult(ok, "" if ok else message)
     try:
         if spec.kind == "http":
             scheme = "https" if spec.scheme.upper() == "HTTPS" else "http"
             path = spec.path if spec.path.startswith("/") else "/" + spec.path
             url = f"{scheme}://{host}:{spec.port}{path}"
-            headers = {"User-Agent": "kube-probe/1.33", **dict(spec.headers)}
+            headers = {"User-Agent": USER_AGENT, **dict(spec.headers)}
             async with httpx.AsyncClient(verify=False, timeout=spec.timeout) as client:
                 resp = await client.get(url, headers=headers)
             if 200 <= resp.status_code < 400:

@@ -12,6 +12,12 @@ demonstration switches, served on every HTTP port of the container:
   ``httpGet`` liveness probe on it fails and the container is restarted
   (a restarted container starts healthy and ready again).
 
+A port that a ``grpc`` probe targets serves ``grpc.health.v1.Health`` instead (see
+:mod:`.grpchealth`, like agnhost ``grpc-health-checking``): a service is ``NOT_SERVING``
+after ``/kubemu/healthy?value=false`` and after ``/kubemu/ready?value=false`` — except a
+service that only liveness probes check, which follows the health switch alone (so that
+switching readiness off does not get the container restarted).
+
 Other ports echo: TCP echoes bytes back, UDP echoes datagrams.
 """
 
@@ -22,6 +28,8 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
+
+from controllers.node.grpchealth import start_health_server
 
 __all__ = ["ContainerFlags", "PortServer", "start_port_server"]
 
@@ -40,6 +48,14 @@ class ContainerFlags:
     on_change: Callable[[], None] = field(default=lambda: None)
     #: Receives one access-log line per request served.
     log: Callable[[str], None] = field(default=lambda _line: None)
+    #: Called after a flip too, before ``on_change`` (the gRPC health servers' watchers).
+    watchers: list[Callable[[], None]] = field(default_factory=list)
+
+    def flipped(self) -> None:
+        """Tell the watchers and ``on_change`` that a switch changed."""
+        for watcher in list(self.watchers):
+            watcher()
+        self.on_change()
 
 
 def _response(status: int, body: bytes, keep_alive: bool) -> bytes:
@@ -86,7 +102,7 @@ def handle_http(flags: ContainerFlags, method: str, target: str, peer: str) -> t
             flags.ready = value
         else:
             flags.healthy = value
-        flags.on_change()
+        flags.flipped()
         return 200, f"{path.rsplit('/', 1)[1]}={str(value).lower()}\n".encode()
     return 404, b"404 page not found\n"
 
@@ -169,9 +185,24 @@ class _UDPEcho(asyncio.DatagramProtocol):
         self.transport.sendto(data, addr)
 
 
-async def start_port_server(kind: str, host: str, port: int,
-                            flags: ContainerFlags) -> PortServer:
-    """Listen on ``host:port``: ``kind`` is ``http``, ``tcp`` (echo) or ``udp`` (echo)."""
+async def start_port_server(kind: str, host: str, port: int, flags: ContainerFlags,
+                            grpc_services: frozenset[str] = frozenset(),
+                            liveness_only: frozenset[str] = frozenset()) -> PortServer:
+    """Listen on ``host:port``: ``kind`` is ``http``, ``grpc`` (health, knowing
+    ``grpc_services``, of which ``liveness_only`` ignore the readiness switch), ``tcp``
+    (echo) or ``udp`` (echo)."""
+    if kind == "grpc":
+        def serving(service: str) -> bool:
+            return flags.healthy and (flags.ready or service in liveness_only)
+
+        health = await start_health_server(host, port, serving, grpc_services, flags.log)
+        flags.watchers.append(health.changed)
+
+        def forget() -> None:
+            with contextlib.suppress(ValueError):
+                flags.watchers.remove(health.changed)
+
+        return PortServer(forget, health.stop)
     if kind == "udp":
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(_UDPEcho, local_addr=(host, port))
