@@ -87,7 +87,7 @@ def routes(host: NodeHost) -> list[BaseRoute]:
         if not host.allow_host_commands:
             await refuse_host_commands(stream)
             return
-        env, cwd = await pod.process_env(container.spec)
-        await run_command(stream, stream.opts.command, env, cwd, pod.track_exec)
+        await run_command(stream, stream.opts.command, await pod.process_env(container.spec),
+                          pod.track_exec)
 
     return [stream_route("/exec/{namespace}/{pod}/{container}", host, serve, exec_=True)]
