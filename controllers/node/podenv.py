@@ -254,9 +254,11 @@ def namespace(pod: Mapping[str, Any], container: Mapping[str, Any], base: str) -
     for mount in container.get("volumeMounts") or []:
         mount = _m(mount)
         name, path = str(mount.get("name") or ""), str(mount.get("mountPath") or "")
-        source = Path(base, uid, "volumes", name, str(mount.get("subPath") or ""))
-        if name not in volumes or "/" in name or not path.startswith("/") or not source.exists():
-            continue
+        sub = str(mount.get("subPath") or "")
+        source = Path(base, uid, "volumes", name, sub)
+        if (name not in volumes or "/" in name or not path.startswith("/")
+                or sub.startswith("/") or ".." in sub.split("/") or not source.exists()):
+            continue  # upstream refuses such subPaths; a volume kubemu lacks is skipped
         read_only = bool(mount.get("readOnly")) or any(t in volumes[name]
                                                        for t in _READ_ONLY_TYPES)
         mounts.append(Mount(str(source), path, read_only))
