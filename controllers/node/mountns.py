@@ -19,8 +19,10 @@ before the command is executed:
    resolved inside the new root. Nothing is ever created in a host directory.
 4. ``chroot`` into the new root and change to the working directory.
 
-A mount that cannot be set up is reported on the process's stderr and skipped; a failure
-to create the namespace itself fails the start (an ``OSError``).
+A mount that cannot be set up is reported on the process's stderr and skipped; when the
+namespace itself cannot be made, that is reported on stderr and the process exits with
+:data:`NAMESPACE_FAILED` (126, what a shell answers for a command it cannot execute)
+without running the command.
 """
 
 from __future__ import annotations
@@ -35,11 +37,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-__all__ = ["HostEnv", "Mount", "Namespace", "available"]
+__all__ = ["NAMESPACE_FAILED", "HostEnv", "Mount", "Namespace", "available"]
 
 CLONE_NEWNS = 0x00020000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT = 1, 2, 4, 32
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+#: The exit code of a process whose namespace could not be set up.
+NAMESPACE_FAILED = 126
 _MAX_LINKS = 40  # symlinks followed while resolving one path, as the kernel's limit
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
@@ -128,7 +132,7 @@ class _Setup:
                     os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
                 _bind(entry.path, path)
             except OSError as exc:
-                _report(f"{entry.path}: {exc}")
+                _report(f"{entry.path}: {_describe(exc)}")
 
     def ensure(self, path: str, directory: bool) -> str:
         """The location in the new root of the absolute ``path``, created (inside the
@@ -165,6 +169,12 @@ class _Setup:
         return current
 
 
+def _describe(exc: OSError) -> str:
+    if exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror}"
+    return exc.strerror or str(exc)
+
+
 def _report(message: str) -> None:
     os.write(2, f"kubemu: mount namespace: {message}\n".encode(errors="replace"))
 
@@ -189,12 +199,12 @@ class Namespace:
                 target = setup.ensure(mount.path, os.path.isdir(mount.source))
                 _bind(mount.source, target, mount.read_only)
             except OSError as exc:
-                _report(f"{mount.path}: {exc}")
+                _report(f"{mount.path}: {_describe(exc)}")
         wanted = cwd or os.getcwd()
         try:
             inside = setup.ensure(wanted, True) if cwd else os.path.join(root, wanted[1:])
         except OSError as exc:
-            _report(f"working directory {wanted}: {exc}")
+            _report(f"working directory {wanted}: {_describe(exc)}")
             inside = root
         inside = "/" + os.path.relpath(inside, root) if os.path.isdir(inside) else "/"
         os.chdir(root)
@@ -218,7 +228,11 @@ class HostEnv(NamedTuple):
             return {"env": dict(self.env), "cwd": cwd, "preexec_fn": preexec}
 
         def enter() -> None:
-            namespace.enter(cwd)
+            try:
+                namespace.enter(cwd)
+            except OSError as exc:  # the process cannot start in its namespace
+                _report(_describe(exc))
+                os._exit(NAMESPACE_FAILED)
             if preexec is not None:
                 preexec()
 

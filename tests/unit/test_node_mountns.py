@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from controllers.node.mountns import HostEnv, Mount, Namespace, available
+from controllers.node.mountns import NAMESPACE_FAILED, HostEnv, Mount, Namespace, available
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="mount namespaces need root")
 PATH = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
@@ -85,3 +85,12 @@ def test_without_a_namespace_the_host_directory_is_used(tmp_path: Path) -> None:
 @root_only
 def test_available_as_root() -> None:
     assert available()
+
+
+@root_only
+def test_a_namespace_that_cannot_be_made_exits_126(tmp_path: Path) -> None:
+    # The work directory is missing: the tmpfs cannot be mounted there.
+    namespace = Namespace(str(tmp_path / "missing"), ())
+    done = _run(HostEnv(PATH, None, namespace), "echo ran")
+    assert (done.returncode, done.stdout) == (NAMESPACE_FAILED, "")
+    assert "kubemu: mount namespace: mount " in done.stderr
