@@ -3,7 +3,9 @@
 When the node agent runs as root on Linux (:func:`available`), every host process of a
 container — its command, a ``kubectl exec`` session, an exec probe — starts in its own
 mount namespace (one per process: it lives exactly as long as the process and its
-children, so nothing is left to clean up). :meth:`HostEnv.spawn_options` gives the
+children, so nothing is left to clean up; the volumes are shared through their host
+directories, but a file written elsewhere — on a directory made on a tmpfs here — is seen
+by that process alone). :meth:`HostEnv.spawn_options` gives the
 ``subprocess`` arguments; the namespace is set up by a ``preexec_fn`` in the forked child,
 before the command is executed:
 
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import functools
 import os
 import subprocess
@@ -51,8 +54,8 @@ _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 
 def _check(result: int, what: str) -> None:
     if result != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+        code = ctypes.get_errno()
+        raise OSError(code, f"{what}: {os.strerror(code)}")
 
 
 def _mount(source: str | None, target: str, fstype: str | None, flags: int,
@@ -151,7 +154,7 @@ class _Setup:
             if os.path.islink(step):
                 links += 1
                 if links > _MAX_LINKS:
-                    raise OSError(40, f"{path}: too many levels of symbolic links")
+                    raise OSError(errno.ELOOP, f"{path}: too many levels of symbolic links")
                 target = os.readlink(step)
                 if target.startswith("/"):
                     current = self.root
