@@ -30,9 +30,10 @@ from controllers.client.informer import SharedInformerFactory
 from controllers.client.rest import RestClient
 from controllers.client.store import DeletedFinalStateUnknown, Obj, meta_namespace_key, split_key
 from controllers.client.workqueue import RateLimitingQueue
-from controllers.node import podenv
+from controllers.node import mountns, podenv
 from controllers.node.ipam import IPAllocator
 from controllers.node.kubelet.server import KubeletServer, KubeletServing
+from controllers.node.mountns import HostEnv
 from controllers.node.podlogs import LogSettings
 from controllers.node.registration import NodeRegistration
 from controllers.node.runtime import FINITE_CONTAINER_SECONDS, PodRunner
@@ -72,6 +73,9 @@ class NodeAgent:
         self.node_ip = node_ip
         self.events = EventRecorder(client, "kubelet", host=node_name)
         self.allow_host_commands = allow_host_commands
+        #: Host processes get a private mount namespace with the volumes at their mountPath
+        #: (root only; see :mod:`.mountns`), else find them under ``$KUBEMU_POD_ROOT``.
+        self.mount_namespaces = allow_host_commands and mountns.available()
         self.finite_container_seconds = finite_container_seconds
         self.healthz = healthz
         #: Where the volumes of pods run as host processes are written (per pod uid).
@@ -141,9 +145,9 @@ class NodeAgent:
                 log.warning("reading %s %s/%s: %s", kind, namespace, name, exc)
             return None
 
-    async def _process_env(self, runner: PodRunner, container: Mapping[str, Any]
-                           ) -> tuple[dict[str, str], str | None]:
-        """The environment of a host process of one of ``runner``'s containers."""
+    async def _process_env(self, runner: PodRunner, container: Mapping[str, Any]) -> HostEnv:
+        """How a host process of one of ``runner``'s containers starts: its environment and
+        working directory, and — as root — its mount namespace."""
         pod = dict(self.pods.store.get_by_key(f"{runner.namespace}/{runner.pod_name}") or {})
         status = dict(_m(pod.get("status")))
         status.update({"podIP": runner.ip, "podIPs": [{"ip": runner.ip}],
@@ -163,7 +167,10 @@ class NodeAgent:
 
         root = await podenv.materialise(pod, self.pods_dir, self._fetch, token)
         env = await podenv.container_env(pod, container, self._fetch, root)
-        return env, podenv.working_dir(container, root)
+        if self.mount_namespaces:
+            cwd = str(container.get("workingDir") or "") or None
+            return HostEnv(env, cwd, podenv.namespace(pod, container, self.pods_dir))
+        return HostEnv(env, podenv.working_dir(container, root))
 
     # -- pods --------------------------------------------------------------------------
 

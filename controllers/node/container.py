@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from controllers.node.mountns import HostEnv
 from controllers.node.podlogs import ContainerLog, LogSettings
 from controllers.node.probes import ProbeSpec, ProbeState, parse_probe, run_probe
 from controllers.node.servers import ContainerFlags, PortServer, start_port_server
@@ -105,9 +106,8 @@ class Pod(Protocol):
     def changed(self) -> None:
         """Ask the agent to write the pod's status."""
 
-    async def process_env(self, container: Mapping[str, Any]
-                          ) -> tuple[dict[str, str], str | None]:
-        """(environment, working directory) of a host process of ``container``."""
+    async def process_env(self, container: Mapping[str, Any]) -> HostEnv:
+        """How a host process of ``container`` starts (environment, directory, mounts)."""
 
 
 class Container:
@@ -242,12 +242,12 @@ class Container:
             self.log_line(f"serving {kind.upper()} on {self.runner.ip}:{number}")
 
     async def _start_process(self, argv: list[str]) -> None:
-        env, cwd = await self.runner.process_env(self.spec)
-        env.update({"POD_NAME": self.runner.pod_name, "POD_IP": self.runner.ip,
-                    "HOSTNAME": self.runner.pod_name})
+        host = await self.runner.process_env(self.spec)
+        host.env.update({"POD_NAME": self.runner.pod_name, "POD_IP": self.runner.ip,
+                         "HOSTNAME": self.runner.pod_name})
         pipe = asyncio.subprocess.PIPE
         self.proc = await asyncio.create_subprocess_exec(
-            *argv, env=env, cwd=cwd, stdout=pipe, stderr=pipe,
+            *argv, **host.spawn_options(), stdout=pipe, stderr=pipe,
             stdin=pipe if self.spec.get("stdin") else asyncio.subprocess.DEVNULL,
             start_new_session=True)
         self.io.stdin = self.proc.stdin

@@ -6,12 +6,14 @@ container's own command and ``kubectl exec``. :func:`container_env` resolves ``e
 ConfigMap and Secret keys and the downward API (``fieldRef``) — and adds
 ``HOSTNAME`` (the pod name) and ``KUBEMU_POD_ROOT``.
 
-Volumes: the host processes share the host's filesystem (no mount namespace), so
-:func:`materialise` writes each of the pod's volumes (``emptyDir``, ``configMap``,
+Volumes: :func:`materialise` writes each of the pod's volumes (``emptyDir``, ``configMap``,
 ``secret``, ``downwardAPI``, and ``projected`` sources including a ``serviceAccountToken``
 from the TokenRequest API) under one per-pod directory and links each container's
 ``volumeMounts`` at ``$KUBEMU_POD_ROOT/<mountPath>``: a file the pod reads at
-``/etc/config/key`` is at ``$KUBEMU_POD_ROOT/etc/config/key`` for a host command.
+``/etc/config/key`` is at ``$KUBEMU_POD_ROOT/etc/config/key`` for a host command. As
+root, :func:`namespace` describes a private mount namespace
+(:mod:`controllers.node.mountns`) in which those volume directories appear at their real
+``mountPath``.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Fetch", "TokenFn", "container_env", "field_value", "materialise", "pod_root",
-           "remove_pod_dir", "working_dir"]
+from controllers.node.mountns import Mount, Namespace
+
+__all__ = ["Fetch", "TokenFn", "container_env", "field_value", "materialise", "namespace",
+           "pod_root", "remove_pod_dir", "working_dir"]
 
 log = logging.getLogger("controllers.node")
 
@@ -233,6 +237,34 @@ async def materialise(pod: Mapping[str, Any], base: str, fetch: Fetch,
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(source)
     return str(root)
+
+
+#: Volume types the kubelet always mounts read-only.
+_READ_ONLY_TYPES = ("configMap", "secret", "downwardAPI", "projected")
+
+
+def namespace(pod: Mapping[str, Any], container: Mapping[str, Any], base: str) -> Namespace:
+    """The mount namespace of a host process of ``container``: each of its
+    ``volumeMounts`` whose materialised volume (:func:`materialise`) exists, read-only when
+    the mount says so or the volume is a configMap, secret, downwardAPI or projected one.
+    Its work directory (``base/<uid>/ns``) is created."""
+    uid = str(_m(pod.get("metadata")).get("uid") or "")
+    volumes = {str(_m(v).get("name")): _m(v) for v in _m(pod.get("spec")).get("volumes") or []}
+    mounts: list[Mount] = []
+    for mount in container.get("volumeMounts") or []:
+        mount = _m(mount)
+        name, path = str(mount.get("name") or ""), str(mount.get("mountPath") or "")
+        sub = str(mount.get("subPath") or "")
+        source = Path(base, uid, "volumes", name, sub)
+        if (name not in volumes or "/" in name or not path.startswith("/")
+                or sub.startswith("/") or ".." in sub.split("/") or not source.exists()):
+            continue  # upstream refuses such subPaths; a volume kubemu lacks is skipped
+        read_only = bool(mount.get("readOnly")) or any(t in volumes[name]
+                                                       for t in _READ_ONLY_TYPES)
+        mounts.append(Mount(str(source), path, read_only))
+    work = Path(base, uid, "ns")
+    work.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return Namespace(str(work), tuple(mounts))
 
 
 def working_dir(container: Mapping[str, Any], root: str) -> str | None:

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from controllers.node import grpchealth
+from controllers.node.mountns import HostEnv
 
 __all__ = ["EXEC_NOT_ALLOWED", "USER_AGENT", "ProbeResult", "ProbeSpec", "ProbeState",
            "parse_probe", "run_probe"]
@@ -152,7 +153,7 @@ EXEC_NOT_ALLOWED = ("exec probe not run: this node agent runs no host commands (
 
 
 async def run_probe(spec: ProbeSpec, pod_ip: str, allow_exec: bool,
-                    env: tuple[dict[str, str], str | None] | None = None) -> ProbeResult:
+                    env: HostEnv | None = None) -> ProbeResult:
     """Run one probe attempt against ``pod_ip`` within ``spec.timeout``; an exec probe's
     command runs with ``env`` (the container's environment and working directory), in a
     process group of its own that is killed on timeout."""
@@ -184,12 +185,12 @@ async def run_probe(spec: ProbeSpec, pod_ip: str, allow_exec: bool,
                 # Counting an exec probe that never ran as passing would report a container
                 # healthy on no evidence: it fails, and says why.
                 return ProbeResult(False, EXEC_NOT_ALLOWED)
-            variables, cwd = env if env is not None else (None, None)
+            options = env.spawn_options() if env is not None else {}
             try:
                 proc = await asyncio.create_subprocess_exec(
                     *spec.command, stdout=asyncio.subprocess.PIPE,
                     stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
-                    env=variables, cwd=cwd, start_new_session=True)
+                    start_new_session=True, **options)
             except OSError as exc:
                 return ProbeResult(False, f"exec probe failed to start: {exc}")
             try:

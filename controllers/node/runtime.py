@@ -33,13 +33,14 @@ from controllers.node.container import (
     now_rfc3339,
     port_kind,
 )
+from controllers.node.mountns import HostEnv
 from controllers.node.podlogs import LogSettings, pod_log_dir
 
 __all__ = ["FINITE_CONTAINER_SECONDS", "Container", "EnvFn", "PodRunner", "now_rfc3339",
            "port_kind"]
 
-#: ``env(pod runner, container spec)``: (environment, working directory) of a host process.
-EnvFn = Callable[["PodRunner", Mapping[str, Any]], Awaitable[tuple[dict[str, str], str | None]]]
+#: ``env(pod runner, container spec)``: how a host process of the container starts.
+EnvFn = Callable[["PodRunner", Mapping[str, Any]], Awaitable[HostEnv]]
 
 
 def _m(value: Any) -> Mapping[str, Any]:
@@ -89,9 +90,8 @@ class PodRunner:
         else:
             self.exec_groups.discard(pid)
 
-    async def process_env(self, container: Mapping[str, Any]
-                          ) -> tuple[dict[str, str], str | None]:
-        """(environment, working directory) of a host process of ``container``: from the
+    async def process_env(self, container: Mapping[str, Any]) -> HostEnv:
+        """How a host process of ``container`` starts: from the
         agent's resolver (:mod:`controllers.node.podenv`), else this process's environment
         with the container's literal values."""
         if self._env is not None:
@@ -101,7 +101,7 @@ class PodRunner:
             if isinstance(_m(var).get("value"), str):
                 env[str(var["name"])] = var["value"]
         env["HOSTNAME"] = self.pod_name
-        return env, str(container.get("workingDir") or "") or None
+        return HostEnv(env, str(container.get("workingDir") or "") or None)
 
     def adopt(self, pod: Mapping[str, Any]) -> None:
         """Keep what a previous agent reported: start time, conditions, container ids."""

@@ -4,6 +4,7 @@ and runs the command as a host process."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -36,5 +37,11 @@ def test_kubectl_exec_through_a_secure_cluster(tmp_path: Path) -> None:
             capture_output=True, text=True, timeout=60, check=False)
         assert done.returncode == 3, done.stderr
         assert done.stdout == "shell\ndefault"
+        if os.geteuid() == 0:  # a private mount namespace puts the volume at its mountPath
+            done = subprocess.run(
+                [KUBECTL, "--kubeconfig", str(up.kubeconfig), "exec", "shell", "--", "cat",
+                 "/var/run/secrets/kubernetes.io/serviceaccount/namespace"],
+                capture_output=True, text=True, timeout=60, check=False)
+            assert (done.returncode, done.stdout) == (0, "default"), done.stderr
     finally:
         stop_kubemu(up)

@@ -98,3 +98,27 @@ def test_volumes_are_materialised_under_the_pod_root(tmp_path: Path) -> None:
     assert podenv.working_dir({"workingDir": str(tmp_path)}, str(root)) == str(tmp_path)
     podenv.remove_pod_dir(str(tmp_path), "uid-9")
     assert not (tmp_path / "uid-9").exists()
+
+
+def test_the_mount_namespace_lists_the_mounts_read_only_where_upstream_is(
+        tmp_path: Path) -> None:
+    pod = {"metadata": {"uid": "u1"}, "spec": {"volumes": [
+        {"name": "cfg", "configMap": {"name": "cfg"}}, {"name": "cache", "emptyDir": {}}]}}
+    for path in ("cfg", "cache/sub"):
+        (tmp_path / "u1" / "volumes" / path).mkdir(parents=True)
+    container = {"volumeMounts": [
+        {"name": "cfg", "mountPath": "/etc/cfg"},
+        {"name": "cache", "mountPath": "/cache"},
+        {"name": "cache", "mountPath": "/ro", "readOnly": True},
+        {"name": "cache", "mountPath": "/sub", "subPath": "sub"},
+        {"name": "cache", "mountPath": "/escape", "subPath": "../cfg"},
+        {"name": "cache", "mountPath": "relative"},
+        {"name": "absent", "mountPath": "/absent"},
+    ]}
+    namespace = podenv.namespace(pod, container, str(tmp_path))
+    volumes = tmp_path / "u1" / "volumes"
+    assert [(m.source, m.path, m.read_only) for m in namespace.mounts] == [
+        (str(volumes / "cfg"), "/etc/cfg", True), (str(volumes / "cache"), "/cache", False),
+        (str(volumes / "cache"), "/ro", True), (str(volumes / "cache" / "sub"), "/sub", False)]
+    assert namespace.work == str(tmp_path / "u1" / "ns")
+    assert os.path.isdir(namespace.work)

@@ -8,7 +8,8 @@ command), 404 for a pod or container this node does not have (:mod:`.pods`), 500
 After the upgrade (:mod:`.remotecommand`): with ``--allow-host-commands`` the command runs
 as a host process (:mod:`.process`) in the container's environment — its variables and
 working directory, and its volumes materialised under ``$KUBEMU_POD_ROOT``
-(:mod:`controllers.node.podenv`); the exit code travels on the error channel. Without
+(:mod:`controllers.node.podenv`) and, as root, at their ``mountPath`` in a private mount
+namespace (:mod:`controllers.node.mountns`); the exit code travels on the error channel. Without
 host commands nothing runs: the error channel gets a ``NonZeroExitCode`` Status with exit
 code 126 (what a shell answers for a command it cannot execute) whose message names the
 flag, and the same text goes to stderr (or stdout) so ``kubectl exec`` shows it.
@@ -87,7 +88,7 @@ def routes(host: NodeHost) -> list[BaseRoute]:
         if not host.allow_host_commands:
             await refuse_host_commands(stream)
             return
-        env, cwd = await pod.process_env(container.spec)
-        await run_command(stream, stream.opts.command, env, cwd, pod.track_exec)
+        await run_command(stream, stream.opts.command, await pod.process_env(container.spec),
+                          pod.track_exec)
 
     return [stream_route("/exec/{namespace}/{pod}/{container}", host, serve, exec_=True)]

@@ -21,7 +21,7 @@ import os
 import signal
 import struct
 import termios
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from controllers.node.kubelet.channels import (
@@ -35,6 +35,7 @@ from controllers.node.kubelet.channels import (
     success_status,
 )
 from controllers.node.kubelet.remotecommand import RemoteCommandStream
+from controllers.node.mountns import HostEnv
 from controllers.node.stdio import exited
 
 __all__ = ["run_command"]
@@ -136,8 +137,8 @@ class _Session:
         _kill_group(self.proc)
 
 
-async def run_command(stream: RemoteCommandStream, argv: list[str], env: Mapping[str, str],
-                      cwd: str | None, track: Callable[[int, bool], None]) -> None:
+async def run_command(stream: RemoteCommandStream, argv: list[str], host: HostEnv,
+                      track: Callable[[int, bool], None]) -> None:
     """Run ``argv`` for ``stream`` until it exits (Status written) or the client leaves
     (process group killed). ``track(pid, running)`` registers the process group with its
     pod while it runs."""
@@ -149,14 +150,14 @@ async def run_command(stream: RemoteCommandStream, argv: list[str], env: Mapping
             master, slave = os.openpty()
             try:
                 proc = await asyncio.create_subprocess_exec(
-                    *argv, stdin=slave, stdout=slave, stderr=slave, env=dict(env), cwd=cwd,
-                    start_new_session=True, preexec_fn=_controlling_tty)
+                    *argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+                    **host.spawn_options(_controlling_tty))
             finally:
                 os.close(slave)
             os.set_blocking(master, False)
         else:
             proc = await asyncio.create_subprocess_exec(
-                *argv, env=dict(env), cwd=cwd, start_new_session=True,
+                *argv, **host.spawn_options(), start_new_session=True,
                 stdin=pipe if opts.stdin else asyncio.subprocess.DEVNULL,
                 stdout=pipe if opts.stdout else asyncio.subprocess.DEVNULL,
                 stderr=pipe if opts.stderr else asyncio.subprocess.DEVNULL)
