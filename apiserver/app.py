@@ -3,7 +3,7 @@
 The outer ASGI callable is :class:`~apiserver.handlers.resources.ResourceAPI`
 (the hot paths, no per-request dependency injection); everything that is not a
 resource request falls through to a FastAPI app serving discovery, OpenAPI,
-``/version`` and health checks.
+``/version``, health checks and ``/metrics`` (:mod:`apiserver.handlers.metrics`).
 """
 
 from __future__ import annotations
@@ -37,6 +37,14 @@ from apiserver.handlers import discovery
 from apiserver.handlers.connect import routes as connect
 from apiserver.handlers.connect.kubelet import KubeletClientConfig
 from apiserver.handlers.http import Receive, Scope, Send
+from apiserver.handlers.metrics import (
+    CONTENT_TYPE as METRICS_CONTENT_TYPE,
+)
+from apiserver.handlers.metrics import (
+    ApiServerCollector,
+    metrics_registry,
+    metrics_text,
+)
 from apiserver.handlers.resources import ResourceAPI
 from apiserver.handlers.subresources import SpecialHandlers
 from apiserver.handlers.watch import serve_websocket
@@ -298,7 +306,19 @@ class ApiServer:
         self.reviews.authorizer = self.authorization.authorizer
         self.max_in_flight = MaxInFlight(config.max_requests_inflight,
                                          config.max_mutating_requests_inflight)
+        self.metrics = ApiServerCollector(self.watch_cache, self._inflight)
+        self.metrics_registry = metrics_registry(self.metrics)
+        self.meta.add_api_route("/metrics", self._serve_metrics, methods=["GET"])
         self.handler = build_chain(self._serve, self.chain_stages())
+
+    def _inflight(self) -> tuple[int, int]:
+        return self.max_in_flight.read_only.in_use, self.max_in_flight.mutating.in_use
+
+    async def _serve_metrics(self) -> Response:
+        """``GET /metrics`` (:mod:`apiserver.handlers.metrics`)."""
+        self.metrics.size = await self.storage.size_bytes()
+        return Response(metrics_text(self.metrics_registry),
+                        headers={"content-type": METRICS_CONTENT_TYPE})
 
     def chain_stages(self) -> ChainStages:
         """The request chain's stages as configured (see :mod:`apiserver.chain`)."""

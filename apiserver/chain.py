@@ -18,8 +18,11 @@ function call of its own module, testable without HTTP:
   WebSocket requests are watches and streams, long-running);
 * authorization — :func:`~apiserver.auth.authz_filter.authorize_request`.
 
-A check refuses by raising :class:`~apiserver.handlers.refusal.Refusal`, which the chain
-answers. A check that is not configured is left out. The handlers run with
+Every request is counted and timed around the whole chain
+(:mod:`apiserver.filters.requestmetrics`; ``apiserver_request_total`` and friends), so
+refusals count with the code the client got. A check refuses by raising
+:class:`~apiserver.handlers.refusal.Refusal`, which the chain answers. A check that is not
+configured is left out. The handlers run with
 :data:`apiserver.api.user.REQUEST_USER` set to the requester (the impersonated user);
 without an authentication check the chain reads the requester from there.
 """
@@ -29,6 +32,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any
 
 from apiserver.api.user import REQUEST_USER
@@ -36,9 +40,16 @@ from apiserver.auth.authentication import RequestAuthenticator, authenticate_req
 from apiserver.auth.authz_filter import authorize_request
 from apiserver.auth.impersonation import impersonate_request
 from apiserver.filters.maxinflight import MaxInFlight, Pool
+from apiserver.filters.requestmetrics import (
+    begin_long_running,
+    end_long_running,
+    labels_of,
+    long_running_labels,
+    record,
+)
 from apiserver.filters.timeout import Exchange, RequestTimeout
 from apiserver.handlers.refusal import Refusal, answer_refusal
-from apiserver.handlers.requestinfo import scope_request_info
+from apiserver.handlers.requestinfo import RequestInfo, scope_request_info
 from apiserver.registry.reviews import Authorizer
 
 Scope = MutableMapping[str, Any]
@@ -58,13 +69,15 @@ class ChainStages:
     impersonation: Callable[[], Authorizer] | None = None
     max_in_flight: MaxInFlight | None = None
     authorization: Authorizer | None = None
+    #: Whether requests are counted and timed (:mod:`apiserver.filters.requestmetrics`).
+    request_metrics: bool = True
 
 
 class Chain:
     """``app`` behind the configured checks (see the module docstring)."""
 
     __slots__ = ("app", "authentication", "authorization", "impersonation", "max_in_flight",
-                 "timeout")
+                 "request_metrics", "timeout")
 
     def __init__(self, app: ASGIApp, stages: ChainStages) -> None:
         self.app = app
@@ -75,6 +88,7 @@ class Chain:
         limits = stages.max_in_flight
         self.max_in_flight = limits if limits is not None and limits.enabled else None
         self.authorization = stages.authorization
+        self.request_metrics = stages.request_metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -82,7 +96,40 @@ class Chain:
             await self.app(scope, receive, send)
             return
         info = scope_request_info(scope)
-        http = kind == "http"
+        if not self.request_metrics:
+            await self._handle(scope, receive, send, info)
+            return
+        labels = labels_of(scope, info)
+        code = 0
+
+        async def observed(message: Message) -> None:
+            nonlocal code
+            what = message["type"]
+            if what == "http.response.start" or what == "websocket.http.response.start":
+                code = message["status"]
+            elif what == "websocket.accept":
+                code = 101
+            elif what == "websocket.close" and not code:
+                code = 403
+            await send(message)
+
+        long_running = info.long_running or kind == "websocket"
+        if long_running:
+            begin_long_running(long_labels := long_running_labels(labels))
+        start = perf_counter()
+        try:
+            await self._handle(scope, receive, observed, info)
+        except BaseException:
+            code = code or 500
+            raise
+        finally:
+            if long_running:
+                end_long_running(long_labels)
+            record(labels, code, perf_counter() - start)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send,
+                      info: RequestInfo) -> None:
+        http = scope["type"] == "http"
         if not http:
             # uvicorn's WebSocket protocol passes header names as sent; ASGI (and every
             # check) expects them lower-case, as its HTTP protocol gives them.

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from apiserver.api import errors, resourceversion
+from apiserver.api import errors, metrics, resourceversion
 from apiserver.api.resources import ResourceInfo
 from apiserver.handlers.encoding import JsonFrames, TableFrames
 from apiserver.handlers.http import (
@@ -273,6 +273,10 @@ async def _stream(
         if initial and headers_due:
             initial[0] = _with_headers(store.info, initial[0])
             headers_due = False
+        info = store.info
+        events = (info.group, info.version, info.kind)
+        if initial:
+            metrics.WATCH_EVENTS.record(events, initial)
         for chunk in _batches(initial):
             await send(chunk)
         while not cut:
@@ -305,6 +309,7 @@ async def _stream(
                         batch[index] = _with_headers(store.info, batch[index])
                         headers_due = False
             if batch:
+                metrics.WATCH_EVENTS.record(events, batch)
                 await send(b"".join(batch))
             if done:
                 break

@@ -34,11 +34,13 @@ import base64
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from time import perf_counter
 from typing import Any
 
 import httpx
 import orjson
 
+from apiserver.api import metrics
 from apiserver.storage.errors import (
     CompactedError,
     KeyExistsError,
@@ -54,6 +56,7 @@ from apiserver.storage.interface import (
     StorageEvent,
     Subscriber,
 )
+from apiserver.storage.transformed import group_resource
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +95,12 @@ def prefix_end(key: bytes) -> bytes:
             return bytes(end)
         end.pop()
     return b"\0"
+
+
+def _observe(operation: str, key: str, start: float) -> None:
+    """``etcd_request_duration_seconds`` for one request begun at ``start``."""
+    group, resource = group_resource(key)
+    metrics.ETCD_REQUESTS.observe((operation, group, resource), perf_counter() - start)
 
 
 class EtcdStorage(Storage):
@@ -235,44 +244,56 @@ class EtcdStorage(Storage):
                         revision, FEED_WAIT)
 
     async def create(self, key: str, value: bytes) -> int:
-        ekey = _b64(self._ekey(key))
-        answer = await self._txn(key, {
-            "compare": [{"target": "CREATE", "key": ekey, "result": "EQUAL",
-                         "create_revision": "0"}],
-            "success": [{"request_put": {"key": ekey, "value": _b64(value)}}],
-        })
-        if not answer.get("succeeded"):
-            raise KeyExistsError(key)
-        revision = int(answer["header"]["revision"])
-        await self._delivered_by_feed(revision)
-        return revision
+        began = perf_counter()
+        try:
+            ekey = _b64(self._ekey(key))
+            answer = await self._txn(key, {
+                "compare": [{"target": "CREATE", "key": ekey, "result": "EQUAL",
+                             "create_revision": "0"}],
+                "success": [{"request_put": {"key": ekey, "value": _b64(value)}}],
+            })
+            if not answer.get("succeeded"):
+                raise KeyExistsError(key)
+            revision = int(answer["header"]["revision"])
+            await self._delivered_by_feed(revision)
+            return revision
+        finally:
+            _observe("create", key, began)
 
     async def update(self, key: str, value: bytes, expected_revision: int) -> int:
-        ekey = _b64(self._ekey(key))
-        answer = await self._txn(key, {
-            "compare": [
-                {"target": "CREATE", "key": ekey, "result": "GREATER", "create_revision": "0"},
-                {"target": "MOD", "key": ekey, "result": "EQUAL",
-                 "mod_revision": str(expected_revision)},
-            ],
-            "success": [{"request_put": {"key": ekey, "value": _b64(value)}}],
-            "failure": [{"request_range": {"key": ekey, "count_only": True}}],
-        })
-        return await self._written(key, answer)
+        began = perf_counter()
+        try:
+            ekey = _b64(self._ekey(key))
+            answer = await self._txn(key, {
+                "compare": [
+                    {"target": "CREATE", "key": ekey, "result": "GREATER", "create_revision": "0"},
+                    {"target": "MOD", "key": ekey, "result": "EQUAL",
+                     "mod_revision": str(expected_revision)},
+                ],
+                "success": [{"request_put": {"key": ekey, "value": _b64(value)}}],
+                "failure": [{"request_range": {"key": ekey, "count_only": True}}],
+            })
+            return await self._written(key, answer)
+        finally:
+            _observe("update", key, began)
 
     async def delete(self, key: str, expected_revision: int | None = None) -> int:
-        ekey = _b64(self._ekey(key))
-        compare: list[dict[str, Any]] = [
-            {"target": "CREATE", "key": ekey, "result": "GREATER", "create_revision": "0"}]
-        if expected_revision is not None:
-            compare.append({"target": "MOD", "key": ekey, "result": "EQUAL",
-                            "mod_revision": str(expected_revision)})
-        answer = await self._txn(key, {
-            "compare": compare,
-            "success": [{"request_delete_range": {"key": ekey}}],
-            "failure": [{"request_range": {"key": ekey, "count_only": True}}],
-        })
-        return await self._written(key, answer)
+        began = perf_counter()
+        try:
+            ekey = _b64(self._ekey(key))
+            compare: list[dict[str, Any]] = [
+                {"target": "CREATE", "key": ekey, "result": "GREATER", "create_revision": "0"}]
+            if expected_revision is not None:
+                compare.append({"target": "MOD", "key": ekey, "result": "EQUAL",
+                                "mod_revision": str(expected_revision)})
+            answer = await self._txn(key, {
+                "compare": compare,
+                "success": [{"request_delete_range": {"key": ekey}}],
+                "failure": [{"request_range": {"key": ekey, "count_only": True}}],
+            })
+            return await self._written(key, answer)
+        finally:
+            _observe("delete", key, began)
 
     async def _written(self, key: str, answer: dict[str, Any]) -> int:
         if not answer.get("succeeded"):
@@ -293,31 +314,47 @@ class EtcdStorage(Storage):
                         int(kv.get("create_revision") or 0))
 
     async def get(self, key: str) -> KeyValue | None:
-        answer = await self._range({"key": _b64(self._ekey(key))}, key)
-        kvs = answer.get("kvs") or []
-        return self._kv(key, kvs[0]) if kvs else None
+        began = perf_counter()
+        try:
+            answer = await self._range({"key": _b64(self._ekey(key))}, key)
+            kvs = answer.get("kvs") or []
+            return self._kv(key, kvs[0]) if kvs else None
+        finally:
+            _observe("get", key, began)
 
     async def list_prefix(self, prefix: str) -> tuple[list[KeyValue], int]:
-        start = self._ekey(prefix)
-        end = _b64(prefix_end(start))
-        items: list[KeyValue] = []
-        revision = 0
-        while True:
-            body: dict[str, Any] = {"key": _b64(start), "range_end": end, "limit": PAGE_SIZE}
-            if revision:
-                body["revision"] = str(revision)
-            answer = await self._range(body, prefix)
-            if not revision:
-                revision = int(answer["header"]["revision"])
-            kvs = answer.get("kvs") or []
-            for kv in kvs:
-                ekey = _unb64(kv["key"])
-                skey = self._skey(ekey)
-                if skey is not None:
-                    items.append(self._kv(skey, kv))
-            if not answer.get("more") or not kvs:
-                return items, revision
-            start = _unb64(kvs[-1]["key"]) + b"\0"
+        began = perf_counter()
+        try:
+            start = self._ekey(prefix)
+            end = _b64(prefix_end(start))
+            items: list[KeyValue] = []
+            revision = 0
+            while True:
+                body: dict[str, Any] = {"key": _b64(start), "range_end": end, "limit": PAGE_SIZE}
+                if revision:
+                    body["revision"] = str(revision)
+                answer = await self._range(body, prefix)
+                if not revision:
+                    revision = int(answer["header"]["revision"])
+                kvs = answer.get("kvs") or []
+                for kv in kvs:
+                    ekey = _unb64(kv["key"])
+                    skey = self._skey(ekey)
+                    if skey is not None:
+                        items.append(self._kv(skey, kv))
+                if not answer.get("more") or not kvs:
+                    return items, revision
+                start = _unb64(kvs[-1]["key"]) + b"\0"
+        finally:
+            _observe("list", prefix, began)
+
+    async def size_bytes(self) -> tuple[str, int] | None:
+        """etcd's ``dbSize`` (maintenance status of the server in use), as ``etcd-0``."""
+        try:
+            answer = await self._call("/v3/maintenance/status", {})
+        except (StorageError, _EtcdError):
+            return None
+        return ("etcd-0", int(answer.get("dbSize") or 0))
 
     def current_revision(self) -> int:
         return self._revision

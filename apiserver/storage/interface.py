@@ -115,6 +115,11 @@ class Storage(abc.ABC):
         if revision < self.compacted_revision():
             raise CompactedError(revision, self.compacted_revision())
 
+    async def size_bytes(self) -> tuple[str, int] | None:
+        """(storage cluster id, database size in bytes) for ``apiserver_storage_size_bytes``;
+        None when the backend has no database file (in memory) or cannot tell now."""
+        return None
+
     def needs_rewrite(self, key: str) -> bool:
         """Whether ``key``'s stored bytes should be rewritten even by a no-op update
         (upstream's "stale" read: encrypted with a key that is no longer the first)."""

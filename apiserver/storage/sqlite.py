@@ -173,6 +173,15 @@ class SQLiteStorage(LogStorage):
 
         await self._run(compact)
 
+    async def size_bytes(self) -> tuple[str, int] | None:
+        """The database file and its write-ahead log, as allocated on disk."""
+        total = 0
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(OSError):
+                stat = os.stat(f"{self._path}{suffix}")
+                total += stat.st_blocks * 512
+        return ("sqlite-0", total)
+
     async def close(self) -> None:
         await super().close()
         if self._db is not None:

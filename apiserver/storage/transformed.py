@@ -152,5 +152,8 @@ class TransformedStorage(Storage):
     async def compact(self, revision: int) -> None:
         await self.inner.compact(revision)
 
+    async def size_bytes(self) -> tuple[str, int] | None:
+        return await self.inner.size_bytes()
+
     def subscribe(self, subscriber: Subscriber) -> None:
         self.inner.subscribe(lambda event: subscriber(self._open_event(event, latest=True)))

@@ -1,0 +1,128 @@
+"""Request metrics (:mod:`apiserver.filters.requestmetrics`, :mod:`apiserver.api.metrics`):
+upstream's verb, scope and dry-run labels for known requests, the histogram's inclusive
+buckets, and the chain counting what it answers — refusals included — over an ASGI client."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from apiserver.api import metrics
+from apiserver.chain import ChainStages, build_chain
+from apiserver.filters.maxinflight import MaxInFlight
+from apiserver.filters.requestmetrics import dry_run, labels_of
+from apiserver.handlers.http import Receive, Scope, Send
+from apiserver.handlers.requestinfo import scope_request_info
+
+
+def _labels(method: str, path: str, query: bytes = b"",
+            content_type: bytes = b"application/json") -> tuple[str, ...]:
+    scope = {"type": "http", "method": method, "path": path, "query_string": query,
+             "headers": [(b"content-type", content_type)]}
+    return labels_of(scope, scope_request_info(scope))
+
+
+@pytest.mark.parametrize(("method", "path", "query", "expected"), [
+    ("GET", "/api/v1/namespaces/ns/pods/p", b"",
+     ("GET", "", "", "v1", "pods", "", "resource", "apiserver")),
+    ("GET", "/api/v1/namespaces/ns/pods", b"",
+     ("LIST", "", "", "v1", "pods", "", "namespace", "apiserver")),
+    ("GET", "/api/v1/pods", b"limit=5",
+     ("LIST", "", "", "v1", "pods", "", "cluster", "apiserver")),
+    ("GET", "/api/v1/namespaces/ns/pods", b"watch=true",
+     ("WATCH", "", "", "v1", "pods", "", "namespace", "apiserver")),
+    ("GET", "/api/v1/watch/namespaces/ns/pods", b"",
+     ("WATCH", "", "", "v1", "pods", "", "namespace", "apiserver")),
+    ("POST", "/apis/apps/v1/namespaces/ns/deployments", b"dryRun=All",
+     ("POST", "All", "apps", "v1", "deployments", "", "resource", "apiserver")),
+    ("PUT", "/apis/apps/v1/namespaces/ns/deployments/d/scale", b"",
+     ("PUT", "", "apps", "v1", "deployments", "scale", "resource", "apiserver")),
+    ("DELETE", "/api/v1/namespaces/ns/pods", b"",
+     ("DELETE", "", "", "v1", "pods", "", "namespace", "apiserver")),
+    ("GET", "/api/v1/namespaces/ns/pods/p/log", b"",
+     ("CONNECT", "", "", "v1", "pods", "log", "resource", "apiserver")),
+    ("POST", "/api/v1/namespaces/ns/pods/p/exec", b"",
+     ("CONNECT", "", "", "v1", "pods", "exec", "resource", "apiserver")),
+    ("GET", "/api/v1/nodes/n", b"",
+     ("GET", "", "", "v1", "nodes", "", "resource", "apiserver")),
+    ("GET", "/healthz", b"", ("GET", "", "", "", "", "", "", "apiserver")),
+    ("GET", "/apis/apps/v1", b"", ("GET", "", "", "", "", "", "", "apiserver")),
+])
+def test_labels_follow_upstream(method: str, path: str, query: bytes,
+                                expected: tuple[str, ...]) -> None:
+    assert _labels(method, path, query) == expected
+
+
+def test_apply_patches_are_apply() -> None:
+    path = "/api/v1/namespaces/ns/configmaps/c"
+    assert _labels("PATCH", path, content_type=b"application/apply-patch+yaml")[0] == "APPLY"
+    assert _labels("PATCH", path, content_type=b"application/merge-patch+json")[0] == "PATCH"
+
+
+def test_dry_run_values_are_sorted_and_unique() -> None:
+    assert dry_run(b"") == ""
+    assert dry_run(b"dryRun=All&dryRun=All") == "All"
+    assert dry_run(b"dryRun=b&x=1&dryRun=a") == "a,b"
+
+
+def test_histogram_buckets_are_inclusive_and_cumulative() -> None:
+    histogram = metrics.Histogram(metrics.REQUEST_BUCKETS)
+    for value in (0.005, 0.006, 1.0, 61.0):
+        histogram.observe(("x",), value)
+    buckets, total, count = histogram.cumulative(("x",))
+    as_dict = dict(buckets)
+    assert [le for le, _ in buckets][:3] == ["0.005", "0.025", "0.05"]
+    assert buckets[-1] == ("+Inf", 4)
+    assert as_dict["0.005"] == 1 and as_dict["0.025"] == 2 and as_dict["1"] == 3
+    assert as_dict["60"] == 3
+    assert count == 4 and total == pytest.approx(62.011)
+
+
+def test_watch_event_size_buckets_are_upstreams() -> None:
+    assert metrics.WATCH_EVENT_SIZE_BUCKETS == (1024, 2048, 4096, 8192, 16384, 32768, 65536,
+                                                131072)
+
+
+async def _ok(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def test_chain_counts_answers_and_refusals() -> None:
+    stages = ChainStages(max_in_flight=MaxInFlight(1, 1))
+    limits = stages.max_in_flight
+    assert limits is not None
+    get = ("GET", "", "", "v1", "pods", "", "resource", "apiserver")
+    refused = ("POST", "", "", "v1", "pods", "", "resource", "apiserver", "429")
+    before_ok = metrics.REQUEST_COUNTS[(*get, "200")]
+    before_refused = metrics.REQUEST_COUNTS[refused]
+
+    async def main() -> None:
+        transport = httpx.ASGITransport(app=build_chain(_ok, stages))
+        async with httpx.AsyncClient(transport=transport, base_url="http://kubemu") as client:
+            assert (await client.get("/api/v1/namespaces/ns/pods/p")).status_code == 200
+            limits.mutating.in_use = 1  # the mutating pool is full
+            response = await client.post("/api/v1/namespaces/ns/pods", content=b"{}")
+            assert response.status_code == 429
+            limits.mutating.in_use = 0
+
+    asyncio.run(main())
+    assert metrics.REQUEST_COUNTS[(*get, "200")] == before_ok + 1
+    assert metrics.REQUEST_COUNTS[refused] == before_refused + 1
+    assert metrics.REQUEST_DURATIONS.cumulative(get)[2] >= 1
+
+
+def test_chain_without_request_metrics_counts_nothing() -> None:
+    stages = ChainStages(request_metrics=False)
+    key = ("GET", "", "", "v1", "secrets", "", "resource", "apiserver", "200")
+    before = metrics.REQUEST_COUNTS[key]
+
+    async def main() -> None:
+        transport = httpx.ASGITransport(app=build_chain(_ok, stages))
+        async with httpx.AsyncClient(transport=transport, base_url="http://kubemu") as client:
+            assert (await client.get("/api/v1/namespaces/ns/secrets/s")).status_code == 200
+
+    asyncio.run(main())
+    assert metrics.REQUEST_COUNTS[key] == before
