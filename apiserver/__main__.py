@@ -140,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
                         default=DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
                         help="the maximum number of mutating requests in flight at a given "
                         "time; beyond it requests are answered 429 (0: no limit; default 200)")
+    parser.add_argument("--disabled-metrics", default="",
+                        help="comma-separated metric names left out of /metrics (upstream's "
+                        "escape hatch); disabling apiserver_request_total, "
+                        "apiserver_request_duration_seconds and apiserver_longrunning_requests "
+                        "together stops the per-request recording")
     parser.add_argument("--request-timeout", type=_duration, default=60.0,
                         help="how long a request that is not long-running (watch, exec, logs, "
                         "port-forward, proxy) may take before it is answered 504, as a Go "
@@ -325,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         max_requests_inflight=max(args.max_requests_inflight, 0),
         max_mutating_requests_inflight=max(args.max_mutating_requests_inflight, 0),
         request_timeout=args.request_timeout,
+        disabled_metrics=frozenset(n.strip() for n in args.disabled_metrics.split(",")
+                                   if n.strip()),
         encryption_provider_config=args.encryption_provider_config,
         kubelet_client=kubelet_client,
     )

@@ -41,6 +41,7 @@ from apiserver.handlers.metrics import (
     CONTENT_TYPE as METRICS_CONTENT_TYPE,
 )
 from apiserver.handlers.metrics import (
+    REQUEST_METRICS,
     ApiServerCollector,
     metrics_registry,
     metrics_text,
@@ -101,6 +102,8 @@ class ServerConfig:
     max_mutating_requests_inflight: int = DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT
     #: ``--request-timeout`` in seconds for requests that are not long-running (0: none).
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    #: ``--disabled-metrics``: metric names left out of ``/metrics``.
+    disabled_metrics: frozenset[str] = frozenset()
     #: ``--encryption-provider-config``: an EncryptionConfiguration for values at rest.
     encryption_provider_config: Path | None = None
     #: ``--kubelet-client-certificate`` and friends: how to reach the kubelets.
@@ -306,7 +309,8 @@ class ApiServer:
         self.reviews.authorizer = self.authorization.authorizer
         self.max_in_flight = MaxInFlight(config.max_requests_inflight,
                                          config.max_mutating_requests_inflight)
-        self.metrics = ApiServerCollector(self.watch_cache, self._inflight)
+        self.metrics = ApiServerCollector(self.watch_cache, self._inflight,
+                                          config.disabled_metrics)
         self.metrics_registry = metrics_registry(self.metrics)
         self.meta.add_api_route("/metrics", self._serve_metrics, methods=["GET"])
         self.handler = build_chain(self._serve, self.chain_stages())
@@ -328,7 +332,9 @@ class ApiServer:
                            authentication=self.authentication.request,
                            impersonation=lambda: self.reviews.authorizer,
                            max_in_flight=self.max_in_flight,
-                           authorization=self.authorization.stage())
+                           authorization=self.authorization.stage(),
+                           request_metrics=not REQUEST_METRICS.issubset(
+                               self.config.disabled_metrics))
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:

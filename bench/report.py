@@ -193,6 +193,10 @@ def markdown(results: dict[str, Any]) -> str:
         from bench.secure import table as secure_table
 
         parts += [*secure_table(results), ""]
+    if results.get("metrics"):
+        from bench.metrics import table as metrics_table
+
+        parts += [*metrics_table(results), ""]
     if results.get("limits"):
         from bench.limits import table as limits_table
 

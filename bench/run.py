@@ -26,6 +26,7 @@ from bench import (
     endpoints,
     execlatency,
     limits,
+    metrics,
     populate,
     portforward,
     proxy,
@@ -54,7 +55,7 @@ from bench.wrk import WrkResult, ensure_wrk, run_wrk, write_scripts
 
 SCENARIOS = (
     "get", "create", "list", "watch", "endpoints", "storage", "proxy", "iptables", "workloads",
-    "secure", "limits", "webhooks", "crd", "exec", "portforward",
+    "secure", "limits", "webhooks", "crd", "exec", "portforward", "metrics",
 )
 #: ``storage`` (SQLite vs etcd, bench/storage.py) only on request: it adds about 2 minutes.
 DEFAULT_SCENARIOS = ("get", "create", "list", "watch", "endpoints")
@@ -110,8 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="wrk connections (default 32)")
     p.add_argument("--scenarios", type=_csv(SCENARIOS), default=list(DEFAULT_SCENARIOS),
                    help="comma-separated subset of get,create,list,watch,endpoints,storage,"
-                   "proxy,iptables,workloads,limits,webhooks,exec,portforward (default all but "
-                   "storage, proxy, iptables, workloads, limits, webhooks, exec and portforward)")
+                   "proxy,iptables,workloads,secure,limits,webhooks,crd,exec,portforward,metrics "
+                   "(default get,create,list,watch,endpoints)")
     p.add_argument("--baselines", type=_csv(MODES), default=list(MODES),
                    help="comma-separated subset of fastapi,route,raw (default all)")
     p.add_argument("--target-baseline", choices=MODES, default="fastapi",
@@ -315,6 +316,8 @@ def _targets(results: dict[str, Any], target_mode: str) -> list[dict[str, Any]]:
             "ratio": ratio,
             "pass": ratio >= share,
         })
+    if results.get("metrics"):
+        out += metrics.targets(results)
     cr = results.get("crd")
     if cr and cr["ratio"].get("create") is not None:
         ratio = cr["ratio"]["create"]
@@ -406,7 +409,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
               file=sys.stderr)
         server_cpu = load_cpu = None
     wrk = (ensure_wrk() if http_scenarios
-           or {"storage", "secure", "limits", "crd"} & set(args.scenarios) else "")
+           or {"storage", "secure", "limits", "crd", "metrics"} & set(args.scenarios) else "")
     report_lua, create_lua = write_scripts(workdir)
     ctx = Context(args, workdir, wrk, report_lua, create_lua, server_cpu, load_cpu)
     results: dict[str, Any] = {
@@ -436,6 +439,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "iptables": None,
         "storage": None,
         "secure": None,
+        "metrics": None,
         "limits": None,
         "crd": None,
         "workloads": None,
@@ -508,6 +512,13 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
         results["secure"] = secure.run_scenario(
             ctx, (CREATE_NAMESPACE,), (GET_NAMESPACE, GET_POD), create_path)
+    if "metrics" in args.scenarios:
+        def metrics_create_path() -> tuple[str, ...]:
+            ctx.run_counter += 1
+            return (f"m{ctx.run_counter}", f"/api/v1/namespaces/{CREATE_NAMESPACE}/pods")
+
+        results["metrics"] = metrics.run_scenario(
+            ctx, (CREATE_NAMESPACE,), (GET_NAMESPACE, GET_POD), metrics_create_path)
     if "storage" in args.scenarios:
         results["storage"] = storage.run_scenario(
             ctx, _measure, _run_watch, _start_baseline,

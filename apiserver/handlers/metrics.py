@@ -34,9 +34,13 @@ from apiserver.api import metrics
 from apiserver.storage.cache import WatchCache
 from apiserver.storage.transformed import group_resource
 
-__all__ = ["CONTENT_TYPE", "ApiServerCollector", "metrics_registry", "metrics_text"]
+__all__ = ["CONTENT_TYPE", "REQUEST_METRICS", "ApiServerCollector", "metrics_registry",
+           "metrics_text"]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+#: The families the chain records per request; disabling all of them stops the recording.
+REQUEST_METRICS = frozenset({"apiserver_request_total", "apiserver_request_duration_seconds",
+                             "apiserver_longrunning_requests"})
 
 _REQUEST_LABELS = ["verb", "dry_run", "group", "version", "resource", "subresource", "scope",
                    "component"]
@@ -58,15 +62,22 @@ def _histogram(name: str, help_text: str, labels: list[str],
 class ApiServerCollector(Collector):
     """The apiserver's own families; ``inflight`` gives the (read-only, mutating) slots in
     use, ``size`` is the (storage cluster id, bytes) read before the scrape (None: not
-    reported)."""
+    reported); the ``disabled`` names (``--disabled-metrics``) are left out."""
 
-    def __init__(self, watch_cache: WatchCache,
-                 inflight: Callable[[], tuple[int, int]]) -> None:
+    def __init__(self, watch_cache: WatchCache, inflight: Callable[[], tuple[int, int]],
+                 disabled: frozenset[str] = frozenset()) -> None:
         self.watch_cache = watch_cache
         self.inflight = inflight
+        self.disabled = disabled
         self.size: tuple[str, int] | None = None
 
     def collect(self) -> Iterator[Metric]:
+        for family in self._families():
+            if family.name not in self.disabled and \
+                    f"{family.name}_total" not in self.disabled:
+                yield family
+
+    def _families(self) -> Iterator[Metric]:
         requests = CounterMetricFamily(
             "apiserver_request_total",
             "[STABLE] Counter of apiserver requests broken out for each verb, dry run value, "

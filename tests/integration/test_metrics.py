@@ -187,6 +187,26 @@ def test_etcd_request_durations(apiserver_factory: ApiServerFactory,
                    frozenset({("storage_cluster_id", "etcd-0")}))] > 0
 
 
+def test_disabled_metrics_are_left_out(apiserver_factory: ApiServerFactory) -> None:
+    """``--disabled-metrics`` (upstream's escape hatch) leaves the named families out;
+    naming the three per-request families stops the counting altogether."""
+    server = apiserver_factory(None, ["--disabled-metrics",
+                                      "apiserver_request_total,apiserver_storage_objects"])
+    series = scrape(server)
+    names = {name for name, _ in series}
+    assert "apiserver_request_total" not in names
+    assert "apiserver_storage_objects" not in names
+    assert "apiserver_request_duration_seconds_count" in names
+    quiet = apiserver_factory(None, [
+        "--disabled-metrics", "apiserver_request_total,apiserver_request_duration_seconds,"
+        "apiserver_longrunning_requests"])
+    assert httpx.get(f"{quiet.url}/api/v1/namespaces").status_code == 200
+    names = {name for name, _ in scrape(quiet)}
+    assert not any(name.startswith(("apiserver_request_", "apiserver_longrunning"))
+                   for name in names)
+    assert "apiserver_current_inflight_requests" in names
+
+
 def test_metrics_needs_monitoring_rights(secure_apiserver: SecureApiServer,
                                          kubectl: Kubectl) -> None:
     """``/metrics`` is a non-resource URL: the ``system:monitoring`` ClusterRole (and

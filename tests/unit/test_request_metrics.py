@@ -24,35 +24,30 @@ def _labels(method: str, path: str, query: bytes = b"",
     return labels_of(scope, scope_request_info(scope))
 
 
-@pytest.mark.parametrize(("method", "path", "query", "expected"), [
-    ("GET", "/api/v1/namespaces/ns/pods/p", b"",
-     ("GET", "", "", "v1", "pods", "", "resource", "apiserver")),
-    ("GET", "/api/v1/namespaces/ns/pods", b"",
-     ("LIST", "", "", "v1", "pods", "", "namespace", "apiserver")),
-    ("GET", "/api/v1/pods", b"limit=5",
-     ("LIST", "", "", "v1", "pods", "", "cluster", "apiserver")),
-    ("GET", "/api/v1/namespaces/ns/pods", b"watch=true",
-     ("WATCH", "", "", "v1", "pods", "", "namespace", "apiserver")),
-    ("GET", "/api/v1/watch/namespaces/ns/pods", b"",
-     ("WATCH", "", "", "v1", "pods", "", "namespace", "apiserver")),
-    ("POST", "/apis/apps/v1/namespaces/ns/deployments", b"dryRun=All",
-     ("POST", "All", "apps", "v1", "deployments", "", "resource", "apiserver")),
-    ("PUT", "/apis/apps/v1/namespaces/ns/deployments/d/scale", b"",
-     ("PUT", "", "apps", "v1", "deployments", "scale", "resource", "apiserver")),
-    ("DELETE", "/api/v1/namespaces/ns/pods", b"",
-     ("DELETE", "", "", "v1", "pods", "", "namespace", "apiserver")),
-    ("GET", "/api/v1/namespaces/ns/pods/p/log", b"",
-     ("CONNECT", "", "", "v1", "pods", "log", "resource", "apiserver")),
-    ("POST", "/api/v1/namespaces/ns/pods/p/exec", b"",
-     ("CONNECT", "", "", "v1", "pods", "exec", "resource", "apiserver")),
-    ("GET", "/api/v1/nodes/n", b"",
-     ("GET", "", "", "v1", "nodes", "", "resource", "apiserver")),
-    ("GET", "/healthz", b"", ("GET", "", "", "", "", "", "", "apiserver")),
-    ("GET", "/apis/apps/v1", b"", ("GET", "", "", "", "", "", "", "apiserver")),
-])
-def test_labels_follow_upstream(method: str, path: str, query: bytes,
-                                expected: tuple[str, ...]) -> None:
-    assert _labels(method, path, query) == expected
+#: "METHOD path?query" → "verb dry_run group version resource subresource scope" ("-": empty).
+KNOWN = """
+GET /api/v1/namespaces/ns/pods/p        GET - - v1 pods - resource
+GET /api/v1/namespaces/ns/pods          LIST - - v1 pods - namespace
+GET /api/v1/pods?limit=5                LIST - - v1 pods - cluster
+GET /api/v1/namespaces/ns/pods?watch=1  WATCH - - v1 pods - namespace
+GET /api/v1/watch/namespaces/ns/pods    WATCH - - v1 pods - namespace
+POST /apis/apps/v1/namespaces/ns/deployments?dryRun=All  POST All apps v1 deployments - resource
+PUT /apis/apps/v1/namespaces/ns/deployments/d/scale  PUT - apps v1 deployments scale resource
+DELETE /api/v1/namespaces/ns/pods       DELETE - - v1 pods - namespace
+GET /api/v1/namespaces/ns/pods/p/log    CONNECT - - v1 pods log resource
+POST /api/v1/namespaces/ns/pods/p/exec  CONNECT - - v1 pods exec resource
+GET /api/v1/nodes/n                     GET - - v1 nodes - resource
+GET /healthz                            GET - - - - - -
+GET /apis/apps/v1                       GET - - - - - -
+"""
+
+
+@pytest.mark.parametrize("line", KNOWN.strip().splitlines())
+def test_labels_follow_upstream(line: str) -> None:
+    method, target, *expected = line.split()
+    path, _, query = target.partition("?")
+    labels = tuple("" if value == "-" else value for value in expected)
+    assert _labels(method, path, query.encode()) == (*labels, "apiserver")
 
 
 def test_apply_patches_are_apply() -> None:
