@@ -36,22 +36,23 @@ _FLAGS = {OFF: ("--max-requests-inflight", "0", "--max-mutating-requests-infligh
           ON: ()}
 
 
-def _start(ctx: Context, name: str) -> ServerProcess:
+def _start(ctx: Context, name: str, flags: tuple[str, ...]) -> ServerProcess:
     port = free_port()
     argv = python_module("apiserver", "--bind-address", HOST, "--port", str(port),
                          "--data-dir", str(ctx.workdir / name), "--storage", "sqlite",
-                         *_FLAGS[name])
+                         *flags)
     return ServerProcess(name, argv, port, ctx.workdir / f"{name}.log", ctx.server_cpu).start()
 
 
-def run_scenario(ctx: Context, measure: Measure, namespaces: tuple[str, ...],
-                 pod: tuple[str, str]) -> dict[str, Any]:
-    """Both rows of get and create; returns the JSON-able results."""
+def run_on_off(ctx: Context, measure: Measure, namespaces: tuple[str, ...],
+               pod: tuple[str, str], flags: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+    """Get and create on two servers, ``flags`` being (off name → its flags, on name →
+    its flags), measured off, on, on, off; returns the JSON-able results."""
     servers: list[ServerProcess] = []
     out: dict[str, Any] = {"http": {"get": {}, "create": {}}}
     try:
-        for name in (OFF, ON):
-            server = _start(ctx, name)
+        for name, extra in flags.items():
+            server = _start(ctx, name, extra)
             servers.append(server)
             with httpx.Client(base_url=server.url, timeout=60.0) as client:
                 for ns in namespaces:
@@ -74,27 +75,37 @@ def run_scenario(ctx: Context, measure: Measure, namespaces: tuple[str, ...],
     return out
 
 
-def table(results: dict[str, Any]) -> list[str]:
-    """The Markdown of the comparison."""
-    s = results["limits"]
+def run_scenario(ctx: Context, measure: Measure, namespaces: tuple[str, ...],
+                 pod: tuple[str, str]) -> dict[str, Any]:
+    """Both rows of get and create; returns the JSON-able results."""
+    return run_on_off(ctx, measure, namespaces, pod, _FLAGS)
+
+
+def on_off_table(results: dict[str, Any], key: str, title: str,
+                 labels: dict[str, str]) -> list[str]:
+    """The Markdown of an on/off comparison (``labels``: off name, then on name)."""
+    s = results[key]
     cfg = results["config"]
-    labels = {OFF: "limits off (`--max-requests-inflight 0 --max-mutating-requests-inflight 0 "
-                   "--request-timeout 0`)",
-              ON: "limits on (defaults: 400 / 200 in flight, 60 s timeout)"}
-    lines = [
-        "#### Request limits: max-in-flight and request-timeout stages on vs off (both "
-        f"servers on CPU {cfg['server_cpu']}); " + report.wrk_settings(cfg),
-        "",
-        *report.wrk_header("on ÷ off"),
-    ]
+    off_name, on_name = labels
+    lines = [f"#### {title} (both servers on CPU {cfg['server_cpu']}); "
+             + report.wrk_settings(cfg), "", *report.wrk_header("on ÷ off")]
     for scenario, runs in s["http"].items():
         label = report.scenario_label(scenario, s.get("object_bytes", 0))
-        off = runs.get(OFF)
+        off = runs.get(off_name)
         for name, run in runs.items():
             ratio = "—"
-            if name == ON and off and off["rps"]:
-                ratio = f"**{run['rps'] / off['rps'] * 100:,.0f}%**"
+            if name == on_name and off and off["rps"]:
+                ratio = f"**{run['rps'] / off['rps'] * 100:,.1f}%**"
             lines.append(report.wrk_row(label, labels[name], run, ratio,
                                         run.get("other_cpu") or 0.0))
             label = ""
     return lines
+
+
+def table(results: dict[str, Any]) -> list[str]:
+    """The Markdown of the comparison."""
+    return on_off_table(results, "limits", "Request limits: max-in-flight and "
+                        "request-timeout stages on vs off", {
+                            OFF: "limits off (`--max-requests-inflight 0 "
+                                 "--max-mutating-requests-inflight 0 --request-timeout 0`)",
+                            ON: "limits on (defaults: 400 / 200 in flight, 60 s timeout)"})

@@ -409,7 +409,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
               file=sys.stderr)
         server_cpu = load_cpu = None
     wrk = (ensure_wrk() if http_scenarios
-           or {"storage", "secure", "limits", "crd", "metrics"} & set(args.scenarios) else "")
+           or {"storage", "secure", "limits", "crd", "metrics"} & set(args.scenarios)
+           else "")
     report_lua, create_lua = write_scripts(workdir)
     ctx = Context(args, workdir, wrk, report_lua, create_lua, server_cpu, load_cpu)
     results: dict[str, Any] = {
@@ -513,12 +514,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         results["secure"] = secure.run_scenario(
             ctx, (CREATE_NAMESPACE,), (GET_NAMESPACE, GET_POD), create_path)
     if "metrics" in args.scenarios:
-        def metrics_create_path() -> tuple[str, ...]:
-            ctx.run_counter += 1
-            return (f"m{ctx.run_counter}", f"/api/v1/namespaces/{CREATE_NAMESPACE}/pods")
-
         results["metrics"] = metrics.run_scenario(
-            ctx, (CREATE_NAMESPACE,), (GET_NAMESPACE, GET_POD), metrics_create_path)
+            ctx, _measure, (CREATE_NAMESPACE,), (GET_NAMESPACE, GET_POD))
     if "storage" in args.scenarios:
         results["storage"] = storage.run_scenario(
             ctx, _measure, _run_watch, _start_baseline,

@@ -100,13 +100,13 @@ def run_scenario(ctx: Context, namespaces: tuple[str, ...], pod: tuple[str, str]
         for scenario in ("get", "create"):
             for name in ("plain", "secure"):
                 headers = bearer if name == "secure" else ()
-                result = measure(ctx, servers[name], urls[name], scenario, pod, headers,
+                result = _measure(ctx, servers[name], urls[name], scenario, pod, headers,
                                   create_path)
                 if result.errors:
                     raise BenchError(f"secure scenario: {result.errors} failed requests "
                                      f"({scenario} on {name}); see {servers[name].log_path}")
                 out["http"][scenario][name] = result.as_dict()
-                out["http"][scenario][name]["cpu_us_per_request"] = cpu_per_request(result)
+                out["http"][scenario][name]["cpu_us_per_request"] = _cpu_per_request(result)
             plain_rps = out["http"][scenario]["plain"]["rps"]
             out["ratio"][scenario] = (out["http"][scenario]["secure"]["rps"] / plain_rps
                                       if plain_rps else None)
@@ -116,7 +116,7 @@ def run_scenario(ctx: Context, namespaces: tuple[str, ...], pod: tuple[str, str]
     return out
 
 
-def measure(ctx: Context, server: ServerProcess, url: str, scenario: str,
+def _measure(ctx: Context, server: ServerProcess, url: str, scenario: str,
              pod: tuple[str, str], headers: tuple[str, ...],
              create_path: Callable[[], tuple[str, ...]]) -> WrkResult:
     args = ctx.args
@@ -147,14 +147,14 @@ def measure(ctx: Context, server: ServerProcess, url: str, scenario: str,
     return best
 
 
-def cpu_per_request(result: WrkResult) -> float | None:
+def _cpu_per_request(result: WrkResult) -> float | None:
     """Server CPU microseconds per request of a run (None when not measured)."""
     if result.server_cpu is None or not result.rps:
         return None
     return result.server_cpu * 1e6 / result.rps
 
 
-def cell(run: dict[str, Any]) -> str:
+def _cell(run: dict[str, Any]) -> str:
     cpu = run.get("cpu_us_per_request")
     per_request = f", {cpu:,.0f} µs CPU/req" if cpu is not None else ""
     return f"{run['rps']:,.0f} req/s (p99 {run['p99_ms']:.1f} ms{per_request})"
@@ -181,7 +181,7 @@ def table(results: dict[str, Any]) -> list[str]:
         by_cpu = (f" (by server CPU per request: {cpu_plain / cpu_secure * 100:,.0f}%)"
                   if cpu_plain and cpu_secure else "")
         lines.append(
-            f"| {labels[scenario]} | {cell(plain)} | {cell(secure)} | "
+            f"| {labels[scenario]} | {_cell(plain)} | {_cell(secure)} | "
             f"**{ratio * 100:,.0f}%**{by_cpu} |" if ratio is not None else
             f"| {labels[scenario]} | — | — | — |")
     return lines
