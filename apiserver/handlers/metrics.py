@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -37,7 +37,9 @@ from apiserver.storage.transformed import group_resource
 __all__ = ["CONTENT_TYPE", "REQUEST_METRICS", "ApiServerCollector", "metrics_registry",
            "metrics_text"]
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+#: What kube-apiserver answers with (the classic text format; every name here is a legacy
+#: Prometheus name, so the text is the same in either version).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: The families the chain records per request; disabling all of them stops the recording.
 REQUEST_METRICS = frozenset({"apiserver_request_total", "apiserver_request_duration_seconds",
                              "apiserver_longrunning_requests"})
