@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from bench import populate, report
-from bench.procs import HOST, ServerProcess, free_port, python_module
+from bench.procs import HOST, ServerProcess, apiserver_module, free_port
 from bench.wrk import WrkResult
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ _FLAGS = {OFF: ("--max-requests-inflight", "0", "--max-mutating-requests-infligh
 
 def _start(ctx: Context, name: str, flags: tuple[str, ...]) -> ServerProcess:
     port = free_port()
-    argv = python_module("apiserver", "--bind-address", HOST, "--port", str(port),
+    argv = apiserver_module("--bind-address", HOST, "--port", str(port),
                          "--data-dir", str(ctx.workdir / name), "--storage", "sqlite",
                          *flags)
     return ServerProcess(name, argv, port, ctx.workdir / f"{name}.log", ctx.server_cpu).start()
