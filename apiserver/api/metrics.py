@@ -7,7 +7,7 @@ upstream's names, help texts and labels. Like upstream's ``legacyregistry`` they
 process-wide: one apiserver per process.
 
 * :data:`REQUEST_COUNTS` — ``apiserver_request_total`` (verb, dry_run, group, version,
-  resource, subresource, scope, component, code);
+  resource, subresource, scope, component, then code: kept per code under the others);
 * :data:`REQUEST_DURATIONS` — ``apiserver_request_duration_seconds`` (the same labels
   without code; buckets :data:`REQUEST_BUCKETS`);
 * :data:`LONG_RUNNING` — ``apiserver_longrunning_requests`` (verb, group, version,
@@ -45,11 +45,16 @@ class Histogram:
         #: labels → [bucket counts…, +Inf count, sum].
         self.series: dict[Labels, list[float]] = {}
 
-    def observe(self, labels: Labels, value: float) -> None:
-        """Count ``value`` under ``labels`` (a bucket's bound is inclusive, as upstream)."""
+    def row(self, labels: Labels) -> list[float]:
+        """The (live) row of ``labels``, made on first use."""
         row = self.series.get(labels)
         if row is None:
             row = self.series[labels] = [0.0] * (len(self.buckets) + 2)
+        return row
+
+    def observe(self, labels: Labels, value: float) -> None:
+        """Count ``value`` under ``labels`` (a bucket's bound is inclusive, as upstream)."""
+        row = self.row(labels)
         row[bisect_left(self.buckets, value)] += 1
         row[-1] += value
 
@@ -92,7 +97,8 @@ class WatchEventStore:
             observe(labels, len(frame))
 
 
-REQUEST_COUNTS: defaultdict[Labels, int] = defaultdict(int)
+#: labels (without code) → HTTP status code → requests.
+REQUEST_COUNTS: defaultdict[Labels, dict[int, int]] = defaultdict(dict)
 REQUEST_DURATIONS = Histogram(REQUEST_BUCKETS)
 LONG_RUNNING: defaultdict[Labels, int] = defaultdict(int)
 WATCH_EVENTS = WatchEventStore()

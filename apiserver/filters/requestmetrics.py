@@ -59,19 +59,6 @@ def clean_verb(method: str, info: RequestInfo, scope: str, apply: bool) -> str:
 
 def request_labels(info: RequestInfo, method: str, apply: bool) -> tuple[str, ...]:
     """(verb, group, version, resource, subresource, scope) of a request."""
-    key = (id(info), method, apply)
-    known = _KNOWN.get(key)
-    if known is not None:
-        return known[1]
-    if len(_KNOWN) >= _KNOWN_MAX:
-        _KNOWN.clear()
-    labels = _request_labels(info, method, apply)
-    # The entry holds the info, so its id is not reused while the entry lives.
-    _KNOWN[key] = (info, labels)
-    return labels
-
-
-def _request_labels(info: RequestInfo, method: str, apply: bool) -> tuple[str, ...]:
     scope = clean_scope(info)
     verb = clean_verb(method, info, scope, apply)
     if info.resource_request:
@@ -100,14 +87,25 @@ def labels_of(scope: MutableMapping[str, Any], info: RequestInfo) -> tuple[str, 
     component) labels."""
     method = scope.get("method", "GET") if scope.get("type") == "http" else "GET"
     apply = method == "PATCH" and _is_apply(scope)
+    # The info is shared per (method, path, query), so its id stands for the query too.
+    key = (id(info), method, apply)
+    known = _KNOWN.get(key)
+    if known is not None:
+        return known[1]
+    if len(_KNOWN) >= _KNOWN_MAX:
+        _KNOWN.clear()
     verb, group, version, resource, subresource, where = request_labels(info, method, apply)
-    return (verb, dry_run(scope.get("query_string", b"")), group, version, resource,
-            subresource, where, COMPONENT)
+    labels = (verb, dry_run(scope.get("query_string", b"")), group, version, resource,
+              subresource, where, COMPONENT)
+    # The entry holds the info, so its id is not reused while the entry lives.
+    _KNOWN[key] = (info, labels)
+    return labels
 
 
 def record(labels: tuple[str, ...], code: int, seconds: float) -> None:
     """Count one finished request and observe its duration."""
-    metrics.REQUEST_COUNTS[(*labels, str(code))] += 1
+    codes = metrics.REQUEST_COUNTS[labels]
+    codes[code] = codes.get(code, 0) + 1
     metrics.REQUEST_DURATIONS.observe(labels, seconds)
 
 

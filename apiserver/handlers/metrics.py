@@ -85,8 +85,9 @@ class ApiServerCollector(Collector):
             "[STABLE] Counter of apiserver requests broken out for each verb, dry run value, "
             "group, version, resource, scope, component, and HTTP response code.",
             labels=[*_REQUEST_LABELS, "code"])
-        for values, count in sorted(metrics.REQUEST_COUNTS.items()):
-            requests.add_metric(list(values), count)
+        for values, codes in sorted(metrics.REQUEST_COUNTS.items()):
+            for code, count in sorted(codes.items()):
+                requests.add_metric([*values, str(code)], count)
         yield requests
         yield _histogram(
             "apiserver_request_duration_seconds",
