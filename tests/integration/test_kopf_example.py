@@ -13,8 +13,9 @@ through the API:
   ``readyReplicas``/``Ready`` status patched from the Deployment's events, Ready pods that
   are the Service's endpoints and answer through its ClusterIP;
 * update: ``spec.replicas`` 2 -> 3 scales the Deployment, the status follows;
-* delete: ``kubectl delete`` returns once the delete handler ran (its Event is listed), the
-  garbage collector removes the Deployment, the Service and the pods.
+* delete: ``kubectl delete`` returns once the delete handler ran and kopf removed its
+  finalizer, the garbage collector removes the Deployment, the Service and the pods, and
+  the handler's Events are posted on the WebApp.
 """
 
 from __future__ import annotations
@@ -88,6 +89,12 @@ def ready_pods(cluster: Kubemu, name: str, count: int) -> dict[str, str] | None:
 def endpoint_ips(cluster: Kubemu, name: str) -> list[str]:
     ep = cluster.get(f"/api/v1/namespaces/default/endpoints/{name}")
     return sorted(a["ip"] for s in ep.get("subsets") or [] for a in s.get("addresses") or [])
+
+
+def webapp_event_messages(cluster: Kubemu) -> set[str]:
+    events = cluster.get("/api/v1/namespaces/default/events?fieldSelector="
+                         "involvedObject.kind%3DWebApp,involvedObject.name%3Dhello")
+    return {e["message"] for e in events["items"]}
 
 
 def check_created(cluster: Kubemu) -> None:
@@ -193,6 +200,12 @@ def test_readme_kopf_operator_runs_against_kubemu_up(tmp_path: Path) -> None:
                      "/api/v1/namespaces/default/services/hello"):
             wait_for(f"{path} collected", functools.partial(gone, cluster, path), timeout=60)
         wait_for("the pods gone", lambda: instance_pods(cluster, "hello") == {}, timeout=90)
+        # kopf posts its handlers' log lines as Events on the WebApp (from a queue, so the
+        # README's `kubectl get events` may run before the last one is posted).
+        wait_for("the delete handler's Events", lambda: {
+            "Handler 'delete_fn' succeeded.",
+            "WebApp default/hello deleted: the garbage collector removes Deployment hello "
+            "and Service hello"} <= webapp_event_messages(cluster))
         assert operator.poll() is None, operator_log.read_text()
     finally:
         shell.close()
@@ -214,6 +227,3 @@ def test_readme_kopf_operator_runs_against_kubemu_up(tmp_path: Path) -> None:
     assert table[1][:4] == ["hello", "2", "2", "8080"], table
     assert re.search(r"^hello-[a-z0-9]+-[a-z0-9]+$", output_of("curl "), re.M), transcript
     assert "3/3 replicas ready" in output_of("kubectl get webapp hello -o jsonpath")
-    events = output_of("kubectl get events")
-    assert "Handler 'delete_fn' succeeded." in events, events
-    assert "WebApp default/hello deleted" in events, events
