@@ -19,6 +19,7 @@ import logging
 import struct
 from collections import Counter
 from collections.abc import Sequence
+from typing import cast
 
 import dns.asyncquery
 import dns.exception
@@ -46,8 +47,8 @@ class _Udp(asyncio.DatagramProtocol):
         self.tasks: set[asyncio.Task[None]] = set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        # The selector loop's datagram transport is no DatagramTransport subclass.
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         task = asyncio.ensure_future(self._reply(data, addr))
