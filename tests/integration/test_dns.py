@@ -24,7 +24,7 @@ import dns.reversename
 import httpx
 import pytest
 
-from tests.support.apiserver import ApiServerProcess
+from tests.support.apiserver import ApiServerProcess, free_port
 from tests.support.process import Process
 
 ZONE = "cluster.local"
@@ -137,13 +137,16 @@ def start_dns(procs: Callable[..., Process], server: ApiServerProcess,
 
 def test_records_of_every_kind(apiserver: ApiServerProcess, procs: Callable[..., Process],
                                upstream: int) -> None:
-    port = start_dns(procs, apiserver, "--upstream", f"127.0.0.1:{upstream}")
+    metrics = free_port()
+    port = start_dns(procs, apiserver, "--upstream", f"127.0.0.1:{upstream}",
+                     "--metrics-bind-address", f"127.0.0.1:{metrics}")
     c = Cluster(apiserver, port)
     web = c.service("web", ports=[{"name": "http", "port": 80, "protocol": "TCP"}])
     ip = web["spec"]["clusterIP"]
     c.service("db", clusterIP="None", ports=[{"name": "pg", "port": 5432}])
     c.service("empty", clusterIP="None", ports=[{"name": "pg", "port": 5432}])
     c.service("ext", type="ExternalName", externalName=f"web.{c.ns}.svc.{ZONE}")
+    c.service("far", type="ExternalName", externalName="example.com")
     c.endpoint_slice("db", [
         {"addresses": ["10.244.9.5"], "hostname": "db-0", "conditions": {"ready": True}},
         {"addresses": ["10.244.9.6"], "conditions": {"ready": False}},
@@ -179,8 +182,15 @@ def test_records_of_every_kind(apiserver: ApiServerProcess, procs: Callable[...,
         assert resp.rcode() == dns.rcode.NXDOMAIN, name
         assert [r.rdtype for r in resp.authority] == [dns.rdatatype.SOA], name
 
-    # Other names go upstream.
+    # Other names go upstream, and so does a CNAME leaving the zone.
     assert texts(c.ask("example.com.")) == ["example.com. A 192.0.2.1"]
+    assert texts(c.ask(c.name("far"))) == [f"{c.name('far')} CNAME example.com.",
+                                           "example.com. A 192.0.2.1"]
+
+    assert httpx.get(f"http://127.0.0.1:{metrics}/readyz").text == "ok"
+    text = httpx.get(f"http://127.0.0.1:{metrics}/metrics").text
+    assert 'coredns_dns_requests_total{server="dns://127.0.0.1:' in text
+    assert 'rcode="NXDOMAIN"' in text
 
 
 def test_endpoint_changes_are_answered_within_a_second(
