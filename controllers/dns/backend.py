@@ -12,7 +12,8 @@ ExternalName Service), a port (-1 when none is declared) and the name the entry 
 * headless Services and ``<endpoint>.`` queries give the ready endpoints of the Service's
   EndpointSlices (``ready`` unset counts as ready; every endpoint with
   ``publishNotReadyAddresses``), labelled by ``hostname`` or the dashed address; a headless
-  Service without such endpoints is NODATA;
+  Service without such endpoints is NXDOMAIN (CoreDNS and kube-dns; the DNS specification
+  was changed to match, kubernetes/dns#245);
 * ExternalName Services give their name (a CNAME); with an endpoint, port or protocol
   label, or when the name is an address, NXDOMAIN;
 * ``<a-b-c-d>.<ns>.pod`` answers straight from the name (CoreDNS ``pods insecure``) when
@@ -133,9 +134,6 @@ class Backend:
             return [Entry(fqdn(external), -1, name)]
         if _headless(svc) or req.endpoint:
             entries = self._endpoints(svc, req)
-            filtered = bool(req.endpoint or req.port or req.protocol)
-            if not entries and not filtered and _headless(svc):
-                return []
             if not entries:
                 raise NotFound(req.service)
             return entries
@@ -185,11 +183,13 @@ class Backend:
 
     def reverse(self, ip: str) -> list[str]:
         """PTR targets of ``ip``: the Service of a ClusterIP, else every ready endpoint
-        with that address (``<label>.<svc>.<ns>.svc.<zone>.``)."""
+        with that address (``<label>.<svc>.<ns>.svc.<zone>.``), only those with a
+        ``hostname`` when there are any."""
         for svc in self.services.by_index(CLUSTER_IP_INDEX, ip):
             md = svc.get("metadata") or {}
             return [fqdn(md.get("name") or "", md.get("namespace") or "", "svc", self.zone)]
-        names: list[str] = []
+        named: list[str] = []
+        dashed: list[str] = []
         for sl in self.slices.by_index(SLICE_ADDRESS_INDEX, ip):
             ns = str((sl.get("metadata") or {}).get("namespace") or "")
             svc_name = _slice_service(sl)[0].partition("/")[2] if _slice_service(sl) else ""
@@ -197,6 +197,7 @@ class Backend:
             all_ready = bool((owner.get("spec") or {}).get("publishNotReadyAddresses"))
             for label, addr, _ports in self._ready_endpoints(ns, svc_name, all_ready):
                 name = fqdn(label, svc_name, ns, "svc", self.zone)
+                names = dashed if label == dashed_ip(addr) else named
                 if addr == ip and name not in names:
                     names.append(name)
-        return names
+        return named or dashed
