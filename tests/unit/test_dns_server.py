@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any, cast
 
 import dns.asyncquery
@@ -10,8 +11,10 @@ import dns.flags
 import dns.message
 import dns.rcode
 import dns.rrset
+import pytest
 
 from controllers.client.store import Store
+from controllers.dns.app import build_parser, resolv_conf_nameservers
 from controllers.dns.backend import Backend
 from controllers.dns.server import DnsServer
 
@@ -94,3 +97,21 @@ def test_other_names_are_forwarded_upstream() -> None:
             transport.close()
 
     asyncio.run(scenario())
+
+
+def test_flags_and_resolv_conf(tmp_path: Path) -> None:
+    args = build_parser().parse_args([])
+    assert (args.cluster_domain, args.dns_port, args.ttl, args.pods, args.forward) == (
+        "cluster.local", 53, 5, "insecure", True)
+    assert args.metrics_bind_address is None
+    args = build_parser().parse_args(["--upstream", "10.0.0.2", "--upstream", "127.0.0.1:5353",
+                                      "--forward=false", "--ttl", "30"])
+    assert args.upstream == [("10.0.0.2", 53), ("127.0.0.1", 5353)]
+    assert (args.forward, args.ttl) == (False, 30)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--ttl", "3601"])
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("# comment\nsearch example.org\nnameserver 10.0.0.53\nnameserver fd00::53\n"
+                    "options ndots:5\n")
+    assert resolv_conf_nameservers(conf) == [("10.0.0.53", 53), ("fd00::53", 53)]
+    assert resolv_conf_nameservers(tmp_path / "missing") == []
