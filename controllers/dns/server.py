@@ -14,7 +14,6 @@ question is FORMERR.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import struct
 from collections import Counter
@@ -31,6 +30,7 @@ import dns.rdatatype
 
 from controllers.dns.answer import answer
 from controllers.dns.backend import Backend
+from controllers.runtime.health import stream_connection
 
 __all__ = ["DnsServer"]
 
@@ -107,7 +107,7 @@ class DnsServer:
 
     async def _serve_tcp(self, reader: asyncio.StreamReader,
                          writer: asyncio.StreamWriter) -> None:
-        try:
+        async with stream_connection(writer):
             while True:
                 head = await asyncio.wait_for(reader.readexactly(2), _TCP_IDLE)
                 data = await asyncio.wait_for(reader.readexactly(struct.unpack("!H", head)[0]),
@@ -117,12 +117,6 @@ class DnsServer:
                     break
                 writer.write(struct.pack("!H", len(wire)) + wire)
                 await writer.drain()
-        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
 
     async def handle(self, data: bytes, proto: str) -> bytes | None:
         """The wire response to one wire query (None: drop it)."""
