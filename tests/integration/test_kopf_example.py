@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 import pytest
 
+from kubemu.supervisor import die_with_parent
 from tests.integration.test_compat_kopf import require_client
 from tests.integration.test_walkthrough import README, Shell, walkthrough_commands
 from tests.support.kubemu_up import Kubemu, answers, start_kubemu, stop_kubemu, wait_for
@@ -186,7 +187,8 @@ def test_readme_kopf_operator_runs_against_kubemu_up(tmp_path: Path) -> None:
         with operator_log.open("wb") as log:
             operator = subprocess.Popen(
                 argv, stdout=log, stderr=subprocess.STDOUT, cwd=work,
-                env={**env, "KUBECONFIG": str(cluster.kubeconfig)})
+                env={**env, "KUBECONFIG": str(cluster.kubeconfig)},
+                preexec_fn=die_with_parent(os.getpid()))
         run_commands(shell, second, transcript, {
             "kubectl wait --for=condition=Ready webapp/hello": lambda: check_created(cluster),
             "kubectl wait --for=jsonpath=": lambda: check_scaled(cluster),
