@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["HealthServer", "HttpServer", "Response", "health_routes", "routes"]
+__all__ = ["HealthServer", "HttpServer", "Response", "health_routes", "routes",
+           "stream_connection"]
 
 TEXT = "text/plain; charset=utf-8"
 PROMETHEUS = "text/plain; version=0.0.4"
@@ -85,7 +86,7 @@ class HttpServer:
             self._server = None
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
+        async with stream_connection(writer):
             line = await asyncio.wait_for(reader.readline(), 5.0)
             while (await asyncio.wait_for(reader.readline(), 5.0)) not in (b"\r\n", b"\n", b""):
                 pass
@@ -99,12 +100,20 @@ class HttpServer:
                     f"Content-Length: {len(data)}", "Connection: close"]
             writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + data)
             await writer.drain()
-        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def stream_connection(writer: asyncio.StreamWriter) -> AsyncIterator[None]:
+    """The body of a stream server's connection handler: a timeout, a reset or an early
+    end of the stream ends it quietly, and the connection is closed after it."""
+    try:
+        yield
+    except (TimeoutError, ConnectionError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
 
 
 class HealthServer(HttpServer):

@@ -208,13 +208,14 @@ def test_launch_plan_runs_a_kube_proxy_per_node(tmp_path: Path) -> None:
 # -- the README walkthrough ------------------------------------------------------------
 
 
-def walkthrough_commands(text: str) -> list[str]:
-    """The commands of every fenced block preceded by ``<!-- walkthrough -->``.
+def walkthrough_commands(text: str, marker: str = "walkthrough") -> list[str]:
+    """The commands of every fenced block preceded by ``<!-- walkthrough -->`` (or
+    ``<!-- MARKER -->``).
 
     A command is one line, plus its ``\\`` continuation lines and the body of a
     heredoc it opens; blank lines and comment lines are skipped.
     """
-    blocks = re.findall(r"<!-- walkthrough -->\s*\n```[a-z]*\n(.*?)\n```", text, re.S)
+    blocks = re.findall(rf"<!-- {re.escape(marker)} -->\s*\n```[a-z]*\n(.*?)\n```", text, re.S)
     commands: list[str] = []
     for block in blocks:
         current: list[str] = []
@@ -241,12 +242,13 @@ def walkthrough_commands(text: str) -> list[str]:
 
 
 class Shell:
-    """One bash process; runs commands one at a time and reports each exit status."""
+    """One bash process (in ``cwd``, the repository by default); runs commands one at a
+    time and reports each exit status."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], cwd: Path = REPO_ROOT) -> None:
         self.process = subprocess.Popen(
             ["bash", "--noprofile", "--norc"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT, env=env, bufsize=1)
+            stderr=subprocess.STDOUT, text=True, cwd=cwd, env=env, bufsize=1)
         self.lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         self.count = 0

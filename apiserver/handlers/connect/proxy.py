@@ -160,13 +160,8 @@ class Proxy:
         """Serve one proxy request (``target``: a :class:`.routes.ConnectTarget`)."""
         path: str = scope.get("path", "")
         raw_query = scope.get("query_string", b"").decode("latin-1")
-        if not target.rest and scope["type"] == "http":
-            location = path + "/" + (f"?{raw_query}" if raw_query else "")
-            await send({"type": "http.response.start", "status": 301,
-                        "headers": [(b"location", location.encode("latin-1")),
-                                    (b"content-length", b"0")]})
-            await send({"type": "http.response.body", "body": b""})
-            return
+        # The backend is resolved first, as upstream does: a missing pod, service or node
+        # is a 404 even for the path-less form, which is only then redirected.
         try:
             scheme, host, context = await self._target(target.resource, target.namespace,
                                                        target.name)
@@ -175,6 +170,14 @@ class Proxy:
                 await respond_error(send, exc)
             else:
                 await refuse_error(receive, send, exc)
+            return
+        if not target.rest and scope["type"] == "http":
+            # Percent-encoded, so any name the path carried makes a valid header value.
+            location = _escape(path + "/") + (f"?{raw_query}" if raw_query else "")
+            await send({"type": "http.response.start", "status": 301,
+                        "headers": [(b"location", location.encode("ascii", "replace")),
+                                    (b"content-length", b"0")]})
+            await send({"type": "http.response.body", "body": b""})
             return
         if scope["type"] != "http":
             url = (f"{'wss' if scheme == 'https' else 'ws'}://{host}"

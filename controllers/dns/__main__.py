@@ -1,0 +1,5 @@
+"""``python -m controllers.dns``."""
+
+from controllers.dns.app import main
+
+raise SystemExit(main())
