@@ -229,6 +229,10 @@ def markdown(results: dict[str, Any]) -> str:
         from bench.portforward import table as portforward_table
 
         parts += [*portforward_table(results), ""]
+    if results.get("scale"):
+        from bench.scale import table as scale_table
+
+        parts += [*scale_table(results), ""]
     if results["targets"]:
         parts += [*targets_table(results), ""]
     return "\n".join(parts)

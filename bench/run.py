@@ -55,7 +55,7 @@ from bench.wrk import WrkResult, ensure_wrk, run_wrk, write_scripts
 
 SCENARIOS = (
     "get", "create", "list", "watch", "endpoints", "storage", "proxy", "iptables", "workloads",
-    "secure", "limits", "webhooks", "crd", "exec", "portforward", "metrics",
+    "secure", "limits", "webhooks", "crd", "exec", "portforward", "metrics", "scale",
 )
 #: ``storage`` (SQLite vs etcd, bench/storage.py) only on request: it adds about 2 minutes.
 DEFAULT_SCENARIOS = ("get", "create", "list", "watch", "endpoints")
@@ -111,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="wrk connections (default 32)")
     p.add_argument("--scenarios", type=_csv(SCENARIOS), default=list(DEFAULT_SCENARIOS),
                    help="comma-separated subset of get,create,list,watch,endpoints,storage,"
-                   "proxy,iptables,workloads,secure,limits,webhooks,crd,exec,portforward,metrics "
+                   "proxy,iptables,workloads,secure,limits,webhooks,crd,exec,portforward,metrics,"
+                   "scale "
                    "(default get,create,list,watch,endpoints)")
     p.add_argument("--baselines", type=_csv(MODES), default=list(MODES),
                    help="comma-separated subset of fastapi,route,raw (default all)")
@@ -159,6 +160,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="kubectl exec runs timed in the exec scenario (default 30)")
     p.add_argument("--pf-megabytes", type=int, default=64,
                    help="MiB echoed per run of the portforward scenario (default 64)")
+    p.add_argument("--scale-namespaces", type=int, default=1000,
+                   help="namespaces of the scale scenario (default 1000)")
+    p.add_argument("--scale-services", type=int, default=10,
+                   help="Services per namespace of the scale scenario (default 10)")
+    p.add_argument("--scale-pods", type=int, default=15,
+                   help="pods per Service of the scale scenario (default 15: 150,000 pods)")
+    p.add_argument("--scale-proxy-endpoints", type=int, default=5,
+                   help="endpoints per Service of the scale scenario's kube-proxy syncs "
+                   "(default 5)")
+    p.add_argument("--scale-no-etcd", action="store_true",
+                   help="measure the scale scenario on SQLite only")
     p.add_argument("--json", type=Path, metavar="OUT.json",
                    help="also write every number to this JSON file")
     p.add_argument("--keep", action="store_true",
@@ -318,6 +330,10 @@ def _targets(results: dict[str, Any], target_mode: str) -> list[dict[str, Any]]:
         })
     if results.get("metrics"):
         out += metrics.targets(results)
+    if results.get("scale"):
+        from bench.scale import targets as scale_targets
+
+        out += scale_targets(results)
     cr = results.get("crd")
     if cr and cr["ratio"].get("create") is not None:
         ratio = cr["ratio"]["create"]
@@ -446,6 +462,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "workloads": None,
         "exec": None,
         "portforward": None,
+        "scale": None,
         "targets": [],
     }
     kubemu = _start_kubemu(ctx)
@@ -542,6 +559,13 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     if "portforward" in args.scenarios:
         results["portforward"] = portforward.run_scenario(
             workdir, args.pf_megabytes, max(args.repeat, 3))
+    if "scale" in args.scenarios:
+        from bench import scale
+
+        results["scale"] = scale.run_scenario(
+            workdir, server_cpu,
+            scale.Shape(args.scale_namespaces, args.scale_services, args.scale_pods),
+            not args.scale_no_etcd, args.scale_proxy_endpoints)
     results["targets"] = _targets(results, args.target_baseline)
     return results
 
@@ -553,10 +577,11 @@ def main(argv: Sequence[str] | None = None) -> int:
            args.update_concurrency, args.ep_services, args.ep_pods, args.ep_changes,
            args.storage_watchers, args.storage_updates, args.wl_nodes, args.wl_replicas,
            args.wl_rollout_replicas, args.webhook_creates, args.exec_sessions,
-           args.exec_kubectl_runs, args.pf_megabytes) <= 0:
+           args.exec_kubectl_runs, args.pf_megabytes, args.scale_namespaces,
+           args.scale_services, args.scale_pods, args.scale_proxy_endpoints) <= 0:
         print("bench: error: --duration, --connections, --repeat, --watchers, --updates, "
               "--update-concurrency, --webhook-creates and the --ep-*, --storage-*, --wl-*, "
-              "--exec-* and --pf-* counts must be positive", file=sys.stderr)
+              "--exec-*, --pf-* and --scale-* counts must be positive", file=sys.stderr)
         return 2
     tmp = tempfile.mkdtemp(prefix="kubemu-bench-")
     workdir = Path(tmp)

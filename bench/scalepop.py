@@ -2,16 +2,18 @@
 
 Two phases, each timed:
 
-1. **Over HTTP** against a running apiserver (concurrent httpx): the namespaces and the
-   Services (so the ClusterIP allocator assigns and records their addresses as on any
-   create), plus one *template* of each bulk kind in the first namespace — a Running, Ready
-   pod, the Endpoints and the EndpointSlice of the first Service — so their stored form
-   (defaults, ``uid``, ``creationTimestamp``, ``managedFields``) is exactly what the
-   apiserver writes.
-2. **Offline, through the storage layer** (the apiserver stopped): every other pod,
-   Endpoints and EndpointSlice is the template's stored bytes with its name, namespace,
-   ``uid``, labels, IPs and references changed, written with ``Storage.create`` in large
-   concurrent batches, which the revision log group-commits (512 rows per transaction).
+1. **Over HTTP** against a running apiserver (concurrent httpx): the namespaces, plus one
+   *template* of each bulk kind in the first namespace — a Service, a Running and Ready
+   pod, the Service's Endpoints and EndpointSlice — so their stored form (defaults,
+   ``uid``, ``creationTimestamp``, ``managedFields``) is exactly what the apiserver writes.
+2. **Offline, through the storage layer** (the apiserver stopped): every other Service,
+   pod, Endpoints and EndpointSlice is its template with name, namespace, ``uid``, labels,
+   IPs and references changed, written with ``Storage.create`` in large concurrent batches,
+   which the revision log group-commits (512 rows per transaction). Services get the free
+   ClusterIPs of the service range in order; the apiserver's start-up repair (upstream's
+   repair controller) records them in the allocation map the next time it starts. (Over
+   HTTP, each Service create also writes the allocation map, one after the other: a few
+   dozen per second on a busy machine.)
 
 Layout: namespace ``scale-NNNN`` holds Services ``svc-0`` … ``svc-{S-1}`` and
 ``pods_per_service`` pods per Service named ``svc-K-J`` (label ``app=svc-K``, node
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import time
 import uuid
 from collections.abc import Iterator
@@ -160,10 +163,11 @@ async def populate_http(url: str, shape: Shape) -> float:
 
         await _workers([("/api/v1/namespaces", {"metadata": {"name": namespace(n)}})
                         for n in range(shape.namespaces)], create)
-        await _workers([(f"/api/v1/namespaces/{namespace(n)}/services", _service(n, k))
-                        for n in range(shape.namespaces)
-                        for k in range(shape.services_per_namespace)], create)
         ns = namespace(0)
+        resp = await client.post(f"/api/v1/namespaces/{ns}/services",
+                                 content=orjson.dumps(_service(0, 0)), headers=JSON)
+        _ok(resp, "template service")
+        svc = resp.json()
         resp = await client.post(f"/api/v1/namespaces/{ns}/pods",
                                  content=orjson.dumps(_pod(0, 0, 0)), headers=JSON)
         _ok(resp, "template pod")
@@ -174,7 +178,6 @@ async def populate_http(url: str, shape: Shape) -> float:
             headers={"content-type": "application/merge-patch+json"})
         _ok(resp, "template pod status")
         targets = [(pod_ip(shape, 0, 0, 0), "node-0", "svc-0-0", pod["metadata"]["uid"])]
-        svc = (await client.get(f"/api/v1/namespaces/{ns}/services/svc-0")).json()
         endpoints = {"apiVersion": "v1", "kind": "Endpoints",
                      "metadata": {"name": "svc-0", "namespace": ns,
                                   "labels": {"app": "svc-0"}},
@@ -210,21 +213,41 @@ def _template(items: dict[str, bytes], suffix: str) -> tuple[str, dict[str, Any]
     raise BenchError(f"no stored object ends with {suffix!r}")
 
 
-def _generate(shape: Shape, stored: dict[str, bytes]) -> Iterator[tuple[str, bytes]]:
+def _free_ips(service_range: ipaddress.IPv4Network,
+              stored: dict[str, bytes], svc_root: str) -> Iterator[str]:
+    """ClusterIPs of the range no stored Service holds, in order (the first 16 kept free)."""
+    taken = {orjson.loads(v)["spec"].get("clusterIP") for k, v in stored.items()
+             if k.startswith(svc_root)}
+    for offset in range(16, service_range.num_addresses - 1):
+        ip = str(service_range.network_address + offset)
+        if ip not in taken:
+            yield ip
+
+
+def _generate(shape: Shape, stored: dict[str, bytes],
+              service_range: ipaddress.IPv4Network) -> Iterator[tuple[str, bytes]]:
     """(key, value) of every bulk object not stored yet, from the templates in ``stored``."""
     first = namespace(0)
     pod_key, pod_t = _template(stored, f"/pods/{first}/svc-0-0")
+    svc_key, svc_t = _template(stored, f"/services/{first}/svc-0")
     ep_key, ep_t = _template(stored, f"/endpoints/{first}/svc-0")
     sl_key, sl_t = _template(stored, f"/endpointslices/{first}/svc-0-abcde")
-    pod_root = pod_key[: pod_key.index(first)]
-    ep_root = ep_key[: ep_key.index(first)]
-    sl_root = sl_key[: sl_key.index(first)]
-    svc_root = pod_root.replace("/pods/", "/services/specs/")
-    if not any(k.startswith(svc_root) for k in stored):
-        svc_root = pod_root.replace("/pods/", "/services/")
+    pod_root, svc_root, ep_root, sl_root = (
+        key[: key.index(first)] for key in (pod_key, svc_key, ep_key, sl_key))
+    ips = _free_ips(service_range, stored, svc_root)
     for n in range(shape.namespaces):
         ns = namespace(n)
         for k in range(shape.services_per_namespace):
+            if n == 0 and k == 0:
+                svc_uid = svc_t["metadata"]["uid"]
+            else:
+                svc_uid = str(uuid.uuid4())
+                ip = next(ips)
+                obj = {**svc_t, "metadata": {**svc_t["metadata"], "name": f"svc-{k}",
+                                             "namespace": ns, "uid": svc_uid},
+                       "spec": {**svc_t["spec"], "clusterIP": ip, "clusterIPs": [ip],
+                                "selector": {"app": f"svc-{k}"}}}
+                yield f"{svc_root}{ns}/svc-{k}", orjson.dumps(obj)
             targets = []
             for j in range(shape.pods_per_service):
                 name = f"svc-{k}-{j}"
@@ -233,35 +256,36 @@ def _generate(shape: Shape, stored: dict[str, bytes]) -> Iterator[tuple[str, byt
                 if key == pod_key:
                     targets.append((ip, f"node-{j}", name, pod_t["metadata"]["uid"]))
                     continue
-                obj = dict(pod_t)
-                md = obj["metadata"] = dict(pod_t["metadata"])
-                md.update(name=name, namespace=ns, uid=str(uuid.uuid4()),
-                          labels={**pod_t["metadata"]["labels"], "app": f"svc-{k}"})
-                obj["spec"] = {**pod_t["spec"], "nodeName": f"node-{j}"}
-                obj["status"] = {**pod_t["status"], "podIP": ip, "podIPs": [{"ip": ip}]}
-                targets.append((ip, f"node-{j}", name, md["uid"]))
+                uid = str(uuid.uuid4())
+                obj = {**pod_t,
+                       "metadata": {**pod_t["metadata"], "name": name, "namespace": ns,
+                                    "uid": uid, "labels": {**pod_t["metadata"]["labels"],
+                                                           "app": f"svc-{k}"}},
+                       "spec": {**pod_t["spec"], "nodeName": f"node-{j}"},
+                       "status": {**pod_t["status"], "podIP": ip, "podIPs": [{"ip": ip}]}}
+                targets.append((ip, f"node-{j}", name, uid))
                 yield key, orjson.dumps(obj)
-            svc = orjson.loads(stored[f"{svc_root}{ns}/svc-{k}"])
-            if not (n == 0 and k == 0):
-                obj = dict(ep_t)
-                obj["metadata"] = {**ep_t["metadata"], "name": f"svc-{k}", "namespace": ns,
-                                   "uid": str(uuid.uuid4()), "labels": {"app": f"svc-{k}"}}
-                obj["subsets"] = _endpoints_subsets(ns, targets)
-                yield f"{ep_root}{ns}/svc-{k}", orjson.dumps(obj)
-                obj = dict(sl_t)
-                owner = {**sl_t["metadata"]["ownerReferences"][0], "name": f"svc-{k}",
-                         "uid": svc["metadata"]["uid"]}
-                name = f"svc-{k}-{uuid.uuid4().hex[:5]}"
-                obj["metadata"] = {
-                    **sl_t["metadata"], "name": name, "namespace": ns,
-                    "uid": str(uuid.uuid4()), "ownerReferences": [owner],
-                    "labels": {**sl_t["metadata"]["labels"],
-                               "kubernetes.io/service-name": f"svc-{k}"}}
-                obj["endpoints"] = _slice_endpoints(ns, targets)
-                yield f"{sl_root}{ns}/{name}", orjson.dumps(obj)
+            if n == 0 and k == 0:
+                continue
+            obj = {**ep_t, "metadata": {**ep_t["metadata"], "name": f"svc-{k}",
+                                        "namespace": ns, "uid": str(uuid.uuid4()),
+                                        "labels": {"app": f"svc-{k}"}},
+                   "subsets": _endpoints_subsets(ns, targets)}
+            yield f"{ep_root}{ns}/svc-{k}", orjson.dumps(obj)
+            owner = {**sl_t["metadata"]["ownerReferences"][0], "name": f"svc-{k}",
+                     "uid": svc_uid}
+            name = f"svc-{k}-{uuid.uuid4().hex[:5]}"
+            obj = {**sl_t, "metadata": {
+                **sl_t["metadata"], "name": name, "namespace": ns, "uid": str(uuid.uuid4()),
+                "ownerReferences": [owner],
+                "labels": {**sl_t["metadata"]["labels"],
+                           "kubernetes.io/service-name": f"svc-{k}"}},
+                "endpoints": _slice_endpoints(ns, targets)}
+            yield f"{sl_root}{ns}/{name}", orjson.dumps(obj)
 
 
-async def populate_storage(storage: Storage, shape: Shape) -> tuple[float, int]:
+async def populate_storage(storage: Storage, shape: Shape,
+                           service_range: ipaddress.IPv4Network) -> tuple[float, int]:
     """Phase 2 (see the module docstring) on a started ``storage``; returns
     (seconds, objects written)."""
     started = time.perf_counter()
@@ -269,7 +293,7 @@ async def populate_storage(storage: Storage, shape: Shape) -> tuple[float, int]:
     stored = {kv.key: kv.value for kv in items}
     written = 0
     chunk: list[tuple[str, bytes]] = []
-    for pair in _generate(shape, stored):
+    for pair in _generate(shape, stored, service_range):
         chunk.append(pair)
         if len(chunk) >= STORAGE_CHUNK:
             await asyncio.gather(*(storage.create(k, v) for k, v in chunk))
