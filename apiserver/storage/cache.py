@@ -16,13 +16,19 @@ keep up is closed (its client relists) instead of slowing everyone down.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
 import os
+import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
+
+from apiserver.storage.buffers import exact
 from apiserver.storage.errors import CompactedError, StorageUnavailableError
 from apiserver.storage.interface import EventType, Storage, StorageEvent
 
@@ -38,23 +44,70 @@ DEFAULT_HISTORY = 10_000
 DEFAULT_WATCHER_QUEUE = 10_000
 
 
-@dataclass(slots=True)
 class CachedObject:
     """An object as stored, decoded once and encoded once.
 
-    ``obj`` must be treated as read-only; ``raw`` is its JSON encoding with
-    ``metadata.resourceVersion`` equal to ``revision``.
+    ``raw`` is its JSON encoding with ``metadata.resourceVersion`` equal to
+    ``revision``; ``labels`` and ``fields`` are what selectors match. ``obj``
+    is the decoded object and must be treated as read-only. Once the object
+    is part of a cache's state it is settled (:meth:`settle`): the decoded form is
+    dropped and ``obj`` decodes ``raw`` again on every access (a fresh dict
+    each time), so the cache holds each object's bytes once, not a tree of
+    Python objects several times their size. Reads serve ``raw``; the
+    decoded form is for the few paths that look inside an object.
     """
 
-    key: str
-    namespace: str
-    name: str
-    revision: int
-    obj: dict[str, Any]
-    raw: bytes
-    labels: Mapping[str, str]
-    fields: Mapping[str, str]
-    frames: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    __slots__ = ("_obj", "fields", "frames", "key", "labels", "name", "namespace", "raw",
+                 "revision")
+
+    def __init__(self, key: str, namespace: str, name: str, revision: int,
+                 obj: dict[str, Any] | None, raw: bytes, labels: Mapping[str, str],
+                 fields: Mapping[str, str],
+                 frames: dict[tuple[str, str], bytes] | None = None) -> None:
+        self.key = key
+        self.namespace = namespace
+        self.name = name
+        self.revision = revision
+        self._obj = obj
+        self.raw = raw
+        self.labels = labels
+        self.fields = fields
+        #: Watch frames of this object, memoised per (event type, format); None: none yet.
+        self.frames = frames
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        """The decoded object (decoded from ``raw`` when settled)."""
+        obj = self._obj
+        if obj is None:
+            decoded: dict[str, Any] = orjson.loads(self.raw)
+            return decoded
+        return obj
+
+    def settle(self) -> CachedObject:
+        """Keep only the encoded form (see the class docstring); returns ``self``.
+
+        Label and field values, and the namespace, are interned: many objects
+        share them (``app=web``, ``status.phase=Running``, node names); ``raw``
+        is copied to an exactly sized buffer (see
+        :func:`~apiserver.storage.buffers.exact`).
+        """
+        self._obj = None
+        self.raw = exact(self.raw)
+        self.namespace = sys.intern(self.namespace)
+        self.labels = _interned(self.labels)
+        self.fields = _interned(self.fields)
+        return self
+
+    def __repr__(self) -> str:
+        return f"CachedObject({self.key!r}, revision={self.revision})"
+
+
+def _interned(values: Mapping[str, str]) -> Mapping[str, str]:
+    if not values:
+        return values
+    return {sys.intern(k) if type(k) is str else k: sys.intern(v) if type(v) is str else v
+            for k, v in values.items()}
 
 
 #: Builds a CachedObject from a key, stored bytes and the revision to stamp.
@@ -116,11 +169,21 @@ class Watcher:
     def frame(self, event_type: str, obj: CachedObject) -> bytes:
         """The (memoised) frame of ``obj`` as an ``event_type`` event."""
         key = (event_type, self.encoder.fmt)
-        cached = obj.frames.get(key)
+        frames = obj.frames
+        if frames is None:
+            frames = obj.frames = {}
+        cached = frames.get(key)
         if cached is None:
-            cached = self.encoder.encode(event_type, obj)
-            obj.frames[key] = cached
+            cached = frames[key] = self.encoder.encode(event_type, obj)
         return cached
+
+    def initial_frame(self, obj: CachedObject) -> bytes:
+        """The ADDED frame of ``obj`` for the initial state of a watch: memoised
+        frames are used but no new one is kept (a watch of a whole resource from
+        resourceVersion 0 would otherwise keep a frame of every object)."""
+        frames = obj.frames
+        cached = frames.get((ADDED, self.encoder.fmt)) if frames is not None else None
+        return cached if cached is not None else self.encoder.encode(ADDED, obj)
 
     def offer(self, frame: bytes) -> None:
         """Queue a frame, closing the watcher if it is too far behind."""
@@ -169,6 +232,10 @@ class ResourceCache:
         #: Events that arrived while a resource added at run time loads its state.
         self.loading: list[StorageEvent] | None = None
 
+    def decode(self, key: str, value: bytes, revision: int) -> CachedObject:
+        """``value`` decoded for this cache (settled: see :class:`CachedObject`)."""
+        return self.decoder(key, value, revision).settle()
+
     def objects(self) -> Iterable[CachedObject]:
         """The current objects (unordered)."""
         return self.store.values()
@@ -180,17 +247,18 @@ class ResourceCache:
     def apply(self, event: StorageEvent) -> CacheEvent:
         """Fold a storage event into the state and window, and fan it out."""
         self.generation += 1
+        decode = self.decode
         if event.type is EventType.DELETE:
             prev = self.store.pop(event.key, None)
             if prev is None:
-                prev = self.decoder(event.key, event.value, event.prev_revision)
-            obj = self.decoder(event.key, event.value, event.revision)
+                prev = decode(event.key, event.value, event.prev_revision)
+            obj = decode(event.key, event.value, event.revision)
             cevent = CacheEvent(DELETED, event.revision, obj, prev)
         else:
-            obj = self.decoder(event.key, event.value, event.revision)
+            obj = decode(event.key, event.value, event.revision)
             prev = self.store.get(event.key)
             if prev is None and event.prev_value is not None:
-                prev = self.decoder(event.key, event.prev_value, event.prev_revision)
+                prev = decode(event.key, event.prev_value, event.prev_revision)
             self.store[event.key] = obj
             etype = ADDED if event.type is EventType.CREATE else MODIFIED
             cevent = CacheEvent(etype, event.revision, obj, prev)
@@ -236,7 +304,8 @@ class ResourceCache:
         if before:
             assert event.prev is not None
             if event.prev_at_revision is None:
-                event.prev_at_revision = self.decoder(event.obj.key, event.prev.raw, event.revision)
+                event.prev_at_revision = self.decode(event.obj.key, event.prev.raw,
+                                                     event.revision)
             return (DELETED, event.prev_at_revision)
         return None
 
@@ -293,8 +362,9 @@ class WatchCache:
         except BaseException:
             self.resources.pop(prefix, None)
             raise
-        for kv in items:
-            cache.store[kv.key] = decoder(kv.key, kv.value, kv.mod_revision)
+        with _collector_paused():
+            for kv in items:
+                cache.store[kv.key] = cache.decode(kv.key, kv.value, kv.mod_revision)
         cache.window_start = current
         pending, cache.loading = cache.loading, None
         for event in pending:
@@ -324,11 +394,13 @@ class WatchCache:
         root = os.path.commonprefix(list(self.resources))  # noqa: RUF071 (cut at "/" below)
         root = root[: root.rfind("/") + 1]
         items, current = await self.storage.list_prefix(root)
-        for kv in items:
-            target = self._route(kv.key)
-            if target is not None:
-                target.store[kv.key] = target.decoder(kv.key, kv.value, kv.mod_revision)
-                target.generation += 1
+        with _collector_paused():
+            for kv in items:
+                target = self._route(kv.key)
+                if target is not None:
+                    target.store[kv.key] = target.decode(kv.key, kv.value, kv.mod_revision)
+                    target.generation += 1
+        del items
         start = max(self.storage.compacted_revision(), current - self.history_size, 0)
         try:
             history = await self.storage.history(start)
@@ -419,11 +491,29 @@ class WatchCache:
             cache.watchers.clear()
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Run the body without cyclic garbage collections (loading the state allocates
+    hundreds of thousands of objects, none in cycles; each full collection would walk
+    every one allocated so far)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _history_event(cache: ResourceCache, event: StorageEvent) -> CacheEvent:
-    obj = cache.decoder(event.key, event.value, event.revision)
+    current = cache.store.get(event.key)
+    if current is not None and current.revision == event.revision:
+        obj = current  # the loaded state: the same bytes, decoded once
+    else:
+        obj = cache.decode(event.key, event.value, event.revision)
     prev = None
     if event.prev_value is not None:
-        prev = cache.decoder(event.key, event.prev_value, event.prev_revision)
+        prev = cache.decode(event.key, event.prev_value, event.prev_revision)
     etype = {EventType.CREATE: ADDED, EventType.UPDATE: MODIFIED, EventType.DELETE: DELETED}[
         event.type
     ]
