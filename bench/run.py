@@ -560,11 +560,11 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         results["portforward"] = portforward.run_scenario(
             workdir, args.pf_megabytes, max(args.repeat, 3))
     if "scale" in args.scenarios:
-        from bench import scale
+        from bench import scale, scalepop
 
         results["scale"] = scale.run_scenario(
             workdir, server_cpu,
-            scale.Shape(args.scale_namespaces, args.scale_services, args.scale_pods),
+            scalepop.Shape(args.scale_namespaces, args.scale_services, args.scale_pods),
             not args.scale_no_etcd, args.scale_proxy_endpoints)
     results["targets"] = _targets(results, args.target_baseline)
     return results

@@ -34,8 +34,8 @@ import orjson
 from apiserver.storage.sqlite import SQLiteStorage
 from bench import scalepop
 from bench.procs import HOST, BenchError, ServerProcess, apiserver_module, free_port
-from bench.scaleproxy import run_proxy
 from bench.scalepop import Shape
+from bench.scaleproxy import run_proxy
 from bench.storage import start_etcd
 from kubemu.blocks import acquire
 

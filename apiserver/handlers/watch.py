@@ -35,7 +35,6 @@ from apiserver.handlers.routing import MethodNotSupported, RouteNotFound, parse
 from apiserver.printing import column_definitions
 from apiserver.registry.store import Store
 from apiserver.storage.cache import (
-    ADDED,
     CachedObject,
     TooOldResourceVersionError,
     Watcher,
