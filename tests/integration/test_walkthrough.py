@@ -294,7 +294,7 @@ def assert_least_privilege(cluster: Kubemu) -> None:
     expected = {"controller-manager": "system:kube-controller-manager",
                 "scheduler": "system:kube-scheduler", "kube-proxy": "system:kube-proxy",
                 "endpoints": "system:kubemu:endpoints-controller",
-                "service-lb": "system:kubemu:service-lb",
+                "service-lb": "system:kubemu:service-lb", "console": "system:kubemu:console",
                 "node-1": "system:node:node-1", "node-2": "system:node:node-2"}
     assert set(configs) == set(expected)
     for name, path in configs.items():
