@@ -56,6 +56,16 @@ class Hub:
             self._dirty.clear()
             await self.refresh()
 
+    async def _wait_past(self, version: int, timeout: float) -> bool:
+        """Wait until ``version`` is passed; False after ``timeout`` seconds without."""
+        async with self._changed:
+            try:
+                await asyncio.wait_for(
+                    self._changed.wait_for(lambda: self.version > version), timeout)
+            except TimeoutError:
+                return False
+        return True
+
     async def updates(self, heartbeat: float = 15.0) -> AsyncIterator[bytes | None]:
         """The current body at once, then each newer one; None every ``heartbeat``
         seconds without a change (the stream sends a comment, so proxies keep it open)."""
@@ -65,9 +75,5 @@ class Hub:
                 sent = self.version
                 yield self.body
                 continue
-            async with self._changed:
-                try:
-                    await asyncio.wait_for(
-                        self._changed.wait_for(lambda: self.version > sent), heartbeat)
-                except TimeoutError:
-                    yield None
+            if not await self._wait_past(sent, heartbeat):
+                yield None

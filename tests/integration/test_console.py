@@ -149,8 +149,8 @@ def test_page_shows_service_endpoints_pods_and_follows_readiness(
             assert attr(driver, f'{row} .endpoint[data-address="{ip}"]', "data-state") \
                 == "ready"
         # one arrow client → Service, one per endpoint, one per endpoint's pod
-        assert driver.execute_script(
-            "return document.querySelectorAll(arguments[0]).length;", f"{row} svg.arrows > path") == 5
+        assert driver.execute_script("return document.querySelectorAll(arguments[0]).length;",
+                                     f"{row} svg.arrows > path") == 5
 
         api.set_ready("web-1", False)
         flipped = time.monotonic()

@@ -98,7 +98,7 @@ def test_bootstrap_policy_decisions() -> None:
         assert {"cluster-admin", "admin", "edit", "view", "system:node-proxier",
                 "system:kubemu:endpoints-controller",
                 "system:controller:generic-garbage-collector"} <= names
-        assert len(names) == 31 + 35 + 3  # upstream's, its controllers', kubemu's
+        assert len(names) == 31 + 35 + 4  # upstream's, its controllers', kubemu's
         namespaced = sorted((o.namespace, o.name)
                             for o in _store(registry, "roles").cache.objects())
         assert len(namespaced) == 7 and ("kube-public", "system:controller:bootstrap-signer") \
