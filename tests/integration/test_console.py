@@ -166,8 +166,11 @@ def test_page_shows_service_endpoints_pods_and_follows_readiness(
              == "10.244.7.11 10.244.7.12", timeout=UPDATE_DEADLINE)
 
         # object YAML on click, read by the console from the apiserver
+        panel = "return getComputedStyle(document.getElementById('panel')).display;"
+        assert driver.execute_script(panel) == "none"
         click(driver, f'{row} .pod[data-pod="web-2"]')
         wait(driver, lambda d: attr(d, "#yaml", "data-loaded") == f"pods/{api.ns}/web-2")
+        assert driver.execute_script(panel) == "flex"
         doc = yaml.safe_load(text(driver, "#yaml"))
         assert (doc["kind"], doc["metadata"]["name"], doc["status"]["podIP"]) == (
             "Pod", "web-2", "10.244.7.12")

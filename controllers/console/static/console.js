@@ -126,9 +126,6 @@ function namespaceSection(ns) {
     section.append(el('div', {class: 'loose'}, el('span', {class: 'title'}, 'pods without a Service'),
                       ...loose.map((p) => podBox(ns.name, p))));
   }
-  if (!ns.services.length && !ns.pods.length) {
-    section.append(el('div', {class: 'empty'}, 'no Services, no pods'));
-  }
   return section;
 }
 
@@ -197,13 +194,24 @@ function render(snapshot) {
   }
   const sections = [];
   const next = new Map();
+  const empty = snapshot.namespaces.filter((ns) => !ns.services.length && !ns.pods.length);
   for (const ns of snapshot.namespaces) {
+    if (!ns.services.length && !ns.pods.length) continue;
     const data = JSON.stringify(ns);
     const old = drawn.namespaces.get(ns.name);
     const section = old && old.data === data ? old.section : namespaceSection(ns);
     next.set(ns.name, {data, section});
     sections.push(section);
   }
+  const emptyNames = empty.map((ns) => ns.name).join(' ');
+  const prev = drawn.namespaces.get('');
+  const quiet = prev && prev.data === emptyNames ? prev.section
+    : el('div', {class: 'quiet', 'data-namespaces': emptyNames},
+         empty.length ? 'namespaces without Services or pods: ' : '',
+         ...empty.map((ns) => el('span', {class: 'box ns-chip', 'data-resource': 'namespaces',
+                                           'data-name': ns.name}, ns.name)));
+  next.set('', {data: emptyNames, section: quiet});
+  sections.push(quiet);
   drawn.namespaces = next;
   const main = document.getElementById('namespaces');
   if (sections.length !== main.children.length ||
