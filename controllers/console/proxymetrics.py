@@ -32,13 +32,25 @@ TOTAL = "kubemu_userspace_proxy_endpoint_connections_total"
 
 Counts = dict[tuple[str, str, str], tuple[float, float]]
 
+_FAMILY = "kubemu_userspace_proxy_endpoint_connections"
+
+
+def _ours(line: str) -> bool:
+    """A line of the two families (samples, HELP and TYPE), so that another family's
+    quirks cannot hide the counts."""
+    if line.startswith("#"):
+        parts = line.split(None, 3)
+        return len(parts) >= 3 and parts[2].startswith(_FAMILY)
+    return line.startswith(_FAMILY)
+
 
 def parse_connections(text: str) -> Counts:
     """``(namespace, service, endpoint) -> (active, total)`` from one exposition; other
-    series are ignored. Raises ValueError for text that is not the Prometheus format."""
+    series are ignored. Raises ValueError when the two families are not well-formed."""
     active: dict[tuple[str, str, str], float] = defaultdict(float)
     total: dict[tuple[str, str, str], float] = defaultdict(float)
-    for family in text_string_to_metric_families(text):
+    ours = "".join(line + "\n" for line in text.splitlines() if _ours(line))
+    for family in text_string_to_metric_families(ours):
         for sample in family.samples:
             if sample.name not in (ACTIVE, TOTAL):
                 continue

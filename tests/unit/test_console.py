@@ -119,6 +119,8 @@ def test_connection_counts_parse_from_a_real_exposition_and_add_up() -> None:
     both = merge([counts, parse_connections(_exposition(0, 4))])
     assert both[("default", "web", "127.1.128.2:8080")] == (2.0, 14.0)
     assert parse_connections("# nothing here\n") == {}
+    # another family the parser would choke on does not hide the counts
+    assert parse_connections("broken{ 1 2 3\n" + _exposition(1, 3)) == counts
 
 
 def test_hub_bumps_the_version_only_when_the_snapshot_changed() -> None:
