@@ -112,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="wrk connections (default 32)")
     p.add_argument("--scenarios", type=_csv(SCENARIOS), default=list(DEFAULT_SCENARIOS),
                    help="comma-separated subset of get,create,list,watch,endpoints,storage,"
-                   "proxy,iptables,workloads,secure,limits,webhooks,crd,exec,portforward,metrics,dns "
+                   "proxy,iptables,workloads,secure,limits,webhooks,crd,exec,portforward,"
+                   "metrics,dns "
                    "(default get,create,list,watch,endpoints)")
     p.add_argument("--baselines", type=_csv(MODES), default=list(MODES),
                    help="comma-separated subset of fastapi,route,raw (default all)")
