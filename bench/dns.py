@@ -23,6 +23,9 @@ server gets a warm-up, then ``repeat`` loaded runs of ``duration`` seconds (the 
 kept), then one run with a single client for unloaded latency.
 
 * **kubemu ÷ baseline** = cluster DNS queries/s ÷ the responder's queries/s;
+* **CPU ratio** = the responder's CPU time per query ÷ the cluster DNS's: the same ratio
+  on a core of its own, which the queries/s ratio only is when nothing else runs on the
+  server CPU (shared machines: read both);
 * **p99** = answer latency at that load (queueing behind the other clients included) and
   with one client (one query at a time).
 """
@@ -41,19 +44,9 @@ import dns.rcode
 import httpx
 import orjson
 
+from bench import procs
 from bench.dnsload import Query, run_load
-from bench.procs import (
-    HOST,
-    REPO_ROOT,
-    BenchError,
-    ServerProcess,
-    apiserver_module,
-    child_setup,
-    cpu_busy_seconds,
-    cpu_seconds,
-    free_port,
-    python_module,
-)
+from bench.procs import HOST, BenchError, ServerProcess, free_port, python_module
 
 NAMESPACE = "bench-dns"
 ZONE = "cluster.local"
@@ -123,44 +116,38 @@ def queries(services: int) -> list[Query]:
     return out
 
 
-class _Responder:
-    """The baseline responder process (not HTTP: ready when it prints ``ready``)."""
+class _Responder(ServerProcess):
+    """The baseline responder process (no HTTP: ready when it prints ``ready``)."""
 
     def __init__(self, workdir: Path, cpu: int | None) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            python_module("bench.dns_responder", "--port", str(self.port)),
-            stdout=subprocess.PIPE, stderr=(workdir / "dns-responder.log").open("ab"),
-            cwd=REPO_ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1"),
-            preexec_fn=child_setup(cpu))
-        assert self.proc.stdout is not None
-        if self.proc.stdout.readline().strip() != b"ready":
+        port = free_port()
+        super().__init__(RESPONDER, python_module("bench.dns_responder", "--port", str(port)),
+                         port, workdir / "dns-responder.log", cpu)
+
+    def start(self, timeout: float = 30.0) -> _Responder:
+        """Start it and wait for its ``ready`` line."""
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.argv, stdout=subprocess.PIPE, stderr=log, cwd=procs.REPO_ROOT,
+                env=dict(os.environ, PYTHONUNBUFFERED="1"), preexec_fn=procs.child_setup(self.cpu))
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != b"ready":
             self.stop()
-            raise BenchError(f"the DNS responder did not start; see {workdir}")
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+            raise BenchError(f"the DNS responder did not start; see {self.log_path}")
+        return self
 
 
 def _measured(port: int, pid: int, mix: list[Query], clients: int, seconds: float,
               server_cpu: int | None) -> dict[str, Any]:
     """One load run, with the server's CPU share and the rest of its core's load."""
-    own0 = cpu_seconds(pid)
-    core0 = cpu_busy_seconds(server_cpu) if server_cpu is not None else 0.0
+    own0 = procs.cpu_seconds(pid)
+    core0 = procs.cpu_busy_seconds(server_cpu) if server_cpu is not None else 0.0
     result = run_load(port, mix, clients, seconds)
-    own = cpu_seconds(pid) - own0
+    own = procs.cpu_seconds(pid) - own0
     result["server_cpu"] = own / result["seconds"]
+    result["cpu_us_per_query"] = own * 1e6 / result["answered"] if result["answered"] else None
     if server_cpu is not None:
-        other = cpu_busy_seconds(server_cpu) - core0 - own
+        other = procs.cpu_busy_seconds(server_cpu) - core0 - own
         result["other_cpu"] = max(0.0, other) / result["seconds"]
     return result
 
@@ -205,7 +192,7 @@ def run_scenario(workdir: Path, server_cpu: int | None, args: Any) -> dict[str, 
     port = free_port()
     api = ServerProcess(
         "kubemu-dns-api",
-        apiserver_module("--bind-address", HOST, "--port", str(port), "--data-dir",
+        procs.apiserver_module("--bind-address", HOST, "--port", str(port), "--data-dir",
                          str(workdir / "data-dns"), "--storage", "sqlite",
                          "--service-cluster-ip-range", "10.96.0.0/16"),
         port, workdir / "kubemu-dns-api.log", server_cpu).start()
@@ -228,7 +215,7 @@ def run_scenario(workdir: Path, server_cpu: int | None, args: Any) -> dict[str, 
         dns_server.start(timeout=120)
         sync_s = time.perf_counter() - t0
         _check_answers(dns_port, services)
-        responder = _Responder(workdir, server_cpu)
+        responder = _Responder(workdir, server_cpu).start()
         mix = queries(services)
         baseline_mix = [Query(q.wire) for q in mix]
         result = _bench({RESPONDER: (responder.port, responder.pid, baseline_mix),
@@ -261,8 +248,9 @@ def table(results: dict[str, Any]) -> list[str]:
         f"CPU {cfg['server_cpu']}, clients on CPU {cfg['load_cpu']}",
         "",
         "| server | clients | queries/s | p50 ms | p99 ms | p99.9 ms | wrong / lost "
-        "| server CPU | others on server CPU | client CPU | kubemu ÷ this |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| server CPU | CPU µs / query | others on server CPU | client CPU | kubemu ÷ this "
+        "| CPU ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for kind in ("loaded", "single"):
         runs = d[kind]
@@ -270,18 +258,23 @@ def table(results: dict[str, Any]) -> list[str]:
             lat = run["latency"]
             ratio = (f"{runs[KUBEMU]['qps'] / run['qps']:.0%}"
                      if name != KUBEMU and run["qps"] else "—")
+            mine, theirs = runs[KUBEMU].get("cpu_us_per_query"), run.get("cpu_us_per_query")
+            cpu_ratio = f"{theirs / mine:.0%}" if name != KUBEMU and mine and theirs else "—"
             other = run.get("other_cpu")
             lines.append(
                 f"| {'**cluster DNS**' if name == KUBEMU else 'dnspython responder'} "
                 f"| {run['clients']} | {run['qps']:,.0f} | {lat.get('p50_ms', 0):.2f} "
                 f"| {lat.get('p99_ms', 0):.2f} | {lat.get('p999_ms', 0):.2f} "
                 f"| {run['wrong']} / {run['lost']} | {run['server_cpu']:.0%} "
+                f"| {run.get('cpu_us_per_query') or 0:.0f} "
                 f"| {'—' if other is None else f'{other:.0%}'} | {run['load_cpu']:.0%} "
-                f"| {ratio} |")
+                f"| {ratio} | {cpu_ratio} |")
     lines += [
         "",
         "Latency = answer received - query sent, per query, on the client. Server CPU = "
-        "the DNS process's CPU time over the run; client CPU = the load generator's. "
+        "the DNS process's CPU time over the run (CPU µs / query: that time ÷ queries "
+        "answered; CPU ratio: the responder's ÷ the cluster DNS's); client CPU = the load "
+        "generator's. "
         f"Creating the objects took {d['populate_seconds']:.1f} s; the DNS process was "
         f"answering (caches synced) {d['start_seconds']:.1f} s after its start. Load "
         f"average at the end: {', '.join(f'{x:.2f}' for x in d['loadavg'])}.",
