@@ -213,7 +213,7 @@ def test_connection_counts_from_the_proxies_show_per_endpoint(
             driver.get(url)
             wait(driver, lambda d: attr(d, endpoint, "data-total") == "7")
             assert attr(driver, endpoint, "data-active") == "1"
-            assert "1 / 7" in text(driver, endpoint)
+            assert "1 open · 7 total" in text(driver, endpoint)
             assert attr(driver, f'{row} .endpoint[data-address="10.244.8.12"]',
                         "data-total") == "0"
             registries[1][3].labels(*labels).inc(5)

@@ -68,7 +68,7 @@ function endpointBox(ns, ep) {
   for (const c of Object.values(ep.connections)) { active += c.active; total += c.total; counted = true; }
   const box = objectBox('endpoint ' + state, 'endpointslices', ns, ep.slice,
     counted ? el('span', {class: 'conns', title: 'connections: active / total'},
-                 active + ' / ' + total) : null,
+                 active + ' open · ' + total + ' total') : null,
     el('div', {class: 'label'}, ep.address),
     el('div', {class: 'detail'}, ep.ports.map((p) => p.port + '/' + p.protocol).join(', ') +
                                  ' · ' + state),
