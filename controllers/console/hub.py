@@ -1,9 +1,9 @@
 """The snapshot the console pushes: rebuilt on changes, coalesced, versioned.
 
 Informer handlers and the metrics poller call :meth:`Hub.mark` (cheap, synchronous);
-:meth:`Hub.run` waits for a mark, lets further marks arrive for ``coalesce`` seconds,
-rebuilds the snapshot once and, when its encoding differs from the last one, bumps
-``version``. Each page's event stream (:meth:`Hub.updates`) yields the newest encoding
+:meth:`Hub.run` waits for a mark, lets further marks arrive for ``coalesce`` seconds (or
+as long as the last rebuild took, if longer), rebuilds the snapshot once and, when its
+encoding differs from the last one, bumps ``version``. Each page's event stream (:meth:`Hub.updates`) yields the newest encoding
 whenever the version moved past the one it sent last, so a slow reader skips
 intermediate states instead of queueing them.
 """
@@ -26,6 +26,8 @@ class Hub:
         self.build = build
         self.coalesce = coalesce
         self.version = 0
+        #: Seconds the last rebuild took.
+        self.last_build = 0.0
         self._doc = b""
         self.body = b""
         self._dirty = asyncio.Event()
@@ -43,18 +45,25 @@ class Hub:
             return
         self._doc = encoded
         self.version += 1
-        self.body = orjson.dumps({"version": self.version, **doc})
+        # {"version":N, ...the document's fields}: spliced, not encoded a second time
+        rest = encoded[1:] if encoded == b"{}" else b"," + encoded[1:]
+        self.body = b'{"version":%d' % self.version + rest
         async with self._changed:
             self._changed.notify_all()
 
     async def run(self) -> None:
-        """Rebuild on marks, coalesced, until cancelled."""
+        """Rebuild on marks, coalesced, until cancelled. The window is ``coalesce``, or as
+        long as the last rebuild took when that was longer, so a large cluster's rebuilds
+        take at most about half of the process's time."""
+        loop = asyncio.get_running_loop()
         await self.refresh()
         while True:
             await self._dirty.wait()
-            await asyncio.sleep(self.coalesce)
+            await asyncio.sleep(max(self.coalesce, self.last_build))
             self._dirty.clear()
+            started = loop.time()
             await self.refresh()
+            self.last_build = loop.time() - started
 
     async def _wait_past(self, version: int, timeout: float) -> bool:
         """Wait until ``version`` is passed; False after ``timeout`` seconds without."""
