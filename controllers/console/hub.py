@@ -3,9 +3,9 @@
 Informer handlers and the metrics poller call :meth:`Hub.mark` (cheap, synchronous);
 :meth:`Hub.run` waits for a mark, lets further marks arrive for ``coalesce`` seconds (or
 as long as the last rebuild took, if longer), rebuilds the snapshot once and, when its
-encoding differs from the last one, bumps ``version``. Each page's event stream (:meth:`Hub.updates`) yields the newest encoding
-whenever the version moved past the one it sent last, so a slow reader skips
-intermediate states instead of queueing them.
+encoding differs from the last one, bumps ``version``. Each page's event stream
+(:meth:`Hub.updates`) yields the newest encoding whenever the version moved past the one
+it sent last, so a slow reader skips intermediate states instead of queueing them.
 """
 
 from __future__ import annotations

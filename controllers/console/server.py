@@ -12,7 +12,8 @@
 ``GET /healthz``         ``ok``; ``/readyz`` ``ok`` once the caches synced (503 before)
 =======================  ===========================================================
 
-Bad ``/api/object`` queries are 400 (an unknown resource, a missing name); what the
+Bad ``/api/object`` queries are 400 (an unknown resource, a missing name, ``.`` or ``..``
+for a name or namespace); what the
 apiserver refuses comes back with its code and message (404, 403 …), as plain text.
 """
 
@@ -118,6 +119,9 @@ class ConsoleServer:
         namespace = query.get("namespace") or None
         if info.namespaced and namespace is None:
             return PlainTextResponse(f"{info.plural} need a namespace", status_code=400)
+        if {name, namespace} & {".", ".."}:  # as upstream: not a path segment of a name
+            return PlainTextResponse("name and namespace may not be '.' or '..'",
+                                     status_code=400)
         try:
             obj = await self.client.request(
                 "GET", resource_path(info, namespace if info.namespaced else None, name))

@@ -243,6 +243,8 @@ def test_object_endpoint_answers_bad_queries_with_4xx(
         assert http.get("/api/object", params={"resource": "pods"}).status_code == 400
         assert http.get("/api/object", params={"resource": "pods", "name": "x"}) \
             .status_code == 400
+        assert http.get("/api/object", params={"resource": "pods", "namespace": api.ns,
+                                               "name": ".."}).status_code == 400
         r = http.get("/api/object", params={"resource": "pods", "namespace": api.ns,
                                             "name": "nope"})
         assert (r.status_code, r.text) == (404, 'pods "nope" not found')
