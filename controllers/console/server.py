@@ -13,8 +13,8 @@
 =======================  ===========================================================
 
 Bad ``/api/object`` queries are 400 (an unknown resource, a missing name, ``.`` or ``..``
-for a name or namespace); what the
-apiserver refuses comes back with its code and message (404, 403 …), as plain text.
+for a name or namespace); what the apiserver refuses comes back with its code and message
+(404, 403 …), as plain text.
 """
 
 from __future__ import annotations
