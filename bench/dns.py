@@ -40,6 +40,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import dns.message
+import dns.query
 import dns.rcode
 import httpx
 import orjson
@@ -175,9 +177,6 @@ def _bench(targets: dict[str, tuple[int, int, list[Query]]], clients: int, durat
 
 def _check_answers(port: int, services: int) -> None:
     """A ClusterIP and a headless Service answer as expected before measuring."""
-    import dns.message
-    import dns.query
-
     for i, want in ((1, 1), (0, ENDPOINTS_PER_HEADLESS), (services - 1, 1)):
         q = dns.message.make_query(f"{_name(i)}.{NAMESPACE}.svc.{ZONE}.", "A")
         resp = dns.query.udp(q, HOST, timeout=5, port=port)
@@ -193,8 +192,8 @@ def run_scenario(workdir: Path, server_cpu: int | None, args: Any) -> dict[str, 
     api = ServerProcess(
         "kubemu-dns-api",
         procs.apiserver_module("--bind-address", HOST, "--port", str(port), "--data-dir",
-                         str(workdir / "data-dns"), "--storage", "sqlite",
-                         "--service-cluster-ip-range", "10.96.0.0/16"),
+                               str(workdir / "data-dns"), "--storage", "sqlite",
+                               "--service-cluster-ip-range", "10.96.0.0/16"),
         port, workdir / "kubemu-dns-api.log", server_cpu).start()
     dns_server: ServerProcess | None = None
     responder: _Responder | None = None

@@ -8,7 +8,8 @@ the query's transport, or REFUSED when forwarding is off or no upstream is confi
 CNAME leaving the zone is completed through the upstreams for A/AAAA queries. UDP
 responses larger than the client's buffer (512 bytes without EDNS) are truncated (TC) so
 the client retries over TCP. Unparsable datagrams are dropped; a query with other than one
-question is FORMERR.
+question is FORMERR. :meth:`DnsServer.quick` answers whatever needs no upstream at once (a
+UDP query answered from the caches costs no asyncio task); :meth:`DnsServer.finish` the rest.
 """
 
 from __future__ import annotations
