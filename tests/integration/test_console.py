@@ -180,6 +180,16 @@ def test_page_shows_service_endpoints_pods_and_follows_readiness(
         assert yaml.safe_load(text(driver, "#yaml"))["spec"]["ports"][0][
             "nodePort"] == node_port
 
+        # a pod being deleted gracefully (no node agent confirms it) is terminating
+        r = api.http.request("DELETE", f"/api/v1/namespaces/{api.ns}/pods/web-2",
+                             json={"gracePeriodSeconds": 300})
+        assert r.status_code in (200, 202), r.text
+        wait(driver, lambda d: attr(d, f'{row} .pod[data-pod="web-2"]', "data-state")
+             == "terminating" and attr(d, f'{row} .endpoint[data-address="10.244.7.12"]',
+                                       "data-state") == "terminating"
+             and attr(d, f"{row} .ready-set", "data-ready-set") == "10.244.7.11")
+        assert "Terminating" in text(driver, f'{row} .pod[data-pod="web-2"]')
+
 
 def test_connection_counts_from_the_proxies_show_per_endpoint(
     fresh_apiserver: ApiServerProcess, console: Callable[..., str], tmp_path: Path
