@@ -13,6 +13,7 @@ from apiserver.api import errors
 from apiserver.api.resources import served
 from apiserver.api.user import REQUEST_USER, UserInfo
 from apiserver.auth.authorization import Authorization, build_authorization
+from apiserver.auth.bootstrap_kubemu import KUBEMU_ROLES
 from apiserver.auth.bootstrap_reconcile import (
     AUTOUPDATE,
     expected_role,
@@ -98,7 +99,8 @@ def test_bootstrap_policy_decisions() -> None:
         assert {"cluster-admin", "admin", "edit", "view", "system:node-proxier",
                 "system:kubemu:endpoints-controller",
                 "system:controller:generic-garbage-collector"} <= names
-        assert len(names) == 31 + 35 + 4  # upstream's, its controllers', kubemu's
+        # upstream's, its controllers', kubemu's (one per kubemu component with a role)
+        assert len(names) == 31 + 35 + len(KUBEMU_ROLES)
         namespaced = sorted((o.namespace, o.name)
                             for o in _store(registry, "roles").cache.objects())
         assert len(namespaced) == 7 and ("kube-public", "system:controller:bootstrap-signer") \
