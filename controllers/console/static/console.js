@@ -33,11 +33,16 @@ function portText(p) {
   return (p.name ? p.name + ' ' : '') + p.port + target + '/' + p.protocol + node;
 }
 
+// The nodes' InternalIPs, where NodePorts answer (set by render before drawing).
+let nodeIPs = [];
+
 function clientBox(svc) {
   const lines = [];
   for (const p of svc.ports) {
     if (svc.clusterIP && svc.clusterIP !== 'None') lines.push(svc.clusterIP + ':' + p.port);
-    if (p.nodePort) lines.push('<node IP>:' + p.nodePort);
+    if (p.nodePort) {
+      for (const ip of nodeIPs.length ? nodeIPs : ['<node IP>']) lines.push(ip + ':' + p.nodePort);
+    }
     for (const ip of svc.loadBalancer) lines.push(ip + ':' + p.port);
   }
   if (svc.type === 'ExternalName') lines.push(svc.name + ' → ' + svc.externalName);
@@ -189,6 +194,8 @@ function render(snapshot) {
   const nodes = JSON.stringify(snapshot.nodes);
   if (nodes !== drawn.nodes) {
     drawn.nodes = nodes;
+    nodeIPs = snapshot.nodes.flatMap((node) => node.addresses);
+    drawn.namespaces.clear();  // NodePort addresses are drawn from the nodes
     document.getElementById('nodes').replaceChildren(
       el('span', {class: 'detail'}, 'nodes:'), ...snapshot.nodes.map(nodeBox));
   }
