@@ -233,6 +233,10 @@ def markdown(results: dict[str, Any]) -> str:
         from bench.scale import table as scale_table
 
         parts += [*scale_table(results), ""]
+    if results.get("dns"):
+        from bench.dns import table as dns_table
+
+        parts += [*dns_table(results), ""]
     if results["targets"]:
         parts += [*targets_table(results), ""]
     return "\n".join(parts)

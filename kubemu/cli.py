@@ -36,6 +36,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from apiserver.api.hosts import is_loopback
 from kubemu import address_flags, certs, etcd, tools
 from kubemu.blocks import AddressError, BlockLease
 from kubemu.components import (
@@ -64,7 +65,6 @@ from kubemu.preflight import (
     DEFAULT_PORT,
     UpError,
     choose_port,
-    is_loopback,
     node_count,
     port_number,
     positive_seconds,
@@ -375,6 +375,7 @@ def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
                                                  if "node" not in args.disable])
         for line in ([stale] if stale else []) + [
             f"kubemu is up: apiserver {ctx.server_url}, data in {ctx.data_dir}",
+            *([f"web console: {ctx.addresses.console_url}"] if "console" in started else []),
             "use it with:",
             f"    export KUBECONFIG={ctx.kubeconfig}",
             "    kubectl get svc",
