@@ -48,7 +48,7 @@ def test_first_type_issue_stops_the_walk_with_the_go_message() -> None:
     )
     assert first_type_issue(SERVICE, body) == issue
     ports = {"spec": {"ports": [{"port": 80}, {"port": "x"}], "bad": 1}}
-    issue, unknown = check_body(SERVICE, ports)
+    issue, _ = check_body(SERVICE, ports)
     assert issue is not None and issue.path == "spec.ports.port"
     assert issue.struct == "ServicePort" and issue.go_type == "int32"
     # Types off (a custom resource): the same walk only collects unknown fields.
