@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import os
 import random
 import re
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,9 +23,21 @@ _GENERATED_SUFFIX = 5
 _MAX_GENERATED_PREFIX = DNS1123_SUBDOMAIN_MAX - _GENERATED_SUFFIX
 
 
+#: The last second :func:`rfc3339` formatted and its text (every write of that second
+#: stamps the same text, often twice: creationTimestamp and managedFields).
+_last_second: tuple[int, str] = (0, "")
+
+
 def rfc3339(moment: datetime) -> str:
     """A timestamp as Kubernetes writes ``metav1.Time`` (seconds, ``Z``)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    global _last_second
+    second = math.floor(moment.timestamp())
+    last = _last_second
+    if last[0] == second and last[1]:
+        return last[1]
+    text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    _last_second = (second, text)
+    return text
 
 
 def parse_rfc3339(text: str) -> datetime | None:
@@ -37,7 +50,11 @@ def parse_rfc3339(text: str) -> datetime | None:
 
 def new_uid() -> str:
     """A fresh object uid (UUID4, as upstream)."""
-    return str(uuid.uuid4())
+    # uuid.uuid4()'s value, spelled out without building a UUID object.
+    digits = os.urandom(16).hex()
+    variant = "89ab"[int(digits[16], 16) & 3]
+    return (f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-"
+            f"{digits[20:]}")
 
 
 def generate_name(base: str, rng: random.Random | None = None) -> str:

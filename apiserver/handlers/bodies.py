@@ -27,10 +27,11 @@ from apiserver.handlers.http import Request
 from apiserver.handlers.nesting import json_depth_error
 from apiserver.registry.store import DeleteOptions
 from apiserver.schema.fieldcheck import (
+    FieldIssue,
     strict_decoding_error_message,
     strict_field_issues,
 )
-from apiserver.schema.typecheck import TypeIssue, first_type_issue
+from apiserver.schema.typecheck import TypeIssue, check_body, first_type_issue
 
 APPLY_MEDIA = "application/apply-patch+yaml"
 _OBJECT_MEDIA = frozenset({"application/json", "application/yaml", "*/*", ""})
@@ -86,8 +87,10 @@ async def decode_object(req: Request, info: ResourceInfo) -> dict[str, Any]:
         except protobuf.ProtobufError as exc:
             raise errors.bad_request(f"unable to decode protobuf body: {exc}") from None
         body = orjson.dumps(obj)
+        unique = True
     else:
         obj = parse_body(body, media, info)
+        unique = media == "application/yaml" or no_duplicate_fields(body, obj)
     if not isinstance(obj, dict):
         raise unrecognized(
             info,
@@ -104,30 +107,46 @@ async def decode_object(req: Request, info: ResourceInfo) -> dict[str, Any]:
                 body,
             )
     check_kind(obj, info)
-    issue = type_issue_of(info, obj)
+    issue, unknown = body_issues(info, obj)
     if issue is not None:
         raise errors.bad_request(
-            f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: {issue}'
+            f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: '
+            f"{issue.message}"
         )
-    _validate_fields(req, info, obj, body if media != "application/yaml" else orjson.dumps(obj))
+    directive = field_validation(req)
+    if directive == "Ignore" or unique:
+        issues = [FieldIssue("unknown", path) for path in unknown]
+    else:
+        # A key repeated in the body: the strict decoder's full account, in document order.
+        issues = _strict_issues(info, body)
+    _apply_field_validation(req, directive, obj, issues)
     return obj
 
 
-def first_type_issue_of(info: ResourceInfo, obj: dict[str, Any]) -> TypeIssue | None:
-    """The first value of the wrong JSON type in ``obj`` (None: none, or no schema). A
-    custom resource is unstructured: its wrong types are validation errors (422) instead."""
-    if info.custom:
-        return None
+def body_issues(info: ResourceInfo, obj: dict[str, Any]) -> tuple[TypeIssue | None, list[str]]:
+    """One walk of a decoded body: its first value of a wrong JSON type (None for a custom
+    resource, which is unstructured: its wrong types are validation errors, 422) and the
+    paths of its unknown fields (none without a schema)."""
     try:
-        return first_type_issue(info.schema_ref, obj)
+        return check_body(info.schema_ref, obj, types=not info.custom)
     except KeyError:
-        return None
+        return None, []
 
 
-def type_issue_of(info: ResourceInfo, obj: dict[str, Any]) -> str | None:
-    """The Go decoder's error for a value of the wrong JSON type in ``obj``, if any."""
-    issue = first_type_issue_of(info, obj)
-    return issue.message if issue is not None else None
+def no_duplicate_fields(raw: bytes, obj: Any) -> bool:
+    """Whether the JSON text ``raw``, decoded as ``obj``, repeats no key within an object
+    (False: it may; the strict decoder's walk tells).
+
+    Outside strings a colon only ends a key, and re-encoding ``obj`` keeps every colon
+    inside its strings; a key given twice keeps one of its values, so the text has more
+    colons than its re-encoding unless a string escapes a colon (``\\u003a``), which is
+    counted as "may"."""
+    if b"\\u003a" in raw or b"\\u003A" in raw:
+        return False
+    try:
+        return raw.count(b":") == orjson.dumps(obj).count(b":")
+    except TypeError:  # beyond what orjson encodes (e.g. an integer over 64 bits)
+        return False
 
 
 def check_kind(obj: dict[str, Any], info: ResourceInfo) -> None:
@@ -157,15 +176,17 @@ def check_kind(obj: dict[str, Any], info: ResourceInfo) -> None:
         )
 
 
-def _validate_fields(req: Request, info: ResourceInfo, obj: dict[str, Any], raw: bytes) -> None:
-    directive = field_validation(req)
-    if directive == "Ignore":
-        issues = []
-    else:
-        try:
-            issues = strict_field_issues(info.schema_ref, raw)
-        except (ValueError, KeyError):
-            issues = []
+def _strict_issues(info: ResourceInfo, raw: bytes) -> list[FieldIssue]:
+    try:
+        return strict_field_issues(info.schema_ref, raw)
+    except (ValueError, KeyError):
+        return []
+
+
+def _apply_field_validation(req: Request, directive: str, obj: dict[str, Any],
+                            issues: list[FieldIssue]) -> None:
+    """Strict: 400 for any issue; Warn: one warning each; every directive drops the
+    unknown fields, as a typed decoder would."""
     if issues and directive == "Strict":
         raise errors.bad_request(strict_decoding_error_message([i.message for i in issues]))
     if directive == "Warn":
@@ -173,14 +194,6 @@ def _validate_fields(req: Request, info: ResourceInfo, obj: dict[str, Any], raw:
     for issue in issues:
         if issue.kind == "unknown":
             drop_field(obj, issue.path)
-    if directive == "Ignore":
-        from apiserver.schema.fieldcheck import unknown_fields
-
-        try:
-            for path in unknown_fields(info.schema_ref, obj):
-                drop_field(obj, path)
-        except KeyError:
-            pass
 
 
 def drop_field(obj: Any, path: str) -> None:

@@ -64,18 +64,16 @@ def encode_list(
     if remaining is not None:
         md["remainingItemCount"] = remaining
     head = orjson.dumps({"kind": info.list_kind, "apiVersion": info.api_version, "metadata": md})
-    # One join over one flat list: a single copy of the (possibly 10 MB) body,
-    # instead of a join of a generator plus two whole-body concatenations (~7x slower).
-    parts = [head[:-1] + b',"items":[']
+    prefix = head[:-1] + b',"items":['
+    if not items:
+        return prefix + b"]}\n"
+    # prefix + b",".join(items) + suffix in one copy of the (possibly 20 MB) body: the
+    # prefix and suffix ride on the first and last item.
     relabel = info.relabel if info.storage_api_version else None
-    for o in items:
-        parts.append(relabel(o.raw) if relabel else o.raw)
-        parts.append(b",")
-    if items:
-        parts[-1] = b"]}\n"
-    else:
-        parts.append(b"]}\n")
-    return b"".join(parts)
+    raws = [relabel(o.raw) for o in items] if relabel else [o.raw for o in items]
+    raws[0] = prefix + raws[0]
+    raws[-1] += b"]}\n"
+    return b",".join(raws)
 
 
 def encode_table(

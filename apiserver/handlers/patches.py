@@ -19,12 +19,11 @@ from apiserver.api.gostrings import go_quote
 from apiserver.api.resources import ResourceInfo
 from apiserver.handlers.bodies import (
     APPLY_MEDIA,
+    body_issues,
     check_kind,
     drop_field,
     field_validation,
-    first_type_issue_of,
     go_type,
-    type_issue_of,
 )
 from apiserver.handlers.http import Request
 from apiserver.handlers.nesting import json_depth_error, too_deep
@@ -39,8 +38,8 @@ from apiserver.patch import (
 from apiserver.patch.gofmt import conversion_error, go_value
 from apiserver.registry import managedfields
 from apiserver.schema.fieldcheck import (
+    FieldIssue,
     strict_decoding_error_message,
-    strict_field_issues,
 )
 
 _PATCH_MEDIA = frozenset({
@@ -116,37 +115,28 @@ def check_patched(
     if too_deep(patched):
         raise errors.ApiError(422, "Invalid", GENERIC_INVALID_MESSAGE)
     check_kind(patched, info)
-    if smp_patch is not _NO_PATCH_MAP:
-        type_issue = first_type_issue_of(info, patched)
-        if type_issue is not None:
+    type_issue, unknown = body_issues(info, patched)
+    if type_issue is not None:
+        if smp_patch is not _NO_PATCH_MAP:
             detail = (conversion_error(type_issue.json_type, type_issue.go_type)
                       or type_issue.message)
             cause = f"Invalid value: {go_quote(go_value(smp_patch))}: {detail}"
-            raise errors.ApiError(
-                422, "Invalid", f'"" is invalid: patch: {cause}',
-                {"causes": [errors.field_cause("FieldValueInvalid", "patch", cause)]},
-            )
-    type_error = type_issue_of(info, patched)
-    if type_error is not None:
-        cause = f'Invalid value: "{_short(patched)}": {type_error}'
+        else:
+            cause = f'Invalid value: "{_short(patched)}": {type_issue.message}'
         raise errors.ApiError(
             422, "Invalid", f'"" is invalid: patch: {cause}',
             {"causes": [errors.field_cause("FieldValueInvalid", "patch", cause)]},
         )
     if directive != "Ignore":
-        try:
-            issues = strict_field_issues(info.schema_ref, orjson.dumps(patched))
-        except (ValueError, KeyError):
-            issues = []
-        if issues and directive == "Strict":
-            raise errors.bad_request(
-                strict_decoding_error_message([i.message for i in issues])
-            )
+        # The patched object is re-encoded by upstream before its strict decoding, so it
+        # repeats no key: its issues are the unknown fields.
+        messages = [FieldIssue("unknown", path).message for path in unknown]
+        if messages and directive == "Strict":
+            raise errors.bad_request(strict_decoding_error_message(messages))
         if directive == "Warn":
-            req.warnings[:] = [i.message for i in issues]
-        for issue in issues:
-            if issue.kind == "unknown":
-                drop_field(patched, issue.path)
+            req.warnings[:] = messages
+        for path in unknown:
+            drop_field(patched, path)
     return patched
 
 

@@ -134,60 +134,118 @@ def _scalar_issue(node: SchemaNode, value: Any) -> str | None:
     return _json_type(value)
 
 
-def _walk(node: SchemaNode, value: Any, path: str, struct: str) -> TypeIssue | None:
-    if value is None:
+#: Root fields every object has whatever its schema says (never unknown).
+_ALWAYS_KNOWN_AT_ROOT = frozenset({"apiVersion", "kind", "metadata"})
+
+
+class _Scan:
+    """What one walk looks for (``types``, ``unknown``) and the unknown paths found."""
+
+    __slots__ = ("types", "unknown", "unknown_paths")
+
+    def __init__(self, types: bool, unknown: bool) -> None:
+        self.types = types
+        self.unknown = unknown
+        self.unknown_paths: list[str] = []
+
+
+def _go_path(stack: list[tuple[str | int, bool]]) -> str:
+    """Go's path of a type error: the field names on ``stack``, without list indexes
+    or map keys."""
+    return ".".join(str(step) for step, is_field in stack if is_field)
+
+
+def _field_path(stack: list[tuple[str | int, bool]], name: str) -> str:
+    """The strict decoder's path of ``name`` below ``stack``: ``spec.ports[0].bar``."""
+    out = ""
+    for step, _ in (*stack, (name, True)):
+        if isinstance(step, int):
+            out += f"[{step}]"
+        else:
+            out += f".{step}" if out else step
+    return out
+
+
+def _mismatch(node: SchemaNode, value: Any, stack: list[tuple[str | int, bool]],
+              struct: str, scan: _Scan) -> TypeIssue | None:
+    if not scan.types:
         return None
+    return TypeIssue(_go_path(stack), struct, _json_type(value), _go_type(node))
+
+
+def _scan(node: SchemaNode, value: Any, stack: list[tuple[str | int, bool]], struct: str,
+          root: bool, scan: _Scan) -> TypeIssue | None:
+    """Walk ``value`` (not None) along ``node``: the first type issue (when looking for
+    types; the walk stops there), and unknown fields appended to ``scan.unknown_paths``
+    in document order (when looking for them). Scalars that fit are checked inline and
+    paths are spelled out only for issues: this runs on every create and update body."""
     kind = node.kind
     if kind == "any":
         return None
     if kind == "object":
         if not isinstance(value, dict):
-            return TypeIssue(path, struct, _json_type(value), _go_type(node))
+            return _mismatch(node, value, stack, struct, scan)
         inner = node.name.rsplit(".", 1)[-1] if node.name else struct
+        types = scan.types
         for key, child_value in value.items():
             child = node.child(key)
-            if child is None or child_value is None:
+            if child is None:
+                if scan.unknown and not (root and key in _ALWAYS_KNOWN_AT_ROOT):
+                    scan.unknown_paths.append(_field_path(stack, key))
                 continue
-            # The common case, a fitting scalar, is checked inline: the path is built
-            # only on error.
-            if (
-                child.kind == "scalar"
-                and not isinstance(child_value, (dict, list))
-                and _scalar_issue(child, child_value) is None
-                and child.schema.get("format") != "date-time"
+            if child_value is None:
+                continue
+            if child.kind == "scalar" and not isinstance(child_value, (dict, list)) and (
+                not types or (
+                    _scalar_issue(child, child_value) is None
+                    and child.schema.get("format") != "date-time"
+                )
             ):
                 continue
-            child_path = f"{path}.{key}" if path else key
-            issue = _walk(child, child_value, child_path, inner)
+            stack.append((key, True))
+            issue = _scan(child, child_value, stack, inner, False, scan)
+            stack.pop()
             if issue is not None:
                 return issue
         return None
     if kind == "map":
         if not isinstance(value, dict):
-            return TypeIssue(path, struct, _json_type(value), _go_type(node))
+            return _mismatch(node, value, stack, struct, scan)
         values = node.child("")
         if values is None:
             return None
-        for child_value in value.values():
-            issue = _walk(values, child_value, path, struct)
+        for key, child_value in value.items():
+            if child_value is None or (
+                not scan.types and not isinstance(child_value, (dict, list))
+            ):
+                continue
+            stack.append((key, False))
+            issue = _scan(values, child_value, stack, struct, False, scan)
+            stack.pop()
             if issue is not None:
                 return issue
         return None
     if kind == "array":
         if not isinstance(value, list):
-            return TypeIssue(path, struct, _json_type(value), _go_type(node))
+            return _mismatch(node, value, stack, struct, scan)
         items = node.items()
         if items is None:
             return None
-        for element in value:
-            issue = _walk(items, element, path, struct)
+        for index, element in enumerate(value):
+            if element is None or (not scan.types and not isinstance(element, (dict, list))):
+                continue
+            stack.append((index, False))
+            issue = _scan(items, element, stack, struct, False, scan)
+            stack.pop()
             if issue is not None:
                 return issue
+        return None
+    if not scan.types:
         return None
     # scalar
     bad = _scalar_issue(node, value)
     if bad is not None:
-        return TypeIssue(path, struct, bad, _go_type(node))
+        return TypeIssue(_go_path(stack), struct, bad, _go_type(node))
     if (
         node.schema.get("format") == "date-time"
         and isinstance(value, str)
@@ -195,11 +253,28 @@ def _walk(node: SchemaNode, value: Any, path: str, struct: str) -> TypeIssue | N
         and not _RFC3339.fullmatch(value)
     ):
         return TypeIssue(
-            path, struct, "string", _go_type(node),
+            _go_path(stack), struct, "string", _go_type(node),
             f'parsing time "{value}" as "2006-01-02T15:04:05Z07:00": cannot parse '
             f'"{value}" as "2006"',
         )
     return None
+
+
+def check_body(root_ref: str, obj: Any, *, types: bool = True,
+               unknown: bool = True) -> tuple[TypeIssue | None, list[str]]:
+    """One walk of a decoded body along ``root_ref``: its first type issue (when
+    ``types``; then the unknown fields found so far are incomplete, and the request
+    fails anyway) and the paths of the fields the schema does not define (when
+    ``unknown``; as :func:`apiserver.schema.fieldcheck.unknown_fields` reports them).
+
+    Raises ``KeyError`` for an unknown ``root_ref``.
+    """
+    root = root_node(root_ref)
+    scan = _Scan(types, unknown)
+    issue = None
+    if obj is not None:
+        issue = _scan(root, obj, [], root.name.rsplit(".", 1)[-1], True, scan)
+    return issue, scan.unknown_paths
 
 
 def first_type_issue(root_ref: str, obj: Any) -> TypeIssue | None:
@@ -207,5 +282,4 @@ def first_type_issue(root_ref: str, obj: Any) -> TypeIssue | None:
 
     Raises ``KeyError`` for an unknown ``root_ref``.
     """
-    root = root_node(root_ref)
-    return _walk(root, obj, "", root.name.rsplit(".", 1)[-1])
+    return check_body(root_ref, obj, unknown=False)[0]

@@ -17,12 +17,13 @@ from __future__ import annotations
 import copy
 from typing import Any, Literal
 
+import orjson
+
 from apiserver.registry.managedfields.fieldpath import (
     FieldTrie,
     Path,
     element_sort_key,
     field_element,
-    key_element,
     value_element,
 )
 from apiserver.schema import SchemaNode
@@ -81,14 +82,24 @@ def item_key(node: SchemaNode | None, item: Any) -> str | None:
     """The ``k:{...}`` element of an associative-list item (``None`` if not an object)."""
     if node is None or not isinstance(item, dict):
         return None
-    keys = node.annotation("x-kubernetes-list-map-keys") or []
     values: dict[str, Any] = {}
-    for name in keys:
+    for name in _sorted_key_names(node):
         if name in item and item[name] is not None:
             values[name] = item[name]
         elif name in _KEY_DEFAULTS:
             values[name] = _KEY_DEFAULTS[name]
-    return key_element(values)
+    # Built in sorted order: what key_element(values) spells, without sorting again.
+    return "k:" + orjson.dumps(values).decode()
+
+
+def _sorted_key_names(node: SchemaNode) -> tuple[str, ...]:
+    """The list's ``x-kubernetes-list-map-keys``, sorted (memoised on the node)."""
+    memo = node.__dict__
+    names: tuple[str, ...] | None = memo.get("_sorted_list_map_keys")
+    if names is None:
+        names = memo["_sorted_list_map_keys"] = tuple(
+            sorted(node.annotation("x-kubernetes-list-map-keys") or ()))
+    return names
 
 
 def field_values(

@@ -51,6 +51,7 @@ class StoreCore:
         self.admission = admission
         #: Writes in flight: key → (the bytes being stored, the object they encode).
         self._fresh: dict[str, tuple[bytes, dict[str, Any]]] = {}
+        self._scopes: dict[str, tuple[ResourceInfo, Scope]] = {}
         if not at_run_time:
             self.cache: ResourceCache = watch_cache.register(info.storage_prefix, self.decode)
 
@@ -70,25 +71,33 @@ class StoreCore:
         """Stored bytes → :class:`CachedObject` stamped with ``revision``.
 
         Bytes this store is writing right now (see :meth:`_write`) are not parsed again:
-        the object they were encoded from is taken instead (the same bytes object, by
-        identity, proves it is that write). A custom resource read from storage gets its
-        schema's defaults, as upstream defaults on read.
+        the object they were encoded from is taken instead, once, when the bytes the
+        storage hands back are those bytes (the same object, or equal ones after an
+        encryption round trip or an etcd watch), and its JSON is those bytes with the
+        revision stamped in. A custom resource read from storage gets its schema's
+        defaults, as upstream defaults on read.
         """
         fresh = self._fresh.get(key)
-        if fresh is not None and fresh[0] is value:
+        raw: bytes | None = None
+        if fresh is not None and (fresh[0] is value or fresh[0] == value):
+            del self._fresh[key]
             obj = fresh[1]
+            if not self.info.custom:
+                raw = _stamped(value, revision)
         else:
             obj = orjson.loads(value)
-            if self.info.custom and obj.get("apiVersion") == (
-                    self.info.storage_api_version or self.info.api_version):
-                # Custom resources are defaulted when read from storage too (by the schema
-                # of the version they are stored as).
-                self.strategy.default(obj)
+        if self.info.custom and obj.get("apiVersion") == (
+                self.info.storage_api_version or self.info.api_version):
+            # Custom resources are defaulted when read from storage too (by the schema
+            # of the version they are stored as).
+            self.strategy.default(obj)
         md = obj["metadata"]
         md["resourceVersion"] = str(revision)
-        return self._cached(key, obj, revision)
+        return self._cached(key, obj, revision, raw)
 
-    def _cached(self, key: str, obj: dict[str, Any], revision: int) -> CachedObject:
+    def _cached(self, key: str, obj: dict[str, Any], revision: int,
+                raw: bytes | None = None) -> CachedObject:
+        """``obj`` as a cached object; ``raw``, when given, must be ``obj``'s JSON."""
         md = obj["metadata"]
         return CachedObject(
             key=key,
@@ -96,7 +105,7 @@ class StoreCore:
             name=md.get("name", ""),
             revision=revision,
             obj=obj,
-            raw=orjson.dumps(obj),
+            raw=orjson.dumps(obj) if raw is None else raw,
             labels=md.get("labels") or {},
             fields=object_fields(self.info, obj),
         )
@@ -115,7 +124,7 @@ class StoreCore:
             return await self.storage.update(key, value, expected_revision)
         finally:
             fresh = self._fresh.get(key)
-            if fresh is not None and fresh[0] is value:
+            if fresh is not None and fresh[0] is value:  # not taken (a failed write)
                 del self._fresh[key]
 
     @staticmethod
@@ -187,15 +196,22 @@ class StoreCore:
         """Called after an object was removed from storage."""
 
     def field_scope(self, subresource: str | None = None) -> Scope:
-        """The managed-fields scope of a write to this resource (or a subresource)."""
-        has_status = any(sub.name == "status" for sub in self.info.subresources)
-        return Scope(
-            schema_ref=self.info.schema_ref,
-            api_version=self.info.api_version,
+        """The managed-fields scope of a write to this resource (or a subresource); one
+        (immutable) scope per subresource while :attr:`info` stays the same."""
+        info = self.info
+        kept = self._scopes.get(subresource or "")
+        if kept is not None and kept[0] is info:
+            return kept[1]
+        has_status = any(sub.name == "status" for sub in info.subresources)
+        scope = Scope(
+            schema_ref=info.schema_ref,
+            api_version=info.api_version,
             subresource=subresource or "",
             status_path=("f:status",) if has_status else None,
             now=self.clock,
         )
+        self._scopes[subresource or ""] = (info, scope)
+        return scope
 
     # -- watch -----------------------------------------------------------------
 
@@ -216,3 +232,23 @@ class StoreCore:
         """Current objects for the synthetic ADDED events of a watch, by key."""
         return sorted((o for o in self.cache.objects() if predicate(o)), key=lambda o: o.key)
 
+
+
+_PLACEHOLDER = b'"resourceVersion":""'
+
+
+def _stamped(value: bytes, revision: int) -> bytes | None:
+    """``value`` (as :meth:`StoreCore._encode_for_storage` wrote it) with ``revision`` in
+    its ``metadata.resourceVersion`` placeholder, or None when the placeholder cannot be
+    told apart for sure.
+
+    Outside strings the placeholder's quotes are structural (a string escapes its quotes),
+    and kind, apiVersion and the metadata fields before resourceVersion are strings: the
+    first placeholder is metadata's when exactly two braces, the top level's and
+    metadata's, open before it.
+    """
+    at = value.find(_PLACEHOLDER)
+    if at < 0 or value.count(b"{", 0, at) != 2 or value.find(b'"metadata":{', 0, at) < 0:
+        return None
+    end = at + len(_PLACEHOLDER) - 1
+    return b"".join((value[:end], str(revision).encode(), value[end:]))

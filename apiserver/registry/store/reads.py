@@ -7,6 +7,7 @@ paginated read is served from a snapshot rebuilt from the cache's event history.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 
 from apiserver.api import errors, resourceversion
@@ -25,7 +26,15 @@ _CONSISTENT_READ_TIMEOUT = 3.0
 
 
 class ReadStore(StoreCore):
-    """GET and LIST of one resource."""
+    """GET and LIST of one resource.
+
+    A list without selectors is a slice of the objects sorted by key (kept until the
+    cache changes) found by bisection: its cost does not grow with the other namespaces'
+    objects, and the page's items are the cached objects themselves (read-only).
+    """
+
+    #: ((cache id, cache generation, object count), objects by key, their keys).
+    _ordered_memo: tuple[tuple[int, int, int], list[CachedObject], list[str]] | None = None
 
     async def _consistent(self, resource_version: str | None) -> None:
         """Make the cache at least as new as the read asks for."""
@@ -85,6 +94,9 @@ class ReadStore(StoreCore):
             await self._consistent(rv)
         else:
             await self._consistent(rv)
+        limit = opts.limit
+        if rv == "0" and not opts.continue_token:
+            limit = 0  # the cache ignores limit for resourceVersion=0, as upstream
         if snapshot_rev is not None and snapshot_rev < self.watch_cache.revision:
             try:
                 await self.watch_cache.ensure_available(snapshot_rev)
@@ -98,26 +110,44 @@ class ReadStore(StoreCore):
                 raise errors.expired(
                     f"too old resource version: {snapshot_rev} ({exc.oldest})"
                 ) from exc
-            list_rev = snapshot_rev
-        else:
-            objects = list(self.cache.objects())
-            list_rev = self.watch_cache.revision
-            if snapshot_rev is not None:
-                list_rev = max(snapshot_rev, list_rev) if opts.continue_token else list_rev
-        selected = sorted(
-            (o for o in objects if o.key > start_key and predicate(o)), key=lambda o: o.key
-        )
-        limit = opts.limit
-        if rv == "0" and not opts.continue_token:
-            limit = 0  # the cache ignores limit for resourceVersion=0, as upstream
-        if limit and len(selected) > limit:
-            page = selected[:limit]
-            token = encode_continue(list_rev, page[-1].key)
-            remaining: int | None = None
-            if opts.label_selector is None and opts.field_selector is None:
-                remaining = len(selected) - limit
-            return ListResult(page, list_rev, token, remaining)
-        return ListResult(selected, list_rev, None, None)
+            selected = sorted(
+                (o for o in objects if o.key > start_key and predicate(o)), key=_by_key
+            )
+            return _page(selected, snapshot_rev, limit, opts)
+        list_rev = self.watch_cache.revision
+        if snapshot_rev is not None and opts.continue_token:
+            list_rev = max(snapshot_rev, list_rev)
+        ordered, keys = self._ordered()
+        low, high = 0, len(ordered)
+        # A namespace of a cluster-scoped resource matches nothing: the predicate says so.
+        plain = opts.label_selector is None and opts.field_selector is None and (
+            not opts.namespace or self.info.namespaced)
+        if opts.namespace and self.info.namespaced:
+            # Keys are <prefix><namespace>/<name>: a namespace is one contiguous run.
+            first = f"{self.info.storage_prefix}{opts.namespace}/"
+            low = bisect_left(keys, first)
+            high = bisect_left(keys, first[:-1] + "0", low)  # "0" sorts right after "/"
+        if start_key:
+            low = max(low, bisect_right(keys, start_key, low, high))
+        if plain:
+            if limit and high - low > limit:
+                page = ordered[low:low + limit]
+                token = encode_continue(list_rev, page[-1].key)
+                return ListResult(page, list_rev, token, high - low - limit)
+            return ListResult(ordered[low:high], list_rev, None, None)
+        selected = [o for o in ordered[low:high] if predicate(o)]
+        return _page(selected, list_rev, limit, opts)
+
+    def _ordered(self) -> tuple[list[CachedObject], list[str]]:
+        """The cached objects sorted by key, and their keys; rebuilt only after the cache
+        changed (a sort of an almost sorted list: new keys mostly arrive in order)."""
+        cache = self.cache
+        stamp = (id(cache), cache.generation, len(cache.store))
+        memo = self._ordered_memo
+        if memo is None or memo[0] != stamp:
+            ordered = sorted(cache.objects(), key=_by_key)
+            memo = self._ordered_memo = (stamp, ordered, [o.key for o in ordered])
+        return memo[1], memo[2]
 
     def _snapshot(self, revision: int) -> list[CachedObject]:
         """The objects as of ``revision``, rebuilt by undoing newer events."""
@@ -129,3 +159,20 @@ class ReadStore(StoreCore):
             else:
                 state[event.obj.key] = event.prev
         return list(state.values())
+
+
+def _by_key(obj: CachedObject) -> str:
+    return obj.key
+
+
+def _page(selected: list[CachedObject], list_rev: int, limit: int,
+          opts: ListOptions) -> ListResult:
+    """The first ``limit`` objects of ``selected`` (all when 0) as one page."""
+    if limit and len(selected) > limit:
+        page = selected[:limit]
+        token = encode_continue(list_rev, page[-1].key)
+        remaining: int | None = None
+        if opts.label_selector is None and opts.field_selector is None:
+            remaining = len(selected) - limit
+        return ListResult(page, list_rev, token, remaining)
+    return ListResult(selected, list_rev, None, None)
