@@ -30,7 +30,7 @@ import orjson
 
 from apiserver.storage.buffers import exact
 from apiserver.storage.errors import CompactedError, StorageUnavailableError
-from apiserver.storage.interface import EventType, Storage, StorageEvent
+from apiserver.storage.interface import EventType, KeyValue, Storage, StorageEvent
 
 log = logging.getLogger(__name__)
 
@@ -394,13 +394,7 @@ class WatchCache:
         root = os.path.commonprefix(list(self.resources))  # noqa: RUF071 (cut at "/" below)
         root = root[: root.rfind("/") + 1]
         items, current = await self.storage.list_prefix(root)
-        with _collector_paused():
-            for kv in items:
-                target = self._route(kv.key)
-                if target is not None:
-                    target.store[kv.key] = target.decode(kv.key, kv.value, kv.mod_revision)
-                    target.generation += 1
-        del items
+        self._fill(items)
         start = max(self.storage.compacted_revision(), current - self.history_size, 0)
         try:
             history = await self.storage.history(start)
@@ -420,6 +414,19 @@ class WatchCache:
         pending, self._buffered = self._buffered, []
         for event in pending:
             self._on_event(event)
+
+    def _fill(self, items: list[KeyValue]) -> None:
+        """Decode ``items`` into the caches of their resources, emptying the list: each
+        value is dropped once decoded, so a backend that keeps no values (etcd) frees
+        it for the next object's bytes instead of holding every value to the end."""
+        items.reverse()
+        with _collector_paused():
+            while items:
+                kv = items.pop()
+                target = self._route(kv.key)
+                if target is not None:
+                    target.store[kv.key] = target.decode(kv.key, kv.value, kv.mod_revision)
+                    target.generation += 1
 
     def _route(self, key: str) -> ResourceCache | None:
         # Resource prefixes are whole path segments ending in "/", so the prefix of a key
