@@ -296,12 +296,11 @@ def _render(services: dict[ServicePortName, ServicePort], endpoints: Endpoints,
     stale_chains: list[str] = []
     stale_sets: list[tuple[str, int]] = []
     if not fresh:
-        for old, frag in [*written, *((f, None) for f in removed)]:
-            if old is None or old is frag:
-                continue
-            keep = frag.chains if frag is not None else {}
+        replaced = [(old, frag.chains, frag.affinity) for old, frag in written
+                    if old is not None and old is not frag]
+        replaced += [(old, {}, {}) for old in removed]
+        for old, keep, keep_sets in replaced:
             stale_chains += [c for c in old.chains if c not in keep]
-            keep_sets = frag.affinity if frag is not None else {}
             stale_sets += [(s, n) for s, n in old.affinity.items() if s not in keep_sets]
     out += decls + rules + deletes + adds
     for chain in stale_chains:
