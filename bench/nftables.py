@@ -24,6 +24,7 @@ import uuid
 from typing import Any
 
 from bench.procs import BenchError
+from bench.proxy import scale_maps
 from controllers.proxy.nftables import NFTablesConfig, NFTablesRenderer, Rendered
 from controllers.proxy.nftables_service import chain_base
 from controllers.proxy.types import Endpoint, ServicePort, ServicePortName
@@ -32,17 +33,6 @@ __all__ = ["run_nftables", "table", "targets"]
 
 Ports = dict[ServicePortName, ServicePort]
 Eps = dict[ServicePortName, tuple[Endpoint, ...]]
-
-
-def _maps(services: int, per_service: int) -> tuple[Ports, Eps]:
-    ports: Ports = {}
-    eps: Eps = {}
-    for i in range(services):
-        spn = ServicePortName("bench", f"svc-{i:05d}", "http", "TCP")
-        ports[spn] = ServicePort(spn, f"172.30.{i // 250}.{i % 250 + 1}", 80)
-        eps[spn] = tuple(Endpoint(f"10.{i // 250}.{i % 250}.{j + 1}", 8080)
-                         for j in range(per_service))
-    return ports, eps
 
 
 def _children_cpu() -> float:
@@ -74,7 +64,7 @@ def _sync(renderer: NFTablesRenderer, ns: str, ports: Ports, eps: Eps,
 
 
 def _size_run(services: int, per_service: int) -> dict[str, Any]:
-    ports, eps = _maps(services, per_service)
+    ports, eps = scale_maps(services, per_service)
     renderer = NFTablesRenderer(NFTablesConfig(cluster_cidr="10.0.0.0/8"))
     ns = f"kubemu-nft-{uuid.uuid4().hex[:6]}"
     subprocess.run(["ip", "netns", "add", ns], check=True)

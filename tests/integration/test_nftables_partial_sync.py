@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,26 +25,18 @@ from controllers.proxy.nftables import (
     chain_base,
     endpoint_chain_base,
 )
-from controllers.proxy.types import Endpoint, ServicePort, ServicePortName
-from tests.support.proxy import require_root_and_tools, sh
+from controllers.proxy.types import Endpoint, ServicePort
+from tests.support.proxy import partial_sync_maps as maps
+from tests.support.proxy import partial_sync_port as spn
+from tests.support.proxy import require_root_and_tools, scratch_namespaces, sh
 
 CONFIG = NFTablesConfig(cluster_cidr="10.244.0.0/16", nodeport_addresses=("192.168.0.2",))
 
-Ports = dict[ServicePortName, ServicePort]
-Eps = dict[ServicePortName, tuple[Endpoint, ...]]
-
-
 @pytest.fixture
-def namespaces() -> Iterator[tuple[str, str]]:
+def namespaces() -> Iterator[tuple[str, ...]]:
     require_root_and_tools(("ip", "nft"))
-    names = (f"knp{uuid.uuid4().hex[:6]}", f"knf{uuid.uuid4().hex[:6]}")
-    for ns in names:
-        sh("ip", "netns", "add", ns)
-    try:
+    with scratch_namespaces("knp", "knf") as names:
         yield names
-    finally:
-        for ns in names:
-            sh("ip", "netns", "del", ns, check=False)
 
 
 def apply(ns: str, rendered: Rendered) -> None:
@@ -81,22 +72,7 @@ def ruleset(ns: str) -> list[str]:
     return sorted(line for line in out if not line.startswith('{"rule"')) + rules
 
 
-def spn(name: str) -> ServicePortName:
-    return ServicePortName("ns", name, "http", "TCP")
-
-
-def maps() -> tuple[Ports, Eps]:
-    ports: Ports = {}
-    eps: Eps = {}
-    for i in range(6):
-        p = spn(f"s{i}")
-        ports[p] = ServicePort(p, f"10.96.0.{i + 1}", 80,
-                               affinity_seconds=60 if i == 2 else None)
-        eps[p] = tuple(Endpoint(f"10.244.{i}.{j}", 8080) for j in range(1, 4))
-    return ports, eps
-
-
-def test_partial_syncs_converge_to_the_full_sync(namespaces: tuple[str, str]) -> None:
+def test_partial_syncs_converge_to_the_full_sync(namespaces: tuple[str, ...]) -> None:
     partial_ns, full_ns = namespaces
     ports, eps = maps()
     renderer = NFTablesRenderer(CONFIG)
