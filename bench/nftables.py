@@ -7,9 +7,9 @@ does (one ``nft -f -`` transaction): a full sync into an empty namespace (``add
 table`` + ``delete table`` first), a second full sync over the existing table
 (every chain flushed and rewritten, every map refilled), then one endpoint of one
 Service changes and the partial sync (render + ``nft -f`` of the changed chains
-and elements) is timed. Besides wall time, the CPU time ``nft`` used (user +
-system, its kernel work included) is recorded: on a loaded machine it is the
-steadier number. The partial sync is checked in the kernel (``nft list chain``).
+and elements) is timed. Besides wall time, the CPU time of the render (this
+process) and of ``nft`` (user + system, its kernel work included) is recorded: on
+a loaded machine it is the steadier number. The partial sync is checked in the kernel (``nft list chain``).
 """
 
 from __future__ import annotations
@@ -54,13 +54,14 @@ def _apply(ns: str, text: str) -> tuple[float, float]:
 
 def _sync(renderer: NFTablesRenderer, ns: str, ports: Ports, eps: Eps,
           full: bool) -> tuple[Rendered, dict[str, Any]]:
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     rendered = renderer.render(ports, eps, full=full)
-    render_s = time.perf_counter() - t0
+    render_s, render_cpu = time.perf_counter() - t0, time.process_time() - cpu0
     nft_s, nft_cpu = _apply(ns, rendered.text)
     renderer.commit(rendered)
-    return rendered, {"render_s": render_s, "nft_s": nft_s, "nft_cpu_s": nft_cpu,
-                      "total_s": render_s + nft_s, "lines": rendered.text.count("\n")}
+    return rendered, {"render_s": render_s, "render_cpu_s": render_cpu, "nft_s": nft_s,
+                      "nft_cpu_s": nft_cpu, "total_s": render_s + nft_s,
+                      "cpu_s": render_cpu + nft_cpu, "lines": rendered.text.count("\n")}
 
 
 def _size_run(services: int, per_service: int) -> dict[str, Any]:
@@ -106,13 +107,22 @@ def run_nftables(sizes: list[int], per_service: int) -> dict[str, Any]:
     return {"nft": version, "kernel": os.uname().release, "runs": runs}
 
 
+def _s(wall: float, cpu: float) -> str:
+    return f"{wall:.2f} s ({cpu:.2f} s)"
+
+
+def _ms(wall: float, cpu: float) -> str:
+    return f"{wall * 1000:.0f} ms ({cpu * 1000:.0f} ms)"
+
+
 def table(results: dict[str, Any]) -> list[str]:
     """Markdown for the ``nftables`` scenario."""
     r = results["nftables"]
     out = [
         f"#### nftables sync ({r['nft']}, Linux {r['kernel']}), scratch network namespaces",
         "",
-        "| Services x endpoints | rules | sync | lines | render | nft -f (CPU) | total |",
+        "| Services x endpoints | rules | sync | lines | render (CPU) | nft -f (CPU) "
+        "| total (CPU) |",
         "|---|---:|---|---:|---:|---:|---:|",
     ]
     for run in r["runs"]:
@@ -120,13 +130,13 @@ def table(results: dict[str, Any]) -> list[str]:
         labels = ("full (first)", "full (over existing)")
         for label, sync in zip(labels, run["full"], strict=False):
             out.append(f"| {size} | {run['rules']:,} | {label} | {sync['lines']:,} "
-                       f"| {sync['render_s']:.2f} s | {sync['nft_s']:.2f} s "
-                       f"({sync['nft_cpu_s']:.2f} s) | {sync['total_s']:.2f} s |")
+                       f"| {_s(sync['render_s'], sync['render_cpu_s'])} "
+                       f"| {_s(sync['nft_s'], sync['nft_cpu_s'])} "
+                       f"| {_s(sync['total_s'], sync['cpu_s'])} |")
         p = run["partial"]
         out.append(f"| {size} | {run['rules']:,} | partial (one endpoint changed) "
-                   f"| {p['lines']:,} | {p['render_s'] * 1000:.0f} ms "
-                   f"| {p['nft_s'] * 1000:.0f} ms ({p['nft_cpu_s'] * 1000:.0f} ms) "
-                   f"| {p['total_s'] * 1000:.0f} ms |")
+                   f"| {p['lines']:,} | {_ms(p['render_s'], p['render_cpu_s'])} "
+                   f"| {_ms(p['nft_s'], p['nft_cpu_s'])} | {_ms(p['total_s'], p['cpu_s'])} |")
     return out
 
 
@@ -142,10 +152,10 @@ def targets(results: dict[str, Any], full_s: float, partial_ms: float) -> list[d
     return [
         {"name": f"nftables full sync, {size} (render + nft -f)",
          "required": f"< {full_s:g} s",
-         "measured": f"{full['total_s']:.2f} s (nft CPU {full['nft_cpu_s']:.2f} s)",
+         "measured": f"{full['total_s']:.2f} s (CPU {full['cpu_s']:.2f} s)",
          "pass": full["total_s"] < full_s},
         {"name": "nftables partial sync, one endpoint changed",
          "required": f"< {partial_ms:g} ms",
-         "measured": f"{part['total_s'] * 1000:.0f} ms (nft CPU {part['nft_cpu_s'] * 1000:.0f} ms)",
+         "measured": f"{part['total_s'] * 1000:.0f} ms (CPU {part['cpu_s'] * 1000:.0f} ms)",
          "pass": part["total_s"] * 1000 < partial_ms},
     ]

@@ -19,7 +19,6 @@ from controllers.proxy.types import Endpoint, RuleConfig, ServicePort
 __all__ = [
     "IPTablesConfig",
     "ServiceFragment",
-    "base32_sha256",
     "compute_probability",
     "endpoint_chain_name",
     "port_proto_hash",
@@ -33,7 +32,7 @@ _BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _BASE32_PAIRS = tuple(_BASE32[i >> 5] + _BASE32[i & 31] for i in range(1024))
 
 
-def base32_sha256(text: str) -> str:
+def _hash16(text: str) -> str:
     """The first 16 base32 digits of sha256(text): upstream's chain-name hash.
 
     16 digits are the first 80 bits of the digest; this spells them out as
@@ -48,12 +47,12 @@ def base32_sha256(text: str) -> str:
 
 def port_proto_hash(service_port_name: str, protocol: str) -> str:
     """``portProtoHash``: base32(sha256(name + lower(protocol)))[:16]."""
-    return base32_sha256(service_port_name + protocol.lower())
+    return _hash16(service_port_name + protocol.lower())
 
 
 def endpoint_chain_name(service_port_name: str, protocol: str, endpoint: str) -> str:
     """``servicePortEndpointChainName``: ``KUBE-SEP-`` + hash of name + protocol + ip:port."""
-    return "KUBE-SEP-" + base32_sha256(service_port_name + protocol.lower() + endpoint)
+    return "KUBE-SEP-" + _hash16(service_port_name + protocol.lower() + endpoint)
 
 
 def service_chain_names(service_port_name: str, protocol: str) -> dict[str, str]:

@@ -234,9 +234,11 @@ def _render(services: dict[ServicePortName, ServicePort], endpoints: Endpoints,
     old_frags = previous.fragments if previous is not None else {}
     fragments: dict[ServicePortName, ServiceFragment] = {}
     written: list[tuple[ServiceFragment | None, ServiceFragment]] = []
+    kept = 0  # service ports that were in the previous sync too
     for spn, sp in services.items():
         eps = endpoints.get(spn, ())
         old = old_frags.get(spn)
+        kept += old is not None
         if _unchanged(old, sp, eps):
             assert old is not None
             frag = old
@@ -246,7 +248,8 @@ def _render(services: dict[ServicePortName, ServicePort], endpoints: Endpoints,
             frag = service_fragment(sp, eps, config)
             written.append((old, frag))
         fragments[spn] = frag
-    removed = [f for spn, f in old_frags.items() if spn not in fragments]
+    removed = [] if kept == len(old_frags) else [
+        f for spn, f in old_frags.items() if spn not in fragments]
 
     out: list[str] = []
     decls: list[str] = []

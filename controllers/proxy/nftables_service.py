@@ -20,10 +20,11 @@ needs no set and loads in time linear in the ruleset.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass, field
 
 from controllers.proxy.change_tracker import categorize_endpoints
-from controllers.proxy.iptables_service import base32_sha256
 from controllers.proxy.types import Endpoint, RuleConfig, ServicePort, ServicePortName
 
 __all__ = [
@@ -45,17 +46,22 @@ class NFTablesConfig(RuleConfig):
     but 127/8)."""
 
 
+def _hash(text: str) -> str:
+    """``hashAndTruncate``: base32(sha256(text))[:8], i.e. the first 40 bits' 8 digits."""
+    return base64.b32encode(hashlib.sha256(text.encode()).digest()[:5]).decode()
+
+
 def chain_base(spn: ServicePortName, protocol: str) -> str:
     """``servicePortChainNameBase``: ``HASH-ns/name/proto/port`` (8 base32 digits of
     sha256 of the readable part)."""
     readable = f"{spn.namespace}/{spn.name}/{protocol.lower()}/{spn.port}"
-    return f"{base32_sha256(readable)[:8]}-{readable}"
+    return f"{_hash(readable)}-{readable}"
 
 
 def endpoint_chain_base(spn: ServicePortName, protocol: str, ep: Endpoint) -> str:
     """``servicePortEndpointChainNameBase``: ``HASH-ns/name/proto/port__ip/port``."""
     readable = f"{spn.namespace}/{spn.name}/{protocol.lower()}/{spn.port}__{ep.ip}/{ep.port}"
-    return f"{base32_sha256(readable)[:8]}-{readable}"
+    return f"{_hash(readable)}-{readable}"
 
 
 @dataclass(slots=True)
@@ -154,7 +160,7 @@ def service_fragment(sp: ServicePort, all_eps: tuple[Endpoint, ...],
         rules.append(f"meta l4proto {proto} dnat to {ep.ip}:{ep.port}")
         chains[chain] = rules
     out.chains = {c: [f"{_ADD_RULE}{c} {r}" for r in rules] for c, rules in chains.items()}
-    out.rules = sum(len(r) for r in chains.values())
+    out.rules = sum(map(len, chains.values()))
     _elements(out, sp, name, proto, (svc_chain, ext_chain, fw_chain),
               (uses_svc, uses_ext, uses_fw), bool(ext_eps), bool(cluster_eps))
     return out
