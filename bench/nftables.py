@@ -9,7 +9,8 @@ table`` + ``delete table`` first), a second full sync over the existing table
 Service changes and the partial sync (render + ``nft -f`` of the changed chains
 and elements) is timed. Besides wall time, the CPU time of the render (this
 process) and of ``nft`` (user + system, its kernel work included) is recorded: on
-a loaded machine it is the steadier number. The partial sync is checked in the kernel (``nft list chain``).
+a loaded machine it is the steadier number. The partial sync is checked in the
+kernel (``nft list chain``).
 """
 
 from __future__ import annotations
