@@ -58,7 +58,7 @@ def test_nftables_cluster_ip_node_port_affinity_no_endpoints_and_removal(
                    what=f"{chain} programmed\n{procs[1].logs()[-3000:]}")
         table = netns.nft()
         assert f"chain {chain} {{" in table
-        assert "numgen random mod 3 vmap" in table
+        assert "numgen random mod 3 0 goto endpoint-" in table
         assert f"{cip} . tcp . 80 : goto {chain}" in table
         assert f"tcp . {node_port} : goto external-{chain[8:]}" in table
 
@@ -84,9 +84,11 @@ def test_nftables_cluster_ip_node_port_affinity_no_endpoints_and_removal(
                    what="no-endpoint element")
         assert netns.ask(eip, 82, 1) == ["ERR ConnectionRefusedError"]
 
-        # A pod turned NotReady leaves the numgen map (partial sync).
+        # A pod turned NotReady leaves the load-balancing ladder (partial sync).
         api.set_ready("web-2", False)
-        eventually(lambda: "numgen random mod 2 vmap" in netns.nft(), timeout=15,
+        ladder = f"{api.ns}/web/tcp/http__"
+        eventually(lambda: sum(ladder in line and "goto endpoint-" in line
+                               for line in netns.nft().splitlines()) == 2, timeout=15,
                    what="endpoint removed")
         assert set(netns.ask(cip, 80, 30)) == {"web-0", "web-1"}
 

@@ -49,10 +49,12 @@ def _overall() -> tuple[dict[ServicePortName, ServicePort],
     return svcs, eps
 
 
-#: Lines of upstream's expected ruleset (pkg/proxy/nftables/proxier_test.go) for those.
+#: Lines of upstream's expected ruleset (pkg/proxy/nftables/proxier_test.go) for those,
+#: except load balancing: a ``numgen random mod N 0 goto`` ladder replaces upstream's
+#: ``numgen random mod N vmap { … }`` (see controllers.proxy.nftables_service).
 GOLDEN = """
 add rule ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 ip daddr 172.30.0.41 ip saddr != 10.0.0.0/8 jump mark-for-masquerade
-add rule ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 numgen random mod 1 vmap { 0 : goto endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 }
+add rule ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 goto endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80
 add chain ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80
 add rule ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 ip saddr 10.180.0.1 jump mark-for-masquerade
 add rule ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 meta l4proto tcp dnat to 10.180.0.1:80
@@ -61,11 +63,12 @@ add element ip kube-proxy service-ips { 172.30.0.41 . tcp . 80 : goto service-UL
 add rule ip kube-proxy external-4AT6LBPK-ns3/svc3/tcp/p80 jump mark-for-masquerade
 add rule ip kube-proxy external-4AT6LBPK-ns3/svc3/tcp/p80 goto service-4AT6LBPK-ns3/svc3/tcp/p80
 add element ip kube-proxy service-nodeports { tcp . 3003 : goto external-4AT6LBPK-ns3/svc3/tcp/p80 }
-add rule ip kube-proxy service-LAUZTJTB-ns4/svc4/tcp/p80 numgen random mod 2 vmap { 0 : goto endpoint-UNZV3OEC-ns4/svc4/tcp/p80__10.180.0.4/80 , 1 : goto endpoint-5RFCDDV7-ns4/svc4/tcp/p80__10.180.0.5/80 }
+add rule ip kube-proxy service-LAUZTJTB-ns4/svc4/tcp/p80 numgen random mod 2 0 goto endpoint-UNZV3OEC-ns4/svc4/tcp/p80__10.180.0.4/80
+add rule ip kube-proxy service-LAUZTJTB-ns4/svc4/tcp/p80 goto endpoint-5RFCDDV7-ns4/svc4/tcp/p80__10.180.0.5/80
 add element ip kube-proxy service-ips { 192.168.99.33 . tcp . 80 : goto external-LAUZTJTB-ns4/svc4/tcp/p80 }
 add set ip kube-proxy affinity-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80 { type ipv4_addr ; flags dynamic,timeout ; timeout 10800s ; }
 add rule ip kube-proxy service-HVFWP5L3-ns5/svc5/tcp/p80 ip saddr @affinity-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80 goto endpoint-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80
-add rule ip kube-proxy service-HVFWP5L3-ns5/svc5/tcp/p80 numgen random mod 1 vmap { 0 : goto endpoint-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80 }
+add rule ip kube-proxy service-HVFWP5L3-ns5/svc5/tcp/p80 goto endpoint-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80
 add rule ip kube-proxy endpoint-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80 update @affinity-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80 { ip saddr }
 add rule ip kube-proxy firewall-HVFWP5L3-ns5/svc5/tcp/p80 ip saddr != { 203.0.113.0/25 } drop
 add element ip kube-proxy service-ips { 5.6.7.8 . tcp . 80 : goto external-HVFWP5L3-ns5/svc5/tcp/p80 }
@@ -113,8 +116,10 @@ def test_partial_sync_rewrites_changed_chains_and_diffs_elements() -> None:
     assert "delete table" not in text
     # Only the changed Services' chains are rewritten.
     assert "flush chain ip kube-proxy service-LAUZTJTB-ns4/svc4/tcp/p80" in text
-    assert "add rule ip kube-proxy service-LAUZTJTB-ns4/svc4/tcp/p80 numgen random mod 1 vmap" \
-        in text
+    assert ("add rule ip kube-proxy service-LAUZTJTB-ns4/svc4/tcp/p80 goto "
+            "endpoint-UNZV3OEC-ns4/svc4/tcp/p80__10.180.0.4/80") in text
+    # The remaining endpoint's chain is unchanged: not rewritten.
+    assert "flush chain ip kube-proxy endpoint-UNZV3OEC" not in text
     assert "service-HVFWP5L3-ns5" not in text
     # Elements are diffed, not refilled.
     assert "flush map" not in text
@@ -175,6 +180,6 @@ def test_transactions_are_accepted_by_nft() -> None:
         listing = subprocess.run(["ip", "netns", "exec", ns, "nft", "list", "table", "ip",
                                   "kube-proxy"], capture_output=True, text=True).stdout
         assert "ns1/svc1" not in listing and "10.180.0.5" not in listing
-        assert "numgen random mod 1 vmap { 0 : goto endpoint-UNZV3OEC" in listing
+        assert "\t\tgoto endpoint-UNZV3OEC" in listing and "numgen random mod 2" not in listing
     finally:
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
