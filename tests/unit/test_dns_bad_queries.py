@@ -1,7 +1,9 @@
-"""Query names with bytes no API name has (controllers.dns.answer): answered, never a crash."""
+"""Queries the cluster DNS must survive (controllers.dns): names with bytes no API name has
+are answered, responses sent to it are dropped; never an exception."""
 
 from __future__ import annotations
 
+import dns.flags
 import dns.message
 import dns.name
 import dns.rcode
@@ -10,6 +12,7 @@ import dns.rdatatype
 from controllers.client.store import Store
 from controllers.dns.answer import answer
 from controllers.dns.backend import Backend
+from controllers.dns.server import DnsServer
 
 
 def test_a_label_that_is_not_text_is_nxdomain_with_the_soa() -> None:
@@ -22,3 +25,14 @@ def test_a_label_that_is_not_text_is_nxdomain_with_the_soa() -> None:
         assert resp is not None
         assert resp.rcode() == dns.rcode.NXDOMAIN, labels
         assert [r.rdtype for r in resp.authority] == [dns.rdatatype.SOA]
+
+
+def test_a_response_is_dropped_not_answered() -> None:
+    namespaces = Store()
+    server = DnsServer(5, [], forward=False)
+    server.backend = Backend("cluster.local", namespaces, Store(), Store())
+    query = dns.message.make_query("web.default.svc.cluster.local.", "A")
+    assert isinstance(server.quick(query.to_wire(), "udp"), bytes)
+    query.flags |= dns.flags.QR
+    assert server.quick(query.to_wire(), "udp") is None
+    assert server.quick(query.to_wire(), "tcp") is None
