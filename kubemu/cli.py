@@ -36,7 +36,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kubemu import address_flags, certs, etcd, tools
+from kubemu import address_flags, certs, etcd, haproxy, tools
 from kubemu.blocks import AddressError, BlockLease
 from kubemu.components import (
     LaunchContext,
@@ -48,6 +48,7 @@ from kubemu.components import (
 from kubemu.identities import (
     admin_credentials,
     identity_names,
+    replica_addresses,
     serving_addresses,
     write_component_kubeconfigs,
 )
@@ -69,6 +70,7 @@ from kubemu.preflight import (
     port_number,
     positive_seconds,
     prepare_data_dir,
+    replica_count,
 )
 from kubemu.preflight import reason as _reason
 from kubemu.stored_nodes import not_run_message
@@ -119,6 +121,21 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         metavar="URLS",
         help="comma-separated client URLs of an etcd to use with --storage etcd",
+    )
+    up.add_argument(
+        "--etcd-members",
+        type=replica_count,
+        default=1,
+        help="with --storage etcd and no --etcd-servers: members of the etcd cluster to run "
+        "(each on its own address of the instance's block; default: 1)",
+    )
+    up.add_argument(
+        "--apiservers",
+        type=replica_count,
+        default=1,
+        help="apiserver replicas to run; more than one run behind haproxy (health checks on "
+        "/readyz) on the instance's balancer address, which the kubeconfig names "
+        "(needs --storage etcd; default: 1)",
     )
     up.add_argument(
         "--watch-cache-size",
@@ -262,14 +279,30 @@ def _check_usage(args: argparse.Namespace) -> None:
     problem = address_flags.check(args)
     if problem is None and args.etcd_servers and args.storage != "etcd":
         problem = "--etcd-servers needs --storage etcd"
+    if problem is None:
+        problem = _replicas_problem(args)
     if problem is not None:
         args.parser.error(problem)
+
+
+def _replicas_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``--etcd-members``/``--apiservers`` next to the other flags."""
+    if args.etcd_members > 1 and (args.storage != "etcd" or args.etcd_servers):
+        return "--etcd-members needs --storage etcd without --etcd-servers"
+    if args.apiservers > 1 and args.storage != "etcd":
+        return "--apiservers needs --storage etcd (the replicas share one store)"
+    if args.apiservers > 1 and args.bind_address != "127.0.0.1":
+        return ("--apiservers N > 1 listens on the instance's balancer address; "
+                "--bind-address applies to a single apiserver")
+    return None
 
 
 def _up(args: argparse.Namespace) -> int:
     _check_usage(args)
     if args.storage == "etcd" and not args.etcd_servers and etcd.find_etcd() is None:
         raise UpError(etcd.MISSING_MESSAGE)
+    if args.apiservers > 1 and haproxy.find_haproxy() is None:
+        raise UpError(haproxy.MISSING_MESSAGE)
     bind = args.bind_address
     if args.insecure and not is_loopback(bind) and not args.allow_unauthenticated_bind:
         raise UpError(
@@ -291,15 +324,17 @@ def _up(args: argparse.Namespace) -> int:
             lease = address_flags.reserve_for(args, data_dir)
         except AddressError as err:
             raise UpError(str(err)) from None
-        port = choose_port(bind, args.port)
-        url = server_url(client_host(bind), port, "http" if args.insecure else "https")
+        front = lease.addresses.apiserver_balancer_ip if args.apiservers > 1 else bind
+        port = choose_port(front, args.port)
+        url = server_url(client_host(front), port, "http" if args.insecure else "https")
         lock.record(url)
         pki: Pki | None = None
         if not args.insecure:
             try:
                 pki = ensure_pki(data_dir, serving_addresses(
                     bind, [lease.addresses.node_ip(i) for i in range(1, max(args.nodes, 1) + 1)],
-                    str(lease.addresses.service_range)))
+                    str(lease.addresses.service_range),
+                    replica_addresses(lease.addresses, args.apiservers)))
             except (OSError, ValueError) as err:
                 raise UpError(f"cannot make the cluster's certificates in {data_dir / 'pki'}: "
                               f"{err}") from None
@@ -328,6 +363,8 @@ def _up(args: argparse.Namespace) -> int:
             etcd_servers=args.etcd_servers,
             pki=pki,
             encryption_provider_config=encryption,
+            etcd_members=args.etcd_members,
+            apiservers=args.apiservers,
         )
         if pki is not None:
             names = identity_names([c.name for c in launch_plan(ctx, args.disable)])
