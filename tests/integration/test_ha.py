@@ -2,8 +2,9 @@
 
 Three etcd members, three apiservers and haproxy in front, all on the cluster's own
 block of loopback addresses. Under 8 writers through the balancer, ``kill -9`` of the
-etcd leader and then of one apiserver loses no acknowledged write; two watchers through
-the balancer resume (or relist on 410) and end up having seen every acknowledged
+etcd leader and then of one apiserver loses no acknowledged write; three watchers through
+the balancer (each watch ending after seconds, so they move between replicas)
+resume (or relist on 410) and end up having seen every acknowledged
 create exactly once; consistent lists on each replica never go back in time nor miss
 a write acknowledged before they started; the killed member and apiserver are
 restarted by ``kubemu up`` and rejoin (member list healthy, endpoint back in
@@ -121,7 +122,7 @@ def test_three_by_three_survives_losing_an_etcd_member_and_an_apiserver(
     stop, stop_writes = threading.Event(), threading.Event()
     acked = Acknowledged()
     writers = [Writer(f"w{i}", stop_writes, k.url, k.verify, acked) for i in range(8)]
-    watchers = [Watcher(f"watch{i}", stop, k.url, k.verify) for i in range(2)]
+    watchers = [Watcher(f"watch{i}", stop, k.url, k.verify) for i in range(3)]
     reader = Reader("reader", stop, replicas, k.verify, acked)
     workers = [*watchers, reader, *writers]
     start_all(workers)
@@ -170,12 +171,13 @@ def _check(k: Kubemu, writers: list[Writer], watchers: list[Watcher], reader: Re
         until(f"{watcher.name} to catch up", lambda w=watcher: names <= w.seen(), [watcher], 120)
         assert watcher.seen() == names
         assert watcher.duplicates == [] and watcher.backwards == [], watcher.name
-        assert watcher.failure is None
+        assert watcher.failure is None and watcher.resumes > 0
     # Consistent reads on any replica: never older than an acknowledged write before
     # them, never older than the previous read.
     assert reader.reads > 0 and reader.failure is None
     assert reader.stale == [] and reader.backwards == []
     print(f"acknowledged {len(names)} creates; writer retries "
           f"{sum(w.errors for w in writers)}; watcher resumes "
-          f"{[w.resumes for w in watchers]}, relists {[w.relists for w in watchers]}; "
+          f"{[w.resumes for w in watchers]}, broken {[w.broken for w in watchers]}, relists "
+          f"{[w.relists for w in watchers]}; "
           f"consistent reads {reader.reads}")

@@ -6,9 +6,10 @@ Each runs in its own thread with its own httpx client until ``stop`` is set:
   each acknowledged create (201) with its resourceVersion. A create that fails without
   an answer is retried under the same name until it is answered: a 409 then means the
   earlier attempt was written, and it counts as acknowledged too;
-* :class:`Watcher` lists, then watches the namespace through the balancer. A broken
-  stream is resumed from the last resourceVersion it saw; a 410 (as an HTTP answer or an
-  ``ERROR`` event) makes it relist. It records every object name it learned of, every
+* :class:`Watcher` lists, then watches the namespace through the balancer, each watch
+  on a new connection and ending after a few seconds (``timeoutSeconds``). An ended or
+  broken stream is resumed from the last resourceVersion it saw, on whichever replica
+  the balancer picks; a 410 (as an HTTP answer or an ``ERROR`` event) makes it relist. It records every object name it learned of, every
   ADDED event seen for a name it already knew (a duplicate) and any resourceVersion
   that went backwards;
 * :class:`Reader` makes consistent lists (no resourceVersion) on each apiserver replica
@@ -125,7 +126,9 @@ class Watcher(Worker):
         self.duplicates: list[str] = []
         self.backwards: list[tuple[int, int]] = []
         self.relists = 0
+        #: Watches that ended (timeoutSeconds) and were resumed, and broken ones.
         self.resumes = 0
+        self.broken = 0
         self.revision = 0
 
     def _relist(self, client: httpx.Client) -> None:
@@ -156,8 +159,11 @@ class Watcher(Worker):
         return True
 
     def loop(self) -> None:
+        # A new connection for every watch, so the balancer spreads them over the replicas
+        # and a resumed watch is often served by another replica than the last one.
         timeout = httpx.Timeout(10, read=60)
-        with httpx.Client(verify=self.verify, timeout=timeout) as client:
+        limits = httpx.Limits(max_keepalive_connections=0)
+        with httpx.Client(verify=self.verify, timeout=timeout, limits=limits) as client:
             relist = True
             while not self.stop.is_set():
                 try:
@@ -166,7 +172,7 @@ class Watcher(Worker):
                         self.relists += 1
                         relist = False
                     params = {"watch": "1", "resourceVersion": str(self.revision),
-                              "allowWatchBookmarks": "true", "timeoutSeconds": "30"}
+                              "allowWatchBookmarks": "true", "timeoutSeconds": "5"}
                     with client.stream("GET", self.url, params=params) as resp:
                         if resp.status_code == 410:
                             relist = True
@@ -181,7 +187,7 @@ class Watcher(Worker):
                                 return
                     self.resumes += 1
                 except httpx.HTTPError:
-                    self.resumes += 1
+                    self.broken += 1
 
     def seen(self) -> set[str]:
         with self.lock:
