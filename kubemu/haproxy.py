@@ -47,12 +47,15 @@ def find_haproxy() -> str | None:
     return "/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None
 
 
-def render_config(frontend: str, backends: Sequence[tuple[str, str]],
-                  ca_file: Path | None) -> str:
+def render_config(frontend: str, backends: Sequence[tuple[str, str]], tls: bool,
+                  ca_file: Path | None = None) -> str:
     """haproxy's configuration: ``frontend`` (``host:port``) balanced over ``backends``
-    (``(name, host:port)``), health-checked on ``/readyz`` over TLS verified with
-    ``ca_file``, or over plain HTTP when ``ca_file`` is None."""
-    tls = f" check-ssl verify required ca-file {ca_file}" if ca_file is not None else ""
+    (``(name, host:port)``), health-checked on ``/readyz`` over plain HTTP, or over TLS
+    (``tls``) verified with ``ca_file`` (without it, unverified)."""
+    check = ""
+    if tls:
+        check = (f" check-ssl verify required ca-file {ca_file}" if ca_file is not None
+                 else " check-ssl verify none")
     lines = [
         "global",
         "    log stdout format raw local0 notice",
@@ -79,7 +82,7 @@ def render_config(frontend: str, backends: Sequence[tuple[str, str]],
         "    option httpchk",
         "    http-check send meth GET uri /readyz",
         "    http-check expect status 200",
-        f"    default-server inter 1s fall 2 rise 2{tls}",
+        f"    default-server inter 1s fall 2 rise 2{check}",
     ]
     lines += [f"    server {name} {address} check" for name, address in backends]
     return "\n".join(lines) + "\n"
@@ -95,7 +98,7 @@ def write_config(ctx: LaunchContext) -> Path:
     backends = [(f"apiserver-{i}", f"{ctx.addresses.apiserver_ip(i)}:{ctx.port}")
                 for i in range(1, ctx.apiservers + 1)]
     text = render_config(f"{ctx.addresses.apiserver_balancer_ip}:{ctx.port}", backends,
-                         ctx.pki.ca_cert if ctx.pki is not None else None)
+                         ctx.pki is not None, ctx.pki.ca_cert if ctx.pki is not None else None)
     path = config_path(ctx)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")

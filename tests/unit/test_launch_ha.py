@@ -86,14 +86,16 @@ def test_replicas_without_a_controller_manager_skip_service_accounts(tmp_path: P
 def test_haproxy_config_checks_readyz_over_tls(tmp_path: Path) -> None:
     text = render_config("127.7.2.20:6443", [("apiserver-1", "127.7.2.21:6443"),
                                              ("apiserver-2", "127.7.2.22:6443")],
-                         tmp_path / "ca.crt")
+                         True, tmp_path / "ca.crt")
     assert "    bind 127.7.2.20:6443\n" in text
     assert "    mode tcp\n" in text
     assert "    http-check send meth GET uri /readyz\n" in text
     assert f"check-ssl verify required ca-file {tmp_path / 'ca.crt'}" in text
     assert "    server apiserver-2 127.7.2.22:6443 check\n" in text
-    plain = render_config("127.7.2.20:80", [("apiserver-1", "127.7.2.21:80")], None)
+    plain = render_config("127.7.2.20:80", [("apiserver-1", "127.7.2.21:80")], False)
     assert "check-ssl" not in plain
+    unverified = render_config("127.7.2.20:80", [("apiserver-1", "127.7.2.21:80")], True)
+    assert "check-ssl verify none" in unverified
     path = write_config(_ctx(tmp_path))
     assert path == tmp_path / "haproxy.cfg"
     assert "server apiserver-3 127.7.2.23:6443 check" in path.read_text()
