@@ -274,6 +274,17 @@ def _without_service_accounts(
     return build
 
 
+def _with_leader_election(
+    args: Callable[[LaunchContext], Sequence[str]],
+) -> Callable[[LaunchContext], list[str]]:
+    """``args`` plus ``--leader-elect`` (off by default for the scheduler and service-lb)."""
+
+    def build(ctx: LaunchContext) -> list[str]:
+        return [*args(ctx), "--leader-elect"]
+
+    return build
+
+
 def launch_plan(ctx: LaunchContext, disabled: Sequence[str] = ()) -> list[Component]:
     """The processes to start for ``ctx``: ``etcd`` only for ``storage == "etcd"``
     without ``etcd_servers``, expanded to ``etcd-1`` … ``etcd-N`` for ``etcd_members``
@@ -297,6 +308,10 @@ def launch_plan(ctx: LaunchContext, disabled: Sequence[str] = ()) -> list[Compon
                         for i in range(1, last + 1))
         elif component.name == "apiserver":
             plan.extend(_apiservers(ctx, component, "controller-manager" in disabled))
+        elif component.name in ("scheduler", "service-lb") and ctx.apiservers > 1:
+            # The HA topology elects every controller's leader, as kubeadm's.
+            plan.append(Component(component.name, _with_leader_election(component.args),
+                                  component.ready_url))
         elif component.name == "kube-proxy":
             plan.append(component)
             plan.extend(Component(f"kube-proxy-{node_name(i)}", node_proxy_args(i))

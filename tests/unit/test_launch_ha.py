@@ -73,8 +73,18 @@ def test_plan_of_three_by_three(tmp_path: Path) -> None:
 
 def test_single_apiserver_plan_is_unchanged(tmp_path: Path) -> None:
     ctx = _ctx(tmp_path, etcd_members=1, apiservers=1)
-    names = [c.name for c in launch_plan(ctx, ("node",))]
-    assert names[:2] == ["etcd", "apiserver"] and "apiserver-lb" not in names
+    plan = {c.name: c for c in launch_plan(ctx, ("node",))}
+    assert list(plan)[:2] == ["etcd", "apiserver"] and "apiserver-lb" not in plan
+    assert "--leader-elect" not in plan["scheduler"].args(ctx)
+
+
+def test_ha_controllers_all_elect_a_leader(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    plan = {c.name: c for c in launch_plan(ctx, ("node",))}
+    for name in ("scheduler", "service-lb"):
+        assert "--leader-elect" in plan[name].args(ctx), name
+    # The endpoints controller and the controller manager elect one by default.
+    assert "--leader-elect=false" not in " ".join(plan["endpoints"].args(ctx))
 
 
 def test_replicas_without_a_controller_manager_skip_service_accounts(tmp_path: Path) -> None:
