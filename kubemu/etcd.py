@@ -21,11 +21,11 @@ etcd is started.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from kubemu.preflight import find_program
 
 if TYPE_CHECKING:
     from kubemu.components import LaunchContext
@@ -41,13 +41,7 @@ MISSING_MESSAGE = (
 
 def find_etcd() -> str | None:
     """Path of the etcd binary: ``$KUBEMU_ETCD``, ``etcd`` on PATH, or ``/usr/bin/etcd``."""
-    configured = os.environ.get("KUBEMU_ETCD")
-    if configured:
-        return configured if Path(configured).exists() else None
-    found = shutil.which("etcd")
-    if found:
-        return found
-    return "/usr/bin/etcd" if Path("/usr/bin/etcd").exists() else None
+    return find_program("KUBEMU_ETCD", "etcd", "/usr/bin/etcd")
 
 
 def member_argv(binary: str, data_dir: Path, client_url: str, peer_url: str,

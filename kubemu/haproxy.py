@@ -19,10 +19,11 @@ the balancer finds the same file); :func:`render_config` is its pure text.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from kubemu.preflight import find_program
 
 if TYPE_CHECKING:
     from kubemu.components import LaunchContext
@@ -38,13 +39,7 @@ MISSING_MESSAGE = (
 
 def find_haproxy() -> str | None:
     """Path of haproxy: ``$KUBEMU_HAPROXY``, ``haproxy`` on PATH, or ``/usr/sbin/haproxy``."""
-    configured = os.environ.get("KUBEMU_HAPROXY")
-    if configured:
-        return configured if Path(configured).exists() else None
-    found = shutil.which("haproxy")
-    if found:
-        return found
-    return "/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None
+    return find_program("KUBEMU_HAPROXY", "haproxy", "/usr/sbin/haproxy")
 
 
 def render_config(frontend: str, backends: Sequence[tuple[str, str]], tls: bool,

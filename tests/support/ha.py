@@ -9,9 +9,9 @@ Each runs in its own thread with its own httpx client until ``stop`` is set:
 * :class:`Watcher` lists, then watches the namespace through the balancer, each watch
   on a new connection and ending after a few seconds (``timeoutSeconds``). An ended or
   broken stream is resumed from the last resourceVersion it saw, on whichever replica
-  the balancer picks; a 410 (as an HTTP answer or an ``ERROR`` event) makes it relist. It records every object name it learned of, every
-  ADDED event seen for a name it already knew (a duplicate) and any resourceVersion
-  that went backwards;
+  the balancer picks; a 410 (as an HTTP answer or an ``ERROR`` event) makes it relist.
+  It records every object name it learned of, every ADDED event seen for a name it
+  already knew (a duplicate) and any resourceVersion that went backwards;
 * :class:`Reader` makes consistent lists (no resourceVersion) on each apiserver replica
   in turn and records a violation whenever a list's resourceVersion is older than the
   newest acknowledged write before it started, or older than the previous list's.
