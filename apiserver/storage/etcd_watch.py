@@ -36,7 +36,7 @@ import grpc
 import grpc.aio
 from aetcd.rpc import rpc_pb2 as pb
 
-from apiserver.storage.errors import CompactedError, StorageUnavailableError
+from apiserver.storage.errors import CompactedError, StorageError, StorageUnavailableError
 from apiserver.storage.etcd_client import REQUIRE_LEADER, EtcdClient
 from apiserver.storage.interface import EventType, StorageEvent
 
@@ -157,12 +157,13 @@ class Feed:
                     raise
                 # The stream alone was cancelled (by probe): reopen it elsewhere.
                 next_revision = stream.start_revision
-            except (grpc.aio.AioRpcError, StorageUnavailableError) as exc:
+            except Exception as exc:  # a broken stream or a bad response: reopen elsewhere
                 if self._client.closed:
                     return
                 next_revision = stream.start_revision
                 log.warning("etcd watch feed on %s interrupted (%s); resuming from %d",
-                            stream.endpoint.url, _brief(exc), next_revision)
+                            stream.endpoint.url, _brief(exc), next_revision,
+                            exc_info=not isinstance(exc, grpc.aio.AioRpcError | StorageError))
                 self._client.failover(stream.endpoint)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 1.0)
