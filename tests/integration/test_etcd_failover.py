@@ -5,7 +5,7 @@ The cluster is local to this module (three ``/usr/bin/etcd`` processes on loopba
 ``--etcd-servers`` and talks to the first. That member is killed with SIGKILL while
 a watch is open: writes go on through the other members, the watch cache's feed
 resumes from its last revision (the open watch sees every event once, in order),
-and no request is answered with a 500.
+and no request is answered with a 500, not even once every member is gone.
 """
 
 from __future__ import annotations
@@ -116,6 +116,19 @@ def test_writes_and_watches_go_on_when_the_member_in_use_dies(
         assert sorted(i["metadata"]["name"] for i in listed.json()["items"]) == sorted(names)
         got = client.get(f"/api/v1/namespaces/{NAMESPACE}/configmaps/after-9")
         assert got.status_code == 200 and got.json()["data"] == {"k": "after-9"}
+        # With no member left, writes and consistent reads fail as unavailable (never
+        # 500), and resourceVersion=0 reads are still served from the watch cache.
+        for member in cluster[1:]:
+            member.kill()
+        refused = client.post(f"/api/v1/namespaces/{NAMESPACE}/configmaps",
+                              json={"metadata": {"name": "nowhere"}})
+        assert refused.status_code in (503, 504), refused.text
+        assert refused.json()["kind"] == "Status"
+        stale = client.get(f"/api/v1/namespaces/{NAMESPACE}/configmaps/after-9",
+                           params={"resourceVersion": "0"})
+        assert stale.status_code == 200
+        fresh = client.get(f"/api/v1/namespaces/{NAMESPACE}/configmaps/after-9")
+        assert fresh.status_code in (503, 504), fresh.text
     watch.done.wait(60)
     assert watch.status == 200
     assert [name for _, name, _ in watch.events] == names
