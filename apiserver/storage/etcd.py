@@ -11,8 +11,9 @@ resourceVersion, as in kube-apiserver:
 * "required revision has been compacted" becomes :class:`CompactedError`,
   an unreachable cluster :class:`StorageUnavailableError` (503, never 500).
 
-The storage uses no leases: nothing it stores has a TTL (Events are cleaned
-by the apiserver's own TTL sweep on every backend alike).
+The storage takes no etcd leases: the storage interface has no keys with a
+time to live (no backend expires Events, as kube-apiserver's ``--event-ttl``
+does through leases).
 
 Consistency. A write through this storage is answered only after the feed
 delivered it, so this apiserver's watch cache already holds it
