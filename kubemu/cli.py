@@ -36,6 +36,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from apiserver.api.hosts import is_loopback
 from kubemu import address_flags, certs, etcd, haproxy, tools
 from kubemu.blocks import AddressError, BlockLease
 from kubemu.components import (
@@ -65,7 +66,6 @@ from kubemu.preflight import (
     DEFAULT_PORT,
     UpError,
     choose_port,
-    is_loopback,
     node_count,
     port_number,
     positive_seconds,

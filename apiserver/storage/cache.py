@@ -19,7 +19,7 @@ import asyncio
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -251,6 +251,56 @@ class ResourceCache:
         return [e for e in self.history if e.revision > revision]
 
 
+class RevisionBatcher:
+    """Shares one "current revision" request among concurrent consistent reads.
+
+    Linearizability: a read may use the answer of a request only if the read
+    arrived before that request was *sent*; the answer (a linearizable read of
+    the backend's revision) then covers every write acknowledged before the
+    read started. So a read joins the batch that has not been sent yet; when no
+    request is in flight the batch is sent at once, otherwise it is sent when
+    the one in flight returns (reads arriving meanwhile join it too). At most
+    one request is in flight, and a read waits for at most two round trips.
+    """
+
+    def __init__(self, fetch: Callable[[], Awaitable[int]]) -> None:
+        self._fetch = fetch
+        #: The batch not sent yet (None: no read waiting for a new request).
+        self._pending: asyncio.Future[int] | None = None
+        self._in_flight = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def get(self) -> int:
+        """A revision at least as new as every write acknowledged before this call."""
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = asyncio.get_running_loop().create_future()
+            if not self._in_flight:
+                self._send()
+        return await asyncio.shield(pending)
+
+    def _send(self) -> None:
+        batch, self._pending = self._pending, None
+        assert batch is not None
+        self._in_flight = True
+        self._task = asyncio.get_running_loop().create_task(self._ask(batch))
+
+    async def _ask(self, batch: asyncio.Future[int]) -> None:
+        try:
+            revision = await self._fetch()
+        except Exception as exc:  # every reader of the batch sees the failure
+            if not batch.done():
+                batch.set_exception(exc)
+            batch.exception()  # the failure is reported through the readers
+        else:
+            if not batch.done():
+                batch.set_result(revision)
+        finally:
+            self._in_flight = False
+            if self._pending is not None:
+                self._send()
+
+
 class WatchCache:
     """Routes the storage's change feed to per-resource caches.
 
@@ -266,6 +316,7 @@ class WatchCache:
         self._advanced = asyncio.Event()
         self._started = False
         self._buffered: list[StorageEvent] = []
+        self._batcher: RevisionBatcher | None = None
 
     def register(self, prefix: str, decoder: Decoder) -> ResourceCache:
         """Add a resource before :meth:`start`."""
@@ -392,13 +443,19 @@ class WatchCache:
         return True
 
     async def wait_fresh(self, timeout: float = 3.0) -> bool:
-        """Wait until the cache reflects every committed write (consistent reads).
+        """Wait until the cache reflects every write acknowledged before this call
+        (a consistent read: GET or LIST without resourceVersion).
 
-        The storage is asked for its current revision, so writes made through
-        other apiserver replicas on a shared backend are included.
+        An embedded backend knows its revision without asking. A shared backend
+        (etcd) is asked, so writes through other apiserver replicas are included;
+        concurrent reads share one request (:class:`RevisionBatcher`).
         """
+        if not self.storage.remote_revision:
+            return await self.wait_for_revision(self.storage.current_revision(), timeout)
+        if self._batcher is None:
+            self._batcher = RevisionBatcher(self.storage.fetch_current_revision)
         try:
-            revision = await asyncio.wait_for(self.storage.fetch_current_revision(), timeout)
+            revision = await asyncio.wait_for(self._batcher.get(), timeout)
         except (TimeoutError, StorageUnavailableError):
             return False
         return await self.wait_for_revision(revision, timeout)
