@@ -3,7 +3,7 @@
 Three etcd members, three apiservers and haproxy in front, all on the cluster's own
 block of loopback addresses. Under 8 writers through the balancer, ``kill -9`` of the
 etcd leader and then of one apiserver loses no acknowledged write; three watchers through
-the balancer (each watch ending after seconds, so they move between replicas)
+the balancer (each watch closed after 100 events, so they move between replicas)
 resume (or relist on 410) and end up having seen every acknowledged
 create exactly once; consistent lists on each replica never go back in time nor miss
 a write acknowledged before they started; the killed member and apiserver are
@@ -37,7 +37,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 CONTROL_PLANE_ONLY = [arg for name in component_names() if name not in ("apiserver", "etcd")
                       for arg in ("--disable", name)]
 #: Acknowledged creates between one event and the next.
-WRITES_PER_PHASE = 150
+WRITES_PER_PHASE = 300
 
 
 def _pid(k: Kubemu, component: str) -> int:

@@ -7,7 +7,8 @@ Each runs in its own thread with its own httpx client until ``stop`` is set:
   an answer is retried under the same name until it is answered: a 409 then means the
   earlier attempt was written, and it counts as acknowledged too;
 * :class:`Watcher` lists, then watches the namespace through the balancer, each watch
-  on a new connection and ending after a few seconds (``timeoutSeconds``). An ended or
+  on a new connection and closed after ``resume_every`` events (or ended by the server
+  after ``timeoutSeconds``). An ended or
   broken stream is resumed from the last resourceVersion it saw, on whichever replica
   the balancer picks; a 410 (as an HTTP answer or an ``ERROR`` event) makes it relist.
   It records every object name it learned of, every ADDED event seen for a name it
@@ -117,16 +118,19 @@ class Writer(Worker):
 class Watcher(Worker):
     """Lists and watches the namespace until stopped (see the module docstring)."""
 
-    def __init__(self, name: str, stop: threading.Event, base: str, verify: Verify) -> None:
+    def __init__(self, name: str, stop: threading.Event, base: str, verify: Verify,
+                 resume_every: int = 100) -> None:
         super().__init__(name, stop)
         self.url = f"{base}/api/v1/namespaces/ha/configmaps"
+        self.resume_every = resume_every
         self.verify = verify
         self.lock = threading.Lock()
         self.names: set[str] = set()
         self.duplicates: list[str] = []
         self.backwards: list[tuple[int, int]] = []
         self.relists = 0
-        #: Watches that ended (timeoutSeconds) and were resumed, and broken ones.
+        #: Watches that ended (after ``resume_every`` events, or timeoutSeconds) and were
+        #: resumed, and broken ones.
         self.resumes = 0
         self.broken = 0
         self.revision = 0
@@ -179,12 +183,16 @@ class Watcher(Worker):
                             continue
                         if resp.status_code != 200:
                             continue  # an apiserver going away; resume
+                        events = 0
                         for line in resp.iter_lines():
                             if line and not self._event(orjson.loads(line)):
                                 relist = True
                                 break
+                            events += 1
                             if self.stop.is_set():
                                 return
+                            if events >= self.resume_every:
+                                break  # close it and resume on a new connection
                     self.resumes += 1
                 except httpx.HTTPError:
                     self.broken += 1

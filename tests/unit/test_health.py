@@ -72,7 +72,7 @@ def test_storage_check_follows_the_storage() -> None:
         await memory.start()
         up = await answer("readyz", [storage_check("etcd", memory, "/registry/health")],
                           False, [])
-        # An etcd client that is not running answers every read with an error.
+        # An etcd client that was never started answers no read.
         etcd = EtcdStorage(["http://127.0.0.1:9"])
         check = storage_check("etcd", etcd, "/registry/health")
         down = await answer("readyz", [check], False, [])
@@ -82,7 +82,9 @@ def test_storage_check_follows_the_storage() -> None:
 
     up, down, reason = _run(scenario())
     assert (up, down) == (200, 500)
-    assert reason.startswith("internal server error: storage error: ")
+    # Either the client refuses at once or the probe gives up after its timeout.
+    assert reason.startswith(("internal server error: storage error: ",
+                              "internal server error: storage did not answer within 2s"))
 
 
 def test_apiserver_checks_names_as_upstream() -> None:

@@ -174,8 +174,10 @@ class ServiceREST:
             await self.leases.update(ip)
         ips = await self.leases.live_ips()
         if not ips:
-            log.warning("no API server IP addresses were listed in storage, refusing to "
-                        "erase all endpoints for the kubernetes Service")
+            # The last apiserver stopping leaves its endpoint, as upstream's.
+            log.log(logging.WARNING if renew else logging.DEBUG,
+                    "no API server IP addresses were listed in storage, refusing to erase "
+                    "all endpoints for the kubernetes Service")
             return
         endpoints = self._stores.get(("", "v1", "endpoints"))
         if endpoints is not None:
