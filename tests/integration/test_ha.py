@@ -115,6 +115,9 @@ def test_three_by_three_survives_losing_an_etcd_member_and_an_apiserver(
             "readyz check passed\n")
     assert wait_for("three endpoints", lambda: _kubernetes_endpoints(k) == ips, 60)
     assert wait_for("three slice endpoints", lambda: _kubernetes_slice(k) == ips, 60)
+    identities = k.get("/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"
+                       "?labelSelector=apiserver.kubernetes.io/identity%3Dkube-apiserver")
+    assert len({lease["metadata"]["name"] for lease in identities["items"]}) == 3
     created = httpx.post(f"{k.url}/api/v1/namespaces", json={"metadata": {"name": "ha"}},
                          verify=k.verify, timeout=10)
     assert created.status_code == 201, created.text
