@@ -183,12 +183,10 @@ class Watcher(Worker):
                             continue
                         if resp.status_code != 200:
                             continue  # an apiserver going away; resume
-                        events = 0
-                        for line in resp.iter_lines():
+                        for events, line in enumerate(resp.iter_lines(), 1):
                             if line and not self._event(orjson.loads(line)):
                                 relist = True
                                 break
-                            events += 1
                             if self.stop.is_set():
                                 return
                             if events >= self.resume_every:
