@@ -411,7 +411,9 @@ def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
         stale = not_run_message(ctx.kubeconfig, [node_name(i) for i in range(1, ctx.nodes + 1)
                                                  if "node" not in args.disable])
         for line in ([stale] if stale else []) + [
-            f"kubemu is up: apiserver {ctx.server_url}, data in {ctx.data_dir}",
+            f"kubemu is up: apiserver {ctx.server_url}"
+            + (f" (haproxy in front of {ctx.apiservers} apiservers)" if ctx.apiservers > 1
+               else "") + f", data in {ctx.data_dir}",
             "use it with:",
             f"    export KUBECONFIG={ctx.kubeconfig}",
             "    kubectl get svc",

@@ -104,6 +104,7 @@ def test_three_by_three_survives_losing_an_etcd_member_and_an_apiserver(
     replicas = _replicas(k)
     ips = [k.addresses.apiserver_ip(i) for i in (1, 2, 3)]
     assert k.url.split("://")[1].startswith(k.addresses.apiserver_balancer_ip + ":")
+    assert "(haproxy in front of 3 apiservers)" in k.log.read_text()
     # The topology: a healthy 3-member etcd, every replica ready with its etcd check,
     # and all three in the kubernetes Service's endpoints.
     assert wait_for("a healthy etcd", lambda: _etcd_healthy(k))
