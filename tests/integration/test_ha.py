@@ -8,7 +8,8 @@ resume (or relist on 410) and end up having seen every acknowledged
 create exactly once; consistent lists on each replica never go back in time nor miss
 a write acknowledged before they started; the killed member and apiserver are
 restarted by ``kubemu up`` and rejoin (member list healthy, endpoint back in
-``default/kubernetes``).
+``default/kubernetes``). With every etcd member stopped, ``/readyz`` fails on its etcd
+check.
 """
 
 from __future__ import annotations
@@ -158,6 +159,20 @@ def test_three_by_three_survives_losing_an_etcd_member_and_an_apiserver(
     # The restarted apiserver is back in the kubernetes endpoints.
     assert wait_for("three endpoints again", lambda: _kubernetes_endpoints(k) == ips, 60)
     assert wait_for("etcd still healthy", lambda: _etcd_healthy(k))
+    # With no etcd member answering, every replica's /readyz says so (and recovers).
+    members = [_pid(k, f"etcd-{i}") for i in (1, 2, 3)]
+    for pid in members:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        readyz = httpx.get(f"{replicas[0]}/readyz", verify=k.verify, timeout=30)
+    finally:
+        for pid in members:
+            os.kill(pid, signal.SIGCONT)
+    assert readyz.status_code == 500
+    assert "[-]etcd failed: reason withheld\n" in readyz.text
+    assert readyz.text.endswith("readyz check failed\n")
+    assert wait_for("ready again", lambda: httpx.get(
+        f"{replicas[0]}/readyz", verify=k.verify, timeout=5).status_code == 200, 60)
 
 
 def _check(k: Kubemu, writers: list[Writer], watchers: list[Watcher], reader: Reader,
