@@ -111,14 +111,16 @@ class ServiceREST:
 
     async def stop(self) -> None:
         """Stop reconciling, then take this apiserver out of the ``kubernetes`` endpoints."""
-        if self._reconciler is None:
-            return
-        self._reconciler.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._reconciler
-        self._reconciler = None
+        if self._reconciler is not None:
+            self._reconciler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconciler
+            self._reconciler = None
+        if not self._stores:
+            return  # never started
         try:
-            await asyncio.wait_for(self._remove_self(), 2 * self.options.reconcile_interval)
+            bound = 2 * (self.options.reconcile_interval or _RECONCILE_INTERVAL)
+            await asyncio.wait_for(self._remove_self(), bound)
         except Exception as exc:
             log.warning("could not remove this apiserver from the kubernetes endpoints: %s",
                         exc)
