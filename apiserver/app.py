@@ -147,12 +147,6 @@ def _status(error: errors.ApiError) -> Response:
                     status_code=error.code, media_type="application/json")
 
 
-def _health(result: health.Answer) -> Response:
-    return Response(result.body.encode(), status_code=result.status,
-                    headers={"content-type": health.CONTENT_TYPE,
-                             "x-content-type-options": "nosniff"})
-
-
 def _discovery(request: Request, core: bool, legacy: dict[str, Any]) -> Response:
     media = discovery.negotiate_discovery(request.headers.get("accept", ""))
     if media is None:
@@ -266,27 +260,8 @@ def build_meta_app(config: ServerConfig, checks: Mapping[str, list[health.Check]
             return Response(status_code=304, headers=headers)
         return Response(doc.data, media_type="application/json", headers=headers)
 
-    def health_routes(endpoint: str) -> None:
-        endpoint_checks = checks[endpoint]
-
-        async def all_checks(request: Request) -> Response:
-            query = request.query_params
-            result = await health.answer(endpoint, endpoint_checks, "verbose" in query,
-                                         query.getlist("exclude"))
-            return _health(result)
-
-        async def one_check(name: str) -> Response:
-            result = await health.answer_one(endpoint_checks, name)
-            if result is None:
-                return _status(errors.ApiError(404, "NotFound", "the server could not find "
-                                               "the requested resource"))
-            return _health(result)
-
-        app.add_api_route(f"/{endpoint}", all_checks, methods=["GET"])
-        app.add_api_route(f"/{endpoint}/{{name:path}}", one_check, methods=["GET"])
-
-    for endpoint in ("healthz", "livez", "readyz"):
-        health_routes(endpoint)
+    health.install_routes(app, checks, lambda: _status(errors.ApiError(
+        404, "NotFound", "the server could not find the requested resource")))
 
     @app.exception_handler(404)
     async def not_found(request: Request, exc: Exception) -> Response:

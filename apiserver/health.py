@@ -14,7 +14,8 @@ Each endpoint runs a list of named checks (:class:`Check`) and answers
 * ``/<endpoint>/<name>`` runs one check: 200 ``ok``, or 500
   ``internal server error: <reason>``; an unknown name is a 404.
 
-The checks of the apiserver (:func:`apiserver_checks`) are upstream's that mean
+:func:`install_routes` serves them on a FastAPI app. The checks of the apiserver
+(:func:`apiserver_checks`) are upstream's that mean
 something here: ``ping``, ``log``, ``etcd`` (a read of ``<prefix>/health`` from the
 storage within :data:`STORAGE_TIMEOUT` seconds: with several etcd members, any member
 answering is enough), ``etcd-readiness`` (the same, for readiness), ``informer-sync``
@@ -29,6 +30,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 
 from apiserver.storage.interface import Storage
 
@@ -166,3 +170,31 @@ async def answer_one(checks: Sequence[Check], name: str) -> Answer | None:
                 return Answer(200, "ok")
             return Answer(500, f"internal server error: {reason}\n")
     return None
+
+
+def _response(result: Answer) -> Response:
+    return Response(result.body.encode(), status_code=result.status,
+                    headers={"content-type": CONTENT_TYPE, "x-content-type-options": "nosniff"})
+
+
+def install_routes(app: FastAPI, checks: Mapping[str, list[Check]],
+                   not_found: Callable[[], Response]) -> None:
+    """Serve ``/<endpoint>`` and ``/<endpoint>/<name>`` for each endpoint of ``checks``;
+    ``not_found`` answers a name that is no check."""
+    for endpoint, endpoint_checks in checks.items():
+        _install(app, endpoint, endpoint_checks, not_found)
+
+
+def _install(app: FastAPI, endpoint: str, endpoint_checks: list[Check],
+             not_found: Callable[[], Response]) -> None:
+    async def all_checks(request: Request) -> Response:
+        query = request.query_params
+        return _response(await answer(endpoint, endpoint_checks, "verbose" in query,
+                                      query.getlist("exclude")))
+
+    async def one_check(name: str) -> Response:
+        result = await answer_one(endpoint_checks, name)
+        return not_found() if result is None else _response(result)
+
+    app.add_api_route(f"/{endpoint}", all_checks, methods=["GET"])
+    app.add_api_route(f"/{endpoint}/{{name:path}}", one_check, methods=["GET"])

@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from apiserver.api.hosts import is_loopback
-from kubemu import address_flags, certs, etcd, haproxy, tools
+from kubemu import address_flags, certs, etcd, haproxy, replica_flags, tools
 from kubemu.blocks import AddressError, BlockLease
 from kubemu.components import (
     LaunchContext,
@@ -70,7 +70,6 @@ from kubemu.preflight import (
     port_number,
     positive_seconds,
     prepare_data_dir,
-    replica_count,
 )
 from kubemu.preflight import reason as _reason
 from kubemu.stored_nodes import not_run_message
@@ -121,21 +120,6 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         metavar="URLS",
         help="comma-separated client URLs of an etcd to use with --storage etcd",
-    )
-    up.add_argument(
-        "--etcd-members",
-        type=replica_count,
-        default=1,
-        help="with --storage etcd and no --etcd-servers: members of the etcd cluster to run "
-        "(each on its own address of the instance's block; default: 1)",
-    )
-    up.add_argument(
-        "--apiservers",
-        type=replica_count,
-        default=1,
-        help="apiserver replicas to run; more than one run behind haproxy (health checks on "
-        "/readyz) on the instance's balancer address, which the kubeconfig names "
-        "(needs --storage etcd; default: 1)",
     )
     up.add_argument(
         "--watch-cache-size",
@@ -206,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between SIGTERM and SIGKILL when stopping (default: 10)",
     )
     address_flags.add_address_flags(up)
+    replica_flags.add_replica_flags(up)
     up.set_defaults(handler=cmd_up, parser=up)
 
     kubeconfig = commands.add_parser(
@@ -280,21 +265,9 @@ def _check_usage(args: argparse.Namespace) -> None:
     if problem is None and args.etcd_servers and args.storage != "etcd":
         problem = "--etcd-servers needs --storage etcd"
     if problem is None:
-        problem = _replicas_problem(args)
+        problem = replica_flags.check(args)
     if problem is not None:
         args.parser.error(problem)
-
-
-def _replicas_problem(args: argparse.Namespace) -> str | None:
-    """What is wrong with ``--etcd-members``/``--apiservers`` next to the other flags."""
-    if args.etcd_members > 1 and (args.storage != "etcd" or args.etcd_servers):
-        return "--etcd-members needs --storage etcd without --etcd-servers"
-    if args.apiservers > 1 and args.storage != "etcd":
-        return "--apiservers needs --storage etcd (the replicas share one store)"
-    if args.apiservers > 1 and args.bind_address != "127.0.0.1":
-        return ("--apiservers N > 1 listens on the instance's balancer address; "
-                "--bind-address applies to a single apiserver")
-    return None
 
 
 def _up(args: argparse.Namespace) -> int:

@@ -14,7 +14,6 @@ import shutil
 import socket
 from pathlib import Path
 
-from kubemu.addresses import MAX_REPLICAS
 from kubemu.instance import AlreadyRunning, DataDirLock, lock_data_dir
 
 #: Port tried first when ``--port`` is not given (the historical insecure apiserver port).
@@ -134,19 +133,6 @@ def node_count(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"invalid node count {text!r}: must be 0 or more (0 runs no node agents)"
         )
-    return value
-
-
-def replica_count(text: str) -> int:
-    """argparse type of ``--etcd-members`` and ``--apiservers``: 1 to
-    :data:`~kubemu.addresses.MAX_REPLICAS`."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_REPLICAS:
-        raise argparse.ArgumentTypeError(
-            f"invalid replica count {text!r}: must be 1-{MAX_REPLICAS}")
     return value
 
 
