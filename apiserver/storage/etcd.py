@@ -33,7 +33,7 @@ consistent reads from the cache:
    the watch cache then holds every write up to R.
 
 The watch cache shares one such request among the reads that arrived before
-it was sent (:class:`apiserver.storage.cache.RevisionBatcher`): each of them
+it was sent (:class:`apiserver.storage.revisions.RevisionBatcher`): each of them
 started before the request, so R also covers every write acknowledged before
 each of them started.
 

@@ -1,5 +1,5 @@
 """RevisionBatcher: concurrent consistent reads share one revision request, but only one
-sent after they arrived (the linearizability rule in apiserver/storage/cache.py).
+sent after they arrived (the linearizability rule in apiserver/storage/revisions.py).
 Coroutines run with ``asyncio.run``."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from apiserver.storage.cache import RevisionBatcher
+from apiserver.storage.revisions import RevisionBatcher
 
 
 class Backend:
