@@ -14,7 +14,7 @@ node IPs            ``127.B.0.0/24``     node N is ``127.B.0.N``: NodePorts, kub
                                          (``:10249``), the kubelet API (``:10250``)
 load-balancer pool  ``127.B.1.0/24``     service-lb hands out ``.1``-``.254``
 control address     ``127.B.2.1``        the instance's own servers (etcd ``:2379``,
-                                         ``:2380``)
+                                         ``:2380``, the web console ``:9090``)
 HA control plane    ``127.B.2.11``-      etcd member N of ``--etcd-members`` is
                     ``127.B.2.29``       ``127.B.2.(10+N)`` (``:2379``, ``:2380``); the
                                          apiserver balancer is ``127.B.2.20``, apiserver
@@ -58,6 +58,8 @@ PROXY_HEALTHZ_PORT = 10256
 PROXY_METRICS_PORT = 10249
 ETCD_CLIENT_PORT = 2379
 ETCD_PEER_PORT = 2380
+#: The web console's port on the control address (the Kubernetes Dashboard's HTTP port).
+CONSOLE_PORT = 9090
 
 #: Most etcd members and apiserver replicas an instance gives addresses to.
 MAX_REPLICAS = 9
@@ -199,6 +201,11 @@ class Addresses:
     def etcd_client_url(self) -> str:
         """Client URL of an etcd this instance runs itself."""
         return f"http://{self.control_ip}:{ETCD_CLIENT_PORT}"
+
+    @property
+    def console_url(self) -> str:
+        """Where ``kubemu up`` serves the web console."""
+        return f"http://{self.control_ip}:{CONSOLE_PORT}/"
 
     @property
     def etcd_peer_url(self) -> str:

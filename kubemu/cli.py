@@ -387,6 +387,7 @@ def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
             f"kubemu is up: apiserver {ctx.server_url}"
             + (f" (haproxy in front of {ctx.apiservers} apiservers)" if ctx.apiservers > 1
                else "") + f", data in {ctx.data_dir}",
+            *([f"web console: {ctx.addresses.console_url}"] if "console" in started else []),
             "use it with:",
             f"    export KUBECONFIG={ctx.kubeconfig}",
             "    kubectl get svc",

@@ -13,6 +13,7 @@ kube-proxy (all)       ``system:kube-proxy``
 node-N                 ``system:node:node-N``                  ``system:nodes``
 endpoints              ``system:kubemu:endpoints-controller``
 service-lb             ``system:kubemu:service-lb``
+console                ``system:kubemu:console``
 =====================  ======================================  ===================
 
 The user's own kubeconfig is ``kubernetes-admin`` in ``system:masters`` (as kubeadm's
@@ -32,12 +33,16 @@ from kubemu.pki import Pki
 
 ENDPOINTS_USER = "system:kubemu:endpoints-controller"
 SERVICE_LB_USER = "system:kubemu:service-lb"
+#: The web console: get/list/watch Namespaces, Services, EndpointSlices, Pods and Nodes
+#: (ClusterRole ``system:kubemu:console``), nothing else.
+CONSOLE_USER = "system:kubemu:console"
 _FIXED: dict[str, tuple[str, tuple[str, ...]]] = {
     "controller-manager": ("system:kube-controller-manager", ()),
     "scheduler": ("system:kube-scheduler", ()),
     "kube-proxy": ("system:kube-proxy", ()),
     "endpoints": (ENDPOINTS_USER, ()),
     "service-lb": (SERVICE_LB_USER, ()),
+    "console": (CONSOLE_USER, ()),
 }
 
 
