@@ -300,7 +300,8 @@ def launch_plan(ctx: LaunchContext, disabled: Sequence[str] = ()) -> list[Compon
     """The processes to start for ``ctx``: ``etcd`` only for ``storage == "etcd"``
     without ``etcd_servers``, expanded to ``etcd-1`` … ``etcd-N`` for ``etcd_members``
     N > 1; ``apiserver`` expands to ``apiserver-1`` … ``apiserver-N`` and the balancer
-    ``apiserver-lb`` for ``apiservers`` N > 1; ``node`` expands to ``node-1`` …
+    ``apiserver-lb`` for ``apiservers`` N > 1 (the scheduler and service-lb then elect a
+    leader too); ``node`` expands to ``node-1`` …
     ``node-N``, ``kube-proxy`` to ``kube-proxy`` (node 1, binds the ClusterIPs) and
     ``kube-proxy-node-2`` … ``kube-proxy-node-N``."""
     plan: list[Component] = []

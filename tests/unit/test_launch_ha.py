@@ -44,7 +44,8 @@ def test_ha_addresses_are_in_the_block_and_distinct() -> None:
 
 def test_plan_of_three_by_three(tmp_path: Path) -> None:
     ctx = _ctx(tmp_path)
-    plan = launch_plan(ctx, ("endpoints", "service-lb", "kube-proxy", "scheduler", "node"))
+    plan = launch_plan(ctx, ("endpoints", "service-lb", "kube-proxy", "scheduler", "node",
+                             "console"))
     names = [c.name for c in plan]
     assert names == ["etcd-1", "etcd-2", "etcd-3", "apiserver-1", "apiserver-2",
                      "apiserver-3", "apiserver-lb", "controller-manager"]
