@@ -2,8 +2,9 @@
 
 What it measures (Kubernetes' documented limits are 150,000 pods and 10,000 Services):
 
-* **populate** (see :mod:`bench.scalepop`): namespaces and Services over HTTP, every pod,
-  Endpoints and EndpointSlice written offline through the storage layer — both timed;
+* **populate** (see :mod:`bench.scalepop`): namespaces and one template of each kind over
+  HTTP, every other Service, pod, Endpoints and EndpointSlice written offline through the
+  storage layer, a first start that repairs the ClusterIP map — each timed;
 * per backend (SQLite, then etcd holding a copy of the same keys):
   - **cold start to ready**: ``python -m apiserver`` started on the populated store →
     ``/readyz`` answers 200 (the watch cache loaded every object);
@@ -16,7 +17,8 @@ What it measures (Kubernetes' documented limits are 150,000 pods and 10,000 Serv
   userspace proxier binding every ClusterIP, and the nftables proxier (render + ``nft -f``)
   in a scratch network namespace.
 
-The apiserver runs on the server CPU, the driver (and etcd's copy) on the load CPU.
+The apiserver (and etcd) run on the server CPU; the driver runs where ``bench.run`` pinned it
+(the load CPU).
 """
 
 from __future__ import annotations
