@@ -255,6 +255,12 @@ class EtcdStorage(Storage):
         self._see(answer.header)
         return answer
 
+    async def _etcd_revision(self) -> int:
+        try:
+            return await self.client.revision()
+        except EtcdError as exc:
+            raise StorageUnavailableError("", str(exc)) from exc
+
     async def get(self, key: str) -> KeyValue | None:
         began = perf_counter()
         try:
@@ -304,10 +310,7 @@ class EtcdStorage(Storage):
         """Ask etcd for its revision, wait for the feed to pass it, and return the
         newest revision under the prefix the subscribers have seen up to there
         (the module docstring has the argument)."""
-        try:
-            revision = await self.client.revision()
-        except EtcdError as exc:
-            raise StorageUnavailableError("", str(exc)) from exc
+        revision = await self._etcd_revision()
         self._revision = max(self._revision, revision)
         if not await self._wait_position(revision, PROBE_AFTER):
             await self._feed.probe(PROBE_AFTER)
@@ -328,7 +331,7 @@ class EtcdStorage(Storage):
     async def history(self, after_revision: int) -> list[StorageEvent]:
         if after_revision < self._compacted:
             raise CompactedError(after_revision, self._compacted)
-        until = await self.client.revision()
+        until = await self._etcd_revision()
         # Every revision after 1 (etcd's empty store) carries at least one event.
         if after_revision >= until or until <= 1:
             return []
@@ -358,7 +361,7 @@ class EtcdStorage(Storage):
         return events
 
     async def compact(self, revision: int) -> None:
-        revision = min(revision, await self.client.revision())
+        revision = min(revision, await self._etcd_revision())
         if revision <= self._compacted:
             return
         try:
