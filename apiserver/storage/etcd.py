@@ -379,18 +379,14 @@ class EtcdStorage(Storage):
     async def _wait_position(self, revision: int, timeout: float) -> bool:
         if self._position >= revision:
             return True
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self._position < revision:
-            if self.client.closed:
-                return False
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            try:
-                await asyncio.wait_for(self._advanced.wait(), remaining)
-            except TimeoutError:
-                return False
+        try:
+            async with asyncio.timeout(timeout):  # a timer, not a task per waiting write
+                while self._position < revision:
+                    if self.client.closed:
+                        return False
+                    await self._advanced.wait()
+        except TimeoutError:
+            return False
         return True
 
     def _deliver(self, revision: int, event: StorageEvent | None) -> bool:
