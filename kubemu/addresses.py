@@ -15,6 +15,9 @@ node IPs            ``127.B.0.0/24``     node N is ``127.B.0.N``: NodePorts, kub
 load-balancer pool  ``127.B.1.0/24``     service-lb hands out ``.1``-``.254``
 control address     ``127.B.2.1``        the instance's own servers (etcd ``:2379``,
                                          ``:2380``)
+DNS server          ``127.B.2.53``       the cluster DNS process (``:53`` UDP and TCP,
+                                         ``/metrics`` on ``:9153``), the endpoint of the
+                                         ``kube-dns`` Service
 service range       ``127.B.64.0/18``    ClusterIPs; ``kubernetes`` is ``127.B.64.1``,
                                          the cluster DNS address ``127.B.64.10``
 cluster CIDR        ``127.B.128.0/17``   node N's pod CIDR is its N-th /24:
@@ -54,6 +57,8 @@ PROXY_HEALTHZ_PORT = 10256
 PROXY_METRICS_PORT = 10249
 ETCD_CLIENT_PORT = 2379
 ETCD_PEER_PORT = 2380
+#: CoreDNS's metrics port (the ``metrics`` port of kubeadm's ``kube-dns`` Service).
+DNS_METRICS_PORT = 9153
 
 #: How long :func:`reserve` waits for listeners on a *recorded* block to go away
 #: (the children of a killed predecessor get SIGTERM and exit on their own).
@@ -187,6 +192,12 @@ class Addresses:
     def dns_ip(self) -> str:
         """The cluster DNS Service's ClusterIP (the tenth of the range, as kubeadm's)."""
         return str(self.service_range.network_address + 10)
+
+    @property
+    def dns_server_ip(self) -> str:
+        """The address the cluster DNS process listens on (the control address's /24,
+        host 53); the ``kube-dns`` Service's endpoint."""
+        return str(self.control_ip + 52)
 
     @property
     def etcd_client_url(self) -> str:

@@ -36,7 +36,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kubemu import address_flags, certs, etcd, tools
+import httpx
+
+from kubemu import address_flags, certs, dns, etcd, tools
 from kubemu.blocks import AddressError, BlockLease
 from kubemu.components import (
     LaunchContext,
@@ -188,6 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="seconds between SIGTERM and SIGKILL when stopping (default: 10)",
     )
+    up.add_argument(
+        "--dns-port",
+        type=port_number,
+        default=None,
+        help="port of the cluster DNS (the kube-dns Service and its server; default: 53 "
+        f"when kubemu may bind it, else {dns.UNPRIVILEGED_PORT}); pods get the cluster DNS "
+        "in their resolv.conf only on port 53",
+    )
     address_flags.add_address_flags(up)
     up.set_defaults(handler=cmd_up, parser=up)
 
@@ -329,6 +339,11 @@ def _up(args: argparse.Namespace) -> int:
             pki=pki,
             encryption_provider_config=encryption,
         )
+        if "dns" not in args.disable:
+            dns_port, why = dns.choose_port(lease.addresses.dns_server_ip, args.dns_port)
+            if why:
+                print(f"kubemu up: {why}", file=sys.stderr)
+            ctx = dataclasses.replace(ctx, dns_port=dns_port)
         if pki is not None:
             names = identity_names([c.name for c in launch_plan(ctx, args.disable)])
             try:
@@ -367,6 +382,11 @@ def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
             if component.ready_url is not None:
                 sup.wait_ready(child, component.ready_url(ctx), args.ready_timeout,
                                _verify(ctx))
+        if "dns" in started and ctx.dns_port is not None:
+            try:
+                dns.publish(ctx.server_url, ctx.addresses, ctx.dns_port, _verify(ctx))
+            except httpx.HTTPError as err:
+                raise ChildFailed(f"cannot publish the kube-dns Service: {err}") from None
         if "controller-manager" in started:
             # Pods are admitted once the default ServiceAccount exists.
             sup.wait_ready(started["controller-manager"], manager_ready_url(ctx),
@@ -378,6 +398,8 @@ def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
             "use it with:",
             f"    export KUBECONFIG={ctx.kubeconfig}",
             "    kubectl get svc",
+            *([f"cluster DNS: {dns.how_to_query(ctx.addresses, ctx.dns_port)}"]
+              if "dns" in started and ctx.dns_port is not None else []),
             "press Ctrl-C to stop",
         ]:
             sup.log(line)

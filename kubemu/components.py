@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kubemu import etcd
+from kubemu import dns, etcd
 from kubemu.addresses import KUBELET_PORT, Addresses
 from kubemu.pki import KUBELET_CLIENT, Pki
 
@@ -50,6 +50,9 @@ class LaunchContext:
     kubeconfigs: Mapping[str, Path] = field(default_factory=dict)
     #: The apiserver's ``--encryption-provider-config`` (None: secrets stored as given).
     encryption_provider_config: Path | None = None
+    #: The cluster DNS port (see :mod:`kubemu.dns`); None: no cluster DNS
+    #: (``--disable dns``).
+    dns_port: int | None = None
 
     def kubeconfig_for(self, identity: str) -> Path:
         """The kubeconfig of the component acting as ``identity``."""
@@ -193,7 +196,8 @@ def node_args(index: int) -> Callable[[LaunchContext], list[str]]:
     """Return an ``args`` builder for node agent ``index``: its kubelet API on its node IP
     and port 10250 (HTTPS with its serving certificate, admitting the apiserver's
     kubelet-client certificate, unless ``--insecure``), its files under
-    ``<data-dir>/nodes/node-N``."""
+    ``<data-dir>/nodes/node-N``, the cluster DNS for its pods' ``resolv.conf`` when the
+    DNS serves port 53."""
 
     def build(ctx: LaunchContext) -> list[str]:
         name = node_name(index)
@@ -206,6 +210,9 @@ def node_args(index: int) -> Callable[[LaunchContext], list[str]]:
         ]
         if ctx.allow_host_commands:
             argv.append("--allow-host-commands")
+        if ctx.dns_port == dns.DNS_PORT:  # a resolv.conf names no port
+            argv += ["--cluster-dns", ctx.addresses.dns_ip,
+                     "--cluster-domain", dns.CLUSTER_DOMAIN]
         if ctx.pki is not None:
             argv += ["--tls-cert-file", str(ctx.pki.kubelet_cert(name)),
                      "--tls-private-key-file", str(ctx.pki.kubelet_key(name)),
@@ -226,6 +233,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component("controller-manager", manager_args),
     Component("service-lb", servicelb_args),
     Component("kube-proxy", proxy_args),
+    Component("dns", dns.dns_args, dns.ready_url),
     Component("scheduler", controller_args("controllers.scheduler", "scheduler")),
     Component("node", node_args(1)),
 )

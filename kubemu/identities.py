@@ -13,6 +13,7 @@ kube-proxy (all)       ``system:kube-proxy``
 node-N                 ``system:node:node-N``                  ``system:nodes``
 endpoints              ``system:kubemu:endpoints-controller``
 service-lb             ``system:kubemu:service-lb``
+dns                    ``system:kubemu:dns``
 =====================  ======================================  ===================
 
 The user's own kubeconfig is ``kubernetes-admin`` in ``system:masters`` (as kubeadm's
@@ -31,12 +32,14 @@ from kubemu.pki import Pki
 
 ENDPOINTS_USER = "system:kubemu:endpoints-controller"
 SERVICE_LB_USER = "system:kubemu:service-lb"
+DNS_USER = "system:kubemu:dns"
 _FIXED: dict[str, tuple[str, tuple[str, ...]]] = {
     "controller-manager": ("system:kube-controller-manager", ()),
     "scheduler": ("system:kube-scheduler", ()),
     "kube-proxy": ("system:kube-proxy", ()),
     "endpoints": (ENDPOINTS_USER, ()),
     "service-lb": (SERVICE_LB_USER, ()),
+    "dns": (DNS_USER, ()),
 }
 
 
