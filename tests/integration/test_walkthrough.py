@@ -294,7 +294,7 @@ def assert_least_privilege(cluster: Kubemu) -> None:
     expected = {"controller-manager": "system:kube-controller-manager",
                 "scheduler": "system:kube-scheduler", "kube-proxy": "system:kube-proxy",
                 "endpoints": "system:kubemu:endpoints-controller",
-                "service-lb": "system:kubemu:service-lb",
+                "service-lb": "system:kubemu:service-lb", "dns": "system:kubemu:dns",
                 "node-1": "system:node:node-1", "node-2": "system:node:node-2"}
     assert set(configs) == set(expected)
     for name, path in configs.items():
@@ -307,6 +307,10 @@ def assert_least_privilege(cluster: Kubemu) -> None:
             "userInfo"]["username"] == expected[name]
         may_delete = kubectl("auth", "can-i", "delete", "services", "-n", "default")
         assert may_delete == ("yes" if name == "controller-manager" else "no"), name
+        if name == "dns":  # list and watch only
+            assert [kubectl("auth", "can-i", verb, resource, "-A") for verb, resource in (
+                ("watch", "endpointslices.discovery.k8s.io"), ("list", "namespaces"),
+                ("get", "services"), ("list", "pods"))] == ["yes", "yes", "no", "no"]
 
 
 def test_readme_walkthrough_runs_verbatim(tmp_path: Path) -> None:
