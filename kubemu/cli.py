@@ -13,7 +13,8 @@ everything (exit 1, see :mod:`kubemu.supervisor`). Start-up checks are in
 Each instance takes its own block of loopback addresses for its nodes, pods,
 Services and load balancers, recorded in the data directory (see
 :mod:`kubemu.addresses`, :mod:`kubemu.blocks`, :mod:`kubemu.address_flags`);
-``--storage etcd`` runs an etcd member of its own (see :mod:`kubemu.etcd`).
+``--storage etcd`` runs an etcd member of its own (see :mod:`kubemu.etcd`); the cluster
+DNS and its ``kube-dns`` Service are :mod:`kubemu.dns`'s (``--dns-port``).
 Only one ``kubemu up`` runs per data directory (see :mod:`kubemu.instance`): a
 second one prints ``kubemu is already running on this data directory (pid N, URL)`` and exits 1
 before writing anything. Every failure is one line on stderr naming the fix,

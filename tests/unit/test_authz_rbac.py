@@ -98,7 +98,7 @@ def test_bootstrap_policy_decisions() -> None:
         assert {"cluster-admin", "admin", "edit", "view", "system:node-proxier",
                 "system:kubemu:endpoints-controller",
                 "system:controller:generic-garbage-collector"} <= names
-        assert len(names) == 31 + 35 + 3  # upstream's, its controllers', kubemu's
+        assert len(names) == 31 + 35 + 4  # upstream's, its controllers', kubemu's
         namespaced = sorted((o.namespace, o.name)
                             for o in _store(registry, "roles").cache.objects())
         assert len(namespaced) == 7 and ("kube-public", "system:controller:bootstrap-signer") \
@@ -130,6 +130,13 @@ def test_bootstrap_policy_decisions() -> None:
         ep = UserInfo("system:kubemu:endpoints-controller", groups=("system:authenticated",))
         assert _can(authz, ep, "update", "endpoints")
         assert not _can(authz, ep, "delete", "pods")
+        cluster_dns = UserInfo("system:kubemu:dns", groups=("system:authenticated",))
+        assert _can(authz, cluster_dns, "watch", "endpointslices", group="discovery.k8s.io",
+                    namespace="")
+        assert _can(authz, cluster_dns, "list", "namespaces", namespace="")
+        assert not _can(authz, cluster_dns, "get", "services", namespace="kube-system",
+                        name="kube-dns")
+        assert not _can(authz, cluster_dns, "list", "secrets", namespace="")
         decision = authz.authorizer.authorize(Attributes(kcm, verb="list", resource="pods",
                                                          namespace="ns"))
         assert decision.reason == ('RBAC: allowed by ClusterRoleBinding '
