@@ -93,6 +93,16 @@ class Client:
         return ".".join([*labels, self.ns, "svc", ZONE]) + "."
 
 
+def quietly(check: Callable[[], Any]) -> Callable[[], Any]:
+    """``check`` for :func:`wait_for`, a lost query counting as a falsy answer."""
+    def run() -> Any:
+        try:
+            return check()
+        except dns.exception.Timeout:
+            return None
+    return run
+
+
 def pod_ips(up: Kubemu, *hosts: int) -> list[str]:
     """Addresses of the cluster's pod range (host numbers within it)."""
     return [str(up.addresses.cluster_cidr.network_address + h) for h in hosts]
@@ -143,7 +153,7 @@ def test_records_through_the_cluster_ip(up: Kubemu) -> None:
         {"addresses": [pod_ip], "conditions": {"ready": True}},
         {"addresses": [unready_ip], "conditions": {"ready": False}},
     ])
-    wait_for("db answered", lambda: len(texts(c.ask(c.name("db"), timeout=1))) == 2)
+    wait_for("db answered", quietly(lambda: len(texts(c.ask(c.name("db"), timeout=1))) == 2))
 
     for tcp in (False, True):
         resp = c.ask(c.name("web"), tcp=tcp)
@@ -211,7 +221,7 @@ def test_endpoint_changes_are_answered_within_a_second(up: Kubemu) -> None:
     first, second = pod_ips(up, 210, 211)
     c.service("db", clusterIP="None", ports=[{"name": "pg", "port": 5432}])
     c.endpoint_slice("db", [{"addresses": [first], "conditions": {"ready": True}}])
-    wait_for("db answered", lambda: len(c.ask(c.name("db"), timeout=1).answer) == 1)
+    wait_for("db answered", quietly(lambda: len(c.ask(c.name("db"), timeout=1).answer) == 1))
 
     def replace(endpoints: list[dict[str, Any]]) -> None:
         current = c.http.get(c.slice_path("db-x")).json()
@@ -294,5 +304,33 @@ def test_disable_dns_runs_no_dns(tmp_path: Path) -> None:
             assert first in out.partition("---\n")[0]
             events = up.get("/api/v1/namespaces/default/events")["items"]
             assert any(e["reason"] == "MissingClusterDNS" for e in events)
+    finally:
+        stop_kubemu(up)
+
+
+def test_a_high_port_on_restart_corrects_the_service(tmp_path: Path) -> None:
+    """``--dns-port`` chooses the port; a restart with another one corrects the kube-dns
+    Service and its endpoints, and queries reach the DNS through the ClusterIP on it. The
+    node agents get no cluster DNS then (a resolv.conf names no port)."""
+    data = tmp_path / "data"
+    only = [arg for name in ("endpoints", "controller-manager", "service-lb", "scheduler")
+            for arg in ("--disable", name)]
+    first = start_kubemu(data, 1, *only)
+    stop_kubemu(first)
+    up = start_kubemu(data, 1, *only, "--dns-port", "10053")
+    try:
+        svc = up.get("/api/v1/namespaces/kube-system/services/kube-dns")
+        assert [p["port"] for p in svc["spec"]["ports"]] == [10053, 10053, DNS_METRICS_PORT]
+        slices = up.get("/apis/discovery.k8s.io/v1/namespaces/kube-system/endpointslices/"
+                        "kube-dns")
+        assert [p["port"] for p in slices["ports"]] == [10053, 10053, DNS_METRICS_PORT]
+        query = dns.message.make_query(f"kubernetes.default.svc.{ZONE}.", "A")
+        for send in (dns.query.udp, dns.query.tcp):
+            answer = wait_for("kubernetes resolved on 10053", quietly(lambda send=send: send(
+                query, up.addresses.dns_ip, timeout=2, port=10053).answer))
+            assert [str(rd) for rrset in answer for rd in rrset] == [up.addresses.kubernetes_ip]
+        restart = up.log.read_text(errors="replace").rpartition("addresses: block")[2]
+        assert f"dig @{up.addresses.dns_ip} -p 10053" in restart
+        assert "--cluster-dns" not in restart
     finally:
         stop_kubemu(up)
