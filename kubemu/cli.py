@@ -39,6 +39,7 @@ from pathlib import Path
 
 import httpx
 
+from apiserver.api.hosts import is_loopback
 from kubemu import address_flags, certs, dns, etcd, tools
 from kubemu.blocks import AddressError, BlockLease
 from kubemu.components import (
@@ -67,7 +68,6 @@ from kubemu.preflight import (
     DEFAULT_PORT,
     UpError,
     choose_port,
-    is_loopback,
     node_count,
     port_number,
     positive_seconds,

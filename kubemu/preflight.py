@@ -19,16 +19,6 @@ from kubemu.instance import AlreadyRunning, DataDirLock, lock_data_dir
 DEFAULT_PORT = 8080
 
 
-def is_loopback(address: str) -> bool:
-    """True when ``address`` is ``localhost`` or a loopback IP literal."""
-    if address == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
-
-
 def _family(host: str) -> socket.AddressFamily:
     try:
         return socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
