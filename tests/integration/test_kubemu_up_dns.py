@@ -239,6 +239,31 @@ def test_endpoint_changes_are_answered_within_a_second(up: Kubemu) -> None:
     answered_within(UPDATE_DEADLINE, lambda: addresses() == [])
 
 
+def test_endpoints_changes_are_answered_within_a_second(up: Kubemu) -> None:
+    """Through the v1 Endpoints of a Service without a selector, which the mirroring
+    controller copies into an EndpointSlice."""
+    c = Client(up)
+    first, second = pod_ips(up, 220, 221)
+    c.service("legacy", clusterIP="None", ports=[{"port": 5432}])
+    path = f"/api/v1/namespaces/{c.ns}/endpoints"
+
+    def subsets(ip: str) -> list[dict[str, Any]]:
+        return [{"addresses": [{"ip": ip}], "ports": [{"port": 5432}]}]
+
+    c.post(path, {"metadata": {"name": "legacy"}, "subsets": subsets(first)})
+
+    def addresses() -> list[str]:
+        resp = c.ask(c.name("legacy"), timeout=POLL * 4)
+        return [line.split()[-1] for line in texts(resp)]
+
+    wait_for("legacy answered", quietly(lambda: addresses() == [first]))
+    current = c.http.get(f"{path}/legacy").json()
+    current["subsets"] = subsets(second)
+    r = c.http.put(f"{path}/legacy", json=current)
+    assert r.status_code == 200, r.text  # acknowledged: the clock starts now
+    answered_within(UPDATE_DEADLINE, lambda: addresses() == [second])
+
+
 POD = """
 apiVersion: v1
 kind: Pod
