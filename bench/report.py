@@ -229,6 +229,10 @@ def markdown(results: dict[str, Any]) -> str:
         from bench.portforward import table as portforward_table
 
         parts += [*portforward_table(results), ""]
+    if results.get("dns"):
+        from bench.dns import table as dns_table
+
+        parts += [*dns_table(results), ""]
     if results["targets"]:
         parts += [*targets_table(results), ""]
     return "\n".join(parts)

@@ -14,7 +14,7 @@ node IPs            ``127.B.0.0/24``     node N is ``127.B.0.N``: NodePorts, kub
                                          (``:10249``), the kubelet API (``:10250``)
 load-balancer pool  ``127.B.1.0/24``     service-lb hands out ``.1``-``.254``
 control address     ``127.B.2.1``        the instance's own servers (etcd ``:2379``,
-                                         ``:2380``)
+                                         ``:2380``, the web console ``:9090``)
 DNS server          ``127.B.2.53``       the cluster DNS process (``:53`` UDP and TCP,
                                          ``/metrics`` on ``:9153``), the endpoint of the
                                          ``kube-dns`` Service
@@ -59,6 +59,8 @@ ETCD_CLIENT_PORT = 2379
 ETCD_PEER_PORT = 2380
 #: CoreDNS's metrics port (the ``metrics`` port of kubeadm's ``kube-dns`` Service).
 DNS_METRICS_PORT = 9153
+#: The web console's port on the control address (the Kubernetes Dashboard's HTTP port).
+CONSOLE_PORT = 9090
 
 #: How long :func:`reserve` waits for listeners on a *recorded* block to go away
 #: (the children of a killed predecessor get SIGTERM and exit on their own).
@@ -203,6 +205,11 @@ class Addresses:
     def etcd_client_url(self) -> str:
         """Client URL of an etcd this instance runs itself."""
         return f"http://{self.control_ip}:{ETCD_CLIENT_PORT}"
+
+    @property
+    def console_url(self) -> str:
+        """Where ``kubemu up`` serves the web console."""
+        return f"http://{self.control_ip}:{CONSOLE_PORT}/"
 
     @property
     def etcd_peer_url(self) -> str:

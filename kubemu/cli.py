@@ -396,6 +396,7 @@ def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
                                                  if "node" not in args.disable])
         for line in ([stale] if stale else []) + [
             f"kubemu is up: apiserver {ctx.server_url}, data in {ctx.data_dir}",
+            *([f"web console: {ctx.addresses.console_url}"] if "console" in started else []),
             "use it with:",
             f"    export KUBECONFIG={ctx.kubeconfig}",
             "    kubectl get svc",

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubemu import dns, etcd
-from kubemu.addresses import KUBELET_PORT, Addresses
+from kubemu.addresses import CONSOLE_PORT, KUBELET_PORT, Addresses
 from kubemu.pki import KUBELET_CLIENT, Pki
 
 #: ``--service-account-issuer`` of a kubemu cluster (kubeadm's).
@@ -187,6 +187,16 @@ def manager_args(ctx: LaunchContext) -> list[str]:
     return argv
 
 
+def console_args(ctx: LaunchContext) -> list[str]:
+    """Command line of the web console: on the control address's console port, reading
+    connection counts from every node's kube-proxy ``/metrics``."""
+    argv = controller_args("controllers.console", "console", "--bind-address",
+                           str(ctx.addresses.control_ip), "--port", str(CONSOLE_PORT))(ctx)
+    for index in range(1, max(ctx.nodes, 1) + 1):
+        argv += ["--proxy-metrics-url", f"http://{ctx.addresses.proxy_metrics(index)}/metrics"]
+    return argv
+
+
 def node_name(index: int) -> str:
     """Name of node agent ``index`` (1-based)."""
     return f"node-{index}"
@@ -236,6 +246,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component("dns", dns.dns_args, dns.ready_url),
     Component("scheduler", controller_args("controllers.scheduler", "scheduler")),
     Component("node", node_args(1)),
+    Component("console", console_args, lambda ctx: ctx.addresses.console_url + "readyz"),
 )
 
 

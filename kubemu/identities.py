@@ -14,6 +14,7 @@ node-N                 ``system:node:node-N``                  ``system:nodes``
 endpoints              ``system:kubemu:endpoints-controller``
 service-lb             ``system:kubemu:service-lb``
 dns                    ``system:kubemu:dns``
+console                ``system:kubemu:console``
 =====================  ======================================  ===================
 
 The user's own kubeconfig is ``kubernetes-admin`` in ``system:masters`` (as kubeadm's
@@ -33,6 +34,9 @@ from kubemu.pki import Pki
 ENDPOINTS_USER = "system:kubemu:endpoints-controller"
 SERVICE_LB_USER = "system:kubemu:service-lb"
 DNS_USER = "system:kubemu:dns"
+#: The web console: get/list/watch Namespaces, Services, EndpointSlices, Pods and Nodes
+#: (ClusterRole ``system:kubemu:console``), nothing else.
+CONSOLE_USER = "system:kubemu:console"
 _FIXED: dict[str, tuple[str, tuple[str, ...]]] = {
     "controller-manager": ("system:kube-controller-manager", ()),
     "scheduler": ("system:kube-scheduler", ()),
@@ -40,6 +44,7 @@ _FIXED: dict[str, tuple[str, tuple[str, ...]]] = {
     "endpoints": (ENDPOINTS_USER, ()),
     "service-lb": (SERVICE_LB_USER, ()),
     "dns": (DNS_USER, ()),
+    "console": (CONSOLE_USER, ()),
 }
 
 

@@ -15,6 +15,8 @@ user (client-certificate CN)         roles
 ``system:kubemu:service-lb``         ``system:kubemu:service-lb``
 ``system:kubemu:dns``                ``system:kubemu:dns`` (list and watch Namespaces,
                                      Services and EndpointSlices: the cluster DNS)
+``system:kubemu:console``            ``system:kubemu:console`` (read-only: what the web
+                                     console shows)
 ``system:kube-scheduler``            ``system:kube-scheduler``, ``system:volume-scheduler``
 ``system:kube-proxy``                ``system:node-proxier``
 ``system:node:<name>`` (O            the Node authorizer (``--authorization-mode=Node``)
@@ -78,6 +80,10 @@ KUBEMU_ROLES: tuple[RoleRow, ...] = (
         R('""', "namespaces,services", "list,watch"),
         R("discovery.k8s.io", "endpointslices", "list,watch"),
     )),
+    RoleRow("system:kubemu:console", (
+        R('""', "namespaces,services,pods,nodes", READ),
+        R("discovery.k8s.io", "endpointslices", READ),
+    )),
 )
 
 #: Subjects are (kind, name[, namespace]).
@@ -122,4 +128,6 @@ CLUSTER_ROLE_BINDINGS: tuple[BindingRow, ...] = (
     BindingRow("system:kubemu:service-lb", "system:kubemu:service-lb",
                (("User", "system:kubemu:service-lb"),)),
     BindingRow("system:kubemu:dns", "system:kubemu:dns", (("User", "system:kubemu:dns"),)),
+    BindingRow("system:kubemu:console", "system:kubemu:console",
+               (("User", "system:kubemu:console"),)),
 )
