@@ -11,6 +11,7 @@ NOISY = 0.15
 
 SCENARIO_LABELS = {
     "get": "single-object GET",
+    "get-rv0": "single-object GET, resourceVersion=0",
     "create": "create pod (POST)",
     "list": "list pods",
 }

@@ -192,8 +192,10 @@ def _measure(ctx: Context, server: ServerProcess, scenario: str) -> WrkResult:
     """Warm up, then measure ``scenario`` against ``server`` with wrk."""
     args = ctx.args
     extra: tuple[str, ...] = ()
-    if scenario == "get":
+    if scenario in ("get", "get-rv0"):
         url = f"{server.url}/api/v1/namespaces/{GET_NAMESPACE}/pods/{GET_POD}"
+        if scenario == "get-rv0":  # served from the watch cache as it is, no freshness check
+            url += "?resourceVersion=0"
         script = ctx.report_lua
     elif scenario == "list":
         url = f"{server.url}/api/v1/namespaces/{LIST_NAMESPACE}/pods"

@@ -15,6 +15,10 @@ node IPs            ``127.B.0.0/24``     node N is ``127.B.0.N``: NodePorts, kub
 load-balancer pool  ``127.B.1.0/24``     service-lb hands out ``.1``-``.254``
 control address     ``127.B.2.1``        the instance's own servers (etcd ``:2379``,
                                          ``:2380``, the web console ``:9090``)
+HA control plane    ``127.B.2.11``-      etcd member N of ``--etcd-members`` is
+                    ``127.B.2.29``       ``127.B.2.(10+N)`` (``:2379``, ``:2380``); the
+                                         apiserver balancer is ``127.B.2.20``, apiserver
+                                         replica N of ``--apiservers`` ``127.B.2.(20+N)``
 DNS server          ``127.B.2.53``       the cluster DNS process (``:53`` UDP and TCP,
                                          ``/metrics`` on ``:9153``), the endpoint of the
                                          ``kube-dns`` Service
@@ -61,6 +65,9 @@ ETCD_PEER_PORT = 2380
 DNS_METRICS_PORT = 9153
 #: The web console's port on the control address (the Kubernetes Dashboard's HTTP port).
 CONSOLE_PORT = 9090
+
+#: Most etcd members and apiserver replicas an instance gives addresses to.
+MAX_REPLICAS = 9
 
 #: How long :func:`reserve` waits for listeners on a *recorded* block to go away
 #: (the children of a killed predecessor get SIGTERM and exit on their own).
@@ -216,6 +223,31 @@ class Addresses:
         """Peer URL of an etcd this instance runs itself."""
         return f"http://{self.control_ip}:{ETCD_PEER_PORT}"
 
+    def etcd_member_ip(self, index: int) -> str:
+        """Member ``index`` (1-based) of a multi-member etcd: ``127.B.2.(10+index)``."""
+        return str(self._control_host(10, _replica(index)))
+
+    def etcd_member_client_url(self, index: int) -> str:
+        """Client URL of etcd member ``index``."""
+        return f"http://{self.etcd_member_ip(index)}:{ETCD_CLIENT_PORT}"
+
+    def etcd_member_peer_url(self, index: int) -> str:
+        """Peer URL of etcd member ``index``."""
+        return f"http://{self.etcd_member_ip(index)}:{ETCD_PEER_PORT}"
+
+    @property
+    def apiserver_balancer_ip(self) -> str:
+        """Where the load balancer in front of several apiservers listens: ``127.B.2.20``."""
+        return str(self._control_host(20, 0))
+
+    def apiserver_ip(self, index: int) -> str:
+        """Apiserver replica ``index`` (1-based) behind the balancer: ``127.B.2.(20+index)``."""
+        return str(self._control_host(20, _replica(index)))
+
+    def _control_host(self, base: int, index: int) -> IPv4Address:
+        network = IPv4Network((int(self.control_ip), 24), strict=False)
+        return network.network_address + base + index
+
     def describe(self) -> dict[str, str]:
         """The ranges as strings (what :func:`record` writes)."""
         return {
@@ -242,6 +274,12 @@ class Addresses:
         return (f"addresses: block {d['block']}, nodes {d['nodeIPs']}, services "
                 f"{d['serviceClusterIPRange']}, pods {d['clusterCIDR']}, "
                 f"load balancers {d['loadBalancerPool']}")
+
+
+def _replica(index: int) -> int:
+    if not 1 <= index <= MAX_REPLICAS:
+        raise ValueError(f"replica {index} is outside 1-{MAX_REPLICAS}")
+    return index
 
 
 def _cidr(what: str, text: str) -> IPv4Network:

@@ -88,10 +88,10 @@ class _Zone:
         return _rrset(self.origin, min(300, self.ttl), dns.rdatatype.SOA, text)
 
     def entries(self, qname: dns.name.Name) -> list[Entry]:
-        """The backend's entries of a name in the zone (InvalidName/NotFound propagate)."""
-        labels = [lbl.decode() for lbl in qname.relativize(self.origin).labels
-                  if lbl != b"@"] if qname != self.origin else []
-        return self.backend.find(parse(labels))
+        """The backend's entries of a name in the zone (InvalidName/NotFound propagate).
+        Labels are read as Latin-1: bytes no API name has only ever fail to match."""
+        below = len(qname.labels) - len(self.origin.labels)
+        return self.backend.find(parse([lbl.decode("latin-1") for lbl in qname.labels[:below]]))
 
     def address_records(self, resp: dns.message.Message, qname: dns.name.Name,
                         rdtype: dns.rdatatype.RdataType, entries: list[Entry],

@@ -7,9 +7,10 @@ API caches synced —, other names forwarded to the first answering upstream res
 the query's transport, or REFUSED when forwarding is off or no upstream is configured. A
 CNAME leaving the zone is completed through the upstreams for A/AAAA queries. UDP
 responses larger than the client's buffer (512 bytes without EDNS) are truncated (TC) so
-the client retries over TCP. Unparsable datagrams are dropped; a query with other than one
-question is FORMERR. :meth:`DnsServer.quick` answers whatever needs no upstream at once (a
-UDP query answered from the caches costs no asyncio task); :meth:`DnsServer.finish` the rest.
+the client retries over TCP. Unparsable datagrams and responses (QR set) are dropped; a
+query with other than one question is FORMERR. :meth:`DnsServer.quick` answers whatever
+needs no upstream at once (a UDP query answered from the caches costs no asyncio task);
+:meth:`DnsServer.finish` the rest.
 """
 
 from __future__ import annotations
@@ -139,6 +140,8 @@ class DnsServer:
             query = dns.message.from_wire(data)
         except dns.exception.DNSException:
             return None
+        if query.flags & dns.flags.QR:
+            return None  # a response: answering it could start a loop between servers
         if len(query.question) != 1:
             resp = dns.message.make_response(query)
             resp.set_rcode(dns.rcode.FORMERR)

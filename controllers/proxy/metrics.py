@@ -113,12 +113,11 @@ class EndpointConnections(Collector):
         self._counts: dict[tuple[ServicePortName, str], ConnectionCounts] = {}
 
     def counts(self, spn: ServicePortName, endpoint: str) -> ConnectionCounts:
-        """The counts of ``endpoint`` (``IP:PORT``) of ``spn`` (created when missing)."""
-        key = (spn, endpoint)
-        counts = self._counts.get(key)
-        if counts is None:
-            counts = self._counts[key] = ConnectionCounts()
-        return counts
+        """The counts of ``endpoint`` (``IP:PORT``) of ``spn``; for an endpoint not kept
+        (one that left while a connection to it was being made), detached counts that no
+        series shows."""
+        counts = self._counts.get((spn, endpoint))
+        return ConnectionCounts() if counts is None else counts
 
     def keep(self, keys: Iterable[tuple[ServicePortName, str]]) -> None:
         """Have series for exactly ``keys``: new endpoints start at zero, the counts of
@@ -127,8 +126,9 @@ class EndpointConnections(Collector):
         wanted = set(keys)
         for key in [k for k in self._counts if k not in wanted]:
             del self._counts[key]
-        for spn, endpoint in wanted:
-            self.counts(spn, endpoint)
+        for key in wanted:
+            if key not in self._counts:
+                self._counts[key] = ConnectionCounts()
 
     def collect(self) -> Iterator[Metric]:
         active = GaugeMetricFamily(

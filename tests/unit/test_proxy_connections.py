@@ -52,6 +52,9 @@ def test_series_per_endpoint_follow_counts_and_go_away_with_the_endpoint() -> No
     first.closed()
     assert {name_labels[1] for name_labels in samples(metrics)} == {
         labels(WEB, "10.0.0.2:80"), labels(DNS, "10.0.0.3:53")}
+    # Counting on an endpoint that is not kept shows nowhere.
+    connections.counts(WEB, "10.0.0.9:80").opened()
+    assert "10.0.0.9:80" not in metrics.render()
     # Back again: it starts from zero.
     connections.keep([(WEB, "10.0.0.1:80")])
     assert samples(metrics) == {(active, labels(WEB, "10.0.0.1:80")): 0.0,
