@@ -13,7 +13,6 @@ import re
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,6 +26,7 @@ import httpx
 import pytest
 
 from tests.support.apiserver import ApiServerProcess, free_port
+from tests.support.namespaced import NamespacedApi
 from tests.support.process import Process
 
 ZONE = "cluster.local"
@@ -75,23 +75,12 @@ def dns_port(process: Process) -> int:
     raise AssertionError(f"the DNS server did not start:\n{process.logs()}")
 
 
-class Cluster:
+class Cluster(NamespacedApi):
     """A namespace on the apiserver and a DNS server to ask."""
 
     def __init__(self, server: ApiServerProcess, port: int) -> None:
-        self.http = httpx.Client(base_url=server.url, timeout=10)
-        self.ns = f"dns-{uuid.uuid4().hex[:8]}"
+        super().__init__(server.url, "dns")
         self.port = port
-        self.create("/api/v1/namespaces", {"metadata": {"name": self.ns}})
-
-    def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        r = self.http.post(path, json=body)
-        assert r.status_code == 201, r.text
-        return dict(r.json())
-
-    def service(self, name: str, **spec: Any) -> dict[str, Any]:
-        return self.create(f"/api/v1/namespaces/{self.ns}/services",
-                           {"metadata": {"name": name}, "spec": spec})
 
     def slice_body(self, svc: str, endpoints: list[dict[str, Any]]) -> dict[str, Any]:
         return {"metadata": {"name": f"{svc}-x", "labels":
@@ -100,7 +89,7 @@ class Cluster:
                 "ports": [{"name": "pg", "port": 5432, "protocol": "TCP"}]}
 
     def endpoint_slice(self, svc: str, endpoints: list[dict[str, Any]]) -> None:
-        self.create(f"/apis/discovery.k8s.io/v1/namespaces/{self.ns}/endpointslices",
+        self.post(f"/apis/discovery.k8s.io/v1/namespaces/{self.ns}/endpointslices",
                     self.slice_body(svc, endpoints))
 
     def replace_slice(self, svc: str, endpoints: list[dict[str, Any]]) -> None:

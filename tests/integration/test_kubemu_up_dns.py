@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ import yaml
 
 from kubemu.addresses import DNS_METRICS_PORT
 from tests.support.kubemu_up import Kubemu, start_kubemu, stop_kubemu, wait_for
+from tests.support.namespaced import NamespacedApi
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -53,24 +53,13 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubemu]:
         stop_kubemu(cluster)
 
 
-class Client:
+class Client(NamespacedApi):
     """Objects in a fresh namespace of ``up``, and queries to its kube-dns ClusterIP."""
 
     def __init__(self, up: Kubemu) -> None:
+        super().__init__(up.url, "dns", up.verify)
         self.up = up
-        self.http = httpx.Client(base_url=up.url, timeout=10, verify=up.verify)
-        self.ns = f"dns-{uuid.uuid4().hex[:8]}"
         self.server = up.addresses.dns_ip
-        self.post("/api/v1/namespaces", {"metadata": {"name": self.ns}})
-
-    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        r = self.http.post(path, json=body)
-        assert r.status_code == 201, r.text
-        return dict(r.json())
-
-    def service(self, name: str, **spec: Any) -> dict[str, Any]:
-        return self.post(f"/api/v1/namespaces/{self.ns}/services",
-                         {"metadata": {"name": name}, "spec": spec})
 
     def slice_path(self, name: str = "") -> str:
         path = f"/apis/discovery.k8s.io/v1/namespaces/{self.ns}/endpointslices"
