@@ -1,0 +1,205 @@
+"""Deletes of the generic store: graceful deletion, finalizers, DELETE of a collection.
+
+A delete passes mutating and validating admission with the stored object as the old
+object. What a DELETE leaves behind — a deletionTimestamp with a grace period, the
+garbage collector's ``orphan``/``foregroundDeletion`` finalizers — follows upstream.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+from typing import Any
+
+from apiserver.admission import Operation
+from apiserver.api import errors, meta
+from apiserver.registry.store.options import (
+    DeleteOptions,
+    DeleteResult,
+    ListOptions,
+    delete_options,
+    order_object,
+)
+from apiserver.registry.store.writes import WriteStore
+from apiserver.storage.cache import CachedObject
+from apiserver.storage.errors import (
+    KeyNotFoundError,
+    RevisionConflictError,
+    StorageUnavailableError,
+)
+
+ORPHAN_FINALIZER = "orphan"
+FOREGROUND_FINALIZER = "foregroundDeletion"
+
+
+def deletion_finalizers(
+    finalizers: list[str], opts: DeleteOptions, *, orphan_by_default: bool = False
+) -> list[str]:
+    """The finalizers a DELETE leaves on the object, as garbage collection wants them.
+
+    ``orphanDependents`` wins over ``propagationPolicy``, which wins over an
+    ``orphan`` / ``foregroundDeletion`` finalizer already present (the first of
+    the two decides), which wins over the kind's default.  The result keeps
+    every other finalizer; it is ``finalizers`` itself when the set is unchanged.
+    """
+    orphan = foreground = False
+    if opts.orphan_dependents is not None:
+        orphan = opts.orphan_dependents
+    elif opts.propagation_policy is not None:
+        orphan = opts.propagation_policy == "Orphan"
+        foreground = opts.propagation_policy == "Foreground"
+    else:
+        present = [f for f in finalizers if f in (ORPHAN_FINALIZER, FOREGROUND_FINALIZER)]
+        if present:
+            orphan = present[0] == ORPHAN_FINALIZER
+            foreground = not orphan
+        else:
+            orphan = orphan_by_default
+    wanted = [f for f in finalizers if f not in (ORPHAN_FINALIZER, FOREGROUND_FINALIZER)]
+    if orphan:
+        wanted.append(ORPHAN_FINALIZER)
+    if foreground:
+        wanted.append(FOREGROUND_FINALIZER)
+    return finalizers if set(wanted) == set(finalizers) else wanted
+
+
+def _set_finalizers(md: dict[str, Any], old: list[str], new: list[str]) -> bool:
+    """Store ``new`` as ``md``'s finalizers; whether that changed anything."""
+    if new is old:
+        return False
+    if new:
+        md["finalizers"] = new
+    else:
+        md.pop("finalizers", None)
+    return True
+
+class DeleteStore(WriteStore):
+    """DELETE of one object or of a collection."""
+
+    async def delete(
+        self, namespace: str | None, name: str, opts: DeleteOptions
+    ) -> DeleteResult:
+        """Delete, gracefully or through finalizers where they apply."""
+        key = self.key(namespace, name)
+        while True:
+            current = await self.storage.get(key)
+            if current is None:
+                raise errors.not_found(self.info, name)
+            cached = self.decode(key, current.value, current.mod_revision)
+            obj = cached.obj
+            md = obj["metadata"]
+            if opts.precondition_uid is not None and opts.precondition_uid != md.get("uid"):
+                raise errors.conflict(
+                    self.info,
+                    name,
+                    f"Precondition failed: UID in precondition: {opts.precondition_uid}, UID in "
+                    f"object meta: {md.get('uid')}",
+                )
+            if (
+                opts.precondition_resource_version is not None
+                and opts.precondition_resource_version != md.get("resourceVersion")
+            ):
+                raise errors.conflict(
+                    self.info,
+                    name,
+                    "Precondition failed: ResourceVersion in precondition: "
+                    f"{opts.precondition_resource_version}, ResourceVersion in object meta: "
+                    f"{md.get('resourceVersion')}",
+                )
+            attrs = self._attributes(Operation.DELETE, namespace, name, None, obj, None,
+                                     opts.dry_run, delete_options(opts))
+            await self._admit(attrs)
+            await self._validate_admission(attrs)
+            try:
+                return await self._delete_attempt(key, cached, opts)
+            except RevisionConflictError:
+                if opts.precondition_resource_version is not None:
+                    raise errors.conflict(self.info, name) from None
+                continue
+            except KeyNotFoundError as exc:
+                raise errors.not_found(self.info, name) from exc
+            except StorageUnavailableError as exc:
+                raise errors.service_unavailable(str(exc)) from exc
+
+    async def _delete_attempt(
+        self, key: str, cached: CachedObject, opts: DeleteOptions
+    ) -> DeleteResult:
+        obj = copy.deepcopy(cached.obj)
+        md = obj["metadata"]
+        revision = cached.revision
+        marked = self.strategy.on_delete(obj)
+        if marked is not None:
+            marked_md = marked["metadata"]
+            if marked_md.get("deletionTimestamp"):
+                return DeleteResult(cached, False)
+            marked_md["deletionTimestamp"] = meta.rfc3339(self.clock())
+            marked_md["deletionGracePeriodSeconds"] = 0
+            return await self._mark(key, marked, revision, opts.dry_run)
+        grace = self.strategy.grace_period(obj, opts.grace_period_seconds)
+        finalizers = md.get("finalizers") or []
+        wanted = deletion_finalizers(
+            finalizers, opts, orphan_by_default=self.strategy.orphans_dependents_by_default
+        )
+        if md.get("deletionTimestamp"):
+            current_grace = md.get("deletionGracePeriodSeconds") or 0
+            if current_grace and grace >= current_grace:
+                # Graceful deletion pending: neither grace nor finalizers change.
+                return DeleteResult(cached, False)
+            if not wanted and (grace == 0 or not current_grace):
+                return await self._remove(key, cached, opts.dry_run)
+            changed = _set_finalizers(md, finalizers, wanted)
+            if current_grace and grace < current_grace:
+                md["deletionGracePeriodSeconds"] = grace
+                md["deletionTimestamp"] = meta.rfc3339(self.clock() + timedelta(seconds=grace))
+                changed = True
+            if changed:
+                return await self._mark(key, obj, revision, opts.dry_run)
+            return DeleteResult(cached, False)
+        if grace > 0 or wanted:
+            _set_finalizers(md, finalizers, wanted)
+            md["deletionTimestamp"] = meta.rfc3339(self.clock() + timedelta(seconds=grace))
+            md["deletionGracePeriodSeconds"] = grace
+            if self.strategy.tracks_generation:
+                md["generation"] = int(md.get("generation", 1)) + 1
+            return await self._mark(key, obj, revision, opts.dry_run)
+        return await self._remove(key, cached, opts.dry_run)
+
+    async def _mark(
+        self, key: str, obj: dict[str, Any], revision: int, dry_run: bool
+    ) -> DeleteResult:
+        ordered = order_object(obj)
+        if dry_run:
+            return DeleteResult(self._dry(key, ordered, str(revision)), False)
+        value = self._encode_for_storage(ordered)
+        new_rev = await self.storage.update(key, value, revision)
+        return DeleteResult(self._result(key, value, new_rev), False)
+
+    async def _remove(self, key: str, cached: CachedObject, dry_run: bool) -> DeleteResult:
+        if dry_run:
+            return DeleteResult(cached, True)
+        revision = await self.storage.delete(key, cached.revision)
+        await self.after_delete(cached.obj)
+        final = self.decode(key, self._encode_for_storage(copy.deepcopy(cached.obj)), revision)
+        return DeleteResult(final, True)
+
+    async def delete_collection(
+        self, opts: ListOptions, delete_opts: DeleteOptions
+    ) -> list[CachedObject]:
+        """Delete every matching object; done before it answers."""
+        page = await self.list_objects(
+            ListOptions(
+                namespace=opts.namespace,
+                label_selector=opts.label_selector,
+                field_selector=opts.field_selector,
+            )
+        )
+        deleted: list[CachedObject] = []
+        for item in page.items:
+            try:
+                result = await self.delete(item.namespace or None, item.name, delete_opts)
+            except errors.ApiError as exc:
+                if exc.code == 404:
+                    continue
+                raise
+            deleted.append(result.obj)
+        return deleted
