@@ -228,15 +228,6 @@ class NFTablesRenderer:
         self.state = rendered.state
 
 
-def _unchanged(old: ServiceFragment | None, sp: ServicePort,
-               eps: tuple[Endpoint, ...]) -> bool:
-    if old is None:
-        return False
-    if old.service is sp and old.endpoints is eps:
-        return True
-    return old.service == sp and old.endpoints == eps
-
-
 def _render(services: dict[ServicePortName, ServicePort], endpoints: Endpoints,
             config: NFTablesConfig, previous: NFTablesState | None, full: bool) -> Rendered:
     t = TABLE
@@ -251,9 +242,10 @@ def _render(services: dict[ServicePortName, ServicePort], endpoints: Endpoints,
     for spn, sp in services.items():
         eps = endpoints.get(spn, ())
         old = old_frags.get(spn)
-        kept += old is not None
-        if _unchanged(old, sp, eps):
-            assert old is not None
+        if old is not None:
+            kept += 1
+        if old is not None and ((old.service is sp and old.endpoints is eps) or
+                                (old.service == sp and old.endpoints == eps)):
             frag = old
             if not partial:
                 written.append((old, old))
