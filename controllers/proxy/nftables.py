@@ -117,11 +117,6 @@ class NFTablesState:
     #: chains no longer used, flushed by a partial sync and deleted by the next full one.
     stale: set[str] = field(default_factory=set)
 
-    @property
-    def chains(self) -> set[str]:
-        """Every per-service chain."""
-        return {c for f in self.fragments.values() for c in f.chains}
-
 
 @dataclass
 class Rendered:

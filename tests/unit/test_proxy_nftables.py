@@ -205,3 +205,28 @@ def test_transactions_are_accepted_by_nft() -> None:
         assert "\t\tgoto endpoint-UNZV3OEC" in listing and "numgen random mod 2" not in listing
     finally:
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def test_ladder_picks_each_endpoint_with_equal_probability() -> None:
+    """``numgen random mod N 0`` takes 1/N of what reaches it: endpoint k of N is picked
+    with probability (1 - 1/N)(1 - 1/(N-1))…(1/(N-k)) = 1/N."""
+    spn = _spn("ns7", "svc7")
+    eps = tuple(Endpoint(f"10.180.7.{i}", 80) for i in range(1, 4))
+    text = render({spn: ServicePort(spn, "172.30.0.47", 80)}, {spn: eps}, CFG).text
+    chain = "service-" + chain_base(spn, "TCP")
+    ladder = [r.split(f"{chain} ", 1)[1] for r in _rules(text)
+              if r.startswith(f"add rule ip kube-proxy {chain} ") and "endpoint-" in r]
+    targets = ["endpoint-" + endpoint_chain_base(spn, "TCP", e) for e in eps]
+    assert ladder == [f"numgen random mod 3 0 goto {targets[0]}",
+                      f"numgen random mod 2 0 goto {targets[1]}", f"goto {targets[2]}"]
+
+
+def test_equal_objects_are_not_rewritten() -> None:
+    """A partial sync compares the service port and endpoints by identity, then by value:
+    objects rebuilt equal (e.g. after a resync of the informer) write nothing."""
+    svcs, eps = _overall()
+    first = render(svcs, eps, CFG)
+    copies = {k: ServicePort(**vars(v)) for k, v in svcs.items()}
+    again = render(copies, {k: tuple(v) for k, v in eps.items()}, CFG, previous=first.state,
+                   changed={"ns1/svc1"})
+    assert again.text == "" and not again.full
