@@ -218,6 +218,10 @@ def markdown(results: dict[str, Any]) -> str:
         from bench.proxy import iptables_table
 
         parts += [*iptables_table(results), ""]
+    if results.get("nftables"):
+        from bench.nftables import table as nftables_table
+
+        parts += [*nftables_table(results), ""]
     if results.get("workloads"):
         from bench.workloads import table as workloads_table
 

@@ -28,6 +28,7 @@ from bench import (
     execlatency,
     limits,
     metrics,
+    nftables,
     populate,
     portforward,
     proxy,
@@ -55,8 +56,8 @@ from bench.procs import (
 from bench.wrk import WrkResult, ensure_wrk, run_wrk, write_scripts
 
 SCENARIOS = (
-    "get", "create", "list", "watch", "endpoints", "storage", "proxy", "iptables", "workloads",
-    "secure", "limits", "webhooks", "crd", "exec", "portforward", "metrics", "dns",
+    "get", "create", "list", "watch", "endpoints", "storage", "proxy", "iptables", "nftables",
+    "workloads", "secure", "limits", "webhooks", "crd", "exec", "portforward", "metrics", "dns",
 )
 #: ``storage`` (SQLite vs etcd, bench/storage.py) only on request: it adds about 2 minutes.
 DEFAULT_SCENARIOS = ("get", "create", "list", "watch", "endpoints")
@@ -78,6 +79,18 @@ ENDPOINTS_P99_TARGET_MS = 100.0
 PROXY_P99_TARGET_MS = 100.0
 IPTABLES_FULL_TARGET_S = 3.0
 IPTABLES_PARTIAL_TARGET_MS = 200.0
+NFTABLES_FULL_TARGET_S = 3.0
+NFTABLES_PARTIAL_TARGET_MS = 100.0
+
+
+def _int_csv(text: str) -> list[int]:
+    try:
+        items = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        items = []
+    if not items or min(items) < 1:
+        raise argparse.ArgumentTypeError(f"comma-separated positive integers; got {text!r}")
+    return items
 
 
 def _csv(choices: Sequence[str]) -> Any:
@@ -112,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="wrk connections (default 32)")
     p.add_argument("--scenarios", type=_csv(SCENARIOS), default=list(DEFAULT_SCENARIOS),
                    help="comma-separated subset of get,create,list,watch,endpoints,storage,"
-                   "proxy,iptables,workloads,secure,limits,webhooks,crd,exec,portforward,"
+                   "proxy,iptables,nftables,workloads,secure,limits,webhooks,crd,exec,portforward,"
                    "metrics,dns "
                    "(default get,create,list,watch,endpoints)")
     p.add_argument("--baselines", type=_csv(MODES), default=list(MODES),
@@ -142,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Services of the iptables scenario (default 10000)")
     p.add_argument("--ipt-endpoints", type=int, default=5,
                    help="endpoints per Service of the iptables scenario (default 5)")
+    p.add_argument("--nft-services", type=_int_csv, default=[10_000],
+                   help="comma-separated Service counts of the nftables scenario, one "
+                   "scratch namespace each (default 10000)")
+    p.add_argument("--nft-endpoints", type=int, default=5,
+                   help="endpoints per Service of the nftables scenario (default 5)")
     p.add_argument("--webhook-creates", type=int, default=1000,
                    help="creates each way of the webhooks scenario (default 1000)")
     p.add_argument("--storage-watchers", type=int, default=200,
@@ -371,6 +389,7 @@ def _targets(results: dict[str, Any], target_mode: str) -> list[dict[str, Any]]:
                 "required": f"< {IPTABLES_PARTIAL_TARGET_MS:g} ms",
                 "measured": f"{part:.0f} ms", "pass": part < IPTABLES_PARTIAL_TARGET_MS,
             })
+    out += nftables.targets(results, NFTABLES_FULL_TARGET_S, NFTABLES_PARTIAL_TARGET_MS)
     watch = results.get("watch")
     if watch:
         p99 = watch["latency_from_send"].get("p99_ms", float("inf"))
@@ -446,6 +465,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "endpoints": None,
         "proxy": None,
         "iptables": None,
+        "nftables": None,
         "storage": None,
         "secure": None,
         "metrics": None,
@@ -541,6 +561,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             workdir, server_cpu, load_cpu, args.ep_services, args.ep_pods, args.ep_changes)
     if "iptables" in args.scenarios:
         results["iptables"] = proxy.run_iptables(args.ipt_services, args.ipt_endpoints)
+    if "nftables" in args.scenarios:
+        results["nftables"] = nftables.run_nftables(args.nft_services, args.nft_endpoints)
     if "workloads" in args.scenarios:
         results["workloads"] = workloads.run_scenario(
             workdir, server_cpu, load_cpu, args.wl_nodes, args.wl_replicas,
