@@ -391,16 +391,14 @@ class WatchCache:
 
     async def wait_for_revision(self, revision: int, timeout: float) -> bool:
         """Wait until the cache has seen ``revision``; False on timeout."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self.revision < revision:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            try:
-                await asyncio.wait_for(self._advanced.wait(), remaining)
-            except TimeoutError:
-                return False
+        if self.revision >= revision:
+            return True
+        try:
+            async with asyncio.timeout(timeout):  # a timer, not a task per waiting read
+                while self.revision < revision:
+                    await self._advanced.wait()
+        except TimeoutError:
+            return False
         return True
 
     async def wait_fresh(self, timeout: float = 3.0) -> bool:
@@ -416,7 +414,8 @@ class WatchCache:
         if self._batcher is None:
             self._batcher = RevisionBatcher(self.storage.fetch_current_revision)
         try:
-            revision = await asyncio.wait_for(self._batcher.get(), timeout)
+            async with asyncio.timeout(timeout):
+                revision = await self._batcher.get()
         except (TimeoutError, StorageUnavailableError):
             return False
         return await self.wait_for_revision(revision, timeout)

@@ -21,15 +21,22 @@ so the kernel applies it atomically: packets see the old ruleset or the new one.
 The transaction declares every chain and set before any rule or map element
 refers to it, then writes rules, then map elements (deletions before
 additions, so a key moving between Services or maps never collides), then
-flushes and deletes the chains and sets nothing refers to any more.
+flushes the chains nothing refers to any more and deletes the affinity sets
+nothing updates any more.
 
 * first sync (table contents unknown): ``add table`` + ``delete table`` and the
   whole ruleset, so leftovers of an earlier run vanish in the same transaction;
-* full sync: every chain is flushed and rewritten, every map flushed and refilled;
+* full sync: every chain is flushed and rewritten, every map flushed and
+  refilled, and the chains left unused by earlier partial syncs are deleted;
 * partial sync: only the service ports whose ``ServicePort`` or endpoints
-  objects were replaced are rendered and written (their chains flushed and
-  rewritten, their map elements diffed); the base chains are written only when
-  they were not yet.
+  objects were replaced are rendered, only their chains whose rules changed are
+  flushed and rewritten, and only their map elements are diffed; the base chains
+  are left alone. Unused chains are flushed but not deleted, as upstream defers
+  it: ``delete chain``, ``add rule`` and ``add element`` make ``nft`` 1.0.6 fetch
+  the table's whole chain list (at 60,000 chains, several times the cost of the
+  rest of a small sync), while ``flush chain``, ``add chain NAME { RULES }`` and
+  ``add map NAME { … elements = { … } }`` do not. A partial sync that removes map
+  elements still pays for that fetch.
 """
 
 from __future__ import annotations
@@ -73,6 +80,10 @@ MAPS = (
     ("service-nodeports", "inet_proto . inet_service", "NodePort traffic"),
 )
 SETS = ("cluster-ips", "nodeport-ips")
+#: ``set`` or ``map`` of each, and its type (the declaration a partial sync adds elements with).
+_KINDS = {**{m: "map" for m, _, _ in MAPS}, **{s: "set" for s in SETS}}
+_SPECS = {**{m: f"type {key} : verdict ;" for m, key, _ in MAPS},
+          "cluster-ips": "type ipv4_addr ;"}
 
 #: (chain, hook spec or "") of the chains every full sync writes.
 BASE_CHAINS = (
@@ -103,11 +114,8 @@ class NFTablesState:
 
     fragments: dict[ServicePortName, ServiceFragment] = field(default_factory=dict)
     config: NFTablesConfig | None = None
-
-    @property
-    def chains(self) -> set[str]:
-        """Every per-service chain."""
-        return {c for f in self.fragments.values() for c in f.chains}
+    #: chains no longer used, flushed by a partial sync and deleted by the next full one.
+    stale: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -215,15 +223,6 @@ class NFTablesRenderer:
         self.state = rendered.state
 
 
-def _unchanged(old: ServiceFragment | None, sp: ServicePort,
-               eps: tuple[Endpoint, ...]) -> bool:
-    if old is None:
-        return False
-    if old.service is sp and old.endpoints is eps:
-        return True
-    return old.service == sp and old.endpoints == eps
-
-
 def _render(services: dict[ServicePortName, ServicePort], endpoints: Endpoints,
             config: NFTablesConfig, previous: NFTablesState | None, full: bool) -> Rendered:
     t = TABLE
@@ -238,9 +237,10 @@ def _render(services: dict[ServicePortName, ServicePort], endpoints: Endpoints,
     for spn, sp in services.items():
         eps = endpoints.get(spn, ())
         old = old_frags.get(spn)
-        kept += old is not None
-        if _unchanged(old, sp, eps):
-            assert old is not None
+        if old is not None:
+            kept += 1
+        if old is not None and ((old.service is sp and old.endpoints is eps) or
+                                (old.service == sp and old.endpoints == eps)):
             frag = old
             if not partial:
                 written.append((old, old))
@@ -251,6 +251,7 @@ def _render(services: dict[ServicePortName, ServicePort], endpoints: Endpoints,
     removed = [] if kept == len(old_frags) else [
         f for spn, f in old_frags.items() if spn not in fragments]
 
+    stale_before = previous.stale if previous is not None else set()
     out: list[str] = []
     decls: list[str] = []
     rules: list[str] = []
@@ -265,17 +266,18 @@ def _render(services: dict[ServicePortName, ServicePort], endpoints: Endpoints,
         for name, timeout in frag.affinity.items():
             if old is None or name not in old.affinity:
                 decls.append(_affinity_decl(name, timeout))
-        for chain, lines in frag.chains.items():
-            if partial and was.get(chain) == lines:
+        for chain, command in frag.chains.items():
+            if partial and was.get(chain) == command:
                 continue  # e.g. the endpoint chains of endpoints that stay
             decls.append(f"add chain {t} {chain}")
-            if not fresh and (not partial or chain in was):
+            if not fresh and (not partial or chain in was or chain in stale_before):
                 decls.append(f"flush chain {t} {chain}")
-            rules += lines
+            rules.append(command)
 
     # Elements: refill (full) or diff the rewritten service ports (partial).
     deletes: list[str] = []
     adds: list[str] = []
+    added: dict[str, list[str]] = {}
     if not partial:
         if not fresh:
             deletes += [f"flush {'set' if n in SETS else 'map'} {t} {n}"
@@ -289,10 +291,15 @@ def _render(services: dict[ServicePortName, ServicePort], endpoints: Endpoints,
             for (m, key), text in had.items():
                 if frag.elements.get((m, key)) != text:
                     deletes.append(f"delete element {t} {m} {{ {key} }}")
-            adds += [f"add element {t} {m} {{ {text} }}" for (m, key), text in
-                     frag.elements.items() if had.get((m, key)) != text]
+            for (m, key), text in frag.elements.items():
+                if had.get((m, key)) != text:
+                    added.setdefault(m, []).append(text)
         for frag in removed:
             deletes += [f"delete element {t} {m} {{ {key} }}" for m, key in frag.elements]
+        # Elements as part of a map declaration: unlike ``add element``, that makes
+        # nft fetch no chain list.
+        adds += [f"add {_KINDS[m]} {t} {m} {{ {_SPECS[m]} elements = {{ {', '.join(texts)} }} ; }}"
+                 for m, texts in added.items()]
 
     # Chains and affinity sets nothing refers to any more (flushed first: a stale
     # chain may still jump to another stale one).
@@ -306,14 +313,20 @@ def _render(services: dict[ServicePortName, ServicePort], endpoints: Endpoints,
             stale_chains += [c for c in old.chains if c not in keep]
             stale_sets += [(s, n) for s, n in old.affinity.items() if s not in keep_sets]
     out += decls + rules + deletes + adds
-    for chain in stale_chains:
-        out += [f"add chain {t} {chain}", f"flush chain {t} {chain}"]
-    out += [f"delete chain {t} {chain}" for chain in stale_chains]
+    # A partial sync only flushes them (``delete chain`` would make nft fetch the
+    # table's chain list); a full sync deletes them and those of earlier partial syncs.
+    in_use = {c for _, frag in written for c in frag.chains}
+    stale = {c for c in stale_before if c not in in_use} if not fresh else set()
+    stale.update(stale_chains)
+    out += [f"flush chain {t} {chain}" for chain in stale_chains]
+    if not partial:
+        out += [f"delete chain {t} {chain}" for chain in sorted(stale)]
+        stale = set()
     for name, timeout in stale_sets:
         out += [_affinity_decl(name, timeout), f"delete set {t} {name}"]
 
     count = base_count + sum(f.rules for f in fragments.values())
-    state = NFTablesState(fragments, config)
+    state = NFTablesState(fragments, config, stale)
     text = "\n".join(out) + "\n" if out else ""
     return Rendered(text, state, count, not partial)
 

@@ -37,7 +37,6 @@ __all__ = [
 ]
 
 TABLE = "ip kube-proxy"
-_ADD_RULE = f"add rule {TABLE} "
 
 
 @dataclass(frozen=True)
@@ -76,9 +75,11 @@ class ServiceFragment:
 
     service: ServicePort
     endpoints: tuple[Endpoint, ...]
-    #: chain name -> its ``add rule …`` lines, in the order the chains refer to
-    #: each other (endpoint chains after the chains that jump to them).
-    chains: dict[str, list[str]] = field(default_factory=dict)
+    #: chain name -> the command appending its rules, ``add chain ip kube-proxy NAME
+    #: { RULE ; RULE ; }`` (rules inside the chain command rather than ``add rule``
+    #: lines: ``nft`` then needs no copy of the table's chain list, which at 60,000
+    #: chains costs more than the rest of a small transaction).
+    chains: dict[str, str] = field(default_factory=dict)
     #: affinity set name -> timeout seconds.
     affinity: dict[str, int] = field(default_factory=dict)
     #: ``(map or set, element key)`` -> element text.
@@ -159,7 +160,8 @@ def service_fragment(sp: ServicePort, all_eps: tuple[Endpoint, ...],
             out.affinity[ep_set[ep]] = affinity
         rules.append(f"meta l4proto {proto} dnat to {ep.ip}:{ep.port}")
         chains[chain] = rules
-    out.chains = {c: [f"{_ADD_RULE}{c} {r}" for r in rules] for c, rules in chains.items()}
+    out.chains = {c: f"add chain {TABLE} {c} {{ {' ; '.join(rules)} ; }}"
+                  for c, rules in chains.items()}
     out.rules = sum(map(len, chains.values()))
     _elements(out, sp, name, proto, (svc_chain, ext_chain, fw_chain),
               (uses_svc, uses_ext, uses_fw), bool(ext_eps), bool(cluster_eps))
