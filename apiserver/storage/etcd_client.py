@@ -47,13 +47,16 @@ FUTURE = "required revision is a future revision"
 _NOT_SENT = ("failed to connect", "connection refused", "no leader", "dns resolution failed",
              "not capable", "no address")
 
-#: gRPC channel options: detect a dead peer within seconds, allow large list pages.
+#: gRPC channel options: detect a dead peer within seconds; receive any message size, as
+#: etcd's clientv3 does (``MaxCallRecvMsgSize`` defaults to MaxInt32): a watch response
+#: carries every event of a revision and a history reload may batch many revisions, so a
+#: smaller limit would make a large store unloadable.
 CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
     ("grpc.keepalive_time_ms", 10_000),
     ("grpc.keepalive_timeout_ms", 5_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
-    ("grpc.max_receive_message_length", 256 << 20),
+    ("grpc.max_receive_message_length", (1 << 31) - 1),
     ("grpc.max_send_message_length", 64 << 20),
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 2_000),
