@@ -14,6 +14,7 @@ from apiserver.admission.tolerations import (
     DEFAULT_TOLERATION_SECONDS,
     configure_default_tolerations,
 )
+from apiserver.api.hosts import is_loopback
 from apiserver.app import ApiServer, ServerConfig
 from apiserver.auth.authz_union import MODES, ModeError, parse_modes
 from apiserver.auth.config import AuthenticationOptions
@@ -198,15 +199,6 @@ def _is_ip(address: str) -> bool:
     return True
 
 
-def _is_loopback(address: str) -> bool:
-    if address == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
-
-
 def _listeners(args: argparse.Namespace) -> list[Listener]:
     """The secure listener (if TLS is configured) first, then plain HTTP (if any).
 
@@ -218,7 +210,7 @@ def _listeners(args: argparse.Namespace) -> list[Listener]:
     listeners: list[Listener] = []
     if args.tls_cert_file:
         authenticated = args.client_ca_file is not None or args.token_auth_file is not None
-        if not _is_loopback(args.bind_address) and not authenticated \
+        if not is_loopback(args.bind_address) and not authenticated \
                 and not args.allow_unauthenticated_bind:
             raise ValueError(f"refusing to bind {args.bind_address}: no --client-ca-file or "
                              "--token-auth-file; pass --allow-unauthenticated-bind to expose "
@@ -233,7 +225,7 @@ def _listeners(args: argparse.Namespace) -> list[Listener]:
             raise ValueError("--secure-port needs --tls-cert-file and --tls-private-key-file")
         plain_host = args.bind_address
     if args.port:
-        if not _is_loopback(plain_host):
+        if not is_loopback(plain_host):
             if not args.allow_unauthenticated_bind:
                 raise ValueError(f"refusing to bind {plain_host}: plain HTTP has no "
                                  "authentication; pass --allow-unauthenticated-bind to expose "

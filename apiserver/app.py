@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from apiserver import health
 from apiserver.api import errors
 from apiserver.auth.authorization import build_authorization
 from apiserver.auth.bootstrap_reconcile import reconcile_policy
@@ -188,8 +189,9 @@ def _openapi_v2_media_type(accept: str) -> str | None:
     return None
 
 
-def build_meta_app(config: ServerConfig, ready: Callable[[], bool]) -> FastAPI:
-    """FastAPI app for discovery, OpenAPI, version and health endpoints."""
+def build_meta_app(config: ServerConfig, checks: Mapping[str, list[health.Check]]) -> FastAPI:
+    """FastAPI app for discovery, OpenAPI, version and health endpoints (``checks``: those
+    of ``healthz``, ``livez`` and ``readyz``, see :mod:`apiserver.health`)."""
     app = FastAPI(title="kubemu apiserver", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.get("/version")
@@ -258,13 +260,8 @@ def build_meta_app(config: ServerConfig, ready: Callable[[], bool]) -> FastAPI:
             return Response(status_code=304, headers=headers)
         return Response(doc.data, media_type="application/json", headers=headers)
 
-    def health() -> Response:
-        if ready():
-            return Response(b"ok", media_type="text/plain")
-        return Response(b"not ready", status_code=500, media_type="text/plain")
-
-    for path in ("/healthz", "/livez", "/readyz"):
-        app.add_api_route(path, health, methods=["GET"])
+    health.install_routes(app, checks, lambda: _status(errors.ApiError(
+        404, "NotFound", "the server could not find the requested resource")))
 
     @app.exception_handler(404)
     async def not_found(request: Request, exc: Exception) -> Response:
@@ -292,7 +289,9 @@ class ApiServer:
         self.compactor = Compactor(self.storage, config.compaction_interval)
         self.gc_freezer = GcFreezer()
         self._ready = False
-        self.meta = build_meta_app(config, lambda: self._ready)
+        self._stopping = False
+        self.meta = build_meta_app(config, health.apiserver_checks(
+            self.storage, "/registry/health", lambda: self._ready, lambda: self._stopping))
         self.authentication = Authentication(config.authentication, self.registry,
                                              config.clock)
         install_discovery(self.meta, self.authentication.keys, self.authentication.issuers[0],
@@ -349,6 +348,7 @@ class ApiServer:
             yield
         finally:
             self._ready = False
+            self._stopping = True
             await self.gc_freezer.stop()
             await self.compactor.stop()
             await self.registry.stop()

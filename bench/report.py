@@ -11,6 +11,7 @@ NOISY = 0.15
 
 SCENARIO_LABELS = {
     "get": "single-object GET",
+    "get-rv0": "single-object GET, resourceVersion=0",
     "create": "create pod (POST)",
     "list": "list pods",
 }
@@ -229,6 +230,10 @@ def markdown(results: dict[str, Any]) -> str:
         from bench.portforward import table as portforward_table
 
         parts += [*portforward_table(results), ""]
+    if results.get("dns"):
+        from bench.dns import table as dns_table
+
+        parts += [*dns_table(results), ""]
     if results["targets"]:
         parts += [*targets_table(results), ""]
     return "\n".join(parts)

@@ -23,6 +23,7 @@ import httpx
 
 from bench import (
     crd,
+    dns,
     endpoints,
     execlatency,
     limits,
@@ -55,7 +56,7 @@ from bench.wrk import WrkResult, ensure_wrk, run_wrk, write_scripts
 
 SCENARIOS = (
     "get", "create", "list", "watch", "endpoints", "storage", "proxy", "iptables", "workloads",
-    "secure", "limits", "webhooks", "crd", "exec", "portforward", "metrics",
+    "secure", "limits", "webhooks", "crd", "exec", "portforward", "metrics", "dns",
 )
 #: ``storage`` (SQLite vs etcd, bench/storage.py) only on request: it adds about 2 minutes.
 DEFAULT_SCENARIOS = ("get", "create", "list", "watch", "endpoints")
@@ -111,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="wrk connections (default 32)")
     p.add_argument("--scenarios", type=_csv(SCENARIOS), default=list(DEFAULT_SCENARIOS),
                    help="comma-separated subset of get,create,list,watch,endpoints,storage,"
-                   "proxy,iptables,workloads,secure,limits,webhooks,crd,exec,portforward,metrics "
+                   "proxy,iptables,workloads,secure,limits,webhooks,crd,exec,portforward,"
+                   "metrics,dns "
                    "(default get,create,list,watch,endpoints)")
     p.add_argument("--baselines", type=_csv(MODES), default=list(MODES),
                    help="comma-separated subset of fastapi,route,raw (default all)")
@@ -159,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="kubectl exec runs timed in the exec scenario (default 30)")
     p.add_argument("--pf-megabytes", type=int, default=64,
                    help="MiB echoed per run of the portforward scenario (default 64)")
+    p.add_argument("--dns-services", type=int, default=1000,
+                   help="Services of the dns scenario, every tenth headless (default 1000)")
+    p.add_argument("--dns-clients", type=int, default=8,
+                   help="concurrent closed-loop UDP clients of the dns scenario (default 8)")
     p.add_argument("--json", type=Path, metavar="OUT.json",
                    help="also write every number to this JSON file")
     p.add_argument("--keep", action="store_true",
@@ -186,8 +192,10 @@ def _measure(ctx: Context, server: ServerProcess, scenario: str) -> WrkResult:
     """Warm up, then measure ``scenario`` against ``server`` with wrk."""
     args = ctx.args
     extra: tuple[str, ...] = ()
-    if scenario == "get":
+    if scenario in ("get", "get-rv0"):
         url = f"{server.url}/api/v1/namespaces/{GET_NAMESPACE}/pods/{GET_POD}"
+        if scenario == "get-rv0":  # served from the watch cache as it is, no freshness check
+            url += "?resourceVersion=0"
         script = ctx.report_lua
     elif scenario == "list":
         url = f"{server.url}/api/v1/namespaces/{LIST_NAMESPACE}/pods"
@@ -446,6 +454,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "workloads": None,
         "exec": None,
         "portforward": None,
+        "dns": None,
         "targets": [],
     }
     kubemu = _start_kubemu(ctx)
@@ -542,6 +551,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     if "portforward" in args.scenarios:
         results["portforward"] = portforward.run_scenario(
             workdir, args.pf_megabytes, max(args.repeat, 3))
+    if "dns" in args.scenarios:
+        results["dns"] = dns.run_scenario(workdir, server_cpu, args)
     results["targets"] = _targets(results, args.target_baseline)
     return results
 
@@ -553,10 +564,11 @@ def main(argv: Sequence[str] | None = None) -> int:
            args.update_concurrency, args.ep_services, args.ep_pods, args.ep_changes,
            args.storage_watchers, args.storage_updates, args.wl_nodes, args.wl_replicas,
            args.wl_rollout_replicas, args.webhook_creates, args.exec_sessions,
-           args.exec_kubectl_runs, args.pf_megabytes) <= 0:
+           args.exec_kubectl_runs, args.pf_megabytes, args.dns_services,
+           args.dns_clients) <= 0:
         print("bench: error: --duration, --connections, --repeat, --watchers, --updates, "
               "--update-concurrency, --webhook-creates and the --ep-*, --storage-*, --wl-*, "
-              "--exec-* and --pf-* counts must be positive", file=sys.stderr)
+              "--exec-*, --pf-* and --dns-* counts must be positive", file=sys.stderr)
         return 2
     tmp = tempfile.mkdtemp(prefix="kubemu-bench-")
     workdir = Path(tmp)

@@ -8,8 +8,10 @@ In one run the bench starts, each pinned to the server CPU:
   ``--storage etcd --etcd-servers`` that etcd: etcd and its apiserver share the one core;
 * the bare FastAPI baseline (serving the bytes kubemu returned), for reference.
 
-Each HTTP scenario measures the three servers back to back with wrk (the same settings as
-the other HTTP scenarios); then the watch fan-out (``--storage-watchers`` x
+Each HTTP scenario (GET without resourceVersion: a consistent read, which on etcd asks etcd
+for its revision; GET with ``resourceVersion=0``: served from the watch cache as it is; create)
+measures the three servers back to back with wrk (the same settings as the other HTTP
+scenarios); then the watch fan-out (``--storage-watchers`` x
 ``--storage-updates``, smaller than the ``watch`` scenario's default so the whole comparison
 stays short) runs against each kubemu in turn. etcd's own CPU time during each run is
 recorded beside the apiserver's.
@@ -119,8 +121,8 @@ def run_scenario(ctx: Context, measure: Measure, run_watch: RunWatch,
     out: dict[str, Any] = {
         "watchers": args.storage_watchers,
         "updates": args.storage_updates,
-        "http": {"get": {}, "create": {}},
-        "etcd_cpu": {"get": None, "create": None, "watch": None},
+        "http": {"get": {}, "get-rv0": {}, "create": {}},
+        "etcd_cpu": {"get": None, "get-rv0": None, "create": None, "watch": None},
         "watch": {},
     }
     etcd = start_etcd(ctx.workdir, ctx.server_cpu)
@@ -142,7 +144,7 @@ def run_scenario(ctx: Context, measure: Measure, run_watch: RunWatch,
         base = start_baseline(ctx, "fastapi", obj_file, list_file)
         servers.append(base)
         out["object_bytes"] = len(bodies["sqlite"])
-        for scenario in ("get", "create"):
+        for scenario in ("get", "get-rv0", "create"):
             for server in (kubemus["sqlite"], kubemus["etcd"], base):
                 etcd0, wall0 = etcd.cpu_seconds(), time.perf_counter()
                 result = measure(ctx, server, scenario).as_dict()
@@ -235,7 +237,7 @@ def table(results: dict[str, Any]) -> list[str]:
         )
     ecpu = s["etcd_cpu"]
     notes = []
-    for scenario in ("get", "create", "watch"):
+    for scenario in ("get", "get-rv0", "create", "watch"):
         c = ecpu.get(scenario)
         if c and c.get("share") is not None:
             notes.append(f"{scenario} {_pct(c['share'])}")

@@ -14,7 +14,11 @@ node IPs            ``127.B.0.0/24``     node N is ``127.B.0.N``: NodePorts, kub
                                          (``:10249``), the kubelet API (``:10250``)
 load-balancer pool  ``127.B.1.0/24``     service-lb hands out ``.1``-``.254``
 control address     ``127.B.2.1``        the instance's own servers (etcd ``:2379``,
-                                         ``:2380``)
+                                         ``:2380``, the web console ``:9090``)
+HA control plane    ``127.B.2.11``-      etcd member N of ``--etcd-members`` is
+                    ``127.B.2.29``       ``127.B.2.(10+N)`` (``:2379``, ``:2380``); the
+                                         apiserver balancer is ``127.B.2.20``, apiserver
+                                         replica N of ``--apiservers`` ``127.B.2.(20+N)``
 service range       ``127.B.64.0/18``    ClusterIPs; ``kubernetes`` is ``127.B.64.1``,
                                          the cluster DNS address ``127.B.64.10``
 cluster CIDR        ``127.B.128.0/17``   node N's pod CIDR is its N-th /24:
@@ -54,6 +58,11 @@ PROXY_HEALTHZ_PORT = 10256
 PROXY_METRICS_PORT = 10249
 ETCD_CLIENT_PORT = 2379
 ETCD_PEER_PORT = 2380
+#: The web console's port on the control address (the Kubernetes Dashboard's HTTP port).
+CONSOLE_PORT = 9090
+
+#: Most etcd members and apiserver replicas an instance gives addresses to.
+MAX_REPLICAS = 9
 
 #: How long :func:`reserve` waits for listeners on a *recorded* block to go away
 #: (the children of a killed predecessor get SIGTERM and exit on their own).
@@ -194,9 +203,39 @@ class Addresses:
         return f"http://{self.control_ip}:{ETCD_CLIENT_PORT}"
 
     @property
+    def console_url(self) -> str:
+        """Where ``kubemu up`` serves the web console."""
+        return f"http://{self.control_ip}:{CONSOLE_PORT}/"
+
+    @property
     def etcd_peer_url(self) -> str:
         """Peer URL of an etcd this instance runs itself."""
         return f"http://{self.control_ip}:{ETCD_PEER_PORT}"
+
+    def etcd_member_ip(self, index: int) -> str:
+        """Member ``index`` (1-based) of a multi-member etcd: ``127.B.2.(10+index)``."""
+        return str(self._control_host(10, _replica(index)))
+
+    def etcd_member_client_url(self, index: int) -> str:
+        """Client URL of etcd member ``index``."""
+        return f"http://{self.etcd_member_ip(index)}:{ETCD_CLIENT_PORT}"
+
+    def etcd_member_peer_url(self, index: int) -> str:
+        """Peer URL of etcd member ``index``."""
+        return f"http://{self.etcd_member_ip(index)}:{ETCD_PEER_PORT}"
+
+    @property
+    def apiserver_balancer_ip(self) -> str:
+        """Where the load balancer in front of several apiservers listens: ``127.B.2.20``."""
+        return str(self._control_host(20, 0))
+
+    def apiserver_ip(self, index: int) -> str:
+        """Apiserver replica ``index`` (1-based) behind the balancer: ``127.B.2.(20+index)``."""
+        return str(self._control_host(20, _replica(index)))
+
+    def _control_host(self, base: int, index: int) -> IPv4Address:
+        network = IPv4Network((int(self.control_ip), 24), strict=False)
+        return network.network_address + base + index
 
     def describe(self) -> dict[str, str]:
         """The ranges as strings (what :func:`record` writes)."""
@@ -224,6 +263,12 @@ class Addresses:
         return (f"addresses: block {d['block']}, nodes {d['nodeIPs']}, services "
                 f"{d['serviceClusterIPRange']}, pods {d['clusterCIDR']}, "
                 f"load balancers {d['loadBalancerPool']}")
+
+
+def _replica(index: int) -> int:
+    if not 1 <= index <= MAX_REPLICAS:
+        raise ValueError(f"replica {index} is outside 1-{MAX_REPLICAS}")
+    return index
 
 
 def _cidr(what: str, text: str) -> IPv4Network:

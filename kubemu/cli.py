@@ -36,7 +36,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kubemu import address_flags, certs, etcd, tools
+from apiserver.api.hosts import is_loopback
+from kubemu import address_flags, certs, etcd, haproxy, replica_flags, tools
 from kubemu.blocks import AddressError, BlockLease
 from kubemu.components import (
     LaunchContext,
@@ -48,6 +49,7 @@ from kubemu.components import (
 from kubemu.identities import (
     admin_credentials,
     identity_names,
+    replica_addresses,
     serving_addresses,
     write_component_kubeconfigs,
 )
@@ -64,7 +66,6 @@ from kubemu.preflight import (
     DEFAULT_PORT,
     UpError,
     choose_port,
-    is_loopback,
     node_count,
     port_number,
     positive_seconds,
@@ -189,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between SIGTERM and SIGKILL when stopping (default: 10)",
     )
     address_flags.add_address_flags(up)
+    replica_flags.add_replica_flags(up)
     up.set_defaults(handler=cmd_up, parser=up)
 
     kubeconfig = commands.add_parser(
@@ -262,6 +264,8 @@ def _check_usage(args: argparse.Namespace) -> None:
     problem = address_flags.check(args)
     if problem is None and args.etcd_servers and args.storage != "etcd":
         problem = "--etcd-servers needs --storage etcd"
+    if problem is None:
+        problem = replica_flags.check(args)
     if problem is not None:
         args.parser.error(problem)
 
@@ -270,6 +274,8 @@ def _up(args: argparse.Namespace) -> int:
     _check_usage(args)
     if args.storage == "etcd" and not args.etcd_servers and etcd.find_etcd() is None:
         raise UpError(etcd.MISSING_MESSAGE)
+    if args.apiservers > 1 and haproxy.find_haproxy() is None:
+        raise UpError(haproxy.MISSING_MESSAGE)
     bind = args.bind_address
     if args.insecure and not is_loopback(bind) and not args.allow_unauthenticated_bind:
         raise UpError(
@@ -291,15 +297,17 @@ def _up(args: argparse.Namespace) -> int:
             lease = address_flags.reserve_for(args, data_dir)
         except AddressError as err:
             raise UpError(str(err)) from None
-        port = choose_port(bind, args.port)
-        url = server_url(client_host(bind), port, "http" if args.insecure else "https")
+        front = lease.addresses.apiserver_balancer_ip if args.apiservers > 1 else bind
+        port = choose_port(front, args.port)
+        url = server_url(client_host(front), port, "http" if args.insecure else "https")
         lock.record(url)
         pki: Pki | None = None
         if not args.insecure:
             try:
                 pki = ensure_pki(data_dir, serving_addresses(
                     bind, [lease.addresses.node_ip(i) for i in range(1, max(args.nodes, 1) + 1)],
-                    str(lease.addresses.service_range)))
+                    str(lease.addresses.service_range),
+                    replica_addresses(lease.addresses, args.apiservers)))
             except (OSError, ValueError) as err:
                 raise UpError(f"cannot make the cluster's certificates in {data_dir / 'pki'}: "
                               f"{err}") from None
@@ -328,6 +336,8 @@ def _up(args: argparse.Namespace) -> int:
             etcd_servers=args.etcd_servers,
             pki=pki,
             encryption_provider_config=encryption,
+            etcd_members=args.etcd_members,
+            apiservers=args.apiservers,
         )
         if pki is not None:
             names = identity_names([c.name for c in launch_plan(ctx, args.disable)])
@@ -374,7 +384,10 @@ def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
         stale = not_run_message(ctx.kubeconfig, [node_name(i) for i in range(1, ctx.nodes + 1)
                                                  if "node" not in args.disable])
         for line in ([stale] if stale else []) + [
-            f"kubemu is up: apiserver {ctx.server_url}, data in {ctx.data_dir}",
+            f"kubemu is up: apiserver {ctx.server_url}"
+            + (f" (haproxy in front of {ctx.apiservers} apiservers)" if ctx.apiservers > 1
+               else "") + f", data in {ctx.data_dir}",
+            *([f"web console: {ctx.addresses.console_url}"] if "console" in started else []),
             "use it with:",
             f"    export KUBECONFIG={ctx.kubeconfig}",
             "    kubectl get svc",

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kubemu import etcd
-from kubemu.addresses import KUBELET_PORT, Addresses
+from kubemu import etcd, haproxy
+from kubemu.addresses import CONSOLE_PORT, KUBELET_PORT, Addresses
 from kubemu.pki import KUBELET_CLIENT, Pki
 
 #: ``--service-account-issuer`` of a kubemu cluster (kubeadm's).
@@ -50,6 +50,11 @@ class LaunchContext:
     kubeconfigs: Mapping[str, Path] = field(default_factory=dict)
     #: The apiserver's ``--encryption-provider-config`` (None: secrets stored as given).
     encryption_provider_config: Path | None = None
+    #: Members of the etcd ``kubemu up`` runs itself (``--etcd-members``).
+    etcd_members: int = 1
+    #: Apiserver replicas (``--apiservers``); more than one run behind a balancer that
+    #: listens at ``server_url`` (see :mod:`kubemu.haproxy`).
+    apiservers: int = 1
 
     def kubeconfig_for(self, identity: str) -> Path:
         """The kubeconfig of the component acting as ``identity``."""
@@ -102,8 +107,33 @@ def node_proxy_args(index: int) -> Callable[[LaunchContext], list[str]]:
 
 
 def apiserver_args(ctx: LaunchContext) -> list[str]:
-    """Command line of ``python -m apiserver`` for ``ctx``."""
-    argv = [ctx.python, "-m", "apiserver", "--bind-address", ctx.bind_address]
+    """Command line of ``python -m apiserver`` for ``ctx`` (the only replica)."""
+    return _apiserver_argv(ctx, ctx.bind_address)
+
+
+def apiserver_replica_args(index: int) -> Callable[[LaunchContext], list[str]]:
+    """Return the ``args`` builder of apiserver replica ``index`` behind the balancer: it
+    listens (and advertises itself in the ``kubernetes`` Endpoints) on
+    :meth:`~kubemu.addresses.Addresses.apiserver_ip` ``(index)`` at the cluster's port."""
+
+    def build(ctx: LaunchContext) -> list[str]:
+        return _apiserver_argv(ctx, ctx.addresses.apiserver_ip(index))
+
+    return build
+
+
+def apiserver_replica_ready_url(index: int) -> Callable[[LaunchContext], str]:
+    """Return the readiness URL builder of apiserver replica ``index``."""
+
+    def build(ctx: LaunchContext) -> str:
+        scheme = "http" if ctx.pki is None else "https"
+        return f"{scheme}://{ctx.addresses.apiserver_ip(index)}:{ctx.port}/readyz"
+
+    return build
+
+
+def _apiserver_argv(ctx: LaunchContext, bind_address: str) -> list[str]:
+    argv = [ctx.python, "-m", "apiserver", "--bind-address", bind_address]
     if ctx.pki is None:
         argv += ["--port", str(ctx.port)]
     else:
@@ -134,7 +164,7 @@ def apiserver_args(ctx: LaunchContext) -> list[str]:
         str(ctx.addresses.service_range),
     ]
     if ctx.storage == "etcd":
-        argv += ["--etcd-servers", ctx.etcd_servers or ctx.addresses.etcd_client_url]
+        argv += ["--etcd-servers", ",".join(etcd.client_urls(ctx))]
     if ctx.watch_cache_size is not None:
         argv += ["--watch-cache-size", str(ctx.watch_cache_size)]
     if ctx.allow_unauthenticated_bind:
@@ -184,6 +214,16 @@ def manager_args(ctx: LaunchContext) -> list[str]:
     return argv
 
 
+def console_args(ctx: LaunchContext) -> list[str]:
+    """Command line of the web console: on the control address's console port, reading
+    connection counts from every node's kube-proxy ``/metrics``."""
+    argv = controller_args("controllers.console", "console", "--bind-address",
+                           str(ctx.addresses.control_ip), "--port", str(CONSOLE_PORT))(ctx)
+    for index in range(1, max(ctx.nodes, 1) + 1):
+        argv += ["--proxy-metrics-url", f"http://{ctx.addresses.proxy_metrics(index)}/metrics"]
+    return argv
+
+
 def node_name(index: int) -> str:
     """Name of node agent ``index`` (1-based)."""
     return f"node-{index}"
@@ -228,6 +268,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component("kube-proxy", proxy_args),
     Component("scheduler", controller_args("controllers.scheduler", "scheduler")),
     Component("node", node_args(1)),
+    Component("console", console_args, lambda ctx: ctx.addresses.console_url + "readyz"),
 )
 
 
@@ -244,10 +285,24 @@ def _without_service_accounts(
     return build
 
 
+def _with_leader_election(
+    args: Callable[[LaunchContext], Sequence[str]],
+) -> Callable[[LaunchContext], list[str]]:
+    """``args`` plus ``--leader-elect`` (off by default for the scheduler and service-lb)."""
+
+    def build(ctx: LaunchContext) -> list[str]:
+        return [*args(ctx), "--leader-elect"]
+
+    return build
+
+
 def launch_plan(ctx: LaunchContext, disabled: Sequence[str] = ()) -> list[Component]:
     """The processes to start for ``ctx``: ``etcd`` only for ``storage == "etcd"``
-    without ``etcd_servers``; ``node`` expands to ``node-1`` … ``node-N``,
-    ``kube-proxy`` to ``kube-proxy`` (node 1, binds the ClusterIPs) and
+    without ``etcd_servers``, expanded to ``etcd-1`` … ``etcd-N`` for ``etcd_members``
+    N > 1; ``apiserver`` expands to ``apiserver-1`` … ``apiserver-N`` and the balancer
+    ``apiserver-lb`` for ``apiservers`` N > 1 (the scheduler and service-lb then elect a
+    leader too); ``node`` expands to ``node-1`` …
+    ``node-N``, ``kube-proxy`` to ``kube-proxy`` (node 1, binds the ClusterIPs) and
     ``kube-proxy-node-2`` … ``kube-proxy-node-N``."""
     plan: list[Component] = []
     for component in COMPONENTS:
@@ -258,8 +313,16 @@ def launch_plan(ctx: LaunchContext, disabled: Sequence[str] = ()) -> list[Compon
         if component.name == "node":
             plan.extend(Component(node_name(i), node_args(i))
                         for i in range(1, max(ctx.nodes, 0) + 1))
-        elif component.name == "apiserver" and "controller-manager" in disabled:
-            plan.append(Component(component.name, _without_service_accounts(component.args),
+        elif component.name == "etcd" and ctx.etcd_members > 1:
+            last = ctx.etcd_members
+            plan.extend(Component(f"etcd-{i}", etcd.cluster_member_args(i),
+                                  etcd.cluster_member_ready_url(i) if i == last else None)
+                        for i in range(1, last + 1))
+        elif component.name == "apiserver":
+            plan.extend(_apiservers(ctx, component, "controller-manager" in disabled))
+        elif component.name in ("scheduler", "service-lb") and ctx.apiservers > 1:
+            # The HA topology elects every controller's leader, as kubeadm's.
+            plan.append(Component(component.name, _with_leader_election(component.args),
                                   component.ready_url))
         elif component.name == "kube-proxy":
             plan.append(component)
@@ -268,6 +331,23 @@ def launch_plan(ctx: LaunchContext, disabled: Sequence[str] = ()) -> list[Compon
         else:
             plan.append(component)
     return plan
+
+
+def _apiservers(ctx: LaunchContext, single: Component, no_manager: bool) -> list[Component]:
+    """The apiserver, or its replicas and their balancer (see :func:`launch_plan`)."""
+    if ctx.apiservers <= 1:
+        replicas = [single]
+    else:
+        replicas = [Component(f"apiserver-{i}", apiserver_replica_args(i),
+                              apiserver_replica_ready_url(i))
+                    for i in range(1, ctx.apiservers + 1)]
+    if no_manager:
+        replicas = [Component(c.name, _without_service_accounts(c.args), c.ready_url)
+                    for c in replicas]
+    if ctx.apiservers > 1:
+        replicas.append(Component(haproxy.COMPONENT, haproxy.balancer_args,
+                                  apiserver_ready_url))
+    return replicas
 
 
 def component_names() -> list[str]:

@@ -13,6 +13,7 @@ kube-proxy (all)       ``system:kube-proxy``
 node-N                 ``system:node:node-N``                  ``system:nodes``
 endpoints              ``system:kubemu:endpoints-controller``
 service-lb             ``system:kubemu:service-lb``
+console                ``system:kubemu:console``
 =====================  ======================================  ===================
 
 The user's own kubeconfig is ``kubernetes-admin`` in ``system:masters`` (as kubeadm's
@@ -26,17 +27,22 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from kubemu.addresses import Addresses
 from kubemu.kubeconfig import Credentials, write_kubeconfig
 from kubemu.pki import Pki
 
 ENDPOINTS_USER = "system:kubemu:endpoints-controller"
 SERVICE_LB_USER = "system:kubemu:service-lb"
+#: The web console: get/list/watch Namespaces, Services, EndpointSlices, Pods and Nodes
+#: (ClusterRole ``system:kubemu:console``), nothing else.
+CONSOLE_USER = "system:kubemu:console"
 _FIXED: dict[str, tuple[str, tuple[str, ...]]] = {
     "controller-manager": ("system:kube-controller-manager", ()),
     "scheduler": ("system:kube-scheduler", ()),
     "kube-proxy": ("system:kube-proxy", ()),
     "endpoints": (ENDPOINTS_USER, ()),
     "service-lb": (SERVICE_LB_USER, ()),
+    "console": (CONSOLE_USER, ()),
 }
 
 
@@ -49,12 +55,14 @@ def identity(name: str) -> tuple[str, tuple[str, ...]]:
     raise KeyError(f"no identity for {name!r}")
 
 
-def serving_addresses(bind: str, node_ips: Sequence[str], service_range: str) -> list[str]:
+def serving_addresses(bind: str, node_ips: Sequence[str], service_range: str,
+                      replicas: Sequence[str] = ()) -> list[str]:
     """The IPs the serving certificate must name: the node IPs, the ``kubernetes``
-    ClusterIP (the first address of ``service_range``) and a specific bind address
-    (each once)."""
+    ClusterIP (the first address of ``service_range``), the balancer and replica
+    addresses of several apiservers (``replicas``) and a specific bind address (each
+    once)."""
     cluster_ip = str(next(ipaddress.ip_network(service_range).hosts()))
-    addresses = [*node_ips, cluster_ip]
+    addresses = [*node_ips, cluster_ip, *replicas]
     try:
         ip = ipaddress.ip_address(bind)
     except ValueError:
@@ -64,13 +72,21 @@ def serving_addresses(bind: str, node_ips: Sequence[str], service_range: str) ->
     return addresses
 
 
+def replica_addresses(addresses: Addresses, apiservers: int) -> list[str]:
+    """The balancer's and each replica's IP when ``apiservers`` > 1 (else none)."""
+    if apiservers <= 1:
+        return []
+    return [addresses.apiserver_balancer_ip,
+            *(addresses.apiserver_ip(i) for i in range(1, apiservers + 1))]
+
+
 def identity_names(plan_names: list[str]) -> list[str]:
     """The identity of each planned component (every kube-proxy shares one)."""
     names: list[str] = []
     for name in plan_names:
         identity = "kube-proxy" if name.startswith("kube-proxy") else name
-        # The apiserver and etcd are no clients of the API.
-        if identity not in ("apiserver", "etcd") and identity not in names:
+        # The apiservers, their balancer and etcd are no clients of the API.
+        if identity.partition("-")[0] not in ("apiserver", "etcd") and identity not in names:
             names.append(identity)
     return names
 

@@ -10,6 +10,7 @@ import argparse
 import errno
 import ipaddress
 import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -17,16 +18,6 @@ from kubemu.instance import AlreadyRunning, DataDirLock, lock_data_dir
 
 #: Port tried first when ``--port`` is not given (the historical insecure apiserver port).
 DEFAULT_PORT = 8080
-
-
-def is_loopback(address: str) -> bool:
-    """True when ``address`` is ``localhost`` or a loopback IP literal."""
-    if address == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
 
 
 def _family(host: str) -> socket.AddressFamily:
@@ -53,6 +44,18 @@ def free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+def find_program(variable: str, name: str, default: str) -> str | None:
+    """Path of a program ``kubemu up`` runs: ``$variable`` when set (None if it names no
+    file), else ``name`` on PATH, else ``default`` when it exists, else None."""
+    configured = os.environ.get(variable)
+    if configured:
+        return configured if Path(configured).exists() else None
+    found = shutil.which(name)
+    if found:
+        return found
+    return default if Path(default).exists() else None
 
 
 class UpError(Exception):

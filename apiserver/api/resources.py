@@ -239,6 +239,7 @@ CONFIGMAPS = _builtin("", "configmaps")
 EVENTS = _builtin("", "events")
 ENDPOINTSLICES = _builtin("discovery.k8s.io", "endpointslices")
 LEASES = _builtin("coordination.k8s.io", "leases")
+CUSTOMRESOURCEDEFINITIONS = _builtin("apiextensions.k8s.io", "customresourcedefinitions")
 
 
 #: Resources added at run time (the versions of established CustomResourceDefinitions),

@@ -13,6 +13,8 @@ user (client-certificate CN)         roles
                                      + ``system:kubemu:controller-manager``
 ``system:kubemu:endpoints-controller`` ``system:kubemu:endpoints-controller``
 ``system:kubemu:service-lb``         ``system:kubemu:service-lb``
+``system:kubemu:console``            ``system:kubemu:console`` (read-only: what the web
+                                     console shows)
 ``system:kube-scheduler``            ``system:kube-scheduler``, ``system:volume-scheduler``
 ``system:kube-proxy``                ``system:node-proxier``
 ``system:node:<name>`` (O            the Node authorizer (``--authorization-mode=Node``)
@@ -72,6 +74,10 @@ KUBEMU_ROLES: tuple[RoleRow, ...] = (
         _EVENTS,
         *lease_rules("service-lb"),
     )),
+    RoleRow("system:kubemu:console", (
+        R('""', "namespaces,services,pods,nodes", READ),
+        R("discovery.k8s.io", "endpointslices", READ),
+    )),
 )
 
 #: Subjects are (kind, name[, namespace]).
@@ -115,4 +121,6 @@ CLUSTER_ROLE_BINDINGS: tuple[BindingRow, ...] = (
                (("User", "system:kubemu:endpoints-controller"),)),
     BindingRow("system:kubemu:service-lb", "system:kubemu:service-lb",
                (("User", "system:kubemu:service-lb"),)),
+    BindingRow("system:kubemu:console", "system:kubemu:console",
+               (("User", "system:kubemu:console"),)),
 )

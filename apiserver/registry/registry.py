@@ -64,6 +64,7 @@ from apiserver.registry.crd.strategies import (
     CustomResourceStrategy,
 )
 from apiserver.registry.flowcontrol import FlowSchemaStrategy, PriorityLevelConfigurationStrategy
+from apiserver.registry.identitylease import IdentityLease
 from apiserver.registry.kinds import (
     EndpointSliceStrategy,
     EndpointsStrategy,
@@ -210,6 +211,7 @@ class Registry:
         self.storage = storage
         self.system_namespaces_interval = system_namespaces_interval
         self.services = ServiceREST(storage, services)
+        self.identity_lease: IdentityLease | None = None
         self.watch_cache = watch_cache
         self.clock = clock
         self.stores: dict[tuple[str, str, str], Store] = {}
@@ -275,6 +277,12 @@ class Registry:
             await ensure_system_priority_classes(priority_classes)
         await self.custom_resources.start()
         await self.services.start(self.stores)
+        leases = self.stores.get(("coordination.k8s.io", "v1", "leases"))
+        if leases is not None:
+            options = self.services.options
+            self.identity_lease = IdentityLease(
+                leases, f"{options.advertise_ip}:{options.advertise_port}", self.clock)
+            self.identity_lease.start()
         self._system_namespaces = asyncio.create_task(
             keep_system_namespaces(self.namespaces, self._namespace,
                                    self.system_namespaces_interval),
@@ -289,6 +297,8 @@ class Registry:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.custom_resources.stop()
+        if self.identity_lease is not None:
+            await self.identity_lease.stop()
         await self.services.stop()
         await self.webhook_client.close()
         self.watch_cache.close_watchers()

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from apiserver.storage.errors import CompactedError, StorageUnavailableError
 from apiserver.storage.interface import EventType, Storage, StorageEvent
+from apiserver.storage.revisions import RevisionBatcher
 
 log = logging.getLogger(__name__)
 
@@ -266,6 +267,7 @@ class WatchCache:
         self._advanced = asyncio.Event()
         self._started = False
         self._buffered: list[StorageEvent] = []
+        self._batcher: RevisionBatcher | None = None
 
     def register(self, prefix: str, decoder: Decoder) -> ResourceCache:
         """Add a resource before :meth:`start`."""
@@ -392,13 +394,19 @@ class WatchCache:
         return True
 
     async def wait_fresh(self, timeout: float = 3.0) -> bool:
-        """Wait until the cache reflects every committed write (consistent reads).
+        """Wait until the cache reflects every write acknowledged before this call
+        (a consistent read: GET or LIST without resourceVersion).
 
-        The storage is asked for its current revision, so writes made through
-        other apiserver replicas on a shared backend are included.
+        An embedded backend knows its revision without asking. A shared backend
+        (etcd) is asked, so writes through other apiserver replicas are included;
+        concurrent reads share one request (:class:`RevisionBatcher`).
         """
+        if not self.storage.remote_revision:
+            return await self.wait_for_revision(self.storage.current_revision(), timeout)
+        if self._batcher is None:
+            self._batcher = RevisionBatcher(self.storage.fetch_current_revision)
         try:
-            revision = await asyncio.wait_for(self.storage.fetch_current_revision(), timeout)
+            revision = await asyncio.wait_for(self._batcher.get(), timeout)
         except (TimeoutError, StorageUnavailableError):
             return False
         return await self.wait_for_revision(revision, timeout)

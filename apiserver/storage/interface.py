@@ -59,6 +59,10 @@ Subscriber = Callable[[StorageEvent], None]
 class Storage(abc.ABC):
     """Revisioned key/value storage with a change feed."""
 
+    #: Whether :meth:`fetch_current_revision` asks a server (a round trip worth
+    #: sharing among concurrent consistent reads) rather than a local counter.
+    remote_revision: bool = False
+
     @abc.abstractmethod
     async def start(self) -> None:
         """Open the backend and load its state; must be called before use."""

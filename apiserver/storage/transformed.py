@@ -42,6 +42,7 @@ class TransformedStorage(Storage):
 
     def __init__(self, inner: Storage, rules: list[ResourceRule]) -> None:
         self.inner = inner
+        self.remote_revision = inner.remote_revision
         self._rules = rules
         self._by_resource: dict[tuple[str, str], ValueTransformer | None] = {}
         #: Keys whose current value was read with a key that is not the first one.

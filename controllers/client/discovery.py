@@ -29,6 +29,8 @@ class APIResource:
     name: str
     namespaced: bool
     verbs: frozenset[str]
+    #: The resource's ``kind`` ("" when the server did not say).
+    kind: str = ""
 
     @property
     def group_version(self) -> str:
@@ -62,7 +64,8 @@ def _resources(group: str, version: str, body: Mapping[str, Any]) -> list[APIRes
         if not name or "/" in name:  # subresources are not resources of their own
             continue
         out.append(APIResource(group, version, name, bool(entry.get("namespaced")),
-                               frozenset(str(v) for v in entry.get("verbs") or [])))
+                               frozenset(str(v) for v in entry.get("verbs") or []),
+                               str(entry.get("kind") or "")))
     return out
 
 

@@ -222,6 +222,12 @@ class SharedInformerFactory:
             self._informers[key] = informer
         return informer
 
+    async def remove(self, info: ResourceInfo) -> None:
+        """Stop and drop the cluster-wide informer of ``info`` (its resource went away)."""
+        informer = self._informers.pop((info.group, info.version, info.plural, ""), None)
+        if informer is not None:
+            await informer.stop()
+
     @property
     def informers(self) -> list[SharedInformer]:
         """Every informer created so far."""

@@ -19,10 +19,13 @@ refuses it). Within the zone:
 
 from __future__ import annotations
 
+import functools
+
 import dns.flags
 import dns.message
 import dns.name
 import dns.rcode
+import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
@@ -35,15 +38,35 @@ __all__ = ["answer"]
 _REVERSE = (dns.name.from_text("in-addr.arpa."), dns.name.from_text("ip6.arpa."))
 _MAX_CHAIN = 8
 _VERSION_TTL = 28800
+#: Parsed names and record data kept for reuse (both are immutable in dnspython): parsing
+#: their text is most of the cost of an answer otherwise.
+_CACHED = 16384
+
+
+@functools.lru_cache(maxsize=_CACHED)
+def _name(text: str) -> dns.name.Name:
+    return dns.name.from_text(text)
+
+
+@functools.lru_cache(maxsize=_CACHED)
+def _rdata(rdtype: dns.rdatatype.RdataType, text: str) -> dns.rdata.Rdata:
+    return dns.rdata.from_text(dns.rdataclass.IN, rdtype, text)
+
+
+def _rrset(name: dns.name.Name, ttl: int, rdtype: dns.rdatatype.RdataType,
+           text: str) -> dns.rrset.RRset:
+    rrset = dns.rrset.RRset(name, dns.rdataclass.IN, rdtype)
+    rrset.add(_rdata(rdtype, text), ttl)
+    return rrset
 
 
 def _add(section: list[dns.rrset.RRset], name: dns.name.Name, ttl: int,
          rdtype: dns.rdatatype.RdataType, text: str) -> None:
     for rrset in section:
         if rrset.name == name and rrset.rdtype == rdtype:
-            rrset.add(dns.rrset.from_text(name, ttl, "IN", rdtype, text)[0])
+            rrset.add(_rdata(rdtype, text))
             return
-    section.append(dns.rrset.from_text(name, ttl, "IN", rdtype, text))
+    section.append(_rrset(name, ttl, rdtype, text))
 
 
 def _family_type(ip: str) -> dns.rdatatype.RdataType:
@@ -56,19 +79,19 @@ class _Zone:
     def __init__(self, backend: Backend, ttl: int) -> None:
         self.backend = backend
         self.ttl = ttl
-        self.origin = dns.name.from_text(backend.zone + ".")
+        self.origin = _name(backend.zone + ".")
 
     def soa(self) -> dns.rrset.RRset:
         z = self.backend.zone
         text = (f"ns.dns.{z}. hostmaster.{z}. {self.backend.serial} 7200 1800 86400 "
                 f"{self.ttl}")
-        return dns.rrset.from_text(self.origin, min(300, self.ttl), "IN", "SOA", text)
+        return _rrset(self.origin, min(300, self.ttl), dns.rdatatype.SOA, text)
 
     def entries(self, qname: dns.name.Name) -> list[Entry]:
-        """The backend's entries of a name in the zone (InvalidName/NotFound propagate)."""
-        labels = [lbl.decode() for lbl in qname.relativize(self.origin).labels
-                  if lbl != b"@"] if qname != self.origin else []
-        return self.backend.find(parse(labels))
+        """The backend's entries of a name in the zone (InvalidName/NotFound propagate).
+        Labels are read as Latin-1: bytes no API name has only ever fail to match."""
+        below = len(qname.labels) - len(self.origin.labels)
+        return self.backend.find(parse([lbl.decode("latin-1") for lbl in qname.labels[:below]]))
 
     def address_records(self, resp: dns.message.Message, qname: dns.name.Name,
                         rdtype: dns.rdatatype.RdataType, entries: list[Entry],
@@ -79,7 +102,7 @@ class _Zone:
                     _add(resp.answer, qname, self.ttl, rdtype, e.host)
                 continue
             _add(resp.answer, qname, self.ttl, dns.rdatatype.CNAME, e.host)
-            target = dns.name.from_text(e.host)
+            target = _name(e.host)
             if depth < _MAX_CHAIN and target.is_subdomain(self.origin):
                 try:
                     chained = self.entries(target)
@@ -99,7 +122,7 @@ class _Zone:
                 seen.add((e.target, e.port))
                 _add(resp.answer, qname, self.ttl, dns.rdatatype.SRV,
                      f"0 {weight} {e.port} {e.target}")
-            _add(resp.additional, dns.name.from_text(e.target), self.ttl,
+            _add(resp.additional, _name(e.target), self.ttl,
                  _family_type(e.host), e.host)
 
 

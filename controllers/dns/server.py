@@ -7,8 +7,10 @@ API caches synced —, other names forwarded to the first answering upstream res
 the query's transport, or REFUSED when forwarding is off or no upstream is configured. A
 CNAME leaving the zone is completed through the upstreams for A/AAAA queries. UDP
 responses larger than the client's buffer (512 bytes without EDNS) are truncated (TC) so
-the client retries over TCP. Unparsable datagrams are dropped; a query with other than one
-question is FORMERR.
+the client retries over TCP. Unparsable datagrams and responses (QR set) are dropped; a
+query with other than one question is FORMERR. :meth:`DnsServer.quick` answers whatever
+needs no upstream at once (a UDP query answered from the caches costs no asyncio task);
+:meth:`DnsServer.finish` the rest.
 """
 
 from __future__ import annotations
@@ -51,13 +53,17 @@ class _Udp(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        task = asyncio.ensure_future(self._reply(data, addr))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        wire = self.server.quick(data, "udp")
+        if isinstance(wire, dns.message.Message):
+            task = asyncio.ensure_future(self._reply(wire, addr))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        elif wire is not None and self.transport is not None:
+            self.transport.sendto(wire, addr)
 
-    async def _reply(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        wire = await self.server.handle(data, "udp")
-        if wire is not None and self.transport is not None:
+    async def _reply(self, query: dns.message.Message, addr: tuple[str | int, ...]) -> None:
+        wire = await self.server.finish(query, "udp")
+        if self.transport is not None:
             self.transport.sendto(wire, addr)
 
 
@@ -72,6 +78,7 @@ class DnsServer:
         self.backend: Backend | None = None
         self.requests: Counter[tuple[str, str, str]] = Counter()
         self.responses: Counter[str] = Counter()
+        self.family = "1"
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
 
@@ -92,6 +99,7 @@ class DnsServer:
                     raise
                 continue
             self._udp = transport
+            self.family = "2" if ":" in str(transport.get_extra_info("sockname")[0]) else "1"
             return bound
         raise OSError(f"no port free for both UDP and TCP on {host}")
 
@@ -120,41 +128,61 @@ class DnsServer:
 
     async def handle(self, data: bytes, proto: str) -> bytes | None:
         """The wire response to one wire query (None: drop it)."""
+        wire = self.quick(data, proto)
+        if isinstance(wire, dns.message.Message):
+            return await self.finish(wire, proto)
+        return wire
+
+    def quick(self, data: bytes, proto: str) -> bytes | dns.message.Message | None:
+        """Answer one wire query without waiting: the wire response, None to drop it, or
+        the parsed query when the answer needs the upstreams (then :meth:`finish` it)."""
         try:
             query = dns.message.from_wire(data)
         except dns.exception.DNSException:
             return None
+        if query.flags & dns.flags.QR:
+            return None  # a response: answering it could start a loop between servers
         if len(query.question) != 1:
             resp = dns.message.make_response(query)
             resp.set_rcode(dns.rcode.FORMERR)
             return self._wire(resp, query, proto)
         question = query.question[0]
-        family = "2" if self._udp is not None and ":" in str(
-            self._udp.get_extra_info("sockname")[0]) else "1"
-        self.requests[(proto, family, dns.rdatatype.to_text(question.rdtype))] += 1
-        resp = await self._resolve(query, proto)
-        return self._wire(resp, query, proto)
-
-    async def _resolve(self, query: dns.message.Message, proto: str) -> dns.message.Message:
+        self.requests[(proto, self.family, dns.rdatatype.to_text(question.rdtype))] += 1
         backend = self.backend
         if backend is None:
             resp = dns.message.make_response(query)
             resp.set_rcode(dns.rcode.SERVFAIL)
-            return resp
+            return self._wire(resp, query, proto)
         local = answer(backend, query, self.ttl)
-        if local is None:
+        if local is None or self._leaves_zone(local, question.rdtype, backend.zone):
+            return query
+        return self._wire(local, query, proto)
+
+    def _leaves_zone(self, resp: dns.message.Message, qtype: dns.rdatatype.RdataType,
+                     zone: str) -> bool:
+        """True when an A/AAAA answer ends in a CNAME out of the zone that the upstreams
+        are to complete."""
+        if not (resp.answer and qtype in (dns.rdatatype.A, dns.rdatatype.AAAA)
+                and self.forward and self.upstreams):
+            return False
+        last = resp.answer[-1]
+        return last.rdtype == dns.rdatatype.CNAME and not last[0].target.is_subdomain(
+            dns.name.from_text(zone + "."))
+
+    async def finish(self, query: dns.message.Message, proto: str) -> bytes:
+        """The wire response to a query :meth:`quick` could not answer alone."""
+        return self._wire(await self._resolve(query, proto), query, proto)
+
+    async def _resolve(self, query: dns.message.Message, proto: str) -> dns.message.Message:
+        backend = self.backend
+        if backend is None or (local := answer(backend, query, self.ttl)) is None:
             return await self._forward(query, proto)
-        resp = local
         qtype = query.question[0].rdtype
-        if resp.answer and qtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
-            last = resp.answer[-1]
-            if last.rdtype == dns.rdatatype.CNAME and self.forward and self.upstreams:
-                target: dns.name.Name = last[0].target
-                origin = dns.name.from_text(backend.zone + ".")
-                if not target.is_subdomain(origin):
-                    sub = await self._forward(dns.message.make_query(target, qtype), proto)
-                    resp.answer.extend(sub.answer)
-        return resp
+        if self._leaves_zone(local, qtype, backend.zone):
+            target: dns.name.Name = local.answer[-1][0].target
+            sub = await self._forward(dns.message.make_query(target, qtype), proto)
+            local.answer.extend(sub.answer)
+        return local
 
     async def _forward(self, query: dns.message.Message, proto: str) -> dns.message.Message:
         if not self.forward or not self.upstreams:

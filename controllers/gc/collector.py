@@ -30,7 +30,8 @@ from typing import Any, Protocol
 from apiserver.api.resources import ResourceInfo
 from controllers.client.errors import is_conflict, is_not_found
 from controllers.client.store import DeletedFinalStateUnknown
-from controllers.gc.graph import FOREGROUND, ORPHAN, Graph, Node, delete_key, resource_for
+from controllers.gc.graph import FOREGROUND, ORPHAN, Graph, Node, delete_key
+from controllers.gc.monitors import ResourceMonitors
 from controllers.runtime.controller import KeyedController
 from controllers.runtime.writer import Writer
 
@@ -57,6 +58,22 @@ class GarbageCollector(KeyedController):
         self.reader = reader
         self.writer = writer
         self.graph = graph or Graph()
+        #: Started with the workers when set: informers for kinds found at run time.
+        self.monitors: ResourceMonitors | None = None
+
+    async def run(self, workers: int) -> None:
+        """The workers (:meth:`KeyedController.run`) and the discovery monitors."""
+        if self.monitors is not None:
+            self.monitors.start()
+        try:
+            await super().run(workers)
+        finally:
+            if self.monitors is not None:
+                await self.monitors.stop()
+
+    def discovered(self, infos: list[ResourceInfo]) -> None:
+        """Tell the graph the run-time resources; check what it newly resolves."""
+        self._enqueue(self.graph.set_discovered(infos))
 
     # -- informer handlers ------------------------------------------------------
 
@@ -158,7 +175,7 @@ class GarbageCollector(KeyedController):
         dangling: list[dict[str, Any]] = []
         waiting: list[dict[str, Any]] = []
         for ref in refs:
-            info = resource_for(str(ref.get("apiVersion") or ""), str(ref.get("kind") or ""))
+            info = self.graph.resolve(str(ref.get("apiVersion") or ""), str(ref.get("kind") or ""))
             if info is None:
                 # A kind this collector cannot look up is never taken for gone.
                 solid.append(ref)

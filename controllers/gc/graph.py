@@ -13,7 +13,7 @@ deletion, whether its ``foregroundDeletion`` finalizer may go) and ``orphan/<uid
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +92,33 @@ class Graph:
 
     def __init__(self) -> None:
         self.nodes: dict[str, Node] = {}
+        #: Resources found at run time (custom resources), by ``(group, kind)``.
+        self.discovered: dict[tuple[str, str], ResourceInfo] = {}
+
+    def resolve(self, api_version: str, kind: str) -> ResourceInfo | None:
+        """The served resource of ``kind`` in ``api_version``'s group: built-in or discovered."""
+        info = resource_for(api_version, kind)
+        if info is None:
+            info = self.discovered.get((api_version.rpartition("/")[0], kind))
+        return info
+
+    def set_discovered(self, infos: Iterable[ResourceInfo]) -> list[str]:
+        """Replace the run-time resources; the keys of owners known only by reference
+        whose kind now resolves (to be checked against the apiserver) and their dependents."""
+        self.discovered = {(i.group, i.kind): i for i in infos}
+        keys: list[str] = []
+        for node in list(self.nodes.values()):
+            if not node.virtual or node.info is not None:
+                continue
+            info = self.resolve(node.api_version, node.kind)
+            if info is None:
+                continue
+            dependents = self.dependents(node)
+            node.info = info
+            node.namespace = dependents[0].namespace if info.namespaced and dependents else None
+            keys.append(delete_key(node.uid))
+            keys.extend(delete_key(d.uid) for d in dependents)
+        return keys
 
     def dependents(self, node: Node) -> list[Node]:
         """``node``'s dependents that are in the graph."""
@@ -147,7 +174,7 @@ class Graph:
 
     def _virtual(self, ref: Mapping[str, Any], dependent: Node) -> Node:
         api_version, kind = str(ref.get("apiVersion") or ""), str(ref.get("kind") or "")
-        info = resource_for(api_version, kind)
+        info = self.resolve(api_version, kind)
         namespace = dependent.namespace if info is not None and info.namespaced else None
         node = Node(str(ref["uid"]), api_version, kind, namespace, str(ref.get("name") or ""),
                     info, virtual=True)

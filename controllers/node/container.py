@@ -2,11 +2,11 @@
 
 A :class:`Container` serves its ports on the pod IP (see :mod:`controllers.node.servers`)
 — or, only with ``--allow-host-commands``, runs its ``command`` as a host process — runs
-its readiness and liveness probes (an exec probe fails when host commands are not
-allowed), restarts as its pod's ``restartPolicy`` says, and renders its
-``containerStatuses`` entry. A container with a command and no ports that the runtime
-cannot run is *finite*: it exits 0 after the pod's ``finite_seconds``. What it needs of
-its pod is the :class:`Pod` protocol (:class:`controllers.node.runtime.PodRunner`).
+its probes (:mod:`controllers.node.probing`), restarts as its pod's ``restartPolicy``
+says, and renders its ``containerStatuses`` entry. A container with a command and no
+ports that the runtime cannot run is *finite*: it exits 0 after the pod's
+``finite_seconds``. What it needs of its pod is the :class:`Pod` protocol
+(:class:`controllers.node.runtime.PodRunner`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from typing import Any, Protocol
 
 from controllers.node.mountns import HostEnv
 from controllers.node.podlogs import ContainerLog, LogSettings
-from controllers.node.probes import ProbeSpec, ProbeState, parse_probe, run_probe
+from controllers.node.probes import ProbeSpec, parse_probe
+from controllers.node.probing import ContainerProbes
 from controllers.node.servers import ContainerFlags, PortServer, start_port_server
 from controllers.node.stdio import STDERR, STDOUT, ContainerIO, exited
 
@@ -135,19 +136,23 @@ class Container:
         #: The host process's streams (attach); a new one per process.
         self.io = ContainerIO()
         self.tasks: list[asyncio.Task[None]] = []
-        self.readiness: ProbeState | None = None
-        self.liveness: ProbeState | None = None
-        ready = parse_probe(spec.get("readinessProbe"), spec)
-        live = parse_probe(spec.get("livenessProbe"), spec)
-        self.readiness_spec: ProbeSpec | None = ready
-        self.liveness_spec: ProbeSpec | None = live
+        #: The probes of the running instance (None before the first start).
+        self.probes: ContainerProbes | None = None
+        self.startup_spec: ProbeSpec | None = parse_probe(spec.get("startupProbe"), spec)
+        self.readiness_spec: ProbeSpec | None = parse_probe(spec.get("readinessProbe"), spec)
+        self.liveness_spec: ProbeSpec | None = parse_probe(spec.get("livenessProbe"), spec)
 
     @property
     def ready(self) -> bool:
-        """Running, readiness probe passing (if any) and not switched off."""
+        """Running, started, readiness probe passing (if any) and not switched off."""
         if not self.running or not self.flags.ready or self.runner.terminating:
             return False
-        return self.readiness.result if self.readiness is not None else True
+        return self.probes.ready if self.probes is not None else True
+
+    @property
+    def started(self) -> bool:
+        """Running and past its startup probe (if any): ``ContainerStatus.started``."""
+        return self.running and (self.probes is None or self.probes.started)
 
     def adopt(self, status: Mapping[str, Any]) -> None:
         """Take over identity and counters from a status written by a previous agent."""
@@ -188,12 +193,9 @@ class Container:
             return
         self.running = True
         self.waiting = None
-        if self.readiness_spec is not None:
-            self.readiness = ProbeState(self.readiness_spec, False)
-            self.tasks.append(asyncio.create_task(self._probe(self.readiness, "Readiness")))
-        if self.liveness_spec is not None:
-            self.liveness = ProbeState(self.liveness_spec, True)
-            self.tasks.append(asyncio.create_task(self._probe(self.liveness, "Liveness")))
+        self.probes = ContainerProbes(self, self.startup_spec, self.readiness_spec,
+                                      self.liveness_spec)
+        self.tasks.extend(self.probes.tasks())
         await self.runner.event("Normal", "Started", f"Started container {self.name}",
                                 self.field_path)
         self.runner.changed()
@@ -220,12 +222,44 @@ class Container:
         """The Event ``involvedObject.fieldPath`` of this container."""
         return f"spec.containers{{{self.name}}}"
 
+    # -- what the probes need (controllers.node.probing.ProbeTarget) -----------------
+
+    @property
+    def pod_ip(self) -> str:
+        """Where network probes connect."""
+        return self.runner.ip
+
+    @property
+    def allow_exec(self) -> bool:
+        """Whether exec probes may run host processes."""
+        return self.runner.allow_host_commands
+
+    async def exec_env(self) -> HostEnv:
+        """How an exec probe's process starts: as the container's own processes."""
+        return await self.runner.process_env(self.spec)
+
+    async def event(self, type_: str, reason: str, message: str) -> None:
+        """Record an Event about this container."""
+        await self.runner.event(type_, reason, message, self.field_path)
+
+    def changed(self) -> None:
+        """Ask for the pod's status to be written."""
+        self.runner.changed()
+
+    async def kill(self, reason: str) -> None:
+        """Stop this instance after a failed startup or liveness probe, then restart it
+        (the probe task calling this is spared by :meth:`stop` and ends here)."""
+        self._terminated(137, "Error")
+        self.log_line(reason)
+        await self._restart_now()
+
     async def _start_servers(self) -> None:
-        specs = [s for s in (self.readiness_spec, self.liveness_spec) if s is not None]
+        specs = [s for s in (self.startup_spec, self.readiness_spec, self.liveness_spec)
+                 if s is not None]
         http_ports = {s.port for s in specs if s.kind == "http"}
         ready_services = {(s.port, s.service) for s in (self.readiness_spec,)
                           if s is not None and s.kind == "grpc"}
-        live_services = {(s.port, s.service) for s in (self.liveness_spec,)
+        live_services = {(s.port, s.service) for s in (self.startup_spec, self.liveness_spec)
                          if s is not None and s.kind == "grpc"}
         grpc_ports = {port for port, _ in ready_services | live_services}
         for port in self.spec.get("ports") or []:
@@ -302,32 +336,6 @@ class Container:
             "finishedAt": now_rfc3339(), "containerID": self.container_id,
         }
 
-    async def _probe(self, state: ProbeState, what: str) -> None:
-        spec = state.spec
-        await asyncio.sleep(spec.initial_delay)
-        while True:
-            allowed = self.runner.allow_host_commands
-            env = (await self.runner.process_env(self.spec)
-                   if spec.kind == "exec" and allowed else None)
-            result = await run_probe(spec, self.runner.ip, allowed, env)
-            changed = state.record(result.ok, result.message)
-            if not result.ok and (changed or state.failures == 1):
-                await self.runner.event("Warning", "Unhealthy",
-                                        f"{what} probe failed: {result.message}",
-                                        self.field_path)
-            if changed:
-                if what == "Liveness" and not state.result:
-                    await self.runner.event(
-                        "Normal", "Killing",
-                        f"Container {self.name} failed liveness probe, will be restarted",
-                        self.field_path)
-                    self._terminated(137, "Error")
-                    self.log_line(f"liveness probe failed ({result.message}): stopping")
-                    await self._restart_now()  # stop() spares this task; it ends here
-                    return
-                self.runner.changed()
-            await asyncio.sleep(spec.period)
-
     async def _restart_later(self) -> None:
         await asyncio.sleep(RESTART_DELAY * 5)
         await self._restart_now()
@@ -390,5 +398,5 @@ class Container:
         out["lastState"] = {"terminated": self.last_terminated} if self.last_terminated else {}
         out["ready"] = self.ready
         out["restartCount"] = self.restart_count
-        out["started"] = self.running
+        out["started"] = self.started
         return out

@@ -24,13 +24,15 @@ def make_proxier(server: ProxyServer) -> Proxier:
     if args.proxy_mode == "userspace":
         from controllers.proxy.userspace import UserspaceProxier
 
-        return UserspaceProxier(
+        proxier = UserspaceProxier(
             nodeport_addresses=nodeport_ips(args.nodeport_addresses),
             on_bind_error=lambda spn, addr, msg: server.record_event(spn, "FailedToBindPort",
                                                                      msg),
             udp_timeout=args.udp_timeout,
             bind_service_ips=args.bind_cluster_ips,
         )
+        server.metrics.registry.register(proxier.connections)
+        return proxier
     from controllers.proxy.rules import make_rule_proxier
 
     return make_rule_proxier(args)

@@ -1,12 +1,37 @@
-"""kube-proxy's Prometheus metrics (``pkg/proxy/metrics/metrics.go``) and health state."""
+"""kube-proxy's Prometheus metrics (``pkg/proxy/metrics/metrics.go``) and health state.
+
+Besides upstream's families, the userspace proxier counts connections per endpoint
+(:class:`EndpointConnections`, registered in :attr:`ProxyMetrics.registry`):
+
+* ``kubemu_userspace_proxy_endpoint_connections_active`` (gauge): TCP connections being
+  proxied to the endpoint now, or live UDP sessions;
+* ``kubemu_userspace_proxy_endpoint_connections_total`` (counter): connections (UDP
+  sessions) proxied to it since it became an endpoint of the port,
+
+both labelled ``namespace``, ``service``, ``port`` (the Service port's name, ``""`` when
+unnamed), ``protocol`` and ``endpoint`` (``IP:PORT``), one series per endpoint the proxier
+balances over; an endpoint's series go away with it.
+"""
 
 from __future__ import annotations
 
 import bisect
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-__all__ = ["Histogram", "ProxyMetrics"]
+from prometheus_client import generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from controllers.proxy.types import ServicePortName
+
+__all__ = ["ConnectionCounts", "EndpointConnections", "Histogram", "ProxyMetrics"]
+
+CONNECTIONS_ACTIVE = "kubemu_userspace_proxy_endpoint_connections_active"
+#: The counter family (samples carry the ``_total`` suffix).
+CONNECTIONS = "kubemu_userspace_proxy_endpoint_connections"
+CONNECTION_LABELS = ("namespace", "service", "port", "protocol", "endpoint")
 
 
 def _exponential(start: float, factor: float, count: int) -> list[float]:
@@ -59,10 +84,73 @@ class Histogram:
         return out
 
 
-class ProxyMetrics:
-    """Everything ``/metrics`` and ``/healthz`` report."""
+class ConnectionCounts:
+    """One endpoint's connections: ``active`` now and ``total`` opened."""
+
+    __slots__ = ("active", "total")
 
     def __init__(self) -> None:
+        self.active = 0
+        self.total = 0
+
+    def opened(self) -> None:
+        """A connection (UDP session) to the endpoint was established."""
+        self.active += 1
+        self.total += 1
+
+    def closed(self) -> None:
+        """One of them ended."""
+        self.active -= 1
+
+
+class EndpointConnections(Collector):
+    """The :class:`ConnectionCounts` of every (service port, endpoint), collected as the
+    two connection families. The proxier keeps the set of keys to its endpoints
+    (:meth:`keep`); a connection holds its counts object, so counting costs no lookup of
+    labels."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[ServicePortName, str], ConnectionCounts] = {}
+
+    def counts(self, spn: ServicePortName, endpoint: str) -> ConnectionCounts:
+        """The counts of ``endpoint`` (``IP:PORT``) of ``spn``; for an endpoint not kept
+        (one that left while a connection to it was being made), detached counts that no
+        series shows."""
+        counts = self._counts.get((spn, endpoint))
+        return ConnectionCounts() if counts is None else counts
+
+    def keep(self, keys: Iterable[tuple[ServicePortName, str]]) -> None:
+        """Have series for exactly ``keys``: new endpoints start at zero, the counts of
+        endpoints not in ``keys`` are dropped (connections still open on them end
+        uncounted)."""
+        wanted = set(keys)
+        for key in [k for k in self._counts if k not in wanted]:
+            del self._counts[key]
+        for key in wanted:
+            if key not in self._counts:
+                self._counts[key] = ConnectionCounts()
+
+    def collect(self) -> Iterator[Metric]:
+        active = GaugeMetricFamily(
+            CONNECTIONS_ACTIVE, "Connections (UDP sessions) the userspace proxy is "
+            "forwarding to the endpoint now", labels=CONNECTION_LABELS)
+        total = CounterMetricFamily(
+            CONNECTIONS, "Connections (UDP sessions) the userspace proxy forwarded to the "
+            "endpoint", labels=CONNECTION_LABELS)
+        for (spn, endpoint), counts in sorted(self._counts.items()):
+            labels = [spn.namespace, spn.name, spn.port, spn.protocol, endpoint]
+            active.add_metric(labels, counts.active)
+            total.add_metric(labels, counts.total)
+        yield active
+        yield total
+
+
+class ProxyMetrics:
+    """Everything ``/metrics`` and ``/healthz`` report; :attr:`registry` holds the
+    proxier's own collectors, rendered after upstream's families."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
         self.sync_duration = Histogram(
             "kubeproxy_sync_proxy_rules_duration_seconds",
             "SyncProxyRules latency in seconds", SYNC_BUCKETS)
@@ -98,7 +186,7 @@ class ProxyMetrics:
             "# TYPE kubeproxy_sync_proxy_rules_endpoints gauge",
             f"kubeproxy_sync_proxy_rules_endpoints {self.endpoints}",
         ]
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n" + generate_latest(self.registry).decode()
 
     def healthy(self, health_timeout: float) -> bool:
         """As upstream's ``isHealthy``: no change has waited longer than ``health_timeout``

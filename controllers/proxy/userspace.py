@@ -20,6 +20,8 @@ it with upstream's timeouts (250 ms, 500 ms, 1 s, 2 s), moving to the next
 endpoint (affinity reset) on each failure, then copies bytes both ways. With
 no endpoint at all the connection is refused (reset at once). UDP keeps one
 connected socket per client address, closed after ``udp_timeout`` idle.
+:attr:`UserspaceProxier.connections` counts, per endpoint of each balanced port, the
+connections (UDP sessions) open now and opened in all (kube-proxy's ``/metrics``).
 
 Binding can fail (a port below ``net.ipv4.ip_unprivileged_port_start`` without
 privileges, an address that is not local, a port in use): that is reported
@@ -40,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from controllers.proxy.change_tracker import categorize_endpoints
+from controllers.proxy.metrics import ConnectionCounts, EndpointConnections
 from controllers.proxy.roundrobin import LoadBalancerRR, NoEndpoints
 from controllers.proxy.types import Endpoint, ServicePort, ServicePortName
 
@@ -95,6 +98,7 @@ class _UDPBackend(asyncio.DatagramProtocol):
         self.client = client
         self.transport: asyncio.DatagramTransport | None = None
         self.timer: asyncio.TimerHandle | None = None
+        self.counts: ConnectionCounts | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
@@ -108,6 +112,9 @@ class _UDPBackend(asyncio.DatagramProtocol):
 
     def expire(self) -> None:
         self.front.sessions.pop(self.client, None)
+        if self.counts is not None:
+            self.counts.closed()
+            self.counts = None
         if self.transport is not None:
             self.transport.close()
 
@@ -122,9 +129,10 @@ class _UDPBackend(asyncio.DatagramProtocol):
 
 class _UDPListener(asyncio.DatagramProtocol):
     def __init__(self, spn: ServicePortName, lb: LoadBalancerRR, timeout: float,
-                 local: bool = False) -> None:
+                 connections: EndpointConnections, local: bool = False) -> None:
         self.spn = spn
         self.lb = lb
+        self.connections = connections
         self.local = local
         self.timeout = timeout
         self.transport: asyncio.DatagramTransport | None = None
@@ -163,6 +171,8 @@ class _UDPListener(asyncio.DatagramProtocol):
         except OSError:
             self.sessions.pop(client, None)
             raise
+        proto.counts = self.connections.counts(self.spn, endpoint)
+        proto.counts.opened()
         return proto
 
     def close(self) -> None:
@@ -205,6 +215,7 @@ class UserspaceProxier:
         self.local_lb = LoadBalancerRR(rng=self.lb.rng, clock=self.lb.clock)
         self.on_bind_error = on_bind_error
         self.udp_timeout = udp_timeout
+        self.connections = EndpointConnections()
         self._listeners: dict[Address, _TCPListener | _UDPListener] = {}
         self._failed: dict[Address, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -233,10 +244,14 @@ class UserspaceProxier:
     ) -> None:
         """Open/close listeners and refresh the balancers."""
         desired: dict[Address, tuple[ServicePortName, bool]] = {}
+        balanced: set[tuple[ServicePortName, str]] = set()
         for spn, sp in services.items():
             if sp.protocol not in ("TCP", "UDP"):
                 continue
             cluster, node_local = categorize_endpoints(sp, endpoints.get(spn, ()))
+            balanced.update((spn, str(e)) for e in cluster)
+            if sp.external_policy_local:
+                balanced.update((spn, str(e)) for e in node_local)
             if self.lb.update(spn, [str(e) for e in cluster], sp.affinity_seconds):
                 log.info("endpoints of %s: %s", spn, ", ".join(str(e) for e in cluster) or
                          "none")
@@ -262,6 +277,7 @@ class UserspaceProxier:
         for balancer in (self.lb, self.local_lb):
             for spn in [s for s in balancer.service_ports() if s not in services]:
                 balancer.delete(spn)
+        self.connections.keep(balanced)
 
     async def _open(self, addr: Address, spn: ServicePortName, local: bool = False) -> None:
         ip, port, proto = addr
@@ -276,7 +292,7 @@ class UserspaceProxier:
             else:
                 loop = asyncio.get_running_loop()
                 _, proto_obj = await loop.create_datagram_endpoint(
-                    lambda: _UDPListener(spn, lb, self.udp_timeout, local),
+                    lambda: _UDPListener(spn, lb, self.udp_timeout, self.connections, local),
                     local_addr=(ip, port),
                 )
                 self._listeners[addr] = proto_obj
@@ -315,9 +331,12 @@ class UserspaceProxier:
             except (OSError, TimeoutError) as exc:
                 log.warning("%s: dial %s failed: %s", spn, endpoint, exc)
                 continue
+            counts = self.connections.counts(spn, endpoint)
+            counts.opened()
             try:
                 await asyncio.gather(_pump(reader, up_w), _pump(up_r, writer))
             finally:
+                counts.closed()
                 for w in (up_w, writer):
                     w.close()
             return

@@ -253,3 +253,41 @@ def test_the_secure_services_work(tmp_path: Path, kubectl: Kubectl) -> None:
                        kubeconfig=proxy).stdout.strip() == "no"
     finally:
         server.stop()
+
+
+def _ha() -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = load_compose()["services"]
+    return {name: svc for name, svc in found.items() if "ha" in (svc.get("profiles") or [])}
+
+
+def test_ha_profile_is_three_etcd_members_three_apiservers_and_haproxy() -> None:
+    from kubemu.haproxy import render_config
+
+    ha = _ha()
+    members = [f"etcd-ha-{i}" for i in (1, 2, 3)]
+    apiservers = [f"apiserver-ha-{i}" for i in (1, 2, 3)]
+    assert sorted(ha) == sorted([*members, *apiservers, "apiserver-lb"])
+    address = {name: svc["networks"]["ha"]["ipv4_address"] for name, svc in ha.items()}
+    peers = ",".join(f"{m}=http://{address[m]}:2380" for m in members)
+    for member in members:
+        argv = [str(a) for a in ha[member]["command"]]
+        assert option_value(argv, "--name") == member
+        assert option_value(argv, "--initial-cluster") == peers
+        assert option_value(argv, "--advertise-client-urls") == f"http://{address[member]}:2379"
+    clients = ",".join(f"http://{address[m]}:2379" for m in members)
+    for name in apiservers:
+        argv = command(ha[name])
+        assert option_value(argv, "--etcd-servers") == clients
+        assert option_value(argv, "--advertise-address") == address[name]
+        assert set(ha[name]["depends_on"]) == {"pki", *members}
+    lb = ha["apiserver-lb"]
+    assert lb["image"].startswith("haproxy:")
+    assert set(lb["depends_on"]) == set(apiservers)
+    assert all(c["condition"] == "service_healthy" for c in lb["depends_on"].values())
+    source, target = str(lb["volumes"][0]).split(":")[:2]
+    assert target == "/usr/local/etc/haproxy/haproxy.cfg"
+    text = (REPO_ROOT / source).read_text(encoding="utf-8")
+    body = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("#"))
+    assert body == render_config("0.0.0.0:6443", [(n, f"{address[n]}:6443") for n in apiservers],
+                                 True)
+    assert lb["ports"] == ["127.0.0.1:6445:6443"]

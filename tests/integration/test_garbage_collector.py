@@ -181,3 +181,89 @@ def test_kubectl_cascade(gc: Process, fresh_apiserver: ApiServerProcess, client:
     owner, deps = _family(client)
     kubectl("delete", "configmap", owner, "--cascade=background")
     _until(lambda: all(_get(client, d) is None for d in deps), "dependents not collected")
+
+
+WIDGETS_GROUP = "gc.example.com"
+WIDGETS = f"/apis/{WIDGETS_GROUP}/v1/namespaces/{NS}/widgets"
+
+
+def _define_widgets(client: httpx.Client) -> None:
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"widgets.{WIDGETS_GROUP}"},
+        "spec": {"group": WIDGETS_GROUP, "scope": "Namespaced",
+                 "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                 "versions": [{"name": "v1", "served": True, "storage": True,
+                               "schema": {"openAPIV3Schema": {
+                                   "type": "object",
+                                   "x-kubernetes-preserve-unknown-fields": True}}}]},
+    }
+    response = client.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=crd)
+    assert response.status_code == 201, response.text
+    _until(lambda: client.get(WIDGETS).status_code == 200, "the Widget kind was not served")
+
+
+def _widget(client: httpx.Client, name: str, owner: dict[str, Any] | None = None,
+            *, block: bool = False) -> dict[str, Any]:
+    md: dict[str, Any] = {"name": name}
+    if owner is not None:
+        md["ownerReferences"] = [{"apiVersion": owner["apiVersion"], "kind": owner["kind"],
+                                  "name": owner["metadata"]["name"],
+                                  "uid": owner["metadata"]["uid"], "blockOwnerDeletion": block}]
+    response = client.post(WIDGETS, json={"apiVersion": f"{WIDGETS_GROUP}/v1",
+                                          "kind": "Widget", "metadata": md})
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def test_custom_resources_own_and_are_owned(gc: Process, client: httpx.Client) -> None:
+    """A kind defined after the collector started: custom owners take their built-in and
+    custom dependents with them (background and foreground), and a custom dependent of a
+    ConfigMap goes with the ConfigMap."""
+    _define_widgets(client)
+    tag = uuid.uuid4().hex[:6]
+
+    owner = _widget(client, f"owner-{tag}")
+    cm = _configmap(client, f"cm-of-widget-{tag}")
+    patched = client.patch(
+        f"{CM}/{cm['metadata']['name']}",
+        json={"metadata": {"ownerReferences": [{
+            "apiVersion": f"{WIDGETS_GROUP}/v1", "kind": "Widget",
+            "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"]}]}},
+        headers={"Content-Type": "application/merge-patch+json"})
+    assert patched.status_code == 200, patched.text
+    child = _widget(client, f"child-{tag}", owner)
+    assert client.delete(f"{WIDGETS}/{owner['metadata']['name']}").status_code == 200
+    _until(lambda: _get(client, cm["metadata"]["name"]) is None,
+           "the ConfigMap owned by a deleted Widget stayed")
+    _until(lambda: client.get(f"{WIDGETS}/{child['metadata']['name']}").status_code == 404,
+           "the Widget owned by a deleted Widget stayed")
+
+    parent = _widget(client, f"fg-{tag}")
+    blocker = _widget(client, f"fg-child-{tag}", parent, block=True)
+    response = client.request("DELETE", f"{WIDGETS}/{parent['metadata']['name']}",
+                              json={"propagationPolicy": "Foreground"})
+    assert response.status_code == 200, response.text
+    _until(lambda: client.get(f"{WIDGETS}/{parent['metadata']['name']}").status_code == 404,
+           "the Widget deleted in the foreground stayed")
+    assert client.get(f"{WIDGETS}/{blocker['metadata']['name']}").status_code == 404
+
+    cm_owner = _configmap(client, f"cm-owner-{tag}")
+    owned = _widget(client, f"owned-{tag}", {**cm_owner, "apiVersion": "v1",
+                                             "kind": "ConfigMap"})
+    assert client.delete(f"{CM}/{cm_owner['metadata']['name']}").status_code == 200
+    _until(lambda: client.get(f"{WIDGETS}/{owned['metadata']['name']}").status_code == 404,
+           "the Widget owned by a deleted ConfigMap stayed")
+
+    ghost = {"apiVersion": f"{WIDGETS_GROUP}/v1", "kind": "Widget",
+             "metadata": {"name": "never-was", "uid": str(uuid.uuid4())}}
+    stray = _configmap(client, f"stray-of-widget-{tag}")
+    patched = client.patch(
+        f"{CM}/{stray['metadata']['name']}",
+        json={"metadata": {"ownerReferences": [{
+            "apiVersion": ghost["apiVersion"], "kind": "Widget", "name": "never-was",
+            "uid": ghost["metadata"]["uid"]}]}},
+        headers={"Content-Type": "application/merge-patch+json"})
+    assert patched.status_code == 200, patched.text
+    _until(lambda: _get(client, stray["metadata"]["name"]) is None,
+           "the dependent of a Widget that never existed stayed")

@@ -253,3 +253,58 @@ def test_health_server_and_exec_probe_without_host_commands(
     assert status["containerStatuses"][0]["ready"] is False
     metrics = httpx.get(base + "/metrics", timeout=2).text
     assert "kubelet_running_pods 1" in metrics
+
+
+STARTUP = """
+apiVersion: v1
+kind: Pod
+metadata: {name: NAME}
+spec:
+  containers:
+  - name: web
+    image: registry.k8s.io/e2e-test-images/agnhost:2.53
+    ports: [{name: http, containerPort: 8080}]
+    startupProbe: PROBE
+    readinessProbe: {httpGet: {path: /readyz, port: http}, periodSeconds: 1}
+    livenessProbe: {httpGet: {path: /healthz, port: http}, periodSeconds: 1}
+"""
+
+
+def test_startup_probe_gates_the_other_probes_and_restarts_on_failure(
+    fresh_apiserver: ApiServerProcess, procs: Callable[..., Proc], address_block: Addresses,
+) -> None:
+    server = fresh_apiserver
+    procs(server, "controllers.scheduler")
+    procs(server, "controllers.node", "--node-name", "kn-5",
+          "--pod-cidr", address_block.pod_cidr(4))
+    passing = "{httpGet: {path: /healthz, port: http}, periodSeconds: 1}"
+    failing = "{tcpSocket: {port: 9}, periodSeconds: 1, failureThreshold: 3}"
+    kubectl(server, "apply", "-f", "-",
+            stdin=STARTUP.replace("NAME", "starts").replace("PROBE", passing))
+    kubectl(server, "apply", "-f", "-",
+            stdin=STARTUP.replace("NAME", "never").replace("PROBE", failing))
+
+    def status(name: str) -> dict[str, Any]:
+        statuses = pod(server, name)["status"].get("containerStatuses") or [{}]
+        return dict(statuses[0])
+
+    cs = wait_for("started and ready", lambda: status("starts").get("ready") and status("starts"))
+    assert cs["started"] is True and cs["restartCount"] == 0
+
+    wait_for("never running", lambda: "running" in status("never").get("state", {}))
+    seen: list[tuple[bool, bool]] = []
+
+    def killed() -> list[str]:
+        cs = status("never")
+        seen.append((bool(cs.get("started")), bool(cs.get("ready"))))
+        events = get(server, "/api/v1/namespaces/default/events")["items"]
+        return [e["message"] for e in events
+                if e["reason"] == "Killing" and e["involvedObject"]["name"] == "never"]
+
+    messages = wait_for("killed by its startup probe", killed)
+    assert messages == ["Container web failed startup probe, will be restarted"]
+    assert seen and not any(started or ready for started, ready in seen), seen
+    wait_for("restarted", lambda: status("never").get("restartCount", 0) >= 1)
+    unhealthy = [e["message"] for e in get(server, "/api/v1/namespaces/default/events")["items"]
+                 if e["reason"] == "Unhealthy" and e["involvedObject"]["name"] == "never"]
+    assert unhealthy and all(m.startswith("Startup probe failed: ") for m in unhealthy), unhealthy

@@ -294,7 +294,7 @@ def assert_least_privilege(cluster: Kubemu) -> None:
     expected = {"controller-manager": "system:kube-controller-manager",
                 "scheduler": "system:kube-scheduler", "kube-proxy": "system:kube-proxy",
                 "endpoints": "system:kubemu:endpoints-controller",
-                "service-lb": "system:kubemu:service-lb",
+                "service-lb": "system:kubemu:service-lb", "console": "system:kubemu:console",
                 "node-1": "system:node:node-1", "node-2": "system:node:node-2"}
     assert set(configs) == set(expected)
     for name, path in configs.items():
@@ -307,6 +307,21 @@ def assert_least_privilege(cluster: Kubemu) -> None:
             "userInfo"]["username"] == expected[name]
         may_delete = kubectl("auth", "can-i", "delete", "services", "-n", "default")
         assert may_delete == ("yes" if name == "controller-manager" else "no"), name
+
+
+def assert_console_serves(cluster: Kubemu) -> None:
+    """kubemu up printed the console's URL, and the console shows the cluster read with
+    its own read-only identity."""
+    found = re.search(r"web console: (http://\S+)", cluster.log.read_text(errors="replace"))
+    assert found, "kubemu up printed no console URL"
+    assert found.group(1) == cluster.addresses.console_url
+    snapshot = httpx.get(found.group(1) + "api/snapshot", timeout=10).json()
+    assert [n["name"] for n in snapshot["nodes"]] == ["node-1", "node-2"]
+    [default] = [ns for ns in snapshot["namespaces"] if ns["name"] == "default"]
+    assert "web" in [svc["name"] for svc in default["services"]]
+    node = httpx.get(found.group(1) + "api/object", params={"resource": "nodes",
+                                                             "name": "node-1"}, timeout=10)
+    assert node.status_code == 200 and yaml.safe_load(node.text)["kind"] == "Node"
 
 
 def test_readme_walkthrough_runs_verbatim(tmp_path: Path) -> None:
@@ -332,6 +347,7 @@ def test_readme_walkthrough_runs_verbatim(tmp_path: Path) -> None:
             transcript.append((command, output))
             assert code == 0, f"{command!r} exited {code}:\n{output}"
         assert_least_privilege(cluster)
+        assert_console_serves(cluster)
     finally:
         shell.close()
         stop_kubemu(cluster)

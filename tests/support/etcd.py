@@ -4,6 +4,8 @@
 ``etcd`` with a data directory under ``base_dir`` and waits until its JSON
 gateway answers ``/v3/maintenance/status``. :func:`find_etcd` returns the
 binary or ``None`` (the caller decides: skip locally, fail under CI).
+:func:`start_etcd_cluster` starts a multi-member cluster the same way (each member
+an :class:`EtcdProcess` whose ``argv`` names every peer).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ MISSING_MESSAGE = (
     "or set KUBEMU_ETCD=/path/to/etcd)"
 )
 
-__all__ = ["MISSING_MESSAGE", "EtcdProcess", "find_etcd", "start_etcd", "unique_prefix"]
+__all__ = ["MISSING_MESSAGE", "EtcdProcess", "find_etcd", "start_etcd", "start_etcd_cluster",
+           "unique_prefix"]
 
 class EtcdProcess:
     """One single-member etcd; ``url`` is its client URL."""
@@ -43,14 +46,28 @@ class EtcdProcess:
         self.data_dir = base_dir / "etcd-data"
         self.log_path = base_dir / "etcd.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.name = "kubemu-test"
+        #: ``--initial-cluster`` of a multi-member cluster (empty: a cluster of one).
+        self.initial_cluster = ""
+
+    @property
+    def peer_url(self) -> str:
+        return f"http://{HOST}:{self.peer_port}"
 
     @property
     def argv(self) -> list[str]:
-        peer = f"http://{HOST}:{self.peer_port}"
-        return member_argv(self.binary, self.data_dir, self.url, peer, name="kubemu-test")
+        argv = member_argv(self.binary, self.data_dir, self.url, self.peer_url, name=self.name)
+        if self.initial_cluster:
+            argv[argv.index("--initial-cluster") + 1] = self.initial_cluster
+        return argv
 
     def start(self, timeout: float = READY_TIMEOUT) -> EtcdProcess:
         """Start etcd and wait until it answers; RuntimeError (with its log) otherwise."""
+        self.launch()
+        return self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the etcd process (it dies with this process)."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 self.argv,
@@ -59,6 +76,10 @@ class EtcdProcess:
                 stderr=subprocess.STDOUT,
                 preexec_fn=die_with_parent(os.getpid()),
             )
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> EtcdProcess:
+        """Wait until the started etcd answers; RuntimeError (with its log) otherwise."""
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         with httpx.Client(timeout=1.0) as client:
             while True:
@@ -73,6 +94,12 @@ class EtcdProcess:
                     self.stop()
                     raise RuntimeError(f"etcd not ready after {timeout:g}s:\n{self.logs()}")
                 time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL the member (no clean shutdown, as a crash)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
     def logs(self) -> str:
         try:
@@ -112,6 +139,32 @@ def start_etcd(binary: str, base_dir: Path) -> EtcdProcess:
             if attempt == 2 or "address already in use" not in str(err):
                 raise
     raise AssertionError("unreachable")
+
+
+def start_etcd_cluster(binary: str, base_dir: Path, members: int = 3) -> list[EtcdProcess]:
+    """A ``members``-member etcd cluster on loopback; every member serves when it returns
+    (each waits for the cluster's leader, as its status needs one)."""
+    procs = []
+    for index in range(members):
+        member = EtcdProcess(binary, base_dir / f"member-{index}")
+        member.base_dir.mkdir(parents=True, exist_ok=True)
+        member.name = f"kubemu-test-{index}"
+        procs.append(member)
+    initial = ",".join(f"{m.name}={m.peer_url}" for m in procs)
+    for member in procs:
+        member.initial_cluster = initial
+    # Members start together (each waits for a quorum of the others to elect a leader),
+    # from this thread: a member dies with the thread that started it.
+    for member in procs:
+        member.launch()
+    try:
+        for member in procs:
+            member.wait_ready()
+    except RuntimeError:
+        for member in procs:
+            member.stop()
+        raise
+    return procs
 
 
 def unique_prefix() -> str:

@@ -125,12 +125,15 @@ class Backends:
         fut: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)
         return fut.result(10)
 
-    def tcp(self, name: str, ip: str, port: int) -> None:
-        """Accept connections on ip:port and answer ``name\\n``, then close."""
+    def tcp(self, name: str, ip: str, port: int, hold: bool = False) -> None:
+        """Accept connections on ip:port and answer ``name\\n``, then close (with
+        ``hold``: once the client closed its side)."""
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             writer.write(f"{name}\n".encode())
             await writer.drain()
+            if hold:
+                await reader.read()
             writer.close()
 
         async def start() -> asyncio.Server:

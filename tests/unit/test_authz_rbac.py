@@ -13,6 +13,7 @@ from apiserver.api import errors
 from apiserver.api.resources import served
 from apiserver.api.user import REQUEST_USER, UserInfo
 from apiserver.auth.authorization import Authorization, build_authorization
+from apiserver.auth.bootstrap_kubemu import KUBEMU_ROLES
 from apiserver.auth.bootstrap_reconcile import (
     AUTOUPDATE,
     expected_role,
@@ -98,7 +99,8 @@ def test_bootstrap_policy_decisions() -> None:
         assert {"cluster-admin", "admin", "edit", "view", "system:node-proxier",
                 "system:kubemu:endpoints-controller",
                 "system:controller:generic-garbage-collector"} <= names
-        assert len(names) == 31 + 35 + 3  # upstream's, its controllers', kubemu's
+        # upstream's, its controllers', kubemu's (one per kubemu component with a role)
+        assert len(names) == 31 + 35 + len(KUBEMU_ROLES)
         namespaced = sorted((o.namespace, o.name)
                             for o in _store(registry, "roles").cache.objects())
         assert len(namespaced) == 7 and ("kube-public", "system:controller:bootstrap-signer") \
@@ -299,6 +301,7 @@ EP = _user("system:kubemu:endpoints-controller")
 LB = _user("system:kubemu:service-lb")
 SCHED = _user("system:kube-scheduler")
 PROXY = _user("system:kube-proxy")
+CONSOLE = _user("system:kubemu:console")
 COMPONENT_CALLS: list[tuple[UserInfo, str, str, str, str, str, str]] = [
     *[(KCM, verb, g, r, "", "", "") for verb in ("list", "watch") for g, r in (
         ("", "pods"), ("", "nodes"), ("", "namespaces"), ("apps", "deployments"),
@@ -348,6 +351,10 @@ COMPONENT_CALLS: list[tuple[UserInfo, str, str, str, str, str, str]] = [
     (PROXY, "watch", "", "services", "", "", ""), (PROXY, "watch", "", "endpoints", "", "", ""),
     (PROXY, "list", "discovery.k8s.io", "endpointslices", "", "", ""),
     (PROXY, "create", "", "events", "", "ns", ""),
+    *[(CONSOLE, verb, g, r, "", "", "") for verb in ("list", "watch") for g, r in (
+        ("", "namespaces"), ("", "services"), ("", "pods"), ("", "nodes"),
+        ("discovery.k8s.io", "endpointslices"))],
+    (CONSOLE, "get", "", "pods", "", "ns", "p"), (CONSOLE, "get", "", "nodes", "", "", "n"),
 ]
 
 
@@ -358,9 +365,12 @@ def test_every_component_may_make_its_calls() -> None:
                        subresource=call[4], namespace=call[5], name=call[6])).allowed]
         assert refused == []
         # least privilege: none of them may touch secrets or RBAC beyond the above
-        for user in (EP, LB, SCHED, PROXY):
+        for user in (EP, LB, SCHED, PROXY, CONSOLE):
             assert not _can(authz, user, "get", "secrets", name="s")
             assert not _can(authz, user, "create", "rolebindings", group=G)
+        # the console only reads
+        for verb in ("create", "update", "patch", "delete"):
+            assert not _can(authz, CONSOLE, verb, "pods", name="p")
     _run(scenario)
 
 

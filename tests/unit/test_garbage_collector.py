@@ -7,9 +7,11 @@ import copy
 from typing import Any
 
 from apiserver.api.resources import CONFIGMAPS, NAMESPACES, PODS, ResourceInfo
+from controllers.client.discovery import APIResource
 from controllers.client.errors import ApiError
 from controllers.gc import GarbageCollector, Graph, deletable_resources
 from controllers.gc.graph import delete_key, orphan_key
+from controllers.gc.monitors import info_for
 
 
 def _obj(info: ResourceInfo, name: str, uid: str, *, namespace: str | None = "ns",
@@ -219,3 +221,24 @@ def test_foreground_cycle_is_unblocked() -> None:
     asyncio.run(_drain(gc))
     assert a["metadata"]["ownerReferences"][0]["blockOwnerDeletion"] is False
     assert ("a", "Foreground") in {(n, p) for n, p, _ in cluster.deletes}
+
+
+def test_an_owner_of_a_kind_discovered_later_is_resolved_and_checked() -> None:
+    """Until discovery knows the kind, a dependent of a custom owner is kept (an unknown kind
+    is never taken for gone); once it is known, the owner is looked up and, being absent,
+    its dependent goes."""
+    widgets = info_for(APIResource("example.com", "v1", "widgets", True,
+                                   frozenset({"list", "watch", "delete", "get"}), "Widget"))
+    cluster = Cluster()
+    ghost = _obj(widgets, "ghost", "u-ghost")
+    dep = cluster.put(PODS, _obj(PODS, "dep", "u-dep", owners=[_ref(ghost)]))
+    gc = _collector(cluster, (PODS, dep))
+    asyncio.run(_drain(gc))
+    assert cluster.deletes == []
+    assert gc.graph.nodes["u-ghost"].info is None
+
+    gc.discovered([widgets])
+    assert gc.graph.nodes["u-ghost"].info is widgets
+    assert gc.graph.nodes["u-ghost"].namespace == "ns"
+    asyncio.run(_drain(gc))
+    assert [(n, p) for n, p, _ in cluster.deletes] == [("dep", "Background")]

@@ -1,9 +1,13 @@
 """Service registry wiring: allocators, the Service store, repair and the ``kubernetes`` Service.
 
-Like kube-apiserver's bootstrap controller and endpoint reconciler, the
+Like kube-apiserver's bootstrap controller and lease endpoint reconciler, the
 apiserver itself keeps ``default/kubernetes`` (ClusterIP = first address of
 the service range, port 443 named ``https``) and its Endpoints (and
-EndpointSlice, when that resource is served) pointing at its own address.
+EndpointSlice, when that resource is served) listing every live apiserver: each
+replica renews its master lease (:mod:`apiserver.registry.service.masterleases`)
+every reconcile interval, then writes the IPs of all unexpired leases, sorted, if
+the objects say otherwise. A replica that stops removes its lease and rewrites the
+list without itself; one that is killed drops out once its lease expires.
 """
 
 from __future__ import annotations
@@ -25,11 +29,13 @@ from apiserver.registry.service.alloc import (
     ServiceNetwork,
 )
 from apiserver.registry.service.bitmap import parse_port_range, parse_service_cidrs
+from apiserver.registry.service.masterleases import DEFAULT_TTL, MasterLeases
 from apiserver.registry.service.repair import repair
 from apiserver.registry.service.store import ServiceStore
 from apiserver.registry.service.strategy import ServiceStrategy
 from apiserver.registry.store import Clock, Store
 from apiserver.storage.cache import WatchCache
+from apiserver.storage.errors import StorageError
 from apiserver.storage.interface import Storage
 
 log = logging.getLogger(__name__)
@@ -51,6 +57,8 @@ class ServiceOptions:
     #: The port clients reach the apiserver on (our plain-HTTP ``--port``).
     advertise_port: int = 8080
     reconcile_interval: float = _RECONCILE_INTERVAL
+    #: Seconds a master lease lives without renewal.
+    lease_ttl: float = DEFAULT_TTL
 
     @staticmethod
     def parse(
@@ -74,6 +82,7 @@ class ServiceREST:
         self.strategy = ServiceStrategy()
         self._reconciler: asyncio.Task[None] | None = None
         self._stores: Mapping[StoreKey, Store] = {}
+        self.leases = MasterLeases(storage, self.options.lease_ttl)
 
     def make_store(
         self,
@@ -95,14 +104,30 @@ class ServiceREST:
             await self.reconcile()
         except errors.ApiError as exc:
             log.error("could not reconcile the kubernetes service: %s", exc.message)
+        except StorageError as exc:
+            log.error("could not reconcile the kubernetes service: %s", exc)
         if self.options.reconcile_interval > 0:
             self._reconciler = asyncio.create_task(self._run(), name="kubernetes-service")
 
     async def stop(self) -> None:
+        """Stop reconciling, then take this apiserver out of the ``kubernetes`` endpoints."""
         if self._reconciler is not None:
             self._reconciler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reconciler
+            self._reconciler = None
+        if not self._stores:
+            return  # never started
+        try:
+            bound = 2 * (self.options.reconcile_interval or _RECONCILE_INTERVAL)
+            await asyncio.wait_for(self._remove_self(), bound)
+        except Exception as exc:
+            log.warning("could not remove this apiserver from the kubernetes endpoints: %s",
+                        exc)
+
+    async def _remove_self(self) -> None:
+        await self.leases.remove(self.options.advertise_ip)
+        await self._reconcile_endpoints(renew=False)
 
     async def _run(self) -> None:
         while True:
@@ -144,11 +169,21 @@ class ServiceREST:
                 await services.guaranteed_update("default", KUBERNETES_SERVICE, fix)
         await self._reconcile_endpoints()
 
-    async def _reconcile_endpoints(self) -> None:
+    async def _reconcile_endpoints(self, renew: bool = True) -> None:
         ip, port = self.options.advertise_ip, self.options.advertise_port
+        if renew:
+            # Renewed first, whatever happens below, so some replica lists this one.
+            await self.leases.update(ip)
+        ips = await self.leases.live_ips()
+        if not ips:
+            # The last apiserver stopping leaves its endpoint, as upstream's.
+            log.log(logging.WARNING if renew else logging.DEBUG,
+                    "no API server IP addresses were listed in storage, refusing to erase "
+                    "all endpoints for the kubernetes Service")
+            return
         endpoints = self._stores.get(("", "v1", "endpoints"))
         if endpoints is not None:
-            subsets = [{"addresses": [{"ip": ip}],
+            subsets = [{"addresses": [{"ip": i} for i in ips],
                         "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]
             labels = {"endpointslice.kubernetes.io/skip-mirror": "true"}
             await _ensure(endpoints, {
@@ -165,7 +200,7 @@ class ServiceREST:
                 "metadata": {"name": KUBERNETES_SERVICE, "namespace": "default",
                              "labels": {"kubernetes.io/service-name": KUBERNETES_SERVICE}},
                 "addressType": family,
-                "endpoints": [{"addresses": [ip], "conditions": {"ready": True}}],
+                "endpoints": [{"addresses": [i], "conditions": {"ready": True}} for i in ips],
                 "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
             }, ("addressType", "endpoints", "ports"))
 

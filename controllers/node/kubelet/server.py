@@ -21,7 +21,6 @@ node.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import socket
 import ssl
@@ -41,6 +40,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from apiserver.api.hosts import is_loopback
 from controllers.node.kubelet import attach, exec, logs, portforward
 from controllers.node.kubelet.pods import NodeHost
 
@@ -77,7 +77,7 @@ class KubeletServing:
             raise ValueError("--tls-cert-file and --tls-private-key-file go together")
         if self.client_ca_file is not None and self.tls_cert_file is None:
             raise ValueError("--client-ca-file needs --tls-cert-file")
-        if self.client_ca_file is None and not ipaddress.ip_address(self.address).is_loopback:
+        if self.client_ca_file is None and not is_loopback(self.address):
             raise ValueError("the kubelet API without --client-ca-file may only listen on a "
                              f"loopback address, not {self.address}")
 

@@ -1,0 +1,201 @@
+"""etcd watch streams: the storage's change feed and history reads.
+
+One gRPC ``Watch`` stream over the whole keyspace (``prev_kv`` on, so updates
+and deletes carry the value before them), opened with ``hasleader`` metadata
+so etcd cancels it when its member loses the leader. Watching every key, not
+only the storage's prefix, keeps the feed's position exact: every etcd
+revision carries at least one event, so once the stream delivered revision R,
+every write up to R has been delivered. Consistent reads rest on that (see
+:mod:`apiserver.storage.etcd`).
+
+Progress notifications are requested (``progress_notify``) and a
+``WatchProgressRequest`` is sent when a reader waits on the feed: an answer
+proves the stream and its member alive, no answer within the wait moves the
+feed to another member. Their revision is *not* taken as the feed's position:
+etcd before 3.4.31/3.5.13 may send a progress notification ahead of events
+still queued for the stream (etcd issue 15220, why kube-apiserver gates
+consistent reads from its cache on those versions), and the Debian etcd is
+3.4.23.
+
+When a stream breaks (member killed, leader lost), :class:`Feed` reopens it on
+the next member from the revision after the last one delivered, so nothing is
+lost or repeated. A stream that starts below the compaction point is answered
+with ``compact_revision``: history reads raise :class:`CompactedError`, the
+feed logs the gap and continues from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+import grpc.aio
+from aetcd.rpc import rpc_pb2 as pb
+
+from apiserver.storage.errors import CompactedError, StorageError, StorageUnavailableError
+from apiserver.storage.etcd_client import REQUIRE_LEADER, EtcdClient
+from apiserver.storage.interface import EventType, StorageEvent
+
+log = logging.getLogger(__name__)
+
+#: Called with each response's events already converted: (revision, event or None for
+#: a key outside the storage's prefix); returns False to stop the stream.
+OnEvent = Callable[[int, StorageEvent | None], bool]
+#: Turns an etcd key into a storage key, or None for keys outside the prefix.
+KeyMap = Callable[[bytes], str | None]
+
+#: mvccpb.Event.EventType DELETE.
+_DELETE = 1
+
+
+def convert(raw: Any, skey: KeyMap) -> tuple[int, StorageEvent | None]:
+    """One ``mvccpb.Event`` as (revision, StorageEvent or None outside the prefix)."""
+    kv = raw.kv
+    revision = int(kv.mod_revision)
+    key = skey(kv.key)
+    if key is None:
+        return revision, None
+    has_prev = raw.HasField("prev_kv")
+    prev_value = raw.prev_kv.value if has_prev else None
+    prev_revision = int(raw.prev_kv.mod_revision) if has_prev else 0
+    if raw.type == _DELETE:
+        return revision, StorageEvent(EventType.DELETE, key, prev_value or b"", prev_value,
+                                      revision, prev_revision)
+    if kv.create_revision == revision:
+        return revision, StorageEvent(EventType.CREATE, key, kv.value, None, revision)
+    return revision, StorageEvent(EventType.UPDATE, key, kv.value, prev_value, revision,
+                                  prev_revision)
+
+
+class WatchStream:
+    """One open watch of every key from a start revision, on the client's current member."""
+
+    def __init__(self, client: EtcdClient, start_revision: int) -> None:
+        self.client = client
+        self.endpoint = client.endpoint
+        self.start_revision = start_revision
+        self._requests: asyncio.Queue[Any] = asyncio.Queue()
+        self._requests.put_nowait(pb.WatchRequest(create_request=pb.WatchCreateRequest(
+            key=b"\0", range_end=b"\0", start_revision=start_revision, prev_kv=True,
+            progress_notify=True)))
+        self.call = self.endpoint.watch.Watch(self._outgoing(), metadata=REQUIRE_LEADER)
+        #: Set by every answer of the stream (events, progress or creation).
+        self.alive = asyncio.Event()
+
+    async def _outgoing(self) -> AsyncIterator[Any]:
+        while True:
+            yield await self._requests.get()
+
+    def request_progress(self) -> None:
+        """Ask etcd for a progress notification on this stream."""
+        self.alive.clear()
+        self._requests.put_nowait(pb.WatchRequest(progress_request=pb.WatchProgressRequest()))
+
+    def cancel(self) -> None:
+        self.call.cancel()
+
+    async def responses(self) -> AsyncIterator[Any]:
+        """The stream's responses; ends when etcd cancels the watch."""
+        async for response in self.call:
+            self.alive.set()
+            if response.canceled and not response.compact_revision:
+                raise StorageUnavailableError(
+                    "", f"etcd cancelled the watch: {response.cancel_reason or 'no reason'}")
+            yield response
+
+
+async def pump(stream: WatchStream, skey: KeyMap, on_event: OnEvent,
+               on_compacted: Callable[[int], None], *, stop_on_compaction: bool) -> int:
+    """Feed ``stream``'s events to ``on_event`` until it returns False or the stream ends;
+    returns the next revision to watch from."""
+    next_revision = stream.start_revision
+    async for response in stream.responses():
+        if response.compact_revision:
+            compacted = int(response.compact_revision)
+            on_compacted(compacted)
+            if stop_on_compaction:
+                raise CompactedError(stream.start_revision - 1, compacted)
+            log.error("etcd watch feed fell behind compaction at %d: events %d..%d are lost",
+                      compacted, next_revision, compacted - 1)
+            return compacted
+        for raw in response.events:
+            revision, event = convert(raw, skey)
+            if not on_event(revision, event):
+                return revision + 1
+            next_revision = revision + 1
+    return next_revision
+
+
+class Feed:
+    """The change feed: one watch stream, reopened on the next member where it stopped."""
+
+    def __init__(self, client: EtcdClient, skey: KeyMap, on_event: OnEvent,
+                 on_compacted: Callable[[int], None]) -> None:
+        self._client = client
+        self._skey = skey
+        self._on_event = on_event
+        self._on_compacted = on_compacted
+        self.stream: WatchStream | None = None
+
+    async def run(self, start_revision: int) -> None:
+        next_revision = start_revision
+        backoff = 0.05
+        while not self._client.closed:
+            stream = WatchStream(self._client, next_revision)
+            self.stream = stream
+            try:
+                next_revision = await pump(stream, self._skey, self._track(stream),
+                                           self._on_compacted, stop_on_compaction=False)
+                backoff = 0.05
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if self._client.closed or (task is not None and task.cancelling()):
+                    raise
+                # The stream alone was cancelled (by probe): reopen it elsewhere.
+                next_revision = stream.start_revision
+            except Exception as exc:  # a broken stream or a bad response: reopen elsewhere
+                if self._client.closed:
+                    return
+                next_revision = stream.start_revision
+                log.warning("etcd watch feed on %s interrupted (%s); resuming from %d",
+                            stream.endpoint.url, _brief(exc), next_revision,
+                            exc_info=not isinstance(exc, grpc.aio.AioRpcError | StorageError))
+                self._client.failover(stream.endpoint)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+            finally:
+                stream.cancel()
+
+    def _track(self, stream: WatchStream) -> OnEvent:
+        """``on_event`` that also remembers how far ``stream`` got (for resuming)."""
+        def on_event(revision: int, event: StorageEvent | None) -> bool:
+            stream.start_revision = revision + 1
+            return self._on_event(revision, event)
+        return on_event
+
+    async def probe(self, timeout: float) -> bool:
+        """Ask the stream for progress; False (and the stream is dropped, to be reopened
+        on the next member) when nothing arrives within ``timeout``."""
+        stream = self.stream
+        if stream is None:
+            return False
+        stream.request_progress()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stream.alive.wait(), timeout)
+            return True
+        if stream is self.stream:
+            log.warning("etcd watch feed on %s is silent; moving to another member",
+                        stream.endpoint.url)
+            self._client.failover(stream.endpoint)
+            stream.cancel()
+        return False
+
+
+def _brief(exc: Exception) -> str:
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return f"{exc.code().name}: {exc.details()}"
+    return str(exc)

@@ -1,0 +1,5 @@
+"""``python -m controllers.console``."""
+
+from controllers.console.app import main
+
+raise SystemExit(main())
