@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="storage backend (default sqlite); etcd needs --etcd-servers")
     parser.add_argument("--etcd-servers", default="",
                         help="comma-separated etcd client URLs, e.g. http://127.0.0.1:2379 "
-                        "(for --storage etcd)")
+                        "(for --storage etcd; calls fail over between them)")
     parser.add_argument("--etcd-prefix", default="/registry",
                         help="prefix of every key in etcd (default /registry)")
     parser.add_argument("--watch-cache-size", type=int, default=DEFAULT_HISTORY,
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbosity >= 4 else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # httpx logs every request (the etcd backend's) at INFO.
+    # httpx logs every request (webhooks, the connect proxy) at INFO.
     logging.getLogger("httpx").setLevel(logging.DEBUG if args.verbosity >= 6 else logging.WARNING)
     try:
         listeners = _listeners(args)

@@ -211,7 +211,7 @@ def _backend_run(backend: str, restore: str, save: str, services: int,
     one of one backend in a scratch network namespace, applied as kube-proxy applies
     them (chain declarations in the backend's preferred order; on nf_tables with the
     whole-table-cache ``-S`` of :func:`controllers.proxy.rules.with_whole_table_cache`)."""
-    ports, eps = _iptables_maps(services, per_service)
+    ports, eps = scale_maps(services, per_service)
     renderer = IPTablesRenderer(IPTablesConfig(cluster_cidr="10.0.0.0/8"),
                                 descending_declarations=backend == "legacy")
     ns = f"kubemu-bench-{uuid.uuid4().hex[:6]}"
@@ -247,8 +247,10 @@ def _backend_run(backend: str, restore: str, save: str, services: int,
     return out
 
 
-def _iptables_maps(services: int, per_service: int) -> tuple[
+def scale_maps(services: int, per_service: int) -> tuple[
         dict[ServicePortName, ServicePort], dict[ServicePortName, tuple[Endpoint, ...]]]:
+    """``services`` ClusterIP service ports with ``per_service`` endpoints each (the
+    ``iptables`` and ``nftables`` scenarios' rulesets)."""
     ports: dict[ServicePortName, ServicePort] = {}
     eps: dict[ServicePortName, tuple[Endpoint, ...]] = {}
     for i in range(services):

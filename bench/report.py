@@ -218,6 +218,10 @@ def markdown(results: dict[str, Any]) -> str:
         from bench.proxy import iptables_table
 
         parts += [*iptables_table(results), ""]
+    if results.get("nftables"):
+        from bench.nftables import table as nftables_table
+
+        parts += [*nftables_table(results), ""]
     if results.get("workloads"):
         from bench.workloads import table as workloads_table
 
@@ -230,6 +234,10 @@ def markdown(results: dict[str, Any]) -> str:
         from bench.portforward import table as portforward_table
 
         parts += [*portforward_table(results), ""]
+    if results.get("scale"):
+        from bench.scale import table as scale_table
+
+        parts += [*scale_table(results), ""]
     if results.get("dns"):
         from bench.dns import table as dns_table
 

@@ -28,6 +28,7 @@ from bench import (
     execlatency,
     limits,
     metrics,
+    nftables,
     populate,
     portforward,
     proxy,
@@ -55,8 +56,9 @@ from bench.procs import (
 from bench.wrk import WrkResult, ensure_wrk, run_wrk, write_scripts
 
 SCENARIOS = (
-    "get", "create", "list", "watch", "endpoints", "storage", "proxy", "iptables", "workloads",
-    "secure", "limits", "webhooks", "crd", "exec", "portforward", "metrics", "dns",
+    "get", "create", "list", "watch", "endpoints", "storage", "proxy", "iptables", "nftables",
+    "workloads", "secure", "limits", "webhooks", "crd", "exec", "portforward", "metrics", "dns",
+    "scale",
 )
 #: ``storage`` (SQLite vs etcd, bench/storage.py) only on request: it adds about 2 minutes.
 DEFAULT_SCENARIOS = ("get", "create", "list", "watch", "endpoints")
@@ -78,6 +80,18 @@ ENDPOINTS_P99_TARGET_MS = 100.0
 PROXY_P99_TARGET_MS = 100.0
 IPTABLES_FULL_TARGET_S = 3.0
 IPTABLES_PARTIAL_TARGET_MS = 200.0
+NFTABLES_FULL_TARGET_S = 3.0
+NFTABLES_PARTIAL_TARGET_MS = 100.0
+
+
+def _int_csv(text: str) -> list[int]:
+    try:
+        items = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        items = []
+    if not items or min(items) < 1:
+        raise argparse.ArgumentTypeError(f"comma-separated positive integers; got {text!r}")
+    return items
 
 
 def _csv(choices: Sequence[str]) -> Any:
@@ -112,8 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="wrk connections (default 32)")
     p.add_argument("--scenarios", type=_csv(SCENARIOS), default=list(DEFAULT_SCENARIOS),
                    help="comma-separated subset of get,create,list,watch,endpoints,storage,"
-                   "proxy,iptables,workloads,secure,limits,webhooks,crd,exec,portforward,"
-                   "metrics,dns "
+                   "proxy,iptables,nftables,workloads,secure,limits,webhooks,crd,exec,"
+                   "portforward,metrics,dns,scale "
                    "(default get,create,list,watch,endpoints)")
     p.add_argument("--baselines", type=_csv(MODES), default=list(MODES),
                    help="comma-separated subset of fastapi,route,raw (default all)")
@@ -142,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Services of the iptables scenario (default 10000)")
     p.add_argument("--ipt-endpoints", type=int, default=5,
                    help="endpoints per Service of the iptables scenario (default 5)")
+    p.add_argument("--nft-services", type=_int_csv, default=[10_000],
+                   help="comma-separated Service counts of the nftables scenario, one "
+                   "scratch namespace each (default 10000)")
+    p.add_argument("--nft-endpoints", type=int, default=5,
+                   help="endpoints per Service of the nftables scenario (default 5)")
     p.add_argument("--webhook-creates", type=int, default=1000,
                    help="creates each way of the webhooks scenario (default 1000)")
     p.add_argument("--storage-watchers", type=int, default=200,
@@ -161,6 +180,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="kubectl exec runs timed in the exec scenario (default 30)")
     p.add_argument("--pf-megabytes", type=int, default=64,
                    help="MiB echoed per run of the portforward scenario (default 64)")
+    p.add_argument("--scale-namespaces", type=int, default=1000,
+                   help="namespaces of the scale scenario (default 1000)")
+    p.add_argument("--scale-services", type=int, default=10,
+                   help="Services per namespace of the scale scenario (default 10)")
+    p.add_argument("--scale-pods", type=int, default=15,
+                   help="pods per Service of the scale scenario (default 15: 150,000 pods)")
+    p.add_argument("--scale-proxy-endpoints", type=int, default=5,
+                   help="endpoints per Service of the scale scenario's kube-proxy syncs "
+                   "(default 5)")
+    p.add_argument("--scale-no-etcd", action="store_true",
+                   help="measure the scale scenario on SQLite only")
     p.add_argument("--dns-services", type=int, default=1000,
                    help="Services of the dns scenario, every tenth headless (default 1000)")
     p.add_argument("--dns-clients", type=int, default=8,
@@ -326,6 +356,10 @@ def _targets(results: dict[str, Any], target_mode: str) -> list[dict[str, Any]]:
         })
     if results.get("metrics"):
         out += metrics.targets(results)
+    if results.get("scale"):
+        from bench.scale import targets as scale_targets
+
+        out += scale_targets(results)
     cr = results.get("crd")
     if cr and cr["ratio"].get("create") is not None:
         ratio = cr["ratio"]["create"]
@@ -371,6 +405,7 @@ def _targets(results: dict[str, Any], target_mode: str) -> list[dict[str, Any]]:
                 "required": f"< {IPTABLES_PARTIAL_TARGET_MS:g} ms",
                 "measured": f"{part:.0f} ms", "pass": part < IPTABLES_PARTIAL_TARGET_MS,
             })
+    out += nftables.targets(results, NFTABLES_FULL_TARGET_S, NFTABLES_PARTIAL_TARGET_MS)
     watch = results.get("watch")
     if watch:
         p99 = watch["latency_from_send"].get("p99_ms", float("inf"))
@@ -446,6 +481,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "endpoints": None,
         "proxy": None,
         "iptables": None,
+        "nftables": None,
         "storage": None,
         "secure": None,
         "metrics": None,
@@ -454,6 +490,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "workloads": None,
         "exec": None,
         "portforward": None,
+        "scale": None,
         "dns": None,
         "targets": [],
     }
@@ -541,6 +578,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             workdir, server_cpu, load_cpu, args.ep_services, args.ep_pods, args.ep_changes)
     if "iptables" in args.scenarios:
         results["iptables"] = proxy.run_iptables(args.ipt_services, args.ipt_endpoints)
+    if "nftables" in args.scenarios:
+        results["nftables"] = nftables.run_nftables(args.nft_services, args.nft_endpoints)
     if "workloads" in args.scenarios:
         results["workloads"] = workloads.run_scenario(
             workdir, server_cpu, load_cpu, args.wl_nodes, args.wl_replicas,
@@ -551,6 +590,13 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     if "portforward" in args.scenarios:
         results["portforward"] = portforward.run_scenario(
             workdir, args.pf_megabytes, max(args.repeat, 3))
+    if "scale" in args.scenarios:
+        from bench import scale, scalepop
+
+        results["scale"] = scale.run_scenario(
+            workdir, server_cpu,
+            scalepop.Shape(args.scale_namespaces, args.scale_services, args.scale_pods),
+            not args.scale_no_etcd, args.scale_proxy_endpoints)
     if "dns" in args.scenarios:
         results["dns"] = dns.run_scenario(workdir, server_cpu, args)
     results["targets"] = _targets(results, args.target_baseline)
@@ -565,10 +611,11 @@ def main(argv: Sequence[str] | None = None) -> int:
            args.storage_watchers, args.storage_updates, args.wl_nodes, args.wl_replicas,
            args.wl_rollout_replicas, args.webhook_creates, args.exec_sessions,
            args.exec_kubectl_runs, args.pf_megabytes, args.dns_services,
-           args.dns_clients) <= 0:
+           args.dns_clients, args.scale_namespaces, args.scale_services, args.scale_pods,
+           args.scale_proxy_endpoints) <= 0:
         print("bench: error: --duration, --connections, --repeat, --watchers, --updates, "
               "--update-concurrency, --webhook-creates and the --ep-*, --storage-*, --wl-*, "
-              "--exec-*, --pf-* and --dns-* counts must be positive", file=sys.stderr)
+              "--exec-*, --pf-*, --dns-* and --scale-* counts must be positive", file=sys.stderr)
         return 2
     tmp = tempfile.mkdtemp(prefix="kubemu-bench-")
     workdir = Path(tmp)

@@ -19,6 +19,9 @@ HA control plane    ``127.B.2.11``-      etcd member N of ``--etcd-members`` is
                     ``127.B.2.29``       ``127.B.2.(10+N)`` (``:2379``, ``:2380``); the
                                          apiserver balancer is ``127.B.2.20``, apiserver
                                          replica N of ``--apiservers`` ``127.B.2.(20+N)``
+DNS server          ``127.B.2.53``       the cluster DNS process (``:53`` UDP and TCP,
+                                         ``/metrics`` on ``:9153``), the endpoint of the
+                                         ``kube-dns`` Service
 service range       ``127.B.64.0/18``    ClusterIPs; ``kubernetes`` is ``127.B.64.1``,
                                          the cluster DNS address ``127.B.64.10``
 cluster CIDR        ``127.B.128.0/17``   node N's pod CIDR is its N-th /24:
@@ -58,6 +61,8 @@ PROXY_HEALTHZ_PORT = 10256
 PROXY_METRICS_PORT = 10249
 ETCD_CLIENT_PORT = 2379
 ETCD_PEER_PORT = 2380
+#: CoreDNS's metrics port (the ``metrics`` port of kubeadm's ``kube-dns`` Service).
+DNS_METRICS_PORT = 9153
 #: The web console's port on the control address (the Kubernetes Dashboard's HTTP port).
 CONSOLE_PORT = 9090
 
@@ -196,6 +201,12 @@ class Addresses:
     def dns_ip(self) -> str:
         """The cluster DNS Service's ClusterIP (the tenth of the range, as kubeadm's)."""
         return str(self.service_range.network_address + 10)
+
+    @property
+    def dns_server_ip(self) -> str:
+        """The address the cluster DNS process listens on (the control address's /24,
+        host 53); the ``kube-dns`` Service's endpoint."""
+        return str(self.control_ip + 52)
 
     @property
     def etcd_client_url(self) -> str:

@@ -13,7 +13,8 @@ everything (exit 1, see :mod:`kubemu.supervisor`). Start-up checks are in
 Each instance takes its own block of loopback addresses for its nodes, pods,
 Services and load balancers, recorded in the data directory (see
 :mod:`kubemu.addresses`, :mod:`kubemu.blocks`, :mod:`kubemu.address_flags`);
-``--storage etcd`` runs an etcd member of its own (see :mod:`kubemu.etcd`).
+``--storage etcd`` runs an etcd member of its own (see :mod:`kubemu.etcd`); the cluster
+DNS and its ``kube-dns`` Service are :mod:`kubemu.dns`'s (``--dns-port``).
 Only one ``kubemu up`` runs per data directory (see :mod:`kubemu.instance`): a
 second one prints ``kubemu is already running on this data directory (pid N, URL)`` and exits 1
 before writing anything. Every failure is one line on stderr naming the fix,
@@ -36,8 +37,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import httpx
+
 from apiserver.api.hosts import is_loopback
-from kubemu import address_flags, certs, etcd, haproxy, replica_flags, tools
+from kubemu import address_flags, certs, dns, etcd, haproxy, replica_flags, tools
 from kubemu.blocks import AddressError, BlockLease
 from kubemu.components import (
     LaunchContext,
@@ -189,6 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="seconds between SIGTERM and SIGKILL when stopping (default: 10)",
     )
+    up.add_argument(
+        "--dns-port",
+        type=port_number,
+        default=None,
+        help="port of the cluster DNS (the kube-dns Service and its server; default: 53 "
+        f"when kubemu may bind it, else {dns.UNPRIVILEGED_PORT}); pods get the cluster DNS "
+        "in their resolv.conf only on port 53",
+    )
     address_flags.add_address_flags(up)
     replica_flags.add_replica_flags(up)
     up.set_defaults(handler=cmd_up, parser=up)
@@ -339,6 +350,11 @@ def _up(args: argparse.Namespace) -> int:
             etcd_members=args.etcd_members,
             apiservers=args.apiservers,
         )
+        if "dns" not in args.disable:
+            dns_port, why = dns.choose_port(lease.addresses.dns_server_ip, args.dns_port)
+            if why:
+                print(f"kubemu up: {why}", file=sys.stderr)
+            ctx = dataclasses.replace(ctx, dns_port=dns_port)
         if pki is not None:
             names = identity_names([c.name for c in launch_plan(ctx, args.disable)])
             try:
@@ -377,6 +393,11 @@ def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
             if component.ready_url is not None:
                 sup.wait_ready(child, component.ready_url(ctx), args.ready_timeout,
                                _verify(ctx))
+        if "dns" in started and ctx.dns_port is not None:
+            try:
+                dns.publish(ctx.server_url, ctx.addresses, ctx.dns_port, _verify(ctx))
+            except httpx.HTTPError as err:
+                raise ChildFailed(f"cannot publish the kube-dns Service: {err}") from None
         if "controller-manager" in started:
             # Pods are admitted once the default ServiceAccount exists.
             sup.wait_ready(started["controller-manager"], manager_ready_url(ctx),
@@ -391,6 +412,8 @@ def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
             "use it with:",
             f"    export KUBECONFIG={ctx.kubeconfig}",
             "    kubectl get svc",
+            *([f"cluster DNS: {dns.how_to_query(ctx.addresses, ctx.dns_port)}"]
+              if "dns" in started and ctx.dns_port is not None else []),
             "press Ctrl-C to stop",
         ]:
             sup.log(line)

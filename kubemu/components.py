@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kubemu import etcd, haproxy
+from kubemu import dns, etcd, haproxy
 from kubemu.addresses import CONSOLE_PORT, KUBELET_PORT, Addresses
 from kubemu.pki import KUBELET_CLIENT, Pki
 
@@ -55,6 +55,9 @@ class LaunchContext:
     #: Apiserver replicas (``--apiservers``); more than one run behind a balancer that
     #: listens at ``server_url`` (see :mod:`kubemu.haproxy`).
     apiservers: int = 1
+    #: The cluster DNS port (see :mod:`kubemu.dns`); None: no cluster DNS
+    #: (``--disable dns``).
+    dns_port: int | None = None
 
     def kubeconfig_for(self, identity: str) -> Path:
         """The kubeconfig of the component acting as ``identity``."""
@@ -233,7 +236,8 @@ def node_args(index: int) -> Callable[[LaunchContext], list[str]]:
     """Return an ``args`` builder for node agent ``index``: its kubelet API on its node IP
     and port 10250 (HTTPS with its serving certificate, admitting the apiserver's
     kubelet-client certificate, unless ``--insecure``), its files under
-    ``<data-dir>/nodes/node-N``."""
+    ``<data-dir>/nodes/node-N``, the cluster DNS for its pods' ``resolv.conf`` when the
+    DNS serves port 53."""
 
     def build(ctx: LaunchContext) -> list[str]:
         name = node_name(index)
@@ -246,6 +250,9 @@ def node_args(index: int) -> Callable[[LaunchContext], list[str]]:
         ]
         if ctx.allow_host_commands:
             argv.append("--allow-host-commands")
+        if ctx.dns_port == dns.DNS_PORT:  # a resolv.conf names no port
+            argv += ["--cluster-dns", ctx.addresses.dns_ip,
+                     "--cluster-domain", dns.CLUSTER_DOMAIN]
         if ctx.pki is not None:
             argv += ["--tls-cert-file", str(ctx.pki.kubelet_cert(name)),
                      "--tls-private-key-file", str(ctx.pki.kubelet_key(name)),
@@ -266,6 +273,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component("controller-manager", manager_args),
     Component("service-lb", servicelb_args),
     Component("kube-proxy", proxy_args),
+    Component("dns", dns.dns_args, dns.ready_url),
     Component("scheduler", controller_args("controllers.scheduler", "scheduler")),
     Component("node", node_args(1)),
     Component("console", console_args, lambda ctx: ctx.addresses.console_url + "readyz"),

@@ -13,6 +13,7 @@ kube-proxy (all)       ``system:kube-proxy``
 node-N                 ``system:node:node-N``                  ``system:nodes``
 endpoints              ``system:kubemu:endpoints-controller``
 service-lb             ``system:kubemu:service-lb``
+dns                    ``system:kubemu:dns``
 console                ``system:kubemu:console``
 =====================  ======================================  ===================
 
@@ -33,6 +34,7 @@ from kubemu.pki import Pki
 
 ENDPOINTS_USER = "system:kubemu:endpoints-controller"
 SERVICE_LB_USER = "system:kubemu:service-lb"
+DNS_USER = "system:kubemu:dns"
 #: The web console: get/list/watch Namespaces, Services, EndpointSlices, Pods and Nodes
 #: (ClusterRole ``system:kubemu:console``), nothing else.
 CONSOLE_USER = "system:kubemu:console"
@@ -42,6 +44,7 @@ _FIXED: dict[str, tuple[str, tuple[str, ...]]] = {
     "kube-proxy": ("system:kube-proxy", ()),
     "endpoints": (ENDPOINTS_USER, ()),
     "service-lb": (SERVICE_LB_USER, ()),
+    "dns": (DNS_USER, ()),
     "console": (CONSOLE_USER, ()),
 }
 

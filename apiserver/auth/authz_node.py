@@ -54,8 +54,9 @@ class NodeAuthorizer:
         for pod in self._pods.objects():
             cached = self._pod_memo.get(pod.key)
             if cached is None or cached[0] != pod.revision:
-                node = str((pod.obj.get("spec") or {}).get("nodeName") or "")
-                refs = pod_references(pod.obj)
+                obj = pod.obj  # decoded on each access: once here
+                node = str((obj.get("spec") or {}).get("nodeName") or "")
+                refs = pod_references(obj)
                 refs.add(("pod", pod.namespace, pod.name))
                 cached = (pod.revision, node, refs)
             memo[pod.key] = cached

@@ -13,6 +13,8 @@ user (client-certificate CN)         roles
                                      + ``system:kubemu:controller-manager``
 ``system:kubemu:endpoints-controller`` ``system:kubemu:endpoints-controller``
 ``system:kubemu:service-lb``         ``system:kubemu:service-lb``
+``system:kubemu:dns``                ``system:kubemu:dns`` (list and watch Namespaces,
+                                     Services and EndpointSlices: the cluster DNS)
 ``system:kubemu:console``            ``system:kubemu:console`` (read-only: what the web
                                      console shows)
 ``system:kube-scheduler``            ``system:kube-scheduler``, ``system:volume-scheduler``
@@ -74,6 +76,10 @@ KUBEMU_ROLES: tuple[RoleRow, ...] = (
         _EVENTS,
         *lease_rules("service-lb"),
     )),
+    RoleRow("system:kubemu:dns", (
+        R('""', "namespaces,services", "list,watch"),
+        R("discovery.k8s.io", "endpointslices", "list,watch"),
+    )),
     RoleRow("system:kubemu:console", (
         R('""', "namespaces,services,pods,nodes", READ),
         R("discovery.k8s.io", "endpointslices", READ),
@@ -121,6 +127,7 @@ CLUSTER_ROLE_BINDINGS: tuple[BindingRow, ...] = (
                (("User", "system:kubemu:endpoints-controller"),)),
     BindingRow("system:kubemu:service-lb", "system:kubemu:service-lb",
                (("User", "system:kubemu:service-lb"),)),
+    BindingRow("system:kubemu:dns", "system:kubemu:dns", (("User", "system:kubemu:dns"),)),
     BindingRow("system:kubemu:console", "system:kubemu:console",
                (("User", "system:kubemu:console"),)),
 )

@@ -35,7 +35,6 @@ from apiserver.handlers.routing import MethodNotSupported, RouteNotFound, parse
 from apiserver.printing import column_definitions
 from apiserver.registry.store import Store
 from apiserver.storage.cache import (
-    ADDED,
     CachedObject,
     TooOldResourceVersionError,
     Watcher,
@@ -150,7 +149,7 @@ async def serve_watch(
         send_initial = not rv or rv == "0"
     if send_initial:
         for obj in store.initial_objects(predicate):
-            initial.append(watcher.frame(ADDED, obj))
+            initial.append(watcher.initial_frame(obj))
         if params.send_initial_events and params.allow_bookmarks:
             initial.append(
                 bookmark_frame(store.info, start_revision, {"k8s.io/initial-events-end": "true"})

@@ -16,15 +16,18 @@ keep up is closed (its client relists) instead of slowing everyone down.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
 
+from apiserver.storage.cached import CachedObject as CachedObject
 from apiserver.storage.errors import CompactedError, StorageUnavailableError
-from apiserver.storage.interface import EventType, Storage, StorageEvent
+from apiserver.storage.interface import EventType, KeyValue, Storage, StorageEvent
 from apiserver.storage.revisions import RevisionBatcher
 
 log = logging.getLogger(__name__)
@@ -37,25 +40,6 @@ DELETED = "DELETED"
 DEFAULT_HISTORY = 10_000
 #: Default bound of a watcher's frame queue.
 DEFAULT_WATCHER_QUEUE = 10_000
-
-
-@dataclass(slots=True)
-class CachedObject:
-    """An object as stored, decoded once and encoded once.
-
-    ``obj`` must be treated as read-only; ``raw`` is its JSON encoding with
-    ``metadata.resourceVersion`` equal to ``revision``.
-    """
-
-    key: str
-    namespace: str
-    name: str
-    revision: int
-    obj: dict[str, Any]
-    raw: bytes
-    labels: Mapping[str, str]
-    fields: Mapping[str, str]
-    frames: dict[tuple[str, str], bytes] = field(default_factory=dict)
 
 
 #: Builds a CachedObject from a key, stored bytes and the revision to stamp.
@@ -117,11 +101,21 @@ class Watcher:
     def frame(self, event_type: str, obj: CachedObject) -> bytes:
         """The (memoised) frame of ``obj`` as an ``event_type`` event."""
         key = (event_type, self.encoder.fmt)
-        cached = obj.frames.get(key)
+        frames = obj.frames
+        if frames is None:
+            frames = obj.frames = {}
+        cached = frames.get(key)
         if cached is None:
-            cached = self.encoder.encode(event_type, obj)
-            obj.frames[key] = cached
+            cached = frames[key] = self.encoder.encode(event_type, obj)
         return cached
+
+    def initial_frame(self, obj: CachedObject) -> bytes:
+        """The ADDED frame of ``obj`` for the initial state of a watch: memoised
+        frames are used but no new one is kept (a watch of a whole resource from
+        resourceVersion 0 would otherwise keep a frame of every object)."""
+        frames = obj.frames
+        cached = frames.get((ADDED, self.encoder.fmt)) if frames is not None else None
+        return cached if cached is not None else self.encoder.encode(ADDED, obj)
 
     def offer(self, frame: bytes) -> None:
         """Queue a frame, closing the watcher if it is too far behind."""
@@ -170,6 +164,10 @@ class ResourceCache:
         #: Events that arrived while a resource added at run time loads its state.
         self.loading: list[StorageEvent] | None = None
 
+    def decode(self, key: str, value: bytes, revision: int) -> CachedObject:
+        """``value`` decoded for this cache (settled: see :class:`CachedObject`)."""
+        return self.decoder(key, value, revision).settle()
+
     def objects(self) -> Iterable[CachedObject]:
         """The current objects (unordered)."""
         return self.store.values()
@@ -181,17 +179,18 @@ class ResourceCache:
     def apply(self, event: StorageEvent) -> CacheEvent:
         """Fold a storage event into the state and window, and fan it out."""
         self.generation += 1
+        decode = self.decode
         if event.type is EventType.DELETE:
             prev = self.store.pop(event.key, None)
             if prev is None:
-                prev = self.decoder(event.key, event.value, event.prev_revision)
-            obj = self.decoder(event.key, event.value, event.revision)
+                prev = decode(event.key, event.value, event.prev_revision)
+            obj = decode(event.key, event.value, event.revision)
             cevent = CacheEvent(DELETED, event.revision, obj, prev)
         else:
-            obj = self.decoder(event.key, event.value, event.revision)
+            obj = decode(event.key, event.value, event.revision)
             prev = self.store.get(event.key)
             if prev is None and event.prev_value is not None:
-                prev = self.decoder(event.key, event.prev_value, event.prev_revision)
+                prev = decode(event.key, event.prev_value, event.prev_revision)
             self.store[event.key] = obj
             etype = ADDED if event.type is EventType.CREATE else MODIFIED
             cevent = CacheEvent(etype, event.revision, obj, prev)
@@ -237,7 +236,8 @@ class ResourceCache:
         if before:
             assert event.prev is not None
             if event.prev_at_revision is None:
-                event.prev_at_revision = self.decoder(event.obj.key, event.prev.raw, event.revision)
+                event.prev_at_revision = self.decode(event.obj.key, event.prev.raw,
+                                                     event.revision)
             return (DELETED, event.prev_at_revision)
         return None
 
@@ -295,8 +295,9 @@ class WatchCache:
         except BaseException:
             self.resources.pop(prefix, None)
             raise
-        for kv in items:
-            cache.store[kv.key] = decoder(kv.key, kv.value, kv.mod_revision)
+        with _collector_paused():
+            for kv in items:
+                cache.store[kv.key] = cache.decode(kv.key, kv.value, kv.mod_revision)
         cache.window_start = current
         pending, cache.loading = cache.loading, None
         for event in pending:
@@ -326,11 +327,7 @@ class WatchCache:
         root = os.path.commonprefix(list(self.resources))  # noqa: RUF071 (cut at "/" below)
         root = root[: root.rfind("/") + 1]
         items, current = await self.storage.list_prefix(root)
-        for kv in items:
-            target = self._route(kv.key)
-            if target is not None:
-                target.store[kv.key] = target.decoder(kv.key, kv.value, kv.mod_revision)
-                target.generation += 1
+        self._fill(items)
         start = max(self.storage.compacted_revision(), current - self.history_size, 0)
         try:
             history = await self.storage.history(start)
@@ -350,6 +347,19 @@ class WatchCache:
         pending, self._buffered = self._buffered, []
         for event in pending:
             self._on_event(event)
+
+    def _fill(self, items: list[KeyValue]) -> None:
+        """Decode ``items`` into the caches of their resources, emptying the list: each
+        value is dropped once decoded, so a backend that keeps no values (etcd) frees
+        it for the next object's bytes instead of holding every value to the end."""
+        items.reverse()
+        with _collector_paused():
+            while items:
+                kv = items.pop()
+                target = self._route(kv.key)
+                if target is not None:
+                    target.store[kv.key] = target.decode(kv.key, kv.value, kv.mod_revision)
+                    target.generation += 1
 
     def _route(self, key: str) -> ResourceCache | None:
         # Resource prefixes are whole path segments ending in "/", so the prefix of a key
@@ -381,16 +391,14 @@ class WatchCache:
 
     async def wait_for_revision(self, revision: int, timeout: float) -> bool:
         """Wait until the cache has seen ``revision``; False on timeout."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self.revision < revision:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            try:
-                await asyncio.wait_for(self._advanced.wait(), remaining)
-            except TimeoutError:
-                return False
+        if self.revision >= revision:
+            return True
+        try:
+            async with asyncio.timeout(timeout):  # a timer, not a task per waiting read
+                while self.revision < revision:
+                    await self._advanced.wait()
+        except TimeoutError:
+            return False
         return True
 
     async def wait_fresh(self, timeout: float = 3.0) -> bool:
@@ -406,7 +414,8 @@ class WatchCache:
         if self._batcher is None:
             self._batcher = RevisionBatcher(self.storage.fetch_current_revision)
         try:
-            revision = await asyncio.wait_for(self._batcher.get(), timeout)
+            async with asyncio.timeout(timeout):
+                revision = await self._batcher.get()
         except (TimeoutError, StorageUnavailableError):
             return False
         return await self.wait_for_revision(revision, timeout)
@@ -427,11 +436,29 @@ class WatchCache:
             cache.watchers.clear()
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Run the body without cyclic garbage collections (loading the state allocates
+    hundreds of thousands of objects, none in cycles; each full collection would walk
+    every one allocated so far)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _history_event(cache: ResourceCache, event: StorageEvent) -> CacheEvent:
-    obj = cache.decoder(event.key, event.value, event.revision)
+    current = cache.store.get(event.key)
+    if current is not None and current.revision == event.revision:
+        obj = current  # the loaded state: the same bytes, decoded once
+    else:
+        obj = cache.decode(event.key, event.value, event.revision)
     prev = None
     if event.prev_value is not None:
-        prev = cache.decoder(event.key, event.prev_value, event.prev_revision)
+        prev = cache.decode(event.key, event.prev_value, event.prev_revision)
     etype = {EventType.CREATE: ADDED, EventType.UPDATE: MODIFIED, EventType.DELETE: DELETED}[
         event.type
     ]

@@ -255,6 +255,12 @@ class EtcdStorage(Storage):
         self._see(answer.header)
         return answer
 
+    async def _etcd_revision(self) -> int:
+        try:
+            return await self.client.revision()
+        except EtcdError as exc:
+            raise StorageUnavailableError("", str(exc)) from exc
+
     async def get(self, key: str) -> KeyValue | None:
         began = perf_counter()
         try:
@@ -304,10 +310,7 @@ class EtcdStorage(Storage):
         """Ask etcd for its revision, wait for the feed to pass it, and return the
         newest revision under the prefix the subscribers have seen up to there
         (the module docstring has the argument)."""
-        try:
-            revision = await self.client.revision()
-        except EtcdError as exc:
-            raise StorageUnavailableError("", str(exc)) from exc
+        revision = await self._etcd_revision()
         self._revision = max(self._revision, revision)
         if not await self._wait_position(revision, PROBE_AFTER):
             await self._feed.probe(PROBE_AFTER)
@@ -328,7 +331,7 @@ class EtcdStorage(Storage):
     async def history(self, after_revision: int) -> list[StorageEvent]:
         if after_revision < self._compacted:
             raise CompactedError(after_revision, self._compacted)
-        until = await self.client.revision()
+        until = await self._etcd_revision()
         # Every revision after 1 (etcd's empty store) carries at least one event.
         if after_revision >= until or until <= 1:
             return []
@@ -358,7 +361,7 @@ class EtcdStorage(Storage):
         return events
 
     async def compact(self, revision: int) -> None:
-        revision = min(revision, await self.client.revision())
+        revision = min(revision, await self._etcd_revision())
         if revision <= self._compacted:
             return
         try:
@@ -376,18 +379,14 @@ class EtcdStorage(Storage):
     async def _wait_position(self, revision: int, timeout: float) -> bool:
         if self._position >= revision:
             return True
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self._position < revision:
-            if self.client.closed:
-                return False
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            try:
-                await asyncio.wait_for(self._advanced.wait(), remaining)
-            except TimeoutError:
-                return False
+        try:
+            async with asyncio.timeout(timeout):  # a timer, not a task per waiting write
+                while self._position < revision:
+                    if self.client.closed:
+                        return False
+                    await self._advanced.wait()
+        except TimeoutError:
+            return False
         return True
 
     def _deliver(self, revision: int, event: StorageEvent | None) -> bool:

@@ -7,6 +7,9 @@ at once (one transaction and one fsync for SQLite) and only then answers the
 writers and tells subscribers, in revision order. Throughput therefore grows
 with concurrency instead of dying on fsync, and an answered write is durable.
 
+The current state kept in memory holds each value in an exactly sized copy
+(:func:`~apiserver.storage.buffers.exact`): it lives as long as the key.
+
 Subclasses implement :meth:`_load`, :meth:`_persist`, :meth:`_read_history`
 and :meth:`_compact`; the current state is kept in memory (``_latest``).
 """
@@ -19,6 +22,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
+from apiserver.storage.buffers import exact
 from apiserver.storage.errors import (
     CompactedError,
     KeyExistsError,
@@ -219,14 +223,16 @@ class LogStorage(Storage, abc.ABC):
             revision += 1
             if write.type is EventType.CREATE:
                 assert write.value is not None
-                new: KeyValue | None = KeyValue(write.key, write.value, revision, revision)
+                new: KeyValue | None = KeyValue(write.key, exact(write.value), revision,
+                                                revision)
                 row = LogRow(revision, write.key, True, False, revision, 0, write.value)
                 event = StorageEvent(EventType.CREATE, write.key, write.value, None, revision)
             else:
                 assert current is not None
                 if write.type is EventType.UPDATE:
                     assert write.value is not None
-                    new = KeyValue(write.key, write.value, revision, current.create_revision)
+                    new = KeyValue(write.key, exact(write.value), revision,
+                                   current.create_revision)
                     value = write.value
                 else:
                     new = None

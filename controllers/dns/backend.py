@@ -12,8 +12,9 @@ ExternalName Service), a port (-1 when none is declared) and the name the entry 
 * headless Services and ``<endpoint>.`` queries give the ready endpoints of the Service's
   EndpointSlices (``ready`` unset counts as ready; every endpoint with
   ``publishNotReadyAddresses``), labelled by ``hostname`` or the dashed address; a headless
-  Service without such endpoints is NXDOMAIN (CoreDNS and kube-dns; the DNS specification
-  was changed to match, kubernetes/dns#245);
+  Service without such endpoints is NODATA: the Service exists, so its name does
+  (CoreDNS answers NXDOMAIN there); an endpoint, port or protocol label matching none
+  of them is NXDOMAIN;
 * ExternalName Services give their name (a CNAME); with an endpoint, port or protocol
   label, or when the name is an address, NXDOMAIN;
 * ``<a-b-c-d>.<ns>.pod`` answers straight from the name (CoreDNS ``pods insecure``) when
@@ -134,7 +135,8 @@ class Backend:
             return [Entry(fqdn(external), -1, name)]
         if _headless(svc) or req.endpoint:
             entries = self._endpoints(svc, req)
-            if not entries:
+            filtered = bool(req.endpoint or req.port or req.protocol)
+            if not entries and (filtered or not _headless(svc)):
                 raise NotFound(req.service)
             return entries
         entries = [

@@ -7,10 +7,10 @@ API caches synced —, other names forwarded to the first answering upstream res
 the query's transport, or REFUSED when forwarding is off or no upstream is configured. A
 CNAME leaving the zone is completed through the upstreams for A/AAAA queries. UDP
 responses larger than the client's buffer (512 bytes without EDNS) are truncated (TC) so
-the client retries over TCP. Unparsable datagrams and responses (QR set) are dropped; a
-query with other than one question is FORMERR. :meth:`DnsServer.quick` answers whatever
-needs no upstream at once (a UDP query answered from the caches costs no asyncio task);
-:meth:`DnsServer.finish` the rest.
+the client retries over TCP. Unparsable datagrams and responses (QR set) are dropped; an
+opcode other than QUERY is NOTIMP; a query with other than one question is FORMERR.
+:meth:`DnsServer.quick` answers whatever needs no upstream at once (a UDP query answered
+from the caches costs no asyncio task); :meth:`DnsServer.finish` the rest.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import dns.exception
 import dns.flags
 import dns.message
 import dns.name
+import dns.opcode
 import dns.rcode
 import dns.rdatatype
 
@@ -142,6 +143,11 @@ class DnsServer:
             return None
         if query.flags & dns.flags.QR:
             return None  # a response: answering it could start a loop between servers
+        if query.opcode() != dns.opcode.QUERY:
+            # UPDATE, NOTIFY, IQUERY, STATUS: not served, as CoreDNS's server answers them.
+            resp = dns.message.make_response(query)
+            resp.set_rcode(dns.rcode.NOTIMP)
+            return self._wire(resp, query, proto)
         if len(query.question) != 1:
             resp = dns.message.make_response(query)
             resp.set_rcode(dns.rcode.FORMERR)

@@ -7,7 +7,9 @@ it to sync before :meth:`NodeAgent.run`, and serves :meth:`NodeAgent.http_server
 ``/metrics`` on ``--healthz-bind-address``:``--healthz-port``, like the kubelet's healthz
 port). Before registering it starts its kubelet API (:mod:`controllers.node.kubelet.server`)
 and advertises the bound port in the Node's ``daemonEndpoints``; containers keep their logs
-as :mod:`controllers.node.podlogs` describes, removed with their pod.
+as :mod:`controllers.node.podlogs` describes, removed with their pod. A host process in a
+mount namespace sees its pod's ``resolv.conf`` (:mod:`controllers.node.resolvconf`, written
+once per pod) at ``/etc/resolv.conf``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import socket
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,9 +37,10 @@ from controllers.client.workqueue import RateLimitingQueue
 from controllers.node import mountns, podenv
 from controllers.node.ipam import IPAllocator
 from controllers.node.kubelet.server import KubeletServer, KubeletServing
-from controllers.node.mountns import HostEnv
+from controllers.node.mountns import HostEnv, Mount
 from controllers.node.podlogs import LogSettings
 from controllers.node.registration import NodeRegistration
+from controllers.node.resolvconf import ClusterDNS
 from controllers.node.runtime import FINITE_CONTAINER_SECONDS, PodRunner
 from controllers.runtime.agent import Endpoint
 from controllers.runtime.events import EventRecorder
@@ -64,7 +69,8 @@ class NodeAgent:
                  finite_container_seconds: float = FINITE_CONTAINER_SECONDS,
                  healthz: tuple[str, int] | None = None,
                  logs: LogSettings | None = None,
-                 kubelet: KubeletServing | None = None, pods_dir: str = "") -> None:
+                 kubelet: KubeletServing | None = None, pods_dir: str = "",
+                 dns: ClusterDNS | None = None) -> None:
         self.client = client
         self.node = NodeRegistration(client, node_name, node_ip, pod_cidr,
                                      lease_interval=lease_interval,
@@ -81,6 +87,9 @@ class NodeAgent:
         #: Where the volumes of pods run as host processes are written (per pod uid).
         self.pods_dir = pods_dir or os.path.join(tempfile.gettempdir(),
                                                  f"kubemu-node-{node_name}", "pods")
+        #: The pods' resolver settings (``--cluster-dns``, ``--cluster-domain``,
+        #: ``--resolv-conf``).
+        self.dns = dns or ClusterDNS()
         #: How container logs are kept (None: not at all; see :mod:`.podlogs`).
         self.logs = logs
         self.kubelet = KubeletServer(self, kubelet) if kubelet is not None else None
@@ -169,8 +178,22 @@ class NodeAgent:
         env = await podenv.container_env(pod, container, self._fetch, root)
         if self.mount_namespaces:
             cwd = str(container.get("workingDir") or "") or None
-            return HostEnv(env, cwd, podenv.namespace(pod, container, self.pods_dir))
+            namespace = podenv.namespace(pod, container, self.pods_dir)
+            resolv = await self._resolv_conf(runner, pod)
+            namespace = replace(namespace, mounts=(*namespace.mounts,
+                                                   Mount(resolv, "/etc/resolv.conf", False)))
+            return HostEnv(env, cwd, namespace)
         return HostEnv(env, podenv.working_dir(container, root))
+
+    async def _resolv_conf(self, runner: PodRunner, pod: Mapping[str, Any]) -> str:
+        """The pod's resolv.conf, written at its first host process (warnings forming it
+        become the pod's events, as the kubelet's)."""
+        path = Path(self.pods_dir, runner.uid, "resolv.conf")
+        if not path.exists():
+            formed = self.dns.write(pod, path)
+            for reason, message in formed.warnings:
+                await runner.event("Warning", reason, message, "")
+        return str(path)
 
     # -- pods --------------------------------------------------------------------------
 

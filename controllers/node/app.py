@@ -39,6 +39,7 @@ from pathlib import Path
 from controllers.node.agent import NodeAgent, default_node_name
 from controllers.node.kubelet.server import KubeletServing
 from controllers.node.podlogs import DEFAULT_MAX_FILES, DEFAULT_MAX_SIZE, LogSettings
+from controllers.node.resolvconf import ClusterDNS
 from controllers.node.runtime import FINITE_CONTAINER_SECONDS
 from controllers.runtime.agent import AgentContext, run_agent_process
 from controllers.runtime.flags import add_connection_flags, duration
@@ -56,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     names (``--hostname-override``, ``--node-ip``, ``--pod-cidr``, ``--max-pods``,
     ``--address``, ``--port``, ``--tls-cert-file``, ``--tls-private-key-file``,
     ``--client-ca-file``, ``--root-dir``, ``--container-log-max-size``,
-    ``--container-log-max-files``, ``--healthz-bind-address``, ``--healthz-port``,
+    ``--container-log-max-files``, ``--cluster-dns``, ``--cluster-domain``,
+    ``--resolv-conf``, ``--healthz-bind-address``, ``--healthz-port``,
     ``--node-status-report-frequency``)
     with kubemu's older spellings kept as aliases."""
     parser = argparse.ArgumentParser(
@@ -116,6 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="rotate a container's log file at this size (default 10Mi)")
     parser.add_argument("--container-log-max-files", type=int, default=DEFAULT_MAX_FILES,
                         help="log files kept per container instance (default 5)")
+    parser.add_argument("--cluster-dns", action="append", default=[], metavar="IP",
+                        help="the cluster DNS address written as nameserver into the "
+                        "resolv.conf of pods with dnsPolicy ClusterFirst (repeatable, or "
+                        "comma-separated; default: none, such pods get the host's)")
+    parser.add_argument("--cluster-domain", default="cluster.local",
+                        help="the cluster's DNS domain, for the pods' search list "
+                        "(default cluster.local)")
+    parser.add_argument("--resolv-conf", default="/etc/resolv.conf",
+                        help="the host resolver configuration the pods' resolv.conf starts "
+                        "from (default /etc/resolv.conf; empty: none)")
     parser.add_argument("--healthz-port", type=int, default=0,
                         help="port of the /healthz, /readyz and /metrics server (default 0: "
                         "off, as several agents share one machine; the kubelet's is 10248)")
@@ -158,7 +170,14 @@ def _build(ctx: AgentContext) -> NodeAgent:
                      status_interval=args.node_status_interval, max_pods=args.max_pods,
                      finite_container_seconds=args.finite_container_seconds,
                      healthz=healthz, logs=logs, kubelet=serving,
-                     pods_dir=str(root / "pods"))
+                     pods_dir=str(root / "pods"), dns=cluster_dns(args))
+
+
+def cluster_dns(args: argparse.Namespace) -> ClusterDNS:
+    """The pods' DNS settings from the flags."""
+    servers = tuple(ip.strip() for value in args.cluster_dns for ip in value.split(",")
+                    if ip.strip())
+    return ClusterDNS(servers, args.cluster_domain.strip("."), args.resolv_conf)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -167,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         ipaddress.ip_network(args.pod_cidr, strict=False)
         ipaddress.ip_address(args.node_ip)
+        for ip in cluster_dns(args).servers:
+            ipaddress.ip_address(ip)
         KubeletServing(args.address or args.node_ip, args.port, args.tls_cert_file,
                        args.tls_private_key_file, args.client_ca_file).check()
     except ValueError as exc:

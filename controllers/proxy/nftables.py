@@ -9,36 +9,55 @@ Everything lives in a private ``table ip kube-proxy`` with upstream's layout:
 * one dispatch rule ``ip daddr . meta l4proto . th dport vmap @service-ips`` in
   ``services`` (ClusterIPs, externalIPs, load-balancer IPs), then NodePorts via
   ``nodeports`` and the ``service-nodeports`` map;
-* per service port a ``service-<HASH>-ns/name/proto/port`` chain (masquerade
-  check, affinity checks, ``numgen random mod N vmap { 0 : goto endpoint-…, … }``),
-  an ``external-…`` chain for external traffic, a ``firewall-…`` chain for
-  ``loadBalancerSourceRanges``, and an ``endpoint-<HASH>-…__ip/port`` chain per
-  endpoint (hairpin masquerade, affinity ``update``, ``dnat``);
-* ClientIP affinity: one ``affinity-…`` set per endpoint with ``flags
-  dynamic,timeout`` and the Service's timeout;
+* per service port the chains of :mod:`controllers.proxy.nftables_service`
+  (``service-``, ``external-``, ``firewall-``, one ``endpoint-`` chain per
+  endpoint, ``affinity-`` sets for ClientIP affinity);
 * no endpoints: an element of ``no-endpoint-services`` / ``no-endpoint-nodeports``
   (``goto reject-chain``, or ``drop`` for external traffic of a Local policy).
 
-:func:`render` returns one ``nft -f`` transaction. A full sync recreates every
-chain (``add chain`` + ``flush chain`` + rules) and flushes and refills the maps;
-a partial sync rewrites only the chains of changed Services and diffs the map
-elements against the previous sync (``delete element`` / ``add element``).
-Chains and affinity sets no longer used are flushed and deleted in the same
-transaction, so every sync is atomic.
+:class:`NFTablesRenderer` keeps every service port's rendered fragment and what
+the last applied sync left in the table. A sync is one ``nft -f`` transaction,
+so the kernel applies it atomically: packets see the old ruleset or the new one.
+The transaction declares every chain and set before any rule or map element
+refers to it, then writes rules, then map elements (deletions before
+additions, so a key moving between Services or maps never collides), then
+flushes the chains nothing refers to any more and deletes the affinity sets
+nothing updates any more.
+
+* first sync (table contents unknown): ``add table`` + ``delete table`` and the
+  whole ruleset, so leftovers of an earlier run vanish in the same transaction;
+* full sync: every chain is flushed and rewritten, every map flushed and
+  refilled, and the chains left unused by earlier partial syncs are deleted;
+* partial sync: only the service ports whose ``ServicePort`` or endpoints
+  objects were replaced are rendered, only their chains whose rules changed are
+  flushed and rewritten, and only their map elements are diffed; the base chains
+  are left alone. Unused chains are flushed but not deleted, as upstream defers
+  it: ``delete chain``, ``add rule`` and ``add element`` make ``nft`` 1.0.6 fetch
+  the table's whole chain list (at 60,000 chains, several times the cost of the
+  rest of a small sync), while ``flush chain``, ``add chain NAME { RULES }`` and
+  ``add map NAME { … elements = { … } }`` do not. A partial sync that removes map
+  elements still pays for that fetch.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
+import gc
 from dataclasses import dataclass, field
 
-from controllers.proxy.change_tracker import categorize_endpoints
-from controllers.proxy.types import Endpoint, RuleConfig, ServicePort, ServicePortName
+from controllers.proxy.nftables_service import (
+    TABLE,
+    NFTablesConfig,
+    ServiceFragment,
+    chain_base,
+    endpoint_chain_base,
+    service_fragment,
+)
+from controllers.proxy.types import Endpoint, ServicePort, ServicePortName
 
 __all__ = [
     "TABLE",
     "NFTablesConfig",
+    "NFTablesRenderer",
     "NFTablesState",
     "Rendered",
     "chain_base",
@@ -46,7 +65,6 @@ __all__ = [
     "render",
 ]
 
-TABLE = "ip kube-proxy"
 Endpoints = dict[ServicePortName, tuple[Endpoint, ...]]
 
 #: (map, key type, comment) of the verdict maps.
@@ -62,8 +80,12 @@ MAPS = (
     ("service-nodeports", "inet_proto . inet_service", "NodePort traffic"),
 )
 SETS = ("cluster-ips", "nodeport-ips")
+#: ``set`` or ``map`` of each, and its type (the declaration a partial sync adds elements with).
+_KINDS = {**{m: "map" for m, _, _ in MAPS}, **{s: "set" for s in SETS}}
+_SPECS = {**{m: f"type {key} : verdict ;" for m, key, _ in MAPS},
+          "cluster-ips": "type ipv4_addr ;"}
 
-#: (chain, hook spec or "") of the chains every sync writes in full.
+#: (chain, hook spec or "") of the chains every full sync writes.
 BASE_CHAINS = (
     ("cluster-ips-check", ""),
     ("filter-prerouting-pre-dnat", "type filter hook prerouting priority -110 ;"),
@@ -85,178 +107,44 @@ BASE_CHAINS = (
 )
 
 
-def _hash(text: str) -> str:
-    """``hashAndTruncate``: base32(sha256(text))[:8]."""
-    return base64.b32encode(hashlib.sha256(text.encode()).digest()).decode()[:8]
-
-
-def chain_base(spn: ServicePortName, protocol: str) -> str:
-    """``servicePortChainNameBase``: ``HASH-ns/name/proto/port``."""
-    readable = f"{spn.namespace}/{spn.name}/{protocol.lower()}/{spn.port}"
-    return f"{_hash(readable)}-{readable}"
-
-
-def endpoint_chain_base(spn: ServicePortName, protocol: str, ep: Endpoint) -> str:
-    """``servicePortEndpointChainNameBase``: ``HASH-ns/name/proto/port__ip/port``."""
-    readable = f"{spn.namespace}/{spn.name}/{protocol.lower()}/{spn.port}__{ep.ip}/{ep.port}"
-    return f"{_hash(readable)}-{readable}"
-
-
-@dataclass(frozen=True)
-class NFTablesConfig(RuleConfig):
-    """Flags the ruleset depends on (empty ``nodeport_addresses``: every local address
-    but 127/8)."""
-
-
 @dataclass
 class NFTablesState:
-    """What the last successful sync left in the table."""
+    """What a sync leaves in the table: every service port's fragment and the
+    configuration the base chains were written for."""
 
-    #: per-service chains (service-, external-, firewall-, endpoint-).
-    chains: set[str] = field(default_factory=set)
-    #: affinity set name -> timeout seconds.
-    affinity_sets: dict[str, int] = field(default_factory=dict)
-    #: map/set name -> element key -> full element text.
-    elements: dict[str, dict[str, str]] = field(default_factory=dict)
+    fragments: dict[ServicePortName, ServiceFragment] = field(default_factory=dict)
+    config: NFTablesConfig | None = None
+    #: chains no longer used, flushed by a partial sync and deleted by the next full one.
+    stale: set[str] = field(default_factory=set)
 
 
 @dataclass
 class Rendered:
-    """One ``nft -f`` transaction and the state it leaves."""
+    """One ``nft -f`` transaction and the state it leaves (``text`` is empty when a
+    partial sync found nothing to change)."""
 
     text: str
     state: NFTablesState
+    #: rules in the table after the transaction (not only the written ones).
     rules: int = 0
+    full: bool = True
 
 
-@dataclass
-class _Service:
-    """The rendered pieces of one service port."""
-
-    chains: dict[str, list[str]] = field(default_factory=dict)
-    affinity: dict[str, int] = field(default_factory=dict)
-    elements: list[tuple[str, str, str]] = field(default_factory=list)  # (map, key, text)
-
-
-def _vmap(targets: list[str]) -> str:
-    items = " , ".join(f"{i} : goto {t}" for i, t in enumerate(targets))
-    return f"numgen random mod {len(targets)} vmap {{ {items} }}"
-
-
-def _service(sp: ServicePort, all_eps: tuple[Endpoint, ...],
-             config: NFTablesConfig) -> _Service:
-    out = _Service()
-    spn = sp.name
-    name = str(spn)
-    proto = sp.protocol.lower()
-    base = chain_base(spn, sp.protocol)
-    svc_chain, ext_chain, fw_chain = (f"service-{base}", f"external-{base}",
-                                      f"firewall-{base}")
-    cluster_eps, local_eps = categorize_endpoints(sp, all_eps)
-    has_ext = sp.externally_accessible
-    ext_eps = local_eps if sp.external_policy_local else cluster_eps
-    uses_svc = bool(cluster_eps)
-    uses_ext = has_ext and (bool(ext_eps) or (sp.external_policy_local and bool(cluster_eps)))
-    uses_fw = (uses_ext and bool(sp.load_balancer_source_ranges)
-               and bool(sp.load_balancer_ips))
-    affinity = sp.affinity_seconds
-
-    ep_chain: dict[Endpoint, str] = {}
-    ep_set: dict[Endpoint, str] = {}
-    for ep in sorted(set(cluster_eps) | set(local_eps)):
-        eb = endpoint_chain_base(spn, sp.protocol, ep)
-        ep_chain[ep] = f"endpoint-{eb}"
-        ep_set[ep] = f"affinity-{eb}"
-
-    def lb_rules(eps: tuple[Endpoint, ...]) -> list[str]:
-        rules = []
-        if affinity is not None:
-            rules += [f"ip saddr @{ep_set[e]} goto {ep_chain[e]}" for e in eps]
-        rules.append(_vmap([ep_chain[e] for e in eps]))
-        return rules
-
-    if uses_svc:
-        rules: list[str] = []
-        if config.masquerade_all:
-            rules.append(f"ip daddr {sp.cluster_ip} jump mark-for-masquerade")
-        elif config.cluster_cidr:
-            rules.append(f"ip daddr {sp.cluster_ip} ip saddr != {config.cluster_cidr} "
-                         "jump mark-for-masquerade")
-        out.chains[svc_chain] = rules + lb_rules(cluster_eps)
-    if uses_ext:
-        rules = []
-        if sp.external_policy_local:
-            if config.cluster_cidr:
-                rules.append(f"ip saddr {config.cluster_cidr} goto {svc_chain} "
-                             'comment "short-circuit pod traffic"')
-            rules.append('fib saddr type local jump mark-for-masquerade '
-                         'comment "masquerade local traffic"')
-            rules.append(f"fib saddr type local goto {svc_chain} "
-                         'comment "short-circuit local traffic"')
-            if local_eps:
-                rules += lb_rules(local_eps)
-        else:
-            rules += ["jump mark-for-masquerade", f"goto {svc_chain}"]
-        out.chains[ext_chain] = rules
-    if uses_fw:
-        ranges = ", ".join(r.strip() for r in sp.load_balancer_source_ranges)
-        out.chains[fw_chain] = [f"ip saddr != {{ {ranges} }} drop"]
-    for ep, chain in ep_chain.items():
-        rules = [f"ip saddr {ep.ip} jump mark-for-masquerade"]
-        if affinity is not None:
-            rules.append(f"update @{ep_set[ep]} {{ ip saddr }}")
-            out.affinity[ep_set[ep]] = affinity
-        rules.append(f"meta l4proto {proto} dnat to {ep.ip}:{ep.port}")
-        out.chains[chain] = rules
-
-    # Elements.
-    def add(map_name: str, key: str, value: str = "", comment: str = "") -> None:
-        c = f' comment "{comment}"' if comment else ""
-        text = f"{key}{c} : {value}" if value else f"{key}{c}"
-        out.elements.append((map_name, key, text))
-
-    reject = "goto reject-chain"
-    no_ext = ("drop" if sp.external_policy_local and cluster_eps else reject)
-    add("cluster-ips", sp.cluster_ip)
-    key = f"{sp.cluster_ip} . {proto} . {sp.port}"
-    if uses_svc:
-        add("service-ips", key, f"goto {svc_chain}")
-    else:
-        add("no-endpoint-services", key, reject, name)
-    for ip in (*sp.external_ips, *sp.load_balancer_ips):
-        key = f"{ip} . {proto} . {sp.port}"
-        if uses_ext:
-            add("service-ips", key, f"goto {ext_chain}")
-        if not uses_ext or not ext_eps:
-            # Local policy without local endpoints: pod and node traffic is
-            # short-circuited by the external chain; anything else is dropped.
-            add("no-endpoint-services", key, no_ext, name)
-    if uses_fw:
-        for ip in sp.load_balancer_ips:
-            add("firewall-ips", f"{ip} . {proto} . {sp.port}", f"goto {fw_chain}")
-    if sp.node_port:
-        key = f"{proto} . {sp.node_port}"
-        if uses_ext:
-            add("service-nodeports", key, f"goto {ext_chain}")
-        if not uses_ext or not ext_eps:
-            add("no-endpoint-nodeports", key, no_ext, name)
-    return out
-
-
-def _base(config: NFTablesConfig) -> list[str]:
-    """Declarations and rules of the base chains (written on every sync)."""
+def _base(config: NFTablesConfig, fresh: bool) -> tuple[list[str], list[str], int]:
+    """Declarations and rules of the table, its maps and base chains."""
     t = TABLE
     mark = config.mark
-    out = [f'add table {t} {{ comment "rules for kube-proxy" ; }}']
+    decls = [f'add table {t} {{ comment "rules for kube-proxy" ; }}']
     interval = " flags interval ;" if any("/" in a for a in config.nodeport_addresses) else ""
-    out.append(f'add set {t} cluster-ips {{ type ipv4_addr ; comment "Active ClusterIPs" ; }}')
-    out.append(f"add set {t} nodeport-ips {{ type ipv4_addr ;{interval} "
-               'comment "IPs that accept NodePort traffic" ; }')
+    decls.append(f'add set {t} cluster-ips {{ type ipv4_addr ; comment "Active ClusterIPs" ; }}')
+    decls.append(f"add set {t} nodeport-ips {{ type ipv4_addr ;{interval} "
+                 'comment "IPs that accept NodePort traffic" ; }')
     for name, key, comment in MAPS:
-        out.append(f'add map {t} {name} {{ type {key} : verdict ; comment "{comment}" ; }}')
+        decls.append(f'add map {t} {name} {{ type {key} : verdict ; comment "{comment}" ; }}')
     for chain, spec in BASE_CHAINS:
-        out.append(f"add chain {t} {chain}" + (f" {{ {spec} }}" if spec else ""))
-        out.append(f"flush chain {t} {chain}")
+        decls.append(f"add chain {t} {chain}" + (f" {{ {spec} }}" if spec else ""))
+        if not fresh:
+            decls.append(f"flush chain {t} {chain}")
     if config.nodeport_addresses:
         np_match = "ip daddr @nodeport-ips"
     else:
@@ -289,8 +177,158 @@ def _base(config: NFTablesConfig) -> list[str]:
         ("service-endpoints-check",
          "ip daddr . meta l4proto . th dport vmap @no-endpoint-services"),
     ]
-    out += [f"add rule {t} {chain} {rule}" for chain, rule in rules]
-    return out
+    return decls, [f"add rule {t} {chain} {rule}" for chain, rule in rules], len(rules)
+
+
+def _affinity_decl(name: str, timeout: int) -> str:
+    return (f"add set {TABLE} {name} {{ type ipv4_addr ; flags dynamic,timeout ; "
+            f"timeout {timeout}s ; }}")
+
+
+class NFTablesRenderer:
+    """Renders syncs for one proxier, remembering what the last applied sync wrote.
+
+    :meth:`render` builds a transaction; :meth:`commit` records that it was
+    applied. While a rendered sync is not committed (or after :meth:`reset`),
+    the next render starts from an unknown table (``delete table`` first).
+    """
+
+    def __init__(self, config: NFTablesConfig) -> None:
+        self.config = config
+        self.state: NFTablesState | None = None
+
+    def reset(self) -> None:
+        """Forget the table's contents (a sync failed): the next render starts afresh."""
+        self.state = None
+
+    def render(self, services: dict[ServicePortName, ServicePort], endpoints: Endpoints,
+               *, full: bool = True) -> Rendered:
+        """The transaction bringing the table to ``services``/``endpoints``.
+
+        The cyclic garbage collector is paused meanwhile: a full render of
+        10,000 Services allocates a few hundred thousand acyclic strings and
+        lists, and the collections they would trigger cost as much as the
+        rendering itself.
+        """
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            return _render(services, endpoints, self.config, self.state, full)
+        finally:
+            if paused:
+                gc.enable()
+
+    def commit(self, rendered: Rendered) -> None:
+        """Record that ``rendered`` was applied; later partial renders diff against it."""
+        self.state = rendered.state
+
+
+def _render(services: dict[ServicePortName, ServicePort], endpoints: Endpoints,
+            config: NFTablesConfig, previous: NFTablesState | None, full: bool) -> Rendered:
+    t = TABLE
+    if previous is not None and previous.config != config:
+        previous = None  # written for other flags: start afresh
+    fresh = previous is None
+    partial = not full and previous is not None
+    old_frags = previous.fragments if previous is not None else {}
+    fragments: dict[ServicePortName, ServiceFragment] = {}
+    written: list[tuple[ServiceFragment | None, ServiceFragment]] = []
+    kept = 0  # service ports that were in the previous sync too
+    for spn, sp in services.items():
+        eps = endpoints.get(spn, ())
+        old = old_frags.get(spn)
+        if old is not None:
+            kept += 1
+        if old is not None and ((old.service is sp and old.endpoints is eps) or
+                                (old.service == sp and old.endpoints == eps)):
+            frag = old
+            if not partial:
+                written.append((old, old))
+        else:
+            frag = service_fragment(sp, eps, config)
+            written.append((old, frag))
+        fragments[spn] = frag
+    removed = [] if kept == len(old_frags) else [
+        f for spn, f in old_frags.items() if spn not in fragments]
+
+    stale_before = previous.stale if previous is not None else set()
+    out: list[str] = []
+    decls: list[str] = []
+    rules: list[str] = []
+    base_decls, base_rules, base_count = _base(config, fresh)
+    if fresh:
+        out += [f"add table {t}", f"delete table {t}"]
+    if not partial:
+        decls += base_decls
+        rules += base_rules
+    for old, frag in written:
+        was = old.chains if old is not None else {}
+        for name, timeout in frag.affinity.items():
+            if old is None or name not in old.affinity:
+                decls.append(_affinity_decl(name, timeout))
+        for chain, command in frag.chains.items():
+            if partial and was.get(chain) == command:
+                continue  # e.g. the endpoint chains of endpoints that stay
+            decls.append(f"add chain {t} {chain}")
+            if not fresh and (not partial or chain in was or chain in stale_before):
+                decls.append(f"flush chain {t} {chain}")
+            rules.append(command)
+
+    # Elements: refill (full) or diff the rewritten service ports (partial).
+    deletes: list[str] = []
+    adds: list[str] = []
+    added: dict[str, list[str]] = {}
+    if not partial:
+        if not fresh:
+            deletes += [f"flush {'set' if n in SETS else 'map'} {t} {n}"
+                        for n in (*SETS, *(m for m, _, _ in MAPS))]
+        adds += [f"add element {t} nodeport-ips {{ {a} }}" for a in config.nodeport_addresses]
+        for frag in fragments.values():
+            adds += [f"add element {t} {m} {{ {text} }}" for (m, _), text in frag.elements.items()]
+    else:
+        for old, frag in written:
+            had = old.elements if old is not None else {}
+            for (m, key), text in had.items():
+                if frag.elements.get((m, key)) != text:
+                    deletes.append(f"delete element {t} {m} {{ {key} }}")
+            for (m, key), text in frag.elements.items():
+                if had.get((m, key)) != text:
+                    added.setdefault(m, []).append(text)
+        for frag in removed:
+            deletes += [f"delete element {t} {m} {{ {key} }}" for m, key in frag.elements]
+        # Elements as part of a map declaration: unlike ``add element``, that makes
+        # nft fetch no chain list.
+        adds += [f"add {_KINDS[m]} {t} {m} {{ {_SPECS[m]} elements = {{ {', '.join(texts)} }} ; }}"
+                 for m, texts in added.items()]
+
+    # Chains and affinity sets nothing refers to any more (flushed first: a stale
+    # chain may still jump to another stale one).
+    stale_chains: list[str] = []
+    stale_sets: list[tuple[str, int]] = []
+    if not fresh:
+        replaced = [(old, frag.chains, frag.affinity) for old, frag in written
+                    if old is not None and old is not frag]
+        replaced += [(old, {}, {}) for old in removed]
+        for old, keep, keep_sets in replaced:
+            stale_chains += [c for c in old.chains if c not in keep]
+            stale_sets += [(s, n) for s, n in old.affinity.items() if s not in keep_sets]
+    out += decls + rules + deletes + adds
+    # A partial sync only flushes them (``delete chain`` would make nft fetch the
+    # table's chain list); a full sync deletes them and those of earlier partial syncs.
+    in_use = {c for _, frag in written for c in frag.chains}
+    stale = {c for c in stale_before if c not in in_use} if not fresh else set()
+    stale.update(stale_chains)
+    out += [f"flush chain {t} {chain}" for chain in stale_chains]
+    if not partial:
+        out += [f"delete chain {t} {chain}" for chain in sorted(stale)]
+        stale = set()
+    for name, timeout in stale_sets:
+        out += [_affinity_decl(name, timeout), f"delete set {t} {name}"]
+
+    count = base_count + sum(f.rules for f in fragments.values())
+    state = NFTablesState(fragments, config, stale)
+    text = "\n".join(out) + "\n" if out else ""
+    return Rendered(text, state, count, not partial)
 
 
 def render(
@@ -301,75 +339,13 @@ def render(
     previous: NFTablesState | None = None,
     changed: set[str] | None = None,
 ) -> Rendered:
-    """The ``nft -f`` transaction for the maps.
+    """The ``nft -f`` transaction for the maps, without a renderer object.
 
     ``previous`` is the state of the last successful sync (``None``: unknown,
-    the table is deleted and recreated). ``changed`` (``ns/name`` keys) makes a
-    partial sync: only those Services' chains are rewritten and the map
-    elements are diffed against ``previous``.
+    the table is deleted and recreated). With ``changed`` (``ns/name`` keys, a
+    hint only: every service port whose objects differ from ``previous`` is
+    rewritten) the sync is partial.
     """
-    t = TABLE
-    partial = changed is not None and previous is not None
-    out: list[str] = []
-    if previous is None:
-        # Unknown table contents (first sync): start from an empty table.
-        out += [f"add table {t}", f"delete table {t}"]
-    out += _base(config)
-    state = NFTablesState(elements={name: {} for name, _, _ in MAPS})
-    state.elements.update({name: {} for name in SETS})
-    for addr in config.nodeport_addresses:
-        state.elements["nodeport-ips"][addr] = addr
-
-    decl_lines: list[str] = []
-    chain_lines: list[str] = []
-    for spn in sorted(services):
-        sp = services[spn]
-        svc = _service(sp, endpoints.get(spn, ()), config)
-        state.chains.update(svc.chains)
-        state.affinity_sets.update(svc.affinity)
-        for map_name, key, text in svc.elements:
-            state.elements[map_name][key] = text
-        if partial and spn.service_key not in (changed or set()):
-            continue
-        for set_name, timeout in svc.affinity.items():
-            decl_lines.append(f"add set {t} {set_name} {{ type ipv4_addr ; flags "
-                              f"dynamic,timeout ; timeout {timeout}s ; }}")
-        for chain, rules in svc.chains.items():
-            decl_lines.append(f"add chain {t} {chain}")
-            decl_lines.append(f"flush chain {t} {chain}")
-            chain_lines += [f"add rule {t} {chain} {r}" for r in rules]
-
-    # Every chain and set is declared before any rule refers to it.
-    out += decl_lines + chain_lines
-    # Elements: refill (full) or diff (partial).
-    element_lines: list[str] = []
-    stale_element_lines: list[str] = []
-    for name, wanted in state.elements.items():
-        kind = "set" if name in SETS else "map"
-        if not partial or previous is None:
-            if previous is not None:
-                out.append(f"flush {kind} {t} {name}")
-            element_lines += [f"add element {t} {name} {{ {text} }}"
-                              for text in wanted.values()]
-            continue
-        had = previous.elements.get(name, {})
-        for key, text in had.items():
-            if wanted.get(key) != text:
-                stale_element_lines.append(f"delete element {t} {name} {{ {key} }}")
-        element_lines += [f"add element {t} {name} {{ {text} }}"
-                          for key, text in wanted.items() if had.get(key) != text]
-    out += stale_element_lines + element_lines
-
-    # Stale chains and affinity sets: nothing refers to them any more.
-    if previous is not None:
-        stale = sorted(previous.chains - state.chains)
-        # Flush them all first: a stale chain may still jump to another one.
-        for chain in stale:
-            out += [f"add chain {t} {chain}", f"flush chain {t} {chain}"]
-        out += [f"delete chain {t} {chain}" for chain in stale]
-        for set_name in sorted(set(previous.affinity_sets) - set(state.affinity_sets)):
-            timeout = previous.affinity_sets[set_name]
-            out += [f"add set {t} {set_name} {{ type ipv4_addr ; flags dynamic,timeout ; "
-                    f"timeout {timeout}s ; }}", f"delete set {t} {set_name}"]
-    count = sum(1 for line in out if line.startswith("add rule "))
-    return Rendered("\n".join(out) + "\n", state, count)
+    renderer = NFTablesRenderer(config)
+    renderer.state = previous
+    return renderer.render(services, endpoints, full=changed is None)

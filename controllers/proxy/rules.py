@@ -5,8 +5,9 @@ The iptables proxier ensures upstream's jump rules and the
 then applies the rendered sync (everything on a full sync, only the changed
 chains on a partial one) with one ``iptables-restore --noflush --counters``.
 Before each sync it checks the canary: a flushed table forces a full sync.
-The nftables proxier applies :func:`controllers.proxy.nftables.render`'s transaction with
-one ``nft -f``. ``--dry-run`` prints the input and applies nothing.
+The nftables proxier applies :class:`controllers.proxy.nftables.NFTablesRenderer`'s
+transaction (everything on a full sync, only the changed service ports on a partial one)
+with one ``nft -f``. ``--dry-run`` prints the input and applies nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 
 from controllers.proxy.addresses import host_addresses
 from controllers.proxy.iptables import IPTablesConfig, IPTablesRenderer, jump_rules
-from controllers.proxy.nftables import NFTablesConfig, NFTablesState, render
+from controllers.proxy.nftables import NFTablesConfig, NFTablesRenderer
 from controllers.proxy.types import Endpoint, Proxier, ServicePort, ServicePortName
 
 __all__ = ["IptablesProxier", "NFTablesProxier", "make_rule_proxier"]
@@ -158,7 +159,7 @@ class NFTablesProxier(_RuleProxier):
         super().__init__(dry_run)
         self.config = config
         self.nft = nft
-        self.state: NFTablesState | None = None
+        self.renderer = NFTablesRenderer(config)
 
     async def sync(
         self,
@@ -167,17 +168,15 @@ class NFTablesProxier(_RuleProxier):
         changed: set[str],
         full: bool,
     ) -> None:
-        partial = not full and self.state is not None
-        rendered = render(services, endpoints, self.config, previous=self.state,
-                          changed=changed if partial else None)
-        if not self._shown(rendered.text):
+        rendered = self.renderer.render(services, endpoints, full=full)
+        if not self._shown(rendered.text) and rendered.text:
             code, out = await _run(self.nft, "-f", "-", stdin=rendered.text.encode())
             if code != 0:
-                self.state = None  # unknown now: the next (full) sync starts afresh
+                self.renderer.reset()  # unknown now: the next sync starts afresh
                 raise RuntimeError(f"nft -f failed: {out.strip()[:2000]}")
-        self.state = rendered.state
-        log.info("nftables: %d rules (%s sync)", rendered.rules,
-                 "partial" if partial else "full")
+        self.renderer.commit(rendered)
+        log.info("nftables: %d rules, %d lines (%s sync)", rendered.rules,
+                 rendered.text.count("\n"), "full" if rendered.full else "partial")
 
 
 def _nodeport_addresses(spec: str) -> tuple[str, ...]:

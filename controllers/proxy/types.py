@@ -33,6 +33,15 @@ class ServicePortName:
     port: str = ""
     protocol: str = "TCP"
 
+    def __post_init__(self) -> None:
+        # The hash of the fields, computed once: proxiers look every service port up
+        # in several maps on each sync (the generated ``__hash__`` builds a tuple each time).
+        object.__setattr__(self, "_hash", hash((self.namespace, self.name, self.port,
+                                                self.protocol)))
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined, no-any-return]
+
     @property
     def service_key(self) -> str:
         """``namespace/name`` of the Service."""

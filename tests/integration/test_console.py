@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.support.apiserver import ApiServerProcess, free_port
 from tests.support.browser import chromium
+from tests.support.namespaced import NamespacedApi
 from tests.support.process import Process
 
 START_TIMEOUT = 30.0
@@ -44,22 +44,11 @@ def console_url(process: Process) -> str:
     raise AssertionError(f"the console did not start:\n{process.logs()}")
 
 
-class Api:
+class Api(NamespacedApi):
     """httpx helpers for one fresh namespace."""
 
     def __init__(self, server: ApiServerProcess) -> None:
-        self.http = httpx.Client(base_url=server.url, timeout=10)
-        self.ns = f"console-{uuid.uuid4().hex[:8]}"
-        self.post("/api/v1/namespaces", {"metadata": {"name": self.ns}})
-
-    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        r = self.http.post(path, json=body)
-        assert r.status_code == 201, r.text
-        return dict(r.json())
-
-    def service(self, name: str, **spec: Any) -> dict[str, Any]:
-        return self.post(f"/api/v1/namespaces/{self.ns}/services",
-                         {"metadata": {"name": name}, "spec": spec})
+        super().__init__(server.url, "console")
 
     def pod(self, name: str, ip: str, node: str) -> None:
         self.post(f"/api/v1/namespaces/{self.ns}/pods", {

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -22,7 +21,9 @@ import pytest
 from controllers.proxy.iptables import IPTablesConfig, IPTablesRenderer, Rendered
 from controllers.proxy.types import Endpoint, ServicePort, ServicePortName
 from tests.support.apiserver import REPO_ROOT
-from tests.support.proxy import require_root_and_tools, sh
+from tests.support.proxy import partial_sync_maps as maps
+from tests.support.proxy import partial_sync_port as spn
+from tests.support.proxy import require_root_and_tools, scratch_namespaces, sh
 
 #: The two iptables 1.8 backends (the Debian ``iptables`` package ships both).
 BACKENDS = ("iptables-nft", "iptables-legacy")
@@ -40,15 +41,9 @@ def iptables(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def namespaces(iptables: str) -> Iterator[tuple[str, str]]:
-    names = (f"kpp{uuid.uuid4().hex[:6]}", f"kpf{uuid.uuid4().hex[:6]}")
-    for ns in names:
-        sh("ip", "netns", "add", ns)
-    try:
+def namespaces(iptables: str) -> Iterator[tuple[str, ...]]:
+    with scratch_namespaces("kpp", "kpf") as names:
         yield names
-    finally:
-        for ns in names:
-            sh("ip", "netns", "del", ns, check=False)
 
 
 def apply(iptables: str, ns: str, rendered: Rendered) -> None:
@@ -72,23 +67,8 @@ def tables(iptables: str, ns: str) -> str:
     return "\n".join(out)
 
 
-def spn(name: str) -> ServicePortName:
-    return ServicePortName("ns", name, "http", "TCP")
-
-
-def maps() -> tuple[Ports, Eps]:
-    ports: Ports = {}
-    eps: Eps = {}
-    for i in range(6):
-        p = spn(f"s{i}")
-        ports[p] = ServicePort(p, f"10.96.0.{i + 1}", 80,
-                               affinity_seconds=60 if i == 2 else None)
-        eps[p] = tuple(Endpoint(f"10.244.{i}.{j}", 8080) for j in range(1, 4))
-    return ports, eps
-
-
 def test_partial_syncs_converge_to_the_full_sync(iptables: str,
-                                                 namespaces: tuple[str, str]) -> None:
+                                                 namespaces: tuple[str, ...]) -> None:
     partial_ns, full_ns = namespaces
     ports, eps = maps()
     renderer = IPTablesRenderer(CONFIG)
@@ -144,7 +124,7 @@ print(proxier.nf_tables)
 """
 
 
-def test_proxier_applies_a_large_full_sync(iptables: str, namespaces: tuple[str, str]) -> None:
+def test_proxier_applies_a_large_full_sync(iptables: str, namespaces: tuple[str, ...]) -> None:
     # 300 Services x 5 endpoints: 1,800 chains, past the point where the nf_tables
     # backend's restore gets its whole-table-cache ``-S``.
     ns = namespaces[0]

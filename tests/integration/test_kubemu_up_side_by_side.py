@@ -3,17 +3,22 @@
 Each runs on its own data directory and so takes its own block of loopback addresses
 (:mod:`kubemu.addresses`): its node IPs, pod IPs, ClusterIPs and kube-proxy ports are
 its own. Both run pods behind a NodePort Service; traffic to each cluster's ClusterIP
-and NodePort reaches only that cluster's pods, and no kube-proxy fails to bind anything.
+and NodePort reaches only that cluster's pods, each cluster's DNS answers with its own
+Service, and no kube-proxy fails to bind anything.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import dns.exception
+import dns.message
+import dns.query
 import httpx
 import pytest
 import yaml
@@ -57,6 +62,14 @@ def two_clusters(tmp_path: Path) -> Iterator[tuple[Kubemu, Kubemu]]:
             stop_kubemu(cluster)
 
 
+def resolve(query: dns.message.Message, server: str, port: int) -> list[Any]:
+    """The answer section, empty when the query was lost."""
+    try:
+        return list(dns.query.udp(query, server, timeout=2, port=port).answer)
+    except dns.exception.Timeout:
+        return []
+
+
 def deploy(k: Kubemu, prefix: str) -> tuple[str, str, set[str]]:
     """Two pods and the Service in ``k``: (ClusterIP:port, NodeIP:NodePort, pod names)."""
     names = {f"{prefix}-web-1", f"{prefix}-web-2"}
@@ -96,6 +109,15 @@ def test_two_clusters_never_share_an_address(two_clusters: tuple[Kubemu, Kubemu]
                      lambda address=address, names=names: set(answers(address, 6)) == names,
                      timeout=60)
             assert set(answers(address, 10)) == names
+
+    # Each cluster's DNS, asked through its own kube-dns ClusterIP, names its own web.
+    for k in (a, b):
+        web_ip = k.get("/api/v1/namespaces/default/services/web")["spec"]["clusterIP"]
+        query = dns.message.make_query("web.default.svc.cluster.local.", "A")
+        port = 53 if os.geteuid() == 0 else 10053
+        answer = wait_for("web resolved", lambda q=query, k=k, port=port: resolve(
+            q, k.addresses.dns_ip, port))
+        assert [str(rd) for rrset in answer for rd in rrset] == [web_ip]
 
     # No kube-proxy failed to bind any address: nothing was taken by the other cluster.
     for k in (a, b):

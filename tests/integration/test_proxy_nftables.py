@@ -11,6 +11,7 @@ missing ``nft`` fails.
 from __future__ import annotations
 
 import collections
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def test_nftables_cluster_ip_node_port_affinity_no_endpoints_and_removal(
                    what=f"{chain} programmed\n{procs[1].logs()[-3000:]}")
         table = netns.nft()
         assert f"chain {chain} {{" in table
-        assert "numgen random mod 3 vmap" in table
+        assert "numgen random mod 3 0 goto endpoint-" in table
         assert f"{cip} . tcp . 80 : goto {chain}" in table
         assert f"tcp . {node_port} : goto external-{chain[8:]}" in table
 
@@ -84,18 +85,24 @@ def test_nftables_cluster_ip_node_port_affinity_no_endpoints_and_removal(
                    what="no-endpoint element")
         assert netns.ask(eip, 82, 1) == ["ERR ConnectionRefusedError"]
 
-        # A pod turned NotReady leaves the numgen map (partial sync).
+        # A pod turned NotReady leaves the load-balancing ladder (partial sync).
         api.set_ready("web-2", False)
-        eventually(lambda: "numgen random mod 2 vmap" in netns.nft(), timeout=15,
+        ladder = f"{api.ns}/web/tcp/http__"
+        eventually(lambda: sum(ladder in line and "goto endpoint-" in line
+                               for line in netns.nft().splitlines()) == 2, timeout=15,
                    what="endpoint removed")
         assert set(netns.ask(cip, 80, 30)) == {"web-0", "web-1"}
 
-        # Deleting the Service removes its chains and map elements.
+        # Deleting the Service removes its map elements and empties its chains (as
+        # upstream, they are deleted by a later full sync).
         api.delete("services", "web")
-        eventually(lambda: chain not in netns.nft(), timeout=15, what="rules removed")
+        eventually(lambda: f"{cip} . tcp . 80" not in netns.nft(), timeout=15,
+                   what="rules removed")
         table = netns.nft()
-        assert f"external-{chain[8:]}" not in table and f"{cip} . tcp . 80" not in table
-        assert f"{api.ns}/web/tcp/http" not in table  # no endpoint-/affinity- leftovers
+        assert f"tcp . {node_port} :" not in table
+        web_chains = re.findall(rf"chain (\S+-{re.escape(api.ns)}/web/tcp/http\S*) {{([^}}]*)}}",
+                                table)
+        assert web_chains and all(not body.strip() for _, body in web_chains), web_chains
         assert "sticky" in table  # the other Services are untouched
     finally:
         for p in procs:

@@ -294,7 +294,8 @@ def assert_least_privilege(cluster: Kubemu) -> None:
     expected = {"controller-manager": "system:kube-controller-manager",
                 "scheduler": "system:kube-scheduler", "kube-proxy": "system:kube-proxy",
                 "endpoints": "system:kubemu:endpoints-controller",
-                "service-lb": "system:kubemu:service-lb", "console": "system:kubemu:console",
+                "service-lb": "system:kubemu:service-lb", "dns": "system:kubemu:dns",
+                "console": "system:kubemu:console",
                 "node-1": "system:node:node-1", "node-2": "system:node:node-2"}
     assert set(configs) == set(expected)
     for name, path in configs.items():
@@ -307,6 +308,10 @@ def assert_least_privilege(cluster: Kubemu) -> None:
             "userInfo"]["username"] == expected[name]
         may_delete = kubectl("auth", "can-i", "delete", "services", "-n", "default")
         assert may_delete == ("yes" if name == "controller-manager" else "no"), name
+        if name == "dns":  # list and watch only
+            assert [kubectl("auth", "can-i", verb, resource, "-A") for verb, resource in (
+                ("watch", "endpointslices.discovery.k8s.io"), ("list", "namespaces"),
+                ("get", "services"), ("list", "pods"))] == ["yes", "yes", "no", "no"]
 
 
 def assert_console_serves(cluster: Kubemu) -> None:

@@ -22,6 +22,7 @@ from typing import Any, cast
 
 import httpx
 
+from controllers.proxy.types import Endpoint, ServicePort, ServicePortName
 from kubemu.addresses import Addresses
 from tests.support.apiserver import ApiServerProcess
 from tests.support.process import Process
@@ -417,3 +418,37 @@ def check_health_check_node_port_and_external_ips(
     messages = eventually(skipped, what="KubeProxyNonLocalIP event")
     assert messages == [f"{foreign} in spec.externalIPs is not an address of this node "
                         "(neither loopback nor inside --nodeport-addresses): not proxied"]
+
+
+def partial_sync_port(name: str) -> ServicePortName:
+    """Port ``http`` of Service ``ns/NAME`` (the partial-sync tests' service ports)."""
+    return ServicePortName("ns", name, "http", "TCP")
+
+
+def partial_sync_maps() -> tuple[dict[ServicePortName, ServicePort],
+                                 dict[ServicePortName, tuple[Endpoint, ...]]]:
+    """Six ClusterIP service ports ``s0``…``s5`` (``s2`` with ClientIP affinity) with three
+    endpoints each: the starting point of the partial-sync convergence tests."""
+    ports: dict[ServicePortName, ServicePort] = {}
+    eps: dict[ServicePortName, tuple[Endpoint, ...]] = {}
+    for i in range(6):
+        p = partial_sync_port(f"s{i}")
+        ports[p] = ServicePort(p, f"10.96.0.{i + 1}", 80,
+                               affinity_seconds=60 if i == 2 else None)
+        eps[p] = tuple(Endpoint(f"10.244.{i}.{j}", 8080) for j in range(1, 4))
+    return ports, eps
+
+
+@contextlib.contextmanager
+def scratch_namespaces(*prefixes: str) -> Iterator[tuple[str, ...]]:
+    """Empty network namespaces named PREFIX + 6 random hex digits, deleted on exit."""
+    names = tuple(f"{p}{uuid.uuid4().hex[:6]}" for p in prefixes)
+    created: list[str] = []
+    try:
+        for ns in names:
+            sh("ip", "netns", "add", ns)
+            created.append(ns)
+        yield names
+    finally:
+        for ns in created:
+            sh("ip", "netns", "del", ns, check=False)

@@ -132,6 +132,13 @@ def test_bootstrap_policy_decisions() -> None:
         ep = UserInfo("system:kubemu:endpoints-controller", groups=("system:authenticated",))
         assert _can(authz, ep, "update", "endpoints")
         assert not _can(authz, ep, "delete", "pods")
+        cluster_dns = UserInfo("system:kubemu:dns", groups=("system:authenticated",))
+        assert _can(authz, cluster_dns, "watch", "endpointslices", group="discovery.k8s.io",
+                    namespace="")
+        assert _can(authz, cluster_dns, "list", "namespaces", namespace="")
+        assert not _can(authz, cluster_dns, "get", "services", namespace="kube-system",
+                        name="kube-dns")
+        assert not _can(authz, cluster_dns, "list", "secrets", namespace="")
         decision = authz.authorizer.authorize(Attributes(kcm, verb="list", resource="pods",
                                                          namespace="ns"))
         assert decision.reason == ('RBAC: allowed by ClusterRoleBinding '

@@ -107,16 +107,18 @@ def test_headless_ready_and_publish_not_ready(backend: Backend) -> None:
 def test_nodata_and_nxdomain_carry_the_soa(backend: Backend) -> None:
     nodata = [("web.default.svc.cluster.local", "TXT"),
               ("default.svc.cluster.local", "A"), ("svc.cluster.local", "A"),
-              ("cluster.local", "A"), ("db.default.svc.cluster.local", "AAAA")]
+              ("cluster.local", "A"), ("db.default.svc.cluster.local", "AAAA"),
+              # a headless Service without ready endpoints exists: NODATA (CoreDNS
+              # answers NXDOMAIN)
+              ("empty.default.svc.cluster.local", "A"),
+              ("empty.default.svc.cluster.local", "SRV")]
     for name, rdtype in nodata:
         resp = ask(backend, name, rdtype)
         assert (resp.rcode(), resp.answer) == (dns.rcode.NOERROR, []), name
         assert records(resp, "authority")[0].startswith("cluster.local. 5 SOA ns.dns."
                                                          "cluster.local. hostmaster."
                                                          "cluster.local. "), name
-    # A headless Service without ready endpoints is NXDOMAIN, as CoreDNS and kube-dns
-    # answer (kubernetes/dns#245 changed the specification's NODATA to match).
-    for name in ("empty.default.svc.cluster.local",
+    for name in ("_pg._tcp.empty.default.svc.cluster.local",
                  "nope.default.svc.cluster.local", "web.missing.svc.cluster.local",
                  "web.default.nope.cluster.local", "a.b.c.web.default.svc.cluster.local",
                  "db-9.db.default.svc.cluster.local", "10-244-0-7.db.default.svc.cluster.local",

@@ -6,8 +6,10 @@ from __future__ import annotations
 import dns.flags
 import dns.message
 import dns.name
+import dns.opcode
 import dns.rcode
 import dns.rdatatype
+import dns.update
 
 from controllers.client.store import Store
 from controllers.dns.answer import answer
@@ -36,3 +38,21 @@ def test_a_response_is_dropped_not_answered() -> None:
     query.flags |= dns.flags.QR
     assert server.quick(query.to_wire(), "udp") is None
     assert server.quick(query.to_wire(), "tcp") is None
+
+
+def test_other_opcodes_are_not_implemented() -> None:
+    server = DnsServer(5, [], forward=False)
+    server.backend = Backend("cluster.local", Store(), Store(), Store())
+    update = dns.update.UpdateMessage("cluster.local.")
+    update.add("web.default.svc", 5, "A", "10.0.0.1")
+    queries: list[dns.message.Message] = [update]
+    for opcode in (dns.opcode.NOTIFY, dns.opcode.STATUS):
+        query = dns.message.make_query("web.default.svc.cluster.local.", "A")
+        query.set_opcode(opcode)
+        queries.append(query)
+    for query in queries:
+        wire = server.quick(query.to_wire(), "udp")
+        assert isinstance(wire, bytes)
+        resp = dns.message.from_wire(wire)
+        assert resp.rcode() == dns.rcode.NOTIMP and resp.opcode() == query.opcode()
+        assert resp.id == query.id

@@ -36,6 +36,8 @@ def test_ha_addresses_are_in_the_block_and_distinct() -> None:
     assert a.etcd_member_client_url(2) == "http://127.7.2.12:2379"
     assert a.etcd_member_peer_url(2) == "http://127.7.2.12:2380"
     assert Addresses.for_block(8).apiserver_ip(1) == "127.8.2.21"
+    assert a.dns_server_ip not in [a.etcd_member_ip(i) for i in range(1, 10)] + [
+        a.apiserver_balancer_ip, *(a.apiserver_ip(i) for i in range(1, 10))]
     with pytest.raises(ValueError, match="outside 1-9"):
         a.apiserver_ip(0)
     assert replica_addresses(a, 1) == []
@@ -45,7 +47,7 @@ def test_ha_addresses_are_in_the_block_and_distinct() -> None:
 def test_plan_of_three_by_three(tmp_path: Path) -> None:
     ctx = _ctx(tmp_path)
     plan = launch_plan(ctx, ("endpoints", "service-lb", "kube-proxy", "scheduler", "node",
-                             "console"))
+                             "console", "dns"))
     names = [c.name for c in plan]
     assert names == ["etcd-1", "etcd-2", "etcd-3", "apiserver-1", "apiserver-2",
                      "apiserver-3", "apiserver-lb", "controller-manager"]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import uuid
@@ -49,10 +50,12 @@ def _overall() -> tuple[dict[ServicePortName, ServicePort],
     return svcs, eps
 
 
-#: Lines of upstream's expected ruleset (pkg/proxy/nftables/proxier_test.go) for those.
+#: Lines of upstream's expected ruleset (pkg/proxy/nftables/proxier_test.go) for those,
+#: except load balancing: a ``numgen random mod N 0 goto`` ladder replaces upstream's
+#: ``numgen random mod N vmap { … }`` (see controllers.proxy.nftables_service).
 GOLDEN = """
 add rule ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 ip daddr 172.30.0.41 ip saddr != 10.0.0.0/8 jump mark-for-masquerade
-add rule ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 numgen random mod 1 vmap { 0 : goto endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 }
+add rule ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 goto endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80
 add chain ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80
 add rule ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 ip saddr 10.180.0.1 jump mark-for-masquerade
 add rule ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 meta l4proto tcp dnat to 10.180.0.1:80
@@ -61,11 +64,12 @@ add element ip kube-proxy service-ips { 172.30.0.41 . tcp . 80 : goto service-UL
 add rule ip kube-proxy external-4AT6LBPK-ns3/svc3/tcp/p80 jump mark-for-masquerade
 add rule ip kube-proxy external-4AT6LBPK-ns3/svc3/tcp/p80 goto service-4AT6LBPK-ns3/svc3/tcp/p80
 add element ip kube-proxy service-nodeports { tcp . 3003 : goto external-4AT6LBPK-ns3/svc3/tcp/p80 }
-add rule ip kube-proxy service-LAUZTJTB-ns4/svc4/tcp/p80 numgen random mod 2 vmap { 0 : goto endpoint-UNZV3OEC-ns4/svc4/tcp/p80__10.180.0.4/80 , 1 : goto endpoint-5RFCDDV7-ns4/svc4/tcp/p80__10.180.0.5/80 }
+add rule ip kube-proxy service-LAUZTJTB-ns4/svc4/tcp/p80 numgen random mod 2 0 goto endpoint-UNZV3OEC-ns4/svc4/tcp/p80__10.180.0.4/80
+add rule ip kube-proxy service-LAUZTJTB-ns4/svc4/tcp/p80 goto endpoint-5RFCDDV7-ns4/svc4/tcp/p80__10.180.0.5/80
 add element ip kube-proxy service-ips { 192.168.99.33 . tcp . 80 : goto external-LAUZTJTB-ns4/svc4/tcp/p80 }
 add set ip kube-proxy affinity-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80 { type ipv4_addr ; flags dynamic,timeout ; timeout 10800s ; }
 add rule ip kube-proxy service-HVFWP5L3-ns5/svc5/tcp/p80 ip saddr @affinity-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80 goto endpoint-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80
-add rule ip kube-proxy service-HVFWP5L3-ns5/svc5/tcp/p80 numgen random mod 1 vmap { 0 : goto endpoint-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80 }
+add rule ip kube-proxy service-HVFWP5L3-ns5/svc5/tcp/p80 goto endpoint-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80
 add rule ip kube-proxy endpoint-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80 update @affinity-GTK6MW7G-ns5/svc5/tcp/p80__10.180.0.3/80 { ip saddr }
 add rule ip kube-proxy firewall-HVFWP5L3-ns5/svc5/tcp/p80 ip saddr != { 203.0.113.0/25 } drop
 add element ip kube-proxy service-ips { 5.6.7.8 . tcp . 80 : goto external-HVFWP5L3-ns5/svc5/tcp/p80 }
@@ -80,6 +84,22 @@ add element ip kube-proxy nodeport-ips { 192.168.0.2 }
 """.strip().splitlines()
 
 
+BLOCK = re.compile(r"^add chain ip kube-proxy (\S+) \{ (.*) ; \}$")
+
+
+def _rules(text: str) -> list[str]:
+    """``text`` with each ``add chain ip kube-proxy C { R1 ; R2 ; }`` spelled as the
+    ``add rule ip kube-proxy C R`` lines upstream's golden output uses."""
+    out = []
+    for line in text.splitlines():
+        m = BLOCK.match(line)
+        if m and not m.group(2).startswith(("type ", "comment ")):
+            out += [f"add rule ip kube-proxy {m.group(1)} {r}" for r in m.group(2).split(" ; ")]
+        else:
+            out.append(line)
+    return out
+
+
 def test_chain_names_follow_upstream_hashes() -> None:
     assert chain_base(_spn("ns1", "svc1"), "TCP") == "ULMVA6XW-ns1/svc1/tcp/p80"
     assert (endpoint_chain_base(_spn("ns1", "svc1"), "TCP", Endpoint("10.180.0.1", 80))
@@ -89,16 +109,16 @@ def test_chain_names_follow_upstream_hashes() -> None:
 def test_full_render_matches_upstream_golden_lines() -> None:
     svcs, eps = _overall()
     text = render(svcs, eps, CFG).text
-    lines = set(text.splitlines())
+    lines = set(_rules(text))
     missing = [g for g in GOLDEN if g not in lines]
     assert not missing, "\n".join(missing)
     # First sync: unknown table contents are dropped in the same transaction.
     assert text.startswith("add table ip kube-proxy\ndelete table ip kube-proxy\n")
     # Every chain is declared before a rule refers to it.
     first_rule = min(i for i, line in enumerate(text.splitlines())
-                     if line.startswith("add rule ") and "goto endpoint-" in line)
+                     if BLOCK.match(line) and "goto endpoint-" in line)
     last_chain = max(i for i, line in enumerate(text.splitlines())
-                     if line.startswith("add chain "))
+                     if line.startswith("add chain ") and "{" not in line)
     assert last_chain < first_rule
 
 
@@ -113,26 +133,32 @@ def test_partial_sync_rewrites_changed_chains_and_diffs_elements() -> None:
     assert "delete table" not in text
     # Only the changed Services' chains are rewritten.
     assert "flush chain ip kube-proxy service-LAUZTJTB-ns4/svc4/tcp/p80" in text
-    assert "add rule ip kube-proxy service-LAUZTJTB-ns4/svc4/tcp/p80 numgen random mod 1 vmap" \
-        in text
+    assert ("add rule ip kube-proxy service-LAUZTJTB-ns4/svc4/tcp/p80 goto "
+            "endpoint-UNZV3OEC-ns4/svc4/tcp/p80__10.180.0.4/80") in _rules(text)
+    # The remaining endpoint's chain is unchanged: not rewritten.
+    assert "flush chain ip kube-proxy endpoint-UNZV3OEC" not in text
     assert "service-HVFWP5L3-ns5" not in text
     # Elements are diffed, not refilled.
     assert "flush map" not in text
     assert "delete element ip kube-proxy service-ips { 172.30.0.41 . tcp . 80 }" in text
     assert "delete element ip kube-proxy cluster-ips { 172.30.0.41 }" in text
     assert "add element ip kube-proxy service-ips { 5.6.7.8" not in text
-    # Stale chains are flushed, then deleted, after the elements referring to them.
+    # Stale chains are flushed after the elements referring to them are deleted, and
+    # left for the next full sync to delete.
     lines = text.splitlines()
     gone = "endpoint-5RFCDDV7-ns4/svc4/tcp/p80__10.180.0.5/80"
-    assert lines.index(f"delete chain ip kube-proxy {gone}") > lines.index(
+    assert f"flush chain ip kube-proxy {gone}" in lines
+    assert "flush chain ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80" in lines
+    assert "delete chain" not in text
+    assert max(i for i, x in enumerate(lines) if x.startswith("delete element")) < lines.index(
         f"flush chain ip kube-proxy {gone}")
-    assert "delete chain ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80" in lines
-    assert max(i for i, x in enumerate(lines) if x.startswith("delete element")) < min(
-        i for i, x in enumerate(lines) if x.startswith("delete chain"))
-    # A later full sync flushes and refills every map.
+    assert gone in second.state.stale
+    # A later full sync flushes and refills every map and deletes the stale chains.
     third = render(svcs, eps, CFG, previous=second.state)
     assert "flush map ip kube-proxy service-ips" in third.text
-    assert "service-ULMVA6XW" not in third.text
+    assert f"delete chain ip kube-proxy {gone}" in third.text
+    assert "delete chain ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80" in third.text
+    assert not third.state.stale
 
 
 def test_local_policy_masquerade_all_and_no_local_endpoints() -> None:
@@ -141,7 +167,8 @@ def test_local_policy_masquerade_all_and_no_local_endpoints() -> None:
                      load_balancer_ips=("1.2.3.4",), external_policy_local=True)
     text = render({spn: sp}, {spn: (Endpoint("10.180.0.2", 80),)}, CFG).text
     assert ("add rule ip kube-proxy external-42NFTM6N-ns2/svc2/tcp/p80 ip saddr 10.0.0.0/8 "
-            'goto service-42NFTM6N-ns2/svc2/tcp/p80 comment "short-circuit pod traffic"') in text
+            'goto service-42NFTM6N-ns2/svc2/tcp/p80 comment "short-circuit pod traffic"') \
+        in _rules(text)
     assert ('add element ip kube-proxy no-endpoint-nodeports { tcp . 3001 comment '
             '"ns2/svc2:p80" : drop }') in text
     assert ('add element ip kube-proxy no-endpoint-services { 1.2.3.4 . tcp . 80 comment '
@@ -149,7 +176,7 @@ def test_local_policy_masquerade_all_and_no_local_endpoints() -> None:
     local = render({spn: sp}, {spn: (Endpoint("10.180.0.2", 80, is_local=True),)},
                    NFTablesConfig(masquerade_all=True)).text
     assert ("add rule ip kube-proxy service-42NFTM6N-ns2/svc2/tcp/p80 ip daddr 172.30.0.42 "
-            "jump mark-for-masquerade") in local
+            "jump mark-for-masquerade") in _rules(local)
     assert "tcp . 3001 : goto external-42NFTM6N-ns2/svc2/tcp/p80" in local
     assert "fib daddr type local ip daddr != 127.0.0.0/8 jump nodeports" in local
 
@@ -175,6 +202,31 @@ def test_transactions_are_accepted_by_nft() -> None:
         listing = subprocess.run(["ip", "netns", "exec", ns, "nft", "list", "table", "ip",
                                   "kube-proxy"], capture_output=True, text=True).stdout
         assert "ns1/svc1" not in listing and "10.180.0.5" not in listing
-        assert "numgen random mod 1 vmap { 0 : goto endpoint-UNZV3OEC" in listing
+        assert "\t\tgoto endpoint-UNZV3OEC" in listing and "numgen random mod 2" not in listing
     finally:
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def test_ladder_picks_each_endpoint_with_equal_probability() -> None:
+    """``numgen random mod N 0`` takes 1/N of what reaches it: endpoint k of N is picked
+    with probability (1 - 1/N)(1 - 1/(N-1))…(1/(N-k)) = 1/N."""
+    spn = _spn("ns7", "svc7")
+    eps = tuple(Endpoint(f"10.180.7.{i}", 80) for i in range(1, 4))
+    text = render({spn: ServicePort(spn, "172.30.0.47", 80)}, {spn: eps}, CFG).text
+    chain = "service-" + chain_base(spn, "TCP")
+    ladder = [r.split(f"{chain} ", 1)[1] for r in _rules(text)
+              if r.startswith(f"add rule ip kube-proxy {chain} ") and "endpoint-" in r]
+    targets = ["endpoint-" + endpoint_chain_base(spn, "TCP", e) for e in eps]
+    assert ladder == [f"numgen random mod 3 0 goto {targets[0]}",
+                      f"numgen random mod 2 0 goto {targets[1]}", f"goto {targets[2]}"]
+
+
+def test_equal_objects_are_not_rewritten() -> None:
+    """A partial sync compares the service port and endpoints by identity, then by value:
+    objects rebuilt equal (e.g. after a resync of the informer) write nothing."""
+    svcs, eps = _overall()
+    first = render(svcs, eps, CFG)
+    copies = {k: ServicePort(**vars(v)) for k, v in svcs.items()}
+    again = render(copies, {k: tuple(v) for k, v in eps.items()}, CFG, previous=first.state,
+                   changed={"ns1/svc1"})
+    assert again.text == "" and not again.full

@@ -144,3 +144,30 @@ def test_lists_are_the_sorted_filtered_cache() -> None:
         assert [o.name for o in page.items] == ["p0", "p1", "p2", "p3", "p5", "p7", "p9"]
 
     _with_registry(scenario)
+
+
+def test_pages_keep_their_snapshot_while_other_resources_change() -> None:
+    async def scenario(registry: Registry, storage: Storage) -> None:
+        await registry.store(NAMESPACES).create(None, {
+            "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}})
+        maps = registry.store(CONFIGMAPS)
+        for index in range(5):
+            await maps.create("a", _cm("a", f"p{index}", "x"))
+        first = await maps.list_objects(ListOptions(namespace="a", limit=2))
+        # Another resource is written: the revision moves on, the ConfigMaps do not.
+        await registry.store(NAMESPACES).create(None, {
+            "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "b"}})
+        second = await maps.list_objects(
+            ListOptions(namespace="a", limit=2, continue_token=first.continue_token))
+        assert [o.name for o in second.items] == ["p2", "p3"]
+        assert second.resource_version == first.resource_version
+        assert second.remaining == 1
+        # A ConfigMap changes: the next page still shows the list's snapshot.
+        await maps.create("a", _cm("a", "p9", "x"))
+        third = await maps.list_objects(
+            ListOptions(namespace="a", limit=2, continue_token=second.continue_token))
+        assert [o.name for o in third.items] == ["p4"]
+        assert third.resource_version == first.resource_version
+        assert third.continue_token is None
+
+    _with_registry(scenario)

@@ -289,6 +289,63 @@ def test_frames_are_memoised_per_type_and_format() -> None:
     assert encoder.calls == 2
 
 
+def test_initial_frames_use_memoised_frames_but_keep_none() -> None:
+    encoder = Encoder()
+    watcher = Watcher(lambda o: True, encoder)
+    obj = decode(PODS + "ns/a", value("a"), 1)
+    initial = watcher.initial_frame(obj)
+    assert orjson.loads(initial)["type"] == ADDED
+    assert obj.frames is None  # a watch of every object from "0" keeps no frame of each
+    live = watcher.frame(ADDED, obj)
+    assert watcher.initial_frame(obj) is live
+    assert encoder.calls == 2
+
+
+# -- settled objects ----------------------------------------------------------------
+
+
+def test_cached_objects_keep_bytes_and_decode_on_access() -> None:
+    async def body(s: Storage, wc: WatchCache, pods: ResourceCache, cms: ResourceCache) -> None:
+        await s.create(PODS + "ns/a", value("a1", app="web", tier="db"))
+        a = pods.get(PODS + "ns/a")
+        assert a is not None
+        first, second = a.obj, a.obj
+        assert first == second == {"labels": {"app": "web", "tier": "db"}, "v": "a1", "rv": 1}
+        assert first is not second  # decoded afresh: a caller's change cannot reach the cache
+        first["v"] = "changed"
+        assert a.obj["v"] == "a1" and orjson.loads(a.raw)["v"] == "a1"
+        assert dict(a.labels) == {"app": "web", "tier": "db"}
+        # Label values are interned: objects with the same label share its text.
+        await s.create(PODS + "ns/b", value("b1", app="web"))
+        b = pods.get(PODS + "ns/b")
+        assert b is not None and b.labels["app"] is a.labels["app"]
+
+    with_cache(body)
+
+
+def test_reloaded_history_shares_the_current_objects(tmp_path: Path) -> None:
+    path = tmp_path / "kubemu.db"
+
+    async def before(s: Storage, wc: WatchCache, pods: ResourceCache, cms: ResourceCache) -> None:
+        rev = await s.create(PODS + "ns/a", value("a1"))
+        await s.create(PODS + "ns/b", value("b1"))
+        await s.update(PODS + "ns/a", value("a2"), rev)
+
+    with_cache(before, storage=SQLiteStorage(path))
+
+    async def after(s: Storage, wc: WatchCache, pods: ResourceCache, cms: ResourceCache) -> None:
+        a, b = pods.get(PODS + "ns/a"), pods.get(PODS + "ns/b")
+        events = pods.events_after(0)
+        assert [(e.type, e.obj.name, e.revision) for e in events] == [
+            (ADDED, "a", 1), (ADDED, "b", 2), (MODIFIED, "a", 3)]
+        # The newest event of a key is the loaded state itself, not a second copy.
+        assert events[1].obj is b and events[2].obj is a
+        assert events[0].obj is not a and events[0].obj.obj["v"] == "a1"
+        assert events[2].prev is not None and events[2].prev.obj["v"] == "a1"
+
+    with_cache(after, storage=SQLiteStorage(path))
+
+
 def test_watcher_overflow_closes_it_without_blocking_others() -> None:
     async def body(s: Storage, wc: WatchCache, pods: ResourceCache, cms: ResourceCache) -> None:
         slow = Watcher(lambda o: True, Encoder(), maxsize=3)

@@ -56,11 +56,12 @@ class ConvertingStore(Store):
         """``items`` (storage version) as this version shows them."""
         if not items:
             return items
-        converted = await self.converter.convert([i.obj for i in items],
-                                                 self.info.api_version)
-        return [item if obj is item.obj else
+        # ``obj`` of a cached object is decoded on each access: compare with this list.
+        originals = [i.obj for i in items]
+        converted = await self.converter.convert(originals, self.info.api_version)
+        return [item if obj is original else
                 self._cached(item.key, order_object(obj), item.revision)
-                for item, obj in zip(items, converted, strict=True)]
+                for item, original, obj in zip(items, originals, converted, strict=True)]
 
     async def _to_version(self, obj: dict[str, Any], api_version: str) -> dict[str, Any]:
         (out,) = await self.converter.convert([obj], api_version)

@@ -97,10 +97,14 @@ class ReadStore(StoreCore):
         limit = opts.limit
         if rv == "0" and not opts.continue_token:
             limit = 0  # the cache ignores limit for resourceVersion=0, as upstream
-        if snapshot_rev is not None and snapshot_rev < self.watch_cache.revision:
+        list_rev = self.watch_cache.revision
+        if snapshot_rev is not None and snapshot_rev < list_rev:
             try:
                 await self.watch_cache.ensure_available(snapshot_rev)
-                objects = self._snapshot(snapshot_rev)
+                # Writes to other resources advance the revision too (leases, events):
+                # when none touched this one since, the snapshot is the current state.
+                changed = bool(self.cache.events_after(snapshot_rev))
+                objects = self._snapshot(snapshot_rev) if changed else []
             except TooOldResourceVersionError as exc:
                 if opts.continue_token:
                     raise errors.expired(
@@ -110,12 +114,13 @@ class ReadStore(StoreCore):
                 raise errors.expired(
                     f"too old resource version: {snapshot_rev} ({exc.oldest})"
                 ) from exc
-            selected = sorted(
-                (o for o in objects if o.key > start_key and predicate(o)), key=_by_key
-            )
-            return _page(selected, snapshot_rev, limit, opts)
-        list_rev = self.watch_cache.revision
-        if snapshot_rev is not None and opts.continue_token:
+            if changed:
+                selected = sorted(
+                    (o for o in objects if o.key > start_key and predicate(o)), key=_by_key
+                )
+                return _page(selected, snapshot_rev, limit, opts)
+            list_rev = snapshot_rev
+        elif snapshot_rev is not None and opts.continue_token:
             list_rev = max(snapshot_rev, list_rev)
         ordered, keys = self._ordered()
         low, high = 0, len(ordered)
