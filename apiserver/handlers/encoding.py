@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +51,55 @@ def check_acceptable(accept: str) -> None:
     )
 
 
+#: Items per chunk of a list body sent in parts (about half a megabyte of pods).
+LIST_CHUNK_ITEMS = 256
+
+
+class ListBody:
+    """A ``<Kind>List`` of cached items' bytes (no re-encoding), ending with ``\\n``:
+    ``length`` bytes in all, produced by :meth:`chunks` a few hundred items at a time.
+
+    Built while the previous chunk is sent, a big list never exists as one copy (one
+    join of ~20 MB costs several times its parts' joins into memory that is reused)."""
+
+    __slots__ = ("_raws", "length")
+
+    def __init__(self, info: ResourceInfo, items: list[CachedObject], resource_version: int,
+                 continue_token: str | None, remaining: int | None) -> None:
+        md: dict[str, Any] = {"resourceVersion": str(resource_version)}
+        if continue_token:
+            md["continue"] = continue_token
+        if remaining is not None:
+            md["remainingItemCount"] = remaining
+        head = orjson.dumps({"kind": info.list_kind, "apiVersion": info.api_version,
+                             "metadata": md})
+        prefix = head[:-1] + b',"items":['
+        relabel = info.relabel if info.storage_api_version else None
+        raws = [relabel(o.raw) for o in items] if relabel else [o.raw for o in items]
+        if not raws:
+            raws = [prefix + b"]}\n"]
+        else:
+            # prefix + b",".join(items) + suffix: the prefix and suffix ride on the first
+            # and last item.
+            raws[0] = prefix + raws[0]
+            raws[-1] += b"]}\n"
+        self._raws = raws
+        self.length = sum(map(len, raws)) + len(raws) - 1
+
+    def chunks(self) -> Iterator[bytes]:
+        """The body in order, ``LIST_CHUNK_ITEMS`` items per chunk."""
+        raws = self._raws
+        for start in range(0, len(raws), LIST_CHUNK_ITEMS):
+            part = raws[start:start + LIST_CHUNK_ITEMS]
+            if start:
+                part.insert(0, b"")  # the comma after the previous chunk's last item
+            yield b",".join(part)
+
+    def joined(self) -> bytes:
+        """The whole body as one bytes object."""
+        return b",".join(self._raws)
+
+
 def encode_list(
     info: ResourceInfo,
     items: list[CachedObject],
@@ -58,22 +108,7 @@ def encode_list(
     remaining: int | None,
 ) -> bytes:
     """A ``<Kind>List`` made of the items' cached bytes (no re-encoding), ending with ``\\n``."""
-    md: dict[str, Any] = {"resourceVersion": str(resource_version)}
-    if continue_token:
-        md["continue"] = continue_token
-    if remaining is not None:
-        md["remainingItemCount"] = remaining
-    head = orjson.dumps({"kind": info.list_kind, "apiVersion": info.api_version, "metadata": md})
-    prefix = head[:-1] + b',"items":['
-    if not items:
-        return prefix + b"]}\n"
-    # prefix + b",".join(items) + suffix in one copy of the (possibly 20 MB) body: the
-    # prefix and suffix ride on the first and last item.
-    relabel = info.relabel if info.storage_api_version else None
-    raws = [relabel(o.raw) for o in items] if relabel else [o.raw for o in items]
-    raws[0] = prefix + raws[0]
-    raws[-1] += b"]}\n"
-    return b",".join(raws)
+    return ListBody(info, items, resource_version, continue_token, remaining).joined()
 
 
 def encode_table(

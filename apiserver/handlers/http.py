@@ -7,7 +7,7 @@ response; see DESIGN.md "Hot paths".
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -157,6 +157,25 @@ async def respond(
     else:
         await send({"type": "http.response.body", "body": body, "more_body": True})
         await send({"type": "http.response.body", "body": b"\n"})
+
+
+async def respond_chunks(
+    send: Send,
+    status: int,
+    length: int,
+    chunks: Iterable[bytes],
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """Send a complete JSON response of ``length`` bytes in parts: each chunk is taken
+    from ``chunks`` once the previous one was handed to the server (which waits for the
+    socket to drain), so a big body is never held whole. The chunks must add up to
+    ``length`` and end with the JSON newline."""
+    headers = _headers("application/json", extra_headers)
+    headers.append((b"content-length", str(length).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    for chunk in chunks:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
 
 
 #: Upstream's warning recorder limits (apiserver ``endpoints/filters/warning.go``).

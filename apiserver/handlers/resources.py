@@ -26,6 +26,7 @@ from apiserver.api.resources import ResourceInfo
 from apiserver.api.warnings import collect
 from apiserver.handlers import bodies, patches
 from apiserver.handlers.encoding import (
+    ListBody,
     TableFrames,
     check_acceptable,
     encode_list,
@@ -39,6 +40,7 @@ from apiserver.handlers.http import (
     Scope,
     Send,
     respond,
+    respond_chunks,
     respond_error,
     warning_headers,
 )
@@ -171,12 +173,12 @@ class ResourceAPI:
                 result.continue_token,
                 result.remaining,
             )
-        else:
-            body = encode_list(
-                store.info, result.items, result.resource_version, result.continue_token,
-                result.remaining,
-            )
-        await respond(req.send, 200, body, extra_headers=_warnings(req))
+            await respond(req.send, 200, body, extra_headers=_warnings(req))
+            return
+        listing = ListBody(store.info, result.items, result.resource_version,
+                           result.continue_token, result.remaining)
+        await respond_chunks(req.send, 200, listing.length, listing.chunks(),
+                             extra_headers=_warnings(req))
 
     def _list_options(self, req: Request, route: RequestInfo, info: ResourceInfo) -> ListOptions:
         labels, fields = self._selectors(req, info)

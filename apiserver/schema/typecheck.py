@@ -149,6 +149,28 @@ class _Scan:
         self.unknown_paths: list[str] = []
 
 
+def _fitting(node: SchemaNode) -> frozenset[type]:
+    """Python types of scalar values that surely fit ``node`` (memoised on the node): the
+    walk's fast path. A string in date-time format, an integer with a range to check and
+    anything else go through :func:`_scalar_issue`."""
+    memo = node.__dict__
+    cached: frozenset[type] | None = memo.get("_fitting_types")
+    if cached is None:
+        fits: set[type] = set()
+        if node.kind == "scalar":
+            types = _scalar_types(node)
+            if "string" in types and node.schema.get("format") != "date-time":
+                fits.add(str)
+            if "boolean" in types:
+                fits.add(bool)
+            if "number" in types:
+                fits.add(float)
+                if "integer" not in types:
+                    fits.add(int)
+        cached = memo["_fitting_types"] = frozenset(fits)
+    return cached
+
+
 def _go_path(stack: list[tuple[str | int, bool]]) -> str:
     """Go's path of a type error: the field names on ``stack``, without list indexes
     or map keys."""
@@ -195,12 +217,8 @@ def _scan(node: SchemaNode, value: Any, stack: list[tuple[str | int, bool]], str
                 continue
             if child_value is None:
                 continue
-            if child.kind == "scalar" and not isinstance(child_value, (dict, list)) and (
-                not types or (
-                    _scalar_issue(child, child_value) is None
-                    and child.schema.get("format") != "date-time"
-                )
-            ):
+            if type(child_value) in _fitting(child) or (
+                    not types and not isinstance(child_value, (dict, list))):
                 continue
             stack.append((key, True))
             issue = _scan(child, child_value, stack, inner, False, scan)
@@ -214,8 +232,9 @@ def _scan(node: SchemaNode, value: Any, stack: list[tuple[str | int, bool]], str
         values = node.child("")
         if values is None:
             return None
+        fitting = _fitting(values)
         for key, child_value in value.items():
-            if child_value is None or (
+            if child_value is None or type(child_value) in fitting or (
                 not scan.types and not isinstance(child_value, (dict, list))
             ):
                 continue
@@ -231,8 +250,10 @@ def _scan(node: SchemaNode, value: Any, stack: list[tuple[str | int, bool]], str
         items = node.items()
         if items is None:
             return None
+        fitting = _fitting(items)
         for index, element in enumerate(value):
-            if element is None or (not scan.types and not isinstance(element, (dict, list))):
+            if element is None or type(element) in fitting or (
+                    not scan.types and not isinstance(element, (dict, list))):
                 continue
             stack.append((index, False))
             issue = _scan(items, element, stack, struct, False, scan)
