@@ -49,7 +49,7 @@ from apiserver.handlers.metrics import (
 )
 from apiserver.handlers.resources import ResourceAPI
 from apiserver.handlers.subresources import SpecialHandlers
-from apiserver.handlers.watch import serve_websocket
+from apiserver.handlers.watch_websocket import serve_websocket
 from apiserver.openapi import (
     PROTOBUF_MEDIA_TYPE,
     PROTOBUF_MEDIA_TYPE_V2,
