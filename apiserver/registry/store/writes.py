@@ -8,7 +8,7 @@ chosen), validating admission once the kind's validation passed and just before 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from apiserver.admission import Operation
@@ -42,16 +42,8 @@ class WriteStore(ReadStore):
         ``manager`` records the write in ``metadata.managedFields`` (``None``: the
         caller already did, or an internal write).
         """
-        finishers: list[Finisher] = []
-        try:
-            created = await self._create(namespace, obj, dry_run, finishers, manager)
-        except BaseException:
-            for finisher in finishers:
-                await finisher.revert()
-            raise
-        for finisher in finishers:
-            await finisher.commit()
-        return created
+        return await _finishing(
+            lambda finishers: self._create(namespace, obj, dry_run, finishers, manager))
 
     async def _create(
         self, namespace: str | None, obj: dict[str, Any], dry_run: bool,
@@ -195,19 +187,10 @@ class WriteStore(ReadStore):
         manager: str | None = None,
     ) -> CachedObject:
         """Prepare, validate and store one update attempt against ``old``."""
-        finishers: list[Finisher] = []
-        try:
-            written = await self._update_attempt(
-                key, namespace, name, new, old, revision, subresource, dry_run, finishers,
-                manager,
-            )
-        except BaseException:
-            for finisher in finishers:
-                await finisher.revert()
-            raise
-        for finisher in finishers:
-            await finisher.commit()
-        return written
+        return await _finishing(lambda finishers: self._update_attempt(
+            key, namespace, name, new, old, revision, subresource, dry_run, finishers,
+            manager,
+        ))
 
     async def _update_attempt(
         self,
@@ -349,3 +332,18 @@ def _same(new: dict[str, Any], old: dict[str, Any]) -> bool:
     return new == old
 
 
+async def _finishing(
+    write: Callable[[list[Finisher]], Awaitable[CachedObject]],
+) -> CachedObject:
+    """Run ``write`` with a list its hooks append :class:`Finisher` objects to; commit them
+    all when it succeeds, revert them all when it fails (upstream's ``FinishFunc``)."""
+    finishers: list[Finisher] = []
+    try:
+        written = await write(finishers)
+    except BaseException:
+        for finisher in finishers:
+            await finisher.revert()
+        raise
+    for finisher in finishers:
+        await finisher.commit()
+    return written
