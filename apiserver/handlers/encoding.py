@@ -173,10 +173,11 @@ class TableFrames:
     def table(self, obj: CachedObject, with_headers: bool) -> dict[str, Any]:
         """The one-row Table of ``obj``."""
         now = self.clock()
+        decoded = obj.obj  # a settled cached object decodes on every access
         return build_table(
             self.info,
-            [obj.obj],
-            obj.obj["metadata"].get("resourceVersion", ""),
+            [decoded],
+            decoded["metadata"].get("resourceVersion", ""),
             now,
             include_object=self.include_object,
             with_headers=with_headers,

@@ -152,9 +152,12 @@ class CustomResourceManager:
                 if names.get(k)} | {str(s) for s in names.get("shortNames") or []}
         own = _m(crd.get("metadata")).get("name")
         for other in self.crds.cache.objects():
-            if other.name == own or _m(other.obj.get("spec")).get("group") != spec.get("group"):
+            if other.name == own:
                 continue
-            theirs = _m(_m(other.obj.get("status")).get("acceptedNames"))
+            their_crd = other.obj  # decoded once: a settled cached object decodes per access
+            if _m(their_crd.get("spec")).get("group") != spec.get("group"):
+                continue
+            theirs = _m(_m(their_crd.get("status")).get("acceptedNames"))
             taken = {str(theirs.get(k)) for k in ("plural", "singular", "kind", "listKind")
                      if theirs.get(k)} | {str(s) for s in theirs.get("shortNames") or []}
             clash = sorted(mine & taken)
