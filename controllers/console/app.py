@@ -26,7 +26,7 @@ from controllers.console.proxymetrics import MetricsPoller
 from controllers.console.server import ConsoleServer
 from controllers.console.snapshot import build_snapshot
 from controllers.runtime.agent import AgentContext, Endpoint, run_agent, run_main
-from controllers.runtime.flags import add_connection_flags, duration
+from controllers.runtime.flags import add_connection_flags, positive_duration
 
 __all__ = ["DEFAULT_PORT", "ConsoleAgent", "build_parser", "main"]
 
@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--proxy-metrics-url", action="append", default=[], metavar="URL",
                         help="a userspace kube-proxy's /metrics to read connection counts "
                         "per endpoint from (repeatable; one per node)")
-    parser.add_argument("--metrics-poll-interval", type=duration, default=1.0,
+    parser.add_argument("--metrics-poll-interval", type=positive_duration, default=1.0,
                         metavar="DURATION", help="how often to read them (default 1s)")
     return parser
 

@@ -16,6 +16,7 @@ from controllers.gc.graph import Graph
 from controllers.gc.monitors import ResourceMonitors
 from controllers.runtime.app import ControllerContext, ControllerSpec
 from controllers.runtime.controller import KeyedController
+from controllers.runtime.flags import positive_duration
 
 __all__ = ["GARBAGECOLLECTOR", "GarbageCollector", "Graph", "deletable_resources"]
 
@@ -55,7 +56,8 @@ def _build(ctx: ControllerContext) -> KeyedController:
 def _flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrent-gc-syncs", type=int, default=20,
                         help="garbage collector workers (default 20)")
-    parser.add_argument("--garbage-collector-discovery-period", type=float, default=30.0,
+    parser.add_argument("--garbage-collector-discovery-period", type=positive_duration,
+                        default=30.0,
                         metavar="SECONDS",
                         help="how often the garbage collector reads discovery for kinds served "
                         "later, such as custom resources (default 30; a CustomResourceDefinition "

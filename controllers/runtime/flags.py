@@ -23,6 +23,7 @@ __all__ = [
     "duration",
     "enabled_controllers",
     "host_port",
+    "positive_duration",
 ]
 
 
@@ -54,6 +55,14 @@ def duration(text: str) -> float:
     if num:
         raise argparse.ArgumentTypeError(f"invalid duration {text!r}")
     return total
+
+
+def positive_duration(text: str) -> float:
+    """A :func:`duration` above zero (for periods a loop sleeps between passes)."""
+    seconds = duration(text)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than zero, got {text!r}")
+    return seconds
 
 
 def host_port(text: str) -> tuple[str, int] | None:

@@ -9,7 +9,7 @@ import pytest
 
 from controllers.node.app import build_parser as node_parser
 from controllers.proxy.flags import build_parser as proxy_parser
-from controllers.runtime.flags import duration, host_port
+from controllers.runtime.flags import duration, host_port, positive_duration
 
 
 def test_duration_and_host_port() -> None:
@@ -17,6 +17,10 @@ def test_duration_and_host_port() -> None:
     for bad in ("1x", "s", "1.2.3s"):
         with pytest.raises(argparse.ArgumentTypeError):
             duration(bad)
+    assert positive_duration("250ms") == 0.25
+    for bad in ("0", "0s", "-1"):
+        with pytest.raises(argparse.ArgumentTypeError, match="greater than zero"):
+            positive_duration(bad)
     assert host_port("[::1]:10256") == ("::1", 10256) and host_port("") is None
     with pytest.raises(argparse.ArgumentTypeError):
         host_port("127.0.0.1:99999")
