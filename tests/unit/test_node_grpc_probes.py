@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 from typing import Any
 
@@ -14,11 +15,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from controllers.node.grpchealth import go_duration, start_health_server
 from controllers.node.probes import ProbeSpec, parse_probe, run_probe
 from controllers.node.runtime import PodRunner
+from kubemu.addresses import Addresses
 
 
-def _free_port() -> int:
+def _free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         port: int = s.getsockname()[1]
         return port
 
@@ -145,19 +147,24 @@ async def _until(check: Any) -> None:
         await asyncio.sleep(0.05)
 
 
-def test_grpc_probes_of_a_builtin_container() -> None:
+def test_grpc_probes_of_a_builtin_container(address_block: Addresses) -> None:
     """The container serves gRPC health on the probed port: ready; not ready (and not
     restarted) after the readiness switch; restarted after the health switch — each with
-    upstream's Unhealthy message."""
+    upstream's Unhealthy message.
+
+    The pod IP is one of this session's own block: the restarted container binds its ports
+    again, and a port picked on 127.0.0.1 may meanwhile be the local end of another test's
+    connection (loopback connections take their source port from the same range)."""
     events: list[tuple[str, str, str]] = []
-    http_port, grpc_port = _free_port(), _free_port()
+    pod_ip = str(ipaddress.ip_network(address_block.pod_cidr(1))[250])
+    http_port, grpc_port = _free_port(pod_ip), _free_port(pod_ip)
     pod = _grpc_pod(http_port, grpc_port)
 
     async def event(type_: str, reason: str, message: str, _field: str) -> None:
         events.append((type_, reason, message))
 
     async def scenario() -> list[tuple[bool, int]]:
-        runner = PodRunner(pod, "127.0.0.1", "127.0.0.1", False, lambda: None, event)
+        runner = PodRunner(pod, pod_ip, "127.0.0.1", False, lambda: None, event)
         await runner.start()
 
         def state() -> tuple[bool, int]:
@@ -168,7 +175,7 @@ def test_grpc_probes_of_a_builtin_container() -> None:
         try:
             await asyncio.wait_for(_until(lambda: state()[0]), 60)
             seen.append(state())
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}") as client:
+            async with httpx.AsyncClient(base_url=f"http://{pod_ip}:{http_port}") as client:
                 resp = await client.post("/kubemu/ready?value=false")
                 assert resp.status_code == 200
                 await asyncio.wait_for(
