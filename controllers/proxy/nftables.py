@@ -45,6 +45,7 @@ import gc
 from dataclasses import dataclass, field
 
 from controllers.proxy.nftables_service import (
+    HAIRPIN,
     TABLE,
     NFTablesConfig,
     ServiceFragment,
@@ -79,11 +80,11 @@ MAPS = (
      "ClusterIP, ExternalIP and LoadBalancer IP traffic"),
     ("service-nodeports", "inet_proto . inet_service", "NodePort traffic"),
 )
-SETS = ("cluster-ips", "nodeport-ips")
+SETS = ("cluster-ips", "nodeport-ips", HAIRPIN)
 #: ``set`` or ``map`` of each, and its type (the declaration a partial sync adds elements with).
 _KINDS = {**{m: "map" for m, _, _ in MAPS}, **{s: "set" for s in SETS}}
 _SPECS = {**{m: f"type {key} : verdict ;" for m, key, _ in MAPS},
-          "cluster-ips": "type ipv4_addr ;"}
+          "cluster-ips": "type ipv4_addr ;", HAIRPIN: "type ipv4_addr . ipv4_addr ;"}
 
 #: (chain, hook spec or "") of the chains every full sync writes.
 BASE_CHAINS = (
@@ -139,6 +140,8 @@ def _base(config: NFTablesConfig, fresh: bool) -> tuple[list[str], list[str], in
     decls.append(f'add set {t} cluster-ips {{ type ipv4_addr ; comment "Active ClusterIPs" ; }}')
     decls.append(f"add set {t} nodeport-ips {{ type ipv4_addr ;{interval} "
                  'comment "IPs that accept NodePort traffic" ; }')
+    decls.append(f"add set {t} {HAIRPIN} {{ type ipv4_addr . ipv4_addr ; "
+                 'comment "endpoint IP . endpoint IP: connections DNATed to their source" ; }')
     for name, key, comment in MAPS:
         decls.append(f'add map {t} {name} {{ type {key} : verdict ; comment "{comment}" ; }}')
     for chain, spec in BASE_CHAINS:
@@ -162,6 +165,8 @@ def _base(config: NFTablesConfig, fresh: bool) -> tuple[list[str], list[str], in
         ("filter-output", "ct state new jump cluster-ips-check"),
         ("firewall-check", "ip daddr . meta l4proto . th dport vmap @firewall-ips"),
         ("mark-for-masquerade", f"mark set mark or {mark}"),
+        ("masquerading", f"ct status dnat ip saddr . ip daddr @{HAIRPIN} "
+                         "jump mark-for-masquerade"),
         ("masquerading", f"mark and {mark} == 0 return"),
         ("masquerading", f"mark set mark xor {mark}"),
         ("masquerading", "masquerade fully-random"),
@@ -172,12 +177,42 @@ def _base(config: NFTablesConfig, fresh: bool) -> tuple[list[str], list[str], in
          f"{np_match} meta l4proto . th dport vmap @no-endpoint-nodeports"),
         ("nodeports", "meta l4proto . th dport vmap @service-nodeports"),
         ("reject-chain", "reject"),
+        *_cluster_ip_masquerade(config),
         ("services", "ip daddr . meta l4proto . th dport vmap @service-ips"),
         ("services", f"{np_match} jump nodeports"),
         ("service-endpoints-check",
          "ip daddr . meta l4proto . th dport vmap @no-endpoint-services"),
     ]
     return decls, [f"add rule {t} {chain} {rule}" for chain, rule in rules], len(rules)
+
+
+def _cluster_ip_masquerade(config: NFTablesConfig) -> list[tuple[str, str]]:
+    """Upstream's first rule of every service chain (``ip daddr CLUSTER-IP [ip saddr !=
+    CIDR] jump mark-for-masquerade``) as one rule in ``services`` matching every
+    ClusterIP: a packet to a ClusterIP that no service chain takes is rejected by the
+    filter chains and never masqueraded, so the mark changes nothing for it."""
+    if config.masquerade_all:
+        return [("services", "ip daddr @cluster-ips jump mark-for-masquerade")]
+    if config.cluster_cidr:
+        return [("services", f"ip daddr @cluster-ips ip saddr != {config.cluster_cidr} "
+                             "jump mark-for-masquerade")]
+    return []
+
+
+def _deletable(gone: dict[tuple[str, str], None],
+               fragments: dict[ServicePortName, ServiceFragment]) -> list[tuple[str, str]]:
+    """The elements of ``gone`` a partial sync deletes.
+
+    Hairpin pairs stay (an endpoint IP may serve other service ports, and a pair is
+    only ever matched by a connection DNATed to its own source, so a stale one is
+    harmless; the next full sync drops it). A ClusterIP stays while another port of
+    its Service still holds it.
+    """
+    out = [k for k in gone if k[0] != HAIRPIN]
+    if any(m == "cluster-ips" for m, _ in out):
+        held = {k for f in fragments.values() for k in f.elements if k[0] == "cluster-ips"}
+        out = [k for k in out if k not in held]
+    return out
 
 
 def _affinity_decl(name: str, timeout: int) -> str:
@@ -277,25 +312,34 @@ def _render(services: dict[ServicePortName, ServicePort], endpoints: Endpoints,
     # Elements: refill (full) or diff the rewritten service ports (partial).
     deletes: list[str] = []
     adds: list[str] = []
-    added: dict[str, list[str]] = {}
+    added: dict[str, dict[str, None]] = {}
     if not partial:
         if not fresh:
             deletes += [f"flush {'set' if n in SETS else 'map'} {t} {n}"
                         for n in (*SETS, *(m for m, _, _ in MAPS))]
         adds += [f"add element {t} nodeport-ips {{ {a} }}" for a in config.nodeport_addresses]
+        every: dict[tuple[str, str], str] = {}
         for frag in fragments.values():
-            adds += [f"add element {t} {m} {{ {text} }}" for (m, _), text in frag.elements.items()]
+            every.update(frag.elements)  # shared keys (hairpin pairs, ClusterIPs) once
+        by_map: dict[str, list[str]] = {}
+        for (m, _), text in every.items():
+            by_map.setdefault(m, []).append(text)
+        # One command per map: nft parses, evaluates and sends them as one batch each.
+        adds += [f"add element {t} {m} {{ {', '.join(texts)} }}" for m, texts in by_map.items()]
     else:
+        gone: dict[tuple[str, str], None] = {}
         for old, frag in written:
             had = old.elements if old is not None else {}
-            for (m, key), text in had.items():
-                if frag.elements.get((m, key)) != text:
-                    deletes.append(f"delete element {t} {m} {{ {key} }}")
-            for (m, key), text in frag.elements.items():
-                if had.get((m, key)) != text:
-                    added.setdefault(m, []).append(text)
+            for k, text in had.items():
+                if frag.elements.get(k) != text:
+                    gone[k] = None
+            for k, text in frag.elements.items():
+                if had.get(k) != text:
+                    added.setdefault(k[0], {})[text] = None
         for frag in removed:
-            deletes += [f"delete element {t} {m} {{ {key} }}" for m, key in frag.elements]
+            gone.update(dict.fromkeys(frag.elements))
+        deletes += [f"delete element {t} {m} {{ {key} }}"
+                    for m, key in _deletable(gone, fragments)]
         # Elements as part of a map declaration: unlike ``add element``, that makes
         # nft fetch no chain list.
         adds += [f"add {_KINDS[m]} {t} {m} {{ {_SPECS[m]} elements = {{ {', '.join(texts)} }} ; }}"

@@ -28,6 +28,7 @@ from controllers.proxy.change_tracker import categorize_endpoints
 from controllers.proxy.types import Endpoint, RuleConfig, ServicePort, ServicePortName
 
 __all__ = [
+    "HAIRPIN",
     "TABLE",
     "NFTablesConfig",
     "ServiceFragment",
@@ -37,6 +38,8 @@ __all__ = [
 ]
 
 TABLE = "ip kube-proxy"
+#: ``endpoint IP . endpoint IP`` of every programmed endpoint (hairpin masquerade).
+HAIRPIN = "hairpin-endpoints"
 
 
 @dataclass(frozen=True)
@@ -87,11 +90,11 @@ class ServiceFragment:
     rules: int = 0
 
 
-def _ladder(targets: list[str]) -> list[str]:
-    """Rules picking one of ``targets`` uniformly at random (see the module docstring)."""
-    n = len(targets)
-    return [f"numgen random mod {n - i} 0 goto {t}" if i < n - 1 else f"goto {t}"
-            for i, t in enumerate(targets)]
+def _ladder(actions: list[str]) -> list[str]:
+    """Rules taking one of ``actions`` uniformly at random (see the module docstring)."""
+    n = len(actions)
+    return [f"numgen random mod {n - i} 0 {a}" if i < n - 1 else a
+            for i, a in enumerate(actions)]
 
 
 def service_fragment(sp: ServicePort, all_eps: tuple[Endpoint, ...],
@@ -112,31 +115,29 @@ def service_fragment(sp: ServicePort, all_eps: tuple[Endpoint, ...],
     uses_fw = (uses_ext and bool(sp.load_balancer_source_ranges)
                and bool(sp.load_balancer_ips))
     affinity = sp.affinity_seconds
-
-    ep_chain: dict[Endpoint, str] = {}
-    ep_set: dict[Endpoint, str] = {}
-    for ep in dict.fromkeys(cluster_eps + local_eps):
-        eb = endpoint_chain_base(spn, sp.protocol, ep)
-        ep_chain[ep] = f"endpoint-{eb}"
-        ep_set[ep] = f"affinity-{eb}"
-
-    def lb_rules(eps: tuple[Endpoint, ...]) -> list[str]:
-        rules = []
-        if affinity is not None:
-            rules += [f"ip saddr @{ep_set[e]} goto {ep_chain[e]}" for e in eps]
-        return rules + _ladder([ep_chain[e] for e in eps])
+    programmed = dict.fromkeys((*(cluster_eps if uses_svc else ()),
+                                *(local_eps if uses_ext and sp.external_policy_local else ())))
 
     chains: dict[str, list[str]] = {}
+    #: what picking each endpoint does: DNAT, or with affinity a goto to its chain.
+    pick = {ep: f"meta l4proto {proto} dnat to {ep.ip}:{ep.port}" for ep in programmed}
+    ep_set: dict[Endpoint, str] = {}
+    if affinity is not None:
+        for ep in programmed:
+            eb = endpoint_chain_base(spn, sp.protocol, ep)
+            ep_set[ep] = f"affinity-{eb}"
+            out.affinity[ep_set[ep]] = affinity
+            chains[f"endpoint-{eb}"] = [f"update @{ep_set[ep]} {{ ip saddr }}", pick[ep]]
+            pick[ep] = f"goto endpoint-{eb}"
+
+    def lb_rules(eps: tuple[Endpoint, ...]) -> list[str]:
+        sticky = [f"ip saddr @{ep_set[e]} {pick[e]}" for e in eps] if ep_set else []
+        return sticky + _ladder([pick[e] for e in eps])
+
     if uses_svc:
-        rules: list[str] = []
-        if config.masquerade_all:
-            rules.append(f"ip daddr {sp.cluster_ip} jump mark-for-masquerade")
-        elif config.cluster_cidr:
-            rules.append(f"ip daddr {sp.cluster_ip} ip saddr != {config.cluster_cidr} "
-                         "jump mark-for-masquerade")
-        chains[svc_chain] = rules + lb_rules(cluster_eps)
+        chains[svc_chain] = lb_rules(cluster_eps)
     if uses_ext:
-        rules = []
+        rules: list[str] = []
         if sp.external_policy_local:
             if config.cluster_cidr:
                 rules.append(f"ip saddr {config.cluster_cidr} goto {svc_chain} "
@@ -153,16 +154,11 @@ def service_fragment(sp: ServicePort, all_eps: tuple[Endpoint, ...],
     if uses_fw:
         ranges = ", ".join(r.strip() for r in sp.load_balancer_source_ranges)
         chains[fw_chain] = [f"ip saddr != {{ {ranges} }} drop"]
-    for ep, chain in ep_chain.items():
-        rules = [f"ip saddr {ep.ip} jump mark-for-masquerade"]
-        if affinity is not None:
-            rules.append(f"update @{ep_set[ep]} {{ ip saddr }}")
-            out.affinity[ep_set[ep]] = affinity
-        rules.append(f"meta l4proto {proto} dnat to {ep.ip}:{ep.port}")
-        chains[chain] = rules
     out.chains = {c: f"add chain {TABLE} {c} {{ {' ; '.join(rules)} ; }}"
                   for c, rules in chains.items()}
     out.rules = sum(map(len, chains.values()))
+    for ip in dict.fromkeys(ep.ip for ep in programmed):
+        out.elements[(HAIRPIN, f"{ip} . {ip}")] = f"{ip} . {ip}"
     _elements(out, sp, name, proto, (svc_chain, ext_chain, fw_chain),
               (uses_svc, uses_ext, uses_fw), bool(ext_eps), bool(cluster_eps))
     return out
