@@ -1,21 +1,35 @@
 """One service port's share of the nftables ruleset (``syncProxyRules``' per-service body).
 
 :func:`service_fragment` renders, for one service port and its endpoints, the
-per-service chains (``service-``, ``external-``, ``firewall-``, ``endpoint-``)
-with their rules, the ClientIP affinity sets and the elements the port owns in
-the shared maps and sets (``service-ips``, ``no-endpoint-services`` …). Chain
-names hash the service port name exactly as upstream does, so a ruleset written
-by upstream's kube-proxy and one written by this one name the same chains.
+per-service chains (``service-``, ``external-``, ``firewall-``, and ``endpoint-``
+with ClientIP affinity) with their rules, the affinity sets and the elements the
+port owns in the shared maps and sets (``service-ips``, ``no-endpoint-services``,
+``hairpin-endpoints`` …). Chain names hash the service port name exactly as
+upstream does, so a ruleset written by upstream's kube-proxy and one written by
+this one name the same chains.
 
-Load balancing differs from upstream in one place: instead of
-``numgen random mod N vmap { 0 : goto endpoint-…, … }`` the service chain holds
-a ladder ``numgen random mod N 0 goto endpoint-1``, ``numgen random mod N-1 0
-goto endpoint-2`` … ``goto endpoint-N`` (the iptables mode's probability ladder;
-each endpoint is picked with probability 1/N). An inline vmap is an anonymous
-set in the kernel, and creating and binding one costs time proportional to the
-sets of the table and to the transaction so far (``nf_tables_set_alloc_name``,
-``nft_set_trans_bind``): 10,000 Services took two minutes to load. The ladder
-needs no set and loads in time linear in the ruleset.
+Load balancing differs from upstream's. Upstream's service chain holds ``numgen
+random mod N vmap { 0 : goto endpoint-1, … }`` and each endpoint chain does the
+hairpin check and the DNAT. Here the service chain holds a probability ladder
+that DNATs itself::
+
+    numgen random mod 3 0 meta l4proto tcp dnat to 10.0.0.1:8080
+    numgen random mod 2 0 meta l4proto tcp dnat to 10.0.0.2:8080
+    meta l4proto tcp dnat to 10.0.0.3:8080
+
+(the iptables mode's scheme: each endpoint is picked with probability 1/N). An
+inline vmap is an anonymous set in the kernel, and creating and binding one costs
+time proportional to the sets of the table and to the transaction so far
+(``nf_tables_set_alloc_name``, ``nft_set_trans_bind``): 10,000 Services took two
+minutes to load. The ladder needs no set, and without endpoint chains the table
+has one chain per service port instead of one per endpoint. With ClientIP
+affinity the endpoint chains stay (``update @affinity-… { ip saddr }`` then the
+DNAT); the service chain sends a known client to its endpoint's chain
+(``ip saddr @affinity-… goto endpoint-…``) and the ladder sends the others there
+(``goto endpoint-…``).
+Hairpin masquerade is the table's ``hairpin-endpoints`` set (see
+:mod:`controllers.proxy.nftables`), filled with ``IP . IP`` of every endpoint
+this port programs.
 """
 
 from __future__ import annotations
@@ -115,24 +129,25 @@ def service_fragment(sp: ServicePort, all_eps: tuple[Endpoint, ...],
     uses_fw = (uses_ext and bool(sp.load_balancer_source_ranges)
                and bool(sp.load_balancer_ips))
     affinity = sp.affinity_seconds
-    programmed = dict.fromkeys((*(cluster_eps if uses_svc else ()),
-                                *(local_eps if uses_ext and sp.external_policy_local else ())))
+    programmed = (*(cluster_eps if uses_svc else ()),
+                  *(local_eps if uses_ext and sp.external_policy_local else ()))
 
     chains: dict[str, list[str]] = {}
-    #: what picking each endpoint does: DNAT, or with affinity a goto to its chain.
-    pick = {ep: f"meta l4proto {proto} dnat to {ep.ip}:{ep.port}" for ep in programmed}
-    ep_set: dict[Endpoint, str] = {}
+    #: ClientIP affinity: endpoint -> (its affinity set, its chain recording the client).
+    sticky: dict[Endpoint, tuple[str, str]] = {}
     if affinity is not None:
-        for ep in programmed:
+        for ep in dict.fromkeys(programmed):
             eb = endpoint_chain_base(spn, sp.protocol, ep)
-            ep_set[ep] = f"affinity-{eb}"
-            out.affinity[ep_set[ep]] = affinity
-            chains[f"endpoint-{eb}"] = [f"update @{ep_set[ep]} {{ ip saddr }}", pick[ep]]
-            pick[ep] = f"goto endpoint-{eb}"
+            sticky[ep] = (f"affinity-{eb}", f"endpoint-{eb}")
+            out.affinity[f"affinity-{eb}"] = affinity
+            chains[f"endpoint-{eb}"] = [f"update @affinity-{eb} {{ ip saddr }}",
+                                        f"meta l4proto {proto} dnat to {ep.ip}:{ep.port}"]
 
     def lb_rules(eps: tuple[Endpoint, ...]) -> list[str]:
-        sticky = [f"ip saddr @{ep_set[e]} {pick[e]}" for e in eps] if ep_set else []
-        return sticky + _ladder([pick[e] for e in eps])
+        if not sticky:
+            return _ladder([f"meta l4proto {proto} dnat to {e.ip}:{e.port}" for e in eps])
+        return ([f"ip saddr @{sticky[e][0]} goto {sticky[e][1]}" for e in eps]
+                + _ladder([f"goto {sticky[e][1]}" for e in eps]))
 
     if uses_svc:
         chains[svc_chain] = lb_rules(cluster_eps)
@@ -157,7 +172,7 @@ def service_fragment(sp: ServicePort, all_eps: tuple[Endpoint, ...],
     out.chains = {c: f"add chain {TABLE} {c} {{ {' ; '.join(rules)} ; }}"
                   for c, rules in chains.items()}
     out.rules = sum(map(len, chains.values()))
-    for ip in dict.fromkeys(ep.ip for ep in programmed):
+    for ip in dict.fromkeys([ep.ip for ep in programmed]):
         out.elements[(HAIRPIN, f"{ip} . {ip}")] = f"{ip} . {ip}"
     _elements(out, sp, name, proto, (svc_chain, ext_chain, fw_chain),
               (uses_svc, uses_ext, uses_fw), bool(ext_eps), bool(cluster_eps))
