@@ -90,6 +90,7 @@ __all__ = [
 
 Endpoints = dict[ServicePortName, tuple[Endpoint, ...]]
 
+
 @dataclass
 class NFTablesState:
     """What a sync leaves in the table: every service port's fragment and the
@@ -124,8 +125,8 @@ def _deletable(gone: dict[tuple[str, str], None],
     """
     out = [k for k in gone if k[0] != HAIRPIN]
     if any(m == "cluster-ips" for m, _ in out):
-        held = {k for f in fragments.values() for k in f.elements if k[0] == "cluster-ips"}
-        out = [k for k in out if k not in held]
+        held = {f.service.cluster_ip for f in fragments.values()}  # every port has its IP
+        out = [(m, key) for m, key in out if m != "cluster-ips" or key not in held]
     return out
 
 
