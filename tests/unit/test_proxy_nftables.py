@@ -128,6 +128,9 @@ def test_full_render_matches_upstream_golden_lines() -> None:
     last_chain = max(i for i, line in enumerate(text.splitlines())
                      if line.startswith("add chain ") and "{" not in line)
     assert last_chain < first_rule
+    # A full sync fills each map or set with one command.
+    filled = [line.split()[4] for line in text.splitlines() if line.startswith("add element")]
+    assert sorted(filled) == sorted(set(filled))
     # Endpoint chains only where ClientIP affinity needs them (svc5).
     assert {line.split()[4].split("-")[1] for line in text.splitlines()
             if line.startswith("add chain ip kube-proxy endpoint-")} == {"GTK6MW7G"}
