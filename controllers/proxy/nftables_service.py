@@ -94,8 +94,9 @@ class ServiceFragment:
     endpoints: tuple[Endpoint, ...]
     #: chain name -> the command appending its rules, ``add chain ip kube-proxy NAME
     #: { RULE ; RULE ; }`` (rules inside the chain command rather than ``add rule``
-    #: lines: ``nft`` then needs no copy of the table's chain list, which at 60,000
-    #: chains costs more than the rest of a small transaction).
+    #: lines: ``nft`` then needs no copy of the table's chain list, which at tens of
+    #: thousands of chains costs more than the rest of a small transaction). A chain
+    #: comes after the chains it jumps to, so a transaction needs no declarations.
     chains: dict[str, str] = field(default_factory=dict)
     #: affinity set name -> timeout seconds.
     affinity: dict[str, int] = field(default_factory=dict)
