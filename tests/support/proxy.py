@@ -257,6 +257,7 @@ class Netns:
     host_ip: str
     node_ip: str = "192.168.77.1"
     pods: dict[str, str] = field(default_factory=dict)  # pod name -> ip
+    pod_ns: dict[str, str] = field(default_factory=dict)  # pod name -> its namespace
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def add_pod(self, name: str, index: int, port: int) -> str:
@@ -275,11 +276,12 @@ class Netns:
         self.procs.append(subprocess.Popen(
             ["ip", "netns", "exec", ns, sys.executable, "-c", NETNS_SERVER, name, str(port)]))
         self.pods[name] = ip
+        self.pod_ns[name] = ns
         return ip
 
     def ask(self, ip: str, port: int, n: int = 1, pod: str = "") -> list[str]:
         """``n`` connections to ``ip:port`` from the node namespace (or from ``pod``'s)."""
-        ns = f"kpp{self.tag}{list(self.pods).index(pod)}" if pod else self.node
+        ns = self.pod_ns[pod] if pod else self.node
         out = sh(sys.executable, "-c", NETNS_CLIENT, ip, str(port), str(n), ns=ns)
         return out.split("\n")[:-1]
 
