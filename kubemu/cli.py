@@ -3,7 +3,9 @@
 ``kubemu up`` runs a whole control plane as separate OS processes (flags in
 :mod:`kubemu.up_flags`, the run itself in :mod:`kubemu.up`); ``kubemu kubectl`` and
 ``kubemu reset`` are :mod:`kubemu.tools`'s, ``kubemu certs`` (a cluster's certificates
-and kubeconfigs for processes it does not launch) is :mod:`kubemu.certs`'s.
+and kubeconfigs for processes it does not launch) is :mod:`kubemu.certs`'s and
+``kubemu publish-dns`` (the ``kube-dns`` Service of such a cluster DNS)
+:mod:`kubemu.dns_publish`'s.
 
 ``kubemu kubeconfig --server URL [--out FILE]`` writes (or prints, with ``-``)
 a kubeconfig for an already running apiserver. Invalid arguments exit 2 with the
@@ -17,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kubemu import certs, tools, up_flags
+from kubemu import certs, dns_publish, tools, up_flags
 from kubemu.kubeconfig import Credentials, dump_kubeconfig, write_kubeconfig
 
 
@@ -51,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     kubeconfig.set_defaults(handler=cmd_kubeconfig, parser=kubeconfig)
     tools.add_commands(commands)
     certs.add_command(commands)
+    dns_publish.add_command(commands)
     return parser
 
 
