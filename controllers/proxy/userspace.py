@@ -145,18 +145,19 @@ class UserspaceProxier:
 
         A full sync (the first one, the one after a failed sync, and the periodic resync)
         derives every service port afresh and reconciles every listener. Any other sync
-        touches only the service ports whose :class:`ServicePort` or endpoints tuple is not
-        the object the last sync saw — the change trackers replace those of the changed
-        Services (``changed``) only, as the iptables renderer's fragment cache relies on —
-        and the ports that are gone: their balancers, connection series and the listeners
-        of their addresses; plus the addresses whose bind failed, retried on every sync.
+        touches only the service ports whose :class:`ServicePort` is not the object the
+        last sync saw, or whose Service is in ``changed`` and whose endpoints tuple is not
+        (the change trackers replace the objects of changed Services only, as the iptables
+        renderer's fragment cache relies on), and the ports that are gone: their balancers,
+        connection series and the listeners of their addresses; plus the addresses whose
+        bind failed, retried on every sync.
         """
         full = full or not self._synced
         self._synced = False  # a sync that raises leaves the next one full
         paused = gc.isenabled()
         gc.disable()
         try:
-            touched = self._update(services, endpoints, full)
+            touched = self._update(services, endpoints, changed, full)
         finally:
             if paused:
                 gc.enable()
@@ -165,7 +166,7 @@ class UserspaceProxier:
         self._synced = True
 
     def _update(self, services: dict[ServicePortName, ServicePort],
-                endpoints: dict[ServicePortName, tuple[Endpoint, ...]],
+                endpoints: dict[ServicePortName, tuple[Endpoint, ...]], changed: set[str],
                 full: bool) -> set[Address]:
         """Derive the new or changed service ports (every one when ``full``) and forget
         those that are gone; the addresses whose listener may have to change.
@@ -178,14 +179,20 @@ class UserspaceProxier:
         if full:
             self._ports, self._claims = {}, {}
             touched.update(self._listeners)
+        # Names of the changed Services: a cheap first test that spares the endpoints
+        # lookup (an equality test of two ServicePortNames) for every unchanged port.
+        names = {key.partition("/")[2] for key in changed}
         seen = 0
         for spn, sp in services.items():
-            eps = endpoints.get(spn, ())
             old = previous.get(spn)
             if old is not None:
                 seen += 1
-                if not full and old.service is sp and old.endpoints is eps:
+                if not full and old.service is sp and (
+                        spn.name not in names or spn.service_key not in changed):
                     continue
+            eps = endpoints.get(spn, ())
+            if not full and old is not None and old.service is sp and old.endpoints is eps:
+                continue
             state = self._derive(spn, sp, eps)
             self._ports[spn] = state
             if full:
