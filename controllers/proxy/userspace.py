@@ -161,8 +161,11 @@ class UserspaceProxier:
         finally:
             if paused:
                 gc.enable()
-        for addr in touched:
-            await self._reconcile(addr)
+        # Every close before any open, as a listener being closed may hold what another
+        # one binds (a wildcard NodePort address).
+        opening = [(addr, want) for addr in touched if (want := self._settle(addr))]
+        for addr, (spn, local) in opening:
+            await self._open(addr, spn, local)
         self._synced = True
 
     def _update(self, services: dict[ServicePortName, ServicePort],
@@ -254,8 +257,9 @@ class UserspaceProxier:
                     del self._claims[addr]
             touched.add(addr)
 
-    async def _reconcile(self, addr: Address) -> None:
-        """Have ``addr``'s listener serve its first claimant (none when unclaimed)."""
+    def _settle(self, addr: Address) -> tuple[ServicePortName, bool] | None:
+        """Close ``addr``'s listener unless it serves the address's first claimant; what
+        to open there (``None``: nothing, or its listener is right)."""
         claims = self._claims.get(addr)
         want = next(iter(claims.items())) if claims else None
         listener = self._listeners.get(addr)
@@ -266,8 +270,7 @@ class UserspaceProxier:
             listener = None
         if want is None:
             self._failed.pop(addr, None)
-        elif listener is None:
-            await self._open(addr, *want)
+        return want if listener is None else None
 
     async def _open(self, addr: Address, spn: ServicePortName, local: bool = False) -> None:
         ip, port, proto = addr
