@@ -119,3 +119,19 @@ def test_stored_range_concurrent_and_two_replicas() -> None:
         await storage.close()
 
     _run(scenario())
+
+
+def test_large_bitmap_offsets_and_last_free_offset() -> None:
+    size = (1 << 20) - 2  # a /12
+    taken = [0, 7, 8, 255, 4096, 500_000, size - 1]
+    bitmap = Bitmap(size, 256, rng=random.Random(3))
+    bitmap.set_all([*taken, size + 5, -1])  # out-of-range offsets are ignored
+    assert bitmap.offsets() == taken and bitmap.count == len(taken)
+    assert all(bitmap.has(i) for i in taken) and not bitmap.has(9)
+    # Everything but one offset of each band taken: allocate_next finds exactly those.
+    full = Bitmap(size, 256, (1 << size) - 1, random.Random(3))
+    full.release(123_456)
+    full.release(17)
+    assert full.allocate_next() == 123_456
+    assert full.allocate_next() == 17
+    assert full.allocate_next() is None and full.free() == 0
