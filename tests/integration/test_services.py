@@ -188,6 +188,42 @@ def test_concurrent_creates_exhaust_small_ip_range(apiserver_factory: Any) -> No
         assert len({r.json()["spec"]["clusterIP"] for r in again}) == 13
 
 
+def test_concurrent_failed_creates_release_their_ips(apiserver_factory: Any) -> None:
+    # Creates allocate before they validate and write: those that fail give their IP
+    # back, also when their allocations shared a map write with creates that succeeded.
+    server = apiserver_factory(extra_args=["--service-cluster-ip-range", "10.0.0.0/28"])
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        ns = _ns(client)
+
+        async def burst() -> list[httpx.Response]:
+            async with httpx.AsyncClient(base_url=server.url, timeout=60,
+                                         limits=httpx.Limits(max_connections=50)) as c:
+                path = f"/api/v1/namespaces/{ns}/services"
+                return await asyncio.gather(
+                    *(c.post(path, json=svc("same")) for _ in range(30)),
+                    *(c.post(path, json=svc("bad", selector={"app": "-x-"}))
+                      for _ in range(20)))
+
+        results = asyncio.run(burst())
+        # While failing creates hold addresses, others may find the range full.
+        same, bad = results[:30], results[30:]
+        assert [r.status_code for r in same].count(201) == 1
+        assert {r.status_code for r in same} <= {201, 409, 500}
+        assert {r.status_code for r in bad} <= {422, 500} and 422 in {r.status_code for r in bad}
+        for r in results:
+            if r.status_code == 500:
+                assert r.json()["message"] == ("Internal error occurred: failed to allocate a "
+                                               "serviceIP: range is full")
+        # 14 addresses: the kubernetes Service and "same" hold two, the rest is free.
+        again = _spam(server.url, ns, 12, {})
+        assert [r.status_code for r in again] == [201] * 12
+        ips = {r.json()["spec"]["clusterIP"] for r in again}
+        kept = next(r for r in results if r.status_code == 201).json()["spec"]["clusterIP"]
+        assert len(ips) == 12 and kept not in ips
+        full = create(client, ns, svc("one-more"))
+        assert full.status_code == 500 and "range is full" in full.json()["message"]
+
+
 def test_concurrent_creates_exhaust_small_port_range(apiserver_factory: Any) -> None:
     server = apiserver_factory(extra_args=["--service-node-port-range", "30000-30019"])
     with httpx.Client(base_url=server.url, timeout=30) as client:
