@@ -208,8 +208,9 @@ def _run(workdir: Path, server_cpu: int | None, shape: Shape, service_range: str
     first = _apiserver(workdir, "scale-repair", data, server_cpu, service_range).start(
         READY_TIMEOUT_S)
     out["repair_start_s"] = time.perf_counter() - t0
+    out["repair_start_cpu_s"] = first.cpu_seconds()
     first.stop(timeout=30)
-    _log(f"… {out['repair_start_s']:.1f} s")
+    _log(f"… {out['repair_start_s']:.1f} s ({out['repair_start_cpu_s']:.1f} s CPU)")
     out["db_bytes"] = sum(p.stat().st_size for p in data.glob("kubemu.db*"))
     server = _apiserver(workdir, "scale-kubemu-sqlite", data, server_cpu, service_range,
                         "--storage", "sqlite")
@@ -263,8 +264,8 @@ def table(results: dict[str, Any]) -> list[str]:
         f"({s['db_bytes'] / mib:,.0f} MiB SQLite file); populate: {s['populate_http_s']:.0f} s "
         f"over HTTP (namespaces, templates) + {s['populate_storage_s']:.0f} s through the "
         f"storage layer ({s['populate_storage_objects']:,} objects) + "
-        f"{s['repair_start_s']:.0f} s to ready for a first start (a cold start that also "
-        "repairs the ClusterIP map)",
+        f"{s['repair_start_s']:.0f} s to ready ({s.get('repair_start_cpu_s', 0):.0f} s CPU) "
+        "for a first start (a cold start that also repairs the ClusterIP map)",
         "",
         "| backend | cold start → ready | RSS ready | RSS peak | list-all (JSON) "
         "| list in pages of 500 | watch rv=0, last initial event |",
