@@ -16,6 +16,9 @@ kube-proxies, it returns the document the page renders::
 
 Everything is sorted (namespaces, Services, pods by name; endpoints by address), so equal
 clusters give equal snapshots and the server can skip pushing an unchanged one.
+A namespace's part depends on that namespace's objects alone (:func:`namespace_doc`), so
+:class:`CacheView` builds one namespace from the informers' namespace indexes and the hub
+rebuilds only the namespaces that changed.
 An endpoint is *ready* as EndpointSlice ``conditions.ready`` says (unset means ready, as
 upstream documents); it is *terminating* when ``conditions.terminating`` is true.
 """
