@@ -14,21 +14,44 @@ document is brought up to date, measured two ways in this process:
 
 Printed: CPU milliseconds per change (``time.process_time``: the machine is shared, wall
 time is not the point) and bytes sent per page per change; and a new page's snapshot.
+
+``--page`` also times the page itself in headless Chromium (``chromium`` and
+``chromedriver`` on PATH): the console's ``static/console.js`` applies the snapshot, then
+ten deltas of one pod change each (``performance.now()`` around its ``apply``; the page's
+layout included, as the arrows are measured from it).
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from controllers.client.store import NAMESPACE_INDEX, Store, meta_namespace_index
 from controllers.console.hub import Hub
+from controllers.console.server import STATIC
 from controllers.console.snapshot import CacheView, build_snapshot
+
+_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8">
+<link rel="stylesheet" href="{static}/console.css"></head><body>
+<header><span id="status" class="status"></span></header>
+<section id="nodes"></section><main id="namespaces"></main>
+<aside id="panel" hidden><span id="yaml-title"></span><button id="panel-close"></button>
+<pre id="yaml"></pre></aside>
+<script src="data.js"></script><script src="{static}/console.js"></script></body></html>"""
+
+_TIME = """let t = performance.now(); apply('snapshot', '', SNAPSHOT);
+const first = performance.now() - t, deltas = [];
+for (const m of DELTAS) { t = performance.now(); apply('delta', '', m);
+                          deltas.push(performance.now() - t); }
+return [first, deltas];"""
 
 
 def _pod(ns: str, i: int, ready: bool) -> dict[str, Any]:
@@ -79,12 +102,43 @@ def _measure(changes: int, namespaces: int, change: Callable[[str], int]) -> tup
     return statistics.mean(cpu) * 1000, int(statistics.mean(sizes))
 
 
+def page(snapshot: bytes, deltas: list[bytes]) -> tuple[float, list[float]]:
+    """Milliseconds the page takes to apply ``snapshot``, then each of ``deltas``."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if browser is None or driver_path is None:
+        raise SystemExit("--page needs chromium and chromedriver on PATH")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "data.js").write_bytes(b"window.SNAPSHOT=" + snapshot + b";window.DELTAS=["
+                                       + b",".join(deltas) + b"];")
+        (root / "page.html").write_text(_PAGE.format(static=STATIC.as_uri()))
+        options = webdriver.ChromeOptions()
+        options.binary_location = browser
+        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
+                    "--disable-dev-shm-usage", f"--user-data-dir={root / 'profile'}",
+                    "--window-size=1400,900"):
+            options.add_argument(arg)
+        driver = webdriver.Chrome(options=options, service=Service(driver_path))
+        try:
+            driver.set_script_timeout(600)
+            driver.get((root / "page.html").as_uri())
+            first, times = driver.execute_script(_TIME)
+        finally:
+            driver.quit()
+    return float(first), [float(t) for t in times]
+
+
 def main() -> None:
     """Run and print the table."""
     parser = argparse.ArgumentParser(prog="python -m bench.console")
     parser.add_argument("--namespaces", type=int, default=1000)
     parser.add_argument("--pods", type=int, default=10)
     parser.add_argument("--changes", type=int, default=50)
+    parser.add_argument("--page", action="store_true", help="also time the page in Chromium")
     args = parser.parse_args()
     stores = cluster(args.namespaces, args.pods)
     ready = {"flag": False}
@@ -119,6 +173,17 @@ def main() -> None:
     print(f"| full snapshot (before) | {full_cpu:.1f} | {full_bytes:,} |")
     print(f"| delta (after) | {delta_cpu:.2f} | {delta_bytes:,} |")
     print(f"| a new page's snapshot (after) | {snapshot_cpu:.1f} | {snapshot:,} |")
+    if args.page:
+        first = hub.snapshot()
+        deltas = []
+        ready["flag"] = False
+        for k in range(10):
+            base = hub.version
+            delta(f"ns-{k * args.namespaces // 10:05d}")
+            deltas.append(hub.delta(base))
+        applied, times = page(first, deltas)
+        print(f"page: the snapshot {applied:.0f} ms, each delta (ms): "
+              + ", ".join(f"{t:.1f}" for t in times))
 
 
 if __name__ == "__main__":

@@ -157,45 +157,55 @@ function nodeBox(node) {
   return box;
 }
 
-// Arrows from the right edge of each source box to the left edge of its targets.
-function drawArrows(row) {
-  const svg = row.querySelector('svg.arrows');
-  const origin = row.getBoundingClientRect();
-  svg.setAttribute('width', String(row.scrollWidth));
-  svg.setAttribute('height', String(row.scrollHeight));
-  svg.replaceChildren();
-  const defs = document.createElementNS(SVG, 'defs');
-  defs.innerHTML = '<marker id="head" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" ' +
-    'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#7b8794"/></marker>';
-  svg.append(defs);
-  const link = (from, to, dashed) => {
-    if (!from || !to) return;
-    const a = from.getBoundingClientRect(), b = to.getBoundingClientRect();
-    const x1 = a.right - origin.left, y1 = a.top + a.height / 2 - origin.top;
-    const x2 = b.left - origin.left - 2, y2 = b.top + b.height / 2 - origin.top;
-    const mid = (x1 + x2) / 2;
-    const path = document.createElementNS(SVG, 'path');
-    path.setAttribute('d', `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`);
-    path.setAttribute('fill', 'none');
-    path.setAttribute('stroke', dashed ? '#cbd2d9' : '#7b8794');
-    path.setAttribute('stroke-width', '1.6');
-    if (dashed) path.setAttribute('stroke-dasharray', '4 3');
-    path.setAttribute('marker-end', 'url(#head)');
-    svg.append(path);
-  };
-  const service = row.querySelector('.service');
-  link(row.querySelector('.client'), service, false);
-  for (const ep of row.querySelectorAll('.endpoint')) {
-    const ready = ep.dataset.state === 'ready';
-    link(service, ep, !ready);
-    if (ep.dataset.pod) {
-      link(ep, row.querySelector(`.pod[data-pod="${CSS.escape(ep.dataset.pod)}"]`), !ready);
+// Arrows from the right edge of each source box to the left edge of its targets. Every row's
+// boxes are measured first and drawn after, so the page is laid out once, not once per row.
+function drawArrows(rows) {
+  const measured = [];
+  for (const row of rows) {
+    const origin = row.getBoundingClientRect();
+    const paths = [];
+    const link = (from, to, dashed) => {
+      if (!from || !to) return;
+      const a = from.getBoundingClientRect(), b = to.getBoundingClientRect();
+      const x1 = a.right - origin.left, y1 = a.top + a.height / 2 - origin.top;
+      const x2 = b.left - origin.left - 2, y2 = b.top + b.height / 2 - origin.top;
+      const mid = (x1 + x2) / 2;
+      paths.push([`M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`, dashed]);
+    };
+    const service = row.querySelector('.service');
+    link(row.querySelector('.client'), service, false);
+    for (const ep of row.querySelectorAll('.endpoint')) {
+      const ready = ep.dataset.state === 'ready';
+      link(service, ep, !ready);
+      if (ep.dataset.pod) {
+        link(ep, row.querySelector(`.pod[data-pod="${CSS.escape(ep.dataset.pod)}"]`), !ready);
+      }
+    }
+    measured.push([row, row.scrollWidth, row.scrollHeight, paths]);
+  }
+  for (const [row, width, height, paths] of measured) {
+    const svg = row.querySelector('svg.arrows');
+    svg.setAttribute('width', String(width));
+    svg.setAttribute('height', String(height));
+    const defs = document.createElementNS(SVG, 'defs');
+    defs.innerHTML = '<marker id="head" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" ' +
+      'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#7b8794"/></marker>';
+    svg.replaceChildren(defs);
+    for (const [d, dashed] of paths) {
+      const path = document.createElementNS(SVG, 'path');
+      path.setAttribute('d', d);
+      path.setAttribute('fill', 'none');
+      path.setAttribute('stroke', dashed ? '#cbd2d9' : '#7b8794');
+      path.setAttribute('stroke-width', '1.6');
+      if (dashed) path.setAttribute('stroke-dasharray', '4 3');
+      path.setAttribute('marker-end', 'url(#head)');
+      svg.append(path);
     }
   }
 }
 
 function drawAllArrows() {
-  for (const row of document.querySelectorAll('.svc-row')) drawArrows(row);
+  drawArrows(document.querySelectorAll('.svc-row'));
 }
 
 // The document as the server sent it (a snapshot, then deltas), and what each namespace's
@@ -297,9 +307,7 @@ function apply(kind, id, message) {
     for (const entry of drawn.sections.values()) entry.data = '';
     names = null;
   }
-  for (const section of drawNamespaces(names)) {
-    for (const row of section.querySelectorAll('.svc-row')) drawArrows(row);
-  }
+  drawArrows(drawNamespaces(names).flatMap((section) => [...section.querySelectorAll('.svc-row')]));
   const status = document.getElementById('status');
   status.dataset.version = String(doc.version);
   status.dataset.eventId = id;
