@@ -65,6 +65,7 @@ from apiserver.storage.errors import (
 from apiserver.storage.etcd_client import COMPACTED, FUTURE, EtcdClient, EtcdError, prefix_end
 from apiserver.storage.etcd_watch import Feed, WatchStream, pump
 from apiserver.storage.interface import KeyValue, Storage, StorageEvent, Subscriber
+from apiserver.storage.revisions import RevisionWaiters
 from apiserver.storage.transformed import group_resource
 
 log = logging.getLogger(__name__)
@@ -113,11 +114,10 @@ class EtcdStorage(Storage):
         #: Newest revision seen in any answer (``current_revision``).
         self._revision = 0
         self._compacted = 0
-        #: Every event up to this revision has gone through the feed.
-        self._position = 0
+        #: The feed's position: every event up to it has been delivered.
+        self._position = RevisionWaiters()
         #: Revision of the newest event under the prefix the feed delivered.
         self._delivered = 0
-        self._advanced = asyncio.Event()
         self._feed = Feed(self.client, self._skey, self._deliver, self._saw_compaction)
         self._feed_task: asyncio.Task[None] | None = None
         self._started = False
@@ -159,7 +159,7 @@ class EtcdStorage(Storage):
                 await asyncio.sleep(0.2)
         with contextlib.suppress(StorageError, EtcdError):
             await self.client.discover()
-        self._revision = self._position = self._delivered = revision
+        self._revision = self._delivered = self._position.position = revision
         self._started = True
         self._feed_task = asyncio.create_task(self._feed.run(revision + 1), name="etcd-feed")
 
@@ -171,7 +171,7 @@ class EtcdStorage(Storage):
                 await self._feed_task
             self._feed_task = None
         await self.client.close()
-        self._advanced.set()
+        self._position.release()
 
     # -- writes --------------------------------------------------------------------
 
@@ -377,17 +377,7 @@ class EtcdStorage(Storage):
     # -- the feed ------------------------------------------------------------------
 
     async def _wait_position(self, revision: int, timeout: float) -> bool:
-        if self._position >= revision:
-            return True
-        try:
-            async with asyncio.timeout(timeout):  # a timer, not a task per waiting write
-                while self._position < revision:
-                    if self.client.closed:
-                        return False
-                    await self._advanced.wait()
-        except TimeoutError:
-            return False
-        return True
+        return await self._position.wait(revision, timeout)
 
     def _deliver(self, revision: int, event: StorageEvent | None) -> bool:
         if event is not None:
@@ -397,10 +387,8 @@ class EtcdStorage(Storage):
                 except Exception:
                     log.exception("storage subscriber failed")
             self._delivered = revision
-        if revision > self._position:
-            self._position = revision
+        if revision > self._position.position:
             if revision > self._revision:
                 self._revision = revision
-            self._advanced.set()
-            self._advanced = asyncio.Event()
+            self._position.advance(revision)
         return True
