@@ -100,14 +100,18 @@ class WatchStream:
     def cancel(self) -> None:
         self.call.cancel()
 
-    async def responses(self) -> AsyncIterator[Any]:
-        """The stream's responses; ends when etcd cancels the watch."""
-        async for response in self.call:
-            self.alive.set()
-            if response.canceled and not response.compact_revision:
-                raise StorageUnavailableError(
-                    "", f"etcd cancelled the watch: {response.cancel_reason or 'no reason'}")
-            yield response
+    async def next(self) -> Any:
+        """The stream's next response; None once etcd ended the stream. ``read`` rather
+        than ``async for``: one awaited call per response instead of two nested async
+        generators, on the path every event of the cluster takes."""
+        response = await self.call.read()
+        if response is grpc.aio.EOF:
+            return None
+        self.alive.set()
+        if response.canceled and not response.compact_revision:
+            raise StorageUnavailableError(
+                "", f"etcd cancelled the watch: {response.cancel_reason or 'no reason'}")
+        return response
 
 
 async def pump(stream: WatchStream, skey: KeyMap, on_event: OnEvent,
@@ -118,7 +122,7 @@ async def pump(stream: WatchStream, skey: KeyMap, on_event: OnEvent,
     (etcd never splits one revision's events across responses); returns the next
     revision to watch from."""
     next_revision = stream.start_revision
-    async for response in stream.responses():
+    while (response := await stream.next()) is not None:
         if response.compact_revision:
             compacted = int(response.compact_revision)
             on_compacted(compacted)
