@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from apiserver.api import meta
 from apiserver.registry import common as c
 from apiserver.registry.policy_expressions import expression_causes
-from apiserver.registry.service.validation import duplicate
+from apiserver.registry.service.fielderrors import duplicate
 from apiserver.registry.strategy import Cause
 from apiserver.registry.table_strategy import TableStrategy
 

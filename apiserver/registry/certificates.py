@@ -18,7 +18,7 @@ from cryptography import x509
 
 from apiserver.api import meta
 from apiserver.registry import common as c
-from apiserver.registry.service.validation import duplicate
+from apiserver.registry.service.fielderrors import duplicate
 from apiserver.registry.strategy import Cause
 from apiserver.registry.table_strategy import TableStrategy
 

@@ -14,7 +14,7 @@ from typing import Any, TypeGuard
 
 from apiserver.api import labels as labelsel
 from apiserver.api.labels import SelectorError
-from apiserver.registry.service.validation import (
+from apiserver.registry.service.fielderrors import (
     forbidden,
     go_list,
     go_value,

@@ -15,12 +15,9 @@ from typing import Any
 from apiserver.api import meta
 from apiserver.registry import common as c
 from apiserver.registry.quantity import nonnegative_quantity
-from apiserver.registry.service.validation import (
-    _IP_MSG,
-    _non_special_ip,
-    duplicate,
-    port_num_errors,
-)
+from apiserver.registry.service.fielderrors import duplicate
+from apiserver.registry.service.ipvalidation import IP_MSG, non_special_ip
+from apiserver.registry.service.portvalidation import port_num_errors
 from apiserver.registry.strategy import Cause
 from apiserver.registry.table_strategy import TableStrategy
 from apiserver.registry.validation import _label_value_errors, _qualified_name_errors
@@ -86,10 +83,10 @@ def _endpoint_address(address: Any, path: str) -> list[Cause]:
     try:
         ipaddress.ip_address(str(ip))
     except ValueError:
-        return [c.invalid(f"{path}.ip", c.go_value(ip), _IP_MSG)]
+        return [c.invalid(f"{path}.ip", c.go_value(ip), IP_MSG)]
     # Upstream also refuses loopback addresses here; kubemu's pods, nodes and apiserver
     # live on 127.0.0.0/8 by design (a lab without privileges), so loopback is allowed.
-    causes = [] if ipaddress.ip_address(str(ip)).is_loopback else _non_special_ip(
+    causes = [] if ipaddress.ip_address(str(ip)).is_loopback else non_special_ip(
         f"{path}.ip", str(ip))
     if address.get("hostname"):
         causes += _label(f"{path}.hostname", address["hostname"])

@@ -12,7 +12,7 @@ from typing import Any
 
 from apiserver.api import meta
 from apiserver.registry import common as c
-from apiserver.registry.service.validation import port_name_errors
+from apiserver.registry.service.portvalidation import port_name_errors
 from apiserver.registry.strategy import Cause
 from apiserver.registry.table_strategy import TableStrategy
 

@@ -14,7 +14,7 @@ from typing import Any
 from apiserver.api import meta
 from apiserver.registry import common as c
 from apiserver.registry.quantity import nonnegative_quantity, positive_quantity
-from apiserver.registry.service.validation import duplicate
+from apiserver.registry.service.fielderrors import duplicate
 from apiserver.registry.strategy import Cause
 from apiserver.registry.table_strategy import TableStrategy
 from apiserver.registry.validation import _qualified_name_errors

@@ -6,6 +6,10 @@ needs *before* it is written and return a :class:`Transaction`: the store
 commits it once the Service is stored (releasing what the update gave up) or
 reverts it when the write fails (releasing what was taken). Deletes release
 everything through :meth:`Allocators.release`.
+
+This module is the flow and the persisted state; what a Service asks for is
+decided in :mod:`~apiserver.registry.service.ipfamilies` (IP-family fields)
+and :mod:`~apiserver.registry.service.nodeports` (node-port assignment).
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from apiserver.api import errors
 from apiserver.registry.service.allocator import StoredRange
+from apiserver.registry.service.allocerrors import internal_error, invalid_service
 from apiserver.registry.service.bitmap import (
     AlreadyAllocatedError,
     Bitmap,
@@ -27,13 +31,19 @@ from apiserver.registry.service.bitmap import (
     RangeError,
     RangeFullError,
 )
-from apiserver.registry.service.defaults import needs_health_check, ports_of
-from apiserver.registry.service.validation import (
-    go_list,
-    go_value,
-    invalid,
-    ip_family,
-    validate_cluster_ips_related_fields,
+from apiserver.registry.service.defaults import needs_health_check, spec_view, strs_of
+from apiserver.registry.service.fielderrors import go_list, invalid
+from apiserver.registry.service.ipfamilies import init_ip_family_fields, matching_prefer_dual_stack
+from apiserver.registry.service.ipvalidation import ip_family
+from apiserver.registry.service.nodeports import (
+    PortOp,
+    alloc_health_check,
+    collect_node_ports,
+    copy_ports,
+    init_node_ports,
+    needs_node_port,
+    restore_ports,
+    update_node_ports,
 )
 from apiserver.storage.interface import Storage
 
@@ -85,84 +95,14 @@ class Transaction:
                 log.exception("reverting service allocations failed")
 
 
-def internal_error(message: str) -> errors.ApiError:
-    """Upstream's ``NewInternalError`` (500, with the cause in details)."""
-    return errors.ApiError(500, "InternalError", f"Internal error occurred: {message}",
-                           {"causes": [{"message": message}]})
-
-
-def _invalid(name: str, causes: list[dict[str, str]]) -> errors.ApiError:
-    from apiserver.api.resources import SERVICES
-
-    return errors.invalid(SERVICES, name, causes)
-
-
-def _name(svc: dict[str, Any]) -> str:
-    return str((svc.get("metadata") or {}).get("name") or "")
-
-
-def _spec(svc: dict[str, Any]) -> dict[str, Any]:
-    spec = svc.get("spec")
-    return spec if isinstance(spec, dict) else {}
-
-
-def _strs(spec: dict[str, Any], key: str) -> list[str]:
-    value = spec.get(key)
-    return [str(v) for v in value] if isinstance(value, list) else []
-
-
 def needs_cluster_ip(spec: dict[str, Any]) -> bool:
+    """Whether the Service type holds cluster IPs (every type but ExternalName)."""
     return spec.get("type") != "ExternalName"
 
 
-def needs_node_port(spec: dict[str, Any]) -> bool:
-    return spec.get("type") in ("NodePort", "LoadBalancer")
-
-
-def _should_allocate_node_ports(spec: dict[str, Any]) -> bool:
-    if spec.get("type") == "NodePort":
-        return True
-    if spec.get("type") == "LoadBalancer":
-        return spec.get("allocateLoadBalancerNodePorts") is not False
-    return False
-
-
-def _node_port(port: dict[str, Any]) -> int:
-    value = port.get("nodePort")
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def collect_node_ports(spec: dict[str, Any]) -> list[int]:
-    """Every non-zero ``nodePort`` of the ports (not the health-check port)."""
-    return [np for np in (_node_port(p) for p in ports_of(spec)) if np]
-
-
 def _is_headless_ips(spec: dict[str, Any]) -> bool:
-    ips = _strs(spec, "clusterIPs")
+    ips = strs_of(spec, "clusterIPs")
     return bool(ips) and ips[0] == "None"
-
-
-class _PortOp:
-    """Node-port changes of one Service, applied to a bitmap copy in one CAS write."""
-
-    def __init__(self, bitmap: Bitmap, ports: PortRange) -> None:
-        self.bitmap = bitmap
-        self.range = ports
-        self.allocated: list[int] = []
-
-    def allocate(self, port: int) -> None:
-        index = self.range.index_of(port)
-        if not self.bitmap.allocate(index):
-            raise AlreadyAllocatedError("port")
-        self.allocated.append(port)
-
-    def allocate_next(self) -> int:
-        index = self.bitmap.allocate_next()
-        if index is None:
-            raise RangeFullError()
-        port = self.range.port_at(index)
-        self.allocated.append(port)
-        return port
 
 
 class Allocators:
@@ -183,93 +123,9 @@ class Allocators:
         self.ports = StoredRange(storage, NODE_PORTS_NAME, ports.spec, ports.size,
                                  ports.static_band, self.rng)
 
-    # -- IP families -------------------------------------------------------------
-
-    def init_ip_family_fields(self, svc: dict[str, Any], old: dict[str, Any] | None) -> None:
-        """Upstream ``initIPFamilyFields``: default policy/families; 422 on conflicts."""
-        spec = _spec(svc)
-        if spec.get("type") == "ExternalName":
-            return
-        if old is not None and _matching_prefer_dual_stack(spec, _spec(old)):
-            return
-        old_spec = _spec(old) if old is not None else None
-        if spec.get("ipFamilyPolicy") is None:
-            if old_spec is not None and old_spec.get("ipFamilyPolicy") is not None:
-                spec["ipFamilyPolicy"] = old_spec["ipFamilyPolicy"]
-            elif spec.get("clusterIP") == "None" and not spec.get("selector"):
-                spec["ipFamilyPolicy"] = "RequireDualStack"
-            else:
-                spec["ipFamilyPolicy"] = "SingleStack"
-        causes = validate_cluster_ips_related_fields(spec)
-        if causes:
-            raise _invalid(_name(svc), causes)
-        policy = spec["ipFamilyPolicy"]
-        shown_policy = go_value(policy)
-        if old_spec is not None:
-            if policy == "SingleStack":
-                if _strs(old_spec, "clusterIPs") == _strs(spec, "clusterIPs") and \
-                        len(_strs(spec, "clusterIPs")) > 1:
-                    spec["clusterIPs"] = _strs(spec, "clusterIPs")[:1]
-                if _strs(old_spec, "ipFamilies") == _strs(spec, "ipFamilies") and \
-                        len(_strs(spec, "ipFamilies")) > 1:
-                    spec["ipFamilies"] = _strs(spec, "ipFamilies")[:1]
-            else:
-                new_ips, old_ips = _strs(spec, "clusterIPs"), _strs(old_spec, "clusterIPs")
-                if new_ips and len(new_ips) < len(old_ips):
-                    causes.append(invalid("spec.ipFamilyPolicy", shown_policy,
-                                          "must be 'SingleStack' to release the secondary "
-                                          "cluster IP"))
-                new_f, old_f = _strs(spec, "ipFamilies"), _strs(old_spec, "ipFamilies")
-                if new_f and len(new_f) < len(old_f):
-                    causes.append(invalid("spec.ipFamilyPolicy", shown_policy,
-                                          "must be 'SingleStack' to release the secondary IP "
-                                          "family"))
-        if policy == "SingleStack":
-            if len(_strs(spec, "clusterIPs")) == 2:
-                causes.append(invalid("spec.ipFamilyPolicy", shown_policy,
-                                      "must be 'RequireDualStack' or 'PreferDualStack' when "
-                                      "multiple cluster IPs are specified"))
-            if len(_strs(spec, "ipFamilies")) == 2:
-                causes.append(invalid("spec.ipFamilyPolicy", shown_policy,
-                                      "must be 'RequireDualStack' or 'PreferDualStack' when "
-                                      "multiple IP families are specified"))
-        families = _strs(spec, "ipFamilies")
-        ips = _strs(spec, "clusterIPs")
-        for i, ip in enumerate(ips):
-            if ip == "None":
-                break
-            fam = ip_family(ip) or "IPv4"
-            if i >= len(families):
-                if fam not in self.ip_ranges:
-                    causes.append(invalid(f"spec.clusterIPs[{i}]", go_list(ips),
-                                          f"{fam} is not configured on this cluster"))
-                else:
-                    families.append(fam)
-        if causes:
-            raise _invalid(_name(svc), causes)
-        if families:
-            spec["ipFamilies"] = families
-        if spec.get("clusterIP") == "None" and not spec.get("selector"):
-            if not families:
-                families = [self.default_family]
-            if len(families) < 2 and policy != "SingleStack":
-                families.append("IPv6" if families[0] == "IPv4" else "IPv4")
-            spec["ipFamilies"] = families
-            return
-        if policy == "RequireDualStack" and len(self.ip_ranges) < 2:
-            causes.append(invalid("spec.ipFamilyPolicy", shown_policy,
-                                  "this cluster is not configured for dual-stack services"))
-        for i, fam in enumerate(families):
-            if fam not in self.ip_ranges:
-                causes.append(invalid(f"spec.ipFamilies[{i}]", go_value(fam),
-                                      "not configured on this cluster"))
-        if causes:
-            raise _invalid(_name(svc), causes)
-        if not families:
-            families = [self.default_family]
-        if policy != "SingleStack" and len(families) == 1 and len(self.ip_ranges) == 2:
-            families.append("IPv6" if families[0] == "IPv4" else "IPv4")
-        spec["ipFamilies"] = families
+    def _init_ip_family_fields(self, svc: dict[str, Any], old: dict[str, Any] | None) -> None:
+        """Fill/check the IP-family fields against this apiserver's ranges."""
+        init_ip_family_fields(svc, old, self.ip_ranges, self.default_family)
 
     # -- cluster IPs -----------------------------------------------------------------
 
@@ -277,7 +133,7 @@ class Allocators:
                          dry_run: bool) -> dict[str, str]:
         """Allocate ``family → ip`` ("" = any); all or nothing."""
         done: dict[str, str] = {}
-        spec = _spec(svc)
+        spec = spec_view(svc)
         try:
             for family, ip in wanted.items():
                 ip_range = self.ip_ranges[family]
@@ -299,8 +155,8 @@ class Allocators:
                         if not taken:
                             raise AlreadyAllocatedError("IP")
                 except RangeError as exc:
-                    raise _invalid(_name(svc), [invalid(
-                        "spec.clusterIPs", go_list(_strs(spec, "clusterIPs")),
+                    raise invalid_service(svc, [invalid(
+                        "spec.clusterIPs", go_list(strs_of(spec, "clusterIPs")),
                         f"failed to allocate IP {ip}: {exc}")]) from None
                 done[family] = ip
         except BaseException:
@@ -318,11 +174,11 @@ class Allocators:
             await self.ip_stores[family].apply(_releaser(index))
 
     async def _alloc_cluster_ips(self, svc: dict[str, Any], dry_run: bool) -> dict[str, str]:
-        spec = _spec(svc)
+        spec = spec_view(svc)
         if spec.get("type") == "ExternalName" or _is_headless_ips(spec):
             return {}
-        families = _strs(spec, "ipFamilies")
-        ips = _strs(spec, "clusterIPs")
+        families = strs_of(spec, "ipFamilies")
+        ips = strs_of(spec, "clusterIPs")
         while len(ips) < len(families):
             ips.append("")
         wanted = {fam: ips[i] for i, fam in enumerate(families)}
@@ -336,7 +192,7 @@ class Allocators:
         return {fam: ip for fam, ip in allocated.items() if fam in allocated}
 
     def _family_ips(self, spec: dict[str, Any]) -> dict[str, str]:
-        ips = _strs(spec, "clusterIPs")
+        ips = strs_of(spec, "clusterIPs")
         if not ips and spec.get("clusterIP"):
             ips = [str(spec["clusterIP"])]
         out: dict[str, str] = {}
@@ -348,12 +204,12 @@ class Allocators:
 
     # -- node ports --------------------------------------------------------------------
 
-    async def _port_change(self, change: Callable[[_PortOp], None], dry_run: bool) -> list[int]:
+    async def _port_change(self, change: Callable[[PortOp], None], dry_run: bool) -> list[int]:
         """Run ``change`` in one CAS write; the ports it newly took."""
         port_range = self.network.node_port_range
 
         def run(bitmap: Bitmap) -> list[int]:
-            op = _PortOp(bitmap, port_range)
+            op = PortOp(bitmap, port_range)
             change(op)
             return op.allocated
 
@@ -370,82 +226,29 @@ class Allocators:
                 bitmap.release(i)
 
         await self.ports.apply(run)
-
-    def _init_node_ports(self, svc: dict[str, Any], op: _PortOp) -> None:
-        spec = _spec(svc)
-        ports = ports_of(spec)
-        by_port: dict[Any, int] = {}
-        for i, port in enumerate(ports):
-            if not _node_port(port) and not _should_allocate_node_ports(spec):
-                continue
-            allocated = by_port.get(port.get("port"), 0)
-            if not allocated:
-                requested = next((_node_port(p) for p in ports[i:]
-                                  if p.get("port") == port.get("port") and _node_port(p)), 0)
-                if requested:
-                    try:
-                        op.allocate(requested)
-                    except RangeError as exc:
-                        raise _invalid(_name(svc), [invalid(
-                            f"spec.ports[{i}].nodePort", go_value(requested), str(exc))]) from None
-                    port["nodePort"] = requested
-                    by_port[port.get("port")] = requested
-                else:
-                    try:
-                        chosen = op.allocate_next()
-                    except RangeError as exc:
-                        raise internal_error(f"failed to allocate a nodePort: {exc}") from None
-                    port["nodePort"] = chosen
-                    by_port[port.get("port")] = chosen
-            elif _node_port(port) != allocated:
-                if not _node_port(port):
-                    port["nodePort"] = allocated
-                else:
-                    try:
-                        op.allocate(_node_port(port))
-                    except RangeError as exc:
-                        raise _invalid(_name(svc), [invalid(
-                            f"spec.ports[{i}].nodePort", go_value(port["nodePort"]),
-                            str(exc))]) from None
-
-    @staticmethod
-    def _alloc_health_check(spec: dict[str, Any], op: _PortOp) -> None:
-        requested = spec.get("healthCheckNodePort") or 0
-        if requested:
-            try:
-                op.allocate(int(requested))
-            except RangeError as exc:
-                raise internal_error(f"failed to allocate requested HealthCheck NodePort "
-                                     f"{requested}: {exc}") from None
-            return
-        try:
-            spec["healthCheckNodePort"] = op.allocate_next()
-        except RangeError as exc:
-            raise internal_error(f"failed to allocate a HealthCheck NodePort 0: {exc}") from None
-
     # -- create / update / delete ------------------------------------------------------
 
     async def allocate_create(self, svc: dict[str, Any], dry_run: bool) -> Transaction:
         """Fill IP-family fields, take cluster IPs and node ports (``allocateCreate``)."""
-        self.init_ip_family_fields(svc, None)
+        self._init_ip_family_fields(svc, None)
         txn = Transaction()
         ips = await self._alloc_cluster_ips(svc, dry_run)
         if ips and not dry_run:
             txn.on_revert.append(lambda: self.release_ips(ips))
-        spec = _spec(svc)
-        work = _copy_ports(spec)
+        spec = spec_view(svc)
+        work = copy_ports(spec)
         hc_before = spec.get("healthCheckNodePort")
 
-        def change(op: _PortOp) -> None:
-            _restore_ports(spec, work)
+        def change(op: PortOp) -> None:
+            restore_ports(spec, work)
             if hc_before is None:
                 spec.pop("healthCheckNodePort", None)
             else:
                 spec["healthCheckNodePort"] = hc_before
             if needs_node_port(spec):
-                self._init_node_ports(svc, op)
+                init_node_ports(svc, op)
             if needs_health_check(spec):
-                self._alloc_health_check(spec, op)
+                alloc_health_check(spec, op)
 
         try:
             taken = await self._port_change(change, dry_run)
@@ -459,7 +262,7 @@ class Allocators:
     async def allocate_update(self, new: dict[str, Any], old: dict[str, Any],
                               dry_run: bool) -> Transaction:
         """``allocateUpdate``: take what the new spec needs, release what it gave up."""
-        self.init_ip_family_fields(new, old)
+        self._init_ip_family_fields(new, old)
         txn = Transaction()
         allocated, released = await self._update_cluster_ips(new, old, dry_run)
         if not dry_run:
@@ -477,8 +280,8 @@ class Allocators:
     async def _update_cluster_ips(
         self, new: dict[str, Any], old: dict[str, Any], dry_run: bool
     ) -> tuple[dict[str, str], dict[str, str]]:
-        spec, old_spec = _spec(new), _spec(old)
-        if _matching_prefer_dual_stack(spec, old_spec):
+        spec, old_spec = spec_view(new), spec_view(old)
+        if matching_prefer_dual_stack(spec, old_spec):
             return {}, {}
         if old_spec.get("type") == "ExternalName" and spec.get("type") != "ExternalName":
             return await self._alloc_cluster_ips(new, dry_run), {}
@@ -486,9 +289,9 @@ class Allocators:
             return {}, {}
         if old_spec.get("type") != "ExternalName" and spec.get("type") == "ExternalName":
             return {}, self._family_ips(old_spec)
-        old_f, new_f = _strs(old_spec, "ipFamilies"), _strs(spec, "ipFamilies")
+        old_f, new_f = strs_of(old_spec, "ipFamilies"), strs_of(spec, "ipFamilies")
         if len(old_f) == 1 and len(new_f) == 2:
-            ips = _strs(spec, "clusterIPs")
+            ips = strs_of(spec, "clusterIPs")
             if len(ips) < 2:
                 ips.append("")
             allocated = await self._alloc_ips(new, {new_f[1]: ips[1]}, dry_run)
@@ -496,33 +299,33 @@ class Allocators:
             spec["clusterIPs"] = ips
             return allocated, {}
         if len(old_f) == 2 and len(new_f) == 1:
-            old_ips = _strs(old_spec, "clusterIPs")
+            old_ips = strs_of(old_spec, "clusterIPs")
             if len(old_ips) > 1:
                 return {}, {old_f[1]: old_ips[1]}
         return {}, {}
 
     async def _update_node_ports(self, new: dict[str, Any], old: dict[str, Any],
                                  dry_run: bool) -> Transaction:
-        spec, old_spec = _spec(new), _spec(old)
+        spec, old_spec = spec_view(new), spec_view(old)
         txn = Transaction()
         deferred: list[int] = []
         if needs_node_port(old_spec) and spec.get("type") in ("ExternalName", "ClusterIP"):
             deferred += collect_node_ports(old_spec)
-        work = _copy_ports(spec)
+        work = copy_ports(spec)
         old_ports = collect_node_ports(old_spec)
         hc_before = spec.get("healthCheckNodePort")
 
-        def change(op: _PortOp) -> None:
-            _restore_ports(spec, work)
+        def change(op: PortOp) -> None:
+            restore_ports(spec, work)
             if hc_before is None:
                 spec.pop("healthCheckNodePort", None)
             else:
                 spec["healthCheckNodePort"] = hc_before
             released[:] = deferred
             if needs_node_port(spec):
-                self._update_ports(new, old_ports, op, released)
+                update_node_ports(new, old_ports, op, released)
             if not needs_health_check(old_spec) and needs_health_check(spec):
-                self._alloc_health_check(spec, op)
+                alloc_health_check(spec, op)
             elif needs_health_check(old_spec) and not needs_health_check(spec):
                 hc = old_spec.get("healthCheckNodePort") or 0
                 if hc:
@@ -537,41 +340,9 @@ class Allocators:
             if to_release:
                 txn.on_commit.append(lambda: self.release_ports(to_release))
         return txn
-
-    def _update_ports(self, new: dict[str, Any], old_ports: list[int], op: _PortOp,
-                      released: list[int]) -> None:
-        spec = _spec(new)
-        seen: list[tuple[Any, int]] = []
-        taken_here: set[int] = set()
-        for i, port in enumerate(ports_of(spec)):
-            if not _node_port(port) and not _should_allocate_node_ports(spec):
-                continue
-            node_port = _node_port(port)
-            if node_port:
-                if node_port not in old_ports and node_port not in taken_here:
-                    try:
-                        op.allocate(node_port)
-                    except RangeError as exc:
-                        raise _invalid(_name(new), [invalid(
-                            f"spec.ports[{i}].nodePort", go_value(node_port),
-                            str(exc))]) from None
-                    taken_here.add(node_port)
-            else:
-                try:
-                    node_port = op.allocate_next()
-                except RangeError as exc:
-                    raise internal_error(f"failed to allocate a nodePort: {exc}") from None
-                port["nodePort"] = node_port
-            key = (port.get("protocol"), node_port)
-            if key in seen:
-                raise internal_error(f"duplicate nodePort: {{{key[0]} {node_port}}}")
-            seen.append(key)
-        new_ports = collect_node_ports(spec)
-        released += [p for p in old_ports if p not in new_ports]
-
     async def release(self, svc: dict[str, Any]) -> None:
         """Give back everything a deleted Service held (``releaseAllocatedResources``)."""
-        spec = _spec(svc)
+        spec = spec_view(svc)
         if needs_cluster_ip(spec) and not _is_headless_ips(spec):
             await self.release_ips(self._family_ips(spec))
         ports = collect_node_ports(spec)
@@ -588,32 +359,6 @@ def _releaser(index: int) -> Callable[[Bitmap], None]:
     return lambda bitmap: bitmap.release(index)
 
 
-def _copy_ports(spec: dict[str, Any]) -> list[tuple[dict[str, Any], Any]]:
-    return [(p, p.get("nodePort")) for p in ports_of(spec)]
-
-
-def _restore_ports(spec: dict[str, Any], saved: list[tuple[dict[str, Any], Any]]) -> None:
-    """Undo the node ports a previous (conflicted) attempt wrote into ``spec``."""
-    for port, value in saved:
-        if value is None:
-            port.pop("nodePort", None)
-        else:
-            port["nodePort"] = value
-
-
-def _matching_prefer_dual_stack(spec: dict[str, Any], old: dict[str, Any]) -> bool:
-    """``isMatchingPreferDualStackClusterIPFields``."""
-    ip_types = ("ClusterIP", "NodePort", "LoadBalancer")
-    return (
-        spec.get("ipFamilyPolicy") == "PreferDualStack"
-        and old.get("ipFamilyPolicy") in (None, "PreferDualStack")
-        and spec.get("type") == old.get("type")
-        and spec.get("type") in ip_types
-        and _strs(spec, "clusterIPs") == _strs(old, "clusterIPs")
-        and _strs(spec, "ipFamilies") == _strs(old, "ipFamilies")
-    )
-
-
 __all__ = [
     "DEFAULT_NODE_PORT_RANGE",
     "DEFAULT_SERVICE_CIDR",
@@ -622,5 +367,4 @@ __all__ = [
     "ServiceNetwork",
     "Transaction",
     "collect_node_ports",
-    "internal_error",
 ]

@@ -32,6 +32,24 @@ def ports_of(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return [p for p in ports if isinstance(p, dict)]
 
 
+def spec_view(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj["spec"]`` when it is an object, else a new empty dict (``obj`` is not changed)."""
+    spec = obj.get("spec")
+    return spec if isinstance(spec, dict) else {}
+
+
+def strs_of(spec: dict[str, Any], key: str) -> list[str]:
+    """``spec[key]`` as a new list of strings, empty when it is not a list."""
+    value = spec.get(key)
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def list_of(spec: dict[str, Any], key: str) -> list[Any]:
+    """``spec[key]`` when it is a list, else an empty list."""
+    value = spec.get(key)
+    return value if isinstance(value, list) else []
+
+
 def externally_accessible(spec: dict[str, Any]) -> bool:
     """``service.ExternallyAccessible``: NodePort, LoadBalancer, or ClusterIP with externalIPs."""
     svc_type = spec.get("type")

@@ -24,10 +24,11 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from apiserver.registry.service.alloc import Allocators, collect_node_ports
+from apiserver.registry.service.alloc import Allocators
 from apiserver.registry.service.allocator import StoredRange
 from apiserver.registry.service.bitmap import Bitmap, NotInRangeError
-from apiserver.registry.service.validation import ip_family
+from apiserver.registry.service.ipvalidation import ip_family
+from apiserver.registry.service.nodeports import collect_node_ports
 
 log = logging.getLogger("apiserver.repair")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from apiserver.api import meta
-from apiserver.registry.service.alloc import needs_cluster_ip, needs_node_port
+from apiserver.registry.service.alloc import needs_cluster_ip
 from apiserver.registry.service.defaults import (
     default_service,
     default_status,
@@ -20,6 +20,7 @@ from apiserver.registry.service.defaults import (
     ports_of,
     spec_of,
 )
+from apiserver.registry.service.nodeports import needs_node_port
 from apiserver.registry.service.validation import (
     validate_service,
     validate_service_update,

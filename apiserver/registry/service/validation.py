@@ -5,172 +5,58 @@ Mirrors ``ValidateService``, ``ValidateServiceUpdate``,
 of ``pkg/apis/core/validation/validation.go``. Values in messages are printed
 the way Go's field errors print them (``[]string{"10.0.0.1"}``, ``30080``,
 ``"None"``).
+
+Each function returns the list of causes (empty when valid) for a 422 Status
+and never raises on malformed input. Port checks live in
+:mod:`~apiserver.registry.service.portvalidation`, the clusterIPs / ipFamilies
+rules in :mod:`~apiserver.registry.service.ipvalidation`, the cause builders in
+:mod:`~apiserver.registry.service.fielderrors`.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
 from typing import Any
 
-from apiserver.api import errors, meta
+from apiserver.api import meta
 from apiserver.registry.service.defaults import (
     MAX_CLIENT_IP_TIMEOUT,
     externally_accessible,
+    list_of,
     needs_health_check,
     ports_of,
+)
+from apiserver.registry.service.fielderrors import (
+    forbidden,
+    go_value,
+    invalid,
+    not_supported,
+    qualified_name,
+    required,
+)
+from apiserver.registry.service.ipvalidation import (
+    is_headless,
+    non_special_ip,
+    parse_ip,
+    valid_ip,
+    validate_cluster_ips_related_fields,
+    validate_cluster_ips_update,
+    validate_ip_families_update,
+)
+from apiserver.registry.service.portvalidation import (
+    port_num_errors,
+    validate_port,
+    validate_port_uniqueness,
 )
 from apiserver.registry.strategy import Cause
 from apiserver.registry.validation import _label_value_errors, _qualified_name_errors
 
 _SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
-_PROTOCOLS = ("SCTP", "TCP", "UDP")
 _AFFINITIES = ("ClientIP", "None")
 _TRAFFIC_POLICIES = ("Cluster", "Local")
-_IP_FAMILIES = ("IPv4", "IPv6")
-_IP_FAMILY_POLICIES = ("PreferDualStack", "RequireDualStack", "SingleStack")
 _TRAFFIC_DISTRIBUTIONS = ("PreferClose", "PreferSameNode", "PreferSameZone")
 _IP_MODES = ("Proxy", "VIP")
-_PORT_NAME_CHARS = re.compile(r"^[-a-z0-9]+$")
-_PORT_NUM_MSG = "must be between 1 and 65535, inclusive"
-_IP_MSG = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
 _CIDR_MSG = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"
-
-
-# -- Go-style value printing ----------------------------------------------------------
-
-
-def go_value(value: Any) -> str:
-    """A bad value as ``field.Error`` prints it (strings quoted, ints bare)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return _go_quote(value)
-    return str(value)
-
-
-def go_list(value: Any, elem: str = "string") -> str:
-    """``[]string{"a", "b"}`` (Go's ``%#v`` of a slice); ``[]string(nil)`` when empty."""
-    items = value if isinstance(value, list) else []
-    if not items:
-        return f"[]{elem}(nil)"
-    return f"[]{elem}{{" + ", ".join(_go_quote(str(i)) for i in items) + "}"
-
-
-def _go_quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def invalid(path: str, shown: str, detail: str) -> Cause:
-    """``path: Invalid value: <shown>: detail`` with ``shown`` already formatted."""
-    return errors.field_cause("FieldValueInvalid", path, f"Invalid value: {shown}: {detail}")
-
-
-def required(path: str, detail: str = "") -> Cause:
-    msg = "Required value" + (f": {detail}" if detail else "")
-    return errors.field_cause("FieldValueRequired", path, msg)
-
-
-def forbidden(path: str, detail: str) -> Cause:
-    return errors.forbidden_field(path, detail)
-
-
-def not_supported(path: str, value: Any, supported: tuple[str, ...]) -> Cause:
-    listed = ", ".join(_go_quote(s) for s in supported)
-    return errors.field_cause(
-        "FieldValueNotSupported", path,
-        f"Unsupported value: {go_value(value)}: supported values: {listed}",
-    )
-
-
-def duplicate(path: str, shown: str) -> Cause:
-    return errors.field_cause("FieldValueDuplicate", path, f"Duplicate value: {shown}")
-
-
-# -- small validators --------------------------------------------------------------------
-
-
-def port_num_errors(value: Any) -> list[str]:
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
-        return [_PORT_NUM_MSG]
-    return []
-
-
-def port_name_errors(name: str) -> list[str]:
-    """``IsValidPortName`` (IANA service name)."""
-    errs = []
-    if len(name) > 15:
-        errs.append("must be no more than 15 characters")
-    if not _PORT_NAME_CHARS.match(name):
-        errs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
-    if not re.search(r"[a-z]", name):
-        errs.append("must contain at least one letter (a-z)")
-    if "--" in name:
-        errs.append("must not contain consecutive hyphens")
-    if name and (name[0] == "-" or name[-1] == "-"):
-        errs.append("must not begin or end with a hyphen")
-    return errs
-
-
-def _parse_ip(text: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
-
-
-def ip_family(text: str) -> str | None:
-    """``IPv4``/``IPv6`` of an address string, None when not an IP."""
-    addr = _parse_ip(text)
-    if addr is None:
-        return None
-    return "IPv4" if addr.version == 4 else "IPv6"
-
-
-def _valid_ip(path: str, value: Any) -> list[Cause]:
-    if _parse_ip(value) is None:
-        return [invalid(path, go_value(value), _IP_MSG)]
-    return []
-
-
-def _non_special_ip(path: str, value: str) -> list[Cause]:
-    addr = _parse_ip(value)
-    if addr is None:
-        return []
-    if addr.is_unspecified:
-        return [invalid(path, go_value(value), f"may not be unspecified ({value})")]
-    if addr.is_loopback:
-        return [invalid(path, go_value(value), "may not be in the loopback range "
-                        "(127.0.0.0/8, ::1/128)")]
-    if addr.is_link_local:
-        return [invalid(path, go_value(value), "may not be in the link-local range "
-                        "(169.254.0.0/16, fe80::/10)")]
-    link_local_mc = (ipaddress.ip_network("224.0.0.0/24"), ipaddress.ip_network("ff02::/16"))
-    if any(addr in net for net in link_local_mc if net.version == addr.version):
-        return [invalid(path, go_value(value), "may not be in the link-local multicast range "
-                        "(224.0.0.0/24, ff02::/10)")]
-    return []
-
-
-def _qualified_name(path: str, value: str) -> list[Cause]:
-    return [invalid(path, go_value(value), msg) for msg in _qualified_name_errors(value)]
-
-
-def is_headless(spec: dict[str, Any]) -> bool:
-    ips = spec.get("clusterIPs")
-    return isinstance(ips, list) and len(ips) == 1 and ips[0] == "None"
-
-
-def _go_service_port(protocol: Any, port: Any) -> str:
-    return (
-        f'core.ServicePort{{Name:"", Protocol:{_go_quote(str(protocol or ""))}, '
-        f"AppProtocol:(*string)(nil), Port:{port if isinstance(port, int) else 0}, "
-        'TargetPort:intstr.IntOrString{Type:0, IntVal:0, StrVal:""}, NodePort:0}'
-    )
 
 
 # -- ValidateService -----------------------------------------------------------------------
@@ -183,8 +69,8 @@ def validate_service(obj: dict[str, Any]) -> list[Cause]:
         return [required("spec")]
     causes: list[Cause] = []
     svc_type = spec.get("type")
-    ports = _list(spec, "ports")
-    cluster_ips = _list(spec, "clusterIPs")
+    ports = list_of(spec, "ports")
+    cluster_ips = list_of(spec, "clusterIPs")
     headless = is_headless(spec)
     if not ports and not headless and svc_type != "ExternalName":
         causes.append(required("spec.ports"))
@@ -212,7 +98,7 @@ def validate_service(obj: dict[str, Any]) -> list[Cause]:
         if not isinstance(port, dict):
             causes.append(invalid(f"spec.ports[{i}]", go_value(str(port)), "must be an object"))
             continue
-        causes += _validate_port(port, len(ports) > 1, names, f"spec.ports[{i}]")
+        causes += validate_port(port, len(ports) > 1, names, f"spec.ports[{i}]")
 
     selector = spec.get("selector")
     if isinstance(selector, dict):
@@ -237,8 +123,8 @@ def validate_service(obj: dict[str, Any]) -> list[Cause]:
 
     for i, ip in enumerate(spec.get("externalIPs") or []):
         path = f"spec.externalIPs[{i}]"
-        bad = _valid_ip(path, ip)
-        causes += bad or _non_special_ip(path, ip)
+        bad = valid_ip(path, ip)
+        causes += bad or non_special_ip(path, ip)
 
     if not svc_type:
         causes.append(required("spec.type"))
@@ -251,23 +137,7 @@ def validate_service(obj: dict[str, Any]) -> list[Cause]:
                 causes.append(forbidden(f"spec.ports[{i}].nodePort",
                                         "may not be used when `type` is 'ClusterIP'"))
 
-    seen_node_ports: set[tuple[Any, Any]] = set()
-    for i, port in enumerate(ports):
-        if not isinstance(port, dict) or not port.get("nodePort"):
-            continue
-        key = (port.get("protocol"), port.get("nodePort"))
-        if key in seen_node_ports:
-            causes.append(duplicate(f"spec.ports[{i}].nodePort", go_value(port["nodePort"])))
-        seen_node_ports.add(key)
-
-    seen_ports: set[tuple[Any, Any]] = set()
-    for i, port in enumerate(ports):
-        if not isinstance(port, dict):
-            continue
-        key = (port.get("protocol"), port.get("port"))
-        if key in seen_ports:
-            causes.append(duplicate(f"spec.ports[{i}]", _go_service_port(*key)))
-        seen_ports.add(key)
+    causes += validate_port_uniqueness(ports)
 
     source_ranges = spec.get("loadBalancerSourceRanges") or []
     if source_ranges:
@@ -306,39 +176,6 @@ def validate_service(obj: dict[str, Any]) -> list[Cause]:
     return causes
 
 
-def _validate_port(port: dict[str, Any], require_name: bool, names: set[str],
-                   path: str) -> list[Cause]:
-    causes: list[Cause] = []
-    name = port.get("name") or ""
-    if require_name and not name:
-        causes.append(required(f"{path}.name"))
-    elif name:
-        causes += [invalid(f"{path}.name", go_value(name), msg)
-                   for msg in meta.dns1123_label_errors(str(name))]
-        if name in names:
-            causes.append(duplicate(f"{path}.name", go_value(name)))
-        else:
-            names.add(name)
-    for msg in port_num_errors(port.get("port")):
-        causes.append(invalid(f"{path}.port", go_value(port.get("port", 0)), msg))
-    protocol = port.get("protocol")
-    if not protocol:
-        causes.append(required(f"{path}.protocol"))
-    elif protocol not in _PROTOCOLS:
-        causes.append(not_supported(f"{path}.protocol", protocol, _PROTOCOLS))
-    target = port.get("targetPort")
-    if isinstance(target, str):
-        causes += [invalid(f"{path}.targetPort", go_value(target), msg)
-                   for msg in port_name_errors(target)]
-    else:
-        causes += [invalid(f"{path}.targetPort", go_value(target if target is not None else 0),
-                           msg) for msg in port_num_errors(target)]
-    app_protocol = port.get("appProtocol")
-    if isinstance(app_protocol, str):
-        causes += _qualified_name(f"{path}.appProtocol", app_protocol)
-    return causes
-
-
 def _client_ip_config(config: Any) -> list[Cause]:
     detail = "when session affinity type is ClientIP"
     path = "spec.sessionAffinityConfig"
@@ -368,7 +205,7 @@ def _load_balancer_class(old: dict[str, Any] | None, spec: dict[str, Any]) -> li
         causes.append(invalid("spec.loadBalancerClass", go_value(cls), "may not change once set"))
     if spec.get("type") == "LoadBalancer":
         if isinstance(cls, str):
-            causes += _qualified_name("spec.loadBalancerClass", cls)
+            causes += qualified_name("spec.loadBalancerClass", cls)
     elif cls is not None:
         causes.append(forbidden("spec.loadBalancerClass",
                                 "may only be used when `type` is 'LoadBalancer'"))
@@ -401,63 +238,6 @@ def _external_traffic_policy(spec: dict[str, Any]) -> list[Cause]:
     return causes
 
 
-def validate_cluster_ips_related_fields(spec: dict[str, Any]) -> list[Cause]:
-    """``ValidateServiceClusterIPsRelatedFields``."""
-    if spec.get("type") == "ExternalName":
-        return []
-    causes: list[Cause] = []
-    cluster_ip = spec.get("clusterIP") or ""
-    ips = _list(spec, "clusterIPs")
-    families = _list(spec, "ipFamilies")
-    if cluster_ip:
-        if not ips:
-            causes.append(required("spec.clusterIPs"))
-        elif ips[0] != cluster_ip:
-            causes.append(invalid("spec.clusterIPs", go_list(ips),
-                                  "first value must match `clusterIP`"))
-    elif ips:
-        causes.append(invalid("spec.clusterIPs", go_list(ips),
-                              "must be empty when `clusterIP` is not specified"))
-    seen: set[Any] = set()
-    for i, family in enumerate(families):
-        if family not in _IP_FAMILIES:
-            causes.append(not_supported(f"spec.ipFamilies[{i}]", family, _IP_FAMILIES))
-        if family in seen:
-            causes.append(duplicate(f"spec.ipFamilies[{i}]", go_value(family)))
-        seen.add(family)
-    policy = spec.get("ipFamilyPolicy")
-    if policy is not None and policy not in _IP_FAMILY_POLICIES:
-        causes.append(not_supported("spec.ipFamilyPolicy", policy, _IP_FAMILY_POLICIES))
-    has_invalid = False
-    for i, ip in enumerate(ips):
-        if i == 0 and ip == "None":
-            if len(ips) > 1:
-                has_invalid = True
-                causes.append(invalid("spec.clusterIPs", go_list(ips),
-                                      "'None' must be the first and only value"))
-            continue
-        bad = _valid_ip(f"spec.clusterIPs[{i}]", ip)
-        has_invalid = has_invalid or bool(bad)
-        causes += bad
-    if len(ips) > 2:
-        causes.append(invalid("spec.clusterIPs", go_list(ips), "may only hold up to 2 values"))
-    if has_invalid:
-        return causes
-    if len(ips) > 1 and len({ip_family(str(ip)) for ip in ips}) != len(ips):
-        causes.append(invalid("spec.clusterIPs", go_list(ips),
-                              "may specify no more than one IP for each IP family"))
-    if not is_headless(spec) and ips and families:
-        for i, ip in enumerate(ips[: len(families)]):
-            fam = ip_family(str(ip))
-            if families[i] == "IPv4" and fam == "IPv6":
-                causes.append(invalid(f"spec.clusterIPs[{i}]", go_value(ip),
-                                      f"expected an IPv4 value as indicated by `ipFamilies[{i}]`"))
-            if families[i] == "IPv6" and fam != "IPv6":
-                causes.append(invalid(f"spec.clusterIPs[{i}]", go_value(ip),
-                                      f"expected an IPv6 value as indicated by `ipFamilies[{i}]`"))
-    return causes
-
-
 # -- updates ---------------------------------------------------------------------------------
 
 
@@ -466,8 +246,8 @@ def validate_service_update(new: dict[str, Any], old: dict[str, Any]) -> list[Ca
     spec = new.get("spec") if isinstance(new.get("spec"), dict) else {}
     old_spec = old.get("spec") if isinstance(old.get("spec"), dict) else {}
     assert isinstance(spec, dict) and isinstance(old_spec, dict)
-    causes = _upgrade_downgrade_cluster_ips(old_spec, spec)
-    causes += _upgrade_downgrade_ip_families(old_spec, spec)
+    causes = validate_cluster_ips_update(old_spec, spec)
+    causes += validate_ip_families_update(old_spec, spec)
     causes += [c for c in _load_balancer_class(old_spec, spec)
                if c["message"].endswith("may not change once set")]
     if (
@@ -477,65 +257,6 @@ def validate_service_update(new: dict[str, Any], old: dict[str, Any]) -> list[Ca
     ):
         causes.append(forbidden("spec.healthCheckNodePort", "field is immutable"))
     return causes + validate_service(new)
-
-
-def _list(spec: dict[str, Any], key: str) -> list[Any]:
-    value = spec.get(key)
-    return value if isinstance(value, list) else []
-
-
-def _upgrade_downgrade_cluster_ips(old: dict[str, Any], new: dict[str, Any]) -> list[Cause]:
-    if new.get("type") == "ExternalName" or old.get("type") == "ExternalName":
-        return []
-    if is_headless(old) and is_headless(new):
-        return []
-    old_ips, ips = _list(old, "clusterIPs"), _list(new, "clusterIPs")
-    causes: list[Cause] = []
-    if len(old_ips) == len(ips):
-        for i, ip in enumerate(old_ips):
-            if ip != ips[i]:
-                causes.append(invalid(f"spec.clusterIPs[{i}]", go_list(ips),
-                                      "may not change once set"))
-    elif len(old_ips) > len(ips):
-        if not ips:
-            causes.append(invalid("spec.clusterIPs[0]", go_list(ips),
-                                  "primary clusterIP can not be unset"))
-        if old_ips and ips and ips[0] != old_ips[0]:
-            causes.append(invalid("spec.clusterIPs[0]", go_list(ips), "may not change once set"))
-        if len(ips) == 1 and new.get("ipFamilyPolicy") != "SingleStack":
-            causes.append(invalid("spec.ipFamilyPolicy", go_value(new.get("ipFamilyPolicy")),
-                                  "must be set to 'SingleStack' when releasing the secondary "
-                                  "clusterIP"))
-    elif old_ips and ips[0] != old_ips[0]:
-        causes.append(invalid("spec.clusterIPs[0]", go_list(ips), "may not change once set"))
-    return causes
-
-
-def _upgrade_downgrade_ip_families(old: dict[str, Any], new: dict[str, Any]) -> list[Cause]:
-    if new.get("type") == "ExternalName" or old.get("type") == "ExternalName":
-        return []
-    if is_headless(old) or is_headless(new):
-        return []
-    old_fams, fams = _list(old, "ipFamilies"), _list(new, "ipFamilies")
-    ips = _list(new, "clusterIPs")
-    causes: list[Cause] = []
-    shown = go_list(fams, "core.IPFamily")
-    if len(old_fams) == len(fams):
-        for i, fam in enumerate(old_fams):
-            if fam != fams[i]:
-                causes.append(invalid("spec.ipFamilies[0]", shown, "may not change once set"))
-    elif len(old_fams) > len(fams):
-        if not ips:
-            causes.append(invalid("spec.ipFamilies[0]", shown, "primary ipFamily can not be unset"))
-        if fams and fams[0] != old_fams[0]:
-            causes.append(invalid("spec.ipFamilies[0]", go_list(ips), "may not change once set"))
-        if len(fams) == 1 and new.get("ipFamilyPolicy") != "SingleStack":
-            causes.append(invalid("spec.ipFamilyPolicy", go_value(new.get("ipFamilyPolicy")),
-                                  "must be set to 'SingleStack' when releasing the secondary "
-                                  "ipFamily"))
-    elif old_fams and fams and fams[0] != old_fams[0]:
-        causes.append(invalid("spec.ipFamilies[0]", go_list(ips), "may not change once set"))
-    return causes
 
 
 def validate_status(obj: dict[str, Any]) -> list[Cause]:
@@ -551,7 +272,7 @@ def validate_status(obj: dict[str, Any]) -> list[Cause]:
             continue
         ip = ingress.get("ip")
         if ip:
-            causes += _valid_ip(f"{path}.ip", ip)
+            causes += valid_ip(f"{path}.ip", ip)
         mode = ingress.get("ipMode")
         if mode is not None:
             if not ip:
@@ -563,7 +284,7 @@ def validate_status(obj: dict[str, Any]) -> list[Cause]:
         if hostname:
             causes += [invalid(f"{path}.hostname", go_value(hostname), msg)
                        for msg in meta.dns1123_subdomain_errors(str(hostname))]
-            if _parse_ip(hostname) is not None:
+            if parse_ip(hostname) is not None:
                 causes.append(invalid(f"{path}.hostname", go_value(hostname),
                                       "must be a DNS name, not an IP address"))
     return causes
