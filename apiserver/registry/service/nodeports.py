@@ -38,7 +38,7 @@ def should_allocate_node_ports(spec: dict[str, Any]) -> bool:
     return False
 
 
-def node_port(port: dict[str, Any]) -> int:
+def node_port_of(port: dict[str, Any]) -> int:
     """The port's ``nodePort`` as an int, 0 when unset or not an integer."""
     value = port.get("nodePort")
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
@@ -46,7 +46,7 @@ def node_port(port: dict[str, Any]) -> int:
 
 def collect_node_ports(spec: dict[str, Any]) -> list[int]:
     """Every non-zero ``nodePort`` of the ports (not the health-check port)."""
-    return [np for np in (node_port(p) for p in ports_of(spec)) if np]
+    return [np for np in (node_port_of(p) for p in ports_of(spec)) if np]
 
 
 class PortOp:
@@ -74,43 +74,48 @@ class PortOp:
         return port
 
 
+def _take(op: PortOp, svc: dict[str, Any], index: int, port: int) -> None:
+    """Take the ``nodePort`` requested by ``spec.ports[index]``; 422 when it cannot be had."""
+    try:
+        op.allocate(port)
+    except RangeError as exc:
+        raise invalid_service(svc, [invalid(
+            f"spec.ports[{index}].nodePort", go_value(port), str(exc))]) from None
+
+
+def _take_next(op: PortOp) -> int:
+    """Take any free node port; 500 when the range is full."""
+    try:
+        return op.allocate_next()
+    except RangeError as exc:
+        raise internal_error(f"failed to allocate a nodePort: {exc}") from None
+
+
 def init_node_ports(svc: dict[str, Any], op: PortOp) -> None:
     """Give a created Service the node ports it asks for or needs (``initNodePorts``)."""
     spec = spec_view(svc)
     ports = ports_of(spec)
     by_port: dict[Any, int] = {}
     for i, port in enumerate(ports):
-        if not node_port(port) and not should_allocate_node_ports(spec):
+        if not node_port_of(port) and not should_allocate_node_ports(spec):
             continue
         allocated = by_port.get(port.get("port"), 0)
         if not allocated:
-            requested = next((node_port(p) for p in ports[i:]
-                              if p.get("port") == port.get("port") and node_port(p)), 0)
+            requested = next((node_port_of(p) for p in ports[i:]
+                              if p.get("port") == port.get("port") and node_port_of(p)), 0)
             if requested:
-                try:
-                    op.allocate(requested)
-                except RangeError as exc:
-                    raise invalid_service(svc, [invalid(
-                        f"spec.ports[{i}].nodePort", go_value(requested), str(exc))]) from None
+                _take(op, svc, i, requested)
                 port["nodePort"] = requested
                 by_port[port.get("port")] = requested
             else:
-                try:
-                    chosen = op.allocate_next()
-                except RangeError as exc:
-                    raise internal_error(f"failed to allocate a nodePort: {exc}") from None
+                chosen = _take_next(op)
                 port["nodePort"] = chosen
                 by_port[port.get("port")] = chosen
-        elif node_port(port) != allocated:
-            if not node_port(port):
+        elif node_port_of(port) != allocated:
+            if not node_port_of(port):
                 port["nodePort"] = allocated
             else:
-                try:
-                    op.allocate(node_port(port))
-                except RangeError as exc:
-                    raise invalid_service(svc, [invalid(
-                        f"spec.ports[{i}].nodePort", go_value(port["nodePort"]),
-                        str(exc))]) from None
+                _take(op, svc, i, node_port_of(port))
 
 
 def alloc_health_check(spec: dict[str, Any], op: PortOp) -> None:
@@ -139,23 +144,15 @@ def update_node_ports(new: dict[str, Any], old_ports: list[int], op: PortOp,
     seen: list[tuple[Any, int]] = []
     taken_here: set[int] = set()
     for i, port in enumerate(ports_of(spec)):
-        if not node_port(port) and not should_allocate_node_ports(spec):
+        if not node_port_of(port) and not should_allocate_node_ports(spec):
             continue
-        node_port = node_port(port)
+        node_port = node_port_of(port)
         if node_port:
             if node_port not in old_ports and node_port not in taken_here:
-                try:
-                    op.allocate(node_port)
-                except RangeError as exc:
-                    raise invalid_service(new, [invalid(
-                        f"spec.ports[{i}].nodePort", go_value(node_port),
-                        str(exc))]) from None
+                _take(op, new, i, node_port)
                 taken_here.add(node_port)
         else:
-            try:
-                node_port = op.allocate_next()
-            except RangeError as exc:
-                raise internal_error(f"failed to allocate a nodePort: {exc}") from None
+            node_port = _take_next(op)
             port["nodePort"] = node_port
         key = (port.get("protocol"), node_port)
         if key in seen:
