@@ -2,7 +2,10 @@
 
 IP-family fields (``ipFamilyPolicy``, ``ipFamilies``, ``clusterIPs``) are not
 static defaults upstream either: they depend on the cluster's ranges and are
-filled during allocation (see :mod:`apiserver.registry.service.alloc`).
+filled during allocation (see :mod:`apiserver.registry.service.ipfamilies`).
+
+Also the read-only spec accessors (``spec_view``, ``ports_of``, ``list_of``,
+``strs_of``) the Service modules share; they never raise on malformed specs.
 """
 
 from __future__ import annotations
