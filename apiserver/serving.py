@@ -38,14 +38,25 @@ class ApiServerHttpProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._header_timer: asyncio.TimerHandle | None = None
+        self._coalescing: CoalescingTransport | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._coalescing = CoalescingTransport(transport, self.loop)
         self._arm_header_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_timer()
+        if self._coalescing is not None:
+            self._coalescing.drop()
         super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        # Whatever the protocol answers itself (a 400 for a malformed request) goes out
+        # after what a response already wrote.
+        if self._coalescing is not None:
+            self._coalescing.flush()
+        super().data_received(data)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -55,6 +66,8 @@ class ApiServerHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._cancel_header_timer()
         super().on_headers_complete()
+        if self._coalescing is not None:
+            self.cycle.transport = self._coalescing  # type: ignore[assignment]
 
     def _arm_header_timer(self) -> None:
         if self._header_timer is None and self.read_header_timeout > 0:
@@ -71,6 +84,52 @@ class ApiServerHttpProtocol(HttpToolsProtocol):
         # Go's server closes without an answer when the headers do not arrive in time.
         if not self.transport.is_closing():
             self.transport.abort()
+
+
+class CoalescingTransport:
+    """The transport as a response sees it: a write is held until the response's next
+    write or the end of the event loop's current iteration, whichever comes first, so the
+    head and the body of a response leave in one send (one system call and one TCP
+    segment, not two).
+
+    Only ``write``, ``close`` and ``is_closing`` are used by uvicorn's response cycle;
+    ``close`` sends what is held first.
+    """
+
+    __slots__ = ("_held", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is None:
+            self._held = data
+            self._loop.call_soon(self.flush)
+            return
+        self._held = None
+        self._transport.write(held + data)
+
+    def flush(self) -> None:
+        """Send what is held, if anything."""
+        held = self._held
+        if held is not None:
+            self._held = None
+            if not self._transport.is_closing():
+                self._transport.write(held)
+
+    def drop(self) -> None:
+        """Forget what is held (the connection is gone)."""
+        self._held = None
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
 
 
 class ApiServerWebSocketProtocol(WebSocketsSansIOProtocol):
