@@ -252,34 +252,15 @@ def _own(value: Any, node: SchemaNode | None, nested: bool,
         return True, {}
     # A non-empty granular map or list a create writes is owned as a container too.
     member = nested and kind != "struct" and bool(value)
-    owned: dict[str, Any] = {}
-    if kind in ("struct", "map"):
+    if kind == "struct" or kind == "map":
         if not isinstance(value, dict):
             return True, {}
-        drop, unmember, nested_strip = strip
-        for name, child_value in value.items():
-            if name in drop:
-                continue
-            child_owned: dict[str, Any] = {}
-            if not isinstance(child_value, (dict, list)) or (
-                isinstance(child_value, dict) and not child_value
-            ):
-                # A scalar (or null, or {}) is a member leaf whatever its schema says: the
-                # walk below would answer the same, at the price of a schema lookup.
-                child_member = True
-            else:
-                child = _child(node, name)
-                child_member, child_owned = _own(child_value, child, True,
-                                                 nested_strip.get(name, NO_STRIP))
-                child_member = child_member or kind == "map" or child is None
-            if name in unmember:
-                child_member = False
-            if child_member or child_owned:
-                owned["f:" + name] = _emitted(child_member, child_owned)
-        # Field elements share their "f:" prefix: string order is upstream's order.
-        return member, dict(sorted(owned.items())) if len(owned) > 1 else owned
+        if strip is NO_STRIP:
+            return member, _own_fields(value, node, kind == "map")
+        return member, _own_stripped(value, node, kind == "map", strip)
     if not isinstance(value, list):
         return True, {}
+    owned: dict[str, Any] = {}
     if kind == "list_set":
         for item in value:
             owned[value_element(item)] = {}
@@ -291,10 +272,68 @@ def _own(value: Any, node: SchemaNode | None, nested: bool,
                 continue
             if element in owned:
                 raise DuplicateItem(element)
-            owned[element] = _emitted(True, _own(item, items, True, NO_STRIP)[1])
+            children = _own(item, items, True, NO_STRIP)[1]
+            owned[element] = {".": {}, **children} if children else {}
     if len(owned) > 1:
         owned = {e: owned[e] for e in sorted(owned, key=element_sort_key)}
     return member, owned
+
+
+#: Types of decoded JSON scalars (every one a member leaf).
+_LEAF_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
+def _own_fields(value: dict[str, Any], node: SchemaNode | None,
+                granular: bool) -> dict[str, Any]:
+    """The owned children of a struct (or, ``granular``, a map) with nothing stripped, in
+    FieldsV1 order: field elements share their ``f:`` prefix, so the names' string order
+    is upstream's order, and walking them sorted builds the result in place."""
+    owned: dict[str, Any] = {}
+    if node is not None and node.kind == "any":
+        node = None
+    for name in sorted(value) if len(value) > 1 else value:
+        child_value = value[name]
+        if type(child_value) in _LEAF_TYPES or not child_value and isinstance(
+                child_value, dict):
+            # A scalar (or null, or {}) is a member leaf whatever its schema says: the
+            # walk would answer the same, at the price of a schema lookup.
+            owned["f:" + name] = {}
+            continue
+        child = node.child(name) if node is not None else None
+        child_member, child_owned = _own(child_value, child, True, NO_STRIP)
+        if child_owned:
+            # A struct's child node exists exactly for its declared properties.
+            owned["f:" + name] = ({".": {}, **child_owned}
+                                  if child_member or granular or child is None
+                                  else child_owned)
+        elif child_member or granular or child is None:
+            owned["f:" + name] = {}
+    return owned
+
+
+def _own_stripped(value: dict[str, Any], node: SchemaNode | None, granular: bool,
+                  strip: Strip) -> dict[str, Any]:
+    """:func:`_own_fields` with ``strip`` applied below this struct."""
+    drop, unmember, nested_strip = strip
+    owned: dict[str, Any] = {}
+    for name in sorted(value) if len(value) > 1 else value:
+        if name in drop:
+            continue
+        child_value = value[name]
+        child_owned: dict[str, Any] = {}
+        if not isinstance(child_value, (dict, list)) or not child_value and isinstance(
+                child_value, dict):
+            child_member = True
+        else:
+            child = _child(node, name)
+            child_member, child_owned = _own(child_value, child, True,
+                                             nested_strip.get(name, NO_STRIP))
+            child_member = child_member or granular or child is None
+        if name in unmember:
+            child_member = False
+        if child_member or child_owned:
+            owned["f:" + name] = _emitted(child_member, child_owned)
+    return owned
 
 
 def prune_trie(trie: FieldTrie) -> bool:
