@@ -62,7 +62,7 @@ def generate_name(base: str, rng: random.Random | None = None) -> str:
     r = rng or random
     if len(base) > _MAX_GENERATED_PREFIX:
         base = base[:_MAX_GENERATED_PREFIX]
-    return base + "".join(r.choice(_NAME_ALPHABET) for _ in range(_GENERATED_SUFFIX))
+    return base + "".join(r.choices(_NAME_ALPHABET, k=_GENERATED_SUFFIX))
 
 
 def dns1123_subdomain_errors(value: str) -> list[str]:

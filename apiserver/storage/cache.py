@@ -74,7 +74,8 @@ class WatchCache:
         self.history_size = history_size
         self.resources: dict[str, ResourceCache] = {}
         self.revision = 0
-        self._advanced = asyncio.Event()
+        #: Set (and dropped) when the revision advances; made only while a read waits.
+        self._advanced: asyncio.Event | None = None
         self._started = False
         self._buffered: list[StorageEvent] = []
         self._batcher: RevisionBatcher | None = None
@@ -196,8 +197,10 @@ class WatchCache:
             else:
                 cache.apply(event)
         self.revision = event.revision
-        self._advanced.set()
-        self._advanced = asyncio.Event()
+        advanced = self._advanced
+        if advanced is not None:
+            self._advanced = None
+            advanced.set()
 
     async def wait_for_revision(self, revision: int, timeout: float) -> bool:
         """Wait until the cache has seen ``revision``; False on timeout."""
@@ -206,7 +209,10 @@ class WatchCache:
         try:
             async with asyncio.timeout(timeout):  # a timer, not a task per waiting read
                 while self.revision < revision:
-                    await self._advanced.wait()
+                    advanced = self._advanced
+                    if advanced is None:
+                        advanced = self._advanced = asyncio.Event()
+                    await advanced.wait()
         except TimeoutError:
             return False
         return True
