@@ -293,8 +293,8 @@ def _own_fields(value: dict[str, Any], node: SchemaNode | None,
         node = None
     for name in sorted(value) if len(value) > 1 else value:
         child_value = value[name]
-        if type(child_value) in _LEAF_TYPES or not child_value and isinstance(
-                child_value, dict):
+        if type(child_value) in _LEAF_TYPES or (not child_value and isinstance(
+                child_value, dict)):
             # A scalar (or null, or {}) is a member leaf whatever its schema says: the
             # walk would answer the same, at the price of a schema lookup.
             owned["f:" + name] = {}
@@ -321,8 +321,8 @@ def _own_stripped(value: dict[str, Any], node: SchemaNode | None, granular: bool
             continue
         child_value = value[name]
         child_owned: dict[str, Any] = {}
-        if not isinstance(child_value, (dict, list)) or not child_value and isinstance(
-                child_value, dict):
+        if not isinstance(child_value, (dict, list)) or (not child_value and isinstance(
+                child_value, dict)):
             child_member = True
         else:
             child = _child(node, name)

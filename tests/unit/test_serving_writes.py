@@ -1,0 +1,125 @@
+"""How the apiserver's HTTP protocol writes responses (uvicorn in-process on a free loopback
+port, raw socket clients): a response's head and body reach the socket in one write, a
+head whose body comes later still leaves at once, and ``Connection: close`` answers are
+complete before the connection closes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import uvicorn
+
+from apiserver.serving import ApiServerHttpProtocol
+
+#: Writes each connection's real transport received, by connection (in accept order).
+WRITES: list[list[bytes]] = []
+
+
+class CountingProtocol(ApiServerHttpProtocol):
+    """The apiserver's protocol over a transport that records what reaches it."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        writes: list[bytes] = []
+        WRITES.append(writes)
+        real_write = transport.write
+
+        def write(data: bytes | bytearray | memoryview) -> None:
+            writes.append(bytes(data))
+            real_write(data)
+
+        transport.write = write  # type: ignore[method-assign]
+        super().connection_made(transport)
+
+
+#: Set by the test once the client has read a streaming response's head.
+head_read: asyncio.Event | None = None
+
+
+async def app(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/stream":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        assert head_read is not None
+        await head_read.wait()
+        await send({"type": "http.response.body", "body": b"later"})
+        return
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+@contextlib.asynccontextmanager
+async def serving() -> AsyncIterator[int]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port: int = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, http=CountingProtocol, lifespan="off",
+                                           log_level="critical", timeout_keep_alive=5))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        await task
+
+
+def test_head_and_body_of_a_response_reach_the_socket_in_one_write() -> None:
+    async def run() -> None:
+        WRITES.clear()
+        async with serving() as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            for _ in range(2):  # kept alive: each answer is one write
+                writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                answer = await reader.readuntil(b"ok")
+                assert answer.startswith(b"HTTP/1.1 200")
+            writer.close()
+        (writes,) = WRITES
+        assert len(writes) == 2
+        for data in writes:
+            head, _, body = data.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200") and b"content-length: 2" in head
+            assert body == b"ok"
+
+    asyncio.run(run())
+
+
+def test_a_head_whose_body_comes_later_leaves_at_once() -> None:
+    async def run() -> None:
+        global head_read
+        head_read = asyncio.Event()
+        WRITES.clear()
+        async with serving() as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+            # The handler is still waiting for this event: the head alone was sent.
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            assert head.startswith(b"HTTP/1.1 200")
+            assert b"transfer-encoding: chunked" in head
+            head_read.set()
+            assert b"later" in await asyncio.wait_for(reader.readuntil(b"0\r\n\r\n"), 10)
+            writer.close()
+        (writes,) = WRITES
+        assert writes[0].endswith(b"\r\n\r\n")  # the head, on its own
+
+    asyncio.run(run())
+
+
+def test_an_answer_that_closes_the_connection_is_complete_first() -> None:
+    async def run() -> None:
+        async with serving() as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")  # HTTP/1.0: not kept alive
+            answer = await asyncio.wait_for(reader.read(), 10)  # until the server closes
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200") and b"connection: close" in head
+            assert body == b"ok"
+            writer.close()
+
+    asyncio.run(run())
