@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
-import uvicorn
-
 from apiserver.serving import ApiServerHttpProtocol
+from tests.support import uvicorn_app
 
 #: Writes each connection's real transport received, by connection (in accept order).
 WRITES: list[list[bytes]] = []
@@ -53,21 +50,8 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"ok"})
 
 
-@contextlib.asynccontextmanager
-async def serving() -> AsyncIterator[int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port: int = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, http=CountingProtocol, lifespan="off",
-                                           log_level="critical", timeout_keep_alive=5))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        await task
+def serving() -> contextlib.AbstractAsyncContextManager[int]:
+    return uvicorn_app.serving(app, CountingProtocol)
 
 
 def test_head_and_body_of_a_response_reach_the_socket_in_one_write() -> None:
