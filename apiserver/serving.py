@@ -67,6 +67,7 @@ class ApiServerHttpProtocol(HttpToolsProtocol):
         self._cancel_header_timer()
         super().on_headers_complete()
         if self._coalescing is not None:
+            self._coalescing.expect_head()
             self.cycle.transport = self._coalescing  # type: ignore[assignment]
 
     def _arm_header_timer(self) -> None:
@@ -87,30 +88,40 @@ class ApiServerHttpProtocol(HttpToolsProtocol):
 
 
 class CoalescingTransport:
-    """The transport as a response sees it: a write is held until the response's next
-    write or the end of the event loop's current iteration, whichever comes first, so the
-    head and the body of a response leave in one send (one system call and one TCP
-    segment, not two).
+    """The transport as a response sees it: a response's head is held until the response's
+    next write (the first part of its body) or the end of the event loop's current
+    iteration, whichever comes first, so head and body leave in one send (one system call
+    and one TCP segment, not two: ``writelines`` gathers them without a copy on uvloop).
+    Every other write goes straight through; what is held always leaves before anything
+    written after it.
 
     Only ``write``, ``close`` and ``is_closing`` are used by uvicorn's response cycle;
     ``close`` sends what is held first.
     """
 
-    __slots__ = ("_held", "_loop", "_transport")
+    __slots__ = ("_expect_head", "_held", "_loop", "_transport")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
         self._held: bytes | None = None
+        self._expect_head = False
+
+    def expect_head(self) -> None:
+        """A new response starts: its first write is its head."""
+        self._expect_head = True
 
     def write(self, data: bytes) -> None:
         held = self._held
-        if held is None:
+        if held is not None:
+            self._held = None
+            self._transport.writelines((held, data))
+        elif self._expect_head:
+            self._expect_head = False
             self._held = data
             self._loop.call_soon(self.flush)
-            return
-        self._held = None
-        self._transport.write(held + data)
+        else:
+            self._transport.write(data)
 
     def flush(self) -> None:
         """Send what is held, if anything."""

@@ -28,7 +28,13 @@ class CountingProtocol(ApiServerHttpProtocol):
             writes.append(bytes(data))
             real_write(data)
 
+        def writelines(parts: Any) -> None:
+            data = b"".join(parts)  # one send of all parts (a gathered write on uvloop)
+            writes.append(data)
+            real_write(data)
+
         transport.write = write  # type: ignore[method-assign]
+        transport.writelines = writelines  # type: ignore[method-assign,assignment]
         super().connection_made(transport)
 
 
@@ -44,6 +50,12 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
         assert head_read is not None
         await head_read.wait()
         await send({"type": "http.response.body", "body": b"later"})
+        return
+    if scope["path"] == "/chunks":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for chunk in (b"one", b"two", b"three"):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
         return
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-length", b"2")]})
@@ -91,6 +103,23 @@ def test_a_head_whose_body_comes_later_leaves_at_once() -> None:
             writer.close()
         (writes,) = WRITES
         assert writes[0].endswith(b"\r\n\r\n")  # the head, on its own
+
+    asyncio.run(run())
+
+
+def test_only_the_head_waits_for_the_body() -> None:
+    async def run() -> None:
+        WRITES.clear()
+        async with serving() as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /chunks HTTP/1.1\r\nHost: x\r\n\r\n")
+            await asyncio.wait_for(reader.readuntil(b"0\r\n\r\n"), 10)
+            writer.close()
+        (writes,) = WRITES
+        head, _, first = writes[0].partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200") and first == b"3\r\none\r\n"
+        # The rest of the body is not held back or joined: one write per chunk.
+        assert writes[1:] == [b"3\r\ntwo\r\n", b"5\r\nthree\r\n", b"0\r\n\r\n"]
 
     asyncio.run(run())
 
