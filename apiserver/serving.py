@@ -38,6 +38,8 @@ class ApiServerHttpProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._header_timer: asyncio.TimerHandle | None = None
+        #: When the headers being read are due (None: none are being read).
+        self._headers_due: float | None = None
         self._coalescing: CoalescingTransport | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -46,7 +48,10 @@ class ApiServerHttpProtocol(HttpToolsProtocol):
         self._arm_header_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_header_timer()
+        self._headers_due = None
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
         if self._coalescing is not None:
             self._coalescing.drop()
         super().connection_lost(exc)
@@ -64,24 +69,34 @@ class ApiServerHttpProtocol(HttpToolsProtocol):
         self._arm_header_timer()
 
     def on_headers_complete(self) -> None:
-        self._cancel_header_timer()
+        self._headers_due = None
         super().on_headers_complete()
         if self._coalescing is not None:
             self._coalescing.expect_head()
             self.cycle.transport = self._coalescing  # type: ignore[assignment]
 
     def _arm_header_timer(self) -> None:
-        if self._header_timer is None and self.read_header_timeout > 0:
-            self._header_timer = self.loop.call_later(self.read_header_timeout,
-                                                      self._header_timeout)
-
-    def _cancel_header_timer(self) -> None:
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
+        # One timer per connection, not one per request: the deadline is noted here and
+        # cleared when the headers are complete; the timer, when it fires, closes the
+        # connection if headers are overdue, waits on if some are due later, and is made
+        # again by the next request otherwise. A kept-alive connection's requests cost no
+        # timer operations.
+        # Headers already due (the first request's, since the connection was made) keep
+        # their deadline.
+        if self.read_header_timeout <= 0 or self._headers_due is not None:
+            return
+        due = self._headers_due = self.loop.time() + self.read_header_timeout
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_at(due, self._header_timeout)
 
     def _header_timeout(self) -> None:
         self._header_timer = None
+        due = self._headers_due
+        if due is None:
+            return
+        if due > self.loop.time():
+            self._header_timer = self.loop.call_at(due, self._header_timeout)
+            return
         # Go's server closes without an answer when the headers do not arrive in time.
         if not self.transport.is_closing():
             self.transport.abort()

@@ -72,3 +72,18 @@ def test_abort_extension_drops_the_connection() -> None:
             writer.close()
 
     asyncio.run(run())
+
+
+def test_a_kept_alive_connection_whose_next_headers_stall_is_cut_off() -> None:
+    async def run() -> None:
+        async with serving() as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            for _ in range(2):  # answered requests leave no deadline behind
+                writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert (await reader.readuntil(b"ok")).startswith(b"HTTP/1.1 200")
+                await asyncio.sleep(0.4)  # past the 0.3 s deadline of the last headers
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n")  # never finished
+            assert await asyncio.wait_for(_closed_after(reader), 3) < 2.5
+            writer.close()
+
+    asyncio.run(run())
