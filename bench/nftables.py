@@ -84,7 +84,7 @@ def _size_run(services: int, per_service: int) -> dict[str, Any]:
         listing = subprocess.run(["ip", "netns", "exec", ns, "nft", "list", "chain", "ip",
                                   "kube-proxy", chain], capture_output=True, text=True,
                                  check=False).stdout
-        if "10.250.0.1/8080" not in listing:
+        if "dnat to 10.250.0.1:8080" not in listing:
             raise BenchError("the partial nftables sync did not program the new endpoint")
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=False)

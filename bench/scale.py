@@ -286,6 +286,10 @@ def table(results: dict[str, Any]) -> list[str]:
         for mode in ("userspace", "nftables"):
             r = px.get(mode)
             if r:
-                out.append(f"| {mode} | {r['full_s']:.2f} s | {r['partial_s'] * 1000:.0f} ms |")
+                out.append(f"| {mode} | {r['full_s']:.2f} s | {r['partial_s'] * 1000:.1f} ms |")
+        if (px.get("userspace") or {}).get("resync_s") is not None:
+            out += ["", f"userspace: a partial sync's CPU time "
+                    f"{px['userspace']['partial_cpu_s'] * 1000:.1f} ms, the periodic full "
+                    f"resync (nothing to change) {px['userspace']['resync_s'] * 1000:.0f} ms."]
     out += ["", "list-all: the best of two; RSS peak is VmHWM after the lists and the watch."]
     return out

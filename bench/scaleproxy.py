@@ -5,7 +5,9 @@ change trackers would build (one TCP port per Service, ``endpoints`` ready endpo
 
 * **userspace**: :class:`controllers.proxy.userspace.UserspaceProxier` opens a listener on
   every ClusterIP (loopback addresses of a leased service range, so no privilege is needed)
-  — the first full sync — then one endpoint of one Service changes (a partial sync);
+  — the first full sync — then one endpoint of one Service changes, :data:`PARTIAL_SYNCS`
+  times, each of another Service (partial syncs: their mean wall and CPU time), then a full
+  resync finds nothing to change (the periodic one);
 * **nftables**: :class:`controllers.proxy.rules.NFTablesProxier` renders and applies its
   ruleset with ``nft -f`` in a scratch network namespace (root), a first full sync into an
   empty namespace and then a partial sync of one changed endpoint.
@@ -47,9 +49,15 @@ def maps(services: int, per_service: int, first_ip: str) -> tuple[Ports, Eps]:
     return ports, eps
 
 
-def _changed(ports: Ports, eps: Eps) -> tuple[Eps, set[str]]:
-    spn = next(iter(ports))
-    return {**eps, spn: (Endpoint("10.250.0.1", 8080), *eps[spn][1:])}, {spn.service_key}
+#: One-endpoint partial syncs of the userspace proxier, each of another Service.
+PARTIAL_SYNCS = 5
+
+
+def _changed(ports: Ports, eps: Eps, index: int = 0) -> tuple[Eps, set[str]]:
+    """``eps`` with the first endpoint of the ``index``-th Service replaced (10.250.0.N)."""
+    spn = list(ports)[index * 997 % len(ports)] if index else next(iter(ports))
+    return ({**eps, spn: (Endpoint(f"10.250.0.{index + 1}", 8080), *eps[spn][1:])},
+            {spn.service_key})
 
 
 async def _timed(proxier: Any, ports: Ports, eps: Eps, changed: set[str],
@@ -66,11 +74,19 @@ async def _userspace(ports: Ports, eps: Eps) -> dict[str, Any]:
         if len(proxier.listening) != len(ports):
             raise BenchError(f"userspace proxier listens on {len(proxier.listening)} of "
                              f"{len(ports)} ClusterIPs")
-        new_eps, changed = _changed(ports, eps)
-        partial = await _timed(proxier, ports, new_eps, changed, False)
+        partial = cpu = 0.0
+        for index in range(PARTIAL_SYNCS):
+            eps, changed = _changed(ports, eps, index)
+            started = time.process_time()
+            partial += await _timed(proxier, ports, eps, changed, False)
+            cpu += time.process_time() - started
+        resync = await _timed(proxier, ports, eps, set(), True)
+        if len(proxier.listening) != len(ports):
+            raise BenchError("the userspace proxier's resync changed its listeners")
     finally:
         await proxier.cleanup()
-    return {"full_s": full, "partial_s": partial}
+    return {"full_s": full, "partial_s": partial / PARTIAL_SYNCS,
+            "partial_cpu_s": cpu / PARTIAL_SYNCS, "resync_s": resync}
 
 
 async def _nftables(ports: Ports, eps: Eps, nft: str) -> dict[str, Any]:

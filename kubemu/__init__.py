@@ -1,6 +1,7 @@
 """kubemu's launcher: ``kubemu up`` runs every process of the control plane.
 
-See :mod:`kubemu.cli` (command line), :mod:`kubemu.components` (the process
+See :mod:`kubemu.cli` (command line), :mod:`kubemu.up` and :mod:`kubemu.up_flags`
+(``kubemu up`` and its flags), :mod:`kubemu.components` (the process
 table), :mod:`kubemu.supervisor` (process supervision),
 :mod:`kubemu.instance` (one ``kubemu up`` per data directory),
 :mod:`kubemu.addresses`, :mod:`kubemu.blocks` and :mod:`kubemu.address_flags`

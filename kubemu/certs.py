@@ -30,7 +30,7 @@ from kubemu.pki import ensure_pki
 
 #: Every component of docker-compose.yml (a node agent per ``node-N``).
 DEFAULT_COMPONENTS = ("controller-manager", "scheduler", "kube-proxy", "endpoints",
-                      "service-lb", "node-1")
+                      "service-lb", "node-1", "dns", "console")
 
 
 def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

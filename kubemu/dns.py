@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from kubemu.components import LaunchContext
 
 __all__ = ["CLUSTER_DOMAIN", "DNS_PORT", "NAMESPACE", "SERVICE", "UNPRIVILEGED_PORT",
-           "choose_port", "dns_args", "how_to_query", "manifests", "publish", "ready_url"]
+           "choose_port", "dns_args", "how_to_query", "manifests", "publish", "publish_manifests",
+           "ready_url", "service_manifests"]
 
 CLUSTER_DOMAIN = "cluster.local"
 NAMESPACE = "kube-system"
@@ -94,9 +95,14 @@ def _ports(port: int) -> list[dict[str, Any]]:
 
 def manifests(addresses: Addresses, port: int) -> list[dict[str, Any]]:
     """The ``kube-dns`` Service (no selector), its Endpoints and its EndpointSlice."""
+    return service_manifests(addresses.dns_ip, addresses.dns_server_ip, port)
+
+
+def service_manifests(cluster_ip: str, server: str, port: int) -> list[dict[str, Any]]:
+    """The ``kube-dns`` Service on ``cluster_ip``, its Endpoints and its EndpointSlice, both
+    naming the DNS process on ``server`` (its ``port`` and :data:`DNS_METRICS_PORT`)."""
     meta = {"name": SERVICE, "namespace": NAMESPACE}
     ports = _ports(port)
-    server = addresses.dns_server_ip
     service = {
         "apiVersion": "v1", "kind": "Service",
         "metadata": {**meta, "labels": {"k8s-app": "kube-dns",
@@ -104,8 +110,8 @@ def manifests(addresses: Addresses, port: int) -> list[dict[str, Any]]:
                                         "kubernetes.io/name": "CoreDNS"},
                      "annotations": {"prometheus.io/port": str(DNS_METRICS_PORT),
                                      "prometheus.io/scrape": "true"}},
-        "spec": {"type": "ClusterIP", "clusterIP": addresses.dns_ip,
-                 "clusterIPs": [addresses.dns_ip],
+        "spec": {"type": "ClusterIP", "clusterIP": cluster_ip,
+                 "clusterIPs": [cluster_ip],
                  "ports": [{**p, "targetPort": p["port"]} for p in ports]},
     }
     endpoints = {
@@ -182,6 +188,15 @@ def publish(server_url: str, addresses: Addresses, port: int,
     """Create or correct the ``kube-dns`` Service, Endpoints and EndpointSlice (as the
     admin: ``verify`` carries its client certificate). Raises httpx.HTTPError (an
     HTTPStatusError carries the apiserver's Status)."""
-    with httpx.Client(base_url=server_url, timeout=10.0, verify=verify) as client:
-        for desired in manifests(addresses, port):
-            _ensure(client, desired)
+    publish_manifests(server_url, manifests(addresses, port), verify)
+
+
+def publish_manifests(server_url: str, desired: list[dict[str, Any]],
+                      verify: ssl.SSLContext | bool,
+                      headers: dict[str, str] | None = None) -> None:
+    """Create or correct each object of ``desired`` (:func:`service_manifests`); raises
+    httpx.HTTPError as :func:`publish` does."""
+    with httpx.Client(base_url=server_url, timeout=10.0, verify=verify,
+                      headers=headers) as client:
+        for obj in desired:
+            _ensure(client, obj)

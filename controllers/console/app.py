@@ -21,10 +21,11 @@ import sys
 from collections.abc import Sequence
 
 from apiserver.api.resources import ENDPOINTSLICES, NAMESPACES, NODES, PODS, SERVICES
+from controllers.client.store import DeletedFinalStateUnknown, meta_namespace_key, split_key
 from controllers.console.hub import Hub
 from controllers.console.proxymetrics import MetricsPoller
 from controllers.console.server import ConsoleServer
-from controllers.console.snapshot import build_snapshot
+from controllers.console.snapshot import CacheView
 from controllers.runtime.agent import AgentContext, Endpoint, run_agent, run_main
 from controllers.runtime.flags import add_connection_flags, positive_duration
 
@@ -59,24 +60,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class ConsoleAgent:
-    """Informers → hub → page; the metrics poller beside them."""
+    """Informers → hub → page; the metrics poller beside them. Each informer event marks
+    the namespace it is about (a Namespace's own name) or, for Nodes, the nodes."""
 
     def __init__(self, ctx: AgentContext, sock: socket.socket) -> None:
         self.sock = sock
         self.informers = [ctx.informers.informer_for(r)
                           for r in (NAMESPACES, SERVICES, ENDPOINTSLICES, PODS, NODES)]
-        self.hub = Hub(self.snapshot)
         self.poller = MetricsPoller(ctx.args.proxy_metrics_url, ctx.args.metrics_poll_interval,
-                                    self.hub.mark)
-        for informer in self.informers:
-            informer.add_event_handler(self.hub.mark, self.hub.mark, self.hub.mark)
+                                    lambda namespaces: self.hub.mark(namespaces))
+        ns, svc, slices, pods, nodes = (i.store for i in self.informers)
+        self.hub = Hub(CacheView(ns, svc, slices, pods, nodes, lambda: self.poller.counts))
+        for informer in self.informers[:4]:
+            informer.add_event_handler(self._marked, lambda _old, new: self._marked(new),
+                                       self._marked)
+        self.informers[4].add_event_handler(self._nodes, lambda _old, _new: self._nodes(),
+                                            self._nodes)
         self.server = ConsoleServer(self.hub, ctx.client,
                                     lambda: all(i.has_synced() for i in self.informers))
 
-    def snapshot(self) -> dict[str, object]:
-        """The page's document from the caches and the latest connection counts."""
-        ns, svc, slices, pods, nodes = (i.store.list() for i in self.informers)
-        return build_snapshot(ns, svc, slices, pods, nodes, self.poller.counts)
+    def _marked(self, obj: dict[str, object] | DeletedFinalStateUnknown) -> None:
+        namespace, name = split_key(meta_namespace_key(obj))
+        self.hub.mark([namespace or name])
+
+    def _nodes(self, *_: object) -> None:
+        self.hub.mark(nodes=True)
 
     def http_servers(self) -> Sequence[Endpoint]:
         """None from the runtime: the page has its own server (event streams)."""

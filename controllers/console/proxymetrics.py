@@ -74,11 +74,12 @@ def merge(parts: Sequence[Counts]) -> Counts:
 
 class MetricsPoller:
     """Polls ``urls`` every ``interval`` seconds; ``counts`` is the latest sum, and
-    ``on_change()`` is called when it changed. A proxy that cannot be reached or answers
-    garbage counts as empty (logged once per change of its state)."""
+    ``on_change(namespaces)`` is called with the namespaces whose counts changed. A proxy
+    that cannot be reached or answers garbage counts as empty (logged once per change of
+    its state)."""
 
     def __init__(self, urls: Sequence[str], interval: float,
-                 on_change: Callable[[], None]) -> None:
+                 on_change: Callable[[set[str]], None]) -> None:
         self.urls = list(urls)
         self.interval = interval
         self.on_change = on_change
@@ -105,8 +106,11 @@ class MetricsPoller:
         parts = await asyncio.gather(*(self._fetch(http, url) for url in self.urls))
         counts = merge(parts)
         if counts != self.counts:
+            changed = {key[0] for key in counts.keys() ^ self.counts.keys()}
+            changed.update(key[0] for key, value in counts.items()
+                           if self.counts.get(key, value) != value)
             self.counts = counts
-            self.on_change()
+            self.on_change(changed)
 
     async def run(self) -> None:
         """Poll until cancelled (returns at once without URLs)."""

@@ -3,9 +3,13 @@
 =======================  ===========================================================
 ``GET /``                the page (``static/index.html``); ``/static/*`` its JS and CSS
 ``GET /api/snapshot``    the current snapshot (JSON, see :mod:`.snapshot`)
-``GET /api/events``      Server-Sent Events: ``event: snapshot`` with the snapshot at
-                         once and after every change (coalesced), ``: keep-alive``
-                         comments in between
+``GET /api/events``      Server-Sent Events: ``event: snapshot`` with the whole
+                         document at once, then ``event: delta`` with the namespaces
+                         that changed (coalesced), ``: keep-alive`` comments in
+                         between; every event has an ``id``, and a reconnect with
+                         ``Last-Event-ID`` continues with deltas when it can (see
+                         :mod:`.hub`)
+``GET /metrics``         the console's own metrics (:mod:`.metrics`)
 ``GET /api/object``      ``?resource=R&namespace=NS&name=N``: the object as YAML, read
                          from the apiserver with the console's own credentials (as
                          ``kubectl get -o yaml``: ``managedFields`` left out)
@@ -38,6 +42,7 @@ from apiserver.api.resources import ENDPOINTSLICES, NAMESPACES, NODES, PODS, SER
 from controllers.client.errors import ApiError
 from controllers.client.rest import RestClient, resource_path
 from controllers.console.hub import Hub
+from controllers.console.metrics import CONTENT_TYPE, ConsoleMetrics
 
 __all__ = ["OBJECT_RESOURCES", "STATIC", "ConsoleServer", "object_yaml"]
 
@@ -67,6 +72,7 @@ class ConsoleServer:
         self.hub = hub
         self.client = client
         self.ready = ready
+        self.metrics = ConsoleMetrics(hub)
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -77,6 +83,7 @@ class ConsoleServer:
             Route("/api/snapshot", self._snapshot),
             Route("/api/events", self._events),
             Route("/api/object", self._object),
+            Route("/metrics", self._metrics),
             Route("/healthz", lambda _r: PlainTextResponse("ok")),
             Route("/readyz", self._readyz),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
@@ -91,17 +98,31 @@ class ConsoleServer:
         ok = self.ready()
         return PlainTextResponse("ok" if ok else "not ready", status_code=200 if ok else 503)
 
+    async def _metrics(self, request: Request) -> Response:
+        del request
+        return Response(self.metrics.text(), media_type=CONTENT_TYPE)
+
     async def _snapshot(self, request: Request) -> Response:
         del request
-        return Response(self.hub.body or b"{}", media_type="application/json")
+        return Response(self.hub.snapshot(), media_type="application/json")
 
     async def _events(self, request: Request) -> Response:
-        del request
+        last_event_id = request.headers.get("last-event-id")
 
         async def stream() -> AsyncIterator[bytes]:
-            async for body in self.hub.updates():
-                yield b": keep-alive\n\n" if body is None else \
-                    b"event: snapshot\ndata: " + body + b"\n\n"
+            self.metrics.subscribers.inc()
+            try:
+                # the page reconnects a second after the stream breaks
+                yield b"retry: 1000\n\n"
+                async for event in self.hub.updates(last_event_id):
+                    if event is None:
+                        yield b": keep-alive\n\n"
+                        continue
+                    self.metrics.sent(event)
+                    yield b"id: %s\nevent: %s\ndata: %s\n\n" % (
+                        event.id.encode(), event.kind.encode(), event.data)
+            finally:
+                self.metrics.subscribers.dec()
 
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache"})

@@ -16,6 +16,9 @@ kube-proxies, it returns the document the page renders::
 
 Everything is sorted (namespaces, Services, pods by name; endpoints by address), so equal
 clusters give equal snapshots and the server can skip pushing an unchanged one.
+A namespace's part depends on that namespace's objects alone (:func:`namespace_doc`), so
+:class:`CacheView` builds one namespace from the informers' namespace indexes and the hub
+rebuilds only the namespaces that changed.
 An endpoint is *ready* as EndpointSlice ``conditions.ready`` says (unset means ready, as
 upstream documents); it is *terminating* when ``conditions.terminating`` is true.
 """
@@ -23,11 +26,13 @@ upstream documents); it is *terminating* when ``conditions.terminating`` is true
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-__all__ = ["ConnectionCounts", "build_snapshot", "endpoint_state", "pod_summary",
-           "service_summary"]
+from controllers.client.store import NAMESPACE_INDEX, Store, split_key
+
+__all__ = ["CacheView", "ConnectionCounts", "build_snapshot", "endpoint_state",
+           "namespace_doc", "node_docs", "pod_summary", "service_summary"]
 
 Obj = Mapping[str, Any]
 
@@ -136,41 +141,94 @@ def _node_summary(node: Obj) -> dict[str, Any]:
     }
 
 
+def namespace_doc(name: str, phase: str, services: Iterable[Obj], slices: Iterable[Obj],
+                  pods: Iterable[Obj], counts: ConnectionCounts | None = None) -> dict[str, Any]:
+    """One namespace's part of the document from that namespace's objects (a Service's
+    endpoints, and a pod's Services, only ever involve objects of its own namespace)."""
+    counts = counts or {}
+    slices_of: dict[str, list[Obj]] = defaultdict(list)
+    for slc in slices:
+        owner = (_meta(slc).get("labels") or {}).get("kubernetes.io/service-name")
+        if owner:
+            slices_of[owner].append(slc)
+    pods_by_name = {}
+    for pod in pods:
+        summary = pod_summary(pod)
+        pods_by_name[summary["name"]] = summary
+    docs = []
+    for svc in services:
+        summary = service_summary(svc)
+        summary["endpoints"] = _endpoints(name, summary["name"],
+                                          slices_of.get(summary["name"], []), counts)
+        summary["ready"] = sum(1 for e in summary["endpoints"] if e["ready"])
+        summary["total"] = len(summary["endpoints"])
+        for ep in summary["endpoints"]:
+            pod_doc = pods_by_name.get(ep["pod"])
+            if pod_doc is not None and summary["name"] not in pod_doc["services"]:
+                pod_doc["services"].append(summary["name"])
+        docs.append(summary)
+    return {"name": name, "phase": phase,
+            "services": sorted(docs, key=lambda s: str(s["name"])),
+            "pods": [pods_by_name[pod] for pod in sorted(pods_by_name)]}
+
+
+def node_docs(nodes: Iterable[Obj]) -> list[dict[str, Any]]:
+    """The nodes' part of the document, by name."""
+    return sorted((_node_summary(n) for n in nodes), key=lambda n: str(n["name"]))
+
+
+def _phase(namespace: Obj | None) -> str:
+    return str(((namespace or {}).get("status") or {}).get("phase") or "Active")
+
+
 def build_snapshot(namespaces: Iterable[Obj], services: Iterable[Obj],
                    slices: Iterable[Obj], pods: Iterable[Obj], nodes: Iterable[Obj],
                    counts: ConnectionCounts | None = None) -> dict[str, Any]:
     """The whole page's document (see the module docstring)."""
-    counts = counts or {}
-    slices_of: dict[tuple[str, str], list[Obj]] = defaultdict(list)
-    for slc in slices:
-        owner = (_meta(slc).get("labels") or {}).get("kubernetes.io/service-name")
-        if owner:
-            slices_of[(_meta(slc).get("namespace", ""), owner)].append(slc)
-    pods_in: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
-    for pod in pods:
-        summary = pod_summary(pod)
-        pods_in[_meta(pod).get("namespace", "")][summary["name"]] = summary
-    services_in: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for svc in services:
-        ns = _meta(svc).get("namespace", "")
-        summary = service_summary(svc)
-        summary["endpoints"] = _endpoints(ns, summary["name"],
-                                          slices_of.get((ns, summary["name"]), []), counts)
-        summary["ready"] = sum(1 for e in summary["endpoints"] if e["ready"])
-        summary["total"] = len(summary["endpoints"])
-        for ep in summary["endpoints"]:
-            pod_doc = pods_in[ns].get(ep["pod"])
-            if pod_doc is not None and summary["name"] not in pod_doc["services"]:
-                pod_doc["services"].append(summary["name"])
-        services_in[ns].append(summary)
-    phases = {_meta(n).get("name", ""): (n.get("status") or {}).get("phase") or "Active"
-              for n in namespaces}
-    out = []
-    for ns in sorted(set(phases) | set(services_in) | set(pods_in)):
-        out.append({
-            "name": ns, "phase": phases.get(ns, "Active"),
-            "services": sorted(services_in.get(ns, []), key=lambda s: str(s["name"])),
-            "pods": [pods_in[ns][name] for name in sorted(pods_in.get(ns, {}))],
-        })
-    return {"nodes": sorted((_node_summary(n) for n in nodes), key=lambda n: str(n["name"])),
-            "namespaces": out}
+    grouped: dict[str, tuple[list[Obj], list[Obj], list[Obj]]] = defaultdict(
+        lambda: ([], [], []))
+    for i, objs in enumerate((services, slices, pods)):
+        for obj in objs:
+            grouped[_meta(obj).get("namespace", "")][i].append(obj)
+    phases = {_meta(n).get("name", ""): _phase(n) for n in namespaces}
+    return {"nodes": node_docs(nodes),
+            "namespaces": [namespace_doc(ns, phases.get(ns, "Active"), *grouped[ns],
+                                         counts=counts)
+                           for ns in sorted(set(phases) | set(grouped))]}
+
+
+class CacheView:
+    """The document's parts read from informer caches (:class:`~controllers.client.store.Store`
+    with the namespace index every informer keeps), for :class:`~.hub.Hub`: a namespace
+    exists while there is a Namespace object or anything of the page's in it."""
+
+    def __init__(self, namespaces: Store, services: Store, slices: Store, pods: Store,
+                 nodes: Store, counts: Callable[[], ConnectionCounts]) -> None:
+        self.namespaces = namespaces
+        self.services = services
+        self.slices = slices
+        self.pods = pods
+        self.nodes_store = nodes
+        self.counts = counts
+
+    def namespace_names(self) -> set[str]:
+        """Every namespace the page shows now."""
+        names = {split_key(key)[1] for key in self.namespaces.list_keys()}
+        for store in (self.services, self.pods):
+            names.update(ns for ns in store.list_index_values(NAMESPACE_INDEX)
+                         if store.index_size(NAMESPACE_INDEX, ns))
+        return names
+
+    def namespace(self, name: str) -> dict[str, Any] | None:
+        """``name``'s part of the document; None when the page no longer shows it."""
+        obj = self.namespaces.get(None, name)
+        services = self.services.in_namespace(name)
+        pods = self.pods.in_namespace(name)
+        if obj is None and not services and not pods:
+            return None
+        return namespace_doc(name, _phase(obj), services, self.slices.in_namespace(name),
+                             pods, self.counts())
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """The nodes' part."""
+        return node_docs(self.nodes_store.list())

@@ -130,6 +130,19 @@ class EndpointConnections(Collector):
             if key not in self._counts:
                 self._counts[key] = ConnectionCounts()
 
+    def replace(self, old: Iterable[tuple[ServicePortName, str]],
+                new: Iterable[tuple[ServicePortName, str]]) -> None:
+        """:meth:`keep` for one service port whose keys were ``old`` and are now ``new``:
+        series of ``new`` keys not kept yet start at zero, those of ``old`` keys not in
+        ``new`` are dropped, every other series stays."""
+        wanted = set(new)
+        for key in old:
+            if key not in wanted:
+                self._counts.pop(key, None)
+        for key in wanted:
+            if key not in self._counts:
+                self._counts[key] = ConnectionCounts()
+
     def collect(self) -> Iterator[Metric]:
         active = GaugeMetricFamily(
             CONNECTIONS_ACTIVE, "Connections (UDP sessions) the userspace proxy is "

@@ -10,33 +10,54 @@ Everything lives in a private ``table ip kube-proxy`` with upstream's layout:
   ``services`` (ClusterIPs, externalIPs, load-balancer IPs), then NodePorts via
   ``nodeports`` and the ``service-nodeports`` map;
 * per service port the chains of :mod:`controllers.proxy.nftables_service`
-  (``service-``, ``external-``, ``firewall-``, one ``endpoint-`` chain per
-  endpoint, ``affinity-`` sets for ClientIP affinity);
+  (``service-``, ``external-``, ``firewall-``; ``endpoint-`` chains and
+  ``affinity-`` sets only for ClientIP affinity);
 * no endpoints: an element of ``no-endpoint-services`` / ``no-endpoint-nodeports``
   (``goto reject-chain``, or ``drop`` for external traffic of a Local policy).
+
+Where ``nft list table ip kube-proxy`` differs from upstream's, for the cost of a
+sync at scale (the kernel and ``nft`` spend their time per chain, rule and
+expression, and at commit walk every rule reachable from each nat base chain):
+
+* a service chain DNATs itself (see :mod:`controllers.proxy.nftables_service`), so
+  10,000 Services x 5 endpoints are 10,000 chains of 50,000 rules, not 60,000
+  chains of 160,000 rules;
+* hairpin masquerade: instead of each endpoint chain's ``ip saddr ENDPOINT jump
+  mark-for-masquerade``, ``masquerading`` starts with ``ct status dnat ip saddr .
+  ip daddr @hairpin-endpoints jump mark-for-masquerade``, the set holding
+  ``IP . IP`` for every programmed endpoint IP: a connection DNATed to its own
+  source is a hairpin by definition, so a stale pair is harmless; partial syncs
+  only add pairs and full syncs refill the set;
+* instead of a first rule in every service chain, ``services`` marks traffic to
+  any ClusterIP from outside ``--cluster-cidr`` (or all of it with
+  ``--masquerade-all``) once: ``ip daddr @cluster-ips ip saddr != CIDR jump
+  mark-for-masquerade``. A packet to a ClusterIP no service chain takes is
+  rejected by the filter chains before it could be masqueraded.
 
 :class:`NFTablesRenderer` keeps every service port's rendered fragment and what
 the last applied sync left in the table. A sync is one ``nft -f`` transaction,
 so the kernel applies it atomically: packets see the old ruleset or the new one.
-The transaction declares every chain and set before any rule or map element
-refers to it, then writes rules, then map elements (deletions before
-additions, so a key moving between Services or maps never collides), then
-flushes the chains nothing refers to any more and deletes the affinity sets
-nothing updates any more.
+The transaction declares the table, its sets, maps and base chains, then writes
+the service ports' chains (``add chain NAME { RULES }``, each fragment's chains
+after those they jump to, so they need no declaration; an existing one is flushed
+first), then map elements (deletions before additions, so a key moving between
+Services or maps never collides), then flushes the chains nothing refers to any
+more and deletes the affinity sets nothing updates any more.
 
 * first sync (table contents unknown): ``add table`` + ``delete table`` and the
   whole ruleset, so leftovers of an earlier run vanish in the same transaction;
-* full sync: every chain is flushed and rewritten, every map flushed and
-  refilled, and the chains left unused by earlier partial syncs are deleted;
+* full sync: every chain is flushed and rewritten, every map and set flushed and
+  refilled (one ``add element`` command per map), and the chains left unused by
+  earlier partial syncs are deleted;
 * partial sync: only the service ports whose ``ServicePort`` or endpoints
   objects were replaced are rendered, only their chains whose rules changed are
   flushed and rewritten, and only their map elements are diffed; the base chains
   are left alone. Unused chains are flushed but not deleted, as upstream defers
   it: ``delete chain``, ``add rule`` and ``add element`` make ``nft`` 1.0.6 fetch
-  the table's whole chain list (at 60,000 chains, several times the cost of the
-  rest of a small sync), while ``flush chain``, ``add chain NAME { RULES }`` and
-  ``add map NAME { … elements = { … } }`` do not. A partial sync that removes map
-  elements still pays for that fetch.
+  the table's whole chain list, while ``flush chain``, ``add chain NAME { RULES }``
+  and ``add map NAME { … elements = { … } }`` do not. A partial sync that removes
+  map elements (a Service losing its last endpoint, or deleted) still pays for
+  that fetch; one that replaces endpoints adds hairpin pairs and deletes nothing.
 """
 
 from __future__ import annotations
@@ -44,7 +65,9 @@ from __future__ import annotations
 import gc
 from dataclasses import dataclass, field
 
+from controllers.proxy.nftables_base import KINDS, MAPS, SETS, SPECS, base
 from controllers.proxy.nftables_service import (
+    HAIRPIN,
     TABLE,
     NFTablesConfig,
     ServiceFragment,
@@ -66,45 +89,6 @@ __all__ = [
 ]
 
 Endpoints = dict[ServicePortName, tuple[Endpoint, ...]]
-
-#: (map, key type, comment) of the verdict maps.
-MAPS = (
-    ("firewall-ips", "ipv4_addr . inet_proto . inet_service",
-     "destinations that are subject to LoadBalancerSourceRanges"),
-    ("no-endpoint-nodeports", "inet_proto . inet_service",
-     "vmap to drop or reject packets to service nodeports with no endpoints"),
-    ("no-endpoint-services", "ipv4_addr . inet_proto . inet_service",
-     "vmap to drop or reject packets to services with no endpoints"),
-    ("service-ips", "ipv4_addr . inet_proto . inet_service",
-     "ClusterIP, ExternalIP and LoadBalancer IP traffic"),
-    ("service-nodeports", "inet_proto . inet_service", "NodePort traffic"),
-)
-SETS = ("cluster-ips", "nodeport-ips")
-#: ``set`` or ``map`` of each, and its type (the declaration a partial sync adds elements with).
-_KINDS = {**{m: "map" for m, _, _ in MAPS}, **{s: "set" for s in SETS}}
-_SPECS = {**{m: f"type {key} : verdict ;" for m, key, _ in MAPS},
-          "cluster-ips": "type ipv4_addr ;"}
-
-#: (chain, hook spec or "") of the chains every full sync writes.
-BASE_CHAINS = (
-    ("cluster-ips-check", ""),
-    ("filter-prerouting-pre-dnat", "type filter hook prerouting priority -110 ;"),
-    ("filter-output-pre-dnat", "type filter hook output priority -110 ;"),
-    ("filter-forward", "type filter hook forward priority 0 ;"),
-    ("filter-input", "type filter hook input priority 0 ;"),
-    ("filter-output", "type filter hook output priority 0 ;"),
-    ("firewall-check", ""),
-    ("mark-for-masquerade", ""),
-    ("masquerading", ""),
-    ("nat-output", "type nat hook output priority -100 ;"),
-    ("nat-postrouting", "type nat hook postrouting priority 100 ;"),
-    ("nat-prerouting", "type nat hook prerouting priority -100 ;"),
-    ("nodeport-endpoints-check", ""),
-    ("nodeports", ""),
-    ("reject-chain", 'comment "helper for @no-endpoint-services / @no-endpoint-nodeports" ;'),
-    ("services", ""),
-    ("service-endpoints-check", ""),
-)
 
 
 @dataclass
@@ -130,54 +114,20 @@ class Rendered:
     full: bool = True
 
 
-def _base(config: NFTablesConfig, fresh: bool) -> tuple[list[str], list[str], int]:
-    """Declarations and rules of the table, its maps and base chains."""
-    t = TABLE
-    mark = config.mark
-    decls = [f'add table {t} {{ comment "rules for kube-proxy" ; }}']
-    interval = " flags interval ;" if any("/" in a for a in config.nodeport_addresses) else ""
-    decls.append(f'add set {t} cluster-ips {{ type ipv4_addr ; comment "Active ClusterIPs" ; }}')
-    decls.append(f"add set {t} nodeport-ips {{ type ipv4_addr ;{interval} "
-                 'comment "IPs that accept NodePort traffic" ; }')
-    for name, key, comment in MAPS:
-        decls.append(f'add map {t} {name} {{ type {key} : verdict ; comment "{comment}" ; }}')
-    for chain, spec in BASE_CHAINS:
-        decls.append(f"add chain {t} {chain}" + (f" {{ {spec} }}" if spec else ""))
-        if not fresh:
-            decls.append(f"flush chain {t} {chain}")
-    if config.nodeport_addresses:
-        np_match = "ip daddr @nodeport-ips"
-    else:
-        np_match = "fib daddr type local ip daddr != 127.0.0.0/8"
-    rules = [
-        ("cluster-ips-check", 'ip daddr @cluster-ips reject comment '
-                              '"Reject traffic to invalid ports of ClusterIPs"'),
-        ("filter-prerouting-pre-dnat", "ct state new jump firewall-check"),
-        ("filter-forward", "ct state new jump service-endpoints-check"),
-        ("filter-forward", "ct state new jump cluster-ips-check"),
-        ("filter-input", "ct state new jump nodeport-endpoints-check"),
-        ("filter-input", "ct state new jump service-endpoints-check"),
-        ("filter-output", "ct state new jump service-endpoints-check"),
-        ("filter-output-pre-dnat", "ct state new jump firewall-check"),
-        ("filter-output", "ct state new jump cluster-ips-check"),
-        ("firewall-check", "ip daddr . meta l4proto . th dport vmap @firewall-ips"),
-        ("mark-for-masquerade", f"mark set mark or {mark}"),
-        ("masquerading", f"mark and {mark} == 0 return"),
-        ("masquerading", f"mark set mark xor {mark}"),
-        ("masquerading", "masquerade fully-random"),
-        ("nat-output", "jump services"),
-        ("nat-postrouting", "jump masquerading"),
-        ("nat-prerouting", "jump services"),
-        ("nodeport-endpoints-check",
-         f"{np_match} meta l4proto . th dport vmap @no-endpoint-nodeports"),
-        ("nodeports", "meta l4proto . th dport vmap @service-nodeports"),
-        ("reject-chain", "reject"),
-        ("services", "ip daddr . meta l4proto . th dport vmap @service-ips"),
-        ("services", f"{np_match} jump nodeports"),
-        ("service-endpoints-check",
-         "ip daddr . meta l4proto . th dport vmap @no-endpoint-services"),
-    ]
-    return decls, [f"add rule {t} {chain} {rule}" for chain, rule in rules], len(rules)
+def _deletable(gone: dict[tuple[str, str], None],
+               fragments: dict[ServicePortName, ServiceFragment]) -> list[tuple[str, str]]:
+    """The elements of ``gone`` a partial sync deletes.
+
+    Hairpin pairs stay (an endpoint IP may serve other service ports, and a pair is
+    only ever matched by a connection DNATed to its own source, so a stale one is
+    harmless; the next full sync drops it). A ClusterIP stays while another port of
+    its Service still holds it.
+    """
+    out = [k for k in gone if k[0] != HAIRPIN]
+    if any(m == "cluster-ips" for m, _ in out):
+        held = {f.service.cluster_ip for f in fragments.values()}  # every port has its IP
+        out = [(m, key) for m, key in out if m != "cluster-ips" or key not in held]
+    return out
 
 
 def _affinity_decl(name: str, timeout: int) -> str:
@@ -255,7 +205,7 @@ def _render(services: dict[ServicePortName, ServicePort], endpoints: Endpoints,
     out: list[str] = []
     decls: list[str] = []
     rules: list[str] = []
-    base_decls, base_rules, base_count = _base(config, fresh)
+    base_decls, base_rules, base_count = base(config, fresh)
     if fresh:
         out += [f"add table {t}", f"delete table {t}"]
     if not partial:
@@ -269,36 +219,46 @@ def _render(services: dict[ServicePortName, ServicePort], endpoints: Endpoints,
         for chain, command in frag.chains.items():
             if partial and was.get(chain) == command:
                 continue  # e.g. the endpoint chains of endpoints that stay
-            decls.append(f"add chain {t} {chain}")
-            if not fresh and (not partial or chain in was or chain in stale_before):
+            # The block creates a new chain; one the table has is emptied first. A
+            # fragment lists a chain after those it jumps to, so none needs declaring.
+            if chain in was or chain in stale_before:
                 decls.append(f"flush chain {t} {chain}")
             rules.append(command)
 
     # Elements: refill (full) or diff the rewritten service ports (partial).
     deletes: list[str] = []
     adds: list[str] = []
-    added: dict[str, list[str]] = {}
+    added: dict[str, dict[str, None]] = {}
     if not partial:
         if not fresh:
             deletes += [f"flush {'set' if n in SETS else 'map'} {t} {n}"
                         for n in (*SETS, *(m for m, _, _ in MAPS))]
         adds += [f"add element {t} nodeport-ips {{ {a} }}" for a in config.nodeport_addresses]
+        every: dict[tuple[str, str], str] = {}
         for frag in fragments.values():
-            adds += [f"add element {t} {m} {{ {text} }}" for (m, _), text in frag.elements.items()]
+            every.update(frag.elements)  # shared keys (hairpin pairs, ClusterIPs) once
+        by_map: dict[str, list[str]] = {}
+        for (m, _), text in every.items():
+            by_map.setdefault(m, []).append(text)
+        # One command per map: nft parses, evaluates and sends them as one batch each.
+        adds += [f"add element {t} {m} {{ {', '.join(texts)} }}" for m, texts in by_map.items()]
     else:
+        gone: dict[tuple[str, str], None] = {}
         for old, frag in written:
             had = old.elements if old is not None else {}
-            for (m, key), text in had.items():
-                if frag.elements.get((m, key)) != text:
-                    deletes.append(f"delete element {t} {m} {{ {key} }}")
-            for (m, key), text in frag.elements.items():
-                if had.get((m, key)) != text:
-                    added.setdefault(m, []).append(text)
+            for k, text in had.items():
+                if frag.elements.get(k) != text:
+                    gone[k] = None
+            for k, text in frag.elements.items():
+                if had.get(k) != text:
+                    added.setdefault(k[0], {})[text] = None
         for frag in removed:
-            deletes += [f"delete element {t} {m} {{ {key} }}" for m, key in frag.elements]
+            gone.update(dict.fromkeys(frag.elements))
+        deletes += [f"delete element {t} {m} {{ {key} }}"
+                    for m, key in _deletable(gone, fragments)]
         # Elements as part of a map declaration: unlike ``add element``, that makes
         # nft fetch no chain list.
-        adds += [f"add {_KINDS[m]} {t} {m} {{ {_SPECS[m]} elements = {{ {', '.join(texts)} }} ; }}"
+        adds += [f"add {KINDS[m]} {t} {m} {{ {SPECS[m]} elements = {{ {', '.join(texts)} }} ; }}"
                  for m, texts in added.items()]
 
     # Chains and affinity sets nothing refers to any more (flushed first: a stale

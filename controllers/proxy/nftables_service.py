@@ -1,21 +1,35 @@
 """One service port's share of the nftables ruleset (``syncProxyRules``' per-service body).
 
 :func:`service_fragment` renders, for one service port and its endpoints, the
-per-service chains (``service-``, ``external-``, ``firewall-``, ``endpoint-``)
-with their rules, the ClientIP affinity sets and the elements the port owns in
-the shared maps and sets (``service-ips``, ``no-endpoint-services`` …). Chain
-names hash the service port name exactly as upstream does, so a ruleset written
-by upstream's kube-proxy and one written by this one name the same chains.
+per-service chains (``service-``, ``external-``, ``firewall-``, and ``endpoint-``
+with ClientIP affinity) with their rules, the affinity sets and the elements the
+port owns in the shared maps and sets (``service-ips``, ``no-endpoint-services``,
+``hairpin-endpoints`` …). Chain names hash the service port name exactly as
+upstream does, so a ruleset written by upstream's kube-proxy and one written by
+this one name the same chains.
 
-Load balancing differs from upstream in one place: instead of
-``numgen random mod N vmap { 0 : goto endpoint-…, … }`` the service chain holds
-a ladder ``numgen random mod N 0 goto endpoint-1``, ``numgen random mod N-1 0
-goto endpoint-2`` … ``goto endpoint-N`` (the iptables mode's probability ladder;
-each endpoint is picked with probability 1/N). An inline vmap is an anonymous
-set in the kernel, and creating and binding one costs time proportional to the
-sets of the table and to the transaction so far (``nf_tables_set_alloc_name``,
-``nft_set_trans_bind``): 10,000 Services took two minutes to load. The ladder
-needs no set and loads in time linear in the ruleset.
+Load balancing differs from upstream's. Upstream's service chain holds ``numgen
+random mod N vmap { 0 : goto endpoint-1, … }`` and each endpoint chain does the
+hairpin check and the DNAT. Here the service chain holds a probability ladder
+that DNATs itself::
+
+    numgen random mod 3 0 meta l4proto tcp dnat to 10.0.0.1:8080
+    numgen random mod 2 0 meta l4proto tcp dnat to 10.0.0.2:8080
+    meta l4proto tcp dnat to 10.0.0.3:8080
+
+(the iptables mode's scheme: each endpoint is picked with probability 1/N). An
+inline vmap is an anonymous set in the kernel, and creating and binding one costs
+time proportional to the sets of the table and to the transaction so far
+(``nf_tables_set_alloc_name``, ``nft_set_trans_bind``): 10,000 Services took two
+minutes to load. The ladder needs no set, and without endpoint chains the table
+has one chain per service port instead of one per endpoint. With ClientIP
+affinity the endpoint chains stay (``update @affinity-… { ip saddr }`` then the
+DNAT); the service chain sends a known client to its endpoint's chain
+(``ip saddr @affinity-… goto endpoint-…``) and the ladder sends the others there
+(``goto endpoint-…``).
+Hairpin masquerade is the table's ``hairpin-endpoints`` set (see
+:mod:`controllers.proxy.nftables`), filled with ``IP . IP`` of every endpoint
+this port programs.
 """
 
 from __future__ import annotations
@@ -28,6 +42,7 @@ from controllers.proxy.change_tracker import categorize_endpoints
 from controllers.proxy.types import Endpoint, RuleConfig, ServicePort, ServicePortName
 
 __all__ = [
+    "HAIRPIN",
     "TABLE",
     "NFTablesConfig",
     "ServiceFragment",
@@ -37,6 +52,8 @@ __all__ = [
 ]
 
 TABLE = "ip kube-proxy"
+#: ``endpoint IP . endpoint IP`` of every programmed endpoint (hairpin masquerade).
+HAIRPIN = "hairpin-endpoints"
 
 
 @dataclass(frozen=True)
@@ -77,8 +94,9 @@ class ServiceFragment:
     endpoints: tuple[Endpoint, ...]
     #: chain name -> the command appending its rules, ``add chain ip kube-proxy NAME
     #: { RULE ; RULE ; }`` (rules inside the chain command rather than ``add rule``
-    #: lines: ``nft`` then needs no copy of the table's chain list, which at 60,000
-    #: chains costs more than the rest of a small transaction).
+    #: lines: ``nft`` then needs no copy of the table's chain list, which at tens of
+    #: thousands of chains costs more than the rest of a small transaction). A chain
+    #: comes after the chains it jumps to, so a transaction needs no declarations.
     chains: dict[str, str] = field(default_factory=dict)
     #: affinity set name -> timeout seconds.
     affinity: dict[str, int] = field(default_factory=dict)
@@ -87,11 +105,11 @@ class ServiceFragment:
     rules: int = 0
 
 
-def _ladder(targets: list[str]) -> list[str]:
-    """Rules picking one of ``targets`` uniformly at random (see the module docstring)."""
-    n = len(targets)
-    return [f"numgen random mod {n - i} 0 goto {t}" if i < n - 1 else f"goto {t}"
-            for i, t in enumerate(targets)]
+def _ladder(actions: list[str]) -> list[str]:
+    """Rules taking one of ``actions`` uniformly at random (see the module docstring)."""
+    n = len(actions)
+    return [f"numgen random mod {n - i} 0 {a}" if i < n - 1 else a
+            for i, a in enumerate(actions)]
 
 
 def service_fragment(sp: ServicePort, all_eps: tuple[Endpoint, ...],
@@ -112,31 +130,30 @@ def service_fragment(sp: ServicePort, all_eps: tuple[Endpoint, ...],
     uses_fw = (uses_ext and bool(sp.load_balancer_source_ranges)
                and bool(sp.load_balancer_ips))
     affinity = sp.affinity_seconds
-
-    ep_chain: dict[Endpoint, str] = {}
-    ep_set: dict[Endpoint, str] = {}
-    for ep in dict.fromkeys(cluster_eps + local_eps):
-        eb = endpoint_chain_base(spn, sp.protocol, ep)
-        ep_chain[ep] = f"endpoint-{eb}"
-        ep_set[ep] = f"affinity-{eb}"
-
-    def lb_rules(eps: tuple[Endpoint, ...]) -> list[str]:
-        rules = []
-        if affinity is not None:
-            rules += [f"ip saddr @{ep_set[e]} goto {ep_chain[e]}" for e in eps]
-        return rules + _ladder([ep_chain[e] for e in eps])
+    programmed = (*(cluster_eps if uses_svc else ()),
+                  *(local_eps if uses_ext and sp.external_policy_local else ()))
 
     chains: dict[str, list[str]] = {}
+    #: ClientIP affinity: endpoint -> (its affinity set, its chain recording the client).
+    sticky: dict[Endpoint, tuple[str, str]] = {}
+    if affinity is not None:
+        for ep in dict.fromkeys(programmed):
+            eb = endpoint_chain_base(spn, sp.protocol, ep)
+            sticky[ep] = (f"affinity-{eb}", f"endpoint-{eb}")
+            out.affinity[f"affinity-{eb}"] = affinity
+            chains[f"endpoint-{eb}"] = [f"update @affinity-{eb} {{ ip saddr }}",
+                                        f"meta l4proto {proto} dnat to {ep.ip}:{ep.port}"]
+
+    def lb_rules(eps: tuple[Endpoint, ...]) -> list[str]:
+        if not sticky:
+            return _ladder([f"meta l4proto {proto} dnat to {e.ip}:{e.port}" for e in eps])
+        return ([f"ip saddr @{sticky[e][0]} goto {sticky[e][1]}" for e in eps]
+                + _ladder([f"goto {sticky[e][1]}" for e in eps]))
+
     if uses_svc:
-        rules: list[str] = []
-        if config.masquerade_all:
-            rules.append(f"ip daddr {sp.cluster_ip} jump mark-for-masquerade")
-        elif config.cluster_cidr:
-            rules.append(f"ip daddr {sp.cluster_ip} ip saddr != {config.cluster_cidr} "
-                         "jump mark-for-masquerade")
-        chains[svc_chain] = rules + lb_rules(cluster_eps)
+        chains[svc_chain] = lb_rules(cluster_eps)
     if uses_ext:
-        rules = []
+        rules: list[str] = []
         if sp.external_policy_local:
             if config.cluster_cidr:
                 rules.append(f"ip saddr {config.cluster_cidr} goto {svc_chain} "
@@ -153,16 +170,11 @@ def service_fragment(sp: ServicePort, all_eps: tuple[Endpoint, ...],
     if uses_fw:
         ranges = ", ".join(r.strip() for r in sp.load_balancer_source_ranges)
         chains[fw_chain] = [f"ip saddr != {{ {ranges} }} drop"]
-    for ep, chain in ep_chain.items():
-        rules = [f"ip saddr {ep.ip} jump mark-for-masquerade"]
-        if affinity is not None:
-            rules.append(f"update @{ep_set[ep]} {{ ip saddr }}")
-            out.affinity[ep_set[ep]] = affinity
-        rules.append(f"meta l4proto {proto} dnat to {ep.ip}:{ep.port}")
-        chains[chain] = rules
     out.chains = {c: f"add chain {TABLE} {c} {{ {' ; '.join(rules)} ; }}"
                   for c, rules in chains.items()}
     out.rules = sum(map(len, chains.values()))
+    for ip in dict.fromkeys([ep.ip for ep in programmed]):
+        out.elements[(HAIRPIN, f"{ip} . {ip}")] = f"{ip} . {ip}"
     _elements(out, sp, name, proto, (svc_chain, ext_chain, fw_chain),
               (uses_svc, uses_ext, uses_fw), bool(ext_eps), bool(cluster_eps))
     return out

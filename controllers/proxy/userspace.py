@@ -23,6 +23,12 @@ connected socket per client address, closed after ``udp_timeout`` idle.
 :attr:`UserspaceProxier.connections` counts, per endpoint of each balanced port, the
 connections (UDP sessions) open now and opened in all (kube-proxy's ``/metrics``).
 
+A sync after a Service or EndpointSlice change touches only the changed service ports —
+those whose ``ServicePort`` or endpoints tuple the change trackers replaced — and the
+addresses they bind; the first sync, the one after a failure and the periodic full resync
+(hourly, as upstream's) rebuild everything. Listeners and UDP sessions are in
+:mod:`.userspace_sockets`.
+
 Binding can fail (a port below ``net.ipv4.ip_unprivileged_port_start`` without
 privileges, an address that is not local, a port in use): that is reported
 through ``on_bind_error`` (a log line and an Event on the Service) once per
@@ -34,17 +40,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import logging
-import socket
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from controllers.proxy.change_tracker import categorize_endpoints
-from controllers.proxy.metrics import ConnectionCounts, EndpointConnections
+from controllers.proxy.metrics import EndpointConnections
 from controllers.proxy.roundrobin import LoadBalancerRR, NoEndpoints
 from controllers.proxy.types import Endpoint, ServicePort, ServicePortName
+from controllers.proxy.userspace_sockets import TCPListener, UDPListener, pump, reset, split
 
 __all__ = ["DIAL_TIMEOUTS", "UserspaceProxier"]
 
@@ -57,133 +63,6 @@ Address = tuple[str, int, str]  # ip, port, protocol
 BindErrorHandler = Callable[[ServicePortName, str, str], None]
 
 
-def _split(endpoint: str) -> tuple[str, int]:
-    host, _, port = endpoint.rpartition(":")
-    return host, int(port)
-
-
-def _reset(writer: asyncio.StreamWriter) -> None:
-    """Close with RST (SO_LINGER 0): the client sees the connection refused/reset."""
-    sock = writer.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    writer.close()
-
-
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
-    except (ConnectionError, OSError):
-        pass
-
-
-@dataclass
-class _TCPListener:
-    spn: ServicePortName
-    server: asyncio.Server
-    local: bool = False
-
-    def close(self) -> None:
-        self.server.close()
-
-
-class _UDPBackend(asyncio.DatagramProtocol):
-    def __init__(self, front: _UDPListener, client: tuple[str, int]) -> None:
-        self.front = front
-        self.client = client
-        self.transport: asyncio.DatagramTransport | None = None
-        self.timer: asyncio.TimerHandle | None = None
-        self.counts: ConnectionCounts | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-        self.touch()
-
-    def touch(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        loop = asyncio.get_running_loop()
-        self.timer = loop.call_later(self.front.timeout, self.expire)
-
-    def expire(self) -> None:
-        self.front.sessions.pop(self.client, None)
-        if self.counts is not None:
-            self.counts.closed()
-            self.counts = None
-        if self.transport is not None:
-            self.transport.close()
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        self.touch()
-        if self.front.transport is not None:
-            self.front.transport.sendto(data, self.client)
-
-    def error_received(self, exc: Exception) -> None:
-        log.debug("udp backend for %s: %s", self.client, exc)
-
-
-class _UDPListener(asyncio.DatagramProtocol):
-    def __init__(self, spn: ServicePortName, lb: LoadBalancerRR, timeout: float,
-                 connections: EndpointConnections, local: bool = False) -> None:
-        self.spn = spn
-        self.lb = lb
-        self.connections = connections
-        self.local = local
-        self.timeout = timeout
-        self.transport: asyncio.DatagramTransport | None = None
-        self.sessions: dict[tuple[str, int], asyncio.Future[_UDPBackend]] = {}
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        client = (str(addr[0]), int(addr[1]))
-        session = self.sessions.get(client)
-        if session is None:
-            try:
-                endpoint = self.lb.next_endpoint(self.spn, client[0])
-            except NoEndpoints:
-                return
-            session = asyncio.ensure_future(self._connect(client, endpoint))
-            self.sessions[client] = session
-        session.add_done_callback(lambda fut: self._send(fut, data))
-
-    @staticmethod
-    def _send(fut: asyncio.Future[_UDPBackend], data: bytes) -> None:
-        if fut.cancelled() or fut.exception() is not None:
-            return
-        backend = fut.result()
-        if backend.transport is not None and not backend.transport.is_closing():
-            backend.touch()
-            backend.transport.sendto(data)
-
-    async def _connect(self, client: tuple[str, int], endpoint: str) -> _UDPBackend:
-        loop = asyncio.get_running_loop()
-        try:
-            _, proto = await loop.create_datagram_endpoint(
-                lambda: _UDPBackend(self, client), remote_addr=_split(endpoint)
-            )
-        except OSError:
-            self.sessions.pop(client, None)
-            raise
-        proto.counts = self.connections.counts(self.spn, endpoint)
-        proto.counts.opened()
-        return proto
-
-    def close(self) -> None:
-        for fut in self.sessions.values():
-            if fut.done() and not fut.cancelled() and fut.exception() is None:
-                fut.result().expire()
-        self.sessions.clear()
-        if self.transport is not None:
-            self.transport.close()
-
-
 def bind_error_message(addr: Address, spn: ServicePortName, exc: OSError) -> str:
     """What failed and why, telling a privileged port (EACCES) from a taken one."""
     ip, port, proto = addr
@@ -194,6 +73,19 @@ def bind_error_message(addr: Address, spn: ServicePortName, exc: OSError) -> str
     elif exc.errno == errno.EADDRINUSE:
         message += " (another process listens there)"
     return message
+
+
+@dataclass(frozen=True)
+class _PortState:
+    """What a sync derived for one service port, and from which objects (compared by
+    identity on the next sync)."""
+
+    service: ServicePort
+    endpoints: tuple[Endpoint, ...]
+    #: ``(address, node-local endpoints only)`` the port is served on.
+    addresses: list[tuple[Address, bool]]
+    #: The ``(service port, endpoint)`` pairs its balancers use (connection series).
+    balanced: frozenset[tuple[ServicePortName, str]]
 
 
 class UserspaceProxier:
@@ -216,8 +108,15 @@ class UserspaceProxier:
         self.on_bind_error = on_bind_error
         self.udp_timeout = udp_timeout
         self.connections = EndpointConnections()
-        self._listeners: dict[Address, _TCPListener | _UDPListener] = {}
+        self._listeners: dict[Address, TCPListener | UDPListener] = {}
         self._failed: dict[Address, str] = {}
+        #: What the last sync derived for each service port.
+        self._ports: dict[ServicePortName, _PortState] = {}
+        #: The service ports claiming each address, in claim order (the first is served:
+        #: two Services sharing an external IP and port get one listener), with whether
+        #: the listener serves only node-local endpoints.
+        self._claims: dict[Address, dict[ServicePortName, bool]] = {}
+        self._synced = False
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- desired state -------------------------------------------------------------
@@ -242,42 +141,136 @@ class UserspaceProxier:
         changed: set[str],
         full: bool,
     ) -> None:
-        """Open/close listeners and refresh the balancers."""
-        desired: dict[Address, tuple[ServicePortName, bool]] = {}
-        balanced: set[tuple[ServicePortName, str]] = set()
+        """Open/close listeners and refresh the balancers.
+
+        A full sync (the first one, the one after a failed sync, and the periodic resync)
+        derives every service port afresh and reconciles every listener. Any other sync
+        touches only the service ports whose :class:`ServicePort` is not the object the
+        last sync saw, or whose Service is in ``changed`` and whose endpoints tuple is not
+        (the change trackers replace the objects of changed Services only, as the iptables
+        renderer's fragment cache relies on), and the ports that are gone: their balancers,
+        connection series and the listeners of their addresses; plus the addresses whose
+        bind failed, retried on every sync.
+        """
+        full = full or not self._synced
+        self._synced = False  # a sync that raises leaves the next one full
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            touched = self._update(services, endpoints, changed, full)
+        finally:
+            if paused:
+                gc.enable()
+        # Every close before any open, as a listener being closed may hold what another
+        # one binds (a wildcard NodePort address).
+        opening = [(addr, want) for addr in touched if (want := self._settle(addr))]
+        for addr, (spn, local) in opening:
+            await self._open(addr, spn, local)
+        self._synced = True
+
+    def _update(self, services: dict[ServicePortName, ServicePort],
+                endpoints: dict[ServicePortName, tuple[Endpoint, ...]], changed: set[str],
+                full: bool) -> set[Address]:
+        """Derive the new or changed service ports (every one when ``full``) and forget
+        those that are gone; the addresses whose listener may have to change.
+
+        The cyclic garbage collector is paused meanwhile, as the iptables renderer pauses
+        it: a full sync of 10,000 Services allocates a few hundred thousand acyclic
+        objects, and the collections they trigger cost more than the sync itself."""
+        previous = self._ports
+        touched: set[Address] = set(self._failed)
+        if full:
+            self._ports, self._claims = {}, {}
+            touched.update(self._listeners)
+        # Names of the changed Services: a cheap first test that spares the endpoints
+        # lookup (an equality test of two ServicePortNames) for every unchanged port.
+        names = {key.partition("/")[2] for key in changed}
+        seen = 0
         for spn, sp in services.items():
-            if sp.protocol not in ("TCP", "UDP"):
+            old = previous.get(spn)
+            if old is not None:
+                seen += 1
+                if not full and old.service is sp and (
+                        spn.name not in names or spn.service_key not in changed):
+                    continue
+            eps = endpoints.get(spn, ())
+            if not full and old is not None and old.service is sp and old.endpoints is eps:
                 continue
-            cluster, node_local = categorize_endpoints(sp, endpoints.get(spn, ()))
-            balanced.update((spn, str(e)) for e in cluster)
-            if sp.external_policy_local:
-                balanced.update((spn, str(e)) for e in node_local)
-            if self.lb.update(spn, [str(e) for e in cluster], sp.affinity_seconds):
-                log.info("endpoints of %s: %s", spn, ", ".join(str(e) for e in cluster) or
-                         "none")
-            if sp.external_policy_local:
-                if self.local_lb.update(spn, [str(e) for e in node_local],
-                                        sp.affinity_seconds):
-                    log.info("local endpoints of %s: %s", spn,
-                             ", ".join(str(e) for e in node_local) or "none")
-            else:
+            state = self._derive(spn, sp, eps)
+            self._ports[spn] = state
+            if full:
+                self._claim(spn, state.addresses, touched)
+                continue
+            if old is None or old.addresses != state.addresses:
+                self._release(spn, old.addresses if old else [], touched)
+                self._claim(spn, state.addresses, touched)
+            self.connections.replace(old.balanced if old else (), state.balanced)
+        if full:
+            for balancer in (self.lb, self.local_lb):
+                for spn in [s for s in balancer.service_ports() if s not in services]:
+                    balancer.delete(spn)
+            self.connections.keep(key for state in self._ports.values()
+                                  for key in state.balanced)
+        elif seen < len(previous):
+            for spn in [s for s in previous if s not in services]:
+                old = previous.pop(spn)
+                self._release(spn, old.addresses, touched)
+                self.lb.delete(spn)
                 self.local_lb.delete(spn)
-            for addr, external in self._addresses(sp):
-                desired.setdefault(addr, (spn, external and sp.external_policy_local))
-        for addr, listener in list(self._listeners.items()):
-            if desired.get(addr) != (listener.spn, listener.local):
-                listener.close()
-                del self._listeners[addr]
-                log.info("closed %s:%d/%s (%s)", *addr, listener.spn)
-        for addr, (spn, local) in desired.items():
-            if addr not in self._listeners:
-                await self._open(addr, spn, local)
-        for addr in [a for a in self._failed if a not in desired]:
-            del self._failed[addr]
-        for balancer in (self.lb, self.local_lb):
-            for spn in [s for s in balancer.service_ports() if s not in services]:
-                balancer.delete(spn)
-        self.connections.keep(balanced)
+                self.connections.replace(old.balanced, ())
+        return touched
+
+    def _derive(self, spn: ServicePortName, sp: ServicePort,
+                eps: tuple[Endpoint, ...]) -> _PortState:
+        """Update ``spn``'s balancers from ``eps``; what it balances and binds."""
+        if sp.protocol not in ("TCP", "UDP"):
+            return _PortState(sp, eps, [], frozenset())
+        cluster, node_local = categorize_endpoints(sp, eps)
+        balanced = {(spn, str(e)) for e in cluster}
+        if sp.external_policy_local:
+            balanced.update((spn, str(e)) for e in node_local)
+        if self.lb.update(spn, [str(e) for e in cluster], sp.affinity_seconds):
+            log.info("endpoints of %s: %s", spn, ", ".join(str(e) for e in cluster) or "none")
+        if sp.external_policy_local:
+            if self.local_lb.update(spn, [str(e) for e in node_local], sp.affinity_seconds):
+                log.info("local endpoints of %s: %s", spn,
+                         ", ".join(str(e) for e in node_local) or "none")
+        else:
+            self.local_lb.delete(spn)
+        addresses = [(addr, external and sp.external_policy_local)
+                     for addr, external in self._addresses(sp)]
+        return _PortState(sp, eps, addresses, frozenset(balanced))
+
+    def _claim(self, spn: ServicePortName, addresses: list[tuple[Address, bool]],
+               touched: set[Address]) -> None:
+        for addr, local in addresses:
+            self._claims.setdefault(addr, {}).setdefault(spn, local)
+            touched.add(addr)
+
+    def _release(self, spn: ServicePortName, addresses: list[tuple[Address, bool]],
+                 touched: set[Address]) -> None:
+        for addr, _ in addresses:
+            claims = self._claims.get(addr)
+            if claims is not None:
+                claims.pop(spn, None)
+                if not claims:
+                    del self._claims[addr]
+            touched.add(addr)
+
+    def _settle(self, addr: Address) -> tuple[ServicePortName, bool] | None:
+        """Close ``addr``'s listener unless it serves the address's first claimant; what
+        to open there (``None``: nothing, or its listener is right)."""
+        claims = self._claims.get(addr)
+        want = next(iter(claims.items())) if claims else None
+        listener = self._listeners.get(addr)
+        if listener is not None and (listener.spn, listener.local) != want:
+            listener.close()
+            del self._listeners[addr]
+            log.info("closed %s:%d/%s (%s)", *addr, listener.spn)
+            listener = None
+        if want is None:
+            self._failed.pop(addr, None)
+        return want if listener is None else None
 
     async def _open(self, addr: Address, spn: ServicePortName, local: bool = False) -> None:
         ip, port, proto = addr
@@ -288,11 +281,11 @@ class UserspaceProxier:
                     lambda r, w: self._spawn(self._handle_tcp(spn, r, w, lb)),
                     host=ip, port=port, reuse_address=True,
                 )
-                self._listeners[addr] = _TCPListener(spn, server, local)
+                self._listeners[addr] = TCPListener(spn, server, local)
             else:
                 loop = asyncio.get_running_loop()
                 _, proto_obj = await loop.create_datagram_endpoint(
-                    lambda: _UDPListener(spn, lb, self.udp_timeout, self.connections, local),
+                    lambda: UDPListener(spn, lb, self.udp_timeout, self.connections, local),
                     local_addr=(ip, port),
                 )
                 self._listeners[addr] = proto_obj
@@ -326,7 +319,7 @@ class UserspaceProxier:
                 break
             try:
                 up_r, up_w = await asyncio.wait_for(
-                    asyncio.open_connection(*_split(endpoint)), timeout
+                    asyncio.open_connection(*split(endpoint)), timeout
                 )
             except (OSError, TimeoutError) as exc:
                 log.warning("%s: dial %s failed: %s", spn, endpoint, exc)
@@ -334,13 +327,13 @@ class UserspaceProxier:
             counts = self.connections.counts(spn, endpoint)
             counts.opened()
             try:
-                await asyncio.gather(_pump(reader, up_w), _pump(up_r, writer))
+                await asyncio.gather(pump(reader, up_w), pump(up_r, writer))
             finally:
                 counts.closed()
                 for w in (up_w, writer):
                     w.close()
             return
-        _reset(writer)
+        reset(writer)
 
     async def cleanup(self) -> None:
         """Close every listener and open connection."""

@@ -7,7 +7,9 @@ every service's command is run locally with ``--help`` appended (the leading
 and document every ``--flag`` the compose file passes, so a renamed or missing
 flag breaks this test instead of the containers. The secure wiring also runs for real:
 the ``pki`` service's ``kubemu certs`` and the apiserver's command (its volume paths
-mapped to a temporary directory), then kubectl as the admin and as kube-proxy.
+mapped to a temporary directory), then kubectl as the admin and as each component, and the
+``dns-service`` one-shot's ``kubemu publish-dns``. The cluster DNS and the web console must
+run as ``kubemu up`` runs them: their commands are compared with :mod:`kubemu.components`'.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ import httpx
 import pytest
 import yaml
 
+from kubemu import dns
+from kubemu.addresses import Addresses
+from kubemu.components import LaunchContext, console_args, node_args
+from kubemu.identities import identity
 from tests.support.apiserver import READY_TIMEOUT, REPO_ROOT, free_port
 from tests.support.kubectl import Kubectl
 from tests.support.process import Process
@@ -203,6 +209,57 @@ def test_docker_compose_config_is_valid() -> None:
     assert result.returncode == 0, result.stderr
 
 
+def _as_kubemu_up() -> LaunchContext:
+    """What ``kubemu up`` would launch for docker-compose.yml's addresses: block 0 (node 1
+    is 127.0.0.1, the control address 127.0.2.1), the apiserver's service range, the
+    service-lb pool; the image runs unprivileged, so DNS is on the unprivileged port."""
+    apiserver = command(services()["apiserver"])
+    addresses = Addresses.for_block(0).with_overrides(
+        service_range=option_value(apiserver, "--service-cluster-ip-range"),
+        lb_pool=option_value(command(services()["service-lb"]), "--address-pool"))
+    return LaunchContext(
+        python="python", data_dir=Path("/data"), kubeconfig=Path("/pki/admin.kubeconfig"),
+        bind_address="0.0.0.0", port=6443, server_url="https://apiserver:6443",
+        storage="sqlite", addresses=addresses, dns_port=dns.UNPRIVILEGED_PORT,
+        kubeconfigs={name: Path(f"/pki/kubeconfigs/{name}.conf") for name in ("dns", "console")})
+
+
+def _health_test(svc: dict[str, Any]) -> str:
+    return " ".join(str(part) for part in svc["healthcheck"]["test"])
+
+
+def test_dns_and_console_run_as_under_kubemu_up() -> None:
+    ctx = _as_kubemu_up()
+    found = services()
+    assert command(found["dns"]) == dns.dns_args(ctx)
+    assert command(found["console"]) == console_args(ctx)
+    assert f"urlopen('{dns.ready_url(ctx)}'" in _health_test(found["dns"])
+    assert f"urlopen('{ctx.addresses.console_url}readyz'" in _health_test(found["console"])
+    for name in ("dns", "dns-service", "console"):
+        assert found[name]["network_mode"] == "host", f"{name}: kube-proxy reaches it"
+    # The kube-dns Service kubemu up publishes, for the dns service's address and port.
+    publish = command(found["dns-service"])
+    assert publish[:4] == ["python", "-m", "kubemu", "publish-dns"]
+    assert option_value(publish, "--kubeconfig") == "/pki/admin.kubeconfig"
+    assert option_value(publish, "--cluster-ip") == ctx.addresses.dns_ip == "127.96.0.10"
+    assert option_value(publish, "--dns-address") == ctx.addresses.dns_server_ip
+    assert option_value(publish, "--dns-port") == str(ctx.dns_port)
+    assert found["dns-service"]["restart"] == "no"
+    # As under kubemu up: a node agent is told the cluster DNS only when it is on port 53.
+    node = node_args(1)(ctx)
+    assert ("--cluster-dns" in command(found["node"])) == ("--cluster-dns" in node)
+    assert option_value(command(found["node"]), "--node-ip") == ctx.addresses.node_ip(1)
+
+
+def test_insecure_dns_and_console_differ_only_in_how_they_reach_the_apiserver() -> None:
+    secure, insecure = services(), insecure_services()
+    for name in ("dns", "dns-service", "console"):
+        argv = command(secure[name])
+        at = argv.index("--kubeconfig")
+        assert command(insecure[name]) == [*argv[:at], "--server", "http://127.0.0.1:8080",
+                                           *argv[at + 2:]], name
+
+
 def _local(argv: list[str], pki_dir: Path, port: int) -> list[str]:
     """A compose command's arguments after ``python``, run here: the ``/pki`` volume is
     ``pki_dir``, the published port 6443 is ``port``."""
@@ -251,6 +308,35 @@ def test_the_secure_services_work(tmp_path: Path, kubectl: Kubectl) -> None:
                        kubeconfig=proxy).stdout.strip() == "yes"
         assert kubectl("auth", "can-i", "create", "services", "-n", "default",
                        kubeconfig=proxy).stdout.strip() == "no"
+        for name in ("dns", "console"):
+            config = pki_dir / "kubeconfigs" / f"{name}.conf"
+            whoami = kubectl("auth", "whoami", "-o", "json", kubeconfig=config, check=True)
+            assert json.loads(whoami.stdout)["status"]["userInfo"]["username"] == \
+                identity(name)[0]
+        publish = _local(command(services()["dns-service"]), pki_dir, port)
+        for _run in range(2):  # the second run finds everything as wanted
+            published = subprocess.run([sys.executable, *publish], capture_output=True,
+                                       text=True, cwd=REPO_ROOT, timeout=60)
+            assert published.returncode == 0, published.stderr
+        # Only a user who may write kube-system's Services publishes them.
+        console = pki_dir / "kubeconfigs" / "console.conf"
+        refused = subprocess.run(
+            [sys.executable, *publish[:publish.index("--kubeconfig") + 1], str(console),
+             *publish[publish.index("--kubeconfig") + 2:]],
+            capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
+        assert refused.returncode == 1
+        assert refused.stderr.startswith("kubemu publish-dns: PUT ") or \
+            refused.stderr.startswith("kubemu publish-dns: GET "), refused.stderr
+        assert "forbidden" in refused.stderr and refused.stderr.count("\n") == 1
+        cluster_ip = option_value(publish, "--cluster-ip")
+        server_ip = option_value(publish, "--dns-address")
+        got = kubectl("get", "-n", "kube-system", "service/kube-dns", "endpointslice/kube-dns",
+                      "-o", "json", kubeconfig=admin, check=True)
+        service, endpoint_slice = json.loads(got.stdout)["items"]
+        assert service["spec"]["clusterIP"] == cluster_ip
+        assert "selector" not in service["spec"]
+        assert [p["port"] for p in service["spec"]["ports"]] == [10053, 10053, 9153]
+        assert endpoint_slice["endpoints"][0]["addresses"] == [server_ip]
     finally:
         server.stop()
 

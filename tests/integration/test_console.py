@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import yaml
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
@@ -72,18 +73,28 @@ class Api(NamespacedApi):
         assert r.status_code == 200, r.text
 
 
+class Consoles:
+    """``consoles(*flags)`` starts a console on a free port of 127.0.0.1 (or the
+    ``--port`` among ``flags``) and returns the page's URL; ``processes`` are those
+    started, last last."""
+
+    def __init__(self, server: ApiServerProcess, procs: Callable[..., Process]) -> None:
+        self.server = server
+        self.procs = procs
+        self.processes: list[Process] = []
+
+    def __call__(self, *flags: str) -> str:
+        process = self.procs(self.server, "controllers.console", "--port", "0", *flags)
+        self.processes.append(process)
+        return console_url(process)
+
+
 @pytest.fixture
 def console(fresh_apiserver: ApiServerProcess, procs: Callable[..., Process]) \
-        -> Iterator[Callable[..., str]]:
-    """``console(*flags)`` starts the endpoints controller (once) and a console on a free
-    port of 127.0.0.1; returns the page's URL."""
+        -> Iterator[Consoles]:
+    """Starts the endpoints controller (once), then consoles on demand."""
     procs(fresh_apiserver, "controllers.endpoints", "--workers", "2")
-
-    def start(*flags: str) -> str:
-        return console_url(procs(fresh_apiserver, "controllers.console", "--port", "0",
-                                 *flags))
-
-    yield start
+    yield Consoles(fresh_apiserver, procs)
 
 
 def wait(driver: WebDriver, check: Callable[[WebDriver], Any],
@@ -111,8 +122,22 @@ def click(driver: WebDriver, css: str) -> None:
     driver.execute_script("document.querySelector(arguments[0]).click();", css)
 
 
+def sse(lines: Iterator[str]) -> Iterator[dict[str, str]]:
+    """The events (``{"id", "event", "data"}``) of a Server-Sent Events stream's lines;
+    comments and the ``retry`` field are left out."""
+    event: dict[str, str] = {}
+    for line in lines:
+        if not line:
+            if "data" in event:
+                yield event
+            event = {}
+        elif not line.startswith(":"):
+            field, _, value = line.partition(":")
+            event[field] = value.removeprefix(" ")
+
+
 def test_page_shows_service_endpoints_pods_and_follows_readiness(
-    fresh_apiserver: ApiServerProcess, console: Callable[..., str], tmp_path: Path
+    fresh_apiserver: ApiServerProcess, console: Consoles, tmp_path: Path
 ) -> None:
     api = Api(fresh_apiserver)
     svc = api.service("web", selector={"app": "web"}, type="NodePort",
@@ -149,6 +174,12 @@ def test_page_shows_service_endpoints_pods_and_follows_readiness(
              == "not-ready", timeout=UPDATE_DEADLINE)
         print(f"page followed NotReady in {time.monotonic() - flipped:.3f}s")
         assert "NotReady" in text(driver, f'{row} .pod[data-pod="web-1"]')
+        # endpoints carry the pods' badges: NotReady, as the slice's conditions say
+        badge = f"{row} .endpoint[data-address=\"%s\"] .label .badge"
+        assert text(driver, badge % "10.244.7.11") == "NotReady"
+        assert text(driver, badge % "10.244.7.12") == "Ready"
+        assert attr(driver, f'{row} .endpoint[data-address="10.244.7.11"]',
+                    "data-serving") == "false"
 
         api.set_ready("web-1", True)
         wait(driver, lambda d: attr(d, f"{row} .ready-set", "data-ready-set")
@@ -178,10 +209,17 @@ def test_page_shows_service_endpoints_pods_and_follows_readiness(
                                        "data-state") == "terminating"
              and attr(d, f"{row} .ready-set", "data-ready-set") == "10.244.7.11")
         assert "Terminating" in text(driver, f'{row} .pod[data-pod="web-2"]')
+        # still ready when it began terminating: the slice says serving, so does the page
+        assert attr(driver, f'{row} .endpoint[data-address="10.244.7.12"]',
+                    "data-serving") == "true"
+        assert driver.execute_script(
+            "return [...document.querySelectorAll(arguments[0])].map((e) => e.innerText);",
+            f'{row} .endpoint[data-address="10.244.7.12"] .label .badge') == [
+                "Terminating", "serving"]
 
 
 def test_connection_counts_from_the_proxies_show_per_endpoint(
-    fresh_apiserver: ApiServerProcess, console: Callable[..., str], tmp_path: Path
+    fresh_apiserver: ApiServerProcess, console: Consoles, tmp_path: Path
 ) -> None:
     api = Api(fresh_apiserver)
     api.service("web", selector={"app": "web"}, ports=[{"name": "http", "port": 80,
@@ -226,7 +264,7 @@ def test_connection_counts_from_the_proxies_show_per_endpoint(
 
 
 def test_object_endpoint_answers_bad_queries_with_4xx(
-    fresh_apiserver: ApiServerProcess, console: Callable[..., str]
+    fresh_apiserver: ApiServerProcess, console: Consoles
 ) -> None:
     api = Api(fresh_apiserver)
     url = console()
@@ -249,13 +287,17 @@ def test_object_endpoint_answers_bad_queries_with_4xx(
         assert (r.status_code, r.text) == (404, 'pods "nope" not found')
         r = http.get("/api/object", params={"resource": "namespaces", "name": api.ns})
         assert r.status_code == 200 and yaml.safe_load(r.text)["metadata"]["name"] == api.ns
+        metrics = http.get("/metrics")
+        assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")
+        assert "kubemu_console_subscribers 0.0" in metrics.text
         snapshot = http.get("/api/snapshot").json()
         assert api.ns in [ns["name"] for ns in snapshot["namespaces"]]
         with http.stream("GET", "/api/events") as events:
             assert events.headers["content-type"].startswith("text/event-stream")
-            lines = events.iter_lines()
-            assert next(lines) == "event: snapshot"
-            assert next(lines).startswith('data: {"version":')
+            event = next(sse(events.iter_lines()))
+            assert event["event"] == "snapshot" and event["id"].endswith(
+                f"-{snapshot['version']}")
+            assert orjson.loads(event["data"])["version"] == snapshot["version"]
 
 
 def test_refuses_an_unauthenticated_non_loopback_address(

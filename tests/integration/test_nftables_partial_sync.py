@@ -6,7 +6,9 @@ NodePort and a load-balancer IP with source ranges, one deleted, a new one
 added, affinity endpoints shrinking) applied as kube-proxy applies them
 (``nft -f``); the other gets a single full sync of the final maps. Their
 rulesets (``nft -j list table``, handles dropped, set elements sorted) must be
-identical. Skipped only when not root and ``CI`` is unset.
+identical but for what partial syncs leave for the next full one (empty chains,
+hairpin pairs of endpoints that are gone), and identical after it. Skipped only
+when not root and ``CI`` is unset.
 """
 
 from __future__ import annotations
@@ -72,6 +74,21 @@ def ruleset(ns: str) -> list[str]:
     return sorted(line for line in out if not line.startswith('{"rule"')) + rules
 
 
+def hairpin_pairs(lines: list[str]) -> tuple[list[str], set[str]]:
+    """``lines`` without the ``hairpin-endpoints`` set, and the addresses of its pairs."""
+    rest, pairs = [], set()
+    for line in lines:
+        item = json.loads(line)
+        if item.get("set", {}).get("name") != "hairpin-endpoints":
+            rest.append(line)
+            continue
+        for elem in item["set"].get("elem", []):
+            a, b = json.loads(elem)["concat"]
+            assert a == b
+            pairs.add(a)
+    return rest, pairs
+
+
 def test_partial_syncs_converge_to_the_full_sync(namespaces: tuple[str, ...]) -> None:
     partial_ns, full_ns = namespaces
     ports, eps = maps()
@@ -85,19 +102,17 @@ def test_partial_syncs_converge_to_the_full_sync(namespaces: tuple[str, ...]) ->
 
     first = sync()
     assert first.full and "delete table ip kube-proxy" in first.text
-    # One endpoint replaced: only that service port's chain and the new endpoint's
-    # chain are written.
+    # One endpoint replaced: only that service port's chain is written (its ladder
+    # DNATs itself), and the new endpoint's hairpin pair is added; nothing is deleted.
     eps[spn("s0")] = (Endpoint("10.244.9.9", 8080), *eps[spn("s0")][1:])
     rendered = sync()
     assert not rendered.full
     base = chain_base(spn("s0"), "TCP")
-    new_ep = "endpoint-" + endpoint_chain_base(spn("s0"), "TCP", Endpoint("10.244.9.9", 8080))
-    old_ep = "endpoint-" + endpoint_chain_base(spn("s0"), "TCP", Endpoint("10.244.0.1", 8080))
     assert {line.split()[4] for line in rendered.text.splitlines()
-            if line.startswith("add chain")} == {f"service-{base}", new_ep}
-    # The old endpoint's chain is flushed; the next full sync deletes it.
-    assert f"flush chain ip kube-proxy {old_ep}" in rendered.text
-    assert "delete chain" not in rendered.text
+            if line.startswith("add chain")} == {f"service-{base}"}
+    assert ("add set ip kube-proxy hairpin-endpoints { type ipv4_addr . ipv4_addr ; "
+            "elements = { 10.244.9.9 . 10.244.9.9 } ; }") in rendered.text
+    assert "delete" not in rendered.text
     assert "services" not in {line.split()[4] for line in rendered.text.splitlines()}
     # Every endpoint of s1 gone: its dispatch moves to no-endpoint-services.
     eps[spn("s1")] = ()
@@ -115,22 +130,32 @@ def test_partial_syncs_converge_to_the_full_sync(namespaces: tuple[str, ...]) ->
     text = sync().text
     assert "flush chain ip kube-proxy service-" in text and "add chain ip kube-proxy firewall-" \
         in text
-    # s1 gets endpoints back, s2's affinity endpoints shrink (their sets are deleted).
+    # s1 gets endpoints back, s2's affinity endpoints shrink: their endpoint chains are
+    # flushed (the next full sync deletes them) and their affinity sets deleted.
     eps[spn("s1")] = (Endpoint("10.244.1.7", 8080),)
+    old_ep = "endpoint-" + endpoint_chain_base(spn("s2"), "TCP", eps[spn("s2")][1])
     eps[spn("s2")] = eps[spn("s2")][:1]
-    assert "delete set ip kube-proxy affinity-" in sync().text
+    text = sync().text
+    assert "delete set ip kube-proxy affinity-" in text
+    assert f"flush chain ip kube-proxy {old_ep}" in text and "delete chain" not in text
     assert sync().text == ""  # nothing changed since
 
     full = NFTablesRenderer(CONFIG).render(ports, eps)
     apply(full_ns, full)
-    # The same ruleset, but for the empty chains left for the next full sync to delete.
+    # The same ruleset, but for the empty chains left for the next full sync to delete
+    # and the hairpin pairs of endpoints that are gone.
     stale = renderer.state.stale if renderer.state is not None else set()
-    assert old_ep in stale
-    after_partial = ruleset(partial_ns)
+    assert old_ep in stale and f"service-{chain_base(spn('s4'), 'TCP')}" in stale
+    after_partial, pairs = hairpin_pairs(ruleset(partial_ns))
     left = [line for line in after_partial if json.loads(line).get("chain", {}).get("name")
             in stale]
     assert len(left) == len(stale)
-    assert [line for line in after_partial if line not in left] == ruleset(full_ns)
+    expected, full_pairs = hairpin_pairs(ruleset(full_ns))
+    assert [line for line in after_partial if line not in left] == expected
+    assert pairs - full_pairs == {"10.244.0.1", "10.244.1.1", "10.244.1.2", "10.244.1.3",
+                                  "10.244.2.2", "10.244.2.3", "10.244.4.1", "10.244.4.2",
+                                  "10.244.4.3"}
+    assert full_pairs <= pairs and "10.244.9.9" in full_pairs
     listing = sh("nft", "list", "table", "ip", "kube-proxy", ns=partial_ns)
     assert "dnat to 10.244.9.9:8080" in listing
     assert "dnat to 10.244.4." not in listing  # only empty chains are left

@@ -27,6 +27,7 @@ from tests.support.proxy import (
     Api,
     Netns,
     Process,
+    check_hairpin,
     check_health_check_node_port_and_external_ips,
     eventually,
     make_netns,
@@ -82,6 +83,8 @@ def test_iptables_cluster_ip_node_port_affinity_and_removal(
                    what="affinity rules")
         answers = set(netns.ask(sticky["spec"]["clusterIP"], 81, 20))
         assert len(answers) == 1 and answers <= {"web-0", "web-1", "web-2"}, answers
+        # A pod picked for its own connection to a Service is masqueraded (hairpin).
+        check_hairpin(netns, api, procs[1].logs)
 
         # Deleting the Service removes its rules.
         api.delete("services", "web")

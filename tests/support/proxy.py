@@ -257,6 +257,7 @@ class Netns:
     host_ip: str
     node_ip: str = "192.168.77.1"
     pods: dict[str, str] = field(default_factory=dict)  # pod name -> ip
+    pod_ns: dict[str, str] = field(default_factory=dict)  # pod name -> its namespace
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def add_pod(self, name: str, index: int, port: int) -> str:
@@ -275,10 +276,13 @@ class Netns:
         self.procs.append(subprocess.Popen(
             ["ip", "netns", "exec", ns, sys.executable, "-c", NETNS_SERVER, name, str(port)]))
         self.pods[name] = ip
+        self.pod_ns[name] = ns
         return ip
 
-    def ask(self, ip: str, port: int, n: int = 1) -> list[str]:
-        out = sh(sys.executable, "-c", NETNS_CLIENT, ip, str(port), str(n), ns=self.node)
+    def ask(self, ip: str, port: int, n: int = 1, pod: str = "") -> list[str]:
+        """``n`` connections to ``ip:port`` from the node namespace (or from ``pod``'s)."""
+        ns = self.pod_ns[pod] if pod else self.node
+        out = sh(sys.executable, "-c", NETNS_CLIENT, ip, str(port), str(n), ns=ns)
         return out.split("\n")[:-1]
 
     def nat(self) -> str:
@@ -308,6 +312,7 @@ def make_netns() -> Iterator[Netns]:
     try:
         sh("ip", "netns", "add", n.node)
         sh("ip", "link", "set", "lo", "up", ns=n.node)
+        sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=n.node)  # pod to pod through the node
         sh("ip", "link", "add", host_veth, "type", "veth", "peer", "name", "uplink", "netns",
            n.node)
         sh("ip", "addr", "add", f"{n.host_ip}/30", "dev", host_veth)
@@ -418,6 +423,23 @@ def check_health_check_node_port_and_external_ips(
     messages = eventually(skipped, what="KubeProxyNonLocalIP event")
     assert messages == [f"{foreign} in spec.externalIPs is not an address of this node "
                         "(neither loopback nor inside --nodeport-addresses): not proxied"]
+
+
+def check_hairpin(net: Netns, api: Api, logs: Callable[[], str]) -> None:
+    """A pod reaching a Service whose only endpoint is itself (a hairpin connection),
+    with and without ClientIP affinity, is answered: the proxy masquerades the
+    connection, so the pod's answer goes back through the node to be un-NATed
+    (unmasqueraded, the pod would see a packet from its own address and answer itself)."""
+    ip = net.add_pod("loop", len(net.pods), 8080)
+    api.pod("loop", ip, {"app": "loop"}, 8080)
+    plain = api.service("loop", {"app": "loop"}, [{"port": 83, "targetPort": 8080}])
+    sticky = api.service("loop-sticky", {"app": "loop"}, [{"port": 84, "targetPort": 8080}],
+                         sessionAffinity="ClientIP")
+    for svc, port in ((plain, 83), (sticky, 84)):
+        cip = svc["spec"]["clusterIP"]
+        eventually(lambda c=cip, p=port: net.ask(c, p) == ["loop"], timeout=15,
+                   what=f"{svc['metadata']['name']} programmed\n{logs()[-3000:]}")
+        assert net.ask(cip, port, 5, pod="loop") == ["loop"] * 5
 
 
 def partial_sync_port(name: str) -> ServicePortName:

@@ -1,16 +1,14 @@
 """The web console's pure parts: the snapshot model, the kube-proxy metrics parser, the
-hub's versioning, the YAML rendering and ``kubemu up``'s command line for it."""
+YAML rendering and ``kubemu up``'s command line for it (the hub's deltas: test_console_hub)."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import yaml
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
-from controllers.console.hub import Hub
 from controllers.console.proxymetrics import merge, parse_connections
 from controllers.console.server import object_yaml
 from controllers.console.snapshot import build_snapshot, endpoint_state
@@ -121,26 +119,6 @@ def test_connection_counts_parse_from_a_real_exposition_and_add_up() -> None:
     assert parse_connections("# nothing here\n") == {}
     # another family the parser would choke on does not hide the counts
     assert parse_connections("broken{ 1 2 3\n" + _exposition(1, 3)) == counts
-
-
-def test_hub_bumps_the_version_only_when_the_snapshot_changed() -> None:
-    state = {"n": 1}
-
-    async def scenario() -> list[int]:
-        hub = Hub(lambda: dict(state))
-        seen = []
-        await hub.refresh()
-        seen.append(hub.version)
-        await hub.refresh()
-        seen.append(hub.version)
-        state["n"] = 2
-        await hub.refresh()
-        seen.append(hub.version)
-        updates = hub.updates()
-        assert await anext(updates) == b'{"version":2,"n":2}'
-        return seen
-
-    assert asyncio.run(scenario()) == [1, 1, 2]
 
 
 def test_object_yaml_reads_like_kubectl_get_o_yaml() -> None:

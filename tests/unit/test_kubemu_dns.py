@@ -7,8 +7,11 @@ import socket
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from kubemu import dns
 from kubemu.addresses import Addresses
+from kubemu.cli import main
 from kubemu.components import LaunchContext, launch_plan
 from kubemu.identities import identity, identity_names
 
@@ -89,3 +92,25 @@ def test_port_choice() -> None:
         taken.bind(("127.77.2.54", 0))
         assert dns.choose_port("127.77.2.54", taken.getsockname()[1])[0] == \
             taken.getsockname()[1]
+
+
+def test_publish_dns_needs_ipv4_addresses(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["publish-dns", "--server", "http://127.0.0.1:1", "--cluster-ip", "kube-dns",
+              "--dns-address", "127.77.2.53"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: kubemu publish-dns")
+    assert "argument --cluster-ip: 'kube-dns' is not an IPv4 address" in err
+
+
+def test_publish_dns_names_an_unreachable_apiserver(capsys: pytest.CaptureFixture[str]) -> None:
+    # A bound socket that does not listen: connecting to it is refused.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        code = main(["publish-dns", "--server", url, "--cluster-ip", "127.77.64.10",
+                     "--dns-address", "127.77.2.53"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"kubemu publish-dns: {url}: ") and err.count("\n") == 1

@@ -59,3 +59,18 @@ def test_series_per_endpoint_follow_counts_and_go_away_with_the_endpoint() -> No
     connections.keep([(WEB, "10.0.0.1:80")])
     assert samples(metrics) == {(active, labels(WEB, "10.0.0.1:80")): 0.0,
                                 (total, labels(WEB, "10.0.0.1:80")): 0.0}
+
+
+def test_replace_changes_the_series_of_one_service_port_only() -> None:
+    connections = EndpointConnections()
+    connections.keep([(WEB, "10.0.0.1:80"), (WEB, "10.0.0.2:80"), (DNS, "10.0.0.3:53")])
+    connections.counts(WEB, "10.0.0.2:80").opened()
+    connections.counts(DNS, "10.0.0.3:53").opened()
+    connections.replace([(WEB, "10.0.0.1:80"), (WEB, "10.0.0.2:80")],
+                        [(WEB, "10.0.0.2:80"), (WEB, "10.0.0.4:80")])
+    kept = {(spn.name, endpoint): counts.total
+            for (spn, endpoint), counts in connections._counts.items()}
+    assert kept == {("web", "10.0.0.2:80"): 1, ("web", "10.0.0.4:80"): 0,
+                    ("kube-dns", "10.0.0.3:53"): 1}
+    connections.replace([(DNS, "10.0.0.3:53")], [])
+    assert connections.counts(DNS, "10.0.0.3:53").total == 0, "detached counts"

@@ -1,5 +1,7 @@
-// kubemu console: renders the server's snapshots (Server-Sent Events) as
-// client -> Service -> endpoints -> pods diagrams, with nodes; object YAML on click.
+// kubemu console: renders the server's document (Server-Sent Events: a snapshot, then
+// deltas of the namespaces that changed) as client -> Service -> endpoints -> pods
+// diagrams, with nodes; object YAML on click. The browser reconnects a broken stream with
+// Last-Event-ID on its own: the server continues with deltas or sends a snapshot.
 'use strict';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -33,7 +35,7 @@ function portText(p) {
   return (p.name ? p.name + ' ' : '') + p.port + target + '/' + p.protocol + node;
 }
 
-// The nodes' InternalIPs, where NodePorts answer (set by render before drawing).
+// The nodes' InternalIPs, where NodePorts answer (set by drawNodes).
 let nodeIPs = [];
 
 function clientBox(svc) {
@@ -67,6 +69,15 @@ function serviceBox(ns, svc) {
        (readySet.length ? ': ' + readySet.join(', ') : '')));
 }
 
+// As the pods' badge: Ready, NotReady or Terminating (EndpointSlice conditions), and
+// "serving" beside a terminating endpoint that still serves (conditions.serving).
+function endpointBadges(ep) {
+  const badges = [el('span', {class: 'badge'}, ep.terminating ? 'Terminating'
+                                               : (ep.ready ? 'Ready' : 'NotReady'))];
+  if (ep.terminating && ep.serving) badges.push(el('span', {class: 'badge serving'}, 'serving'));
+  return badges;
+}
+
 function endpointBox(ns, ep) {
   const state = stateOf(ep.ready, ep.terminating);
   let active = 0, total = 0, counted = false;
@@ -74,12 +85,13 @@ function endpointBox(ns, ep) {
   const box = objectBox('endpoint ' + state, 'endpointslices', ns, ep.slice,
     counted ? el('span', {class: 'conns', title: 'connections: active / total'},
                  active + ' open · ' + total + ' total') : null,
-    el('div', {class: 'label'}, ep.address),
+    el('div', {class: 'label'}, ep.address, ...endpointBadges(ep)),
     el('div', {class: 'detail'}, ep.ports.map((p) => p.port + '/' + p.protocol).join(', ') +
                                  ' · ' + state),
     ep.node ? el('div', {class: 'detail'}, 'node ' + ep.node) : null);
   box.dataset.address = ep.address;
   box.dataset.state = state;
+  box.dataset.serving = String(ep.serving);
   box.dataset.pod = ep.pod;
   box.dataset.active = String(active);
   box.dataset.total = String(total);
@@ -145,89 +157,162 @@ function nodeBox(node) {
   return box;
 }
 
-// Arrows from the right edge of each source box to the left edge of its targets.
-function drawArrows(row) {
-  const svg = row.querySelector('svg.arrows');
-  const origin = row.getBoundingClientRect();
-  svg.setAttribute('width', String(row.scrollWidth));
-  svg.setAttribute('height', String(row.scrollHeight));
-  svg.replaceChildren();
-  const defs = document.createElementNS(SVG, 'defs');
-  defs.innerHTML = '<marker id="head" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" ' +
-    'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#7b8794"/></marker>';
-  svg.append(defs);
-  const link = (from, to, dashed) => {
-    if (!from || !to) return;
-    const a = from.getBoundingClientRect(), b = to.getBoundingClientRect();
-    const x1 = a.right - origin.left, y1 = a.top + a.height / 2 - origin.top;
-    const x2 = b.left - origin.left - 2, y2 = b.top + b.height / 2 - origin.top;
-    const mid = (x1 + x2) / 2;
-    const path = document.createElementNS(SVG, 'path');
-    path.setAttribute('d', `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`);
-    path.setAttribute('fill', 'none');
-    path.setAttribute('stroke', dashed ? '#cbd2d9' : '#7b8794');
-    path.setAttribute('stroke-width', '1.6');
-    if (dashed) path.setAttribute('stroke-dasharray', '4 3');
-    path.setAttribute('marker-end', 'url(#head)');
-    svg.append(path);
-  };
-  const service = row.querySelector('.service');
-  link(row.querySelector('.client'), service, false);
-  for (const ep of row.querySelectorAll('.endpoint')) {
-    const ready = ep.dataset.state === 'ready';
-    link(service, ep, !ready);
-    if (ep.dataset.pod) {
-      link(ep, row.querySelector(`.pod[data-pod="${CSS.escape(ep.dataset.pod)}"]`), !ready);
+// Arrows from the right edge of each source box to the left edge of its targets. Every row's
+// boxes are measured first and drawn after, so the page is laid out once, not once per row.
+function drawArrows(rows) {
+  const measured = [];
+  for (const row of rows) {
+    const origin = row.getBoundingClientRect();
+    const paths = [];
+    const link = (from, to, dashed) => {
+      if (!from || !to) return;
+      const a = from.getBoundingClientRect(), b = to.getBoundingClientRect();
+      const x1 = a.right - origin.left, y1 = a.top + a.height / 2 - origin.top;
+      const x2 = b.left - origin.left - 2, y2 = b.top + b.height / 2 - origin.top;
+      const mid = (x1 + x2) / 2;
+      paths.push([`M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`, dashed]);
+    };
+    const service = row.querySelector('.service');
+    link(row.querySelector('.client'), service, false);
+    for (const ep of row.querySelectorAll('.endpoint')) {
+      const ready = ep.dataset.state === 'ready';
+      link(service, ep, !ready);
+      if (ep.dataset.pod) {
+        link(ep, row.querySelector(`.pod[data-pod="${CSS.escape(ep.dataset.pod)}"]`), !ready);
+      }
+    }
+    measured.push([row, row.scrollWidth, row.scrollHeight, paths]);
+  }
+  for (const [row, width, height, paths] of measured) {
+    const svg = row.querySelector('svg.arrows');
+    svg.setAttribute('width', String(width));
+    svg.setAttribute('height', String(height));
+    const defs = document.createElementNS(SVG, 'defs');
+    defs.innerHTML = '<marker id="head" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" ' +
+      'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#7b8794"/></marker>';
+    svg.replaceChildren(defs);
+    for (const [d, dashed] of paths) {
+      const path = document.createElementNS(SVG, 'path');
+      path.setAttribute('d', d);
+      path.setAttribute('fill', 'none');
+      path.setAttribute('stroke', dashed ? '#cbd2d9' : '#7b8794');
+      path.setAttribute('stroke-width', '1.6');
+      if (dashed) path.setAttribute('stroke-dasharray', '4 3');
+      path.setAttribute('marker-end', 'url(#head)');
+      svg.append(path);
     }
   }
 }
 
 function drawAllArrows() {
-  for (const row of document.querySelectorAll('.svc-row')) drawArrows(row);
+  drawArrows(document.querySelectorAll('.svc-row'));
 }
 
-// What each part of the page was last drawn from: a part whose data did not change keeps
-// its elements (and whatever the user hovers or selects in it).
-const drawn = {nodes: '', namespaces: new Map()};
+// The document as the server sent it (a snapshot, then deltas), and what each namespace's
+// section was last drawn from: a section whose data did not change keeps its elements
+// (and whatever the user hovers or selects in it).
+const doc = {version: 0, nodes: [], namespaces: new Map()};
+const drawn = {nodes: '', nodeIPs: '', sections: new Map(), quiet: null, quietNames: ''};
+const stats = {snapshots: 0, deltas: 0};
 
-function render(snapshot) {
-  const nodes = JSON.stringify(snapshot.nodes);
-  if (nodes !== drawn.nodes) {
-    drawn.nodes = nodes;
-    nodeIPs = snapshot.nodes.flatMap((node) => node.addresses);
-    drawn.namespaces.clear();  // NodePort addresses are drawn from the nodes
-    document.getElementById('nodes').replaceChildren(
-      el('span', {class: 'detail'}, 'nodes:'), ...snapshot.nodes.map(nodeBox));
+function isEmpty(ns) {
+  return !ns.services.length && !ns.pods.length;
+}
+
+function drawNodes() {
+  const nodes = JSON.stringify(doc.nodes);
+  if (nodes === drawn.nodes) return false;
+  drawn.nodes = nodes;
+  document.getElementById('nodes').replaceChildren(
+    el('span', {class: 'detail'}, 'nodes:'), ...doc.nodes.map(nodeBox));
+  nodeIPs = doc.nodes.flatMap((node) => node.addresses);
+  const ips = nodeIPs.join(' ');
+  if (ips === drawn.nodeIPs) return false;
+  drawn.nodeIPs = ips;
+  return true;  // NodePort addresses are drawn from the nodes: every section changes
+}
+
+// The section of the first drawn namespace after `name` (by name), or the quiet line.
+function sectionAfter(name) {
+  let next = null;
+  for (const [other, entry] of drawn.sections) {
+    if (other > name && (next === null || other < next[0])) next = [other, entry.section];
   }
-  const sections = [];
-  const next = new Map();
-  const empty = snapshot.namespaces.filter((ns) => !ns.services.length && !ns.pods.length);
-  for (const ns of snapshot.namespaces) {
-    if (!ns.services.length && !ns.pods.length) continue;
-    const data = JSON.stringify(ns);
-    const old = drawn.namespaces.get(ns.name);
-    const section = old && old.data === data ? old.section : namespaceSection(ns);
-    next.set(ns.name, {data, section});
-    sections.push(section);
-  }
-  const emptyNames = empty.map((ns) => ns.name).join(' ');
-  const prev = drawn.namespaces.get('');
-  const quiet = prev && prev.data === emptyNames ? prev.section
-    : el('div', {class: 'quiet', 'data-namespaces': emptyNames},
-         empty.length ? 'namespaces without Services or pods: ' : '',
-         ...empty.map((ns) => el('span', {class: 'box ns-chip', 'data-resource': 'namespaces',
-                                           'data-name': ns.name}, ns.name)));
-  next.set('', {data: emptyNames, section: quiet});
-  sections.push(quiet);
-  drawn.namespaces = next;
+  return next ? next[1] : drawn.quiet;
+}
+
+// Draw the sections of `names` from doc (all of them when `names` is null); returns the
+// sections drawn anew, whose arrows need drawing.
+function drawNamespaces(names) {
   const main = document.getElementById('namespaces');
-  if (sections.length !== main.children.length ||
-      sections.some((section, i) => main.children[i] !== section)) {
-    main.replaceChildren(...sections);
+  if (!drawn.quiet) {
+    drawn.quiet = el('div', {class: 'quiet', 'data-namespaces': ''});
+    main.append(drawn.quiet);
   }
-  drawAllArrows();
+  const fresh = [];
+  const all = names === null;
+  for (const name of all ? new Set([...doc.namespaces.keys(), ...drawn.sections.keys()]) : names) {
+    const ns = doc.namespaces.get(name);
+    const old = drawn.sections.get(name);
+    if (!ns || isEmpty(ns)) {
+      if (old) { old.section.remove(); drawn.sections.delete(name); }
+      continue;
+    }
+    const data = JSON.stringify(ns);
+    if (old && old.data === data) continue;
+    const section = namespaceSection(ns);
+    if (old) old.section.replaceWith(section);
+    else if (!all) main.insertBefore(section, sectionAfter(name));
+    drawn.sections.set(name, {data, section});
+    fresh.push(section);
+  }
+  if (all) {  // put every section in place by name at once
+    const order = [...drawn.sections.keys()].sort().map((name) => drawn.sections.get(name).section);
+    order.push(drawn.quiet);
+    if (order.length !== main.children.length || order.some((sec, i) => main.children[i] !== sec)) {
+      main.replaceChildren(...order);
+    }
+  }
+  const empty = [...doc.namespaces.values()].filter(isEmpty).map((ns) => ns.name).sort();
+  const quietNames = empty.join(' ');
+  if (quietNames !== drawn.quietNames) {
+    drawn.quietNames = quietNames;
+    drawn.quiet.dataset.namespaces = quietNames;
+    drawn.quiet.replaceChildren(
+      empty.length ? 'namespaces without Services or pods: ' : '',
+      ...empty.map((name) => el('span', {class: 'box ns-chip', 'data-resource': 'namespaces',
+                                         'data-name': name}, name)));
+  }
+  return fresh;
+}
+
+// A snapshot replaces the document; a delta replaces the namespaces it carries, drops the
+// removed ones and, when it has them, the nodes. Only the sections that changed are drawn.
+function apply(kind, id, message) {
+  let names;
+  if (kind === 'snapshot') {
+    stats.snapshots += 1;
+    names = null;
+    doc.namespaces = new Map(message.namespaces.map((ns) => [ns.name, ns]));
+    doc.nodes = message.nodes;
+  } else {
+    stats.deltas += 1;
+    names = new Set(message.removed);
+    for (const name of message.removed) doc.namespaces.delete(name);
+    for (const ns of message.namespaces) { doc.namespaces.set(ns.name, ns); names.add(ns.name); }
+    if (message.nodes) doc.nodes = message.nodes;
+  }
+  doc.version = message.version;
+  if (drawNodes()) {
+    for (const entry of drawn.sections.values()) entry.data = '';
+    names = null;
+  }
+  drawArrows(drawNamespaces(names).flatMap((section) => [...section.querySelectorAll('.svc-row')]));
   const status = document.getElementById('status');
-  status.dataset.version = String(snapshot.version);
+  status.dataset.version = String(doc.version);
+  status.dataset.eventId = id;
+  status.dataset.snapshots = String(stats.snapshots);
+  status.dataset.deltas = String(stats.deltas);
   status.textContent = 'live · ' + new Date().toLocaleTimeString();
   status.classList.remove('disconnected');
 }
@@ -261,7 +346,9 @@ document.getElementById('panel-close').addEventListener('click', () => {
 window.addEventListener('resize', drawAllArrows);
 
 const events = new EventSource('/api/events');
-events.addEventListener('snapshot', (event) => render(JSON.parse(event.data)));
+for (const kind of ['snapshot', 'delta']) {
+  events.addEventListener(kind, (event) => apply(kind, event.lastEventId, JSON.parse(event.data)));
+}
 events.addEventListener('error', () => {
   const status = document.getElementById('status');
   status.textContent = 'reconnecting…';
