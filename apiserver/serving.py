@@ -70,10 +70,14 @@ class ApiServerHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._headers_due = None
+        previous = self.cycle
         super().on_headers_complete()
-        if self._coalescing is not None:
+        cycle = self.cycle
+        # A request answered here gets a new response cycle; an upgrade (WebSocket) does
+        # not, and its protocol writes to the real transport.
+        if cycle is not previous and cycle is not None and self._coalescing is not None:
             self._coalescing.expect_head()
-            self.cycle.transport = self._coalescing  # type: ignore[assignment]
+            cycle.transport = self._coalescing  # type: ignore[assignment]
 
     def _arm_header_timer(self) -> None:
         # One timer per connection, not one per request: the deadline is noted here and

@@ -136,3 +136,33 @@ def test_an_answer_that_closes_the_connection_is_complete_first() -> None:
             writer.close()
 
     asyncio.run(run())
+
+
+async def ws_app(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": "hi"})
+        await send({"type": "websocket.close"})
+        return
+    await app(scope, receive, send)
+
+
+def test_a_websocket_upgrade_after_a_request_on_the_connection() -> None:
+    async def run() -> None:
+        async with uvicorn_app.serving(ws_app, CountingProtocol) as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            for first in (True, False):
+                if not first:  # an answered request first, then the upgrade
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                    assert (await reader.readuntil(b"ok")).startswith(b"HTTP/1.1 200")
+                writer.write(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                             b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+                assert head.startswith(b"HTTP/1.1 101"), head
+                assert b"hi" in await asyncio.wait_for(reader.readuntil(b"hi"), 10)
+                writer.close()
+
+    asyncio.run(run())
