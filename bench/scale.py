@@ -205,10 +205,12 @@ def _run(workdir: Path, server_cpu: int | None, shape: Shape, service_range: str
     _log(f"… {out['populate_storage_s']:.1f} s ({out['populate_storage_objects']:,} objects); "
          "a first start repairs the ClusterIP allocation map…")
     t0 = time.perf_counter()
-    _apiserver(workdir, "scale-repair", data, server_cpu, service_range).start(
-        READY_TIMEOUT_S).stop(timeout=30)
+    first = _apiserver(workdir, "scale-repair", data, server_cpu, service_range).start(
+        READY_TIMEOUT_S)
     out["repair_start_s"] = time.perf_counter() - t0
-    _log(f"… {out['repair_start_s']:.1f} s")
+    out["repair_start_cpu_s"] = first.cpu_seconds()
+    first.stop(timeout=30)
+    _log(f"… {out['repair_start_s']:.1f} s ({out['repair_start_cpu_s']:.1f} s CPU)")
     out["db_bytes"] = sum(p.stat().st_size for p in data.glob("kubemu.db*"))
     server = _apiserver(workdir, "scale-kubemu-sqlite", data, server_cpu, service_range,
                         "--storage", "sqlite")
@@ -216,7 +218,7 @@ def _run(workdir: Path, server_cpu: int | None, shape: Shape, service_range: str
     if etcd:
         etcd_proc = start_etcd(workdir, server_cpu)
         try:
-            _log("copying every key into etcd (128 puts per transaction)…")
+            _log("copying every key into etcd (128 puts per gRPC transaction)…")
             secs, keys = asyncio.run(_copy_to_etcd(data / "kubemu.db", etcd_proc.url))
             _log(f"… {secs:.1f} s ({keys:,} keys)")
             server = _apiserver(workdir, "scale-kubemu-etcd", workdir / "scale-etcd-data",
@@ -262,7 +264,8 @@ def table(results: dict[str, Any]) -> list[str]:
         f"({s['db_bytes'] / mib:,.0f} MiB SQLite file); populate: {s['populate_http_s']:.0f} s "
         f"over HTTP (namespaces, templates) + {s['populate_storage_s']:.0f} s through the "
         f"storage layer ({s['populate_storage_objects']:,} objects) + "
-        f"{s['repair_start_s']:.0f} s for a first start (ClusterIP map repair)",
+        f"{s['repair_start_s']:.0f} s to ready ({s.get('repair_start_cpu_s', 0):.0f} s CPU) "
+        "for a first start (a cold start that also repairs the ClusterIP map)",
         "",
         "| backend | cold start → ready | RSS ready | RSS peak | list-all (JSON) "
         "| list in pages of 500 | watch rv=0, last initial event |",

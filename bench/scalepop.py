@@ -11,9 +11,8 @@ Two phases, each timed:
    IPs and references changed, written with ``Storage.create`` in large concurrent batches,
    which the revision log group-commits (512 rows per transaction). Services get the free
    ClusterIPs of the service range in order; the apiserver's start-up repair (upstream's
-   repair controller) records them in the allocation map the next time it starts. (Over
-   HTTP, each Service create also writes the allocation map, one after the other: a few
-   dozen per second on a busy machine.)
+   repair controller) records them in the allocation map the next time it starts, in one
+   write of the map.
 
 Layout: namespace ``scale-NNNN`` holds Services ``svc-0`` … ``svc-{S-1}`` and
 ``pods_per_service`` pods per Service named ``svc-K-J`` (label ``app=svc-K``, node
@@ -24,7 +23,6 @@ its pods as ready.
 from __future__ import annotations
 
 import asyncio
-import base64
 import ipaddress
 import time
 import uuid
@@ -34,7 +32,10 @@ from typing import Any
 
 import httpx
 import orjson
+from aetcd.rpc import rpc_pb2 as pb
 
+from apiserver.storage.errors import StorageUnavailableError
+from apiserver.storage.etcd_client import EtcdClient, EtcdError
 from apiserver.storage.interface import Storage
 from bench.procs import BenchError
 
@@ -307,39 +308,38 @@ async def populate_storage(storage: Storage, shape: Shape,
 
 #: Puts per etcd transaction (etcd's default ``--max-txn-ops``).
 ETCD_TXN_OPS = 128
+#: Transactions in flight at once during the copy.
+ETCD_COPY_CONCURRENCY = 8
 
 
 async def copy_to_etcd(source: Storage, etcd_url: str) -> tuple[float, int]:
     """Put every live key of ``source`` into an empty etcd, keys and values as
     :class:`~apiserver.storage.etcd.EtcdStorage` stores them (``/registry`` prefix, raw
-    bytes), 128 puts per transaction through etcd's JSON gateway, then compact; (seconds,
-    keys).
+    bytes), 128 puts per transaction over gRPC (the apiserver's own
+    :class:`~apiserver.storage.etcd_client.EtcdClient`), then compact; (seconds, keys).
 
-    One ``Storage.create`` per key waits for its own round trip and watch delivery (about
-    100 keys/s through the gateway), too slow for this many keys.
+    One ``Storage.create`` per key waits for its own round trip, too slow for this many
+    keys.
     """
     started = time.perf_counter()
     items, _ = await source.list_prefix("/registry/")
     batches = [items[i:i + ETCD_TXN_OPS] for i in range(0, len(items), ETCD_TXN_OPS)]
-    async with httpx.AsyncClient(base_url=etcd_url, timeout=120.0) as client:
+    client = EtcdClient([etcd_url], request_timeout=120.0)
+    try:
 
         async def put(batch: list[Any]) -> None:
-            body = {"success": [{"request_put": {
-                "key": base64.b64encode(kv.key.encode()).decode(),
-                "value": base64.b64encode(kv.value).decode()}} for kv in batch]}
-            resp = await client.post("/v3/kv/txn", content=orjson.dumps(body))
-            if resp.status_code != 200 or "error" in resp.json():
-                raise BenchError(f"etcd txn: HTTP {resp.status_code}: {resp.text[:300]}")
+            await client.txn(pb.TxnRequest(success=[
+                pb.RequestOp(request_put=pb.PutRequest(key=kv.key.encode(), value=kv.value))
+                for kv in batch]))
 
-        await _workers(batches, put, 8)
+        await _workers(batches, put, ETCD_COPY_CONCURRENCY)
         # Compacted, as a running cluster's etcd is: the bulk puts put 128 events in each
         # revision, so an apiserver's history window (the last 10,000 revisions) would
         # otherwise reach back over every key at once.
-        resp = await client.post("/v3/kv/range", content=orjson.dumps(
-            {"key": base64.b64encode(b"/").decode(), "count_only": True}))
-        revision = int(resp.json()["header"]["revision"])
-        resp = await client.post("/v3/kv/compaction",
-                                 content=orjson.dumps({"revision": revision, "physical": True}))
-        if resp.status_code != 200:
-            raise BenchError(f"etcd compaction: HTTP {resp.status_code}: {resp.text[:300]}")
+        await client.call("kv", "Compact", pb.CompactionRequest(
+            revision=await client.revision(), physical=True), idempotent=True)
+    except (EtcdError, StorageUnavailableError) as exc:
+        raise BenchError(f"copying into etcd at {etcd_url}: {exc}") from exc
+    finally:
+        await client.close()
     return time.perf_counter() - started, len(items)

@@ -42,7 +42,7 @@ from apiserver.storage.resource_cache import (
     TooOldResourceVersionError,
     Watcher,
 )
-from apiserver.storage.revisions import RevisionBatcher
+from apiserver.storage.revisions import RevisionBatcher, RevisionWaiters
 
 __all__ = [
     "ADDED",
@@ -74,8 +74,8 @@ class WatchCache:
         self.history_size = history_size
         self.resources: dict[str, ResourceCache] = {}
         self.revision = 0
-        #: Set (and dropped) when the revision advances; made only while a read waits.
-        self._advanced: asyncio.Event | None = None
+        #: Reads waiting for :attr:`revision` to reach theirs.
+        self._waiters = RevisionWaiters()
         self._started = False
         self._buffered: list[StorageEvent] = []
         self._batcher: RevisionBatcher | None = None
@@ -153,7 +153,7 @@ class WatchCache:
             target = self._route(event.key)
             if target is not None:
                 target._remember(_history_event(target, event))
-        self.revision = current
+        self.revision = self._waiters.position = current
         self._started = True
         pending, self._buffered = self._buffered, []
         for event in pending:
@@ -197,25 +197,13 @@ class WatchCache:
             else:
                 cache.apply(event)
         self.revision = event.revision
-        advanced = self._advanced
-        if advanced is not None:
-            self._advanced = None
-            advanced.set()
+        self._waiters.advance(event.revision)
 
     async def wait_for_revision(self, revision: int, timeout: float) -> bool:
         """Wait until the cache has seen ``revision``; False on timeout."""
         if self.revision >= revision:
             return True
-        try:
-            async with asyncio.timeout(timeout):  # a timer, not a task per waiting read
-                while self.revision < revision:
-                    advanced = self._advanced
-                    if advanced is None:
-                        advanced = self._advanced = asyncio.Event()
-                    await advanced.wait()
-        except TimeoutError:
-            return False
-        return True
+        return await self._waiters.wait(revision, timeout)
 
     async def wait_fresh(self, timeout: float = 3.0) -> bool:
         """Wait until the cache reflects every write acknowledged before this call

@@ -15,22 +15,25 @@ The storage takes no etcd leases: the storage interface has no keys with a
 time to live (no backend expires Events, as kube-apiserver's ``--event-ttl``
 does through leases).
 
-Consistency. A write through this storage is answered only after the feed
-delivered it, so this apiserver's watch cache already holds it
-(read-your-writes, as the embedded backends). A consistent read (a GET or
-LIST without resourceVersion) must observe every write acknowledged before it
-started, by any apiserver replica on any etcd member.
-:meth:`EtcdStorage.fetch_current_revision` gives that, as upstream's
-consistent reads from the cache:
+Consistency. A write through this storage is answered once every event up to
+its revision has reached the subscribers, so this apiserver's watch cache
+already holds it (read-your-writes, as the embedded backends). Its own event
+is taken from etcd's answer to the transaction (``prev_kv`` brings the value an
+update or delete replaced) rather than waited for on the watch stream; the
+earlier events come from the feed (:mod:`apiserver.storage.etcd_delivery` has the
+ordering argument). A consistent read (a GET or LIST without resourceVersion)
+must observe every write acknowledged before it started, by any apiserver
+replica on any etcd member. :meth:`EtcdStorage.fetch_current_revision` gives
+that, as upstream's consistent reads from the cache:
 
 1. it sends a linearizable Range (not ``serializable``): etcd answers it only
    after its member has applied everything committed when the request arrived
    (raft ReadIndex), so the answer's ``header.revision`` R is at least the
    revision of every write acknowledged before the read started;
-2. it waits until the feed has delivered every event up to R (the feed
-   watches every key, so its position is exact: see
-   :mod:`apiserver.storage.etcd_watch`); events arrive in revision order, so
-   the watch cache then holds every write up to R.
+2. it waits until every event up to R has been delivered (the feed watches
+   every key, so its position is exact: see :mod:`apiserver.storage.etcd_watch`);
+   events are delivered in revision order, so the watch cache then holds every
+   write up to R.
 
 The watch cache shares one such request among the reads that arrived before
 it was sent (:class:`apiserver.storage.revisions.RevisionBatcher`): each of them
@@ -63,8 +66,9 @@ from apiserver.storage.errors import (
     StorageUnavailableError,
 )
 from apiserver.storage.etcd_client import COMPACTED, FUTURE, EtcdClient, EtcdError, prefix_end
+from apiserver.storage.etcd_delivery import Delivery
 from apiserver.storage.etcd_watch import Feed, WatchStream, pump
-from apiserver.storage.interface import KeyValue, Storage, StorageEvent, Subscriber
+from apiserver.storage.interface import EventType, KeyValue, Storage, StorageEvent, Subscriber
 from apiserver.storage.transformed import group_resource
 
 log = logging.getLogger(__name__)
@@ -109,16 +113,12 @@ class EtcdStorage(Storage):
         self._prefix = prefix.rstrip("/")
         self._key_root = key_root.rstrip("/")
         self._eprefix = self._prefix.encode()
-        self._subscribers: list[Subscriber] = []
         #: Newest revision seen in any answer (``current_revision``).
         self._revision = 0
         self._compacted = 0
-        #: Every event up to this revision has gone through the feed.
-        self._position = 0
-        #: Revision of the newest event under the prefix the feed delivered.
-        self._delivered = 0
-        self._advanced = asyncio.Event()
-        self._feed = Feed(self.client, self._skey, self._deliver, self._saw_compaction)
+        self._delivery = Delivery()
+        self._feed = Feed(self.client, self._skey, self._delivery.feed_event,
+                          self._saw_compaction, self._feed_reached)
         self._feed_task: asyncio.Task[None] | None = None
         self._started = False
 
@@ -159,7 +159,8 @@ class EtcdStorage(Storage):
                 await asyncio.sleep(0.2)
         with contextlib.suppress(StorageError, EtcdError):
             await self.client.discover()
-        self._revision = self._position = self._delivered = revision
+        self._revision = revision
+        self._delivery.start(revision)
         self._started = True
         self._feed_task = asyncio.create_task(self._feed.run(revision + 1), name="etcd-feed")
 
@@ -171,7 +172,7 @@ class EtcdStorage(Storage):
                 await self._feed_task
             self._feed_task = None
         await self.client.close()
-        self._advanced.set()
+        self._delivery.release()
 
     # -- writes --------------------------------------------------------------------
 
@@ -183,12 +184,14 @@ class EtcdStorage(Storage):
         self._see(answer.header)
         return answer
 
-    async def _delivered_by_feed(self, revision: int) -> int:
-        """Wait until the feed has delivered ``revision`` to the subscribers."""
-        if not await self._wait_position(revision, FEED_WAIT):
-            log.warning("etcd watch feed did not deliver revision %d within %.0fs",
-                        revision, FEED_WAIT)
-        return revision
+    async def _delivered(self, event: StorageEvent) -> int:
+        """Hand the event of an acknowledged write over (:mod:`apiserver.storage.etcd_delivery`)
+        and wait until every event up to its revision has reached the subscribers."""
+        self._delivery.own_write(event)
+        if not await self._delivery.wait(event.revision, FEED_WAIT):
+            log.warning("etcd watch feed did not deliver the revisions before %d within %.0fs",
+                        event.revision, FEED_WAIT)
+        return event.revision
 
     async def create(self, key: str, value: bytes) -> int:
         began = perf_counter()
@@ -199,7 +202,8 @@ class EtcdStorage(Storage):
                 success=[pb.RequestOp(request_put=pb.PutRequest(key=ekey, value=value))]))
             if not answer.succeeded:
                 raise KeyExistsError(key)
-            return await self._delivered_by_feed(int(answer.header.revision))
+            return await self._delivered(StorageEvent(EventType.CREATE, key, value, None,
+                                                      int(answer.header.revision)))
         finally:
             _observe("create", key, began)
 
@@ -216,9 +220,14 @@ class EtcdStorage(Storage):
             ekey = self._ekey(key)
             answer = await self._txn(key, pb.TxnRequest(
                 compare=self._guarded(ekey, expected_revision),
-                success=[pb.RequestOp(request_put=pb.PutRequest(key=ekey, value=value))],
+                success=[pb.RequestOp(request_put=pb.PutRequest(key=ekey, value=value,
+                                                                prev_kv=True))],
                 failure=[pb.RequestOp(request_range=pb.RangeRequest(key=ekey, count_only=True))]))
-            return await self._written(key, answer)
+            self._refused(key, answer)
+            prev = answer.responses[0].response_put.prev_kv
+            return await self._delivered(StorageEvent(
+                EventType.UPDATE, key, value, prev.value, int(answer.header.revision),
+                int(prev.mod_revision)))
         finally:
             _observe("update", key, began)
 
@@ -228,19 +237,25 @@ class EtcdStorage(Storage):
             ekey = self._ekey(key)
             answer = await self._txn(key, pb.TxnRequest(
                 compare=self._guarded(ekey, expected_revision),
-                success=[pb.RequestOp(request_delete_range=pb.DeleteRangeRequest(key=ekey))],
+                success=[pb.RequestOp(request_delete_range=pb.DeleteRangeRequest(
+                    key=ekey, prev_kv=True))],
                 failure=[pb.RequestOp(request_range=pb.RangeRequest(key=ekey, count_only=True))]))
-            return await self._written(key, answer)
+            self._refused(key, answer)
+            prev = answer.responses[0].response_delete_range.prev_kvs[0]
+            return await self._delivered(StorageEvent(
+                EventType.DELETE, key, prev.value, prev.value, int(answer.header.revision),
+                int(prev.mod_revision)))
         finally:
             _observe("delete", key, began)
 
-    async def _written(self, key: str, answer: Any) -> int:
+    @staticmethod
+    def _refused(key: str, answer: Any) -> None:
+        """Raise the error of a guarded write whose comparison failed."""
         if not answer.succeeded:
             found = answer.responses[0].response_range.count if answer.responses else 0
             if not found:
                 raise KeyNotFoundError(key)
             raise RevisionConflictError(key)
-        return await self._delivered_by_feed(int(answer.header.revision))
 
     # -- reads ---------------------------------------------------------------------
 
@@ -312,11 +327,11 @@ class EtcdStorage(Storage):
         (the module docstring has the argument)."""
         revision = await self._etcd_revision()
         self._revision = max(self._revision, revision)
-        if not await self._wait_position(revision, PROBE_AFTER):
+        if not await self._delivery.wait(revision, PROBE_AFTER):
             await self._feed.probe(PROBE_AFTER)
-            if not await self._wait_position(revision, FEED_WAIT):
+            if not await self._delivery.wait(revision, FEED_WAIT):
                 raise StorageUnavailableError("", f"etcd watch feed is behind revision {revision}")
-        return self._delivered
+        return self._delivery.delivered
 
     def compacted_revision(self) -> int:
         return self._compacted
@@ -372,35 +387,11 @@ class EtcdStorage(Storage):
         self._compacted = max(self._compacted, revision)
 
     def subscribe(self, subscriber: Subscriber) -> None:
-        self._subscribers.append(subscriber)
+        self._delivery.subscribers.append(subscriber)
 
     # -- the feed ------------------------------------------------------------------
 
-    async def _wait_position(self, revision: int, timeout: float) -> bool:
-        if self._position >= revision:
-            return True
-        try:
-            async with asyncio.timeout(timeout):  # a timer, not a task per waiting write
-                while self._position < revision:
-                    if self.client.closed:
-                        return False
-                    await self._advanced.wait()
-        except TimeoutError:
-            return False
-        return True
-
-    def _deliver(self, revision: int, event: StorageEvent | None) -> bool:
-        if event is not None:
-            for subscriber in self._subscribers:
-                try:
-                    subscriber(event)
-                except Exception:
-                    log.exception("storage subscriber failed")
-            self._delivered = revision
-        if revision > self._position:
-            self._position = revision
-            if revision > self._revision:
-                self._revision = revision
-            self._advanced.set()
-            self._advanced = asyncio.Event()
-        return True
+    def _feed_reached(self, revision: int) -> None:
+        if revision > self._revision:
+            self._revision = revision
+        self._delivery.feed_reached(revision)

@@ -50,8 +50,12 @@ _NOT_SENT = ("failed to connect", "connection refused", "no leader", "dns resolu
 #: gRPC channel options: detect a dead peer within seconds; receive any message size, as
 #: etcd's clientv3 does (``MaxCallRecvMsgSize`` defaults to MaxInt32): a watch response
 #: carries every event of a revision and a history reload may batch many revisions, so a
-#: smaller limit would make a large store unloadable.
+#: smaller limit would make a large store unloadable. gRPC's own retries are off: the
+#: client fails over and retries itself (module docstring), and the retry layer copies
+#: every request it might have to send again (about a tenth of the client's CPU per
+#: transaction).
 CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
+    ("grpc.enable_retries", 0),
     ("grpc.keepalive_time_ms", 10_000),
     ("grpc.keepalive_timeout_ms", 5_000),
     ("grpc.keepalive_permit_without_calls", 1),

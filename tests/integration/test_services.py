@@ -188,6 +188,38 @@ def test_concurrent_creates_exhaust_small_ip_range(apiserver_factory: Any) -> No
         assert len({r.json()["spec"]["clusterIP"] for r in again}) == 13
 
 
+def test_concurrent_failed_creates_release_their_ips(apiserver_factory: Any) -> None:
+    # Creates allocate before they validate and write: those that fail give their IP
+    # back, also when their allocations shared a map write with creates that succeeded.
+    server = apiserver_factory(extra_args=["--service-cluster-ip-range", "10.0.0.0/28"])
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        ns = _ns(client)
+
+        async def burst() -> list[httpx.Response]:
+            # 12 creates, never more than the free addresses: none finds the range full.
+            async with httpx.AsyncClient(base_url=server.url, timeout=60,
+                                         limits=httpx.Limits(max_connections=50)) as c:
+                path = f"/api/v1/namespaces/{ns}/services"
+                return await asyncio.gather(
+                    *(c.post(path, json=svc("same")) for _ in range(9)),
+                    *(c.post(path, json=svc("bad", selector={"app": "-x-"}))
+                      for _ in range(3)))
+
+        first = asyncio.run(burst())
+        assert sorted(r.status_code for r in first) == [201] + [409] * 8 + [422] * 3
+        kept = next(r for r in first if r.status_code == 201).json()["spec"]["clusterIP"]
+        for _ in range(3):
+            again = asyncio.run(burst())
+            assert sorted(r.status_code for r in again) == [409] * 9 + [422] * 3
+        # 14 addresses: the kubernetes Service and "same" hold two, the rest is free.
+        rest = _spam(server.url, ns, 12, {})
+        assert [r.status_code for r in rest] == [201] * 12
+        ips = {r.json()["spec"]["clusterIP"] for r in rest}
+        assert len(ips) == 12 and kept not in ips
+        full = create(client, ns, svc("one-more"))
+        assert full.status_code == 500 and "range is full" in full.json()["message"]
+
+
 def test_concurrent_creates_exhaust_small_port_range(apiserver_factory: Any) -> None:
     server = apiserver_factory(extra_args=["--service-node-port-range", "30000-30019"])
     with httpx.Client(base_url=server.url, timeout=30) as client:

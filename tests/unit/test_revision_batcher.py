@@ -1,5 +1,6 @@
 """RevisionBatcher: concurrent consistent reads share one revision request, but only one
-sent after they arrived (the linearizability rule in apiserver/storage/revisions.py).
+sent after they arrived (the linearizability rule in apiserver/storage/revisions.py);
+RevisionWaiters: an advance wakes exactly the waiters it satisfied.
 Coroutines run with ``asyncio.run``."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from apiserver.storage.revisions import RevisionBatcher
+from apiserver.storage.revisions import RevisionBatcher, RevisionWaiters
 
 
 class Backend:
@@ -114,3 +115,41 @@ async def failed_request_fails_its_readers() -> None:
         await batcher.get()
     assert await batcher.get() == 5
     assert calls == 2
+
+
+def test_an_advance_wakes_the_waiters_it_satisfied_and_no_other() -> None:
+    run(advance_wakes_satisfied_waiters)
+
+
+async def advance_wakes_satisfied_waiters() -> None:
+    waiters = RevisionWaiters(position=3)
+    assert await waiters.wait(2, 1.0)  # already reached: no wait at all
+    tasks = {r: asyncio.create_task(waiters.wait(r, 30.0)) for r in (9, 5, 7, 5, 4)}
+    await settle()
+    waiters.advance(5)
+    await settle()
+    assert {r for r, t in tasks.items() if t.done()} == {4, 5}
+    waiters.advance(2)  # never back
+    assert waiters.position == 5
+    waiters.advance(8)
+    await settle()
+    assert not tasks[9].done()
+    assert tasks[7].done() and tasks[7].result() is True
+    waiters.advance(9)
+    assert await tasks[9] is True
+
+
+def test_a_wait_times_out_and_release_answers_every_waiter_false() -> None:
+    run(timeouts_and_release)
+
+
+async def timeouts_and_release() -> None:
+    waiters = RevisionWaiters()
+    assert await waiters.wait(1, 0.01) is False
+    pending = [asyncio.create_task(waiters.wait(r, 30.0)) for r in (1, 2, 3)]
+    await settle()
+    waiters.advance(1)
+    waiters.release()
+    assert await asyncio.gather(*pending) == [True, False, False]
+    assert await waiters.wait(5, 30.0) is False  # released: no waiting any more
+    assert await waiters.wait(1, 30.0) is True  # what was reached stays reached

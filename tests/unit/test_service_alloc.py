@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import random
+from typing import Any
 
 import pytest
 
+from apiserver.api import errors
 from apiserver.registry.service.allocator import StoredRange, decode_range
 from apiserver.registry.service.bitmap import (
     Bitmap,
@@ -116,6 +118,80 @@ def test_stored_range_concurrent_and_two_replicas() -> None:
         assert (await c.load()).count == 14
         d = StoredRange(storage, "serviceips", "10.1.0.0/28", 14, 0)
         assert (await d.load()).count == 0 and d.mismatched
+        await storage.close()
+
+    _run(scenario())
+
+
+def test_large_bitmap_offsets_and_last_free_offset() -> None:
+    size = (1 << 20) - 2  # a /12
+    taken = [0, 7, 8, 255, 4096, 500_000, size - 1]
+    bitmap = Bitmap(size, 256, rng=random.Random(3))
+    bitmap.set_all([*taken, size + 5, -1])  # out-of-range offsets are ignored
+    assert bitmap.offsets() == taken and bitmap.count == len(taken)
+    assert all(bitmap.has(i) for i in taken) and not bitmap.has(9)
+    # Everything but one offset of each band taken: allocate_next finds exactly those.
+    full = Bitmap(size, 256, (1 << size) - 1, random.Random(3))
+    full.release(123_456)
+    full.release(17)
+    assert full.allocate_next() == 123_456
+    assert full.allocate_next() == 17
+    assert full.allocate_next() is None and full.free() == 0
+
+
+def test_concurrent_changes_share_one_write() -> None:
+    async def scenario() -> None:
+        storage = MemoryStorage()
+        await storage.start()
+        stored = StoredRange(storage, "serviceips", "10.0.0.0/24", 254, 16, random.Random(5))
+        await stored.load()
+        revision = storage.current_revision()
+
+        def fail(bm: Bitmap) -> None:
+            bm.allocate(0)
+            raise RuntimeError("refused")
+
+        changes: list[Any] = [lambda bm: bm.allocate_next() for _ in range(100)]
+        changes[50] = fail
+        results = await asyncio.gather(*(stored.apply(c) for c in changes),
+                                       return_exceptions=True)
+        # Queued together, written together: one compare-and-swap for all of them.
+        assert storage.current_revision() == revision + 1
+        assert isinstance(results[50], RuntimeError)
+        taken = [r for i, r in enumerate(results) if i != 50]
+        assert len(set(taken)) == 100 - 1 and all(isinstance(r, int) and r >= 16
+                                                  for r in taken)
+        current = await storage.get("/registry/ranges/serviceips")
+        assert current is not None
+        _, bits = decode_range(current.value)
+        # The failed change left nothing behind (offset 0 stays free).
+        assert Bitmap(254, 16, bits).offsets() == sorted(taken)  # type: ignore[type-var]
+        # Dry runs see the map and write nothing.
+        assert await stored.apply(lambda bm: bm.has(taken[0]), dry_run=True) is True
+        assert storage.current_revision() == revision + 1
+        # A failed write fails every change of its batch; nothing of them is recorded.
+        await storage.close()
+        failed = await asyncio.gather(*(stored.apply(lambda bm: bm.allocate_next())
+                                        for _ in range(5)), return_exceptions=True)
+        assert all(isinstance(r, errors.ApiError) and r.code == 503 for r in failed), failed
+
+    _run(scenario())
+
+
+def test_cancelled_caller_still_gets_its_change_written() -> None:
+    async def scenario() -> None:
+        storage = MemoryStorage()
+        await storage.start()
+        stored = StoredRange(storage, "serviceips", "10.0.0.0/28", 14, 0)
+        await stored.load()
+        waiter = asyncio.ensure_future(stored.apply(lambda bm: bm.allocate(3)))
+        await asyncio.sleep(0)  # queued, the write not done yet
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        # The next change is written after it, on top of it.
+        assert await stored.apply(lambda bm: bm.allocate(3)) is False
+        assert (await stored.load()).offsets() == [3]
         await storage.close()
 
     _run(scenario())

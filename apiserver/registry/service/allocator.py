@@ -4,9 +4,17 @@ Like upstream's etcd-backed allocators (``allocator/storage``), each range is
 one ``RangeAllocation`` document under ``/registry/ranges/<name>`` holding the
 range spec and the bitmap bytes. Every change is a compare-and-swap on that
 key: the in-memory copy is reused while its revision is current and reloaded
-when another writer (another apiserver on the same etcd) got there first. A
-lock serialises the writers of this process, so two creates can never both
-take the same value.
+when another writer (another apiserver on the same etcd) got there first.
+
+Concurrent changes share a write (group commit): the changes that arrive while
+a write of the map is in flight wait, then one writer task applies all of them,
+in arrival order, to one copy of the bitmap and stores it with one
+compare-and-swap. Each change sees the effects of those before it, so two
+creates never take the same value; a change that raises leaves no trace in the
+copy and gets its exception; every caller is answered only once the write that
+holds its change succeeded (or failed: then every change of that write fails
+with its error, and nothing of it is recorded). On a conflict every change of
+the batch runs again on the reloaded map.
 """
 
 from __future__ import annotations
@@ -16,7 +24,8 @@ import base64
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import orjson
 
@@ -36,6 +45,22 @@ R = TypeVar("R")
 
 RANGES_PREFIX = "/registry/ranges/"
 _MAX_ATTEMPTS = 32
+
+
+@dataclass(slots=True)
+class _Change:
+    """One caller's change waiting for a write of the map."""
+
+    run: Callable[[Bitmap], Any]
+    done: asyncio.Future[Any] = field(repr=False)
+    result: Any = None
+    error: BaseException | None = None
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    """Retrieve the outcome of a change whose caller stopped waiting."""
+    if not future.cancelled():
+        future.exception()
 
 
 def encode_range(spec: str, bits: Bitmap) -> bytes:
@@ -76,6 +101,8 @@ class StoredRange:
         self.revision = 0
         self._stale = True
         self._lock = asyncio.Lock()
+        self._queue: list[_Change] = []
+        self._writer: asyncio.Task[None] | None = None
         #: Set when the stored document described another range (flags changed).
         self.mismatched = False
 
@@ -117,29 +144,75 @@ class StoredRange:
     async def apply(self, change: Callable[[Bitmap], R], *, dry_run: bool = False) -> R:
         """Run ``change`` on a copy of the bitmap and store the result atomically.
 
-        ``change`` may raise (nothing is written then) and may run more than
-        once when another writer raced this one. With ``dry_run`` nothing is
-        written either.
+        ``change`` may raise (nothing of it is written then) and may run more than
+        once when another writer raced this one; it runs after the changes queued
+        before it, in the same write (see the module docstring). A caller cancelled
+        while it waits does not withdraw its change. With ``dry_run`` it runs on a
+        copy of the current map and nothing is written.
         """
-        async with self._lock:
-            for _ in range(_MAX_ATTEMPTS):
+        if dry_run:
+            async with self._lock:
                 if self._stale:
                     await self._guard(self._reload())
-                work = self.bitmap.copy()
-                result = change(work)
-                if dry_run or work.bits == self.bitmap.bits:
-                    return result
-                value = encode_range(self.spec, work)
+                return change(self.bitmap.copy())
+        item = _Change(change, asyncio.get_running_loop().create_future())
+        self._queue.append(item)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_queued(), name=f"write {self.key}")
+        try:
+            result: R = await asyncio.shield(item.done)
+        except asyncio.CancelledError:
+            item.done.add_done_callback(_consume)
+            raise
+        return result
+
+    async def _write_queued(self) -> None:
+        """Write every queued change, a batch per write, until the queue is empty."""
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                async with self._lock:
+                    await self._write(batch)
+            except Exception as exc:
+                for item in batch:
+                    item.done.set_exception(exc)
+                continue
+            except BaseException:  # cancelled (the loop is closing): nothing is answered
+                for item in batch + self._queue:
+                    item.done.cancel()
+                raise
+            for item in batch:
+                if item.error is not None:
+                    item.done.set_exception(item.error)
+                else:
+                    item.done.set_result(item.result)
+
+    async def _write(self, batch: list[_Change]) -> None:
+        """Apply ``batch`` to a copy of the map and store it (retried on conflicts)."""
+        for _ in range(_MAX_ATTEMPTS):
+            if self._stale:
+                await self._guard(self._reload())
+            work = self.bitmap.copy()
+            for item in batch:
+                bits, count = work.bits, work.count
                 try:
-                    revision = await self._guard(
-                        self.storage.update(self.key, value, self.revision))
-                except (RevisionConflictError, KeyNotFoundError):
-                    self._stale = True
-                    continue
-                self.bitmap = work
-                self.revision = revision
-                self.mismatched = False
-                return result
+                    item.result, item.error = item.run(work), None
+                except Exception as exc:
+                    work.bits, work.count = bits, count
+                    item.result, item.error = None, exc
+            if work.bits == self.bitmap.bits and not self.mismatched:
+                return
+            value = encode_range(self.spec, work)
+            try:
+                revision = await self._guard(
+                    self.storage.update(self.key, value, self.revision))
+            except (RevisionConflictError, KeyNotFoundError):
+                self._stale = True
+                continue
+            self.bitmap = work
+            self.revision = revision
+            self.mismatched = False
+            return
         raise errors.internal(f"could not update {self.key}: too many conflicts")
 
     @staticmethod

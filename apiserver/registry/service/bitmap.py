@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import ipaddress
 import random
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: Upstream caps IPv6 ranges so the bitmap stays small.
 MAX_IPV6_RANGE = 65536
+
+_NONZERO = re.compile(rb"[^\x00]")
 
 
 class RangeError(Exception):
@@ -75,37 +79,60 @@ class Bitmap:
     def free(self) -> int:
         return self.max - self.count
 
+    def _free_in(self, start: int, end: int) -> int | None:
+        """The lowest free offset in ``[start, end)``, or None (a few big-int operations,
+        whatever the range's size or fill)."""
+        if start >= end:
+            return None
+        window = ~self.bits >> start & ((1 << (end - start)) - 1)
+        if not window:
+            return None
+        return start + (window & -window).bit_length() - 1
+
+    def _free_from(self, low: int, high: int, start: int) -> int | None:
+        """The first free offset of ``[low, high)`` going up from ``start``, wrapping."""
+        at = self._free_in(start, high)
+        return at if at is not None else self._free_in(low, start)
+
     def allocate_next(self) -> int | None:
-        """A random free offset, from the upper band first; None when full."""
+        """A random free offset, from the upper band first; None when full.
+
+        As upstream's: a random start in the upper band, then the first free offset
+        going up from it (wrapping within the band); the static band the same way once
+        the upper band is full.
+        """
         if self.count >= self.max:
             return None
         upper = self.max - self.offset
-        start = self.rng.randrange(upper)
-        for i in range(upper):
-            at = self.offset + (start + i) % upper
-            if not self.bits >> at & 1:
-                self.allocate(at)
-                return at
-        if self.offset:
-            start = self.rng.randrange(self.offset)
-            for i in range(self.offset):
-                at = (start + i) % self.offset
-                if not self.bits >> at & 1:
-                    self.allocate(at)
-                    return at
-        return None
+        at = self._free_from(self.offset, self.max, self.offset + self.rng.randrange(upper))
+        if at is None and self.offset:
+            at = self._free_from(0, self.offset, self.rng.randrange(self.offset))
+        if at is None:
+            return None
+        self.allocate(at)
+        return at
 
     def offsets(self) -> list[int]:
-        """Every taken offset, ascending."""
-        out = []
-        bits = self.bits
-        index = 0
-        while bits:
-            if bits & 1:
-                out.append(index)
-            bits >>= 1
-            index += 1
+        """Every taken offset, ascending (one pass over the bitmap's bytes)."""
+        data = self.bits.to_bytes((self.max + 7) // 8, "little")
+        out: list[int] = []
+        for match in _NONZERO.finditer(data):
+            base = match.start() * 8
+            byte = data[match.start()]
+            while byte:
+                low = byte & -byte
+                out.append(base + low.bit_length() - 1)
+                byte ^= low
         return out
+
+    def set_all(self, offsets: Iterable[int]) -> None:
+        """Take every offset of ``offsets`` (in range) at once."""
+        data = bytearray(self.bits.to_bytes((self.max + 7) // 8, "little"))
+        for index in offsets:
+            if 0 <= index < self.max:
+                data[index >> 3] |= 1 << (index & 7)
+        self.bits = int.from_bytes(data, "little")
+        self.count = self.bits.bit_count()
 
     def to_bytes(self) -> bytes:
         """Big-endian minimal bytes (as Go's ``big.Int.Bytes()``)."""
