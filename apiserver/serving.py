@@ -38,14 +38,30 @@ class ApiServerHttpProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._header_timer: asyncio.TimerHandle | None = None
+        #: When the headers being read are due (None: none are being read).
+        self._headers_due: float | None = None
+        self._coalescing: CoalescingTransport | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._coalescing = CoalescingTransport(transport, self.loop)
         self._arm_header_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_header_timer()
+        self._headers_due = None
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+        if self._coalescing is not None:
+            self._coalescing.drop()
         super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        # Whatever the protocol answers itself (a 400 for a malformed request) goes out
+        # after what a response already wrote.
+        if self._coalescing is not None:
+            self._coalescing.flush()
+        super().data_received(data)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -53,24 +69,97 @@ class ApiServerHttpProtocol(HttpToolsProtocol):
         self._arm_header_timer()
 
     def on_headers_complete(self) -> None:
-        self._cancel_header_timer()
+        self._headers_due = None
+        previous = self.cycle
         super().on_headers_complete()
+        cycle = self.cycle
+        # A request answered here gets a new response cycle; an upgrade (WebSocket) does
+        # not, and its protocol writes to the real transport.
+        if cycle is not previous and cycle is not None and self._coalescing is not None:
+            self._coalescing.expect_head()
+            cycle.transport = self._coalescing  # type: ignore[assignment]
 
     def _arm_header_timer(self) -> None:
-        if self._header_timer is None and self.read_header_timeout > 0:
-            self._header_timer = self.loop.call_later(self.read_header_timeout,
-                                                      self._header_timeout)
-
-    def _cancel_header_timer(self) -> None:
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
+        # One timer per connection, not one per request: the deadline is noted here and
+        # cleared when the headers are complete; the timer, when it fires, closes the
+        # connection if headers are overdue, waits on if some are due later, and is made
+        # again by the next request otherwise. A kept-alive connection's requests cost no
+        # timer operations.
+        # Headers already due (the first request's, since the connection was made) keep
+        # their deadline.
+        if self.read_header_timeout <= 0 or self._headers_due is not None:
+            return
+        due = self._headers_due = self.loop.time() + self.read_header_timeout
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_at(due, self._header_timeout)
 
     def _header_timeout(self) -> None:
         self._header_timer = None
+        due = self._headers_due
+        if due is None:
+            return
+        if due > self.loop.time():
+            self._header_timer = self.loop.call_at(due, self._header_timeout)
+            return
         # Go's server closes without an answer when the headers do not arrive in time.
         if not self.transport.is_closing():
             self.transport.abort()
+
+
+class CoalescingTransport:
+    """The transport as a response sees it: a response's head is held until the response's
+    next write (the first part of its body) or the end of the event loop's current
+    iteration, whichever comes first, so head and body leave in one send (one system call
+    and one TCP segment, not two: ``writelines`` gathers them without a copy on uvloop).
+    Every other write goes straight through; what is held always leaves before anything
+    written after it.
+
+    Only ``write``, ``close`` and ``is_closing`` are used by uvicorn's response cycle;
+    ``close`` sends what is held first.
+    """
+
+    __slots__ = ("_expect_head", "_held", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+        self._expect_head = False
+
+    def expect_head(self) -> None:
+        """A new response starts: its first write is its head."""
+        self._expect_head = True
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.writelines((held, data))
+        elif self._expect_head:
+            self._expect_head = False
+            self._held = data
+            self._loop.call_soon(self.flush)
+        else:
+            self._transport.write(data)
+
+    def flush(self) -> None:
+        """Send what is held, if anything."""
+        held = self._held
+        if held is not None:
+            self._held = None
+            if not self._transport.is_closing():
+                self._transport.write(held)
+
+    def drop(self) -> None:
+        """Forget what is held (the connection is gone)."""
+        self._held = None
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
 
 
 class ApiServerWebSocketProtocol(WebSocketsSansIOProtocol):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -14,17 +15,23 @@ _TOTAL_ANNOTATION_SIZE = 256 * 1024
 _STANDARD_FINALIZERS = frozenset({"kubernetes", "orphan", "foregroundDeletion"})
 
 
-def _qualified_name_errors(key: str) -> list[str]:
+#: Label and annotation keys and values recur in nearly every object of a cluster:
+#: their (pure) checks are memoised, within a bound, as tuples nobody can change.
+_MEMO_SIZE = 4096
+
+
+@functools.lru_cache(maxsize=_MEMO_SIZE)
+def _qualified_name_errors(key: str) -> tuple[str, ...]:
     parts = key.split("/")
     errs: list[str] = []
     if len(parts) > 2:
-        return [
+        return (
             "a qualified name must consist of alphanumeric characters, '-', '_' or '.', and "
             "must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  "
             "or '123-abc', regex used for validation is "
             "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain "
-            "prefix and '/' (e.g. 'example.com/MyName')"
-        ]
+            "prefix and '/' (e.g. 'example.com/MyName')",
+        )
     name = parts[-1]
     if len(parts) == 2:
         if not parts[0]:
@@ -41,10 +48,11 @@ def _qualified_name_errors(key: str) -> list[str]:
             "and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or "
             "'123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
         )
-    return errs
+    return tuple(errs)
 
 
-def _label_value_errors(value: str) -> list[str]:
+@functools.lru_cache(maxsize=_MEMO_SIZE)
+def _label_value_errors(value: str) -> tuple[str, ...]:
     errs: list[str] = []
     if len(value) > 63:
         errs.append("must be no more than 63 characters")
@@ -55,7 +63,7 @@ def _label_value_errors(value: str) -> list[str]:
             "'MyValue',  or 'my_value',  or '12345', regex used for validation is "
             "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
         )
-    return errs
+    return tuple(errs)
 
 
 def validate_object_meta(obj: dict[str, Any], strategy: Strategy, namespaced: bool) -> list[Cause]:

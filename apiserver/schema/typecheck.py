@@ -171,6 +171,40 @@ def _fitting(node: SchemaNode) -> frozenset[type]:
     return cached
 
 
+#: A field an object node does not know yet (see :func:`_fields`).
+_UNSEEN: Any = object()
+_Field = tuple[SchemaNode, frozenset[type]] | None
+
+
+def _fields(node: SchemaNode) -> dict[str, _Field]:
+    """An object node's fields as the walk met them: name → (its node, :func:`_fitting`
+    of it), or None for a name the schema does not define (memoised on the node)."""
+    memo = node.__dict__
+    fields: dict[str, _Field] | None = memo.get("_scan_fields")
+    if fields is None:
+        fields = memo["_scan_fields"] = {}
+    return fields
+
+
+def _field(node: SchemaNode, fields: dict[str, _Field], name: str) -> _Field:
+    """``name``'s entry of :func:`_fields`, looked up and kept; undefined names are kept
+    only up to a bound, as :meth:`SchemaNode.child` keeps them (bodies choose them)."""
+    child = node.child(name)
+    field = None if child is None else (child, _fitting(child))
+    if field is not None or len(fields) < len(node.properties) + 64:
+        fields[name] = field
+    return field
+
+
+def _struct_name(node: SchemaNode) -> str:
+    """The Go struct name of an object node ("" for an anonymous one; memoised)."""
+    memo = node.__dict__
+    name: str | None = memo.get("_go_struct_name")
+    if name is None:
+        name = memo["_go_struct_name"] = node.name.rsplit(".", 1)[-1] if node.name else ""
+    return name
+
+
 def _go_path(stack: list[tuple[str | int, bool]]) -> str:
     """Go's path of a type error: the field names on ``stack``, without list indexes
     or map keys."""
@@ -207,17 +241,21 @@ def _scan(node: SchemaNode, value: Any, stack: list[tuple[str | int, bool]], str
     if kind == "object":
         if not isinstance(value, dict):
             return _mismatch(node, value, stack, struct, scan)
-        inner = node.name.rsplit(".", 1)[-1] if node.name else struct
+        inner = _struct_name(node) or struct
         types = scan.types
+        fields = _fields(node)
         for key, child_value in value.items():
-            child = node.child(key)
-            if child is None:
+            field = fields.get(key, _UNSEEN)
+            if field is _UNSEEN:
+                field = _field(node, fields, key)
+            if field is None:
                 if scan.unknown and not (root and key in _ALWAYS_KNOWN_AT_ROOT):
                     scan.unknown_paths.append(_field_path(stack, key))
                 continue
             if child_value is None:
                 continue
-            if type(child_value) in _fitting(child) or (
+            child, fitting = field
+            if type(child_value) in fitting or (
                     not types and not isinstance(child_value, (dict, list))):
                 continue
             stack.append((key, True))

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
-from collections.abc import AsyncIterator
 from typing import Any
-
-import uvicorn
 
 from apiserver.handlers.http import ABORT_EXTENSION, abort_connection
 from apiserver.serving import ApiServerHttpProtocol
+from tests.support import uvicorn_app
 
 
 class QuickHeaders(ApiServerHttpProtocol):
@@ -33,21 +30,8 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"ok"})
 
 
-@contextlib.asynccontextmanager
-async def serving() -> AsyncIterator[int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port: int = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, http=QuickHeaders, lifespan="off",
-                                           log_level="critical", timeout_keep_alive=5))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        await task
+def serving() -> contextlib.AbstractAsyncContextManager[int]:
+    return uvicorn_app.serving(app, QuickHeaders)
 
 
 async def _closed_after(reader: asyncio.StreamReader) -> float:
@@ -85,6 +69,21 @@ def test_abort_extension_drops_the_connection() -> None:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(b"GET /abort HTTP/1.1\r\nHost: x\r\n\r\n")
             assert await asyncio.wait_for(_closed_after(reader), 3) < 2
+            writer.close()
+
+    asyncio.run(run())
+
+
+def test_a_kept_alive_connection_whose_next_headers_stall_is_cut_off() -> None:
+    async def run() -> None:
+        async with serving() as port:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            for _ in range(2):  # answered requests leave no deadline behind
+                writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert (await reader.readuntil(b"ok")).startswith(b"HTTP/1.1 200")
+                await asyncio.sleep(0.4)  # past the 0.3 s deadline of the last headers
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n")  # never finished
+            assert await asyncio.wait_for(_closed_after(reader), 3) < 2.5
             writer.close()
 
     asyncio.run(run())

@@ -106,7 +106,8 @@ class ConvertingStore(Store):
     # -- writes ----------------------------------------------------------------------
 
     async def _write(self, key: str, value: bytes, obj: dict[str, Any],
-                     expected_revision: int | None) -> int:
+                     expected_revision: int | None, *, copied: bool = False) -> int:
+        # What is stored is a converted copy, encoded again: ``copied`` has no use here.
         stored = await self._to_version(copy.deepcopy(obj), self.storage_api_version)
         return await super()._write(key, self._encode_for_storage(stored), stored,
                                     expected_revision)

@@ -24,6 +24,7 @@ from typing import Any
 
 from apiserver.api import errors, meta
 from apiserver.registry.managedfields import lastapplied
+from apiserver.registry.managedfields.createwalk import DuplicateItem, Strip, create_fields_v1
 from apiserver.registry.managedfields.fieldpath import (
     FieldSet,
     FieldTrie,
@@ -35,10 +36,7 @@ from apiserver.registry.managedfields.fieldpath import (
     to_fields_v1,
 )
 from apiserver.registry.managedfields.typed import (
-    DuplicateItem,
-    Strip,
     compare,
-    create_fields_v1,
     field_trie,
     field_values,
     merge,

@@ -22,7 +22,6 @@ import orjson
 from apiserver.registry.managedfields.fieldpath import (
     FieldTrie,
     Path,
-    element_sort_key,
     field_element,
     value_element,
 )
@@ -72,7 +71,8 @@ def _node_shape(node: SchemaNode) -> Shape:
     return "leaf"
 
 
-def _child(node: SchemaNode | None, name: str) -> SchemaNode | None:
+def child_node(node: SchemaNode | None, name: str) -> SchemaNode | None:
+    """The schema of field ``name`` below ``node`` (None: free-form or undeclared)."""
     if node is None or node.kind == "any":
         return None
     return node.child(name)
@@ -134,7 +134,7 @@ def _walk(
             if child_value is None or (isinstance(child_value, dict) and not child_value):
                 out[child_path] = child_value
                 continue
-            child = _child(node, name)
+            child = child_node(node, name)
             _walk(child_value, child, child_path, out, containers)
             # A struct's child node exists exactly for its declared properties.
             undeclared = kind == "map" or child is None
@@ -193,7 +193,7 @@ def _walk_trie(
             if child_value is None or (isinstance(child_value, dict) and not child_value):
                 sub.member = True
                 continue
-            child = _child(node, name)
+            child = child_node(node, name)
             _walk_trie(child_value, child, sub, True, containers)
             if kind == "map" or child is None:
                 sub.member = True
@@ -212,89 +212,6 @@ def _walk_trie(
         sub = _member(trie, element)
         _walk_trie(item, items, sub, True, containers)
         sub.member = True
-
-
-class DuplicateItem(Exception):
-    """Two items of one associative list name the same ``k:{...}`` element."""
-
-
-#: What a create does not own below one struct: ``(names dropped with everything under
-#: them, names that are not members themselves, the same for named children)``.
-Strip = tuple[frozenset[str], frozenset[str], dict[str, "Strip"]]
-NO_STRIP: Strip = (frozenset(), frozenset(), {})
-
-
-def create_fields_v1(value: Any, node: SchemaNode | None, strip: Strip) -> dict[str, Any] | None:
-    """The FieldsV1 a create owns: every field of ``value`` but what ``strip`` excludes.
-
-    The same result as :func:`field_trie` (with ``containers``), the strip, then
-    :func:`prune_trie` and ``emit_fields_v1``, written in one walk without a trie:
-    creates are the hottest write. ``None`` when nothing is owned. Raises
-    :class:`DuplicateItem` for an associative list naming one item twice (the trie
-    merges such items; the caller takes that path then).
-    """
-    member, owned = _own(value, node, False, strip)
-    if not member and not owned:
-        return None
-    return _emitted(member, owned)
-
-
-def _emitted(member: bool, owned: dict[str, Any]) -> dict[str, Any]:
-    # A member with children is marked by ".", first; a member leaf is {}.
-    return {".": {}, **owned} if member and owned else owned
-
-
-def _own(value: Any, node: SchemaNode | None, nested: bool,
-         strip: Strip) -> tuple[bool, dict[str, Any]]:
-    """``(value is a member itself, its owned children in FieldsV1 order)``."""
-    kind = shape(node, value)
-    if kind == "leaf":
-        return True, {}
-    # A non-empty granular map or list a create writes is owned as a container too.
-    member = nested and kind != "struct" and bool(value)
-    owned: dict[str, Any] = {}
-    if kind in ("struct", "map"):
-        if not isinstance(value, dict):
-            return True, {}
-        drop, unmember, nested_strip = strip
-        for name, child_value in value.items():
-            if name in drop:
-                continue
-            child_owned: dict[str, Any] = {}
-            if not isinstance(child_value, (dict, list)) or (
-                isinstance(child_value, dict) and not child_value
-            ):
-                # A scalar (or null, or {}) is a member leaf whatever its schema says: the
-                # walk below would answer the same, at the price of a schema lookup.
-                child_member = True
-            else:
-                child = _child(node, name)
-                child_member, child_owned = _own(child_value, child, True,
-                                                 nested_strip.get(name, NO_STRIP))
-                child_member = child_member or kind == "map" or child is None
-            if name in unmember:
-                child_member = False
-            if child_member or child_owned:
-                owned["f:" + name] = _emitted(child_member, child_owned)
-        # Field elements share their "f:" prefix: string order is upstream's order.
-        return member, dict(sorted(owned.items())) if len(owned) > 1 else owned
-    if not isinstance(value, list):
-        return True, {}
-    if kind == "list_set":
-        for item in value:
-            owned[value_element(item)] = {}
-    else:
-        items = node.items() if node is not None else None
-        for item in value:
-            element = item_key(node, item)
-            if element is None:
-                continue
-            if element in owned:
-                raise DuplicateItem(element)
-            owned[element] = _emitted(True, _own(item, items, True, NO_STRIP)[1])
-    if len(owned) > 1:
-        owned = {e: owned[e] for e in sorted(owned, key=element_sort_key)}
-    return member, owned
 
 
 def prune_trie(trie: FieldTrie) -> bool:
@@ -326,7 +243,7 @@ def merge(live: Any, config: Any, node: SchemaNode | None) -> Any:
             if value is None:
                 out.pop(name, None)
                 continue
-            out[name] = merge(out.get(name), value, _child(node, name))
+            out[name] = merge(out.get(name), value, child_node(node, name))
         return out
     if kind == "list_map" and isinstance(config, list):
         items = node.items() if node is not None else None
@@ -371,7 +288,7 @@ def remove_path(obj: Any, path: Path, node: SchemaNode | None) -> None:
             del obj[body]
             return
         child = obj[body]
-        remove_path(child, rest, _child(node, body))
+        remove_path(child, rest, child_node(node, body))
         if isinstance(child, (dict, list)) and not child:
             del obj[body]
         return

@@ -111,13 +111,15 @@ class StoreCore:
         )
 
     async def _write(
-        self, key: str, value: bytes, obj: dict[str, Any], expected_revision: int | None
+        self, key: str, value: bytes, obj: dict[str, Any], expected_revision: int | None,
+        *, copied: bool = False,
     ) -> int:
         """Create (``expected_revision`` None) or update ``key`` with ``value``, the bytes
         :meth:`_encode_for_storage` made of ``obj``; the watch cache takes (a reordered copy
         of the top of) ``obj`` instead of parsing ``value`` again, so nothing may change
-        ``obj``'s nested values afterwards."""
-        self._fresh[key] = (value, order_object(obj))
+        ``obj``'s nested values afterwards. With ``copied``, ``obj`` is already such a copy,
+        in order, that nobody else changes: the cache takes it as it is."""
+        self._fresh[key] = (value, obj if copied else order_object(obj))
         try:
             if expected_revision is None:
                 return await self.storage.create(key, value)

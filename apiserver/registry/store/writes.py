@@ -11,6 +11,8 @@ import copy
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
+
 from apiserver.admission import Operation
 from apiserver.api import errors, meta, resourceversion
 from apiserver.api.resources import NAMESPACES
@@ -95,14 +97,18 @@ class WriteStore(ReadStore):
                 attrs.name = name
                 await self._validate_admission(attrs)
             key = self.key(namespace, name)
-            ordered = order_object(obj)
             if dry_run:
                 if self.cache.get(key) is not None:
                     raise errors.already_exists(self.info, name)
-                return self._dry(key, ordered)
-            value = self._encode_for_storage(ordered)
+                return self._dry(key, obj)
+            # The revision placeholder set before ordering lands at its upstream place, so
+            # the ordered copy is encoded as it is and handed to the cache without another
+            # copy (nothing touches it afterwards; a retry orders ``obj`` afresh).
+            md["resourceVersion"] = ""
+            ordered = order_object(obj)
+            value = orjson.dumps(ordered)
             try:
-                revision = await self._write(key, value, ordered, None)
+                revision = await self._write(key, value, ordered, None, copied=True)
             except KeyExistsError as exc:
                 if generate and attempt + 1 < attempts:
                     continue
