@@ -20,6 +20,7 @@ class DenyServiceExternalIPs:
     """Refuses new Service external IPs."""
 
     name = "DenyServiceExternalIPs"
+    core_resources = frozenset({"services"})
 
     def handles(self, operation: Operation) -> bool:
         return operation in (Operation.CREATE, Operation.UPDATE)

@@ -179,6 +179,7 @@ class LimitRanger:
     """Applies the namespace's LimitRanges to pods and claims."""
 
     name = "LimitRanger"
+    core_resources = frozenset({"pods", "persistentvolumeclaims"})
 
     def __init__(self, source: ObjectSource) -> None:
         self.source = source

@@ -97,6 +97,7 @@ class ServiceAccountAdmission:
     """Defaults, checks and mounts pods' service accounts."""
 
     name = "ServiceAccount"
+    core_resources = frozenset({"pods"})
     #: Pause between lookups of a missing ``default`` account (upstream: 100 to 200 ms).
     retry_interval = 0.1
 

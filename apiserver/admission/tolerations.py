@@ -67,6 +67,7 @@ class DefaultTolerationSeconds:
     """Adds the default NoExecute tolerations to pods."""
 
     name = "DefaultTolerationSeconds"
+    core_resources = frozenset({"pods"})
 
     def handles(self, operation: Operation) -> bool:
         return operation in (Operation.CREATE, Operation.UPDATE)
