@@ -110,7 +110,9 @@ class ObjectSource(Protocol):
     """Reads and writes of other objects, for plugins (implemented by the registry).
 
     ``cached``/``cached_list`` read the watch cache (upstream listers: possibly a little
-    stale); ``live`` is a consistent read. ``update_status`` replaces an object's status
+    stale; what they return is shared and must not be changed); ``populated`` tells whether
+    the watch cache holds any object of ``info`` (in any namespace); ``live`` is a
+    consistent read (a private copy). ``update_status`` replaces an object's status
     with ``obj``'s, with ``obj``'s ``metadata.resourceVersion`` as precondition (409 when
     it moved) and returns the stored object. ``convert`` returns ``obj`` as version
     ``info`` shows it (through its CRD's conversion webhook, else only relabelled).
@@ -119,6 +121,8 @@ class ObjectSource(Protocol):
     def cached(self, info: ResourceInfo, namespace: str, name: str) -> dict[str, Any] | None: ...
 
     def cached_list(self, info: ResourceInfo, namespace: str) -> Sequence[dict[str, Any]]: ...
+
+    def populated(self, info: ResourceInfo) -> bool: ...
 
     async def live(self, info: ResourceInfo, namespace: str, name: str) \
         -> dict[str, Any] | None: ...

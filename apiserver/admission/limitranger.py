@@ -180,6 +180,7 @@ class LimitRanger:
 
     name = "LimitRanger"
     core_resources = frozenset({"pods", "persistentvolumeclaims"})
+    config_resources = (LIMITRANGES,)
 
     def __init__(self, source: ObjectSource) -> None:
         self.source = source

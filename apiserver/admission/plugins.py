@@ -138,7 +138,7 @@ def build_chain(names: Sequence[str], source: ObjectSource, clock: Clock,
     table = {**FACTORIES, **(factories or {})}
     wanted = set(names)
     return AdmissionChain([table[name](source, clock) for name in ORDER
-                           if name in wanted and name in table])
+                           if name in wanted and name in table], source)
 
 
 class FunctionPlugin:

@@ -42,6 +42,7 @@ class ResourceQuotaAdmission:
     """Charges writes to the namespace's quotas, or refuses them."""
 
     name = "ResourceQuota"
+    config_resources = (RESOURCEQUOTAS,)
 
     def __init__(self, source: ObjectSource, clock: Callable[[], datetime] = _now) -> None:
         self.source = source

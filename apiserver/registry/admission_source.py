@@ -66,6 +66,10 @@ class RegistrySource:
         return [self._obj(info, o) for o in store.cache.objects()
                 if not namespace or o.namespace == namespace]
 
+    def populated(self, info: ResourceInfo) -> bool:
+        store = self._store(info)
+        return store is not None and bool(store.cache.store)
+
     async def live(self, info: ResourceInfo, namespace: str, name: str) \
             -> dict[str, Any] | None:
         store = self._store(info)

@@ -98,6 +98,7 @@ class ValidatingAdmissionPolicyPlugin:
     """Evaluates the stored ValidatingAdmissionPolicies and their bindings."""
 
     name = NAME
+    config_resources = (POLICIES,)
 
     def __init__(self, source: ObjectSource) -> None:
         self.source = source

@@ -106,6 +106,7 @@ class _Dispatcher:
                  client: WebhookClient | None = None) -> None:
         self.source = source
         self.configurations = ConfigurationSource(source, info)
+        self.config_resources = (info,)
         self.client = client or webhook_client(source)
 
     def handles(self, operation: Operation) -> bool:
