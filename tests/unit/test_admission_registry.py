@@ -279,3 +279,45 @@ def test_resource_quota_not_yet_counted() -> None:
             "default", {"metadata": {"name": "l"}, "spec": {}})
 
     _run(scenario)
+
+
+# -- The chain's per-route plugin lists and the decoded-object memo --------------------
+
+
+def test_plugins_join_when_their_configuration_appears_and_leave_when_it_goes() -> None:
+    async def scenario(registry: Registry) -> None:
+        pods = registry.store(PODS)
+        plain = (await pods.create("default", _pod("before"))).obj
+        assert not plain["spec"]["containers"][0].get("resources")
+        await registry.store(LIMITRANGES).create("default", LIMITS)
+        limited = (await pods.create("default", _pod("during"))).obj
+        assert limited["spec"]["containers"][0]["resources"]["limits"] == {
+            "cpu": "500m", "memory": "128Mi"}
+        await registry.store(LIMITRANGES).delete("default", "limits", DeleteOptions())
+        after = (await pods.create("default", _pod("after"))).obj
+        assert not after["spec"]["containers"][0].get("resources")
+        await _quota(registry, {"pods": "0"})
+        err = await _refused(pods.create("default", _pod("fourth")))
+        assert err.code == 403 and "exceeded quota: q" in err.message
+
+    _run(scenario)
+
+
+def test_cached_reads_decode_once_per_revision() -> None:
+    async def scenario(registry: Registry) -> None:
+        source = registry.admission.source
+        assert source is not None
+        first = source.cached(SERVICEACCOUNTS, "default", "default")
+        assert first is not None
+        assert source.cached(SERVICEACCOUNTS, "default", "default") is first
+        assert source.cached_list(SERVICEACCOUNTS, "default") == [first]
+        assert source.cached_list(SERVICEACCOUNTS, "default")[0] is first
+        await registry.store(SERVICEACCOUNTS).update(
+            "default", "default", {**first, "automountServiceAccountToken": False})
+        second = source.cached(SERVICEACCOUNTS, "default", "default")
+        assert second is not None and second is not first
+        assert second["automountServiceAccountToken"] is False
+        assert "automountServiceAccountToken" not in first
+        assert not source.populated(LIMITRANGES) and source.populated(SERVICEACCOUNTS)
+
+    _run(scenario)
