@@ -200,11 +200,14 @@ class Supervisor:
         *,
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
+        exits: Sequence[float] = (),
     ) -> Child:
         """Start ``argv`` as child ``name`` in its own process group and return it.
 
         ``env`` entries are added to (not replacing) the supervisor's environment;
-        ``PYTHONUNBUFFERED=1`` is set so Python children log promptly.
+        ``PYTHONUNBUFFERED=1`` is set so Python children log promptly. ``exits`` (a restart:
+        the exits of the child it replaces) is set before the child joins ``children``, so
+        whoever finds it there sees its history.
         """
         child_env = dict(os.environ)
         child_env["PYTHONUNBUFFERED"] = "1"
@@ -220,7 +223,8 @@ class Supervisor:
             process_group=0,
             preexec_fn=die_with_parent(os.getpid()),
         )
-        child = Child(name=name, argv=tuple(argv), process=process, env=env, cwd=cwd)
+        child = Child(name=name, argv=tuple(argv), process=process, env=env, cwd=cwd,
+                      exits=list(exits))
         child.pump = threading.Thread(
             target=self._pump, args=(child,), name=f"pump-{name}", daemon=True
         )
@@ -291,8 +295,7 @@ class Supervisor:
                 if when <= now and not self.stopping:
                     del due[name]
                     self.children.remove(old)
-                    new = self.start(old.name, old.argv, env=old.env, cwd=old.cwd)
-                    new.exits = old.exits
+                    self.start(old.name, old.argv, env=old.env, cwd=old.cwd, exits=old.exits)
         return 0
 
     # -- stopping ----------------------------------------------------------------
