@@ -153,7 +153,8 @@ class WatchCache:
             target = self._route(event.key)
             if target is not None:
                 target._remember(_history_event(target, event))
-        self.revision = self._waiters.position = current
+        self.revision = current
+        self._waiters.advance(current)  # wakes whoever waited for the load
         self._started = True
         pending, self._buffered = self._buffered, []
         for event in pending:
