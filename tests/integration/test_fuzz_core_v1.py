@@ -63,12 +63,15 @@ def _seed(client: httpx.Client) -> None:
 
 
 def _send(client: httpx.Client, request: FuzzRequest) -> tuple[int, bytes]:
-    """The status and body of the answer to ``request`` (watches: as soon as headers arrive,
-    with no body)."""
+    """The status and body of the answer to ``request``. A watch that is accepted is left as
+    soon as its headers arrive, with no body; any answer of 400 or more is read whole,
+    since its Status decides whether a 5xx is a fault (a proxy request carrying ``watch``
+    is still proxied and may get its 503)."""
     params = httpx.QueryParams(tuple(request.params))
     with client.stream(request.method, request.path, params=params, headers=request.headers,
                        content=request.content) as response:
-        body = b"" if request.watch else response.read()
+        streaming = request.watch and response.status_code < 400
+        body = b"" if streaming else response.read()
         return response.status_code, body
 
 
