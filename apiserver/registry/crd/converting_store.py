@@ -43,6 +43,9 @@ class ConvertingStore(Store):
 
     converter: WebhookConverter
     storage_api_version: str
+    #: guaranteed_update reads storage itself and hands the store's loop its converted
+    #: state, which must be the one the loop starts from: no cached starting state.
+    suggest_from_cache = False
 
     def configure(self, converter: WebhookConverter, storage_api_version: str) -> None:
         """Set the converter and the storage version (called once, after construction)."""
@@ -121,12 +124,12 @@ class ConvertingStore(Store):
     async def _write_update(self, key: str, namespace: str | None, name: str,
                             new: dict[str, Any], old: dict[str, Any], revision: int,
                             subresource: str | None, dry_run: bool,
-                            manager: str | None = None) -> CachedObject:
+                            manager: str | None = None, *, fresh: bool = True) -> CachedObject:
         shown = self._converted_old.pop((key, revision), None)
         if shown is None:
             shown = await self._to_version(old, self.info.api_version)
         written = await super()._write_update(key, namespace, name, new, shown, revision,
-                                              subresource, dry_run, manager)
+                                              subresource, dry_run, manager, fresh=fresh)
         (out,) = await self._out([written])
         return out
 

@@ -32,8 +32,15 @@ from apiserver.storage.errors import (
 _MAX_GENERATE_ATTEMPTS = 8
 
 
+class _Unconfirmed(Exception):
+    """An update attempt would answer without writing from a state not read from storage."""
+
+
 class WriteStore(ReadStore):
     """Create, update and guaranteed update of one resource."""
+
+    #: Whether updates start from the watch cache's copy (see :meth:`_starting_state`).
+    suggest_from_cache = True
 
     async def create(
         self, namespace: str | None, obj: dict[str, Any], *, dry_run: bool = False,
@@ -146,8 +153,9 @@ class WriteStore(ReadStore):
         # as upstream's versioner reads them: an unconditional update where allowed.
         requested_rv = resourceversion.parse_object(_rv_text(md))
         key = self.key(namespace, name)
+        fresh = False
         while True:
-            current = await self.storage.get(key)
+            current, fresh = await self._starting_state(key, fresh)
             if current is None:
                 if subresource is None and (
                     self.strategy.allow_create_on_update or force_allow_create
@@ -158,27 +166,28 @@ class WriteStore(ReadStore):
                                                 manager=manager)
                     return created, True
                 raise errors.not_found(self.info, name)
-            if requested_rv:
-                if requested_rv != current.mod_revision:
-                    raise errors.conflict(self.info, name)
-            elif not self.strategy.allow_unconditional_update:
+            if not requested_rv and not self.strategy.allow_unconditional_update:
                 raise errors.invalid(
                     self.info,
                     name,
                     [errors.invalid_value("metadata.resourceVersion", "0x0",
                                           "must be specified for an update")],
                 )
-            old = self.decode(key, current.value, current.mod_revision).obj
-            new = copy.deepcopy(obj)
             try:
+                if requested_rv and requested_rv != current.revision:
+                    raise errors.conflict(self.info, name)
                 return await self._write_update(
-                    key, namespace, name, new, old, current.mod_revision, subresource, dry_run,
-                    manager,
+                    key, namespace, name, copy.deepcopy(obj), current.obj, current.revision,
+                    subresource, dry_run, manager, fresh=fresh,
                 ), False
             except RevisionConflictError:
                 if requested_rv:
                     raise errors.conflict(self.info, name) from None
-                continue
+                fresh = True
+            except (errors.ApiError, _Unconfirmed):
+                if fresh:
+                    raise
+                fresh = True  # the cached state may be stale: decide on the stored one
 
     async def _write_update(
         self,
@@ -191,11 +200,14 @@ class WriteStore(ReadStore):
         subresource: str | None,
         dry_run: bool,
         manager: str | None = None,
+        *,
+        fresh: bool = True,
     ) -> CachedObject:
-        """Prepare, validate and store one update attempt against ``old``."""
+        """Prepare, validate and store one update attempt against ``old`` (``fresh``: read
+        from storage, see :meth:`_starting_state`)."""
         return await _finishing(lambda finishers: self._update_attempt(
             key, namespace, name, new, old, revision, subresource, dry_run, finishers,
-            manager,
+            manager, fresh,
         ))
 
     async def _update_attempt(
@@ -210,6 +222,7 @@ class WriteStore(ReadStore):
         dry_run: bool,
         finishers: list[Finisher],
         manager: str | None = None,
+        fresh: bool = True,
     ) -> CachedObject:
         new_md = meta.metadata(new)
         old_md = old["metadata"]
@@ -251,6 +264,8 @@ class WriteStore(ReadStore):
         new_md["resourceVersion"] = old_md.get("resourceVersion", "")
         ordered = order_object(new)
         if dry_run or (_same(ordered, old) and not self.storage.needs_rewrite(key)):
+            if not fresh:
+                raise _Unconfirmed  # nothing is written: no revision check proves ``old``
             # A no-op update writes nothing and keeps the resourceVersion (unless its stored
             # bytes are stale, e.g. encrypted with a key that is no longer the first one).
             return self._dry(key, ordered, str(revision))
@@ -296,34 +311,58 @@ class WriteStore(ReadStore):
         it leaves different from the stored one is a precondition (409).
         """
         key = self.key(namespace, name)
+        fresh = False
         while True:
-            current = await self.storage.get(key)
+            current, fresh = await self._starting_state(key, fresh)
             if current is None:
                 if create_if_missing is not None and subresource is None:
                     obj = create_if_missing()
                     return await self.create(namespace, obj, dry_run=dry_run,
                                              manager=manager), True
                 raise errors.not_found(self.info, name)
-            old = self.decode(key, current.value, current.mod_revision).obj
-            new = mutate(copy.deepcopy(old))
-            new_md = meta.metadata(new)
-            rv = resourceversion.parse_object(_rv_text(new_md))
-            if rv and rv != current.mod_revision:
-                raise errors.conflict(self.info, name)
-            if new_md.get("name", name) != name:
-                raise errors.bad_request(
-                    f"the name of the object ({new_md.get('name')}) does not match the name on "
-                    f"the URL ({name})"
-                )
-            new_md["name"] = name
+            old = current.obj
             try:
+                new = mutate(copy.deepcopy(old))
+                new_md = meta.metadata(new)
+                rv = resourceversion.parse_object(_rv_text(new_md))
+                if rv and rv != current.revision:
+                    raise errors.conflict(self.info, name)
+                if new_md.get("name", name) != name:
+                    raise errors.bad_request(
+                        f"the name of the object ({new_md.get('name')}) does not match the "
+                        f"name on the URL ({name})"
+                    )
+                new_md["name"] = name
                 obj_out = await self._write_update(
-                    key, namespace, name, new, old, current.mod_revision, subresource, dry_run,
-                    manager,
+                    key, namespace, name, new, old, current.revision, subresource, dry_run,
+                    manager, fresh=fresh,
                 )
                 return obj_out, False
             except RevisionConflictError:
-                continue
+                fresh = True
+            except (errors.ApiError, _Unconfirmed):
+                if fresh:
+                    raise
+                fresh = True  # the cached state may be stale: decide on the stored one
+
+    async def _starting_state(self, key: str, fresh: bool) -> tuple[CachedObject | None, bool]:
+        """The state an update starts from, and whether it was read from storage.
+
+        As upstream's ``GuaranteedUpdate`` with the watch cache's copy as
+        ``cachedExistingObject``: the first attempt starts from the cache, which saves a
+        storage read (a round trip on etcd); the write compares the revision, so a stale
+        copy only costs a conflict and a retry from storage. A missing copy, an error, a
+        no-op or a dry run decided on a copy that was not read from storage is decided
+        again on the stored state (``fresh``), since staleness could have caused it.
+        """
+        if not fresh and self.suggest_from_cache:
+            cached = self.cache.get(key)
+            if cached is not None:
+                return cached, False
+        current = await self.storage.get(key)
+        if current is None:
+            return None, True
+        return self.decode(key, current.value, current.mod_revision), True
 
 def _rv_text(md: dict[str, Any]) -> str:
     """``metadata.resourceVersion`` as text (a non-string is malformed, as for Go's decoder,
