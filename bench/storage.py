@@ -33,6 +33,7 @@ import httpx
 from bench import populate, report
 from bench.procs import HOST, BenchError, ServerProcess, apiserver_module, free_port
 from bench.wrk import WrkResult
+from kubemu.etcd import member_argv
 
 if TYPE_CHECKING:
     from bench.run import Context
@@ -58,7 +59,8 @@ def find_etcd() -> str:
 
 
 def start_etcd(workdir: Path, cpu: int | None) -> ServerProcess:
-    """A single-member etcd on free loopback ports, data under ``workdir``, pinned to ``cpu``."""
+    """A single-member etcd on free loopback ports, data under ``workdir``, pinned to ``cpu``,
+    started as ``kubemu up`` starts its own (:func:`kubemu.etcd.member_argv`)."""
     binary = find_etcd()
     last: BenchError | None = None
     for attempt in range(3):
@@ -66,18 +68,8 @@ def start_etcd(workdir: Path, cpu: int | None) -> ServerProcess:
         url = f"http://{HOST}:{client_port}"
         peer = f"http://{HOST}:{peer_port}"
         data = workdir / f"etcd-data-{attempt}"
-        argv = [
-            binary,
-            "--name", "kubemu-bench",
-            "--data-dir", str(data),
-            "--listen-client-urls", url,
-            "--advertise-client-urls", url,
-            "--listen-peer-urls", peer,
-            "--initial-advertise-peer-urls", peer,
-            "--initial-cluster", f"kubemu-bench={peer}",
-            "--initial-cluster-state", "new",
-            "--log-level", "warn",
-        ]
+        # As ``kubemu up`` runs it: batch-scheduled (see kubemu.batchsched).
+        argv = member_argv(binary, data, url, peer, name="kubemu-bench")
         etcd = ServerProcess("etcd", argv, client_port, workdir / f"etcd-{attempt}.log", cpu,
                              ready_path="/health")
         try:
@@ -128,7 +120,7 @@ def run_scenario(ctx: Context, measure: Measure, run_watch: RunWatch,
     etcd = start_etcd(ctx.workdir, ctx.server_cpu)
     servers: list[ServerProcess] = []
     try:
-        done = subprocess.run([etcd.argv[0], "--version"], capture_output=True, text=True,
+        done = subprocess.run([find_etcd(), "--version"], capture_output=True, text=True,
                               check=False).stdout.splitlines()
         out["etcd_version"] = done[0].replace("etcd Version: ", "etcd ") if done else "etcd"
         kubemus = {

@@ -14,7 +14,9 @@ Without ``--etcd-servers``, ``kubemu up --storage etcd`` starts etcd (Debian's
 The addresses come from the instance's block, so two instances never share an etcd;
 a restart on the same data directory finds its data again (etcd ignores the
 ``--initial-cluster*`` flags once a member has data, so a member the supervisor
-restarts after ``kill -9`` rejoins the cluster it was part of). etcd is stopped last,
+restarts after ``kill -9`` rejoins the cluster it was part of). Every member runs under
+``SCHED_BATCH`` (:mod:`kubemu.batchsched`), since it shares the machine with the
+apiservers. etcd is stopped last,
 after the apiservers. With ``--etcd-servers`` the apiservers use those servers and no
 etcd is started.
 """
@@ -25,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kubemu.batchsched import batch_argv
 from kubemu.preflight import find_program
 
 if TYPE_CHECKING:
@@ -47,8 +50,9 @@ def find_etcd() -> str | None:
 def member_argv(binary: str, data_dir: Path, client_url: str, peer_url: str,
                 name: str = MEMBER_NAME, initial_cluster: str = "") -> list[str]:
     """Command line of a new (or restarted) member; ``initial_cluster`` (``name=peer,…``)
-    defaults to this member alone."""
-    return [
+    defaults to this member alone. The member runs batch-scheduled
+    (:mod:`kubemu.batchsched` says why)."""
+    return batch_argv([
         binary,
         "--name", name,
         "--data-dir", str(data_dir),
@@ -60,7 +64,7 @@ def member_argv(binary: str, data_dir: Path, client_url: str, peer_url: str,
         "--initial-cluster-state", "new",
         "--initial-cluster-token", "kubemu",
         "--logger", "zap", "--log-level", "warn",
-    ]
+    ])
 
 
 def member_args(ctx: LaunchContext) -> list[str]:
