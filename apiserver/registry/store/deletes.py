@@ -20,7 +20,7 @@ from apiserver.registry.store.options import (
     delete_options,
     order_object,
 )
-from apiserver.registry.store.writes import WriteStore
+from apiserver.registry.store.writes import UnconfirmedState, WriteStore
 from apiserver.storage.cache import CachedObject
 from apiserver.storage.errors import (
     KeyNotFoundError,
@@ -81,49 +81,69 @@ class DeleteStore(WriteStore):
     ) -> DeleteResult:
         """Delete, gracefully or through finalizers where they apply."""
         key = self.key(namespace, name)
+        fresh = False
         while True:
-            current = await self.storage.get(key)
-            if current is None:
+            # The watch cache's copy first, as for updates (upstream's Delete takes the
+            # cacher's cachedExistingObject too); decisions on it are confirmed by the
+            # revision compare of the write, or taken again on the stored state.
+            cached, fresh = await self._starting_state(key, fresh)
+            if cached is None:
                 raise errors.not_found(self.info, name)
-            cached = self.decode(key, current.value, current.mod_revision)
-            obj = cached.obj
-            md = obj["metadata"]
-            if opts.precondition_uid is not None and opts.precondition_uid != md.get("uid"):
-                raise errors.conflict(
-                    self.info,
-                    name,
-                    f"Precondition failed: UID in precondition: {opts.precondition_uid}, UID in "
-                    f"object meta: {md.get('uid')}",
-                )
-            if (
-                opts.precondition_resource_version is not None
-                and opts.precondition_resource_version != md.get("resourceVersion")
-            ):
-                raise errors.conflict(
-                    self.info,
-                    name,
-                    "Precondition failed: ResourceVersion in precondition: "
-                    f"{opts.precondition_resource_version}, ResourceVersion in object meta: "
-                    f"{md.get('resourceVersion')}",
-                )
-            attrs = self._attributes(Operation.DELETE, namespace, name, None, obj, None,
-                                     opts.dry_run, delete_options(opts))
-            await self._admit(attrs)
-            await self._validate_admission(attrs)
             try:
-                return await self._delete_attempt(key, cached, opts)
+                return await self._delete_checked(key, namespace, name, cached, opts, fresh)
             except RevisionConflictError:
                 if opts.precondition_resource_version is not None:
                     raise errors.conflict(self.info, name) from None
-                continue
+                fresh = True
             except KeyNotFoundError as exc:
-                raise errors.not_found(self.info, name) from exc
+                if fresh:
+                    raise errors.not_found(self.info, name) from exc
+                fresh = True
             except StorageUnavailableError as exc:
                 raise errors.service_unavailable(str(exc)) from exc
+            except (errors.ApiError, UnconfirmedState):
+                if fresh:
+                    raise
+                fresh = True
+
+    async def _delete_checked(
+        self, key: str, namespace: str | None, name: str, cached: CachedObject,
+        opts: DeleteOptions, fresh: bool,
+    ) -> DeleteResult:
+        """Preconditions, admission and one delete attempt against ``cached``."""
+        obj = cached.obj
+        md = obj["metadata"]
+        if opts.precondition_uid is not None and opts.precondition_uid != md.get("uid"):
+            raise errors.conflict(
+                self.info,
+                name,
+                f"Precondition failed: UID in precondition: {opts.precondition_uid}, UID in "
+                f"object meta: {md.get('uid')}",
+            )
+        if (
+            opts.precondition_resource_version is not None
+            and opts.precondition_resource_version != md.get("resourceVersion")
+        ):
+            raise errors.conflict(
+                self.info,
+                name,
+                "Precondition failed: ResourceVersion in precondition: "
+                f"{opts.precondition_resource_version}, ResourceVersion in object meta: "
+                f"{md.get('resourceVersion')}",
+            )
+        attrs = self._attributes(Operation.DELETE, namespace, name, None, obj, None,
+                                 opts.dry_run, delete_options(opts))
+        await self._admit(attrs)
+        await self._validate_admission(attrs)
+        return await self._delete_attempt(key, cached, opts, fresh)
 
     async def _delete_attempt(
-        self, key: str, cached: CachedObject, opts: DeleteOptions
+        self, key: str, cached: CachedObject, opts: DeleteOptions, fresh: bool = True
     ) -> DeleteResult:
+        """One attempt; an answer that writes nothing (a dry run, an object already being
+        deleted) needs ``cached`` read from storage (``fresh``), else UnconfirmedState."""
+        if opts.dry_run and not fresh:
+            raise UnconfirmedState
         obj = copy.deepcopy(cached.obj)
         md = obj["metadata"]
         revision = cached.revision
@@ -131,7 +151,7 @@ class DeleteStore(WriteStore):
         if marked is not None:
             marked_md = marked["metadata"]
             if marked_md.get("deletionTimestamp"):
-                return DeleteResult(cached, False)
+                return _unchanged(cached, fresh)
             marked_md["deletionTimestamp"] = meta.rfc3339(self.clock())
             marked_md["deletionGracePeriodSeconds"] = 0
             return await self._mark(key, marked, revision, opts.dry_run)
@@ -144,7 +164,7 @@ class DeleteStore(WriteStore):
             current_grace = md.get("deletionGracePeriodSeconds") or 0
             if current_grace and grace >= current_grace:
                 # Graceful deletion pending: neither grace nor finalizers change.
-                return DeleteResult(cached, False)
+                return _unchanged(cached, fresh)
             if not wanted and (grace == 0 or not current_grace):
                 return await self._remove(key, cached, opts.dry_run)
             changed = _set_finalizers(md, finalizers, wanted)
@@ -154,7 +174,7 @@ class DeleteStore(WriteStore):
                 changed = True
             if changed:
                 return await self._mark(key, obj, revision, opts.dry_run)
-            return DeleteResult(cached, False)
+            return _unchanged(cached, fresh)
         if grace > 0 or wanted:
             _set_finalizers(md, finalizers, wanted)
             md["deletionTimestamp"] = meta.rfc3339(self.clock() + timedelta(seconds=grace))
@@ -203,3 +223,10 @@ class DeleteStore(WriteStore):
                 raise
             deleted.append(result.obj)
         return deleted
+
+
+def _unchanged(cached: CachedObject, fresh: bool) -> DeleteResult:
+    """The answer of a delete that writes nothing, once ``cached`` is known to be current."""
+    if not fresh:
+        raise UnconfirmedState
+    return DeleteResult(cached, False)

@@ -32,8 +32,9 @@ from apiserver.storage.errors import (
 _MAX_GENERATE_ATTEMPTS = 8
 
 
-class _Unconfirmed(Exception):
-    """An update attempt would answer without writing from a state not read from storage."""
+class UnconfirmedState(Exception):
+    """A write attempt would answer without writing, from a state not read from storage
+    (see :meth:`WriteStore._starting_state`): the caller decides again on the stored one."""
 
 
 class WriteStore(ReadStore):
@@ -184,7 +185,7 @@ class WriteStore(ReadStore):
                 if requested_rv:
                     raise errors.conflict(self.info, name) from None
                 fresh = True
-            except (errors.ApiError, _Unconfirmed):
+            except (errors.ApiError, UnconfirmedState):
                 if fresh:
                     raise
                 fresh = True  # the cached state may be stale: decide on the stored one
@@ -265,7 +266,7 @@ class WriteStore(ReadStore):
         ordered = order_object(new)
         if dry_run or (_same(ordered, old) and not self.storage.needs_rewrite(key)):
             if not fresh:
-                raise _Unconfirmed  # nothing is written: no revision check proves ``old``
+                raise UnconfirmedState  # nothing is written: no revision check proves ``old``
             # A no-op update writes nothing and keeps the resourceVersion (unless its stored
             # bytes are stale, e.g. encrypted with a key that is no longer the first one).
             return self._dry(key, ordered, str(revision))
@@ -340,7 +341,7 @@ class WriteStore(ReadStore):
                 return obj_out, False
             except RevisionConflictError:
                 fresh = True
-            except (errors.ApiError, _Unconfirmed):
+            except (errors.ApiError, UnconfirmedState):
                 if fresh:
                     raise
                 fresh = True  # the cached state may be stale: decide on the stored one
