@@ -3,6 +3,7 @@ answer (memory storage, no HTTP)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,6 +12,16 @@ from apiserver.api import errors
 from apiserver.registry.store import Store
 from apiserver.registry.store.options import DeleteOptions
 from tests.support.stores import CountingReads, configmap, stale_cache, with_store
+
+
+def _finalizers(*names: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A guaranteed_update mutation setting ``metadata.finalizers`` to ``names``."""
+
+    def mutate(obj: dict[str, Any]) -> dict[str, Any]:
+        obj["metadata"]["finalizers"] = list(names)
+        return obj
+
+    return mutate
 
 
 def test_a_delete_with_a_current_cache_reads_no_storage() -> None:
@@ -39,11 +50,7 @@ def test_a_finalizer_added_behind_a_stale_cache_is_honoured() -> None:
     async def scenario(store: Store) -> None:
         stale_cache(store)
 
-        def finalized(obj: dict[str, Any]) -> dict[str, Any]:
-            obj["metadata"]["finalizers"] = ["example.com/keep"]
-            return obj
-
-        await store.guaranteed_update("default", "a", finalized)
+        await store.guaranteed_update("default", "a", _finalizers("example.com/keep"))
         # The frozen copy has no finalizer and would be removed at once; the stored one
         # is only marked.
         result = await store.delete("default", "a", DeleteOptions())
@@ -58,11 +65,7 @@ def test_a_finalizer_added_behind_a_stale_cache_is_honoured() -> None:
 
 def test_an_object_already_marked_behind_a_stale_cache_answers_its_stored_state() -> None:
     async def scenario(store: Store) -> None:
-        def finalized(obj: dict[str, Any]) -> dict[str, Any]:
-            obj["metadata"]["finalizers"] = ["example.com/keep"]
-            return obj
-
-        await store.guaranteed_update("default", "a", finalized)
+        await store.guaranteed_update("default", "a", _finalizers("example.com/keep"))
         stale_cache(store)
         marked = await store.delete("default", "a", DeleteOptions())
         # The frozen copy is unmarked; deleting again must answer the marked object, not
@@ -101,20 +104,13 @@ def test_an_object_gone_behind_a_stale_cache_is_not_found() -> None:
 
 def test_a_marked_object_finished_behind_a_stale_cache_is_not_found() -> None:
     async def scenario(store: Store) -> None:
-        def finalized(obj: dict[str, Any]) -> dict[str, Any]:
-            obj["metadata"]["finalizers"] = ["example.com/keep"]
-            return obj
 
-        def unfinalized(obj: dict[str, Any]) -> dict[str, Any]:
-            obj["metadata"]["finalizers"] = []
-            return obj
-
-        await store.guaranteed_update("default", "a", finalized)
+        await store.guaranteed_update("default", "a", _finalizers("example.com/keep"))
         await store.delete("default", "a", DeleteOptions())
         stale_cache(store)
         # Dropping the last finalizer of a marked object removes it from storage; the
         # frozen copy still shows it marked, which alone would answer "being deleted".
-        await store.guaranteed_update("default", "a", unfinalized)
+        await store.guaranteed_update("default", "a", _finalizers())
         assert await store.storage.get(store.key("default", "a")) is None
         with pytest.raises(errors.ApiError) as caught:
             await store.delete("default", "a", DeleteOptions())

@@ -40,7 +40,8 @@ class UnconfirmedState(Exception):
 class WriteStore(ReadStore):
     """Create, update and guaranteed update of one resource."""
 
-    #: Whether updates start from the watch cache's copy (see :meth:`_starting_state`).
+    #: Whether updates and deletes start from the watch cache's copy (see
+    #: :meth:`_starting_state`).
     suggest_from_cache = True
 
     async def create(
@@ -347,7 +348,7 @@ class WriteStore(ReadStore):
                 fresh = True  # the cached state may be stale: decide on the stored one
 
     async def _starting_state(self, key: str, fresh: bool) -> tuple[CachedObject | None, bool]:
-        """The state an update starts from, and whether it was read from storage.
+        """The state an update or a delete starts from, and whether it was read from storage.
 
         As upstream's ``GuaranteedUpdate`` with the watch cache's copy as
         ``cachedExistingObject``: the first attempt starts from the cache, which saves a
@@ -364,6 +365,7 @@ class WriteStore(ReadStore):
         if current is None:
             return None, True
         return self.decode(key, current.value, current.mod_revision), True
+
 
 def _rv_text(md: dict[str, Any]) -> str:
     """``metadata.resourceVersion`` as text (a non-string is malformed, as for Go's decoder,
