@@ -363,7 +363,7 @@ class EtcdStorage(Storage):
             reached = revision >= until
             return not reached
 
-        stream = WatchStream(self.client, max(after_revision, 1) + 1)
+        stream = WatchStream(self.client, max(after_revision, 1) + 1, prev_kv=True)
         try:
             await asyncio.wait_for(pump(stream, self._skey, collect, self._saw_compaction,
                                         stop_on_compaction=True), HISTORY_WAIT)

@@ -19,7 +19,8 @@ is the revision through which every event has been delivered:
 * the feed's copy of an event at or below the position is skipped. Only own writes
   get there ahead of the feed, and an own transaction is exactly one event (one put
   or one delete, never several keys), so the skipped copy is the event already
-  delivered: same key, value, type, revision, previous value and previous revision.
+  delivered: same key, type and revision (the feed's copy lacks the replaced value,
+  which the transaction's answer has).
 
 Linearizability is unchanged by the second source. A write is answered once the
 position has reached its revision, so this apiserver's watch cache holds it and

@@ -1,8 +1,13 @@
 """etcd watch streams: the storage's change feed and history reads.
 
-One gRPC ``Watch`` stream over the whole keyspace (``prev_kv`` on, so updates
-and deletes carry the value before them), opened with ``hasleader`` metadata
-so etcd cancels it when its member loses the leader. Watching every key, not
+One gRPC ``Watch`` stream over the whole keyspace, opened with ``hasleader``
+metadata so etcd cancels it when its member loses the leader. The feed asks for
+no previous values (``prev_kv``): its subscriber, the watch cache, holds every
+object's current state and takes the state before an update or a delete from
+there, as upstream's watch cache does, so etcd does not read the replaced value
+back from its backend for every event and the stream carries each value once.
+A delete event then has no value (``StorageEvent`` says how subscribers read
+it). History reads, which rebuild the cache's event window, ask for them. Watching every key, not
 only the storage's prefix, keeps the feed's position exact: every etcd
 revision carries at least one event, so once the stream delivered revision R,
 every write up to R has been delivered. Consistent reads rest on that (see
@@ -55,7 +60,9 @@ _DELETE = 1
 
 
 def convert(raw: Any, skey: KeyMap) -> tuple[int, StorageEvent | None]:
-    """One ``mvccpb.Event`` as (revision, StorageEvent or None outside the prefix)."""
+    """One ``mvccpb.Event`` as (revision, StorageEvent or None outside the prefix). Without
+    the previous value (a stream without ``prev_kv``) an update has ``prev_value`` None and
+    a delete an empty ``value``."""
     kv = raw.kv
     revision = int(kv.mod_revision)
     key = skey(kv.key)
@@ -74,15 +81,16 @@ def convert(raw: Any, skey: KeyMap) -> tuple[int, StorageEvent | None]:
 
 
 class WatchStream:
-    """One open watch of every key from a start revision, on the client's current member."""
+    """One open watch of every key from a start revision, on the client's current member;
+    ``prev_kv``: updates and deletes carry the value they replaced."""
 
-    def __init__(self, client: EtcdClient, start_revision: int) -> None:
+    def __init__(self, client: EtcdClient, start_revision: int, *, prev_kv: bool) -> None:
         self.client = client
         self.endpoint = client.endpoint
         self.start_revision = start_revision
         self._requests: asyncio.Queue[Any] = asyncio.Queue()
         self._requests.put_nowait(pb.WatchRequest(create_request=pb.WatchCreateRequest(
-            key=b"\0", range_end=b"\0", start_revision=start_revision, prev_kv=True,
+            key=b"\0", range_end=b"\0", start_revision=start_revision, prev_kv=prev_kv,
             progress_notify=True)))
         self.call = self.endpoint.watch.Watch(self._outgoing(), metadata=REQUIRE_LEADER)
         #: Set by every answer of the stream (events, progress or creation).
@@ -157,7 +165,7 @@ class Feed:
         next_revision = start_revision
         backoff = 0.05
         while not self._client.closed:
-            stream = WatchStream(self._client, next_revision)
+            stream = WatchStream(self._client, next_revision, prev_kv=False)
             self.stream = stream
             try:
                 next_revision = await pump(stream, self._skey, self._track(stream),

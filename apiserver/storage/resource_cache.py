@@ -167,15 +167,24 @@ class ResourceCache:
         """The current state of ``key``."""
         return self.store.get(key)
 
-    def apply(self, event: StorageEvent) -> CacheEvent:
-        """Fold a storage event into the state and window, and fan it out."""
+    def apply(self, event: StorageEvent) -> CacheEvent | None:
+        """Fold a storage event into the state and window, and fan it out; None for the
+        delete of an object this cache never held whose value the event lacks (after a
+        gap in the feed: nothing to remove, nothing to tell watchers)."""
         self.generation += 1
         decode = self.decode
         if event.type is EventType.DELETE:
             prev = self.store.pop(event.key, None)
+            # The deleted object's last state; a delete without its value (see
+            # StorageEvent) takes it from the state held here.
+            last = event.value or (prev.raw if prev is not None else b"")
+            if not last:
+                log.warning("delete of %s at revision %d: its object was never seen",
+                            event.key, event.revision)
+                return None
             if prev is None:
-                prev = decode(event.key, event.value, event.prev_revision)
-            obj = decode(event.key, event.value, event.revision)
+                prev = decode(event.key, last, event.prev_revision)
+            obj = decode(event.key, last, event.revision)
             cevent = CacheEvent(DELETED, event.revision, obj, prev)
         else:
             obj = decode(event.key, event.value, event.revision)

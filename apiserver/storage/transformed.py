@@ -92,8 +92,9 @@ class TransformedStorage(Storage):
             self._stale.discard(event.key)
             latest = False
         prev = None if event.prev_value is None else self._open(event.key, event.prev_value)
-        return dataclasses.replace(event, value=self._open(event.key, event.value, latest),
-                                   prev_value=prev)
+        # A delete may come without its value (see StorageEvent): nothing to open.
+        value = self._open(event.key, event.value, latest) if event.value else event.value
+        return dataclasses.replace(event, value=value, prev_value=prev)
 
     def needs_rewrite(self, key: str) -> bool:
         return key in self._stale

@@ -19,7 +19,7 @@ from apiserver.storage.encryption import (
     parse_encryption_config,
 )
 from apiserver.storage.errors import CompactedError
-from apiserver.storage.interface import StorageEvent
+from apiserver.storage.interface import EventType, StorageEvent
 from apiserver.storage.memory import MemoryStorage
 from apiserver.storage.transformed import TransformedStorage, group_resource
 
@@ -157,6 +157,19 @@ def test_storage_encrypts_configured_resources_only() -> None:
         await storage.close()
 
     asyncio.run(run())
+
+
+def test_a_delete_without_its_value_passes_through_unopened() -> None:
+    """etcd's feed brings others' deletes without the last value (see StorageEvent)."""
+    inner = MemoryStorage()
+    rules = parse_encryption_config(config(keyed("aesgcm", ("key1", KEY1))))
+    storage = TransformedStorage(inner, rules)
+    seen: list[StorageEvent] = []
+    storage.subscribe(seen.append)
+    (feed,) = inner._subscribers
+    feed(StorageEvent(EventType.DELETE, SECRET_KEY, b"", None, 7))
+    assert seen == [StorageEvent(EventType.DELETE, SECRET_KEY, b"", None, 7)]
+    assert not storage.needs_rewrite(SECRET_KEY)
 
 
 def test_random_keys_of_every_size() -> None:

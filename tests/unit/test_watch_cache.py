@@ -25,7 +25,7 @@ from apiserver.storage.cache import (
     WatchCache,
     Watcher,
 )
-from apiserver.storage.interface import Storage
+from apiserver.storage.interface import EventType, Storage, StorageEvent
 from apiserver.storage.memory import MemoryStorage
 from apiserver.storage.sqlite import SQLiteStorage
 
@@ -246,6 +246,28 @@ def test_delivery_translates_selector_transitions() -> None:
     delivery = cache.delivery(_event(DELETED, 7, on, on), web)
     assert delivery is not None and delivery[0] == DELETED
     assert cache.delivery(_event(DELETED, 7, off, off), web) is None
+
+
+def test_events_without_replaced_values_take_them_from_the_cached_state() -> None:
+    """etcd's feed brings others' updates without the value before and deletes without the
+    last value (StorageEvent): the cache holds both and tells watchers the same as with them."""
+    cache = ResourceCache(PODS, decode, 10)
+    key = PODS + "ns/x"
+    cache.apply(StorageEvent(EventType.CREATE, key, value("v1", app="web"), None, 2))
+    watcher = Watcher(lambda o: o.labels.get("app") == "web", Encoder())
+    cache.watchers.add(watcher)
+    # Stops matching: DELETED with the state before, from the cache.
+    update = cache.apply(StorageEvent(EventType.UPDATE, key, value("v2", app="db"), None, 3))
+    assert update is not None and update.prev is not None and update.prev.obj["v"] == "v1"
+    # The delete's object is the last state held, stamped with the delete's revision.
+    delete = cache.apply(StorageEvent(EventType.DELETE, key, b"", None, 4))
+    assert delete is not None and delete.type == DELETED
+    assert (delete.obj.obj["v"], delete.obj.revision, delete.obj.obj["rv"]) == ("v2", 4, 4)
+    assert cache.get(key) is None
+    assert parsed(watcher) == [(DELETED, "v1", 3)]
+    # A delete of an object never held, without its value, changes nothing.
+    assert cache.apply(StorageEvent(EventType.DELETE, PODS + "ns/y", b"", None, 5)) is None
+    assert [e.revision for e in cache.events_after(0)] == [2, 3, 4]
 
 
 def test_fan_out_filters_and_encodes_once() -> None:
