@@ -19,8 +19,6 @@ recorded beside the apiserver's.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -33,6 +31,7 @@ import httpx
 from bench import populate, report
 from bench.procs import HOST, BenchError, ServerProcess, apiserver_module, free_port
 from bench.wrk import WrkResult
+from kubemu.etcd import find_etcd as find_kubemu_etcd
 from kubemu.etcd import member_argv
 
 if TYPE_CHECKING:
@@ -47,11 +46,8 @@ RunWatch = Callable[["Context", ServerProcess], dict[str, Any]]
 
 
 def find_etcd() -> str:
-    """The etcd binary (``$KUBEMU_ETCD``, ``etcd`` on PATH or /usr/bin/etcd)."""
-    configured = os.environ.get("KUBEMU_ETCD")
-    if configured and Path(configured).exists():
-        return configured
-    found = shutil.which("etcd") or ("/usr/bin/etcd" if Path("/usr/bin/etcd").exists() else None)
+    """The etcd binary, looked up as ``kubemu up`` does (:func:`kubemu.etcd.find_etcd`)."""
+    found = find_kubemu_etcd()
     if not found:
         raise BenchError("etcd not found: install Debian's etcd-server "
                          "(apt-get install etcd-server) or set KUBEMU_ETCD=/path/to/etcd")
