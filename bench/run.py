@@ -293,13 +293,15 @@ def _start_baseline(ctx: Context, mode: str, obj: Path, listing: Path) -> Server
     return ServerProcess(mode, argv, port, log, ctx.server_cpu).start()
 
 
-def _run_watch(ctx: Context, kubemu: ServerProcess) -> dict[str, Any]:
+def _run_watch(ctx: Context, kubemu: ServerProcess, name: str = WATCH_CONFIGMAP) -> dict[str, Any]:
+    """One fan-out run against ``kubemu``, updating ConfigMaps named after ``name`` (a
+    fresh name per run on the same server: the load creates them)."""
     args = ctx.args
     argv = python_module(
         "bench.watchload",
         "--url", kubemu.url,
         "--namespace", WATCH_NAMESPACE,
-        "--name", WATCH_CONFIGMAP,
+        "--name", name,
         "--watchers", str(args.watchers),
         "--updates", str(args.updates),
         "--interval", str(args.update_interval),

@@ -13,8 +13,9 @@ for its revision; GET with ``resourceVersion=0``: served from the watch cache as
 measures the three servers back to back with wrk (the same settings as the other HTTP
 scenarios); then the watch fan-out (``--storage-watchers`` x
 ``--storage-updates``, smaller than the ``watch`` scenario's default so the whole comparison
-stays short) runs against each kubemu in turn. etcd's own CPU time during each run is
-recorded beside the apiserver's.
+stays short) runs against each kubemu in turn, ``--repeat`` times with the backends
+alternating, and keeps each backend's best run (as the HTTP rows keep their best). etcd's
+own CPU time during each run is recorded beside the apiserver's.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ BACKENDS = ("sqlite", "etcd")
 SERVER_NAMES = {"sqlite": "kubemu-sqlite", "etcd": "kubemu-etcd"}
 
 Measure = Callable[["Context", ServerProcess, str], WrkResult]
-RunWatch = Callable[["Context", ServerProcess], dict[str, Any]]
+#: One fan-out run: (context, server, ConfigMap name) -> the load's results.
+RunWatch = Callable[["Context", ServerProcess, str], dict[str, Any]]
 
 
 def find_etcd() -> str:
@@ -108,6 +110,7 @@ def run_scenario(ctx: Context, measure: Measure, run_watch: RunWatch,
     args = ctx.args
     out: dict[str, Any] = {
         "watchers": args.storage_watchers,
+        "runs": args.repeat,
         "updates": args.storage_updates,
         "http": {"get": {}, "get-rv0": {}, "create": {}},
         "etcd_cpu": {"get": None, "get-rv0": None, "create": None, "watch": None},
@@ -146,15 +149,21 @@ def run_scenario(ctx: Context, measure: Measure, run_watch: RunWatch,
         base.stop()
         wctx = replace(ctx, args=_with(args, watchers=args.storage_watchers,
                                        updates=args.storage_updates))
-        for backend, server in kubemus.items():
-            etcd0 = etcd.cpu_seconds()
-            result = run_watch(wctx, server)
-            if backend == "etcd":
-                spent = etcd.cpu_seconds() - etcd0
-                wall = result.get("wall_seconds") or 0.0
-                out["etcd_cpu"]["watch"] = {"seconds": spent,
-                                            "share": spent / wall if wall else None}
-            out["watch"][backend] = result
+        # Best of --repeat, as the HTTP rows; the backends alternate, so a slow spell of
+        # the machine does not fall on one backend's runs only.
+        for attempt in range(args.repeat):
+            for backend, server in kubemus.items():
+                etcd0 = etcd.cpu_seconds()
+                result = run_watch(wctx, server, f"fan-out-{attempt + 1}")
+                best = out["watch"].get(backend)
+                if best is not None and best["writes_per_second"] >= result["writes_per_second"]:
+                    continue
+                if backend == "etcd":
+                    spent = etcd.cpu_seconds() - etcd0
+                    wall = result.get("wall_seconds") or 0.0
+                    out["etcd_cpu"]["watch"] = {"seconds": spent,
+                                                "share": spent / wall if wall else None}
+                out["watch"][backend] = result
     finally:
         for server in reversed(servers):
             server.stop()
@@ -205,7 +214,9 @@ def table(results: dict[str, Any]) -> list[str]:
     lines += [
         "",
         f"Watch fan-out: {s['watchers']:,} watchers x {s['updates']:,} ConfigMap merge-PATCHes "
-        "(one write in flight, the next sent on ack); latency = watcher receive - PATCH send.",
+        "(one write in flight, the next sent on ack; best of "
+        f"{s.get('runs', 1)}, the backends alternating); "
+        "latency = watcher receive - PATCH send.",
         "",
         "| backend | writes/s | delivered / expected | lost | latency p50 | p99 | max "
         "| apiserver CPU | etcd ÷ sqlite writes/s |",
