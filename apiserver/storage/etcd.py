@@ -118,7 +118,8 @@ class EtcdStorage(Storage):
         self._compacted = 0
         self._delivery = Delivery()
         self._feed = Feed(self.client, self._skey, self._delivery.feed_event,
-                          self._saw_compaction, self._feed_reached)
+                          self._saw_compaction, self._feed_reached,
+                          lambda: self._delivery.position)
         self._feed_task: asyncio.Task[None] | None = None
         self._started = False
 

@@ -124,11 +124,14 @@ class WatchStream:
 
 async def pump(stream: WatchStream, skey: KeyMap, on_event: OnEvent,
                on_compacted: Callable[[int], None], *, stop_on_compaction: bool,
-               on_reached: OnReached | None = None) -> int:
+               on_reached: OnReached | None = None,
+               delivered: Callable[[], int] | None = None) -> int:
     """Feed ``stream``'s events to ``on_event`` until it returns False or the stream ends,
     and after each response that carried events, its last revision to ``on_reached``
     (etcd never splits one revision's events across responses); returns the next
-    revision to watch from."""
+    revision to watch from. Events at or below ``delivered()`` (the feed's own writes,
+    already handed over from their transactions' answers) reach ``on_event`` as None,
+    unconverted."""
     next_revision = stream.start_revision
     while (response := await stream.next()) is not None:
         if response.compact_revision:
@@ -140,7 +143,10 @@ async def pump(stream: WatchStream, skey: KeyMap, on_event: OnEvent,
                       compacted, next_revision, compacted - 1)
             return compacted
         for raw in response.events:
-            revision, event = convert(raw, skey)
+            if delivered is not None and raw.kv.mod_revision <= delivered():
+                revision, event = int(raw.kv.mod_revision), None
+            else:
+                revision, event = convert(raw, skey)
             if not on_event(revision, event):
                 return revision + 1
             next_revision = revision + 1
@@ -153,8 +159,10 @@ class Feed:
     """The change feed: one watch stream, reopened on the next member where it stopped."""
 
     def __init__(self, client: EtcdClient, skey: KeyMap, on_event: OnEvent,
-                 on_compacted: Callable[[int], None], on_reached: OnReached) -> None:
+                 on_compacted: Callable[[int], None], on_reached: OnReached,
+                 delivered: Callable[[], int] | None = None) -> None:
         self._client = client
+        self._delivered = delivered
         self._skey = skey
         self._on_event = on_event
         self._on_compacted = on_compacted
@@ -170,7 +178,8 @@ class Feed:
             try:
                 next_revision = await pump(stream, self._skey, self._track(stream),
                                            self._on_compacted, stop_on_compaction=False,
-                                           on_reached=self._on_reached)
+                                           on_reached=self._on_reached,
+                                           delivered=self._delivered)
                 backoff = 0.05
             except asyncio.CancelledError:
                 task = asyncio.current_task()
