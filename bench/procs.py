@@ -165,6 +165,33 @@ class ServerProcess:
             proc.wait()
 
 
+class PlainProcess:
+    """A process without a health endpoint (scheduler, node agents): started, then stopped."""
+
+    def __init__(self, argv: list[str], log_path: Path, cpu: int | None) -> None:
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                cwd=REPO_ROOT, preexec_fn=child_setup(cpu))
+        self.log_path = log_path
+
+    def check(self) -> None:
+        """Raise :class:`BenchError` if the process exited."""
+        if self.process.poll() is not None:
+            raise BenchError(f"{self.log_path.name} exited with code "
+                             f"{self.process.returncode}; see {self.log_path}")
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 10 s."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
 def python_module(module: str, *args: str) -> list[str]:
     """``python -m module args…`` with this interpreter."""
     return [sys.executable, "-m", module, *args]

@@ -27,10 +27,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,15 +37,15 @@ import orjson
 
 from bench.procs import (
     HOST,
-    REPO_ROOT,
     BenchError,
+    PlainProcess,
     ServerProcess,
     apiserver_module,
-    child_setup,
     cpu_seconds,
     free_port,
     python_module,
 )
+from bench.workloads_state import Cluster
 from kubemu.addresses import Addresses
 from kubemu.blocks import acquire
 
@@ -167,88 +165,6 @@ def baseline(workdir: Path, server_cpu: int | None, count: int,
           file=sys.stderr)
     return {"pods": count, "seconds": seconds, "pods_per_second": rate,
             "apiserver_cpu_seconds": cpu}
-
-
-class Cluster:
-    """The namespace's Deployments, Endpoints and EndpointSlices as last seen on watches.
-
-    :meth:`until` registers a condition over that state; it resolves with the
-    ``perf_counter`` time of the first watch event after which the condition holds.
-    """
-
-    def __init__(self) -> None:
-        self.deployments: dict[str, dict[str, Any]] = {}
-        self.endpoints: dict[str, dict[str, Any]] = {}
-        self.slices: dict[str, dict[str, Any]] = {}
-        self.pods: dict[str, dict[str, Any]] = {}
-        self._waiters: list[tuple[Callable[[Cluster], bool], asyncio.Future[float]]] = []
-
-    def until(self, cond: Callable[[Cluster], bool]) -> asyncio.Future[float]:
-        """A future resolved with the time ``cond`` first holds (now, if it already does)."""
-        fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        if cond(self):
-            fut.set_result(time.perf_counter())
-        else:
-            self._waiters.append((cond, fut))
-        return fut
-
-    def apply(self, store: dict[str, dict[str, Any]], event: dict[str, Any], got: float) -> None:
-        """Fold one watch event into ``store``, then resolve the conditions that now hold."""
-        obj = event.get("object") or {}
-        name = (obj.get("metadata") or {}).get("name")
-        if event.get("type") in ("ADDED", "MODIFIED") and isinstance(name, str):
-            store[name] = obj
-        elif event.get("type") == "DELETED" and isinstance(name, str):
-            store.pop(name, None)
-        else:
-            return
-        pending = []
-        for cond, fut in self._waiters:
-            if fut.done():
-                continue
-            if cond(self):
-                fut.set_result(got)
-            else:
-                pending.append((cond, fut))
-        self._waiters = pending
-
-    def ready_addresses(self, name: str) -> int:
-        """Ready addresses of Endpoints ``name``."""
-        ep = self.endpoints.get(name) or {}
-        return sum(len(s.get("addresses") or []) for s in ep.get("subsets") or [])
-
-    def slice_ready(self, name: str) -> int:
-        """Ready endpoints over the EndpointSlices of Service ``name``."""
-        total = 0
-        for s in self.slices.values():
-            labels = (s.get("metadata") or {}).get("labels") or {}
-            if labels.get("kubernetes.io/service-name") != name:
-                continue
-            total += sum(1 for e in s.get("endpoints") or []
-                         if (e.get("conditions") or {}).get("ready") is not False)
-        return total
-
-    def app_pods(self, name: str) -> int:
-        """Pods labelled ``app=name``."""
-        return sum(1 for p in self.pods.values()
-                   if ((p.get("metadata") or {}).get("labels") or {}).get("app") == name)
-
-    def ready_replicas(self, name: str) -> int:
-        """``status.readyReplicas`` of Deployment ``name``."""
-        return int(((self.deployments.get(name) or {}).get("status") or {})
-                   .get("readyReplicas") or 0)
-
-    def rolled_out(self, name: str) -> bool:
-        """``kubectl rollout status``'s success criteria for Deployment ``name``."""
-        d = self.deployments.get(name)
-        if d is None:
-            return False
-        meta, spec, st = d.get("metadata") or {}, d.get("spec") or {}, d.get("status") or {}
-        want = spec.get("replicas", 1)
-        return bool(st.get("observedGeneration", 0) >= meta.get("generation", 0)
-                    and st.get("updatedReplicas", 0) == want
-                    and st.get("replicas", 0) == want
-                    and st.get("availableReplicas", 0) == want)
 
 
 async def _watch(client: httpx.AsyncClient, path: str, cluster: Cluster,
@@ -389,34 +305,7 @@ async def _phases(client: httpx.AsyncClient, cluster: Cluster, replicas: int, ro
     return out
 
 
-class _Plain:
-    """A process without a health endpoint (scheduler, node agents): started, then stopped."""
-
-    def __init__(self, argv: list[str], log_path: Path, cpu: int | None) -> None:
-        with log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=REPO_ROOT, preexec_fn=child_setup(cpu))
-        self.log_path = log_path
-
-    def check(self) -> None:
-        """Raise :class:`BenchError` if the process exited."""
-        if self.process.poll() is not None:
-            raise BenchError(f"{self.log_path.name} exited with code "
-                             f"{self.process.returncode}; see {self.log_path}")
-
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL after 10 s."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def _wait_nodes(url: str, nodes: int, procs: list[_Plain]) -> None:
+def _wait_nodes(url: str, nodes: int, procs: list[PlainProcess]) -> None:
     deadline = time.monotonic() + 120
     with httpx.Client(base_url=url, timeout=30) as client:
         while True:
@@ -452,7 +341,7 @@ def _run_scenario(workdir: Path, server_cpu: int | None, load_cpu: int | None, n
     raw = baseline(workdir, server_cpu, replicas, service_range)
     api = _start_apiserver(workdir, "kubemu-wl", server_cpu, service_range)
     servers: list[ServerProcess] = []
-    plain: list[_Plain] = []
+    plain: list[PlainProcess] = []
     pids: dict[str, int] = {"apiserver": api.pid}
     max_pods = math.ceil(max(replicas, rollout * 1.25) / nodes) + 20
     try:
@@ -467,12 +356,12 @@ def _run_scenario(workdir: Path, server_cpu: int | None, load_cpu: int | None, n
                                  port, workdir / f"wl-{name}.log", load_cpu).start(timeout=60)
             servers.append(proc)
             pids[name] = proc.pid
-        sched = _Plain(python_module("controllers.scheduler", "--server", api.url),
+        sched = PlainProcess(python_module("controllers.scheduler", "--server", api.url),
                        workdir / "wl-scheduler.log", load_cpu)
         plain.append(sched)
         pids["scheduler"] = sched.process.pid
         for i in range(1, nodes + 1):
-            node = _Plain(python_module("controllers.node", "--server", api.url,
+            node = PlainProcess(python_module("controllers.node", "--server", api.url,
                                         "--node-name", f"bench-node-{i}",
                                         "--node-ip", addresses.node_ip(i),
                                         "--pod-cidr", addresses.pod_cidr(i),
