@@ -42,10 +42,11 @@ class StorageEvent:
     ``value`` is the new value (the last value for a delete), ``prev_value``
     the value before the change (``None`` for a create).
 
-    A backend whose change feed does not carry replaced values (etcd's, for writes
-    it did not make itself) hands over updates with ``prev_value`` None and deletes
-    with an empty ``value`` (no stored object is empty): a subscriber that needs
-    them keeps the state itself, as the watch cache does.
+    A backend whose change feed does not carry replaced values (etcd's: the events its
+    watch delivers, which are mostly other replicas' writes) hands over updates with
+    ``prev_value`` None and deletes with an empty ``value`` (no stored object is
+    empty): a subscriber that needs them keeps the state itself, as the watch cache
+    does.
     """
 
     type: EventType

@@ -160,15 +160,20 @@ def test_storage_encrypts_configured_resources_only() -> None:
 
 
 def test_a_delete_without_its_value_passes_through_unopened() -> None:
-    """etcd's feed brings others' deletes without the last value (see StorageEvent)."""
+    """etcd's feed brings deletes without the last value (see StorageEvent): nothing to open,
+    and the key no longer needs rewriting under the newest key."""
     inner = MemoryStorage()
-    rules = parse_encryption_config(config(keyed("aesgcm", ("key1", KEY1))))
+    rules = parse_encryption_config(config(keyed("aesgcm", ("key2", KEY2), ("key1", KEY1))))
     storage = TransformedStorage(inner, rules)
     seen: list[StorageEvent] = []
     storage.subscribe(seen.append)
     (feed,) = inner._subscribers
+    sealed = transformer(config(keyed("aesgcm", ("key1", KEY1)))).to_storage(b"s", SECRET_KEY)
+    feed(StorageEvent(EventType.UPDATE, SECRET_KEY, sealed, None, 6))
+    assert storage.needs_rewrite(SECRET_KEY)  # sealed with the older key
     feed(StorageEvent(EventType.DELETE, SECRET_KEY, b"", None, 7))
-    assert seen == [StorageEvent(EventType.DELETE, SECRET_KEY, b"", None, 7)]
+    assert [(e.type, e.value, e.prev_value) for e in seen] == [
+        (EventType.UPDATE, b"s", None), (EventType.DELETE, b"", None)]
     assert not storage.needs_rewrite(SECRET_KEY)
 
 

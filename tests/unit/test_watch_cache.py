@@ -255,7 +255,8 @@ def test_events_without_replaced_values_take_them_from_the_cached_state() -> Non
     key = PODS + "ns/x"
     cache.apply(StorageEvent(EventType.CREATE, key, value("v1", app="web"), None, 2))
     watcher = Watcher(lambda o: o.labels.get("app") == "web", Encoder())
-    cache.watchers.add(watcher)
+    everything = Watcher(lambda o: True, Encoder())
+    cache.watchers.update({watcher, everything})
     # Stops matching: DELETED with the state before, from the cache.
     update = cache.apply(StorageEvent(EventType.UPDATE, key, value("v2", app="db"), None, 3))
     assert update is not None and update.prev is not None and update.prev.obj["v"] == "v1"
@@ -265,6 +266,7 @@ def test_events_without_replaced_values_take_them_from_the_cached_state() -> Non
     assert (delete.obj.obj["v"], delete.obj.revision, delete.obj.obj["rv"]) == ("v2", 4, 4)
     assert cache.get(key) is None
     assert parsed(watcher) == [(DELETED, "v1", 3)]
+    assert parsed(everything) == [(MODIFIED, "v2", 3), (DELETED, "v2", 4)]
     # A delete of an object never held, without its value, changes nothing.
     assert cache.apply(StorageEvent(EventType.DELETE, PODS + "ns/y", b"", None, 5)) is None
     assert [e.revision for e in cache.events_after(0)] == [2, 3, 4]
