@@ -79,6 +79,10 @@ class WatchCache:
         self._started = False
         self._buffered: list[StorageEvent] = []
         self._batcher: RevisionBatcher | None = None
+        self._reload: asyncio.Task[None] | None = None
+        self._reload_again = False
+        #: Events wait in ``_buffered`` while a reload lists the state.
+        self._reloading = False
 
     def register(self, prefix: str, decoder: Decoder) -> ResourceCache:
         """Add a resource before :meth:`start`."""
@@ -133,11 +137,8 @@ class WatchCache:
         # Subscribe first and buffer, so nothing committed while loading is
         # lost; events at or below the snapshot's revision are skipped later.
         self.storage.subscribe(self._on_event)
-        # One list of the common prefix is one snapshot at one revision, also
-        # when the backend suspends (etcd) and writes land meanwhile.
-        root = os.path.commonprefix(list(self.resources))  # noqa: RUF071 (cut at "/" below)
-        root = root[: root.rfind("/") + 1]
-        items, current = await self.storage.list_prefix(root)
+        self.storage.on_feed_gap(self._feed_gap)
+        items, current = await self.storage.list_prefix(self._root())
         self._fill(items)
         start = max(self.storage.compacted_revision(), current - self.history_size, 0)
         try:
@@ -159,6 +160,65 @@ class WatchCache:
         pending, self._buffered = self._buffered, []
         for event in pending:
             self._on_event(event)
+
+    def _root(self) -> str:
+        """The common prefix of every resource: one list of it is one snapshot at one
+        revision, also when the backend suspends (etcd) and writes land meanwhile."""
+        root = os.path.commonprefix(list(self.resources))  # noqa: RUF071 (cut at "/" below)
+        return root[: root.rfind("/") + 1]
+
+    # -- a gap in the feed ---------------------------------------------------------
+
+    def _feed_gap(self, revision: int) -> None:
+        """The storage's feed lost the events before ``revision``: reload (again)."""
+        log.warning("watch cache: the storage feed lost events before revision %d; "
+                    "reloading the state and closing every watch", revision)
+        if self._reload is not None and not self._reload.done():
+            self._reload_again = True
+            return
+        self._reload = asyncio.get_running_loop().create_task(self._reload_state(),
+                                                              name="watch-cache-reload")
+
+    async def _reload_state(self) -> None:
+        """Rebuild every resource's state from one list, as upstream's reflector relists.
+        Events arriving meanwhile are buffered and applied after it. The windows restart
+        at the list's revision and every watcher is closed: a client that watches again
+        from an older resourceVersion gets "too old" and relists."""
+        self._reloading = True
+        try:
+            while True:
+                self._reload_again = False
+                try:
+                    items, current = await self.storage.list_prefix(self._root())
+                except StorageUnavailableError as exc:
+                    log.warning("watch cache reload: %s; retrying", exc)
+                    await asyncio.sleep(1.0)
+                    continue
+                if not self._reload_again:
+                    break
+            self._replace_state(items, current)
+        finally:
+            self._reloading = False
+            pending, self._buffered = self._buffered, []
+            for event in pending:
+                self._on_event(event)
+
+    def _replace_state(self, items: list[KeyValue], current: int) -> None:
+        """Every (loaded) resource's state becomes ``items`` at revision ``current``."""
+        for cache in self.resources.values():
+            if cache.loading is not None:
+                continue  # a resource added meanwhile loads its own state
+            cache.store = {}
+            cache.history.clear()
+            cache.window_start = current
+            cache.generation += 1
+            for watcher in tuple(cache.watchers):
+                watcher.close()
+            cache.watchers.clear()
+        self._fill([kv for kv in items if (c := self._route(kv.key)) and c.loading is None])
+        if current > self.revision:
+            self.revision = current
+            self._waiters.advance(current)
 
     def _fill(self, items: list[KeyValue]) -> None:
         """Decode ``items`` into the caches of their resources, emptying the list: each
@@ -186,7 +246,7 @@ class WatchCache:
         return None
 
     def _on_event(self, event: StorageEvent) -> None:
-        if not self._started:
+        if not self._started or self._reloading:
             self._buffered.append(event)
             return
         if event.revision <= self.revision:

@@ -50,7 +50,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from time import perf_counter
 from typing import Any
 
@@ -117,9 +117,10 @@ class EtcdStorage(Storage):
         self._revision = 0
         self._compacted = 0
         self._delivery = Delivery()
+        self._gap_callbacks: list[Callable[[int], None]] = []
         self._feed = Feed(self.client, self._skey, self._delivery.feed_event,
                           self._saw_compaction, self._feed_reached,
-                          lambda: self._delivery.position)
+                          lambda: self._delivery.position, self._feed_gap)
         self._feed_task: asyncio.Task[None] | None = None
         self._started = False
 
@@ -390,7 +391,17 @@ class EtcdStorage(Storage):
     def subscribe(self, subscriber: Subscriber) -> None:
         self._delivery.subscribers.append(subscriber)
 
+    def on_feed_gap(self, callback: Callable[[int], None]) -> None:
+        self._gap_callbacks.append(callback)
+
     # -- the feed ------------------------------------------------------------------
+
+    def _feed_gap(self, revision: int) -> None:
+        for callback in self._gap_callbacks:
+            try:
+                callback(revision)
+            except Exception:
+                log.exception("storage feed-gap callback failed")
 
     def _feed_reached(self, revision: int) -> None:
         if revision > self._revision:

@@ -26,7 +26,8 @@ When a stream breaks (member killed, leader lost), :class:`Feed` reopens it on
 the next member from the revision after the last one delivered, so nothing is
 lost or repeated. A stream that starts below the compaction point is answered
 with ``compact_revision``: history reads raise :class:`CompactedError`, the
-feed logs the gap and continues from there.
+feed logs the gap, reports it (the watch cache then reloads its state from a list and
+closes its watches, as upstream's reflector relists) and continues from there.
 """
 
 from __future__ import annotations
@@ -125,13 +126,16 @@ class WatchStream:
 async def pump(stream: WatchStream, skey: KeyMap, on_event: OnEvent,
                on_compacted: Callable[[int], None], *, stop_on_compaction: bool,
                on_reached: OnReached | None = None,
-               delivered: Callable[[], int] | None = None) -> int:
+               delivered: Callable[[], int] | None = None,
+               on_gap: Callable[[int], None] | None = None) -> int:
     """Feed ``stream``'s events to ``on_event`` until it returns False or the stream ends,
     and after each response that carried events, its last revision to ``on_reached``
     (etcd never splits one revision's events across responses); returns the next
     revision to watch from. Events at or below ``delivered()`` (the feed's own writes,
     already handed over from their transactions' answers) reach ``on_event`` as None,
-    unconverted."""
+    unconverted. A stream that starts below the compaction point raises
+    :class:`CompactedError` with ``stop_on_compaction``; otherwise ``on_gap`` is told the
+    revision it resumes from (the events before it are lost)."""
     next_revision = stream.start_revision
     while (response := await stream.next()) is not None:
         if response.compact_revision:
@@ -141,6 +145,8 @@ async def pump(stream: WatchStream, skey: KeyMap, on_event: OnEvent,
                 raise CompactedError(stream.start_revision - 1, compacted)
             log.error("etcd watch feed fell behind compaction at %d: events %d..%d are lost",
                       compacted, next_revision, compacted - 1)
+            if on_gap is not None:
+                on_gap(compacted)
             return compacted
         for raw in response.events:
             if delivered is not None and raw.kv.mod_revision <= delivered():
@@ -160,9 +166,11 @@ class Feed:
 
     def __init__(self, client: EtcdClient, skey: KeyMap, on_event: OnEvent,
                  on_compacted: Callable[[int], None], on_reached: OnReached,
-                 delivered: Callable[[], int] | None = None) -> None:
+                 delivered: Callable[[], int] | None = None,
+                 on_gap: Callable[[int], None] | None = None) -> None:
         self._client = client
         self._delivered = delivered
+        self._on_gap = on_gap
         self._skey = skey
         self._on_event = on_event
         self._on_compacted = on_compacted
@@ -179,7 +187,7 @@ class Feed:
                 next_revision = await pump(stream, self._skey, self._track(stream),
                                            self._on_compacted, stop_on_compaction=False,
                                            on_reached=self._on_reached,
-                                           delivered=self._delivered)
+                                           delivered=self._delivered, on_gap=self._on_gap)
                 backoff = 0.05
             except asyncio.CancelledError:
                 task = asyncio.current_task()

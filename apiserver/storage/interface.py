@@ -155,6 +155,13 @@ class Storage(abc.ABC):
     def subscribe(self, subscriber: Subscriber) -> None:
         """Call ``subscriber`` for every event committed from now on."""
 
+    def on_feed_gap(self, callback: Callable[[int], None]) -> None:
+        """Call ``callback(revision)`` when the change feed lost the events before
+        ``revision`` (it fell behind a compaction): what subscribers built from the feed
+        is stale from then on and must be rebuilt from a list. The embedded backends
+        never lose events, so by default the callback is never called."""
+        del callback
+
     async def guaranteed_update(
         self,
         key: str,

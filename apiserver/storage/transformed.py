@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 
 from apiserver.api.resources import RESOURCES
 from apiserver.storage.encryption import ResourceRule, TransformError, ValueTransformer
@@ -159,3 +160,6 @@ class TransformedStorage(Storage):
 
     def subscribe(self, subscriber: Subscriber) -> None:
         self.inner.subscribe(lambda event: subscriber(self._open_event(event, latest=True)))
+
+    def on_feed_gap(self, callback: Callable[[int], None]) -> None:
+        self.inner.on_feed_gap(callback)

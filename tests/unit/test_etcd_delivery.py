@@ -11,6 +11,7 @@ Coroutines run with ``asyncio.run``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 
 from apiserver.storage.errors import KeyExistsError, KeyNotFoundError, RevisionConflictError
@@ -139,6 +140,44 @@ def test_two_storages_writing_the_same_keys_each_deliver_etcds_history(etcd: Etc
         finally:
             for replica in replicas:
                 await replica.close()
+
+    asyncio.run(main())
+
+
+def test_a_feed_behind_the_compaction_reports_the_gap(etcd: EtcdProcess) -> None:
+    """Events the feed can no longer read are reported (the watch cache then reloads),
+    and the feed goes on from the compaction point."""
+    prefix = unique_prefix()
+
+    async def main() -> None:
+        storage = EtcdStorage([etcd.url], prefix, key_root="")
+        writer = EtcdStorage([etcd.url], prefix, key_root="")
+        await storage.start()
+        await writer.start()
+        gaps: list[int] = []
+        seen: list[StorageEvent] = []
+        storage.on_feed_gap(gaps.append)
+        storage.subscribe(seen.append)
+        try:
+            # Stop the feed where it is, write and compact past it, start it again.
+            feed = storage._feed_task
+            assert feed is not None
+            feed.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feed
+            resume = storage._delivery.position + 1
+            revision = await writer.create("/gap", b"1")
+            revision = await writer.update("/gap", b"2", revision)
+            await writer.compact(revision)
+            storage._feed_task = asyncio.create_task(storage._feed.run(resume))
+            after = await writer.update("/gap", b"3", revision)
+            assert await storage._delivery.wait(after, 30.0)
+            assert gaps == [revision]
+            # The event at the compaction point itself is still read.
+            assert [e.revision for e in seen] == [revision, after]
+        finally:
+            await writer.close()
+            await storage.close()
 
     asyncio.run(main())
 

@@ -272,6 +272,64 @@ def test_events_without_replaced_values_take_them_from_the_cached_state() -> Non
     assert [e.revision for e in cache.events_after(0)] == [2, 3, 4]
 
 
+class GappyStorage(MemoryStorage):
+    """In-memory storage whose feed can lose events, as etcd's does when it falls behind a
+    compaction."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gap_callbacks: list[Callable[[int], None]] = []
+        self._muted: list[Any] = []
+
+    def on_feed_gap(self, callback: Callable[[int], None]) -> None:
+        self.gap_callbacks.append(callback)
+
+    def mute(self) -> None:
+        """Commits from now on reach no subscriber."""
+        self._muted, self._subscribers = self._subscribers, []
+
+    def resume(self) -> None:
+        """Subscribers hear commits again, and of the gap."""
+        self._subscribers = self._muted
+        for callback in self.gap_callbacks:
+            callback(self.current_revision() + 1)
+
+
+def test_a_gap_in_the_feed_reloads_the_state_and_closes_every_watcher() -> None:
+    storage = GappyStorage()
+
+    async def body(s: Storage, wc: WatchCache, pods: ResourceCache, cms: ResourceCache) -> None:
+        r1 = await s.create(PODS + "ns/a", value("a1"))
+        await s.create(PODS + "ns/b", value("b1"))
+        watcher = Watcher(lambda o: True, Encoder())
+        pods.watchers.add(watcher)
+        storage.mute()
+        await s.update(PODS + "ns/a", value("a2"), r1)
+        await s.delete(PODS + "ns/b")
+        r5 = await s.create(CMS + "ns/c", value("c1"))
+        assert pods.get(PODS + "ns/b") is not None  # missed
+        storage.resume()
+        assert wc._reload is not None
+        await wc._reload
+        assert {k: o.obj["v"] for k, o in pods.store.items()} == {PODS + "ns/a": "a2"}
+        assert [o.obj["v"] for o in cms.objects()] == ["c1"]
+        assert wc.revision == r5
+        # Every watcher was closed: its client watches again and, from before the gap,
+        # is told to relist.
+        assert watcher.closed and frames(watcher) == [None]
+        assert not pods.watchers
+        with pytest.raises(TooOldResourceVersionError):
+            pods.events_after(r1)
+        # The feed goes on from the reloaded state.
+        again = Watcher(lambda o: True, Encoder())
+        pods.watchers.add(again)
+        r6 = await s.create(PODS + "ns/d", value("d1"))
+        assert [e.revision for e in pods.events_after(r5)] == [r6]
+        assert parsed(again) == [(ADDED, "d1", r6)]
+
+    with_cache(body, storage=storage)
+
+
 def test_fan_out_filters_and_encodes_once() -> None:
     async def body(s: Storage, wc: WatchCache, pods: ResourceCache, cms: ResourceCache) -> None:
         encoder = Encoder()
