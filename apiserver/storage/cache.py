@@ -215,7 +215,7 @@ class WatchCache:
             for watcher in tuple(cache.watchers):
                 watcher.close()
             cache.watchers.clear()
-        self._fill([kv for kv in items if (c := self._route(kv.key)) and c.loading is None])
+        self._fill(items)
         if current > self.revision:
             self.revision = current
             self._waiters.advance(current)
@@ -223,13 +223,14 @@ class WatchCache:
     def _fill(self, items: list[KeyValue]) -> None:
         """Decode ``items`` into the caches of their resources, emptying the list: each
         value is dropped once decoded, so a backend that keeps no values (etcd) frees
-        it for the next object's bytes instead of holding every value to the end."""
+        it for the next object's bytes instead of holding every value to the end. A
+        resource still loading (added at run time) fills itself."""
         items.reverse()
         with _collector_paused():
             while items:
                 kv = items.pop()
                 target = self._route(kv.key)
-                if target is not None:
+                if target is not None and target.loading is None:
                     target.store[kv.key] = target.decode(kv.key, kv.value, kv.mod_revision)
                     target.generation += 1
 

@@ -7,11 +7,12 @@ object's current state and takes the state before an update or a delete from
 there, as upstream's watch cache does, so etcd does not read the replaced value
 back from its backend for every event and the stream carries each value once.
 A delete event then has no value (``StorageEvent`` says how subscribers read
-it). History reads, which rebuild the cache's event window, ask for them. Watching every key, not
-only the storage's prefix, keeps the feed's position exact: every etcd
-revision carries at least one event, so once the stream delivered revision R,
-every write up to R has been delivered. Consistent reads rest on that (see
-:mod:`apiserver.storage.etcd`).
+it). History reads, which rebuild the cache's event window, ask for them.
+
+Watching every key, not only the storage's prefix, keeps the feed's position
+exact: every etcd revision carries at least one event, so once the stream
+delivered revision R, every write up to R has been delivered. Consistent reads
+rest on that (see :mod:`apiserver.storage.etcd`).
 
 Progress notifications are requested (``progress_notify``) and a
 ``WatchProgressRequest`` is sent when a reader waits on the feed: an answer
