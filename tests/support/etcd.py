@@ -5,7 +5,8 @@
 gateway answers ``/v3/maintenance/status``. :func:`find_etcd` returns the
 binary or ``None`` (the caller decides: skip locally, fail under CI).
 :func:`start_etcd_cluster` starts a multi-member cluster the same way (each member
-an :class:`EtcdProcess` whose ``argv`` names every peer).
+an :class:`EtcdProcess` whose ``argv`` names every peer). :func:`assert_same_event`
+compares an event a subscriber was handed with the one history reads back.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from apiserver.storage.interface import EventType, StorageEvent
 from kubemu.etcd import find_etcd, member_argv
 from kubemu.supervisor import die_with_parent
 from tests.support.apiserver import HOST, free_port
@@ -170,3 +172,15 @@ def start_etcd_cluster(binary: str, base_dir: Path, members: int = 3) -> list[Et
 def unique_prefix() -> str:
     """A fresh ``--etcd-prefix``, so servers sharing one etcd do not see each other's keys."""
     return f"/kubemu-test-{uuid.uuid4().hex[:12]}"
+
+
+def assert_same_event(delivered: StorageEvent, full: StorageEvent) -> None:
+    """``delivered`` is ``full`` (an event read with its replaced value), or, when the feed
+    brought it, the same event without the replaced value (see StorageEvent)."""
+    assert (delivered.type, delivered.key, delivered.revision) == (
+        full.type, full.key, full.revision)
+    if delivered.prev_value is None and full.prev_value is not None:  # the feed's copy
+        assert delivered.prev_revision == 0
+        assert delivered.value == (b"" if full.type is EventType.DELETE else full.value)
+    else:
+        assert delivered == full

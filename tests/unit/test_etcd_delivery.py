@@ -18,7 +18,7 @@ from apiserver.storage.errors import KeyExistsError, KeyNotFoundError, RevisionC
 from apiserver.storage.etcd import EtcdStorage
 from apiserver.storage.etcd_delivery import Delivery
 from apiserver.storage.interface import EventType, StorageEvent
-from tests.support.etcd import EtcdProcess, unique_prefix
+from tests.support.etcd import EtcdProcess, assert_same_event, unique_prefix
 
 
 def create(revision: int, key: str = "/k") -> StorageEvent:
@@ -180,15 +180,3 @@ def test_a_feed_behind_the_compaction_reports_the_gap(etcd: EtcdProcess) -> None
             await storage.close()
 
     asyncio.run(main())
-
-
-def assert_same_event(delivered: StorageEvent, full: StorageEvent) -> None:
-    """``delivered`` is ``full`` (an event read with its replaced value), or, when the feed
-    brought it, the same event without the replaced value (see StorageEvent)."""
-    assert (delivered.type, delivered.key, delivered.revision) == (
-        full.type, full.key, full.revision)
-    if delivered.prev_value is None and full.prev_value is not None:  # the feed's copy
-        assert delivered.prev_revision == 0
-        assert delivered.value == (b"" if full.type is EventType.DELETE else full.value)
-    else:
-        assert delivered == full
