@@ -537,3 +537,37 @@ def test_sqlite_acknowledged_writes_are_durable_without_close(tmp_path: Path) ->
             await s.close()
 
     arun(main())
+
+
+def test_sqlite_batch_beyond_the_parameter_limit_commits_in_one_transaction(
+    tmp_path: Path,
+) -> None:
+    """A batch too big for one INSERT (few host parameters allowed) is written as several
+    INSERTs in one transaction: every row is there, in order, and a new database has
+    16 KiB pages."""
+    import sqlite3
+
+    path = tmp_path / "kubemu.db"
+
+    async def main() -> None:
+        s = SQLiteStorage(path)
+        await s.start()
+        try:
+            assert s._db is not None
+            # Two rows per INSERT; set from the commit thread, which owns the connection.
+            await s._run(lambda db: db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 14))
+            revs = await asyncio.gather(*(s.create(f"/k/{i}", b"v%d" % i) for i in range(9)))
+            db = sqlite3.connect(path)
+            try:
+                rows = list(db.execute("SELECT id, name, value FROM log ORDER BY id"))
+                (page_size,) = db.execute("PRAGMA page_size").fetchone()
+            finally:
+                db.close()
+            assert sorted(revs) == list(range(1, 10))
+            assert len(rows) == 9 and [r[0] for r in rows] == list(range(1, 10))
+            assert {r[1]: bytes(r[2]) for r in rows} == {f"/k/{i}": b"v%d" % i for i in range(9)}
+            assert page_size == 16384
+        finally:
+            await s.close()
+
+    arun(main())
