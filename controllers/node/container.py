@@ -1,11 +1,12 @@
 """One container of a pod on the built-in runtime: its servers, host process and probes.
 
-A :class:`Container` serves its ports on the pod IP (see :mod:`controllers.node.servers`)
+A :class:`Container` serves its ports on the pod IP (see :mod:`controllers.node.servers`;
+without declared ports, the ports its image listens on: :mod:`controllers.node.images`)
 — or, only with ``--allow-host-commands``, runs its ``command`` as a host process — runs
 its probes (:mod:`controllers.node.probing`), restarts as its pod's ``restartPolicy``
 says, and renders its ``containerStatuses`` entry. A container with a command and no
-ports that the runtime cannot run is *finite*: it exits 0 after the pod's
-``finite_seconds``. What it needs of its pod is the :class:`Pod` protocol
+ports (declared or its image's) that the runtime cannot run is *finite*: it exits 0 after
+the pod's ``finite_seconds``. What it needs of its pod is the :class:`Pod` protocol
 (:class:`controllers.node.runtime.PodRunner`).
 """
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
 import secrets
@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from controllers.node.images import image_ref, implied_ports
 from controllers.node.mountns import HostEnv
 from controllers.node.podlogs import ContainerLog, LogSettings
 from controllers.node.probes import ProbeSpec, parse_probe
@@ -70,24 +71,6 @@ def port_kind(port: Mapping[str, Any], http_ports: set[int],
     if "http" in name or number in (80, 8080) or number in http_ports:
         return "http"
     return "tcp"
-
-
-def image_ref(image: str) -> tuple[str, str]:
-    """(image, imageID) as containerd reports them for ``image``."""
-    ref = image
-    first = ref.split("/", 1)[0]
-    if "/" not in ref:
-        ref = "docker.io/library/" + ref
-    elif "." not in first and ":" not in first and first != "localhost":
-        ref = "docker.io/" + ref
-    repo = ref.split("@", 1)[0]
-    if ":" not in repo.rsplit("/", 1)[-1] and "@" not in ref:
-        ref += ":latest"
-    digest = hashlib.sha256(ref.encode()).hexdigest()
-    base = ref.split("@", 1)[0]
-    if ":" in base.rsplit("/", 1)[-1]:
-        base = base.rsplit(":", 1)[0]
-    return ref, f"{base}@sha256:{digest}"
 
 
 class Pod(Protocol):
@@ -209,7 +192,8 @@ class Container:
     @property
     def finite(self) -> bool:
         """Whether this container is a finite one (see the module docstring)."""
-        if self.runner.allow_host_commands or self.spec.get("ports"):
+        if self.runner.allow_host_commands or self.spec.get("ports") or implied_ports(
+                self.spec):
             return False
         return bool(self.spec.get("command") or self.spec.get("args"))
 
@@ -262,7 +246,8 @@ class Container:
         live_services = {(s.port, s.service) for s in (self.startup_spec, self.liveness_spec)
                          if s is not None and s.kind == "grpc"}
         grpc_ports = {port for port, _ in ready_services | live_services}
-        for port in self.spec.get("ports") or []:
+        declared = self.spec.get("ports") or []
+        for port in declared or implied_ports(self.spec):
             kind = port_kind(_m(port), http_ports, grpc_ports)
             number = _m(port).get("containerPort")
             if kind is None or not isinstance(number, int):
@@ -270,10 +255,20 @@ class Container:
             known = frozenset(s for p, s in ready_services | live_services if p == number)
             liveness_only = frozenset(s for p, s in live_services - ready_services
                                       if p == number)
-            server = await start_port_server(kind, self.runner.ip, number, self.flags,
-                                             known, liveness_only)
+            try:
+                server = await start_port_server(kind, self.runner.ip, number, self.flags,
+                                                 known, liveness_only)
+            except OSError as exc:
+                if declared:
+                    raise
+                # The image's own port is served where it can be: a node agent without
+                # root cannot bind nginx's port 80, and the container runs on without it.
+                self.log_line(f"not serving the image's port {number}: {exc}", "stderr")
+                continue
             self.servers.append(server)
-            self.log_line(f"serving {kind.upper()} on {self.runner.ip}:{number}")
+            self.log_line(f"serving {kind.upper()} on {self.runner.ip}:{number}"
+                          + ("" if declared else " (the image's own port: the container "
+                                                 "declares none)"))
 
     async def _start_process(self, argv: list[str]) -> None:
         host = await self.runner.process_env(self.spec)

@@ -1,0 +1,156 @@
+"""What an image is known as, and what it listens on when its pod declares no ports.
+
+A real container listens wherever its process listens: ``containerPort`` is information,
+not a switch. ``kubectl create deployment web --image=nginx`` declares no port, and
+``kubectl expose deployment web --port=80`` then reaches nginx on port 80. The built-in
+runtime runs no image, so for a container that declares no ports it serves the ports
+the image itself would open:
+
+* agnhost (the upstream test image the built-in servers answer like), read from its
+  command line: ``netexec`` serves HTTP on ``--http-port`` (8080) and UDP on
+  ``--udp-port`` (8081, none for -1); ``serve-hostname`` serves ``--port`` (9376) as HTTP,
+  or raw TCP and/or UDP with ``--tcp``/``--udp``. This is what kubernetes.io's
+  hello-node tutorial runs;
+* the well-known server images of :data:`SERVER_IMAGES`, on their default entrypoint
+  (no ``command``; ``args`` only configure the server).
+
+A container that declares ports gets exactly those, as before. :func:`image_ref` names
+an image as containerd reports it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = ["SERVER_IMAGES", "image_ref", "implied_ports", "repository"]
+
+#: (port, protocol, port name: ``http`` makes the built-in server answer HTTP).
+Listen = tuple[int, str, str]
+
+_HTTP80: tuple[Listen, ...] = ((80, "TCP", "http"),)
+_HTTP8080: tuple[Listen, ...] = ((8080, "TCP", "http"),)
+
+#: What a well-known server image listens on with its default entrypoint, by repository
+#: (as :func:`repository` names it).
+SERVER_IMAGES: Mapping[str, tuple[Listen, ...]] = {
+    "docker.io/library/nginx": _HTTP80,
+    "docker.io/library/httpd": _HTTP80,
+    "docker.io/library/caddy": _HTTP80,
+    "docker.io/library/tomcat": _HTTP8080,
+    "docker.io/nginxinc/nginx-unprivileged": _HTTP8080,
+    "docker.io/bitnami/nginx": _HTTP8080,
+    "docker.io/traefik/whoami": _HTTP80,
+    "docker.io/kennethreitz/httpbin": _HTTP80,
+    "docker.io/hashicorp/http-echo": ((5678, "TCP", "http"),),
+    "registry.k8s.io/echoserver": _HTTP8080,
+    "gcr.io/google-samples/hello-app": _HTTP8080,
+    "us-docker.pkg.dev/google-samples/containers/gke/hello-app": _HTTP8080,
+    "docker.io/library/redis": ((6379, "TCP", "redis"),),
+    "docker.io/library/memcached": ((11211, "TCP", "memcache"),),
+    "docker.io/library/postgres": ((5432, "TCP", "postgres"),),
+    "docker.io/library/mysql": ((3306, "TCP", "mysql"),),
+    "docker.io/library/mariadb": ((3306, "TCP", "mysql"),),
+    "docker.io/library/mongo": ((27017, "TCP", "mongodb"),),
+    "docker.io/library/rabbitmq": ((5672, "TCP", "amqp"),),
+}
+
+#: Where the agnhost test image is published.
+AGNHOST = frozenset({
+    "registry.k8s.io/e2e-test-images/agnhost",
+    "k8s.gcr.io/e2e-test-images/agnhost",
+    "gcr.io/kubernetes-e2e-test-images/agnhost",
+})
+
+
+def image_ref(image: str) -> tuple[str, str]:
+    """(image, imageID) as containerd reports them for ``image``."""
+    ref = image
+    first = ref.split("/", 1)[0]
+    if "/" not in ref:
+        ref = "docker.io/library/" + ref
+    elif "." not in first and ":" not in first and first != "localhost":
+        ref = "docker.io/" + ref
+    repo = ref.split("@", 1)[0]
+    if ":" not in repo.rsplit("/", 1)[-1] and "@" not in ref:
+        ref += ":latest"
+    digest = hashlib.sha256(ref.encode()).hexdigest()
+    base = ref.split("@", 1)[0]
+    if ":" in base.rsplit("/", 1)[-1]:
+        base = base.rsplit(":", 1)[0]
+    return ref, f"{base}@sha256:{digest}"
+
+
+def repository(image: str) -> str:
+    """The image's repository with its registry, without tag or digest
+    (``nginx:1.27`` → ``docker.io/library/nginx``)."""
+    ref, _ = image_ref(image)
+    base = ref.split("@", 1)[0]
+    if ":" in base.rsplit("/", 1)[-1]:
+        base = base.rsplit(":", 1)[0]
+    return base
+
+
+def implied_ports(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The ports (as ``containerPort`` entries) the image of container ``spec`` listens
+    on, for a container that declares none; empty when it declares some or the image is
+    not one this module knows (see the module docstring)."""
+    if spec.get("ports"):
+        return []
+    repo = repository(str(spec.get("image") or ""))
+    command = [str(a) for a in spec.get("command") or []]
+    args = [str(a) for a in spec.get("args") or []]
+    if repo in AGNHOST:
+        listens = _agnhost(command + args)
+    elif not command:
+        listens = SERVER_IMAGES.get(repo, ())
+    else:
+        listens = ()
+    return [{"name": name, "containerPort": port, "protocol": protocol}
+            for port, protocol, name in listens if 0 < port < 65536]
+
+
+def _agnhost(argv: list[str]) -> tuple[Listen, ...]:
+    if argv and argv[0].rsplit("/", 1)[-1] == "agnhost":
+        argv = argv[1:]  # the entrypoint named in ``command``
+    if not argv:
+        return ()
+    flags = _flags(argv[1:], booleans=("tcp", "udp", "http"))
+    if argv[0] == "netexec":
+        http = _int(flags.get("http-port"), 8080)
+        udp = _int(flags.get("udp-port"), 8081)
+        return ((http, "TCP", "http"),) + (((udp, "UDP", "udp"),) if udp > 0 else ())
+    if argv[0] == "serve-hostname":
+        port = _int(flags.get("port"), 9376)
+        raw = tuple((port, protocol, protocol.lower()) for protocol in ("TCP", "UDP")
+                    if flags.get(protocol.lower()) == "true")
+        return raw or ((port, "TCP", "http"),)
+    return ()
+
+
+def _flags(argv: Sequence[str], booleans: Sequence[str]) -> dict[str, str]:
+    """``--name=value``, ``--name value`` and boolean ``--name`` as pflag reads them."""
+    out: dict[str, str] = {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if not arg.startswith("--"):
+            continue
+        name, eq, value = arg[2:].partition("=")
+        if not eq:
+            if name in booleans:
+                value = "true"
+            elif i < len(argv):
+                value = argv[i]
+                i += 1
+        out[name] = value
+    return out
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
