@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from controllers.node.images import image_ref, implied_ports
+from controllers.node.images import image_ref, implied_ports, pull_events
 from controllers.node.mountns import HostEnv
 from controllers.node.podlogs import ContainerLog, LogSettings
 from controllers.node.probes import ProbeSpec, parse_probe
@@ -155,6 +155,9 @@ class Container:
         self.io = ContainerIO()
         if self.log is not None:
             self.log.start_instance(self.restart_count)
+        for reason, message in pull_events(self.spec):
+            await self.event("Normal", reason, message)
+        await self.event("Normal", "Created", f"Created container: {self.name}")
         command = list(self.spec.get("command") or [])
         try:
             if command and self.runner.allow_host_commands:

@@ -15,16 +15,18 @@ the image itself would open:
   (no ``command``; ``args`` only configure the server).
 
 A container that declares ports gets exactly those, as before. :func:`image_ref` names
-an image as containerd reports it.
+an image as containerd reports it, and :func:`pull_events` are the Events the kubelet's
+image manager records before a container starts.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["SERVER_IMAGES", "image_ref", "implied_ports", "repository"]
+__all__ = ["SERVER_IMAGES", "image_ref", "implied_ports", "pull_events", "repository"]
 
 #: (port, protocol, port name: ``http`` makes the built-in server answer HTTP).
 Listen = tuple[int, str, str]
@@ -90,6 +92,21 @@ def repository(image: str) -> str:
     if ":" in base.rsplit("/", 1)[-1]:
         base = base.rsplit(":", 1)[0]
     return base
+
+
+def pull_events(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The (reason, message) Events of the kubelet's image manager for container ``spec``.
+
+    Every image is present here and nothing is downloaded, so the ``Always`` policy (the
+    default for ``:latest``) reports a pull of no bytes, and the others report the image
+    present, in upstream's words.
+    """
+    image = json.dumps(str(spec.get("image") or ""))  # Go's %q, for image names
+    if spec.get("imagePullPolicy") == "Always":
+        return [("Pulling", f"Pulling image {image}"),
+                ("Pulled", f"Successfully pulled image {image} in 0s (0s including waiting). "
+                           "Image size: 0 bytes.")]
+    return [("Pulled", f"Container image {image} already present on machine")]
 
 
 def implied_ports(spec: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -144,3 +144,36 @@ def test_an_image_port_that_cannot_be_bound_is_skipped(
         status, log = asyncio.run(scenario())
     assert status["containerStatuses"][0]["state"].keys() == {"running"}
     assert "not serving the image's port 5678: " in log
+
+
+@pytest.mark.parametrize(("policy", "expected"), [
+    ("IfNotPresent", [("Pulled", 'Container image "nginx:1.27" already present on machine')]),
+    ("Always", [("Pulling", 'Pulling image "nginx:1.27"'),
+                ("Pulled", 'Successfully pulled image "nginx:1.27" in 0s (0s including '
+                           "waiting). Image size: 0 bytes.")]),
+])
+def test_a_start_records_the_kubelets_image_created_and_started_events(
+    policy: str, expected: list[tuple[str, str]], address_block: Addresses,
+) -> None:
+    """As the kubelet: the image manager's Event(s), then Created and Started, each on the
+    container (``spec.containers{web}``)."""
+    pod_ip = str(ipaddress.ip_network(address_block.pod_cidr(1))[242])
+    port = _free_port(pod_ip)
+    pod = _pod({"name": "web", "image": "nginx:1.27", "imagePullPolicy": policy,
+                "ports": [{"containerPort": port}]})
+    events: list[tuple[str, str, str, str]] = []
+
+    async def event(type_: str, reason: str, message: str, field: str) -> None:
+        events.append((type_, reason, message, field))
+
+    async def scenario() -> None:
+        runner = PodRunner(pod, pod_ip, "127.0.0.1", False, lambda: None, event)
+        await runner.start()
+        await runner.stop()
+
+    asyncio.run(scenario())
+    started = [e for e in events if e[1] != "Killing"]
+    assert started == [("Normal", reason, message, "spec.containers{web}")
+                       for reason, message in [*expected,
+                                               ("Created", "Created container: web"),
+                                               ("Started", "Started container web")]]
