@@ -68,6 +68,20 @@ AGNHOST = frozenset({
 
 def image_ref(image: str) -> tuple[str, str]:
     """(image, imageID) as containerd reports them for ``image``."""
+    ref = _reference(image)
+    digest = hashlib.sha256(ref.encode()).hexdigest()
+    return ref, f"{_without_tag(ref)}@sha256:{digest}"
+
+
+def repository(image: str) -> str:
+    """The image's repository with its registry, without tag or digest
+    (``nginx:1.27`` → ``docker.io/library/nginx``)."""
+    return _without_tag(_reference(image))
+
+
+def _reference(image: str) -> str:
+    """``image`` with its registry (``docker.io/library/`` for a bare name) and a tag
+    (``:latest`` when it names neither tag nor digest)."""
     ref = image
     first = ref.split("/", 1)[0]
     if "/" not in ref:
@@ -77,17 +91,11 @@ def image_ref(image: str) -> tuple[str, str]:
     repo = ref.split("@", 1)[0]
     if ":" not in repo.rsplit("/", 1)[-1] and "@" not in ref:
         ref += ":latest"
-    digest = hashlib.sha256(ref.encode()).hexdigest()
-    base = ref.split("@", 1)[0]
-    if ":" in base.rsplit("/", 1)[-1]:
-        base = base.rsplit(":", 1)[0]
-    return ref, f"{base}@sha256:{digest}"
+    return ref
 
 
-def repository(image: str) -> str:
-    """The image's repository with its registry, without tag or digest
-    (``nginx:1.27`` → ``docker.io/library/nginx``)."""
-    ref, _ = image_ref(image)
+def _without_tag(ref: str) -> str:
+    """``ref`` without its digest and tag (a registry's port stays)."""
     base = ref.split("@", 1)[0]
     if ":" in base.rsplit("/", 1)[-1]:
         base = base.rsplit(":", 1)[0]
