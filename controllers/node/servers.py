@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
 from controllers.node.grpchealth import start_health_server
@@ -178,8 +179,9 @@ async def _serve_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 
 class _UDPEcho(asyncio.DatagramProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        # A cast, not an isinstance check: before Python 3.12 the selector loop's datagram
+        # transport does not derive from asyncio.DatagramTransport, though it has sendto.
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
         self.transport.sendto(data, addr)
