@@ -135,8 +135,7 @@ def _json(body: dict[str, Any] | None, status: int = 200, media: str = "applicat
         -> Response:
     """``body`` as JSON ending with ``\\n`` (upstream's encoder); a 404 Status when None."""
     if body is None:
-        return _status(errors.ApiError(404, "NotFound", "the server could not find the "
-                                       "requested resource"))
+        return _status(errors.path_not_found())
     return Response(orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE), status_code=status,
                     media_type=media)
 
@@ -251,8 +250,7 @@ def build_meta_app(config: ServerConfig, checks: Mapping[str, list[health.Check]
     async def openapi_v3(gv: str, request: Request) -> Response:
         doc = openapi_v3_encoded(gv)
         if doc is None:
-            return _status(errors.ApiError(404, "NotFound", "the server could not find the "
-                                           "requested resource"))
+            return _status(errors.path_not_found())
         headers = {"etag": doc.etag}
         if request.query_params.get("hash"):
             headers["cache-control"] = "public, immutable"
@@ -260,13 +258,11 @@ def build_meta_app(config: ServerConfig, checks: Mapping[str, list[health.Check]
             return Response(status_code=304, headers=headers)
         return Response(doc.data, media_type="application/json", headers=headers)
 
-    health.install_routes(app, checks, lambda: _status(errors.ApiError(
-        404, "NotFound", "the server could not find the requested resource")))
+    health.install_routes(app, checks, lambda: _status(errors.path_not_found()))
 
     @app.exception_handler(404)
     async def not_found(request: Request, exc: Exception) -> Response:
-        return _status(errors.ApiError(404, "NotFound",
-                                       "the server could not find the requested resource"))
+        return _status(errors.path_not_found())
 
     @app.exception_handler(405)
     async def not_allowed(request: Request, exc: Exception) -> Response:

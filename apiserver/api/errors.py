@@ -135,6 +135,16 @@ def forbidden(info: ResourceInfo, name: str, why: str) -> ApiError:
     )
 
 
+#: Upstream's message for a path that names no resource it serves.
+PATH_NOT_FOUND = "the server could not find the requested resource"
+
+
+def path_not_found() -> ApiError:
+    """404 NotFound for a path that names no resource served (upstream's generic 404, with
+    empty ``details``: kubectl reads ``details.name`` from it without a nil check)."""
+    return ApiError(404, "NotFound", PATH_NOT_FOUND, {})
+
+
 def method_not_allowed(message: str) -> ApiError:
     """405 MethodNotAllowed."""
     return ApiError(405, "MethodNotAllowed", message)

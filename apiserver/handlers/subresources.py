@@ -168,8 +168,7 @@ async def _token_request(ctx: SpecialHandlers, req: Request, route: RequestInfo)
     """``POST serviceaccounts/{name}/token``: a bound ServiceAccount token."""
     assert route.name is not None and route.namespace is not None
     if ctx.tokens is None:
-        raise errors.ApiError(404, "NotFound", "the server could not find the requested "
-                              "resource")
+        raise errors.path_not_found()
     request = await bodies.decode_object(req, token_request_info(route.info))
     answer, warnings = await ctx.tokens.create(route.namespace, route.name, request)
     req.warnings.extend(warnings)

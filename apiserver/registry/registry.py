@@ -248,8 +248,7 @@ class Registry:
         try:
             return self.stores[(info.group, info.version, info.plural)]
         except KeyError:
-            raise errors.ApiError(404, "NotFound", "the server could not find the requested "
-                                  "resource") from None
+            raise errors.path_not_found() from None
 
     def _custom_store(self, info: ResourceInfo, strategy: CustomResourceStrategy,
                       converter: WebhookConverter | None = None,

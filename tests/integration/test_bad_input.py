@@ -195,6 +195,8 @@ def test_type_errors_are_decode_errors(client: httpx.Client, ns: str) -> None:
 def test_unknown_resource_path_is_404_status(client: httpx.Client, path: str) -> None:
     body = status_of(client.get(path), 404, "NotFound")
     assert body["message"] == "the server could not find the requested resource"
+    # Upstream's generic 404 carries empty details; kubectl (debug) reads details.name.
+    assert body["details"] == {}
 
 
 # -- conflicts --------------------------------------------------------------------------
