@@ -6,8 +6,9 @@ without declared ports, the ports its image listens on: :mod:`controllers.node.i
 its probes (:mod:`controllers.node.probing`), restarts as its pod's ``restartPolicy``
 says, and renders its ``containerStatuses`` entry. A container with a command and no
 ports (declared or its image's) that the runtime cannot run is *finite*: it exits 0 after
-the pod's ``finite_seconds``. What it needs of its pod is the :class:`Pod` protocol
-(:class:`controllers.node.runtime.PodRunner`).
+the pod's ``finite_seconds``. Restarts wait as the kubelet's back-off says
+(:mod:`controllers.node.backoff`: ``CrashLoopBackOff``). What it needs of its pod is the
+:class:`Pod` protocol (:class:`controllers.node.runtime.PodRunner`).
 """
 
 from __future__ import annotations
@@ -18,25 +19,27 @@ import logging
 import os
 import secrets
 import signal
-from collections.abc import Awaitable, Callable, Collection, Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from controllers.node.images import image_ref, implied_ports, pull_events
+from controllers.node.backoff import RestartBackoff
+from controllers.node.images import image_ref, implied_ports, process_argv, pull_events
 from controllers.node.mountns import HostEnv
 from controllers.node.podlogs import ContainerLog, LogSettings
 from controllers.node.probes import ProbeSpec, parse_probe
 from controllers.node.probing import ContainerProbes
-from controllers.node.servers import ContainerFlags, PortServer, start_port_server
+from controllers.node.servers import ContainerFlags, PortServer, port_kind, start_port_server
 from controllers.node.stdio import STDERR, STDOUT, ContainerIO, exited
 
 __all__ = ["FINITE_CONTAINER_SECONDS", "Container", "EventFn", "Pod", "image_ref",
-           "now_rfc3339", "port_kind"]
+           "now_rfc3339"]
 
 log = logging.getLogger("controllers.node")
 
-#: Seconds before a container whose process exited (or that failed liveness) restarts.
+#: Seconds between a container's stop and its restart (beside any back-off).
 RESTART_DELAY = 1.0
 #: Seconds an exited host process's output may take to drain from its pipes.
 OUTPUT_DRAIN_SECONDS = 2.0
@@ -55,28 +58,12 @@ def _m(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def port_kind(port: Mapping[str, Any], http_ports: set[int],
-              grpc_ports: Collection[int] = ()) -> str | None:
-    """``http``, ``grpc``, ``tcp`` or ``udp`` for a container port (None: not served): a
-    TCP port that a grpc probe targets is ``grpc``."""
-    protocol = str(port.get("protocol") or "TCP").upper()
-    number = port.get("containerPort")
-    if protocol == "UDP":
-        return "udp"
-    if protocol != "TCP":
-        return None
-    if number in grpc_ports:
-        return "grpc"
-    name = str(port.get("name") or "").lower()
-    if "http" in name or number in (80, 8080) or number in http_ports:
-        return "http"
-    return "tcp"
-
-
 class Pod(Protocol):
     """What a container needs of its pod."""
 
     pod_name: str
+    namespace: str
+    uid: str
     ip: str
     allow_host_commands: bool
     finite_seconds: float
@@ -111,6 +98,7 @@ class Container:
         self.started_at = ""
         self.restart_count = 0
         self.last_terminated: dict[str, Any] | None = None
+        self.backoff = RestartBackoff()
         #: The current ``terminated`` state once the container exited for good.
         self.terminated: dict[str, Any] | None = None
         self.running = False
@@ -158,10 +146,10 @@ class Container:
         for reason, message in pull_events(self.spec):
             await self.event("Normal", reason, message)
         await self.event("Normal", "Created", f"Created container: {self.name}")
-        command = list(self.spec.get("command") or [])
+        argv = process_argv(self.spec) if self.runner.allow_host_commands else []
         try:
-            if command and self.runner.allow_host_commands:
-                await self._start_process(command + list(self.spec.get("args") or []))
+            if argv:
+                await self._start_process(argv)
             elif self.finite:
                 self.log_line("the command is not run (the node agent runs without "
                               "--allow-host-commands); exiting 0 after "
@@ -172,6 +160,9 @@ class Container:
         except OSError as exc:
             await self._close_servers()
             self.running = False
+            if argv:
+                await self._start_failed(argv[0], exc)
+                return
             self.waiting = ("RunContainerError", f"cannot serve the container's ports: {exc}")
             await self.runner.event("Warning", "Failed", f"Error: {exc}", self.field_path)
             self.tasks.append(asyncio.create_task(self._restart_later()))
@@ -238,7 +229,7 @@ class Container:
         (the probe task calling this is spared by :meth:`stop` and ends here)."""
         self._terminated(137, "Error")
         self.log_line(reason)
-        await self._restart_now()
+        await self._restart_after_backoff()
 
     async def _start_servers(self) -> None:
         specs = [s for s in (self.startup_spec, self.readiness_spec, self.liveness_spec)
@@ -309,30 +300,54 @@ class Container:
             return
         await self._exited(code)
 
-    async def _exited(self, code: int) -> None:
+    async def _start_failed(self, program: str, exc: OSError) -> None:
+        """The process could not be started: a ``StartError`` exit, in containerd's words."""
+        why = ("executable file not found in $PATH" if isinstance(exc, FileNotFoundError)
+               else (exc.strerror or str(exc)).lower())
+        message = ("failed to create containerd task: failed to create shim task: OCI runtime "
+                   "create failed: runc create failed: unable to start container process: "
+                   f'exec: "{program}": {why}: unknown')
+        await self.event("Warning", "Failed", f"Error: {message}")
+        await self._exited(128, "StartError", message)
+
+    async def _exited(self, code: int, reason: str = "", message: str = "") -> None:
         """The container's main process ended with ``code``: restart or stay terminated."""
         if self.runner.terminating:
             return
-        self._terminated(code, "Completed" if code == 0 else "Error")
+        self._terminated(code, reason or ("Completed" if code == 0 else "Error"), message)
         self.running = False
         policy = self.runner.restart_policy
         if policy == "Always" or (policy == "OnFailure" and code != 0):
-            self.runner.changed()
-            await asyncio.sleep(RESTART_DELAY)
-            await self._restart_now()
+            await self._restart_after_backoff()
             return
         await self.stop()
         self.terminated, self.last_terminated = self.last_terminated, None
-        await self.runner.event("Normal", "Completed" if code == 0 else "Failed",
-                                f"Container {self.name} exited with code {code}",
-                                self.field_path)
         self.runner.changed()
 
-    def _terminated(self, code: int, reason: str) -> None:
+    def _terminated(self, code: int, reason: str, message: str = "") -> None:
         self.last_terminated = {
             "exitCode": code, "reason": reason, "startedAt": self.started_at,
             "finishedAt": now_rfc3339(), "containerID": self.container_id,
         }
+        if message:
+            self.last_terminated["message"] = message
+
+    async def _restart_after_backoff(self) -> None:
+        """Restart an instance that just ended, after the back-off due now (if any)."""
+        wait = self.backoff.wait_after_exit(time.monotonic())
+        if wait > 0:
+            await self.stop()
+            if (current := asyncio.current_task()) is not None:
+                self.tasks.append(current)  # a pod stopping meanwhile cancels the wait
+            pod = f"{self.runner.pod_name}_{self.runner.namespace}({self.runner.uid})"
+            self.waiting = ("CrashLoopBackOff", self.backoff.message(self.name, pod))
+            self.runner.changed()
+            await self.event("Warning", "BackOff",
+                             f"Back-off restarting failed container {self.name} in pod {pod}")
+            await asyncio.sleep(wait)
+            self.backoff.restarting()
+        self.runner.changed()
+        await self._restart_now()
 
     async def _restart_later(self) -> None:
         await asyncio.sleep(RESTART_DELAY * 5)

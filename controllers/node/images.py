@@ -15,8 +15,9 @@ the image itself would open:
   (no ``command``; ``args`` only configure the server).
 
 A container that declares ports gets exactly those, as before. :func:`image_ref` names
-an image as containerd reports it, and :func:`pull_events` are the Events the kubelet's
-image manager records before a container starts.
+an image as containerd reports it, :func:`pull_events` are the Events the kubelet's
+image manager records before a container starts, and :func:`process_argv` is what a
+container's process runs.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["SERVER_IMAGES", "image_ref", "implied_ports", "pull_events", "repository"]
+__all__ = ["ENTRYPOINTS", "SERVER_IMAGES", "image_ref", "implied_ports", "process_argv",
+           "pull_events", "repository"]
 
 #: (port, protocol, port name: ``http`` makes the built-in server answer HTTP).
 Listen = tuple[int, str, str]
@@ -56,6 +58,17 @@ SERVER_IMAGES: Mapping[str, tuple[Listen, ...]] = {
     "docker.io/library/mariadb": ((3306, "TCP", "mysql"),),
     "docker.io/library/mongo": ((27017, "TCP", "mongodb"),),
     "docker.io/library/rabbitmq": ((5672, "TCP", "amqp"),),
+}
+
+#: The ``ENTRYPOINT`` of well-known images that have one and run as commands, by repository:
+#: a container's ``args`` without a ``command`` are its arguments. Images not named here
+#: and not servers (busybox, alpine, debian, ubuntu, python …) have none, so their ``args``
+#: are the command itself.
+ENTRYPOINTS: Mapping[str, tuple[str, ...]] = {
+    "docker.io/curlimages/curl": ("curl",),
+    "docker.io/alpine/curl": ("curl",),
+    "docker.io/bitnami/kubectl": ("kubectl",),
+    "docker.io/alpine/git": ("git",),
 }
 
 #: Where the agnhost test image is published.
@@ -115,6 +128,28 @@ def pull_events(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
                 ("Pulled", f"Successfully pulled image {image} in 0s (0s including waiting). "
                            "Image size: 0 bytes.")]
     return [("Pulled", f"Container image {image} already present on machine")]
+
+
+def process_argv(spec: Mapping[str, Any]) -> list[str]:
+    """The argv a container's process runs, as the runtime joins the image's ``ENTRYPOINT``
+    and ``CMD`` with the container's ``command`` and ``args``; empty when the built-in
+    servers stand in for the image instead (agnhost, a server image without a ``command``)
+    or there is nothing to run.
+
+    ``command`` replaces the entrypoint and ``args`` follow it. Without a ``command``,
+    ``args`` follow the image's entrypoint (:data:`ENTRYPOINTS`), and are the whole
+    command line of an image that has none (``kubectl run t --image=busybox -- echo hi``).
+    """
+    command = [str(a) for a in spec.get("command") or []]
+    args = [str(a) for a in spec.get("args") or []]
+    repo = repository(str(spec.get("image") or ""))
+    if repo in AGNHOST:
+        return []
+    if command:
+        return command + args
+    if not args or repo in SERVER_IMAGES:
+        return []
+    return list(ENTRYPOINTS.get(repo, ())) + args
 
 
 def implied_ports(spec: Mapping[str, Any]) -> list[dict[str, Any]]:

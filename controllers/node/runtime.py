@@ -31,10 +31,10 @@ from controllers.node.container import (
     Container,
     EventFn,
     now_rfc3339,
-    port_kind,
 )
 from controllers.node.mountns import HostEnv
 from controllers.node.podlogs import LogSettings, pod_log_dir
+from controllers.node.servers import port_kind
 
 __all__ = ["FINITE_CONTAINER_SECONDS", "Container", "EnvFn", "PodRunner", "now_rfc3339",
            "port_kind"]
@@ -59,7 +59,6 @@ class PodRunner:
         spec = _m(pod.get("spec"))
         self.uid = str(md.get("uid") or "")
         self.pod_name = str(md.get("name") or "")
-        self.namespace = str(md.get("namespace") or "")
         self.logs = logs
         self.log_dir = (pod_log_dir(logs.root, self.namespace, self.pod_name, self.uid)
                         if logs is not None else None)

@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from controllers.node.grpchealth import start_health_server
 
-__all__ = ["ContainerFlags", "PortServer", "start_port_server"]
+__all__ = ["ContainerFlags", "PortServer", "port_kind", "start_port_server"]
 
 _MAX_BODY = 1 << 20
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
@@ -106,6 +106,24 @@ def handle_http(flags: ContainerFlags, method: str, target: str, peer: str) -> t
         flags.flipped()
         return 200, f"{path.rsplit('/', 1)[1]}={str(value).lower()}\n".encode()
     return 404, b"404 page not found\n"
+
+
+def port_kind(port: Mapping[str, Any], http_ports: set[int],
+              grpc_ports: Collection[int] = ()) -> str | None:
+    """``http``, ``grpc``, ``tcp`` or ``udp`` for a container port (None: not served): a
+    TCP port that a grpc probe targets is ``grpc``."""
+    protocol = str(port.get("protocol") or "TCP").upper()
+    number = port.get("containerPort")
+    if protocol == "UDP":
+        return "udp"
+    if protocol != "TCP":
+        return None
+    if number in grpc_ports:
+        return "grpc"
+    name = str(port.get("name") or "").lower()
+    if "http" in name or number in (80, 8080) or number in http_ports:
+        return "http"
+    return "tcp"
 
 
 class PortServer:

@@ -364,3 +364,38 @@ def test_a_client_leaving_a_follow_frees_the_kubelet_stream(
         proc.kill()
         proc.wait()
     wait_for("the kubelet stream closed", lambda: _established_to(ip, port) == 0)
+
+
+def kubectl_run(server: ApiServerProcess, *args: str) -> None:
+    out = subprocess.run([str(find_kubectl()), "--kubeconfig", str(server.kubeconfig), "run",
+                          *args], text=True, capture_output=True)
+    assert out.returncode == 0, out.stderr
+
+
+def phase_is(server: ApiServerProcess, name: str, phase: str) -> Callable[[], bool]:
+    return lambda: pod(server, name)["status"].get("phase") == phase
+
+
+def test_args_without_a_command_run_as_the_command_of_busybox(cluster: ApiServerProcess) \
+        -> None:
+    # kubectl run puts everything after -- in args; busybox has no ENTRYPOINT.
+    kubectl_run(cluster, "argsonly", "--image=busybox", "--restart=Never", "--",
+                "sh", "-c", "echo hi; echo bye")
+    wait_for("argsonly succeeded", phase_is(cluster, "argsonly", "Succeeded"))
+    assert raw_log(cluster, "argsonly").text == "hi\nbye\n"
+    term = pod(cluster, "argsonly")["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert term["reason"] == "Completed" and term["exitCode"] == 0
+
+
+def test_a_program_that_is_not_there_is_a_start_error(cluster: ApiServerProcess) -> None:
+    kubectl_run(cluster, "nosuch", "--image=busybox", "--restart=Never", "--",
+                "kubemu-no-such-program", "x")
+    wait_for("nosuch failed", phase_is(cluster, "nosuch", "Failed"))
+    term = pod(cluster, "nosuch")["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert (term["reason"], term["exitCode"]) == ("StartError", 128)
+    assert term["message"].endswith(
+        'exec: "kubemu-no-such-program": executable file not found in $PATH: unknown')
+    events = httpx.get(f"{cluster.url}/api/v1/namespaces/default/events", params={
+        "fieldSelector": "involvedObject.name=nosuch,reason=Failed"}, timeout=5).json()["items"]
+    assert [e["type"] for e in events] == ["Warning"]
+    assert events[0]["message"] == "Error: " + term["message"]

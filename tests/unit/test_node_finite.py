@@ -40,15 +40,23 @@ def test_never_succeeds_with_completed_state() -> None:
     assert term["reason"] == "Completed" and term["exitCode"] == 0
     assert term["startedAt"] and term["finishedAt"]
     assert status["containerStatuses"][0]["ready"] is False
-    assert "Completed" in events
+    # The kubelet records no Event when a container exits.
+    assert events[-3:] == ["Pulled", "Created", "Started"]
 
 
-def test_always_restarts() -> None:
-    runner, _events = asyncio.run(_run("Always", 1.3))
+def test_always_restarts_at_once_then_backs_off() -> None:
+    runner, events = asyncio.run(_run("Always", 1.6))
     status = runner.status(_pod("Always"))
     assert status["phase"] == "Running"
-    assert status["containerStatuses"][0]["restartCount"] >= 1
-    assert status["containerStatuses"][0]["lastState"]["terminated"]["reason"] == "Completed"
+    cs = status["containerStatuses"][0]
+    # The first exit restarts at once; the second waits the kubelet's first back-off.
+    assert cs["restartCount"] == 1
+    assert cs["lastState"]["terminated"]["reason"] == "Completed"
+    assert cs["state"] == {"waiting": {
+        "reason": "CrashLoopBackOff",
+        "message": "back-off 10s restarting failed container=c pod=p_default(u1)"}}
+    assert cs["ready"] is False
+    assert events.count("BackOff") == 1
 
 
 def test_the_log_says_why_the_command_did_not_run(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from controllers.node.images import implied_ports, repository
+from controllers.node.images import implied_ports, process_argv, repository
 from controllers.node.podlogs import LogSettings
 from controllers.node.runtime import PodRunner
 from kubemu.addresses import Addresses
@@ -177,3 +177,26 @@ def test_a_start_records_the_kubelets_image_created_and_started_events(
                        for reason, message in [*expected,
                                                ("Created", "Created container: web"),
                                                ("Started", "Started container web")]]
+
+
+def test_process_argv_joins_command_and_args_as_the_runtime_does() -> None:
+    def argv(image: str, command: list[str] | None = None,
+             args: list[str] | None = None) -> list[str]:
+        spec: dict[str, object] = {"image": image}
+        if command is not None:
+            spec["command"] = command
+        if args is not None:
+            spec["args"] = args
+        return process_argv(spec)
+
+    # kubectl run t --image=busybox -- sh -c 'echo hi': busybox has no entrypoint.
+    assert argv("busybox", args=["sh", "-c", "echo hi"]) == ["sh", "-c", "echo hi"]
+    assert argv("busybox:1.36", ["sh", "-c"], ["echo hi"]) == ["sh", "-c", "echo hi"]
+    # An image whose entrypoint takes the args.
+    assert argv("curlimages/curl:8.10.1", args=["-s", "http://x"]) == ["curl", "-s", "http://x"]
+    # Server images and agnhost are stood in for by the built-in servers.
+    assert argv("nginx", args=["-g", "daemon off;"]) == []
+    assert argv("registry.k8s.io/e2e-test-images/agnhost:2.53",
+                args=["netexec", "--http-port=8080"]) == []
+    assert argv("nginx", ["sh", "-c", "sleep 1"]) == ["sh", "-c", "sleep 1"]
+    assert argv("busybox") == []
