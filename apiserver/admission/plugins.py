@@ -35,6 +35,7 @@ from apiserver.admission.externalips import DenyServiceExternalIPs
 from apiserver.admission.limitranger import LimitRanger
 from apiserver.admission.namespace import NamespaceLifecycle
 from apiserver.admission.policy import ValidatingAdmissionPolicyPlugin
+from apiserver.admission.priority import PriorityAdmission
 from apiserver.admission.resourcequota import ResourceQuotaAdmission
 from apiserver.admission.serviceaccount import ServiceAccountAdmission
 from apiserver.admission.tolerations import DefaultTolerationSeconds
@@ -53,13 +54,14 @@ DEFAULT_TOLERATION_SECONDS = "DefaultTolerationSeconds"
 DENY_SERVICE_EXTERNAL_IPS = "DenyServiceExternalIPs"
 RESOURCE_QUOTA = "ResourceQuota"
 VALIDATING_ADMISSION_POLICY = "ValidatingAdmissionPolicy"
+PRIORITY = "Priority"
 
 #: Upstream's ``AllOrderedPlugins``.
 ORDER: tuple[str, ...] = (
     "AlwaysAdmit", "NamespaceAutoProvision", NAMESPACE_LIFECYCLE, "NamespaceExists",
     "LimitPodHardAntiAffinityTopology", LIMIT_RANGER, SERVICE_ACCOUNT, NODE_RESTRICTION,
     "TaintNodesByCondition", "AlwaysPullImages", "ImagePolicyWebhook", "PodSecurity",
-    "PodNodeSelector", "Priority", DEFAULT_TOLERATION_SECONDS, "PodTolerationRestriction",
+    "PodNodeSelector", PRIORITY, DEFAULT_TOLERATION_SECONDS, "PodTolerationRestriction",
     "EventRateLimit", "ExtendedResourceToleration", "DefaultStorageClass",
     "StorageObjectInUseProtection", "OwnerReferencesPermissionEnforcement",
     "PersistentVolumeClaimResize", "RuntimeClass", "CertificateApproval", "CertificateSigning",
@@ -73,7 +75,7 @@ ORDER: tuple[str, ...] = (
 DEFAULT_ON: frozenset[str] = frozenset({
     NAMESPACE_LIFECYCLE, LIMIT_RANGER, SERVICE_ACCOUNT, "DefaultStorageClass",
     "PersistentVolumeClaimResize", DEFAULT_TOLERATION_SECONDS, "MutatingAdmissionWebhook",
-    "ValidatingAdmissionWebhook", RESOURCE_QUOTA, "StorageObjectInUseProtection", "Priority",
+    "ValidatingAdmissionWebhook", RESOURCE_QUOTA, "StorageObjectInUseProtection", PRIORITY,
     "TaintNodesByCondition", "RuntimeClass", "CertificateApproval", "CertificateSigning",
     "ClusterTrustBundleAttest", "CertificateSubjectRestriction", "DefaultIngressClass",
     "PodSecurity", "ValidatingAdmissionPolicy", "MutatingAdmissionPolicy",
@@ -88,6 +90,7 @@ FACTORIES: dict[str, Factory] = {
     NAMESPACE_LIFECYCLE: lambda source, _clock: NamespaceLifecycle(source),
     LIMIT_RANGER: lambda source, _clock: LimitRanger(source),
     SERVICE_ACCOUNT: lambda source, _clock: ServiceAccountAdmission(source),
+    PRIORITY: lambda source, _clock: PriorityAdmission(source),
     DEFAULT_TOLERATION_SECONDS: lambda _source, _clock: DefaultTolerationSeconds(),
     DENY_SERVICE_EXTERNAL_IPS: lambda _source, _clock: DenyServiceExternalIPs(),
     RESOURCE_QUOTA: lambda source, clock: ResourceQuotaAdmission(source, clock),
@@ -126,8 +129,9 @@ def enabled_plugins(enable: str | Iterable[str] = (), disable: str | Iterable[st
 
 def unimplemented(names: Sequence[str],
                   factories: Mapping[str, Factory] | None = None) -> tuple[str, ...]:
-    """The enabled names kubemu has no plugin for (yet)."""
-    return tuple(name for name in names if name not in FACTORIES
+    """The enabled names kubemu has no plugin for (yet). NodeRestriction counts as
+    implemented: the registry always builds it (:mod:`apiserver.registry.registry`)."""
+    return tuple(name for name in names if name not in FACTORIES and name != NODE_RESTRICTION
                  and name not in (factories or {}))
 
 

@@ -79,15 +79,6 @@ class PodStrategy(Strategy):
         if isinstance(status, dict):
             status["qosClass"] = _qos_class(obj)
 
-    def default(self, obj: dict[str, Any]) -> None:
-        # The Priority admission plugin's answer when no PriorityClass applies; not a
-        # SetDefaults, so not in the defaults table.
-        spec = obj.get("spec")
-        if not isinstance(spec, dict):
-            return
-        spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
-        spec.setdefault("priority", 0)
-
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
         spec = obj.get("spec")
         if not isinstance(spec, dict):

@@ -69,6 +69,32 @@ def test_limit_range_defaults_and_bounds(kubectl: Kubectl) -> None:
             "Container is 1, but limit is 2") in big.stderr
 
 
+def test_priority_from_the_pods_priority_class(kubectl: Kubectl) -> None:
+    ns = _ns(kubectl)
+    critical = ('--overrides={"spec":{"priorityClassName":"system-cluster-critical"}}')
+    kubectl("-n", ns, "run", "critical", "--image=nginx", critical, check=True)
+    spec = _json(kubectl, "-n", ns, "get", "pod", "critical")["spec"]
+    assert (spec["priority"], spec["preemptionPolicy"]) == (2_000_000_000,
+                                                           "PreemptLowerPriority")
+    missing = kubectl("-n", ns, "run", "lost", "--image=nginx",
+                      '--overrides={"spec":{"priorityClassName":"no-such-class"}}')
+    assert missing.returncode != 0
+    assert ('Error from server (Forbidden): pods "lost" is forbidden: no PriorityClass with '
+            "name no-such-class was found") in missing.stderr
+    name = f"default-{uuid.uuid4().hex[:6]}"
+    kubectl("create", "priorityclass", name, "--value=42", "--global-default=true", check=True)
+    try:
+        kubectl("-n", ns, "run", "plain", "--image=nginx", check=True)
+        spec = _json(kubectl, "-n", ns, "get", "pod", "plain")["spec"]
+        assert (spec["priorityClassName"], spec["priority"]) == (name, 42)
+        second = kubectl("create", "priorityclass", name + "-2", "--value=43",
+                         "--global-default=true")
+        assert f"PriorityClass {name} is marked as default. Only one default can exist" \
+            in second.stderr
+    finally:
+        kubectl("delete", "priorityclass", name, check=True)
+
+
 def test_namespace_lifecycle_with_kubectl(kubectl: Kubectl) -> None:
     missing = f"missing-{uuid.uuid4().hex[:6]}"
     result = kubectl("-n", missing, "create", "configmap", "c")

@@ -24,7 +24,7 @@ from apiserver.api import errors
 from apiserver.api.resources import CONFIGMAPS, PODS, SERVICES
 from apiserver.registry.admission_source import RegistrySource
 
-IMPLEMENTED_DEFAULTS = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount",
+IMPLEMENTED_DEFAULTS = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "Priority",
                         "DefaultTolerationSeconds", "MutatingAdmissionWebhook",
                         "ValidatingAdmissionPolicy", "ValidatingAdmissionWebhook",
                         "ResourceQuota")
@@ -71,14 +71,15 @@ def _attrs(op: Operation, obj: dict[str, Any] | None, old: dict[str, Any] | None
 def test_chain_runs_mutating_plugins_then_validating_ones_in_order() -> None:
     chain = build_chain(enabled_plugins("DenyServiceExternalIPs"), RegistrySource({}),
                         lambda: None)  # type: ignore[arg-type,return-value]
-    assert chain.names == ("NamespaceLifecycle", "LimitRanger", "ServiceAccount",
+    assert chain.names == ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "Priority",
                            "DefaultTolerationSeconds", "DenyServiceExternalIPs",
                            "MutatingAdmissionWebhook", "ValidatingAdmissionPolicy",
                            "ValidatingAdmissionWebhook", "ResourceQuota")
     assert [p.name for p in chain.mutating] == ["NamespaceLifecycle", "LimitRanger",
-                                                "ServiceAccount", "DefaultTolerationSeconds",
+                                                "ServiceAccount", "Priority",
+                                                "DefaultTolerationSeconds",
                                                 "MutatingAdmissionWebhook"]
-    assert [p.name for p in chain.validating] == ["LimitRanger", "ServiceAccount",
+    assert [p.name for p in chain.validating] == ["LimitRanger", "ServiceAccount", "Priority",
                                                   "DenyServiceExternalIPs",
                                                   "ValidatingAdmissionPolicy",
                                                   "ValidatingAdmissionWebhook", "ResourceQuota"]
@@ -94,9 +95,9 @@ def test_node_restriction_registration_point_runs_the_function_at_its_place() ->
 
     names = enabled_plugins("NodeRestriction", "NamespaceLifecycle,LimitRanger,"
                             "ServiceAccount,ResourceQuota")
-    assert "NodeRestriction" in unimplemented(names)
+    # The registry always builds it, so the server never reports it missing.
+    assert "NodeRestriction" not in unimplemented(names)
     factories = {"NodeRestriction": node_restriction_factory(admit)}
-    assert "NodeRestriction" not in unimplemented(names, factories)
     chain = build_chain(names, RegistrySource({}), lambda: None,  # type: ignore[arg-type,return-value]
                         factories)
     assert chain.names[0] == "NodeRestriction"
