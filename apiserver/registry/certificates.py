@@ -17,6 +17,7 @@ from typing import Any
 from cryptography import x509
 
 from apiserver.api import meta
+from apiserver.api.user import REQUEST_USER
 from apiserver.registry import common as c
 from apiserver.registry.service.fielderrors import duplicate
 from apiserver.registry.strategy import Cause
@@ -111,6 +112,18 @@ def validate_csr(obj: dict[str, Any]) -> list[Cause]:
 
 class CertificateSigningRequestStrategy(TableStrategy):
     """certificates.k8s.io/v1 CertificateSigningRequests: the spec is fixed once created."""
+
+    def prepare_for_create(self, obj: dict[str, Any]) -> None:
+        """As upstream: who asks is the requester (``spec.username``, ``uid``, ``groups``,
+        ``extra``), whatever the client wrote, and a request starts without any condition
+        (so none is created pre-approved)."""
+        super().prepare_for_create(obj)
+        spec = obj.get("spec")
+        if isinstance(spec, dict):
+            for field in ("username", "uid", "groups", "extra"):
+                spec.pop(field, None)
+            spec.update(REQUEST_USER.get().to_api())
+        obj["status"] = {}
 
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
         return validate_csr(obj)

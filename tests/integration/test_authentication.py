@@ -290,3 +290,33 @@ def test_kubemu_rest_client_with_embedded_certificates(cluster: Cluster) -> None
             return await rest.request("POST", SSR_PATH, body=SSR)
 
     assert asyncio.run(whoami())["status"]["userInfo"]["username"] == "alice"
+
+
+def _csr_pem_b64() -> str:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509 import CertificateSigningRequestBuilder, Name, NameAttribute
+    from cryptography.x509.oid import NameOID
+
+    request = CertificateSigningRequestBuilder().subject_name(
+        Name([NameAttribute(NameOID.COMMON_NAME, "carol")])).sign(
+        ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())
+    return base64.b64encode(request.public_bytes(serialization.Encoding.PEM)).decode()
+
+
+def test_a_certificate_signing_request_names_its_requester(cluster: Cluster) -> None:
+    # The client claims another user and a pre-approved request; the server keeps neither.
+    csr = {"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+           "metadata": {"name": "carol-csr"},
+           "spec": {"request": _csr_pem_b64(), "signerName": "kubernetes.io/kube-apiserver-client",
+                    "usages": ["client auth"], "username": "mallory", "groups": ["system:masters"]},
+           "status": {"conditions": [{"type": "Approved", "status": "True"}]}}
+    resp = httpx.post(cluster.https + "/apis/certificates.k8s.io/v1/certificatesigningrequests",
+                      json=csr, headers={"Authorization": "Bearer static-token"},
+                      verify=cluster.context(), timeout=10)
+    assert resp.status_code == 201, resp.text
+    created = resp.json()
+    assert {k: created["spec"].get(k) for k in ("username", "uid", "groups", "extra")} == {
+        "username": "carol", "uid": "carol-uid",
+        "groups": ["g1", "g2", "system:authenticated"], "extra": None}
+    assert created["status"] == {}
