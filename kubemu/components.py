@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kubemu import dns, etcd, haproxy
 from kubemu.addresses import CONSOLE_PORT, KUBELET_PORT, Addresses
@@ -187,6 +188,24 @@ def manager_ready_url(ctx: LaunchContext) -> str:
     (its leader) made it, ServiceAccount admission lets pods in (read as the admin).
     ``kubemu up`` waits for it after starting everything, before it says it is up."""
     return f"{ctx.server_url}/api/v1/namespaces/default/serviceaccounts/default"
+
+
+def node_url(ctx: LaunchContext, index: int) -> str:
+    """Node agent ``index``'s Node object (read as the admin)."""
+    return f"{ctx.server_url}/api/v1/nodes/{node_name(index)}"
+
+
+def registered_since(started: str) -> Callable[[Any], bool]:
+    """Whether a Node (an HTTP answer with its JSON) was registered or heart-beaten at or
+    after ``started`` (RFC 3339, whole seconds): its agent of this run took it over, not
+    one of an earlier run whose Node is still stored."""
+
+    def check(answer: Any) -> bool:
+        conditions = (answer.json().get("status") or {}).get("conditions") or []
+        return any(c.get("type") == "Ready" and str(c.get("lastHeartbeatTime") or "") >= started
+                   for c in conditions if isinstance(c, dict))
+
+    return check
 
 
 def controller_args(module: str, identity: str, *extra: str) \

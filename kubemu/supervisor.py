@@ -242,8 +242,10 @@ class Supervisor:
         stream.close()
 
     def wait_ready(self, child: Child, url: str, timeout: float,
-                   verify: ssl.SSLContext | bool = True) -> None:
-        """Block until GET ``url`` answers 200 (``verify``: how to check a TLS server).
+                   verify: ssl.SSLContext | bool = True,
+                   accept: Callable[[httpx.Response], bool] | None = None) -> None:
+        """Block until GET ``url`` answers 200 — and ``accept`` takes the answer, when
+        given (``verify``: how to check a TLS server).
 
         Raises :class:`ChildFailed` if the child exits, ``timeout`` seconds pass,
         or a stop is requested first.
@@ -259,7 +261,8 @@ class Supervisor:
                 if self.stopping:
                     raise ChildFailed(f"stop requested while waiting for {child.name}")
                 with contextlib.suppress(httpx.HTTPError):
-                    if client.get(url).status_code == 200:
+                    answer = client.get(url)
+                    if answer.status_code == 200 and (accept is None or accept(answer)):
                         return
                 if time.monotonic() >= deadline:
                     raise ChildFailed(f"{child.name} was not ready at {url} after {timeout:g}s")

@@ -29,6 +29,7 @@ import argparse
 import dataclasses
 import ssl
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -36,7 +37,14 @@ import httpx
 from apiserver.api.hosts import is_loopback
 from kubemu import address_flags, dns, etcd, haproxy, replica_flags
 from kubemu.blocks import AddressError, BlockLease
-from kubemu.components import LaunchContext, launch_plan, manager_ready_url, node_name
+from kubemu.components import (
+    LaunchContext,
+    launch_plan,
+    manager_ready_url,
+    node_name,
+    node_url,
+    registered_since,
+)
 from kubemu.identities import (
     admin_credentials,
     identity_names,
@@ -183,6 +191,7 @@ def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
             "anyone who can reach it controls the cluster"
         )
     code = 1
+    began = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     sup.log(ctx.addresses.summary())
     try:
         started = {}
@@ -200,6 +209,12 @@ def _supervise(args: argparse.Namespace, ctx: LaunchContext) -> int:
             # Pods are admitted once the default ServiceAccount exists.
             sup.wait_ready(started["controller-manager"], manager_ready_url(ctx),
                            args.ready_timeout, _verify(ctx))
+        for index in range(1, ctx.nodes + 1):
+            # Every node agent of this run registered (a restart finds the Nodes of the
+            # last run still stored, Ready until their heartbeats go stale).
+            if node_name(index) in started:
+                sup.wait_ready(started[node_name(index)], node_url(ctx, index),
+                               args.ready_timeout, _verify(ctx), registered_since(began))
         stale = not_run_message(ctx.kubeconfig, [node_name(i) for i in range(1, ctx.nodes + 1)
                                                  if "node" not in args.disable])
         for line in ([stale] if stale else []) + [

@@ -7,6 +7,7 @@ in one log line which stored Nodes it does not run.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -48,5 +49,23 @@ def test_restart_keeps_addresses_and_names_stored_nodes_it_does_not_run(tmp_path
         assert len(lines) == 1, lines
         assert lines[0].endswith("stored nodes of an earlier run that this run does not run: "
                                  "node-2 (kubectl delete node node-2 removes them)"), lines
+    finally:
+        stop_kubemu(second)
+
+
+def test_up_waits_for_every_node_agent_of_this_run(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = start_kubemu(data_dir, 1, *NODES_ONLY)
+    stop_kubemu(first)
+    began = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    second = start_kubemu(data_dir, 2, *NODES_ONLY)
+    try:
+        # No waiting here: "kubemu is up" came only once both agents had registered, the
+        # stored node-1 included (its Node was still there, Ready, from the first run).
+        nodes = {n["metadata"]["name"]: n for n in second.get("/api/v1/nodes")["items"]}
+        assert sorted(nodes) == ["node-1", "node-2"]
+        for node in nodes.values():
+            ready = [c for c in node["status"]["conditions"] if c["type"] == "Ready"]
+            assert ready[0]["lastHeartbeatTime"] >= began
     finally:
         stop_kubemu(second)
