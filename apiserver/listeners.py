@@ -9,6 +9,7 @@ ready by then), run without a lifespan, and stop when the primary is told to sto
 from __future__ import annotations
 
 import asyncio
+import signal
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,7 +74,16 @@ async def _serve(app: Any, listeners: list[Listener], options: dict[str, Any]) -
     await asyncio.gather(primary.serve(), follow())
 
 
+def _exit_cleanly(_signum: int, _frame: Any) -> None:
+    raise SystemExit(0)
+
+
 def serve(app: Any, listeners: list[Listener], **options: Any) -> None:
-    """Serve ``app`` on every listener until SIGINT/SIGTERM (``options``: uvicorn's)."""
+    """Serve ``app`` on every listener until SIGINT/SIGTERM (``options``: uvicorn's).
+
+    SIGTERM ends the process with status 0, as kube-apiserver's graceful shutdown does:
+    uvicorn shuts down, then raises the signal it caught again under the handler set here
+    (the default one would end the process by the signal)."""
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     loop_factory = uvicorn.Config(app).get_loop_factory()
     asyncio_run(_serve(app, listeners, options), loop_factory=loop_factory)

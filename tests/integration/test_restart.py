@@ -294,3 +294,15 @@ def test_resource_versions_keep_increasing_across_restarts(
         # The objects read back with the resourceVersion they were written at.
         r = client.get(f"{path}/keep-{round_}")
         assert int(r.json()["metadata"]["resourceVersion"]) == created
+
+
+def test_sigterm_is_a_graceful_stop_with_exit_status_0(
+    fresh_apiserver: ApiServerProcess, client: httpx.Client
+) -> None:
+    ns = make_namespace(client)
+    r = client.post(f"/api/v1/namespaces/{ns}/configmaps", json={"metadata": {"name": "kept"}})
+    assert r.status_code == 201, r.text
+    # As kube-apiserver: SIGTERM shuts down gracefully and the process exits 0.
+    assert fresh_apiserver.stop() == 0
+    fresh_apiserver.start()
+    assert client.get(f"/api/v1/namespaces/{ns}/configmaps/kept").status_code == 200
