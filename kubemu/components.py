@@ -232,7 +232,9 @@ def manager_args(ctx: LaunchContext) -> list[str]:
     argv = controller_args("controllers.manager", "controller-manager")(ctx)
     if ctx.pki is not None:
         argv += ["--service-account-private-key-file", str(ctx.pki.sa_key),
-                 "--root-ca-file", str(ctx.pki.ca_cert)]
+                 "--root-ca-file", str(ctx.pki.ca_cert),
+                 "--cluster-signing-cert-file", str(ctx.pki.ca_cert),
+                 "--cluster-signing-key-file", str(ctx.pki.ca_key)]
     return argv
 
 

@@ -29,8 +29,8 @@ controller with its own ServiceAccount (``--use-service-account-credentials``) b
 what its controllers do: the garbage collector's ``get/patch/update/delete`` on
 everything (upstream ``generic-garbage-collector``), the namespace controller's
 ``deletecollection`` on everything (upstream ``namespace-controller``), the objects the workload
-controllers create, and the ``clusterrole-aggregation`` controller's ``escalate`` on
-ClusterRoles.
+controllers create, the ``clusterrole-aggregation`` controller's ``escalate`` on
+ClusterRoles and the ``csrsigning`` controller's ``sign`` on upstream's signers.
 """
 
 from __future__ import annotations
@@ -62,6 +62,10 @@ KUBEMU_ROLES: tuple[RoleRow, ...] = (
         R("batch", "jobs", "create"),
         # the clusterrole-aggregation controller
         R("rbac.authorization.k8s.io", "clusterroles", "escalate,get,list,patch,update,watch"),
+        # the csrsigning controller (upstream system:controller:certificate-controller)
+        R("certificates.k8s.io", "signers", "sign", "kubernetes.io/kube-apiserver-client,"
+          "kubernetes.io/kube-apiserver-client-kubelet,kubernetes.io/kubelet-serving,"
+          "kubernetes.io/legacy-unknown"),
     )),
     RoleRow("system:kubemu:endpoints-controller", (
         R('""', "pods,services", READ),

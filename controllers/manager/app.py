@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from controllers.batch.cronjob import CRONJOB
 from controllers.batch.job import JOB
 from controllers.batch.ttl import TTL_AFTER_FINISHED
+from controllers.certificates.signing import CSRSIGNING
 from controllers.daemonset.app import DAEMONSET
 from controllers.deployment.controller import DEPLOYMENT
 from controllers.disruption.app import DISRUPTION
@@ -54,6 +55,7 @@ CONTROLLERS: tuple[ControllerSpec, ...] = (
     TTL_AFTER_FINISHED,
     RESOURCEQUOTA,
     CLUSTERROLE_AGGREGATION,
+    CSRSIGNING,
 )
 
 

@@ -7,6 +7,7 @@ SIGINT and expects a clean exit with no process left behind.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -90,6 +91,7 @@ def test_kubemu_up_serves_kubectl_and_client_then_stops_cleanly(
         while b"kubemu is up" not in log.read_bytes():
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
+        _a_user_from_an_approved_csr(kubectl, kubeconfig, server, tmp_path)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -102,3 +104,56 @@ def test_kubemu_up_serves_kubectl_and_client_then_stops_cleanly(
     assert "KUBECONFIG" in text
     # The data survives the stop: the SQLite log is on disk.
     assert (data_dir / "kubemu.db").exists()
+
+
+def _a_user_from_an_approved_csr(kubectl: Kubectl, kubeconfig: Path, server: str,
+                                 tmp_path: Path) -> None:
+    """The documented way to add a user: a CSR, approved, signed by the controller manager."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    request = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([
+        x509.NameAttribute(NameOID.COMMON_NAME, "jane"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "devs")])).sign(key, hashes.SHA256())
+    pem = request.public_bytes(serialization.Encoding.PEM)
+    kubectl("apply", "-f", "-", kubeconfig=kubeconfig, check=True, input=yaml.safe_dump({
+        "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+        "metadata": {"name": "jane"},
+        "spec": {"request": base64.b64encode(pem).decode(), "expirationSeconds": 86400,
+                 "signerName": "kubernetes.io/kube-apiserver-client",
+                 "usages": ["client auth"]}}))
+    approved = kubectl("certificate", "approve", "jane", kubeconfig=kubeconfig, check=True)
+    assert "certificatesigningrequest.certificates.k8s.io/jane approved" in approved.stdout
+    deadline = time.monotonic() + 30
+    while True:
+        csr = json.loads(kubectl("get", "csr", "jane", "-o", "json", kubeconfig=kubeconfig,
+                                 check=True).stdout)
+        if csr["status"].get("certificate"):
+            break
+        assert time.monotonic() < deadline, csr
+        time.sleep(0.2)
+    assert csr["spec"]["username"] == "kubernetes-admin"
+    cert = x509.load_pem_x509_certificate(base64.b64decode(csr["status"]["certificate"]))
+    assert cert.subject == request.subject
+    lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
+    assert 86400 <= lifetime.total_seconds() <= 86400 + 300
+    jane = tmp_path / "jane.kubeconfig"
+    key_pem = key.private_bytes(serialization.Encoding.PEM,
+                                serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    doc = yaml.safe_load(kubeconfig.read_text())
+    doc["users"][0]["user"] = {
+        "client-certificate-data": csr["status"]["certificate"],
+        "client-key-data": base64.b64encode(key_pem).decode()}
+    jane.write_text(yaml.safe_dump(doc))
+    jane.chmod(0o600)
+    whoami = kubectl("auth", "whoami", "-o", "json", kubeconfig=jane, check=True)
+    assert json.loads(whoami.stdout)["status"]["userInfo"] == {
+        "username": "jane", "groups": ["devs", "system:authenticated"],
+        "extra": json.loads(whoami.stdout)["status"]["userInfo"]["extra"]}
+    # RBAC: jane may do nothing yet.
+    denied = kubectl("get", "pods", kubeconfig=jane)
+    assert 'User "jane" cannot list resource "pods"' in denied.stderr

@@ -1,0 +1,1 @@
+"""The certificate controllers of kube-controller-manager: ``csrsigning``."""
