@@ -36,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = controller_parser(
         "python -m controllers.scheduler",
         "kubemu scheduler: bind pods without spec.nodeName to a Ready, schedulable "
-        "node matching their nodeSelector, spreading them by fewest pods per node.",
+        "node that tolerates none of their taints, matches their nodeSelector and node "
+        "affinity and has their host ports and resource requests free; prefer preferred "
+        "node affinity, then the node with the fewest pods.",
         lease_name=LEASE_NAME, controllers=[Scheduler.name], leader_elect=False,
     )
     parser.add_argument("--scheduler-name", default=DEFAULT_SCHEDULER,
@@ -44,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default {DEFAULT_SCHEDULER})")
     parser.add_argument("--retry-interval", type=duration, default=30.0,
                         help="seconds (or a duration, e.g. 500ms) between retries of "
-                        "unschedulable pods when no Node changes (default 30)")
+                        "unschedulable pods when nothing changes (default 30)")
     return parser
 
 

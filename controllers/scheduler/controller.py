@@ -3,11 +3,13 @@
 Watches Pods and Nodes; every pod without ``spec.nodeName`` whose ``schedulerName`` is
 ours is bound through ``POST pods/{name}/binding`` to the feasible node with the fewest
 pods (see :mod:`controllers.scheduler.core`). When nothing fits, the pod gets
-``PodScheduled=False`` (reason ``Unschedulable``) through ``/status`` and a
-``FailedScheduling`` Warning Event; unschedulable pods are retried whenever a Node
-changes, and every ``retry_interval`` seconds. Keys are ``namespace/name`` of pods;
-:meth:`Scheduler.sync` schedules one pod. Run it with one worker: one binding at a time
-keeps the spreading counts exact.
+``PodScheduled=False`` (reason ``Unschedulable``, the FailedScheduling message) through
+``/status`` and a ``FailedScheduling`` Warning Event. Unschedulable pods are retried when
+the cluster changes in a way that may let them fit, as upstream's scheduling queue moves
+them back to the active queue: a Node added, updated or deleted; a pod bound to a node
+deleted or finished (freeing its resources and host ports); and every ``retry_interval``
+seconds regardless. Keys are ``namespace/name`` of pods; :meth:`Scheduler.sync` schedules
+one pod. Run it with one worker: one binding at a time keeps the node accounting exact.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from controllers.client.rest import STRATEGIC_MERGE_PATCH, resource_path
 from controllers.client.store import DeletedFinalStateUnknown, Obj, meta_namespace_key, split_key
 from controllers.runtime.controller import KeyedController
 from controllers.runtime.events import EventRecorder
-from controllers.scheduler.core import DEFAULT_SCHEDULER, needs_scheduling, pods_per_node, schedule
+from controllers.scheduler.core import DEFAULT_SCHEDULER, needs_scheduling, schedule
+from controllers.scheduler.nodeinfo import holds_resources
 
 __all__ = ["Scheduler"]
 
@@ -68,8 +71,7 @@ class Scheduler(KeyedController):
         self.host = socket.gethostname()
         self.events = EventRecorder(writer, scheduler_name, host=self.host,
                                     instance=f"{scheduler_name}-{self.host}")
-        self.pods.add_event_handler(self._on_pod, lambda _o, n: self._on_pod(n),
-                                    self._on_pod_delete)
+        self.pods.add_event_handler(self._on_pod, self._on_pod_update, self._on_pod_delete)
         self.nodes.add_event_handler(self._on_node, lambda _o, _n: self._requeue_all(),
                                      lambda _n: self._requeue_all())
 
@@ -82,10 +84,21 @@ class Scheduler(KeyedController):
         else:
             self.assumed.pop(key, None)
 
+    def _on_pod_update(self, old: Obj, new: Obj) -> None:
+        self._on_pod(new)
+        if holds_resources(old) and not holds_resources(new):
+            # A bound pod finished: upstream's scheduler stops tracking terminal pods, an
+            # AssignedPodDelete event that moves unschedulable pods back to the queue.
+            self._requeue_all()
+
     def _on_pod_delete(self, pod: Obj | DeletedFinalStateUnknown) -> None:
         key = meta_namespace_key(pod)
-        self.assumed.pop(key, None)
+        node = self.assumed.pop(key, None)
         self._reported.pop(key, None)
+        last = pod.obj if isinstance(pod, DeletedFinalStateUnknown) else pod
+        if node or (isinstance(last, Mapping) and holds_resources(last)):
+            # Its resources and host ports are free now.
+            self._requeue_all()
 
     def _on_node(self, _node: Obj) -> None:
         self._requeue_all()
@@ -115,23 +128,25 @@ class Scheduler(KeyedController):
             await asyncio.sleep(self.retry_interval)
             self._requeue_all()
 
-    def _counts(self) -> dict[str, int]:
-        pods = self.pods.store.list()
-        counts = pods_per_node(pods)
-        bound = {meta_namespace_key(p) for p in pods if _m(p.get("spec")).get("nodeName")}
+    def _assumed(self) -> list[tuple[Obj, str]]:
+        """``(pod, node)`` of our bindings the informer has not shown yet; forget the
+        others (observed bound, or gone)."""
+        out: list[tuple[Obj, str]] = []
         for key, node in list(self.assumed.items()):
-            if key in bound:
+            pod = self.pods.store.get_by_key(key)
+            if pod is None or _m(pod.get("spec")).get("nodeName"):
                 del self.assumed[key]
             else:
-                counts[node] += 1
-        return dict(counts)
+                out.append((pod, node))
+        return out
 
     async def sync(self, key: str) -> None:
         """Schedule one pod (if it still needs it)."""
         pod = self.pods.store.get_by_key(key)
         if pod is None or not needs_scheduling(pod, self.scheduler_name) or key in self.assumed:
             return
-        decision = schedule(pod, self.nodes.store.list(), self._counts())
+        decision = schedule(pod, self.nodes.store.list(), self.pods.store.list(),
+                            self._assumed())
         namespace, name = split_key(key)
         if decision.node is None:
             await self._unschedulable(pod, namespace, name, decision.message)

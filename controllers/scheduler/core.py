@@ -1,22 +1,36 @@
-"""Scheduling decisions, pure functions of a pod, the nodes and their pod counts.
+"""Scheduling decisions, pure functions of a pod, the nodes and the pods bound to them.
 
-The filters follow kube-scheduler's default plugins in order (NodeUnschedulable,
-TaintToleration with the node lifecycle's ``not-ready``/``unreachable`` taints,
-NodeAffinity for ``nodeSelector``); the first failing filter is a node's reason.
-Scoring spreads: the feasible node with the fewest pods wins (ties by name).
+One scheduling cycle as kube-scheduler runs it:
+
+1. PreFilter: NodeAffinity narrows the candidates to the nodes named by ``matchFields
+   metadata.name`` (the others are "node(s) didn't satisfy plugin(s) [NodeAffinity]"),
+   or rejects the pod when those names conflict.
+2. Filter: every candidate node through :mod:`controllers.scheduler.filters`.
+3. Score the feasible nodes: NodeAffinity's preferred terms (upstream weight 2, each
+   node's summed term weights normalized to 0-100 against the best node), then spreading
+   by the fewest pods on the node, then the node name. kubemu's spreading stands in for
+   upstream's resource-based scores (LeastAllocated, BalancedAllocation) and
+   PodTopologySpread, which it does not implement.
+4. With no feasible node: upstream's FitError message with the preemption part
+   (:mod:`controllers.scheduler.fiterror`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from controllers.scheduler import nodeaffinity
+from controllers.scheduler.filters import Code, PodInfo, Status, node_ready, run_filters
+from controllers.scheduler.fiterror import fit_error_message, preemption_message
+from controllers.scheduler.nodeinfo import TERMINAL_PHASES, NodeInfo, holds_resources, snapshot
+
 __all__ = [
     "DEFAULT_SCHEDULER",
+    "NO_NODES",
     "Decision",
-    "filter_reason",
     "needs_scheduling",
     "node_ready",
     "pods_per_node",
@@ -24,10 +38,11 @@ __all__ = [
 ]
 
 DEFAULT_SCHEDULER = "default-scheduler"
-UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
-NOT_READY_TAINT = "node.kubernetes.io/not-ready"
-UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
+#: ``ErrNoNodesAvailable`` (no FitError, hence no preemption part).
 NO_NODES = "no nodes available to schedule pods"
+#: Upstream's default weight of the NodeAffinity score plugin.
+NODE_AFFINITY_WEIGHT = 2
+MAX_NODE_SCORE = 100
 
 
 def _m(value: Any) -> Mapping[str, Any]:
@@ -43,7 +58,7 @@ class Decision:
 
 
 def needs_scheduling(pod: Mapping[str, Any], scheduler_name: str = DEFAULT_SCHEDULER) -> bool:
-    """Unbound, ours, not being deleted and not finished."""
+    """Unbound, ours, not being deleted, not gated and not finished."""
     spec = _m(pod.get("spec"))
     if spec.get("nodeName") or _m(pod.get("metadata")).get("deletionTimestamp"):
         return False
@@ -51,94 +66,63 @@ def needs_scheduling(pod: Mapping[str, Any], scheduler_name: str = DEFAULT_SCHED
         return False
     if spec.get("schedulingGates"):
         return False
-    return _m(pod.get("status")).get("phase") not in ("Succeeded", "Failed")
-
-
-def node_ready(node: Mapping[str, Any]) -> bool | None:
-    """The Ready condition: True, False, or None when unknown/absent."""
-    for cond in _m(node.get("status")).get("conditions") or []:
-        if _m(cond).get("type") == "Ready":
-            status = _m(cond).get("status")
-            return True if status == "True" else False if status == "False" else None
-    return None
-
-
-def _tolerates(pod: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
-    for tol in _m(pod.get("spec")).get("tolerations") or []:
-        tol = _m(tol)
-        if tol.get("effect") and tol.get("effect") != taint.get("effect"):
-            continue
-        key = tol.get("key") or ""
-        if tol.get("operator") == "Exists":
-            if not key or key == taint.get("key"):
-                return True
-        elif key == taint.get("key") and (tol.get("value") or "") == (taint.get("value") or ""):
-            return True
-    return False
-
-
-def _taints(node: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    taints = [_m(t) for t in _m(node.get("spec")).get("taints") or []]
-    ready = node_ready(node)
-    keys = {t.get("key") for t in taints}
-    # What the node lifecycle controller would add for a node that is not Ready.
-    if ready is False and NOT_READY_TAINT not in keys:
-        taints.append({"key": NOT_READY_TAINT, "effect": "NoSchedule"})
-    elif ready is None and UNREACHABLE_TAINT not in keys:
-        taints.append({"key": UNREACHABLE_TAINT, "effect": "NoSchedule"})
-    return taints
-
-
-def filter_reason(pod: Mapping[str, Any], node: Mapping[str, Any]) -> str | None:
-    """Why ``node`` cannot run ``pod`` (upstream's per-plugin reason), or ``None``."""
-    spec = _m(node.get("spec"))
-    if spec.get("unschedulable") is True and not _tolerates(
-        pod, {"key": UNSCHEDULABLE_TAINT, "effect": "NoSchedule"}
-    ):
-        return "node(s) were unschedulable"
-    for taint in _taints(node):
-        if taint.get("effect") not in ("NoSchedule", "NoExecute"):
-            continue
-        if not _tolerates(pod, taint):
-            return (f"node(s) had untolerated taint {{{taint.get('key', '')}: "
-                    f"{taint.get('value') or ''}}}")
-    selector = _m(_m(pod.get("spec")).get("nodeSelector"))
-    labels = _m(_m(node.get("metadata")).get("labels"))
-    if any(labels.get(k) != v for k, v in selector.items()):
-        return "node(s) didn't match Pod's node affinity/selector"
-    return None
+    return _m(pod.get("status")).get("phase") not in TERMINAL_PHASES
 
 
 def pods_per_node(pods: Iterable[Mapping[str, Any]]) -> Counter[str]:
     """Non-terminal pods bound to each node."""
-    counts: Counter[str] = Counter()
-    for pod in pods:
-        node = _m(pod.get("spec")).get("nodeName")
-        if node and _m(pod.get("status")).get("phase") not in ("Succeeded", "Failed"):
-            counts[str(node)] += 1
-    return counts
+    return Counter(str(_m(p.get("spec")).get("nodeName")) for p in pods if holds_resources(p))
+
+
+def _affinity_scores(pod: Mapping[str, Any], nodes: Sequence[NodeInfo]) -> dict[str, int]:
+    """NodeAffinity's weighted, normalized score per node (``DefaultNormalizeScore``)."""
+    raw = {n.name: nodeaffinity.preferred_score(pod, n.node) for n in nodes}
+    best = max(raw.values(), default=0)
+    if best <= 0:
+        return dict.fromkeys(raw, 0)
+    return {name: NODE_AFFINITY_WEIGHT * (MAX_NODE_SCORE * score // best)
+            for name, score in raw.items()}
+
+
+def _pick(pod: Mapping[str, Any], feasible: Sequence[NodeInfo]) -> str:
+    scores = _affinity_scores(pod, feasible)
+    best = min(feasible, key=lambda n: (-scores[n.name], len(n.pods), n.name))
+    return best.name
 
 
 def schedule(
-    pod: Mapping[str, Any], nodes: Iterable[Mapping[str, Any]], counts: Mapping[str, int]
+    pod: Mapping[str, Any], nodes: Iterable[Mapping[str, Any]],
+    pods: Iterable[Mapping[str, Any]] = (),
+    assumed: Iterable[tuple[Mapping[str, Any], str]] = (),
 ) -> Decision:
-    """Pick the feasible node with the fewest pods, or explain why none fits."""
-    node_list = sorted(nodes, key=lambda n: str(_m(n.get("metadata")).get("name") or ""))
-    if not node_list:
+    """Pick a node for ``pod`` or explain why none fits.
+
+    ``pods`` are all the pods known (those bound to a node and not terminal use its
+    resources); ``assumed`` are ``(pod, node)`` bindings made but not yet observed.
+    """
+    infos = snapshot(nodes, pods, assumed)
+    if not infos:
         return Decision(None, NO_NODES)
-    reasons: Counter[str] = Counter()
-    feasible: list[str] = []
-    for node in node_list:
-        reason = filter_reason(pod, node)
-        name = str(_m(node.get("metadata")).get("name") or "")
-        if reason is None:
-            feasible.append(name)
+    info = PodInfo.of(pod)
+    total = len(infos)
+    names = nodeaffinity.required_node_names(pod)
+    if names is not None and not names:
+        rejected = Status.of(Code.UNRESOLVABLE, nodeaffinity.CONFLICT_REASON)
+        return Decision(None, fit_error_message(
+            total, {}, rejected, prefilter=nodeaffinity.CONFLICT_REASON,
+            postfilter=preemption_message(info, infos, {})))
+    candidates = infos if names is None else [n for n in infos if n.name in names]
+    # Upstream's status for the nodes the PreFilter left out.
+    absent = Status.of(Code.UNRESOLVABLE, "node(s) didn't satisfy plugin(s) [NodeAffinity]")
+    statuses: dict[str, Status] = {}
+    feasible: list[NodeInfo] = []
+    for node in candidates:
+        status = run_filters(info, node)
+        if status is None:
+            feasible.append(node)
         else:
-            reasons[reason] += 1
+            statuses[node.name] = status
     if feasible:
-        return Decision(min(feasible, key=lambda n: (counts.get(n, 0), n)))
-    total = len(node_list)
-    parts = sorted(f"{count} {reason}" for reason, count in reasons.items())
-    message = (f"0/{total} nodes are available: {', '.join(parts)}. preemption: 0/{total} "
-               f"nodes are available: {total} Preemption is not helpful for scheduling.")
-    return Decision(None, message)
+        return Decision(_pick(pod, feasible))
+    return Decision(None, fit_error_message(
+        total, statuses, absent, postfilter=preemption_message(info, infos, statuses)))

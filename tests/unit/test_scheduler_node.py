@@ -16,7 +16,8 @@ def node(name: str, ready: str = "True", unschedulable: bool = False,
          labels: dict[str, str] | None = None) -> dict[str, Any]:
     return {"metadata": {"name": name, "labels": labels or {}},
             "spec": {"unschedulable": unschedulable} if unschedulable else {},
-            "status": {"conditions": [{"type": "Ready", "status": ready}]}}
+            "status": {"conditions": [{"type": "Ready", "status": ready}],
+                       "allocatable": {"cpu": "2", "memory": "4Gi", "pods": "110"}}}
 
 
 def pod(name: str, node_name: str = "", selector: dict[str, str] | None = None,
@@ -32,25 +33,26 @@ def pod(name: str, node_name: str = "", selector: dict[str, str] | None = None,
 
 def test_spreads_to_the_node_with_fewest_pods_ties_by_name() -> None:
     nodes = [node("b"), node("a")]
-    assert schedule(pod("p"), nodes, {}).node == "a"
-    counts = pods_per_node([pod("x", "a"), pod("y", "a"), pod("z", "b"),
-                            pod("done", "b", phase="Succeeded")])
-    assert counts == {"a": 2, "b": 1}
-    assert schedule(pod("p"), nodes, counts).node == "b"
+    assert schedule(pod("p"), nodes).node == "a"
+    bound = [pod("x", "a"), pod("y", "a"), pod("z", "b"), pod("done", "b", phase="Succeeded")]
+    assert pods_per_node(bound) == {"a": 2, "b": 1}
+    assert schedule(pod("p"), nodes, bound).node == "b"
+    # A binding not yet observed counts for its node.
+    assert schedule(pod("p"), nodes, bound, [(pod("q"), "b"), (pod("r"), "b")]).node == "a"
 
 
 def test_filters_and_upstream_message() -> None:
     nodes = [node("a", unschedulable=True), node("b", labels={"disk": "hdd"}),
              node("c", ready="False")]
-    decision = schedule(pod("p", selector={"disk": "ssd"}), nodes, {})
+    decision = schedule(pod("p", selector={"disk": "ssd"}), nodes)
     assert decision.node is None
     assert decision.message == (
         "0/3 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, "
         "1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }, "
         "1 node(s) were unschedulable. preemption: 0/3 nodes are available: "
         "3 Preemption is not helpful for scheduling.")
-    assert schedule(pod("p", selector={"disk": "hdd"}), nodes, {}).node == "b"
-    assert schedule(pod("p"), [], {}).message == "no nodes available to schedule pods"
+    assert schedule(pod("p", selector={"disk": "hdd"}), nodes).node == "b"
+    assert schedule(pod("p"), []).message == "no nodes available to schedule pods"
 
 
 def test_needs_scheduling() -> None:

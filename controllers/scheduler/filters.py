@@ -1,0 +1,176 @@
+"""kube-scheduler's filter plugins, in the default profile's order.
+
+NodeUnschedulable → TaintToleration → NodeAffinity → NodePorts → NodeResourcesFit. As
+upstream's framework, a node's verdict is the first failing plugin's :class:`Status`,
+which may carry several reasons (NodeResourcesFit lists every insufficient resource).
+
+Each status has upstream's code: ``UNRESOLVABLE`` (``UnschedulableAndUnresolvable``:
+evicting pods cannot help — unschedulable node, taint, affinity) or ``UNSCHEDULABLE``
+(ports, resources: preemption could free them). The code decides which nodes
+preemption considers (:mod:`controllers.scheduler.fiterror`).
+
+Not implemented, on purpose: VolumeBinding and the other volume plugins (kubemu has no
+volume provisioner), PodTopologySpread and InterPodAffinity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from controllers.scheduler import hostports, nodeaffinity
+from controllers.scheduler.nodeinfo import NodeInfo
+from controllers.scheduler.resources import Resources, insufficient_resources, pod_resource_request
+
+__all__ = [
+    "FILTERS",
+    "Code",
+    "PodInfo",
+    "Status",
+    "node_ready",
+    "priority",
+    "run_filters",
+]
+
+UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
+NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
+UNSCHEDULABLE_REASON = "node(s) were unschedulable"
+
+
+class Code(Enum):
+    """Upstream's rejecting status codes."""
+
+    UNSCHEDULABLE = "Unschedulable"
+    UNRESOLVABLE = "UnschedulableAndUnresolvable"
+
+
+@dataclass(frozen=True)
+class Status:
+    """Why a node was rejected: a code and one or more reasons."""
+
+    code: Code
+    reasons: tuple[str, ...]
+
+    @classmethod
+    def of(cls, code: Code, *reasons: str) -> Status:
+        """A status with ``reasons``."""
+        return cls(code, reasons)
+
+
+@dataclass(frozen=True)
+class PodInfo:
+    """The pod and what the PreFilter step derives from it once per scheduling cycle."""
+
+    pod: Mapping[str, Any]
+    request: Resources
+    host_ports: list[hostports.HostPort]
+
+    @classmethod
+    def of(cls, pod: Mapping[str, Any]) -> PodInfo:
+        """Compute the pod's requests and host ports."""
+        return cls(pod, pod_resource_request(pod), hostports.pod_host_ports(pod))
+
+
+def _m(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def node_ready(node: Mapping[str, Any]) -> bool | None:
+    """The Ready condition: True, False, or None when unknown/absent."""
+    for cond in _m(node.get("status")).get("conditions") or []:
+        if _m(cond).get("type") == "Ready":
+            status = _m(cond).get("status")
+            return True if status == "True" else False if status == "False" else None
+    return None
+
+
+def _tolerates(pod: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
+    for tol in _m(pod.get("spec")).get("tolerations") or []:
+        tol = _m(tol)
+        if tol.get("effect") and tol.get("effect") != taint.get("effect"):
+            continue
+        key = tol.get("key") or ""
+        if tol.get("operator") == "Exists":
+            if not key or key == taint.get("key"):
+                return True
+        elif key == taint.get("key") and (tol.get("value") or "") == (taint.get("value") or ""):
+            return True
+    return False
+
+
+def _taints(node: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    taints = [_m(t) for t in _m(node.get("spec")).get("taints") or []]
+    ready = node_ready(node)
+    keys = {t.get("key") for t in taints}
+    # What the node lifecycle controller would add for a node that is not Ready.
+    if ready is False and NOT_READY_TAINT not in keys:
+        taints.append({"key": NOT_READY_TAINT, "effect": "NoSchedule"})
+    elif ready is None and UNREACHABLE_TAINT not in keys:
+        taints.append({"key": UNREACHABLE_TAINT, "effect": "NoSchedule"})
+    return taints
+
+
+def node_unschedulable(pod: PodInfo, node: NodeInfo) -> Status | None:
+    """NodeUnschedulable: a cordoned node, unless the pod tolerates its taint."""
+    if _m(node.node.get("spec")).get("unschedulable") is True and not _tolerates(
+        pod.pod, {"key": UNSCHEDULABLE_TAINT, "effect": "NoSchedule"}
+    ):
+        return Status.of(Code.UNRESOLVABLE, UNSCHEDULABLE_REASON)
+    return None
+
+
+def taint_toleration(pod: PodInfo, node: NodeInfo) -> Status | None:
+    """TaintToleration: the first untolerated ``NoSchedule``/``NoExecute`` taint."""
+    for taint in _taints(node.node):
+        if taint.get("effect") not in ("NoSchedule", "NoExecute"):
+            continue
+        if not _tolerates(pod.pod, taint):
+            return Status.of(Code.UNRESOLVABLE,
+                             f"node(s) had untolerated taint {{{taint.get('key', '')}: "
+                             f"{taint.get('value') or ''}}}")
+    return None
+
+
+def node_affinity(pod: PodInfo, node: NodeInfo) -> Status | None:
+    """NodeAffinity: ``nodeSelector`` and the required node affinity."""
+    if nodeaffinity.required_matches(pod.pod, node.node):
+        return None
+    return Status.of(Code.UNRESOLVABLE, nodeaffinity.MISMATCH_REASON)
+
+
+def node_ports(pod: PodInfo, node: NodeInfo) -> Status | None:
+    """NodePorts: every wanted host port is free on the node."""
+    if not pod.host_ports or node.used_ports.fits(pod.host_ports):
+        return None
+    return Status.of(Code.UNSCHEDULABLE, hostports.REASON)
+
+
+def node_resources_fit(pod: PodInfo, node: NodeInfo) -> Status | None:
+    """NodeResourcesFit: a pod slot and room for every requested resource."""
+    reasons = insufficient_resources(pod.request, node.allocatable, node.requested,
+                                     len(node.pods))
+    return Status(Code.UNSCHEDULABLE, tuple(reasons)) if reasons else None
+
+
+#: The filter plugins in the order of upstream's default profile.
+FILTERS: tuple[Callable[[PodInfo, NodeInfo], Status | None], ...] = (
+    node_unschedulable, taint_toleration, node_affinity, node_ports, node_resources_fit,
+)
+
+
+def run_filters(pod: PodInfo, node: NodeInfo) -> Status | None:
+    """The first failing filter's status, or ``None`` when the node fits."""
+    for plugin in FILTERS:
+        status = plugin(pod, node)
+        if status is not None:
+            return status
+    return None
+
+
+def priority(pod: Mapping[str, Any]) -> int:
+    """``spec.priority`` (0 when unset, as upstream's ``PodPriority``)."""
+    value = _m(pod.get("spec")).get("priority")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0

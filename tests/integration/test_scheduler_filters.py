@@ -1,0 +1,115 @@
+"""The scheduler's resource, affinity and retry behaviour with the real processes.
+
+An apiserver, the scheduler and one node agent (``kn-a``, which reports the machine's
+CPUs and memory as allocatable), plus a second Node (``kn-b``) registered through the
+API with a small allocatable and no agent: the scheduler binds to it all the same.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from apiserver.api.quantity import parse_quantity
+from kubemu.addresses import Addresses
+from tests.support.apiserver import ApiServerProcess
+from tests.support.kubemu_up import wait_for
+from tests.support.process import Process
+
+pytestmark = pytest.mark.slow
+
+NS = "/api/v1/namespaces/default"
+
+
+def _pod(name: str, cpu: str = "", zone: str = "", **requests: str) -> dict[str, Any]:
+    resources = {"requests": {"cpu": cpu, **requests}} if cpu else {}
+    spec: dict[str, Any] = {"containers": [{"name": "c", "image": "busybox",
+                                            "command": ["sleep", "3600"],
+                                            "resources": resources}],
+                            "terminationGracePeriodSeconds": 0}
+    if zone:
+        spec["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [
+                {"key": "zone", "operator": "In", "values": [zone]}]}]}}}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
+
+
+def test_requests_and_affinity_decide_and_freed_resources_are_retried(
+    fresh_apiserver: ApiServerProcess, procs: Callable[..., Process], address_block: Addresses,
+) -> None:
+    server = fresh_apiserver
+    client = httpx.Client(base_url=server.url, timeout=5)
+
+    def get(path: str) -> dict[str, Any]:
+        resp = client.get(path)
+        resp.raise_for_status()
+        data: dict[str, Any] = resp.json()
+        return data
+
+    def create(path: str, body: dict[str, Any]) -> None:
+        client.post(path, json=body).raise_for_status()
+
+    def merge(path: str, body: dict[str, Any]) -> None:
+        client.patch(path, json=body, headers={
+            "Content-Type": "application/merge-patch+json"}).raise_for_status()
+
+    def node_of(name: str) -> str | None:
+        node: str | None = get(f"{NS}/pods/{name}")["spec"].get("nodeName")
+        return node
+
+    def unschedulable(name: str) -> dict[str, Any] | None:
+        conditions = get(f"{NS}/pods/{name}")["status"].get("conditions") or []
+        return next((c for c in conditions
+                     if c["type"] == "PodScheduled" and c["status"] == "False"), None)
+
+    procs(server, "controllers.scheduler")
+    procs(server, "controllers.node", "--node-name", "kn-a", "--pod-cidr",
+          address_block.pod_cidr(1), "--lease-interval", "1")
+    wait_for("kn-a registered", lambda: client.get("/api/v1/nodes/kn-a").status_code == 200)
+    merge("/api/v1/nodes/kn-a", {"metadata": {"labels": {"zone": "a"}}})
+    create("/api/v1/nodes", {"apiVersion": "v1", "kind": "Node",
+                             "metadata": {"name": "kn-b", "labels": {"zone": "b"}}})
+    merge("/api/v1/nodes/kn-b/status", {"status": {
+        "allocatable": {"cpu": "1", "memory": "1Gi", "pods": "10"},
+        "capacity": {"cpu": "1", "memory": "1Gi", "pods": "10"},
+        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}})
+    cpu_a = parse_quantity(get("/api/v1/nodes/kn-a")["status"]["allocatable"]["cpu"])
+    assert cpu_a is not None
+
+    # Bigger than every node: Pending with upstream's message, as condition and as event.
+    create(f"{NS}/pods", _pod("huge", "64", memory="1Ti"))
+    expected = ("0/2 nodes are available: 2 Insufficient cpu, 2 Insufficient memory. "
+                "preemption: 0/2 nodes are available: 2 No preemption victims found for "
+                "incoming pod.")
+    condition = wait_for("huge unschedulable", lambda: unschedulable("huge"))
+    assert condition["reason"] == "Unschedulable" and condition["message"] == expected
+    events = [e for e in get(f"{NS}/events")["items"]
+              if e["involvedObject"]["name"] == "huge" and e["reason"] == "FailedScheduling"]
+    assert events and events[0]["type"] == "Warning" and events[0]["message"] == expected
+
+    # Required node affinity: each pod lands only on the node of its zone.
+    create(f"{NS}/pods", _pod("in-b", zone="b"))
+    create(f"{NS}/pods", _pod("in-a", zone="a"))
+    wait_for("in-b bound", lambda: node_of("in-b"))
+    wait_for("in-a bound", lambda: node_of("in-a"))
+    assert (node_of("in-b"), node_of("in-a")) == ("kn-b", "kn-a")
+
+    # Fill kn-a's CPU; a pod that needs kn-a waits, then fits once the filler is deleted.
+    filler_millis = math.floor(cpu_a * 1000) - 500
+    create(f"{NS}/pods", _pod("filler", f"{filler_millis}m", zone="a"))
+    wait_for("filler bound", lambda: node_of("filler") == "kn-a")
+    create(f"{NS}/pods", _pod("waiter", "1", zone="a"))
+    condition = wait_for("waiter unschedulable", lambda: unschedulable("waiter"))
+    assert condition["message"] == (
+        "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) didn't match Pod's node "
+        "affinity/selector. preemption: 0/2 nodes are available: 1 No preemption victims "
+        "found for incoming pod, 1 Preemption is not helpful for scheduling.")
+    client.delete(f"{NS}/pods/filler", params={"gracePeriodSeconds": "0"}).raise_for_status()
+    wait_for("waiter bound after the filler left", lambda: node_of("waiter") == "kn-a")
+    scheduled = {c["type"]: c for c in get(f"{NS}/pods/waiter")["status"]["conditions"]}
+    assert scheduled["PodScheduled"]["status"] == "True"
+    assert node_of("huge") is None
