@@ -16,7 +16,8 @@ when it reads and writes another kind than its parent (``scale``, ``eviction``),
 Only subresources this server answers are listed: the streaming and proxy ones
 (``pods/log``, ``pods/exec``, ``pods/attach``, ``pods/portforward``, the ``proxy``
 subresources) are served by :mod:`apiserver.handlers.connect` with the node agents'
-kubelet API, and ``serviceaccounts/token`` with a token signer.
+kubelet API, ``serviceaccounts/token`` with a token signer, and ``pods/ephemeralcontainers``
+by the generic store with the pod strategy's rules for it.
 
 CustomResourceDefinitions are a row like any other; the custom resources they define
 are added at run time (:func:`apiserver.api.resources.register_dynamic`).
@@ -50,7 +51,8 @@ ROWS: tuple[Row, ...] = (
     ("v1", "persistentvolumeclaims", "PersistentVolumeClaim", "N", "pvc", "", _CRUD, _STATUS),
     ("v1", "persistentvolumes", "PersistentVolume", "C", "pv", "", _CRUD, _STATUS),
     ("v1", "pods", "Pod", "N", "po", "all", _CRUD,
-     f"{_POD_CONNECT} binding:create eviction:create@policy/v1/Eviction {_STATUS}"),
+     f"{_POD_CONNECT} binding:create ephemeralcontainers:get,patch,update "
+     f"eviction:create@policy/v1/Eviction {_STATUS}"),
     ("v1", "podtemplates", "PodTemplate", "N", "", "", _CRUD, ""),
     ("v1", "replicationcontrollers", "ReplicationController", "N", "rc", "all", _CRUD,
      f"{_SCALE} {_STATUS}"),

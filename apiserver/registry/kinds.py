@@ -10,11 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 from apiserver.api import errors, meta
+from apiserver.registry.ephemeral import (
+    CREATE_CAUSE,
+    ephemeral_changes,
+    keep_ephemeral_containers_only,
+    validate_ephemeral_containers,
+)
 from apiserver.registry.podspec import validate_pod_spec
 from apiserver.registry.service.strategy import ServiceStrategy as ServiceStrategy
 from apiserver.registry.strategy import Cause, Strategy
 
 NAMESPACE_FINALIZER = "kubernetes"
+#: The annotation of a static pod's mirror (``kubernetes.io/config.mirror``).
+_MIRROR_POD = "kubernetes.io/config.mirror"
 
 
 class NamespaceStrategy(Strategy):
@@ -65,10 +73,12 @@ class NamespaceStrategy(Strategy):
 
 
 class PodStrategy(Strategy):
-    """Pods: defaults, status subresource, generation, graceful deletion."""
+    """Pods: defaults, the status and ephemeralcontainers subresources, generation,
+    graceful deletion."""
 
     has_status_subresource = True
     tracks_generation = True
+    defaulted_subresources = frozenset({"ephemeralcontainers"})
 
     def initial_status(self, obj: dict[str, Any]) -> None:
         obj["status"] = {"phase": "Pending", "qosClass": _qos_class(obj)}
@@ -80,13 +90,45 @@ class PodStrategy(Strategy):
             status["qosClass"] = _qos_class(obj)
 
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
+        """A new pod: its spec, and no ephemeral containers (upstream ``ValidatePodCreate``:
+        they are only added through ``pods/ephemeralcontainers``)."""
+        causes = self._validate_spec(obj)
+        if (obj.get("spec") or {}).get("ephemeralContainers"):
+            causes.append(CREATE_CAUSE)
+        return causes
+
+    def _validate_spec(self, obj: dict[str, Any]) -> list[Cause]:
         spec = obj.get("spec")
         if not isinstance(spec, dict):
             return [errors.required("spec")]
-        return validate_pod_spec(spec, "spec")
+        return validate_pod_spec(spec, "spec") + validate_ephemeral_containers(spec)
+
+    def prepare_for_subresource_update(self, subresource: str, new: dict[str, Any],
+                                       old: dict[str, Any]) -> None:
+        if subresource != "ephemeralcontainers":
+            super().prepare_for_subresource_update(subresource, new, old)
+            return
+        keep_ephemeral_containers_only(new, old)
+        generation = meta.metadata(old).get("generation", 1)
+        if new.get("spec") != old.get("spec"):  # upstream updatePodGeneration
+            generation += 1
+        meta.metadata(new)["generation"] = generation
+
+    def validate_subresource_update(self, subresource: str, new: dict[str, Any],
+                                    old: dict[str, Any]) -> list[Cause]:
+        if subresource != "ephemeralcontainers":
+            return super().validate_subresource_update(subresource, new, old)
+        # Upstream ValidatePodEphemeralContainersUpdate: the whole new pod, then the
+        # changes to the ephemeral containers already there.
+        if _MIRROR_POD in (meta.metadata(old).get("annotations") or {}):
+            return [errors.forbidden_field("", "static pods do not support ephemeral "
+                                               "containers")]
+        return self._validate_spec(new) + ephemeral_changes(new, old)
 
     def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-        causes = self.validate(new)
+        # spec.ephemeralContainers is compared with the rest of the spec below: the main
+        # resource may not change it (upstream's "pod updates may not change fields …").
+        causes = self._validate_spec(new)
         if _mutable_pod_spec(new.get("spec")) != _mutable_pod_spec(old.get("spec")):
             causes.append(errors.forbidden_field(
                 "spec",

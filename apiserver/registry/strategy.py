@@ -31,6 +31,10 @@ class Strategy:
     #: Any qualified name is a valid finalizer (apiextensions objects are validated by
     #: apimachinery's generic rules, not core's "standard or domain/name" rule).
     any_qualified_finalizer = False
+    #: Subresources whose writes change the spec (``pods/ephemeralcontainers``): the store
+    #: defaults their bodies as it defaults a main-resource write, since upstream's decoder
+    #: defaults every body (``/status`` bodies are taken as sent).
+    defaulted_subresources: frozenset[str] = frozenset()
 
     def name_errors(self, name: str) -> list[str]:
         """Validation messages for ``metadata.name`` (DNS-1123 subdomain)."""
@@ -95,6 +99,15 @@ class Strategy:
             else:
                 new_meta.pop(k, None)
 
+    def prepare_for_subresource_update(self, subresource: str, new: dict[str, Any],
+                                       old: dict[str, Any]) -> None:
+        """Keep of ``new`` only what a write to ``subresource`` may change (upstream: the
+        subresource's own strategy's ``PrepareForUpdate``). ``/status`` is
+        :meth:`prepare_for_status_update`; other subresources (``namespaces/finalize``,
+        ``pods/binding``) arrive prepared by their caller, so nothing by default."""
+        if subresource == "status":
+            self.prepare_for_status_update(new, old)
+
     def authorize_write(self, new: dict[str, Any], old: dict[str, Any] | None) -> None:
         """Refuse a create (``old`` None) or update by the requester with an ApiError
         (the RBAC kinds' escalation checks); nothing by default."""
@@ -110,6 +123,14 @@ class Strategy:
     def validate_status_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
         """Field errors of a ``/status`` update (none by default)."""
         return []
+
+    def validate_subresource_update(self, subresource: str, new: dict[str, Any],
+                                    old: dict[str, Any]) -> list[Cause]:
+        """Field errors of a write to ``subresource``: ``/status`` is
+        :meth:`validate_status_update`, others the kind's :meth:`validate_update`."""
+        if subresource == "status":
+            return self.validate_status_update(new, old)
+        return self.validate_update(new, old)
 
     def grace_period(
         self, obj: dict[str, Any], requested: int | None

@@ -52,7 +52,7 @@ log = logging.getLogger("controllers.node")
 
 #: Pod status fields the agent owns (compared before writing).
 _OWNED = ("phase", "conditions", "hostIP", "hostIPs", "podIP", "podIPs", "startTime",
-          "containerStatuses")
+          "containerStatuses", "ephemeralContainerStatuses")
 
 
 def _m(value: Any) -> Mapping[str, Any]:
@@ -279,7 +279,10 @@ class NodeAgent:
                 runner.adopt(pod)
             self.runners[key] = runner
             log.info("starting pod %s on %s", key, ip)
-            await runner.start()
+            await runner.start(pod)
+        else:
+            # A spec change of a running pod the kubelet acts on: ephemeral containers.
+            await runner.ephemeral.sync(pod)
         await self._write_status(key, pod, runner)
 
     async def _write_status(self, key: str, pod: Mapping[str, Any], runner: PodRunner) -> None:
@@ -309,7 +312,8 @@ class NodeAgent:
                 runner.terminating = True
                 with contextlib.suppress(ApiError, OSError, httpx.HTTPError):
                     await self._write_status(key, pod, runner)
-                for container in runner.containers:
+                running = [c for c in runner.ephemeral.items if c.running]
+                for container in [*runner.containers, *running]:
                     await runner.event("Normal", "Killing",
                                        f"Stopping container {container.name}",
                                        container.field_path)

@@ -84,6 +84,9 @@ class Pod(Protocol):
 class Container:
     """One container of a running pod."""
 
+    #: The pod spec list this container is in (Event field paths).
+    spec_list = "containers"
+
     def __init__(self, runner: Pod, spec: Mapping[str, Any]) -> None:
         self.runner = runner
         self.spec = spec
@@ -198,7 +201,12 @@ class Container:
     @property
     def field_path(self) -> str:
         """The Event ``involvedObject.fieldPath`` of this container."""
-        return f"spec.containers{{{self.name}}}"
+        return f"spec.{self.spec_list}{{{self.name}}}"
+
+    @property
+    def restart_policy(self) -> str:
+        """When this container restarts after it exits: its pod's ``restartPolicy``."""
+        return self.runner.restart_policy
 
     # -- what the probes need (controllers.node.probing.ProbeTarget) -----------------
 
@@ -316,7 +324,7 @@ class Container:
             return
         self._terminated(code, reason or ("Completed" if code == 0 else "Error"), message)
         self.running = False
-        policy = self.runner.restart_policy
+        policy = self.restart_policy
         if policy == "Always" or (policy == "OnFailure" and code != 0):
             await self._restart_after_backoff()
             return

@@ -13,7 +13,8 @@ code 0, ``startedAt``/``finishedAt``. A container that exited (finite, or a
 host process) restarts under ``restartPolicy: Always`` (and under
 ``OnFailure`` when its exit code was not 0); otherwise it stays terminated,
 and once every container has terminated the pod's phase is ``Succeeded``
-(all exit codes 0) or ``Failed``.
+(all exit codes 0) or ``Failed``. Ephemeral containers (:mod:`controllers.node.ephemeral`)
+count for neither phase nor readiness.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from controllers.node.container import (
     EventFn,
     now_rfc3339,
 )
+from controllers.node.ephemeral import EphemeralContainers
 from controllers.node.mountns import HostEnv
 from controllers.node.podlogs import LogSettings, pod_log_dir
 from controllers.node.servers import port_kind
@@ -72,6 +74,8 @@ class PodRunner:
         self.event = event
         self.start_time = now_rfc3339()
         self.containers = [Container(self, _m(c)) for c in spec.get("containers") or []]
+        #: The debug containers added to the running pod (``kubectl debug``).
+        self.ephemeral = EphemeralContainers(self)
         #: Condition type → (status, lastTransitionTime).
         self._conditions: dict[str, tuple[str, str]] = {}
         self._env = env
@@ -115,9 +119,10 @@ class PodRunner:
         for container in self.containers:
             if container.name in by_name:
                 container.adopt(by_name[container.name])
+        self.ephemeral.adopt(status.get("ephemeralContainerStatuses"))
 
-    async def start(self) -> None:
-        """Start every container."""
+    async def start(self, pod: Mapping[str, Any] | None = None) -> None:
+        """Start every container, then the ephemeral containers ``pod`` has already."""
         if self.allow_host_commands is False and any(c.spec.get("command")
                                                      for c in self.containers):
             await self.event("Normal", "HostCommandsDisabled",
@@ -127,18 +132,23 @@ class PodRunner:
                              "has no ports", "")
         for container in self.containers:
             await container.start()
+        if pod is not None:
+            await self.ephemeral.sync(pod)
 
     async def stop(self, grace: float = 0.0) -> None:
         """Stop every container."""
         self.terminating = True
-        await asyncio.gather(*(c.stop(grace) for c in self.containers))
+        await asyncio.gather(*(c.stop(grace) for c in self.containers),
+                             self.ephemeral.stop(grace))
         for pid in list(self.exec_groups):  # a container's end ends the commands run in it
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
 
     def container(self, name: str) -> Container | None:
-        """The container called ``name``."""
-        return next((c for c in self.containers if c.name == name), None)
+        """The container called ``name``, regular or ephemeral (names are unique across
+        both, as the kubelet's lookups for logs, attach and exec assume)."""
+        found = next((c for c in self.containers if c.name == name), None)
+        return found if found is not None else self.ephemeral.find(name)
 
     def remove_logs(self) -> None:
         """Delete this pod's log directory (the pod is gone)."""
@@ -190,7 +200,7 @@ class PodRunner:
         for gate in gates:
             if gate in current:
                 conditions.append(dict(current[gate]))
-        return {
+        out: dict[str, Any] = {
             "phase": phase,
             "conditions": conditions,
             "hostIP": self.host_ip,
@@ -200,3 +210,6 @@ class PodRunner:
             "startTime": self.start_time,
             "containerStatuses": [c.status() for c in self.containers],
         }
+        if self.ephemeral.items:
+            out["ephemeralContainerStatuses"] = self.ephemeral.statuses()
+        return out

@@ -128,6 +128,8 @@ def test_aggregated_core(version: str) -> None:
     assert pod_subresources["exec"] == ("PodExecOptions", ["create", "get"])
     assert pod_subresources["log"] == ("Pod", ["get"])
     assert pod_subresources["portforward"] == ("PodPortForwardOptions", ["create", "get"])
+    # As upstream 1.33's aggregated discovery lists it.
+    assert pod_subresources["ephemeralcontainers"] == ("Pod", ["get", "patch", "update"])
 
 
 def test_aggregated_groups_match_legacy() -> None:

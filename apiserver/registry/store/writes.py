@@ -228,10 +228,11 @@ class WriteStore(ReadStore):
     ) -> CachedObject:
         new_md = meta.metadata(new)
         old_md = old["metadata"]
-        if subresource == "status":
-            self.strategy.prepare_for_status_update(new, old)
-        elif subresource is not None:
-            pass  # other subresources (namespaces/finalize) arrive prepared by their caller
+        if subresource is not None:
+            if subresource in self.strategy.defaulted_subresources:
+                apply_defaults(self.info, new)
+                self.strategy.default(new)
+            self.strategy.prepare_for_subresource_update(subresource, new, old)
         else:
             self.strategy.prepare_for_update(new, old)
             apply_defaults(self.info, new)
@@ -257,10 +258,10 @@ class WriteStore(ReadStore):
         await self._admit(attrs)
         new_md = meta.metadata(new)
         causes = validate_object_meta(new, self.strategy, self.info.namespaced)
-        if subresource != "status":
+        if subresource is None:
             causes += self.strategy.validate_update(new, old)
         else:
-            causes += self.strategy.validate_status_update(new, old)
+            causes += self.strategy.validate_subresource_update(subresource, new, old)
         self._invalid_unless_valid(new, causes)
         await self._validate_admission(attrs)
         new_md["resourceVersion"] = old_md.get("resourceVersion", "")
