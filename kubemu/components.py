@@ -228,7 +228,8 @@ def servicelb_args(ctx: LaunchContext) -> list[str]:
 
 def manager_args(ctx: LaunchContext) -> list[str]:
     """Command line of the controller manager; over TLS it fills legacy token Secrets with
-    the apiserver's ServiceAccount key and the cluster CA."""
+    the apiserver's ServiceAccount key and the cluster CA, and publishes that CA (the one
+    that signed the apiserver's serving certificate) as ``kube-root-ca.crt``."""
     argv = controller_args("controllers.manager", "controller-manager")(ctx)
     if ctx.pki is not None:
         argv += ["--service-account-private-key-file", str(ctx.pki.sa_key),

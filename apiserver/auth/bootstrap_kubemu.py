@@ -55,8 +55,9 @@ KUBEMU_ROLES: tuple[RoleRow, ...] = (
         # the garbage collector (upstream system:controller:generic-garbage-collector) and
         # the namespace controller (system:controller:namespace-controller)
         R("*", "*", "delete,deletecollection,get,list,patch,update,watch"),
-        # what the workload, node and serviceaccount controllers create
-        R('""', "pods,persistentvolumeclaims,serviceaccounts", "create"),
+        # what the workload, node and serviceaccount controllers create, and the
+        # root-ca-cert-publisher's kube-root-ca.crt ConfigMaps
+        R('""', "configmaps,pods,persistentvolumeclaims,serviceaccounts", "create"),
         R('""', "pods/binding,pods/eviction", "create"),
         R("apps", "controllerrevisions,replicasets", "create"),
         R("batch", "jobs", "create"),

@@ -21,6 +21,7 @@ from controllers.deployment.controller import DEPLOYMENT
 from controllers.disruption.app import DISRUPTION
 from controllers.gc import GARBAGECOLLECTOR
 from controllers.manager.clusterrole_aggregation import CLUSTERROLE_AGGREGATION
+from controllers.manager.rootcacertpublisher import ROOT_CA_CERT_PUBLISHER, add_root_ca_flag
 from controllers.manager.serviceaccount import SERVICEACCOUNT
 from controllers.manager.serviceaccount_tokens import SERVICEACCOUNT_TOKEN
 from controllers.namespace.controller import NAMESPACE
@@ -40,6 +41,7 @@ CONTROLLERS: tuple[ControllerSpec, ...] = (
     NAMESPACE,
     SERVICEACCOUNT,
     SERVICEACCOUNT_TOKEN,
+    ROOT_CA_CERT_PUBLISHER,
     REPLICASET,
     REPLICATIONCONTROLLER,
     STATEFULSET,
@@ -68,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_common_flags(parser, lease_name="kube-controller-manager",
                      controllers=[spec.name for spec in CONTROLLERS])
+    add_root_ca_flag(parser)  # shared by two controllers: the manager's, not one's own
     for spec in CONTROLLERS:
         spec.add_flags(parser)
     return parser

@@ -7,7 +7,7 @@ ServiceAccount (annotation ``kubernetes.io/service-account.name``) gets
 
 * ``data.token`` — a JWT signed with ``--service-account-private-key-file``, with the
   legacy claims (``iss: kubernetes/serviceaccount``, ``kubernetes.io/serviceaccount/*``);
-* ``data["ca.crt"]`` — ``--root-ca-file``; ``data.namespace``;
+* ``data["ca.crt"]`` — ``--root-ca-file`` (a flag of the whole manager); ``data.namespace``;
 * annotation ``kubernetes.io/service-account.uid`` when it has none.
 
 A Secret whose ServiceAccount does not exist (or has another UID than the annotation
@@ -202,8 +202,6 @@ def _flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--service-account-private-key-file", default="",
                         help="PEM private key signing legacy ServiceAccount token Secrets "
                         "(the apiserver's --service-account-signing-key-file)")
-    parser.add_argument("--root-ca-file", default="",
-                        help="CA bundle put into token Secrets as ca.crt")
     parser.add_argument("--concurrent-serviceaccount-token-syncs", type=int, default=5,
                         help="serviceaccount-token workers (default 5)")
 

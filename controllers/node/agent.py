@@ -9,7 +9,8 @@ port). Before registering it starts its kubelet API (:mod:`controllers.node.kube
 and advertises the bound port in the Node's ``daemonEndpoints``; containers keep their logs
 as :mod:`controllers.node.podlogs` describes, removed with their pod. A host process in a
 mount namespace sees its pod's ``resolv.conf`` (:mod:`controllers.node.resolvconf`, written
-once per pod) at ``/etc/resolv.conf``.
+once per pod) at ``/etc/resolv.conf``; host processes get the kubelet's Service variables
+(:mod:`controllers.node.serviceenv`) from an informer on all Services.
 """
 
 from __future__ import annotations
@@ -28,13 +29,13 @@ from typing import Any
 
 import httpx
 
-from apiserver.api.resources import PODS
+from apiserver.api.resources import PODS, SERVICES
 from controllers.client.errors import ApiError
 from controllers.client.informer import SharedInformerFactory
 from controllers.client.rest import RestClient
 from controllers.client.store import DeletedFinalStateUnknown, Obj, meta_namespace_key, split_key
 from controllers.client.workqueue import RateLimitingQueue
-from controllers.node import mountns, podenv
+from controllers.node import mountns, podenv, serviceenv
 from controllers.node.ipam import IPAllocator
 from controllers.node.kubelet.server import KubeletServer, KubeletServing
 from controllers.node.mountns import HostEnv, Mount
@@ -95,6 +96,10 @@ class NodeAgent:
         self.kubelet = KubeletServer(self, kubelet) if kubelet is not None else None
         self.ipam = IPAllocator(pod_cidr)
         self.pods = informers.informer_for(PODS, field_selector=f"spec.nodeName={node_name}")
+        #: Every Service, for the containers' Service variables (as the kubelet's lister;
+        #: the runtime waits for it to sync before any pod starts, so no container misses
+        #: ``KUBERNETES_SERVICE_HOST``).
+        self.services = informers.informer_for(SERVICES)
         self.queue: RateLimitingQueue[str] = RateLimitingQueue(name="node")
         self.runners: dict[str, PodRunner] = {}
         self.terminating: dict[str, asyncio.Task[None]] = {}
@@ -175,7 +180,9 @@ class NodeAgent:
             return str(_m(out.get("status")).get("token") or "")
 
         root = await podenv.materialise(pod, self.pods_dir, self._fetch, token)
-        env = await podenv.container_env(pod, container, self._fetch, root)
+        links = _m(pod.get("spec")).get("enableServiceLinks") is not False  # default true
+        services = serviceenv.service_env(self.services.store.list(), runner.namespace, links)
+        env = await podenv.container_env(pod, container, self._fetch, root, services)
         if self.mount_namespaces:
             cwd = str(container.get("workingDir") or "") or None
             namespace = podenv.namespace(pod, container, self.pods_dir)

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from controllers.node.backoff import RestartBackoff
 from controllers.node.images import image_ref, implied_ports, process_argv, pull_events
 from controllers.node.mountns import HostEnv
+from controllers.node.podenv import VolumeSetupError
 from controllers.node.podlogs import ContainerLog, LogSettings
 from controllers.node.probes import ProbeSpec, parse_probe
 from controllers.node.probing import ContainerProbes
@@ -137,7 +138,17 @@ class Container:
         self.last_terminated = dict(term) if term else None
 
     async def start(self) -> None:
-        """Start serving (or the host process) and the probes."""
+        """Start serving (or the host process) and the probes. A host process whose volumes
+        cannot be set up stays ``ContainerCreating``, with the kubelet's ``FailedMount``
+        Event on its pod, and is tried again (see :meth:`_mount_failed`)."""
+        argv = process_argv(self.spec) if self.runner.allow_host_commands else []
+        host: HostEnv | None = None
+        if argv:
+            try:
+                host = await self.runner.process_env(self.spec)
+            except VolumeSetupError as exc:
+                await self._mount_failed(str(exc))
+                return
         if not self.container_id:
             self.container_id = f"kubemu://{secrets.token_hex(32)}"
         if not self.started_at:
@@ -149,10 +160,9 @@ class Container:
         for reason, message in pull_events(self.spec):
             await self.event("Normal", reason, message)
         await self.event("Normal", "Created", f"Created container: {self.name}")
-        argv = process_argv(self.spec) if self.runner.allow_host_commands else []
         try:
-            if argv:
-                await self._start_process(argv)
+            if host is not None:
+                await self._start_process(argv, host)
             elif self.finite:
                 self.log_line("the command is not run (the node agent runs without "
                               "--allow-host-commands); exiting 0 after "
@@ -272,8 +282,22 @@ class Container:
                           + ("" if declared else " (the image's own port: the container "
                                                  "declares none)"))
 
-    async def _start_process(self, argv: list[str]) -> None:
-        host = await self.runner.process_env(self.spec)
+    async def _mount_failed(self, message: str) -> None:
+        """As the kubelet: volumes are set up before anything of the container starts, a
+        failure is a ``FailedMount`` Event on the pod (no field path), and the pod worker
+        tries again (the recorder folds the repeats into one Event's count)."""
+        self.waiting = ("ContainerCreating", "")
+        await self.runner.event("Warning", "FailedMount", message, "")
+        self.runner.changed()
+
+        async def retry() -> None:
+            await asyncio.sleep(RESTART_DELAY * 2)
+            self.tasks = [t for t in self.tasks if t is not asyncio.current_task()]
+            if not self.runner.terminating:
+                await self.start()
+        self.tasks.append(asyncio.create_task(retry()))
+
+    async def _start_process(self, argv: list[str], host: HostEnv) -> None:
         host.env.update({"POD_NAME": self.runner.pod_name, "POD_IP": self.runner.ip,
                          "HOSTNAME": self.runner.pod_name})
         pipe = asyncio.subprocess.PIPE

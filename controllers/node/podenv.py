@@ -4,7 +4,8 @@ Used for the commands the node agent runs on the host (``--allow-host-commands``
 container's own command and ``kubectl exec``. :func:`container_env` resolves ``env`` and
 ``envFrom`` as the kubelet does — literal values with ``$(VAR)`` expansion, ``valueFrom``
 ConfigMap and Secret keys and the downward API (``fieldRef``) — and adds
-``HOSTNAME`` (the pod name) and ``KUBEMU_POD_ROOT``.
+``HOSTNAME`` (the pod name), ``KUBEMU_POD_ROOT`` and the Service variables the kubelet
+gives (:mod:`controllers.node.serviceenv`).
 
 Volumes: :func:`materialise` writes each of the pod's volumes (``emptyDir``, ``configMap``,
 ``secret``, ``downwardAPI``, and ``projected`` sources including a ``serviceAccountToken``
@@ -31,8 +32,8 @@ from typing import Any
 
 from controllers.node.mountns import Mount, Namespace
 
-__all__ = ["Fetch", "TokenFn", "container_env", "field_value", "materialise", "namespace",
-           "pod_root", "remove_pod_dir", "working_dir"]
+__all__ = ["Fetch", "TokenFn", "VolumeSetupError", "container_env", "field_value",
+           "materialise", "namespace", "pod_root", "remove_pod_dir", "working_dir"]
 
 log = logging.getLogger("controllers.node")
 
@@ -41,7 +42,18 @@ Fetch = Callable[[str, str, str], Awaitable[Mapping[str, Any] | None]]
 #: ``token(namespace, serviceAccount, audience, expirationSeconds)``: a bound token.
 TokenFn = Callable[[str, str, str, int], Awaitable[str]]
 
+
+
+class VolumeSetupError(Exception):
+    """A volume cannot be set up, in the kubelet's words (``MountVolume.SetUp failed for
+    volume "NAME" : configmap "x" not found``): the container must not start yet."""
+
+
 _REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+
+
+class _Missing(LookupError):
+    """A volume source's object does not exist (the message says which)."""
 
 
 def _m(value: Any) -> Mapping[str, Any]:
@@ -95,9 +107,15 @@ def _data(obj: Mapping[str, Any] | None, secret: bool) -> dict[str, bytes]:
 
 
 async def container_env(pod: Mapping[str, Any], container: Mapping[str, Any], fetch: Fetch,
-                        root: str = "") -> dict[str, str]:
+                        root: str = "", services: Mapping[str, str] | None = None) \
+        -> dict[str, str]:
     """The variables a host process of ``container`` gets, over this process's own
-    environment; keys that cannot be resolved (missing object or key) are left out."""
+    environment; keys that cannot be resolved (missing object or key) are left out.
+
+    ``services`` are the pod's Service variables (:func:`.serviceenv.service_env`): as the
+    kubelet's, ``$(VAR)`` in a value may name them, and they follow the container's own
+    variables, which win over them."""
+    services = services or {}
     namespace = str(_m(pod.get("metadata")).get("namespace") or "default")
     own: dict[str, str] = {}
     cache: dict[tuple[str, str], Mapping[str, Any] | None] = {}
@@ -119,7 +137,7 @@ async def container_env(pod: Mapping[str, Any], container: Mapping[str, Any], fe
         var = _m(var)
         name = str(var.get("name") or "")
         if "value" in var or "valueFrom" not in var:
-            own[name] = _expand(str(var.get("value") or ""), own)
+            own[name] = _expand(str(var.get("value") or ""), {**services, **own})
             continue
         source = _m(var.get("valueFrom"))
         if "fieldRef" in source:
@@ -133,6 +151,8 @@ async def container_env(pod: Mapping[str, Any], container: Mapping[str, Any], fe
                     own[name] = data[key].decode(errors="replace")
     env = dict(os.environ)
     env.update(own)
+    # After the container's own (which win) and over the node agent's inherited ones.
+    env.update((key, value) for key, value in services.items() if key not in own)
     env["HOSTNAME"] = str(_m(pod.get("metadata")).get("name") or "")
     if root:
         env["KUBEMU_POD_ROOT"] = root
@@ -187,6 +207,9 @@ async def _volume_files(pod: Mapping[str, Any], volume: Mapping[str, Any], fetch
             name = str(src.get("secretName" if kind == "secret" and "secretName" in src
                                else "name") or "")
             obj = await fetch("secrets" if kind == "secret" else "configmaps", namespace, name)
+            if obj is None and src.get("optional") is not True:
+                # The kubelet's words; the mount fails until the object exists.
+                raise _Missing(f'{kind.lower()} "{name}" not found')
             files.update(_select(_data(obj, kind == "secret"), src.get("items")))
         elif kind == "downwardAPI":
             for item in src.get("items") or []:
@@ -203,8 +226,14 @@ async def _volume_files(pod: Mapping[str, Any], volume: Mapping[str, Any], fetch
 async def materialise(pod: Mapping[str, Any], base: str, fetch: Fetch,
                       token: TokenFn) -> str:
     """Write ``pod``'s volumes under ``base/<uid>`` and link every container's mounts under
-    :func:`pod_root`; returns that root. A volume whose source cannot be read (a missing
-    object, a failed token request) is left empty and logged."""
+    :func:`pod_root`; returns that root. Each volume is written once per pod instance.
+
+    A ``configMap`` or ``secret`` source (of its own or projected) whose object is missing
+    and not ``optional`` fails the mount as the kubelet's does: :class:`VolumeSetupError`,
+    nothing written, so the next call (the container's next attempt) tries again — the
+    ``kube-root-ca.crt`` ConfigMap of a new namespace may lag its first pod. Any other
+    failure (the API unreachable, a failed token request) is logged and leaves that
+    volume out of this call only (it is not mounted; the next call tries again)."""
     md, spec = _m(pod.get("metadata")), _m(pod.get("spec"))
     uid = str(md.get("uid") or "")
     pod_dir = Path(base, uid)
@@ -216,12 +245,15 @@ async def materialise(pod: Mapping[str, Any], base: str, fetch: Fetch,
         directory = volumes_dir / name
         if directory.exists() or not name or "/" in name:
             continue  # written once per pod instance: emptyDir contents survive
-        directory.mkdir(parents=True)
         try:
             files = await _volume_files(pod, volume, fetch, token)
+        except _Missing as exc:
+            raise VolumeSetupError(f'MountVolume.SetUp failed for volume "{name}" : {exc}') \
+                from None
         except Exception as exc:  # the API being unreachable must not fail the command
             log.warning("volume %s of pod %s: %s", name, md.get("name"), exc)
             continue
+        directory.mkdir(parents=True, exist_ok=True)  # another container may have won
         if files:
             mode = int(_m(volume.get("secret") or volume.get("configMap")
                           or volume.get("projected")).get("defaultMode") or 0o644)

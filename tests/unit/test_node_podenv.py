@@ -122,3 +122,36 @@ def test_the_mount_namespace_lists_the_mounts_read_only_where_upstream_is(
         (str(volumes / "cache"), "/ro", True), (str(volumes / "cache" / "sub"), "/sub", False)]
     assert namespace.work == str(tmp_path / "u1" / "ns")
     assert os.path.isdir(namespace.work)
+
+
+def test_a_missing_configmap_fails_the_mount_until_it_exists(tmp_path: Path) -> None:
+    """As the kubelet: ``MountVolume.SetUp failed`` while ``kube-root-ca.crt`` is missing,
+    nothing written; the next attempt after it appeared writes ``ca.crt``."""
+    pod = {"metadata": {"name": "p", "namespace": "shop", "uid": "u2"}, "spec": {
+        "containers": [{"name": "main", "volumeMounts": [
+            {"name": "kube-api-access-x", "mountPath": "/var/run/secrets/kubernetes.io/"
+                                                      "serviceaccount"}]}],
+        "volumes": [{"name": "kube-api-access-x", "projected": {"sources": [
+            {"serviceAccountToken": {"path": "token"}},
+            {"configMap": {"name": "kube-root-ca.crt",
+                           "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            {"configMap": {"name": "absent-but-optional", "optional": True}},
+        ]}}]}}
+    objects: dict[str, dict[str, Any]] = {}
+
+    async def lookup(kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
+        return objects.get(name)
+
+    try:
+        asyncio.run(podenv.materialise(pod, str(tmp_path), lookup, token))
+    except podenv.VolumeSetupError as exc:
+        assert str(exc) == ('MountVolume.SetUp failed for volume "kube-api-access-x" : '
+                            'configmap "kube-root-ca.crt" not found')
+    else:
+        raise AssertionError("the mount should have failed")
+    assert not (tmp_path / "u2" / "volumes" / "kube-api-access-x").exists()
+    objects["kube-root-ca.crt"] = {"data": {"ca.crt": "PEM"}}
+    root = Path(asyncio.run(podenv.materialise(pod, str(tmp_path), lookup, token)))
+    mounted = root / "var/run/secrets/kubernetes.io/serviceaccount"
+    assert (mounted / "ca.crt").read_text() == "PEM"
+    assert (mounted / "token").read_text() == "token-for-shop-default--3600"
