@@ -34,6 +34,7 @@ from apiserver.admission.chain import AdmissionChain
 from apiserver.admission.externalips import DenyServiceExternalIPs
 from apiserver.admission.limitranger import LimitRanger
 from apiserver.admission.namespace import NamespaceLifecycle
+from apiserver.admission.podsecurity import PodSecurity
 from apiserver.admission.policy import ValidatingAdmissionPolicyPlugin
 from apiserver.admission.priority import PriorityAdmission
 from apiserver.admission.resourcequota import ResourceQuotaAdmission
@@ -55,12 +56,13 @@ DENY_SERVICE_EXTERNAL_IPS = "DenyServiceExternalIPs"
 RESOURCE_QUOTA = "ResourceQuota"
 VALIDATING_ADMISSION_POLICY = "ValidatingAdmissionPolicy"
 PRIORITY = "Priority"
+POD_SECURITY = "PodSecurity"
 
 #: Upstream's ``AllOrderedPlugins``.
 ORDER: tuple[str, ...] = (
     "AlwaysAdmit", "NamespaceAutoProvision", NAMESPACE_LIFECYCLE, "NamespaceExists",
     "LimitPodHardAntiAffinityTopology", LIMIT_RANGER, SERVICE_ACCOUNT, NODE_RESTRICTION,
-    "TaintNodesByCondition", "AlwaysPullImages", "ImagePolicyWebhook", "PodSecurity",
+    "TaintNodesByCondition", "AlwaysPullImages", "ImagePolicyWebhook", POD_SECURITY,
     "PodNodeSelector", PRIORITY, DEFAULT_TOLERATION_SECONDS, "PodTolerationRestriction",
     "EventRateLimit", "ExtendedResourceToleration", "DefaultStorageClass",
     "StorageObjectInUseProtection", "OwnerReferencesPermissionEnforcement",
@@ -78,7 +80,7 @@ DEFAULT_ON: frozenset[str] = frozenset({
     "ValidatingAdmissionWebhook", RESOURCE_QUOTA, "StorageObjectInUseProtection", PRIORITY,
     "TaintNodesByCondition", "RuntimeClass", "CertificateApproval", "CertificateSigning",
     "ClusterTrustBundleAttest", "CertificateSubjectRestriction", "DefaultIngressClass",
-    "PodSecurity", "ValidatingAdmissionPolicy", "MutatingAdmissionPolicy",
+    POD_SECURITY, "ValidatingAdmissionPolicy", "MutatingAdmissionPolicy",
 })
 
 Clock = Callable[[], datetime]
@@ -90,6 +92,7 @@ FACTORIES: dict[str, Factory] = {
     NAMESPACE_LIFECYCLE: lambda source, _clock: NamespaceLifecycle(source),
     LIMIT_RANGER: lambda source, _clock: LimitRanger(source),
     SERVICE_ACCOUNT: lambda source, _clock: ServiceAccountAdmission(source),
+    POD_SECURITY: lambda source, _clock: PodSecurity(source),
     PRIORITY: lambda source, _clock: PriorityAdmission(source),
     DEFAULT_TOLERATION_SECONDS: lambda _source, _clock: DefaultTolerationSeconds(),
     DENY_SERVICE_EXTERNAL_IPS: lambda _source, _clock: DenyServiceExternalIPs(),

@@ -24,7 +24,8 @@ from apiserver.api import errors
 from apiserver.api.resources import CONFIGMAPS, PODS, SERVICES
 from apiserver.registry.admission_source import RegistrySource
 
-IMPLEMENTED_DEFAULTS = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "Priority",
+IMPLEMENTED_DEFAULTS = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "PodSecurity",
+                        "Priority",
                         "DefaultTolerationSeconds", "MutatingAdmissionWebhook",
                         "ValidatingAdmissionPolicy", "ValidatingAdmissionWebhook",
                         "ResourceQuota")
@@ -71,15 +72,16 @@ def _attrs(op: Operation, obj: dict[str, Any] | None, old: dict[str, Any] | None
 def test_chain_runs_mutating_plugins_then_validating_ones_in_order() -> None:
     chain = build_chain(enabled_plugins("DenyServiceExternalIPs"), RegistrySource({}),
                         lambda: None)  # type: ignore[arg-type,return-value]
-    assert chain.names == ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "Priority",
-                           "DefaultTolerationSeconds", "DenyServiceExternalIPs",
+    assert chain.names == ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "PodSecurity",
+                           "Priority", "DefaultTolerationSeconds", "DenyServiceExternalIPs",
                            "MutatingAdmissionWebhook", "ValidatingAdmissionPolicy",
                            "ValidatingAdmissionWebhook", "ResourceQuota")
     assert [p.name for p in chain.mutating] == ["NamespaceLifecycle", "LimitRanger",
                                                 "ServiceAccount", "Priority",
                                                 "DefaultTolerationSeconds",
                                                 "MutatingAdmissionWebhook"]
-    assert [p.name for p in chain.validating] == ["LimitRanger", "ServiceAccount", "Priority",
+    assert [p.name for p in chain.validating] == ["LimitRanger", "ServiceAccount",
+                                                  "PodSecurity", "Priority",
                                                   "DenyServiceExternalIPs",
                                                   "ValidatingAdmissionPolicy",
                                                   "ValidatingAdmissionWebhook", "ResourceQuota"]
