@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from controllers.node.backoff import RestartBackoff
+from controllers.node.containerports import serve_ports
 from controllers.node.images import image_ref, implied_ports, process_argv, pull_events
 from controllers.node.mountns import HostEnv
 from controllers.node.podenv import VolumeSetupError
 from controllers.node.podlogs import ContainerLog, LogSettings
 from controllers.node.probes import ProbeSpec, parse_probe
 from controllers.node.probing import ContainerProbes
-from controllers.node.servers import ContainerFlags, PortServer, port_kind, start_port_server
+from controllers.node.servers import ContainerFlags, PortServer
 from controllers.node.stdio import STDERR, STDOUT, ContainerIO, exited
 
 __all__ = ["FINITE_CONTAINER_SECONDS", "Container", "EventFn", "Pod", "image_ref",
@@ -250,37 +251,9 @@ class Container:
         await self._restart_after_backoff()
 
     async def _start_servers(self) -> None:
-        specs = [s for s in (self.startup_spec, self.readiness_spec, self.liveness_spec)
-                 if s is not None]
-        http_ports = {s.port for s in specs if s.kind == "http"}
-        ready_services = {(s.port, s.service) for s in (self.readiness_spec,)
-                          if s is not None and s.kind == "grpc"}
-        live_services = {(s.port, s.service) for s in (self.startup_spec, self.liveness_spec)
-                         if s is not None and s.kind == "grpc"}
-        grpc_ports = {port for port, _ in ready_services | live_services}
-        declared = self.spec.get("ports") or []
-        for port in declared or implied_ports(self.spec):
-            kind = port_kind(_m(port), http_ports, grpc_ports)
-            number = _m(port).get("containerPort")
-            if kind is None or not isinstance(number, int):
-                continue
-            known = frozenset(s for p, s in ready_services | live_services if p == number)
-            liveness_only = frozenset(s for p, s in live_services - ready_services
-                                      if p == number)
-            try:
-                server = await start_port_server(kind, self.runner.ip, number, self.flags,
-                                                 known, liveness_only)
-            except OSError as exc:
-                if declared:
-                    raise
-                # The image's own port is served where it can be: a node agent without
-                # root cannot bind nginx's port 80, and the container runs on without it.
-                self.log_line(f"not serving the image's port {number}: {exc}", "stderr")
-                continue
-            self.servers.append(server)
-            self.log_line(f"serving {kind.upper()} on {self.runner.ip}:{number}"
-                          + ("" if declared else " (the image's own port: the container "
-                                                 "declares none)"))
+        await serve_ports(self.spec, self.runner.ip, self.flags,
+                          (self.startup_spec, self.readiness_spec, self.liveness_spec),
+                          self.servers, self.log_line)
 
     async def _mount_failed(self, message: str) -> None:
         """As the kubelet: volumes are set up before anything of the container starts, a
