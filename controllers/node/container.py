@@ -175,7 +175,10 @@ class Container:
             await self._close_servers()
             self.running = False
             if argv:
-                await self._start_failed(argv[0], exc)
+                # In a task of its own: the failure restarts (after the back-off) through
+                # start() again, and the caller (the agent's pod worker) must not wait.
+                self.tasks.append(asyncio.create_task(self._start_failed(argv[0], exc)))
+                self.runner.changed()
                 return
             self.waiting = ("RunContainerError", f"cannot serve the container's ports: {exc}")
             await self.runner.event("Warning", "Failed", f"Error: {exc}", self.field_path)

@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from controllers.node.mountns import HostEnv
-from controllers.node.probes import ProbeSpec, ProbeState, run_probe
+from controllers.node.podenv import VolumeSetupError
+from controllers.node.probes import ProbeResult, ProbeSpec, ProbeState, run_probe
 
 __all__ = ["ContainerProbes", "ProbeTarget"]
 
@@ -111,8 +112,12 @@ class ContainerProbes:
         """One probe run and its consequences; True when this worker is done."""
         target = self.target
         allowed = target.allow_exec
-        env = await target.exec_env() if state.spec.kind == "exec" and allowed else None
-        result = await run_probe(state.spec, target.pod_ip, allowed, env)
+        try:
+            env = await target.exec_env() if state.spec.kind == "exec" and allowed else None
+        except VolumeSetupError as exc:  # the container's volumes are not there (yet)
+            result = ProbeResult(False, str(exc))
+        else:
+            result = await run_probe(state.spec, target.pod_ip, allowed, env)
         changed = state.record(result.ok, result.message)
         if not result.ok and (changed or state.failures == 1):
             await target.event("Warning", "Unhealthy", f"{what} probe failed: {result.message}")

@@ -27,6 +27,7 @@ from controllers.node.kubelet.channels import STDERR, STDOUT, exit_status
 from controllers.node.kubelet.pods import KubeletError, NodeHost, find_container
 from controllers.node.kubelet.process import run_command
 from controllers.node.kubelet.remotecommand import RemoteCommandStream, deny, parse_options
+from controllers.node.podenv import VolumeSetupError
 from controllers.node.runtime import PodRunner
 
 __all__ = ["HOST_COMMANDS_DISABLED", "Serve", "open_stream", "routes", "stream_route"]
@@ -59,7 +60,12 @@ async def open_stream(websocket: WebSocket, host: NodeHost, *, exec_: bool
 
 async def refuse_host_commands(stream: RemoteCommandStream) -> None:
     """Say (on the output and the error channel) that this node runs no host commands."""
-    code, message = HOST_COMMANDS_DISABLED
+    await refuse(stream, *HOST_COMMANDS_DISABLED)
+
+
+async def refuse(stream: RemoteCommandStream, code: int, message: str) -> None:
+    """End ``stream`` without running anything: ``message`` on the output and the error
+    channel, with exit code ``code``."""
     channel = STDERR if stream.opts.stderr else STDOUT if stream.opts.stdout else None
     if channel is not None:
         await stream.send(channel, f"{message}\n".encode())
@@ -88,7 +94,11 @@ def routes(host: NodeHost) -> list[BaseRoute]:
         if not host.allow_host_commands:
             await refuse_host_commands(stream)
             return
-        await run_command(stream, stream.opts.command, await pod.process_env(container.spec),
-                          pod.track_exec)
+        try:
+            env = await pod.process_env(container.spec)
+        except VolumeSetupError as exc:  # the container's volumes are not there (yet)
+            await refuse(stream, 126, str(exc))
+            return
+        await run_command(stream, stream.opts.command, env, pod.track_exec)
 
     return [stream_route("/exec/{namespace}/{pod}/{container}", host, serve, exec_=True)]
