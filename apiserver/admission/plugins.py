@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from apiserver.admission.attributes import AdmissionAttributes, ObjectSource, Operation
+from apiserver.admission.certsubject import CertificateSubjectRestriction
 from apiserver.admission.chain import AdmissionChain
 from apiserver.admission.externalips import DenyServiceExternalIPs
 from apiserver.admission.limitranger import LimitRanger
@@ -94,6 +95,7 @@ FACTORIES: dict[str, Factory] = {
     SERVICE_ACCOUNT: lambda source, _clock: ServiceAccountAdmission(source),
     POD_SECURITY: lambda source, _clock: PodSecurity(source),
     PRIORITY: lambda source, _clock: PriorityAdmission(source),
+    "CertificateSubjectRestriction": lambda _source, _clock: CertificateSubjectRestriction(),
     DEFAULT_TOLERATION_SECONDS: lambda _source, _clock: DefaultTolerationSeconds(),
     DENY_SERVICE_EXTERNAL_IPS: lambda _source, _clock: DenyServiceExternalIPs(),
     RESOURCE_QUOTA: lambda source, clock: ResourceQuotaAdmission(source, clock),
@@ -133,9 +135,13 @@ def enabled_plugins(enable: str | Iterable[str] = (), disable: str | Iterable[st
 def unimplemented(names: Sequence[str],
                   factories: Mapping[str, Factory] | None = None) -> tuple[str, ...]:
     """The enabled names kubemu has no plugin for (yet). NodeRestriction counts as
-    implemented: the registry always builds it (:mod:`apiserver.registry.registry`)."""
-    return tuple(name for name in names if name not in FACTORIES and name != NODE_RESTRICTION
-                 and name not in (factories or {}))
+    implemented: the registry always builds it (:mod:`apiserver.registry.registry`); so do
+    CertificateApproval and CertificateSigning, which kubemu checks in the
+    CertificateSigningRequest strategy with the authorizer
+    (:func:`apiserver.auth.authorization.signer_permission`), whatever the flags say."""
+    built_elsewhere = (NODE_RESTRICTION, "CertificateApproval", "CertificateSigning")
+    return tuple(name for name in names if name not in FACTORIES
+                 and name not in built_elsewhere and name not in (factories or {}))
 
 
 def build_chain(names: Sequence[str], source: ObjectSource, clock: Clock,

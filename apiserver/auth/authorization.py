@@ -12,13 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from apiserver.api.resources import served
+from apiserver.api.user import UserInfo
 from apiserver.auth.authz_node import NodeAuthorizer
 from apiserver.auth.authz_rbac import RbacAuthorizer
 from apiserver.auth.authz_union import AlwaysDeny, PrivilegedGroups, UnionAuthorizer
 from apiserver.auth.rbac_escalation import EscalationGuard
+from apiserver.registry.certificates import (
+    CSRS,
+    CertificateSigningRequestStrategy,
+    SignerPermission,
+)
 from apiserver.registry.rbac import BindingStrategy, RoleStrategy
 from apiserver.registry.registry import Registry
-from apiserver.registry.reviews import AlwaysAllow, Authorizer
+from apiserver.registry.reviews import AlwaysAllow, Attributes, Authorizer
 from apiserver.storage.cache import ResourceCache
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -47,6 +53,22 @@ def rbac_authorizer(registry: Registry) -> RbacAuthorizer:
                           cache("clusterrolebindings"))
 
 
+def signer_permission(authorizer: Authorizer) -> SignerPermission:
+    """Upstream ``IsAuthorizedForSignerName``: ``verb`` on the ``signers`` resource named
+    after the signer, or after its domain (``kubernetes.io/*``)."""
+
+    def allowed(user: UserInfo, verb: str, signer: str) -> bool:
+        for name in (signer, signer.split("/", 1)[0] + "/*"):
+            attrs = Attributes(user=user, verb=verb, resource_request=True,
+                               api_group="certificates.k8s.io", api_version="*",
+                               resource="signers", name=name)
+            if authorizer.authorize(attrs).allowed:
+                return True
+        return False
+
+    return allowed
+
+
 def build_authorization(modes: tuple[str, ...], registry: Registry) -> Authorization:
     """The authorizers of ``modes`` (already validated) over ``registry``; with RBAC,
     the escalation checks are installed on the RBAC kinds' strategies."""
@@ -65,6 +87,9 @@ def build_authorization(modes: tuple[str, ...], registry: Registry) -> Authoriza
             rbac = rbac_authorizer(registry)
             chain.append(rbac)
     authorizer = UnionAuthorizer(chain)
+    csrs = registry.store(CSRS).strategy
+    assert isinstance(csrs, CertificateSigningRequestStrategy)
+    csrs.signer_permission = signer_permission(authorizer)
     if rbac is not None:
         guard = EscalationGuard(authorizer, rbac)
         for plural in ("roles", "clusterroles", "rolebindings", "clusterrolebindings"):

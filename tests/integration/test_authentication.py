@@ -320,3 +320,37 @@ def test_a_certificate_signing_request_names_its_requester(cluster: Cluster) -> 
         "username": "carol", "uid": "carol-uid",
         "groups": ["g1", "g2", "system:authenticated"], "extra": None}
     assert created["status"] == {}
+
+
+def _csr_body(name: str, signer: str, organization: str | None = None) -> dict[str, Any]:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509 import CertificateSigningRequestBuilder, Name, NameAttribute
+    from cryptography.x509.oid import NameOID
+
+    attrs = [NameAttribute(NameOID.COMMON_NAME, name)]
+    if organization:
+        attrs.append(NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    pem = CertificateSigningRequestBuilder().subject_name(Name(attrs)).sign(
+        ec.generate_private_key(ec.SECP256R1()), hashes.SHA256()).public_bytes(
+        serialization.Encoding.PEM)
+    return {"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+            "metadata": {"name": name},
+            "spec": {"request": base64.b64encode(pem).decode(), "signerName": signer,
+                     "usages": ["client auth"]}}
+
+
+def test_requests_that_could_mint_an_admin_are_refused(cluster: Cluster) -> None:
+    path = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
+    masters = httpx.post(cluster.https + path, json=_csr_body(
+        "mallory", "kubernetes.io/kube-apiserver-client", "system:masters"),
+        verify=cluster.context("admin"), timeout=10)
+    assert masters.status_code == 403
+    assert masters.json()["message"] == (
+        'certificatesigningrequests.certificates.k8s.io "mallory" is forbidden: use of '
+        "kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed")
+    legacy = httpx.post(cluster.https + path, json=_csr_body(
+        "old", "kubernetes.io/legacy-unknown"), verify=cluster.context("admin"), timeout=10)
+    assert legacy.status_code == 422
+    assert ('spec.signerName: Invalid value: "kubernetes.io/legacy-unknown": the legacy '
+            "signerName is not allowed via this API version") in legacy.json()["message"]

@@ -157,3 +157,29 @@ def _a_user_from_an_approved_csr(kubectl: Kubectl, kubeconfig: Path, server: str
     # RBAC: jane may do nothing yet.
     denied = kubectl("get", "pods", kubeconfig=jane)
     assert 'User "jane" cannot list resource "pods"' in denied.stderr
+    # Approving takes the approval subresource and `approve` on the request's signer.
+    kubectl("create", "clusterrole", "csr-approver", "--verb=get,list,update",
+            "--resource=certificatesigningrequests,certificatesigningrequests/approval",
+            kubeconfig=kubeconfig, check=True)
+    kubectl("create", "clusterrolebinding", "jane-approves", "--clusterrole=csr-approver",
+            "--user=jane", kubeconfig=kubeconfig, check=True)
+    kubectl("apply", "-f", "-", kubeconfig=kubeconfig, check=True, input=yaml.safe_dump({
+        "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+        "metadata": {"name": "joe"},
+        "spec": {"request": csr["spec"]["request"],
+                 "signerName": "kubernetes.io/kube-apiserver-client",
+                 "usages": ["client auth"]}}))
+    refused = kubectl("certificate", "approve", "joe", kubeconfig=jane)
+    assert ('certificatesigningrequests.certificates.k8s.io "joe" is forbidden: user not '
+            'permitted to approve requests with signerName '
+            '"kubernetes.io/kube-apiserver-client"') in refused.stderr, refused.stderr
+    kubectl("apply", "-f", "-", kubeconfig=kubeconfig, check=True, input=yaml.safe_dump({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": "client-signer-approver"},
+        "rules": [{"apiGroups": ["certificates.k8s.io"], "resources": ["signers"],
+                   "resourceNames": ["kubernetes.io/kube-apiserver-client"],
+                   "verbs": ["approve"]}]}))
+    kubectl("create", "clusterrolebinding", "jane-approves-clients",
+            "--clusterrole=client-signer-approver", "--user=jane", kubeconfig=kubeconfig,
+            check=True)
+    kubectl("certificate", "approve", "joe", kubeconfig=jane, check=True)

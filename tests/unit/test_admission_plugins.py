@@ -25,8 +25,9 @@ from apiserver.api.resources import CONFIGMAPS, PODS, SERVICES
 from apiserver.registry.admission_source import RegistrySource
 
 IMPLEMENTED_DEFAULTS = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "PodSecurity",
-                        "Priority",
-                        "DefaultTolerationSeconds", "MutatingAdmissionWebhook",
+                        "Priority", "DefaultTolerationSeconds", "CertificateApproval",
+                        "CertificateSigning", "CertificateSubjectRestriction",
+                        "MutatingAdmissionWebhook",
                         "ValidatingAdmissionPolicy", "ValidatingAdmissionWebhook",
                         "ResourceQuota")
 
@@ -73,7 +74,8 @@ def test_chain_runs_mutating_plugins_then_validating_ones_in_order() -> None:
     chain = build_chain(enabled_plugins("DenyServiceExternalIPs"), RegistrySource({}),
                         lambda: None)  # type: ignore[arg-type,return-value]
     assert chain.names == ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "PodSecurity",
-                           "Priority", "DefaultTolerationSeconds", "DenyServiceExternalIPs",
+                           "Priority", "DefaultTolerationSeconds",
+                           "CertificateSubjectRestriction", "DenyServiceExternalIPs",
                            "MutatingAdmissionWebhook", "ValidatingAdmissionPolicy",
                            "ValidatingAdmissionWebhook", "ResourceQuota")
     assert [p.name for p in chain.mutating] == ["NamespaceLifecycle", "LimitRanger",
@@ -82,6 +84,7 @@ def test_chain_runs_mutating_plugins_then_validating_ones_in_order() -> None:
                                                 "MutatingAdmissionWebhook"]
     assert [p.name for p in chain.validating] == ["LimitRanger", "ServiceAccount",
                                                   "PodSecurity", "Priority",
+                                                  "CertificateSubjectRestriction",
                                                   "DenyServiceExternalIPs",
                                                   "ValidatingAdmissionPolicy",
                                                   "ValidatingAdmissionWebhook", "ResourceQuota"]
