@@ -27,8 +27,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["ENTRYPOINTS", "SERVER_IMAGES", "image_ref", "implied_ports", "process_argv",
-           "pull_events", "repository"]
+__all__ = ["ENTRYPOINTS", "NO_ENTRYPOINT", "SERVER_IMAGES", "image_ref", "implied_ports",
+           "process_argv", "pull_events", "repository"]
 
 #: (port, protocol, port name: ``http`` makes the built-in server answer HTTP).
 Listen = tuple[int, str, str]
@@ -60,10 +60,20 @@ SERVER_IMAGES: Mapping[str, tuple[Listen, ...]] = {
     "docker.io/library/rabbitmq": ((5672, "TCP", "amqp"),),
 }
 
+#: Well-known images without an ``ENTRYPOINT`` (or with one that runs its arguments as a
+#: command, as ``node``'s and ``php``'s do): a container's ``args`` without a ``command``
+#: are its whole command line.
+NO_ENTRYPOINT: frozenset[str] = frozenset({
+    *(f"docker.io/library/{name}" for name in (
+        "busybox", "alpine", "debian", "ubuntu", "fedora", "centos", "rockylinux", "almalinux",
+        "amazonlinux", "bash", "python", "golang", "ruby", "perl", "node", "php", "openjdk",
+        "eclipse-temurin")),
+    "registry.k8s.io/busybox", "registry.k8s.io/e2e-test-images/busybox",
+    "gcr.io/google-containers/busybox", "k8s.gcr.io/busybox", "docker.io/nicolaka/netshoot",
+})
+
 #: The ``ENTRYPOINT`` of well-known images that have one and run as commands, by repository:
-#: a container's ``args`` without a ``command`` are its arguments. Images not named here
-#: and not servers (busybox, alpine, debian, ubuntu, python …) have none, so their ``args``
-#: are the command itself.
+#: a container's ``args`` without a ``command`` are its arguments.
 ENTRYPOINTS: Mapping[str, tuple[str, ...]] = {
     "docker.io/curlimages/curl": ("curl",),
     "docker.io/alpine/curl": ("curl",),
@@ -138,7 +148,9 @@ def process_argv(spec: Mapping[str, Any]) -> list[str]:
 
     ``command`` replaces the entrypoint and ``args`` follow it. Without a ``command``,
     ``args`` follow the image's entrypoint (:data:`ENTRYPOINTS`), and are the whole
-    command line of an image that has none (``kubectl run t --image=busybox -- echo hi``).
+    command line of an image that has none (:data:`NO_ENTRYPOINT`: ``kubectl run t
+    --image=busybox -- echo hi``). The ``args`` of any other image configure its own
+    program, which the built-in servers stand in for, so nothing runs.
     """
     command = [str(a) for a in spec.get("command") or []]
     args = [str(a) for a in spec.get("args") or []]
@@ -147,9 +159,9 @@ def process_argv(spec: Mapping[str, Any]) -> list[str]:
         return []
     if command:
         return command + args
-    if not args or repo in SERVER_IMAGES:
-        return []
-    return list(ENTRYPOINTS.get(repo, ())) + args
+    if repo in ENTRYPOINTS:
+        return [*ENTRYPOINTS[repo], *args]
+    return args if repo in NO_ENTRYPOINT else []
 
 
 def implied_ports(spec: Mapping[str, Any]) -> list[dict[str, Any]]:

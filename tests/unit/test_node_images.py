@@ -200,3 +200,7 @@ def test_process_argv_joins_command_and_args_as_the_runtime_does() -> None:
                 args=["netexec", "--http-port=8080"]) == []
     assert argv("nginx", ["sh", "-c", "sleep 1"]) == ["sh", "-c", "sleep 1"]
     assert argv("busybox") == []
+    # An image kubemu does not know: its args configure its own program (served by the
+    # built-in servers), they are not a command line.
+    assert argv("ghcr.io/acme/api:1.0", args=["--port=8080"]) == []
+    assert argv("ghcr.io/acme/api:1.0", ["/app"], ["--port=8080"]) == ["/app", "--port=8080"]
