@@ -65,7 +65,8 @@ class Scheduler(KeyedController):
         self.nodes = factory.informer_for(NODES)
         #: Pods bound by us that the informer has not shown bound yet: key → node.
         self.assumed: dict[str, str] = {}
-        #: Last FailedScheduling Event per pod: (message, monotonic time).
+        #: The pods waiting because they fit nowhere: key → their last FailedScheduling
+        #: Event (message, monotonic time). A change that may make room requeues these.
         self._reported: dict[str, tuple[str, float]] = {}
         self._retry: asyncio.Task[None] | None = None
         self.host = socket.gethostname()
@@ -83,6 +84,7 @@ class Scheduler(KeyedController):
             self.queue.add(key)
         else:
             self.assumed.pop(key, None)
+            self._reported.pop(key, None)
 
     def _on_pod_update(self, old: Obj, new: Obj) -> None:
         self._on_pod(new)
@@ -104,9 +106,9 @@ class Scheduler(KeyedController):
         self._requeue_all()
 
     def _requeue_all(self) -> None:
-        for pod in self.pods.store.list():
-            if needs_scheduling(pod, self.scheduler_name):
-                self.queue.add(meta_namespace_key(pod))
+        """Try every waiting pod again (the others are in the queue already, or bound)."""
+        for key in list(self._reported):
+            self.queue.add(key)
 
     # -- work --------------------------------------------------------------------------
 

@@ -152,6 +152,8 @@ def test_freed_resources_requeue_pending_pods() -> None:
         unbound = _named(pod(), "other-pending")
         for obj in (pending, running):
             pods.add(obj)
+        # The pending pod was tried and fit nowhere (as sync records it).
+        scheduler._reported["d/pending"] = ("0/1 nodes are available: 1 Insufficient cpu.", 0.0)
 
         assert len(scheduler.queue) == 0
         # A deleted pending pod frees nothing.
