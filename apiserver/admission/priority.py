@@ -68,8 +68,8 @@ class PriorityAdmission:
             return
         name = str(spec.get("priorityClassName") or "")
         if name:
-            found = next((c for c in self._classes()
-                          if (c.get("metadata") or {}).get("name") == name), None)
+            info = lookup(_GROUP, _VERSION, _PLURAL)
+            found = self._source.cached(info, "", name) if info is not None else None
             if found is None:
                 raise forbidden(attrs, f"no PriorityClass with name {name} was found")
             priority, policy = int(found.get("value") or 0), found.get("preemptionPolicy")

@@ -116,6 +116,8 @@ class PodStrategy(Strategy):
 
     def validate_subresource_update(self, subresource: str, new: dict[str, Any],
                                     old: dict[str, Any]) -> list[Cause]:
+        if subresource == "binding":
+            return []  # upstream's binding writes the pod to storage unvalidated
         if subresource != "ephemeralcontainers":
             return super().validate_subresource_update(subresource, new, old)
         # Upstream ValidatePodEphemeralContainersUpdate: the whole new pod, then the

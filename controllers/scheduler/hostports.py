@@ -57,11 +57,6 @@ class HostPortInfo:
         ip, protocol = _sanitize(ip, protocol)
         self._used.setdefault(ip, set()).add((protocol, port))
 
-    def add_pod(self, pod: Mapping[str, Any]) -> None:
-        """Mark every host port of ``pod`` in use."""
-        for ip, protocol, port in pod_host_ports(pod):
-            self.add(ip, protocol, port)
-
     def conflicts(self, ip: str, protocol: str, port: int) -> bool:
         """Upstream ``CheckConflict`` for one wanted port."""
         if port <= 0:

@@ -17,7 +17,7 @@ pod-count limit.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -31,7 +31,6 @@ __all__ = [
     "is_scalar_resource",
     "node_allocatable",
     "pod_resource_request",
-    "total_requests",
 ]
 
 CPU, MEMORY, EPHEMERAL_STORAGE, PODS = "cpu", "memory", "ephemeral-storage", "pods"
@@ -136,11 +135,3 @@ def insufficient_resources(request: Resources, allocatable: Resources,
         if wanted and wanted > allocatable.scalar.get(name, 0) - requested.scalar.get(name, 0):
             reasons.append(f"Insufficient {name}")
     return reasons
-
-
-def total_requests(pods: Iterable[Mapping[str, Any]]) -> Resources:
-    """The summed requests of ``pods`` (a node's committed resources)."""
-    total = Resources()
-    for pod in pods:
-        total.add(pod_resource_request(pod))
-    return total

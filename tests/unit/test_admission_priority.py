@@ -33,6 +33,10 @@ class Source:
         assert info is PRIORITY_CLASSES and namespace == ""
         return self.classes
 
+    def cached(self, info: ResourceInfo, namespace: str, name: str) -> dict[str, Any] | None:
+        assert info is PRIORITY_CLASSES and namespace == ""
+        return next((c for c in self.classes if c["metadata"]["name"] == name), None)
+
 
 SYSTEM = (_class("system-cluster-critical", 2_000_000_000),
           _class("system-node-critical", 2_000_001_000))

@@ -63,6 +63,7 @@ class Version:
 
     @property
     def latest(self) -> bool:
+        """Whether the version is ``latest`` (the newest rules)."""
         return self.minor is None
 
     def older(self, other: Version) -> bool:
@@ -104,10 +105,12 @@ class Policy(NamedTuple):
     warn: LevelVersion = PRIVILEGED_LATEST
 
     def fully_privileged(self) -> bool:
+        """Whether enforce, audit and warn are all ``privileged`` (nothing to check)."""
         return (self.enforce.level is Level.PRIVILEGED and self.audit.level is Level.PRIVILEGED
                 and self.warn.level is Level.PRIVILEGED)
 
     def equivalent(self, other: Policy) -> bool:
+        """Whether enforce, audit and warn are each equivalent to ``other``'s."""
         return (self.enforce.equivalent(other.enforce) and self.audit.equivalent(other.audit)
                 and self.warn.equivalent(other.warn))
 

@@ -40,6 +40,7 @@ class Aggregate(NamedTuple):
 
     @property
     def allowed(self) -> bool:
+        """Whether no check refused the pod."""
         return not self.reasons
 
     def forbidden_reason(self) -> str:
@@ -65,6 +66,7 @@ def aggregate(results: Iterable[CheckResult]) -> Aggregate:
 
 
 def pluralize(singular: str, plural: str, count: int) -> str:
+    """``singular`` for a count of one, else ``plural`` (upstream's message wording)."""
     return singular if count == 1 else plural
 
 
