@@ -112,9 +112,11 @@ class ObjectSource(Protocol):
     ``cached``/``cached_list`` read the watch cache (upstream listers: possibly a little
     stale; what they return is shared and must not be changed); ``populated`` tells whether
     the watch cache holds any object of ``info`` (in any namespace); ``live`` is a
-    consistent read (a private copy). ``update_status`` replaces an object's status
-    with ``obj``'s, with ``obj``'s ``metadata.resourceVersion`` as precondition (409 when
-    it moved) and returns the stored object. ``convert`` returns ``obj`` as version
+    consistent read (a private copy); ``generation`` changes whenever the watch cache of
+    ``info`` changes (a plugin may keep what it derived from ``cached_list`` until then).
+    ``update_status`` replaces an object's status with ``obj``'s, with ``obj``'s
+    ``metadata.resourceVersion`` as precondition (409 when it moved) and returns the
+    stored object. ``convert`` returns ``obj`` as version
     ``info`` shows it (through its CRD's conversion webhook, else only relabelled).
     """
 
@@ -123,6 +125,8 @@ class ObjectSource(Protocol):
     def cached_list(self, info: ResourceInfo, namespace: str) -> Sequence[dict[str, Any]]: ...
 
     def populated(self, info: ResourceInfo) -> bool: ...
+
+    def generation(self, info: ResourceInfo) -> int: ...
 
     async def live(self, info: ResourceInfo, namespace: str, name: str) \
         -> dict[str, Any] | None: ...

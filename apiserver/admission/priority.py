@@ -39,6 +39,9 @@ class PriorityAdmission:
 
     def __init__(self, source: ObjectSource) -> None:
         self._source = source
+        #: (generation of the PriorityClass cache, the global default class or None):
+        #: every pod create without a class asks, and the classes seldom change.
+        self._default: tuple[int, dict[str, Any] | None] = (-2, None)
 
     def handles(self, operation: Operation) -> bool:
         return operation in (Operation.CREATE, Operation.UPDATE)
@@ -46,6 +49,16 @@ class PriorityAdmission:
     def _classes(self) -> list[dict[str, Any]]:
         info = lookup(_GROUP, _VERSION, _PLURAL)
         return list(self._source.cached_list(info, "")) if info is not None else []
+
+    def _global_default(self) -> dict[str, Any] | None:
+        """The global default class: the lowest-valued one, should several claim it."""
+        info = lookup(_GROUP, _VERSION, _PLURAL)
+        generation = self._source.generation(info) if info is not None else -1
+        if self._default[0] != generation:
+            defaults = [c for c in self._classes() if c.get("globalDefault") is True]
+            self._default = (generation, min(defaults, key=lambda c: int(c.get("value") or 0),
+                                             default=None))
+        return self._default[1]
 
     async def admit(self, attrs: AdmissionAttributes) -> None:
         if attrs.is_core("pods") and isinstance(attrs.object, dict):
@@ -74,8 +87,7 @@ class PriorityAdmission:
                 raise forbidden(attrs, f"no PriorityClass with name {name} was found")
             priority, policy = int(found.get("value") or 0), found.get("preemptionPolicy")
         else:
-            defaults = [c for c in self._classes() if c.get("globalDefault") is True]
-            chosen = min(defaults, key=lambda c: int(c.get("value") or 0), default=None)
+            chosen = self._global_default()
             if chosen is None:
                 priority, policy = NO_DEFAULT_PRIORITY, "PreemptLowerPriority"
             else:

@@ -70,6 +70,10 @@ class RegistrySource:
         store = self._store(info)
         return store is not None and bool(store.cache.store)
 
+    def generation(self, info: ResourceInfo) -> int:
+        store = self._store(info)
+        return store.cache.generation if store is not None else -1
+
     async def live(self, info: ResourceInfo, namespace: str, name: str) \
             -> dict[str, Any] | None:
         store = self._store(info)

@@ -33,6 +33,9 @@ class Source:
         assert info is PRIORITY_CLASSES and namespace == ""
         return self.classes
 
+    def generation(self, info: ResourceInfo) -> int:
+        return len(self.classes)
+
     def cached(self, info: ResourceInfo, namespace: str, name: str) -> dict[str, Any] | None:
         assert info is PRIORITY_CLASSES and namespace == ""
         return next((c for c in self.classes if c["metadata"]["name"] == name), None)
