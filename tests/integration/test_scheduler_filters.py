@@ -87,9 +87,11 @@ def test_requests_and_affinity_decide_and_freed_resources_are_retried(
                 "incoming pod.")
     condition = wait_for("huge unschedulable", lambda: unschedulable("huge"))
     assert condition["reason"] == "Unschedulable" and condition["message"] == expected
-    events = [e for e in get(f"{NS}/events")["items"]
-              if e["involvedObject"]["name"] == "huge" and e["reason"] == "FailedScheduling"]
-    assert events and events[0]["type"] == "Warning" and events[0]["message"] == expected
+    # The Event is written after the condition: wait for it too.
+    events = wait_for("the FailedScheduling event", lambda: [
+        e for e in get(f"{NS}/events")["items"]
+        if e["involvedObject"]["name"] == "huge" and e["reason"] == "FailedScheduling"])
+    assert events[0]["type"] == "Warning" and events[0]["message"] == expected
 
     # Required node affinity: each pod lands only on the node of its zone.
     create(f"{NS}/pods", _pod("in-b", zone="b"))
