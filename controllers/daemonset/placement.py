@@ -13,6 +13,8 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from apiserver.api.taints import tolerated
+
 __all__ = [
     "DEFAULT_TOLERATIONS",
     "HOST_NETWORK_TOLERATIONS",
@@ -122,20 +124,6 @@ def _affinity_matches(spec: Obj, node: Obj) -> bool:
     return any(_term_matches(_m(t), node) for t in terms)
 
 
-def _tolerated(tolerations: Sequence[Any], taint: Obj) -> bool:
-    for raw in tolerations:
-        tol = _m(raw)
-        if tol.get("effect") and tol.get("effect") != taint.get("effect"):
-            continue
-        key = tol.get("key") or ""
-        if tol.get("operator") == "Exists":
-            if not key or key == taint.get("key"):
-                return True
-        elif key == taint.get("key") and (tol.get("value") or "") == (taint.get("value") or ""):
-            return True
-    return False
-
-
 def should_run(template: Obj, node: Obj) -> tuple[bool, bool]:
     """``(should_run, should_continue_running)`` for the DaemonSet pod of ``template``
     on ``node``: the first says a missing pod is to be created, the second that an existing
@@ -156,7 +144,7 @@ def should_run(template: Obj, node: Obj) -> tuple[bool, bool]:
     for raw in _m(node.get("spec")).get("taints") or []:
         taint = _m(raw)
         effect = taint.get("effect")
-        if effect not in ("NoSchedule", "NoExecute") or _tolerated(tolerations, taint):
+        if effect not in ("NoSchedule", "NoExecute") or tolerated(tolerations, taint):
             continue
         run = False
         if effect == "NoExecute":

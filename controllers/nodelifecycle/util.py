@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from apiserver.api.taints import tolerated, toleration_matches
 from controllers.client.store import Store
 from controllers.runtime.objects import parse_time as parse_rfc3339
 
@@ -76,26 +77,9 @@ def no_execute_taints(node: Mapping[str, Any] | None) -> list[Mapping[str, Any]]
             if m(t).get("effect") == "NoExecute"]
 
 
-def _toleration_matches(tol: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
-    """Upstream ``Toleration.ToleratesTaint``: effect (empty: all), key (empty with Exists:
-    all), operator Exists or Equal (the default) with value."""
-    if tol.get("effect") and tol.get("effect") != taint.get("effect"):
-        return False
-    key = tol.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    operator = tol.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    if operator == "Equal":
-        return bool(key) and (tol.get("value") or "") == (taint.get("value") or "")
-    return False
-
-
 def tolerates(pod: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
     """Whether some toleration of ``pod`` tolerates ``taint``."""
-    return any(_toleration_matches(m(t), taint)
-               for t in m(pod.get("spec")).get("tolerations") or [])
+    return tolerated(m(pod.get("spec")).get("tolerations") or [], taint)
 
 
 def min_toleration_seconds(
@@ -111,7 +95,7 @@ def min_toleration_seconds(
     tolerations = [m(t) for t in m(pod.get("spec")).get("tolerations") or []]
     used: list[Mapping[str, Any]] = []
     for taint in taints:
-        first = next((t for t in tolerations if _toleration_matches(t, taint)), None)
+        first = next((t for t in tolerations if toleration_matches(t, taint)), None)
         if first is None:
             return False
         used.append(first)

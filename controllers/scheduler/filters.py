@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from apiserver.api.taints import tolerated
 from controllers.scheduler import hostports, nodeaffinity
 from controllers.scheduler.nodeinfo import NodeInfo
 from controllers.scheduler.resources import Resources, insufficient_resources, pod_resource_request
@@ -88,17 +89,7 @@ def node_ready(node: Mapping[str, Any]) -> bool | None:
 
 
 def _tolerates(pod: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
-    for tol in _m(pod.get("spec")).get("tolerations") or []:
-        tol = _m(tol)
-        if tol.get("effect") and tol.get("effect") != taint.get("effect"):
-            continue
-        key = tol.get("key") or ""
-        if tol.get("operator") == "Exists":
-            if not key or key == taint.get("key"):
-                return True
-        elif key == taint.get("key") and (tol.get("value") or "") == (taint.get("value") or ""):
-            return True
-    return False
+    return tolerated(_m(pod.get("spec")).get("tolerations") or [], taint)
 
 
 def _taints(node: Mapping[str, Any]) -> list[Mapping[str, Any]]:
