@@ -76,6 +76,10 @@ def parse(method: str, path: str, watch_param: bool,
         verb = _verb(method, name, watch_param or legacy_watch)
     if legacy_watch and verb not in ("watch",):
         raise MethodNotSupported(method)
+    if info.namespaced and namespace is None and verb not in ("list", "watch"):
+        # Across namespaces a namespaced resource is only read: no create or
+        # deletecollection without a namespace (upstream serves no such route: 405).
+        raise MethodNotSupported(method)
     return RequestInfo(verb, info, namespace, name, subresource)
 
 

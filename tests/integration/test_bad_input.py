@@ -448,3 +448,17 @@ def test_odd_requests_get_a_status_not_a_500(
     assert target.status_code == 200
     assert target.json().get("data") == {"keep": "me"}
     assert "labels" not in target.json()["metadata"]
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("POST", "/api/v1/pods"),
+    ("POST", "/api/v1/configmaps"),
+    ("DELETE", "/api/v1/pods"),
+    ("POST", "/apis/apps/v1/deployments"),
+])
+def test_namespaced_resources_are_only_read_across_namespaces(
+        client: httpx.Client, method: str, path: str) -> None:
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nowhere"}}
+    resp = client.request(method, path, json=body if method == "POST" else None)
+    status = status_of(resp, 405, "MethodNotAllowed")
+    assert status["message"] == "the server does not allow this method on the requested resource"
