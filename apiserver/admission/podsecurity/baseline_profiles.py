@@ -10,6 +10,8 @@ Messages are upstream's, to the character.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from apiserver.admission.podsecurity.result import (
     ALLOWED,
     CheckFn,
@@ -60,6 +62,27 @@ def _apparmor_annotation_allowed(value: str) -> bool:
     return not value or value == "runtime/default" or value.startswith("localhost/")
 
 
+def _disallowed_types(spec: Obj, type_of: Callable[[Obj | None], str | None],
+                      allowed: frozenset[str]) -> tuple[list[str], set[str]]:
+    """Who sets a profile type outside ``allowed`` (``pod``, then the containers phrase) and
+    the types they set; ``type_of`` reads a security context's type (None: unset)."""
+    setters: list[str] = []
+    values: set[str] = set()
+    pod_type = type_of(security_context(spec))
+    if pod_type is not None and pod_type not in allowed:
+        setters.append("pod")
+        values.add(pod_type)
+    bad: list[str] = []
+    for container in containers(spec):
+        kind = type_of(security_context(container))
+        if kind is not None and kind not in allowed:
+            bad.append(name(container))
+            values.add(kind)
+    if bad:
+        setters.append(containers_phrase(bad))
+    return setters, values
+
+
 def _apparmor_type(context: Obj | None) -> str | None:
     """The AppArmor profile type set on ``context``, None when no profile is set."""
     profile = field(context, "appArmorProfile")
@@ -69,20 +92,7 @@ def _apparmor_type(context: Obj | None) -> str | None:
 def apparmor(meta: Obj, spec: Obj) -> CheckResult:
     """AppArmor profiles (fields or the deprecated beta annotations) may only be the
     runtime's default or a localhost profile (v1.0+)."""
-    setters: list[str] = []
-    values: set[str] = set()
-    pod_type = _apparmor_type(security_context(spec))
-    if pod_type is not None and pod_type not in _APPARMOR_TYPES:
-        setters.append("pod")
-        values.add(pod_type)
-    bad: list[str] = []
-    for container in containers(spec):
-        kind = _apparmor_type(security_context(container))
-        if kind is not None and kind not in _APPARMOR_TYPES:
-            bad.append(name(container))
-            values.add(kind)
-    if bad:
-        setters.append(containers_phrase(bad))
+    setters, values = _disallowed_types(spec, _apparmor_type, _APPARMOR_TYPES)
     annotations = meta.get("annotations") or {}
     forbidden = sorted(f"{key}={go_quote(str(value))}" for key, value in annotations.items()
                        if key.startswith(APPARMOR_ANNOTATION_PREFIX)
@@ -198,20 +208,7 @@ def seccomp_type(context: Obj | None) -> str | None:
 
 def seccomp_baseline_1_19(_meta: Obj, spec: Obj) -> CheckResult:
     """A seccomp profile, where set, must be ``RuntimeDefault`` or ``Localhost`` (v1.19+)."""
-    setters: list[str] = []
-    values: set[str] = set()
-    pod_type = seccomp_type(security_context(spec))
-    if pod_type is not None and pod_type not in SECCOMP_TYPES:
-        setters.append("pod")
-        values.add(pod_type)
-    bad: list[str] = []
-    for container in containers(spec):
-        kind = seccomp_type(security_context(container))
-        if kind is not None and kind not in SECCOMP_TYPES:
-            bad.append(name(container))
-            values.add(kind)
-    if bad:
-        setters.append(containers_phrase(bad))
+    setters, values = _disallowed_types(spec, seccomp_type, SECCOMP_TYPES)
     if setters:
         return CheckResult(False, "seccompProfile",
                            f"{' and '.join(setters)} must not set "
