@@ -278,6 +278,9 @@ def procs(tmp_path: Path) -> Iterator[Callable[..., Process]]:
 
     def start(server: ApiServerProcess, module: str, *extra: str) -> Process:
         argv = ["-m", module, "--kubeconfig", str(server.kubeconfig), *extra]
+        if module == "controllers.node" and "--root-dir" not in extra:
+            # A node agent SIGKILLed by its test leaves its root behind: keep it in tmp_path.
+            argv += ["--root-dir", str(tmp_path / f"node-{len(started)}")]
         process = Process(argv, tmp_path / f"{module}-{len(started)}.log").start()
         started.append(process)
         return process

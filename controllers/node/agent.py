@@ -43,6 +43,7 @@ from controllers.node.podlogs import LogSettings
 from controllers.node.registration import NodeRegistration
 from controllers.node.resolvconf import ClusterDNS
 from controllers.node.runtime import FINITE_CONTAINER_SECONDS, PodRunner
+from controllers.node.volumemanager import DEFAULT_SYNC_FREQUENCY, VolumeManager
 from controllers.runtime.agent import Endpoint
 from controllers.runtime.events import EventRecorder
 from controllers.runtime.health import health_routes, routes
@@ -71,7 +72,8 @@ class NodeAgent:
                  healthz: tuple[str, int] | None = None,
                  logs: LogSettings | None = None,
                  kubelet: KubeletServing | None = None, pods_dir: str = "",
-                 dns: ClusterDNS | None = None) -> None:
+                 dns: ClusterDNS | None = None,
+                 sync_frequency: float = DEFAULT_SYNC_FREQUENCY) -> None:
         self.client = client
         self.node = NodeRegistration(client, node_name, node_ip, pod_cidr,
                                      lease_interval=lease_interval,
@@ -88,6 +90,7 @@ class NodeAgent:
         #: Where the volumes of pods run as host processes are written (per pod uid).
         self.pods_dir = pods_dir or os.path.join(tempfile.gettempdir(),
                                                  f"kubemu-node-{node_name}", "pods")
+        self.volumes = VolumeManager(client, self.pods_dir, sync_frequency)
         #: The pods' resolver settings (``--cluster-dns``, ``--cluster-domain``,
         #: ``--resolv-conf``).
         self.dns = dns or ClusterDNS()
@@ -149,40 +152,24 @@ class NodeAgent:
 
     # -- host processes (exec, --allow-host-commands) ------------------------------------
 
-    async def _fetch(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
-        """A ConfigMap or Secret for a pod's environment (None: missing or unreadable)."""
-        try:
-            return await self.client.request("GET", f"/api/v1/namespaces/{namespace}/{kind}/"
-                                             f"{name}")
-        except (ApiError, httpx.HTTPError) as exc:
-            if not isinstance(exc, ApiError) or exc.code != 404:
-                log.warning("reading %s %s/%s: %s", kind, namespace, name, exc)
-            return None
-
-    async def _process_env(self, runner: PodRunner, container: Mapping[str, Any]) -> HostEnv:
-        """How a host process of one of ``runner``'s containers starts: its environment and
-        working directory, and — as root — its mount namespace."""
+    def _pod_view(self, runner: PodRunner) -> dict[str, Any]:
+        """``runner``'s pod as its host processes see it: the cached object with the
+        addresses this agent gave it (the status written may lag)."""
         pod = dict(self.pods.store.get_by_key(f"{runner.namespace}/{runner.pod_name}") or {})
         status = dict(_m(pod.get("status")))
         status.update({"podIP": runner.ip, "podIPs": [{"ip": runner.ip}],
                        "hostIP": self.node_ip, "hostIPs": [{"ip": self.node_ip}]})
         pod["status"] = status
-        md = _m(pod.get("metadata"))
+        return pod
 
-        async def token(namespace: str, sa: str, audience: str, expiry: int) -> str:
-            body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-                    "spec": {"audiences": [audience] if audience else [],
-                             "expirationSeconds": expiry,
-                             "boundObjectRef": {"apiVersion": "v1", "kind": "Pod",
-                                                "name": md.get("name"), "uid": md.get("uid")}}}
-            out = await self.client.request(
-                "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{sa}/token", body=body)
-            return str(_m(out.get("status")).get("token") or "")
-
-        root = await podenv.materialise(pod, self.pods_dir, self._fetch, token)
+    async def _process_env(self, runner: PodRunner, container: Mapping[str, Any]) -> HostEnv:
+        """How a host process of one of ``runner``'s containers starts: its environment and
+        working directory, and — as root — its mount namespace."""
+        pod = self._pod_view(runner)
+        root = await self.volumes.materialise(pod)
         links = _m(pod.get("spec")).get("enableServiceLinks") is not False  # default true
         services = serviceenv.service_env(self.services.store.list(), runner.namespace, links)
-        env = await podenv.container_env(pod, container, self._fetch, root, services)
+        env = await podenv.container_env(pod, container, self.volumes.fetch, root, services)
         if self.mount_namespaces:
             cwd = str(container.get("workingDir") or "") or None
             namespace = podenv.namespace(pod, container, self.pods_dir)
@@ -211,7 +198,9 @@ class NodeAgent:
             self.node.kubelet_port = await self.kubelet.start()
         await self.node.register()
         tasks = [asyncio.create_task(self.node.lease_loop()),
-                 asyncio.create_task(self.node.status_loop())]
+                 asyncio.create_task(self.node.status_loop()),
+                 asyncio.create_task(self.volumes.run(
+                     lambda: [(r, self._pod_view(r)) for r in self.runners.values()]))]
         try:
             for pod in self.pods.store.list():
                 ip = str(_m(pod.get("status")).get("podIP") or "")
@@ -258,7 +247,7 @@ class NodeAgent:
                 await runner.stop()
                 self.ipam.release(runner.uid)
                 runner.remove_logs()
-                podenv.remove_pod_dir(self.pods_dir, runner.uid)
+                self.volumes.remove(runner.uid)
             if pod is None:
                 return
             runner = None
@@ -328,7 +317,7 @@ class NodeAgent:
                 await runner.stop(max(deadline - time.monotonic(), 0.0))
                 self.ipam.release(runner.uid)
                 runner.remove_logs()
-                podenv.remove_pod_dir(self.pods_dir, runner.uid)
+                self.volumes.remove(runner.uid)
             try:
                 await self.client.delete(PODS, namespace, name, grace_period_seconds=0,
                                          preconditions={"uid": str(md.get("uid") or "")})

@@ -41,8 +41,9 @@ from controllers.node.kubelet.server import KubeletServing
 from controllers.node.podlogs import DEFAULT_MAX_FILES, DEFAULT_MAX_SIZE, LogSettings
 from controllers.node.resolvconf import ClusterDNS
 from controllers.node.runtime import FINITE_CONTAINER_SECONDS
+from controllers.node.volumemanager import DEFAULT_SYNC_FREQUENCY
 from controllers.runtime.agent import AgentContext, run_agent_process
-from controllers.runtime.flags import add_connection_flags, duration
+from controllers.runtime.flags import add_connection_flags, duration, positive_duration
 
 __all__ = ["DEFAULT_NODE_IP", "DEFAULT_POD_CIDR", "build_parser", "main"]
 
@@ -58,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     ``--address``, ``--port``, ``--tls-cert-file``, ``--tls-private-key-file``,
     ``--client-ca-file``, ``--root-dir``, ``--container-log-max-size``,
     ``--container-log-max-files``, ``--cluster-dns``, ``--cluster-domain``,
-    ``--resolv-conf``, ``--healthz-bind-address``, ``--healthz-port``,
+    ``--resolv-conf``, ``--healthz-bind-address``, ``--healthz-port``, ``--sync-frequency``,
     ``--node-status-report-frequency``)
     with kubemu's older spellings kept as aliases."""
     parser = argparse.ArgumentParser(
@@ -90,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--node-status-report-frequency", "--node-status-interval",
                         dest="node_status_interval", type=duration, default=60.0,
                         help="time between Node status reports (default 60s)")
+    parser.add_argument("--sync-frequency", type=positive_duration,
+                        default=DEFAULT_SYNC_FREQUENCY,
+                        help="time between refreshes of the configMap, secret, downwardAPI "
+                        "and projected volumes of running pods (default 1m, the kubelet's)")
     parser.add_argument("--max-pods", type=int, default=110,
                         help="the Node's pod capacity (default 110)")
     parser.add_argument("--healthz-bind-address", default="127.0.0.1",
@@ -170,7 +175,8 @@ def _build(ctx: AgentContext) -> NodeAgent:
                      status_interval=args.node_status_interval, max_pods=args.max_pods,
                      finite_container_seconds=args.finite_container_seconds,
                      healthz=healthz, logs=logs, kubelet=serving,
-                     pods_dir=str(root / "pods"), dns=cluster_dns(args))
+                     pods_dir=str(root / "pods"), dns=cluster_dns(args),
+                     sync_frequency=args.sync_frequency)
 
 
 def cluster_dns(args: argparse.Namespace) -> ClusterDNS:

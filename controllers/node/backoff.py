@@ -14,6 +14,10 @@ Upstream's kubelet keeps one back-off entry per container (``doBackOff`` over
 So a crash-looping container restarts after 0, 10, 20, 40 … 300 s, and one that ran
 for more than 10 minutes since its last restart starts over at 0. Every exit counts,
 whatever the exit code (``restartPolicy: Always`` restarts a container that exits 0 too).
+
+A volume that cannot be set up (``FailedMount``) is tried again as upstream's volume
+operations are (``exponentialbackoff``): after 0.5 s, doubling to 2 min 2 s
+(:func:`mount_retry_delay`).
 """
 
 from __future__ import annotations
@@ -23,12 +27,23 @@ from collections.abc import Callable
 
 from controllers.node.grpchealth import go_duration
 
-__all__ = ["INITIAL_SECONDS", "MAX_SECONDS", "RestartBackoff"]
+__all__ = ["INITIAL_SECONDS", "MAX_SECONDS", "MOUNT_RETRY_INITIAL", "MOUNT_RETRY_MAX",
+           "RestartBackoff", "mount_retry_delay"]
 
 #: The first back-off (upstream's kubelet: ``backOffPeriod``).
 INITIAL_SECONDS = 10.0
 #: The longest back-off (upstream's ``MaxContainerBackOff``).
 MAX_SECONDS = 300.0
+#: The first wait before a failed volume set-up is tried again (upstream's
+#: ``initialDurationBeforeRetry``).
+MOUNT_RETRY_INITIAL = 0.5
+#: The longest such wait (upstream's ``maxDurationBeforeRetry``, 2m2s).
+MOUNT_RETRY_MAX = 122.0
+
+
+def mount_retry_delay(failures: int) -> float:
+    """Seconds before the next volume set-up after ``failures`` failed ones in a row."""
+    return min(MOUNT_RETRY_INITIAL * 2.0 ** max(failures - 1, 0), MOUNT_RETRY_MAX)
 
 
 class RestartBackoff:

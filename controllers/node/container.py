@@ -8,7 +8,7 @@ says, and renders its ``containerStatuses`` entry. A container with a command an
 ports (declared or its image's) that the runtime cannot run is *finite*: it exits 0 after
 the pod's ``finite_seconds``. Restarts wait as the kubelet's back-off says
 (:mod:`controllers.node.backoff`: ``CrashLoopBackOff``). What it needs of its pod is the
-:class:`Pod` protocol (:class:`controllers.node.runtime.PodRunner`).
+:class:`~controllers.node.podapi.Pod` protocol (:class:`controllers.node.runtime.PodRunner`).
 """
 
 from __future__ import annotations
@@ -20,21 +20,26 @@ import os
 import secrets
 import signal
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any
 
-from controllers.node.backoff import RestartBackoff
+from controllers.node.backoff import RestartBackoff, mount_retry_delay
 from controllers.node.containerports import serve_ports
-from controllers.node.images import image_ref, implied_ports, process_argv, pull_events
+from controllers.node.images import (
+    image_ref,
+    implied_ports,
+    process_argv,
+    pull_events,
+    start_error_message,
+)
 from controllers.node.mountns import HostEnv
-from controllers.node.podenv import VolumeSetupError
-from controllers.node.podlogs import ContainerLog, LogSettings
+from controllers.node.podapi import EventFn, Pod, now_rfc3339
+from controllers.node.podlogs import ContainerLog
 from controllers.node.probes import ProbeSpec, parse_probe
 from controllers.node.probing import ContainerProbes
 from controllers.node.servers import ContainerFlags, PortServer
 from controllers.node.stdio import STDERR, STDOUT, ContainerIO, exited
+from controllers.node.volumes import VolumeSetupError
 
 __all__ = ["FINITE_CONTAINER_SECONDS", "Container", "EventFn", "Pod", "image_ref",
            "now_rfc3339"]
@@ -48,39 +53,8 @@ OUTPUT_DRAIN_SECONDS = 2.0
 #: Default seconds a finite container (command/args, no ports) runs before exiting 0.
 FINITE_CONTAINER_SECONDS = 2.0
 
-EventFn = Callable[[str, str, str, str], Awaitable[None]]  # (type, reason, message, fieldPath)
-
-
-def now_rfc3339() -> str:
-    """The current time as Kubernetes writes it."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _m(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
-
-
-class Pod(Protocol):
-    """What a container needs of its pod."""
-
-    pod_name: str
-    namespace: str
-    uid: str
-    ip: str
-    allow_host_commands: bool
-    finite_seconds: float
-    restart_policy: str
-    terminating: bool
-    event: EventFn
-    #: How the pod's container logs are kept (None: not kept) and its log directory.
-    logs: LogSettings | None
-    log_dir: Path | None
-
-    def changed(self) -> None:
-        """Ask the agent to write the pod's status."""
-
-    async def process_env(self, container: Mapping[str, Any]) -> HostEnv:
-        """How a host process of ``container`` starts (environment, directory, mounts)."""
 
 
 class Container:
@@ -104,6 +78,8 @@ class Container:
         self.restart_count = 0
         self.last_terminated: dict[str, Any] | None = None
         self.backoff = RestartBackoff()
+        #: Volume set-ups failed in a row (the FailedMount back-off).
+        self.mount_failures = 0
         #: The current ``terminated`` state once the container exited for good.
         self.terminated: dict[str, Any] | None = None
         self.running = False
@@ -148,8 +124,10 @@ class Container:
             try:
                 host = await self.runner.process_env(self.spec)
             except VolumeSetupError as exc:
+                self.mount_failures += 1
                 await self._mount_failed(str(exc))
                 return
+            self.mount_failures = 0
         if not self.container_id:
             self.container_id = f"kubemu://{secrets.token_hex(32)}"
         if not self.started_at:
@@ -260,14 +238,15 @@ class Container:
 
     async def _mount_failed(self, message: str) -> None:
         """As the kubelet: volumes are set up before anything of the container starts, a
-        failure is a ``FailedMount`` Event on the pod (no field path), and the pod worker
-        tries again (the recorder folds the repeats into one Event's count)."""
+        failure is a ``FailedMount`` Event on the pod (no field path), and it is tried
+        again after the volume back-off (the recorder folds the repeats into one Event's
+        count)."""
         self.waiting = ("ContainerCreating", "")
         await self.runner.event("Warning", "FailedMount", message, "")
         self.runner.changed()
 
         async def retry() -> None:
-            await asyncio.sleep(RESTART_DELAY * 2)
+            await asyncio.sleep(mount_retry_delay(self.mount_failures))
             self.tasks = [t for t in self.tasks if t is not asyncio.current_task()]
             if not self.runner.terminating:
                 await self.start()
@@ -310,11 +289,7 @@ class Container:
 
     async def _start_failed(self, program: str, exc: OSError) -> None:
         """The process could not be started: a ``StartError`` exit, in containerd's words."""
-        why = ("executable file not found in $PATH" if isinstance(exc, FileNotFoundError)
-               else (exc.strerror or str(exc)).lower())
-        message = ("failed to create containerd task: failed to create shim task: OCI runtime "
-                   "create failed: runc create failed: unable to start container process: "
-                   f'exec: "{program}": {why}: unknown')
+        message = start_error_message(program, exc)
         await self.event("Warning", "Failed", f"Error: {message}")
         await self._exited(128, "StartError", message)
 

@@ -226,3 +226,12 @@ def _int(value: str | None, default: int) -> int:
         return int(value) if value is not None else default
     except ValueError:
         return default
+
+
+def start_error_message(program: str, exc: OSError) -> str:
+    """containerd's words for a container whose program could not be started."""
+    why = ("executable file not found in $PATH" if isinstance(exc, FileNotFoundError)
+           else (exc.strerror or str(exc)).lower())
+    return ("failed to create containerd task: failed to create shim task: OCI runtime "
+            "create failed: runc create failed: unable to start container process: "
+            f'exec: "{program}": {why}: unknown')

@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from controllers.node.mountns import HostEnv
-from controllers.node.podenv import VolumeSetupError
 from controllers.node.probes import ProbeResult, ProbeSpec, ProbeState, run_probe
+from controllers.node.volumes import VolumeSetupError
 
 __all__ = ["ContainerProbes", "ProbeTarget"]
 

@@ -22,7 +22,7 @@ from apiserver.api.resources import LEASES, NODES
 from controllers.client.errors import ApiError
 from controllers.client.resourcelock import format_micro_time
 from controllers.client.rest import RestClient
-from controllers.node.container import now_rfc3339
+from controllers.node.podapi import now_rfc3339
 
 __all__ = ["KUBELET_VERSION", "LEASE_DURATION", "NODE_LEASE_NAMESPACE", "NodeRegistration"]
 

@@ -3,7 +3,8 @@ namespace per process) and the host's filesystem and mount table stay as they we
 
 A real apiserver and a node agent run with ``--allow-host-commands``; ``kubectl exec``, the
 container's own command and an exec readiness probe all read the volumes at their real
-paths. Runs only as root (the agent falls back to ``$KUBEMU_POD_ROOT`` otherwise).
+paths, and see an edited ConfigMap there at the agent's next volume sync. Runs only as
+root (the agent falls back to ``$KUBEMU_POD_ROOT`` otherwise).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ spec:
   containers:
   - name: main
     image: busybox
-    command: ["sh", "-c", "cp /etc/cfg/mode /cache/from-command && exec sleep 3600"]
+    command: ["sh", "-c", "cp /etc/cfg/mode /cache/from-command &&
+              while :; do cat /etc/cfg/mode > /cache/live; sleep 0.2; done"]
     workingDir: /srv/kubemu-mountns-work
     readinessProbe:
       exec: {command: ["cat", "/cache/from-command"]}
@@ -83,7 +85,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory,
     agent = Process(["-m", "controllers.node", "--kubeconfig", str(server.kubeconfig),
                      "--node-name", "mountns-node", "--node-ip", address_block.node_ip(NODE),
                      "--pod-cidr", address_block.pod_cidr(NODE), "--lease-interval", "1",
-                     "--root-dir", str(base / "node"), "--allow-host-commands"],
+                     "--root-dir", str(base / "node"), "--allow-host-commands",
+                     "--sync-frequency", "1s"],
                     base / "node.log").start()
     try:
         apply(server, MANIFESTS)
@@ -147,3 +150,14 @@ def test_the_host_mount_table_is_unchanged(kc: Kubectl,
     ours = [t for t in new if t.startswith((str(cluster[1]), *HOST_PATHS, "/var/run/secrets",
                                             "/run/secrets", "/opt/kubemu"))]
     assert ours == []
+
+
+def test_an_edited_configmap_reaches_the_running_container(kc: Kubectl) -> None:
+    """The kubelet's layout (``..data`` and links through it) and its periodic sync: the
+    running command and a new exec both read the new value (``--sync-frequency 1s``)."""
+    listing = kc("exec", "mounted", "--", "ls", "-a", "/etc/cfg", check=True).stdout.split()
+    assert "..data" in listing and "mode" in listing
+    kc("patch", "configmap", "cfg", "-p", '{"data":{"mode":"slow"}}', check=True)
+    wait_for("the command sees the new value", lambda: kc(
+        "exec", "mounted", "--", "cat", "/cache/live", check=True).stdout == "slow", 20.0)
+    assert kc("exec", "mounted", "--", "cat", "/etc/cfg/mode", check=True).stdout == "slow"

@@ -107,7 +107,7 @@ def node_cluster(base: Path, node_name: str, node_ip: str, pod_cidr: str,
         start("controllers.scheduler")
         start("controllers.endpoints")
         start("controllers.node", "--node-name", node_name, "--node-ip", node_ip,
-              "--pod-cidr", pod_cidr, *agent_flags)
+              "--pod-cidr", pod_cidr, "--root-dir", str(base / "node-root"), *agent_flags)
         yield server
     finally:
         for proc in reversed(procs):

@@ -1,8 +1,14 @@
-"""The kubelet's restart back-off of one container (CrashLoopBackOff), on a fake clock."""
+"""The kubelet's restart back-off of one container (CrashLoopBackOff), on a fake clock, and
+the volume back-off of a failed mount."""
 
 from __future__ import annotations
 
-from controllers.node.backoff import INITIAL_SECONDS, MAX_SECONDS, RestartBackoff
+from controllers.node.backoff import (
+    INITIAL_SECONDS,
+    MAX_SECONDS,
+    RestartBackoff,
+    mount_retry_delay,
+)
 
 
 class Clock:
@@ -62,3 +68,9 @@ def test_a_container_that_ran_ten_minutes_restarts_at_once_and_starts_over() -> 
     assert backoff.wait_after_exit(clock.now) == 0.0
     clock.now += 1.0
     assert backoff.wait_after_exit(clock.now) == INITIAL_SECONDS
+
+
+def test_a_failed_mount_is_retried_after_upstreams_volume_backoff() -> None:
+    assert [mount_retry_delay(n) for n in range(1, 10)] == [
+        0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 122.0]
+    assert mount_retry_delay(50) == 122.0

@@ -11,8 +11,8 @@ import pytest
 
 from controllers.node import container
 from controllers.node.mountns import HostEnv
-from controllers.node.podenv import VolumeSetupError
 from controllers.node.runtime import PodRunner
+from controllers.node.volumes import VolumeSetupError
 
 POD = {"metadata": {"name": "p", "uid": "u1"},
        "spec": {"restartPolicy": "Never", "containers": [

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from controllers.node import podenv
+from controllers.node import podenv, volumes
 
 OBJECTS: dict[tuple[str, str], dict[str, Any]] = {
     ("configmaps", "cfg"): {"data": {"mode": "fast", "app.conf": "x=1\n"}},
@@ -82,7 +82,7 @@ def test_variables_resolve_as_the_kubelet_resolves_them() -> None:
 
 
 def test_volumes_are_materialised_under_the_pod_root(tmp_path: Path) -> None:
-    root = Path(asyncio.run(podenv.materialise(POD, str(tmp_path), fetch, token)))
+    root = Path(asyncio.run(volumes.materialise(POD, str(tmp_path), fetch, token)))
     assert root == Path(podenv.pod_root(str(tmp_path), "uid-9"))
     assert (root / "etc/app/conf/app.conf").read_text() == "x=1\n"
     assert (root / "etc/secret/password").read_bytes() == b"s3cret"
@@ -91,12 +91,12 @@ def test_volumes_are_materialised_under_the_pod_root(tmp_path: Path) -> None:
         "token-for-shop-builder-vault-3600")
     assert (root / "var/run/secrets/tokens/mode").read_text() == "fast"
     (root / "data/file").write_text("kept")
-    asyncio.run(podenv.materialise(POD, str(tmp_path), fetch, token))  # again: kept
+    asyncio.run(volumes.materialise(POD, str(tmp_path), fetch, token))  # again: kept
     assert (root / "data/file").read_text() == "kept"
     container = {"workingDir": "/srv/app"}
     assert podenv.working_dir(container, str(root)) == str(root / "srv/app")
     assert podenv.working_dir({"workingDir": str(tmp_path)}, str(root)) == str(tmp_path)
-    podenv.remove_pod_dir(str(tmp_path), "uid-9")
+    volumes.remove_pod_dir(str(tmp_path), "uid-9")
     assert not (tmp_path / "uid-9").exists()
 
 
@@ -143,15 +143,15 @@ def test_a_missing_configmap_fails_the_mount_until_it_exists(tmp_path: Path) -> 
         return objects.get(name)
 
     try:
-        asyncio.run(podenv.materialise(pod, str(tmp_path), lookup, token))
-    except podenv.VolumeSetupError as exc:
+        asyncio.run(volumes.materialise(pod, str(tmp_path), lookup, token))
+    except volumes.VolumeSetupError as exc:
         assert str(exc) == ('MountVolume.SetUp failed for volume "kube-api-access-x" : '
                             'configmap "kube-root-ca.crt" not found')
     else:
         raise AssertionError("the mount should have failed")
     assert not (tmp_path / "u2" / "volumes" / "kube-api-access-x").exists()
     objects["kube-root-ca.crt"] = {"data": {"ca.crt": "PEM"}}
-    root = Path(asyncio.run(podenv.materialise(pod, str(tmp_path), lookup, token)))
+    root = Path(asyncio.run(volumes.materialise(pod, str(tmp_path), lookup, token)))
     mounted = root / "var/run/secrets/kubernetes.io/serviceaccount"
     assert (mounted / "ca.crt").read_text() == "PEM"
     assert (mounted / "token").read_text() == "token-for-shop-default--3600"

@@ -27,8 +27,8 @@ from controllers.node.kubelet.channels import STDERR, STDOUT, exit_status
 from controllers.node.kubelet.pods import KubeletError, NodeHost, find_container
 from controllers.node.kubelet.process import run_command
 from controllers.node.kubelet.remotecommand import RemoteCommandStream, deny, parse_options
-from controllers.node.podenv import VolumeSetupError
 from controllers.node.runtime import PodRunner
+from controllers.node.volumes import VolumeSetupError
 
 __all__ = ["HOST_COMMANDS_DISABLED", "Serve", "open_stream", "routes", "stream_route"]
 
