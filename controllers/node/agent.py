@@ -197,6 +197,8 @@ class NodeAgent:
         if self.kubelet is not None:
             self.node.kubelet_port = await self.kubelet.start()
         await self.node.register()
+        for reason, message in self.node.startup_events():  # best effort, as any Event
+            await self.events.event(self.node.reference, "Normal", reason, message)
         tasks = [asyncio.create_task(self.node.lease_loop()),
                  asyncio.create_task(self.node.status_loop()),
                  asyncio.create_task(self.volumes.run(

@@ -165,6 +165,24 @@ class NodeRegistration:
                 log.warning("registering node %s failed: %s; retrying", self.node_name, exc)
                 await asyncio.sleep(2.0)
 
+    @property
+    def reference(self) -> dict[str, Any]:
+        """The Node as the kubelet's Events name it (its UID is the node name, as the
+        kubelet's ``nodeRef``)."""
+        return {"apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": self.node_name, "uid": self.node_name}}
+
+    def startup_events(self) -> list[tuple[str, str]]:
+        """(reason, message) of the Normal Events the kubelet records on its Node when it
+        starts, in its order: ``Starting``, the allocatable limits, each pressure
+        condition's state and ``NodeReady``."""
+        def now_is(state: str) -> tuple[str, str]:
+            return state, f"Node {self.node_name} status is now: {state}"
+        return [("Starting", "Starting kubelet."),
+                ("NodeAllocatableEnforced", "Updated Node Allocatable limit across pods"),
+                now_is("NodeHasSufficientMemory"), now_is("NodeHasNoDiskPressure"),
+                now_is("NodeHasSufficientPID"), now_is("NodeReady")]
+
     async def _patch_node_status(self) -> None:
         await self.client.patch(NODES, None, self.node_name, {"status": self.node_status()},
                                 subresource="status")

@@ -86,6 +86,23 @@ def test_pods_are_scheduled_run_serve_and_terminate(
     lease = wait_for("node lease", lambda: get(
         server, "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/kn-1"))
     assert lease["spec"]["holderIdentity"] == "kn-1"
+    # The kubelet's Events on its Node, in its order (what `kubectl describe node` lists).
+    def node_events() -> list[tuple[str, str, str, str]]:
+        items = get(server, "/api/v1/namespaces/default/events?fieldSelector="
+                            "involvedObject.kind%3DNode,involvedObject.name%3Dkn-1")["items"]
+        return [(e["reason"], e["message"], e["source"]["component"],
+                 e["involvedObject"]["uid"]) for e in items]
+
+    events = wait_for("NodeReady", lambda: (ev := node_events()) and ev[-1][0] == "NodeReady"
+                      and ev)
+    assert events == [
+        ("Starting", "Starting kubelet.", "kubelet", "kn-1"),
+        ("NodeAllocatableEnforced", "Updated Node Allocatable limit across pods", "kubelet",
+         "kn-1"),
+        *[(r, f"Node kn-1 status is now: {r}", "kubelet", "kn-1") for r in (
+            "NodeHasSufficientMemory", "NodeHasNoDiskPressure", "NodeHasSufficientPID",
+            "NodeReady")]]
+    assert "Starting kubelet." in kubectl(server, "describe", "node", "kn-1")
 
     # kubectl run: scheduled, Running 1/1 with an IP from the node's CIDR.
     kubectl(server, "run", "plain", "--image=nginx", "--port=8080")
