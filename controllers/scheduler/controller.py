@@ -7,9 +7,10 @@ pods (see :mod:`controllers.scheduler.core`). When nothing fits, the pod gets
 ``/status`` and a ``FailedScheduling`` Warning Event. Unschedulable pods are retried when
 the cluster changes in a way that may let them fit, as upstream's scheduling queue moves
 them back to the active queue: a Node added, updated or deleted; a pod bound to a node
-deleted or finished (freeing its resources and host ports); and every ``retry_interval``
-seconds regardless. Keys are ``namespace/name`` of pods; :meth:`Scheduler.sync` schedules
-one pod. Run it with one worker: one binding at a time keeps the node accounting exact.
+deleted or finished (freeing its resources and host ports); a pod bound (which a waiting
+pod's affinity may need); and every ``retry_interval`` seconds regardless. Keys are
+``namespace/name`` of pods; :meth:`Scheduler.sync` schedules one pod. Run it with one
+worker: one binding at a time keeps the node accounting exact.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from apiserver.api.resources import NODES, PODS
+from apiserver.api.resources import NAMESPACES, NODES, PODS
 from controllers.client.errors import ApiError
 from controllers.client.informer import SharedInformerFactory
 from controllers.client.rest import STRATEGIC_MERGE_PATCH, resource_path
@@ -63,6 +64,8 @@ class Scheduler(KeyedController):
         self.retry_interval = retry_interval
         self.pods = factory.informer_for(PODS)
         self.nodes = factory.informer_for(NODES)
+        #: For pod affinity's ``namespaceSelector``.
+        self.namespaces = factory.informer_for(NAMESPACES)
         #: Pods bound by us that the informer has not shown bound yet: key → node.
         self.assumed: dict[str, str] = {}
         #: The pods waiting because they fit nowhere: key → their last FailedScheduling
@@ -88,9 +91,10 @@ class Scheduler(KeyedController):
 
     def _on_pod_update(self, old: Obj, new: Obj) -> None:
         self._on_pod(new)
-        if holds_resources(old) and not holds_resources(new):
+        if holds_resources(old) != holds_resources(new):
             # A bound pod finished: upstream's scheduler stops tracking terminal pods, an
-            # AssignedPodDelete event that moves unschedulable pods back to the queue.
+            # AssignedPodDelete event that moves unschedulable pods back to the queue. Or
+            # a pod was bound (AssignedPodAdd): a waiting pod's affinity may hold now.
             self._requeue_all()
 
     def _on_pod_delete(self, pod: Obj | DeletedFinalStateUnknown) -> None:
@@ -147,8 +151,11 @@ class Scheduler(KeyedController):
         pod = self.pods.store.get_by_key(key)
         if pod is None or not needs_scheduling(pod, self.scheduler_name) or key in self.assumed:
             return
+        namespaces = {str(_m(ns.get("metadata")).get("name")):
+                      _m(_m(ns.get("metadata")).get("labels"))
+                      for ns in self.namespaces.store.list()}
         decision = schedule(pod, self.nodes.store.list(), self.pods.store.list(),
-                            self._assumed())
+                            self._assumed(), namespaces)
         namespace, name = split_key(key)
         if decision.node is None:
             await self._unschedulable(pod, namespace, name, decision.message)

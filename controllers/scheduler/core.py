@@ -9,8 +9,8 @@ One scheduling cycle as kube-scheduler runs it:
 3. Score the feasible nodes: NodeAffinity's preferred terms (upstream weight 2, each
    node's summed term weights normalized to 0-100 against the best node), then spreading
    by the fewest pods on the node, then the node name. kubemu's spreading stands in for
-   upstream's resource-based scores (LeastAllocated, BalancedAllocation) and
-   PodTopologySpread, which it does not implement.
+   upstream's resource-based scores (LeastAllocated, BalancedAllocation) and the scores
+   of PodTopologySpread and InterPodAffinity (their filters are implemented).
 4. With no feasible node: upstream's FitError message with the preemption part
    (:mod:`controllers.scheduler.fiterror`).
 """
@@ -94,16 +94,19 @@ def schedule(
     pod: Mapping[str, Any], nodes: Iterable[Mapping[str, Any]],
     pods: Iterable[Mapping[str, Any]] = (),
     assumed: Iterable[tuple[Mapping[str, Any], str]] = (),
+    namespaces: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Decision:
     """Pick a node for ``pod`` or explain why none fits.
 
     ``pods`` are all the pods known (those bound to a node and not terminal use its
-    resources); ``assumed`` are ``(pod, node)`` bindings made but not yet observed.
+    resources); ``assumed`` are ``(pod, node)`` bindings made but not yet observed;
+    ``namespaces`` maps each namespace to its labels (pod affinity's
+    ``namespaceSelector``).
     """
     infos = snapshot(nodes, pods, assumed)
     if not infos:
         return Decision(None, NO_NODES)
-    info = PodInfo.of(pod)
+    info = PodInfo.of(pod, infos, namespaces)
     total = len(infos)
     names = nodeaffinity.required_node_names(pod)
     if names is not None and not names:

@@ -1,8 +1,11 @@
 """kube-scheduler's filter plugins, in the default profile's order.
 
-NodeUnschedulable → TaintToleration → NodeAffinity → NodePorts → NodeResourcesFit. As
-upstream's framework, a node's verdict is the first failing plugin's :class:`Status`,
-which may carry several reasons (NodeResourcesFit lists every insufficient resource).
+NodeUnschedulable → TaintToleration → NodeAffinity → NodePorts → NodeResourcesFit →
+PodTopologySpread → InterPodAffinity. As upstream's framework, a node's verdict is the
+first failing plugin's :class:`Status`, which may carry several reasons (NodeResourcesFit
+lists every insufficient resource). The last two need every node's pods: their PreFilter
+state is computed once per cycle in :meth:`PodInfo.of` (:mod:`.topologyspread`,
+:mod:`.podaffinity`).
 
 Each status has upstream's code: ``UNRESOLVABLE`` (``UnschedulableAndUnresolvable``:
 evicting pods cannot help — unschedulable node, taint, affinity) or ``UNSCHEDULABLE``
@@ -10,18 +13,18 @@ evicting pods cannot help — unschedulable node, taint, affinity) or ``UNSCHEDU
 preemption considers (:mod:`controllers.scheduler.fiterror`).
 
 Not implemented, on purpose: VolumeBinding and the other volume plugins (kubemu has no
-volume provisioner), PodTopologySpread and InterPodAffinity.
+volume provisioner).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from apiserver.api.taints import tolerated
-from controllers.scheduler import hostports, nodeaffinity
+from controllers.scheduler import hostports, nodeaffinity, podaffinity, topologyspread
 from controllers.scheduler.nodeinfo import NodeInfo
 from controllers.scheduler.resources import Resources, insufficient_resources, pod_resource_request
 
@@ -68,11 +71,25 @@ class PodInfo:
     pod: Mapping[str, Any]
     request: Resources
     host_ports: list[hostports.HostPort]
+    #: The namespaces' labels (for pod affinity's ``namespaceSelector``).
+    namespaces: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    spread: topologyspread.SpreadState | None = None
+    affinity: podaffinity.AffinityState | None = None
 
     @classmethod
-    def of(cls, pod: Mapping[str, Any]) -> PodInfo:
-        """Compute the pod's requests and host ports."""
-        return cls(pod, pod_resource_request(pod), hostports.pod_host_ports(pod))
+    def of(cls, pod: Mapping[str, Any], nodes: Sequence[NodeInfo] = (),
+           namespaces: Mapping[str, Mapping[str, str]] | None = None) -> PodInfo:
+        """Compute the pod's requests and host ports, and the spreading and pod affinity
+        counts over ``nodes`` (all of them, with their pods)."""
+        namespaces = namespaces or {}
+        spread = topologyspread.prefilter(
+            pod, ((n.node, n.pods) for n in nodes),
+            lambda node: nodeaffinity.required_matches(pod, node),
+            lambda node: _untolerated(pod, node) is None)
+        affinity = podaffinity.prefilter(
+            pod, ((_labels(n.node), n.pods, n.anti_affinity_pods) for n in nodes), namespaces)
+        return cls(pod, pod_resource_request(pod), hostports.pod_host_ports(pod), namespaces,
+                   spread, affinity)
 
 
 def _m(value: Any) -> Mapping[str, Any]:
@@ -113,16 +130,25 @@ def node_unschedulable(pod: PodInfo, node: NodeInfo) -> Status | None:
     return None
 
 
+def _untolerated(pod: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The node's first ``NoSchedule``/``NoExecute`` taint ``pod`` does not tolerate."""
+    for taint in _taints(node):
+        if taint.get("effect") in ("NoSchedule", "NoExecute") and not _tolerates(pod, taint):
+            return taint
+    return None
+
+
+def _labels(node: Mapping[str, Any]) -> Mapping[str, str]:
+    return _m(_m(node.get("metadata")).get("labels"))
+
+
 def taint_toleration(pod: PodInfo, node: NodeInfo) -> Status | None:
     """TaintToleration: the first untolerated ``NoSchedule``/``NoExecute`` taint."""
-    for taint in _taints(node.node):
-        if taint.get("effect") not in ("NoSchedule", "NoExecute"):
-            continue
-        if not _tolerates(pod.pod, taint):
-            return Status.of(Code.UNRESOLVABLE,
-                             f"node(s) had untolerated taint {{{taint.get('key', '')}: "
-                             f"{taint.get('value') or ''}}}")
-    return None
+    taint = _untolerated(pod.pod, node.node)
+    if taint is None:
+        return None
+    return Status.of(Code.UNRESOLVABLE, f"node(s) had untolerated taint "
+                     f"{{{taint.get('key', '')}: {taint.get('value') or ''}}}")
 
 
 def node_affinity(pod: PodInfo, node: NodeInfo) -> Status | None:
@@ -146,9 +172,27 @@ def node_resources_fit(pod: PodInfo, node: NodeInfo) -> Status | None:
     return Status(Code.UNSCHEDULABLE, tuple(reasons)) if reasons else None
 
 
+def _verdict(found: tuple[str, bool] | None) -> Status | None:
+    if found is None:
+        return None
+    reason, resolvable = found
+    return Status.of(Code.UNSCHEDULABLE if resolvable else Code.UNRESOLVABLE, reason)
+
+
+def pod_topology_spread(pod: PodInfo, node: NodeInfo) -> Status | None:
+    """PodTopologySpread: the pod's ``DoNotSchedule`` constraints."""
+    return _verdict(topologyspread.check(pod.spread, _labels(node.node)))
+
+
+def inter_pod_affinity(pod: PodInfo, node: NodeInfo) -> Status | None:
+    """InterPodAffinity: required pod affinity and anti-affinity, both ways."""
+    return _verdict(podaffinity.check(pod.affinity, _labels(node.node)))
+
+
 #: The filter plugins in the order of upstream's default profile.
 FILTERS: tuple[Callable[[PodInfo, NodeInfo], Status | None], ...] = (
     node_unschedulable, taint_toleration, node_affinity, node_ports, node_resources_fit,
+    pod_topology_spread, inter_pod_affinity,
 )
 
 

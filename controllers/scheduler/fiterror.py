@@ -10,10 +10,11 @@
   replaces the histogram.
 * The DefaultPreemption PostFilter then explains why preemption did not help: not at all
   for a pod with ``preemptionPolicy: Never``; otherwise only nodes rejected with a
-  resolvable status (NodePorts, NodeResourcesFit) are tried, the rest being "Preemption is
-  not helpful for scheduling". On a tried node, the pods of lower priority are the
-  possible victims: with none, "No preemption victims found for incoming pod"; else the
-  filters run again without them and their new verdict is the node's status.
+  resolvable status (NodePorts, NodeResourcesFit, the skew of PodTopologySpread, pod
+  anti-affinity) are tried, the rest being "Preemption is not helpful for scheduling".
+  On a tried node, the pods of lower priority are the possible victims: with none, "No
+  preemption victims found for incoming pod"; else the filters run again without them
+  and their new verdict is the node's status.
 * kubemu does not evict: when removing victims would make the pod fit somewhere,
   upstream would preempt them and the message has no preemption part;
   :func:`preemption_message` returns ``""`` then.
@@ -67,13 +68,19 @@ def fit_error_message(num_nodes: int, statuses: Mapping[str, Status],
     return message
 
 
-def _dry_run(pod: PodInfo, node: NodeInfo) -> Status | None:
+def _dry_run(pod: PodInfo, node: NodeInfo, nodes: Sequence[NodeInfo]) -> Status | None:
     """``SelectVictimsOnNode`` without the victim choice: the node's status once every
-    lower-priority pod is gone, or ``None`` when the pod would then fit."""
+    lower-priority pod is gone, or ``None`` when the pod would then fit. The PreFilter
+    counts (spreading, pod affinity) are taken again without them, as upstream's
+    ``RemovePod`` extensions update them."""
     victims = [p for p in node.pods if priority(p) < priority(pod.pod)]
     if not victims:
         return Status.of(Code.UNRESOLVABLE, NO_VICTIMS)
-    return run_filters(pod, node.without(victims))
+    emptied = node.without(victims)
+    if pod.spread is not None or pod.affinity is not None:
+        pod = PodInfo.of(pod.pod, [emptied if n is node else n for n in nodes],
+                         pod.namespaces)
+    return run_filters(pod, emptied)
 
 
 def preemption_message(pod: PodInfo, nodes: Sequence[NodeInfo],
@@ -91,7 +98,7 @@ def preemption_message(pod: PodInfo, nodes: Sequence[NodeInfo],
         status = statuses.get(node.name)
         if status is None or status.code is not Code.UNSCHEDULABLE:
             continue
-        verdict = _dry_run(pod, node)
+        verdict = _dry_run(pod, node, nodes)
         if verdict is None:
             return ""
         tried[node.name] = verdict

@@ -5,7 +5,8 @@ pod with ``spec.nodeName`` set that is not terminal (``Succeeded``/``Failed``; u
 scheduler does not even watch those), including pods being deleted, which keep their
 resources until they are gone; plus the pods this scheduler has just bound but whose
 binding its informer has not shown yet ("assumed" pods, as upstream's cache assumes
-them). From those pods it keeps the summed requests and the host ports in use.
+them). From those pods it keeps the summed requests, the host ports in use and which
+pods have required anti-affinity.
 """
 
 from __future__ import annotations
@@ -35,11 +36,12 @@ def holds_resources(pod: Mapping[str, Any]) -> bool:
 @dataclass(frozen=True, slots=True)
 class _Use:
     """What a pod takes from its node: the node ("" when it holds nothing), its
-    requests and its host ports."""
+    requests and its host ports; and whether it has required pod anti-affinity."""
 
     node: str
     requests: Resources
     ports: tuple[HostPort, ...]
+    anti_affinity: bool
 
 
 #: :class:`_Use` by ``(uid, resourceVersion)``. Every scheduling cycle accounts every
@@ -51,7 +53,9 @@ _USES_MAX = 65536
 
 def _derive(pod: Mapping[str, Any]) -> _Use:
     node = str(_m(pod.get("spec")).get("nodeName") or "") if holds_resources(pod) else ""
-    return _Use(node, pod_resource_request(pod), tuple(pod_host_ports(pod)))
+    anti = _m(_m(_m(pod.get("spec")).get("affinity")).get("podAntiAffinity"))
+    return _Use(node, pod_resource_request(pod), tuple(pod_host_ports(pod)),
+                bool(anti.get("requiredDuringSchedulingIgnoredDuringExecution")))
 
 
 def _use(pod: Mapping[str, Any]) -> _Use:
@@ -78,11 +82,15 @@ class NodeInfo:
     #: The summed requests of :attr:`pods`.
     requested: Resources = field(init=False)
     used_ports: HostPortInfo = field(init=False)
+    #: The pods of :attr:`pods` with required pod anti-affinity (upstream's
+    #: ``PodsWithRequiredAntiAffinity``): every scheduling cycle checks them.
+    anti_affinity_pods: list[Mapping[str, Any]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.allocatable = node_allocatable(self.node)
         self.requested = Resources()
         self.used_ports = HostPortInfo()
+        self.anti_affinity_pods = []
         pods, self.pods = self.pods, []
         for pod in pods:
             self.add_pod(pod)
@@ -96,6 +104,8 @@ class NodeInfo:
         """Account ``pod`` to this node (its requests, its host ports, one pod slot)."""
         use = _use(pod)
         self.pods.append(pod)
+        if use.anti_affinity:
+            self.anti_affinity_pods.append(pod)
         self.requested.add(use.requests)
         for ip, protocol, port in use.ports:
             self.used_ports.add(ip, protocol, port)

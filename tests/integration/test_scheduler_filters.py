@@ -115,3 +115,75 @@ def test_requests_and_affinity_decide_and_freed_resources_are_retried(
     scheduled = {c["type"]: c for c in get(f"{NS}/pods/waiter")["status"]["conditions"]}
     assert scheduled["PodScheduled"]["status"] == "True"
     assert node_of("huge") is None
+
+
+def _labelled(name: str, app: str, affinity: dict[str, Any]) -> dict[str, Any]:
+    body = _pod(name)
+    body["metadata"]["labels"] = {"app": app}
+    body["spec"]["affinity"] = affinity
+    return body
+
+
+def _term(kind: str, app: str) -> dict[str, Any]:
+    return {kind: {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": {"app": app}},
+         "topologyKey": "kubernetes.io/hostname"}]}}
+
+
+def test_pod_anti_affinity_keeps_replicas_apart_and_affinity_waits_for_its_pod(
+    fresh_apiserver: ApiServerProcess, procs: Callable[..., Process], address_block: Addresses,
+) -> None:
+    """InterPodAffinity with the real scheduler: a third replica with required
+    anti-affinity waits on two nodes (upstream's message), and binds once a replica is
+    gone; a pod with required affinity waits until a matching pod is bound, then joins
+    it on its node."""
+    server = fresh_apiserver
+    client = httpx.Client(base_url=server.url, timeout=5)
+
+    def node_of(name: str) -> str | None:
+        node: str | None = client.get(f"{NS}/pods/{name}").json()["spec"].get("nodeName")
+        return node
+
+    def condition(name: str) -> dict[str, Any] | None:
+        conditions = client.get(f"{NS}/pods/{name}").json()["status"].get("conditions") or []
+        return next((c for c in conditions
+                     if c["type"] == "PodScheduled" and c["status"] == "False"), None)
+
+    procs(server, "controllers.scheduler")
+    procs(server, "controllers.node", "--node-name", "kn-a", "--pod-cidr",
+          address_block.pod_cidr(1), "--lease-interval", "1")
+    wait_for("kn-a registered", lambda: client.get("/api/v1/nodes/kn-a").status_code == 200)
+    client.post("/api/v1/nodes", json={"apiVersion": "v1", "kind": "Node", "metadata": {
+        "name": "kn-b", "labels": {"kubernetes.io/hostname": "kn-b"}}}).raise_for_status()
+    client.patch("/api/v1/nodes/kn-b/status", json={"status": {
+        "allocatable": {"cpu": "4", "memory": "4Gi", "pods": "10"},
+        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}},
+        headers={"Content-Type": "application/merge-patch+json"}).raise_for_status()
+
+    for name in ("web-1", "web-2", "web-3"):
+        client.post(f"{NS}/pods", json=_labelled(name, "web", _term("podAntiAffinity", "web"))
+                    ).raise_for_status()
+        if name != "web-3":
+            wait_for(f"{name} bound", lambda n=name: node_of(n))
+    assert {node_of("web-1"), node_of("web-2")} == {"kn-a", "kn-b"}
+    waiting = wait_for("web-3 unschedulable", lambda: condition("web-3"))
+    assert waiting["message"] == (
+        "0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules. "
+        "preemption: 0/2 nodes are available: 2 No preemption victims found for incoming "
+        "pod.")
+    freed = node_of("web-1")
+    client.delete(f"{NS}/pods/web-1", params={"gracePeriodSeconds": "0"}).raise_for_status()
+    wait_for("web-3 bound where web-1 was", lambda: node_of("web-3") == freed)
+
+    client.post(f"{NS}/pods", json=_labelled("follower", "app", _term("podAffinity", "cache"))
+                ).raise_for_status()
+    waiting = wait_for("follower unschedulable", lambda: condition("follower"))
+    assert waiting["message"].startswith(
+        "0/2 nodes are available: 2 node(s) didn't match pod affinity rules.")
+    cache = _pod("cache")
+    cache["metadata"]["labels"] = {"app": "cache"}
+    cache["spec"]["nodeSelector"] = {"kubernetes.io/hostname": "kn-b"}
+    client.post(f"{NS}/pods", json=cache).raise_for_status()
+    wait_for("cache bound", lambda: node_of("cache") == "kn-b")
+    # Requeued by the binding (not the 30 s periodic retry): well within 15 s.
+    wait_for("follower joins the cache", lambda: node_of("follower") == "kn-b", 15.0)
