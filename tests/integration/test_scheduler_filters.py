@@ -38,6 +38,35 @@ def _pod(name: str, cpu: str = "", zone: str = "", **requests: str) -> dict[str,
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
 
 
+def _node_of(client: httpx.Client, name: str) -> str | None:
+    node: str | None = client.get(f"{NS}/pods/{name}").json()["spec"].get("nodeName")
+    return node
+
+
+def _unschedulable(client: httpx.Client, name: str) -> dict[str, Any] | None:
+    """The pod's ``PodScheduled=False`` condition, if it has one."""
+    conditions = client.get(f"{NS}/pods/{name}").json()["status"].get("conditions") or []
+    return next((c for c in conditions
+                 if c["type"] == "PodScheduled" and c["status"] == "False"), None)
+
+
+def _two_nodes(server: ApiServerProcess, procs: Callable[..., Process],
+               address_block: Addresses, client: httpx.Client,
+               labels_b: dict[str, str], allocatable_b: dict[str, str]) -> None:
+    """The scheduler, node agent ``kn-a`` and ``kn-b`` registered through the API (Ready,
+    with ``labels_b`` and ``allocatable_b``)."""
+    procs(server, "controllers.scheduler")
+    procs(server, "controllers.node", "--node-name", "kn-a", "--pod-cidr",
+          address_block.pod_cidr(1), "--lease-interval", "1")
+    wait_for("kn-a registered", lambda: client.get("/api/v1/nodes/kn-a").status_code == 200)
+    client.post("/api/v1/nodes", json={"apiVersion": "v1", "kind": "Node", "metadata": {
+        "name": "kn-b", "labels": labels_b}}).raise_for_status()
+    client.patch("/api/v1/nodes/kn-b/status", json={"status": {
+        "allocatable": allocatable_b, "capacity": allocatable_b,
+        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}},
+        headers={"Content-Type": "application/merge-patch+json"}).raise_for_status()
+
+
 def test_requests_and_affinity_decide_and_freed_resources_are_retried(
     fresh_apiserver: ApiServerProcess, procs: Callable[..., Process], address_block: Addresses,
 ) -> None:
@@ -58,25 +87,14 @@ def test_requests_and_affinity_decide_and_freed_resources_are_retried(
             "Content-Type": "application/merge-patch+json"}).raise_for_status()
 
     def node_of(name: str) -> str | None:
-        node: str | None = get(f"{NS}/pods/{name}")["spec"].get("nodeName")
-        return node
+        return _node_of(client, name)
 
     def unschedulable(name: str) -> dict[str, Any] | None:
-        conditions = get(f"{NS}/pods/{name}")["status"].get("conditions") or []
-        return next((c for c in conditions
-                     if c["type"] == "PodScheduled" and c["status"] == "False"), None)
+        return _unschedulable(client, name)
 
-    procs(server, "controllers.scheduler")
-    procs(server, "controllers.node", "--node-name", "kn-a", "--pod-cidr",
-          address_block.pod_cidr(1), "--lease-interval", "1")
-    wait_for("kn-a registered", lambda: client.get("/api/v1/nodes/kn-a").status_code == 200)
+    _two_nodes(server, procs, address_block, client, {"zone": "b"},
+               {"cpu": "1", "memory": "1Gi", "pods": "10"})
     merge("/api/v1/nodes/kn-a", {"metadata": {"labels": {"zone": "a"}}})
-    create("/api/v1/nodes", {"apiVersion": "v1", "kind": "Node",
-                             "metadata": {"name": "kn-b", "labels": {"zone": "b"}}})
-    merge("/api/v1/nodes/kn-b/status", {"status": {
-        "allocatable": {"cpu": "1", "memory": "1Gi", "pods": "10"},
-        "capacity": {"cpu": "1", "memory": "1Gi", "pods": "10"},
-        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}})
     cpu_a = parse_quantity(get("/api/v1/nodes/kn-a")["status"]["allocatable"]["cpu"])
     assert cpu_a is not None
 
@@ -141,24 +159,13 @@ def test_pod_anti_affinity_keeps_replicas_apart_and_affinity_waits_for_its_pod(
     client = httpx.Client(base_url=server.url, timeout=5)
 
     def node_of(name: str) -> str | None:
-        node: str | None = client.get(f"{NS}/pods/{name}").json()["spec"].get("nodeName")
-        return node
+        return _node_of(client, name)
 
     def condition(name: str) -> dict[str, Any] | None:
-        conditions = client.get(f"{NS}/pods/{name}").json()["status"].get("conditions") or []
-        return next((c for c in conditions
-                     if c["type"] == "PodScheduled" and c["status"] == "False"), None)
+        return _unschedulable(client, name)
 
-    procs(server, "controllers.scheduler")
-    procs(server, "controllers.node", "--node-name", "kn-a", "--pod-cidr",
-          address_block.pod_cidr(1), "--lease-interval", "1")
-    wait_for("kn-a registered", lambda: client.get("/api/v1/nodes/kn-a").status_code == 200)
-    client.post("/api/v1/nodes", json={"apiVersion": "v1", "kind": "Node", "metadata": {
-        "name": "kn-b", "labels": {"kubernetes.io/hostname": "kn-b"}}}).raise_for_status()
-    client.patch("/api/v1/nodes/kn-b/status", json={"status": {
-        "allocatable": {"cpu": "4", "memory": "4Gi", "pods": "10"},
-        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}},
-        headers={"Content-Type": "application/merge-patch+json"}).raise_for_status()
+    _two_nodes(server, procs, address_block, client, {"kubernetes.io/hostname": "kn-b"},
+               {"cpu": "4", "memory": "4Gi", "pods": "10"})
 
     for name in ("web-1", "web-2", "web-3"):
         client.post(f"{NS}/pods", json=_labelled(name, "web", _term("podAntiAffinity", "web"))
