@@ -25,9 +25,12 @@ ALL_VERBS: tuple[str, ...] = (
     "watch",
 )
 
-#: Groups that serve a kind in two versions, and the version whose objects use the
-#: upstream key layout.
-_STORED_VERSION = {"autoscaling": "v2"}
+#: Kinds served in two versions over one storage (:mod:`apiserver.api.conversion`): the
+#: ``(group, version)`` objects of each ``(group, plural)`` are stored as.
+_STORED_AS: dict[tuple[str, str], tuple[str, str]] = {
+    ("autoscaling", "horizontalpodautoscalers"): ("autoscaling", "v2"),
+    ("events.k8s.io", "events"): ("", "v1"),
+}
 
 #: Verbs of a ``/status`` subresource.
 STATUS_VERBS: tuple[str, ...] = ("get", "patch", "update")
@@ -107,18 +110,28 @@ class ResourceInfo:
         return self.api_version
 
     @property
+    def stored_group_version(self) -> tuple[str, str]:
+        """``(group, version)`` of the objects in this resource's storage: its own, or
+        the stored version of a kind served in two versions."""
+        return _STORED_AS.get((self.group, self.plural), (self.group, self.version))
+
+    @property
+    def converts(self) -> bool:
+        """Served in a version other than the one its objects are stored in (a built-in
+        kind of two versions; see :mod:`apiserver.api.conversion`)."""
+        return not self.custom and self.stored_group_version != (self.group, self.version)
+
+    @property
     def storage_prefix(self) -> str:
         """Key prefix in storage; keys are ``<prefix><namespace>/<name>``.
 
         Follows kube-apiserver's etcd layout (``/registry/<resource>/``),
-        with the group added for non-core resources as upstream does.
+        with the group added for non-core resources as upstream does. The versions of a
+        kind served in two share one prefix.
         """
-        if self.group and self.version != _STORED_VERSION.get(self.group, self.version):
-            # A second version of a kind, kept apart from the stored version's objects
-            # (kubemu does not convert between versions).
-            return f"/registry/{self.group}/{self.version}/{self.plural}/"
-        if self.group:
-            return f"/registry/{self.group}/{self.plural}/"
+        group = self.stored_group_version[0] if not self.custom else self.group
+        if group:
+            return f"/registry/{group}/{self.plural}/"
         return f"/registry/{self.plural}/"
 
     def subresource(self, name: str) -> SubresourceInfo | None:
@@ -190,8 +203,23 @@ _FIELD_LABELS: dict[tuple[str, str], tuple[str, ...]] = {
     ("batch", "jobs"): ("status.successful",),
     ("certificates.k8s.io", "certificatesigningrequests"): ("spec.signerName",),
 }
+#: events.k8s.io/v1 selects by the core Event's fields under their own names (upstream's
+#: ``AddFieldLabelConversionsForEvent``).
+_EVENTS_V1_LABELS = (
+    ("regarding.kind", "involvedObject.kind"),
+    ("regarding.namespace", "involvedObject.namespace"),
+    ("regarding.name", "involvedObject.name"),
+    ("regarding.uid", "involvedObject.uid"),
+    ("regarding.apiVersion", "involvedObject.apiVersion"),
+    ("regarding.resourceVersion", "involvedObject.resourceVersion"),
+    ("regarding.fieldPath", "involvedObject.fieldPath"),
+    ("reportingController", "reportingComponent"),
+)
+_FIELD_LABELS[("events.k8s.io", "events")] = (
+    *(core for _, core in _EVENTS_V1_LABELS), "reason", "type")
 _FIELD_LABEL_ALIASES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
     ("", "pods"): (("spec.host", "spec.nodeName"),),
+    ("events.k8s.io", "events"): _EVENTS_V1_LABELS,
 }
 
 

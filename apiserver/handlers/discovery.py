@@ -145,8 +145,10 @@ def api_resource_list(group_version: str) -> dict[str, Any] | None:
 
 def storage_version_hash(info: ResourceInfo) -> str:
     """Upstream's ``storageVersionHash``: base64 of the first 8 bytes of the
-    SHA-256 of ``<group>/<version>/<kind>`` (the storage version)."""
-    digest = hashlib.sha256(f"{info.group}/{info.version}/{info.kind}".encode()).digest()
+    SHA-256 of ``<group>/<version>/<kind>`` of the storage version (both versions of a
+    kind served in two have the stored one's)."""
+    group, version = info.stored_group_version
+    digest = hashlib.sha256(f"{group}/{version}/{info.kind}".encode()).digest()
     return base64.b64encode(digest[:8]).decode("ascii")
 
 

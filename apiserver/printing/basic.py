@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from apiserver.api.conversion import EVENT_FIELDS
 from apiserver.printing.duration import parse_time, translate_timestamp_since
 
 __all__ = [
@@ -96,26 +97,8 @@ def print_event(ev: Mapping[str, Any], now: datetime) -> list[Any]:
     ]
 
 
-#: ``events.k8s.io/v1`` field → the core/v1 field it converts to (upstream both are
-#: the one internal ``Event`` type, printed by the same printer).
-_EVENTS_V1_FIELDS = (
-    ("metadata", "metadata"),
-    ("regarding", "involvedObject"),
-    ("note", "message"),
-    ("deprecatedSource", "source"),
-    ("deprecatedFirstTimestamp", "firstTimestamp"),
-    ("deprecatedLastTimestamp", "lastTimestamp"),
-    ("deprecatedCount", "count"),
-    ("reportingController", "reportingComponent"),
-    ("reportingInstance", "reportingInstance"),
-    ("eventTime", "eventTime"),
-    ("series", "series"),
-    ("type", "type"),
-    ("reason", "reason"),
-)
-
-
 def print_events_v1_event(ev: Mapping[str, Any], now: datetime) -> list[Any]:
-    """The core Event cells of an ``events.k8s.io/v1`` Event (its fields renamed)."""
-    core = {core_key: ev[key] for key, core_key in _EVENTS_V1_FIELDS if key in ev}
-    return print_event(core, now)
+    """The core Event cells of an ``events.k8s.io/v1`` Event (its fields renamed: upstream
+    both are the one internal ``Event`` type, printed by the same printer)."""
+    core_names = dict(EVENT_FIELDS)
+    return print_event({core_names.get(key, key): value for key, value in ev.items()}, now)

@@ -102,6 +102,7 @@ from apiserver.registry.strategy import Strategy
 from apiserver.registry.systemnamespaces import DEFAULT_INTERVAL as SYSTEM_NAMESPACES_INTERVAL
 from apiserver.registry.systemnamespaces import ensure_system_namespaces, keep_system_namespaces
 from apiserver.registry.table_strategy import TableStrategy, configure
+from apiserver.registry.versions import BuiltinConverter
 from apiserver.registry.workloads.batch import CronJobStrategy, JobStrategy
 from apiserver.registry.workloads.validation import (
     DaemonSetStrategy,
@@ -234,9 +235,21 @@ class Registry:
             if info.plural == SERVICES.plural and not info.group:
                 store = self.services.make_store(info, storage, watch_cache, clock,
                                                  self.admission)
+            elif info.converts:
+                store = ConvertingStore(info, strategy, storage, watch_cache, clock,
+                                        self.admission, at_run_time=True)
             else:
                 store = Store(info, strategy, storage, watch_cache, clock, self.admission)
             self.stores[(info.group, info.version, info.plural)] = store
+        for info in resources:
+            if info.converts:
+                # The second version of a built-in kind reads the stored version's cache.
+                group, version = info.stored_group_version
+                converting = self.stores[(info.group, info.version, info.plural)]
+                assert isinstance(converting, ConvertingStore)
+                converting.cache = self.stores[(group, version, info.plural)].cache
+                converting.configure(BuiltinConverter(),
+                                     f"{group}/{version}" if group else version)
         self.namespaces = self.stores[("", "v1", "namespaces")]
         self.custom_resources = CustomResourceManager(
             self.stores[("apiextensions.k8s.io", "v1", "customresourcedefinitions")],

@@ -18,12 +18,19 @@ from controllers.runtime.app import ControllerContext, ControllerSpec
 from controllers.runtime.controller import KeyedController
 from controllers.runtime.flags import positive_duration
 
-__all__ = ["GARBAGECOLLECTOR", "GarbageCollector", "Graph", "deletable_resources"]
+__all__ = ["GARBAGECOLLECTOR", "IGNORED_RESOURCES", "GarbageCollector", "Graph",
+           "deletable_resources"]
+
+
+#: ``(group, plural)`` the collector never watches: upstream's default
+#: ``GCIgnoredResources`` (Events own nothing and are written all the time).
+IGNORED_RESOURCES = frozenset({("", "events"), ("events.k8s.io", "events")})
 
 
 def deletable_resources() -> list[ResourceInfo]:
-    """One served version of every resource with the list, watch and delete verbs."""
-    seen: set[tuple[str, str]] = set()
+    """One served version of every resource with the list, watch and delete verbs, but
+    :data:`IGNORED_RESOURCES`."""
+    seen: set[tuple[str, str]] = set(IGNORED_RESOURCES)
     out: list[ResourceInfo] = []
     for info in RESOURCES:
         if not {"list", "watch", "delete"} <= set(info.verbs):
@@ -43,7 +50,7 @@ def _build(ctx: ControllerContext) -> KeyedController:
         ctx.informers.informer_for(info).add_event_handler(on_add, on_update, on_delete)
     monitors = ResourceMonitors(
         ctx.client.request, ctx.informers, collector.handlers, collector.discovered,
-        {(info.group, info.plural) for info in static},
+        {(info.group, info.plural) for info in static} | IGNORED_RESOURCES,
         period=float(ctx.args.garbage_collector_discovery_period),
     )
     ctx.informers.informer_for(CUSTOMRESOURCEDEFINITIONS).add_event_handler(

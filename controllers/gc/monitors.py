@@ -51,8 +51,8 @@ def info_for(resource: APIResource) -> ResourceInfo:
 class ResourceMonitors:
     """Starts and stops the informers of run-time resources; see the module docstring.
 
-    ``static`` holds the ``(group, plural)`` pairs watched from the start; ``on_change``
-    receives the discovered resources after every pass.
+    ``static`` holds the ``(group, plural)`` pairs watched from the start (or never);
+    ``on_change`` receives the discovered resources after every pass.
     """
 
     def __init__(self, request: Requester, informers: SharedInformerFactory,

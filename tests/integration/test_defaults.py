@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.support.apiserver import ApiServerProcess
-
-
-@pytest.fixture
-def client(apiserver: ApiServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=apiserver.url, timeout=10) as c:
-        yield c
-
-
-@pytest.fixture
-def ns(client: httpx.Client) -> str:
-    name = f"defaults-{uuid.uuid4().hex[:8]}"
-    r = client.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace",
-                                                 "metadata": {"name": name}})
-    assert r.status_code == 201, r.text
-    return name
 
 
 def post_and_get(client: httpx.Client, collection: str, body: dict[str, Any]) -> dict[str, Any]:

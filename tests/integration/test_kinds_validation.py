@@ -2,28 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
 import pytest
-
-from tests.support.apiserver import ApiServerProcess
-
-
-@pytest.fixture
-def client(apiserver: ApiServerProcess) -> httpx.Client:
-    with httpx.Client(base_url=apiserver.url, timeout=10) as c:
-        yield c
-
-
-@pytest.fixture
-def ns(client: httpx.Client) -> str:
-    name = f"kinds-{uuid.uuid4().hex[:8]}"
-    r = client.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace",
-                                                 "metadata": {"name": name}})
-    assert r.status_code == 201, r.text
-    return name
 
 
 def deployment(name: str = "web", **spec: Any) -> dict[str, Any]:

@@ -205,6 +205,8 @@ def test_deletable_resources_are_listed_once() -> None:
     keys = [(i.group, i.plural) for i in infos]
     assert len(keys) == len(set(keys))
     assert ("", "configmaps") in keys and ("", "bindings") not in keys
+    # Upstream's GCIgnoredResources: Events of both groups are never watched.
+    assert ("", "events") not in keys and ("events.k8s.io", "events") not in keys
 
 
 def test_foreground_cycle_is_unblocked() -> None:

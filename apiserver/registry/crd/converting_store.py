@@ -1,26 +1,26 @@
-"""The store of a custom resource version that a conversion webhook converts to and from
-the storage version.
+"""The store of a resource version that a converter converts to and from the storage
+version: a custom resource version with a conversion webhook, or the second version of a
+built-in kind (``autoscaling/v1`` HPAs, ``events.k8s.io/v1`` Events).
 
 Contract (as upstream's codec around a ``webhookConverter``): objects are stored, cached
 and watched in the storage version. This store shows them in its own version: a get
-converts one object, a list converts its page in one ConversionReview, a watch converts
-each write's batch of frames in one review (:meth:`present_frames`; a Table watch gets its
-rows built from the converted objects). A write arrives in
-its version, is prepared, defaulted, admitted and validated there (against the old object
-converted to it), and is converted to the storage version just before it is stored; what
-it answers is converted back. Conversion failures are 500s (:mod:`.conversion`).
+converts one object, a list converts its page in one call (one ConversionReview), a watch
+converts each write's batch of frames in one call (:meth:`present_frames`; a Table watch
+gets its rows built from the converted objects). A write arrives in its version, is
+prepared, defaulted, admitted and validated there (against the old object converted to
+it), and is converted to the storage version just before it is stored; what it answers is
+converted back. Webhook conversion failures are 500s (:mod:`.conversion`).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
-from apiserver.registry.crd.conversion import WebhookConverter
 from apiserver.registry.store import (
     DeleteOptions,
     DeleteResult,
@@ -38,16 +38,25 @@ class _Stale(Exception):
     """The object moved between its conversion and the patch attempt."""
 
 
+class Converter(Protocol):
+    """Converts objects to an API version (:class:`.conversion.WebhookConverter`, or the
+    built-in kinds' :class:`apiserver.registry.versions.BuiltinConverter`)."""
+
+    async def convert(self, objects: Sequence[dict[str, Any]], desired: str) \
+            -> list[dict[str, Any]]:
+        """``objects`` in API version ``desired`` (those already in it kept as they are)."""
+
+
 class ConvertingStore(Store):
     """See the module docstring; ``storage_api_version`` is the storage version's."""
 
-    converter: WebhookConverter
+    converter: Converter
     storage_api_version: str
     #: guaranteed_update reads storage itself and hands the store's loop its converted
     #: state, which must be the one the loop starts from: no cached starting state.
     suggest_from_cache = False
 
-    def configure(self, converter: WebhookConverter, storage_api_version: str) -> None:
+    def configure(self, converter: Converter, storage_api_version: str) -> None:
         """Set the converter and the storage version (called once, after construction)."""
         self.converter = converter
         self.storage_api_version = storage_api_version
