@@ -42,7 +42,7 @@ from controllers.node.mountns import HostEnv, Mount
 from controllers.node.podlogs import LogSettings
 from controllers.node.registration import NodeRegistration
 from controllers.node.resolvconf import ClusterDNS
-from controllers.node.runtime import FINITE_CONTAINER_SECONDS, PodRunner
+from controllers.node.runtime import FINITE_CONTAINER_SECONDS, PodRunner, StartChecks
 from controllers.node.volumemanager import DEFAULT_SYNC_FREQUENCY, VolumeManager
 from controllers.runtime.agent import Endpoint
 from controllers.runtime.events import EventRecorder
@@ -179,6 +179,14 @@ class NodeAgent:
             return HostEnv(env, cwd, namespace)
         return HostEnv(env, podenv.working_dir(container, root))
 
+    async def _volume_error(self, runner: PodRunner) -> str | None:
+        return await self.volumes.mount_error(self._pod_view(runner))
+
+    async def _config_error(self, runner: PodRunner, container: Mapping[str, Any]) \
+            -> str | None:
+        return await podenv.config_error(self._pod_view(runner), container,
+                                         self.volumes.fetch)
+
     async def _resolv_conf(self, runner: PodRunner, pod: Mapping[str, Any]) -> str:
         """The pod's resolv.conf, written at its first host process (warnings forming it
         become the pod's events, as the kubelet's)."""
@@ -272,7 +280,8 @@ class NodeAgent:
                 await self._event(pod, type_, reason, message, field_path)
 
             runner = PodRunner(pod, ip, self.node_ip, self.allow_host_commands, changed, event,
-                               self.finite_container_seconds, self.logs, self._process_env)
+                               self.finite_container_seconds, self.logs, self._process_env,
+                               StartChecks(self._volume_error, self._config_error))
             if str(status.get("podIP") or "") == ip:
                 runner.adopt(pod)
             self.runners[key] = runner

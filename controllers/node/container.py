@@ -23,8 +23,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from controllers.node.backoff import RestartBackoff, mount_retry_delay
+from controllers.node.backoff import RestartBackoff
 from controllers.node.containerports import serve_ports
+from controllers.node.containerstatus import container_status
 from controllers.node.images import (
     image_ref,
     implied_ports,
@@ -38,6 +39,7 @@ from controllers.node.podlogs import ContainerLog
 from controllers.node.probes import ProbeSpec, parse_probe
 from controllers.node.probing import ContainerProbes
 from controllers.node.servers import ContainerFlags, PortServer
+from controllers.node.startfailure import config_failed, mount_failed
 from controllers.node.stdio import STDERR, STDOUT, ContainerIO, exited
 from controllers.node.volumes import VolumeSetupError
 
@@ -80,6 +82,8 @@ class Container:
         self.backoff = RestartBackoff()
         #: Volume set-ups failed in a row (the FailedMount back-off).
         self.mount_failures = 0
+        #: The running host process's environment (what its execs get).
+        self.host_env: HostEnv | None = None
         #: The current ``terminated`` state once the container exited for good.
         self.terminated: dict[str, Any] | None = None
         self.running = False
@@ -117,17 +121,25 @@ class Container:
     async def start(self) -> None:
         """Start serving (or the host process) and the probes. A host process whose volumes
         cannot be set up stays ``ContainerCreating``, with the kubelet's ``FailedMount``
-        Event on its pod, and is tried again (see :meth:`_mount_failed`)."""
+        Event on its pod, and is tried again (see :mod:`.startfailure`)."""
         argv = process_argv(self.spec) if self.runner.allow_host_commands else []
         host: HostEnv | None = None
-        if argv:
-            try:
-                host = await self.runner.process_env(self.spec)
-            except VolumeSetupError as exc:
-                self.mount_failures += 1
-                await self._mount_failed(str(exc))
-                return
-            self.mount_failures = 0
+        try:
+            if argv:  # the volumes are written for it (and checked on the way)
+                host = self.host_env = await self.runner.process_env(self.spec)
+            else:
+                await self.runner.check_volumes()
+        except VolumeSetupError as exc:
+            self.mount_failures += 1
+            await mount_failed(self, str(exc))
+            return
+        self.mount_failures = 0
+        for reason, message in pull_events(self.spec):
+            await self.event("Normal", reason, message)
+        error = await self.runner.config_error(self.spec)
+        if error is not None:
+            await config_failed(self, error)
+            return
         if not self.container_id:
             self.container_id = f"kubemu://{secrets.token_hex(32)}"
         if not self.started_at:
@@ -136,8 +148,6 @@ class Container:
         self.io = ContainerIO()
         if self.log is not None:
             self.log.start_instance(self.restart_count)
-        for reason, message in pull_events(self.spec):
-            await self.event("Normal", reason, message)
         await self.event("Normal", "Created", f"Created container: {self.name}")
         try:
             if host is not None:
@@ -213,7 +223,11 @@ class Container:
         return self.runner.allow_host_commands
 
     async def exec_env(self) -> HostEnv:
-        """How an exec probe's process starts: as the container's own processes."""
+        """How an exec (or exec probe) process starts: with the environment of the
+        container's running host process, fixed when it was created, as the kubelet's
+        execs inherit it; otherwise as such a process would start now."""
+        if self.host_env is not None and self.running:
+            return self.host_env
         return await self.runner.process_env(self.spec)
 
     async def event(self, type_: str, reason: str, message: str) -> None:
@@ -235,22 +249,6 @@ class Container:
         await serve_ports(self.spec, self.runner.ip, self.flags,
                           (self.startup_spec, self.readiness_spec, self.liveness_spec),
                           self.servers, self.log_line)
-
-    async def _mount_failed(self, message: str) -> None:
-        """As the kubelet: volumes are set up before anything of the container starts, a
-        failure is a ``FailedMount`` Event on the pod (no field path), and it is tried
-        again after the volume back-off (the recorder folds the repeats into one Event's
-        count)."""
-        self.waiting = ("ContainerCreating", "")
-        await self.runner.event("Warning", "FailedMount", message, "")
-        self.runner.changed()
-
-        async def retry() -> None:
-            await asyncio.sleep(mount_retry_delay(self.mount_failures))
-            self.tasks = [t for t in self.tasks if t is not asyncio.current_task()]
-            if not self.runner.terminating:
-                await self.start()
-        self.tasks.append(asyncio.create_task(retry()))
 
     async def _start_process(self, argv: list[str], host: HostEnv) -> None:
         host.env.update({"POD_NAME": self.runner.pod_name, "POD_IP": self.runner.ip,
@@ -375,24 +373,5 @@ class Container:
                 await proc.wait()
 
     def status(self) -> dict[str, Any]:
-        """The container's ``ContainerStatus``."""
-        image, image_id = image_ref(str(self.spec.get("image") or ""))
-        out: dict[str, Any] = {"name": self.name, "image": image, "imageID": image_id}
-        if self.running:
-            out["state"] = {"running": {"startedAt": self.started_at}}
-            out["containerID"] = self.container_id
-        elif self.terminated is not None:
-            out["state"] = {"terminated": dict(self.terminated)}
-            out["containerID"] = self.container_id
-        elif self.waiting is not None:
-            waiting = {"reason": self.waiting[0]}
-            if self.waiting[1]:
-                waiting["message"] = self.waiting[1]
-            out["state"] = {"waiting": waiting}
-        else:
-            out["state"] = {"waiting": {"reason": "ContainerCreating"}}
-        out["lastState"] = {"terminated": self.last_terminated} if self.last_terminated else {}
-        out["ready"] = self.ready
-        out["restartCount"] = self.restart_count
-        out["started"] = self.started
-        return out
+        """The container's ``ContainerStatus`` (see :mod:`.containerstatus`)."""
+        return container_status(self)

@@ -46,3 +46,11 @@ class Pod(Protocol):
 
     async def process_env(self, container: Mapping[str, Any]) -> HostEnv:
         """How a host process of ``container`` starts (environment, directory, mounts)."""
+
+    async def check_volumes(self) -> None:
+        """Raise :class:`~controllers.node.volumes.VolumeSetupError` while a volume of the
+        pod cannot be set up (its ConfigMap or Secret is missing)."""
+
+    async def config_error(self, container: Mapping[str, Any]) -> str | None:
+        """Why ``container``'s configuration cannot be made now (the kubelet's
+        ``CreateContainerConfigError`` message), or None."""

@@ -28,8 +28,8 @@ from typing import Any
 
 from controllers.node.mountns import Mount, Namespace
 
-__all__ = ["Fetch", "TokenFn", "container_env", "field_value", "namespace", "object_data",
-           "pod_root", "working_dir"]
+__all__ = ["Fetch", "TokenFn", "config_error", "container_env", "field_value", "namespace",
+           "object_data", "pod_root", "working_dir"]
 
 #: ``fetch("configmaps" | "secrets", namespace, name)``: the object, or None when missing.
 Fetch = Callable[[str, str, str], Awaitable[Mapping[str, Any] | None]]
@@ -87,6 +87,40 @@ def object_data(obj: Mapping[str, Any] | None, secret: bool) -> dict[str, bytes]
         with contextlib.suppress(binascii.Error, ValueError):
             out[str(key)] = base64.b64decode(str(value))
     return out
+
+
+async def config_error(pod: Mapping[str, Any], container: Mapping[str, Any],
+                       fetch: Fetch) -> str | None:
+    """Why the kubelet cannot create ``container``'s configuration, in its words, or None:
+    an ``envFrom`` or ``valueFrom`` ConfigMap or Secret that does not exist
+    (``configmap "x" not found``) or lacks the key (``couldn't find key k in ConfigMap
+    ns/x``), unless the reference is ``optional``. The container waits with reason
+    ``CreateContainerConfigError`` until it can be created."""
+    namespace = str(_m(pod.get("metadata")).get("namespace") or "default")
+    for source in container.get("envFrom") or []:
+        source = _m(source)
+        for kind, ref_name, word in (("configmaps", "configMapRef", "configmap"),
+                                     ("secrets", "secretRef", "secret")):
+            ref = _m(source.get(ref_name))
+            if ref_name in source and ref.get("optional") is not True:
+                name = str(ref.get("name") or "")
+                if await fetch(kind, namespace, name) is None:
+                    return f'{word} "{name}" not found'
+    for var in container.get("env") or []:
+        source = _m(_m(var).get("valueFrom"))
+        for kind, ref_name, word, title in (
+                ("configmaps", "configMapKeyRef", "configmap", "ConfigMap"),
+                ("secrets", "secretKeyRef", "secret", "Secret")):
+            ref = _m(source.get(ref_name))
+            if ref_name not in source or ref.get("optional") is True:
+                continue
+            name, key = str(ref.get("name") or ""), str(ref.get("key") or "")
+            obj = await fetch(kind, namespace, name)
+            if obj is None:
+                return f'{word} "{name}" not found'
+            if key not in _m(obj.get("data")):
+                return f"couldn't find key {key} in {title} {namespace}/{name}"
+    return None
 
 
 async def container_env(pod: Mapping[str, Any], container: Mapping[str, Any], fetch: Fetch,

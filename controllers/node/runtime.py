@@ -25,6 +25,7 @@ import os
 import shutil
 import signal
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from controllers.node.container import (
@@ -37,12 +38,25 @@ from controllers.node.ephemeral import EphemeralContainers
 from controllers.node.mountns import HostEnv
 from controllers.node.podlogs import LogSettings, pod_log_dir
 from controllers.node.servers import port_kind
+from controllers.node.volumes import VolumeSetupError
 
-__all__ = ["FINITE_CONTAINER_SECONDS", "Container", "EnvFn", "PodRunner", "now_rfc3339",
+__all__ = ["FINITE_CONTAINER_SECONDS", "Container", "EnvFn", "PodRunner", "StartChecks",
+           "now_rfc3339",
            "port_kind"]
 
 #: ``env(pod runner, container spec)``: how a host process of the container starts.
 EnvFn = Callable[["PodRunner", Mapping[str, Any]], Awaitable[HostEnv]]
+
+
+@dataclass(frozen=True)
+class StartChecks:
+    """What the agent checks before a container starts, in the kubelet's words (None:
+    nothing missing): ``volumes(runner)`` the ``FailedMount`` message of the pod's
+    volumes, ``config(runner, container spec)`` the ``CreateContainerConfigError``
+    message of the container's environment."""
+
+    volumes: Callable[[PodRunner], Awaitable[str | None]]
+    config: Callable[[PodRunner, Mapping[str, Any]], Awaitable[str | None]]
 
 
 def _m(value: Any) -> Mapping[str, Any]:
@@ -55,7 +69,8 @@ class PodRunner:
     def __init__(self, pod: Mapping[str, Any], ip: str, host_ip: str, allow_host_commands: bool,
                  on_change: Callable[[], None], event: EventFn,
                  finite_seconds: float = FINITE_CONTAINER_SECONDS,
-                 logs: LogSettings | None = None, env: EnvFn | None = None) -> None:
+                 logs: LogSettings | None = None, env: EnvFn | None = None,
+                 checks: StartChecks | None = None) -> None:
         md = _m(pod.get("metadata"))
         self.namespace = str(md.get("namespace") or "default")
         spec = _m(pod.get("spec"))
@@ -79,6 +94,7 @@ class PodRunner:
         #: Condition type → (status, lastTransitionTime).
         self._conditions: dict[str, tuple[str, str]] = {}
         self._env = env
+        self._checks = checks
         #: Process groups of running exec sessions, killed when the pod stops.
         self.exec_groups: set[int] = set()
 
@@ -105,6 +121,20 @@ class PodRunner:
                 env[str(var["name"])] = var["value"]
         env["HOSTNAME"] = self.pod_name
         return HostEnv(env, str(container.get("workingDir") or "") or None)
+
+    async def check_volumes(self) -> None:
+        """Raise :class:`VolumeSetupError` while the agent's check finds a volume of the
+        pod that cannot be set up."""
+        error = await self._checks.volumes(self) if self._checks is not None else None
+        if error is not None:
+            raise VolumeSetupError(error)
+
+    async def config_error(self, container: Mapping[str, Any]) -> str | None:
+        """Why ``container``'s configuration cannot be made (the agent's check of its
+        ConfigMap and Secret references), or None."""
+        if self._checks is None:
+            return None
+        return await self._checks.config(self, container)
 
     def adopt(self, pod: Mapping[str, Any]) -> None:
         """Keep what a previous agent reported: start time, conditions, container ids."""
@@ -162,7 +192,8 @@ class PodRunner:
         self._conditions[ctype] = (status, when)
         cond: dict[str, Any] = {"type": ctype, "status": status, "lastProbeTime": None,
                                 "lastTransitionTime": when}
-        if not ok and ctype in ("Ready", "ContainersReady") and self.phase() != "Running":
+        if not ok and ctype in ("Ready", "ContainersReady") and \
+                self.phase() in ("Succeeded", "Failed"):
             cond["reason"] = "PodCompleted"
         elif not ok and ctype in ("Ready", "ContainersReady"):
             cond["reason"] = "ContainersNotReady"
@@ -171,11 +202,17 @@ class PodRunner:
         return cond
 
     def phase(self) -> str:
-        """``Running``, or ``Succeeded``/``Failed`` once every container terminated for good."""
+        """As the kubelet's ``getPhase``: ``Succeeded``/``Failed`` once every container
+        terminated for good; ``Pending`` while a container waits that never ran
+        (``ContainerCreating``, ``CreateContainerConfigError``); else ``Running``."""
         done = [c.terminated for c in self.containers]
-        if not done or any(t is None for t in done):
-            return "Running"
-        return "Succeeded" if all(t and t.get("exitCode") == 0 for t in done) else "Failed"
+        if done and all(t is not None for t in done):
+            return "Succeeded" if all(t and t.get("exitCode") == 0 for t in done) \
+                else "Failed"
+        if any(not c.running and c.terminated is None and c.last_terminated is None
+               for c in self.containers):
+            return "Pending"
+        return "Running"
 
     def status(self, pod: Mapping[str, Any]) -> dict[str, Any]:
         """The pod status the kubelet would report now."""

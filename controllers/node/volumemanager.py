@@ -76,6 +76,10 @@ class VolumeManager:
         """Write ``pod``'s volumes (see :func:`.volumes.materialise`); returns its root."""
         return await volumes.materialise(pod, self.pods_dir, self.fetch, self.token_for(pod))
 
+    async def mount_error(self, pod: Mapping[str, Any]) -> str | None:
+        """The ``FailedMount`` message of ``pod``'s volumes (:func:`.volumes.mount_error`)."""
+        return await volumes.mount_error(pod, self.fetch)
+
     def remove(self, uid: str) -> None:
         """Delete the volumes of the pod ``uid`` (it is gone)."""
         volumes.remove_pod_dir(self.pods_dir, uid)

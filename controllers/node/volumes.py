@@ -27,7 +27,8 @@ from typing import Any
 from controllers.node.atomicwriter import DATA_DIR, File, read_current, write_atomic
 from controllers.node.podenv import Fetch, TokenFn, field_value, object_data, pod_root
 
-__all__ = ["UPDATABLE_TYPES", "VolumeSetupError", "materialise", "refresh", "remove_pod_dir"]
+__all__ = ["UPDATABLE_TYPES", "VolumeSetupError", "materialise", "mount_error", "refresh",
+           "remove_pod_dir"]
 
 log = logging.getLogger("controllers.node")
 
@@ -82,33 +83,44 @@ def token_fresh(token: str, now: float) -> bool:
     return now < issued + TOKEN_RENEW_AT * (expires - issued)
 
 
+def _sources(volume: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """A volume's ``configMap``, ``secret`` and ``downwardAPI`` source, or its projected
+    sources, as ``(kind, source)``."""
+    sources = [(kind, _m(volume[kind])) for kind in ("configMap", "secret", "downwardAPI")
+               if kind in volume]
+    for source in _m(volume.get("projected")).get("sources") or []:
+        sources.extend((kind, _m(value)) for kind, value in _m(source).items())
+    return sources
+
+
+async def _source_object(kind: str, src: Mapping[str, Any], namespace: str,
+                         fetch: Fetch) -> Mapping[str, Any] | None:
+    """The ConfigMap or Secret of a source; raises :class:`_Missing` (in the kubelet's
+    words) when it does not exist and the source is not ``optional``."""
+    name = str(src.get("secretName" if kind == "secret" and "secretName" in src
+                       else "name") or "")
+    obj = await fetch("secrets" if kind == "secret" else "configmaps", namespace, name)
+    if obj is None and src.get("optional") is not True:
+        raise _Missing(f'{kind.lower()} "{name}" not found')
+    return obj
+
+
 async def _volume_files(pod: Mapping[str, Any], volume: Mapping[str, Any], fetch: Fetch,
                         token: TokenFn, current: Mapping[str, File]) -> dict[str, File] | None:
     """The files of one volume (None: emptyDir or an unsupported type, an empty dir).
     ``current`` is what the volume holds now: a token in it that is still fresh is kept."""
     md, spec = _m(pod.get("metadata")), _m(pod.get("spec"))
     namespace = str(md.get("namespace") or "default")
-    sources: list[tuple[str, Mapping[str, Any]]] = []
-    for kind in ("configMap", "secret", "downwardAPI"):
-        if kind in volume:
-            sources.append((kind, _m(volume[kind])))
-    projected = _m(volume.get("projected"))
-    for source in projected.get("sources") or []:
-        for kind, value in _m(source).items():
-            sources.append((kind, _m(value)))
+    sources = _sources(volume)
     if not sources:
         return None
+    projected = _m(volume.get("projected"))
     files: dict[str, File] = {}
     for kind, src in sources:
         mode = _mode(src.get("defaultMode") if "defaultMode" in src
                      else projected.get("defaultMode"), DEFAULT_MODE)
         if kind in ("configMap", "secret"):
-            name = str(src.get("secretName" if kind == "secret" and "secretName" in src
-                               else "name") or "")
-            obj = await fetch("secrets" if kind == "secret" else "configmaps", namespace, name)
-            if obj is None and src.get("optional") is not True:
-                # The kubelet's words; the mount fails until the object exists.
-                raise _Missing(f'{kind.lower()} "{name}" not found')
+            obj = await _source_object(kind, src, namespace, fetch)
             files.update(_select(object_data(obj, kind == "secret"), src.get("items"), mode))
         elif kind == "downwardAPI":
             for item in src.get("items") or []:
@@ -139,6 +151,24 @@ async def _write_volume(pod: Mapping[str, Any], volume: Mapping[str, Any], direc
         directory.mkdir(parents=True, exist_ok=True)  # emptyDir: made once, then the pod's
     else:
         write_atomic(directory, files)
+
+
+async def mount_error(pod: Mapping[str, Any], fetch: Fetch) -> str | None:
+    """The kubelet's ``FailedMount`` message for the first volume of ``pod`` whose
+    ``configMap`` or ``secret`` source (of its own or projected) does not exist and is not
+    ``optional``, or None: what keeps every container of the pod ``ContainerCreating``,
+    whether or not its volumes are written as files."""
+    namespace = str(_m(pod.get("metadata")).get("namespace") or "default")
+    for volume in _m(pod.get("spec")).get("volumes") or []:
+        volume = _m(volume)
+        for kind, src in _sources(volume):
+            if kind not in ("configMap", "secret"):
+                continue
+            try:
+                await _source_object(kind, src, namespace, fetch)
+            except _Missing as exc:
+                return f'MountVolume.SetUp failed for volume "{volume.get("name")}" : {exc}'
+    return None
 
 
 async def materialise(pod: Mapping[str, Any], base: str, fetch: Fetch,

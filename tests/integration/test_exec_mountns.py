@@ -48,6 +48,7 @@ spec:
     command: ["sh", "-c", "cp /etc/cfg/mode /cache/from-command &&
               while :; do cat /etc/cfg/mode > /cache/live; sleep 0.2; done"]
     workingDir: /srv/kubemu-mountns-work
+    env: [{name: MODE, valueFrom: {configMapKeyRef: {name: cfg, key: mode}}}]
     readinessProbe:
       exec: {command: ["cat", "/cache/from-command"]}
       periodSeconds: 1
@@ -161,3 +162,5 @@ def test_an_edited_configmap_reaches_the_running_container(kc: Kubectl) -> None:
     wait_for("the command sees the new value", lambda: kc(
         "exec", "mounted", "--", "cat", "/cache/live", check=True).stdout == "slow", 20.0)
     assert kc("exec", "mounted", "--", "cat", "/etc/cfg/mode", check=True).stdout == "slow"
+    # Its variables were fixed when the container was created: execs inherit them.
+    assert kc("exec", "mounted", "--", "sh", "-c", "echo $MODE", check=True).stdout == "fast\n"

@@ -325,3 +325,80 @@ def test_startup_probe_gates_the_other_probes_and_restarts_on_failure(
     unhealthy = [e["message"] for e in get(server, "/api/v1/namespaces/default/events")["items"]
                  if e["reason"] == "Unhealthy" and e["involvedObject"]["name"] == "never"]
     assert unhealthy and all(m.startswith("Startup probe failed: ") for m in unhealthy), unhealthy
+
+
+CONFIGURED = """
+apiVersion: v1
+kind: Pod
+metadata: {name: configured}
+spec:
+  containers:
+  - name: web
+    image: nginx
+    envFrom: [{configMapRef: {name: settings}}]
+    env:
+    - {name: PASSWORD, valueFrom: {secretKeyRef: {name: creds, key: password}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: mounted}
+spec:
+  containers:
+  - name: web
+    image: nginx
+    volumeMounts: [{name: files, mountPath: /etc/files}]
+  volumes: [{name: files, configMap: {name: files}}]
+"""
+
+
+def test_missing_config_is_create_container_config_error_until_it_exists(
+    fresh_apiserver: ApiServerProcess, procs: Callable[..., Proc],
+    address_block: Addresses,
+) -> None:
+    """As the kubelet: a container whose ConfigMap, Secret or key is missing waits with
+    ``CreateContainerConfigError`` and a ``Failed`` Event, one whose volume's ConfigMap is
+    missing waits in ``ContainerCreating`` with ``FailedMount`` (built-in images too), and
+    each starts on a later attempt once they exist."""
+    server = fresh_apiserver
+    procs(server, "controllers.scheduler")
+    procs(server, "controllers.node", "--node-name", "kn-1", "--pod-cidr",
+          address_block.pod_cidr(1), "--lease-interval", "1")
+    kubectl(server, "apply", "-f", "-", stdin=CONFIGURED)
+
+    def waiting(name: str = "configured") -> dict[str, Any] | None:
+        statuses = pod(server, name)["status"].get("containerStatuses") or []
+        return statuses[0]["state"].get("waiting") if statuses else None
+
+    wait_for("FailedMount", lambda: any(
+        e["reason"] == "FailedMount" and e["involvedObject"]["name"] == "mounted"
+        for e in get(server, "/api/v1/namespaces/default/events")["items"]))
+    failed = next(e for e in get(server, "/api/v1/namespaces/default/events")["items"]
+                  if e["reason"] == "FailedMount")
+    assert failed["message"] == ('MountVolume.SetUp failed for volume "files" : configmap '
+                                 '"files" not found')
+    assert waiting("mounted") == {"reason": "ContainerCreating"}
+    assert pod(server, "mounted")["status"]["phase"] == "Pending"
+    kubectl(server, "create", "configmap", "files", "--from-literal=a=b")
+    wait_for("mounted runs", lambda: pod(server, "mounted")["status"]["phase"] == "Running",
+             timeout=30)
+
+    state = wait_for("config error", lambda: (w := waiting()) and w["reason"] ==
+                     "CreateContainerConfigError" and w)
+    assert state["message"] == 'configmap "settings" not found'
+    row = kubectl(server, "get", "pod", "configured").splitlines()[1].split()
+    assert row[1:3] == ["0/1", "CreateContainerConfigError"]
+    events = get(server, "/api/v1/namespaces/default/events")["items"]
+    assert any(e["reason"] == "Failed" and e["message"] == 'Error: configmap "settings" '
+               "not found" and e["involvedObject"]["fieldPath"] == "spec.containers{web}"
+               for e in events)
+    kubectl(server, "create", "configmap", "settings", "--from-literal=MODE=fast")
+    kubectl(server, "create", "secret", "generic", "creds", "--from-literal=user=u")
+    state = wait_for("the missing key", lambda: (w := waiting()) and
+                     w.get("message", "").startswith("couldn't") and w, timeout=30)
+    assert state["message"] == "couldn't find key password in Secret default/creds"
+    assert pod(server, "configured")["status"]["phase"] == "Pending"
+    kubectl(server, "delete", "secret", "creds")
+    kubectl(server, "create", "secret", "generic", "creds", "--from-literal=password=p")
+    wait_for("running", lambda: pod(server, "configured")["status"].get("phase") == "Running"
+             and "running" in pod(server, "configured")["status"]["containerStatuses"][0][
+                 "state"], timeout=30)

@@ -110,3 +110,21 @@ def test_refresh_follows_the_configmap_and_labels_and_renews_only_old_tokens(
     assert asyncio.run(volumes.refresh(pod, str(tmp_path), fetch, token)) == [
         'MountVolume.SetUp failed for volume "cfg" : configmap "cfg" not found']
     assert (root / "etc/cfg/one").read_text() == "10"
+
+
+def test_a_missing_source_is_a_failed_mount_unless_optional() -> None:
+    async def fetch(kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
+        return {"data": {}} if name == "there" else None
+
+    def pod(*volumes: dict[str, Any]) -> dict[str, Any]:
+        return {"metadata": {"namespace": "shop"}, "spec": {"volumes": list(volumes)}}
+
+    assert asyncio.run(volumes.mount_error(pod(
+        {"name": "a", "configMap": {"name": "there"}},
+        {"name": "b", "secret": {"secretName": "gone", "optional": True}},
+        {"name": "c", "emptyDir": {}}), fetch)) is None
+    assert asyncio.run(volumes.mount_error(pod(
+        {"name": "api", "projected": {"sources": [
+            {"serviceAccountToken": {"path": "token"}},
+            {"secret": {"name": "gone"}}]}}), fetch)) == (
+        'MountVolume.SetUp failed for volume "api" : secret "gone" not found')

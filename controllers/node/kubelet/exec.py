@@ -95,7 +95,7 @@ def routes(host: NodeHost) -> list[BaseRoute]:
             await refuse_host_commands(stream)
             return
         try:
-            env = await pod.process_env(container.spec)
+            env = await container.exec_env()
         except VolumeSetupError as exc:  # the container's volumes are not there (yet)
             await refuse(stream, 126, str(exc))
             return
