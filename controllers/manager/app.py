@@ -28,6 +28,7 @@ from controllers.namespace.controller import NAMESPACE
 from controllers.nodelifecycle.lifecycle import NODELIFECYCLE
 from controllers.nodelifecycle.podgc import PODGC
 from controllers.nodelifecycle.tainteviction import TAINT_EVICTION
+from controllers.podautoscaler import HORIZONTALPODAUTOSCALING
 from controllers.resourcequota import RESOURCEQUOTA
 from controllers.runtime.app import ControllerSpec, run_process
 from controllers.runtime.flags import add_common_flags
@@ -55,6 +56,7 @@ CONTROLLERS: tuple[ControllerSpec, ...] = (
     JOB,
     CRONJOB,
     TTL_AFTER_FINISHED,
+    HORIZONTALPODAUTOSCALING,
     RESOURCEQUOTA,
     CLUSTERROLE_AGGREGATION,
     CSRSIGNING,

@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from apiserver.api.resources import PODS, SERVICES
+from apiserver.api.resources import NODES, PODS, SERVICES
 from controllers.client.errors import ApiError
 from controllers.client.informer import SharedInformerFactory
 from controllers.client.rest import RestClient
@@ -106,8 +106,28 @@ class NodeAgent:
         self.queue: RateLimitingQueue[str] = RateLimitingQueue(name="node")
         self.runners: dict[str, PodRunner] = {}
         self.terminating: dict[str, asyncio.Task[None]] = {}
+        #: This node's own object: the kubelet reports a cordon with an Event.
+        self.node_object = informers.informer_for(
+            NODES, field_selector=f"metadata.name={node_name}")
+        self.node_object.add_event_handler(self._on_node, lambda _o, n: self._on_node(n),
+                                           lambda _n: None)
+        self._unschedulable = False
+        self._recording: set[asyncio.Task[None]] = set()
         self.pods.add_event_handler(self._enqueue, lambda _o, n: self._enqueue(n),
                                     self._enqueue)
+
+    def _on_node(self, node: Obj) -> None:
+        """``NodeNotSchedulable``/``NodeSchedulable`` when ``spec.unschedulable`` changes
+        (the kubelet's ``recordNodeSchedulableEvent``)."""
+        unschedulable = _m(node.get("spec")).get("unschedulable") is True
+        if unschedulable != self._unschedulable:
+            self._unschedulable = unschedulable
+            state = "NodeNotSchedulable" if unschedulable else "NodeSchedulable"
+            task = asyncio.create_task(self.events.event(
+                self.node.reference, "Normal", state,
+                f"Node {self.node_name} status is now: {state}"))
+            self._recording.add(task)
+            task.add_done_callback(self._recording.discard)
 
     def _enqueue(self, pod: Obj | DeletedFinalStateUnknown) -> None:
         self.queue.add(meta_namespace_key(pod))

@@ -24,7 +24,6 @@ object's (``default`` for cluster-scoped objects), as upstream.
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -131,7 +130,9 @@ class EventRecorder:
                  instance: str | None = None) -> None:
         self.writer = writer
         self.component = component
-        self.host = host if host is not None else socket.gethostname()
+        # kube-controller-manager's recorders name no host (``source`` is the component
+        # alone, ``reportingInstance`` empty); node components pass theirs.
+        self.host = host or ""
         self.instance = instance or self.host
         self.clock = clock
         self.monotonic = monotonic
@@ -169,7 +170,8 @@ class EventRecorder:
             "apiVersion": "v1", "kind": "Event",
             "metadata": {"name": name, "namespace": namespace},
             "involvedObject": ref, "reason": reason, "message": message, "type": type_,
-            "source": {"component": self.component, "host": self.host},
+            "source": ({"component": self.component, "host": self.host} if self.host
+                       else {"component": self.component}),
             "firstTimestamp": first, "lastTimestamp": when, "count": count,
             "reportingComponent": self.component, "reportingInstance": self.instance,
         }

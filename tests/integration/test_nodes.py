@@ -103,6 +103,11 @@ def test_pods_are_scheduled_run_serve_and_terminate(
             "NodeHasSufficientMemory", "NodeHasNoDiskPressure", "NodeHasSufficientPID",
             "NodeReady")]]
     assert "Starting kubelet." in kubectl(server, "describe", "node", "kn-1")
+    kubectl(server, "cordon", "kn-1")
+    wait_for("NodeNotSchedulable", lambda: node_events()[-1][:2] == (
+        "NodeNotSchedulable", "Node kn-1 status is now: NodeNotSchedulable"))
+    kubectl(server, "uncordon", "kn-1")
+    wait_for("NodeSchedulable", lambda: node_events()[-1][0] == "NodeSchedulable")
 
     # kubectl run: scheduled, Running 1/1 with an IP from the node's CIDR.
     kubectl(server, "run", "plain", "--image=nginx", "--port=8080")

@@ -1,0 +1,124 @@
+"""The HPA controller without a metrics API: scale bounds, upstream's failures, status."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from apiserver.api.resources import ResourceInfo
+from controllers.client.errors import ApiError
+from controllers.client.store import Store
+from controllers.podautoscaler.controller import HorizontalController, metric_failure
+
+NO_METRICS = ("unable to get metrics for resource cpu: unable to fetch metrics from resource "
+              "metrics API: the server could not find the requested resource (get "
+              "pods.metrics.k8s.io)")
+
+
+class Cluster:
+    """The target's scale (read and written) and what the controller wrote."""
+
+    def __init__(self, replicas: int) -> None:
+        self.scale: dict[str, Any] = {
+            "apiVersion": "autoscaling/v1", "kind": "Scale",
+            "metadata": {"name": "web", "namespace": "d"},
+            "spec": {"replicas": replicas},
+            "status": {"replicas": replicas, "selector": "app=web"}}
+        self.events: list[tuple[str, str, str]] = []
+        self.statuses: list[dict[str, Any]] = []
+        self.scaled: list[int] = []
+
+    async def request(self, method: str, path: str, **_: Any) -> dict[str, Any]:
+        assert (method, path) == ("GET", "/apis/apps/v1/namespaces/d/deployments/web/scale")
+        return self.scale
+
+    async def update(self, info: ResourceInfo, namespace: str | None, obj: dict[str, Any],
+                     subresource: str | None = None) -> dict[str, Any]:
+        if subresource == "scale":
+            self.scaled.append(obj["spec"]["replicas"])
+        else:
+            assert subresource == "status"
+            self.statuses.append(obj["status"])
+        return obj
+
+    async def create(self, info: ResourceInfo, namespace: str | None, obj: dict[str, Any]
+                     ) -> dict[str, Any]:
+        self.events.append((obj["type"], obj["reason"], obj["message"]))
+        return obj
+
+    async def patch(self, *_: Any, **__: Any) -> dict[str, Any]:
+        return {}
+
+
+def _run(cluster: Cluster, **spec: Any) -> None:
+    hpa = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+           "metadata": {"name": "web", "namespace": "d", "uid": "u"},
+           "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                       "name": "web"}, "maxReplicas": 5, **spec},
+           "status": {}}
+    store = Store()
+    store.add(hpa)
+    controller = HorizontalController(store, cluster, cluster,  # type: ignore[arg-type]
+                                      clock=lambda: "2026-12-05T10:00:00Z")
+    asyncio.run(controller.sync("d/web"))
+
+
+def test_below_min_replicas_is_scaled_up_without_metrics() -> None:
+    cluster = Cluster(replicas=1)
+    _run(cluster, minReplicas=2)
+    assert cluster.scaled == [2]
+    assert cluster.events == [("Normal", "SuccessfulRescale",
+                               "New size: 2; reason: Current number of replicas below "
+                               "Spec.MinReplicas")]
+    status = cluster.statuses[-1]
+    assert (status["currentReplicas"], status["desiredReplicas"],
+            status["lastScaleTime"]) == (1, 2, "2026-12-05T10:00:00Z")
+    assert [(c["type"], c["status"], c["reason"]) for c in status["conditions"]] == [
+        ("AbleToScale", "True", "SucceededRescale")]
+
+
+def test_within_bounds_the_missing_metrics_api_is_reported_as_upstream() -> None:
+    cluster = Cluster(replicas=3)
+    _run(cluster, minReplicas=2, metrics=[{"type": "Resource", "resource": {
+        "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}])
+    assert cluster.scaled == []
+    assert cluster.events == [
+        ("Warning", "FailedGetResourceMetric", f"failed to get cpu utilization: {NO_METRICS}"),
+        ("Warning", "FailedComputeMetricsReplicas",
+         "invalid metrics (1 invalid out of 1), first error is: failed to get cpu resource "
+         f"metric value: failed to get cpu utilization: {NO_METRICS}")]
+    status = cluster.statuses[-1]
+    assert status["currentReplicas"] == 3 and status["currentMetrics"] == [{"type": ""}]
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["AbleToScale"]["reason"] == "SucceededGetScale"
+    assert conditions["ScalingActive"]["status"] == "False"
+    assert conditions["ScalingActive"]["message"] == (
+        f"the HPA was unable to compute the replica count: failed to get cpu utilization: "
+        f"{NO_METRICS}")
+
+
+def test_a_target_scaled_to_zero_disables_scaling_and_a_missing_target_is_reported() -> None:
+    cluster = Cluster(replicas=0)
+    _run(cluster, minReplicas=1)
+    conditions = {c["type"]: c["reason"] for c in cluster.statuses[-1]["conditions"]}
+    assert conditions == {"AbleToScale": "SucceededGetScale",
+                          "ScalingActive": "ScalingDisabled"}
+
+    class Missing(Cluster):
+        async def request(self, method: str, path: str, **_: Any) -> dict[str, Any]:
+            raise ApiError(404, {"message": 'deployments.apps "web" not found'})
+
+    missing = Missing(replicas=0)
+    _run(missing)
+    assert missing.events == [("Warning", "FailedGetScale", 'deployments.apps "web" not found')]
+    assert missing.statuses[-1]["conditions"][0]["message"] == (
+        "the HPA controller was unable to get the target's current scale: deployments.apps "
+        '"web" not found')
+
+
+def test_other_metric_types_fail_with_their_reasons() -> None:
+    pods = metric_failure({"type": "Pods", "pods": {"metric": {"name": "qps"}}})
+    assert pods[0] == "FailedGetPodsMetric" and pods[1].startswith("unable to get metric qps")
+    memory = metric_failure({"type": "Resource", "resource": {
+        "name": "memory", "target": {"type": "AverageValue", "averageValue": "1Gi"}}})
+    assert memory[1].startswith("failed to get memory usage: unable to get metrics")
