@@ -21,6 +21,7 @@ from controllers.deployment.controller import DEPLOYMENT
 from controllers.disruption.app import DISRUPTION
 from controllers.gc import GARBAGECOLLECTOR
 from controllers.manager.clusterrole_aggregation import CLUSTERROLE_AGGREGATION
+from controllers.manager.ephemeralvolume import EPHEMERAL_VOLUME
 from controllers.manager.rootcacertpublisher import ROOT_CA_CERT_PUBLISHER, add_root_ca_flag
 from controllers.manager.serviceaccount import SERVICEACCOUNT
 from controllers.manager.serviceaccount_tokens import SERVICEACCOUNT_TOKEN
@@ -57,6 +58,7 @@ CONTROLLERS: tuple[ControllerSpec, ...] = (
     CRONJOB,
     TTL_AFTER_FINISHED,
     HORIZONTALPODAUTOSCALING,
+    EPHEMERAL_VOLUME,
     RESOURCEQUOTA,
     CLUSTERROLE_AGGREGATION,
     CSRSIGNING,

@@ -31,6 +31,8 @@ log = logging.getLogger("controllers.node")
 KUBELET_VERSION = "v1.33.0-kubemu"
 NODE_LEASE_NAMESPACE = "kube-node-lease"
 LEASE_DURATION = 40
+#: The kubelet's default ``memory.available`` hard eviction threshold (100Mi), in Ki.
+EVICTION_MEMORY_KI = 100 << 10
 
 
 def _m(value: Any) -> Mapping[str, Any]:
@@ -52,11 +54,11 @@ def _os_image() -> str:
     return platform.system()
 
 
-def _memory_ki() -> str:
+def _memory_ki() -> int:
     for line in _read("/proc/meminfo").splitlines():
         if line.startswith("MemTotal:"):
-            return line.split()[1] + "Ki"
-    return "8Gi"
+            return int(line.split()[1])
+    return 8 << 20
 
 
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}
@@ -84,8 +86,13 @@ class NodeRegistration:
     def node_status(self) -> dict[str, Any]:
         """The Node's status (conditions, addresses, capacity, nodeInfo)."""
         now = now_rfc3339()
+        memory_ki = _memory_ki()
         capacity = {"cpu": str(os.cpu_count() or 1), "ephemeral-storage": "100Gi",
-                    "memory": _memory_ki(), "pods": str(self.max_pods)}
+                    "memory": f"{memory_ki}Ki", "pods": str(self.max_pods)}
+        # The kubelet's default hard eviction thresholds (memory.available<100Mi,
+        # nodefs.available<10%) are held back from what pods may be given.
+        allocatable = {**capacity, "ephemeral-storage": "90Gi",
+                       "memory": f"{max(memory_ki - EVICTION_MEMORY_KI, 0)}Ki"}
 
         def cond(ctype: str, status: str, reason: str, message: str) -> dict[str, Any]:
             return {"type": ctype, "status": status, "lastHeartbeatTime": now,
@@ -94,7 +101,7 @@ class NodeRegistration:
 
         return {
             "capacity": capacity,
-            "allocatable": dict(capacity),
+            "allocatable": allocatable,
             "conditions": [
                 cond("MemoryPressure", "False", "KubeletHasSufficientMemory",
                      "kubelet has sufficient memory available"),
@@ -133,7 +140,9 @@ class NodeRegistration:
                 "beta.kubernetes.io/arch": arch, "beta.kubernetes.io/os": "linux",
                 "kubernetes.io/arch": arch, "kubernetes.io/hostname": self.node_name,
                 "kubernetes.io/os": "linux"},
-                "annotations": {"node.alpha.kubernetes.io/ttl": "0"}},
+                "annotations": {"node.alpha.kubernetes.io/ttl": "0",
+                                "volumes.kubernetes.io/controller-managed-attach-detach":
+                                "true"}},
             "spec": {"podCIDR": self.pod_cidr, "podCIDRs": [self.pod_cidr]},
             "status": self.node_status(),
         }

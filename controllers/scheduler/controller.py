@@ -8,9 +8,10 @@ pods (see :mod:`controllers.scheduler.core`). When nothing fits, the pod gets
 the cluster changes in a way that may let them fit, as upstream's scheduling queue moves
 them back to the active queue: a Node added, updated or deleted; a pod bound to a node
 deleted or finished (freeing its resources and host ports); a pod bound (which a waiting
-pod's affinity may need); and every ``retry_interval`` seconds regardless. Keys are
-``namespace/name`` of pods; :meth:`Scheduler.sync` schedules one pod. Run it with one
-worker: one binding at a time keeps the node accounting exact.
+pod's affinity may need); a PersistentVolumeClaim added or changed; and every
+``retry_interval`` seconds regardless. Keys are ``namespace/name`` of pods;
+:meth:`Scheduler.sync` schedules one pod. Run it with one worker: one binding at a time
+keeps the node accounting exact.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from apiserver.api.resources import NAMESPACES, NODES, PODS
+from apiserver.api.resources import NAMESPACES, NODES, PODS, served
 from controllers.client.errors import ApiError
 from controllers.client.informer import SharedInformerFactory
 from controllers.client.rest import STRATEGIC_MERGE_PATCH, resource_path
@@ -37,6 +38,8 @@ from controllers.scheduler.nodeinfo import holds_resources
 __all__ = ["Scheduler"]
 
 log = logging.getLogger("controllers.scheduler")
+
+PERSISTENTVOLUMECLAIMS = served("", "v1", "persistentvolumeclaims")
 
 
 def _now() -> str:
@@ -66,6 +69,11 @@ class Scheduler(KeyedController):
         self.nodes = factory.informer_for(NODES)
         #: For pod affinity's ``namespaceSelector``.
         self.namespaces = factory.informer_for(NAMESPACES)
+        #: For VolumeBinding's check that a pod's claims exist; a new claim may let a
+        #: waiting pod go.
+        self.claims = factory.informer_for(PERSISTENTVOLUMECLAIMS)
+        self.claims.add_event_handler(lambda _c: self._requeue_all(),
+                                      lambda _o, _n: self._requeue_all(), lambda _c: None)
         #: Pods bound by us that the informer has not shown bound yet: key → node.
         self.assumed: dict[str, str] = {}
         #: The pods waiting because they fit nowhere: key → their last FailedScheduling
@@ -155,7 +163,7 @@ class Scheduler(KeyedController):
                       _m(_m(ns.get("metadata")).get("labels"))
                       for ns in self.namespaces.store.list()}
         decision = schedule(pod, self.nodes.store.list(), self.pods.store.list(),
-                            self._assumed(), namespaces)
+                            self._assumed(), namespaces, self.claims.store.get)
         namespace, name = split_key(key)
         if decision.node is None:
             await self._unschedulable(pod, namespace, name, decision.message)

@@ -4,7 +4,9 @@ One scheduling cycle as kube-scheduler runs it:
 
 1. PreFilter: NodeAffinity narrows the candidates to the nodes named by ``matchFields
    metadata.name`` (the others are "node(s) didn't satisfy plugin(s) [NodeAffinity]"),
-   or rejects the pod when those names conflict.
+   or rejects the pod when those names conflict; VolumeBinding rejects a pod whose
+   PersistentVolumeClaim is missing, being deleted or lost
+   (:mod:`controllers.scheduler.volumes`).
 2. Filter: every candidate node through :mod:`controllers.scheduler.filters`.
 3. Score the feasible nodes: NodeAffinity's preferred terms (upstream weight 2, each
    node's summed term weights normalized to 0-100 against the best node), then spreading
@@ -22,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from controllers.scheduler import nodeaffinity
+from controllers.scheduler import nodeaffinity, volumes
 from controllers.scheduler.filters import Code, PodInfo, Status, node_ready, run_filters
 from controllers.scheduler.fiterror import fit_error_message, preemption_message
 from controllers.scheduler.nodeinfo import TERMINAL_PHASES, NodeInfo, holds_resources, snapshot
@@ -95,13 +97,15 @@ def schedule(
     pods: Iterable[Mapping[str, Any]] = (),
     assumed: Iterable[tuple[Mapping[str, Any], str]] = (),
     namespaces: Mapping[str, Mapping[str, str]] | None = None,
+    claims: volumes.ClaimLookup | None = None,
 ) -> Decision:
     """Pick a node for ``pod`` or explain why none fits.
 
     ``pods`` are all the pods known (those bound to a node and not terminal use its
     resources); ``assumed`` are ``(pod, node)`` bindings made but not yet observed;
     ``namespaces`` maps each namespace to its labels (pod affinity's
-    ``namespaceSelector``).
+    ``namespaceSelector``); ``claims`` finds PersistentVolumeClaims (VolumeBinding's
+    PreFilter; None: not checked).
     """
     infos = snapshot(nodes, pods, assumed)
     if not infos:
@@ -113,6 +117,10 @@ def schedule(
         rejected = Status.of(Code.UNRESOLVABLE, nodeaffinity.CONFLICT_REASON)
         return Decision(None, fit_error_message(
             total, {}, rejected, prefilter=nodeaffinity.CONFLICT_REASON,
+            postfilter=preemption_message(info, infos, {})))
+    if claims is not None and (missing := volumes.claim_error(pod, claims)):
+        return Decision(None, fit_error_message(
+            total, {}, Status.of(Code.UNRESOLVABLE, missing), prefilter=missing,
             postfilter=preemption_message(info, infos, {})))
     candidates = infos if names is None else [n for n in infos if n.name in names]
     # Upstream's status for the nodes the PreFilter left out.

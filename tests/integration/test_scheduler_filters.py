@@ -194,3 +194,39 @@ def test_pod_anti_affinity_keeps_replicas_apart_and_affinity_waits_for_its_pod(
     wait_for("cache bound", lambda: node_of("cache") == "kn-b")
     # Requeued by the binding (not the 30 s periodic retry): well within 15 s.
     wait_for("follower joins the cache", lambda: node_of("follower") == "kn-b", 15.0)
+
+
+def test_claims_must_exist_and_ephemeral_ones_are_made_for_the_pod(
+    fresh_apiserver: ApiServerProcess, procs: Callable[..., Process], address_block: Addresses,
+) -> None:
+    """VolumeBinding's PreFilter: a pod waits for its PersistentVolumeClaim with upstream's
+    message and is scheduled once it exists; the ephemeral-volume controller makes a
+    generic ephemeral volume's claim, owned by the pod."""
+    server = fresh_apiserver
+    client = httpx.Client(base_url=server.url, timeout=5)
+    procs(server, "controllers.manager", "--leader-elect=false",
+          "--controllers=ephemeral-volume-controller")
+    _two_nodes(server, procs, address_block, client, {"kubernetes.io/hostname": "kn-b"},
+               {"cpu": "4", "memory": "4Gi", "pods": "10"})
+    claimed = _pod("claimed")
+    claimed["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {
+        "claimName": "data"}}]
+    client.post(f"{NS}/pods", json=claimed).raise_for_status()
+    waiting = wait_for("claimed unschedulable", lambda: _unschedulable(client, "claimed"))
+    assert waiting["message"] == (
+        '0/2 nodes are available: persistentvolumeclaim "data" not found. preemption: 0/2 '
+        "nodes are available: 2 Preemption is not helpful for scheduling.")
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+             "spec": {"accessModes": ["ReadWriteOnce"],
+                      "resources": {"requests": {"storage": "1Gi"}}}}
+    client.post(f"{NS}/persistentvolumeclaims", json=claim).raise_for_status()
+    wait_for("claimed bound once its claim exists", lambda: _node_of(client, "claimed"))
+
+    scratch = _pod("scratch")
+    scratch["spec"]["volumes"] = [{"name": "tmp", "ephemeral": {"volumeClaimTemplate": {
+        "spec": claim["spec"]}}}]
+    client.post(f"{NS}/pods", json=scratch).raise_for_status()
+    wait_for("scratch bound", lambda: _node_of(client, "scratch"))
+    made = client.get(f"{NS}/persistentvolumeclaims/scratch-tmp").json()
+    owner = made["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"], owner["controller"]) == ("Pod", "scratch", True)

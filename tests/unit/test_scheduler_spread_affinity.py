@@ -1,10 +1,12 @@
-"""PodTopologySpread and InterPodAffinity: upstream's filter verdicts and messages."""
+"""PodTopologySpread, InterPodAffinity and the claims check of VolumeBinding: upstream's
+filter verdicts and messages."""
 
 from __future__ import annotations
 
 import itertools
 from typing import Any
 
+from controllers.manager.ephemeralvolume import ephemeral_claims
 from controllers.scheduler.core import schedule
 
 HOST = "kubernetes.io/hostname"
@@ -150,3 +152,45 @@ def test_min_domains_counts_missing_domains_as_empty() -> None:
                         zones, placed)
     assert decision.node is None
     assert "2 node(s) didn't match pod topology spread constraints." in decision.message
+
+
+def test_a_missing_claim_keeps_the_pod_off_every_node() -> None:
+    claims = {("d", "data"): {"metadata": {"name": "data"}, "status": {"phase": "Pending"}},
+              ("d", "old"): {"metadata": {"name": "old",
+                                          "deletionTimestamp": "2026-12-05T10:00:00Z"}}}
+
+    def lookup(namespace: str, name: str) -> Any:
+        return claims.get((namespace, name))
+
+    def with_claim(name: str) -> dict[str, Any]:
+        return pod("p", volumes=[{"name": "v", "persistentVolumeClaim": {"claimName": name}}])
+
+    assert schedule(with_claim("data"), NODES, claims=lookup).node == "n1"
+    assert schedule(with_claim("nope"), NODES, claims=lookup).message == (
+        '0/2 nodes are available: persistentvolumeclaim "nope" not found. preemption: 0/2 '
+        "nodes are available: 2 Preemption is not helpful for scheduling.")
+    assert 'persistentvolumeclaim "old" is being deleted' in schedule(
+        with_claim("old"), NODES, claims=lookup).message
+    scratch = pod("p", volumes=[{"name": "scratch", "ephemeral": {}}])
+    assert ('waiting for ephemeral volume controller to create the persistentvolumeclaim '
+            '"p-scratch"') in schedule(scratch, NODES, claims=lookup).message
+
+
+def test_ephemeral_claims_are_made_for_their_pod_and_only_theirs_count() -> None:
+    scratch = pod("web", volumes=[{"name": "scratch", "ephemeral": {"volumeClaimTemplate": {
+        "metadata": {"labels": {"type": "scratch"}},
+        "spec": {"accessModes": ["ReadWriteOnce"],
+                 "resources": {"requests": {"storage": "1Gi"}}}}}},
+        {"name": "cfg", "configMap": {"name": "c"}}])
+    (claim,) = ephemeral_claims(scratch)
+    uid = scratch["metadata"]["uid"]
+    assert claim["metadata"] == {
+        "name": "web-scratch", "namespace": "d", "labels": {"type": "scratch"},
+        "ownerReferences": [{"apiVersion": "v1", "kind": "Pod", "name": "web", "uid": uid,
+                             "controller": True, "blockOwnerDeletion": True}]}
+    assert claim["spec"]["resources"] == {"requests": {"storage": "1Gi"}}
+    mine = {("d", "web-scratch"): claim}
+    assert schedule(scratch, NODES, claims=lambda ns, n: mine.get((ns, n))).node == "n1"
+    other = {("d", "web-scratch"): {"metadata": {"name": "web-scratch"}}}
+    assert ("PVC d/web-scratch was not created for pod d/web (pod is not owner)" in
+            schedule(scratch, NODES, claims=lambda ns, n: other.get((ns, n))).message)
