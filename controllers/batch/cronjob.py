@@ -151,7 +151,11 @@ class CronJobController(KeyedController):
             md = job["metadata"]
             outcome = _finished(job)
             if outcome is None and md["name"] not in listed:
-                active.append(self._ref(job))
+                # Upstream does not adopt it: a Job it did not create (kubectl create job
+                # --from=cronjob/x), or one whose status write was lost.
+                await self.recorder.event(
+                    cronjob, "Warning", "UnexpectedJob",
+                    f"Saw a job that the controller did not create or forgot: {md['name']}")
             elif outcome is not None:
                 if md["name"] in listed:
                     await self.recorder.event(

@@ -194,3 +194,17 @@ def test_every_schedule_is_anchored_at_the_last_schedule_time() -> None:
     h.clock.advance(11 * 60)  # 12:14:05: 12:08 and 12:13 were due; only 12:13 starts
     h.sync()
     assert h.names()[-1] == job_name("tick", datetime(2026, 1, 1, 12, 13, tzinfo=UTC))
+
+
+def test_a_job_it_did_not_create_is_not_adopted() -> None:
+    """``kubectl create job manual --from=cronjob/tick``: owned by the CronJob but not in
+    its active list, so upstream warns ``UnexpectedJob`` and leaves it out."""
+    h = Harness(_cronjob(suspend=True))
+    h.jobs.add({"apiVersion": "batch/v1", "kind": "Job", "metadata": {
+        "name": "manual", "namespace": "default", "uid": "j-manual",
+        "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "tick",
+                             "uid": "cj-uid", "controller": True}]}, "status": {}})
+    h.sync()
+    assert "active" not in h.status()
+    assert [(e["reason"], e["message"]) for e in h.events.list()] == [
+        ("UnexpectedJob", "Saw a job that the controller did not create or forgot: manual")]
