@@ -36,6 +36,7 @@ from controllers.client.rest import RestClient
 from controllers.client.store import DeletedFinalStateUnknown, Obj, meta_namespace_key, split_key
 from controllers.client.workqueue import RateLimitingQueue
 from controllers.node import mountns, podenv, serviceenv
+from controllers.node.etchosts import pod_hostname, write_hosts_file
 from controllers.node.ipam import IPAllocator
 from controllers.node.kubelet.server import KubeletServer, KubeletServing
 from controllers.node.mountns import HostEnv, Mount
@@ -111,21 +112,14 @@ class NodeAgent:
             NODES, field_selector=f"metadata.name={node_name}")
         self.node_object.add_event_handler(self._on_node, lambda _o, n: self._on_node(n),
                                            lambda _n: None)
-        self._unschedulable = False
         self._recording: set[asyncio.Task[None]] = set()
         self.pods.add_event_handler(self._enqueue, lambda _o, n: self._enqueue(n),
                                     self._enqueue)
 
     def _on_node(self, node: Obj) -> None:
-        """``NodeNotSchedulable``/``NodeSchedulable`` when ``spec.unschedulable`` changes
-        (the kubelet's ``recordNodeSchedulableEvent``)."""
-        unschedulable = _m(node.get("spec")).get("unschedulable") is True
-        if unschedulable != self._unschedulable:
-            self._unschedulable = unschedulable
-            state = "NodeNotSchedulable" if unschedulable else "NodeSchedulable"
-            task = asyncio.create_task(self.events.event(
-                self.node.reference, "Normal", state,
-                f"Node {self.node_name} status is now: {state}"))
+        """The kubelet's Event when the Node is cordoned or uncordoned."""
+        if (event := self.node.schedulable_event(node)) is not None:
+            task = asyncio.create_task(self.events.event(self.node.reference, "Normal", *event))
             self._recording.add(task)
             task.add_done_callback(self._recording.discard)
 
@@ -193,11 +187,19 @@ class NodeAgent:
         if self.mount_namespaces:
             cwd = str(container.get("workingDir") or "") or None
             namespace = podenv.namespace(pod, container, self.pods_dir)
-            resolv = await self._resolv_conf(runner, pod)
-            namespace = replace(namespace, mounts=(*namespace.mounts,
-                                                   Mount(resolv, "/etc/resolv.conf", False)))
-            return HostEnv(env, cwd, namespace)
+            mounts = [*namespace.mounts,
+                      Mount(await self._resolv_conf(runner, pod), "/etc/resolv.conf", False)]
+            hostname = ""
+            if _m(pod.get("spec")).get("hostNetwork") is not True:  # else the host's
+                hostname = pod_hostname(pod)
+                mounts.append(Mount(self._etc_hosts(runner, pod), "/etc/hosts", False))
+            return HostEnv(env, cwd, replace(namespace, mounts=tuple(mounts),
+                                             hostname=hostname))
         return HostEnv(env, podenv.working_dir(container, root))
+
+    def _etc_hosts(self, runner: PodRunner, pod: Mapping[str, Any]) -> str:
+        return write_hosts_file(Path(self.pods_dir, runner.uid, "hosts"), pod, [runner.ip],
+                                self.dns.domain)
 
     async def _volume_error(self, runner: PodRunner) -> str | None:
         return await self.volumes.mount_error(self._pod_view(runner))

@@ -21,6 +21,9 @@ before the command is executed:
    resolved inside the new root. Nothing is ever created in a host directory.
 4. ``chroot`` into the new root and change to the working directory.
 
+With a ``hostname`` (the pod's), the process also gets a UTS namespace of its own with
+that host name, as a container has.
+
 A mount that cannot be set up is reported on the process's stderr and skipped; when the
 namespace itself cannot be made, that is reported on stderr and the process exits with
 :data:`NAMESPACE_FAILED` (126, what a shell answers for a command it cannot execute)
@@ -43,6 +46,7 @@ from typing import Any, NamedTuple
 __all__ = ["NAMESPACE_FAILED", "HostEnv", "Mount", "Namespace", "available"]
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT = 1, 2, 4, 32
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 #: The exit code of a process whose namespace could not be set up.
@@ -74,6 +78,13 @@ def _bind(source: str, target: str, read_only: bool = False) -> None:
 def _unshare() -> None:
     _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
+
+
+def _set_hostname(name: str) -> None:
+    """A UTS namespace of the process's own with host name ``name``."""
+    raw = name.encode()
+    _check(_libc.unshare(CLONE_NEWUTS), "unshare(CLONE_NEWUTS)")
+    _check(_libc.sethostname(raw, ctypes.c_size_t(len(raw))), "sethostname")
 
 
 @functools.cache
@@ -188,10 +199,14 @@ class Namespace:
 
     work: str
     mounts: tuple[Mount, ...]
+    #: The host name the process sees (its own UTS namespace); empty: the host's.
+    hostname: str = ""
 
     def enter(self, cwd: str | None) -> None:
         """In the forked child: create the namespace, mount, chroot, change directory."""
         _unshare()
+        if self.hostname:
+            _set_hostname(self.hostname)
         _mount("tmpfs", self.work, "tmpfs", MS_NOSUID | MS_NODEV, "mode=700")
         root = os.path.join(self.work, "root")
         os.mkdir(root, 0o755)

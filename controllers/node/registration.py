@@ -82,6 +82,7 @@ class NodeRegistration:
         #: The kubelet API's port (``daemonEndpoints.kubeletEndpoint.Port``; 0: none).
         self.kubelet_port = 0
         self._transition: dict[str, str] = {}
+        self._unschedulable = False
 
     def node_status(self) -> dict[str, Any]:
         """The Node's status (conditions, addresses, capacity, nodeInfo)."""
@@ -191,6 +192,17 @@ class NodeRegistration:
                 ("NodeAllocatableEnforced", "Updated Node Allocatable limit across pods"),
                 now_is("NodeHasSufficientMemory"), now_is("NodeHasNoDiskPressure"),
                 now_is("NodeHasSufficientPID"), now_is("NodeReady")]
+
+    def schedulable_event(self, node: Mapping[str, Any]) -> tuple[str, str] | None:
+        """(reason, message) of ``NodeNotSchedulable``/``NodeSchedulable`` when the Node's
+        ``spec.unschedulable`` changed since the last call (the kubelet's
+        ``recordNodeSchedulableEvent``), else None."""
+        unschedulable = _m(node.get("spec")).get("unschedulable") is True
+        if unschedulable == self._unschedulable:
+            return None
+        self._unschedulable = unschedulable
+        state = "NodeNotSchedulable" if unschedulable else "NodeSchedulable"
+        return state, f"Node {self.node_name} status is now: {state}"
 
     async def _patch_node_status(self) -> None:
         await self.client.patch(NODES, None, self.node_name, {"status": self.node_status()},

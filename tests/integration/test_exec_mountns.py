@@ -136,6 +136,15 @@ def test_read_only_mounts_refuse_writes(kc: Kubectl) -> None:
         assert "Read-only file system" in done.stderr
 
 
+def test_the_pod_has_its_host_name_and_hosts_file(kc: Kubectl) -> None:
+    done = kc("exec", "mounted", "--", "sh", "-c", "hostname; tail -1 /etc/hosts",
+              check=True)
+    name, entry = done.stdout.splitlines()
+    assert name == "mounted"
+    assert entry.split("\t")[1:] == ["mounted"]
+    assert os.uname().nodename != "mounted"  # the host's is left alone
+
+
 def test_working_dir_and_host_paths_are_left_alone(kc: Kubectl) -> None:
     done = kc("exec", "mounted", "--", "sh", "-c", "pwd; ls /etc/passwd", check=True)
     assert done.stdout == "/srv/kubemu-mountns-work\n/etc/passwd\n"
