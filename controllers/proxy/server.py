@@ -246,6 +246,12 @@ class ProxyServer:
         proxier's sockets and the health-check servers."""
         self.initialized = True
         log.info("caches synced; proxy mode %s", self.args.proxy_mode)
+        if self.events is not None and not self.args.dry_run:
+            # What describe node lists for kube-proxy: ``Starting`` on its Node.
+            await self.events.event(
+                {"apiVersion": "v1", "kind": "Node",
+                 "metadata": {"name": self.hostname, "uid": self.hostname}},
+                "Normal", "Starting", "", action="StartKubeProxy")
         try:
             await self.runner.loop()
         finally:

@@ -336,3 +336,16 @@ def test_healthz_reports_a_node_being_deleted_as_not_eligible(cluster: Cluster) 
     finally:
         c.api.http.patch("/api/v1/nodes/node-a", json={"metadata": {"finalizers": None}},
                          headers={"Content-Type": "application/merge-patch+json"})
+
+
+def test_kube_proxy_announces_its_start_on_its_node(cluster: Cluster) -> None:
+    """``Starting`` (action ``StartKubeProxy``) on the Node it serves, from ``kube-proxy``,
+    as ``kubectl describe node`` lists it."""
+    def starting() -> list[dict[str, object]]:
+        items = cluster.api.http.get("/api/v1/namespaces/default/events", params={
+            "fieldSelector": "involvedObject.name=node-a,reason=Starting"}).json()["items"]
+        return [e for e in items if e["source"]["component"] == "kube-proxy"]
+
+    (event,) = eventually(starting, what="kube-proxy's Starting event")
+    assert (event["involvedObject"]["kind"], event["action"], event["type"]) == (
+        "Node", "StartKubeProxy", "Normal")
