@@ -210,8 +210,16 @@ async def run_probe(spec: ProbeSpec, pod_ip: str, allow_exec: bool,
                                "headers)")
         return ProbeResult(False, f"dial tcp {host}:{spec.port}: i/o timeout")
     except (OSError, httpx.HTTPError) as exc:
-        if spec.kind == "http":
-            return ProbeResult(False, f'Get "http://{host}:{spec.port}{spec.path}": dial tcp '
-                               f"{host}:{spec.port}: connect: connection refused ({exc})")
-        return ProbeResult(False, f"dial tcp {host}:{spec.port}: connect: connection refused")
+        refused = f"dial tcp {host}:{spec.port}: connect: connection refused"
+        if spec.kind != "http":
+            return ProbeResult(False, refused)
+        get = f'Get "{"https" if spec.scheme.upper() == "HTTPS" else "http"}://{host}:' \
+              f'{spec.port}{spec.path}"'
+        # Go's net/http words: refused at connect, EOF for a server that closed at once.
+        if isinstance(exc, (httpx.ConnectError, OSError)):
+            return ProbeResult(False, f"{get}: {refused}")
+        if isinstance(exc, httpx.RemoteProtocolError):
+            return ProbeResult(False, f"{get}: EOF")
+        return ProbeResult(False, f"{get}: read tcp {host}:{spec.port}: connection reset by "
+                           "peer")
     return ProbeResult(False, f"unknown probe kind {spec.kind}")

@@ -61,3 +61,14 @@ def test_exec_readiness_probe_not_allowed_keeps_the_container_unready() -> None:
     ready = {c["type"]: c["status"] for c in status["conditions"]}["Ready"]
     assert ready == "False"
     assert ("Warning", "Unhealthy", f"Readiness probe failed: {EXEC_NOT_ALLOWED}") in events
+
+
+def test_a_refused_http_probe_reads_as_the_kubelets() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends
+    spec = ProbeSpec("http", port=port, path="/healthz")
+    result = asyncio.run(run_probe(spec, "127.0.0.1", False))
+    assert (result.ok, result.message) == (
+        False, f'Get "http://127.0.0.1:{port}/healthz": dial tcp 127.0.0.1:{port}: connect: '
+               "connection refused")
