@@ -174,7 +174,9 @@ def _unsupported(info: ResourceInfo, label: str) -> SelectorError:
 def validate_field_selector(sel: FieldSelector, info: ResourceInfo) -> FieldSelector:
     """Apply ``info``'s field-label conversion to every term.
 
-    Aliases from ``info.field_label_aliases`` are rewritten; a label outside
+    Aliases from ``info.field_label_aliases`` are rewritten (to the field names of the
+    stored objects: ``regarding.name`` of ``events.k8s.io`` is the core Event's
+    ``involvedObject.name``); a label neither an alias nor in
     ``info.all_field_labels()`` raises :class:`SelectorError` with the upstream
     message: ``field label not supported: X`` for kinds with selectable fields of
     their own, otherwise ``"X" is not a known field selector: only
@@ -184,10 +186,9 @@ def validate_field_selector(sel: FieldSelector, info: ResourceInfo) -> FieldSele
     allowed = set(info.all_field_labels())
     out: list[FieldRequirement] = []
     for r in sel.requirements:
-        label = aliases.get(r.field, r.field)
-        if label not in allowed:
+        if r.field not in allowed and r.field not in aliases:
             raise _unsupported(info, r.field)
-        out.append(r._replace(field=label))
+        out.append(r._replace(field=aliases.get(r.field, r.field)))
     return FieldSelector(tuple(out))
 
 

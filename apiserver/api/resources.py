@@ -216,7 +216,7 @@ _EVENTS_V1_LABELS = (
     ("reportingController", "reportingComponent"),
 )
 _FIELD_LABELS[("events.k8s.io", "events")] = (
-    *(core for _, core in _EVENTS_V1_LABELS), "reason", "type")
+    *(label for label, _ in _EVENTS_V1_LABELS), "reason", "type")
 _FIELD_LABEL_ALIASES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
     ("", "pods"): (("spec.host", "spec.nodeName"),),
     ("events.k8s.io", "events"): _EVENTS_V1_LABELS,

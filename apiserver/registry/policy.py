@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from apiserver.api import meta
+from apiserver.api.hpaconversion import drop_round_trip_annotations
 from apiserver.registry import common as c
 from apiserver.registry.strategy import Cause
 from apiserver.registry.table_strategy import TableStrategy
@@ -118,6 +119,13 @@ def validate_hpa(obj: dict[str, Any]) -> list[Cause]:
 
 class HorizontalPodAutoscalerStrategy(TableStrategy):
     """autoscaling HorizontalPodAutoscalers (v1 and v2 share the checked fields)."""
+
+    def default(self, obj: dict[str, Any]) -> None:
+        super().default(obj)
+        if obj.get("apiVersion") == "autoscaling/v2":
+            # Upstream's v2 decoding drops v1's round-trip annotations: only a v1 object
+            # may carry them (apiserver.api.hpaconversion).
+            drop_round_trip_annotations(obj)
 
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
         return validate_hpa(obj)

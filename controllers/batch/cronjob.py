@@ -113,6 +113,8 @@ class CronJobController(KeyedController):
         self.writer = writer
         self.clock = clock
         self.recorder = EventRecorder(writer, "cronjob-controller", clock=clock)
+        #: The ``status.active`` this controller last wrote, per CronJob key.
+        self._written_active: dict[str, dict[str, dict[str, Any]]] = {}
 
     def on_cronjob(self, obj: Any, new: Any = None) -> None:
         """Handler for CronJob events."""
@@ -135,6 +137,7 @@ class CronJobController(KeyedController):
         namespace, _, name = key.partition("/")
         cronjob = self.cronjobs.get(namespace, name)
         if cronjob is None:
+            self._written_active.pop(key, None)
             return
         cronjob = copy.deepcopy(cronjob)
         uid = str(cronjob["metadata"].get("uid") or "")
@@ -147,6 +150,12 @@ class CronJobController(KeyedController):
 
         active = [a for a in status.get("active") or [] if a.get("name") in owned_names]
         listed = {a.get("name") for a in active}
+        # The cache may not show this controller's last status write yet (upstream reads
+        # the CronJob again before it calls a Job unexpected): its Jobs are still ours.
+        for job_name_, ref in self._written_active.get(key, {}).items():
+            if job_name_ in owned_names and job_name_ not in listed:
+                active.append(ref)
+                listed.add(job_name_)
         for job in owned:
             md = job["metadata"]
             outcome = _finished(job)
@@ -176,6 +185,8 @@ class CronJobController(KeyedController):
             body["status"] = status
             await self.writer.update(CRONJOBS, namespace, body, subresource="status")
             self.metrics.writes += 1
+            self._written_active[key] = {str(a.get("name")): a
+                                         for a in status.get("active") or []}
         await self._cleanup(cronjob, owned)
         if requeue is not None:
             self.queue.add_after(key, max((requeue - now).total_seconds(), 0.0) + 0.1)

@@ -4,9 +4,10 @@ As kube-controller-manager's ``ephemeral-volume-controller``: keyed by pod, for 
 volume with an ``ephemeral.volumeClaimTemplate`` of a pod that is not being deleted, it
 creates the PersistentVolumeClaim ``<pod>-<volume>`` from the template (its labels,
 annotations and spec) with the pod as controlling owner, so the claim goes with the pod.
-A claim of that name that is not the pod's is left alone, with a ``FailedBinding``
-Warning (the scheduler refuses the pod then). A pod waits in the scheduler until its
-claims exist.
+A claim of that name that is not the pod's is left alone: a ``FailedBinding`` Warning
+(``ephemeral volume scratch: PVC ns/web-scratch was not created for pod ns/web (pod is
+not owner)``), as for a failed create, and the pod is tried again later (the scheduler
+refuses it meanwhile). A pod waits in the scheduler until its claims exist.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from apiserver.api.resources import PODS, served
-from controllers.client.errors import is_already_exists, is_not_found
+from controllers.client.errors import is_already_exists
 from controllers.client.store import DeletedFinalStateUnknown, Store, meta_namespace_key
 from controllers.runtime.app import ControllerContext, ControllerSpec
 from controllers.runtime.controller import KeyedController
@@ -32,8 +33,9 @@ def _m(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def ephemeral_claims(pod: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The PersistentVolumeClaims ``pod``'s generic ephemeral volumes need."""
+def ephemeral_claims(pod: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(volume name, PersistentVolumeClaim) of each of ``pod``'s generic ephemeral
+    volumes."""
     md = _m(pod.get("metadata"))
     out = []
     for volume in _m(pod.get("spec")).get("volumes") or []:
@@ -50,8 +52,9 @@ def ephemeral_claims(pod: Mapping[str, Any]) -> list[dict[str, Any]]:
         for field in ("labels", "annotations"):
             if meta.get(field):
                 claim_md[field] = dict(_m(meta[field]))
-        out.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                    "metadata": claim_md, "spec": dict(_m(template.get("spec")))})
+        out.append((str(_m(volume).get("name")),
+                    {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                     "metadata": claim_md, "spec": dict(_m(template.get("spec")))}))
     return out
 
 
@@ -88,24 +91,32 @@ class EphemeralVolumeController(KeyedController):
         if pod is None or _m(pod.get("metadata")).get("deletionTimestamp"):
             return
         uid = _m(pod.get("metadata")).get("uid")
-        for claim in ephemeral_claims(pod):
-            claim_name = claim["metadata"]["name"]
-            existing = self.claims.get(namespace, claim_name)
-            if existing is not None:
-                if not any(_m(r).get("uid") == uid and _m(r).get("controller")
-                           for r in _m(existing.get("metadata")).get("ownerReferences")
-                           or []):
-                    await self.recorder.event(
-                        pod, "Warning", "FailedBinding",
-                        f"PVC {namespace}/{claim_name} was not created for pod "
-                        f"{namespace}/{name} (pod is not owner)")
-                continue
+        for volume, claim in ephemeral_claims(pod):
             try:
-                await self.writer.create(PERSISTENTVOLUMECLAIMS, namespace, claim)
-                self.metrics.writes += 1
+                await self._ensure(namespace, name, uid, claim)
             except Exception as exc:
-                if not (is_already_exists(exc) or is_not_found(exc)):
-                    raise
+                # Upstream's words; the pod is tried again after the rate limit.
+                await self.recorder.event(pod, "Warning", "FailedBinding",
+                                          f"ephemeral volume {volume}: {exc}")
+                raise
+
+    async def _ensure(self, namespace: str, pod_name: str, uid: Any,
+                      claim: dict[str, Any]) -> None:
+        claim_name = claim["metadata"]["name"]
+        existing = self.claims.get(namespace, claim_name)
+        if existing is not None:
+            if not any(_m(r).get("uid") == uid and _m(r).get("controller")
+                       for r in _m(existing.get("metadata")).get("ownerReferences") or []):
+                raise ValueError(f"PVC {namespace}/{claim_name} was not created for pod "
+                                 f"{namespace}/{pod_name} (pod is not owner)")
+            return
+        try:
+            await self.writer.create(PERSISTENTVOLUMECLAIMS, namespace, claim)
+            self.metrics.writes += 1
+        except Exception as exc:
+            if is_already_exists(exc):
+                return  # the cache lags a claim made meanwhile; checked at the next sync
+            raise ValueError(f"create PVC {claim_name}: {exc}") from exc
 
 
 def _build(ctx: ControllerContext) -> KeyedController:

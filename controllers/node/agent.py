@@ -191,7 +191,7 @@ class NodeAgent:
                       Mount(await self._resolv_conf(runner, pod), "/etc/resolv.conf", False)]
             hostname = ""
             if _m(pod.get("spec")).get("hostNetwork") is not True:  # else the host's
-                hostname = pod_hostname(pod)
+                hostname = pod_hostname(pod, self.dns.domain)
                 mounts.append(Mount(self._etc_hosts(runner, pod), "/etc/hosts", False))
             return HostEnv(env, cwd, replace(namespace, mounts=tuple(mounts),
                                              hostname=hostname))

@@ -251,8 +251,7 @@ class Container:
                           self.servers, self.log_line)
 
     async def _start_process(self, argv: list[str], host: HostEnv) -> None:
-        host.env.update({"POD_NAME": self.runner.pod_name, "POD_IP": self.runner.ip,
-                         "HOSTNAME": self.runner.pod_name})
+        host.env.update({"POD_NAME": self.runner.pod_name, "POD_IP": self.runner.ip})
         pipe = asyncio.subprocess.PIPE
         self.proc = await asyncio.create_subprocess_exec(
             *argv, **host.spawn_options(), stdout=pipe, stderr=pipe,

@@ -10,6 +10,7 @@ the host network keep the host's file.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,18 +30,31 @@ def _m(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def pod_hostname(pod: Mapping[str, Any]) -> str:
-    """The pod's host name (upstream ``GeneratePodHostNameAndDomain``)."""
-    hostname = str(_m(pod.get("spec")).get("hostname") or "")
-    if hostname:
-        return hostname
-    return str(_m(pod.get("metadata")).get("name") or "")[:63].rstrip("-.")
+def _short_name(pod: Mapping[str, Any]) -> str:
+    """``spec.hostname``, else the pod's name cut to 63 characters."""
+    return str(_m(pod.get("spec")).get("hostname") or "") or \
+        str(_m(pod.get("metadata")).get("name") or "")[:63].rstrip("-.")
+
+
+def pod_hostname(pod: Mapping[str, Any], cluster_domain: str = "") -> str:
+    """The pod's host name (upstream ``GeneratePodHostNameAndDomain``); with
+    ``setHostnameAsFQDN`` and a ``subdomain``, its fully qualified name in
+    ``cluster_domain``. A pod on the host network has the host's name."""
+    spec = _m(pod.get("spec"))
+    if spec.get("hostNetwork") is True:
+        return socket.gethostname()
+    hostname = _short_name(pod)
+    subdomain = str(spec.get("subdomain") or "")
+    if spec.get("setHostnameAsFQDN") is True and subdomain and cluster_domain:
+        namespace = str(_m(pod.get("metadata")).get("namespace") or "default")
+        return f"{hostname}.{subdomain}.{namespace}.svc.{cluster_domain}"
+    return hostname
 
 
 def hosts_file(pod: Mapping[str, Any], pod_ips: list[str], cluster_domain: str) -> str:
     """The kubelet's ``/etc/hosts`` for ``pod`` with ``pod_ips``."""
     spec = _m(pod.get("spec"))
-    hostname = pod_hostname(pod)
+    hostname = _short_name(pod)
     subdomain = str(spec.get("subdomain") or "")
     namespace = str(_m(pod.get("metadata")).get("namespace") or "default")
     out = [_HEADER]

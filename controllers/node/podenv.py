@@ -4,7 +4,7 @@ Used for the commands the node agent runs on the host (``--allow-host-commands``
 container's own command and ``kubectl exec``. :func:`container_env` resolves ``env`` and
 ``envFrom`` as the kubelet does — literal values with ``$(VAR)`` expansion, ``valueFrom``
 ConfigMap and Secret keys and the downward API (``fieldRef``) — and adds
-``HOSTNAME`` (the pod name), ``KUBEMU_POD_ROOT`` and the Service variables the kubelet
+``HOSTNAME`` (the pod's host name), ``KUBEMU_POD_ROOT`` and the Service variables the kubelet
 gives (:mod:`controllers.node.serviceenv`).
 
 Volumes are written by :mod:`controllers.node.volumes` under one per-pod directory, with
@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from controllers.node.etchosts import pod_hostname
 from controllers.node.mountns import Mount, Namespace
 
 __all__ = ["Fetch", "TokenFn", "config_error", "container_env", "field_value", "namespace",
@@ -171,7 +172,7 @@ async def container_env(pod: Mapping[str, Any], container: Mapping[str, Any], fe
     env.update(own)
     # After the container's own (which win) and over the node agent's inherited ones.
     env.update((key, value) for key, value in services.items() if key not in own)
-    env["HOSTNAME"] = str(_m(pod.get("metadata")).get("name") or "")
+    env["HOSTNAME"] = pod_hostname(pod)  # what the runtime sets: the container's host name
     if root:
         env["KUBEMU_POD_ROOT"] = root
     return env

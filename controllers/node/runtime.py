@@ -35,6 +35,7 @@ from controllers.node.container import (
     now_rfc3339,
 )
 from controllers.node.ephemeral import EphemeralContainers
+from controllers.node.etchosts import pod_hostname
 from controllers.node.mountns import HostEnv
 from controllers.node.podlogs import LogSettings, pod_log_dir
 from controllers.node.servers import port_kind
@@ -76,6 +77,8 @@ class PodRunner:
         spec = _m(pod.get("spec"))
         self.uid = str(md.get("uid") or "")
         self.pod_name = str(md.get("name") or "")
+        #: The containers' host name.
+        self.hostname = pod_hostname(pod)
         self.logs = logs
         self.log_dir = (pod_log_dir(logs.root, self.namespace, self.pod_name, self.uid)
                         if logs is not None else None)
@@ -119,7 +122,7 @@ class PodRunner:
         for var in container.get("env") or []:
             if isinstance(_m(var).get("value"), str):
                 env[str(var["name"])] = var["value"]
-        env["HOSTNAME"] = self.pod_name
+        env["HOSTNAME"] = self.hostname
         return HostEnv(env, str(container.get("workingDir") or "") or None)
 
     async def check_volumes(self) -> None:
@@ -193,8 +196,8 @@ class PodRunner:
         cond: dict[str, Any] = {"type": ctype, "status": status, "lastProbeTime": None,
                                 "lastTransitionTime": when}
         if not ok and ctype in ("Ready", "ContainersReady") and \
-                self.phase() in ("Succeeded", "Failed"):
-            cond["reason"] = "PodCompleted"
+                (phase := self.phase()) in ("Succeeded", "Failed"):
+            cond["reason"] = "PodCompleted" if phase == "Succeeded" else "PodFailed"
         elif not ok and ctype in ("Ready", "ContainersReady"):
             cond["reason"] = "ContainersNotReady"
             names = " ".join(sorted(c.name for c in self.containers if not c.ready))

@@ -203,13 +203,28 @@ async def materialise(pod: Mapping[str, Any], base: str, fetch: Fetch,
     for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
         for mount in _m(container).get("volumeMounts") or []:
             mount = _m(mount)
-            source = volumes_dir / str(mount.get("name") or "") / str(mount.get("subPath") or "")
+            sub = str(mount.get("subPath") or "")
+            source = volumes_dir / str(mount.get("name") or "") / sub
             link = root / str(mount.get("mountPath") or "").lstrip("/")
             if not source.exists() or link == root or link.is_symlink() or link.exists():
                 continue
+            if sub and (volumes_dir / str(mount.get("name") or "") / DATA_DIR).is_symlink():
+                source = _snapshot(source, Path(base, uid, "subpaths", str(mount.get("name")),
+                                                sub))
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(source)
     return str(root)
+
+
+def _snapshot(source: Path, copy_to: Path) -> Path:
+    """A copy of ``source`` (a file or directory of an updatable volume) at ``copy_to``:
+    a ``subPath`` mount keeps what the volume held when it was mounted, as upstream's."""
+    copy_to.parent.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():
+        shutil.copytree(source, copy_to, symlinks=False, dirs_exist_ok=True)
+    else:
+        shutil.copy2(source, copy_to)
+    return copy_to
 
 
 async def refresh(pod: Mapping[str, Any], base: str, fetch: Fetch,

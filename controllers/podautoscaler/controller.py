@@ -176,11 +176,12 @@ class HorizontalController(KeyedController):
     async def _reconcile(self, hpa: dict[str, Any], original: Mapping[str, Any],
                          target: ResourceInfo, scale: Mapping[str, Any]) -> None:
         spec, status = _m(hpa.get("spec")), hpa["status"]
-        current = int(_m(scale.get("status")).get("replicas") or 0)
+        # Upstream's ``currentReplicas`` is the target's desired count, not what runs.
+        current = int(_m(scale.get("spec")).get("replicas") or 0)
         low = int(spec.get("minReplicas") or 1)
         high = int(spec.get("maxReplicas") or 0)
         desired, reason = current, ""
-        if int(_m(scale.get("spec")).get("replicas") or 0) == 0 and low != 0:
+        if current == 0 and low != 0:
             desired = 0
             self._condition(hpa, "ScalingActive", "False", "ScalingDisabled",
                             "scaling is disabled since the replica count of the target is "

@@ -6,8 +6,8 @@ the pod that has the term) and names a ``topologyKey``: the node label whose val
 topology domain. The PreFilter step (:func:`prefilter`) counts, once per scheduling cycle
 and by ``(topologyKey, value)`` of the nodes the pods run on:
 
-* the existing pods that match each of the incoming pod's required affinity terms and
-  anti-affinity terms;
+* the existing pods that match all of the incoming pod's required affinity terms (one
+  pod must satisfy the whole rule), and those that match each of its anti-affinity terms;
 * the existing pods whose own required anti-affinity terms match the incoming pod
   (anti-affinity is symmetric: a pod may not land in a domain that such a pod excludes).
 
@@ -156,10 +156,15 @@ def prefilter(pod: Mapping[str, Any], nodes: Iterable[Placed],
         if not affinity and not anti:
             continue
         for other in pods:
-            for terms, counts in ((affinity, affinity_counts), (anti, anti_counts)):
-                for term in terms:
-                    if term.topology_key in labels and term.matches(other, namespaces):
-                        counts[term.topology_key, labels[term.topology_key]] += 1
+            # A pod counts for the affinity terms only when it matches all of them (one
+            # pod satisfies the whole rule); for each anti-affinity term on its own.
+            if affinity and all(t.matches(other, namespaces) for t in affinity):
+                for term in affinity:
+                    if term.topology_key in labels:
+                        affinity_counts[term.topology_key, labels[term.topology_key]] += 1
+            for term in anti:
+                if term.topology_key in labels and term.matches(other, namespaces):
+                    anti_counts[term.topology_key, labels[term.topology_key]] += 1
     if not affinity and not anti and not existing:
         return None
     self_affine = bool(affinity) and all(t.matches(pod, namespaces) for t in affinity)

@@ -132,7 +132,8 @@ def prefilter(pod: Mapping[str, Any], nodes: Iterable[Placed],
             if constraint.honor_taints and not tolerates(node):
                 continue
             value = labels[constraint.topology_key]
-            counter[value] += sum(
+            # An empty selector counts no pod (upstream's countPodsMatchSelector).
+            counter[value] += 0 if constraint.selector.empty else sum(
                 1 for p in pods
                 if _m(p.get("metadata")).get("namespace") == namespace
                 and not _m(p.get("metadata")).get("deletionTimestamp")

@@ -39,7 +39,8 @@ def test_an_hpa_is_one_object_in_both_versions(client: httpx.Client, ns: str) ->
                             "minReplicas": 2, "maxReplicas": 5,
                             "targetCPUUtilizationPercentage": 50}
     kept = json.loads(seen["metadata"]["annotations"]["autoscaling.alpha.kubernetes.io/metrics"])
-    assert kept[0]["resource"]["name"] == "memory"
+    assert kept == [{"type": "Resource", "resource": {"name": "memory",
+                                                      "targetAverageValue": "100Mi"}}]
     assert seen["metadata"]["resourceVersion"] == created.json()["metadata"]["resourceVersion"]
     assert [i["metadata"]["name"] for i in client.get(v1).json()["items"]] == ["web"]
 
@@ -48,13 +49,20 @@ def test_an_hpa_is_one_object_in_both_versions(client: httpx.Client, ns: str) ->
                            headers=_MERGE)
     assert patched.status_code == 200, patched.text
     back = client.get(f"{v2}/web").json()
+    # As upstream orders them after a v1 write: the other metrics, then the CPU target.
     assert back["spec"]["metrics"] == [
-        {"type": "Resource", "resource": {"name": "cpu", "target": {
-            "type": "Utilization", "averageUtilization": 70}}},
         {"type": "Resource", "resource": {"name": "memory", "target": {
-            "type": "AverageValue", "averageValue": "100Mi"}}}]
+            "type": "AverageValue", "averageValue": "100Mi"}}},
+        {"type": "Resource", "resource": {"name": "cpu", "target": {
+            "type": "Utilization", "averageUtilization": 70}}}]
     assert "annotations" not in back["metadata"]
 
+    # Only a v1 object carries the round-trip annotations: a v2 write drops them.
+    tagged = _hpa_v2("tagged")
+    tagged["metadata"]["annotations"] = {"autoscaling.alpha.kubernetes.io/metrics": "[]",
+                                         "team": "a"}
+    made = client.post(v2, json=tagged)
+    assert made.status_code == 201 and made.json()["metadata"]["annotations"] == {"team": "a"}
     # Created through v1 without a target: v2 shows its default 80% CPU.
     plain = client.post(v1, json={"apiVersion": "autoscaling/v1",
                                   "kind": "HorizontalPodAutoscaler", "metadata": {"name": "db"},
@@ -105,6 +113,9 @@ def test_events_are_one_object_in_both_groups(client: httpx.Client, ns: str) -> 
     # Field selectors under each version's names; a write through events.k8s.io.
     listed = client.get(v1, params={"fieldSelector": "regarding.kind=Pod,reason=Started"})
     assert [e["metadata"]["name"] for e in listed.json()["items"]] == ["web-1.abc"]
+    wrong = client.get(v1, params={"fieldSelector": "involvedObject.kind=Pod"})
+    assert wrong.status_code == 400
+    assert wrong.json()["message"] == "field label not supported: involvedObject.kind"
     new = {"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "web-2.x"},
            "eventTime": "2026-12-05T10:00:01.000000Z", "reportingController": "kubemu/test",
            "reportingInstance": "test-1", "action": "Testing", "reason": "Checked",

@@ -208,3 +208,16 @@ def test_a_job_it_did_not_create_is_not_adopted() -> None:
     assert "active" not in h.status()
     assert [(e["reason"], e["message"]) for e in h.events.list()] == [
         ("UnexpectedJob", "Saw a job that the controller did not create or forgot: manual")]
+
+
+def test_its_own_job_is_not_unexpected_while_the_cache_lags() -> None:
+    h = Harness(_cronjob())
+    h.sync()
+    (created,) = h.names()
+    stale = copy.deepcopy(h.cronjobs.get("default", "tick"))
+    assert stale is not None
+    stale["status"] = {}  # the CronJob as a lagging cache still shows it
+    h.cronjobs.add(stale)
+    h.sync()
+    assert "UnexpectedJob" not in [e["reason"] for e in h.events.list()]
+    assert [a["name"] for a in h.status().get("active") or []] == [created]

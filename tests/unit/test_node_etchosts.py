@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 from controllers.node.etchosts import hosts_file, pod_hostname
 
 LOCAL = ("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n"
@@ -23,3 +25,11 @@ def test_a_plain_pod_is_named_by_its_name_cut_to_63_characters() -> None:
     assert hosts_file(pod, ["127.244.1.2"], "cluster.local") == LOCAL + "127.244.1.2\tweb\n"
     long = {"metadata": {"name": "x" * 62 + "-y"}, "spec": {}}
     assert pod_hostname(long) == "x" * 62
+
+
+def test_host_name_as_fqdn_and_on_the_host_network() -> None:
+    pod = {"metadata": {"name": "db-0", "namespace": "shop"},
+           "spec": {"subdomain": "db", "setHostnameAsFQDN": True}}
+    assert pod_hostname(pod, "cluster.local") == "db-0.db.shop.svc.cluster.local"
+    assert pod_hostname({"metadata": {"name": "p"}, "spec": {"hostNetwork": True}}) == (
+        socket.gethostname())

@@ -122,3 +122,11 @@ def test_other_metric_types_fail_with_their_reasons() -> None:
     memory = metric_failure({"type": "Resource", "resource": {
         "name": "memory", "target": {"type": "AverageValue", "averageValue": "1Gi"}}})
     assert memory[1].startswith("failed to get memory usage: unable to get metrics")
+
+
+def test_the_current_count_is_the_targets_spec_not_what_runs_yet() -> None:
+    cluster = Cluster(replicas=3)
+    cluster.scale["status"]["replicas"] = 0  # just created: nothing runs yet
+    _run(cluster, minReplicas=2)
+    assert cluster.scaled == []
+    assert cluster.statuses[-1]["currentReplicas"] == 3

@@ -182,7 +182,8 @@ def test_ephemeral_claims_are_made_for_their_pod_and_only_theirs_count() -> None
         "spec": {"accessModes": ["ReadWriteOnce"],
                  "resources": {"requests": {"storage": "1Gi"}}}}}},
         {"name": "cfg", "configMap": {"name": "c"}}])
-    (claim,) = ephemeral_claims(scratch)
+    ((volume, claim),) = ephemeral_claims(scratch)
+    assert volume == "scratch"
     uid = scratch["metadata"]["uid"]
     assert claim["metadata"] == {
         "name": "web-scratch", "namespace": "d", "labels": {"type": "scratch"},
@@ -194,3 +195,13 @@ def test_ephemeral_claims_are_made_for_their_pod_and_only_theirs_count() -> None
     other = {("d", "web-scratch"): {"metadata": {"name": "web-scratch"}}}
     assert ("PVC d/web-scratch was not created for pod d/web (pod is not owner)" in
             schedule(scratch, NODES, claims=lambda ns, n: other.get((ns, n))).message)
+
+
+def test_affinity_needs_one_pod_matching_every_term() -> None:
+    terms = {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": {"app": "a"}}, "topologyKey": ZONE},
+        {"labelSelector": {"matchLabels": {"tier": "b"}}, "topologyKey": ZONE}]}}
+    split = [pod("x", {"app": "a"}, "n1"), pod("y", {"tier": "b"}, "n1")]
+    assert schedule(pod("p", affinity=terms), NODES, split).node is None
+    both = [pod("z", {"app": "a", "tier": "b"}, "n2")]
+    assert schedule(pod("p", affinity=terms), NODES, both).node == "n2"

@@ -61,6 +61,8 @@ class ConvertingStore(Store):
         self.converter = converter
         self.storage_api_version = storage_api_version
         self._converted_old: dict[tuple[str, int], dict[str, Any]] = {}
+        #: The stored bytes of the write in flight per key (see :meth:`_result`).
+        self._stored: dict[str, bytes] = {}
 
     # -- conversion ------------------------------------------------------------------
 
@@ -121,8 +123,15 @@ class ConvertingStore(Store):
                      expected_revision: int | None, *, copied: bool = False) -> int:
         # What is stored is a converted copy, encoded again: ``copied`` has no use here.
         stored = await self._to_version(copy.deepcopy(obj), self.storage_api_version)
-        return await super()._write(key, self._encode_for_storage(stored), stored,
-                                    expected_revision)
+        encoded = self._encode_for_storage(stored)
+        revision = await super()._write(key, encoded, stored, expected_revision)
+        self._stored[key] = encoded
+        return revision
+
+    def _result(self, key: str, value: bytes, revision: int) -> CachedObject:
+        """The object just written, as stored (``value`` is this version's bytes, which
+        skipped the trip through the storage version): what the answer converts back."""
+        return super()._result(key, self._stored.pop(key, value), revision)
 
     async def create(self, namespace: str | None, obj: dict[str, Any], *,
                      dry_run: bool = False, manager: str | None = None) -> CachedObject:
