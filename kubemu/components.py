@@ -227,10 +227,13 @@ def servicelb_args(ctx: LaunchContext) -> list[str]:
 
 
 def manager_args(ctx: LaunchContext) -> list[str]:
-    """Command line of the controller manager; over TLS it fills legacy token Secrets with
-    the apiserver's ServiceAccount key and the cluster CA, and publishes that CA (the one
-    that signed the apiserver's serving certificate) as ``kube-root-ca.crt``."""
+    """Command line of the controller manager: its hostpath provisioner makes volumes under
+    ``<data dir>/volumes``; over TLS it fills legacy token Secrets with the apiserver's
+    ServiceAccount key and the cluster CA, and publishes that CA (the one that signed the
+    apiserver's serving certificate) as ``kube-root-ca.crt``."""
     argv = controller_args("controllers.manager", "controller-manager")(ctx)
+    # The hostpath provisioner's volumes live with the cluster's data.
+    argv += ["--hostpath-provisioner-root", str(ctx.data_dir / "volumes")]
     if ctx.pki is not None:
         argv += ["--service-account-private-key-file", str(ctx.pki.sa_key),
                  "--root-ca-file", str(ctx.pki.ca_cert),
@@ -302,15 +305,22 @@ COMPONENTS: tuple[Component, ...] = (
 )
 
 
+#: The apiserver's admission flag when no controller manager runs (see
+#: :func:`_without_service_accounts`).
+NO_MANAGER_ADMISSION = "--disable-admission-plugins=ServiceAccount,StorageObjectInUseProtection"
+
+
 def _without_service_accounts(
     args: Callable[[LaunchContext], Sequence[str]],
 ) -> Callable[[LaunchContext], list[str]]:
-    """``args`` plus ``--disable-admission-plugins=ServiceAccount``: without the controller
-    manager nothing makes the ``default`` ServiceAccounts, and ServiceAccount admission
-    would refuse every pod (envtest runs kube-apiserver the same way)."""
+    """``args`` plus ``--disable-admission-plugins=ServiceAccount,
+    StorageObjectInUseProtection``: without the controller manager nothing makes the
+    ``default`` ServiceAccounts, and ServiceAccount admission would refuse every pod
+    (envtest runs kube-apiserver the same way); nor does anything remove the claims' and
+    volumes' protection finalizers, which would keep them from ever being deleted."""
 
     def build(ctx: LaunchContext) -> list[str]:
-        return [*args(ctx), "--disable-admission-plugins=ServiceAccount"]
+        return [*args(ctx), NO_MANAGER_ADMISSION]
 
     return build
 

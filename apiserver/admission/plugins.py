@@ -40,6 +40,7 @@ from apiserver.admission.policy import ValidatingAdmissionPolicyPlugin
 from apiserver.admission.priority import PriorityAdmission
 from apiserver.admission.resourcequota import ResourceQuotaAdmission
 from apiserver.admission.serviceaccount import ServiceAccountAdmission
+from apiserver.admission.storage import DefaultStorageClass, StorageObjectInUseProtection
 from apiserver.admission.tolerations import DefaultTolerationSeconds
 from apiserver.admission.webhook import (
     MUTATING_NAME,
@@ -97,6 +98,8 @@ FACTORIES: dict[str, Factory] = {
     PRIORITY: lambda source, _clock: PriorityAdmission(source),
     "CertificateSubjectRestriction": lambda _source, _clock: CertificateSubjectRestriction(),
     DEFAULT_TOLERATION_SECONDS: lambda _source, _clock: DefaultTolerationSeconds(),
+    "DefaultStorageClass": lambda source, _clock: DefaultStorageClass(source),
+    "StorageObjectInUseProtection": lambda _source, _clock: StorageObjectInUseProtection(),
     DENY_SERVICE_EXTERNAL_IPS: lambda _source, _clock: DenyServiceExternalIPs(),
     RESOURCE_QUOTA: lambda source, clock: ResourceQuotaAdmission(source, clock),
     MUTATING_NAME: lambda source, _clock: MutatingWebhooks(source),

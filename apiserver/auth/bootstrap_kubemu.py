@@ -57,7 +57,10 @@ KUBEMU_ROLES: tuple[RoleRow, ...] = (
         R("*", "*", "delete,deletecollection,get,list,patch,update,watch"),
         # what the workload, node and serviceaccount controllers create, and the
         # root-ca-cert-publisher's kube-root-ca.crt ConfigMaps
-        R('""', "configmaps,pods,persistentvolumeclaims,serviceaccounts", "create"),
+        R('""', "configmaps,pods,persistentvolumeclaims,persistentvolumes,serviceaccounts",
+          "create"),
+        # the hostpath provisioner's default StorageClass
+        R("storage.k8s.io", "storageclasses", "create"),
         R('""', "pods/binding,pods/eviction", "create"),
         R("apps", "controllerrevisions,replicasets", "create"),
         R("batch", "jobs", "create"),

@@ -34,6 +34,12 @@ from controllers.resourcequota import RESOURCEQUOTA
 from controllers.runtime.app import ControllerSpec, run_process
 from controllers.runtime.flags import add_common_flags
 from controllers.statefulset.controller import STATEFULSET
+from controllers.volume import (
+    HOSTPATH_PROVISIONER,
+    PERSISTENTVOLUME_BINDER,
+    PV_PROTECTION,
+    PVC_PROTECTION,
+)
 from controllers.workloads.replicaset import REPLICASET, REPLICATIONCONTROLLER
 
 __all__ = ["CONTROLLERS", "build_parser", "main"]
@@ -59,6 +65,10 @@ CONTROLLERS: tuple[ControllerSpec, ...] = (
     TTL_AFTER_FINISHED,
     HORIZONTALPODAUTOSCALING,
     EPHEMERAL_VOLUME,
+    PERSISTENTVOLUME_BINDER,
+    PVC_PROTECTION,
+    PV_PROTECTION,
+    HOSTPATH_PROVISIONER,
     RESOURCEQUOTA,
     CLUSTERROLE_AGGREGATION,
     CSRSIGNING,

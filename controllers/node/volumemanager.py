@@ -74,7 +74,24 @@ class VolumeManager:
 
     async def materialise(self, pod: Mapping[str, Any]) -> str:
         """Write ``pod``'s volumes (see :func:`.volumes.materialise`); returns its root."""
-        return await volumes.materialise(pod, self.pods_dir, self.fetch, self.token_for(pod))
+        return await volumes.materialise(pod, self.pods_dir, self.fetch, self.token_for(pod),
+                                         self.claim_path)
+
+    async def claim_path(self, namespace: str, claim: str) -> str | None:
+        """The host directory (``hostPath`` or ``local``) of the PersistentVolume bound to
+        ``namespace/claim``, or None."""
+        try:
+            pvc = await self.client.request(
+                "GET", f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{claim}")
+            name = str(_m(pvc.get("spec")).get("volumeName") or "")
+            if not name:
+                return None
+            pv = await self.client.request("GET", f"/api/v1/persistentvolumes/{name}")
+        except (ApiError, httpx.HTTPError):
+            return None
+        spec = _m(pv.get("spec"))
+        path = _m(spec.get("hostPath")).get("path") or _m(spec.get("local")).get("path")
+        return str(path) if path else None
 
     async def mount_error(self, pod: Mapping[str, Any]) -> str | None:
         """The ``FailedMount`` message of ``pod``'s volumes (:func:`.volumes.mount_error`)."""

@@ -20,7 +20,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,9 @@ __all__ = ["UPDATABLE_TYPES", "VolumeSetupError", "materialise", "mount_error", 
            "remove_pod_dir"]
 
 log = logging.getLogger("controllers.node")
+
+#: ``claim_path(namespace, claim)``: the host directory of the volume bound to the claim.
+ClaimPath = Callable[[str, str], Awaitable[str | None]]
 
 #: The volume types whose contents follow their sources while the pod runs.
 UPDATABLE_TYPES = ("configMap", "secret", "downwardAPI", "projected")
@@ -171,8 +174,27 @@ async def mount_error(pod: Mapping[str, Any], fetch: Fetch) -> str | None:
     return None
 
 
+async def _claim_volume(pod: Mapping[str, Any], volume: Mapping[str, Any], directory: Path,
+                        claim_path: ClaimPath) -> bool:
+    """Link ``directory`` to the host directory of the volume bound to the pod's claim (a
+    ``persistentVolumeClaim`` volume, or the claim of an ``ephemeral`` one); False when
+    the claim is not bound to a host-directory volume (yet)."""
+    md = _m(pod.get("metadata"))
+    if "persistentVolumeClaim" in volume:
+        claim = str(_m(volume["persistentVolumeClaim"]).get("claimName") or "")
+    elif "ephemeral" in volume:
+        claim = f"{md.get('name')}-{volume.get('name')}"
+    else:
+        return False
+    path = await claim_path(str(md.get("namespace") or "default"), claim)
+    if path is None or not os.path.isdir(path):
+        return False
+    directory.symlink_to(path, target_is_directory=True)
+    return True
+
+
 async def materialise(pod: Mapping[str, Any], base: str, fetch: Fetch,
-                      token: TokenFn) -> str:
+                      token: TokenFn, claim_path: ClaimPath | None = None) -> str:
     """Write ``pod``'s volumes under ``base/<uid>`` and link every container's mounts under
     :func:`.podenv.pod_root`; returns that root. A volume already written is left to
     :func:`refresh` (an ``emptyDir``'s contents survive container restarts).
@@ -182,7 +204,9 @@ async def materialise(pod: Mapping[str, Any], base: str, fetch: Fetch,
     nothing written, so the next call (the container's next attempt) tries again — the
     ``kube-root-ca.crt`` ConfigMap of a new namespace may lag its first pod. Any other
     failure (the API unreachable, a failed token request) is logged and leaves that
-    volume out of this call only (it is not mounted; the next call tries again)."""
+    volume out of this call only (it is not mounted; the next call tries again). A claim's
+    volume is the host directory of the PersistentVolume bound to it (``claim_path``), or,
+    while there is none, an empty directory of the pod's own."""
     md, spec = _m(pod.get("metadata")), _m(pod.get("spec"))
     uid = str(md.get("uid") or "")
     volumes_dir = Path(base, uid, "volumes")
@@ -194,6 +218,9 @@ async def materialise(pod: Mapping[str, Any], base: str, fetch: Fetch,
         if directory.exists() or not name or "/" in name:
             continue
         try:
+            if claim_path is not None and await _claim_volume(pod, volume, directory,
+                                                              claim_path):
+                continue
             await _write_volume(pod, volume, directory, fetch, token)
         except VolumeSetupError:
             raise

@@ -26,6 +26,7 @@ from types import TracebackType
 
 import httpx
 
+from kubemu.components import NO_MANAGER_ADMISSION
 from kubemu.kubeconfig import server_url, write_kubeconfig
 from kubemu.supervisor import die_with_parent
 
@@ -67,8 +68,9 @@ def _unique_dir(parent: Path, name: str) -> Path:
 #: Added to every apiserver's flags unless a test picks admission plugins itself: with no
 #: controller manager making each namespace's ``default`` ServiceAccount, ServiceAccount
 #: admission would refuse every pod — envtest and upstream's integration framework turn it
-#: off for the same reason.
-DEFAULT_ADMISSION_ARGS = ("--disable-admission-plugins=ServiceAccount",)
+#: off for the same reason — and nothing would remove the claims' and volumes'
+#: protection finalizers.
+DEFAULT_ADMISSION_ARGS = (NO_MANAGER_ADMISSION,)
 _ADMISSION_FLAGS = ("--enable-admission-plugins", "--disable-admission-plugins")
 
 

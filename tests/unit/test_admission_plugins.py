@@ -25,7 +25,8 @@ from apiserver.api.resources import CONFIGMAPS, PODS, SERVICES
 from apiserver.registry.admission_source import RegistrySource
 
 IMPLEMENTED_DEFAULTS = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "PodSecurity",
-                        "Priority", "DefaultTolerationSeconds", "CertificateApproval",
+                        "Priority", "DefaultTolerationSeconds", "DefaultStorageClass",
+                        "StorageObjectInUseProtection", "CertificateApproval",
                         "CertificateSigning", "CertificateSubjectRestriction",
                         "MutatingAdmissionWebhook",
                         "ValidatingAdmissionPolicy", "ValidatingAdmissionWebhook",
@@ -74,13 +75,16 @@ def test_chain_runs_mutating_plugins_then_validating_ones_in_order() -> None:
     chain = build_chain(enabled_plugins("DenyServiceExternalIPs"), RegistrySource({}),
                         lambda: None)  # type: ignore[arg-type,return-value]
     assert chain.names == ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "PodSecurity",
-                           "Priority", "DefaultTolerationSeconds",
+                           "Priority", "DefaultTolerationSeconds", "DefaultStorageClass",
+                           "StorageObjectInUseProtection",
                            "CertificateSubjectRestriction", "DenyServiceExternalIPs",
                            "MutatingAdmissionWebhook", "ValidatingAdmissionPolicy",
                            "ValidatingAdmissionWebhook", "ResourceQuota")
     assert [p.name for p in chain.mutating] == ["NamespaceLifecycle", "LimitRanger",
                                                 "ServiceAccount", "Priority",
                                                 "DefaultTolerationSeconds",
+                                                "DefaultStorageClass",
+                                                "StorageObjectInUseProtection",
                                                 "MutatingAdmissionWebhook"]
     assert [p.name for p in chain.validating] == ["LimitRanger", "ServiceAccount",
                                                   "PodSecurity", "Priority",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kubemu.components import LaunchContext, launch_plan
+from kubemu.components import NO_MANAGER_ADMISSION, LaunchContext, launch_plan
 
-FLAG = "--disable-admission-plugins=ServiceAccount"
+FLAG = NO_MANAGER_ADMISSION
 
 
 def _apiserver_argv(disabled: tuple[str, ...]) -> list[str]:

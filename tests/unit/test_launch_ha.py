@@ -9,7 +9,7 @@ import pytest
 
 from kubemu.addresses import Addresses
 from kubemu.cli import build_parser, main
-from kubemu.components import LaunchContext, launch_plan
+from kubemu.components import NO_MANAGER_ADMISSION, LaunchContext, launch_plan
 from kubemu.haproxy import render_config, write_config
 from kubemu.identities import identity_names, replica_addresses
 
@@ -93,7 +93,7 @@ def test_ha_controllers_all_elect_a_leader(tmp_path: Path) -> None:
 def test_replicas_without_a_controller_manager_skip_service_accounts(tmp_path: Path) -> None:
     ctx = _ctx(tmp_path)
     plan = {c.name: c for c in launch_plan(ctx, ("controller-manager",))}
-    assert "--disable-admission-plugins=ServiceAccount" in plan["apiserver-3"].args(ctx)
+    assert NO_MANAGER_ADMISSION in plan["apiserver-3"].args(ctx)
 
 
 def test_haproxy_config_checks_readyz_over_tls(tmp_path: Path) -> None:
