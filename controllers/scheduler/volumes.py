@@ -5,9 +5,10 @@ generic ``ephemeral`` volume gets, ``<pod>-<volume>``) is unschedulable on every
 unresolvably, while that claim does not exist (``persistentvolumeclaim "data" not
 found``; for an ephemeral volume ``waiting for ephemeral volume controller to create the
 persistentvolumeclaim "web-0-scratch"``), is being deleted, has lost its volume or, for an
-ephemeral volume, is not the pod's, with upstream's messages. kubemu has no
-PersistentVolume controller, so it does not wait for a claim to be bound, as upstream does
-for ``Immediate`` binding: a pod with a claim that exists is scheduled.
+ephemeral volume, is not the pod's, with upstream's messages. Unlike upstream, it does not
+wait for an ``Immediate`` claim to be bound by the ``persistentvolume-binder`` nor bind
+``WaitForFirstConsumer`` claims itself: a pod with a claim that exists is scheduled (every
+node sees the host directories kubemu's volumes are).
 """
 
 from __future__ import annotations

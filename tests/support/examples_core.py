@@ -64,9 +64,9 @@ CORE_EXAMPLES: tuple[Example, ...] = (
         True,
         {"spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "manual",
                   "resources": {"requests": {"storage": "3Gi"}}}},
-        # No kubernetes.io/pvc-protection finalizer: kubemu does not run the
-        # StorageObjectInUseProtection admission plugin, whose finalizer needs the
-        # pvc-protection controller of the controller manager (not run by kubemu yet).
+        # No kubernetes.io/pvc-protection finalizer: the harness apiserver runs without the
+        # StorageObjectInUseProtection admission plugin, as no controller manager's
+        # pvc-protection controller would remove it.
         {"spec.volumeMode": "Filesystem", "status.phase": "Pending"},
         ("NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS",
          "VOLUMEATTRIBUTESCLASS", "AGE"),
@@ -77,8 +77,8 @@ CORE_EXAMPLES: tuple[Example, ...] = (
         {"spec": {"storageClassName": "manual", "capacity": {"storage": "10Gi"},
                   "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/mnt/data"}}},
         {"spec.persistentVolumeReclaimPolicy": "Retain", "spec.volumeMode": "Filesystem",
-         # No kubernetes.io/pv-protection finalizer: no StorageObjectInUseProtection
-         # admission plugin nor pv-protection controller in kubemu yet.
+         # No kubernetes.io/pv-protection finalizer: StorageObjectInUseProtection is off
+         # without a controller manager (see the claim above).
          "status.phase": "Pending"},
         ("NAME", "CAPACITY", "ACCESS MODES", "RECLAIM POLICY", "STATUS", "CLAIM",
          "STORAGECLASS", "VOLUMEATTRIBUTESCLASS", "REASON", "AGE"),
