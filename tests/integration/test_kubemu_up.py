@@ -92,6 +92,7 @@ def test_kubemu_up_serves_kubectl_and_client_then_stops_cleanly(
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
         _a_user_from_an_approved_csr(kubectl, kubeconfig, server, tmp_path)
+        _a_claim_gets_a_volume_in_the_data_dir(kubectl, kubeconfig, data_dir)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -104,6 +105,28 @@ def test_kubemu_up_serves_kubectl_and_client_then_stops_cleanly(
     assert "KUBECONFIG" in text
     # The data survives the stop: the SQLite log is on disk.
     assert (data_dir / "kubemu.db").exists()
+
+
+def _a_claim_gets_a_volume_in_the_data_dir(kubectl: Kubectl, kubeconfig: Path,
+                                           data_dir: Path) -> None:
+    """The default StorageClass: a claim without a class is bound to a provisioned volume
+    whose directory is under the data directory (the manager's identity may do it all)."""
+    kubectl("create", "-f", "-", kubeconfig=kubeconfig, check=True, input=yaml.safe_dump({
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"],
+                 "resources": {"requests": {"storage": "1Gi"}}}}))
+    deadline = time.monotonic() + 30
+    while True:
+        claim = json.loads(kubectl("get", "pvc", "data", "-o", "json", kubeconfig=kubeconfig,
+                                   check=True).stdout)
+        if claim.get("status", {}).get("phase") == "Bound":
+            break
+        assert time.monotonic() < deadline, claim
+        time.sleep(0.3)
+    assert claim["spec"]["storageClassName"] == "standard"
+    volume = json.loads(kubectl("get", "pv", claim["spec"]["volumeName"], "-o", "json",
+                                kubeconfig=kubeconfig, check=True).stdout)
+    assert Path(volume["spec"]["hostPath"]["path"]).parent == data_dir / "volumes"
 
 
 def _a_user_from_an_approved_csr(kubectl: Kubectl, kubeconfig: Path, server: str,
