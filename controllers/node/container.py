@@ -125,10 +125,9 @@ class Container:
         argv = process_argv(self.spec) if self.runner.allow_host_commands else []
         host: HostEnv | None = None
         try:
-            if argv:  # the volumes are written for it (and checked on the way)
+            await self.runner.check_volumes()
+            if argv:  # the volumes are written for it
                 host = self.host_env = await self.runner.process_env(self.spec)
-            else:
-                await self.runner.check_volumes()
         except VolumeSetupError as exc:
             self.mount_failures += 1
             await mount_failed(self, str(exc))

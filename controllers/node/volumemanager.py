@@ -94,8 +94,35 @@ class VolumeManager:
         return str(path) if path else None
 
     async def mount_error(self, pod: Mapping[str, Any]) -> str | None:
-        """The ``FailedMount`` message of ``pod``'s volumes (:func:`.volumes.mount_error`)."""
-        return await volumes.mount_error(pod, self.fetch)
+        """The ``FailedMount`` message of ``pod``'s volumes: a missing ConfigMap or Secret
+        (:func:`.volumes.mount_error`), or a claim that is missing or not bound yet."""
+        found = await volumes.mount_error(pod, self.fetch)
+        if found is not None:
+            return found
+        namespace = str(_m(pod.get("metadata")).get("namespace") or "default")
+        for volume, claim in volumes.claims_of(pod):
+            why = await self._claim_problem(namespace, claim)
+            if why:
+                return (f"Unable to attach or mount volumes: unmounted volumes=[{volume}], "
+                        f"unattached volumes=[], failed to process volumes=[{volume}]: "
+                        f"error processing PVC {namespace}/{claim}: {why}")
+        return None
+
+    async def _claim_problem(self, namespace: str, claim: str) -> str:
+        try:
+            pvc = await self.client.request(
+                "GET", f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{claim}")
+        except ApiError as exc:
+            if exc.code == 404:
+                return (f"failed to fetch PVC from API server: persistentvolumeclaims "
+                        f'"{claim}" not found')
+            return ""
+        except httpx.HTTPError:
+            return ""
+        if not _m(pvc.get("spec")).get("volumeName") or \
+                _m(pvc.get("status")).get("phase") != "Bound":
+            return "PVC is not bound"
+        return ""
 
     def remove(self, uid: str) -> None:
         """Delete the volumes of the pod ``uid`` (it is gone)."""

@@ -24,11 +24,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from apiserver.api.podclaims import pod_claims
 from controllers.node.atomicwriter import DATA_DIR, File, read_current, write_atomic
 from controllers.node.podenv import Fetch, TokenFn, field_value, object_data, pod_root
 
-__all__ = ["UPDATABLE_TYPES", "VolumeSetupError", "materialise", "mount_error", "refresh",
-           "remove_pod_dir"]
+__all__ = ["UPDATABLE_TYPES", "VolumeSetupError", "claims_of", "materialise", "mount_error",
+           "refresh", "remove_pod_dir"]
 
 log = logging.getLogger("controllers.node")
 
@@ -174,17 +175,20 @@ async def mount_error(pod: Mapping[str, Any], fetch: Fetch) -> str | None:
     return None
 
 
+def claims_of(pod: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(volume, claim) of ``pod``'s ``persistentVolumeClaim`` and ``ephemeral`` volumes."""
+    return [(volume, claim) for volume, claim, _ in pod_claims(pod)]
+
+
 async def _claim_volume(pod: Mapping[str, Any], volume: Mapping[str, Any], directory: Path,
                         claim_path: ClaimPath) -> bool:
     """Link ``directory`` to the host directory of the volume bound to the pod's claim (a
     ``persistentVolumeClaim`` volume, or the claim of an ``ephemeral`` one); False when
     the claim is not bound to a host-directory volume (yet)."""
     md = _m(pod.get("metadata"))
-    if "persistentVolumeClaim" in volume:
-        claim = str(_m(volume["persistentVolumeClaim"]).get("claimName") or "")
-    elif "ephemeral" in volume:
-        claim = f"{md.get('name')}-{volume.get('name')}"
-    else:
+    claim = dict(claims_of({"metadata": md, "spec": {"volumes": [volume]}})).get(
+        str(volume.get("name") or ""))
+    if claim is None:
         return False
     path = await claim_path(str(md.get("namespace") or "default"), claim)
     if path is None or not os.path.isdir(path):

@@ -8,7 +8,8 @@ pods (see :mod:`controllers.scheduler.core`). When nothing fits, the pod gets
 the cluster changes in a way that may let them fit, as upstream's scheduling queue moves
 them back to the active queue: a Node added, updated or deleted; a pod bound to a node
 deleted or finished (freeing its resources and host ports); a pod bound (which a waiting
-pod's affinity may need); a PersistentVolumeClaim added or changed; and every
+pod's affinity may need); a PersistentVolumeClaim added or changed (bound, or given a
+node); and every
 ``retry_interval`` seconds regardless. Keys are ``namespace/name`` of pods;
 :meth:`Scheduler.sync` schedules one pod. Run it with one worker: one binding at a time
 keeps the node accounting exact.
@@ -34,12 +35,14 @@ from controllers.runtime.controller import KeyedController
 from controllers.runtime.events import EventRecorder
 from controllers.scheduler.core import DEFAULT_SCHEDULER, needs_scheduling, schedule
 from controllers.scheduler.nodeinfo import holds_resources
+from controllers.scheduler.volumes import SELECTED_NODE
 
 __all__ = ["Scheduler"]
 
 log = logging.getLogger("controllers.scheduler")
 
 PERSISTENTVOLUMECLAIMS = served("", "v1", "persistentvolumeclaims")
+STORAGECLASSES = served("storage.k8s.io", "v1", "storageclasses")
 
 
 def _now() -> str:
@@ -72,6 +75,8 @@ class Scheduler(KeyedController):
         #: For VolumeBinding's check that a pod's claims exist; a new claim may let a
         #: waiting pod go.
         self.claims = factory.informer_for(PERSISTENTVOLUMECLAIMS)
+        #: Their classes' ``volumeBindingMode``.
+        self.classes = factory.informer_for(STORAGECLASSES)
         self.claims.add_event_handler(lambda _c: self._requeue_all(),
                                       lambda _o, _n: self._requeue_all(), lambda _c: None)
         #: Pods bound by us that the informer has not shown bound yet: key → node.
@@ -80,6 +85,8 @@ class Scheduler(KeyedController):
         #: Event (message, monotonic time). A change that may make room requeues these.
         self._reported: dict[str, tuple[str, float]] = {}
         self._retry: asyncio.Task[None] | None = None
+        #: Pods waiting for their WaitForFirstConsumer claims to be bound.
+        self._volume_waiting: set[str] = set()
         self.host = socket.gethostname()
         self.events = EventRecorder(writer, scheduler_name, host=self.host,
                                     instance=f"{scheduler_name}-{self.host}")
@@ -96,6 +103,7 @@ class Scheduler(KeyedController):
         else:
             self.assumed.pop(key, None)
             self._reported.pop(key, None)
+            self._volume_waiting.discard(key)
 
     def _on_pod_update(self, old: Obj, new: Obj) -> None:
         self._on_pod(new)
@@ -109,6 +117,7 @@ class Scheduler(KeyedController):
         key = meta_namespace_key(pod)
         node = self.assumed.pop(key, None)
         self._reported.pop(key, None)
+        self._volume_waiting.discard(key)
         last = pod.obj if isinstance(pod, DeletedFinalStateUnknown) else pod
         if node or (isinstance(last, Mapping) and holds_resources(last)):
             # Its resources and host ports are free now.
@@ -119,7 +128,7 @@ class Scheduler(KeyedController):
 
     def _requeue_all(self) -> None:
         """Try every waiting pod again (the others are in the queue already, or bound)."""
-        for key in list(self._reported):
+        for key in [*self._reported, *self._volume_waiting]:
             self.queue.add(key)
 
     # -- work --------------------------------------------------------------------------
@@ -163,10 +172,19 @@ class Scheduler(KeyedController):
                       _m(_m(ns.get("metadata")).get("labels"))
                       for ns in self.namespaces.store.list()}
         decision = schedule(pod, self.nodes.store.list(), self.pods.store.list(),
-                            self._assumed(), namespaces, self.claims.store.get)
+                            self._assumed(), namespaces, self.claims.store.get,
+                            self._binding_mode)
         namespace, name = split_key(key)
+        if decision.waiting:
+            self._volume_waiting.add(key)  # its claims' binding requeues it
+            return
+        self._volume_waiting.discard(key)
         if decision.node is None:
             await self._unschedulable(pod, namespace, name, decision.message)
+            return
+        if decision.select:
+            await self._select_node(decision.select, decision.node)
+            self._volume_waiting.add(key)
             return
         binding = {"apiVersion": "v1", "kind": "Binding",
                    "metadata": {"name": name, "namespace": namespace,
@@ -186,6 +204,19 @@ class Scheduler(KeyedController):
         log.info("bound %s to %s", key, decision.node)
         await self._event(pod, "Normal", "Scheduled",
                           f"Successfully assigned {namespace}/{name} to {decision.node}")
+
+    def _binding_mode(self, class_name: str) -> str:
+        found = self.classes.store.get(None, class_name)
+        return str(_m(found).get("volumeBindingMode") or "Immediate")
+
+    async def _select_node(self, claims: tuple[tuple[str, str], ...], node: str) -> None:
+        """Give ``WaitForFirstConsumer`` claims the node chosen for their pod (upstream's
+        VolumeBinding PreBind); the pod is bound once their volumes are."""
+        for namespace, claim in claims:
+            with contextlib.suppress(ApiError):
+                await self.writer.patch(PERSISTENTVOLUMECLAIMS, namespace, claim, {
+                    "metadata": {"annotations": {SELECTED_NODE: node}}})
+                self.metrics.writes += 1
 
     async def _unschedulable(self, pod: Obj, namespace: str, name: str, message: str) -> None:
         key = f"{namespace}/{name}"

@@ -20,7 +20,7 @@ One scheduling cycle as kube-scheduler runs it:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,10 +53,14 @@ def _m(value: Any) -> Mapping[str, Any]:
 
 @dataclass(frozen=True)
 class Decision:
-    """A node to bind to, or ``None`` and the FailedScheduling message."""
+    """A node to bind to, or ``None`` and the FailedScheduling message. With ``select``,
+    the node is not bound yet: those ``WaitForFirstConsumer`` claims get it first; with
+    ``waiting``, the pod waits for such claims to be bound (no message)."""
 
     node: str | None
     message: str = ""
+    select: tuple[tuple[str, str], ...] = ()
+    waiting: bool = False
 
 
 def needs_scheduling(pod: Mapping[str, Any], scheduler_name: str = DEFAULT_SCHEDULER) -> bool:
@@ -98,14 +102,15 @@ def schedule(
     assumed: Iterable[tuple[Mapping[str, Any], str]] = (),
     namespaces: Mapping[str, Mapping[str, str]] | None = None,
     claims: volumes.ClaimLookup | None = None,
+    binding_mode: Callable[[str], str] = lambda _class: "Immediate",
 ) -> Decision:
     """Pick a node for ``pod`` or explain why none fits.
 
     ``pods`` are all the pods known (those bound to a node and not terminal use its
     resources); ``assumed`` are ``(pod, node)`` bindings made but not yet observed;
     ``namespaces`` maps each namespace to its labels (pod affinity's
-    ``namespaceSelector``); ``claims`` finds PersistentVolumeClaims (VolumeBinding's
-    PreFilter; None: not checked).
+    ``namespaceSelector``); ``claims`` finds PersistentVolumeClaims and ``binding_mode``
+    names a StorageClass's ``volumeBindingMode`` (VolumeBinding; None: not checked).
     """
     infos = snapshot(nodes, pods, assumed)
     if not infos:
@@ -118,10 +123,14 @@ def schedule(
         return Decision(None, fit_error_message(
             total, {}, rejected, prefilter=nodeaffinity.CONFLICT_REASON,
             postfilter=preemption_message(info, infos, {})))
-    if claims is not None and (missing := volumes.claim_error(pod, claims)):
+    check = volumes.check_claims(pod, claims, binding_mode) if claims is not None \
+        else volumes.ClaimCheck()
+    if check.error:
         return Decision(None, fit_error_message(
-            total, {}, Status.of(Code.UNRESOLVABLE, missing), prefilter=missing,
+            total, {}, Status.of(Code.UNRESOLVABLE, check.error), prefilter=check.error,
             postfilter=preemption_message(info, infos, {})))
+    if check.selected and not check.to_select:
+        return Decision(None, waiting=True)
     candidates = infos if names is None else [n for n in infos if n.name in names]
     # Upstream's status for the nodes the PreFilter left out.
     absent = Status.of(Code.UNRESOLVABLE, "node(s) didn't satisfy plugin(s) [NodeAffinity]")
@@ -134,6 +143,6 @@ def schedule(
         else:
             statuses[node.name] = status
     if feasible:
-        return Decision(_pick(pod, feasible))
+        return Decision(_pick(pod, feasible), select=check.to_select)
     return Decision(None, fit_error_message(
         total, statuses, absent, postfilter=preemption_message(info, infos, statuses)))

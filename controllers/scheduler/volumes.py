@@ -5,18 +5,28 @@ generic ``ephemeral`` volume gets, ``<pod>-<volume>``) is unschedulable on every
 unresolvably, while that claim does not exist (``persistentvolumeclaim "data" not
 found``; for an ephemeral volume ``waiting for ephemeral volume controller to create the
 persistentvolumeclaim "web-0-scratch"``), is being deleted, has lost its volume or, for an
-ephemeral volume, is not the pod's, with upstream's messages. Unlike upstream, it does not
-wait for an ``Immediate`` claim to be bound by the ``persistentvolume-binder`` nor bind
-``WaitForFirstConsumer`` claims itself: a pod with a claim that exists is scheduled (every
-node sees the host directories kubemu's volumes are).
+ephemeral volume, is not the pod's, with upstream's messages. Then, as upstream, a pod
+with an unbound claim of an ``Immediate`` class (or of none) waits for the
+``persistentvolume-binder`` (``pod has unbound immediate PersistentVolumeClaims``); the
+unbound claims of a ``WaitForFirstConsumer`` class get the node chosen for the pod
+(``volume.kubernetes.io/selected-node``), so their volumes are made for it, and the pod is
+bound once they are (:func:`check_claims`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ClaimLookup", "claim_error"]
+from apiserver.api.podclaims import pod_claims
+
+__all__ = ["SELECTED_NODE", "UNBOUND_IMMEDIATE", "ClaimCheck", "ClaimLookup", "check_claims",
+           "claim_error"]
+
+UNBOUND_IMMEDIATE = "pod has unbound immediate PersistentVolumeClaims"
+#: The claim annotation naming the node a ``WaitForFirstConsumer`` claim is for.
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
 
 #: ``lookup(namespace, name)``: the PersistentVolumeClaim, or None.
 ClaimLookup = Callable[[str, str], Mapping[str, Any] | None]
@@ -26,20 +36,45 @@ def _m(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+@dataclass(frozen=True)
+class ClaimCheck:
+    """What VolumeBinding's PreFilter found: why the pod fits no node (``error``), or the
+    pod's unbound ``WaitForFirstConsumer`` claims, those without a chosen node first."""
+
+    error: str = ""
+    to_select: tuple[tuple[str, str], ...] = ()
+    selected: tuple[tuple[str, str], ...] = ()
+
+
+def check_claims(pod: Mapping[str, Any], lookup: ClaimLookup,
+                 binding_mode: Callable[[str], str]) -> ClaimCheck:
+    """:func:`claim_error`, then the binding state of the claims: an unbound claim whose
+    class binds ``Immediate``ly (``binding_mode(class)``; no class is ``Immediate``) keeps
+    the pod waiting for the binder (``pod has unbound immediate PersistentVolumeClaims``);
+    unbound ``WaitForFirstConsumer`` claims are listed."""
+    error = claim_error(pod, lookup)
+    if error:
+        return ClaimCheck(error)
+    namespace = str(_m(pod.get("metadata")).get("namespace") or "")
+    to_select: list[tuple[str, str]] = []
+    selected: list[tuple[str, str]] = []
+    for _volume, name, _ephemeral in pod_claims(pod):
+        claim = _m(lookup(namespace, name))
+        if _m(claim.get("spec")).get("volumeName"):
+            continue
+        class_name = str(_m(claim.get("spec")).get("storageClassName") or "")
+        if not class_name or binding_mode(class_name) != "WaitForFirstConsumer":
+            return ClaimCheck(UNBOUND_IMMEDIATE)
+        annotations = _m(_m(claim.get("metadata")).get("annotations"))
+        (selected if SELECTED_NODE in annotations else to_select).append((namespace, name))
+    return ClaimCheck("", tuple(to_select), tuple(selected))
+
+
 def claim_error(pod: Mapping[str, Any], lookup: ClaimLookup) -> str:
     """Why ``pod``'s claims keep it from every node, or ``""``."""
     md = _m(pod.get("metadata"))
     namespace = str(md.get("namespace") or "")
-    for volume in _m(pod.get("spec")).get("volumes") or []:
-        volume = _m(volume)
-        if "persistentVolumeClaim" in volume:
-            name = str(_m(volume["persistentVolumeClaim"]).get("claimName") or "")
-            ephemeral = False
-        elif "ephemeral" in volume:
-            name = f"{md.get('name')}-{volume.get('name')}"
-            ephemeral = True
-        else:
-            continue
+    for _volume, name, ephemeral in pod_claims(pod):
         claim = lookup(namespace, name)
         if claim is None:
             if ephemeral:

@@ -11,14 +11,15 @@ the volume's ``claimRef`` and phase ``Bound``, the claim's ``volumeName``, the
 ``pv.kubernetes.io/bind-completed`` and ``…/bound-by-controller`` annotations, and its
 status (``Bound``, the volume's access modes and capacity). With no volume:
 
-* a class with a provisioner: ``WaitForFirstConsumer`` classes wait for the scheduler's
-  ``volume.kubernetes.io/selected-node`` (``WaitForFirstConsumer`` Event); otherwise the
-  claim is annotated ``volume.kubernetes.io/storage-provisioner`` (and the beta key) for
-  the external provisioner, with upstream's ``ExternalProvisioning`` Event;
+* a class with a provisioner: the claim is annotated
+  ``volume.kubernetes.io/storage-provisioner`` (and the beta key) for the external
+  provisioner, with upstream's ``ExternalProvisioning`` Event;
 * a class that does not exist: ``ProvisioningFailed``;
 * no class: ``FailedBinding`` (``no persistent volumes available for this claim and no
   storage class is set``).
 
+A claim of a ``WaitForFirstConsumer`` class waits for the scheduler's
+``volume.kubernetes.io/selected-node`` before anything (``WaitForFirstConsumer`` Event).
 A bound claim whose volume is gone is ``Lost`` (``ClaimLost``). A volume
 (:meth:`PersistentVolumeBinder.sync_volume`) is ``Available`` without a claim, ``Bound``
 while its claim names it and ``Released`` once the claim it was bound to is gone; a
@@ -157,6 +158,11 @@ class PersistentVolumeBinder(KeyedController):
             if volume is not None and self._free_for(volume, claim):
                 await self._bind(copy.deepcopy(dict(volume)), claim, by_controller=False)
             return
+        if self._delayed(claim):
+            await self.recorder.event(claim, "Normal", "WaitForFirstConsumer",
+                                      "waiting for first consumer to be created before "
+                                      "binding")
+            return
         candidates = [v for v in self.volumes.list()
                       if self._free_for(v, claim) and fits(v, claim)]
         if candidates:
@@ -166,6 +172,14 @@ class PersistentVolumeBinder(KeyedController):
             await self._bind(copy.deepcopy(dict(chosen)), claim, by_controller=True)
             return
         await self._no_volume(claim)
+
+    def _delayed(self, claim: Mapping[str, Any]) -> bool:
+        """Binding waits for the pod's node (upstream ``shouldDelayBinding``): a
+        ``WaitForFirstConsumer`` class and no ``volume.kubernetes.io/selected-node``."""
+        storage_class = self.classes.get(
+            None, str(_m(claim.get("spec")).get("storageClassName") or ""))
+        return (_m(storage_class).get("volumeBindingMode") == "WaitForFirstConsumer"
+                and SELECTED_NODE not in _m(_m(claim.get("metadata")).get("annotations")))
 
     def _free_for(self, volume: Mapping[str, Any], claim: Mapping[str, Any]) -> bool:
         """Not being deleted, not released, and unclaimed or pre-bound to ``claim``."""
@@ -196,12 +210,6 @@ class PersistentVolumeBinder(KeyedController):
             await self.recorder.event(claim, "Normal", "FailedBinding",
                                       "no persistent volumes available for this claim and "
                                       "no storage class is set")
-            return
-        if storage_class.get("volumeBindingMode") == "WaitForFirstConsumer" and \
-                SELECTED_NODE not in annotations:
-            await self.recorder.event(claim, "Normal", "WaitForFirstConsumer",
-                                      "waiting for first consumer to be created before "
-                                      "binding")
             return
         if any(annotations.get(k) != provisioner for k in PROVISIONER_ANNOTATIONS):
             claim["metadata"]["annotations"] = {

@@ -17,6 +17,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from apiserver.api.podclaims import pod_claims
 from apiserver.api.resources import served
 from controllers.client.errors import ApiError
 from controllers.client.store import DeletedFinalStateUnknown, Store, meta_namespace_key
@@ -37,14 +38,7 @@ def _m(value: Any) -> Mapping[str, Any]:
 
 def claims_used_by(pod: Mapping[str, Any]) -> list[str]:
     """The claim names ``pod`` uses (its own and those of its ephemeral volumes)."""
-    out = []
-    for volume in _m(pod.get("spec")).get("volumes") or []:
-        volume = _m(volume)
-        if "persistentVolumeClaim" in volume:
-            out.append(str(_m(volume["persistentVolumeClaim"]).get("claimName") or ""))
-        elif "ephemeral" in volume:
-            out.append(f"{_m(pod.get('metadata')).get('name')}-{volume.get('name')}")
-    return out
+    return [claim for _, claim, _ in pod_claims(pod)]
 
 
 async def _drop_finalizer(writer: Writer, info: Any, obj: Mapping[str, Any],

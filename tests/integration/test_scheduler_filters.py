@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -196,35 +197,65 @@ def test_pod_anti_affinity_keeps_replicas_apart_and_affinity_waits_for_its_pod(
     wait_for("follower joins the cache", lambda: node_of("follower") == "kn-b", 15.0)
 
 
-def test_claims_must_exist_and_ephemeral_ones_are_made_for_the_pod(
+def test_claims_must_exist_and_be_bound_and_ephemeral_ones_are_made_for_the_pod(
     fresh_apiserver: ApiServerProcess, procs: Callable[..., Process], address_block: Addresses,
+    tmp_path: Path,
 ) -> None:
-    """VolumeBinding's PreFilter: a pod waits for its PersistentVolumeClaim with upstream's
-    message and is scheduled once it exists; the ephemeral-volume controller makes a
-    generic ephemeral volume's claim, owned by the pod."""
+    """VolumeBinding with the volume controllers: a pod waits for a missing claim and for
+    an unbound ``Immediate`` one with upstream's messages; a ``WaitForFirstConsumer``
+    claim gets the pod's node and is provisioned before the pod is bound; the
+    ephemeral-volume controller makes a generic ephemeral volume's claim, owned by the
+    pod."""
     server = fresh_apiserver
     client = httpx.Client(base_url=server.url, timeout=5)
     procs(server, "controllers.manager", "--leader-elect=false",
-          "--controllers=ephemeral-volume-controller")
+          "--controllers=ephemeral-volume-controller,persistentvolume-binder,"
+          "hostpath-provisioner", f"--hostpath-provisioner-root={tmp_path / 'volumes'}")
     _two_nodes(server, procs, address_block, client, {"kubernetes.io/hostname": "kn-b"},
                {"cpu": "4", "memory": "4Gi", "pods": "10"})
-    claimed = _pod("claimed")
-    claimed["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {
-        "claimName": "data"}}]
-    client.post(f"{NS}/pods", json=claimed).raise_for_status()
+    wait_for("the default class", lambda: client.get(
+        "/apis/storage.k8s.io/v1/storageclasses/standard").status_code == 200)
+    spec = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+
+    def with_claim(name: str, claim: str) -> dict[str, Any]:
+        body = _pod(name)
+        body["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {
+            "claimName": claim}}]
+        return body
+
+    def claim(name: str, **extra: Any) -> None:
+        client.post(f"{NS}/persistentvolumeclaims", json={
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+            "spec": {**spec, **extra}}).raise_for_status()
+
+    client.post(f"{NS}/pods", json=with_claim("claimed", "data")).raise_for_status()
     waiting = wait_for("claimed unschedulable", lambda: _unschedulable(client, "claimed"))
     assert waiting["message"] == (
         '0/2 nodes are available: persistentvolumeclaim "data" not found. preemption: 0/2 '
         "nodes are available: 2 Preemption is not helpful for scheduling.")
-    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
-             "spec": {"accessModes": ["ReadWriteOnce"],
-                      "resources": {"requests": {"storage": "1Gi"}}}}
-    client.post(f"{NS}/persistentvolumeclaims", json=claim).raise_for_status()
-    wait_for("claimed bound once its claim exists", lambda: _node_of(client, "claimed"))
+    claim("data")  # the default class: provisioned and bound, then the pod goes
+    wait_for("claimed bound once its claim is", lambda: _node_of(client, "claimed"))
+
+    claim("nothing", storageClassName="")  # no class, no volume: never bound
+    client.post(f"{NS}/pods", json=with_claim("stuck", "nothing")).raise_for_status()
+    waiting = wait_for("stuck unschedulable", lambda: _unschedulable(client, "stuck"))
+    assert waiting["message"].startswith(
+        "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims.")
+
+    client.post("/apis/storage.k8s.io/v1/storageclasses", json={
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": "late"}, "provisioner": "kubemu.io/hostpath",
+        "volumeBindingMode": "WaitForFirstConsumer"}).raise_for_status()
+    claim("later", storageClassName="late")
+    client.post(f"{NS}/pods", json=with_claim("consumer", "later")).raise_for_status()
+    node = wait_for("consumer bound after its claim", lambda: _node_of(client, "consumer"))
+    later = client.get(f"{NS}/persistentvolumeclaims/later").json()
+    assert later["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] in (
+        "kn-a", "kn-b") and later["status"]["phase"] == "Bound" and node
 
     scratch = _pod("scratch")
     scratch["spec"]["volumes"] = [{"name": "tmp", "ephemeral": {"volumeClaimTemplate": {
-        "spec": claim["spec"]}}}]
+        "spec": spec}}}]
     client.post(f"{NS}/pods", json=scratch).raise_for_status()
     wait_for("scratch bound", lambda: _node_of(client, "scratch"))
     made = client.get(f"{NS}/persistentvolumeclaims/scratch-tmp").json()

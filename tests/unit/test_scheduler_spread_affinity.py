@@ -155,7 +155,11 @@ def test_min_domains_counts_missing_domains_as_empty() -> None:
 
 
 def test_a_missing_claim_keeps_the_pod_off_every_node() -> None:
-    claims = {("d", "data"): {"metadata": {"name": "data"}, "status": {"phase": "Pending"}},
+    claims = {("d", "data"): {"metadata": {"name": "data"}, "spec": {"volumeName": "pv-1"},
+                              "status": {"phase": "Bound"}},
+              ("d", "pending"): {"metadata": {"name": "pending"},
+                                 "spec": {"storageClassName": "late"},
+                                 "status": {"phase": "Pending"}},
               ("d", "old"): {"metadata": {"name": "old",
                                           "deletionTimestamp": "2026-12-05T10:00:00Z"}}}
 
@@ -171,6 +175,17 @@ def test_a_missing_claim_keeps_the_pod_off_every_node() -> None:
         "nodes are available: 2 Preemption is not helpful for scheduling.")
     assert 'persistentvolumeclaim "old" is being deleted' in schedule(
         with_claim("old"), NODES, claims=lookup).message
+    # Unbound: an Immediate class waits for the binder, WaitForFirstConsumer gets the node.
+    assert schedule(with_claim("pending"), NODES, claims=lookup).message.startswith(
+        "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims.")
+    late = schedule(with_claim("pending"), NODES, claims=lookup,
+                    binding_mode=lambda c: "WaitForFirstConsumer")
+    assert (late.node, late.select) == ("n1", (("d", "pending"),))
+    claims[("d", "pending")]["metadata"]["annotations"] = {
+        "volume.kubernetes.io/selected-node": "n1"}
+    waiting = schedule(with_claim("pending"), NODES, claims=lookup,
+                       binding_mode=lambda c: "WaitForFirstConsumer")
+    assert (waiting.node, waiting.waiting) == (None, True)
     scratch = pod("p", volumes=[{"name": "scratch", "ephemeral": {}}])
     assert ('waiting for ephemeral volume controller to create the persistentvolumeclaim '
             '"p-scratch"') in schedule(scratch, NODES, claims=lookup).message
@@ -190,7 +205,7 @@ def test_ephemeral_claims_are_made_for_their_pod_and_only_theirs_count() -> None
         "ownerReferences": [{"apiVersion": "v1", "kind": "Pod", "name": "web", "uid": uid,
                              "controller": True, "blockOwnerDeletion": True}]}
     assert claim["spec"]["resources"] == {"requests": {"storage": "1Gi"}}
-    mine = {("d", "web-scratch"): claim}
+    mine = {("d", "web-scratch"): {**claim, "spec": {**claim["spec"], "volumeName": "v"}}}
     assert schedule(scratch, NODES, claims=lambda ns, n: mine.get((ns, n))).node == "n1"
     other = {("d", "web-scratch"): {"metadata": {"name": "web-scratch"}}}
     assert ("PVC d/web-scratch was not created for pod d/web (pod is not owner)" in
