@@ -76,9 +76,17 @@ class HostPathProvisioner(KeyedController):
         super().__init__()
         self.claims, self.volumes, self.classes = claims, volumes, classes
         self.writer = writer
-        self.root = root or Path(tempfile.mkdtemp(prefix="kubemu-volumes-"))
+        self._root = root
         self.recorder = EventRecorder(writer, PROVISIONER)
         self._class_checked = False
+
+    @property
+    def root(self) -> Path:
+        """Where volumes are made: ``--hostpath-provisioner-root``, else a temporary
+        directory made for the first volume."""
+        if self._root is None:
+            self._root = Path(tempfile.mkdtemp(prefix="kubemu-volumes-"))
+        return self._root
 
     def on_claim(self, obj: Any, new: Any = None) -> None:
         """Handler for claim adds and updates."""
@@ -181,7 +189,8 @@ class HostPathProvisioner(KeyedController):
                 md.get("deletionTimestamp"):
             return
         path = Path(str(_m(spec.get("hostPath")).get("path") or ""))
-        if path.is_relative_to(self.root) and path != self.root and os.path.isdir(path):
+        if self._root is not None and path.is_relative_to(self._root) and \
+                path != self._root and os.path.isdir(path):
             shutil.rmtree(path, ignore_errors=True)
         try:
             await self.writer.delete(PERSISTENTVOLUMES, None, str(md.get("name")))
