@@ -43,6 +43,7 @@ log = logging.getLogger("controllers.scheduler")
 
 PERSISTENTVOLUMECLAIMS = served("", "v1", "persistentvolumeclaims")
 STORAGECLASSES = served("storage.k8s.io", "v1", "storageclasses")
+PERSISTENTVOLUMES = served("", "v1", "persistentvolumes")
 
 
 def _now() -> str:
@@ -75,8 +76,9 @@ class Scheduler(KeyedController):
         #: For VolumeBinding's check that a pod's claims exist; a new claim may let a
         #: waiting pod go.
         self.claims = factory.informer_for(PERSISTENTVOLUMECLAIMS)
-        #: Their classes' ``volumeBindingMode``.
+        #: Their classes' ``volumeBindingMode``, and their volumes' node affinity.
         self.classes = factory.informer_for(STORAGECLASSES)
+        self.volumes = factory.informer_for(PERSISTENTVOLUMES)
         self.claims.add_event_handler(lambda _c: self._requeue_all(),
                                       lambda _o, _n: self._requeue_all(), lambda _c: None)
         #: Pods bound by us that the informer has not shown bound yet: key → node.
@@ -173,7 +175,7 @@ class Scheduler(KeyedController):
                       for ns in self.namespaces.store.list()}
         decision = schedule(pod, self.nodes.store.list(), self.pods.store.list(),
                             self._assumed(), namespaces, self.claims.store.get,
-                            self._binding_mode)
+                            self._binding_mode, lambda name: self.volumes.store.get(None, name))
         namespace, name = split_key(key)
         if decision.waiting:
             self._volume_waiting.add(key)  # its claims' binding requeues it

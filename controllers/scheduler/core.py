@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from controllers.scheduler import nodeaffinity, volumes
@@ -103,6 +103,7 @@ def schedule(
     namespaces: Mapping[str, Mapping[str, str]] | None = None,
     claims: volumes.ClaimLookup | None = None,
     binding_mode: Callable[[str], str] = lambda _class: "Immediate",
+    persistent_volume: Callable[[str], Mapping[str, Any] | None] = lambda _name: None,
 ) -> Decision:
     """Pick a node for ``pod`` or explain why none fits.
 
@@ -110,7 +111,8 @@ def schedule(
     resources); ``assumed`` are ``(pod, node)`` bindings made but not yet observed;
     ``namespaces`` maps each namespace to its labels (pod affinity's
     ``namespaceSelector``); ``claims`` finds PersistentVolumeClaims and ``binding_mode``
-    names a StorageClass's ``volumeBindingMode`` (VolumeBinding; None: not checked).
+    names a StorageClass's ``volumeBindingMode`` and ``persistent_volume`` finds a
+    PersistentVolume (VolumeBinding; None: not checked).
     """
     infos = snapshot(nodes, pods, assumed)
     if not infos:
@@ -131,6 +133,9 @@ def schedule(
             postfilter=preemption_message(info, infos, {})))
     if check.selected and not check.to_select:
         return Decision(None, waiting=True)
+    if claims is not None:
+        info = replace(info, volume_affinity=volumes.volume_affinity(
+            pod, claims, persistent_volume))
     candidates = infos if names is None else [n for n in infos if n.name in names]
     # Upstream's status for the nodes the PreFilter left out.
     absent = Status.of(Code.UNRESOLVABLE, "node(s) didn't satisfy plugin(s) [NodeAffinity]")

@@ -1,7 +1,8 @@
 """kube-scheduler's filter plugins, in the default profile's order.
 
 NodeUnschedulable → TaintToleration → NodeAffinity → NodePorts → NodeResourcesFit →
-PodTopologySpread → InterPodAffinity. As upstream's framework, a node's verdict is the
+VolumeBinding (the node affinity of the pod's bound volumes) → PodTopologySpread →
+InterPodAffinity. As upstream's framework, a node's verdict is the
 first failing plugin's :class:`Status`, which may carry several reasons (NodeResourcesFit
 lists every insufficient resource). The last two need every node's pods: their PreFilter
 state is computed once per cycle in :meth:`PodInfo.of` (:mod:`.topologyspread`,
@@ -75,6 +76,8 @@ class PodInfo:
     namespaces: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     spread: topologyspread.SpreadState | None = None
     affinity: podaffinity.AffinityState | None = None
+    #: The ``nodeAffinity.required`` of the volumes bound to the pod's claims.
+    volume_affinity: tuple[Mapping[str, Any], ...] = ()
 
     @classmethod
     def of(cls, pod: Mapping[str, Any], nodes: Sequence[NodeInfo] = (),
@@ -179,6 +182,16 @@ def _verdict(found: tuple[str, bool] | None) -> Status | None:
     return Status.of(Code.UNSCHEDULABLE if resolvable else Code.UNRESOLVABLE, reason)
 
 
+VOLUME_CONFLICT_REASON = "node(s) had volume node affinity conflict"
+
+
+def volume_binding(pod: PodInfo, node: NodeInfo) -> Status | None:
+    """VolumeBinding: the node is one every bound volume of the pod may be used on."""
+    if all(nodeaffinity.selector_matches(s, node.node) for s in pod.volume_affinity):
+        return None
+    return Status.of(Code.UNRESOLVABLE, VOLUME_CONFLICT_REASON)
+
+
 def pod_topology_spread(pod: PodInfo, node: NodeInfo) -> Status | None:
     """PodTopologySpread: the pod's ``DoNotSchedule`` constraints."""
     return _verdict(topologyspread.check(pod.spread, _labels(node.node)))
@@ -192,7 +205,7 @@ def inter_pod_affinity(pod: PodInfo, node: NodeInfo) -> Status | None:
 #: The filter plugins in the order of upstream's default profile.
 FILTERS: tuple[Callable[[PodInfo, NodeInfo], Status | None], ...] = (
     node_unschedulable, taint_toleration, node_affinity, node_ports, node_resources_fit,
-    pod_topology_spread, inter_pod_affinity,
+    volume_binding, pod_topology_spread, inter_pod_affinity,
 )
 
 

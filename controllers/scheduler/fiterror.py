@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from controllers.scheduler.filters import Code, PodInfo, Status, priority, run_filters
 from controllers.scheduler.nodeinfo import NodeInfo
@@ -78,8 +79,8 @@ def _dry_run(pod: PodInfo, node: NodeInfo, nodes: Sequence[NodeInfo]) -> Status 
         return Status.of(Code.UNRESOLVABLE, NO_VICTIMS)
     emptied = node.without(victims)
     if pod.spread is not None or pod.affinity is not None:
-        pod = PodInfo.of(pod.pod, [emptied if n is node else n for n in nodes],
-                         pod.namespaces)
+        pod = replace(PodInfo.of(pod.pod, [emptied if n is node else n for n in nodes],
+                                 pod.namespaces), volume_affinity=pod.volume_affinity)
     return run_filters(pod, emptied)
 
 

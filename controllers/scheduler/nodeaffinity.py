@@ -121,6 +121,12 @@ def _terms_match(terms: Sequence[Any], node: Mapping[str, Any]) -> bool:
     return any(_term_matches(_m(t), node) for t in terms if not _is_empty_term(_m(t)))
 
 
+def selector_matches(selector: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
+    """A ``NodeSelector`` (a PersistentVolume's ``nodeAffinity.required``): one of its
+    non-empty terms matches ``node``."""
+    return _terms_match(_seq(selector.get("nodeSelectorTerms")), node)
+
+
 def required_matches(pod: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
     """Upstream ``RequiredNodeAffinity.Match``: the nodeSelector and the required terms."""
     selector = _m(_m(pod.get("spec")).get("nodeSelector"))

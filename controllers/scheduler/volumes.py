@@ -22,7 +22,7 @@ from typing import Any
 from apiserver.api.podclaims import pod_claims
 
 __all__ = ["SELECTED_NODE", "UNBOUND_IMMEDIATE", "ClaimCheck", "ClaimLookup", "check_claims",
-           "claim_error"]
+           "claim_error", "volume_affinity"]
 
 UNBOUND_IMMEDIATE = "pod has unbound immediate PersistentVolumeClaims"
 #: The claim annotation naming the node a ``WaitForFirstConsumer`` claim is for.
@@ -92,3 +92,19 @@ def claim_error(pod: Mapping[str, Any], lookup: ClaimLookup) -> str:
             return (f"PVC {namespace}/{name} was not created for pod {namespace}/"
                     f"{md.get('name')} (pod is not owner)")
     return ""
+
+
+def volume_affinity(pod: Mapping[str, Any], lookup: ClaimLookup,
+                    persistent_volume: Callable[[str], Mapping[str, Any] | None]
+                    ) -> tuple[Mapping[str, Any], ...]:
+    """The ``nodeAffinity.required`` node selectors of the volumes bound to ``pod``'s
+    claims (a node must match each: ``node(s) had volume node affinity conflict``)."""
+    namespace = str(_m(pod.get("metadata")).get("namespace") or "")
+    out = []
+    for _volume, name, _ephemeral in pod_claims(pod):
+        volume_name = str(_m(_m(lookup(namespace, name)).get("spec")).get("volumeName") or "")
+        volume = persistent_volume(volume_name) if volume_name else None
+        required = _m(_m(_m(volume).get("spec")).get("nodeAffinity")).get("required")
+        if isinstance(required, Mapping):
+            out.append(required)
+    return tuple(out)

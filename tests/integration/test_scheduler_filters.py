@@ -253,6 +253,19 @@ def test_claims_must_exist_and_be_bound_and_ephemeral_ones_are_made_for_the_pod(
     assert later["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] in (
         "kn-a", "kn-b") and later["status"]["phase"] == "Bound" and node
 
+    # A bound volume's node affinity chooses the node.
+    client.post("/api/v1/persistentvolumes", json={
+        "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pinned"},
+        "spec": {"storageClassName": "manual", "capacity": {"storage": "1Gi"},
+                 "accessModes": ["ReadWriteOnce"], "local": {"path": str(tmp_path)},
+                 "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                     {"key": "kubernetes.io/hostname", "operator": "In",
+                      "values": ["kn-b"]}]}]}}}}).raise_for_status()
+    claim("local", storageClassName="manual")
+    client.post(f"{NS}/pods", json=with_claim("pinned-pod", "local")).raise_for_status()
+    wait_for("pinned-pod on the volume's node", lambda: _node_of(client, "pinned-pod")
+             == "kn-b")
+
     scratch = _pod("scratch")
     scratch["spec"]["volumes"] = [{"name": "tmp", "ephemeral": {"volumeClaimTemplate": {
         "spec": spec}}}]

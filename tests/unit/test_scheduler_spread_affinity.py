@@ -220,3 +220,22 @@ def test_affinity_needs_one_pod_matching_every_term() -> None:
     assert schedule(pod("p", affinity=terms), NODES, split).node is None
     both = [pod("z", {"app": "a", "tier": "b"}, "n2")]
     assert schedule(pod("p", affinity=terms), NODES, both).node == "n2"
+
+
+def test_a_bound_volumes_node_affinity_chooses_the_node() -> None:
+    claims = {("d", "data"): {"metadata": {"name": "data"}, "spec": {"volumeName": "local-1"},
+                              "status": {"phase": "Bound"}}}
+
+    def on(host: str) -> dict[str, Any]:
+        return {"spec": {"nodeAffinity": {"required": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": HOST, "operator": "In", "values": [host]}]}]}}}}
+
+    def place(volume: dict[str, Any]) -> Any:
+        return schedule(pod("p", volumes=[{"name": "v", "persistentVolumeClaim": {
+            "claimName": "data"}}]), NODES, claims=lambda ns, n: claims.get((ns, n)),
+            persistent_volume=lambda name: volume if name == "local-1" else None)
+
+    assert place(on("n2")).node == "n2"
+    assert place(on("n9")).message == (
+        "0/2 nodes are available: 2 node(s) had volume node affinity conflict. preemption: "
+        "0/2 nodes are available: 2 Preemption is not helpful for scheduling.")
