@@ -186,8 +186,7 @@ async def _claim_volume(pod: Mapping[str, Any], volume: Mapping[str, Any], direc
     ``persistentVolumeClaim`` volume, or the claim of an ``ephemeral`` one); False when
     the claim is not bound to a host-directory volume (yet)."""
     md = _m(pod.get("metadata"))
-    claim = dict(claims_of({"metadata": md, "spec": {"volumes": [volume]}})).get(
-        str(volume.get("name") or ""))
+    claim = dict(claims_of(pod)).get(str(volume.get("name") or ""))
     if claim is None:
         return False
     path = await claim_path(str(md.get("namespace") or "default"), claim)

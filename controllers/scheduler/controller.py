@@ -22,7 +22,7 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +30,13 @@ from apiserver.api.resources import NAMESPACES, NODES, PODS, served
 from controllers.client.errors import ApiError
 from controllers.client.informer import SharedInformerFactory
 from controllers.client.rest import STRATEGIC_MERGE_PATCH, resource_path
-from controllers.client.store import DeletedFinalStateUnknown, Obj, meta_namespace_key, split_key
+from controllers.client.store import (
+    DeletedFinalStateUnknown,
+    Obj,
+    Store,
+    meta_namespace_key,
+    split_key,
+)
 from controllers.runtime.controller import KeyedController
 from controllers.runtime.events import EventRecorder
 from controllers.scheduler.core import DEFAULT_SCHEDULER, needs_scheduling, schedule
@@ -54,6 +60,25 @@ def _m(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+class _NamespaceLabels(Mapping[str, Mapping[str, str]]):
+    """Namespace name → labels over the namespace cache, without copying it per cycle."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __getitem__(self, name: str) -> Mapping[str, str]:
+        namespace = self.store.get(None, name)
+        if namespace is None:
+            raise KeyError(name)
+        return _m(_m(namespace.get("metadata")).get("labels"))
+
+    def __iter__(self) -> Iterator[str]:
+        return (str(_m(ns.get("metadata")).get("name")) for ns in self.store.list())
+
+    def __len__(self) -> int:
+        return len(self.store.list())
+
+
 class Scheduler(KeyedController):
     """Binds the pods of ``scheduler_name``; one queue of pod keys.
 
@@ -73,6 +98,8 @@ class Scheduler(KeyedController):
         self.nodes = factory.informer_for(NODES)
         #: For pod affinity's ``namespaceSelector``.
         self.namespaces = factory.informer_for(NAMESPACES)
+        #: Their labels by name, read from the cache only when a selector asks.
+        self._namespace_labels = _NamespaceLabels(self.namespaces.store)
         #: For VolumeBinding's check that a pod's claims exist; a new claim may let a
         #: waiting pod go.
         self.claims = factory.informer_for(PERSISTENTVOLUMECLAIMS)
@@ -170,11 +197,8 @@ class Scheduler(KeyedController):
         pod = self.pods.store.get_by_key(key)
         if pod is None or not needs_scheduling(pod, self.scheduler_name) or key in self.assumed:
             return
-        namespaces = {str(_m(ns.get("metadata")).get("name")):
-                      _m(_m(ns.get("metadata")).get("labels"))
-                      for ns in self.namespaces.store.list()}
         decision = schedule(pod, self.nodes.store.list(), self.pods.store.list(),
-                            self._assumed(), namespaces, self.claims.store.get,
+                            self._assumed(), self._namespace_labels, self.claims.store.get,
                             self._binding_mode, lambda name: self.volumes.store.get(None, name))
         namespace, name = split_key(key)
         if decision.waiting:
