@@ -41,21 +41,32 @@ def test_kubectl_autoscale_keeps_bounds_and_reports_missing_metrics(
     k("create", "deployment", "web", "--image=nginx")
     k("autoscale", "deployment", "web", "--min=2", "--max=5", "--cpu-percent=50")
     wait_for("scaled to --min", lambda: replicas() == 2, 30)
-    assert ("SuccessfulRescale", "New size: 2; reason: Current number of replicas below "
-            "Spec.MinReplicas") in hpa_events()
+    # Events are posted asynchronously after the scale write, so each is waited for.
+    rescaled = ("SuccessfulRescale", "New size: 2; reason: Current number of replicas below "
+                "Spec.MinReplicas")
+    wait_for("the rescale event", lambda: rescaled in hpa_events(), 30)
     wait_for("metrics reported missing", lambda: any(
         r == "FailedComputeMetricsReplicas" for r, _ in hpa_events()), 30)
-    assert ("FailedGetResourceMetric", "failed to get cpu utilization: unable to get metrics "
-            "for resource cpu: unable to fetch metrics from resource metrics API: the server "
-            "could not find the requested resource (get pods.metrics.k8s.io)") in hpa_events()
-    status = client.get("/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/web"
-                        ).json()["status"]
-    conditions = {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
-    assert conditions == {"AbleToScale": ("True", "SucceededGetScale"),
-                          "ScalingActive": ("False", "FailedGetResourceMetric")}
-    row = k("get", "hpa", "web").splitlines()[1].split()
+    missing = ("FailedGetResourceMetric", "failed to get cpu utilization: unable to get metrics "
+               "for resource cpu: unable to fetch metrics from resource metrics API: the server "
+               "could not find the requested resource (get pods.metrics.k8s.io)")
+    wait_for("the missing-metrics event", lambda: missing in hpa_events(), 30)
+
+    def conditions() -> dict[str, tuple[str, str]]:
+        status = client.get("/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/"
+                            "web").json().get("status", {})
+        return {c["type"]: (c["status"], c["reason"]) for c in status.get("conditions", [])}
+
+    expected = {"AbleToScale": ("True", "SucceededGetScale"),
+                "ScalingActive": ("False", "FailedGetResourceMetric")}
+    wait_for("the status conditions", lambda: conditions() == expected, 30)
+    def hpa_row() -> list[str]:
+        return k("get", "hpa", "web").splitlines()[1].split()
+
+    # REPLICAS is the scale's status, which follows the deployment controller.
+    row = wait_for("kubectl get hpa", lambda: (r := hpa_row())[-4:-1] == ["2", "5", "2"] and r,
+                   30)
     assert row[:2] == ["web", "Deployment/web"] and "<unknown>/50%" in row[3]
-    assert row[-4:-1] == ["2", "5", "2"]
     # Above --max: brought back.
     k("scale", "deployment", "web", "--replicas=9")
     wait_for("scaled back to --max", lambda: replicas() == 5, 30)
