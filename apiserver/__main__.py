@@ -159,6 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--kubelet-certificate-authority", type=Path, default=None,
                         help="CA bundle verifying the kubelets' serving certificates "
                         "(without it they are not verified)")
+    parser.add_argument("--metric-resolution", type=_duration, default=0.0,
+                        help="serve the resource metrics API (metrics.k8s.io: kubectl top, "
+                        "the horizontal pod autoscaler) as metrics-server does, scraping "
+                        "every kubelet's /metrics/resource this often, as a Go duration "
+                        "(metrics-server's default is 15s; default 0: not served)")
     parser.add_argument("--encryption-provider-config", type=Path, default=None,
                         help="file with an EncryptionConfiguration (apiserver.config.k8s.io/v1): "
                         "how resources such as secrets are encrypted in storage")
@@ -326,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
                                    if n.strip()),
         encryption_provider_config=args.encryption_provider_config,
         kubelet_client=kubelet_client,
+        metric_resolution=max(args.metric_resolution, 0.0),
     )
     try:
         server = ApiServer(config)

@@ -22,6 +22,7 @@ from fastapi.responses import Response
 
 from apiserver import health
 from apiserver.api import errors
+from apiserver.api.resources import register_dynamic, unregister_dynamic
 from apiserver.auth.authorization import build_authorization
 from apiserver.auth.bootstrap_reconcile import reconcile_policy
 from apiserver.auth.config import Authentication, AuthenticationOptions
@@ -47,6 +48,9 @@ from apiserver.handlers.metrics import (
     metrics_registry,
     metrics_text,
 )
+from apiserver.handlers.metricsapi.points import PointStore
+from apiserver.handlers.metricsapi.rest import NODE_METRICS, POD_METRICS, MetricsREST
+from apiserver.handlers.metricsapi.scraper import MetricsScraper
 from apiserver.handlers.resources import ResourceAPI
 from apiserver.handlers.subresources import SpecialHandlers
 from apiserver.handlers.watch_websocket import serve_websocket
@@ -109,6 +113,9 @@ class ServerConfig:
     encryption_provider_config: Path | None = None
     #: ``--kubelet-client-certificate`` and friends: how to reach the kubelets.
     kubelet_client: KubeletClientConfig = field(default_factory=KubeletClientConfig)
+    #: ``--metric-resolution``: seconds between scrapes of the resource metrics API
+    #: (``metrics.k8s.io``); 0 does not serve it.
+    metric_resolution: float = 0.0
 
 
 def make_storage(config: ServerConfig) -> Storage:
@@ -296,9 +303,15 @@ class ApiServer:
         self.reviews = Reviews(tokens=self.authentication.tokens)
         tokens = TokenRequestREST(self.registry, self.authentication.keys,
                                   self.authentication.token_options, config.clock)
+        self.metrics_points = (PointStore(config.metric_resolution)
+                               if config.metric_resolution > 0 else None)
+        self.metrics_scraper = (None if self.metrics_points is None else MetricsScraper(
+            self.registry, config.kubelet_client, self.metrics_points))
+        resource_metrics = (None if self.metrics_points is None else MetricsREST(
+            self.registry, self.metrics_points, config.clock))
         self.resources = ResourceAPI(self.registry, self.meta, config.clock,
                                      SpecialHandlers(self.registry, config.clock, self.reviews,
-                                                     tokens))
+                                                     tokens, resource_metrics))
         self.connect = connect.ConnectAPI(self.registry, config.kubelet_client)
         self.authorization = build_authorization(config.authorization_modes, self.registry)
         self.reviews.authorizer = self.authorization.authorizer
@@ -339,12 +352,20 @@ class ApiServer:
         await reconcile_policy(self.registry)
         self.compactor.start()
         self.gc_freezer.start()
+        if self.metrics_scraper is not None:
+            for info in (NODE_METRICS, POD_METRICS):
+                register_dynamic(info)
+            self.metrics_scraper.start()
         self._ready = True
         try:
             yield
         finally:
             self._ready = False
             self._stopping = True
+            if self.metrics_scraper is not None:
+                await self.metrics_scraper.stop()
+                for info in (NODE_METRICS, POD_METRICS):
+                    unregister_dynamic(info.group, info.version, info.plural)
             await self.gc_freezer.stop()
             await self.compactor.stop()
             await self.registry.stop()

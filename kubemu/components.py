@@ -21,6 +21,9 @@ from kubemu.pki import KUBELET_CLIENT, Pki
 
 #: ``--service-account-issuer`` of a kubemu cluster (kubeadm's).
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+#: How often the apiserver scrapes the kubelets for the resource metrics API
+#: (metrics-server's default).
+METRIC_RESOLUTION = "15s"
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,8 @@ def _apiserver_argv(ctx: LaunchContext, bind_address: str) -> list[str]:
         ctx.storage,
         "--service-cluster-ip-range",
         str(ctx.addresses.service_range),
+        # The resource metrics API (kubectl top, HPAs), as a cluster with metrics-server.
+        "--metric-resolution", METRIC_RESOLUTION,
     ]
     if ctx.storage == "etcd":
         argv += ["--etcd-servers", ",".join(etcd.client_urls(ctx))]

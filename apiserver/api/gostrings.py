@@ -28,3 +28,36 @@ def go_quote(text: str) -> str:
         else:
             out.append(f"\\U{ord(ch):08x}")
     return '"' + "".join(out) + '"'
+
+
+_SUBSECOND_UNITS = ((1_000_000, "ms"), (1_000, "µs"), (1, "ns"))
+
+
+def _fraction(value: int, digits: int) -> str:
+    """``value`` (``digits`` decimals) as Go's ``fmtFrac`` prints it: trailing zeros and
+    a bare point dropped."""
+    whole, frac = divmod(value, 10 ** digits)
+    text = f"{frac:0{digits}d}".rstrip("0")
+    return f"{whole}.{text}" if text else str(whole)
+
+
+def go_duration(nanoseconds: int) -> str:
+    """Go's ``time.Duration.String`` of ``nanoseconds``: ``0s``, ``1.5ms``, ``15.012s``,
+    ``1m0.5s``, ``2h3m4s`` (the shape ``metav1.Duration`` serializes to)."""
+    if nanoseconds == 0:
+        return "0s"
+    sign = "-" if nanoseconds < 0 else ""
+    value = abs(nanoseconds)
+    if value < 1_000_000_000:
+        for unit, name in _SUBSECOND_UNITS:
+            if value >= unit:
+                digits = len(str(unit)) - 1
+                return f"{sign}{_fraction(value, digits)}{name}"
+    hours, rest = divmod(value, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    text = _fraction(rest, 9) + "s"
+    if hours:
+        return f"{sign}{hours}h{minutes}m{text}"
+    if minutes:
+        return f"{sign}{minutes}m{text}"
+    return sign + text

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from apiserver.auth.bootstrap_roles import READ, R, RoleRow
+from apiserver.auth.bootstrap_roles import AGGREGATE_TO, READ, R, RoleRow
 
 _WRITE_ENDPOINTS = "create,delete,get,list,update,watch"
 
@@ -92,6 +92,10 @@ KUBEMU_ROLES: tuple[RoleRow, ...] = (
         R('""', "namespaces,services,pods,nodes", READ),
         R("discovery.k8s.io", "endpointslices", READ),
     )),
+    # metrics-server's role for reading the resource metrics API (kubemu serves it),
+    # aggregated into view, edit and admin as metrics-server's manifest labels it.
+    RoleRow("system:aggregated-metrics-reader", (R("metrics.k8s.io", "pods,nodes", READ),),
+            labels={AGGREGATE_TO + n: "true" for n in ("admin", "edit", "view")}),
 )
 
 #: Subjects are (kind, name[, namespace]).

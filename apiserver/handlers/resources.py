@@ -15,13 +15,7 @@ from typing import Any
 import orjson
 
 from apiserver.api import errors
-from apiserver.api.fields import (
-    FieldSelector,
-    named_object_selector,
-    parse_field_selector,
-    validate_field_selector,
-)
-from apiserver.api.labels import LabelSelector, SelectorError, parse_label_selector
+from apiserver.api.labels import SelectorError
 from apiserver.api.resources import ResourceInfo
 from apiserver.api.warnings import collect
 from apiserver.handlers import bodies, patches
@@ -46,6 +40,7 @@ from apiserver.handlers.http import (
 )
 from apiserver.handlers.requestinfo import scope_request_info
 from apiserver.handlers.routing import MethodNotSupported, RequestInfo, RouteNotFound, parse
+from apiserver.handlers.selectors import request_selectors
 from apiserver.handlers.subresources import SpecialHandlers
 from apiserver.handlers.watch import serve_watch, watch_params
 from apiserver.registry.registry import Registry
@@ -132,26 +127,6 @@ class ResourceAPI:
 
     # -- reads -----------------------------------------------------------------
 
-    def _selectors(
-        self, req: Request, info: ResourceInfo, name: str | None = None
-    ) -> tuple[LabelSelector | None, FieldSelector | None]:
-        label_text = req.query.get("labelSelector", "")
-        labels = parse_label_selector(label_text) if label_text else None
-        if labels is not None and labels.empty:
-            labels = None
-        field_text = req.query.get("fieldSelector", "")
-        fields: FieldSelector | None = None
-        if field_text:
-            fields = validate_field_selector(parse_field_selector(field_text), info)
-            if fields.empty:
-                fields = None
-        if name is not None:
-            named = named_object_selector(name)
-            fields = named if fields is None else FieldSelector(
-                tuple(fields.requirements) + tuple(named.requirements)
-            )
-        return labels, fields
-
     async def _get(self, req: Request, route: RequestInfo, store: Store) -> None:
         check_acceptable(req.headers.get("accept", ""))
         assert route.name is not None
@@ -181,7 +156,7 @@ class ResourceAPI:
                              extra_headers=_warnings(req))
 
     def _list_options(self, req: Request, route: RequestInfo, info: ResourceInfo) -> ListOptions:
-        labels, fields = self._selectors(req, info)
+        labels, fields = request_selectors(req, info)
         rv = req.query.get("resourceVersion") or None
         match = req.query.get("resourceVersionMatch") or None
         token = req.query.get("continue") or None
@@ -224,7 +199,7 @@ class ResourceAPI:
         )
 
     async def _watch(self, req: Request, route: RequestInfo, store: Store) -> None:
-        labels, fields = self._selectors(req, store.info, route.name)
+        labels, fields = request_selectors(req, store.info, route.name)
         params = watch_params(req)
         predicate = store.matches(route.namespace, labels, fields)
         accept = req.headers.get("accept", "")

@@ -28,7 +28,11 @@ from apiserver.handlers.encoding import (
     wants_table,
 )
 from apiserver.handlers.http import Request, respond, warning_headers
+from apiserver.handlers.metricsapi.rest import GROUP as METRICS_GROUP
+from apiserver.handlers.metricsapi.rest import MetricsREST
 from apiserver.handlers.routing import RequestInfo
+from apiserver.handlers.selectors import request_selectors
+from apiserver.printing.table import build_table
 from apiserver.registry.componentstatus import ComponentStatusREST
 from apiserver.registry.eviction import EvictionREST, budgets_info
 from apiserver.registry.kinds import bind_pod
@@ -49,12 +53,15 @@ class SpecialHandlers:
 
     def __init__(self, registry: Registry, clock: Callable[[], datetime],
                  reviews: Reviews | None = None,
-                 tokens: TokenRequestREST | None = None) -> None:
+                 tokens: TokenRequestREST | None = None,
+                 metrics: MetricsREST | None = None) -> None:
         self.registry = registry
         self.clock = clock
         self.reviews = reviews or Reviews()
         #: Issues ServiceAccount tokens; None when no signing key is configured.
         self.tokens = tokens
+        #: Serves ``metrics.k8s.io``; None when the resource metrics API is off.
+        self.metrics = metrics
 
     def lookup(self, info: ResourceInfo, subresource: str | None) -> Handler | None:
         """The handler of ``info`` (and ``subresource``), if it is not the generic one."""
@@ -202,6 +209,32 @@ async def _component_statuses(ctx: SpecialHandlers, req: Request, route: Request
                                 "metadata": {}, "items": items})
 
 
+# -- metrics.k8s.io ------------------------------------------------------------------------
+
+
+async def _resource_metrics(ctx: SpecialHandlers, req: Request, route: RequestInfo) -> None:
+    accept = req.headers.get("accept", "")
+    check_acceptable(accept)
+    if ctx.metrics is None:
+        raise errors.path_not_found()
+    if route.name:
+        items = [await ctx.metrics.get(route.info, route.namespace, route.name)]
+    else:
+        labels, fields = request_selectors(req, route.info)
+        items = await ctx.metrics.list(route.info, route.namespace, labels, fields)
+    if wants_table(accept):
+        table = build_table(route.info, items, "", ctx.clock(),
+                            include_object_param(req.query.get("includeObject")))
+        await _send_json(req, 200, table)
+        return
+    if route.name:
+        await _send_json(req, 200, items[0])
+        return
+    await _send_json(req, 200, {"kind": route.info.list_kind,
+                                "apiVersion": route.info.api_version,
+                                "metadata": {}, "items": items})
+
+
 # -- reviews -------------------------------------------------------------------------------
 
 
@@ -253,4 +286,6 @@ _HANDLERS: dict[tuple[str, str, str], Handler] = {
     (_AUTHZ, "selfsubjectrulesreviews", ""): _rules_review,
     ("authentication.k8s.io", "tokenreviews", ""): _token_review,
     ("authentication.k8s.io", "selfsubjectreviews", ""): _self_subject_review,
+    (METRICS_GROUP, "nodes", ""): _resource_metrics,
+    (METRICS_GROUP, "pods", ""): _resource_metrics,
 }

@@ -19,6 +19,7 @@ from apiserver.printing import (
     autoscaling,
     batch,
     control,
+    metrics,
     networking,
     policy,
     storage,
@@ -83,6 +84,7 @@ _TABLES: dict[tuple[str, str, str], KindTable] = {
         autoscaling.TABLES,
         policy.TABLES,
         control.TABLES,
+        metrics.TABLES,
     )
     for table in family
 }

@@ -31,8 +31,8 @@ from apiserver.api import errors
 from apiserver.api.resources import NODES, PODS
 from apiserver.registry.registry import Registry
 
-__all__ = ["KubeletClientConfig", "KubeletLocation", "get_pod", "kubelet_path", "node_location",
-           "pod_location"]
+__all__ = ["KubeletClientConfig", "KubeletLocation", "get_pod", "kubelet_location",
+           "kubelet_path", "node_location", "pod_location"]
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,16 @@ async def node_location(registry: Registry, config: KubeletClientConfig,
                         node_name: str) -> KubeletLocation:
     """Where the kubelet of ``node_name`` listens (404 without the Node)."""
     node = (await registry.store(NODES).get(None, node_name)).obj
+    location = kubelet_location(node, config)
+    if location is None:
+        raise errors.service_unavailable(f"node {node_name} has no kubelet endpoint")
+    return location
+
+
+def kubelet_location(node: Mapping[str, Any], config: KubeletClientConfig,
+                     ) -> KubeletLocation | None:
+    """Where ``node``'s kubelet listens: its first ``InternalIP`` (else ``ExternalIP``,
+    ``Hostname``) and its kubelet endpoint port; None when it has no such endpoint."""
     status = _m(node.get("status"))
     port = _m(_m(status.get("daemonEndpoints")).get("kubeletEndpoint")).get("Port")
     addresses = [_m(a) for a in status.get("addresses") or []]
@@ -122,7 +132,7 @@ async def node_location(registry: Registry, config: KubeletClientConfig,
         if host:
             break
     if not isinstance(port, int) or port <= 0 or not host:
-        raise errors.service_unavailable(f"node {node_name} has no kubelet endpoint")
+        return None
     return KubeletLocation(config.scheme, host, port)
 
 
