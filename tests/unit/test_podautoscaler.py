@@ -1,4 +1,5 @@
-"""The HPA controller without a metrics API: scale bounds, upstream's failures, status."""
+"""The HPA controller on an apiserver without ``metrics.k8s.io``: scale bounds, upstream's
+failures, status."""
 
 from __future__ import annotations
 
@@ -29,6 +30,11 @@ class Cluster:
         self.scaled: list[int] = []
 
     async def request(self, method: str, path: str, **_: Any) -> dict[str, Any]:
+        if path == "/apis/metrics.k8s.io/v1beta1/namespaces/d/pods":
+            # An apiserver without metrics.k8s.io answers NotFound.
+            raise ApiError(404, {"kind": "Status", "code": 404, "reason": "NotFound",
+                                 "message": "the server could not find the requested "
+                                            "resource"})
         assert (method, path) == ("GET", "/apis/apps/v1/namespaces/d/deployments/web/scale")
         return self.scale
 
