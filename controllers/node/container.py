@@ -41,6 +41,7 @@ from controllers.node.probing import ContainerProbes
 from controllers.node.servers import ContainerFlags, PortServer
 from controllers.node.startfailure import config_failed, mount_failed
 from controllers.node.stdio import STDERR, STDOUT, ContainerIO, exited
+from controllers.node.usage import InstanceUsage, epoch_of
 from controllers.node.volumes import VolumeSetupError
 
 __all__ = ["FINITE_CONTAINER_SECONDS", "Container", "EventFn", "Pod", "image_ref",
@@ -141,8 +142,11 @@ class Container:
             return
         if not self.container_id:
             self.container_id = f"kubemu://{secrets.token_hex(32)}"
+        # A new instance, a new usage (:mod:`.usage`); an adopted one started under an
+        # earlier agent, at its ``startedAt``.
+        self.flags.usage = InstanceUsage(epoch_of(self.started_at))
         if not self.started_at:
-            self.started_at = now_rfc3339()
+            self.started_at = now_rfc3339(self.flags.usage.started)
         self.flags.ready = self.flags.healthy = True
         self.io = ContainerIO()
         if self.log is not None:

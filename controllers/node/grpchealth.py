@@ -6,7 +6,9 @@ are ``""`` (the whole server) and those named by the container's grpc probes; ea
 ``SERVING`` while ``serving(service)`` is true and ``NOT_SERVING`` otherwise. ``Check`` of any other
 service fails with ``NotFound: unknown service`` (grpc-go's health server); ``Watch``
 streams ``SERVICE_UNKNOWN`` for it. ``Watch`` sends the current status, then one message
-per change, announced by :meth:`HealthServer.changed`.
+per change, announced by :meth:`HealthServer.changed`. The Python work of each call
+(``Check``, each ``Watch`` message) is charged to the container's
+:class:`~controllers.node.usage.InstanceUsage` (the gRPC core's threads are not).
 
 *Prober* — :func:`probe` is the kubelet's grpc prober (``pkg/probe/grpc``): it connects to
 ``host:port`` within the timeout, calls ``Check`` with the probe's ``service`` inside the
@@ -26,6 +28,8 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from controllers.node.usage import InstanceUsage
 
 __all__ = ["HealthServer", "go_duration", "probe", "start_health_server"]
 
@@ -59,8 +63,9 @@ class HealthServer:
     """One port's ``grpc.health.v1.Health`` server (see the module docstring)."""
 
     def __init__(self, serving: Callable[[str], bool], services: Iterable[str],
-                 log: Callable[[str], None]) -> None:
+                 log: Callable[[str], None], usage: InstanceUsage | None = None) -> None:
         self._serving = serving
+        self._usage = usage if usage is not None else InstanceUsage()
         self._services = frozenset(services) | {""}
         self._log = log
         self._changed = asyncio.Event()
@@ -78,24 +83,33 @@ class HealthServer:
         event.set()
 
     async def _check(self, request: Any, context: Any) -> Any:
+        started = time.thread_time()
         service = str(request.service)
         peer = str(context.peer())
         if service not in self._services:
             self._log(f'{peer} "{_SERVICE}/Check {service!r}" NotFound')
+            self._usage.charge(started)
             await context.abort(grpc.StatusCode.NOT_FOUND, "unknown service")
         status = self.status(service)
         self._log(f'{peer} "{_SERVICE}/Check {service!r}" {_status_name(status)}')
-        return health_pb2.HealthCheckResponse(status=status)
+        response = health_pb2.HealthCheckResponse(status=status)
+        self._usage.charge(started)
+        return response
 
     async def _watch(self, request: Any, _context: Any) -> AsyncIterator[Any]:
         service = str(request.service)
         last: int | None = None
         while True:
+            started = time.thread_time()
             event = self._changed
             status = self.status(service)
             if status != last:
                 last = status
-                yield health_pb2.HealthCheckResponse(status=status)
+                response = health_pb2.HealthCheckResponse(status=status)
+                self._usage.charge(started)
+                yield response
+            else:
+                self._usage.charge(started)
             await event.wait()
 
     async def start(self, host: str, port: int) -> None:
@@ -128,10 +142,11 @@ class HealthServer:
 
 
 async def start_health_server(host: str, port: int, serving: Callable[[str], bool],
-                              services: Iterable[str],
-                              log: Callable[[str], None]) -> HealthServer:
-    """A started :class:`HealthServer` on ``host:port``."""
-    server = HealthServer(serving, services, log)
+                              services: Iterable[str], log: Callable[[str], None],
+                              usage: InstanceUsage | None = None) -> HealthServer:
+    """A started :class:`HealthServer` on ``host:port``, charging ``usage`` (None: a
+    usage of its own, reported nowhere)."""
+    server = HealthServer(serving, services, log, usage)
     await server.start(host, port)
     return server
 

@@ -20,9 +20,10 @@ __all__ = ["EventFn", "Pod", "now_rfc3339"]
 EventFn = Callable[[str, str, str, str], Awaitable[None]]  # (type, reason, message, fieldPath)
 
 
-def now_rfc3339() -> str:
-    """The current time as Kubernetes writes it."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def now_rfc3339(epoch: float | None = None) -> str:
+    """The current time (or ``epoch``, seconds since the epoch) as Kubernetes writes it."""
+    when = datetime.now(UTC) if epoch is None else datetime.fromtimestamp(epoch, UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Pod(Protocol):

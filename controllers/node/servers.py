@@ -19,18 +19,24 @@ service that only liveness probes check, which follows the health switch alone (
 switching readiness off does not get the container restarted).
 
 Other ports echo: TCP echoes bytes back, UDP echoes datagrams.
+
+Every server charges the CPU of its synchronous work, and tracks its open transports, in
+the container instance's :class:`~controllers.node.usage.InstanceUsage`
+(``ContainerFlags.usage`` when the server starts; see :mod:`controllers.node.usage`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from controllers.node.grpchealth import start_health_server
+from controllers.node.usage import Buffered, InstanceUsage
 
 __all__ = ["ContainerFlags", "PortServer", "port_kind", "start_port_server"]
 
@@ -51,6 +57,9 @@ class ContainerFlags:
     log: Callable[[str], None] = field(default=lambda _line: None)
     #: Called after a flip too, before ``on_change`` (the gRPC health servers' watchers).
     watchers: list[Callable[[], None]] = field(default_factory=list)
+    #: The running instance's usage: the container replaces it at each start, and a
+    #: server keeps the one current when it started.
+    usage: InstanceUsage = field(default_factory=InstanceUsage)
 
     def flipped(self) -> None:
         """Tell the watchers and ``on_change`` that a switch changed."""
@@ -143,8 +152,22 @@ class PortServer:
                     await asyncio.wait_for(result, 2.0)
 
 
-async def _serve_http(flags: ContainerFlags, reader: asyncio.StreamReader,
-                      writer: asyncio.StreamWriter) -> None:
+def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]] | None:
+    """(method, target, version, lower-cased headers) of a request head; None: malformed."""
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3:
+        return None
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            k, v = line.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+    return parts[0], parts[1], parts[2], headers
+
+
+async def _serve_http(flags: ContainerFlags, usage: InstanceUsage,
+                      reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     peer_info = writer.get_extra_info("peername") or ("", 0)
     peer = f"{peer_info[0]}:{peer_info[1]}"
     try:
@@ -153,21 +176,20 @@ async def _serve_http(flags: ContainerFlags, reader: asyncio.StreamReader,
                 head = await reader.readuntil(b"\r\n\r\n")
             except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
                 return
-            lines = head.decode("latin-1").split("\r\n")
-            parts = lines[0].split(" ")
-            if len(parts) != 3:
+            # Charged in two sections: everything but the waits for the body and the drain.
+            started = time.thread_time()
+            request = _parse_head(head)
+            if request is None:
                 writer.write(_response(400, b"bad request\n", False))
+                usage.charge(started)
                 await writer.drain()
                 return
-            method, target, version = parts
-            headers = {}
-            for line in lines[1:]:
-                if ":" in line:
-                    k, v = line.split(":", 1)
-                    headers[k.strip().lower()] = v.strip()
+            method, target, version, headers = request
             length = int(headers.get("content-length") or 0)
             if length:
+                usage.charge(started)
                 await reader.readexactly(min(length, _MAX_BODY))
+                started = time.thread_time()
             keep = (headers.get("connection", "").lower() != "close"
                     and version == "HTTP/1.1")
             status, body = handle_http(flags, method, target, peer)
@@ -175,6 +197,7 @@ async def _serve_http(flags: ContainerFlags, reader: asyncio.StreamReader,
             if method == "HEAD":
                 body = b""
             writer.write(_response(status, body, keep))
+            usage.charge(started)
             await writer.drain()
             if not keep:
                 return
@@ -184,10 +207,13 @@ async def _serve_http(flags: ContainerFlags, reader: asyncio.StreamReader,
         writer.close()
 
 
-async def _serve_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _serve_echo(usage: InstanceUsage, reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> None:
     try:
         while data := await reader.read(65536):
+            started = time.thread_time()
             writer.write(data)
+            usage.charge(started)
             await writer.drain()
     except ConnectionError:
         pass
@@ -196,13 +222,23 @@ async def _serve_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 
 
 class _UDPEcho(asyncio.DatagramProtocol):
+    def __init__(self, usage: InstanceUsage) -> None:
+        self.usage = usage
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # A cast, not an isinstance check: before Python 3.12 the selector loop's datagram
         # transport does not derive from asyncio.DatagramTransport, though it has sendto.
         self.transport = cast(asyncio.DatagramTransport, transport)
+        # asyncio's datagram transports buffer unsent datagrams like stream transports.
+        self.usage.track(cast(Buffered, transport))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.usage.untrack(cast(Buffered, self.transport))
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
+        started = time.thread_time()
         self.transport.sendto(data, addr)
+        self.usage.charge(started)
 
 
 async def start_port_server(kind: str, host: str, port: int, flags: ContainerFlags,
@@ -211,11 +247,13 @@ async def start_port_server(kind: str, host: str, port: int, flags: ContainerFla
     """Listen on ``host:port``: ``kind`` is ``http``, ``grpc`` (health, knowing
     ``grpc_services``, of which ``liveness_only`` ignore the readiness switch), ``tcp``
     (echo) or ``udp`` (echo)."""
+    usage = flags.usage  # the instance starting now; a restart brings a new one
     if kind == "grpc":
         def serving(service: str) -> bool:
             return flags.healthy and (flags.ready or service in liveness_only)
 
-        health = await start_health_server(host, port, serving, grpc_services, flags.log)
+        health = await start_health_server(host, port, serving, grpc_services, flags.log,
+                                           usage)
         flags.watchers.append(health.changed)
 
         def forget() -> None:
@@ -225,7 +263,8 @@ async def start_port_server(kind: str, host: str, port: int, flags: ContainerFla
         return PortServer(forget, health.stop)
     if kind == "udp":
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(_UDPEcho, local_addr=(host, port))
+        transport, _ = await loop.create_datagram_endpoint(lambda: _UDPEcho(usage),
+                                                           local_addr=(host, port))
         return PortServer(transport.close, None)
     tasks: set[asyncio.Task[None]] = set()
 
@@ -233,12 +272,14 @@ async def start_port_server(kind: str, host: str, port: int, flags: ContainerFla
         task = asyncio.current_task()
         if task is not None:
             tasks.add(task)
+        usage.track(writer.transport)
         try:
             if kind == "http":
-                await _serve_http(flags, reader, writer)
+                await _serve_http(flags, usage, reader, writer)
             else:
-                await _serve_echo(reader, writer)
+                await _serve_echo(usage, reader, writer)
         finally:
+            usage.untrack(writer.transport)
             if task is not None:
                 tasks.discard(task)
 
