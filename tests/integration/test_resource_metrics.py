@@ -5,8 +5,9 @@ serves."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -36,14 +37,40 @@ def _pod_metrics(server: ApiServerProcess) -> dict[str, Any] | None:
     return resp.json() if resp.status_code == 200 else None
 
 
+def _cluster(apiserver_factory: Callable[..., ApiServerProcess], procs: Callable[..., Proc],
+             address_block: Addresses, node: str, index: int) -> ApiServerProcess:
+    """An apiserver scraping every second, a scheduler and one node agent."""
+    server = apiserver_factory(extra_args=("--metric-resolution", "1s"))
+    procs(server, "controllers.scheduler")
+    procs(server, "controllers.node", "--node-name", node, "--pod-cidr",
+          address_block.pod_cidr(index), "--lease-interval", "1")
+    return server
+
+
+@contextlib.contextmanager
+def _load(url: str) -> Iterator[None]:
+    """Requests to ``url`` one after another, in a thread, while the block runs."""
+    stop = threading.Event()
+
+    def load() -> None:
+        with httpx.Client(timeout=5) as client:
+            while not stop.is_set():
+                client.get(url)
+
+    loader = threading.Thread(target=load, daemon=True)
+    loader.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        loader.join(10)
+
+
 def test_kubectl_top_and_the_metrics_api(
     apiserver_factory: Callable[..., ApiServerProcess], procs: Callable[..., Proc],
     address_block: Addresses,
 ) -> None:
-    server = apiserver_factory(extra_args=("--metric-resolution", "1s"))
-    procs(server, "controllers.scheduler")
-    procs(server, "controllers.node", "--node-name", "kn-m", "--pod-cidr",
-          address_block.pod_cidr(5), "--lease-interval", "1")
+    server = _cluster(apiserver_factory, procs, address_block, "kn-m", 5)
 
     groups = get(server, "/apis")["groups"]
     assert {"name": "metrics.k8s.io",
@@ -80,25 +107,14 @@ def test_kubectl_top_and_the_metrics_api(
     # The CPU the built-in server spends on requests is the container's usage.
     ip = get(server, "/api/v1/namespaces/default/pods/web")["status"]["podIP"]
     before = parse_quantity(metrics["containers"][0]["usage"]["cpu"])
-    stop = threading.Event()
-
-    def load() -> None:
-        with httpx.Client(timeout=5) as client:
-            while not stop.is_set():
-                client.get(f"http://{ip}:8080/echo?msg=load")
 
     def busier() -> bool:
         current = _pod_metrics(server)
         usage = parse_quantity(current["containers"][0]["usage"]["cpu"]) if current else None
         return usage is not None and before is not None and usage > before
 
-    loader = threading.Thread(target=load, daemon=True)
-    loader.start()
-    try:
+    with _load(f"http://{ip}:8080/echo?msg=load"):
         wait_for("more CPU under load", busier, timeout=30)
-    finally:
-        stop.set()
-        loader.join(10)
 
 
 DEPLOYMENT = """
@@ -123,10 +139,7 @@ def test_the_autoscaler_scales_a_deployment_on_the_cpu_it_serves_with(
     apiserver_factory: Callable[..., ApiServerProcess], procs: Callable[..., Proc],
     address_block: Addresses,
 ) -> None:
-    server = apiserver_factory(extra_args=("--metric-resolution", "1s"))
-    procs(server, "controllers.scheduler")
-    procs(server, "controllers.node", "--node-name", "kn-h", "--pod-cidr",
-          address_block.pod_cidr(6), "--lease-interval", "1")
+    server = _cluster(apiserver_factory, procs, address_block, "kn-h", 6)
     procs(server, "controllers.manager", "--leader-elect=false",
           "--controllers=deployment,replicaset,horizontalpodautoscaling",
           "--horizontal-pod-autoscaler-sync-period=1s")
@@ -152,21 +165,9 @@ def test_the_autoscaler_scales_a_deployment_on_the_cpu_it_serves_with(
         return active.get("status") == "True" and active.get("reason") == "ValidMetricFound"
 
     wait_for("a valid cpu metric", measured, timeout=60)
-    stop = threading.Event()
-
-    def load() -> None:
-        with httpx.Client(timeout=5) as client:
-            while not stop.is_set():
-                client.get(f"http://{ip}:8080/echo?msg=load")
-
-    loader = threading.Thread(target=load, daemon=True)
-    loader.start()
-    try:
+    with _load(f"http://{ip}:8080/echo?msg=load"):
         wait_for("scaled up", lambda: hpa()["status"].get("desiredReplicas", 0) > 1,
                  timeout=60)
-    finally:
-        stop.set()
-        loader.join(10)
     status = hpa()["status"]
     current = status["currentMetrics"][0]["resource"]
     assert current["name"] == "cpu" and current["current"]["averageUtilization"] > 50
