@@ -29,6 +29,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from apiserver.api.gostrings import go_duration as go_duration_ns
 from controllers.node.usage import InstanceUsage
 
 __all__ = ["HealthServer", "go_duration", "probe", "start_health_server"]
@@ -40,13 +41,9 @@ _SERVICE_UNKNOWN: int = health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
 
 
 def go_duration(seconds: float) -> str:
-    """``seconds`` as Go's ``time.Duration`` prints it (``1s``, ``1.5s``, ``1m30s``)."""
-    if seconds < 60:
-        return f"{seconds:g}s"
-    minutes, rest = divmod(seconds, 60)
-    hours, minutes = divmod(int(minutes), 60)
-    text = f"{hours}h" if hours else ""
-    return f"{text}{minutes}m{rest:g}s"
+    """``seconds`` as Go's ``time.Duration`` prints it (``1s``, ``1.5s``, ``1m30s``,
+    ``500ms``)."""
+    return go_duration_ns(round(seconds * 1_000_000_000))
 
 
 def _go_code(code: Any) -> str:

@@ -37,8 +37,8 @@ def test_parse_grpc_probe_defaults_the_service() -> None:
 
 
 def test_go_duration_spells_like_go() -> None:
-    assert [go_duration(s) for s in (1, 1.5, 60, 90, 3600)] == ["1s", "1.5s", "1m0s",
-                                                               "1m30s", "1h0m0s"]
+    assert [go_duration(s) for s in (1, 1.5, 60, 90, 3600, 0.5)] == [
+        "1s", "1.5s", "1m0s", "1m30s", "1h0m0s", "500ms"]
 
 
 def test_probe_follows_the_servers_readiness() -> None:
