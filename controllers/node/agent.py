@@ -183,7 +183,8 @@ class NodeAgent:
         root = await self.volumes.materialise(pod)
         links = _m(pod.get("spec")).get("enableServiceLinks") is not False  # default true
         services = serviceenv.service_env(self.services.store.list(), runner.namespace, links)
-        env = await podenv.container_env(pod, container, self.volumes.fetch, root, services)
+        env = await podenv.container_env(pod, container, self.volumes.fetch, root, services,
+                                         pod_hostname(pod, self.dns.domain))
         if self.mount_namespaces:
             cwd = str(container.get("workingDir") or "") or None
             namespace = podenv.namespace(pod, container, self.pods_dir)

@@ -125,14 +125,15 @@ async def config_error(pod: Mapping[str, Any], container: Mapping[str, Any],
 
 
 async def container_env(pod: Mapping[str, Any], container: Mapping[str, Any], fetch: Fetch,
-                        root: str = "", services: Mapping[str, str] | None = None) \
-        -> dict[str, str]:
+                        root: str = "", services: Mapping[str, str] | None = None,
+                        hostname: str = "") -> dict[str, str]:
     """The variables a host process of ``container`` gets, over this process's own
     environment; keys that cannot be resolved (missing object or key) are left out.
 
     ``services`` are the pod's Service variables (:func:`.serviceenv.service_env`): as the
     kubelet's, ``$(VAR)`` in a value may name them, and they follow the container's own
-    variables, which win over them."""
+    variables, which win over them. ``HOSTNAME`` is ``hostname`` (the container's host
+    name, fully qualified with ``setHostnameAsFQDN``), else the pod's short host name."""
     services = services or {}
     namespace = str(_m(pod.get("metadata")).get("namespace") or "default")
     own: dict[str, str] = {}
@@ -172,7 +173,7 @@ async def container_env(pod: Mapping[str, Any], container: Mapping[str, Any], fe
     env.update(own)
     # After the container's own (which win) and over the node agent's inherited ones.
     env.update((key, value) for key, value in services.items() if key not in own)
-    env["HOSTNAME"] = pod_hostname(pod)  # what the runtime sets: the container's host name
+    env["HOSTNAME"] = hostname or pod_hostname(pod)  # what the runtime sets: the host name
     if root:
         env["KUBEMU_POD_ROOT"] = root
     return env

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from controllers.node import podenv, volumes
+from controllers.node.etchosts import pod_hostname
 
 OBJECTS: dict[tuple[str, str], dict[str, Any]] = {
     ("configmaps", "cfg"): {"data": {"mode": "fast", "app.conf": "x=1\n"}},
@@ -79,6 +80,15 @@ def test_variables_resolve_as_the_kubelet_resolves_them() -> None:
     assert env["URL"] == "http://127.244.1.7:80/$(NOPE)$"
     assert (env["HOSTNAME"], env["KUBEMU_POD_ROOT"]) == ("web-1", "/r")
     assert env["PATH"] == os.environ["PATH"]
+
+
+def test_hostname_is_the_containers_host_name() -> None:
+    pod = {**POD, "spec": {**POD["spec"], "subdomain": "db", "setHostnameAsFQDN": True}}
+    fqdn = pod_hostname(pod, "cluster.local")
+    assert fqdn == f"web-1.db.{POD['metadata'].get('namespace', 'default')}.svc.cluster.local"
+    env = asyncio.run(podenv.container_env(pod, pod["spec"]["containers"][0], fetch, "/r",
+                                           hostname=fqdn))
+    assert env["HOSTNAME"] == fqdn
 
 
 def test_volumes_are_materialised_under_the_pod_root(tmp_path: Path) -> None:
