@@ -119,6 +119,8 @@ def _read(path: str) -> str | None:
             return f.read()
     except (FileNotFoundError, ProcessLookupError):  # the process ended meanwhile
         return None
+    except PermissionError:  # /proc mounted hidepid: a process we may not see is skipped
+        return None
 
 
 def _stat(pid: int) -> tuple[float, int, int] | None:
@@ -150,6 +152,8 @@ class ProcessTable:
         pending = [root]
         while pending:
             pid = pending.pop()
+            if pid in self.stats:  # a pid reused while the tree was read: no cycles
+                continue
             stat = _stat(pid)
             if stat is None:
                 continue
@@ -163,7 +167,7 @@ class ProcessTable:
         # Each thread lists the children it forked, so every thread's file is read.
         try:
             tids = os.listdir(f"/proc/{pid}/task")
-        except (FileNotFoundError, ProcessLookupError):
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
             return []
         kids: list[int] = []
         for tid in tids:
@@ -182,9 +186,12 @@ class ProcessTable:
         return out
 
     def _walk(self, pid: int) -> Iterable[tuple[float, int]]:
-        pending = [pid]
+        pending, seen = [pid], set()
         while pending:
             current = pending.pop()
+            if current in seen:
+                continue
+            seen.add(current)
             if (stat := self.stats.get(current)) is not None:  # None: ended mid-read
                 yield stat
                 pending.extend(self.children.get(current, ()))

@@ -165,10 +165,13 @@ def test_the_autoscaler_scales_a_deployment_on_the_cpu_it_serves_with(
         return active.get("status") == "True" and active.get("reason") == "ValidMetricFound"
 
     wait_for("a valid cpu metric", measured, timeout=60)
+    def scaled_up() -> dict[str, Any] | None:
+        status: dict[str, Any] = hpa()["status"]
+        return status if status.get("desiredReplicas", 0) > 1 else None
+
     with _load(f"http://{ip}:8080/echo?msg=load"):
-        wait_for("scaled up", lambda: hpa()["status"].get("desiredReplicas", 0) > 1,
-                 timeout=60)
-    status = hpa()["status"]
+        # The status that scaled up (a sync after the load would measure less).
+        status = wait_for("scaled up", scaled_up, timeout=60)
     current = status["currentMetrics"][0]["resource"]
     assert current["name"] == "cpu" and current["current"]["averageUtilization"] > 50
 

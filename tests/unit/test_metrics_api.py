@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from apiserver.api.gostrings import go_duration
+from apiserver.api.resources import NODES
+from apiserver.handlers.connect.kubelet import KubeletClientConfig
 from apiserver.handlers.metricsapi.points import Batch, Point, PointStore, Usage, decode_batch
 from apiserver.handlers.metricsapi.rest import NODE_METRICS, POD_METRICS
+from apiserver.handlers.metricsapi.scraper import MetricsScraper
 from apiserver.printing.table import build_table
+from apiserver.registry.registry import Registry
+from apiserver.storage.cache import WatchCache
+from apiserver.storage.memory import MemoryStorage
 
 T0 = 1_733_443_200_000  # ms
 
@@ -55,7 +63,7 @@ def test_go_duration_prints_as_go() -> None:
 
 
 def test_decode_batch_reads_nodes_and_containers() -> None:
-    batch = decode_batch(scrape(T0, 12.5, 0.25), "n1", 0)
+    batch = decode_batch(scrape(T0, 12.5, 0.25), "n1", T0)
     assert batch.nodes == {"n1": Point(12_500_000_000, 104857600, T0, 0)}
     web = batch.pods[("default", "p")]["web"]
     assert (web.cpu_ns, web.memory, web.timestamp_ms) == (250_000_000, 5242880, T0)
@@ -76,9 +84,9 @@ def test_unparseable_text_is_a_value_error() -> None:
 
 def test_two_scrapes_make_a_rate_and_a_window() -> None:
     store = PointStore(15)
-    store.store(decode_batch(scrape(T0, 10.0, 1.0), "n1", 0))
+    store.store(decode_batch(scrape(T0, 10.0, 1.0), "n1", T0))
     assert store.node_usage("n1") is None and store.pod_usage("default", "p") is None
-    store.store(decode_batch(scrape(T0 + 15_000, 13.0, 1.3), "n1", 0))
+    store.store(decode_batch(scrape(T0 + 15_000, 13.0, 1.3), "n1", T0))
     node = store.node_usage("n1")
     assert node == Usage(200_000_000, 104857600, T0 + 15_000, 15_000_000_000)
     assert node.resources() == {"cpu": "200m", "memory": "100Mi"}
@@ -90,26 +98,27 @@ def test_two_scrapes_make_a_rate_and_a_window() -> None:
 
 def test_a_repeated_timestamp_keeps_the_older_previous_point() -> None:
     store = PointStore(15)
-    store.store(decode_batch(scrape(T0, 10.0, 1.0), "n1", 0))
-    store.store(decode_batch(scrape(T0 + 10_000, 11.0, 1.1), "n1", 0))
-    store.store(decode_batch(scrape(T0 + 10_000, 11.0, 1.1), "n1", 0))
+    store.store(decode_batch(scrape(T0, 10.0, 1.0), "n1", T0))
+    store.store(decode_batch(scrape(T0 + 10_000, 11.0, 1.1), "n1", T0))
+    store.store(decode_batch(scrape(T0 + 10_000, 11.0, 1.1), "n1", T0))
     node = store.node_usage("n1")
     assert node is not None and node.window_ns == 10_000_000_000
 
 
 def test_a_restarted_container_starts_over() -> None:
     store = PointStore(15)
-    store.store(decode_batch(scrape(T0, 10.0, 5.0), "n1", 0))
+    store.store(decode_batch(scrape(T0, 10.0, 5.0), "n1", T0))
     restarted = (T0 + 8_000) / 1000  # 7 s before the scrape: too young for a start point
-    store.store(decode_batch(scrape(T0 + 15_000, 13.0, 0.1, start=restarted,
-                                    sidecar=False), "n1", 0))
+    # More CPU than before, so only the start time tells the restart.
+    store.store(decode_batch(scrape(T0 + 15_000, 13.0, 5.5, start=restarted,
+                                    sidecar=False), "n1", T0))
     assert store.pod_usage("default", "p") is None
 
 
 def test_a_fresh_container_is_measured_from_its_start() -> None:
     store = PointStore(15)
     started = (T0 - 12_000) / 1000
-    store.store(decode_batch(scrape(T0, 10.0, 0.6, start=started, sidecar=False), "n1", 0))
+    store.store(decode_batch(scrape(T0, 10.0, 0.6, start=started, sidecar=False), "n1", T0))
     pod = store.pod_usage("default", "p")
     assert pod is not None
     assert pod.containers["web"].nanocores == 50_000_000  # 0.6 s over 12 s
@@ -118,8 +127,8 @@ def test_a_fresh_container_is_measured_from_its_start() -> None:
 
 def test_a_node_left_out_of_a_cycle_is_forgotten() -> None:
     store = PointStore(15)
-    store.store(decode_batch(scrape(T0, 10.0, 1.0), "n1", 0))
-    store.store(decode_batch(scrape(T0 + 15_000, 11.0, 1.1), "n1", 0))
+    store.store(decode_batch(scrape(T0, 10.0, 1.0), "n1", T0))
+    store.store(decode_batch(scrape(T0 + 15_000, 11.0, 1.1), "n1", T0))
     store.store(Batch())
     assert store.node_usage("n1") is None and store.pod_usage("default", "p") is None
 
@@ -138,3 +147,67 @@ def test_tables_print_usage_and_window_as_metrics_server() -> None:
             "usage": {"cpu": "200m", "memory": "100Mi"}}
     cells = build_table(NODE_METRICS, [node], "", now)["rows"][0]["cells"]
     assert cells == ["n1", "200m", "100Mi", "15s"]
+
+
+def test_samples_out_of_range_are_dropped() -> None:
+    text = (f"node_cpu_usage_seconds_total +Inf {T0}\n"
+            f"node_memory_working_set_bytes -5 {T0}\n"
+            'container_cpu_usage_seconds_total{container="a",namespace="n",pod="p"} 1 '
+            f"{T0 + 3 * 86_400_000}\n"
+            'container_memory_working_set_bytes{container="a",namespace="n",pod="p"} 1 '
+            f"{T0}\n")
+    batch = decode_batch(text, "n1", T0)
+    assert batch.nodes == {} and batch.pods == {}
+
+
+def test_a_pod_counts_only_from_its_own_node() -> None:
+    store = PointStore(15)
+    for ts, cpu in ((T0, 1.0), (T0 + 15_000, 1.3)):
+        batch = decode_batch(scrape(ts, 10.0, cpu), "n1", ts)
+        batch.merge(decode_batch(scrape(ts, 10.0, cpu * 9), "n2", ts))  # claims the pod too
+        store.store(batch)
+    assert store.pod_usage("default", "p", "n2") is None
+    usage = store.pod_usage("default", "p", "n1")
+    assert usage is not None and usage.containers["web"].nanocores == 20_000_000
+
+
+def test_one_bad_kubelet_does_not_stop_the_others() -> None:
+    async def scenario() -> tuple[Usage | None, Usage | None]:
+        registry = await _registry_with_nodes()
+        calls = [0]
+
+        def kubelet(request: httpx.Request) -> httpx.Response:
+            calls[0] += 1
+            ts = T0 + 15_000 * (calls[0] // 3)
+            if request.url.host == "127.0.0.2":
+                return httpx.Response(200, text=f"node_cpu_usage_seconds_total 1e400 {ts}\n")
+            if request.url.host == "127.0.0.3":
+                return httpx.Response(500, text="boom")
+            return httpx.Response(200, text=scrape(ts, 10.0 + calls[0], 1.0))
+
+        store = PointStore(15)
+        scraper = MetricsScraper(registry, KubeletClientConfig(), store,
+                                 clock=lambda: T0 / 1000)
+        scraper._client = httpx.AsyncClient(transport=httpx.MockTransport(kubelet))
+        for _ in range(2):
+            await scraper.scrape_once()
+        await scraper._client.aclose()
+        await registry.stop()
+        return store.node_usage("good"), store.node_usage("bad")
+
+    good, bad = asyncio.run(scenario())
+    assert good is not None and bad is None
+
+
+async def _registry_with_nodes() -> Registry:
+    """A started registry holding three Nodes whose kubelets are 127.0.0.1, .2 and .3."""
+    storage = MemoryStorage()
+    await storage.start()
+    registry = Registry(storage, WatchCache(storage), lambda: datetime(2026, 12, 5, tzinfo=UTC))
+    await registry.start()
+    for index, name in enumerate(("good", "bad", "down"), start=1):
+        await registry.store(NODES).create(None, {
+            "apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+            "status": {"addresses": [{"type": "InternalIP", "address": f"127.0.0.{index}"}],
+                       "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}}}})
+    return registry

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -219,7 +220,8 @@ BUSY_TREE = ("import subprocess, sys, time\n"
 
 
 def test_a_process_tree_is_measured_from_proc() -> None:
-    proc = subprocess.Popen([sys.executable, "-c", BUSY_TREE], stdout=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-c", BUSY_TREE], stdout=subprocess.PIPE,
+                            start_new_session=True)
     try:
         assert proc.stdout is not None and proc.stdout.readline() == b"started\n"
         deadline = time.monotonic() + 10
@@ -237,7 +239,7 @@ def test_a_process_tree_is_measured_from_proc() -> None:
         assert node.cpu_seconds >= time.process_time() + tree.cpu_seconds - 0.02
         assert node.memory_bytes > tree.memory_bytes
     finally:
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)  # the grandchild too
         proc.wait()
     assert ProcessTable(os.getpid()).tree(proc.pid) is None  # gone: not an error
     with pytest.raises(OSError):  # but a node that cannot be read is a scrape error

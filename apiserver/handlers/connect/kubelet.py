@@ -101,7 +101,8 @@ class KubeletLocation:
         scheme = self.scheme
         if websocket:
             scheme = "wss" if scheme == "https" else "ws"
-        return f"{scheme}://{self.host}:{self.port}{path}"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 address
+        return f"{scheme}://{host}:{self.port}{path}"
 
 
 def _m(value: Any) -> Mapping[str, Any]:

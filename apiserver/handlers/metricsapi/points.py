@@ -16,10 +16,16 @@ points into a usage rate over a window, with metrics-server's rules:
 
 Unlike metrics-server, a container whose cumulative CPU or working set is still zero is
 kept: kubemu's built-in containers legitimately have used nothing yet.
+
+What a kubelet sends is not trusted: a sample that is negative, not finite, or timed more
+than a day away from the apiserver's clock is dropped, and a pod's points count only when
+they come from the node the pod is bound to (the first node to report a pod wins a
+cycle's merge, as in metrics-server).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -41,6 +47,10 @@ __all__ = [
 #: A container younger than this gets no implied previous point (metrics-server's
 #: ``freshContainerMinMetricsResolution``).
 FRESH_CONTAINER_MIN_AGE = 10.0
+#: How far a sample's timestamp may be from the scraper's clock (ms).
+_MAX_SKEW_MS = 86_400_000
+#: The largest value taken from a sample (CPU seconds, bytes, epoch seconds).
+_MAX_VALUE = 1e15
 
 _NODE_CPU = "node_cpu_usage_seconds_total"
 _NODE_MEMORY = "node_memory_working_set_bytes"
@@ -69,12 +79,17 @@ class Batch:
 
     nodes: dict[str, Point] = field(default_factory=dict)
     pods: dict[PodKey, dict[str, Point]] = field(default_factory=dict)
+    #: The node whose scrape reported each pod.
+    pod_nodes: dict[PodKey, str] = field(default_factory=dict)
 
     def merge(self, other: Batch) -> None:
-        """Add ``other``'s points (another node's scrape)."""
+        """Add ``other``'s points (another node's scrape); a pod already reported by an
+        earlier node keeps that node's points."""
         self.nodes.update(other.nodes)
         for key, containers in other.pods.items():
-            self.pods.setdefault(key, {}).update(containers)
+            if key not in self.pods:
+                self.pods[key] = containers
+                self.pod_nodes[key] = other.pod_nodes.get(key, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,41 +108,61 @@ class Usage:
                 "memory": format_quantity(Decimal(self.memory), BINARY_SI)}
 
 
-def _ms(timestamp: object, default_ms: int) -> int:
-    """A sample's timestamp in ms (the parser gives seconds as a float)."""
-    return round(timestamp * 1000) if isinstance(timestamp, float | int) else default_ms
+def _ms(timestamp: object, default_ms: int) -> int | None:
+    """A sample's timestamp in ms (the parser gives seconds as a float); ``default_ms``
+    when it has none; None when it is not within a day of ``default_ms``."""
+    if not isinstance(timestamp, float | int):
+        return default_ms
+    if not math.isfinite(timestamp) or abs(timestamp * 1000 - default_ms) > _MAX_SKEW_MS:
+        return None
+    return round(timestamp * 1000)
+
+
+def _samples(text: str) -> list[tuple[str, dict[str, str], float, object]]:
+    """(name, labels, value, timestamp) of every sample; ValueError when it does not
+    parse."""
+    try:
+        return [(sample.name, sample.labels, sample.value, sample.timestamp)
+                for family in text_string_to_metric_families(text)
+                for sample in family.samples]
+    except (OverflowError, TypeError, IndexError) as exc:  # the parser's other failures
+        raise ValueError(str(exc)) from exc
 
 
 def decode_batch(text: str, node_name: str, default_ms: int) -> Batch:
     """The points of one ``/metrics/resource`` scrape of ``node_name`` (samples without a
-    timestamp are taken at ``default_ms``). ``ValueError`` for text that does not parse."""
+    timestamp are taken at ``default_ms``, the scraper's clock). ``ValueError`` for text
+    that does not parse; samples out of range are dropped."""
     batch = Batch()
     node = Point()
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            ts = _ms(sample.timestamp, default_ms)
-            name, value = sample.name, sample.value
-            if name == _NODE_CPU:
-                node.cpu_ns, node.timestamp_ms = int(value * 1e9), ts
-            elif name == _NODE_MEMORY:
-                node.memory, node.timestamp_ms = int(value), ts
-            elif name in (_CONTAINER_CPU, _CONTAINER_MEMORY, _CONTAINER_START):
-                labels = sample.labels
-                key = (labels.get("namespace", ""), labels.get("pod", ""))
-                point = batch.pods.setdefault(key, {}).setdefault(
-                    labels.get("container", ""), Point())
-                if name == _CONTAINER_CPU:
-                    point.cpu_ns, point.timestamp_ms = int(value * 1e9), ts
-                elif name == _CONTAINER_MEMORY:
-                    point.memory, point.timestamp_ms = int(value), ts
-                else:
-                    point.start_ms = int(value * 1000)
+    measured: set[tuple[PodKey, str, str]] = set()  # (pod, container, family) sampled
+    for name, labels, value, timestamp in _samples(text):
+        ts = _ms(timestamp, default_ms)
+        if ts is None or not 0 <= value <= _MAX_VALUE:  # also rejects NaN
+            continue
+        if name == _NODE_CPU:
+            node.cpu_ns, node.timestamp_ms = int(value * 1e9), ts
+        elif name == _NODE_MEMORY:
+            node.memory, node.timestamp_ms = int(value), ts
+        elif name in (_CONTAINER_CPU, _CONTAINER_MEMORY, _CONTAINER_START):
+            key = (labels.get("namespace", ""), labels.get("pod", ""))
+            container = labels.get("container", "")
+            point = batch.pods.setdefault(key, {}).setdefault(container, Point())
+            measured.add((key, container, name))
+            if name == _CONTAINER_CPU:
+                point.cpu_ns, point.timestamp_ms = int(value * 1e9), ts
+            elif name == _CONTAINER_MEMORY:
+                point.memory, point.timestamp_ms = int(value), ts
+            else:
+                point.start_ms = int(value * 1000)
     if node.timestamp_ms:
         batch.nodes[node_name] = node
     # A container without a CPU or memory sample is incomplete (metrics-server drops it).
     for key, containers in list(batch.pods.items()):
-        if any(not p.timestamp_ms for p in containers.values()):
+        if any((key, c, family) not in measured for c in containers
+               for family in (_CONTAINER_CPU, _CONTAINER_MEMORY)):
             del batch.pods[key]
+    batch.pod_nodes = {key: node_name for key in batch.pods}
     return batch
 
 
@@ -161,6 +196,7 @@ class PointStore:
         self._prev_nodes: dict[str, Point] = {}
         self._last_pods: dict[PodKey, dict[str, Point]] = {}
         self._prev_pods: dict[PodKey, dict[str, Point]] = {}
+        self._pod_nodes: dict[PodKey, str] = {}
 
     def store(self, batch: Batch) -> None:
         """Take one scrape cycle's points (of every node); what it lacks is forgotten."""
@@ -184,6 +220,7 @@ class PointStore:
                 prev_pods[key] = chosen_pod
         self._last_nodes, self._prev_nodes = dict(batch.nodes), prev_nodes
         self._last_pods, self._prev_pods = dict(batch.pods), prev_pods
+        self._pod_nodes = dict(batch.pod_nodes)
 
     @staticmethod
     def _previous(point: Point, last: Point | None, prev: Point | None) -> Point | None:
@@ -209,9 +246,11 @@ class PointStore:
             return None
         return _usage(last, prev)
 
-    def pod_usage(self, namespace: str, name: str) -> PodUsage | None:
+    def pod_usage(self, namespace: str, name: str, node: str | None = None) -> PodUsage | None:
         """The pod's usage; None unless every container of its last scrape has two
-        points."""
+        points, and (with ``node``) unless they were scraped from ``node``."""
+        if node is not None and self._pod_nodes.get((namespace, name)) != node:
+            return None
         last_pod = self._last_pods.get((namespace, name))
         prev_pod = self._prev_pods.get((namespace, name))
         if not last_pod or prev_pod is None:

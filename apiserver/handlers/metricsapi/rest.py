@@ -3,7 +3,7 @@
 The resources metrics-server serves, with its answers: a list selects the Nodes or Pods
 (watch cache) by label and field selector and returns the metrics of those that have
 any, sorted by namespace and name; a get of an object that does not exist is that
-object's 404 (``nodes "x" not found``, ``pods "x" not found``), and of one without
+object's 404 (``node "x" not found``, ``pods "x" not found``), and of one without
 metrics yet ``nodemetrics.metrics.k8s.io "x" not found`` /
 ``podmetrics.metrics.k8s.io "ns/x" not found``. ``metadata.creationTimestamp`` is the
 time of the answer and ``labels`` are the Node's or Pod's, as metrics-server sets them.
@@ -78,7 +78,10 @@ class MetricsREST:
 
     def _pod_metrics(self, pod: dict[str, Any]) -> dict[str, Any] | None:
         md = meta.metadata(pod)
-        usage = self.store.pod_usage(str(md.get("namespace", "")), str(md.get("name", "")))
+        # Only the pod's own node speaks for it.
+        node = str((pod.get("spec") or {}).get("nodeName") or "")
+        usage = self.store.pod_usage(str(md.get("namespace", "")), str(md.get("name", "")),
+                                     node)
         if usage is None:
             return None
         return {"kind": "PodMetrics", "apiVersion": API_VERSION,
@@ -92,7 +95,13 @@ class MetricsREST:
                   name: str) -> dict[str, Any]:
         """One object's metrics (404s as the module docstring says)."""
         source = PODS if info.namespaced else NODES
-        obj = (await self.registry.store(source).get(namespace, name)).obj
+        try:
+            obj = (await self.registry.store(source).get(namespace, name)).obj
+        except errors.ApiError as exc:
+            if exc.code == 404 and not info.namespaced:
+                # metrics-server's typed node lister names the resource in the singular.
+                raise errors.not_found(replace(NODES, plural="node"), name) from None
+            raise
         found = self._pod_metrics(obj) if info.namespaced else self._node_metrics(obj)
         if found is None:
             shown = f"{namespace}/{name}" if info.namespaced else name

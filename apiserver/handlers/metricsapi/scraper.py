@@ -3,9 +3,12 @@
 Like metrics-server's scraper, every ``--metric-resolution`` it reads the Nodes (from the
 watch cache), asks each node's kubelet for ``/metrics/resource`` concurrently with the
 apiserver's kubelet-client identity, and hands one merged batch to the
-:class:`~.points.PointStore`. A node that cannot be reached, answers an error or sends
-text that does not parse is left out of that cycle (its points are forgotten, as
-metrics-server forgets them) and logged; nothing a kubelet sends can stop the loop.
+:class:`~.points.PointStore`. A node that cannot be reached, answers an error, takes
+longer than its deadline (the resolution, at most 10 s, for the whole scrape) or sends text
+that does not parse is left out of that cycle (its points are forgotten, as
+metrics-server forgets them) and logged; nothing a kubelet sends can stop the loop or
+leave stale points behind. Bodies are parsed in a worker thread, so a large one does not
+hold up the apiserver's requests.
 """
 
 from __future__ import annotations
@@ -28,12 +31,15 @@ __all__ = ["DEFAULT_RESOLUTION", "MAX_BODY", "MetricsScraper"]
 
 log = logging.getLogger(__name__)
 
-#: Seconds between two scrapes (metrics-server's ``--metric-resolution`` default).
+#: Seconds between two scrapes: the ``--metric-resolution`` of metrics-server's manifest
+#: (its binary defaults to 60 s). Below 10 s a new container's implied first point never
+#: applies (:data:`~.points.FRESH_CONTAINER_MIN_AGE`).
 DEFAULT_RESOLUTION = 15.0
 #: The most a scrape may take (metrics-server's ``--kubelet-request-timeout`` default).
 _MAX_TIMEOUT = 10.0
-#: The largest ``/metrics/resource`` body read from a kubelet.
-MAX_BODY = 32 << 20
+#: The largest ``/metrics/resource`` body read from a kubelet (a kubelet's is well under
+#: 1 MiB).
+MAX_BODY = 4 << 20
 
 
 class MetricsScraper:
@@ -52,9 +58,8 @@ class MetricsScraper:
     def start(self) -> None:
         """Begin scraping in the background."""
         context = self.kubelet.ssl_context()
-        timeout = min(self.resolution, _MAX_TIMEOUT)
         self._client = httpx.AsyncClient(verify=context if context is not None else False,
-                                         timeout=httpx.Timeout(timeout))
+                                         timeout=httpx.Timeout(self._deadline()))
         self._task = asyncio.create_task(self._loop(), name="metrics-scraper")
 
     async def stop(self) -> None:
@@ -67,6 +72,9 @@ class MetricsScraper:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+    def _deadline(self) -> float:
+        return min(self.resolution, _MAX_TIMEOUT)
 
     async def _loop(self) -> None:
         while True:
@@ -91,26 +99,38 @@ class MetricsScraper:
         self.store.store(batch)
 
     async def _scrape(self, name: str, node: dict[str, object]) -> Batch | None:
+        """One node's points; None (logged) for anything but a good answer in time."""
         location = kubelet_location(node, self.kubelet)
         if location is None or self._client is None:
             return None
         url = location.url("/metrics/resource")
         try:
-            async with self._client.stream("GET", url) as response:
-                if response.status_code != 200:
-                    log.warning("scraping node %s: %s answered %d", name, url,
-                                response.status_code)
-                    return None
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > MAX_BODY:
-                        log.warning("scraping node %s: more than %d bytes", name, MAX_BODY)
-                        return None
-            return decode_batch(body.decode("utf-8", "replace"), name,
-                                int(self.clock() * 1000))
-        except (httpx.HTTPError, OSError) as exc:
+            async with asyncio.timeout(self._deadline()):
+                body = await self._fetch(self._client, name, url)
+            if body is None:
+                return None
+            return await asyncio.to_thread(decode_batch, body.decode("utf-8", "replace"),
+                                           name, int(self.clock() * 1000))
+        except TimeoutError:
+            log.warning("scraping node %s at %s: no answer within %gs", name, url,
+                        self._deadline())
+        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
             log.warning("scraping node %s at %s failed: %s", name, url, exc)
         except ValueError as exc:
             log.warning("node %s sent resource metrics that do not parse: %s", name, exc)
         return None
+
+    @staticmethod
+    async def _fetch(client: httpx.AsyncClient, name: str, url: str) -> bytes | None:
+        async with client.stream("GET", url) as response:
+            if response.status_code != 200:
+                log.warning("scraping node %s: %s answered %d", name, url,
+                            response.status_code)
+                return None
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_BODY:
+                    log.warning("scraping node %s: more than %d bytes", name, MAX_BODY)
+                    return None
+        return bytes(body)

@@ -39,6 +39,9 @@ __all__ = ["CONTENT_TYPE", "ContainerSample", "Snapshot", "go_float", "measure",
 
 log = logging.getLogger("controllers.node")
 
+#: The highest node CPU reported, by agent pid.
+_NODE_CPU_HIGH: dict[int, float] = {}
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 _CONTAINER_CPU = ("container_cpu_usage_seconds_total", "counter",
@@ -85,9 +88,16 @@ def _container_usage(container: Container, table: ProcessTable) -> Usage | None:
     if not container.running:
         return None
     proc = container.proc
+    instance = container.flags.usage
     if proc is not None:  # a host process: its process tree
-        return table.tree(proc.pid) if proc.returncode is None else None
-    return container.flags.usage.usage()
+        tree = table.tree(proc.pid) if proc.returncode is None else None
+        if tree is None:
+            return None
+        # A counter never goes back, as a cgroup's does not: a descendant that left the
+        # tree (daemonized, reparented) takes its CPU with it, so keep the high mark.
+        instance.cpu_seconds = max(instance.cpu_seconds, tree.cpu_seconds)
+        return Usage(instance.cpu_seconds, tree.memory_bytes)
+    return instance.usage()
 
 
 def measure(runners: Iterable[PodRunner], agent_pid: int | None = None) -> Snapshot:
@@ -103,7 +113,12 @@ def measure(runners: Iterable[PodRunner], agent_pid: int | None = None) -> Snaps
                 samples.append(ContainerSample(runner.namespace, runner.pod_name,
                                                container.name, container.flags.usage.started,
                                                usage))
-    return Snapshot(at, node_usage(table), samples)
+    node = node_usage(table)
+    # Reaping moves a child's CPU from /proc's clock ticks to getrusage's microseconds: keep
+    # the node's counter from stepping back by that rounding.
+    high = _NODE_CPU_HIGH[table.root] = max(_NODE_CPU_HIGH.get(table.root, 0.0),
+                                            node.cpu_seconds)
+    return Snapshot(at, Usage(high, node.memory_bytes), samples)
 
 
 def go_float(value: float) -> str:
