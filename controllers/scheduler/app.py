@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
         "kubemu scheduler: bind pods without spec.nodeName to a Ready, schedulable "
         "node that tolerates none of their taints, matches their nodeSelector and node "
         "affinity and has their host ports and resource requests free; prefer preferred "
-        "node affinity, then the node with the fewest pods.",
+        "node affinity, then the node with the fewest pods; when none fits, preempt "
+        "lower-priority pods.",
         lease_name=LEASE_NAME, controllers=[Scheduler.name], leader_elect=False,
     )
     parser.add_argument("--scheduler-name", default=DEFAULT_SCHEDULER,

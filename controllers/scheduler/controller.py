@@ -13,6 +13,17 @@ node); and every
 ``retry_interval`` seconds regardless. Keys are ``namespace/name`` of pods;
 :meth:`Scheduler.sync` schedules one pod. Run it with one worker: one binding at a time
 keeps the node accounting exact.
+
+When nothing fits, the scheduling cycle may instead choose lower-priority pods to preempt
+(:mod:`controllers.scheduler.preemption`): they get the ``DisruptionTarget`` condition,
+are deleted and get a ``Preempted`` Event (:mod:`controllers.scheduler.eviction`), and the
+pod is nominated to their node (``status.nominatedNodeName``, written with its
+``PodScheduled=False`` condition). The victims' deletion requeues it, as any bound pod
+deleted does; while they terminate, the nominated pods' requests are counted on their
+nodes for pods of lower or equal priority. PodDisruptionBudgets (an informer) decide which
+victims are spared first. As upstream's queue, a pod waiting as unschedulable is not
+retried when only its status changes (the scheduler's own condition and nomination
+writes).
 """
 
 from __future__ import annotations
@@ -39,7 +50,8 @@ from controllers.client.store import (
 )
 from controllers.runtime.controller import KeyedController
 from controllers.runtime.events import EventRecorder
-from controllers.scheduler.core import DEFAULT_SCHEDULER, needs_scheduling, schedule
+from controllers.scheduler.core import DEFAULT_SCHEDULER, Decision, needs_scheduling, schedule
+from controllers.scheduler.eviction import preempt
 from controllers.scheduler.nodeinfo import holds_resources
 from controllers.scheduler.volumes import SELECTED_NODE
 
@@ -50,6 +62,7 @@ log = logging.getLogger("controllers.scheduler")
 PERSISTENTVOLUMECLAIMS = served("", "v1", "persistentvolumeclaims")
 STORAGECLASSES = served("storage.k8s.io", "v1", "storageclasses")
 PERSISTENTVOLUMES = served("", "v1", "persistentvolumes")
+PODDISRUPTIONBUDGETS = served("policy", "v1", "poddisruptionbudgets")
 
 
 def _now() -> str:
@@ -58,6 +71,20 @@ def _now() -> str:
 
 def _m(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
+
+
+def _nominated_node(pod: Mapping[str, Any]) -> str:
+    return str(_m(pod.get("status")).get("nominatedNodeName") or "")
+
+
+def _spec_changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Upstream's ``isPodUpdated``: anything but the status, resourceVersion, generation,
+    managedFields and finalizers changed."""
+    def strip(pod: Mapping[str, Any]) -> dict[str, Any]:
+        meta = {k: v for k, v in _m(pod.get("metadata")).items() if k not in (
+            "resourceVersion", "generation", "managedFields", "finalizers")}
+        return {**{k: v for k, v in pod.items() if k != "status"}, "metadata": meta}
+    return strip(old) != strip(new)
 
 
 class _NamespaceLabels(Mapping[str, Mapping[str, str]]):
@@ -106,6 +133,8 @@ class Scheduler(KeyedController):
         #: Their classes' ``volumeBindingMode``, and their volumes' node affinity.
         self.classes = factory.informer_for(STORAGECLASSES)
         self.volumes = factory.informer_for(PERSISTENTVOLUMES)
+        #: For preemption: victims violating a budget are spared first.
+        self.pdbs = factory.informer_for(PODDISRUPTIONBUDGETS)
         self.claims.add_event_handler(lambda _c: self._requeue_all(),
                                       lambda _o, _n: self._requeue_all(), lambda _c: None)
         #: Pods bound by us that the informer has not shown bound yet: key → node.
@@ -116,6 +145,9 @@ class Scheduler(KeyedController):
         self._retry: asyncio.Task[None] | None = None
         #: Pods waiting for their WaitForFirstConsumer claims to be bound.
         self._volume_waiting: set[str] = set()
+        #: The nominations we wrote (key → node, "" when cleared) that the informer may
+        #: not show yet; dropped once it does, or the pod is bound or gone.
+        self.nominations: dict[str, str] = {}
         self.host = socket.gethostname()
         self.events = EventRecorder(writer, scheduler_name, host=self.host,
                                     instance=f"{scheduler_name}-{self.host}")
@@ -125,17 +157,24 @@ class Scheduler(KeyedController):
 
     # -- events ------------------------------------------------------------------------
 
-    def _on_pod(self, pod: Obj) -> None:
+    def _on_pod(self, pod: Obj, requeue: bool = True) -> None:
         key = meta_namespace_key(pod)
         if needs_scheduling(pod, self.scheduler_name):
-            self.queue.add(key)
+            if self.nominations.get(key) == _nominated_node(pod):
+                del self.nominations[key]  # the informer shows our write now
+            if requeue:
+                self.queue.add(key)
         else:
             self.assumed.pop(key, None)
             self._reported.pop(key, None)
             self._volume_waiting.discard(key)
+            self.nominations.pop(key, None)
 
     def _on_pod_update(self, old: Obj, new: Obj) -> None:
-        self._on_pod(new)
+        # A waiting pod whose status alone changed (our condition or nomination) would
+        # fail the same way: upstream's queue leaves it where it is.
+        waiting = meta_namespace_key(new) in self._reported
+        self._on_pod(new, requeue=not waiting or _spec_changed(old, new))
         if holds_resources(old) != holds_resources(new):
             # A bound pod finished: upstream's scheduler stops tracking terminal pods, an
             # AssignedPodDelete event that moves unschedulable pods back to the queue. Or
@@ -147,6 +186,7 @@ class Scheduler(KeyedController):
         node = self.assumed.pop(key, None)
         self._reported.pop(key, None)
         self._volume_waiting.discard(key)
+        self.nominations.pop(key, None)
         last = pod.obj if isinstance(pod, DeletedFinalStateUnknown) else pod
         if node or (isinstance(last, Mapping) and holds_resources(last)):
             # Its resources and host ports are free now.
@@ -192,6 +232,19 @@ class Scheduler(KeyedController):
                 out.append((pod, node))
         return out
 
+    def _nominated(self) -> list[tuple[Obj, str]]:
+        """``(pod, node)`` of our unbound pods nominated to a node (upstream's nominator):
+        the informer's ``status.nominatedNodeName`` unless we wrote another since."""
+        out: list[tuple[Obj, str]] = []
+        for pod in self.pods.store.list():
+            if not (self.nominations or _nominated_node(pod)):
+                continue  # the common case, cheaply: nothing nominated
+            key = meta_namespace_key(pod)
+            node = self.nominations.get(key, _nominated_node(pod))
+            if node and key not in self.assumed and needs_scheduling(pod, self.scheduler_name):
+                out.append((pod, node))
+        return out
+
     async def sync(self, key: str) -> None:
         """Schedule one pod (if it still needs it)."""
         pod = self.pods.store.get_by_key(key)
@@ -199,14 +252,16 @@ class Scheduler(KeyedController):
             return
         decision = schedule(pod, self.nodes.store.list(), self.pods.store.list(),
                             self._assumed(), self._namespace_labels, self.claims.store.get,
-                            self._binding_mode, lambda name: self.volumes.store.get(None, name))
+                            self._binding_mode, lambda name: self.volumes.store.get(None, name),
+                            self._nominated(), self.pdbs.store.list())
         namespace, name = split_key(key)
         if decision.waiting:
             self._volume_waiting.add(key)  # its claims' binding requeues it
             return
         self._volume_waiting.discard(key)
         if decision.node is None:
-            await self._unschedulable(pod, namespace, name, decision.message)
+            await self._preempt(pod, decision)
+            await self._unschedulable(pod, namespace, name, decision)
             return
         if decision.select:
             await self._select_node(decision.select, decision.node)
@@ -244,8 +299,35 @@ class Scheduler(KeyedController):
                     "metadata": {"annotations": {SELECTED_NODE: node}}})
                 self.metrics.writes += 1
 
-    async def _unschedulable(self, pod: Obj, namespace: str, name: str, message: str) -> None:
+    async def _preempt(self, pod: Obj, decision: Decision) -> None:
+        """Evict the victims the cycle chose; the pods whose nomination to that node is
+        cleared are tried again at once (they may fit elsewhere)."""
+        preemption = decision.preemption
+        if preemption is None or preemption.candidate is None:
+            return
+        self.metrics.writes += await preempt(self.writer, self.events, pod, preemption)
+        for other in preemption.lower_nominated:
+            key = meta_namespace_key(other)
+            self.nominations[key] = ""
+            self.queue.add(key)
+
+    async def _unschedulable(self, pod: Obj, namespace: str, name: str,
+                             decision: Decision) -> None:
+        """Record the failure: ``PodScheduled=False`` and the new nomination, if any, in
+        one status patch (upstream's ``updatePod``), and the FailedScheduling Event."""
         key = f"{namespace}/{name}"
+        message = decision.message
+        last = self._reported.get(key)
+        report = last is None or last[0] != message or time.monotonic() - last[1] >= 60.0
+        if report:
+            # Before the status write: its watch event must find the pod waiting (and
+            # not requeue it, see _on_pod_update).
+            self._reported[key] = (message, time.monotonic())
+        nominate = decision.preemption.nominate if decision.preemption else None
+        known = self.nominations.get(key, _nominated_node(pod))
+        status: dict[str, Any] = {}
+        if nominate is not None and nominate != known:
+            status["nominatedNodeName"] = nominate or None
         current = next((c for c in _m(pod.get("status")).get("conditions") or []
                         if _m(c).get("type") == "PodScheduled"), None)
         if not (current and current.get("status") == "False"
@@ -255,13 +337,18 @@ class Scheduler(KeyedController):
                          "message": message}
             if current and current.get("status") == "False":
                 condition["lastTransitionTime"] = current.get("lastTransitionTime")
-            with contextlib.suppress(ApiError):
-                await self.writer.patch(PODS, namespace, name,
-                                        {"status": {"conditions": [condition]}},
+            status["conditions"] = [condition]
+        if "nominatedNodeName" in status:
+            # Before the write, so that its watch event finds it (and drops it).
+            self.nominations[key] = nominate or ""
+        if status:
+            try:
+                await self.writer.patch(PODS, namespace, name, {"status": status},
                                         content_type=STRATEGIC_MERGE_PATCH, subresource="status")
-        last = self._reported.get(key)
-        if last is None or last[0] != message or time.monotonic() - last[1] >= 60.0:
-            self._reported[key] = (message, time.monotonic())
+            except ApiError as exc:
+                log.info("could not record the failure of %s: %s", key, exc)
+                self.nominations.pop(key, None)
+        if report:
             log.info("cannot schedule %s: %s", key, message)
             await self._event(pod, "Warning", "FailedScheduling", message)
 

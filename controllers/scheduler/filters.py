@@ -11,7 +11,7 @@ state is computed once per cycle in :meth:`PodInfo.of` (:mod:`.topologyspread`,
 Each status has upstream's code: ``UNRESOLVABLE`` (``UnschedulableAndUnresolvable``:
 evicting pods cannot help — unschedulable node, taint, affinity) or ``UNSCHEDULABLE``
 (ports, resources: preemption could free them). The code decides which nodes
-preemption considers (:mod:`controllers.scheduler.fiterror`).
+preemption considers (:mod:`controllers.scheduler.preemption`).
 
 Not implemented, on purpose: VolumeBinding and the other volume plugins (kubemu has no
 volume provisioner).
@@ -20,7 +20,7 @@ volume provisioner).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -37,6 +37,7 @@ __all__ = [
     "node_ready",
     "priority",
     "run_filters",
+    "run_filters_with_nominated",
 ]
 
 UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
@@ -93,6 +94,16 @@ class PodInfo:
             pod, ((_labels(n.node), n.pods, n.anti_affinity_pods) for n in nodes), namespaces)
         return cls(pod, pod_resource_request(pod), hostports.pod_host_ports(pod), namespaces,
                    spread, affinity)
+
+    def recount(self, nodes: Sequence[NodeInfo]) -> PodInfo:
+        """This pod's PreFilter state over ``nodes`` changed by a what-if (pods removed by
+        preemption, nominated pods added): upstream's ``RemovePod``/``AddPod`` PreFilter
+        extensions. Only spreading and pod affinity count other pods; without them the
+        state is unchanged and ``self`` is returned."""
+        if self.spread is None and self.affinity is None:
+            return self
+        return replace(PodInfo.of(self.pod, nodes, self.namespaces),
+                       volume_affinity=self.volume_affinity)
 
 
 def _m(value: Any) -> Mapping[str, Any]:
@@ -216,6 +227,27 @@ def run_filters(pod: PodInfo, node: NodeInfo) -> Status | None:
         if status is not None:
             return status
     return None
+
+
+def run_filters_with_nominated(pod: PodInfo, node: NodeInfo, nodes: Sequence[NodeInfo],
+                               nominated: Sequence[Mapping[str, Any]] = ()) -> Status | None:
+    """Upstream ``RunFilterPluginsWithNominatedPods``: the filters with the ``nominated``
+    pods (unbound pods nominated to ``node`` by an earlier preemption) of at least the
+    pod's priority counted on the node first, so that a lower or equal pod does not take
+    the room their preemption freed; then, if they passed, without them (pod affinity may
+    hold only thanks to a nominated pod, which may never come).
+
+    ``nodes`` are all the nodes as this what-if sees them (``node`` among them), for the
+    PreFilter state; ``nominated`` must not hold the pod itself."""
+    wanted = priority(pod.pod)
+    ahead = [p for p in nominated if priority(p) >= wanted]
+    if ahead:
+        with_them = NodeInfo(node.node, [*node.pods, *ahead])
+        status = run_filters(pod.recount([with_them if n is node else n for n in nodes]),
+                             with_them)
+        if status is not None:
+            return status
+    return run_filters(pod, node)
 
 
 def priority(pod: Mapping[str, Any]) -> int:

@@ -70,10 +70,12 @@ def test_preemption_policy_never() -> None:
 def test_lower_priority_pods_are_possible_victims() -> None:
     low = pod(container({"cpu": "1500m"}), node_name="n1", priority=-5)
     wanted = pod(container({"cpu": "1"}))
-    # Evicting the lower-priority pod would make room: upstream preempts, so the message
-    # has no preemption part (kubemu does not evict).
-    assert schedule(wanted, [node("n1")], [low]).message == (
-        "0/1 nodes are available: 1 Insufficient cpu.")
+    # Evicting the lower-priority pod makes room: it is preempted, and the message has
+    # no preemption part.
+    decision = schedule(wanted, [node("n1")], [low])
+    assert decision.message == "0/1 nodes are available: 1 Insufficient cpu."
+    assert decision.preemption is not None and decision.preemption.candidate is not None
+    assert decision.preemption.candidate.victims == (low,)
     # Still too big without it: the node's verdict after the what-if is reported.
     assert schedule(pod(container({"cpu": "3"})), [node("n1")], [low]).message == (
         "0/1 nodes are available: 1 Insufficient cpu. "
