@@ -107,6 +107,8 @@ class NodeAgent:
         self.queue: RateLimitingQueue[str] = RateLimitingQueue(name="node")
         self.runners: dict[str, PodRunner] = {}
         self.terminating: dict[str, asyncio.Task[None]] = {}
+        #: Pods terminated and deleted by this agent, by key: the uid of each.
+        self.deleted: dict[str, str] = {}
         #: This node's own object: the kubelet reports a cordon with an Event.
         self.node_object = informers.informer_for(
             NODES, field_selector=f"metadata.name={node_name}")
@@ -274,6 +276,8 @@ class NodeAgent:
         pod = self.pods.store.get_by_key(key)
         runner = self.runners.get(key)
         uid = str(_m(_m(pod).get("metadata")).get("uid") or "") if pod else ""
+        if pod is None:
+            self.deleted.pop(key, None)
         if runner is not None and (pod is None or runner.uid != uid):
             if key not in self.terminating:
                 del self.runners[key]
@@ -288,9 +292,12 @@ class NodeAgent:
             return
         md, status = _m(pod.get("metadata")), _m(pod.get("status"))
         if md.get("deletionTimestamp"):
-            if key not in self.terminating:
+            # Once terminated and deleted, a pod a finalizer keeps is left alone (asking
+            # again would only repeat the same delete).
+            if key not in self.terminating and self.deleted.get(key) != uid:
                 self.terminating[key] = asyncio.create_task(self._terminate(key, pod, runner))
             return
+        self.deleted.pop(key, None)
         if status.get("phase") in ("Succeeded", "Failed"):
             return
         if runner is None:
@@ -355,6 +362,7 @@ class NodeAgent:
             try:
                 await self.client.delete(PODS, namespace, name, grace_period_seconds=0,
                                          preconditions={"uid": str(md.get("uid") or "")})
+                self.deleted[key] = str(md.get("uid") or "")
                 log.info("pod %s terminated and deleted", key)
             except ApiError as exc:
                 if exc.code not in (404, 409):

@@ -45,6 +45,10 @@ __all__ = ["FINITE_CONTAINER_SECONDS", "Container", "EnvFn", "PodRunner", "Start
            "now_rfc3339",
            "port_kind"]
 
+#: The pod conditions the kubelet owns and writes itself (upstream ``PodConditionsByKubelet``).
+_KUBELET_CONDITIONS = frozenset({"PodReadyToStartContainers", "Initialized", "Ready",
+                                 "ContainersReady"})
+
 #: ``env(pod runner, container spec)``: how a host process of the container starts.
 EnvFn = Callable[["PodRunner", Mapping[str, Any]], Awaitable[HostEnv]]
 
@@ -237,9 +241,10 @@ class PodRunner:
             "type": "PodScheduled", "status": "True", "lastProbeTime": None,
             "lastTransitionTime": self.start_time})
         conditions.append(scheduled)
-        for gate in gates:
-            if gate in current:
-                conditions.append(dict(current[gate]))
+        # The conditions others own (readiness gates, DisruptionTarget …) are kept, as the
+        # kubelet copies every condition it does not own.
+        conditions += [dict(c) for ctype, c in current.items()
+                       if ctype not in _KUBELET_CONDITIONS and ctype != "PodScheduled"]
         out: dict[str, Any] = {
             "phase": phase,
             "conditions": conditions,

@@ -75,3 +75,19 @@ def test_the_log_says_why_the_command_did_not_run(tmp_path: Path) -> None:
     text = (runner.log_dir / "c" / "0.log").read_text()
     assert text.rstrip("\n").endswith(" stdout F the command is not run (the node agent runs "
                                       "without --allow-host-commands); exiting 0 after 0.05s")
+
+
+def test_conditions_the_kubelet_does_not_own_are_kept() -> None:
+    disruption = {"type": "DisruptionTarget", "status": "True",
+                  "reason": "PreemptionByScheduler", "lastTransitionTime": "2026-12-05T00:00:00Z"}
+    pod = {**_pod("Never"), "status": {"conditions": [
+        disruption, {"type": "Ready", "status": "Unknown"}]}}
+    runner = PodRunner(pod, "127.244.9.2", "127.0.0.1", False, lambda: None,
+                       _no_event, finite_seconds=0.05)
+    conditions = runner.status(pod)["conditions"]
+    assert disruption in conditions
+    assert [c["status"] for c in conditions if c["type"] == "Ready"] == ["False"]
+
+
+async def _no_event(_t: str, _r: str, _m: str, _f: str) -> None:
+    return None
