@@ -14,7 +14,11 @@
   ``apiserver-kubelet-client`` (``kube-apiserver-kubelet-client``, the apiserver's
   identity towards the kubelets);
 * ``kubelet-<node>.crt``/``kubelet-<node>.key`` — each node's kubelet API serving
-  certificate (the node name and node IP).
+  certificate (the node name and node IP);
+* ``front-proxy-ca.crt``/``front-proxy-ca.key`` — the front proxy's own CA, and
+  ``front-proxy-client.crt``/``.key`` (CN ``front-proxy-client``) that it signs: the
+  apiserver's identity towards extension API servers, which trust the CA for the
+  ``X-Remote-User`` headers (``--requestheader-client-ca-file``).
 
 Everything is kept across restarts, so kubeconfigs and tokens stay valid. Keys are
 ECDSA P-256 (quick to make) except the ServiceAccount key.
@@ -41,6 +45,8 @@ SERVING_DNS_NAMES = ("localhost", "kubernetes", "kubernetes.default", "kubernete
 _LOOPBACK = ("127.0.0.1", "::1")
 #: The apiserver's client certificate towards the kubelets (kubeadm's name).
 KUBELET_CLIENT = "apiserver-kubelet-client"
+#: The apiserver's client certificate towards extension API servers (kubeadm's name and CN).
+FRONT_PROXY_CLIENT = "front-proxy-client"
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -97,6 +103,14 @@ class Pki:
     def sa_pub(self) -> Path:
         return self.directory / "sa.pub"
 
+    @property
+    def front_proxy_ca_cert(self) -> Path:
+        return self.directory / "front-proxy-ca.crt"
+
+    @property
+    def front_proxy_ca_key(self) -> Path:
+        return self.directory / "front-proxy-ca.key"
+
     def kubelet_cert(self, node: str) -> Path:
         """Path of node ``node``'s kubelet serving certificate."""
         return self.directory / f"kubelet-{node}.crt"
@@ -115,11 +129,15 @@ class Pki:
 
     # -- making ----------------------------------------------------------------------
 
-    def _ca(self) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-        if not (self.ca_cert.exists() and self.ca_key.exists()):
+    def _ca(self, front_proxy: bool = False) -> tuple[x509.Certificate,
+                                                      ec.EllipticCurvePrivateKey]:
+        """The cluster CA (or the front proxy's), made on first use."""
+        cert_path = self.front_proxy_ca_cert if front_proxy else self.ca_cert
+        key_path = self.front_proxy_ca_key if front_proxy else self.ca_key
+        if not (cert_path.exists() and key_path.exists()):
             key = ec.generate_private_key(ec.SECP256R1())
             now = dt.datetime.now(dt.UTC)
-            name = _name("kubernetes")
+            name = _name("front-proxy-ca" if front_proxy else "kubernetes")
             cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
                     .public_key(key.public_key()).serial_number(x509.random_serial_number())
                     .not_valid_before(now - dt.timedelta(minutes=5))
@@ -133,17 +151,17 @@ class Pki:
                     .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
                                    False)
                     .sign(key, hashes.SHA256()))
-            _write_private(self.ca_key, _key_pem(key))
-            _write_private(self.ca_cert, _cert_pem(cert))
-        cert = x509.load_pem_x509_certificate(self.ca_cert.read_bytes())
-        loaded = serialization.load_pem_private_key(self.ca_key.read_bytes(), password=None)
+            _write_private(key_path, _key_pem(key))
+            _write_private(cert_path, _cert_pem(cert))
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        loaded = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
         assert isinstance(loaded, ec.EllipticCurvePrivateKey)
         return cert, loaded
 
     def _issue(self, subject: x509.Name, usage: x509.ObjectIdentifier,
-               sans: x509.SubjectAlternativeName | None) \
+               sans: x509.SubjectAlternativeName | None, front_proxy: bool = False) \
             -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-        ca_cert, ca_key = self._ca()
+        ca_cert, ca_key = self._ca(front_proxy)
         key = ec.generate_private_key(ec.SECP256R1())
         now = dt.datetime.now(dt.UTC)
         builder = (x509.CertificateBuilder().subject_name(subject)
@@ -217,6 +235,16 @@ class Pki:
         _write_private(self.client_key(name), _key_pem(key))
         _write_private(self.client_cert(name), _cert_pem(cert))
 
+    def ensure_front_proxy_client(self) -> None:
+        """Make the front proxy's CA and its client certificate unless they exist."""
+        if self.client_cert(FRONT_PROXY_CLIENT).exists() \
+                and self.client_key(FRONT_PROXY_CLIENT).exists():
+            return
+        cert, key = self._issue(_name(FRONT_PROXY_CLIENT), ExtendedKeyUsageOID.CLIENT_AUTH,
+                                None, front_proxy=True)
+        _write_private(self.client_key(FRONT_PROXY_CLIENT), _key_pem(key))
+        _write_private(self.client_cert(FRONT_PROXY_CLIENT), _cert_pem(cert))
+
     def ensure_service_account_key(self) -> None:
         """Make the ServiceAccount signing key pair unless it exists."""
         if self.sa_key.exists() and self.sa_pub.exists():
@@ -240,4 +268,5 @@ def ensure_pki(data_dir: Path, addresses: Sequence[str] = (),
     pki.ensure_client("admin", "kubernetes-admin", ("system:masters",))
     pki.ensure_client(KUBELET_CLIENT, "kube-apiserver-kubelet-client",
                       ("kubeadm:cluster-admins",))
+    pki.ensure_front_proxy_client()
     return pki

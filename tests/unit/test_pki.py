@@ -22,7 +22,7 @@ from kubemu.identities import (
     write_component_kubeconfigs,
 )
 from kubemu.kubeconfig import write_kubeconfig
-from kubemu.pki import ensure_pki
+from kubemu.pki import FRONT_PROXY_CLIENT, ensure_pki
 
 
 def _cert(path: Path) -> x509.Certificate:
@@ -85,6 +85,22 @@ def test_admin_and_component_identities(tmp_path: Path) -> None:
     usage = _cert(pki.client_cert("node-2")).extensions.get_extension_for_class(
         x509.ExtendedKeyUsage).value
     assert list(usage) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+
+
+def test_the_front_proxy_client_has_a_ca_of_its_own(tmp_path: Path) -> None:
+    pki = ensure_pki(tmp_path)
+    client_cert = x509.load_pem_x509_certificate(
+        pki.client_cert(FRONT_PROXY_CLIENT).read_bytes())
+    front_ca = x509.load_pem_x509_certificate(pki.front_proxy_ca_cert.read_bytes())
+    cluster_ca = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes())
+    client_cert.verify_directly_issued_by(front_ca)
+    assert front_ca.subject != cluster_ca.subject
+    assert client_cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == \
+        "front-proxy-client"
+    usage = client_cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usage) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+    before = pki.client_cert(FRONT_PROXY_CLIENT).read_bytes()
+    assert ensure_pki(tmp_path).client_cert(FRONT_PROXY_CLIENT).read_bytes() == before
 
 
 def test_serving_addresses() -> None:
