@@ -27,10 +27,12 @@ from controllers.node.backoff import RestartBackoff
 from controllers.node.containerports import serve_ports
 from controllers.node.containerstatus import container_status
 from controllers.node.images import (
+    NO_ENTRYPOINT,
     image_ref,
     implied_ports,
     process_argv,
     pull_events,
+    repository,
     start_error_message,
 )
 from controllers.node.mountns import HostEnv
@@ -156,9 +158,10 @@ class Container:
             if host is not None:
                 await self._start_process(argv, host)
             elif self.finite:
-                self.log_line("the command is not run (the node agent runs without "
-                              "--allow-host-commands); exiting 0 after "
-                              f"{self.runner.finite_seconds:g}s")
+                why = ("the image's default command reads no stdin (stdin: false)"
+                       if self.default_command_exits else "the command is not run (the "
+                       "node agent runs without --allow-host-commands)")
+                self.log_line(f"{why}; exiting 0 after {self.runner.finite_seconds:g}s")
                 self.tasks.append(asyncio.create_task(self._finish_later()))
             else:
                 await self._start_servers()
@@ -194,10 +197,22 @@ class Container:
     @property
     def finite(self) -> bool:
         """Whether this container is a finite one (see the module docstring)."""
-        if self.runner.allow_host_commands or self.spec.get("ports") or implied_ports(
-                self.spec):
+        if self.spec.get("ports") or implied_ports(self.spec):
             return False
-        return bool(self.spec.get("command") or self.spec.get("args"))
+        if self.runner.allow_host_commands:
+            return not process_argv(self.spec) and self.default_command_exits
+        return bool(self.spec.get("command") or self.spec.get("args")) \
+            or self.default_command_exits
+
+    @property
+    def default_command_exits(self) -> bool:
+        """Whether the container runs its image's default command, a shell or REPL
+        (busybox's ``sh``, python's ``python3``: :data:`~.images.NO_ENTRYPOINT`), without
+        ``stdin``: it reads end of input and exits 0 at once, so ``kubectl run t
+        --image=busybox`` crash-loops as on a kubelet, and ``kubectl run -i`` keeps it."""
+        return (not self.spec.get("command") and not self.spec.get("args")
+                and repository(str(self.spec.get("image") or "")) in NO_ENTRYPOINT
+                and self.spec.get("stdin") is not True)
 
     async def _finish_later(self) -> None:
         await asyncio.sleep(self.runner.finite_seconds)

@@ -91,3 +91,20 @@ def test_conditions_the_kubelet_does_not_own_are_kept() -> None:
 
 async def _no_event(_t: str, _r: str, _m: str, _f: str) -> None:
     return None
+
+
+def test_a_shell_image_without_a_command_exits_unless_it_has_stdin() -> None:
+    async def scenario(spec: dict[str, Any], host: bool) -> tuple[bool, bool]:
+        pod = {"metadata": {"name": "t", "uid": "u2"},
+               "spec": {"restartPolicy": "Never", "containers": [spec]}}
+        runner = PodRunner(pod, "127.244.9.3", "127.0.0.1", host, lambda: None, _no_event,
+                           finite_seconds=0.05)
+        container = runner.containers[0]
+        return container.finite, container.default_command_exits
+
+    busybox = {"name": "c", "image": "busybox"}
+    assert asyncio.run(scenario(busybox, False)) == (True, True)
+    assert asyncio.run(scenario(busybox, True)) == (True, True)  # no process to run either
+    assert asyncio.run(scenario({**busybox, "stdin": True}, False)) == (False, False)
+    assert asyncio.run(scenario({**busybox, "args": ["sleep", "9"]}, True))[0] is False
+    assert asyncio.run(scenario({"name": "c", "image": "nginx"}, False)) == (False, False)
