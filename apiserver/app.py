@@ -21,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from apiserver import health
+from apiserver.aggregator.server import Aggregator, AggregatorOptions
 from apiserver.api import errors
 from apiserver.api.resources import register_dynamic, unregister_dynamic
 from apiserver.auth.authorization import build_authorization
@@ -116,6 +117,8 @@ class ServerConfig:
     #: ``--metric-resolution``: seconds between scrapes of the resource metrics API
     #: (``metrics.k8s.io``); 0 does not serve it.
     metric_resolution: float = 0.0
+    #: ``--enable-aggregator-routing``, ``--proxy-client-*``: APIServices backed by Services.
+    aggregator: AggregatorOptions = field(default_factory=AggregatorOptions)
 
 
 def make_storage(config: ServerConfig) -> Storage:
@@ -153,12 +156,14 @@ def _status(error: errors.ApiError) -> Response:
                     status_code=error.code, media_type="application/json")
 
 
-def _discovery(request: Request, core: bool, legacy: dict[str, Any]) -> Response:
+async def _discovery(request: Request, core: bool, legacy: Callable[[], dict[str, Any]],
+                     aggregator: Aggregator | None = None) -> Response:
     media = discovery.negotiate_discovery(request.headers.get("accept", ""))
     if media is None:
-        return _json(legacy)
+        return _json(legacy())
     version = "v2" if media == discovery.AGGREGATED_CONTENT_TYPES["v2"] else "v2beta1"
-    body = orjson.dumps(discovery.aggregated_discovery(core, version),
+    extra = await aggregator.discovery_items() if aggregator is not None and not core else []
+    body = orjson.dumps(discovery.aggregated_discovery(core, version, extra),
                         option=orjson.OPT_APPEND_NEWLINE)
     return Response(body, media_type=media, headers={"vary": "Accept"})
 
@@ -195,9 +200,12 @@ def _openapi_v2_media_type(accept: str) -> str | None:
     return None
 
 
-def build_meta_app(config: ServerConfig, checks: Mapping[str, list[health.Check]]) -> FastAPI:
+def build_meta_app(config: ServerConfig, checks: Mapping[str, list[health.Check]],
+                   aggregator: Aggregator | None = None) -> FastAPI:
     """FastAPI app for discovery, OpenAPI, version and health endpoints (``checks``: those
-    of ``healthz``, ``livez`` and ``readyz``, see :mod:`apiserver.health`)."""
+    of ``healthz``, ``livez`` and ``readyz``, see :mod:`apiserver.health`); ``aggregator``
+    adds the groups of service-backed APIServices to ``/apis`` and answers their
+    ``/apis/<group>``."""
     app = FastAPI(title="kubemu apiserver", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.get("/version")
@@ -207,11 +215,13 @@ def build_meta_app(config: ServerConfig, checks: Mapping[str, list[health.Check]
 
     @app.get("/api")
     async def api(request: Request) -> Response:
-        return _discovery(request, True, discovery.api_versions(config.server_address))
+        return await _discovery(request, True,
+                                lambda: discovery.api_versions(config.server_address))
 
     @app.get("/apis")
     async def apis(request: Request) -> Response:
-        return _discovery(request, False, discovery.api_group_list())
+        return await _discovery(request, False, lambda: discovery.api_group_list(
+            aggregator.legacy_groups() if aggregator is not None else ()), aggregator)
 
     @app.get("/api/{version}")
     async def core_resources(version: str) -> Response:
@@ -219,7 +229,10 @@ def build_meta_app(config: ServerConfig, checks: Mapping[str, list[health.Check]
 
     @app.get("/apis/{group}")
     async def group(group: str) -> Response:
-        return _json(discovery.api_group(group))
+        local = discovery.api_group(group)
+        if local is None and aggregator is not None:
+            return _json(aggregator.group(group))
+        return _json(local)
 
     @app.get("/apis/{group}/{version}")
     async def group_resources(group: str, version: str) -> Response:
@@ -293,8 +306,11 @@ class ApiServer:
         self.gc_freezer = GcFreezer()
         self._ready = False
         self._stopping = False
+        self.aggregator = Aggregator(self.registry, config.aggregator, config.authentication,
+                                     config.clock)
         self.meta = build_meta_app(config, health.apiserver_checks(
-            self.storage, "/registry/health", lambda: self._ready, lambda: self._stopping))
+            self.storage, "/registry/health", lambda: self._ready, lambda: self._stopping),
+            self.aggregator)
         self.authentication = Authentication(config.authentication, self.registry,
                                              config.clock)
         install_discovery(self.meta, self.authentication.keys, self.authentication.issuers[0],
@@ -350,6 +366,7 @@ class ApiServer:
         await self.storage.start()
         await self.registry.start()
         await reconcile_policy(self.registry)
+        await self.aggregator.start()
         self.compactor.start()
         self.gc_freezer.start()
         if self.metrics_scraper is not None:
@@ -368,6 +385,7 @@ class ApiServer:
                     unregister_dynamic(info.group, info.version, info.plural)
             await self.gc_freezer.stop()
             await self.compactor.stop()
+            await self.aggregator.stop()
             await self.registry.stop()
             await self.storage.close()
 
@@ -379,8 +397,14 @@ class ApiServer:
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Past the request chain: the connect subresources (logs, streams, proxies),
-        WebSocket watches, resources, then everything else."""
-        target = connect.match(scope.get("path", ""))
+        APIServices backed by a Service (kube-aggregator's proxy), WebSocket watches,
+        resources, then everything else."""
+        path = scope.get("path", "")
+        entry = self.aggregator.route(path)
+        if entry is not None:
+            await self.aggregator.serve(scope, receive, send, entry)
+            return
+        target = connect.match(path)
         if target is not None:
             await self.connect(scope, receive, send, target)
             return

@@ -3,6 +3,8 @@ with kube-apiserver's authenticator union).
 
 :class:`RequestAuthenticator` decides who sent a request, testable without HTTP:
 
+0. a front proxy's certificate (``--requestheader-client-ca-file``) vouching for the
+   user in its ``X-Remote-*`` headers — :mod:`apiserver.auth.requestheader`;
 1. the TLS client certificate (verified by the handshake) — :mod:`apiserver.auth.x509`;
 2. a bearer token (``Authorization: Bearer``, or for WebSockets the
    ``base64url.bearer.authorization.k8s.io.`` subprotocol) tried on every token
@@ -41,6 +43,7 @@ from apiserver.auth.credentials import (
     bearer_token,
     websocket_bearer_token,
 )
+from apiserver.auth.requestheader import RequestHeaderAuthenticator, strip_headers
 from apiserver.auth.x509 import X509Authenticator
 from apiserver.handlers.http import Scope
 from apiserver.handlers.refusal import Refusal
@@ -118,8 +121,10 @@ class RequestAuthenticator:
     """Who sent a request (see the module docstring)."""
 
     def __init__(self, x509: X509Authenticator | None = None,
-                 tokens: TokenAuthenticator | None = None, anonymous: bool = True) -> None:
+                 tokens: TokenAuthenticator | None = None, anonymous: bool = True,
+                 requestheader: RequestHeaderAuthenticator | None = None) -> None:
         self.x509 = x509
+        self.requestheader = requestheader
         self.tokens = tokens or TokenChain(())
         self.anonymous = anonymous
 
@@ -194,8 +199,11 @@ def authenticate_request(authenticator: RequestAuthenticator, scope: Scope) -> U
     subprotocol); raises :class:`~apiserver.handlers.refusal.Refusal` (401) when a
     credential does not authenticate or nobody is identified and anonymous is off.
     """
-    headers, rest = _credential_headers(scope)
     state = scope.get("state") or {}
+    proxied = _front_proxy_user(authenticator, scope, state.get(PEER_CERTIFICATE))
+    if proxied is not None:
+        return proxied
+    headers, rest = _credential_headers(scope)
     websocket = scope["type"] == "websocket"
     try:
         user = authenticator.authenticate(headers, state.get(PEER_CERTIFICATE), websocket)
@@ -209,3 +217,26 @@ def authenticate_request(authenticator: RequestAuthenticator, scope: Scope) -> U
     if websocket:
         _strip_bearer_protocol(scope)
     return user
+
+
+def _front_proxy_user(authenticator: RequestAuthenticator, scope: Scope,
+                      der: bytes | None) -> UserInfo | None:
+    """The user a front proxy's certificate vouches for (its headers and any
+    ``Authorization`` removed), or None: then the other authenticators run."""
+    requestheader = authenticator.requestheader
+    if requestheader is None or der is None:
+        return None
+    pairs = [(k.decode("latin-1").lower(), v.decode("latin-1"))
+             for k, v in scope.get("headers", [])]
+    try:
+        user = requestheader.authenticate(pairs, der)
+    except CredentialError as exc:
+        # Not the front proxy: a client certificate of --client-ca-file, tried next.
+        log.debug("request header authentication: %s", exc)
+        return None
+    if user is None:
+        return None
+    scope["headers"] = strip_headers(list(scope.get("headers", [])),
+                                     (*requestheader.exact, "authorization"),
+                                     requestheader.prefixes)
+    return with_authenticated_group(user)

@@ -15,12 +15,15 @@ server restarts, as after a key rotation. ``kubemu up`` always passes a kept key
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+
 from apiserver.auth.authentication import AudienceAgnostic, RequestAuthenticator, TokenChain
+from apiserver.auth.requestheader import RequestHeaderAuthenticator, RequestHeaderOptions
 from apiserver.auth.serviceaccount_keys import (
     PublicKey,
     ServiceAccountKeys,
@@ -55,6 +58,8 @@ class AuthenticationOptions:
     service_account_extend_token_expiration: bool = True
     service_account_jwks_uri: str = ""
     anonymous: bool = True
+    #: ``--requestheader-*``: the front proxy trusted to name users in headers.
+    requestheader: RequestHeaderOptions = field(default_factory=RequestHeaderOptions)
 
 
 def registry_getter(registry: Registry) -> ObjectGetter:
@@ -107,7 +112,16 @@ class Authentication:
         tokens.append(ServiceAccountTokenAuthenticator(
             self.keys, self.issuers, self.api_audiences, registry_getter(registry), clock))
         self.tokens = TokenChain(tokens)
+        front = options.requestheader.load()
+        self.requestheader = front if front.client_ca_file is not None else None
+        # With a front-proxy CA the handshake trusts both CAs, so client certificates
+        # must be checked against --client-ca-file's own.
+        issuers = (tuple(x509.load_pem_x509_certificates(options.client_ca_file.read_bytes()))
+                   if options.client_ca_file is not None and self.requestheader is not None
+                   else ())
         self.request = RequestAuthenticator(
-            x509=X509Authenticator() if options.client_ca_file is not None else None,
+            x509=X509Authenticator(issuers) if options.client_ca_file is not None else None,
             tokens=CachedTokens(self.tokens, cache_generation(registry)),
-            anonymous=options.anonymous)
+            anonymous=options.anonymous,
+            requestheader=(RequestHeaderAuthenticator(self.requestheader)
+                           if self.requestheader is not None else None))

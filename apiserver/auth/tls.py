@@ -27,15 +27,18 @@ from typing import Any
 from apiserver.auth.authentication import PEER_CERTIFICATE
 
 
-def server_ssl_context(cert_file: Path, key_file: Path, client_ca_file: Path | None) \
-        -> ssl.SSLContext:
-    """TLS 1.2+ server context; client certificates optional but verified when a CA is set."""
+def server_ssl_context(cert_file: Path, key_file: Path, client_ca_file: Path | None,
+                       requestheader_ca_file: Path | None = None) -> ssl.SSLContext:
+    """TLS 1.2+ server context; client certificates optional but verified when a CA is set
+    (``--client-ca-file`` and the front proxy's ``--requestheader-client-ca-file``; the
+    authenticators tell which CA issued a certificate)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(str(cert_file), str(key_file))
-    if client_ca_file is not None:
-        ctx.load_verify_locations(cafile=str(client_ca_file))
-        ctx.verify_mode = ssl.CERT_OPTIONAL
+    for ca_file in (client_ca_file, requestheader_ca_file):
+        if ca_file is not None:
+            ctx.load_verify_locations(cafile=str(ca_file))
+            ctx.verify_mode = ssl.CERT_OPTIONAL
     ctx.set_alpn_protocols(["http/1.1"])
     return ctx
 

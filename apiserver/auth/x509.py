@@ -8,15 +8,21 @@ authenticates no one), groups = every O value, UID = the subject's UID attribute
 (if any), and the extra ``authentication.kubernetes.io/credential-id`` =
 ``X509SHA256=<hex sha256 of the DER>``. Results are cached per certificate (a
 connection presents the same one for each of its requests).
+
+When the handshake also trusts the front-proxy CA (``--requestheader-client-ca-file``),
+the authenticator is given the ``--client-ca-file`` certificates (``issuers``) and
+accepts only leaves one of them issued, as upstream verifies each against its own pool.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import NameOID
 
 from apiserver.api.user import UserInfo
@@ -45,8 +51,9 @@ def user_for_certificate(cert: x509.Certificate, der: bytes) -> UserInfo | None:
 class X509Authenticator:
     """Users of verified client certificates, with a small per-certificate cache."""
 
-    def __init__(self) -> None:
+    def __init__(self, issuers: Sequence[x509.Certificate] = ()) -> None:
         self._cache: OrderedDict[bytes, tuple[UserInfo | None, datetime]] = OrderedDict()
+        self.issuers = tuple(issuers)
 
     def authenticate_certificate(self, der: bytes, now: datetime | None = None) \
             -> UserInfo | None:
@@ -58,6 +65,9 @@ class X509Authenticator:
         cached = self._cache.get(der)
         if cached is None:
             cert = x509.load_der_x509_certificate(der)
+            if self.issuers and not issued_by(cert, self.issuers):
+                # Verified by the handshake against the front-proxy CA only.
+                raise CredentialError("x509: certificate signed by unknown authority")
             cached = (user_for_certificate(cert, der), cert.not_valid_after_utc)
             self._cache[der] = cached
             if len(self._cache) > _CACHE_SIZE:
@@ -66,3 +76,14 @@ class X509Authenticator:
         if (now or datetime.now(UTC)) > not_after:
             raise CredentialError("x509: certificate has expired or is not yet valid")
         return user
+
+
+def issued_by(cert: x509.Certificate, cas: Sequence[x509.Certificate]) -> bool:
+    """Whether one of ``cas`` signed ``cert`` directly."""
+    for ca in cas:
+        try:
+            cert.verify_directly_issued_by(ca)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        return True
+    return False

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import platform
+from collections.abc import Sequence
 from typing import Any
 
 from apiserver.api.resources import (
@@ -96,13 +97,41 @@ def api_versions(server_address: str) -> dict[str, Any]:
     }
 
 
-def api_group_list() -> dict[str, Any]:
-    """The ``/apis`` body (legacy ``APIGroupList``) of every non-core group, in table order."""
+def api_group_list(extra: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The ``/apis`` body (legacy ``APIGroupList``) of every non-core group, in table order,
+    then the ``APIGroup`` entries of ``extra`` (the aggregator's, in its order; versions of
+    a group served here too are appended to it)."""
     return {
         "kind": "APIGroupList",
         "apiVersion": "v1",
-        "groups": [_group(group) for group in _groups()],
+        "groups": merge_groups([_group(group) for group in _groups()], extra, "name",
+                               "versions", "groupVersion"),
     }
+
+
+def merge_groups(local: list[dict[str, Any]], extra: Sequence[dict[str, Any]],
+                 name_of: str, versions_of: str, version_key: str) -> list[dict[str, Any]]:
+    """``local`` groups then ``extra`` ones; an extra group already in ``local`` adds
+    the versions it lacks to it. ``name_of`` names the group key (``name``, or
+    ``metadata`` for aggregated items), ``versions_of`` the versions list and
+    ``version_key`` the key identifying a version."""
+
+    def name(group: dict[str, Any]) -> Any:
+        value = group.get(name_of)
+        return value.get("name") if isinstance(value, dict) else value
+
+    merged = list(local)
+    positions = {name(g): i for i, g in enumerate(merged)}
+    for group in extra:
+        at = positions.get(name(group))
+        if at is None:
+            positions[name(group)] = len(merged)
+            merged.append(group)
+            continue
+        known = {v.get(version_key) for v in merged[at][versions_of]}
+        added = [v for v in group[versions_of] if v.get(version_key) not in known]
+        merged[at] = {**merged[at], versions_of: [*merged[at][versions_of], *added]}
+    return merged
 
 
 def api_group(group: str) -> dict[str, Any] | None:
@@ -152,18 +181,23 @@ def storage_version_hash(info: ResourceInfo) -> str:
     return base64.b64encode(digest[:8]).decode("ascii")
 
 
-def aggregated_discovery(core: bool, version: str = "v2") -> dict[str, Any]:
+def aggregated_discovery(core: bool, version: str = "v2",
+                         extra: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """The aggregated discovery body (``APIGroupDiscoveryList``).
 
     ``core`` selects ``/api`` (one item for the legacy group, named ``""``)
     or ``/apis`` (one item per non-core group, in table order). ``version``
     is ``v2`` or ``v2beta1``; the two shapes are identical but for
-    ``apiVersion``. Raises ``ValueError`` for another version.
+    ``apiVersion``. ``extra`` are the aggregator's ``APIGroupDiscovery`` items (for
+    ``/apis``), merged as :func:`api_group_list` merges. Raises ``ValueError`` for
+    another version.
     """
     if version not in DISCOVERY_VERSIONS:
         raise ValueError(f"unsupported aggregated discovery version {version!r}")
     groups = [""] if core else _groups()
     items = [_group_discovery(group) for group in groups if _versions(group)]
+    if extra and not core:
+        items = merge_groups(items, extra, "metadata", "versions", "version")
     return {
         "kind": AGGREGATED_KIND,
         "apiVersion": f"{DISCOVERY_GROUP}/{version}",

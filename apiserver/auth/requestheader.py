@@ -1,0 +1,137 @@
+"""Front-proxy (request header) authentication (upstream ``request/headerrequest``).
+
+An authenticating proxy — kube-aggregator in front of an extension server, or any front
+proxy in front of kube-apiserver — presents a client certificate signed by
+``--requestheader-client-ca-file`` and names the user it authenticated in headers:
+
+* the user: the first non-empty value among ``--requestheader-username-headers``
+  (kubeadm: ``X-Remote-User``); none authenticates no one (the next authenticator runs);
+* the UID: the first non-empty value among ``--requestheader-uid-headers``;
+* groups: every value of every ``--requestheader-group-headers`` header (one header per
+  group, no comma splitting), in order;
+* extra: every header starting with one of ``--requestheader-extra-headers-prefix``; the
+  key is the rest of the name, percent-unescaped and lower-cased.
+
+The certificate must be issued by the requestheader CA, and when
+``--requestheader-allowed-names`` is set its CN must be one of them (upstream's message
+``x509: subject with cn=… is not in the allowed list``). The headers are removed from
+the request once read (:func:`strip_headers`), as upstream's
+``ClearAuthenticationHeaders``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from apiserver.api.user import UserInfo
+from apiserver.auth.credentials import CredentialError
+from apiserver.auth.x509 import issued_by
+
+#: kubeadm's (and upstream's documented) defaults for the header flags.
+DEFAULT_USERNAME_HEADERS = ("X-Remote-User",)
+DEFAULT_GROUP_HEADERS = ("X-Remote-Group",)
+DEFAULT_EXTRA_PREFIXES = ("X-Remote-Extra-",)
+
+
+@dataclass(frozen=True)
+class RequestHeaderOptions:
+    """kube-apiserver's ``--requestheader-*`` flags (the header names also tell the
+    aggregator which headers it sends the user in)."""
+
+    client_ca_file: Path | None = None
+    allowed_names: tuple[str, ...] = ()
+    username_headers: tuple[str, ...] = DEFAULT_USERNAME_HEADERS
+    uid_headers: tuple[str, ...] = ()
+    group_headers: tuple[str, ...] = DEFAULT_GROUP_HEADERS
+    extra_headers_prefix: tuple[str, ...] = DEFAULT_EXTRA_PREFIXES
+    #: Filled from :attr:`client_ca_file` by :meth:`load`.
+    ca_certificates: tuple[x509.Certificate, ...] = field(default=(), compare=False)
+
+    def load(self) -> RequestHeaderOptions:
+        """These options with the CA certificates read (raises OSError/ValueError)."""
+        if self.client_ca_file is None:
+            return self
+        certs = tuple(x509.load_pem_x509_certificates(self.client_ca_file.read_bytes()))
+        return RequestHeaderOptions(self.client_ca_file, self.allowed_names,
+                                    self.username_headers, self.uid_headers,
+                                    self.group_headers, self.extra_headers_prefix, certs)
+
+    def header_names(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(exact lower-case header names, lower-case prefixes) that carry a user."""
+        exact = tuple(h.lower() for h in (*self.username_headers, *self.uid_headers,
+                                          *self.group_headers))
+        return exact, tuple(p.lower() for p in self.extra_headers_prefix)
+
+
+def _common_name(cert: x509.Certificate) -> str:
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else ""
+
+
+class RequestHeaderAuthenticator:
+    """Users named by a trusted front proxy's headers (see the module docstring)."""
+
+    def __init__(self, options: RequestHeaderOptions) -> None:
+        self.options = options
+        self.exact, self.prefixes = options.header_names()
+        self._username = tuple(h.lower() for h in options.username_headers)
+        self._uid = tuple(h.lower() for h in options.uid_headers)
+        self._groups = tuple(h.lower() for h in options.group_headers)
+
+    def verify_proxy(self, der: bytes) -> None:
+        """Raise :class:`CredentialError` unless ``der`` is a front-proxy certificate."""
+        try:
+            cert = x509.load_der_x509_certificate(der)
+        except ValueError:
+            raise CredentialError("x509: malformed certificate") from None
+        if not issued_by(cert, self.options.ca_certificates):
+            raise CredentialError("x509: certificate signed by unknown authority")
+        allowed = self.options.allowed_names
+        if allowed and _common_name(cert) not in allowed:
+            raise CredentialError(
+                f"x509: subject with cn={_common_name(cert)} is not in the allowed list")
+
+    def authenticate(self, headers: Sequence[tuple[str, str]], der: bytes | None) \
+            -> UserInfo | None:
+        """The user the headers name, when a front-proxy certificate vouches for them.
+
+        ``headers`` are (lower-case name, value) pairs. None when there is no certificate
+        or no username header; raises :class:`CredentialError` when the certificate is not
+        the front proxy's (the next authenticator may still accept it).
+        """
+        if der is None:
+            return None
+        self.verify_proxy(der)
+        name = next((v for k, v in headers if k in self._username and v), "")
+        if not name:
+            return None
+        uid = next((v for k, v in headers if k in self._uid and v), "")
+        groups = tuple(v for k, v in headers if k in self._groups)
+        extra: dict[str, list[str]] = {}
+        for key, value in headers:
+            for prefix in self.prefixes:
+                if key.startswith(prefix):
+                    extra.setdefault(unquote(key[len(prefix):]).lower(), []).append(value)
+                    break
+        return UserInfo(username=name, uid=uid, groups=groups,
+                        extra={k: tuple(v) for k, v in extra.items()})
+
+    def is_user_header(self, name: str) -> bool:
+        """Whether lower-case header ``name`` carries front-proxy user information."""
+        return name in self.exact or name.startswith(self.prefixes)
+
+
+def strip_headers(pairs: list[tuple[bytes, bytes]], exact: Sequence[str],
+                  prefixes: Sequence[str]) -> list[tuple[bytes, bytes]]:
+    """``pairs`` (ASGI headers) without those named ``exact`` or starting with
+    ``prefixes`` (all lower-case)."""
+    names = {n.encode("latin-1") for n in exact}
+    starts = tuple(p.encode("latin-1") for p in prefixes)
+    return [(k, v) for k, v in pairs
+            if k.lower() not in names and not (starts and k.lower().startswith(starts))]
