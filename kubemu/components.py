@@ -17,7 +17,7 @@ from typing import Any
 
 from kubemu import dns, etcd, haproxy
 from kubemu.addresses import CONSOLE_PORT, KUBELET_PORT, Addresses
-from kubemu.pki import KUBELET_CLIENT, Pki
+from kubemu.pki import FRONT_PROXY_CLIENT, KUBELET_CLIENT, Pki
 
 #: ``--service-account-issuer`` of a kubemu cluster (kubeadm's).
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -161,6 +161,14 @@ def _apiserver_argv(ctx: LaunchContext, bind_address: str) -> list[str]:
             "--kubelet-client-certificate", str(pki.client_cert(KUBELET_CLIENT)),
             "--kubelet-client-key", str(pki.client_key(KUBELET_CLIENT)),
             "--kubelet-certificate-authority", str(pki.ca_cert),
+            # As kubeadm: the front proxy's identity towards extension API servers
+            # (APIServices), which trust its CA for the X-Remote-* headers; they are
+            # reached at their endpoints, with or without a kube-proxy.
+            "--requestheader-client-ca-file", str(pki.front_proxy_ca_cert),
+            "--requestheader-allowed-names", FRONT_PROXY_CLIENT,
+            "--proxy-client-cert-file", str(pki.client_cert(FRONT_PROXY_CLIENT)),
+            "--proxy-client-key-file", str(pki.client_key(FRONT_PROXY_CLIENT)),
+            "--enable-aggregator-routing=true",
         ]
     argv += [
         "--data-dir",
