@@ -28,6 +28,7 @@ import httpx
 import orjson
 
 from apiserver.aggregator import discovery, trust
+from apiserver.aggregator.autoregister import AutoRegistration
 from apiserver.aggregator.availability import (
     CHECK_TIMEOUT,
     CHECK_USER,
@@ -92,6 +93,7 @@ class Aggregator:
         self.remote = discovery.RemoteDiscovery()
         self.availability = AvailabilityController(registry, self.resolver, self.check,
                                                    clock, options.resync_seconds)
+        self.autoregistration = AutoRegistration(registry)
         self._fetching: dict[str, asyncio.Task[None]] = {}
 
     # -- routing ---------------------------------------------------------------------
@@ -188,9 +190,11 @@ class Aggregator:
         except Exception:
             log.exception("publishing %s/%s failed", trust.NAMESPACE, trust.NAME)
         self.availability.start()
+        self.autoregistration.start()
 
     async def stop(self) -> None:
-        """Stop the controller and close the transports."""
+        """Stop the controllers and close the transports."""
+        await self.autoregistration.stop()
         await self.availability.stop()
         for task in list(self._fetching.values()):
             task.cancel()

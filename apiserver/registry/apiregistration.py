@@ -75,6 +75,10 @@ def validate_api_service(obj: dict[str, Any]) -> list[Cause]:
 class APIServiceStrategy(TableStrategy):
     """apiregistration.k8s.io/v1 APIServices."""
 
+    def name_errors(self, name: str) -> list[str]:
+        # Upstream checks path-segment rules only: the core group's is ``v1.``.
+        return c.path_segment_name_errors(name)
+
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
         return validate_api_service(obj)
 

@@ -203,3 +203,11 @@ def config_key(path: str, key: str) -> list[Cause]:
     elif key.startswith(".."):
         errs.append("must not start with '..'")
     return [invalid(field_path, go_value(key), e) for e in errs]
+
+
+def path_segment_name_errors(name: str) -> list[str]:
+    """Upstream ``path.IsValidPathSegmentName``: names such as RBAC's ``system:node`` or
+    the APIService ``v1.`` are path segments, not DNS names."""
+    if name in (".", ".."):
+        return [f"may not be '{name}'"]
+    return [f"may not contain '{bad}'" for bad in ("/", "%") if bad in name]

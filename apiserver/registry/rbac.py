@@ -136,14 +136,6 @@ class WriteGuard(Protocol):
               old: dict[str, Any] | None) -> None: ...
 
 
-def path_segment_name_errors(name: str) -> list[str]:
-    """Upstream ``ValidateRBACName`` (``path.IsValidPathSegmentName``): RBAC names such
-    as ``system:node`` are path segments, not DNS names."""
-    if name in (".", ".."):
-        return [f"may not be '{name}'"]
-    return [f"may not contain '{bad}'" for bad in ("/", "%") if bad in name]
-
-
 class _GuardedStrategy(TableStrategy):
     """The RBAC kinds: path-segment names and, with RBAC on, the write guard."""
 
@@ -151,7 +143,7 @@ class _GuardedStrategy(TableStrategy):
     guard: WriteGuard | None = None
 
     def name_errors(self, name: str) -> list[str]:
-        return path_segment_name_errors(name)
+        return c.path_segment_name_errors(name)
 
     def authorize_write(self, new: dict[str, Any], old: dict[str, Any] | None) -> None:
         if self.guard is not None:

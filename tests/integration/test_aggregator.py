@@ -308,3 +308,24 @@ def test_an_apiservice_without_its_service_is_unavailable(apiserver_factory: Any
         wardle = next(i for i in items if i["metadata"]["name"] == GROUP)
         assert wardle["versions"] == [{"version": VERSION, "resources": [],
                                        "freshness": "Stale"}]
+
+
+def test_the_served_group_versions_have_local_apiservices(
+        apiserver_factory: Any, kubectl: Kubectl) -> None:
+    server = apiserver_factory(extra_args=("--metric-resolution", "15s"))
+
+    def rows() -> dict[str, list[str]]:
+        out = kubectl("get", "apiservices", kubeconfig=server.kubeconfig, check=True).stdout
+        return {line.split()[0]: line.split()[1:] for line in out.splitlines()[1:]}
+
+    deadline = time.monotonic() + TIMEOUT
+    while not {"v1.", "v1.apps", "v2.autoscaling", "v1beta1.metrics.k8s.io"} <= set(
+            name for name, row in rows().items() if row[:2] == ["Local", "True"]):
+        assert time.monotonic() < deadline, rows()
+        time.sleep(0.2)
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        apps = http.get("/apis/apiregistration.k8s.io/v1/apiservices/v1.apps").json()
+    assert apps["metadata"]["labels"] == {"kube-aggregator.kubernetes.io/automanaged":
+                                          "onstart"}
+    assert apps["spec"] == {"group": "apps", "version": "v1", "groupPriorityMinimum": 17800,
+                            "versionPriority": 15}
