@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -70,6 +71,8 @@ CRD_PRIORITY = (1000, 100)
 _MANAGER = "kube-apiserver"
 #: How often the served resources are compared with what was registered.
 _POLL_SECONDS = 1.0
+#: How often everything is checked again regardless.
+_RESYNC = 30.0
 
 
 def desired_apiservices() -> dict[str, dict[str, Any]]:
@@ -118,9 +121,13 @@ class AutoRegistration:
             self._task = None
 
     async def _loop(self) -> None:
+        last_sync = 0.0
         while True:
             served_now = frozenset(f"{i.version}.{i.group}" for i in served_resources())
-            if served_now != self._registered:
+            # Also every resync period: another apiserver that had not yet established a
+            # CRD may have removed its APIService meanwhile.
+            if served_now != self._registered or time.monotonic() - last_sync > _RESYNC:
+                last_sync = time.monotonic()
                 try:
                     await self.sync()
                     self._registered = served_now
