@@ -4,8 +4,9 @@
 ``Resource`` and ``ContainerResource`` metrics are computed by the
 :class:`~controllers.podautoscaler.replicas.ReplicaCalculator` (an ``averageValue`` target
 takes precedence over ``averageUtilization``, as upstream checks the pointers in that
-order). ``Pods``, ``Object`` and ``External`` metrics need the custom/external metrics
-APIs, which kubemu does not serve: they fail as on a cluster without an adapter.
+order). ``Pods``, ``Object`` and ``External`` metrics are not read (the controller has no
+custom/external metrics client): they fail as on a cluster without an adapter
+(:mod:`.unserved`).
 
 A failure is a :class:`MetricFailure`: the Warning reason (also the ``ScalingActive``
 reason), the metric's own error (the Event's message; the condition says "the HPA was
@@ -22,12 +23,9 @@ from typing import Any
 
 from apiserver.api.labels import LabelSelector
 from apiserver.api.quantity import format_quantity
-from controllers.podautoscaler.metricsclient import (
-    NO_CUSTOM_METRICS,
-    NO_EXTERNAL_METRICS,
-    milli_value,
-)
+from controllers.podautoscaler.metricsclient import milli_value
 from controllers.podautoscaler.replicas import CalculationError, ReplicaCalculator, Tolerances
+from controllers.podautoscaler.unserved import unserved_failure
 
 __all__ = ["MetricFailure", "Proposal", "compute_metric", "metric_failure", "milli_quantity",
            "tolerances_for"]
@@ -81,34 +79,23 @@ def tolerances_for(spec: Mapping[str, Any], default: float) -> Tolerances:
     return Tolerances(tolerance("scaleDown"), tolerance("scaleUp"))
 
 
-def metric_failure(metric: Mapping[str, Any]) -> tuple[str, str, str]:
-    """(reason, the metric's own error, the error the replica count reports) of a metric
-    whose API kubemu does not serve (custom and external metrics; a resource metric
-    when the apiserver has no ``metrics.k8s.io``)."""
+def metric_failure(metric: Mapping[str, Any], namespace: str) -> tuple[str, str, str]:
+    """(reason, the metric's own error, the error the replica count reports) of a
+    ``Pods``, ``Object`` or ``External`` metric, whose API kubemu does not serve
+    (:mod:`.unserved`)."""
     kind = str(metric.get("type") or "")
     source = _m(metric.get(_SOURCE_FIELD.get(kind, "")))
-    if kind in ("Resource", "ContainerResource"):
-        name = str(source.get("name") or "")
-        how = "usage" if "averageValue" in _m(source.get("target")) else "utilization"
-        inner = (f"failed to get {name} {how}: unable to get metrics for resource {name}: "
-                 "unable to fetch metrics from resource metrics API: the server could not "
-                 "find the requested resource (get pods.metrics.k8s.io)")
-        return _FAILED_REASON[kind], inner, _wrap(kind, source, inner)
-    name = str(_m(source.get("metric")).get("name") or "")
-    api = NO_EXTERNAL_METRICS if kind == "External" else NO_CUSTOM_METRICS
-    inner = f"unable to get metric {name}: {api}"
-    return _FAILED_REASON.get(kind, "FailedGetMetric"), inner, _wrap(kind, source, inner)
+    inner, error = unserved_failure(kind, source, namespace)
+    return _FAILED_REASON.get(kind, "FailedGetMetric"), inner, error
 
 
 def _wrap(kind: str, source: Mapping[str, Any], inner: str) -> str:
-    """The replica count's wording of a metric's error (``computeReplicasForMetric``)."""
-    if kind == "Resource":
-        return f"failed to get {source.get('name') or ''} resource metric value: {inner}"
+    """The replica count's wording of a resource metric's error
+    (``computeReplicasForMetric``)."""
     if kind == "ContainerResource":
         return (f"failed to get {source.get('container') or ''} container metric value: "
                 f"{inner}")
-    word = {"Pods": "pods", "Object": "object", "External": "external"}.get(kind, kind)
-    return f"failed to get {word} metric value: {inner}"
+    return f"failed to get {source.get('name') or ''} resource metric value: {inner}"
 
 
 async def compute_metric(calculator: ReplicaCalculator, metric: Mapping[str, Any],
@@ -120,7 +107,7 @@ async def compute_metric(calculator: ReplicaCalculator, metric: Mapping[str, Any
         message = f'unknown metric source type "{kind}"'
         return MetricFailure("InvalidMetricSourceType", message, message)
     if kind not in ("Resource", "ContainerResource"):
-        reason, inner, error = metric_failure(metric)
+        reason, inner, error = metric_failure(metric, namespace)
         return MetricFailure(reason, inner, error)
     source = _m(metric.get(_SOURCE_FIELD[kind]))
     try:

@@ -1,5 +1,5 @@
 """The HPA's view of the resource metrics API (upstream ``metrics/client.go``
-``resourceMetricsClient``), and the failure texts of the metric APIs kubemu lacks.
+``resourceMetricsClient``).
 
 :meth:`ResourceMetricsClient.resource_metric` lists ``PodMetrics`` of
 ``metrics.k8s.io/v1beta1`` for a label selector (as metrics-server serves them) and returns
@@ -27,14 +27,8 @@ from apiserver.api.quantity import parse_quantity
 from controllers.client.errors import ApiError
 from controllers.runtime.objects import parse_time
 
-__all__ = ["NO_CUSTOM_METRICS", "NO_EXTERNAL_METRICS", "MetricsError", "PodMetric",
+__all__ = ["MetricsError", "PodMetric",
            "ResourceMetricsClient", "milli_value", "parse_window"]
-
-#: What the missing custom/external metrics APIs answer (kubemu serves neither).
-NO_CUSTOM_METRICS = ("unable to fetch metrics from custom metrics API: no custom metrics API "
-                     "(custom.metrics.k8s.io) registered")
-NO_EXTERNAL_METRICS = ("unable to fetch metrics from external metrics API: no external "
-                       "metrics API (external.metrics.k8s.io) registered")
 
 _PATH = "/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods"
 #: client-go's text for an error response without a usable Status message, by code

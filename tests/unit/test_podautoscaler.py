@@ -123,11 +123,44 @@ def test_a_target_scaled_to_zero_disables_scaling_and_a_missing_target_is_report
 
 
 def test_other_metric_types_fail_with_their_reasons() -> None:
-    pods = metric_failure({"type": "Pods", "pods": {"metric": {"name": "qps"}}})
-    assert pods[0] == "FailedGetPodsMetric" and pods[1].startswith("unable to get metric qps")
-    memory = metric_failure({"type": "Resource", "resource": {
-        "name": "memory", "target": {"type": "AverageValue", "averageValue": "1Gi"}}})
-    assert memory[1].startswith("failed to get memory usage: unable to get metrics")
+    pods = metric_failure({"type": "Pods", "pods": {"metric": {"name": "qps"}}}, "default")
+    assert pods == (
+        "FailedGetPodsMetric", "unable to get metric qps: unable to fetch metrics from custom "
+        "metrics API: no custom metrics API (custom.metrics.k8s.io) registered",
+        "failed to get pods metric value: unable to get metric qps: unable to fetch metrics "
+        "from custom metrics API: no custom metrics API (custom.metrics.k8s.io) registered")
+    external = metric_failure({"type": "External", "external": {
+        "metric": {"name": "queue_messages_ready",
+                   "selector": {"matchLabels": {"queue": "worker_tasks"}}},
+        "target": {"type": "AverageValue", "averageValue": "30"}}}, "default")
+    inner = ("unable to get external metric default/queue_messages_ready/&LabelSelector{"
+             "MatchLabels:map[string]string{queue: worker_tasks,},"
+             "MatchExpressions:[]LabelSelectorRequirement{},}: unable to fetch metrics from "
+             "external metrics API: the server could not find the requested resource (get "
+             "queue_messages_ready.external.metrics.k8s.io)")
+    assert external == ("FailedGetExternalMetric", inner,
+                        "failed to get queue_messages_ready external metric value: failed to "
+                        f"get queue_messages_ready external metric: {inner}")
+    value = metric_failure({"type": "External", "external": {
+        "metric": {"name": "q", "selector": {"matchExpressions": [
+            {"key": "a", "operator": "In", "values": ["x", "y"]}]}},
+        "target": {"type": "Value", "value": "3"}}}, "ns")
+    assert value[1].startswith(
+        "unable to get external metric ns/q/&LabelSelector{MatchLabels:map[string]string{},"
+        "MatchExpressions:[]LabelSelectorRequirement{LabelSelectorRequirement{Key:a,"
+        "Operator:In,Values:[x y],},},}: ")
+    assert value[2].startswith("failed to get q external metric value: failed to get "
+                               "external metric q: unable to get external metric ns/q/")
+    obj = metric_failure({"type": "Object", "object": {
+        "metric": {"name": "requests-per-second"},
+        "describedObject": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                            "name": "main-route"},
+        "target": {"type": "Value", "value": "10k"}}}, "default")
+    # Upstream's arguments out of order, as kube-controller-manager prints them.
+    assert obj[1] == ("unable to get metric requests-per-second: Ingress on default "
+                      "main-route/unable to fetch metrics from custom metrics API: no custom "
+                      "metrics API (custom.metrics.k8s.io) registered")
+    assert obj[2] == f"failed to get object metric value: {obj[1]}"
 
 
 def test_the_current_count_is_the_targets_spec_not_what_runs_yet() -> None:
