@@ -157,12 +157,15 @@ class Container:
         try:
             if host is not None:
                 await self._start_process(argv, host)
+            elif self.default_command_exits:
+                # What the shell does on a kubelet: reads end of input, exits 0, logs nothing.
+                self.tasks.append(asyncio.create_task(self._finish_later(0.0)))
             elif self.finite:
-                why = ("the image's default command reads no stdin (stdin: false)"
-                       if self.default_command_exits else "the command is not run (the "
-                       "node agent runs without --allow-host-commands)")
-                self.log_line(f"{why}; exiting 0 after {self.runner.finite_seconds:g}s")
-                self.tasks.append(asyncio.create_task(self._finish_later()))
+                self.log_line("the command is not run (the node agent runs without "
+                              "--allow-host-commands); exiting 0 after "
+                              f"{self.runner.finite_seconds:g}s")
+                self.tasks.append(asyncio.create_task(
+                    self._finish_later(self.runner.finite_seconds)))
             else:
                 await self._start_servers()
         except OSError as exc:
@@ -214,8 +217,8 @@ class Container:
                 and repository(str(self.spec.get("image") or "")) in NO_ENTRYPOINT
                 and self.spec.get("stdin") is not True)
 
-    async def _finish_later(self) -> None:
-        await asyncio.sleep(self.runner.finite_seconds)
+    async def _finish_later(self, delay: float) -> None:
+        await asyncio.sleep(delay)
         await self._exited(0)
 
     @property

@@ -34,6 +34,9 @@ def container_status(c: Container) -> dict[str, Any]:
         if c.waiting[1]:
             waiting["message"] = c.waiting[1]
         out["state"] = {"waiting": waiting}
+        # Waiting to restart (CrashLoopBackOff): the kubelet names the last container.
+        if c.last_terminated and c.last_terminated.get("containerID"):
+            out["containerID"] = c.last_terminated["containerID"]
     else:
         out["state"] = {"waiting": {"reason": "ContainerCreating"}}
     out["lastState"] = {"terminated": c.last_terminated} if c.last_terminated else {}

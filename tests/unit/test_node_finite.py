@@ -108,3 +108,22 @@ def test_a_shell_image_without_a_command_exits_unless_it_has_stdin() -> None:
     assert asyncio.run(scenario({**busybox, "stdin": True}, False)) == (False, False)
     assert asyncio.run(scenario({**busybox, "args": ["sleep", "9"]}, True))[0] is False
     assert asyncio.run(scenario({"name": "c", "image": "nginx"}, False)) == (False, False)
+
+
+def test_a_shell_image_crash_loops_at_once_naming_its_last_container() -> None:
+    async def scenario() -> dict[str, Any]:
+        pod = {"metadata": {"name": "p", "uid": "u3"},
+               "spec": {"restartPolicy": "Always",
+                        "containers": [{"name": "c", "image": "busybox"}]}}
+        runner = PodRunner(pod, "127.244.9.4", "127.0.0.1", False, lambda: None, _no_event,
+                           finite_seconds=30)  # not waited for: the shell exits at once
+        await runner.start()
+        await asyncio.sleep(1.6)  # out at once, restarted at once, out again: back-off
+        status = runner.status(pod)["containerStatuses"][0]
+        await runner.stop()
+        return status
+
+    cs = asyncio.run(scenario())
+    assert cs["restartCount"] == 1 and cs["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    assert cs["lastState"]["terminated"]["exitCode"] == 0
+    assert cs["containerID"] == cs["lastState"]["terminated"]["containerID"]
