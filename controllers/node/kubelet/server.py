@@ -1,5 +1,5 @@
 """The kubelet API server of the node agent: logs, exec, attach, port-forward, pods,
-resource metrics.
+resource metrics, the stats summary.
 
 Served with uvicorn (HTTP/1.1 and WebSocket) on the node's address — kubemu up uses the
 node IP and the kubelet's port 10250; the agent's ``--port`` defaults to 0, a free port —
@@ -42,7 +42,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from apiserver.api.hosts import is_loopback
-from controllers.node.kubelet import attach, exec, logs, portforward, resourcemetrics
+from controllers.node.kubelet import (
+    attach,
+    exec,
+    logs,
+    portforward,
+    resourcemetrics,
+    statssummary,
+)
 from controllers.node.kubelet.pods import NodeHost
 
 __all__ = ["AUTHORIZED_GROUPS", "AUTHORIZED_USERS", "ROUTE_MODULES", "KubeletServer",
@@ -56,7 +63,8 @@ AUTHORIZED_GROUPS = frozenset({"system:masters"})
 
 #: The modules whose ``routes(host)`` make up the API.
 ROUTE_MODULES: tuple[Callable[[NodeHost], list[BaseRoute]], ...] = (
-    logs.routes, exec.routes, attach.routes, portforward.routes, resourcemetrics.routes)
+    logs.routes, exec.routes, attach.routes, portforward.routes, resourcemetrics.routes,
+    statssummary.routes)
 
 _PEER = "kubemu.kubelet.peer"
 
