@@ -38,6 +38,7 @@ from apiserver.aggregator.transport import (
     go_error,
     headers_of,
     response_headers,
+    wire_headers,
 )
 from apiserver.api.user import REQUEST_USER
 from apiserver.handlers.connect.relay import send_body
@@ -63,7 +64,8 @@ async def _request_body(receive: Receive) -> Any:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return
+            # A cut upload must not reach the extension as a complete (shorter) body.
+            raise httpx.ReadError("the client disconnected during the request body")
         chunk = message.get("body", b"")
         if chunk:
             yield chunk
@@ -108,13 +110,19 @@ class AggregatorProxy:
         except TransportError as exc:
             await plain_error(send, 503, str(exc))
             return
+        path = str(scope.get("path", ""))
+        if any(segment in (".", "..") for segment in path.split("/")):
+            # Authorized as written; the extension must see the same path, uncleaned.
+            await plain_error(send, 400, "invalid path: dot segments are not forwarded")
+            return
         incoming = headers_of(scope.get("headers") or [])
         client_address = str((scope.get("client") or ("",))[0] or "")
         headers = forwarded_headers(incoming, REQUEST_USER.get(), self.names, client_address)
         has_body = any(k in ("content-length", "transfer-encoding") for k, _ in incoming)
         request = client.build_request(
             str(scope.get("method") or "GET"), target_url(host, port, scope),
-            headers=headers, content=_request_body(receive) if has_body else None,
+            headers=wire_headers(headers),
+            content=_request_body(receive) if has_body else None,
             extensions={"sni_hostname": entry.server_name})
         await self._exchange(client, request, receive, send, host, port)
 
@@ -128,7 +136,7 @@ class AggregatorProxy:
                     await plain_error(send, 502, REDIRECT_REFUSED)
                     return
                 await send({"type": "http.response.start", "status": response.status_code,
-                            "headers": response_headers(response.headers.multi_items())})
+                            "headers": response_headers(response.headers.raw)})
                 started = True
                 await send_body(receive, send, response.aiter_raw())
             finally:
@@ -136,7 +144,8 @@ class AggregatorProxy:
         except httpx.HTTPError as exc:
             log.info("proxying to %s failed: %s", request.url, exc)
             if started:
-                await send({"type": "http.response.body", "body": b""})
+                # Upstream aborts the connection: a clean end would pass a cut body as whole.
+                raise
             else:
                 await plain_error(send, 503, "error trying to reach service: "
                                   + go_error(exc, host, port))

@@ -45,6 +45,7 @@ from apiserver.aggregator.transport import (
     UserHeaders,
     go_error,
     user_headers,
+    wire_headers,
 )
 from apiserver.auth.config import AuthenticationOptions
 from apiserver.handlers.http import Receive, Scope, Send
@@ -141,14 +142,16 @@ class Aggregator:
             host, port = self.resolver.resolve(str(entry.service_namespace),
                                                entry.service_name, entry.port)
             client = self.transports.client(entry.ca_bundle, entry.insecure)
-            response = await client.get(
-                _url(host, port, entry), headers=user_headers(CHECK_USER, self.names),
-                extensions={"sni_hostname": entry.server_name,
-                            "timeout": _timeouts(CHECK_TIMEOUT)})
-            if response.status_code == 200:
-                parsed = orjson.loads(response.content)
+            async with asyncio.timeout(CHECK_TIMEOUT):  # the whole exchange, as Go's Client
+                content = await _bounded_get(
+                    client, _url(host, port, entry), wire_headers(user_headers(CHECK_USER,
+                                                                               self.names)),
+                    {"sni_hostname": entry.server_name, "timeout": _timeouts(CHECK_TIMEOUT)})
+            if content is not None:
+                parsed = orjson.loads(content)
                 body = parsed if isinstance(parsed, dict) else None
-        except (LookupError, TransportError, httpx.HTTPError, orjson.JSONDecodeError) as exc:
+        except (LookupError, TransportError, httpx.HTTPError, orjson.JSONDecodeError,
+                TimeoutError) as exc:
             log.info("discovery of %s failed: %s", entry.name, exc)
         self.remote.record(entry.name, body)
 
@@ -160,9 +163,12 @@ class Aggregator:
         url = _url(host, port, entry)
         client = self.transports.client(b"", True)
         try:
-            response = await client.get(url, headers=user_headers(CHECK_USER, self.names),
-                                        extensions={"timeout": _timeouts(CHECK_TIMEOUT)})
-        except httpx.TimeoutException:
+            # Only the status counts, within a total deadline; the body is not read.
+            async with asyncio.timeout(CHECK_TIMEOUT), client.stream(
+                    "GET", url, headers=wire_headers(user_headers(CHECK_USER, self.names)),
+                    extensions={"timeout": _timeouts(CHECK_TIMEOUT)}) as response:
+                pass
+        except (httpx.TimeoutException, TimeoutError):
             error = (f'Get "{url}": context deadline exceeded (Client.Timeout exceeded '
                      "while awaiting headers)")
             self.remote.record(entry.name, None)
@@ -201,6 +207,25 @@ class Aggregator:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.transports.close()
+
+
+#: The largest discovery document read from an extension server.
+_MAX_DISCOVERY = 4 << 20
+
+
+async def _bounded_get(client: httpx.AsyncClient, url: str,
+                       headers: list[tuple[bytes, bytes]],
+                       extensions: dict[str, Any]) -> bytes | None:
+    """A 200 answer's body (at most :data:`_MAX_DISCOVERY` bytes), else None."""
+    async with client.stream("GET", url, headers=headers, extensions=extensions) as response:
+        if response.status_code != 200:
+            return None
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > _MAX_DISCOVERY:
+                return None
+    return bytes(body)
 
 
 def _url(host: str, port: int, entry: Entry) -> str:

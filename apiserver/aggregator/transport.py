@@ -73,15 +73,26 @@ def escape_extra_key(key: str) -> str:
     return "".join(chr(b) if b in _LEGAL else f"%{b:02X}" for b in key.encode("utf-8"))
 
 
+def _utf8(value: str) -> str:
+    """``value``'s UTF-8 bytes as a latin-1 string: every header travels as latin-1 text
+    here and is encoded back to the exact bytes on the wire (as Go sends UTF-8)."""
+    return value.encode("utf-8", "replace").decode("latin-1")
+
+
 def user_headers(user: UserInfo, names: UserHeaders) -> list[tuple[str, str]]:
-    """The headers naming ``user``."""
-    out = [(names.username, user.username)]
+    """The headers naming ``user`` (values as :func:`_utf8` strings)."""
+    out = [(names.username, _utf8(user.username))]
     if names.uid and user.uid:
-        out.append((names.uid, user.uid))
-    out += [(names.group, group) for group in user.groups]
+        out.append((names.uid, _utf8(user.uid)))
+    out += [(names.group, _utf8(group)) for group in user.groups]
     for key, values in user.extra.items():
-        out += [(names.extra_prefix + escape_extra_key(key), value) for value in values]
+        out += [(names.extra_prefix + escape_extra_key(key), _utf8(value)) for value in values]
     return out
+
+
+def wire_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    """Latin-1 header strings back to their bytes (never an encoding error)."""
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
 
 
 def forwarded_headers(incoming: Iterable[tuple[str, str]], user: UserInfo,
@@ -106,9 +117,10 @@ def forwarded_headers(incoming: Iterable[tuple[str, str]], user: UserInfo,
     return out + user_headers(user, names)
 
 
-def response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    """The extension server's response headers without hop-by-hop ones, for ASGI."""
-    pairs = [(k.lower(), v) for k, v in headers]
+def response_headers(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The extension server's response headers (its exact bytes) without hop-by-hop ones,
+    for ASGI."""
+    pairs = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw]
     named = {t.strip().lower() for k, v in pairs if k == "connection" for t in v.split(",")}
     return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in pairs
             if k not in HOP_BY_HOP and k not in named]
@@ -116,8 +128,10 @@ def response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[bytes, by
 
 def ssl_context(ca_bundle: bytes | None, insecure: bool, cert_file: Path | None,
                 key_file: Path | None) -> ssl.SSLContext:
-    """The client TLS context of an APIService (see the module docstring)."""
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    """The client TLS context of an APIService (see the module docstring): a ``caBundle``
+    is the only set of roots trusted (as upstream's ``CAData``); without one, the system's."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_alpn_protocols(["http/1.1"])
     if insecure:
         context.check_hostname = False
@@ -130,6 +144,8 @@ def ssl_context(ca_bundle: bytes | None, insecure: bool, cert_file: Path | None,
         except (ssl.SSLError, ValueError) as exc:
             raise TransportError("unable to load root certificates: unable to parse bytes "
                                  f"as PEM block ({exc.__class__.__name__})") from None
+    else:
+        context.load_default_certs(ssl.Purpose.SERVER_AUTH)
     if cert_file is not None and key_file is not None:
         context.load_cert_chain(str(cert_file), str(key_file))
     return context

@@ -231,9 +231,12 @@ def _front_proxy_user(authenticator: RequestAuthenticator, scope: Scope,
     try:
         user = requestheader.authenticate(pairs, der)
     except CredentialError as exc:
-        # Not the front proxy: a client certificate of --client-ca-file, tried next.
         log.debug("request header authentication: %s", exc)
-        return None
+        if authenticator.x509 is None:
+            # No other authenticator can take a client certificate: upstream's union
+            # fails on the error (401) before anonymous is tried.
+            raise Refusal(401, UNAUTHORIZED_BODY) from None
+        return None  # a client certificate of --client-ca-file, perhaps: tried next
     if user is None:
         return None
     scope["headers"] = strip_headers(list(scope.get("headers", [])),

@@ -27,12 +27,15 @@ from apiserver.aggregator.transport import (
     forwarded_headers,
     response_headers,
     ssl_context,
+    user_headers,
+    wire_headers,
 )
 from apiserver.aggregator.trust import combine_pem, desired_data
 from apiserver.api.user import UserInfo
 from apiserver.auth.config import AuthenticationOptions
 from apiserver.auth.requestheader import RequestHeaderOptions
 from apiserver.handlers import discovery
+from kubemu.pki import ensure_pki
 
 
 def _api_service(name: str = "v1alpha1.wardle.example.com", **spec: Any) -> dict[str, Any]:
@@ -119,9 +122,18 @@ def test_extra_keys_are_escaped_as_client_go_does() -> None:
 
 
 def test_hop_by_hop_response_headers_are_dropped() -> None:
-    assert response_headers([("Content-Type", "application/json"), ("Connection", "close"),
-                             ("Transfer-Encoding", "chunked")]) == \
-        [(b"content-type", b"application/json")]
+    assert response_headers([(b"Content-Type", b"application/json"),
+                             (b"Connection", b"close"), (b"Transfer-Encoding", b"chunked"),
+                             (b"X-Name", "caf\u00e9 \u20ac".encode())]) == \
+        [(b"content-type", b"application/json"), (b"x-name", "caf\u00e9 \u20ac".encode())]
+
+
+def test_user_headers_travel_as_utf8_bytes() -> None:
+    names = UserHeaders.from_options(RequestHeaderOptions())
+    user = UserInfo("j\u00fcrgen", groups=("gr\u00fcn",))
+    wire = wire_headers(user_headers(user, names))
+    assert (b"x-remote-user", "j\u00fcrgen".encode()) in [(k.lower(), v) for k, v in wire]
+    assert (b"x-remote-group", "gr\u00fcn".encode()) in [(k.lower(), v) for k, v in wire]
 
 
 def test_a_garbage_ca_bundle_is_a_transport_error() -> None:
@@ -300,3 +312,10 @@ def test_the_trust_configmap_carries_the_flags_as_json_arrays(tmp_path: Path) ->
         "requestheader-group-headers": '["X-Remote-Group"]',
         "requestheader-extra-headers-prefix": '["X-Remote-Extra-"]'}
     assert combine_pem(PEM_A, PEM_A.encode()) == PEM_A
+
+
+def test_a_ca_bundle_is_the_only_root_trusted(tmp_path: Path) -> None:
+    bundle = ensure_pki(tmp_path).ca_cert.read_bytes()
+    context = ssl_context(bundle, False, None, None)
+    assert len(context.get_ca_certs()) == 1
+    assert context.check_hostname
