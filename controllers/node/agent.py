@@ -328,9 +328,14 @@ class NodeAgent:
         if all(current.get(k) == desired.get(k) for k in _OWNED):
             return
         namespace, name = split_key(key)
+        # The status replaces the conditions list whole: written only over the version it
+        # was computed from, so a condition another writer added meanwhile (the scheduler's
+        # DisruptionTarget) is never lost; a conflict is retried on the informer's update.
+        rv = str(_m(pod.get("metadata")).get("resourceVersion") or "")
+        metadata = {"uid": runner.uid, **({"resourceVersion": rv} if rv else {})}
         try:
             await self.client.patch(PODS, namespace, name, {
-                "metadata": {"uid": runner.uid}, "status": desired}, subresource="status")
+                "metadata": metadata, "status": desired}, subresource="status")
         except ApiError as exc:
             if exc.code not in (404, 409):
                 raise

@@ -211,11 +211,15 @@ class Container:
     def default_command_exits(self) -> bool:
         """Whether the container runs its image's default command, a shell or REPL
         (busybox's ``sh``, python's ``python3``: :data:`~.images.NO_ENTRYPOINT`), without
-        ``stdin``: it reads end of input and exits 0 at once, so ``kubectl run t
-        --image=busybox`` crash-loops as on a kubelet, and ``kubectl run -i`` keeps it."""
+        ``stdin`` or a ``tty``: it reads end of input and exits 0 at once, so ``kubectl run t
+        --image=busybox`` crash-loops as on a kubelet, and ``kubectl run -i`` (or ``tty:
+        true``) keeps it."""
+        # Declared ports are served by the built-in servers whatever the image (see the
+        # module docstring), so only a container without them runs the default command.
         return (not self.spec.get("command") and not self.spec.get("args")
+                and not self.spec.get("ports")
                 and repository(str(self.spec.get("image") or "")) in NO_ENTRYPOINT
-                and self.spec.get("stdin") is not True)
+                and self.spec.get("stdin") is not True and self.spec.get("tty") is not True)
 
     async def _finish_later(self, delay: float) -> None:
         await asyncio.sleep(delay)

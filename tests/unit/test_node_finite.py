@@ -106,6 +106,10 @@ def test_a_shell_image_without_a_command_exits_unless_it_has_stdin() -> None:
     assert asyncio.run(scenario(busybox, False)) == (True, True)
     assert asyncio.run(scenario(busybox, True)) == (True, True)  # no process to run either
     assert asyncio.run(scenario({**busybox, "stdin": True}, False)) == (False, False)
+    assert asyncio.run(scenario({**busybox, "tty": True}, False)) == (False, False)
+    # Declared ports are served by the built-in servers, whatever the image.
+    assert asyncio.run(scenario({**busybox, "ports": [{"containerPort": 9000}]}, False)) == (
+        False, False)
     assert asyncio.run(scenario({**busybox, "args": ["sleep", "9"]}, True))[0] is False
     assert asyncio.run(scenario({"name": "c", "image": "nginx"}, False)) == (False, False)
 
