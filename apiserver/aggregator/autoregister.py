@@ -8,7 +8,8 @@ metrics API), it makes sure each served group version has its local APIService
 
 * a built-in group version with upstream's priorities (:data:`PRIORITIES`, kube-apiserver
   1.33's ``apiVersionPriorities``), labelled ``kube-aggregator.kubernetes.io/automanaged:
-  onstart``; one upstream does not list gets none, as upstream skips it;
+  onstart`` and, as upstream, written at start only (an edit made since stays); one
+  upstream does not list gets none, as upstream skips it;
 * a custom resource's group version with ``groupPriorityMinimum: 1000`` and
   ``versionPriority: 100`` (``crdregistration``), labelled ``automanaged: "true"``, and
   removed once no CRD serves it any more;
@@ -107,6 +108,7 @@ class AutoRegistration:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self._registered: frozenset[str] = frozenset()
+        self._synced_once = False
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -141,6 +143,10 @@ class AutoRegistration:
         """Create or correct the wanted APIServices; delete managed ones not wanted."""
         store = self.registry.store(served(GROUP, "v1", "apiservices"))
         desired = desired_apiservices()
+        if self._synced_once:
+            # Upstream syncs the built-in ones once, at start: an edit made since stays.
+            desired = {name: want for name, want in desired.items()
+                       if want["metadata"]["labels"][AUTOMANAGED] != "onstart"}
         existing = {o.name: o.obj for o in store.cache.objects()}
         for name, wanted in desired.items():
             current = existing.get(name)
@@ -163,3 +169,4 @@ class AutoRegistration:
             if name not in desired and labels.get(AUTOMANAGED) == "true":
                 with contextlib.suppress(errors.ApiError):
                     await store.delete(None, name, DeleteOptions())
+        self._synced_once = True

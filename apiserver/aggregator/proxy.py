@@ -106,7 +106,8 @@ class AggregatorProxy:
             await plain_error(send, 503, "service unavailable")
             return
         try:
-            client = self.transports.client(entry.ca_bundle, entry.insecure)
+            client = self.transports.client(entry.ca_bundle, entry.insecure,
+                                            entry.server_name)
         except TransportError as exc:
             await plain_error(send, 503, str(exc))
             return

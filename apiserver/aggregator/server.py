@@ -141,7 +141,8 @@ class Aggregator:
         try:
             host, port = self.resolver.resolve(str(entry.service_namespace),
                                                entry.service_name, entry.port)
-            client = self.transports.client(entry.ca_bundle, entry.insecure)
+            client = self.transports.client(entry.ca_bundle, entry.insecure,
+                                            entry.server_name)
             async with asyncio.timeout(CHECK_TIMEOUT):  # the whole exchange, as Go's Client
                 content = await _bounded_get(
                     client, _url(host, port, entry), wire_headers(user_headers(CHECK_USER,

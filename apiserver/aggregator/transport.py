@@ -16,6 +16,7 @@ Contract:
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -157,11 +158,14 @@ class Transports:
     def __init__(self, cert_file: Path | None, key_file: Path | None) -> None:
         self.cert_file = cert_file
         self.key_file = key_file
-        self._clients: dict[tuple[bytes | None, bool], httpx.AsyncClient] = {}
+        self._clients: dict[tuple[bytes | None, bool, str], httpx.AsyncClient] = {}
+        self._closing: set[asyncio.Task[None]] = set()
 
-    def client(self, ca_bundle: bytes | None, insecure: bool) -> httpx.AsyncClient:
-        """The client for these TLS settings (made on first use)."""
-        key = (ca_bundle, insecure)
+    def client(self, ca_bundle: bytes | None, insecure: bool,
+               server_name: str = "") -> httpx.AsyncClient:
+        """The client for these TLS settings and server name (made on first use): a
+        connection verified for one server name is never reused for another."""
+        key = (ca_bundle, insecure, server_name)
         client = self._clients.get(key)
         if client is None:
             context = ssl_context(ca_bundle, insecure, self.cert_file, self.key_file)
@@ -169,6 +173,10 @@ class Transports:
                                        timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT))
             if len(self._clients) > 64:
                 # APIServices are few; a flood of caBundle edits must not pile up pools.
+                for old in self._clients.values():
+                    task = asyncio.create_task(old.aclose())
+                    self._closing.add(task)
+                    task.add_done_callback(self._closing.discard)
                 self._clients.clear()
             self._clients[key] = client
         return client

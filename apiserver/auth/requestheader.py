@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -92,6 +93,15 @@ class RequestHeaderAuthenticator:
             raise CredentialError("x509: malformed certificate") from None
         if not issued_by(cert, self.options.ca_certificates):
             raise CredentialError("x509: certificate signed by unknown authority")
+        # Checked on every request, as upstream's Verify: a kept-alive connection outlives
+        # the handshake.
+        now = datetime.now(UTC)
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            raise CredentialError(
+                "x509: certificate has expired or is not yet valid: current time "
+                f"{now.strftime('%Y-%m-%dT%H:%M:%SZ')} is outside "
+                f"{cert.not_valid_before_utc.strftime('%Y-%m-%dT%H:%M:%SZ')} to "
+                f"{cert.not_valid_after_utc.strftime('%Y-%m-%dT%H:%M:%SZ')}")
         allowed = self.options.allowed_names
         if allowed and _common_name(cert) not in allowed:
             raise CredentialError(
@@ -112,12 +122,13 @@ class RequestHeaderAuthenticator:
         if not name:
             return None
         uid = next((v for k, v in headers if k in self._uid and v), "")
-        groups = tuple(v for k, v in headers if k in self._groups)
+        groups = tuple(v for k, v in headers if k in self._groups and v.strip())
         extra: dict[str, list[str]] = {}
         for key, value in headers:
             for prefix in self.prefixes:
                 if key.startswith(prefix):
-                    extra.setdefault(unquote(key[len(prefix):]).lower(), []).append(value)
+                    # Lower-cased (here by ASGI) before unescaping, as upstream.
+                    extra.setdefault(unquote(key[len(prefix):]), []).append(value)
                     break
         return UserInfo(username=name, uid=uid, groups=groups,
                         extra={k: tuple(v) for k, v in extra.items()})

@@ -34,9 +34,10 @@ def _ca(cn: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     return cert, key
 
 
-def _leaf(cn: str, ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey]) -> bytes:
+def _leaf(cn: str, ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey],
+          age: dt.timedelta = dt.timedelta(0)) -> bytes:
     key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
+    now = dt.datetime.now(dt.UTC) - age
     cert = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(ca[0].subject)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=1))
@@ -71,6 +72,19 @@ def test_a_certificate_not_from_the_front_proxy_ca_or_not_allowed_is_refused() -
     assert authenticator.authenticate(HEADERS, None) is None
     assert authenticator.authenticate([("x-remote-group", "g")],
                                       _leaf("front-proxy-client", FRONT)) is None
+
+
+def test_an_expired_front_proxy_certificate_is_refused_on_each_request() -> None:
+    expired = _leaf("front-proxy-client", FRONT, age=dt.timedelta(days=2))
+    with pytest.raises(CredentialError, match="certificate has expired or is not yet valid"):
+        RequestHeaderAuthenticator(OPTIONS).authenticate(HEADERS, expired)
+
+
+def test_blank_groups_are_skipped() -> None:
+    user = RequestHeaderAuthenticator(OPTIONS).authenticate(
+        [("x-remote-user", "bob"), ("x-remote-group", " "), ("x-remote-group", "g")],
+        _leaf("front-proxy-client", FRONT))
+    assert user is not None and user.groups == ("g",)
 
 
 def test_any_cn_is_allowed_without_allowed_names() -> None:
