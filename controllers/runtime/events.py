@@ -141,8 +141,11 @@ class EventRecorder:
         self._logged: _Lru[tuple[Any, ...], _Logged] = _Lru()
 
     async def event(self, obj: Mapping[str, Any], type_: str, reason: str, message: str,
-                    *, field_path: str = "", action: str = "") -> None:
-        """Record ``reason``/``message`` (``type_`` Normal or Warning) about ``obj``."""
+                    *, field_path: str = "", action: str = "",
+                    related: Mapping[str, Any] | None = None) -> None:
+        """Record ``reason``/``message`` (``type_`` Normal or Warning) about ``obj``;
+        ``related`` is the secondary object (upstream ``Eventf``'s ``related``: the
+        preemptor of a ``Preempted`` victim)."""
         ref = object_reference(obj, field_path)
         source = (self.component, self.host)
         ref_key = (ref.get("kind"), ref.get("namespace"), ref.get("name"), ref.get("uid"),
@@ -177,6 +180,8 @@ class EventRecorder:
         }
         if action:
             body["action"] = action
+        if related is not None:
+            body["related"] = object_reference(related)
         try:
             await self.writer.create(EVENTS, namespace, body)
         except Exception as exc:  # best effort, as upstream's recorder

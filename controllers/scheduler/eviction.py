@@ -10,8 +10,8 @@ module writes. For each victim not already being deleted, in the order chosen:
 2. ``DELETE`` of the pod (the apiserver applies its grace period; a node agent then
    terminates it), with its uid as precondition so that a pod recreated under the same
    name is left alone;
-3. a ``Normal`` ``Preempted`` Event about the victim, action ``Preempting``:
-   ``Preempted by pod <preemptor uid> on node <node>``.
+3. a ``Normal`` ``Preempted`` Event about the victim, action ``Preempting``, the
+   preemptor as its ``related`` object: ``Preempted by pod <preemptor uid> on node <node>``.
 
 A victim already gone (404, or 409 for another pod of that name) is skipped; another
 error aborts, and the controller retries the preemptor. Then the lower-priority pods
@@ -94,7 +94,7 @@ async def _preempt_one(writer: Any, events: EventRecorder, preemptor: Mapping[st
              preemptor_meta.get("namespace"), preemptor_meta.get("name"))
     await events.event(victim, "Normal", "Preempted",
                        f"Preempted by pod {preemptor_meta.get('uid')} on node {node}",
-                       action="Preempting")
+                       action="Preempting", related=preemptor)
     return True
 
 

@@ -98,6 +98,7 @@ def test_a_high_priority_pod_preempts_the_lowest_pod_of_a_full_node(
     assert events[0]["type"] == "Normal"
     assert events[0]["message"] == f"Preempted by pod {uid} on node kn-p"
     assert events[0]["action"] == "Preempting"
+    assert (events[0]["related"]["kind"], events[0]["related"]["uid"]) == ("Pod", uid)
     assert events[0]["reportingComponent"] == "default-scheduler"
 
     failed = wait_for("urgent's FailedScheduling event", lambda: [
