@@ -14,12 +14,15 @@ from apiserver.admission.tolerations import (
     DEFAULT_TOLERATION_SECONDS,
     configure_default_tolerations,
 )
-from apiserver.aggregator.server import AggregatorOptions
+from apiserver.aggregator.flags import (
+    add_aggregator_flags,
+    aggregator_options,
+    requestheader_options,
+)
 from apiserver.api.hosts import is_loopback
 from apiserver.app import ApiServer, ServerConfig
 from apiserver.auth.authz_union import MODES, ModeError, parse_modes
 from apiserver.auth.config import AuthenticationOptions
-from apiserver.auth.requestheader import RequestHeaderOptions
 from apiserver.auth.serviceaccount_keys import KeyFileError
 from apiserver.auth.tls import server_ssl_context
 from apiserver.auth.tokenfile import TokenFileError
@@ -169,33 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--encryption-provider-config", type=Path, default=None,
                         help="file with an EncryptionConfiguration (apiserver.config.k8s.io/v1): "
                         "how resources such as secrets are encrypted in storage")
-    parser.add_argument("--requestheader-client-ca-file", type=Path, default=None,
-                        help="PEM CA bundle of front proxies (kube-aggregator's "
-                        "--proxy-client-cert-file): a client certificate it signed "
-                        "authenticates the user named in the request headers below")
-    parser.add_argument("--requestheader-allowed-names", default="",
-                        help="comma-separated CNs a front-proxy certificate may have "
-                        "(default: any)")
-    parser.add_argument("--requestheader-username-headers", default="X-Remote-User",
-                        help="comma-separated headers naming the user, first non-empty wins "
-                        "(default X-Remote-User, as kubeadm sets it)")
-    parser.add_argument("--requestheader-uid-headers", default="",
-                        help="comma-separated headers naming the user's UID (default none)")
-    parser.add_argument("--requestheader-group-headers", default="X-Remote-Group",
-                        help="comma-separated headers naming groups, one per header "
-                        "(default X-Remote-Group)")
-    parser.add_argument("--requestheader-extra-headers-prefix", default="X-Remote-Extra-",
-                        help="comma-separated prefixes of headers carrying extra user "
-                        "information (default X-Remote-Extra-)")
-    parser.add_argument("--proxy-client-cert-file", type=Path, default=None,
-                        help="client certificate the aggregator presents to extension API "
-                        "servers (signed by their --requestheader-client-ca-file)")
-    parser.add_argument("--proxy-client-key-file", type=Path, default=None,
-                        help="PEM private key of --proxy-client-cert-file")
-    parser.add_argument("--enable-aggregator-routing", type=_bool, nargs="?", const=True,
-                        default=False, metavar="BOOL",
-                        help="route requests for APIServices to a ready endpoint address of "
-                        "their Service instead of its ClusterIP (default false)")
+    add_aggregator_flags(parser, _bool)
     parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0,
                         help="log verbosity (0: warnings and info, 4+: debug)")
     return parser
@@ -284,28 +261,8 @@ def _authentication(args: argparse.Namespace) -> AuthenticationOptions:
         service_account_extend_token_expiration=args.service_account_extend_token_expiration,
         service_account_jwks_uri=args.service_account_jwks_uri,
         anonymous=args.anonymous_auth,
-        requestheader=RequestHeaderOptions(
-            client_ca_file=args.requestheader_client_ca_file,
-            allowed_names=_names(args.requestheader_allowed_names),
-            username_headers=_names(args.requestheader_username_headers),
-            uid_headers=_names(args.requestheader_uid_headers),
-            group_headers=_names(args.requestheader_group_headers),
-            extra_headers_prefix=_names(args.requestheader_extra_headers_prefix)),
+        requestheader=requestheader_options(args),
     )
-
-
-def _names(text: str) -> tuple[str, ...]:
-    """The entries of a comma-separated flag."""
-    return tuple(part.strip() for part in text.split(",") if part.strip())
-
-
-def _aggregator(args: argparse.Namespace) -> AggregatorOptions:
-    """The aggregator flags; ValueError when the proxy client pair is incomplete."""
-    if bool(args.proxy_client_cert_file) != bool(args.proxy_client_key_file):
-        raise ValueError("--proxy-client-cert-file and --proxy-client-key-file go together")
-    return AggregatorOptions(enable_aggregator_routing=args.enable_aggregator_routing,
-                             proxy_client_cert_file=args.proxy_client_cert_file,
-                             proxy_client_key_file=args.proxy_client_key_file)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -362,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         return 2
     try:
-        aggregator = _aggregator(args)
+        aggregator = aggregator_options(args)
     except ValueError as exc:
         log.error("%s", exc)
         return 2
