@@ -26,10 +26,8 @@ import httpx
 
 from apiserver.api.user import UserInfo
 from apiserver.auth.requestheader import RequestHeaderOptions
+from apiserver.handlers.connect.proxy import HOP_BY_HOP
 
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate",
-                        "proxy-authorization", "proxy-connection", "te", "trailer",
-                        "transfer-encoding", "upgrade"})
 #: Seconds to connect to an extension server (the rest is bounded by the request chain).
 CONNECT_TIMEOUT = 10.0
 #: RFC 7230 ``tchar``s but ``%`` (which escapes the rest), as client-go's

@@ -226,10 +226,8 @@ def _front_proxy_user(authenticator: RequestAuthenticator, scope: Scope,
     requestheader = authenticator.requestheader
     if requestheader is None or der is None:
         return None
-    pairs = [(k.decode("latin-1").lower(), v.decode("latin-1"))
-             for k, v in scope.get("headers", [])]
     try:
-        user = requestheader.authenticate(pairs, der)
+        requestheader.verify_proxy(der)
     except CredentialError as exc:
         log.debug("request header authentication: %s", exc)
         if authenticator.x509 is None:
@@ -237,6 +235,9 @@ def _front_proxy_user(authenticator: RequestAuthenticator, scope: Scope,
             # fails on the error (401) before anonymous is tried.
             raise Refusal(401, UNAUTHORIZED_BODY) from None
         return None  # a client certificate of --client-ca-file, perhaps: tried next
+    # Only a front proxy's headers are read.
+    user = requestheader.user_of([(k.decode("latin-1").lower(), v.decode("latin-1"))
+                                  for k, v in scope.get("headers", [])])
     if user is None:
         return None
     scope["headers"] = strip_headers(list(scope.get("headers", [])),

@@ -21,8 +21,9 @@ the request once read (:func:`strip_headers`), as upstream's
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote
@@ -59,15 +60,29 @@ class RequestHeaderOptions:
         if self.client_ca_file is None:
             return self
         certs = tuple(x509.load_pem_x509_certificates(self.client_ca_file.read_bytes()))
-        return RequestHeaderOptions(self.client_ca_file, self.allowed_names,
-                                    self.username_headers, self.uid_headers,
-                                    self.group_headers, self.extra_headers_prefix, certs)
+        return replace(self, ca_certificates=certs)
 
     def header_names(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """(exact lower-case header names, lower-case prefixes) that carry a user."""
         exact = tuple(h.lower() for h in (*self.username_headers, *self.uid_headers,
                                           *self.group_headers))
         return exact, tuple(p.lower() for p in self.extra_headers_prefix)
+
+
+#: Certificates whose verdict is remembered.
+_VERDICTS = 1024
+_EVER = datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """What a certificate's parse and signature say, once: the signature (or parse) error,
+    the CN error, and the validity window (checked on each use)."""
+
+    signature: str | None
+    name: str | None = None
+    not_before: datetime = _EVER
+    not_after: datetime = _EVER
 
 
 def _common_name(cert: x509.Certificate) -> str:
@@ -81,31 +96,51 @@ class RequestHeaderAuthenticator:
     def __init__(self, options: RequestHeaderOptions) -> None:
         self.options = options
         self.exact, self.prefixes = options.header_names()
-        self._username = tuple(h.lower() for h in options.username_headers)
-        self._uid = tuple(h.lower() for h in options.uid_headers)
-        self._groups = tuple(h.lower() for h in options.group_headers)
+        lower = options.username_headers, options.uid_headers, options.group_headers
+        self._username, self._uid, self._groups = (tuple(h.lower() for h in names)
+                                                    for names in lower)
+        #: The verdict on each certificate seen (its error, or None) and its validity:
+        #: parsing and the signature check are paid once, the dates checked each time.
+        self._verdicts: OrderedDict[bytes, _Verdict] = OrderedDict()
 
-    def verify_proxy(self, der: bytes) -> None:
-        """Raise :class:`CredentialError` unless ``der`` is a front-proxy certificate."""
+    def _verdict(self, der: bytes) -> _Verdict:
+        cached = self._verdicts.get(der)
+        if cached is not None:
+            self._verdicts.move_to_end(der)
+            return cached
         try:
             cert = x509.load_der_x509_certificate(der)
         except ValueError:
-            raise CredentialError("x509: malformed certificate") from None
-        if not issued_by(cert, self.options.ca_certificates):
-            raise CredentialError("x509: certificate signed by unknown authority")
+            verdict = _Verdict("x509: malformed certificate")
+        else:
+            allowed = self.options.allowed_names
+            verdict = _Verdict(
+                None if issued_by(cert, self.options.ca_certificates)
+                else "x509: certificate signed by unknown authority",
+                None if not allowed or _common_name(cert) in allowed
+                else f"x509: subject with cn={_common_name(cert)} is not in the allowed list",
+                cert.not_valid_before_utc, cert.not_valid_after_utc)
+        self._verdicts[der] = verdict
+        if len(self._verdicts) > _VERDICTS:
+            self._verdicts.popitem(last=False)
+        return verdict
+
+    def verify_proxy(self, der: bytes) -> None:
+        """Raise :class:`CredentialError` unless ``der`` is a front-proxy certificate."""
+        verdict = self._verdict(der)
+        if verdict.signature is not None:
+            raise CredentialError(verdict.signature)
         # Checked on every request, as upstream's Verify: a kept-alive connection outlives
         # the handshake.
         now = datetime.now(UTC)
-        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        if not verdict.not_before <= now <= verdict.not_after:
             raise CredentialError(
                 "x509: certificate has expired or is not yet valid: current time "
                 f"{now.strftime('%Y-%m-%dT%H:%M:%SZ')} is outside "
-                f"{cert.not_valid_before_utc.strftime('%Y-%m-%dT%H:%M:%SZ')} to "
-                f"{cert.not_valid_after_utc.strftime('%Y-%m-%dT%H:%M:%SZ')}")
-        allowed = self.options.allowed_names
-        if allowed and _common_name(cert) not in allowed:
-            raise CredentialError(
-                f"x509: subject with cn={_common_name(cert)} is not in the allowed list")
+                f"{verdict.not_before.strftime('%Y-%m-%dT%H:%M:%SZ')} to "
+                f"{verdict.not_after.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+        if verdict.name is not None:
+            raise CredentialError(verdict.name)
 
     def authenticate(self, headers: Sequence[tuple[str, str]], der: bytes | None) \
             -> UserInfo | None:
@@ -118,6 +153,10 @@ class RequestHeaderAuthenticator:
         if der is None:
             return None
         self.verify_proxy(der)
+        return self.user_of(headers)
+
+    def user_of(self, headers: Sequence[tuple[str, str]]) -> UserInfo | None:
+        """The user ``headers`` name (after :meth:`verify_proxy`); None without a name."""
         name = next((v for k, v in headers if k in self._username and v), "")
         if not name:
             return None
@@ -132,10 +171,6 @@ class RequestHeaderAuthenticator:
                     break
         return UserInfo(username=name, uid=uid, groups=groups,
                         extra={k: tuple(v) for k, v in extra.items()})
-
-    def is_user_header(self, name: str) -> bool:
-        """Whether lower-case header ``name`` carries front-proxy user information."""
-        return name in self.exact or name.startswith(self.prefixes)
 
 
 def strip_headers(pairs: list[tuple[bytes, bytes]], exact: Sequence[str],

@@ -36,10 +36,12 @@ import resource
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
-__all__ = ["Buffered", "InstanceUsage", "ProcessTable", "Usage", "epoch_of", "node_usage"]
+from controllers.runtime.objects import parse_time
+
+__all__ = ["Buffered", "InstanceUsage", "ProcessTable", "Usage", "epoch_of", "node_usage",
+           "process_start"]
 
 _TICK = float(os.sysconf("SC_CLK_TCK")) if hasattr(os, "sysconf") else 100.0
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -107,10 +109,8 @@ class InstanceUsage:
 def epoch_of(rfc3339: str) -> float | None:
     """Seconds since the epoch of a Kubernetes time (``2024-12-06T00:00:00Z``); None for
     an empty or unreadable one."""
-    try:
-        return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    parsed = parse_time(rfc3339)
+    return parsed.timestamp() if parsed is not None else None
 
 
 def _read(path: str) -> str | None:
@@ -123,14 +123,31 @@ def _read(path: str) -> str | None:
         return None
 
 
-def _stat(pid: int) -> tuple[float, int, int] | None:
-    """(CPU seconds incl. reaped children, RSS bytes, parent pid) of ``pid``, or None."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` from the third on (the state), or None."""
     text = _read(f"/proc/{pid}/stat")
     if text is None:
         return None
     # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    fields = text[text.rfind(")") + 2:].split()
-    if len(fields) < 22:
+    return text[text.rfind(")") + 2:].split()
+
+
+def process_start(pid: int) -> float | None:
+    """When process ``pid`` started (seconds since the epoch), from ``/proc``; None when
+    ``/proc`` cannot tell."""
+    fields = _stat_fields(pid)
+    boot = _read("/proc/stat")
+    if fields is None or len(fields) < 20 or boot is None:
+        return None
+    btime = next((int(line.split()[1]) for line in boot.splitlines()
+                  if line.startswith("btime ")), None)
+    return None if btime is None else btime + int(fields[19]) / _TICK
+
+
+def _stat(pid: int) -> tuple[float, int, int] | None:
+    """(CPU seconds incl. reaped children, RSS bytes, parent pid) of ``pid``, or None."""
+    fields = _stat_fields(pid)
+    if fields is None or len(fields) < 22:
         return None
     ticks = int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
     return ticks / _TICK, int(fields[21]) * _PAGE, int(fields[1])

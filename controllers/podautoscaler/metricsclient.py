@@ -17,6 +17,7 @@ the calculator wraps as upstream does.
 
 from __future__ import annotations
 
+import argparse
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from typing import Any, Protocol
 
 from apiserver.api.quantity import parse_quantity
 from controllers.client.errors import ApiError
+from controllers.runtime.flags import duration
 from controllers.runtime.objects import parse_time
 
 __all__ = ["MetricsError", "PodMetric",
@@ -68,27 +70,13 @@ def milli_value(quantity: Any) -> int | None:
 
 def parse_window(text: Any) -> float:
     """A ``metav1.Duration`` (Go duration text: ``15s``, ``1m0s``, ``500ms``) in seconds;
-    0 when unset or malformed (upstream's zero Duration)."""
-    if not isinstance(text, str) or not text:
+    0 when unset or malformed (upstream's zero Duration; Go wants a unit)."""
+    if not isinstance(text, str) or not any(c.isalpha() for c in text):
         return 0.0
-    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 1e-6, "µs": 1e-6,
-             "ns": 1e-9}
-    total, number, i = 0.0, "", 0
-    while i < len(text):
-        char = text[i]
-        if char.isdigit() or char == ".":
-            number += char
-            i += 1
-            continue
-        unit = next((u for u in ("ms", "us", "µs", "ns") if text.startswith(u, i)), char)
-        if unit not in units or not number:
-            return 0.0
-        try:
-            total += float(number) * units[unit]
-        except ValueError:
-            return 0.0
-        number, i = "", i + len(unit)
-    return 0.0 if number else total
+    try:
+        return duration(text)
+    except argparse.ArgumentTypeError:
+        return 0.0
 
 
 def _describe(exc: ApiError) -> str:

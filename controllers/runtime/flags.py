@@ -28,14 +28,16 @@ __all__ = [
 
 
 def duration(text: str) -> float:
-    """Seconds, or a Go-style duration (``500ms``, ``1s``, ``2m``, ``1h``, ``1m30s``)."""
+    """Seconds, or a Go-style duration (``500ms``, ``1s``, ``2m``, ``1h``, ``1m30s``; ``ns``,
+    ``us``/``µs`` too)."""
     text = text.strip()
     if not any(c.isalpha() for c in text):
         try:
             return float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"invalid duration {text!r}") from None
-    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 0.001, "s": 1.0, "m": 60.0,
+             "h": 3600.0}
     total, num, i = 0.0, "", 0
     while i < len(text):
         c = text[i]
@@ -43,7 +45,7 @@ def duration(text: str) -> float:
             num += c
             i += 1
             continue
-        unit = "ms" if text.startswith("ms", i) else c
+        unit = next((u for u in ("ms", "us", "µs", "ns") if text.startswith(u, i)), c)
         if unit not in units or not num:
             raise argparse.ArgumentTypeError(f"invalid duration {text!r}")
         try:

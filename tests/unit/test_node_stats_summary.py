@@ -22,11 +22,10 @@ from controllers.node.kubelet.statssummary import (
     PodEntry,
     RateCache,
     collect,
-    process_start,
     summary,
 )
 from controllers.node.runtime import PodRunner
-from controllers.node.usage import Usage
+from controllers.node.usage import Usage, process_start
 from kubemu.addresses import Addresses
 
 AT = 1624396278.302091597  # 2021-06-22T21:11:18Z

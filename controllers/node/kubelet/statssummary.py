@@ -54,10 +54,10 @@ from controllers.node.kubelet.pods import NodeHost
 from controllers.node.kubelet.resourcemetrics import measure
 from controllers.node.podapi import now_rfc3339
 from controllers.node.runtime import PodRunner
-from controllers.node.usage import Usage
+from controllers.node.usage import Usage, process_start
 
 __all__ = ["ContainerEntry", "Measurement", "PodEntry", "RateCache", "collect",
-           "process_start", "routes", "summary"]
+           "routes", "summary"]
 
 log = logging.getLogger("controllers.node")
 
@@ -100,19 +100,6 @@ class Measurement:
     node_start: float
     node: Usage
     pods: list[PodEntry]
-
-
-def process_start(pid: int) -> float | None:
-    """When process ``pid`` started (seconds since the epoch), from ``/proc``; None when
-    ``/proc`` cannot tell."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        with open("/proc/stat", encoding="ascii") as f:
-            btime = next(int(line.split()[1]) for line in f if line.startswith("btime "))
-        return btime + int(fields[19]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError, StopIteration):
-        return None
 
 
 def collect(runners: Sequence[PodRunner], node_start: float,
